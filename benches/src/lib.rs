@@ -1,0 +1,1 @@
+//! Seeded data generators shared by the benchmarks and the CLI.

@@ -1,0 +1,51 @@
+//! [`Chunk`]: an immutable slice of a table with its statistics.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+
+use crate::ColumnStatistics;
+
+/// The most rows one chunk holds. Large enough to amortise per-batch overhead in the engine,
+/// small enough that statistics can prune usefully and that chunks spread over cores.
+pub const CHUNK_ROWS: usize = 64 * 1024;
+
+/// An immutable RecordBatch plus one [`ColumnStatistics`] per column. Chunks are shared between
+/// table versions (`Arc`), so a new version costs only a new list of pointers.
+#[derive(Debug)]
+pub struct Chunk {
+    batch: RecordBatch,
+    statistics: Vec<ColumnStatistics>,
+}
+
+impl Chunk {
+    /// Wraps a batch and computes its statistics.
+    pub fn new(batch: RecordBatch) -> Arc<Chunk> {
+        let statistics = batch
+            .columns()
+            .iter()
+            .map(|c| ColumnStatistics::compute(c.as_ref()))
+            .collect();
+        Arc::new(Chunk { batch, statistics })
+    }
+
+    /// The chunk's data.
+    pub fn batch(&self) -> &RecordBatch {
+        &self.batch
+    }
+
+    /// Statistics of column `index` (in table schema order).
+    pub fn statistics(&self, index: usize) -> Option<&ColumnStatistics> {
+        self.statistics.get(index)
+    }
+
+    /// Number of rows.
+    pub fn num_rows(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    /// Bytes of Arrow memory this chunk holds.
+    pub fn memory_size(&self) -> usize {
+        self.batch.get_array_memory_size()
+    }
+}

@@ -1,0 +1,25 @@
+//! Quiver's storage layer: an in-memory catalog of Arrow tables.
+//!
+//! A [`Table`] is an Arrow schema plus an immutable, copy-on-write [`TableVersion`]: a list of
+//! [`Chunk`]s (RecordBatches of at most [`CHUNK_ROWS`] rows) each carrying per-column
+//! [`ColumnStatistics`] (min, max, null count) that the engine uses to skip chunks. Writers build
+//! a new version and swap it in atomically, so a reader holding a snapshot never sees half of a
+//! write; later features (updates, deletes, transactions, indexes, partitions) are new kinds of
+//! version edits rather than changes to how readers work.
+//!
+//! This crate is the bottom of the stack (`orm-frontend → engine → storage`) and also hosts
+//! [`ScalarValue`], the single-value type shared by statistics, literals and results.
+
+mod catalog;
+mod chunk;
+mod error;
+mod scalar;
+mod statistics;
+mod table;
+
+pub use catalog::Catalog;
+pub use chunk::{Chunk, CHUNK_ROWS};
+pub use error::{Result, StorageError};
+pub use scalar::ScalarValue;
+pub use statistics::ColumnStatistics;
+pub use table::{Table, TableVersion};
