@@ -7,11 +7,11 @@ use std::sync::Arc;
 use arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array,
     DurationMicrosecondArray, Float64Array, Int16Array, Int32Array, Int64Array, StringArray,
-    TimestampMicrosecondArray,
+    Time64MicrosecondArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{
     DataType, Date32Type, Decimal128Type, DurationMicrosecondType, Float64Type, Int16Type,
-    Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+    Int32Type, Int64Type, Time64MicrosecondType, TimeUnit, TimestampMicrosecondType,
 };
 use arrow::error::ArrowError;
 
@@ -34,6 +34,8 @@ pub enum ScalarValue {
     TimestampMicrosecond(Option<i64>),
     /// A length of time in microseconds.
     DurationMicrosecond(Option<i64>),
+    /// Time of day in microseconds since midnight (Django's `TimeField`, the `__time` transform).
+    Time64Microsecond(Option<i64>),
 }
 
 impl ScalarValue {
@@ -53,6 +55,7 @@ impl ScalarValue {
                 DataType::Timestamp(TimeUnit::Microsecond, None)
             }
             ScalarValue::DurationMicrosecond(_) => DataType::Duration(TimeUnit::Microsecond),
+            ScalarValue::Time64Microsecond(_) => DataType::Time64(TimeUnit::Microsecond),
         }
     }
 
@@ -64,7 +67,7 @@ impl ScalarValue {
             ScalarValue::Int16(v) => v.is_none(),
             ScalarValue::Int32(v) => v.is_none(),
             ScalarValue::Int64(v) | ScalarValue::TimestampMicrosecond(v) => v.is_none(),
-            ScalarValue::DurationMicrosecond(v) => v.is_none(),
+            ScalarValue::DurationMicrosecond(v) | ScalarValue::Time64Microsecond(v) => v.is_none(),
             ScalarValue::Float64(v) => v.is_none(),
             ScalarValue::Decimal128(v, _, _) => v.is_none(),
             ScalarValue::Utf8(v) => v.is_none(),
@@ -86,6 +89,7 @@ impl ScalarValue {
             DataType::Date32 => ScalarValue::Date32(None),
             DataType::Timestamp(_, _) => ScalarValue::TimestampMicrosecond(None),
             DataType::Duration(_) => ScalarValue::DurationMicrosecond(None),
+            DataType::Time64(_) => ScalarValue::Time64Microsecond(None),
             _ => ScalarValue::Null,
         }
     }
@@ -111,6 +115,9 @@ impl ScalarValue {
             }
             ScalarValue::DurationMicrosecond(v) => {
                 Arc::new(DurationMicrosecondArray::from(vec![*v; len]))
+            }
+            ScalarValue::Time64Microsecond(v) => {
+                Arc::new(Time64MicrosecondArray::from(vec![*v; len]))
             }
         }
     }
@@ -146,23 +153,30 @@ impl ScalarValue {
                 *p,
                 *s,
             ),
-            DataType::Utf8 => ScalarValue::Utf8(
-                valid.then(|| array.as_string::<i32>().value(index).to_string()),
-            ),
-            DataType::LargeUtf8 => ScalarValue::Utf8(
-                valid.then(|| array.as_string::<i64>().value(index).to_string()),
-            ),
-            DataType::Utf8View => ScalarValue::Utf8(
-                valid.then(|| array.as_string_view().value(index).to_string()),
-            ),
-            DataType::Date32 => ScalarValue::Date32(
-                valid.then(|| array.as_primitive::<Date32Type>().value(index)),
-            ),
-            DataType::Timestamp(TimeUnit::Microsecond, _) => ScalarValue::TimestampMicrosecond(
-                valid.then(|| array.as_primitive::<TimestampMicrosecondType>().value(index)),
-            ),
+            DataType::Utf8 => {
+                ScalarValue::Utf8(valid.then(|| array.as_string::<i32>().value(index).to_string()))
+            }
+            DataType::LargeUtf8 => {
+                ScalarValue::Utf8(valid.then(|| array.as_string::<i64>().value(index).to_string()))
+            }
+            DataType::Utf8View => {
+                ScalarValue::Utf8(valid.then(|| array.as_string_view().value(index).to_string()))
+            }
+            DataType::Date32 => {
+                ScalarValue::Date32(valid.then(|| array.as_primitive::<Date32Type>().value(index)))
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                ScalarValue::TimestampMicrosecond(valid.then(|| {
+                    array
+                        .as_primitive::<TimestampMicrosecondType>()
+                        .value(index)
+                }))
+            }
             DataType::Duration(TimeUnit::Microsecond) => ScalarValue::DurationMicrosecond(
                 valid.then(|| array.as_primitive::<DurationMicrosecondType>().value(index)),
+            ),
+            DataType::Time64(TimeUnit::Microsecond) => ScalarValue::Time64Microsecond(
+                valid.then(|| array.as_primitive::<Time64MicrosecondType>().value(index)),
             ),
             DataType::Dictionary(_, _) => {
                 let dict = array.as_any_dictionary();
@@ -203,6 +217,7 @@ impl ScalarValue {
             (Date32(a), Date32(b)) => opt(a, b, Ord::cmp),
             (TimestampMicrosecond(a), TimestampMicrosecond(b)) => opt(a, b, Ord::cmp),
             (DurationMicrosecond(a), DurationMicrosecond(b)) => opt(a, b, Ord::cmp),
+            (Time64Microsecond(a), Time64Microsecond(b)) => opt(a, b, Ord::cmp),
             _ => return None,
         })
     }
@@ -272,6 +287,45 @@ fn format_timestamp(micros: i64) -> String {
     }
 }
 
+/// `[-]D day(s), HH:MM:SS[.ffffff]` the way PostgreSQL prints an interval.
+fn format_duration(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let total = micros.unsigned_abs();
+    let (secs, frac) = (total / 1_000_000, total % 1_000_000);
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let clock = format!(
+        "{:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    );
+    let frac = if frac == 0 {
+        String::new()
+    } else {
+        format!(".{frac:06}")
+    };
+    match days {
+        0 => format!("{sign}{clock}{frac}"),
+        1 => format!("{sign}1 day, {clock}{frac}"),
+        d => format!("{sign}{d} days, {clock}{frac}"),
+    }
+}
+
+fn format_time(micros: i64) -> String {
+    let (secs, frac) = (micros / 1_000_000, micros % 1_000_000);
+    let clock = format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    );
+    if frac == 0 {
+        clock
+    } else {
+        format!("{clock}.{frac:06}")
+    }
+}
+
 impl fmt::Display for ScalarValue {
     /// Human-readable text: `NULL`, numbers as digits, strings unquoted, dates in ISO 8601.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -288,7 +342,8 @@ impl fmt::Display for ScalarValue {
             ScalarValue::Utf8(Some(v)) => f.write_str(v),
             ScalarValue::Date32(Some(v)) => f.write_str(&format_date(*v)),
             ScalarValue::TimestampMicrosecond(Some(v)) => f.write_str(&format_timestamp(*v)),
-            ScalarValue::DurationMicrosecond(Some(v)) => write!(f, "{v}us"),
+            ScalarValue::DurationMicrosecond(Some(v)) => f.write_str(&format_duration(*v)),
+            ScalarValue::Time64Microsecond(Some(v)) => f.write_str(&format_time(*v)),
             _ => f.write_str("NULL"),
         }
     }
@@ -348,7 +403,10 @@ mod tests {
     #[test]
     fn formats_decimals_and_dates() {
         assert_eq!(ScalarValue::Decimal128(Some(-5), 5, 2).to_string(), "-0.05");
-        assert_eq!(ScalarValue::Decimal128(Some(12345), 10, 2).to_string(), "123.45");
+        assert_eq!(
+            ScalarValue::Decimal128(Some(12345), 10, 2).to_string(),
+            "123.45"
+        );
         assert_eq!(ScalarValue::Date32(Some(0)).to_string(), "1970-01-01");
         assert_eq!(ScalarValue::Int32(None).to_string(), "NULL");
     }

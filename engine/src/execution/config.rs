@@ -1,0 +1,48 @@
+//! [`SessionConfig`]: knobs of one session.
+
+use std::collections::BTreeSet;
+
+/// Execution and optimizer settings.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Partitions (threads) a large scan is split into; defaults to the number of cores.
+    pub target_partitions: usize,
+    /// Rows per batch produced by operators that build new batches.
+    pub batch_size: usize,
+    /// Below this many input rows a scan runs as one partition: threads cost more than they save.
+    pub parallel_threshold_rows: usize,
+    /// Optimizer rules switched off by name.
+    pub disabled_rules: BTreeSet<String>,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            target_partitions: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            batch_size: 8192,
+            parallel_threshold_rows: 200_000,
+            disabled_rules: BTreeSet::new(),
+        }
+    }
+}
+
+impl SessionConfig {
+    /// Default settings.
+    pub fn new() -> SessionConfig {
+        SessionConfig::default()
+    }
+
+    /// Sets the number of partitions.
+    pub fn with_target_partitions(mut self, n: usize) -> Self {
+        self.target_partitions = n.max(1);
+        self
+    }
+
+    /// Switches an optimizer rule off by name.
+    pub fn disable_rule(mut self, name: impl Into<String>) -> Self {
+        self.disabled_rules.insert(name.into());
+        self
+    }
+}

@@ -1,0 +1,24 @@
+//! Logical expressions: what a query computes, independent of how.
+//!
+//! [`Expr`] is a plain tree of owned nodes. Names are unresolved [`Column`] references that are
+//! bound to batch positions only when a plan is turned into a physical plan, so the optimizer
+//! can move expressions between operators freely. Types come from [`Expr::data_type`], which
+//! uses the same coercion rules ([`type_coercion`]) that evaluation uses, so a plan's schema and
+//! the arrays it produces always agree.
+
+mod aggregate;
+#[allow(clippy::module_inception)]
+mod expr;
+mod functions;
+mod schema;
+pub mod type_coercion;
+mod visit;
+
+pub use aggregate::{AggregateExpr, AggregateFunction};
+pub use expr::{
+    col, lit, qualified_col, Alias, BinaryExpr, Case, Cast, Column, Expr, InList, Like, Operator,
+    RegexMatch, ScalarFunctionExpr, SortExpr,
+};
+pub use functions::{DatePart, ScalarFunction, TruncUnit};
+pub use schema::aggregate_type;
+pub use visit::Transformed;

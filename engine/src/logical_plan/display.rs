@@ -1,0 +1,106 @@
+//! EXPLAIN text: one line per node, children indented under their parent.
+
+use std::fmt;
+
+use super::LogicalPlan;
+
+fn join_exprs<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl LogicalPlan {
+    /// This node's own line, without its inputs.
+    pub fn node_line(&self) -> String {
+        match self {
+            LogicalPlan::Scan(s) => {
+                let mut line = format!("Scan: {}", s.table_name);
+                if s.relation != s.table_name {
+                    line.push_str(&format!(" AS {}", s.relation));
+                }
+                if let Some(p) = &s.projection {
+                    let schema = s.source.schema();
+                    let names: Vec<&str> =
+                        p.iter().map(|&i| schema.field(i).name().as_str()).collect();
+                    line.push_str(&format!(" projection=[{}]", names.join(", ")));
+                }
+                if !s.filters.is_empty() {
+                    line.push_str(&format!(" filters=[{}]", join_exprs(&s.filters)));
+                }
+                if let Some(chunks) = &s.chunks {
+                    line.push_str(&format!(
+                        " chunks={}/{}",
+                        chunks.len(),
+                        s.snapshot.chunks().len()
+                    ));
+                }
+                line
+            }
+            LogicalPlan::Filter(f) => format!("Filter: {}", f.predicate),
+            LogicalPlan::Projection(p) => format!("Projection: {}", join_exprs(&p.exprs)),
+            LogicalPlan::Aggregate(a) => format!(
+                "Aggregate: groupBy=[{}], aggr=[{}]",
+                join_exprs(&a.group_exprs),
+                join_exprs(&a.aggr_exprs)
+            ),
+            LogicalPlan::Sort(s) => match s.fetch {
+                Some(k) => format!("TopK: fetch={k}, {}", join_exprs(&s.exprs)),
+                None => format!("Sort: {}", join_exprs(&s.exprs)),
+            },
+            LogicalPlan::Limit(l) => match l.fetch {
+                Some(n) => format!("Limit: skip={}, fetch={n}", l.skip),
+                None => format!("Limit: skip={}, fetch=None", l.skip),
+            },
+            LogicalPlan::Join(j) => {
+                let on: Vec<String> = j.on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
+                let mut line = format!("Join: {:?}, on=[{}]", j.join_type, on.join(", "));
+                if let Some(f) = &j.filter {
+                    line.push_str(&format!(", filter={f}"));
+                }
+                line
+            }
+            LogicalPlan::Distinct(_) => "Distinct".to_string(),
+            LogicalPlan::Values(v) => format!("Values: rows={}", v.rows.len()),
+            LogicalPlan::SubqueryAlias(s) => format!("SubqueryAlias: {}", s.alias),
+        }
+    }
+
+    /// The indented multi-line EXPLAIN text.
+    pub fn display_indent(&self) -> String {
+        let mut out = String::new();
+        fn go(plan: &LogicalPlan, depth: usize, out: &mut String) {
+            out.push_str(&"  ".repeat(depth));
+            out.push_str(&plan.node_line());
+            out.push('\n');
+            for input in plan.inputs() {
+                go(input, depth + 1, out);
+            }
+        }
+        go(self, 0, &mut out);
+        out
+    }
+
+    /// Like [`display_indent`](Self::display_indent) with each node's schema appended.
+    pub fn display_indent_schema(&self) -> String {
+        let mut out = String::new();
+        fn go(plan: &LogicalPlan, depth: usize, out: &mut String) {
+            out.push_str(&"  ".repeat(depth));
+            out.push_str(&format!("{} {}", plan.node_line(), plan.schema()));
+            out.push('\n');
+            for input in plan.inputs() {
+                go(input, depth + 1, out);
+            }
+        }
+        go(self, 0, &mut out);
+        out
+    }
+}
+
+impl fmt::Display for LogicalPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_indent().trim_end())
+    }
+}

@@ -1,0 +1,18 @@
+//! Logical plans: relational operators over [`Expr`](crate::expr::Expr)s.
+//!
+//! Every node is a small struct with `Arc` inputs that computes its [`PlanSchema`] once when it
+//! is built (`try_new`), so a malformed plan fails at construction with a clear error rather
+//! than during execution. `Display` prints one line per node; that text is EXPLAIN's output,
+//! the plan snapshots in tests and what error messages quote.
+
+mod builder;
+mod display;
+mod plan;
+mod schema;
+
+pub use builder::LogicalPlanBuilder;
+pub use plan::{
+    Aggregate, Distinct, Filter, Join, JoinType, Limit, LogicalPlan, Projection, Scan, Sort,
+    SubqueryAlias, Values,
+};
+pub use schema::{PlanSchema, PlanSchemaRef, QualifiedField};

@@ -1,0 +1,509 @@
+//! The [`LogicalPlan`] enum and its node structs.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field};
+use quiver_storage::{Table, TableVersion};
+
+use super::{PlanSchema, PlanSchemaRef, QualifiedField};
+use crate::error::{EngineError, Result};
+use crate::expr::{Expr, SortExpr};
+
+/// A relational operator tree.
+#[derive(Debug, Clone)]
+pub enum LogicalPlan {
+    Scan(Scan),
+    Filter(Filter),
+    Projection(Projection),
+    Aggregate(Aggregate),
+    Sort(Sort),
+    Limit(Limit),
+    Join(Join),
+    Distinct(Distinct),
+    Values(Values),
+    SubqueryAlias(SubqueryAlias),
+}
+
+/// Reads a table snapshot. Optimizer rules push projections (`projection`), predicates
+/// (`filters`, applied exactly by the scan) and the chunk selection (`chunks`, from statistics)
+/// into it.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    pub table_name: String,
+    /// The relation name columns are qualified with (a table alias such as `T1`).
+    pub relation: String,
+    pub source: Arc<Table>,
+    /// The committed state this query reads, taken once when the plan was built.
+    pub snapshot: Arc<TableVersion>,
+    /// Indices into the table schema; `None` reads all columns.
+    pub projection: Option<Vec<usize>>,
+    /// Predicates over the table's columns that the scan applies itself.
+    pub filters: Vec<Expr>,
+    /// Chunks that may hold matching rows; `None` means all.
+    pub chunks: Option<Vec<usize>>,
+    pub schema: PlanSchemaRef,
+}
+
+impl Scan {
+    /// Scans every column of `source` as of its current snapshot.
+    pub fn new(source: Arc<Table>, relation: impl Into<String>) -> Scan {
+        let snapshot = source.snapshot();
+        Scan::with_snapshot(source, snapshot, relation)
+    }
+
+    /// Scans `snapshot` of `source` (several scans of one query share a snapshot).
+    pub fn with_snapshot(
+        source: Arc<Table>,
+        snapshot: Arc<TableVersion>,
+        relation: impl Into<String>,
+    ) -> Scan {
+        let relation = relation.into();
+        let schema = Arc::new(PlanSchema::from_arrow(Some(&relation), &source.schema()));
+        Scan {
+            table_name: source.name().to_string(),
+            relation,
+            source,
+            snapshot,
+            projection: None,
+            filters: vec![],
+            chunks: None,
+            schema,
+        }
+    }
+
+    /// The same scan reading only `projection` (indices into the table schema).
+    pub fn with_projection(mut self, projection: Option<Vec<usize>>) -> Scan {
+        let table_schema = self.source.schema();
+        let fields: Vec<QualifiedField> = match &projection {
+            Some(p) => p
+                .iter()
+                .map(|&i| QualifiedField {
+                    relation: Some(self.relation.clone()),
+                    field: Arc::new(table_schema.field(i).clone()),
+                })
+                .collect(),
+            None => PlanSchema::from_arrow(Some(&self.relation), &table_schema)
+                .fields()
+                .to_vec(),
+        };
+        self.schema = Arc::new(PlanSchema::new(fields));
+        self.projection = projection;
+        self
+    }
+
+    /// The schema of the whole table, qualified by this scan's relation (what `filters` and
+    /// `chunks` are computed against).
+    pub fn table_schema(&self) -> PlanSchema {
+        PlanSchema::from_arrow(Some(&self.relation), &self.source.schema())
+    }
+}
+
+/// Keeps rows where `predicate` is TRUE (NULL and FALSE drop the row).
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub input: Arc<LogicalPlan>,
+    pub predicate: Expr,
+}
+
+impl Filter {
+    /// Checks that the predicate is boolean.
+    pub fn try_new(input: Arc<LogicalPlan>, predicate: Expr) -> Result<Filter> {
+        let t = predicate.data_type(input.schema())?;
+        if !matches!(t, DataType::Boolean | DataType::Null) {
+            return Err(EngineError::Plan(format!(
+                "filter predicate must be boolean, got {t}: {predicate}"
+            )));
+        }
+        if predicate.contains_aggregate() {
+            return Err(EngineError::Plan(format!(
+                "aggregate functions are not allowed in a filter: {predicate}"
+            )));
+        }
+        Ok(Filter { input, predicate })
+    }
+}
+
+/// Computes one output column per expression.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    pub input: Arc<LogicalPlan>,
+    pub exprs: Vec<Expr>,
+    pub schema: PlanSchemaRef,
+}
+
+impl Projection {
+    /// Derives the output schema from the expressions.
+    pub fn try_new(input: Arc<LogicalPlan>, exprs: Vec<Expr>) -> Result<Projection> {
+        let fields = exprs
+            .iter()
+            .map(|e| {
+                if e.contains_aggregate() {
+                    return Err(EngineError::Plan(format!(
+                        "aggregate functions are not allowed in a projection: {e}"
+                    )));
+                }
+                e.to_field(input.schema())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Projection {
+            input,
+            exprs,
+            schema: Arc::new(PlanSchema::new(fields)),
+        })
+    }
+}
+
+/// Groups by `group_exprs` and computes `aggr_exprs` per group. Output: group columns, then
+/// aggregate columns. With no group expressions it produces exactly one row.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    pub input: Arc<LogicalPlan>,
+    pub group_exprs: Vec<Expr>,
+    /// Each is an `Expr::Aggregate`, possibly under an alias.
+    pub aggr_exprs: Vec<Expr>,
+    pub schema: PlanSchemaRef,
+}
+
+impl Aggregate {
+    /// Validates the expressions and derives the schema.
+    pub fn try_new(
+        input: Arc<LogicalPlan>,
+        group_exprs: Vec<Expr>,
+        aggr_exprs: Vec<Expr>,
+    ) -> Result<Aggregate> {
+        let mut fields = Vec::with_capacity(group_exprs.len() + aggr_exprs.len());
+        for g in &group_exprs {
+            if g.contains_aggregate() {
+                return Err(EngineError::Plan(format!(
+                    "aggregate functions are not allowed in GROUP BY: {g}"
+                )));
+            }
+            fields.push(g.to_field(input.schema())?);
+        }
+        for a in &aggr_exprs {
+            if !matches!(a.clone().unalias(), Expr::Aggregate(_)) {
+                return Err(EngineError::Plan(format!(
+                    "not an aggregate expression: {a}"
+                )));
+            }
+            fields.push(a.to_field(input.schema())?);
+        }
+        Ok(Aggregate {
+            input,
+            group_exprs,
+            aggr_exprs,
+            schema: Arc::new(PlanSchema::new(fields)),
+        })
+    }
+}
+
+/// Orders rows; with `fetch` it keeps only the first `fetch` rows (a top-k).
+#[derive(Debug, Clone)]
+pub struct Sort {
+    pub input: Arc<LogicalPlan>,
+    pub exprs: Vec<SortExpr>,
+    pub fetch: Option<usize>,
+}
+
+/// Skips `skip` rows then returns at most `fetch`.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    pub input: Arc<LogicalPlan>,
+    pub skip: usize,
+    pub fetch: Option<usize>,
+}
+
+/// Join kinds. Semi and anti joins output only the left side's columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JoinType {
+    Inner,
+    Left,
+    Right,
+    Full,
+    /// Left rows with at least one match.
+    LeftSemi,
+    /// Left rows with no match.
+    LeftAnti,
+}
+
+impl JoinType {
+    /// The SQL keyword(s).
+    pub fn sql(self) -> &'static str {
+        match self {
+            JoinType::Inner => "INNER JOIN",
+            JoinType::Left => "LEFT JOIN",
+            JoinType::Right => "RIGHT JOIN",
+            JoinType::Full => "FULL JOIN",
+            JoinType::LeftSemi => "LEFT SEMI JOIN",
+            JoinType::LeftAnti => "LEFT ANTI JOIN",
+        }
+    }
+}
+
+/// An equi-join on `on` pairs (left expression, right expression) plus an optional residual
+/// `filter` over both sides. NULL keys never match.
+#[derive(Debug, Clone)]
+pub struct Join {
+    pub left: Arc<LogicalPlan>,
+    pub right: Arc<LogicalPlan>,
+    pub on: Vec<(Expr, Expr)>,
+    pub filter: Option<Expr>,
+    pub join_type: JoinType,
+    pub schema: PlanSchemaRef,
+}
+
+impl Join {
+    /// Validates key types and derives the schema.
+    pub fn try_new(
+        left: Arc<LogicalPlan>,
+        right: Arc<LogicalPlan>,
+        on: Vec<(Expr, Expr)>,
+        filter: Option<Expr>,
+        join_type: JoinType,
+    ) -> Result<Join> {
+        for (l, r) in &on {
+            let lt = l.data_type(left.schema())?;
+            let rt = r.data_type(right.schema())?;
+            if crate::expr::type_coercion::comparison_common_type(&lt, &rt).is_none() {
+                return Err(EngineError::Plan(format!(
+                    "join keys {l} ({lt}) and {r} ({rt}) cannot be compared"
+                )));
+            }
+        }
+        let (ls, rs) = (left.schema(), right.schema());
+        let schema = match join_type {
+            JoinType::Inner => ls.join(rs),
+            JoinType::Left => ls.join(&rs.with_all_nullable()),
+            JoinType::Right => ls.with_all_nullable().join(rs),
+            JoinType::Full => ls.with_all_nullable().join(&rs.with_all_nullable()),
+            JoinType::LeftSemi | JoinType::LeftAnti => ls.as_ref().clone(),
+        };
+        if let Some(f) = &filter {
+            f.data_type(&ls.join(rs))?;
+        }
+        Ok(Join {
+            left,
+            right,
+            on,
+            filter,
+            join_type,
+            schema: Arc::new(schema),
+        })
+    }
+}
+
+/// Removes duplicate rows (NULLs compare equal to each other here, as in SQL DISTINCT).
+#[derive(Debug, Clone)]
+pub struct Distinct {
+    pub input: Arc<LogicalPlan>,
+}
+
+/// Literal rows.
+#[derive(Debug, Clone)]
+pub struct Values {
+    pub rows: Vec<Vec<Expr>>,
+    pub schema: PlanSchemaRef,
+}
+
+impl Values {
+    /// Rows of literals; the schema gives names and types. Zero rows is allowed.
+    pub fn try_new(schema: PlanSchemaRef, rows: Vec<Vec<Expr>>) -> Result<Values> {
+        for row in &rows {
+            if row.len() != schema.len() {
+                return Err(EngineError::Plan(format!(
+                    "VALUES row has {} columns, expected {}",
+                    row.len(),
+                    schema.len()
+                )));
+            }
+        }
+        Ok(Values { rows, schema })
+    }
+
+    /// No rows with the given columns (`QuerySet.none()`).
+    pub fn empty(fields: Vec<Field>) -> Values {
+        Values {
+            rows: vec![],
+            schema: Arc::new(PlanSchema::new(
+                fields
+                    .into_iter()
+                    .map(|f| QualifiedField::new(None, f))
+                    .collect(),
+            )),
+        }
+    }
+}
+
+/// Renames the relation of every input column (`(...) AS alias`).
+#[derive(Debug, Clone)]
+pub struct SubqueryAlias {
+    pub input: Arc<LogicalPlan>,
+    pub alias: String,
+    pub schema: PlanSchemaRef,
+}
+
+impl SubqueryAlias {
+    /// Requalifies the input's columns.
+    pub fn new(input: Arc<LogicalPlan>, alias: impl Into<String>) -> SubqueryAlias {
+        let alias = alias.into();
+        let schema = Arc::new(input.schema().with_relation(&alias));
+        SubqueryAlias {
+            input,
+            alias,
+            schema,
+        }
+    }
+}
+
+impl LogicalPlan {
+    /// The output schema.
+    pub fn schema(&self) -> &PlanSchemaRef {
+        match self {
+            LogicalPlan::Scan(s) => &s.schema,
+            LogicalPlan::Filter(f) => f.input.schema(),
+            LogicalPlan::Projection(p) => &p.schema,
+            LogicalPlan::Aggregate(a) => &a.schema,
+            LogicalPlan::Sort(s) => s.input.schema(),
+            LogicalPlan::Limit(l) => l.input.schema(),
+            LogicalPlan::Join(j) => &j.schema,
+            LogicalPlan::Distinct(d) => d.input.schema(),
+            LogicalPlan::Values(v) => &v.schema,
+            LogicalPlan::SubqueryAlias(s) => &s.schema,
+        }
+    }
+
+    /// The node's name as EXPLAIN prints it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            LogicalPlan::Scan(_) => "Scan",
+            LogicalPlan::Filter(_) => "Filter",
+            LogicalPlan::Projection(_) => "Projection",
+            LogicalPlan::Aggregate(_) => "Aggregate",
+            LogicalPlan::Sort(s) if s.fetch.is_some() => "TopK",
+            LogicalPlan::Sort(_) => "Sort",
+            LogicalPlan::Limit(_) => "Limit",
+            LogicalPlan::Join(_) => "Join",
+            LogicalPlan::Distinct(_) => "Distinct",
+            LogicalPlan::Values(_) => "Values",
+            LogicalPlan::SubqueryAlias(_) => "SubqueryAlias",
+        }
+    }
+
+    /// The node's inputs.
+    pub fn inputs(&self) -> Vec<&Arc<LogicalPlan>> {
+        match self {
+            LogicalPlan::Scan(_) | LogicalPlan::Values(_) => vec![],
+            LogicalPlan::Filter(f) => vec![&f.input],
+            LogicalPlan::Projection(p) => vec![&p.input],
+            LogicalPlan::Aggregate(a) => vec![&a.input],
+            LogicalPlan::Sort(s) => vec![&s.input],
+            LogicalPlan::Limit(l) => vec![&l.input],
+            LogicalPlan::Join(j) => vec![&j.left, &j.right],
+            LogicalPlan::Distinct(d) => vec![&d.input],
+            LogicalPlan::SubqueryAlias(s) => vec![&s.input],
+        }
+    }
+
+    /// The same node over new inputs (same count and order as [`inputs`](Self::inputs)),
+    /// recomputing its schema.
+    pub fn with_new_inputs(&self, mut inputs: Vec<Arc<LogicalPlan>>) -> Result<LogicalPlan> {
+        let expected = self.inputs().len();
+        if inputs.len() != expected {
+            return Err(EngineError::Internal(format!(
+                "{} takes {expected} inputs, got {}",
+                self.name(),
+                inputs.len()
+            )));
+        }
+        let mut next = || inputs.remove(0);
+        Ok(match self {
+            LogicalPlan::Scan(_) | LogicalPlan::Values(_) => self.clone(),
+            LogicalPlan::Filter(f) => {
+                LogicalPlan::Filter(Filter::try_new(next(), f.predicate.clone())?)
+            }
+            LogicalPlan::Projection(p) => {
+                LogicalPlan::Projection(Projection::try_new(next(), p.exprs.clone())?)
+            }
+            LogicalPlan::Aggregate(a) => LogicalPlan::Aggregate(Aggregate::try_new(
+                next(),
+                a.group_exprs.clone(),
+                a.aggr_exprs.clone(),
+            )?),
+            LogicalPlan::Sort(s) => LogicalPlan::Sort(Sort {
+                input: next(),
+                exprs: s.exprs.clone(),
+                fetch: s.fetch,
+            }),
+            LogicalPlan::Limit(l) => LogicalPlan::Limit(Limit {
+                input: next(),
+                skip: l.skip,
+                fetch: l.fetch,
+            }),
+            LogicalPlan::Join(j) => {
+                let left = next();
+                let right = next();
+                LogicalPlan::Join(Join::try_new(
+                    left,
+                    right,
+                    j.on.clone(),
+                    j.filter.clone(),
+                    j.join_type,
+                )?)
+            }
+            LogicalPlan::Distinct(_) => LogicalPlan::Distinct(Distinct { input: next() }),
+            LogicalPlan::SubqueryAlias(s) => {
+                LogicalPlan::SubqueryAlias(SubqueryAlias::new(next(), s.alias.clone()))
+            }
+        })
+    }
+
+    /// The expressions this node evaluates (for rules that inspect them).
+    pub fn expressions(&self) -> Vec<Expr> {
+        match self {
+            LogicalPlan::Scan(s) => s.filters.clone(),
+            LogicalPlan::Filter(f) => vec![f.predicate.clone()],
+            LogicalPlan::Projection(p) => p.exprs.clone(),
+            LogicalPlan::Aggregate(a) => {
+                a.group_exprs.iter().chain(&a.aggr_exprs).cloned().collect()
+            }
+            LogicalPlan::Sort(s) => s.exprs.iter().map(|e| e.expr.clone()).collect(),
+            LogicalPlan::Join(j) => {
+                j.on.iter()
+                    .flat_map(|(l, r)| [l.clone(), r.clone()])
+                    .chain(j.filter.clone())
+                    .collect()
+            }
+            LogicalPlan::Values(v) => v.rows.iter().flatten().cloned().collect(),
+            LogicalPlan::Limit(_) | LogicalPlan::Distinct(_) | LogicalPlan::SubqueryAlias(_) => {
+                vec![]
+            }
+        }
+    }
+
+    /// Rewrites the plan bottom-up with `f` applied to each node after its inputs.
+    pub fn transform_up<F>(
+        self: &Arc<Self>,
+        f: &mut F,
+    ) -> Result<crate::expr::Transformed<Arc<LogicalPlan>>>
+    where
+        F: FnMut(Arc<LogicalPlan>) -> Result<crate::expr::Transformed<Arc<LogicalPlan>>>,
+    {
+        let mut changed = false;
+        let mut new_inputs = Vec::new();
+        for input in self.inputs() {
+            let t = input.transform_up(f)?;
+            changed |= t.transformed;
+            new_inputs.push(t.data);
+        }
+        let node = if changed {
+            Arc::new(self.with_new_inputs(new_inputs)?)
+        } else {
+            Arc::clone(self)
+        };
+        let t = f(node)?;
+        Ok(crate::expr::Transformed {
+            data: t.data,
+            transformed: t.transformed || changed,
+        })
+    }
+}

@@ -1,0 +1,127 @@
+//! The optimizer: named rewrite rules driven to a fixed point.
+//!
+//! Each rule is an [`OptimizerRule`] with a stable `name()` (a verb phrase, the same as its
+//! file), so EXPLAIN, the rule list and `SessionConfig::disable_rule` agree. The driver runs the
+//! enabled rules in order, repeatedly, until a whole pass changes nothing (or a pass limit is
+//! hit), and checks after every rule that the plan's output schema did not change — a rule
+//! that changes what a query returns is a bug, reported as `Internal`.
+
+mod prune_chunks;
+mod prune_projections;
+mod push_down_filter;
+mod push_down_limit;
+mod replace_sort_limit_with_top_k;
+mod simplify_expressions;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+pub use prune_chunks::PruneChunks;
+pub use prune_projections::PruneProjections;
+pub use push_down_filter::PushDownFilter;
+pub use push_down_limit::PushDownLimit;
+pub use replace_sort_limit_with_top_k::ReplaceSortLimitWithTopK;
+pub use simplify_expressions::SimplifyExpressions;
+
+use crate::error::{EngineError, Result};
+use crate::expr::Transformed;
+use crate::logical_plan::LogicalPlan;
+
+/// A logical rewrite.
+pub trait OptimizerRule: Send + Sync {
+    /// Stable name, e.g. `"push_down_filter"`.
+    fn name(&self) -> &'static str;
+
+    /// Rewrites the whole plan; reports whether anything changed.
+    fn rewrite(&self, plan: Arc<LogicalPlan>) -> Result<Transformed<Arc<LogicalPlan>>>;
+}
+
+/// Runs rules to a fixed point.
+pub struct Optimizer {
+    rules: Vec<Arc<dyn OptimizerRule>>,
+    max_passes: usize,
+}
+
+impl std::fmt::Debug for Optimizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Optimizer")
+            .field("rules", &self.rule_names())
+            .finish()
+    }
+}
+
+impl Default for Optimizer {
+    fn default() -> Self {
+        Optimizer::new()
+    }
+}
+
+impl Optimizer {
+    /// The default rule list, in the order they run.
+    pub fn new() -> Optimizer {
+        Optimizer::with_rules(vec![
+            Arc::new(SimplifyExpressions),
+            Arc::new(PushDownFilter),
+            Arc::new(PushDownLimit),
+            Arc::new(ReplaceSortLimitWithTopK),
+            Arc::new(PruneProjections),
+            Arc::new(PruneChunks),
+        ])
+    }
+
+    /// A custom rule list.
+    pub fn with_rules(rules: Vec<Arc<dyn OptimizerRule>>) -> Optimizer {
+        Optimizer {
+            rules,
+            max_passes: 8,
+        }
+    }
+
+    /// Names of every rule, in order.
+    pub fn rule_names(&self) -> Vec<&'static str> {
+        self.rules.iter().map(|r| r.name()).collect()
+    }
+
+    /// Optimizes `plan`, skipping the rules named in `disabled`. An unknown name in
+    /// `disabled` is an error, so a typo never silently benchmarks the wrong thing.
+    pub fn optimize(
+        &self,
+        plan: Arc<LogicalPlan>,
+        disabled: &BTreeSet<String>,
+    ) -> Result<Arc<LogicalPlan>> {
+        let names = self.rule_names();
+        if let Some(unknown) = disabled.iter().find(|d| !names.contains(&d.as_str())) {
+            return Err(EngineError::Plan(format!(
+                "unknown optimizer rule \"{unknown}\"; rules are: {}",
+                names.join(", ")
+            )));
+        }
+        let mut plan = plan;
+        for _ in 0..self.max_passes {
+            let mut changed = false;
+            for rule in &self.rules {
+                if disabled.contains(rule.name()) {
+                    continue;
+                }
+                let before = Arc::clone(plan.schema());
+                let t = rule.rewrite(Arc::clone(&plan))?;
+                if t.transformed {
+                    if !before.equivalent(t.data.schema()) {
+                        return Err(EngineError::Internal(format!(
+                            "optimizer rule {} changed the plan schema from {} to {}",
+                            rule.name(),
+                            before,
+                            t.data.schema()
+                        )));
+                    }
+                    changed = true;
+                    plan = t.data;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        Ok(plan)
+    }
+}

@@ -1,0 +1,22 @@
+//! [`PushDownFilter`] (stub: rule being written; it changes nothing yet).
+
+use std::sync::Arc;
+
+use super::OptimizerRule;
+use crate::error::Result;
+use crate::expr::Transformed;
+use crate::logical_plan::LogicalPlan;
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct PushDownFilter;
+
+impl OptimizerRule for PushDownFilter {
+    fn name(&self) -> &'static str {
+        "push_down_filter"
+    }
+
+    fn rewrite(&self, plan: Arc<LogicalPlan>) -> Result<Transformed<Arc<LogicalPlan>>> {
+        Ok(Transformed::no(plan))
+    }
+}

@@ -1,0 +1,22 @@
+//! [`SimplifyExpressions`] (stub: rule being written; it changes nothing yet).
+
+use std::sync::Arc;
+
+use super::OptimizerRule;
+use crate::error::Result;
+use crate::expr::Transformed;
+use crate::logical_plan::LogicalPlan;
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct SimplifyExpressions;
+
+impl OptimizerRule for SimplifyExpressions {
+    fn name(&self) -> &'static str {
+        "simplify_expressions"
+    }
+
+    fn rewrite(&self, plan: Arc<LogicalPlan>) -> Result<Transformed<Arc<LogicalPlan>>> {
+        Ok(Transformed::no(plan))
+    }
+}
