@@ -8,7 +8,7 @@ use crate::expr::Transformed;
 use crate::logical_plan::LogicalPlan;
 
 /// See the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct ReplaceSortLimitWithTopK;
 
 impl OptimizerRule for ReplaceSortLimitWithTopK {
