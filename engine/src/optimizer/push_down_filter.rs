@@ -127,9 +127,9 @@ fn push_into(
         // removing duplicates keeps the same rows.
         LogicalPlan::Distinct(distinct) => {
             let input = push_into(&distinct.input, predicates)?.data;
-            Ok(Transformed::yes(Arc::new(LogicalPlan::Distinct(Distinct {
-                input,
-            }))))
+            Ok(Transformed::yes(Arc::new(LogicalPlan::Distinct(
+                Distinct { input },
+            ))))
         }
         LogicalPlan::SubqueryAlias(alias) => {
             let (below, above) = partition_map(predicates, |p| through_alias(p, alias));
@@ -144,8 +144,7 @@ fn push_into(
             )?))
         }
         LogicalPlan::Aggregate(aggregate) => {
-            let (below, above) =
-                partition_map(predicates, |p| through_aggregate(p, aggregate));
+            let (below, above) = partition_map(predicates, |p| through_aggregate(p, aggregate));
             if below.is_empty() {
                 return keep_above(plan, above);
             }
@@ -355,7 +354,12 @@ fn push_into_join(
         JoinType::Right => (true, false),
         JoinType::Full => (false, false),
     };
-    for conjunct in join.filter.clone().map(Expr::split_conjunction).unwrap_or_default() {
+    for conjunct in join
+        .filter
+        .clone()
+        .map(Expr::split_conjunction)
+        .unwrap_or_default()
+    {
         match side_of(&conjunct, left_schema, right_schema) {
             Side::Left if on_left => left_predicates.push(conjunct),
             Side::Right if on_right => right_predicates.push(conjunct),

@@ -59,10 +59,9 @@ fn simplify_node(plan: Arc<LogicalPlan>) -> Result<Transformed<Arc<LogicalPlan>>
                 Some(Some(true)) => return Ok(Transformed::yes(Arc::clone(&filter.input))),
                 Some(_) => return Ok(Transformed::yes(empty_relation(plan.schema())?)),
                 None if !predicate.transformed => return Ok(Transformed::no(plan)),
-                None => LogicalPlan::Filter(Filter::try_new(
-                    Arc::clone(&filter.input),
-                    predicate.data,
-                )?),
+                None => {
+                    LogicalPlan::Filter(Filter::try_new(Arc::clone(&filter.input), predicate.data)?)
+                }
             }
         }
         LogicalPlan::Projection(projection) => {
@@ -75,8 +74,7 @@ fn simplify_node(plan: Arc<LogicalPlan>) -> Result<Transformed<Arc<LogicalPlan>>
         }
         LogicalPlan::Aggregate(aggregate) => {
             let schema = aggregate.input.schema();
-            let group_exprs =
-                simplify_all(&aggregate.group_exprs, |e| simplify_named(e, schema))?;
+            let group_exprs = simplify_all(&aggregate.group_exprs, |e| simplify_named(e, schema))?;
             let aggr_exprs = simplify_all(&aggregate.aggr_exprs, |e| simplify_named(e, schema))?;
             if group_exprs.is_none() && aggr_exprs.is_none() {
                 return Ok(Transformed::no(plan));
@@ -336,7 +334,9 @@ fn fold(e: &Expr) -> Option<Expr> {
     .ok()?;
     let value = match physical.evaluate(&batch).ok()? {
         ColumnarValue::Scalar(v) => v,
-        ColumnarValue::Array(a) if a.len() == 1 => ScalarValue::try_from_array(a.as_ref(), 0).ok()?,
+        ColumnarValue::Array(a) if a.len() == 1 => {
+            ScalarValue::try_from_array(a.as_ref(), 0).ok()?
+        }
         ColumnarValue::Array(_) => return None,
     };
     (value.data_type() == expected).then_some(Expr::Literal(value))
@@ -450,7 +450,8 @@ mod tests {
             .filter(qualified_col("T0", "age").gt(lit(1i32)))
             .unwrap()
             .build();
-        let optimizer = crate::optimizer::Optimizer::with_rules(vec![Arc::new(SimplifyExpressions)]);
+        let optimizer =
+            crate::optimizer::Optimizer::with_rules(vec![Arc::new(SimplifyExpressions)]);
         let optimized = optimizer.optimize(plan, &BTreeSet::new()).unwrap();
         assert_eq!(
             optimized.schema().to_string(),
@@ -469,7 +470,8 @@ mod tests {
             .unwrap()
             .build();
         let before = plan.schema().to_string();
-        let optimizer = crate::optimizer::Optimizer::with_rules(vec![Arc::new(SimplifyExpressions)]);
+        let optimizer =
+            crate::optimizer::Optimizer::with_rules(vec![Arc::new(SimplifyExpressions)]);
         let optimized = optimizer.optimize(plan, &BTreeSet::new()).unwrap();
         assert_snapshot!(optimized.to_string(), @r#"
         Projection: (age > 1) AS ((age > 1) AND true), name AS n, (id = 1) AS one

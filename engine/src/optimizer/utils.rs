@@ -18,7 +18,10 @@ pub(crate) fn empty_relation(schema: &PlanSchemaRef) -> Result<Arc<LogicalPlan>>
 }
 
 /// `plan` under a Filter of the conjunction of `predicates`; `plan` itself when there are none.
-pub(crate) fn with_filter(plan: Arc<LogicalPlan>, predicates: Vec<Expr>) -> Result<Arc<LogicalPlan>> {
+pub(crate) fn with_filter(
+    plan: Arc<LogicalPlan>,
+    predicates: Vec<Expr>,
+) -> Result<Arc<LogicalPlan>> {
     Ok(match Expr::conjunction(predicates) {
         Some(predicate) => Arc::new(LogicalPlan::Filter(Filter::try_new(plan, predicate)?)),
         None => plan,
@@ -115,9 +118,7 @@ pub(crate) mod fixtures {
         let chunk = |ids: std::ops::RangeInclusive<i64>, with_age: bool| {
             let id: Int64Array = ids.clone().collect();
             let name: StringArray = ids.clone().map(|i| Some(format!("author{i}"))).collect();
-            let age: Int32Array = ids
-                .map(|i| with_age.then_some(20 + i as i32))
-                .collect();
+            let age: Int32Array = ids.map(|i| with_age.then_some(20 + i as i32)).collect();
             let columns: Vec<ArrayRef> = vec![Arc::new(id), Arc::new(name), Arc::new(age)];
             RecordBatch::try_new(Arc::clone(&schema), columns).map(Chunk::new)
         };
