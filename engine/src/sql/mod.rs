@@ -146,6 +146,29 @@ mod tests {
             .build();
         assert_snapshot!(sql(&plan), @r#"SELECT "T0"."id", "T0"."name", "T0"."age", "subquery"."author_id", "subquery"."one" FROM "author" AS "T0" LEFT JOIN (SELECT "T1"."author_id", 1 AS "one" FROM "book" AS "T1") AS "subquery" ON ("T0"."id" = "subquery"."author_id")"#);
 
+        // An EXISTS test on the null-extended side cannot move into DataFusion's ON.
+        let right = book_scan()
+            .join(
+                author_scan().alias("A").build(),
+                JoinType::LeftSemi,
+                vec![(t1("author_id"), qualified_col("A", "id"))],
+                None,
+            )
+            .unwrap()
+            .build();
+        let plan = author_scan()
+            .join(
+                right,
+                JoinType::Left,
+                vec![(t0("id"), t1("author_id"))],
+                None,
+            )
+            .unwrap()
+            .project(vec![t0("name"), t1("title")])
+            .unwrap()
+            .build();
+        assert_snapshot!(sql(&plan), @r#"SELECT "T0"."name", "subquery"."title" FROM "author" AS "T0" LEFT JOIN (SELECT "T1"."id", "T1"."title", "T1"."author_id", "T1"."pages", "T1"."pub_date" FROM "book" AS "T1" WHERE EXISTS (SELECT 1 FROM "author" AS "A" WHERE ("T1"."author_id" = "A"."id"))) AS "subquery" ON ("T0"."id" = "subquery"."author_id")"#);
+
         let plan = author_book(JoinType::Full)
             .project(vec![t0("name")])
             .unwrap()

@@ -34,6 +34,8 @@ pub(crate) struct Select {
     /// Relation names the FROM clause brings into scope.
     relations: BTreeSet<String>,
     selection: Vec<String>,
+    /// Whether `selection` holds an EXISTS test (DataFusion takes none in an ON condition).
+    selection_has_exists: bool,
     /// `Some` once aggregated (an empty list: aggregated without GROUP BY).
     group_by: Option<Vec<String>>,
     having: Vec<String>,
@@ -52,6 +54,7 @@ impl Select {
             from,
             relations: BTreeSet::new(),
             selection: vec![],
+            selection_has_exists: false,
             group_by: None,
             having: vec![],
             distinct: false,
@@ -271,7 +274,7 @@ impl SelectBuilder {
     /// The SELECT computing `plan`.
     pub(crate) fn build(&mut self, plan: &LogicalPlan) -> Result<Select> {
         match plan {
-            LogicalPlan::Scan(scan) => scan_select(scan),
+            LogicalPlan::Scan(scan) => scan_select(scan, &scan.relation, Arc::clone(&scan.schema)),
             LogicalPlan::Values(values) => self.values(values),
             LogicalPlan::Filter(filter) => {
                 let mut select = self.build(&filter.input)?;
@@ -344,6 +347,9 @@ impl SelectBuilder {
                 Ok(select)
             }
             LogicalPlan::SubqueryAlias(alias) => {
+                if let LogicalPlan::Scan(scan) = alias.input.as_ref() {
+                    return scan_select(scan, &alias.alias, Arc::clone(&alias.schema));
+                }
                 let select = self.build(&alias.input)?;
                 self.taken.insert(alias.alias.clone());
                 let mut select = select.into_derived_table(alias.alias.clone())?;
@@ -429,11 +435,11 @@ impl SelectBuilder {
         };
         let full = join.join_type == JoinType::Full;
         // A null-extended side must produce NULL in every column of an unmatched row, which
-        // only plain column references do; a FULL join has nowhere to put a side's WHERE.
-        if !left.is_plain()
-            || (left_outer && !left.outputs_are_columns())
-            || (full && !left.selection.is_empty())
-        {
+        // only plain column references do, and its WHERE conditions move into the ON
+        // condition, which a FULL join cannot take and DataFusion takes no EXISTS in.
+        let unmovable =
+            |side: &Select| (full && !side.selection.is_empty()) || side.selection_has_exists;
+        if !left.is_plain() || (left_outer && (!left.outputs_are_columns() || unmovable(&left))) {
             left = self.derived(left)?;
         }
         let nested_join = right.relations.len() > 1;
@@ -441,8 +447,7 @@ impl SelectBuilder {
         if !right.is_plain()
             || nested_join
             || clashes
-            || (right_outer && !right.outputs_are_columns())
-            || (full && !right.selection.is_empty())
+            || (right_outer && (!right.outputs_are_columns() || unmovable(&right)))
         {
             right = self.derived(right)?;
         }
@@ -474,6 +479,7 @@ impl SelectBuilder {
                 ""
             };
             left.selection.push(format!("{not}EXISTS ({subquery})"));
+            left.selection_has_exists = true;
             left.schema = Arc::clone(&join.schema);
             return Ok(left);
         }
@@ -516,6 +522,7 @@ impl SelectBuilder {
         select.relations = left.relations;
         select.relations.extend(right.relations);
         select.selection = selection;
+        select.selection_has_exists = left.selection_has_exists || right.selection_has_exists;
         Ok(select)
     }
 }
@@ -534,22 +541,18 @@ fn sort_keys(select: &Select, exprs: &[SortExpr]) -> Result<Vec<(String, String)
         .collect()
 }
 
-fn scan_select(scan: &Scan) -> Result<Select> {
-    let relation = scan.relation.clone();
-    let column = |name: &str| Expr::Column(Column::qualified(relation.clone(), name));
-    let outputs = scan
-        .schema
-        .fields()
-        .iter()
-        .map(|f| column(f.name()))
-        .collect();
+/// A scan as a table of the FROM clause named `relation` (the scan's own relation, or the
+/// alias of a SubqueryAlias right above it, which needs no derived table).
+fn scan_select(scan: &Scan, relation: &str, schema: PlanSchemaRef) -> Result<Select> {
+    let column = |name: &str| Expr::Column(Column::qualified(relation, name));
+    let outputs = schema.fields().iter().map(|f| column(f.name())).collect();
     let from = format!(
         "{} AS {}",
         quote_identifier(&scan.table_name),
-        quote_identifier(&relation)
+        quote_identifier(relation)
     );
-    let mut select = Select::new(Arc::clone(&scan.schema), outputs, Some(from));
-    select.relations.insert(relation.clone());
+    let mut select = Select::new(schema, outputs, Some(from));
+    select.relations.insert(relation.to_string());
     // Scan filters read the whole table, projected-out columns included.
     let table = scan.table_schema();
     let table_columns: Vec<Expr> = table.fields().iter().map(|f| column(f.name())).collect();
