@@ -263,7 +263,7 @@ mod tests {
     use super::*;
     use crate::execution::{QueryResult, SessionContext};
     use crate::expr::qualified_col;
-    use crate::logical_plan::{LogicalPlanBuilder, QualifiedField};
+    use crate::logical_plan::{LogicalPlanBuilder, QualifiedField, Sort};
     use crate::physical_plan::display_plan;
     use crate::{col, lit, ScalarValue};
 
@@ -414,6 +414,35 @@ mod tests {
     }
 
     #[test]
+    fn empty_tables_give_empty_results_with_the_right_schema() {
+        let catalog = Catalog::new();
+        let table = orders(&catalog, 0);
+        let ctx = session(&catalog, 4);
+        let base = LogicalPlanBuilder::scan(table, "orders");
+        let plans = vec![
+            base.clone()
+                .project(vec![col("amount"), col("id").alias("key")])
+                .unwrap(),
+            base.clone().filter(col("flag")).unwrap(),
+            base.clone().sort(vec![col("amount").sort_desc()]).unwrap(),
+            base.clone().limit(3, Some(2)),
+        ];
+        for plan in plans {
+            let plan = plan.build();
+            let expected = plan.schema().arrow_schema();
+            let result = ctx.execute(plan).unwrap();
+            assert_eq!(result.num_rows(), 0);
+            assert_eq!(result.schema, expected);
+        }
+        let top = Arc::new(LogicalPlan::Sort(Sort {
+            input: base.build(),
+            exprs: vec![col("id").sort_asc()],
+            fetch: Some(5),
+        }));
+        assert_eq!(ctx.execute(top).unwrap().num_rows(), 0);
+    }
+
+    #[test]
     fn limit_with_skip_across_partitions() {
         let catalog = Catalog::new();
         let rows = 150_000;
@@ -429,6 +458,84 @@ mod tests {
             int64s(&ctx.execute(plan).unwrap(), "id"),
             some(49_990..69_990)
         );
+    }
+
+    #[test]
+    fn sort_defaults_put_nulls_last_ascending_and_first_descending() {
+        let catalog = Catalog::new();
+        let rows = 100_000;
+        let table = orders(&catalog, rows);
+        let ctx = session(&catalog, 4);
+        let sorted = |key: SortExpr| {
+            let plan = LogicalPlanBuilder::scan(Arc::clone(&table), "orders")
+                .sort(vec![key, col("id").sort_desc()])
+                .unwrap()
+                .build();
+            int64s(&ctx.execute(plan).unwrap(), "id")
+        };
+        let mut ids: Vec<i64> = (0..rows as i64).collect();
+        // ASC NULLS LAST, then id DESC.
+        ids.sort_by_key(|&i| (amount(i).is_none(), amount(i), std::cmp::Reverse(i)));
+        assert_eq!(sorted(col("amount").sort_asc()), some(ids.clone()));
+        // DESC NULLS FIRST, then id DESC.
+        ids.sort_by_key(|&i| (amount(i).is_some(), std::cmp::Reverse((amount(i), i))));
+        assert_eq!(sorted(col("amount").sort_desc()), some(ids));
+    }
+
+    #[test]
+    fn sorts_strings_and_dictionaries_stably() {
+        let catalog = Catalog::new();
+        let rows = 5000;
+        let table = orders(&catalog, rows);
+        let ctx = session(&catalog, 2);
+        let by = |key: SortExpr| {
+            let plan = LogicalPlanBuilder::scan(Arc::clone(&table), "orders")
+                .sort(vec![key])
+                .unwrap()
+                .build();
+            int64s(&ctx.execute(plan).unwrap(), "id")
+        };
+        // Names are "n00".."n12", so descending names are descending `id % 13`; a stable
+        // sort keeps id order within each name.
+        let mut expected: Vec<i64> = (0..rows as i64).collect();
+        expected.sort_by_key(|i| std::cmp::Reverse(i % 13));
+        assert_eq!(by(col("name").sort_desc()), some(expected));
+        // Dictionary values sort by value ("blue" < "green" < "red"), not by key.
+        let mut expected: Vec<i64> = (0..rows as i64).collect();
+        expected.sort_by_key(|&i| KINDS[(i % 3) as usize]);
+        assert_eq!(by(col("kind").sort_asc()), some(expected));
+    }
+
+    #[test]
+    fn sort_with_fetch_is_a_top_k_that_equals_sort_then_limit() {
+        let catalog = Catalog::new();
+        let table = orders(&catalog, 2 * CHUNK_ROWS);
+        let ctx = session(&catalog, 4);
+        let keys = vec![col("amount").sort_desc(), col("name").sort_asc()];
+        let scan = LogicalPlanBuilder::scan(table, "orders").build();
+        for k in [1, 10, 4321] {
+            let top = Arc::new(LogicalPlan::Sort(Sort {
+                input: Arc::clone(&scan),
+                exprs: keys.clone(),
+                fetch: Some(k),
+            }));
+            let explain = display_plan(
+                ctx.create_physical_plan(Arc::clone(&top)).unwrap().as_ref(),
+                false,
+            );
+            assert!(
+                explain.starts_with(&format!("TopKExec: fetch={k}, [")),
+                "{explain}"
+            );
+            let sort_limit = LogicalPlanBuilder::from(Arc::clone(&scan))
+                .sort(keys.clone())
+                .unwrap()
+                .limit(0, Some(k))
+                .build();
+            let expected = int64s(&ctx.execute(sort_limit).unwrap(), "id");
+            assert_eq!(expected.len(), k);
+            assert_eq!(int64s(&ctx.execute(top).unwrap(), "id"), expected, "k={k}");
+        }
     }
 
     #[test]
@@ -481,5 +588,51 @@ mod tests {
             .build();
         let result = SessionContext::new(catalog).execute(plan).unwrap();
         assert_eq!(int64s(&result, "id"), some(0..3));
+    }
+
+    #[test]
+    fn explain_analyze_shows_operators_and_metrics() {
+        let catalog = Catalog::new();
+        let table = orders(&catalog, 10_000);
+        // With every rule off the physical plan mirrors the logical one node for node.
+        let mut ctx = session(&catalog, 2);
+        for rule in ctx.rule_names() {
+            ctx.config_mut().disabled_rules.insert(rule.to_string());
+        }
+        let plan = LogicalPlanBuilder::scan(table, "orders")
+            .filter(col("flag"))
+            .unwrap()
+            .sort(vec![col("id").sort_desc()])
+            .unwrap()
+            .limit(0, Some(5))
+            .project(vec![col("id")])
+            .unwrap()
+            .build();
+        let text = ctx.explain(plan, true).unwrap();
+        let physical = text.split("== Physical plan ==\n").nth(1).unwrap();
+        let names: Vec<&str> = physical
+            .lines()
+            .filter(|l| !l.starts_with("=="))
+            .map(|l| l.trim_start().split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                "ProjectionExec",
+                "LimitExec",
+                "SortExec",
+                "FilterExec",
+                "ScanExec"
+            ],
+            "{text}"
+        );
+        assert!(
+            physical.contains("ScanExec: orders partitions=2, rows=10000"),
+            "{text}"
+        );
+        assert!(
+            physical.contains("LimitExec: skip=0, fetch=5, rows=5"),
+            "{text}"
+        );
     }
 }
