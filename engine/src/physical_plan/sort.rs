@@ -21,8 +21,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
-use arrow::compute::{concat, interleave, lexsort_to_indices, take, SortColumn, SortOptions};
-use arrow::datatypes::SchemaRef;
+use arrow::compute::kernels::cmp::distinct;
+use arrow::compute::{
+    concat, interleave, lexsort_to_indices, sort_to_indices, take, SortColumn, SortOptions,
+};
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::row::{RowConverter, SortField};
 
 use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
@@ -384,6 +387,9 @@ pub(crate) fn stable_sort_indices(
     if keys.is_empty() || len == 0 {
         return Ok(UInt32Array::from_iter_values(0..len as u32));
     }
+    if limit.is_none() && keys.len() == 1 && has_fast_single_key_sort(keys[0].data_type()) {
+        return single_key_stable_sort(&keys[0], options[0]);
+    }
     if limit.is_none() && keys.len() > 1 {
         let fields: Vec<SortField> = keys
             .iter()
@@ -412,6 +418,47 @@ pub(crate) fn stable_sort_indices(
         options: None,
     });
     Ok(lexsort_to_indices(&columns, limit)?)
+}
+
+/// Types that Arrow's specialised one-column sort handles and whose equality kernel agrees
+/// with its order (floats compare by IEEE total order in both).
+fn has_fast_single_key_sort(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Dictionary(_, values) => matches!(values.as_ref(), DataType::Utf8),
+        DataType::Boolean | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        other => other.is_primitive(),
+    }
+}
+
+/// A stable sort on one key: `sort_to_indices` (the fastest sort Arrow has: values sorted
+/// next to their positions, no dynamic dispatch per comparison) is unstable, but it leaves
+/// equal keys next to each other, so sorting each run of equal keys by position afterwards
+/// restores input order. Finding the runs is two vectorized kernels; with unique keys there
+/// are none and nothing more is done.
+fn single_key_stable_sort(key: &ArrayRef, options: SortOptions) -> Result<UInt32Array> {
+    let positions = sort_to_indices(key.as_ref(), Some(options), None)?;
+    let rows = positions.len();
+    if rows < 2 {
+        return Ok(positions);
+    }
+    let sorted = take(key.as_ref(), &positions, None)?;
+    // `distinct` treats two NULLs as equal, as the sort does.
+    let differs_from_next = distinct(&sorted.slice(0, rows - 1), &sorted.slice(1, rows - 1))?;
+    if differs_from_next.true_count() == rows - 1 {
+        return Ok(positions);
+    }
+    let equals_next = !differs_from_next.values();
+    let mut positions = positions.values().to_vec();
+    let mut ties = equals_next.set_indices().peekable();
+    while let Some(first) = ties.next() {
+        let mut last = first;
+        while let Some(next) = ties.next_if_eq(&(last + 1)) {
+            last = next;
+        }
+        // Rows first..=last+1 share one key.
+        positions[first..=last + 1].sort_unstable();
+    }
+    Ok(UInt32Array::from(positions))
 }
 
 #[cfg(test)]
@@ -691,6 +738,40 @@ pub(crate) mod tests {
         // A stable sort: NULLs first, then groups descending.
         expected.sort_by_key(|&i| (grp(i).is_some(), std::cmp::Reverse(grp(i))));
         assert_eq!(ids, expected.into_iter().map(Some).collect::<Vec<_>>());
+    }
+
+    /// The stable order of `keys` under `options`, computed the slow, obvious way.
+    fn reference_order(keys: &[Option<i64>], options: SortOptions) -> Vec<Option<i64>> {
+        let mut positions: Vec<i64> = (0..keys.len() as i64).collect();
+        positions.sort_by(|&a, &b| match (keys[a as usize], keys[b as usize]) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) if options.nulls_first => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(_), None) if options.nulls_first => std::cmp::Ordering::Greater,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (Some(x), Some(y)) if options.descending => y.cmp(&x),
+            (Some(x), Some(y)) => x.cmp(&y),
+        });
+        positions.into_iter().map(Some).collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn one_key_sort_is_stable_and_correct(
+            keys in proptest::collection::vec(proptest::option::weighted(0.8, -4i64..4), 0..2000),
+            per_batch in proptest::sample::select(vec![1usize, 7, 50, 51, 1000]),
+            descending: bool,
+            nulls_first: bool,
+        ) {
+            let rows: Vec<(Option<i64>, i64)> =
+                keys.iter().enumerate().map(|(i, &k)| (k, i as i64)).collect();
+            let input = values_input(&rows, per_batch);
+            let out = sorted(Arc::clone(&input), vec![key(&input.schema(), "k", descending, nulls_first)], 100);
+            let options = SortOptions { descending, nulls_first };
+            proptest::prop_assert_eq!(int64s(&out, 1), reference_order(&keys, options));
+        }
     }
 
     #[test]
