@@ -1,7 +1,7 @@
 //! [`FilterExec`]: keeps the rows where a predicate is TRUE.
 //!
 //! SQL drops a row when its predicate is FALSE *or NULL*, so a predicate's result is first
-//! turned into a [`Selection`]: all rows, no rows, or a NULL-free mask. The first two are common
+//! turned into a `Selection`: all rows, no rows, or a NULL-free mask. The first two are common
 //! (a literal predicate, a chunk where every row matches) and cost nothing; only a real mask
 //! runs Arrow's `filter_record_batch`. [`ScanExec`](super::scan::ScanExec) uses the same
 //! selection logic for the predicates pushed into it.

@@ -1,22 +1,27 @@
 //! [`SortExec`]: a full, stable sort of all input partitions into one ordered partition.
 //!
 //! Sorting is a pipeline breaker. Every input partition is drained on its own thread into a
-//! [`SortBuffer`] that keeps the batches as they came plus their evaluated sort keys (so key
+//! `SortBuffer` that keeps the batches as they came plus their evaluated sort keys (so key
 //! expressions are computed in parallel and exactly once). The buffers are then joined in
 //! partition order — which is the input's order — and sorted once.
 //!
 //! Arrow's sort kernels are unstable, but SQL users expect `ORDER BY a` to keep the input
 //! order of rows with equal `a` (Django's `order_by('a')` over a table read in insertion
 //! order, and top-k must return exactly the rows a sort followed by a limit returns). So the
-//! row position is always the last sort key: every key is then distinct and the one order an
-//! unstable sort can produce is the stable one. One key (plus position) goes through
-//! `lexsort_to_indices`; several keys are encoded with Arrow's `RowConverter`, whose
-//! byte-comparable rows sort without per-comparison dynamic dispatch, using Rust's stable sort.
+//! position of a row decides between equal keys, in one of three ways:
+//!
+//! - one key: Arrow's specialised `sort_to_indices` (values sorted next to their positions, no
+//!   dynamic dispatch per comparison), then each run of equal keys is re-sorted by position;
+//! - several keys: Arrow's `RowConverter` encodes them into byte-comparable rows, which Rust's
+//!   stable sort orders with a `memcmp` per comparison;
+//! - with a limit (top-k): `lexsort_to_indices` with the position as the last key, so every
+//!   key is distinct and its bounded heap sort can only produce the stable order.
 //!
 //! The output is gathered from the buffered batches with `interleave`, one copy per output
 //! batch of `batch_size` rows, instead of concatenating the input and then taking from it.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -186,7 +191,7 @@ where
             .map(|worker| {
                 worker.join().unwrap_or_else(|_| {
                     Err(EngineError::Internal(
-                        "a sort worker thread panicked".into(),
+                        "a query worker thread panicked".into(),
                     ))
                 })
             })
@@ -248,13 +253,11 @@ impl SortBuffer {
         let num_columns = buffers.first().map_or(0, |b| b.num_columns);
         let mut out = SortBuffer::new(num_columns);
         for buffer in buffers {
-            for (entry, range) in buffer
-                .entries
-                .into_iter()
-                .zip(entry_lengths(&buffer.starts, buffer.rows))
-            {
-                out.push_entry(entry, range);
-            }
+            let shift = out.rows;
+            out.starts
+                .extend(buffer.starts.iter().map(|start| start + shift));
+            out.entries.extend(buffer.entries);
+            out.rows += buffer.rows;
         }
         out
     }
@@ -286,13 +289,14 @@ impl SortBuffer {
         }
     }
 
-    /// The rows at `positions`, every column of an entry (keys included), in that order.
-    fn gather(&self, positions: &UInt32Array) -> Result<Vec<ArrayRef>> {
+    /// Columns `columns` (of an entry: input columns, then keys) of the rows at `positions`,
+    /// in that order.
+    fn gather(&self, positions: &UInt32Array, columns: Range<usize>) -> Result<Vec<ArrayRef>> {
         match self.entries.as_slice() {
             [] => Err(EngineError::Internal(
                 "gathering rows from an empty sort buffer".into(),
             )),
-            [entry] => Ok(entry
+            [entry] => Ok(entry[columns]
                 .iter()
                 .map(|column| take(column.as_ref(), positions, None))
                 .collect::<std::result::Result<_, _>>()?),
@@ -306,8 +310,7 @@ impl SortBuffer {
                         (entry, position - self.starts[entry])
                     })
                     .collect();
-                let width = entries[0].len();
-                (0..width)
+                columns
                     .map(|c| {
                         let parts: Vec<&dyn Array> =
                             entries.iter().map(|e| e[c].as_ref()).collect();
@@ -328,7 +331,7 @@ impl SortBuffer {
             return Ok(());
         }
         let positions = self.sorted_indices(exprs, Some(limit))?;
-        let entry = self.gather(&positions)?;
+        let entry = self.gather(&positions, 0..self.num_columns + exprs.len())?;
         let rows = positions.len();
         *self = SortBuffer::new(self.num_columns);
         if rows > 0 {
@@ -350,8 +353,7 @@ impl SortBuffer {
         Box::new((0..total).step_by(batch_size).map(move |offset| {
             let start = Instant::now();
             let len = batch_size.min(total - offset);
-            let mut columns = self.gather(&positions.slice(offset, len))?;
-            columns.truncate(self.num_columns);
+            let columns = self.gather(&positions.slice(offset, len), 0..self.num_columns)?;
             let options = RecordBatchOptions::new().with_row_count(Some(len));
             let batch = RecordBatch::try_new_with_options(Arc::clone(&schema), columns, &options)?;
             metrics.add_elapsed(start.elapsed());
@@ -359,14 +361,6 @@ impl SortBuffer {
             Ok(batch)
         }))
     }
-}
-
-/// Rows of each entry, from the entries' start positions and the total.
-fn entry_lengths(starts: &[usize], total: usize) -> impl Iterator<Item = usize> + '_ {
-    starts
-        .iter()
-        .enumerate()
-        .map(move |(i, &start)| starts.get(i + 1).copied().unwrap_or(total) - start)
 }
 
 /// Positions `0..rows` of the first `limit` rows (all with `None`) ordered by `keys`, equal

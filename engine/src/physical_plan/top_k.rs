@@ -1,7 +1,7 @@
 //! [`TopKExec`]: the first k rows of an ordering, without sorting the whole input.
 //!
 //! `ORDER BY amount DESC LIMIT 10` over millions of rows only ever needs the best 10 seen so
-//! far. Each input partition (on its own thread) appends batches to a [`SortBuffer`]; once it
+//! far. Each input partition (on its own thread) appends batches to a `SortBuffer`; once it
 //! holds more than `2k` rows it is cut back to its best `k` with a bounded sort
 //! (`lexsort_to_indices` with a limit). Memory stays within about `2k` rows plus one batch and
 //! every row is compared against a small buffer. At the end the partitions' survivors are
