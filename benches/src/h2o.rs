@@ -207,8 +207,9 @@ struct GroupbyPlan {
     dictionary: ArrayRef,
     /// Per id column (id1..id6): the value indices (0-based) that are NULL everywhere.
     null_ids: [Option<Vec<bool>>; 6],
-    /// Per v column (v1..v3): validity of every row of the table.
-    value_validity: [Option<BooleanBuffer>; 3],
+    /// Per v column (v1..v3): which rows of the whole table are NULL. Each batch copies its
+    /// part, so batches do not share (and over-report the size of) one table-wide buffer.
+    null_values: [Option<Vec<bool>>; 3],
 }
 
 /// The H2O group-by table `x` (`G1_<n>_<k>_<nas>_0`): `n` rows in batches of [`BATCH_SIZE`].
@@ -244,16 +245,11 @@ pub fn groupby_batches(
             sample_mask(domain as usize, count as usize, &mut rng)
         })
     });
-    let value_validity = std::array::from_fn(|column| {
+    let null_values = std::array::from_fn(|column| {
         let count = n * nas as usize / 100;
         (count > 0).then(|| {
             let mut rng = stream_rng(seed, STREAM_GROUPBY_NULL_VALUES | column as u64);
-            let mask = sample_mask(n, count, &mut rng);
-            let mut validity = BooleanBufferBuilder::new(n);
-            for is_null in mask {
-                validity.append(!is_null);
-            }
-            validity.finish()
+            sample_mask(n, count, &mut rng)
         })
     });
     let plan = GroupbyPlan {
@@ -261,7 +257,7 @@ pub fn groupby_batches(
         fine_domain,
         dictionary,
         null_ids,
-        value_validity,
+        null_values,
     };
 
     let ranges = batch_ranges(n);
@@ -305,8 +301,9 @@ fn groupby_batch(
         Some(NullBuffer::new(validity)).filter(|nulls| nulls.null_count() > 0)
     };
     let value_nulls = |column: usize| -> Option<NullBuffer> {
-        let validity = plan.value_validity[column].as_ref()?;
-        Some(NullBuffer::new(validity.slice(rows.start, len)))
+        let mask = &plan.null_values[column].as_ref()?[rows.clone()];
+        let validity: BooleanBuffer = mask.iter().map(|&is_null| !is_null).collect();
+        Some(NullBuffer::new(validity)).filter(|nulls| nulls.null_count() > 0)
     };
     let dictionary_column = |column: usize| -> ArrayRef {
         let keys: Vec<i32> = ids[column].iter().map(|&v| v as i32).collect();
