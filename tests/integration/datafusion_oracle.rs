@@ -894,6 +894,16 @@ mod tests {
         )
         .expect("explicit");
 
+        let widened = run_sql(
+            &[],
+            "SELECT sum(a) AS s FROM (VALUES (CAST('9999999999' AS DECIMAL(10, 0)))) v(a)",
+        )
+        .expect("query runs");
+        assert_eq!(
+            widened[0].schema().field(0).data_type(),
+            &DataType::Decimal128(20, 0)
+        );
+
         let (schema, batches) = sales();
         let types = run_sql(
             &[("sales", schema, batches)],
