@@ -4,8 +4,8 @@
 //! The text has to mean the same thing to both engines and to Quiver, so it says everything
 //! explicitly: identifiers are quoted, every operation is parenthesized, literals carry their
 //! types, NULL placement is spelled out in ORDER BY, and the output columns are named exactly
-//! as the plan names them. [`select`] folds the plan into as few SELECTs as the clause order
-//! allows; [`expr`] writes expressions. Something neither engine can express the same way is
+//! as the plan names them. `select.rs` folds the plan into as few SELECTs as the clause order
+//! allows; `expr.rs` writes expressions. Something neither engine can express the same way is
 //! an [`EngineError::Plan`](crate::EngineError::Plan), never SQL that would return other rows.
 
 mod expr;
