@@ -278,7 +278,9 @@ impl SelectBuilder {
             LogicalPlan::Values(values) => self.values(values),
             LogicalPlan::Filter(filter) => {
                 let mut select = self.build(&filter.input)?;
-                if select.distinct || select.has_limit() {
+                // Equal rows pass a predicate alike, so it may run before DISTINCT; it may not
+                // run before a LIMIT.
+                if select.has_limit() {
                     select = self.derived(select)?;
                 }
                 let predicate = select.render(&filter.predicate)?;
@@ -297,7 +299,7 @@ impl SelectBuilder {
                 let outputs = projection
                     .exprs
                     .iter()
-                    .map(|e| select.resolve(e))
+                    .map(|e| Ok(select.resolve(e)?.unalias()))
                     .collect::<Result<Vec<_>>>()?;
                 select.outputs = outputs;
                 select.schema = Arc::clone(&projection.schema);
@@ -313,7 +315,7 @@ impl SelectBuilder {
                 let groups = aggregate
                     .group_exprs
                     .iter()
-                    .map(|e| select.resolve(e))
+                    .map(|e| Ok(select.resolve(e)?.unalias()))
                     .collect::<Result<Vec<_>>>()?;
                 let mut outputs = groups.clone();
                 for a in &aggregate.aggr_exprs {
@@ -351,7 +353,6 @@ impl SelectBuilder {
                     return scan_select(scan, &alias.alias, Arc::clone(&alias.schema));
                 }
                 let select = self.build(&alias.input)?;
-                self.taken.insert(alias.alias.clone());
                 let mut select = select.into_derived_table(alias.alias.clone())?;
                 select.schema = Arc::clone(&alias.schema);
                 Ok(select)
