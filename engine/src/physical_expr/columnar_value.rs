@@ -7,7 +7,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, Datum, UInt32Array};
+use arrow::array::{
+    new_null_array, Array, ArrayRef, BooleanArray, Datum, RecordBatch, RecordBatchOptions,
+    UInt32Array,
+};
 use arrow::compute::kernels::take::take;
 use arrow::datatypes::DataType;
 use quiver_storage::ScalarValue;
@@ -170,6 +173,21 @@ pub fn scatter(mask: &BooleanArray, values: &dyn Array) -> Result<ArrayRef> {
         )));
     }
     Ok(take(values, &indices, None)?)
+}
+
+/// The rows `indices` of `batch`, in that order (also for a batch without columns).
+pub fn take_rows(batch: &RecordBatch, indices: &UInt32Array) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| take(c.as_ref(), indices, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = RecordBatchOptions::new().with_row_count(Some(indices.len()));
+    Ok(RecordBatch::try_new_with_options(
+        batch.schema(),
+        columns,
+        &options,
+    )?)
 }
 
 #[cfg(test)]

@@ -17,15 +17,19 @@
 
 mod arithmetic;
 mod binary;
+mod case;
 pub mod cast;
 mod column;
 mod columnar_value;
 mod comparison;
+mod in_list;
 mod is_null;
+mod like;
 mod literal;
 mod negative;
 mod not;
 mod planner;
+mod regex;
 pub mod text;
 
 use std::fmt;
@@ -38,14 +42,18 @@ use quiver_storage::ScalarValue;
 use crate::error::Result;
 
 pub use binary::BinaryExpr;
+pub use case::CaseExpr;
 pub use cast::{CastExpr, CastMode};
 pub use column::ColumnExpr;
 pub use columnar_value::{ColumnarValue, KernelArg};
+pub use in_list::InListExpr;
 pub use is_null::IsNullExpr;
+pub use like::LikeExpr;
 pub use literal::LiteralExpr;
 pub use negative::NegativeExpr;
 pub use not::NotExpr;
 pub use planner::create_physical_expr;
+pub use regex::RegexMatchExpr;
 
 /// An expression ready to run on batches of one schema.
 pub trait PhysicalExpr: Send + Sync + fmt::Debug + fmt::Display {

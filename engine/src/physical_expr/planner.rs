@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 
+use super::case::create_case;
 use super::cast::{can_cast, cast_scalar, sql_type_name, CastExpr, CastMode};
+use super::in_list::create_in_list;
+use super::like::create_like;
+use super::regex::create_regex_match;
 use super::{
     BinaryExpr, ColumnExpr, IsNullExpr, LiteralExpr, NegativeExpr, NotExpr, PhysicalExprRef,
 };
@@ -84,6 +88,10 @@ pub(crate) fn create(expr: &Expr, schema: &PlanSchema) -> Result<PhysicalExprRef
                 CastMode::Explicit,
             )?))
         }
+        Expr::Case(c) => create_case(c, schema),
+        Expr::InList(i) => create_in_list(i, schema),
+        Expr::Like(l) => create_like(l, schema),
+        Expr::RegexMatch(r) => create_regex_match(r, schema),
         Expr::Aggregate(a) => Err(EngineError::Internal(format!(
             "aggregate {a} must be computed by an aggregate operator, not evaluated per row"
         ))),
@@ -119,7 +127,7 @@ pub(crate) fn coerce(
 }
 
 /// Requires a boolean operand (NULL becomes a boolean NULL).
-fn boolean_operand(expr: PhysicalExprRef, what: &str) -> Result<PhysicalExprRef> {
+pub(crate) fn boolean_operand(expr: PhysicalExprRef, what: &str) -> Result<PhysicalExprRef> {
     match expr.data_type() {
         DataType::Boolean => Ok(expr),
         DataType::Null => coerce(expr, &DataType::Boolean, false),
