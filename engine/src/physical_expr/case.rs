@@ -15,14 +15,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};
-use arrow::compute::kernels::filter::{filter_record_batch, prep_null_mask_filter};
+use arrow::compute::kernels::filter::filter_record_batch;
 use arrow::compute::kernels::interleave::interleave;
 use arrow::compute::kernels::take::take;
 use arrow::datatypes::DataType;
 use quiver_storage::ScalarValue;
 
 use super::cast::{cast_value, CastMode};
-use super::columnar_value::take_rows;
+use super::columnar_value::{nulls_as_false, take_rows};
 use super::comparison::evaluate_comparison;
 use super::planner::{boolean_operand, coerce, create};
 use super::{ColumnarValue, PhysicalExpr, PhysicalExprRef};
@@ -153,11 +153,7 @@ impl CaseExpr {
             }
             _ => when.into_boolean(rows)?,
         };
-        Ok(if matched.null_count() > 0 {
-            prep_null_mask_filter(&matched)
-        } else {
-            matched
-        })
+        Ok(nulls_as_false(matched))
     }
 }
 

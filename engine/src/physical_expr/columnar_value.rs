@@ -175,6 +175,16 @@ pub fn scatter(mask: &BooleanArray, values: &dyn Array) -> Result<ArrayRef> {
     Ok(take(values, &indices, None)?)
 }
 
+/// A predicate with NULL read as false (a row whose condition is unknown is not selected).
+pub fn nulls_as_false(predicate: BooleanArray) -> BooleanArray {
+    match predicate.nulls() {
+        Some(nulls) if nulls.null_count() > 0 => {
+            BooleanArray::new(predicate.values() & nulls.inner(), None)
+        }
+        _ => predicate,
+    }
+}
+
 /// The rows `indices` of `batch`, in that order (also for a batch without columns).
 pub fn take_rows(batch: &RecordBatch, indices: &UInt32Array) -> Result<RecordBatch> {
     let columns = batch

@@ -30,6 +30,7 @@ mod negative;
 mod not;
 mod planner;
 mod regex;
+mod scalar_functions;
 pub mod text;
 
 use std::fmt;
@@ -54,6 +55,7 @@ pub use negative::NegativeExpr;
 pub use not::NotExpr;
 pub use planner::create_physical_expr;
 pub use regex::RegexMatchExpr;
+pub use scalar_functions::{CoalesceExpr, FunctionExpr, NullIfExpr};
 
 /// An expression ready to run on batches of one schema.
 pub trait PhysicalExpr: Send + Sync + fmt::Debug + fmt::Display {

@@ -10,6 +10,7 @@ use super::cast::{can_cast, cast_scalar, sql_type_name, CastExpr, CastMode};
 use super::in_list::create_in_list;
 use super::like::create_like;
 use super::regex::create_regex_match;
+use super::scalar_functions::create_scalar_function;
 use super::{
     BinaryExpr, ColumnExpr, IsNullExpr, LiteralExpr, NegativeExpr, NotExpr, PhysicalExprRef,
 };
@@ -72,33 +73,33 @@ pub(crate) fn create(expr: &Expr, schema: &PlanSchema) -> Result<PhysicalExprRef
         }
         Expr::IsNull(e) => Ok(Arc::new(IsNullExpr::new(create(e, schema)?, false))),
         Expr::IsNotNull(e) => Ok(Arc::new(IsNullExpr::new(create(e, schema)?, true))),
-        Expr::Cast(c) => {
-            let e = create(&c.expr, schema)?;
-            if let Some(v) = e.literal_value() {
-                if can_cast(&v.data_type(), &c.data_type) {
-                    let value = cast_scalar(v, &c.data_type, CastMode::Explicit)?;
-                    if value.data_type() == c.data_type {
-                        return Ok(Arc::new(LiteralExpr::new(value)));
-                    }
-                }
-            }
-            Ok(Arc::new(CastExpr::try_new(
-                e,
-                c.data_type.clone(),
-                CastMode::Explicit,
-            )?))
-        }
+        Expr::Cast(c) => explicit_cast(create(&c.expr, schema)?, &c.data_type),
         Expr::Case(c) => create_case(c, schema),
         Expr::InList(i) => create_in_list(i, schema),
         Expr::Like(l) => create_like(l, schema),
         Expr::RegexMatch(r) => create_regex_match(r, schema),
+        Expr::ScalarFunction(f) => create_scalar_function(f.func, &f.args, schema),
         Expr::Aggregate(a) => Err(EngineError::Internal(format!(
             "aggregate {a} must be computed by an aggregate operator, not evaluated per row"
         ))),
-        other => Err(EngineError::Internal(format!(
-            "physical expression not supported yet: {other}"
-        ))),
     }
+}
+
+/// `CAST(expr AS to)`; a literal is converted here, once.
+pub(crate) fn explicit_cast(expr: PhysicalExprRef, to: &DataType) -> Result<PhysicalExprRef> {
+    if let Some(v) = expr.literal_value() {
+        if can_cast(&v.data_type(), to) {
+            let value = cast_scalar(v, to, CastMode::Explicit)?;
+            if &value.data_type() == to {
+                return Ok(Arc::new(LiteralExpr::new(value)));
+            }
+        }
+    }
+    Ok(Arc::new(CastExpr::try_new(
+        expr,
+        to.clone(),
+        CastMode::Explicit,
+    )?))
 }
 
 /// Converts the values of `expr` to `to` (an implicit coercion). A literal is converted
