@@ -29,6 +29,8 @@ mod literal;
 mod negative;
 mod not;
 mod planner;
+#[cfg(test)]
+mod properties;
 mod regex;
 mod scalar_functions;
 pub mod text;
