@@ -60,8 +60,16 @@ pub fn create_case(case: &Case, schema: &PlanSchema) -> Result<PhysicalExprRef> 
         ));
     }
     let mut projection = Vec::new();
-    for column in crate::expr::Expr::Case(case.clone()).column_refs() {
-        projection.push(schema.index_of_column(&column)?);
+    let parts = case
+        .operand
+        .iter()
+        .map(|e| e.as_ref())
+        .chain(case.when_then.iter().flat_map(|(w, t)| [w, t]))
+        .chain(case.else_expr.iter().map(|e| e.as_ref()));
+    for part in parts {
+        for column in part.column_refs() {
+            projection.push(schema.index_of_column(&column)?);
+        }
     }
     projection.sort_unstable();
     projection.dedup();

@@ -90,6 +90,11 @@ pub struct KernelArg {
 }
 
 impl KernelArg {
+    /// An operand; with `is_scalar`, `array` has one row that stands for every row.
+    pub fn new(array: ArrayRef, is_scalar: bool) -> KernelArg {
+        KernelArg { array, is_scalar }
+    }
+
     /// The underlying array (one row when [`is_scalar`](Self::is_scalar)).
     pub fn array(&self) -> &ArrayRef {
         &self.array

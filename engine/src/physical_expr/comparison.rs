@@ -84,15 +84,7 @@ fn canonical_arg(arg: &KernelArg) -> KernelArg {
     if arg.array().data_type() != &DataType::Float64 {
         return arg.clone();
     }
-    let array = canonical_floats(arg.array());
-    let value = if arg.is_scalar() {
-        ColumnarValue::Scalar(
-            ScalarValue::try_from_array(array.as_ref(), 0).unwrap_or(ScalarValue::Float64(None)),
-        )
-    } else {
-        ColumnarValue::Array(array)
-    };
-    value.to_kernel_arg()
+    KernelArg::new(canonical_floats(arg.array()), arg.is_scalar())
 }
 
 /// A comparison where one side is an untyped NULL: `=` and friends give NULL;

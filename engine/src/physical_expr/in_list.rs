@@ -29,7 +29,7 @@ use super::comparison::{canonical_float, evaluate_comparison};
 use super::planner::{coerce, create};
 use super::{ColumnarValue, PhysicalExpr, PhysicalExprRef};
 use crate::error::{EngineError, Result};
-use crate::expr::type_coercion::{comparison_common_type, value_type};
+use crate::expr::type_coercion::{comparison_common_type, is_integer, value_type};
 use crate::expr::{InList, Operator};
 use crate::logical_plan::PlanSchema;
 
@@ -195,11 +195,19 @@ pub fn create_in_list(in_list: &InList, schema: &PlanSchema) -> Result<PhysicalE
         })?;
     }
     let common = value_type(&common).clone();
-    let expr = coerce(expr, &common, true)?;
     let list = list
         .into_iter()
         .map(|e| coerce(e, &common, true))
         .collect::<Result<Vec<_>>>()?;
+    // The hash set of integer literals probes any integer column directly: no widening.
+    let probe_as_is = is_integer(&expr.data_type())
+        && is_integer(&common)
+        && list.iter().all(|e| e.literal_value().is_some());
+    let expr = if probe_as_is {
+        expr
+    } else {
+        coerce(expr, &common, true)?
+    };
 
     // An empty list is decided without looking at the value (even a NULL one): Django
     // treats `exclude(x__in=[])` as matching every row.

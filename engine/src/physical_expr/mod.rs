@@ -9,9 +9,10 @@
 //! AND/OR/NOT follow three-valued logic, comparisons treat NaN as equal to itself and larger
 //! than every number, and an error in a CASE branch no row takes never surfaces.
 //!
-//! One file per expression node (`binary.rs`, `case.rs`, `in_list.rs`, …); the kernels they
-//! share live in `arithmetic.rs`, `comparison.rs` and `cast.rs`, and PostgreSQL's text forms
-//! of values in `text.rs`.
+//! One file per expression node (`binary.rs`, `case.rs`, `in_list.rs`, `like.rs`, …); the
+//! kernels they share live in `arithmetic.rs`, `comparison.rs` and `cast.rs`, PostgreSQL's
+//! text forms of values in `text.rs`, and the built-in functions in `scalar_functions/`.
+//! `properties.rs` holds the property tests that run all of them on random batches.
 //!
 //! [`PlanSchema`]: crate::logical_plan::PlanSchema
 

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::error::{EngineError, Result};
 use crate::expr::type_coercion::{
-    arithmetic_types, comparison_common_type, is_numeric, is_string, value_type,
+    arithmetic_types, comparison_common_type, is_integer, is_numeric, is_string, value_type,
 };
 use crate::expr::{Expr, Operator};
 use crate::logical_plan::PlanSchema;
@@ -139,6 +139,29 @@ pub(crate) fn boolean_operand(expr: PhysicalExprRef, what: &str) -> Result<Physi
     }
 }
 
+/// The type to compare a column and an integer literal in: the column's own integer type
+/// when the literal fits it, so `int32_col = 5` (5 being a bigint) compares without widening
+/// the column; otherwise `common`.
+pub(crate) fn narrow_for_literal(
+    left: &PhysicalExprRef,
+    right: &PhysicalExprRef,
+    common: DataType,
+) -> DataType {
+    let (column, literal) = match (left.literal_value(), right.literal_value()) {
+        (None, Some(v)) => (left, v),
+        (Some(v), None) => (right, v),
+        _ => return common,
+    };
+    let column_type = column.data_type();
+    if !(is_integer(&column_type) && is_integer(&common)) || column_type == common {
+        return common;
+    }
+    match cast_scalar(literal, &column_type, CastMode::Explicit) {
+        Ok(v) if v.data_type() == column_type => column_type,
+        _ => common,
+    }
+}
+
 /// `left op right` with the operands coerced for `op`.
 pub(crate) fn create_binary(
     left: PhysicalExprRef,
@@ -160,6 +183,7 @@ pub(crate) fn create_binary(
                 value_type(&rt)
             ))
         })?;
+        let common = narrow_for_literal(&left, &right, common);
         let left = coerce(left, &common, true)?;
         let right = coerce(right, &common, true)?;
         return Ok(Arc::new(BinaryExpr::new(
@@ -353,6 +377,27 @@ pub(crate) mod tests {
         assert_eq!(
             booleans(&out),
             vec![Some(true), Some(true), Some(false), Some(true)]
+        );
+    }
+
+    #[test]
+    fn narrow_columns_compare_with_fitting_literals_without_widening() {
+        let (batch, schema) = sample();
+        let physical = create_physical_expr(&col("a").gt_eq(lit(0i64)), &schema).unwrap();
+        assert_eq!(physical.to_string(), "(a@0 >= 0)");
+        let out = physical.evaluate(&batch).unwrap().into_array(4).unwrap();
+        assert_eq!(
+            booleans(&out),
+            vec![Some(true), Some(true), None, Some(false)]
+        );
+        // 2^40 does not fit an integer column: the column is widened instead.
+        let big = lit(1i64 << 40).gt(col("a"));
+        let physical = create_physical_expr(&big, &schema).unwrap();
+        assert_eq!(physical.to_string(), "(1099511627776 > CAST(a@0 AS Int64))");
+        let out = physical.evaluate(&batch).unwrap().into_array(4).unwrap();
+        assert_eq!(
+            booleans(&out),
+            vec![Some(true), Some(true), None, Some(true)]
         );
     }
 
