@@ -142,7 +142,7 @@ pub(crate) fn boolean_operand(expr: PhysicalExprRef, what: &str) -> Result<Physi
 /// The type to compare a column and an integer literal in: the column's own integer type
 /// when the literal fits it, so `int32_col = 5` (5 being a bigint) compares without widening
 /// the column; otherwise `common`.
-pub(crate) fn narrow_for_literal(
+fn narrow_for_literal(
     left: &PhysicalExprRef,
     right: &PhysicalExprRef,
     common: DataType,
