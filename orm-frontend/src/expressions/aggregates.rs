@@ -238,7 +238,7 @@ impl Aggregate {
         let has_arg = !children.is_empty();
         if let Some(q) = &self.filter {
             let condition = q.resolve(r)?;
-            children.push(Resolved::predicate(condition, false));
+            children.push(Resolved::predicate(condition));
         }
         let (func, distinct) = (self.function(), self.distinct);
         let mut out = Resolved::node(children, move |mut a| {

@@ -16,7 +16,7 @@ use quiver_engine::ScalarValue;
 
 use super::decimal::{invalid_decimal, Decimal};
 use crate::error::{Error, Result};
-use crate::model::FieldType;
+use crate::model::{FieldSpec, FieldType};
 
 /// The field a value is prepared for.
 #[derive(Debug, Clone, Copy)]
@@ -90,6 +90,47 @@ pub(crate) fn prepare(target: &Target<'_>, value: &ScalarValue) -> Result<Prepar
         }
         _ => Ok(Prepared::exact(value.clone())),
     }
+}
+
+/// Django's `Field.get_prep_value` for a value to store in (or compare with) a model field:
+/// `"42"` for an `IntegerField` is `42`, `"2024-01-05"` for a `DateField` a date, `5` for a
+/// `CharField` `'5'`; a value of the wrong kind is Django's error ("Field 'age' expected a
+/// number but got 'abc'."). An integer the column cannot hold is PostgreSQL's `DataError`
+/// ("integer out of range"), a negative one for a positive field its `IntegrityError`
+/// (the field's `>= 0` check constraint).
+pub fn get_prep_value(field: &FieldSpec, name: &str, value: &ScalarValue) -> Result<ScalarValue> {
+    let data_type = field.field_type.data_type();
+    let target_name = match field.field_type.relation() {
+        Some(relation) => relation.to_field.as_deref().unwrap_or("id"),
+        None => name,
+    };
+    let target = Target::new(
+        &data_type,
+        Some(&field.field_type),
+        Some(target_name),
+        field.null,
+    );
+    let prepared = prepare(&target, value)?;
+    if prepared.out_of_range.is_some() {
+        let fits_column = matches!(
+            (&data_type, &prepared.value),
+            (DataType::Int16, ScalarValue::Int16(_))
+                | (DataType::Int32, ScalarValue::Int32(_))
+                | (DataType::Int64, ScalarValue::Int64(_))
+        );
+        if fits_column {
+            return Err(Error::IntegrityError(format!(
+                "new row violates check constraint \"{name}\" >= 0"
+            )));
+        }
+        let sql_type = match data_type {
+            DataType::Int16 => "smallint",
+            DataType::Int32 => "integer",
+            _ => "bigint",
+        };
+        return Err(Error::DataError(format!("{sql_type} out of range")));
+    }
+    Ok(prepared.value)
 }
 
 /// Python's `int(value)` for an integer field, with the field's range (PostgreSQL's, as
@@ -985,6 +1026,45 @@ mod tests {
         assert_eq!(
             value(duration, "soon"),
             "ValidationError: “soon” value has an invalid format. It must be in [DD] [[HH:]MM:]ss[.uuuuuu] format."
+        );
+    }
+
+    #[test]
+    fn values_for_model_fields() {
+        use crate::model::{
+            DateField, ForeignKey, OnDelete, PositiveIntegerField, SmallIntegerField,
+        };
+        assert_eq!(
+            get_prep_value(&SmallIntegerField::new(), "n", &"12".into()).unwrap(),
+            ScalarValue::Int16(Some(12))
+        );
+        assert_eq!(
+            get_prep_value(&DateField::new(), "d", &"2024-01-05".into()).unwrap(),
+            ScalarValue::Date32(Some(19727))
+        );
+        let err = get_prep_value(
+            &SmallIntegerField::new(),
+            "n",
+            &ScalarValue::Int64(Some(40_000)),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (err.django_name(), err.to_string()),
+            ("DataError", "smallint out of range".to_string())
+        );
+        let err = get_prep_value(
+            &PositiveIntegerField::new(),
+            "rank",
+            &ScalarValue::Int32(Some(-1)),
+        )
+        .unwrap_err();
+        assert_eq!(err.django_name(), "IntegrityError");
+        let fk = ForeignKey::new("Customer", OnDelete::Cascade);
+        assert_eq!(
+            get_prep_value(&fk, "customer", &"x".into())
+                .unwrap_err()
+                .to_string(),
+            "Field 'id' expected a number but got 'x'."
         );
     }
 

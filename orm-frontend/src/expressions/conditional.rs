@@ -86,10 +86,7 @@ impl Case {
                 ));
             }
             let condition = when.condition.resolve(r)?;
-            conditions.push(Resolved::predicate(
-                condition,
-                when.condition.contains_aggregate(),
-            ));
+            conditions.push(Resolved::predicate(condition));
             results.push(when.then.resolve_typed(r)?);
         }
         let sources: Vec<&Resolved> = results.iter().chain([&default]).collect();

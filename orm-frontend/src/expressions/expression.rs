@@ -43,10 +43,11 @@ use crate::model::{FieldSpec, FieldType};
 
 /// A query expression: a field reference, a value, or a computation over them.
 ///
-/// Built with [`F`], [`Value`], the arithmetic operators, the functions in
-/// [`functions`](super::functions), the aggregates and [`Case`](super::Case). Misuse that
-/// Django rejects when the expression is constructed (e.g. `Coalesce` with one argument) is
-/// recorded in the tree and raised when the QuerySet is evaluated, as every other error is.
+/// Built with [`F`], [`Value`], the arithmetic operators, the database functions
+/// ([`Coalesce`](fn@super::Coalesce), …), the aggregates and [`Case`](fn@super::Case).
+/// Misuse that Django rejects when the expression is constructed (e.g. `Coalesce` with one
+/// argument) is recorded in the tree and raised when the QuerySet is evaluated, as every
+/// other error is.
 #[derive(Debug, Clone)]
 pub enum Expression {
     /// `F("field__path")`: a field (following relations), an annotation, plus optional
@@ -534,7 +535,7 @@ impl Expression {
             }
             Expression::Conditional(q) => {
                 let expr = q.resolve(r)?;
-                Ok(Resolved::predicate(expr, q.contains_aggregate()))
+                Ok(Resolved::predicate(expr))
             }
             Expression::Func(f) => f.resolve_typed(r),
             Expression::Aggregate(a) => a.resolve_typed(r),
@@ -812,13 +813,13 @@ impl Resolved {
     }
 
     /// A boolean predicate (a resolved `Q`).
-    pub(crate) fn predicate(expr: Expr, contains_aggregate: bool) -> Resolved {
+    pub(crate) fn predicate(expr: Expr) -> Resolved {
         Resolved {
+            contains_aggregate: expr.contains_aggregate(),
             expr,
             data_type: DataType::Boolean,
             nullable: true,
             output_field: Ok(Some(FieldType::BooleanField)),
-            contains_aggregate,
             column: None,
         }
     }

@@ -2,11 +2,12 @@
 //! `Cast`, database functions and aggregates. Each resolves to an engine
 //! [`Expr`](quiver_engine::Expr) through a [`Resolver`] supplied by the QuerySet compiler.
 //!
-//! The files follow the concepts: [`expression`] (the tree, `F`, `Value`, operators,
-//! ordering, Django's output-field rules), [`q`] (`Q` and `q!`), [`lookups`] (the lookup and
-//! transform registry, and the NULL rule of negated filters), [`coercion`] (query values
-//! converted to field types as `get_prep_value` does), [`aggregates`], [`functions`],
-//! [`conditional`] (`Case`/`When`) and [`decimal`] (exact decimal literals).
+//! The files follow the concepts: `expression.rs` (the tree, `F`, `Value`, operators,
+//! ordering, Django's output-field rules), `q.rs` (`Q` and `q!`), `lookups.rs` (the lookup
+//! and transform registry, and the NULL rule of negated filters), `coercion.rs` (query
+//! values converted to field types as `get_prep_value` does), `aggregates.rs`,
+//! `functions.rs`, `conditional.rs` (`Case`/`When`) and `decimal.rs` (exact decimal
+//! literals).
 
 mod aggregates;
 mod coercion;
@@ -19,6 +20,7 @@ mod q;
 mod resolver;
 
 pub use aggregates::{Aggregate, AggregateKind, Avg, Count, Max, Min, StdDev, Sum, Variance};
+pub use coercion::get_prep_value;
 pub use conditional::{Case, When};
 pub use decimal::{dec, Decimal};
 pub use expression::{Cast, Expression, ExpressionWrapper, IntoArg, OrderBy, Value, F};
