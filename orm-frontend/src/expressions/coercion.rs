@@ -198,11 +198,18 @@ pub(crate) fn to_python_int(target: &Target<'_>, value: &ScalarValue) -> Result<
         ScalarValue::Boolean(Some(b)) => Ok(i128::from(*b)),
         ScalarValue::Float64(Some(f)) if f.is_finite() => Ok(f.trunc() as i128),
         ScalarValue::Float64(Some(_)) => Err(expected_number(target, value, false)),
-        ScalarValue::Decimal128(Some(v), _, scale) => Ok(if *scale >= 0 {
-            v / 10i128.pow(u32::from(scale.unsigned_abs()))
-        } else {
-            v.saturating_mul(10i128.pow(u32::from(scale.unsigned_abs())))
-        }),
+        ScalarValue::Decimal128(Some(v), _, scale) => {
+            let power = 10i128.checked_pow(u32::from(scale.unsigned_abs()));
+            match (*scale >= 0, power) {
+                (true, Some(p)) => Ok(v / p),
+                // More fraction digits than an i128 holds: the integer part is 0.
+                (true, None) => Ok(0),
+                (false, Some(p)) => v
+                    .checked_mul(p)
+                    .ok_or_else(|| expected_number(target, value, false)),
+                (false, None) => Err(expected_number(target, value, false)),
+            }
+        }
         ScalarValue::Utf8(Some(s)) => {
             parse_python_int(s).ok_or_else(|| expected_number(target, value, false))
         }
@@ -532,7 +539,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Between `min` and `max` digits.
-    fn digits(&mut self, min: usize, max: usize) -> Option<u32> {
+    fn digits(&mut self, min: usize, max: usize) -> Option<u64> {
         let start = self.at;
         while self.at < self.bytes.len()
             && self.at - start < max
@@ -564,10 +571,14 @@ impl<'a> Cursor<'a> {
         } else {
             (self.digits(2, 2)?, self.digits(2, 2)?)
         };
-        let year = i32::try_from(year).ok()?;
-        Some(match NaiveDate::from_ymd_opt(year, month, day) {
-            Some(d) if year >= 1 => Parsed::Valid(d),
-            _ => Parsed::InvalidValue,
+        let valid = i32::try_from(year)
+            .ok()
+            .filter(|y| *y >= 1)
+            .zip(u32::try_from(month).ok().zip(u32::try_from(day).ok()))
+            .and_then(|(y, (m, d))| NaiveDate::from_ymd_opt(y, m, d));
+        Some(match valid {
+            Some(d) => Parsed::Valid(d),
+            None => Parsed::InvalidValue,
         })
     }
 
@@ -585,15 +596,18 @@ impl<'a> Cursor<'a> {
                 let start = self.at;
                 self.digits(1, 12)?;
                 let text = std::str::from_utf8(&self.bytes[start..self.at]).ok()?;
-                micros = u32::try_from(fraction_micros(text)?).ok()?;
+                micros = u64::try_from(fraction_micros(text)?).ok()?;
             }
         }
-        Some(
-            match NaiveTime::from_hms_micro_opt(hour, minute, second, micros) {
-                Some(t) => Parsed::Valid(t),
-                None => Parsed::InvalidValue,
-            },
-        )
+        let to_u32 = |n: u64| u32::try_from(n).ok();
+        let time = match (to_u32(hour), to_u32(minute), to_u32(second), to_u32(micros)) {
+            (Some(h), Some(m), Some(s), Some(us)) => NaiveTime::from_hms_micro_opt(h, m, s, us),
+            _ => None,
+        };
+        Some(match time {
+            Some(t) => Parsed::Valid(t),
+            None => Parsed::InvalidValue,
+        })
     }
 
     /// An optional `Z` or `±HH[[:]MM]`, as minutes east of UTC.
@@ -611,9 +625,9 @@ impl<'a> Cursor<'a> {
         } else {
             return None;
         };
-        let hours = i64::from(self.digits(2, 2)?);
+        let hours = i64::try_from(self.digits(2, 2)?).ok()?;
         self.eat(b':');
-        let minutes = i64::from(self.digits(2, 2).unwrap_or(0));
+        let minutes = i64::try_from(self.digits(2, 2).unwrap_or(0)).ok()?;
         if hours > 23 || minutes > 59 {
             return Some(Parsed::InvalidValue);
         }

@@ -79,10 +79,13 @@ impl Q {
 
     /// `Q(**kwargs)`: the AND of several lookups, ordered by name as Django orders keyword
     /// arguments. `r#type` may be written for a field named `type`.
-    pub fn from_kwargs(kwargs: impl IntoIterator<Item = (&'static str, Expression)>) -> Q {
+    pub fn from_kwargs<K: AsRef<str>>(kwargs: impl IntoIterator<Item = (K, Expression)>) -> Q {
         let mut kwargs: Vec<(String, Expression)> = kwargs
             .into_iter()
-            .map(|(k, v)| (k.strip_prefix("r#").unwrap_or(k).to_string(), v))
+            .map(|(k, v)| {
+                let k = k.as_ref();
+                (k.strip_prefix("r#").unwrap_or(k).to_string(), v)
+            })
             .collect();
         kwargs.sort_by(|a, b| a.0.cmp(&b.0));
         Q {
@@ -272,6 +275,15 @@ impl fmt::Display for Q {
 /// Django's `Q(a__gt=1, b="x")`: `q!(a__gt = 1, b = "x")` is the AND of the lookups.
 /// `None` stands for Python's `None` (`q!(region = None)` is `region IS NULL`);
 /// keys may also be string literals (`q!("type" = "x")`). `q!()` is `Q::all()`.
+///
+/// ```
+/// let paid = quiver::q!(amount__gte = 100, status = "paid", region = None);
+/// assert_eq!(
+///     paid.to_string(),
+///     "(AND: ('amount__gte', 100), ('region', None), ('status', 'paid'))"
+/// );
+/// assert_eq!((!paid).to_string().get(..6), Some("(NOT ("));
+/// ```
 #[macro_export]
 macro_rules! q {
     () => {
