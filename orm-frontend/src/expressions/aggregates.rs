@@ -57,7 +57,7 @@ impl AggregateKind {
 }
 
 /// An aggregate call as written.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Aggregate {
     pub kind: AggregateKind,
     /// The argument; [`Expression::Star`] for `Count("*")`.
@@ -152,7 +152,7 @@ impl Expression {
                 Expression::Aggregate(a)
             }
             Expression::Invalid(e) => Expression::Invalid(e),
-            other => Expression::Invalid(Error::TypeError(format!(
+            other => Expression::refused(Error::TypeError(format!(
                 "{option} is only accepted by aggregates, not {other}"
             ))),
         }

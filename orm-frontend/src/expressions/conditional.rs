@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::model::FieldType;
 
 /// `When(condition, then=result)`: one branch of a [`Case`](fn@Case).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct When {
     pub condition: Q,
     pub then: Expression,
@@ -38,7 +38,7 @@ pub fn When(condition: impl Into<Q>, then: impl Into<Expression>) -> When {
 }
 
 /// A searched `CASE` as written.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Case {
     pub whens: Vec<When>,
     pub default: Option<Box<Expression>>,

@@ -203,13 +203,14 @@ impl From<Decimal> for Expression {
 pub fn dec(text: &str) -> Expression {
     match Decimal::parse(text) {
         Ok(d) => Expression::from(d),
-        Err(e) => Expression::Invalid(e),
+        Err(e) => Expression::refused(e),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expressions::expression::Refused;
 
     fn parts(text: &str) -> (i128, u8, i8) {
         let d = Decimal::parse(text).unwrap();
@@ -268,7 +269,7 @@ mod tests {
         );
         assert!(matches!(
             dec("x"),
-            Expression::Invalid(Error::ValidationError(_))
+            Expression::Invalid(Refused(Error::ValidationError(_)))
         ));
     }
 }

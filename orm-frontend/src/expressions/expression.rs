@@ -48,7 +48,7 @@ use crate::model::{FieldSpec, FieldType};
 /// Misuse that Django rejects when the expression is constructed (e.g. `Coalesce` with one
 /// argument) is recorded in the tree and raised when the QuerySet is evaluated, as every
 /// other error is.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Expression {
     /// `F("field__path")`: a field (following relations), an annotation, plus optional
     /// transforms (`F("created__year")`).
@@ -93,7 +93,25 @@ pub enum Expression {
         output_field: FieldType,
     },
     /// An expression Django would have refused to construct; resolving it returns the error.
-    Invalid(Error),
+    Invalid(Refused),
+}
+
+/// The error an [`Expression::Invalid`] holds. Two are equal when they are the same Django
+/// exception with the same message (so that expression trees can be compared).
+#[derive(Debug, Clone)]
+pub struct Refused(pub Error);
+
+impl PartialEq for Refused {
+    fn eq(&self, other: &Refused) -> bool {
+        self.0.django_name() == other.0.django_name() && self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Expression {
+    /// An expression that raises `error` when resolved.
+    pub fn refused(error: Error) -> Expression {
+        Expression::Invalid(Refused(error))
+    }
 }
 
 /// Django's `F("name")`: a reference to a field, relation path or annotation.
@@ -111,7 +129,7 @@ pub fn F(name: impl Into<String>) -> Expression {
 pub fn Value(value: impl Into<Expression>) -> Expression {
     match value.into() {
         literal @ (Expression::Value { .. } | Expression::Invalid(_)) => literal,
-        other => Expression::Invalid(Error::TypeError(format!(
+        other => Expression::refused(Error::TypeError(format!(
             "Value() takes a literal, not {other}"
         ))),
     }
@@ -230,7 +248,7 @@ impl From<u64> for Expression {
     fn from(v: u64) -> Expression {
         match i64::try_from(v) {
             Ok(v) => literal(v),
-            Err(_) => Expression::Invalid(too_large(v)),
+            Err(_) => Expression::refused(too_large(v)),
         }
     }
 }
@@ -239,7 +257,7 @@ impl From<usize> for Expression {
     fn from(v: usize) -> Expression {
         match i64::try_from(v) {
             Ok(v) => literal(v),
-            Err(_) => Expression::Invalid(too_large(v)),
+            Err(_) => Expression::refused(too_large(v)),
         }
     }
 }
@@ -293,7 +311,7 @@ impl From<TimeDelta> for Expression {
     fn from(d: TimeDelta) -> Expression {
         match d.num_microseconds() {
             Some(us) => Expression::from(ScalarValue::DurationMicrosecond(Some(us))),
-            None => Expression::Invalid(Error::ValueError(format!("duration {d} is out of range"))),
+            None => Expression::refused(Error::ValueError(format!("duration {d} is out of range"))),
         }
     }
 }
@@ -422,7 +440,7 @@ impl Expression {
                 Expression::Case(c)
             }
             Expression::Invalid(e) => Expression::Invalid(e),
-            other => Expression::Invalid(Error::TypeError(format!(
+            other => Expression::refused(Error::TypeError(format!(
                 "default is only accepted by aggregates and Case, not {other}"
             ))),
         }
@@ -552,7 +570,7 @@ impl Expression {
                 out.output_field = Ok(Some(output_field.clone()));
                 Ok(out)
             }
-            Expression::Invalid(e) => Err(e.clone()),
+            Expression::Invalid(refused) => Err(refused.0.clone()),
         }
     }
 }
@@ -699,7 +717,7 @@ impl fmt::Display for Expression {
             Expression::Cast { expr, output_field } => {
                 write!(f, "Cast({expr}, {})", output_field.class_name())
             }
-            Expression::Invalid(e) => write!(f, "<invalid: {e}>"),
+            Expression::Invalid(refused) => write!(f, "<invalid: {}>", refused.0),
         }
     }
 }
@@ -713,7 +731,7 @@ fn django_connector(op: Operator) -> &'static str {
 }
 
 /// `expression.asc()` / `.desc()` with Django's `nulls_first` / `nulls_last` options.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OrderBy {
     pub expr: Expression,
     pub descending: bool,
@@ -1493,6 +1511,19 @@ pub(crate) mod tests {
         assert_eq!((F("a") % 2).to_string(), "F(a) %% Value(2)");
         assert_eq!(Expression::from(vec![1, 2]).to_string(), "[1, 2]");
         assert_eq!(Value("x").to_string(), "Value('x')");
+    }
+
+    #[test]
+    fn trees_compare_structurally() {
+        use crate::expressions::Coalesce;
+        assert_eq!(F("a") + 1, F("a") + 1);
+        assert_ne!(F("a") + 1, F("a") + 2);
+        assert_eq!(Coalesce(["a"]), Coalesce(["a"]));
+        assert_ne!(
+            Coalesce(["a"]),
+            Expression::refused(Error::ValueError("x".into()))
+        );
+        assert_eq!(F("a").desc(), F("a").desc());
     }
 
     #[test]

@@ -135,7 +135,7 @@ fn camel(snake: &str) -> String {
 }
 
 /// A function call as written.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Func {
     pub function: Function,
     pub args: Vec<Expression>,
@@ -149,7 +149,7 @@ fn func(function: Function, args: Vec<Expression>) -> Expression {
 fn variadic(function: Function, args: impl IntoIterator<Item = impl IntoArg>) -> Expression {
     let args: Vec<Expression> = args.into_iter().map(IntoArg::into_arg).collect();
     if args.len() < 2 {
-        return Expression::Invalid(Error::ValueError(format!(
+        return Expression::refused(Error::ValueError(format!(
             "{} must take at least two expressions",
             function.name()
         )));
@@ -171,7 +171,7 @@ fn checked_int(
 }
 
 fn or_invalid(result: Result<Expression>) -> Expression {
-    result.unwrap_or_else(Expression::Invalid)
+    result.unwrap_or_else(Expression::refused)
 }
 
 /// `Coalesce(a, b, …)`: the first non-NULL argument.
@@ -385,7 +385,7 @@ pub fn Log(base: impl IntoArg, x: impl IntoArg) -> Expression {
 pub fn Extract(expression: impl IntoArg, lookup_name: &str) -> Expression {
     match DatePart::from_name(lookup_name) {
         Some(part) => func(Function::Extract(part), vec![expression.into_arg()]),
-        None => Expression::Invalid(Error::ValueError(format!(
+        None => Expression::refused(Error::ValueError(format!(
             "Invalid lookup type: '{lookup_name}'"
         ))),
     }
@@ -397,7 +397,7 @@ pub fn Extract(expression: impl IntoArg, lookup_name: &str) -> Expression {
 pub fn Trunc(expression: impl IntoArg, kind: &str) -> Expression {
     match TruncUnit::from_name(kind) {
         Some(unit) => func(Function::Trunc(unit), vec![expression.into_arg()]),
-        None => Expression::Invalid(Error::ValueError(format!("Invalid kind: '{kind}'"))),
+        None => Expression::refused(Error::ValueError(format!("Invalid kind: '{kind}'"))),
     }
 }
 
@@ -466,7 +466,7 @@ impl Expression {
                 func(Function::Round, args)
             }
             Expression::Invalid(e) => Expression::Invalid(e),
-            other => Expression::Invalid(Error::TypeError(format!(
+            other => Expression::refused(Error::TypeError(format!(
                 "precision is only accepted by Round, not {other}"
             ))),
         }

@@ -40,7 +40,7 @@ impl Connector {
 }
 
 /// One child of a [`Q`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum QChild {
     /// `path=value`, e.g. `("customer__region__iexact", "eu")`.
     Lookup(String, Expression),
@@ -51,7 +51,7 @@ pub enum QChild {
 }
 
 /// Django's `Q` object: filter conditions joined by a connector, possibly negated.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Q {
     pub connector: Connector,
     pub negated: bool,
