@@ -90,7 +90,11 @@ impl Case {
             results.push(when.then.resolve_typed(r)?);
         }
         let sources: Vec<&Resolved> = results.iter().chain([&default]).collect();
-        let output_field = common_source_field(&sources);
+        // A declared type stands in for Django's inference (and its mixed-types error).
+        let output_field = match &self.output_field {
+            Some(field) => Ok(Some(field.clone())),
+            None => common_source_field(&sources),
+        };
         let branches = results.len();
         let mut children = Vec::with_capacity(2 * branches + 1);
         for (condition, result) in conditions.into_iter().zip(results) {
@@ -213,6 +217,14 @@ mod tests {
             show(Case([When(q!(age = 1), F("status"))]).default(F("age"))),
             "FieldError: Expression contains mixed types: CharField, IntegerField. You must set \
              output_field."
+        );
+        assert_eq!(
+            show(
+                Case([When(q!(age = 1), F("status"))])
+                    .default(F("age"))
+                    .output_field(crate::model::TextField::new())
+            ),
+            "FieldError: CASE types Utf8 and Int32 cannot be matched"
         );
     }
 
