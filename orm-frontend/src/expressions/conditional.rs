@@ -14,7 +14,7 @@ use std::fmt;
 use quiver_engine::expr::Case as CaseExpr;
 use quiver_engine::{Expr, ScalarValue};
 
-use super::expression::{cast_to, common_source_field, Expression, Resolved};
+use super::expression::{cast_to, common_source_field, with_output_field, Expression, Resolved};
 use super::q::Q;
 use super::resolver::Resolver;
 use crate::error::{Error, Result};
@@ -75,7 +75,7 @@ impl Case {
         };
         if self.whens.is_empty() {
             // Django compiles a Case without branches as its default alone.
-            return Ok(self.with_output_field(default));
+            return Ok(self.cast_to_declared(default));
         }
         let mut conditions = Vec::with_capacity(self.whens.len());
         let mut results = Vec::with_capacity(self.whens.len());
@@ -90,7 +90,11 @@ impl Case {
             results.push(when.then.resolve_typed(r)?);
         }
         let sources: Vec<&Resolved> = results.iter().chain([&default]).collect();
-        let output_field = common_source_field(&sources);
+        // A declared type stands in for Django's inference (and its mixed-types error).
+        let output_field = match &self.output_field {
+            Some(field) => Ok(Some(field.clone())),
+            None => common_source_field(&sources),
+        };
         let branches = results.len();
         let mut children = Vec::with_capacity(2 * branches + 1);
         for (condition, result) in conditions.into_iter().zip(results) {
@@ -98,7 +102,7 @@ impl Case {
             children.push(result);
         }
         children.push(default);
-        let mut out = Resolved::node(children, move |mut a| {
+        let node = Resolved::node(children, move |mut a| {
             let else_expr = a.pop().unwrap_or(Expr::Literal(ScalarValue::Null));
             let mut a = a.into_iter();
             let mut when_then = Vec::with_capacity(branches);
@@ -110,12 +114,11 @@ impl Case {
                 when_then,
                 else_expr: Some(Box::new(else_expr)),
             })
-        })?;
-        out.output_field = output_field;
-        Ok(self.with_output_field(out))
+        });
+        Ok(self.cast_to_declared(with_output_field(node, output_field)?))
     }
 
-    fn with_output_field(&self, resolved: Resolved) -> Resolved {
+    fn cast_to_declared(&self, resolved: Resolved) -> Resolved {
         match &self.output_field {
             Some(field) => cast_to(resolved, field.clone()),
             None => resolved,
@@ -205,6 +208,23 @@ mod tests {
                     .output_field(FloatField::new())
             ),
             "CAST(CASE WHEN (order.age = 1) THEN 1 ELSE 0 END AS Float64)"
+        );
+    }
+
+    #[test]
+    fn incompatible_branches_get_djangos_message() {
+        assert_eq!(
+            show(Case([When(q!(age = 1), F("status"))]).default(F("age"))),
+            "FieldError: Expression contains mixed types: CharField, IntegerField. You must set \
+             output_field."
+        );
+        assert_eq!(
+            show(
+                Case([When(q!(age = 1), F("status"))])
+                    .default(F("age"))
+                    .output_field(crate::model::TextField::new())
+            ),
+            "FieldError: CASE types Utf8 and Int32 cannot be matched"
         );
     }
 

@@ -27,7 +27,7 @@ use std::ops;
 
 use arrow::datatypes::{DataType, Field};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
-use quiver_engine::expr::type_coercion::value_type;
+use quiver_engine::expr::type_coercion::{is_string, value_type};
 use quiver_engine::logical_plan::QualifiedField;
 use quiver_engine::{col, Expr, Operator, PlanSchema, ScalarValue, SortExpr};
 
@@ -522,23 +522,18 @@ impl Expression {
                     combined_output_field(*op, &left.output_field, &right.output_field);
                 let op = *op;
                 let node = Resolved::node(vec![left, right], move |a| {
-                    let [l, r] = pair(a);
+                    let [l, r] = children(a);
                     l.binary_op(op, r)
                 });
-                match (node, output_field) {
-                    (Ok(mut out), output_field) => {
-                        out.output_field = output_field;
-                        Ok(out)
-                    }
-                    // Types neither Django nor the engine can combine: Django's words.
-                    (Err(_), Err(django)) => Err(django),
-                    (Err(engine), Ok(_)) => Err(engine),
-                }
+                with_output_field(node, output_field)
             }
             Expression::Negative(e) => {
                 let inner = e.resolve_typed(r)?;
                 let output_field = inner.output_field.clone();
-                let mut out = Resolved::node(vec![inner], |a| -single(a))?;
+                let mut out = Resolved::node(vec![inner], |a| {
+                    let [e] = children(a);
+                    -e
+                })?;
                 out.output_field = output_field;
                 Ok(out)
             }
@@ -549,7 +544,10 @@ impl Expression {
                         "Cannot negate non-conditional expressions.".to_string(),
                     ));
                 }
-                Resolved::node(vec![inner], |a| single(a).not())
+                Resolved::node(vec![inner], |a| {
+                    let [e] = children(a);
+                    e.not()
+                })
             }
             Expression::Conditional(q) => {
                 let expr = q.resolve(r)?;
@@ -565,8 +563,10 @@ impl Expression {
             Expression::Cast { expr, output_field } => {
                 let inner = expr.resolve_typed(r)?;
                 let data_type = output_field.data_type();
-                let mut out =
-                    Resolved::node(vec![inner], move |a| single(a).cast_to(data_type.clone()))?;
+                let mut out = Resolved::node(vec![inner], move |a| {
+                    let [e] = children(a);
+                    e.cast_to(data_type.clone())
+                })?;
                 out.output_field = Ok(Some(output_field.clone()));
                 Ok(out)
             }
@@ -911,17 +911,40 @@ fn placeholder(i: usize) -> String {
     format!("#{i}")
 }
 
-/// The single element of a one-child node's expressions.
-pub(crate) fn single(mut exprs: Vec<Expr>) -> Expr {
-    exprs.pop().unwrap_or(Expr::Literal(ScalarValue::Null))
+/// A node's child expressions as an array (`let [l, r] = children(a);`); the node was built
+/// with exactly `N` children, so a short list cannot happen, and is padded with NULLs.
+pub(crate) fn children<const N: usize>(exprs: Vec<Expr>) -> [Expr; N] {
+    let mut it = exprs.into_iter();
+    std::array::from_fn(|_| it.next().unwrap_or(Expr::Literal(ScalarValue::Null)))
 }
 
-/// The two elements of a two-child node's expressions.
-pub(crate) fn pair(exprs: Vec<Expr>) -> [Expr; 2] {
-    let mut it = exprs.into_iter();
-    let a = it.next().unwrap_or(Expr::Literal(ScalarValue::Null));
-    let b = it.next().unwrap_or(Expr::Literal(ScalarValue::Null));
-    [a, b]
+/// The value as text, cast when it is not (PostgreSQL's `::text` for string lookups and
+/// `Concat`'s arguments).
+pub(crate) fn as_text(resolved: Resolved) -> Result<Resolved> {
+    if is_string(&resolved.data_type) || resolved.data_type == DataType::Null {
+        return Ok(resolved);
+    }
+    Resolved::node(vec![resolved], |a| {
+        let [e] = children(a);
+        e.cast_to(DataType::Utf8)
+    })
+}
+
+/// A typed node given the output field Django infers for it. When the engine cannot type
+/// the node either, and Django would have refused the types too, Django's message is the
+/// one the user sees.
+pub(crate) fn with_output_field(
+    node: Result<Resolved>,
+    output_field: Result<Option<FieldType>>,
+) -> Result<Resolved> {
+    match (node, output_field) {
+        (Ok(out), output_field) => Ok(Resolved {
+            output_field,
+            ..out
+        }),
+        (Err(_), Err(django)) => Err(django),
+        (Err(engine), Ok(_)) => Err(engine),
+    }
 }
 
 /// `resolved` with a declared output field: cast to its type when the engine type differs

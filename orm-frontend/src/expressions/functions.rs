@@ -13,12 +13,11 @@
 use std::fmt;
 
 use arrow::datatypes::DataType;
-use quiver_engine::expr::type_coercion::is_string;
 use quiver_engine::expr::{DatePart, ScalarFunction, TruncUnit};
 use quiver_engine::ScalarValue;
 
 use super::expression::{
-    cast_to, common_source_field, single, Expression, Family, IntoArg, Resolved,
+    as_text, cast_to, common_source_field, with_output_field, Expression, Family, IntoArg, Resolved,
 };
 use super::lookups::call;
 use super::resolver::Resolver;
@@ -511,43 +510,45 @@ impl Func {
             | Function::Floor => Some(first_field),
             _ => None,
         };
-        let resolved = match self.function {
-            Function::Concat => {
-                let mut texts = Vec::with_capacity(args.len());
-                for arg in args {
-                    texts.push(as_text(arg)?);
-                }
-                Resolved::node(texts, move |a| call(engine, a))?
-            }
-            Function::Extract(part) => {
-                let arg = single_arg(args)?;
-                check_extract(part, &arg)?;
-                Resolved::node(vec![arg], move |a| call(engine, a))?
-            }
-            Function::Trunc(_) | Function::TruncDate | Function::TruncTime => {
-                let arg = single_arg(args)?;
-                truncate(self.function, arg)?
-            }
-            Function::Mod => {
-                let integers = args
-                    .iter()
-                    .all(|a| Family::of_type(&a.data_type) == Family::Integer);
-                let out = Resolved::node(args, move |a| call(engine, a))?;
-                if integers {
-                    cast_to(out, FieldType::FloatField)
-                } else {
-                    out
-                }
-            }
-            _ => Resolved::node(args, move |a| call(engine, a))?,
-        };
-        Ok(match output_field {
-            Some(field) => Resolved {
-                output_field: field,
-                ..resolved
-            },
+        let resolved = build(self.function, engine, args);
+        match output_field {
+            Some(field) => with_output_field(resolved, field),
             None => resolved,
-        })
+        }
+    }
+}
+
+/// The engine node of a function over its resolved arguments.
+fn build(function: Function, engine: ScalarFunction, args: Vec<Resolved>) -> Result<Resolved> {
+    match function {
+        Function::Concat => {
+            let mut texts = Vec::with_capacity(args.len());
+            for arg in args {
+                texts.push(as_text(arg)?);
+            }
+            Resolved::node(texts, move |a| call(engine, a))
+        }
+        Function::Extract(part) => {
+            let arg = single_arg(args)?;
+            check_extract(part, &arg)?;
+            Resolved::node(vec![arg], move |a| call(engine, a))
+        }
+        Function::Trunc(_) | Function::TruncDate | Function::TruncTime => {
+            truncate(function, single_arg(args)?)
+        }
+        Function::Mod => {
+            let integers = args
+                .iter()
+                .all(|a| Family::of_type(&a.data_type) == Family::Integer);
+            let out = Resolved::node(args, move |a| call(engine, a))?;
+            // Django declares Mod a FloatField whenever an argument is an integer.
+            Ok(if integers {
+                cast_to(out, FieldType::FloatField)
+            } else {
+                out
+            })
+        }
+        _ => Resolved::node(args, move |a| call(engine, a)),
     }
 }
 
@@ -555,18 +556,6 @@ fn single_arg(args: Vec<Resolved>) -> Result<Resolved> {
     args.into_iter().next().ok_or_else(|| {
         Error::TypeError("the function takes exactly 1 argument (0 given)".to_string())
     })
-}
-
-/// Text for `Concat`, which casts non-text arguments as Django's `ConcatPair` does on
-/// PostgreSQL.
-fn as_text(arg: Resolved) -> Result<Resolved> {
-    if is_string(&arg.data_type) || arg.data_type == DataType::Null {
-        return Ok(arg);
-    }
-    let output_field = arg.output_field.clone();
-    let mut out = Resolved::node(vec![arg], |a| single(a).cast_to(DataType::Utf8))?;
-    out.output_field = output_field;
-    Ok(out)
 }
 
 /// Django's `Extract.resolve_expression` checks.
@@ -723,6 +712,11 @@ mod tests {
         assert_eq!(
             show(Greatest(["ratio", "age"])),
             "FieldError: Expression contains mixed types: FloatField, IntegerField. You must set \
+             output_field."
+        );
+        assert_eq!(
+            show(Coalesce(["status", "age"])),
+            "FieldError: Expression contains mixed types: CharField, IntegerField. You must set \
              output_field."
         );
         assert_eq!(

@@ -34,14 +34,14 @@ use std::collections::HashMap;
 
 use arrow::datatypes::DataType;
 use chrono::{NaiveDate, Weekday};
-use quiver_engine::expr::type_coercion::{is_string, value_type};
+use quiver_engine::expr::type_coercion::value_type;
 use quiver_engine::expr::{Case, DatePart, Like, RegexMatch, ScalarFunction, ScalarFunctionExpr};
 use quiver_engine::{lit, Expr, Operator, ScalarValue};
 
 use super::coercion::{
     date_value, micros_of, prepare, python_repr, python_str, to_python_int, Prepared, Target,
 };
-use super::expression::{consumed_name, pair, single, Expression, Resolved};
+use super::expression::{as_text, children, consumed_name, Expression, Resolved};
 use super::resolver::{ResolvedField, Resolver};
 use crate::error::{Error, Result};
 use crate::model::FieldType;
@@ -153,7 +153,7 @@ impl LookupCall<'_> {
 
     fn lhs_compare(&self, op: Operator, rhs: Resolved) -> Result<Expr> {
         Ok(Resolved::node(vec![self.lhs.value.clone(), rhs], move |a| {
-            let [l, r] = pair(a);
+            let [l, r] = children(a);
             l.binary_op(op, r)
         })?
         .expr)
@@ -574,10 +574,7 @@ fn year_comparison(
     let (start, finish) = year_bounds(year, iso, &source.data_type)?;
     let (start, finish) = (Resolved::literal(start), Resolved::literal(finish));
     let node = Resolved::node(vec![source.clone(), start, finish], move |a| {
-        let mut a = a.into_iter();
-        let column = a.next().unwrap_or(Expr::Literal(ScalarValue::Null));
-        let start = a.next().unwrap_or(Expr::Literal(ScalarValue::Null));
-        let finish = a.next().unwrap_or(Expr::Literal(ScalarValue::Null));
+        let [column, start, finish] = children(a);
         match op {
             Operator::Gt => column.gt(finish),
             Operator::GtEq => column.gt_eq(start),
@@ -657,12 +654,11 @@ fn in_list(call: &mut LookupCall<'_>) -> Result<Expr> {
         // Django's EmptyResultSet: `x__in=[]` matches nothing.
         return Ok(lit(false));
     }
-    let mut children = vec![call.lhs.value.clone()];
-    children.extend(members);
-    Ok(Resolved::node(children, |a| {
-        let mut a = a.into_iter();
-        let lhs = a.next().unwrap_or(Expr::Literal(ScalarValue::Null));
-        lhs.in_list(a.collect(), false)
+    members.insert(0, call.lhs.value.clone());
+    Ok(Resolved::node(members, |mut a| {
+        let list = a.split_off(a.len().min(1));
+        let [lhs] = children(a);
+        lhs.in_list(list, false)
     })?
     .expr)
 }
@@ -677,18 +673,15 @@ fn range(call: &mut LookupCall<'_>) -> Result<Expr> {
             )))
         }
     };
-    let mut children = vec![call.lhs.value.clone()];
+    let mut operands = vec![call.lhs.value.clone()];
     for bound in bounds {
-        children.push(match bound.direct_value() {
+        operands.push(match bound.direct_value() {
             Some(value) => Resolved::literal(call.prepare(value)?.value),
             None => bound.resolve_typed(call.resolver)?,
         });
     }
-    Ok(Resolved::node(children, |a| {
-        let mut a = a.into_iter();
-        let lhs = a.next().unwrap_or(Expr::Literal(ScalarValue::Null));
-        let start = a.next().unwrap_or(Expr::Literal(ScalarValue::Null));
-        let end = a.next().unwrap_or(Expr::Literal(ScalarValue::Null));
+    Ok(Resolved::node(operands, |a| {
+        let [lhs, start, end] = children(a);
         lhs.clone().gt_eq(start).and(lhs.lt_eq(end))
     })?
     .expr)
@@ -703,14 +696,6 @@ fn isnull(call: &mut LookupCall<'_>) -> Result<Expr> {
             "The QuerySet value for an isnull lookup must be True or False.".to_string(),
         )),
     }
-}
-
-/// The value as text: PostgreSQL casts the column to `text` for the string lookups.
-fn as_text(resolved: Resolved) -> Result<Resolved> {
-    if is_string(&resolved.data_type) {
-        return Ok(resolved);
-    }
-    Resolved::node(vec![resolved], |a| single(a).cast_to(DataType::Utf8))
 }
 
 /// The right-hand side of a string lookup: a plain value as Python's `str()` of it, or an
@@ -728,7 +713,7 @@ fn iexact(call: &mut LookupCall<'_>) -> Result<Expr> {
     let lhs = as_text(call.lhs.value.clone())?;
     let rhs = text_rhs(call)?;
     Ok(Resolved::node(vec![lhs, rhs], |a| {
-        let [l, r] = pair(a);
+        let [l, r] = children(a);
         call_upper(l).eq(call_upper(r))
     })?
     .expr)
@@ -799,7 +784,7 @@ fn pattern_lookup(
         }
     };
     Ok(Resolved::node(vec![lhs, pattern], move |a| {
-        let [expr, pattern] = pair(a);
+        let [expr, pattern] = children(a);
         Expr::Like(Like {
             expr: Box::new(expr),
             pattern: Box::new(pattern),
@@ -816,7 +801,7 @@ fn pattern_lookup(
 fn pattern_of_expression(rhs: Resolved, anchor: Anchor) -> Result<Resolved> {
     let nullable = rhs.nullable;
     Resolved::node(vec![rhs], move |a| {
-        let value = single(a);
+        let [value] = children(a);
         let replace = |e: Expr, from: &str, to: &str| {
             call(ScalarFunction::Replace, vec![e, lit(from), lit(to)])
         };
@@ -856,7 +841,7 @@ fn regex_lookup(call: &mut LookupCall<'_>, case_insensitive: bool) -> Result<Exp
     let lhs = as_text(call.lhs.value.clone())?;
     let pattern = text_rhs(call)?;
     Ok(Resolved::node(vec![lhs, pattern], move |a| {
-        let [expr, pattern] = pair(a);
+        let [expr, pattern] = children(a);
         Expr::RegexMatch(RegexMatch {
             expr: Box::new(expr),
             pattern: Box::new(pattern),
