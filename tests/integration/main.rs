@@ -8,3 +8,4 @@
 
 mod datafusion_oracle;
 mod differential;
+mod semantics;
