@@ -53,6 +53,9 @@ pub fn config() -> ProptestConfig {
     ProptestConfig {
         cases: cases(),
         failure_persistence: None,
+        // Each shrink step runs a QuerySet in two engines (milliseconds); nested strategies
+        // need more steps than the default 1024 to reach a small case.
+        max_shrink_iters: 8192,
         ..ProptestConfig::default()
     }
 }
@@ -151,31 +154,37 @@ fn aggregate_sql(index: usize, aggregate: &AggSpec) -> String {
     }
 }
 
-/// The output column names Django gives the QuerySet.
+/// The output column names Django gives the QuerySet. `values()` lists model fields first
+/// and annotations after them, each in the order asked (Django's `ValuesIterable` builds its
+/// names from `values_select` and then `annotation_select`).
 fn expected_names(spec: &QuerySetSpec) -> Vec<String> {
-    let target = |t: &Target| match t {
-        Target::Col(column) => column.path().to_owned(),
-        Target::Ann(index) => annotation_name(*index),
-        Target::Agg(index) => format!("<aggregate {index}>"),
+    let values = |targets: &[Target]| -> Vec<String> {
+        let fields = targets.iter().filter_map(|t| match t {
+            Target::Col(column) => Some(column.path().to_owned()),
+            _ => None,
+        });
+        let annotations = targets.iter().filter_map(|t| match t {
+            Target::Ann(index) => Some(annotation_name(*index)),
+            _ => None,
+        });
+        fields.chain(annotations).collect()
     };
-    let annotations = (0..spec.annotations.len()).map(annotation_name);
     match &spec.shape {
         Shape::Rows { values: None, .. } => [
             "id", "name", "category", "qty", "price", "amount", "day", "flag", "owner_id",
         ]
         .into_iter()
         .map(str::to_owned)
-        .chain(annotations)
+        .chain((0..spec.annotations.len()).map(annotation_name))
         .collect(),
         Shape::Rows {
             values: Some(targets),
             ..
-        } => targets.iter().map(target).collect(),
+        } => values(targets),
         Shape::Group {
             keys, aggregates, ..
-        } => keys
-            .iter()
-            .map(target)
+        } => values(keys)
+            .into_iter()
             .chain(aggregate_names(aggregates))
             .collect(),
         Shape::Aggregate { aggregates } => aggregate_names(aggregates),

@@ -227,6 +227,26 @@ pub fn lit(kind: Kind) -> BoxedStrategy<Lit> {
     }
 }
 
+/// A literal to compare `subject` with: for model columns, drawn from that column's own
+/// values, so that comparisons split the rows rather than match all or none.
+fn lit_for(subject: Subject) -> BoxedStrategy<Lit> {
+    let text = |pool: &[&'static str]| {
+        prop::sample::select(pool.to_vec())
+            .prop_map(|s| Lit::Text(s.to_owned()))
+            .boxed()
+    };
+    match subject {
+        Subject::Col(Column::Id) => (0i64..=42).prop_map(Lit::Int).boxed(),
+        Subject::Col(Column::Owner) => (0i64..=6).prop_map(Lit::Int).boxed(),
+        Subject::Col(Column::Qty) => (-22i64..=22).prop_map(Lit::Int).boxed(),
+        Subject::Col(Column::OwnerScore) => (-55i64..=55).prop_map(Lit::Int).boxed(),
+        Subject::Col(Column::Name | Column::OwnerName) => text(TEXTS),
+        Subject::Col(Column::Category) => text(CATEGORIES),
+        Subject::Col(Column::OwnerRegion) => text(REGIONS),
+        other => lit(other.kind()),
+    }
+}
+
 /// A non-zero literal of a numeric kind (a divisor).
 fn divisor(kind: Kind) -> BoxedStrategy<Lit> {
     match kind {
@@ -611,8 +631,9 @@ pub enum RhsChoice {
     TwoValuedUnderNegation,
 }
 
-/// A lookup on a subject of `kind`.
-fn lookup(kind: Kind, rhs: RhsChoice) -> BoxedStrategy<Lookup> {
+/// A lookup on `subject`.
+fn lookup(subject: Subject, rhs: RhsChoice) -> BoxedStrategy<Lookup> {
+    let kind = subject.kind();
     let mut comparisons = vec!["exact", "gt", "gte", "lt", "lte"];
     if kind == Kind::Bool {
         comparisons = vec!["exact"];
@@ -625,7 +646,7 @@ fn lookup(kind: Kind, rhs: RhsChoice) -> BoxedStrategy<Lookup> {
     }
     let rhs_value = {
         let mut options: Vec<(u32, BoxedStrategy<Rhs>)> =
-            vec![(6, lit(kind).prop_map(Rhs::Lit).boxed())];
+            vec![(6, lit_for(subject).prop_map(Rhs::Lit).boxed())];
         if !other_columns.is_empty() {
             options.push((2, prop::sample::select(other_columns).prop_map(Rhs::Col).boxed()));
         }
@@ -640,7 +661,7 @@ fn lookup(kind: Kind, rhs: RhsChoice) -> BoxedStrategy<Lookup> {
         any::<bool>().prop_map(Lookup::IsNull),
         Just(Lookup::Compare("exact", Rhs::Null)),
     ];
-    let in_list = prop::collection::vec(prop::option::weighted(0.85, lit(kind)), 0..4)
+    let in_list = prop::collection::vec(prop::option::weighted(0.85, lit_for(subject)), 0..4)
         .prop_map(Lookup::In);
     let mut options: Vec<(u32, BoxedStrategy<Lookup>)> = vec![
         (6, compare.boxed()),
@@ -650,8 +671,22 @@ fn lookup(kind: Kind, rhs: RhsChoice) -> BoxedStrategy<Lookup> {
     if kind != Kind::Bool {
         options.push((
             1,
-            (lit(kind), lit(kind))
-                .prop_map(|(a, b)| Lookup::Range(a, b))
+            (lit_for(subject), lit_for(subject), prop::bool::weighted(0.85))
+                .prop_map(|(a, b, ascending)| {
+                    // Mostly low <= high (an inverted range matches nothing).
+                    let inverted = matches!(
+                        (&a, &b),
+                        (Lit::Int(x), Lit::Int(y)) if x > y
+                    ) || matches!((&a, &b), (Lit::Float(x), Lit::Float(y)) if x > y)
+                        || matches!((&a, &b), (Lit::Decimal(x), Lit::Decimal(y)) if x > y)
+                        || matches!((&a, &b), (Lit::Text(x), Lit::Text(y)) if x > y)
+                        || matches!((&a, &b), (Lit::Date(x), Lit::Date(y)) if x > y);
+                    if inverted == ascending {
+                        Lookup::Range(b, a)
+                    } else {
+                        Lookup::Range(a, b)
+                    }
+                })
                 .boxed(),
         ));
     }
@@ -679,8 +714,8 @@ fn tree(leaf: BoxedStrategy<QTree>, depth: u32) -> BoxedStrategy<QTree> {
     leaf.prop_recursive(depth, 8, 3, |inner| {
         prop_oneof![
             2 => prop::collection::vec(inner.clone(), 2..=3).prop_map(QTree::And),
-            2 => prop::collection::vec(inner.clone(), 2..=3).prop_map(QTree::Or),
-            1 => inner.prop_map(|q| QTree::Not(Box::new(q))),
+            3 => prop::collection::vec(inner.clone(), 2..=3).prop_map(QTree::Or),
+            2 => inner.prop_map(|q| QTree::Not(Box::new(q))),
         ]
     })
     .boxed()
@@ -702,7 +737,7 @@ pub fn qtree_over(annotations: &[Kind], rhs: RhsChoice, depth: u32) -> BoxedStra
     );
     let leaf = prop::sample::select(subjects)
         .prop_flat_map(move |subject| {
-            lookup(subject.kind(), rhs).prop_map(move |l| QTree::Leaf(subject, l))
+            lookup(subject, rhs).prop_map(move |l| QTree::Leaf(subject, l))
         })
         .boxed();
     tree(leaf, depth)
@@ -745,11 +780,15 @@ pub struct FilterStep {
     pub q: QTree,
 }
 
+/// Up to `max` filter/exclude calls, fewer more often: each call removes rows, and a
+/// QuerySet that returns nothing tests little.
 fn filter_steps(q: BoxedStrategy<QTree>, max: usize) -> BoxedStrategy<Vec<FilterStep>> {
-    prop::collection::vec(
-        (prop::bool::weighted(0.3), q).prop_map(|(exclude, q)| FilterStep { exclude, q }),
-        0..=max,
-    )
+    let step = (prop::bool::weighted(0.4), q).prop_map(|(exclude, q)| FilterStep { exclude, q });
+    prop_oneof![
+        2 => Just(Vec::new()),
+        3 => prop::collection::vec(step.clone(), 1..=1),
+        1 => prop::collection::vec(step, 1..=max.max(1)),
+    ]
     .boxed()
 }
 
