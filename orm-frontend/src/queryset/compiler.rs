@@ -1,0 +1,1080 @@
+//! The QuerySet compiler: one pure pass from a recorded [`QuerySet`] to a [`LogicalPlan`].
+//!
+//! The pass has two halves. First the [`Compiler`] *resolves* everything the QuerySet
+//! recorded — annotations, filters, the selected values, the ordering — into engine
+//! expressions over one FROM clause. It is the [`Resolver`] the expressions module calls back
+//! for every field path: a path through a forward ForeignKey/OneToOne adds a LEFT join once
+//! per path (a many-to-one LEFT join never repeats rows; the optimizer turns it INNER when a
+//! filter rejects NULLs), `fk` and `fk__pk` stop at the local `<fk>_id` column without a join,
+//! and an unknown name is Django's `FieldError` with its "Choices are: …" list. Then
+//! [`assemble`] builds the operators in SQL's logical order:
+//!
+//! ```text
+//! Limit                      qs[a:b]
+//!   Sort                     order_by (Meta.ordering unless grouped)
+//!     Distinct               distinct()
+//!       Projection           model columns by attname / values() names, annotations
+//!         Filter             HAVING: filter() conditions containing aggregates
+//!           Aggregate        GROUP BY (group_by_rule), every aggregate once
+//!             Filter         WHERE
+//!               Join Left    one per related path (T2, T3… when a table repeats)
+//!                 Scan       the model's table, alias = table name
+//! ```
+//!
+//! Relations are named Django-style: the model's table by its name, each joined table by its
+//! name the first time it appears and `T<n>` after that.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use arrow::datatypes::DataType;
+use quiver_engine::expr::{qualified_col, AggregateExpr, AggregateFunction, Transformed};
+use quiver_engine::logical_plan::{Scan, Values};
+use quiver_engine::{
+    col, lit, Expr, LogicalPlan, LogicalPlanBuilder, PlanSchema, PlanSchemaRef, ScalarValue,
+    SortExpr,
+};
+use quiver_storage::{Catalog, Table, TableVersion};
+
+use crate::error::{Error, Result};
+use crate::expressions::{ResolvedField, Resolver};
+use crate::expressions_placeholder::{Expression, F};
+use crate::model::{Field, FieldType, Model, Registry};
+use crate::queryset::queryset::{GroupBy, OrderItem, Query, QuerySet};
+
+/// A compiled QuerySet.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledQuery {
+    pub plan: Arc<LogicalPlan>,
+    /// The result is known to be empty without running the plan (`none()`, `x__in=[]`):
+    /// Django runs no query then.
+    pub empty: bool,
+}
+
+/// One item of `aggregate()`: a user expression, or an engine aggregate the QuerySet builds
+/// itself (`count()`'s `COUNT(*)`).
+#[derive(Debug, Clone)]
+pub(crate) enum AggregateItem {
+    Expression(Expression),
+    Resolved(Expr),
+}
+
+/// Compiles the rows a QuerySet returns.
+pub(crate) fn compile(qs: &QuerySet) -> Result<CompiledQuery> {
+    let mut compiler = Compiler::for_queryset(qs)?;
+    let select = compiler.select_query(&qs.query)?;
+    let empty = qs.query.empty || select.where_.iter().any(is_false);
+    let plan = assemble(compiler.from_clause()?, select)?;
+    Ok(CompiledQuery { plan, empty })
+}
+
+/// Compiles `aggregate(...)` (and `count()`): one row of the named aggregates over the rows
+/// the QuerySet selects. A sliced, distinct, grouped or empty QuerySet is aggregated as a
+/// subquery (Django does the same), so `qs[:5].aggregate(Sum(..))` sums those five rows.
+pub(crate) fn compile_aggregate(
+    qs: &QuerySet,
+    items: Vec<(String, AggregateItem)>,
+) -> Result<CompiledQuery> {
+    let query = &qs.query;
+    let needs_subquery =
+        query.is_sliced() || query.distinct || query.group_by != GroupBy::None || query.empty;
+    if !needs_subquery {
+        let mut compiler = Compiler::for_queryset(qs)?;
+        compiler.resolve_annotations(query)?;
+        let (where_, having) = compiler.resolve_filters(query)?;
+        if let Some(h) = having.first() {
+            return Err(aggregate_in_where(h));
+        }
+        let select = resolve_aggregate_items(&mut compiler, items)?;
+        let empty = where_.iter().any(is_false);
+        let plan = assemble(
+            compiler.from_clause()?,
+            SelectQuery::aggregate(where_, select),
+        )?;
+        return Ok(CompiledQuery { plan, empty });
+    }
+    let inner_qs = if query.is_sliced() {
+        qs.clone()
+    } else {
+        qs.clear_ordering()
+    };
+    let inner = compile(&inner_qs)?;
+    let inner_plan = if inner.empty {
+        Arc::new(LogicalPlan::Values(Values::empty(
+            inner
+                .plan
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.field.as_ref().clone())
+                .collect(),
+        )))
+    } else {
+        inner.plan
+    };
+    let from = LogicalPlanBuilder::from(inner_plan).alias(SUBQUERY_ALIAS);
+    let mut outer = SubqueryResolver {
+        schema: Arc::clone(from.plan().schema()),
+        model: qs.model.clone(),
+    };
+    let select = resolve_aggregate_items(&mut outer, items)?;
+    let plan = assemble(from, SelectQuery::aggregate(vec![], select))?;
+    Ok(CompiledQuery { plan, empty: false })
+}
+
+const SUBQUERY_ALIAS: &str = "subquery";
+
+fn resolve_aggregate_items(
+    resolver: &mut dyn Resolver,
+    items: Vec<(String, AggregateItem)>,
+) -> Result<Vec<(String, Expr)>> {
+    items
+        .into_iter()
+        .map(|(name, item)| {
+            let expr = match item {
+                AggregateItem::Expression(e) => e.resolve(resolver)?,
+                AggregateItem::Resolved(e) => e,
+            };
+            if !expr.contains_aggregate() {
+                return Err(Error::TypeError(format!(
+                    "{name} is not an aggregate expression"
+                )));
+            }
+            Ok((name, expr))
+        })
+        .collect()
+}
+
+fn is_false(e: &Expr) -> bool {
+    matches!(e, Expr::Literal(ScalarValue::Boolean(Some(false))))
+}
+
+fn is_true(e: &Expr) -> bool {
+    matches!(e, Expr::Literal(ScalarValue::Boolean(Some(true))))
+}
+
+fn aggregate_in_where(e: &Expr) -> Error {
+    Error::FieldError(format!(
+        "Aggregate functions are not allowed in this query: {e} (annotate() the aggregate, then \
+         filter() on its name)"
+    ))
+}
+
+/// A table in the FROM clause.
+#[derive(Debug)]
+struct Relation {
+    alias: String,
+    table: Arc<Table>,
+    snapshot: Arc<TableVersion>,
+    /// `None` for the QuerySet's own table.
+    join: Option<JoinCondition>,
+}
+
+/// `LEFT JOIN <relation> ON parent.parent_column = relation.column`.
+#[derive(Debug)]
+struct JoinCondition {
+    /// The relation path that created the join (`"customer"`, `"customer__country"`).
+    path: String,
+    parent_alias: String,
+    parent_column: String,
+    column: String,
+}
+
+/// An annotation after resolution.
+#[derive(Debug, Clone)]
+struct ResolvedAnnotation {
+    name: String,
+    expr: Expr,
+    data_type: DataType,
+    nullable: bool,
+    select: bool,
+}
+
+/// A resolved path, with what error messages and relation ordering need.
+struct PathResolution {
+    field: ResolvedField,
+    consumed: usize,
+    /// The model in which an unconsumed next part would have been looked up.
+    next_model: Arc<Model>,
+    /// Set when the path ended on a relation named by its field name (`"customer"`, not
+    /// `"customer_id"`): ordering by it means the related model's ordering.
+    relation_target: Option<Arc<Model>>,
+}
+
+/// Everything one SELECT computes, resolved, before operators are built. Expressions are over
+/// the FROM clause's rows and may contain aggregates.
+#[derive(Debug)]
+pub(crate) struct SelectQuery {
+    where_: Vec<Expr>,
+    having: Vec<Expr>,
+    /// Output name and expression, in output order.
+    select: Vec<(String, Expr)>,
+    /// `None`: no aggregation; `Some(vec![])`: one group over all rows.
+    group_by: Option<Vec<Expr>>,
+    order: Vec<SortExpr>,
+    distinct: bool,
+    offset: usize,
+    limit: Option<usize>,
+}
+
+impl SelectQuery {
+    fn aggregate(where_: Vec<Expr>, select: Vec<(String, Expr)>) -> SelectQuery {
+        SelectQuery {
+            where_,
+            having: vec![],
+            select,
+            group_by: Some(vec![]),
+            order: vec![],
+            distinct: false,
+            offset: 0,
+            limit: None,
+        }
+    }
+}
+
+/// Resolves one QuerySet's names into expressions over its FROM clause (see the module docs).
+pub(crate) struct Compiler {
+    registry: Registry,
+    catalog: Catalog,
+    model: Arc<Model>,
+    relations: Vec<Relation>,
+    /// The FROM clause's row schema so far (grows with each join).
+    schema: PlanSchema,
+    annotations: Vec<ResolvedAnnotation>,
+    /// How many annotations the expression being resolved may see.
+    visible: usize,
+    /// Relation paths whose `Meta.ordering` is being expanded (loop detection).
+    ordering_stack: Vec<String>,
+}
+
+impl Compiler {
+    fn for_queryset(qs: &QuerySet) -> Result<Compiler> {
+        if let Some(error) = &qs.query.error {
+            return Err(error.clone());
+        }
+        let registry = qs.db.registry();
+        let model = registry.get(&qs.model)?;
+        Compiler::new(registry, qs.db.catalog().clone(), model)
+    }
+
+    fn new(registry: Registry, catalog: Catalog, model: Arc<Model>) -> Result<Compiler> {
+        let alias = model.table_name();
+        let table = catalog.table(&alias)?;
+        let snapshot = table.snapshot();
+        let schema = PlanSchema::from_arrow(Some(&alias), &table.schema());
+        Ok(Compiler {
+            registry,
+            catalog,
+            model,
+            relations: vec![Relation {
+                alias,
+                table,
+                snapshot,
+                join: None,
+            }],
+            schema,
+            annotations: vec![],
+            visible: 0,
+            ordering_stack: vec![],
+        })
+    }
+
+    fn base_alias(&self) -> &str {
+        &self.relations[0].alias
+    }
+
+    /// Scan of the model's table, then one LEFT join per related path, in creation order.
+    /// Every scan of a table reads the same snapshot (taken when the table first appeared).
+    fn from_clause(&self) -> Result<LogicalPlanBuilder> {
+        let scan = |relation: &Relation| {
+            LogicalPlan::Scan(Scan::with_snapshot(
+                Arc::clone(&relation.table),
+                Arc::clone(&relation.snapshot),
+                relation.alias.clone(),
+            ))
+        };
+        let mut builder = LogicalPlanBuilder::from(scan(&self.relations[0]));
+        for relation in &self.relations[1..] {
+            let Some(join) = &relation.join else {
+                continue;
+            };
+            builder = builder.join(
+                scan(relation),
+                quiver_engine::JoinType::Left,
+                vec![(
+                    qualified_col(&join.parent_alias, &join.parent_column),
+                    qualified_col(&relation.alias, &join.column),
+                )],
+                None,
+            )?;
+        }
+        Ok(builder)
+    }
+
+    /// Resolves everything `query` asks for.
+    fn select_query(&mut self, query: &Query) -> Result<SelectQuery> {
+        self.resolve_annotations(query)?;
+        let (where_, having) = self.resolve_filters(query)?;
+        let select = self.select_items(query)?;
+        let grouped = query.group_by != GroupBy::None;
+        let order = self.ordering(query, grouped)?;
+        let group_by = match &query.group_by {
+            GroupBy::None => {
+                let stray = select
+                    .iter()
+                    .map(|(_, e)| e)
+                    .chain(order.iter().map(|s| &s.expr))
+                    .chain(&having)
+                    .find(|e| e.contains_aggregate());
+                if let Some(e) = stray {
+                    return Err(aggregate_in_where(e));
+                }
+                None
+            }
+            GroupBy::Model => Some(group_by_rule(
+                self.model_columns(),
+                &select,
+                &order,
+                &having,
+            )),
+            GroupBy::Fields(names) => {
+                let mut base = Vec::with_capacity(names.len());
+                for name in names {
+                    let expr = self.resolve_name(name)?.field.expr;
+                    if !expr.contains_aggregate() {
+                        base.push(expr);
+                    }
+                }
+                Some(group_by_rule(base, &select, &order, &having))
+            }
+        };
+        Ok(SelectQuery {
+            where_,
+            having,
+            select,
+            group_by,
+            order,
+            distinct: query.distinct,
+            offset: query.low,
+            limit: query.high.map(|h| h.saturating_sub(query.low)),
+        })
+    }
+
+    /// The model's own columns, qualified by the base alias.
+    fn model_columns(&self) -> Vec<Expr> {
+        let alias = self.base_alias().to_string();
+        self.model
+            .fields()
+            .iter()
+            .map(|f| qualified_col(&alias, f.column()))
+            .collect()
+    }
+
+    fn resolve_annotations(&mut self, query: &Query) -> Result<()> {
+        for (i, annotation) in query.annotations.iter().enumerate() {
+            if self.model.get_field(&annotation.name).is_some() {
+                return Err(Error::ValueError(format!(
+                    "The annotation '{}' conflicts with a field on the model.",
+                    annotation.name
+                )));
+            }
+            self.visible = i;
+            let expr = annotation.expression.resolve(self)?;
+            let data_type = expr.data_type(&self.schema)?;
+            let nullable = expr.nullable(&self.schema)?;
+            self.annotations.push(ResolvedAnnotation {
+                name: annotation.name.clone(),
+                expr,
+                data_type,
+                nullable,
+                select: annotation.select,
+            });
+        }
+        self.visible = self.annotations.len();
+        Ok(())
+    }
+
+    /// WHERE and HAVING conjuncts: a conjunct containing an aggregate is a HAVING condition
+    /// (Django splits an AND the same way; an OR with an aggregate goes to HAVING whole).
+    fn resolve_filters(&mut self, query: &Query) -> Result<(Vec<Expr>, Vec<Expr>)> {
+        let mut where_ = vec![];
+        let mut having = vec![];
+        for step in &query.filters {
+            self.visible = step.visible_annotations.min(self.annotations.len());
+            let predicate = step.q.resolve(self)?;
+            for conjunct in predicate.split_conjunction() {
+                if is_true(&conjunct) {
+                    continue;
+                }
+                if conjunct.contains_aggregate() {
+                    having.push(conjunct);
+                } else {
+                    where_.push(conjunct);
+                }
+            }
+        }
+        self.visible = self.annotations.len();
+        Ok((where_, having))
+    }
+
+    /// The output columns: model rows by attname (minus deferred fields) or the `values()`
+    /// names, then the selected annotations.
+    fn select_items(&mut self, query: &Query) -> Result<Vec<(String, Expr)>> {
+        let mut items: Vec<(String, Expr)> = Vec::new();
+        let alias = self.base_alias().to_string();
+        let annotations = self.annotations.clone();
+        match &query.values {
+            Some(values) if !values.fields.is_empty() => {
+                // Django orders values() columns as: named fields, then annotations (those
+                // named, and every one added after values()) in annotation order.
+                let is_annotation = |name: &String| annotations.iter().any(|a| &a.name == name);
+                for name in values.fields.iter().filter(|n| !is_annotation(n)) {
+                    if items.iter().any(|(n, _)| n == name) {
+                        continue;
+                    }
+                    let expr = self.resolve_name(name)?.field.expr;
+                    items.push((name.clone(), expr));
+                }
+                for (i, a) in annotations.iter().enumerate() {
+                    let named = values.fields.contains(&a.name);
+                    if named || (a.select && i >= values.annotation_mark) {
+                        items.push((a.name.clone(), a.expr.clone()));
+                    }
+                }
+                return Ok(items);
+            }
+            Some(_) => {
+                for f in self.model.fields() {
+                    items.push((f.attname().to_string(), qualified_col(&alias, f.column())));
+                }
+            }
+            None => {
+                let loaded = self.loaded_fields(query)?;
+                for f in self
+                    .model
+                    .fields()
+                    .iter()
+                    .filter(|f| loaded.contains(f.name()))
+                {
+                    items.push((f.attname().to_string(), qualified_col(&alias, f.column())));
+                }
+            }
+        }
+        for a in annotations.iter().filter(|a| a.select) {
+            items.push((a.name.clone(), a.expr.clone()));
+        }
+        Ok(items)
+    }
+
+    /// Field names `only()`/`defer()` leave loaded; the primary key always is.
+    fn loaded_fields(&self, query: &Query) -> Result<BTreeSet<String>> {
+        let deferred = &query.deferred;
+        let pk = self.model.pk_field()?.name().to_string();
+        let mut named = BTreeSet::new();
+        for name in &deferred.names {
+            let field = if name == "pk" {
+                Some(self.model.pk_field()?)
+            } else {
+                self.model.get_field(name)
+            };
+            match field {
+                Some(f) => named.insert(f.name().to_string()),
+                None => {
+                    return Err(Error::FieldError(format!(
+                        "{} has no field named '{name}'",
+                        self.model.name()
+                    )))
+                }
+            };
+        }
+        Ok(self
+            .model
+            .fields()
+            .iter()
+            .map(Field::name)
+            .filter(|name| *name == pk || named.contains(*name) != deferred.defer)
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// The ORDER BY keys: explicit `order_by()` items, or `Meta.ordering` when none were given
+    /// and the query is not grouped (Django drops `Meta.ordering` from GROUP BY queries);
+    /// flipped by `reverse()`.
+    fn ordering(&mut self, query: &Query, grouped: bool) -> Result<Vec<SortExpr>> {
+        let items: Vec<OrderItem> = match &query.ordering {
+            Some(items) => items.clone(),
+            None if grouped => vec![],
+            None => self
+                .model
+                .default_ordering()
+                .iter()
+                .map(|name| OrderItem::Field(name.clone()))
+                .collect(),
+        };
+        let mut keys = Vec::with_capacity(items.len());
+        for item in &items {
+            match item {
+                OrderItem::Field(name) => {
+                    let (descending, path) = match name.strip_prefix('-') {
+                        Some(rest) => (true, rest),
+                        None => (false, name.as_str()),
+                    };
+                    if path == "?" {
+                        if !grouped {
+                            keys.push(self.random_key(0)?);
+                        }
+                        continue;
+                    }
+                    self.order_keys(path, descending, &mut keys)?;
+                }
+                OrderItem::Expression(order) => keys.push(order.resolve(self)?),
+                // A random order means nothing per group and must not split groups.
+                OrderItem::Random(seed) if !grouped => keys.push(self.random_key(*seed)?),
+                OrderItem::Random(_) => {}
+            }
+        }
+        if query.reversed {
+            keys = keys.iter().map(SortExpr::reversed).collect();
+        }
+        Ok(keys)
+    }
+
+    /// Sort keys for one `order_by("path")`: a relation orders by the related model's
+    /// `Meta.ordering` (or its key when it has none), as Django does.
+    fn order_keys(&mut self, path: &str, descending: bool, keys: &mut Vec<SortExpr>) -> Result<()> {
+        let resolution = self.resolve_name(path)?;
+        let sort = |expr: Expr, descending: bool| {
+            if descending {
+                expr.sort_desc()
+            } else {
+                expr.sort_asc()
+            }
+        };
+        let Some(target) = resolution.relation_target else {
+            keys.push(sort(resolution.field.expr, descending));
+            return Ok(());
+        };
+        if target.default_ordering().is_empty() {
+            keys.push(sort(resolution.field.expr, descending));
+            return Ok(());
+        }
+        if self.ordering_stack.iter().any(|p| p == path) {
+            return Err(Error::FieldError(
+                "Infinite loop caused by ordering.".into(),
+            ));
+        }
+        self.ordering_stack.push(path.to_string());
+        for item in target.default_ordering() {
+            let (item_descending, name) = match item.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, item.as_str()),
+            };
+            self.order_keys(
+                &format!("{path}__{name}"),
+                descending != item_descending,
+                keys,
+            )?;
+        }
+        self.ordering_stack.pop();
+        Ok(())
+    }
+
+    /// `order_by("?")`: a seeded pseudo-random permutation of the primary keys. Integer keys
+    /// are scrambled with `(key·a + b) mod p`; other keys fall back to the key order.
+    fn random_key(&mut self, seed: u64) -> Result<SortExpr> {
+        const PRIME: i64 = 2_147_483_647;
+        let pk = self.resolve_name("pk")?.field;
+        if !matches!(
+            pk.data_type,
+            DataType::Int16 | DataType::Int32 | DataType::Int64
+        ) {
+            return Ok(SortExpr::new(pk.expr, seed % 2 == 0, false));
+        }
+        let multiplier = (seed % (PRIME as u64 - 1)) as i64 + 1;
+        let offset = ((seed >> 32) % PRIME as u64) as i64;
+        let key = ((pk.expr.cast_to(DataType::Int64).modulo(lit(PRIME)) * lit(multiplier))
+            + lit(offset))
+        .modulo(lit(PRIME));
+        Ok(key.sort_asc())
+    }
+
+    /// Resolves a `values()`/`order_by()` name: a field path, an annotation, or a path with
+    /// transforms (`created__year`, handled by the expressions module).
+    fn resolve_name(&mut self, name: &str) -> Result<PathResolution> {
+        let parts: Vec<&str> = name.split("__").collect();
+        let resolution = self.resolve_path(&parts)?;
+        if resolution.consumed == parts.len() {
+            return Ok(resolution);
+        }
+        let unknown = parts[resolution.consumed];
+        match F(name).resolve(self) {
+            Ok(expr) => {
+                let data_type = expr.data_type(&self.schema)?;
+                let nullable = expr.nullable(&self.schema)?;
+                Ok(PathResolution {
+                    field: ResolvedField {
+                        field_type: FieldType::for_data_type(&data_type),
+                        is_aggregate: expr.contains_aggregate(),
+                        expr,
+                        data_type,
+                        nullable,
+                        model: None,
+                    },
+                    consumed: parts.len(),
+                    next_model: resolution.next_model,
+                    relation_target: None,
+                })
+            }
+            Err(_) => Err(self.unknown_field(unknown, &resolution.next_model)),
+        }
+    }
+
+    /// Walks `parts` through fields and forward relations (see [`Resolver::resolve`]).
+    fn resolve_path(&mut self, parts: &[&str]) -> Result<PathResolution> {
+        let Some(&first) = parts.first() else {
+            return Err(Error::FieldError("Empty field name.".into()));
+        };
+        if let Some(a) = self.annotations[..self.visible]
+            .iter()
+            .rev()
+            .find(|a| a.name == first)
+        {
+            return Ok(PathResolution {
+                field: ResolvedField {
+                    expr: a.expr.clone(),
+                    data_type: a.data_type.clone(),
+                    nullable: a.nullable,
+                    field_type: FieldType::for_data_type(&a.data_type),
+                    is_aggregate: a.expr.contains_aggregate(),
+                    model: None,
+                },
+                consumed: 1,
+                next_model: Arc::clone(&self.model),
+                relation_target: None,
+            });
+        }
+        let mut model = Arc::clone(&self.model);
+        let mut alias = self.base_alias().to_string();
+        let mut path = String::new();
+        let mut through_join = false;
+        let mut i = 0;
+        loop {
+            let name = parts[i];
+            let field = match self.lookup_field(&model, name)? {
+                Some(f) => f,
+                None => {
+                    if self
+                        .registry
+                        .reverse_relations(model.name())
+                        .iter()
+                        .any(|r| r.query_name == name)
+                    {
+                        return Err(Error::NotSupportedError(format!(
+                            "Following the reverse relation '{name}' of {} is not supported yet.",
+                            model.name()
+                        )));
+                    }
+                    return Err(self.unknown_field(name, &model));
+                }
+            };
+            let column = |field: &Field, field_type: FieldType| ResolvedField {
+                expr: qualified_col(&alias, field.column()),
+                data_type: field.data_type().clone(),
+                nullable: field.is_nullable() || through_join,
+                field_type: Some(field_type),
+                is_aggregate: false,
+                model: Some(model.name().to_string()),
+            };
+            let relation = match field.relation() {
+                Some(relation) if name != field.attname() => relation.clone(),
+                _ => {
+                    return Ok(PathResolution {
+                        field: column(&field, field.field_type().clone()),
+                        consumed: i + 1,
+                        next_model: Arc::clone(&model),
+                        relation_target: None,
+                    })
+                }
+            };
+            let target = self.related_model(&model, &relation.to)?;
+            let key = match &relation.to_field {
+                Some(to_field) => target.get_field(to_field).cloned(),
+                None => target.pk().cloned(),
+            }
+            .ok_or_else(|| {
+                Error::ImproperlyConfigured(format!(
+                    "{}.{} points at a missing key of {}",
+                    model.name(),
+                    field.name(),
+                    target.name()
+                ))
+            })?;
+            let next = parts.get(i + 1).copied();
+            let is_key = next.is_some_and(|n| {
+                n == key.name() || n == key.attname() || (n == "pk" && relation.to_field.is_none())
+            });
+            if is_key {
+                // `customer__id` / `customer__pk` is the local `customer_id`: no join.
+                let key_type = match key.field_type() {
+                    t if t.is_auto() => FieldType::for_data_type(key.data_type())
+                        .unwrap_or(FieldType::BigIntegerField),
+                    t => t.clone(),
+                };
+                return Ok(PathResolution {
+                    field: column(&field, key_type),
+                    consumed: i + 2,
+                    next_model: target,
+                    relation_target: None,
+                });
+            }
+            let steps_into_target = next.is_some_and(|n| {
+                n == "pk"
+                    || target.get_field(n).is_some()
+                    || self
+                        .registry
+                        .reverse_relations(target.name())
+                        .iter()
+                        .any(|r| r.query_name == n)
+            });
+            if !steps_into_target {
+                // The path ends on the relation; what follows are lookups (`customer__in`).
+                return Ok(PathResolution {
+                    field: column(&field, field.field_type().clone()),
+                    consumed: i + 1,
+                    next_model: Arc::clone(&target),
+                    relation_target: Some(target),
+                });
+            }
+            if !path.is_empty() {
+                path.push_str("__");
+            }
+            path.push_str(field.name());
+            alias = self.join(&alias, &path, &field, &target, &key)?;
+            model = target;
+            through_join = true;
+            i += 1;
+        }
+    }
+
+    fn lookup_field(&self, model: &Model, name: &str) -> Result<Option<Field>> {
+        if name == "pk" {
+            return Ok(Some(model.pk_field()?.clone()));
+        }
+        Ok(model.get_field(name).cloned())
+    }
+
+    fn related_model(&self, model: &Arc<Model>, to: &str) -> Result<Arc<Model>> {
+        if to == "self" || to == model.name() {
+            return Ok(Arc::clone(model));
+        }
+        self.registry.get(to)
+    }
+
+    /// The alias of the LEFT join for relation `path`, created on first use.
+    fn join(
+        &mut self,
+        parent_alias: &str,
+        path: &str,
+        field: &Field,
+        target: &Model,
+        key: &Field,
+    ) -> Result<String> {
+        if let Some(existing) = self
+            .relations
+            .iter()
+            .find(|r| r.join.as_ref().is_some_and(|j| j.path == path))
+        {
+            return Ok(existing.alias.clone());
+        }
+        let table_name = target.table_name();
+        let alias = if self.relations.iter().any(|r| r.alias == table_name) {
+            format!("T{}", self.relations.len() + 1)
+        } else {
+            table_name.clone()
+        };
+        let table = self.catalog.table(&table_name)?;
+        let snapshot = match self.relations.iter().find(|r| r.table.name() == table_name) {
+            Some(r) => Arc::clone(&r.snapshot),
+            None => table.snapshot(),
+        };
+        let right = PlanSchema::from_arrow(Some(&alias), &table.schema()).with_all_nullable();
+        self.schema = self.schema.join(&right);
+        self.relations.push(Relation {
+            alias: alias.clone(),
+            table,
+            snapshot,
+            join: Some(JoinCondition {
+                path: path.to_string(),
+                parent_alias: parent_alias.to_string(),
+                parent_column: field.column().to_string(),
+                column: key.column().to_string(),
+            }),
+        });
+        Ok(alias)
+    }
+
+    /// Django's FieldError for an unknown name, listing the model's field names and
+    /// attnames, its reverse relations and the selected annotations, sorted.
+    fn unknown_field(&self, name: &str, model: &Model) -> Error {
+        let mut choices: BTreeSet<String> = BTreeSet::new();
+        for f in model.fields() {
+            choices.insert(f.name().to_string());
+            choices.insert(f.attname().to_string());
+        }
+        for r in self.registry.reverse_relations(model.name()) {
+            choices.insert(r.query_name);
+        }
+        for a in self.annotations[..self.visible].iter().filter(|a| a.select) {
+            choices.insert(a.name.clone());
+        }
+        Error::FieldError(format!(
+            "Cannot resolve keyword '{name}' into field. Choices are: {}",
+            choices.into_iter().collect::<Vec<_>>().join(", ")
+        ))
+    }
+}
+
+impl Resolver for Compiler {
+    fn resolve(&mut self, parts: &[&str]) -> Result<(ResolvedField, usize)> {
+        let resolution = self.resolve_path(parts)?;
+        Ok((resolution.field, resolution.consumed))
+    }
+
+    fn model_name(&self) -> &str {
+        self.model.name()
+    }
+}
+
+/// Resolves names against the output columns of a subquery (`aggregate()` over a sliced,
+/// distinct or grouped QuerySet).
+struct SubqueryResolver {
+    schema: PlanSchemaRef,
+    model: String,
+}
+
+impl Resolver for SubqueryResolver {
+    fn resolve(&mut self, parts: &[&str]) -> Result<(ResolvedField, usize)> {
+        let Some(&first) = parts.first() else {
+            return Err(Error::FieldError("Empty field name.".into()));
+        };
+        let attname = format!("{first}_id");
+        let found = self
+            .schema
+            .fields()
+            .iter()
+            .find(|f| f.name() == first)
+            .or_else(|| self.schema.fields().iter().find(|f| f.name() == attname));
+        match found {
+            Some(f) => Ok((
+                ResolvedField {
+                    expr: Expr::Column(f.column()),
+                    data_type: f.field.data_type().clone(),
+                    nullable: f.field.is_nullable(),
+                    field_type: FieldType::for_data_type(f.field.data_type()),
+                    is_aggregate: false,
+                    model: Some(self.model.clone()),
+                },
+                1,
+            )),
+            None => {
+                let choices: BTreeSet<&str> =
+                    self.schema.fields().iter().map(|f| f.name()).collect();
+                Err(Error::FieldError(format!(
+                    "Cannot resolve keyword '{first}' into field. Choices are: {}",
+                    choices.into_iter().collect::<Vec<_>>().join(", ")
+                )))
+            }
+        }
+    }
+
+    fn model_name(&self) -> &str {
+        &self.model
+    }
+}
+
+/// THE GROUP BY RULE (SEMANTICS.md, "Aggregation and grouping"), in one place.
+///
+/// `base` is what the QuerySet asked to group by: the `values()` that preceded the first
+/// aggregate `annotate()` (and the non-aggregate annotations selected with them), or — for an
+/// aggregate annotated on model rows — the model's columns (its primary key determines the
+/// rest, so grouping by all of them splits nothing; it is what Django emits on backends
+/// without functional-dependency grouping). To that, as Django's
+/// `SQLCompiler.get_group_by` does, every non-aggregate part of the SELECT list, of the
+/// explicit ORDER BY (so ordering by a column that is not grouped splits groups) and of the
+/// HAVING clause is added, since each must be computable per group. `values()` applied after
+/// the aggregate only changes the SELECT list, so it does not regroup model rows. The model's
+/// `Meta.ordering` never reaches here: the compiler drops it for grouped queries.
+fn group_by_rule(
+    base: Vec<Expr>,
+    select: &[(String, Expr)],
+    order: &[SortExpr],
+    having: &[Expr],
+) -> Vec<Expr> {
+    let mut out = base;
+    for (_, e) in select {
+        group_by_parts(e, &mut out);
+    }
+    for key in order {
+        group_by_parts(&key.expr, &mut out);
+    }
+    for condition in having {
+        group_by_parts(condition, &mut out);
+    }
+    let mut unique: Vec<Expr> = Vec::with_capacity(out.len());
+    for e in out {
+        if !unique.contains(&e) {
+            unique.push(e);
+        }
+    }
+    unique
+}
+
+/// Django's `get_group_by_cols()`: a non-aggregate expression groups as a whole (constants
+/// not at all); inside an expression that contains aggregates, only the non-aggregate parts.
+fn group_by_parts(expr: &Expr, out: &mut Vec<Expr>) {
+    if !expr.contains_aggregate() {
+        if !expr.column_refs().is_empty() {
+            out.push(expr.clone().unalias());
+        }
+        return;
+    }
+    if matches!(expr, Expr::Aggregate(_)) {
+        return;
+    }
+    for child in expr.children() {
+        group_by_parts(child, out);
+    }
+}
+
+/// Builds the operators for a resolved SELECT over `from` (see the module docs for the shape).
+fn assemble(from: LogicalPlanBuilder, query: SelectQuery) -> Result<Arc<LogicalPlan>> {
+    let SelectQuery {
+        where_,
+        having,
+        mut select,
+        group_by,
+        mut order,
+        distinct,
+        offset,
+        limit,
+    } = query;
+    let mut builder = from;
+    if let Some(predicate) = Expr::conjunction(where_) {
+        builder = builder.filter(predicate)?;
+    }
+    let mut having = having;
+    if let Some(group) = group_by {
+        let mut aggregates: Vec<Expr> = Vec::new();
+        for e in select
+            .iter()
+            .map(|(_, e)| e)
+            .chain(&having)
+            .chain(order.iter().map(|s| &s.expr))
+        {
+            collect_aggregates(e, &mut aggregates);
+        }
+        let group_exprs: Vec<Expr> = group
+            .iter()
+            .enumerate()
+            .map(|(i, g)| match g {
+                Expr::Column(_) => g.clone(),
+                _ => g.clone().alias(format!("__group{i}")),
+            })
+            .collect();
+        let aggregate_exprs: Vec<Expr> = aggregates
+            .iter()
+            .enumerate()
+            .map(|(i, a)| a.clone().alias(format!("__agg{i}")))
+            .collect();
+        builder = builder.aggregate(group_exprs, aggregate_exprs)?;
+        let rewrite = |e: Expr| over_aggregate(e, &group, &aggregates);
+        select = select
+            .into_iter()
+            .map(|(name, e)| Ok((name, rewrite(e)?)))
+            .collect::<Result<_>>()?;
+        having = having.into_iter().map(rewrite).collect::<Result<_>>()?;
+        order = order
+            .into_iter()
+            .map(|s| Ok(SortExpr::new(rewrite(s.expr)?, s.asc, s.nulls_first)))
+            .collect::<Result<_>>()?;
+    }
+    if let Some(predicate) = Expr::conjunction(having) {
+        builder = builder.filter(predicate)?;
+    }
+    let mut projection: Vec<Expr> = select
+        .iter()
+        .map(|(name, e)| match e {
+            Expr::Column(c) if &c.name == name => e.clone(),
+            _ => e.clone().alias(name.clone()),
+        })
+        .collect();
+    // Sort keys that are not selected travel as hidden columns (and, as in Django, take part
+    // in DISTINCT); they are projected away after the limit.
+    let mut sort_keys = Vec::with_capacity(order.len());
+    let mut hidden = 0;
+    for key in order {
+        let name = match select.iter().find(|(_, e)| e == &key.expr) {
+            Some((name, _)) => name.clone(),
+            None => {
+                let name = format!("__order{hidden}");
+                hidden += 1;
+                projection.push(key.expr.clone().alias(name.clone()));
+                name
+            }
+        };
+        sort_keys.push(SortExpr::new(col(name), key.asc, key.nulls_first));
+    }
+    builder = builder.project(projection)?;
+    if distinct {
+        builder = builder.distinct();
+    }
+    if !sort_keys.is_empty() {
+        builder = builder.sort(sort_keys)?;
+    }
+    if offset > 0 || limit.is_some() {
+        builder = builder.limit(offset, limit);
+    }
+    if hidden > 0 {
+        builder = builder.project(select.iter().map(|(name, _)| col(name.clone())).collect())?;
+    }
+    Ok(builder.build())
+}
+
+/// Every distinct aggregate call inside `expr`, in order of appearance.
+fn collect_aggregates(expr: &Expr, out: &mut Vec<Expr>) {
+    expr.visit(&mut |e| {
+        if let Expr::Aggregate(_) = e {
+            if !out.contains(e) {
+                out.push(e.clone());
+            }
+            return false;
+        }
+        true
+    });
+}
+
+/// Rewrites an expression over the FROM rows into one over the Aggregate's output: group
+/// expressions become their output columns, aggregate calls `__agg<i>`.
+fn over_aggregate(expr: Expr, group: &[Expr], aggregates: &[Expr]) -> Result<Expr> {
+    Ok(expr
+        .transform_down(&mut |e| {
+            if let Some(i) = group.iter().position(|g| g == &e) {
+                return Ok(match &e {
+                    Expr::Column(_) => Transformed::no(e),
+                    _ => Transformed::yes(col(format!("__group{i}"))),
+                });
+            }
+            if let Expr::Aggregate(_) = &e {
+                if let Some(i) = aggregates.iter().position(|a| a == &e) {
+                    return Ok(Transformed::yes(col(format!("__agg{i}"))));
+                }
+            }
+            Ok(Transformed::no(e))
+        })?
+        .data)
+}
+
+/// `COUNT(*)`.
+pub(crate) fn count_star() -> Expr {
+    Expr::Aggregate(AggregateExpr::new(AggregateFunction::Count, vec![]))
+}

@@ -1,0 +1,11 @@
+//! QuerySets: [`QuerySet`] records what was asked ([`queryset`](self)), the compiler turns the
+//! record into a logical plan, `evaluate` runs it, `write` inserts rows.
+
+mod compiler;
+mod evaluate;
+#[allow(clippy::module_inception)]
+mod queryset;
+mod write;
+
+pub use queryset::{AggregateArg, OrderItem, QuerySet};
+pub use write::IntoFieldValues;
