@@ -12,6 +12,9 @@ mod push_down_filter;
 mod push_down_limit;
 mod replace_sort_limit_with_top_k;
 mod simplify_expressions;
+#[cfg(test)]
+mod tests;
+mod utils;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
