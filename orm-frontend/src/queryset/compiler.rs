@@ -1078,3 +1078,361 @@ fn over_aggregate(expr: Expr, group: &[Expr], aggregates: &[Expr]) -> Result<Exp
 pub(crate) fn count_star() -> Expr {
     Expr::Aggregate(AggregateExpr::new(AggregateFunction::Count, vec![]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expressions_placeholder::{Count, Sum, F};
+    use crate::q;
+    use crate::queryset::fixtures::shop_schema;
+
+    fn plan(qs: &QuerySet) -> String {
+        compile(qs).unwrap().plan.to_string()
+    }
+
+    fn error(qs: &QuerySet) -> Error {
+        compile(qs).unwrap_err()
+    }
+
+    /// An indented plan written inside the test source: the first line is the root, the
+    /// least-indented following lines are its children.
+    fn lines(text: &str) -> String {
+        let mut all = text.lines();
+        let first = all.next().unwrap_or_default().trim();
+        let rest: Vec<&str> = all.collect();
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let base = rest.iter().map(|l| indent(l)).min().unwrap_or(0);
+        let mut out = first.to_string();
+        for l in rest {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent(l) - base + 2));
+            out.push_str(l.trim());
+        }
+        out
+    }
+
+    #[test]
+    fn unknown_fields_list_djangos_choices() {
+        let db = shop_schema();
+        let err = error(&db.objects("Order").filter(q!(nme = 1)));
+        assert_eq!(err.django_name(), "FieldError");
+        assert_eq!(
+            err.to_string(),
+            "Cannot resolve keyword 'nme' into field. Choices are: amount, customer, \
+             customer_id, id, referrer, referrer_id, status"
+        );
+        // Reverse relations and selected annotations are choices too; alias() ones are not.
+        let qs = db
+            .objects("Customer")
+            .annotate([("n", F("id"))])
+            .alias([("hidden", F("id"))])
+            .order_by(["nme"]);
+        assert_eq!(
+            error(&qs).to_string(),
+            "Cannot resolve keyword 'nme' into field. Choices are: country, country_id, id, n, \
+             name, orders, referred_orders, region"
+        );
+        // A bad name after a relation lists the related model's choices.
+        let err = error(&db.objects("Order").values(["customer__country__nme"]));
+        assert_eq!(
+            err.to_string(),
+            "Cannot resolve keyword 'nme' into field. Choices are: customer, id, name"
+        );
+    }
+
+    #[test]
+    fn model_rows_select_attnames_and_follow_meta_ordering() {
+        let db = shop_schema();
+        assert_eq!(
+            plan(&db.objects("Customer")),
+            lines(
+                "Sort: name ASC NULLS LAST
+                   Projection: customer.id, customer.name, customer.region, customer.country_id
+                     Scan: customer"
+            )
+        );
+        assert_eq!(
+            plan(&db.objects("Customer").reverse()),
+            lines(
+                "Sort: name DESC NULLS FIRST
+                   Projection: customer.id, customer.name, customer.region, customer.country_id
+                     Scan: customer"
+            )
+        );
+        // order_by() with no fields drops Meta.ordering too.
+        assert!(!plan(&db.objects("Customer").clear_ordering()).contains("Sort"));
+    }
+
+    #[test]
+    fn values_before_annotate_groups_by_the_values() {
+        let db = shop_schema();
+        let qs = db
+            .objects("Customer")
+            .values(["region"])
+            .annotate([("n", Count("id"))]);
+        assert_eq!(
+            plan(&qs),
+            lines(
+                "Projection: customer.region, __agg0 AS n
+                   Aggregate: groupBy=[customer.region], aggr=[count(customer.id) AS __agg0]
+                     Scan: customer"
+            )
+        );
+    }
+
+    #[test]
+    fn annotate_on_model_rows_groups_by_the_model_and_values_after_does_not_regroup() {
+        let db = shop_schema();
+        let grouped = "Aggregate: groupBy=[customer.id, customer.name, customer.region, \
+                       customer.country_id], aggr=[count(customer.id) AS __agg0]";
+        let qs = db.objects("Customer").annotate([("n", Count("id"))]);
+        assert_eq!(
+            plan(&qs),
+            format!(
+                "Projection: customer.id, customer.name, customer.region, customer.country_id, \
+                 __agg0 AS n\n  {grouped}\n    Scan: customer"
+            )
+        );
+        let after = qs.values(["region", "n"]);
+        assert_eq!(
+            plan(&after),
+            format!("Projection: customer.region, __agg0 AS n\n  {grouped}\n    Scan: customer")
+        );
+    }
+
+    #[test]
+    fn explicit_order_by_joins_the_group_by_but_meta_ordering_does_not() {
+        let db = shop_schema();
+        let base = db
+            .objects("Customer")
+            .values(["region"])
+            .annotate([("n", Count("id"))]);
+        assert_eq!(
+            plan(&base.order_by(["name"])),
+            lines(
+                "Projection: region, n
+                   Sort: __order0 ASC NULLS LAST
+                     Projection: customer.region, __agg0 AS n, customer.name AS __order0
+                       Aggregate: groupBy=[customer.region, customer.name], aggr=[count(customer.id) AS __agg0]
+                         Scan: customer"
+            )
+        );
+        // Ordering by a selected aggregate adds nothing to the grouping.
+        assert_eq!(
+            plan(&base.order_by(["-n"])),
+            lines(
+                "Sort: n DESC NULLS FIRST
+                   Projection: customer.region, __agg0 AS n
+                     Aggregate: groupBy=[customer.region], aggr=[count(customer.id) AS __agg0]
+                       Scan: customer"
+            )
+        );
+    }
+
+    #[test]
+    fn filters_on_aggregates_are_having() {
+        let db = shop_schema();
+        let qs = db
+            .objects("Order")
+            .values(["customer"])
+            .annotate([("total", Sum("amount"))])
+            .filter(q!(total__gt = 100, customer__gt = 1));
+        assert_eq!(
+            plan(&qs),
+            lines(
+                "Projection: order.customer_id AS customer, __agg0 AS total
+                   Filter: (__agg0 > 100)
+                     Aggregate: groupBy=[order.customer_id], aggr=[sum(order.amount) AS __agg0]
+                       Filter: (order.customer_id > 1)
+                         Scan: order"
+            )
+        );
+    }
+
+    #[test]
+    fn forward_relations_join_once_per_path_and_fk_ids_need_no_join() {
+        let db = shop_schema();
+        let orders = db.objects("Order");
+        assert_eq!(
+            plan(&orders.filter(q!(customer__name = "Ann")).filter(q!(customer__region = "EU"))),
+            lines(
+                "Projection: order.id, order.customer_id, order.referrer_id, order.amount, order.status
+                   Filter: (customer.name = 'Ann') AND (customer.region = 'EU')
+                     Join: Left, on=[order.customer_id = customer.id]
+                       Scan: order
+                       Scan: customer"
+            )
+            .replace(
+                "(customer.name = 'Ann') AND (customer.region = 'EU')",
+                "((customer.name = 'Ann') AND (customer.region = 'EU'))"
+            )
+        );
+        assert_eq!(
+            plan(&orders.filter(q!(customer = 1)).filter(q!(customer__id = 2, customer__pk = 3))),
+            lines(
+                "Projection: order.id, order.customer_id, order.referrer_id, order.amount, order.status
+                   Filter: (((order.customer_id = 1) AND (order.customer_id = 2)) AND (order.customer_id = 3))
+                     Scan: order"
+            )
+        );
+        // The first join to a table takes its name; a second one Django's next alias
+        // (T + number of aliases so far + 1).
+        let qs = orders
+            .filter(q!(referrer__name = "Bob"))
+            .values(["customer__country__name"]);
+        assert_eq!(
+            plan(&qs),
+            lines(
+                "Projection: country.name AS customer__country__name
+                   Filter: (customer.name = 'Bob')
+                     Join: Left, on=[T3.country_id = country.id]
+                       Join: Left, on=[order.customer_id = T3.id]
+                         Join: Left, on=[order.referrer_id = customer.id]
+                           Scan: order
+                           Scan: customer
+                         Scan: customer AS T3
+                       Scan: country"
+            )
+        );
+    }
+
+    #[test]
+    fn ordering_by_a_relation_uses_the_related_models_ordering() {
+        let db = shop_schema();
+        assert_eq!(
+            plan(&db.objects("Order").order_by(["-customer", "customer_id"])),
+            lines(
+                "Projection: id, customer_id, referrer_id, amount, status
+                   Sort: __order0 DESC NULLS FIRST, customer_id ASC NULLS LAST
+                     Projection: order.id, order.customer_id, order.referrer_id, order.amount, order.status, customer.name AS __order0
+                       Join: Left, on=[order.customer_id = customer.id]
+                         Scan: order
+                         Scan: customer"
+            )
+        );
+        // Country has no Meta.ordering: its key orders, without a join.
+        let qs = db.objects("Customer").order_by(["country"]);
+        assert!(plan(&qs).contains("Sort: country_id ASC NULLS LAST"));
+        assert!(!plan(&qs).contains("Join"));
+    }
+
+    #[test]
+    fn distinct_compares_order_by_columns_too() {
+        let db = shop_schema();
+        let qs = db
+            .objects("Customer")
+            .distinct()
+            .order_by(["region"])
+            .values(["name"])
+            .slice(1..3);
+        assert_eq!(
+            plan(&qs),
+            lines(
+                "Projection: name
+                   Limit: skip=1, fetch=2
+                     Sort: __order0 ASC NULLS LAST
+                       Distinct
+                         Projection: customer.name, customer.region AS __order0
+                           Scan: customer"
+            )
+        );
+    }
+
+    #[test]
+    fn aggregate_over_a_slice_is_a_subquery() {
+        let db = shop_schema();
+        let sliced = db.objects("Order").order_by(["-amount"]).slice(..2);
+        let items = || {
+            vec![(
+                "amount__sum".to_string(),
+                AggregateItem::Expression(Sum("amount")),
+            )]
+        };
+        let compiled = compile_aggregate(&sliced, items()).unwrap();
+        assert_eq!(
+            compiled.plan.to_string(),
+            lines(
+                "Projection: __agg0 AS amount__sum
+                   Aggregate: groupBy=[], aggr=[sum(subquery.amount) AS __agg0]
+                     SubqueryAlias: subquery
+                       Limit: skip=0, fetch=2
+                         Sort: amount DESC NULLS FIRST
+                           Projection: order.id, order.customer_id, order.referrer_id, order.amount, order.status
+                             Scan: order"
+            )
+        );
+        // Unsliced and ungrouped: aggregated directly, ordering dropped.
+        let direct =
+            compile_aggregate(&db.objects("Order").order_by(["-amount"]), items()).unwrap();
+        assert_eq!(
+            direct.plan.to_string(),
+            lines(
+                "Projection: __agg0 AS amount__sum
+                   Aggregate: groupBy=[], aggr=[sum(order.amount) AS __agg0]
+                     Scan: order"
+            )
+        );
+    }
+
+    #[test]
+    fn annotations_see_earlier_annotations_and_filters_see_earlier_ones_only() {
+        let db = shop_schema();
+        let qs = db
+            .objects("Order")
+            .annotate([("double", F("amount") * 2)])
+            .annotate([("quad", F("double") * 2)])
+            .filter(q!(quad__gt = 10))
+            .values(["quad"]);
+        assert_eq!(
+            plan(&qs),
+            lines(
+                "Projection: ((order.amount * 2) * 2) AS quad
+                   Filter: (((order.amount * 2) * 2) > 10)
+                     Scan: order"
+            )
+        );
+        let early = db
+            .objects("Order")
+            .filter(q!(double__gt = 1))
+            .annotate([("double", F("amount") * 2)]);
+        assert!(error(&early)
+            .to_string()
+            .starts_with("Cannot resolve keyword 'double'"));
+        let clash = db.objects("Order").annotate([("amount", F("id"))]);
+        assert_eq!(
+            error(&clash).to_string(),
+            "The annotation 'amount' conflicts with a field on the model."
+        );
+    }
+
+    #[test]
+    fn deferred_fields_are_not_selected_but_the_pk_always_is() {
+        let db = shop_schema();
+        let only = db.objects("Order").only(["amount"]).clear_ordering();
+        assert_eq!(
+            plan(&only),
+            "Projection: order.id, order.amount\n  Scan: order"
+        );
+        let defer = db.objects("Order").defer(["status", "id", "referrer"]);
+        assert_eq!(
+            plan(&defer),
+            "Projection: order.id, order.customer_id, order.amount\n  Scan: order"
+        );
+        let bad = db.objects("Order").only(["nope"]);
+        assert_eq!(error(&bad).to_string(), "Order has no field named 'nope'");
+    }
+
+    #[test]
+    fn random_order_is_a_seeded_permutation_of_the_key() {
+        let db = shop_schema();
+        let text = plan(&db.objects("Order").order_by(["?"]));
+        assert!(text.contains("% 2147483647) AS __order0"), "{text}");
+        // In a grouped query it would split groups, so it is left out.
+        let grouped = db
+            .objects("Order")
+            .values(["status"])
+            .annotate([("n", Count("id"))])
+            .order_by(["?"]);
+        assert!(!plan(&grouped).contains("Sort"));
+    }
+}

@@ -3,6 +3,8 @@
 
 mod compiler;
 mod evaluate;
+#[cfg(test)]
+pub(crate) mod fixtures;
 #[allow(clippy::module_inception)]
 mod queryset;
 mod write;
