@@ -156,6 +156,11 @@ impl From<i32> for Expression {
         Expression::Value(i64::from(v).into())
     }
 }
+impl From<bool> for Expression {
+    fn from(v: bool) -> Self {
+        Expression::Value(v.into())
+    }
+}
 impl From<f64> for Expression {
     fn from(v: f64) -> Self {
         Expression::Value(v.into())

@@ -510,7 +510,9 @@ mod tests {
             )
             .prepared()
             .unwrap()
-            .resolve_relation_types(|name| (name == "Customer").then(|| customer.clone()))
+            .resolve_relation_types(|name| {
+                (name == "Customer").then(|| std::sync::Arc::clone(&customer))
+            })
             .unwrap();
         let fk = order.get_field("customer_id").unwrap();
         assert_eq!(fk.name(), "customer");

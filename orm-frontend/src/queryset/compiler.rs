@@ -64,7 +64,7 @@ pub(crate) fn compile(qs: &QuerySet) -> Result<CompiledQuery> {
     let mut compiler = Compiler::for_queryset(qs)?;
     let select = compiler.select_query(&qs.query)?;
     let empty = qs.query.empty || select.where_.iter().any(is_false);
-    let plan = assemble(compiler.from_clause()?, select)?;
+    let plan = assemble(compiler.plan_from()?, select)?;
     Ok(CompiledQuery { plan, empty })
 }
 
@@ -88,7 +88,7 @@ pub(crate) fn compile_aggregate(
         let select = resolve_aggregate_items(&mut compiler, items)?;
         let empty = where_.iter().any(is_false);
         let plan = assemble(
-            compiler.from_clause()?,
+            compiler.plan_from()?,
             SelectQuery::aggregate(where_, select),
         )?;
         return Ok(CompiledQuery { plan, empty });
@@ -285,7 +285,7 @@ impl Compiler {
 
     /// Scan of the model's table, then one LEFT join per related path, in creation order.
     /// Every scan of a table reads the same snapshot (taken when the table first appeared).
-    fn from_clause(&self) -> Result<LogicalPlanBuilder> {
+    fn plan_from(&self) -> Result<LogicalPlanBuilder> {
         let scan = |relation: &Relation| {
             LogicalPlan::Scan(Scan::with_snapshot(
                 Arc::clone(&relation.table),
@@ -588,7 +588,7 @@ impl Compiler {
             pk.data_type,
             DataType::Int16 | DataType::Int32 | DataType::Int64
         ) {
-            return Ok(SortExpr::new(pk.expr, seed % 2 == 0, false));
+            return Ok(SortExpr::new(pk.expr, seed.is_multiple_of(2), false));
         }
         let multiplier = (seed % (PRIME as u64 - 1)) as i64 + 1;
         let offset = ((seed >> 32) % PRIME as u64) as i64;

@@ -391,3 +391,452 @@ fn instances(model: &Model, rows: &Rows) -> Vec<Instance> {
         .map(|row| Instance::new(model.name(), pk.clone(), row))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expressions_placeholder::{Avg, Count, Max, Sum, F};
+    use crate::q;
+    use crate::queryset::fixtures::shop;
+
+    fn names(qs: &QuerySet) -> Vec<String> {
+        qs.fetch().unwrap().column::<String>("name").unwrap()
+    }
+
+    fn ids(qs: &QuerySet) -> Vec<i64> {
+        qs.fetch().unwrap().column::<i64>("id").unwrap()
+    }
+
+    #[test]
+    fn meta_ordering_reverse_first_and_last() {
+        let db = shop();
+        let customers = db.objects("Customer");
+        assert_eq!(names(&customers), ["Ann", "Bob", "Cid", "Dee"]);
+        assert_eq!(names(&customers.reverse()), ["Dee", "Cid", "Bob", "Ann"]);
+        assert_eq!(
+            names(&customers.reverse().reverse()),
+            ["Ann", "Bob", "Cid", "Dee"]
+        );
+        let first = customers.first().unwrap().unwrap();
+        assert_eq!(first.get::<String>("name").unwrap(), "Ann");
+        let last = customers.last().unwrap().unwrap();
+        assert_eq!(last.get::<String>("name").unwrap(), "Dee");
+        // Order has no Meta.ordering: first/last go by primary key.
+        let orders = db.objects("Order");
+        assert_eq!(
+            orders.first().unwrap().unwrap().pk(),
+            ScalarValue::Int64(Some(1))
+        );
+        assert_eq!(
+            orders.last().unwrap().unwrap().pk(),
+            ScalarValue::Int64(Some(5))
+        );
+        let biggest = orders.order_by(["-amount"]).first().unwrap().unwrap();
+        assert_eq!(biggest.get::<i64>("amount").unwrap(), 250);
+        assert!(orders
+            .filter(q!(amount__gt = 1000))
+            .first()
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn nulls_sort_last_ascending_and_first_descending() {
+        let db = shop();
+        let regions = |qs: &QuerySet| {
+            qs.fetch()
+                .unwrap()
+                .column::<Option<String>>("region")
+                .unwrap()
+        };
+        let by_region = db.objects("Customer").order_by(["region", "name"]);
+        let eu = Some("EU".to_string());
+        let us = Some("US".to_string());
+        assert_eq!(
+            regions(&by_region),
+            [eu.clone(), eu.clone(), us.clone(), None]
+        );
+        let desc = db.objects("Customer").order_by(["-region", "name"]);
+        assert_eq!(regions(&desc), [None, us, eu.clone(), eu]);
+    }
+
+    #[test]
+    fn filter_and_exclude_together_return_every_row() {
+        let db = shop();
+        let customers = db.objects("Customer");
+        let eu = customers.filter(q!(region = "EU"));
+        let not_eu = customers.exclude(q!(region = "EU"));
+        assert_eq!(names(&eu), ["Ann", "Dee"]);
+        // Cid's region is NULL: exclude() keeps him, as Django does.
+        assert_eq!(names(&not_eu), ["Bob", "Cid"]);
+        assert_eq!(names(&customers.filter(q!(region = None::<&str>))), ["Cid"]);
+    }
+
+    #[test]
+    fn an_empty_in_list_matches_nothing_and_runs_no_query() {
+        let db = shop();
+        let before = db.query_count();
+        let rows = db
+            .objects("Order")
+            .filter(q!(id__in = Vec::<i64>::new()))
+            .fetch()
+            .unwrap();
+        assert!(rows.is_empty());
+        assert_eq!(rows.columns().len(), 5);
+        let none = db.objects("Order").none();
+        assert!(none.fetch().unwrap().is_empty());
+        assert_eq!(none.count().unwrap(), 0);
+        assert_eq!(db.query_count(), before);
+        assert!(db.objects("Order").fetch().is_ok());
+        assert_eq!(db.query_count(), before + 1);
+    }
+
+    #[test]
+    fn slices_compose_and_index() {
+        let db = shop();
+        let customers = db.objects("Customer");
+        assert_eq!(names(&customers.slice(1..3)), ["Bob", "Cid"]);
+        assert_eq!(names(&customers.slice(1..).slice(1..)), ["Cid", "Dee"]);
+        assert_eq!(names(&customers.slice(..3).slice(2..10)), ["Cid"]);
+        assert!(names(&customers.slice(3..3)).is_empty());
+        let third = customers.get_index(2).unwrap();
+        assert_eq!(third.get::<String>("name").unwrap(), "Cid");
+        let err = customers.get_index(9).unwrap_err();
+        assert_eq!(
+            (err.django_name(), err.to_string().as_str()),
+            ("IndexError", "list index out of range")
+        );
+        let err = customers.get_index(-1).unwrap_err();
+        assert_eq!(err.to_string(), "Negative indexing is not supported.");
+        let err = customers
+            .slice(..2)
+            .filter(q!(name = "Ann"))
+            .fetch()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Cannot filter a query once a slice has been taken."
+        );
+    }
+
+    #[test]
+    fn get_reports_django_errors() {
+        let db = shop();
+        let customers = db.objects("Customer");
+        let ann = customers.get(q!(name = "Ann")).unwrap();
+        assert_eq!(ann.pk(), ScalarValue::Int64(Some(1)));
+        assert_eq!(ann.model_name(), "Customer");
+        let err = customers.get(q!(name = "Zed")).unwrap_err();
+        assert_eq!(err.django_name(), "DoesNotExist");
+        assert_eq!(err.to_string(), "Customer matching query does not exist.");
+        let err = customers.get(q!(region = "EU")).unwrap_err();
+        assert_eq!(err.django_name(), "MultipleObjectsReturned");
+        assert_eq!(
+            err.to_string(),
+            "get() returned more than one Customer -- it returned 2!"
+        );
+    }
+
+    #[test]
+    fn values_and_values_list_name_their_columns() {
+        let db = shop();
+        let rows = db
+            .objects("Order")
+            .values(["id", "customer", "amount"])
+            .order_by(["-amount"])
+            .slice(..2)
+            .fetch()
+            .unwrap();
+        assert_eq!(rows.columns(), ["id", "customer", "amount"]);
+        assert_eq!(rows.column::<i64>("customer").unwrap(), [1, 1]);
+        assert_eq!(
+            rows.first().unwrap().to_string(),
+            "{id: 2, customer: 1, amount: 250}"
+        );
+        let statuses = db
+            .objects("Order")
+            .values_list(["status"])
+            .flat()
+            .distinct()
+            .order_by(["status"])
+            .fetch_flat::<String>()
+            .unwrap();
+        assert_eq!(statuses, ["cancelled", "new", "paid"]);
+        let all = db
+            .objects("Country")
+            .values(Vec::<String>::new())
+            .fetch()
+            .unwrap();
+        assert_eq!(all.columns(), ["id", "name"]);
+    }
+
+    #[test]
+    fn only_defer_contains_in_bulk_exists() {
+        let db = shop();
+        let orders = db.objects("Order");
+        let only = orders.only(["amount"]).fetch().unwrap();
+        assert_eq!(only.columns(), ["id", "amount"]);
+        let ann = db.objects("Customer").get(q!(name = "Ann")).unwrap();
+        assert!(db.objects("Customer").contains(&ann).unwrap());
+        assert!(!db
+            .objects("Customer")
+            .exclude(q!(name = "Ann"))
+            .contains(&ann)
+            .unwrap());
+        let err = db
+            .objects("Customer")
+            .values(["name"])
+            .contains(&ann)
+            .unwrap_err();
+        assert_eq!(err.django_name(), "TypeError");
+        let bulk = db
+            .objects("Customer")
+            .in_bulk(Some(vec![1i64.into(), 3i64.into(), 99i64.into()]), "pk")
+            .unwrap();
+        assert_eq!(bulk.len(), 2);
+        assert_eq!(
+            bulk.get(3i64).unwrap().get::<String>("name").unwrap(),
+            "Cid"
+        );
+        assert!(bulk.get(99i64).is_none());
+        let before = db.query_count();
+        assert!(db
+            .objects("Customer")
+            .in_bulk(Some(vec![]), "pk")
+            .unwrap()
+            .is_empty());
+        assert_eq!(db.query_count(), before);
+        let err = db.objects("Customer").in_bulk(None, "name").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "in_bulk()'s field_name must be a unique field but 'name' isn't."
+        );
+        assert!(orders.filter(q!(status = "paid")).exists().unwrap());
+        assert!(!orders.filter(q!(status = "lost")).exists().unwrap());
+    }
+
+    #[test]
+    fn latest_and_earliest() {
+        let db = shop();
+        let orders = db.objects("Order");
+        assert_eq!(
+            orders.latest(["amount"]).unwrap().pk(),
+            ScalarValue::Int64(Some(2))
+        );
+        assert_eq!(
+            orders.earliest(["amount"]).unwrap().pk(),
+            ScalarValue::Int64(Some(5))
+        );
+        assert_eq!(
+            orders.latest(["-amount"]).unwrap().pk(),
+            ScalarValue::Int64(Some(5))
+        );
+        let err = orders.latest(Vec::<String>::new()).unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("earliest() and latest() require"));
+        let err = orders
+            .filter(q!(amount__gt = 999))
+            .latest(["amount"])
+            .unwrap_err();
+        assert_eq!(err.to_string(), "Order matching query does not exist.");
+    }
+
+    #[test]
+    fn random_order_is_a_permutation() {
+        let db = shop();
+        let mut shuffled = ids(&db.objects("Order").order_by(["?"]));
+        shuffled.sort_unstable();
+        assert_eq!(shuffled, [1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn create_returns_the_stored_instance() {
+        let db = shop();
+        let eve = db
+            .objects("Customer")
+            .create([("name", "Eve".into())])
+            .unwrap();
+        assert_eq!(eve.pk(), ScalarValue::Int64(Some(5)));
+        assert_eq!(eve.get::<Option<String>>("region").unwrap(), None);
+        let order = db
+            .objects("Order")
+            .create([("customer", (&eve).into()), ("amount", 5i64.into())])
+            .unwrap();
+        assert_eq!(order.get::<String>("status").unwrap(), "new");
+        assert_eq!(order.get::<i64>("customer").unwrap(), 5);
+        assert_eq!(names(&db.objects("Customer").slice(4..)), ["Eve"]);
+    }
+
+    // The tests below need the engine's hash aggregate and hash join.
+
+    #[test]
+    fn count_and_aggregate() {
+        let db = shop();
+        let orders = db.objects("Order");
+        assert_eq!(orders.count().unwrap(), 5);
+        assert_eq!(orders.filter(q!(status = "paid")).count().unwrap(), 2);
+        let stats = orders
+            .aggregate([
+                Sum("amount").into(),
+                AggregateArg::from(("top", Max("amount"))),
+            ])
+            .unwrap();
+        assert_eq!(stats.columns(), ["amount__sum", "top"]);
+        assert_eq!(stats.get::<i64>("amount__sum").unwrap(), 475);
+        assert_eq!(stats.get::<i32>("top").unwrap(), 250);
+        // Over a slice: the two largest orders only.
+        let top_two = orders.order_by(["-amount"]).slice(..2);
+        assert_eq!(top_two.count().unwrap(), 2);
+        let sum = top_two.aggregate([Sum("amount")]).unwrap();
+        assert_eq!(sum.get::<i64>("amount__sum").unwrap(), 350);
+        // Over nothing: NULL, except Count.
+        let empty = orders.filter(q!(amount__gt = 999)).aggregate([
+            AggregateArg::from(Sum("amount")),
+            AggregateArg::from(Count("id")),
+        ]);
+        let empty = empty.unwrap();
+        assert_eq!(empty.get::<Option<i64>>("amount__sum").unwrap(), None);
+        assert_eq!(empty.get::<i64>("id__count").unwrap(), 0);
+        let err = orders.aggregate([F("amount") * 2]).unwrap_err();
+        assert_eq!(err.to_string(), "Complex aggregates require an alias");
+        let err = orders.aggregate([("x", F("amount"))]).unwrap_err();
+        assert_eq!(err.to_string(), "x is not an aggregate expression");
+    }
+
+    #[test]
+    fn values_then_annotate_groups_and_having_filters_groups() {
+        let db = shop();
+        let by_status = db
+            .objects("Order")
+            .values(["status"])
+            .annotate([("n", Count("id")), ("total", Sum("amount"))])
+            .order_by(["status"])
+            .fetch()
+            .unwrap();
+        assert_eq!(by_status.columns(), ["status", "n", "total"]);
+        assert_eq!(
+            by_status.column::<String>("status").unwrap(),
+            ["cancelled", "new", "paid"]
+        );
+        assert_eq!(by_status.column::<i64>("n").unwrap(), [1, 2, 2]);
+        assert_eq!(by_status.column::<i64>("total").unwrap(), [40, 110, 325]);
+        let big = db
+            .objects("Order")
+            .values(["status"])
+            .annotate([("total", Sum("amount"))])
+            .filter(q!(total__gt = 100))
+            .order_by(["-total"]);
+        let rows = big.fetch().unwrap();
+        assert_eq!(rows.column::<String>("status").unwrap(), ["paid", "new"]);
+        // Aggregating the groups: a subquery.
+        let avg = db
+            .objects("Order")
+            .values(["status"])
+            .annotate([("total", Sum("amount"))])
+            .aggregate([Avg("total")])
+            .unwrap();
+        assert!((avg.get::<f64>("total__avg").unwrap() - 475.0 / 3.0).abs() < 1e-9);
+        assert_eq!(
+            db.objects("Order")
+                .values(["status"])
+                .annotate([("n", Count("id"))])
+                .count()
+                .unwrap(),
+            3
+        );
+    }
+
+    #[test]
+    fn ordering_by_an_ungrouped_field_splits_groups() {
+        let db = shop();
+        let rows = db
+            .objects("Customer")
+            .values(["region"])
+            .annotate([("n", Count("id"))])
+            .order_by(["name"])
+            .fetch()
+            .unwrap();
+        // One group per customer now (Ann EU, Bob US, Cid NULL, Dee EU), in name order.
+        assert_eq!(rows.column::<i64>("n").unwrap(), [1, 1, 1, 1]);
+        let unsplit = db
+            .objects("Customer")
+            .values(["region"])
+            .annotate([("n", Count("id"))])
+            .order_by(["region"])
+            .fetch()
+            .unwrap();
+        assert_eq!(unsplit.column::<i64>("n").unwrap(), [2, 1, 1]);
+    }
+
+    #[test]
+    fn annotate_on_model_rows_and_first_on_grouped_values() {
+        let db = shop();
+        let customers = db
+            .objects("Order")
+            .annotate([("double", Sum("amount"))])
+            .order_by(["id"])
+            .values(["id", "double"])
+            .fetch()
+            .unwrap();
+        assert_eq!(
+            customers.column::<i64>("double").unwrap(),
+            [100, 250, 40, 75, 10]
+        );
+        let err = db
+            .objects("Order")
+            .values(["status"])
+            .annotate([("n", Count("id"))])
+            .first()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Cannot use QuerySet.first() on an unordered queryset performing aggregation. Add \
+             an ordering with order_by()."
+        );
+    }
+
+    #[test]
+    fn forward_relations_in_filter_values_and_order_by() {
+        let db = shop();
+        let orders = db.objects("Order");
+        let eu = orders.filter(q!(customer__region = "EU")).order_by(["id"]);
+        assert_eq!(ids(&eu), [1, 2, 4]);
+        let rows = orders
+            .filter(q!(referrer__isnull = false))
+            .values([
+                "id",
+                "customer__name",
+                "referrer__name",
+                "customer__country__name",
+            ])
+            .order_by(["id"])
+            .fetch()
+            .unwrap();
+        assert_eq!(
+            rows.column::<String>("customer__name").unwrap(),
+            ["Ann", "Bob"]
+        );
+        assert_eq!(
+            rows.column::<String>("referrer__name").unwrap(),
+            ["Bob", "Ann"]
+        );
+        assert_eq!(
+            rows.column::<Option<String>>("customer__country__name")
+                .unwrap(),
+            [Some("NL".to_string()), None]
+        );
+        // Ordering by a relation uses the related model's Meta.ordering (Customer: name).
+        let by_customer = orders.order_by(["customer", "-amount"]);
+        assert_eq!(ids(&by_customer), [2, 1, 3, 5, 4]);
+        let by_country = db.objects("Customer").order_by(["country__name", "name"]);
+        assert_eq!(names(&by_country), ["Cid", "Ann", "Dee", "Bob"]);
+        let per_region = orders
+            .values(["customer__region"])
+            .annotate([("total", Sum("amount"))])
+            .order_by(["customer__region"])
+            .fetch()
+            .unwrap();
+        assert_eq!(per_region.column::<i64>("total").unwrap(), [425, 40, 10]);
+    }
+}
