@@ -109,25 +109,21 @@ mod tests {
             db.objects_of::<Person>().bulk_create_typed(people).unwrap(),
             2
         );
-        let rows = db.objects_of::<Person>().fetch_as::<Person>();
-        match rows {
-            Ok(rows) => assert_eq!(
-                rows,
-                [
-                    Person {
-                        id: Some(2),
-                        name: "Al".into(),
-                        age: None
-                    },
-                    Person {
-                        id: Some(1),
-                        name: "Zoe".into(),
-                        age: Some(30)
-                    },
-                ]
-            ),
-            // Until the engine's operators are merged, only the write half can be checked.
-            Err(e) => assert!(e.to_string().contains("not implemented"), "{e}"),
-        }
+        let rows = db.objects_of::<Person>().fetch_as::<Person>().unwrap();
+        assert_eq!(
+            rows,
+            [
+                Person {
+                    id: Some(2),
+                    name: "Al".into(),
+                    age: None
+                },
+                Person {
+                    id: Some(1),
+                    name: "Zoe".into(),
+                    age: Some(30)
+                },
+            ]
+        );
     }
 }

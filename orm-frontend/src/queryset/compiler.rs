@@ -46,8 +46,8 @@ use crate::queryset::queryset::{GroupBy, OrderItem, Query, QuerySet};
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledQuery {
     pub plan: Arc<LogicalPlan>,
-    /// The result is known to be empty without running the plan (`none()`, `x__in=[]`):
-    /// Django runs no query then.
+    /// The rows being selected (or aggregated) are known to be none without running the plan
+    /// (`none()`, `x__in=[]`): Django runs no query then.
     pub empty: bool,
 }
 
@@ -99,7 +99,8 @@ pub(crate) fn compile_aggregate(
         qs.clear_ordering()
     };
     let inner = compile(&inner_qs)?;
-    let inner_plan = if inner.empty {
+    let empty = inner.empty;
+    let inner_plan = if empty {
         Arc::new(LogicalPlan::Values(Values::empty(
             inner
                 .plan
@@ -119,7 +120,7 @@ pub(crate) fn compile_aggregate(
     };
     let select = resolve_aggregate_items(&mut outer, items)?;
     let plan = assemble(from, SelectQuery::aggregate(vec![], select))?;
-    Ok(CompiledQuery { plan, empty: false })
+    Ok(CompiledQuery { plan, empty })
 }
 
 const SUBQUERY_ALIAS: &str = "subquery";

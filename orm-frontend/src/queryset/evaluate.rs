@@ -72,6 +72,9 @@ impl QuerySet {
             self,
             vec![("__count".to_string(), AggregateItem::Resolved(count_star()))],
         )?;
+        if compiled.empty {
+            return Ok(0);
+        }
         let row = self.single_row(compiled)?;
         let n: i64 = row.get("__count")?;
         Ok(usize::try_from(n).unwrap_or_default())
@@ -342,12 +345,17 @@ impl QuerySet {
         Ok(Rows::new(result.schema, result.batches))
     }
 
+    /// Runs an aggregate query; it always has its one row (NULLs and zero counts over no
+    /// rows), so it runs even when its WHERE is known to be false.
     fn single_row(&self, compiled: CompiledQuery) -> Result<Row> {
-        self.run(compiled)?.first().ok_or_else(|| {
-            Error::Engine(quiver_engine::EngineError::Internal(
-                "an aggregate without GROUP BY returned no row".into(),
-            ))
-        })
+        let result = self.db.execute(compiled.plan)?;
+        Rows::new(result.schema, result.batches)
+            .first()
+            .ok_or_else(|| {
+                Error::Engine(quiver_engine::EngineError::Internal(
+                    "an aggregate without GROUP BY returned no row".into(),
+                ))
+            })
     }
 
     /// Django's `QuerySet.ordered`.
