@@ -6,8 +6,9 @@
 //! for every field path: a path through a forward ForeignKey/OneToOne adds a LEFT join once
 //! per path (a many-to-one LEFT join never repeats rows; the optimizer turns it INNER when a
 //! filter rejects NULLs), `fk` and `fk__pk` stop at the local `<fk>_id` column without a join,
-//! and an unknown name is Django's `FieldError` with its "Choices are: …" list. Then
-//! [`assemble`] builds the operators in SQL's logical order:
+//! and an unknown name is Django's `FieldError` with its "Choices are: …" list. The result
+//! is a [`SelectQuery`], from which [`assemble`](super::select_query::assemble) builds the
+//! operators in SQL's logical order:
 //!
 //! ```text
 //! Limit                      qs[a:b]
@@ -28,11 +29,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow::datatypes::DataType;
-use quiver_engine::expr::{qualified_col, AggregateExpr, AggregateFunction, Transformed};
+use quiver_engine::expr::{qualified_col, AggregateExpr, AggregateFunction};
 use quiver_engine::logical_plan::{Scan, Values};
 use quiver_engine::{
-    col, lit, Expr, LogicalPlan, LogicalPlanBuilder, PlanSchema, PlanSchemaRef, ScalarValue,
-    SortExpr,
+    lit, Expr, LogicalPlan, LogicalPlanBuilder, PlanSchema, PlanSchemaRef, ScalarValue, SortExpr,
 };
 use quiver_storage::{Catalog, Table, TableVersion};
 
@@ -41,6 +41,7 @@ use crate::expressions::{ResolvedField, Resolver};
 use crate::expressions_placeholder::{Expression, F};
 use crate::model::{Field, FieldType, Model, Registry};
 use crate::queryset::queryset::{GroupBy, OrderItem, Query, QuerySet};
+use crate::queryset::select_query::{assemble, group_by_rule, SelectQuery};
 
 /// A compiled QuerySet.
 #[derive(Debug, Clone)]
@@ -200,37 +201,6 @@ struct PathResolution {
     /// Set when the path ended on a relation named by its field name (`"customer"`, not
     /// `"customer_id"`): ordering by it means the related model's ordering.
     relation_target: Option<Arc<Model>>,
-}
-
-/// Everything one SELECT computes, resolved, before operators are built. Expressions are over
-/// the FROM clause's rows and may contain aggregates.
-#[derive(Debug)]
-pub(crate) struct SelectQuery {
-    where_: Vec<Expr>,
-    having: Vec<Expr>,
-    /// Output name and expression, in output order.
-    select: Vec<(String, Expr)>,
-    /// `None`: no aggregation; `Some(vec![])`: one group over all rows.
-    group_by: Option<Vec<Expr>>,
-    order: Vec<SortExpr>,
-    distinct: bool,
-    offset: usize,
-    limit: Option<usize>,
-}
-
-impl SelectQuery {
-    fn aggregate(where_: Vec<Expr>, select: Vec<(String, Expr)>) -> SelectQuery {
-        SelectQuery {
-            where_,
-            having: vec![],
-            select,
-            group_by: Some(vec![]),
-            order: vec![],
-            distinct: false,
-            offset: 0,
-            limit: None,
-        }
-    }
 }
 
 /// Resolves one QuerySet's names into expressions over its FROM clause (see the module docs).
@@ -891,188 +861,6 @@ impl Resolver for SubqueryResolver {
     fn model_name(&self) -> &str {
         &self.model
     }
-}
-
-/// THE GROUP BY RULE (SEMANTICS.md, "Aggregation and grouping"), in one place.
-///
-/// `base` is what the QuerySet asked to group by: the `values()` that preceded the first
-/// aggregate `annotate()` (and the non-aggregate annotations selected with them), or — for an
-/// aggregate annotated on model rows — the model's columns (its primary key determines the
-/// rest, so grouping by all of them splits nothing; it is what Django emits on backends
-/// without functional-dependency grouping). To that, as Django's
-/// `SQLCompiler.get_group_by` does, every non-aggregate part of the SELECT list, of the
-/// explicit ORDER BY (so ordering by a column that is not grouped splits groups) and of the
-/// HAVING clause is added, since each must be computable per group. `values()` applied after
-/// the aggregate only changes the SELECT list, so it does not regroup model rows. The model's
-/// `Meta.ordering` never reaches here: the compiler drops it for grouped queries.
-fn group_by_rule(
-    base: Vec<Expr>,
-    select: &[(String, Expr)],
-    order: &[SortExpr],
-    having: &[Expr],
-) -> Vec<Expr> {
-    let mut out = base;
-    for (_, e) in select {
-        group_by_parts(e, &mut out);
-    }
-    for key in order {
-        group_by_parts(&key.expr, &mut out);
-    }
-    for condition in having {
-        group_by_parts(condition, &mut out);
-    }
-    let mut unique: Vec<Expr> = Vec::with_capacity(out.len());
-    for e in out {
-        if !unique.contains(&e) {
-            unique.push(e);
-        }
-    }
-    unique
-}
-
-/// Django's `get_group_by_cols()`: a non-aggregate expression groups as a whole (constants
-/// not at all); inside an expression that contains aggregates, only the non-aggregate parts.
-fn group_by_parts(expr: &Expr, out: &mut Vec<Expr>) {
-    if !expr.contains_aggregate() {
-        if !expr.column_refs().is_empty() {
-            out.push(expr.clone().unalias());
-        }
-        return;
-    }
-    if matches!(expr, Expr::Aggregate(_)) {
-        return;
-    }
-    for child in expr.children() {
-        group_by_parts(child, out);
-    }
-}
-
-/// Builds the operators for a resolved SELECT over `from` (see the module docs for the shape).
-fn assemble(from: LogicalPlanBuilder, query: SelectQuery) -> Result<Arc<LogicalPlan>> {
-    let SelectQuery {
-        where_,
-        having,
-        mut select,
-        group_by,
-        mut order,
-        distinct,
-        offset,
-        limit,
-    } = query;
-    let mut builder = from;
-    if let Some(predicate) = Expr::conjunction(where_) {
-        builder = builder.filter(predicate)?;
-    }
-    let mut having = having;
-    if let Some(group) = group_by {
-        let mut aggregates: Vec<Expr> = Vec::new();
-        for e in select
-            .iter()
-            .map(|(_, e)| e)
-            .chain(&having)
-            .chain(order.iter().map(|s| &s.expr))
-        {
-            collect_aggregates(e, &mut aggregates);
-        }
-        let group_exprs: Vec<Expr> = group
-            .iter()
-            .enumerate()
-            .map(|(i, g)| match g {
-                Expr::Column(_) => g.clone(),
-                _ => g.clone().alias(format!("__group{i}")),
-            })
-            .collect();
-        let aggregate_exprs: Vec<Expr> = aggregates
-            .iter()
-            .enumerate()
-            .map(|(i, a)| a.clone().alias(format!("__agg{i}")))
-            .collect();
-        builder = builder.aggregate(group_exprs, aggregate_exprs)?;
-        let rewrite = |e: Expr| over_aggregate(e, &group, &aggregates);
-        select = select
-            .into_iter()
-            .map(|(name, e)| Ok((name, rewrite(e)?)))
-            .collect::<Result<_>>()?;
-        having = having.into_iter().map(rewrite).collect::<Result<_>>()?;
-        order = order
-            .into_iter()
-            .map(|s| Ok(SortExpr::new(rewrite(s.expr)?, s.asc, s.nulls_first)))
-            .collect::<Result<_>>()?;
-    }
-    if let Some(predicate) = Expr::conjunction(having) {
-        builder = builder.filter(predicate)?;
-    }
-    let mut projection: Vec<Expr> = select
-        .iter()
-        .map(|(name, e)| match e {
-            Expr::Column(c) if &c.name == name => e.clone(),
-            _ => e.clone().alias(name.clone()),
-        })
-        .collect();
-    // Sort keys that are not selected travel as hidden columns (and, as in Django, take part
-    // in DISTINCT); they are projected away after the limit.
-    let mut sort_keys = Vec::with_capacity(order.len());
-    let mut hidden = 0;
-    for key in order {
-        let name = match select.iter().find(|(_, e)| e == &key.expr) {
-            Some((name, _)) => name.clone(),
-            None => {
-                let name = format!("__order{hidden}");
-                hidden += 1;
-                projection.push(key.expr.clone().alias(name.clone()));
-                name
-            }
-        };
-        sort_keys.push(SortExpr::new(col(name), key.asc, key.nulls_first));
-    }
-    builder = builder.project(projection)?;
-    if distinct {
-        builder = builder.distinct();
-    }
-    if !sort_keys.is_empty() {
-        builder = builder.sort(sort_keys)?;
-    }
-    if offset > 0 || limit.is_some() {
-        builder = builder.limit(offset, limit);
-    }
-    if hidden > 0 {
-        builder = builder.project(select.iter().map(|(name, _)| col(name.clone())).collect())?;
-    }
-    Ok(builder.build())
-}
-
-/// Every distinct aggregate call inside `expr`, in order of appearance.
-fn collect_aggregates(expr: &Expr, out: &mut Vec<Expr>) {
-    expr.visit(&mut |e| {
-        if let Expr::Aggregate(_) = e {
-            if !out.contains(e) {
-                out.push(e.clone());
-            }
-            return false;
-        }
-        true
-    });
-}
-
-/// Rewrites an expression over the FROM rows into one over the Aggregate's output: group
-/// expressions become their output columns, aggregate calls `__agg<i>`.
-fn over_aggregate(expr: Expr, group: &[Expr], aggregates: &[Expr]) -> Result<Expr> {
-    Ok(expr
-        .transform_down(&mut |e| {
-            if let Some(i) = group.iter().position(|g| g == &e) {
-                return Ok(match &e {
-                    Expr::Column(_) => Transformed::no(e),
-                    _ => Transformed::yes(col(format!("__group{i}"))),
-                });
-            }
-            if let Expr::Aggregate(_) = &e {
-                if let Some(i) = aggregates.iter().position(|a| a == &e) {
-                    return Ok(Transformed::yes(col(format!("__agg{i}"))));
-                }
-            }
-            Ok(Transformed::no(e))
-        })?
-        .data)
 }
 
 /// `COUNT(*)`.

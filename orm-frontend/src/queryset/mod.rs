@@ -1,5 +1,6 @@
 //! QuerySets: [`QuerySet`] records what was asked ([`queryset`](self)), the compiler turns the
-//! record into a logical plan, `evaluate` runs it, `write` inserts rows.
+//! record into a [`SelectQuery`](select_query) and then a logical plan, `evaluate` runs it,
+//! `write` inserts rows.
 
 mod compiler;
 mod evaluate;
@@ -7,6 +8,7 @@ mod evaluate;
 pub(crate) mod fixtures;
 #[allow(clippy::module_inception)]
 mod queryset;
+mod select_query;
 mod write;
 
 pub use queryset::{AggregateArg, OrderItem, QuerySet};
