@@ -2,15 +2,19 @@
 //! chunks a scan's filters cannot match.
 //!
 //! ```text
-//! before                                               after
-//! Scan: author AS T0 filters=[(T0.id > 25)]            Scan: author AS T0 filters=[(T0.id > 25)] chunks=1/3
+//! before (ids 1..=10, 11..=20 and 21..=30 in three chunks)
+//! Scan: author AS T0 filters=[(T0.id > 25)]
+//!
+//! after
+//! Scan: author AS T0 filters=[(T0.id > 25)] chunks=1/3
 //! ```
 //!
 //! For each chunk the rule asks whether a filter *may* be TRUE on some row, and keeps the
 //! chunk unless the answer is a certain no. It understands `column op literal` (and
 //! `literal op column`) for `= <> < <= > >=`, `IS [NOT] NULL`, `[NOT] IN` lists of literals,
-//! AND (both may hold), OR (either may) and NOT of those forms; anything else keeps the chunk.
-//! Comparisons never hold on NULL, so a chunk whose column is all NULL fails them all.
+//! a boolean column alone (`WHERE active`), AND (both may hold), OR (either may) and NOT of
+//! those forms; anything else keeps the chunk. Comparisons never hold on NULL, so a chunk
+//! whose column is all NULL fails them all.
 //!
 //! Values are compared only within one type: the literal is cast to the column's type when
 //! that cast is exact (`5_i64` against an INT column, `'2024-01-01'` against a DATE column),
@@ -135,6 +139,13 @@ impl ChunkStatistics<'_> {
                 Some(column) => in_list_may_hold(column, list),
                 None => true,
             },
+            // A boolean column on its own holds where it is TRUE.
+            Expr::Column(_) => match self.column(predicate) {
+                Some(column) => {
+                    compare_may_hold(column, Operator::Eq, &ScalarValue::Boolean(Some(true)))
+                }
+                None => true,
+            },
             Expr::Not(inner) => match negate(inner) {
                 Some(negated) => self.may_be_true(&negated),
                 None => true,
@@ -153,6 +164,10 @@ fn negate(predicate: &Expr) -> Option<Expr> {
         }
         Expr::Literal(ScalarValue::Null) => predicate.clone(),
         Expr::Not(inner) => inner.as_ref().clone(),
+        // NOT of a NULL boolean is NULL, as is `NULL = FALSE`.
+        Expr::Column(_) => predicate
+            .clone()
+            .eq(Expr::Literal(ScalarValue::Boolean(Some(false)))),
         Expr::IsNull(e) => Expr::IsNotNull(e.clone()),
         Expr::IsNotNull(e) => Expr::IsNull(e.clone()),
         Expr::InList(list) => Expr::InList(InList {
@@ -383,6 +398,41 @@ mod tests {
         // Unsupported shapes keep the chunk.
         assert_eq!(kept((t0("id") + lit(1i64)).gt(lit(100i64))), None);
         assert_eq!(kept(t0("id").gt(t0("id"))), None);
+    }
+
+    #[test]
+    fn boolean_columns() {
+        use arrow::array::{BooleanArray, RecordBatch};
+        use arrow::datatypes::{Field, Schema};
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "active",
+            DataType::Boolean,
+            true,
+        )]));
+        let table = Arc::new(quiver_storage::Table::new("flags", Arc::clone(&schema)));
+        let chunk = |values: Vec<Option<bool>>| {
+            let column = Arc::new(BooleanArray::from(values));
+            RecordBatch::try_new(Arc::clone(&schema), vec![column]).map(Chunk::new)
+        };
+        table
+            .rewrite(|_| {
+                Ok(vec![
+                    chunk(vec![Some(true), Some(true)])?,
+                    chunk(vec![Some(false), None])?,
+                    chunk(vec![None, None])?,
+                ])
+            })
+            .unwrap();
+        let kept = |filter: Expr| {
+            select_chunks(&Scan {
+                filters: vec![filter],
+                ..Scan::new(Arc::clone(&table), "F")
+            })
+        };
+        let active = || qualified_col("F", "active");
+        assert_eq!(kept(active()), Some(vec![0]));
+        assert_eq!(kept(active().not()), Some(vec![1]));
+        assert_eq!(kept(active().is_null()), Some(vec![1, 2]));
     }
 
     #[test]

@@ -90,13 +90,10 @@ fn push_into(
     plan: &Arc<LogicalPlan>,
     predicates: Vec<Expr>,
 ) -> Result<Transformed<Arc<LogicalPlan>>> {
-    if let LogicalPlan::Join(join) = plan.as_ref() {
-        return push_into_join(plan, join, predicates);
-    }
-    if predicates.is_empty() {
-        return optimize(plan);
-    }
     match plan.as_ref() {
+        // A join also has its own ON condition to push, predicates or not.
+        LogicalPlan::Join(join) => push_into_join(plan, join, predicates),
+        _ if predicates.is_empty() => optimize(plan),
         LogicalPlan::Filter(inner) => {
             let mut all = predicates;
             all.extend(inner.predicate.clone().split_conjunction());
@@ -185,9 +182,6 @@ fn push_into(
         LogicalPlan::Sort(_) | LogicalPlan::Limit(_) | LogicalPlan::Values(_) => {
             keep_above(plan, predicates)
         }
-        LogicalPlan::Join(_) => Err(crate::error::EngineError::Internal(
-            "joins are handled before this match".to_string(),
-        )),
     }
 }
 

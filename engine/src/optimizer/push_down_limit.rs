@@ -97,19 +97,28 @@ fn push_or_keep(limit: Limit) -> Result<Arc<LogicalPlan>> {
     })
 }
 
-/// `outer` over `inner` as one limit: the inner one yields rows `[s1, s1 + f1)`, of which
-/// the outer one skips `s2` and keeps `f2`.
+/// `outer` over `inner` as one limit.
 fn merge(outer: &Limit, inner: &Limit) -> Limit {
-    let inner_left = inner.fetch.map(|f1| f1.saturating_sub(outer.skip));
-    let fetch = match (outer.fetch, inner_left) {
+    let (skip, fetch) = merge_limits((outer.skip, outer.fetch), (inner.skip, inner.fetch));
+    Limit {
+        input: Arc::clone(&inner.input),
+        skip,
+        fetch,
+    }
+}
+
+/// `(skip, fetch)` of an outer limit over an inner one as a single `(skip, fetch)`: the inner
+/// limit yields rows `[s1, s1 + f1)`, of which the outer one skips `s2` and keeps `f2`.
+pub(crate) fn merge_limits(
+    (outer_skip, outer_fetch): (usize, Option<usize>),
+    (inner_skip, inner_fetch): (usize, Option<usize>),
+) -> (usize, Option<usize>) {
+    let inner_left = inner_fetch.map(|f1| f1.saturating_sub(outer_skip));
+    let fetch = match (outer_fetch, inner_left) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    Limit {
-        input: Arc::clone(&inner.input),
-        skip: inner.skip.saturating_add(outer.skip),
-        fetch,
-    }
+    (inner_skip.saturating_add(outer_skip), fetch)
 }
 
 #[cfg(test)]

@@ -489,7 +489,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "needs the physical expression evaluator (arithmetic, casts) from the expr branch"]
     fn folds_constants() {
         assert_eq!(simplified(col("id").gt(lit(2i64) + lit(3i64))), "(id > 5)");
         assert_eq!(
@@ -497,6 +496,25 @@ mod tests {
             "(id > 5)"
         );
         assert_eq!(simplified(lit(1i64).lt(lit(2i64)).not()), "false");
+        // Casts of literals become typed literals, which chunk pruning can use.
+        let date = lit("2024-01-01").cast_to(DataType::Date32);
+        assert_eq!(
+            simplified(
+                qualified_col("T0", "id")
+                    .is_null()
+                    .or(date.clone().is_null())
+            ),
+            "T0.id IS NULL"
+        );
+        assert_eq!(simplified(date), "DATE '2024-01-01'");
+        // A cast that fails is a run-time error, kept for run time.
+        let bad = lit("x").cast_to(DataType::Int32);
+        assert_eq!(simplified(bad), "CAST('x' AS Int32)");
+        // NULL propagates through folding with its type.
+        assert_eq!(
+            simplified(lit(ScalarValue::Int64(None)) + lit(1i64)),
+            "NULL"
+        );
         let plan = author_scan()
             .project(vec![lit(1i64) + lit(2i64)])
             .unwrap()
