@@ -676,6 +676,22 @@ mod tests {
         assert_eq!(names(&db.objects("Customer").slice(4..)), ["Eve"]);
     }
 
+    #[test]
+    fn sql_shows_the_grouping_like_djangos_str_query() {
+        let db = shop();
+        let qs = db
+            .objects("Customer")
+            .values(["region"])
+            .annotate([("n", Count("id"))])
+            .order_by(["name"]);
+        assert_eq!(
+            qs.sql().unwrap(),
+            "SELECT \"customer\".\"region\", count(\"customer\".\"id\") AS \"n\" FROM \"customer\" \
+             AS \"customer\" GROUP BY \"customer\".\"region\", \"customer\".\"name\" ORDER BY \
+             \"customer\".\"name\" ASC NULLS LAST"
+        );
+    }
+
     // The tests below need the engine's hash aggregate and hash join.
 
     #[test]
