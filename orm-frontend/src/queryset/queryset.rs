@@ -22,7 +22,7 @@ use crate::expressions_placeholder::{Expression, OrderBy, Q};
 
 /// One `order_by()` item: a field path (`"-amount"`, `"customer__name"`, `"?"` for random), or an
 /// ordering expression (`F("amount").desc()`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum OrderItem {
     /// `"name"`, `"-name"`, `"customer__region"`, `"?"`.
     Field(String),
