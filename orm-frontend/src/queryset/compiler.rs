@@ -38,9 +38,10 @@ use quiver_storage::{Catalog, Table, TableVersion};
 
 use crate::error::{Error, Result};
 use crate::expressions::{ResolvedField, Resolver};
+use crate::expressions_placeholder::Q;
 use crate::expressions_placeholder::{Expression, F};
 use crate::model::{Field, FieldType, Model, Registry};
-use crate::queryset::queryset::{GroupBy, OrderItem, Query, QuerySet};
+use crate::queryset::queryset::{Annotation, GroupBy, OrderItem, Query, QuerySet};
 use crate::queryset::select_query::{assemble, group_by_rule, SelectQuery};
 
 /// A compiled QuerySet.
@@ -81,8 +82,7 @@ pub(crate) fn compile_aggregate(
         query.is_sliced() || query.distinct || query.group_by != GroupBy::None || query.empty;
     if !needs_subquery {
         let mut compiler = Compiler::for_queryset(qs)?;
-        compiler.resolve_annotations(query)?;
-        let (where_, having) = compiler.resolve_filters(query)?;
+        let (where_, having) = compiler.resolve_annotations_and_filters(query)?;
         if let Some(h) = having.first() {
             return Err(aggregate_in_where(h));
         }
@@ -170,13 +170,15 @@ struct Relation {
     snapshot: Arc<TableVersion>,
     /// `None` for the QuerySet's own table.
     join: Option<JoinCondition>,
+    /// Whether this relation's rows can repeat a row of the QuerySet's model: it was reached
+    /// through a reverse ForeignKey (one customer, many orders), directly or further up.
+    multi_valued: bool,
 }
 
-/// `LEFT JOIN <relation> ON parent.parent_column = relation.column`.
-#[derive(Debug)]
+/// `LEFT JOIN <relation> ON parent.parent_column = relation.column`. Two joins are the same
+/// join when these three agree (Django's `Join.__eq__`: table, parent alias, join field).
+#[derive(Debug, PartialEq)]
 struct JoinCondition {
-    /// The relation path that created the join (`"customer"`, `"customer__country"`).
-    path: String,
     parent_alias: String,
     parent_column: String,
     column: String,
@@ -216,6 +218,10 @@ pub(crate) struct Compiler {
     visible: usize,
     /// Relation paths whose `Meta.ordering` is being expanded (loop detection).
     ordering_stack: Vec<String>,
+    /// While a `filter()` call is resolved: the aliases it has used. A multi-valued join is
+    /// reused only within the call that made it (each chained `filter()` on a reverse relation
+    /// joins again); everything else (annotations, values, ordering) reuses any equal join.
+    filter_call_aliases: Option<BTreeSet<String>>,
 }
 
 impl Compiler {
@@ -242,11 +248,13 @@ impl Compiler {
                 table,
                 snapshot,
                 join: None,
+                multi_valued: false,
             }],
             schema,
             annotations: vec![],
             visible: 0,
             ordering_stack: vec![],
+            filter_call_aliases: None,
         })
     }
 
@@ -284,8 +292,7 @@ impl Compiler {
 
     /// Resolves everything `query` asks for.
     fn select_query(&mut self, query: &Query) -> Result<SelectQuery> {
-        self.resolve_annotations(query)?;
-        let (where_, having) = self.resolve_filters(query)?;
+        let (where_, having) = self.resolve_annotations_and_filters(query)?;
         let select = self.select_items(query)?;
         let grouped = query.group_by != GroupBy::None;
         let order = self.ordering(query, grouped)?;
@@ -341,51 +348,115 @@ impl Compiler {
             .collect()
     }
 
-    fn resolve_annotations(&mut self, query: &Query) -> Result<()> {
-        for (i, annotation) in query.annotations.iter().enumerate() {
-            if self.model.get_field(&annotation.name).is_some() {
-                return Err(Error::ValueError(format!(
-                    "The annotation '{}' conflicts with a field on the model.",
-                    annotation.name
-                )));
-            }
-            self.visible = i;
-            let expr = annotation.expression.resolve(self)?;
-            let data_type = expr.data_type(&self.schema)?;
-            let nullable = expr.nullable(&self.schema)?;
-            self.annotations.push(ResolvedAnnotation {
-                name: annotation.name.clone(),
-                expr,
-                data_type,
-                nullable,
-                select: annotation.select,
-            });
-        }
-        self.visible = self.annotations.len();
-        Ok(())
-    }
-
-    /// WHERE and HAVING conjuncts: a conjunct containing an aggregate is a HAVING condition
-    /// (Django splits an AND the same way; an OR with an aggregate goes to HAVING whole).
-    fn resolve_filters(&mut self, query: &Query) -> Result<(Vec<Expr>, Vec<Expr>)> {
+    /// Resolves annotations and filters in the order they were called, so that joins are
+    /// shared as in Django: an annotation reuses a join an earlier `filter()` made ("filter()
+    /// then annotate() aggregates only the filtered related rows"), while a `filter()` on a
+    /// multi-valued relation joins anew. Returns the WHERE and HAVING conjuncts: a conjunct
+    /// containing an aggregate is a HAVING condition (Django splits an AND the same way; an
+    /// OR with an aggregate goes to HAVING whole).
+    fn resolve_annotations_and_filters(&mut self, query: &Query) -> Result<(Vec<Expr>, Vec<Expr>)> {
         let mut where_ = vec![];
         let mut having = vec![];
-        for step in &query.filters {
-            self.visible = step.visible_annotations.min(self.annotations.len());
-            let predicate = step.q.resolve(self)?;
-            for conjunct in predicate.split_conjunction() {
-                if is_true(&conjunct) {
-                    continue;
-                }
-                if conjunct.contains_aggregate() {
-                    having.push(conjunct);
-                } else {
-                    where_.push(conjunct);
-                }
+        let mut filters = query.filters.iter().peekable();
+        for (i, annotation) in query.annotations.iter().enumerate() {
+            while let Some(step) = filters.next_if(|f| f.visible_annotations <= i) {
+                self.resolve_filter_step(
+                    &step.q,
+                    step.visible_annotations,
+                    &mut where_,
+                    &mut having,
+                )?;
             }
+            self.resolve_annotation(i, annotation)?;
+        }
+        for step in filters {
+            self.resolve_filter_step(&step.q, step.visible_annotations, &mut where_, &mut having)?;
         }
         self.visible = self.annotations.len();
         Ok((where_, having))
+    }
+
+    fn resolve_annotation(&mut self, index: usize, annotation: &Annotation) -> Result<()> {
+        if self.model.get_field(&annotation.name).is_some() {
+            return Err(Error::ValueError(format!(
+                "The annotation '{}' conflicts with a field on the model.",
+                annotation.name
+            )));
+        }
+        self.visible = index;
+        let expr = annotation.expression.resolve(self)?;
+        let data_type = expr.data_type(&self.schema)?;
+        let nullable = expr.nullable(&self.schema)?;
+        self.annotations.push(ResolvedAnnotation {
+            name: annotation.name.clone(),
+            expr,
+            data_type,
+            nullable,
+            select: annotation.select,
+        });
+        Ok(())
+    }
+
+    fn resolve_filter_step(
+        &mut self,
+        q: &Q,
+        visible_annotations: usize,
+        where_: &mut Vec<Expr>,
+        having: &mut Vec<Expr>,
+    ) -> Result<()> {
+        self.visible = visible_annotations.min(self.annotations.len());
+        self.filter_call_aliases = Some(BTreeSet::new());
+        let predicate = q.resolve(self);
+        self.filter_call_aliases = None;
+        let predicate = predicate?;
+        self.check_negation_across_multi_valued(&predicate)?;
+        for conjunct in predicate.split_conjunction() {
+            if is_true(&conjunct) {
+                continue;
+            }
+            if conjunct.contains_aggregate() {
+                having.push(conjunct);
+            } else {
+                where_.push(conjunct);
+            }
+        }
+        Ok(())
+    }
+
+    /// Django answers `exclude()` (or `~Q`) across a multi-valued relation with a NOT EXISTS
+    /// subquery per condition; over a join, a negation would test each related row instead
+    /// of the parent. Until subqueries exist that is refused rather than answered wrongly.
+    fn check_negation_across_multi_valued(&self, predicate: &Expr) -> Result<()> {
+        let multi: BTreeSet<&str> = self
+            .relations
+            .iter()
+            .filter(|r| r.multi_valued)
+            .map(|r| r.alias.as_str())
+            .collect();
+        if multi.is_empty() {
+            return Ok(());
+        }
+        let mut offending = None;
+        predicate.visit(&mut |e| {
+            if let Expr::Not(inner) = e {
+                if inner
+                    .column_refs()
+                    .iter()
+                    .any(|c| c.relation.as_deref().is_some_and(|r| multi.contains(r)))
+                {
+                    offending = Some(e.to_string());
+                }
+                return false;
+            }
+            true
+        });
+        match offending {
+            Some(condition) => Err(Error::NotSupportedError(format!(
+                "exclude() or a negated Q across a multi-valued relation is not supported yet \
+                 ({condition})"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// The output columns: model rows by attname (minus deferred fields) or the `values()`
@@ -600,7 +671,8 @@ impl Compiler {
         }
     }
 
-    /// Walks `parts` through fields and forward relations (see [`Resolver::resolve`]).
+    /// Walks `parts` through fields, forward relations and reverse relations (see
+    /// [`Resolver::resolve`]).
     fn resolve_path(&mut self, parts: &[&str]) -> Result<PathResolution> {
         let Some(&first) = parts.first() else {
             return Err(Error::FieldError("Empty field name.".into()));
@@ -626,7 +698,6 @@ impl Compiler {
         }
         let mut model = Arc::clone(&self.model);
         let mut alias = self.base_alias().to_string();
-        let mut path = String::new();
         let mut through_join = false;
         let mut i = 0;
         loop {
@@ -634,18 +705,40 @@ impl Compiler {
             let field = match self.lookup_field(&model, name)? {
                 Some(f) => f,
                 None => {
-                    if self
+                    let Some(reverse) = self
                         .registry
                         .reverse_relations(model.name())
-                        .iter()
-                        .any(|r| r.query_name == name)
-                    {
-                        return Err(Error::NotSupportedError(format!(
-                            "Following the reverse relation '{name}' of {} is not supported yet.",
-                            model.name()
-                        )));
+                        .into_iter()
+                        .find(|r| r.query_name == name)
+                    else {
+                        return Err(self.unknown_field(name, &model));
+                    };
+                    // A reverse relation (`customer.orders`): join the related rows; the
+                    // relation itself stands for their primary key (`Count("orders")`).
+                    let target = Arc::clone(&reverse.related_model);
+                    let (key, fk) = self.reverse_join_columns(&model, &reverse)?;
+                    alias = self.join(&alias, &key, &target, &fk, !reverse.one_to_one)?;
+                    model = target;
+                    through_join = true;
+                    let next = parts.get(i + 1).copied();
+                    if next.is_some_and(|n| self.is_step_into(&model, n)) {
+                        i += 1;
+                        continue;
                     }
-                    return Err(self.unknown_field(name, &model));
+                    let pk = model.pk_field()?;
+                    return Ok(PathResolution {
+                        field: ResolvedField {
+                            expr: qualified_col(&alias, pk.column()),
+                            data_type: pk.data_type().clone(),
+                            nullable: true,
+                            field_type: Some(pk.field_type().clone()),
+                            is_aggregate: false,
+                            model: Some(model.name().to_string()),
+                        },
+                        consumed: i + 1,
+                        next_model: Arc::clone(&model),
+                        relation_target: None,
+                    });
                 }
             };
             let column = |field: &Field, field_type: FieldType| ResolvedField {
@@ -698,16 +791,7 @@ impl Compiler {
                     relation_target: None,
                 });
             }
-            let steps_into_target = next.is_some_and(|n| {
-                n == "pk"
-                    || target.get_field(n).is_some()
-                    || self
-                        .registry
-                        .reverse_relations(target.name())
-                        .iter()
-                        .any(|r| r.query_name == n)
-            });
-            if !steps_into_target {
+            if !next.is_some_and(|n| self.is_step_into(&target, n)) {
                 // The path ends on the relation; what follows are lookups (`customer__in`).
                 return Ok(PathResolution {
                     field: column(&field, field.field_type().clone()),
@@ -716,11 +800,7 @@ impl Compiler {
                     relation_target: Some(target),
                 });
             }
-            if !path.is_empty() {
-                path.push_str("__");
-            }
-            path.push_str(field.name());
-            alias = self.join(&alias, &path, &field, &target, &key)?;
+            alias = self.join(&alias, &field, &target, &key, false)?;
             model = target;
             through_join = true;
             i += 1;
@@ -741,23 +821,95 @@ impl Compiler {
         self.registry.get(to)
     }
 
-    /// The alias of the LEFT join for relation `path`, created on first use.
+    /// Whether `name` continues a path into `model` (a field, `pk` or a reverse relation)
+    /// rather than being a lookup or transform.
+    fn is_step_into(&self, model: &Model, name: &str) -> bool {
+        name == "pk"
+            || model.get_field(name).is_some()
+            || self
+                .registry
+                .reverse_relations(model.name())
+                .iter()
+                .any(|r| r.query_name == name)
+    }
+
+    /// For a reverse relation from `model`: the related model's ForeignKey field and the
+    /// field of `model` it points at (`to_field` or the primary key).
+    fn reverse_join_columns(
+        &self,
+        model: &Model,
+        reverse: &crate::model::ReverseRelation,
+    ) -> Result<(Field, Field)> {
+        let fk = reverse
+            .related_model
+            .get_field(&reverse.field_name)
+            .cloned()
+            .ok_or_else(|| {
+                Error::ImproperlyConfigured(format!(
+                    "{} has no field '{}'",
+                    reverse.related_model.name(),
+                    reverse.field_name
+                ))
+            })?;
+        let key = match fk.relation().and_then(|r| r.to_field.as_deref()) {
+            Some(to_field) => model.get_field(to_field).cloned(),
+            None => model.pk().cloned(),
+        }
+        .ok_or_else(|| {
+            Error::ImproperlyConfigured(format!("{} has no key for {}", model.name(), fk.name()))
+        })?;
+        Ok((key, fk))
+    }
+
+    /// The alias of `LEFT JOIN target ON parent_alias.parent_field = target.target_field`.
+    /// An equal join is reused (the most recent one, as Django does) unless it is
+    /// multi-valued and belongs to another `filter()` call; otherwise a new one is made,
+    /// named by its table the first time and `T<n>` after.
     fn join(
         &mut self,
         parent_alias: &str,
-        path: &str,
-        field: &Field,
+        parent_field: &Field,
         target: &Model,
-        key: &Field,
+        target_field: &Field,
+        reverse: bool,
     ) -> Result<String> {
-        if let Some(existing) = self
-            .relations
-            .iter()
-            .find(|r| r.join.as_ref().is_some_and(|j| j.path == path))
-        {
-            return Ok(existing.alias.clone());
-        }
         let table_name = target.table_name();
+        let condition = JoinCondition {
+            parent_alias: parent_alias.to_string(),
+            parent_column: parent_field.column().to_string(),
+            column: target_field.column().to_string(),
+        };
+        let reusable = self.relations.iter().rev().find(|r| {
+            r.table.name() == table_name
+                && r.join.as_ref() == Some(&condition)
+                && (!r.multi_valued
+                    || self
+                        .filter_call_aliases
+                        .as_ref()
+                        .is_none_or(|used| used.contains(&r.alias)))
+        });
+        let alias = match reusable {
+            Some(existing) => existing.alias.clone(),
+            None => {
+                let parent_multi = self
+                    .relations
+                    .iter()
+                    .any(|r| r.alias == parent_alias && r.multi_valued);
+                self.new_join(table_name, condition, reverse || parent_multi)?
+            }
+        };
+        if let Some(used) = &mut self.filter_call_aliases {
+            used.insert(alias.clone());
+        }
+        Ok(alias)
+    }
+
+    fn new_join(
+        &mut self,
+        table_name: String,
+        condition: JoinCondition,
+        multi_valued: bool,
+    ) -> Result<String> {
         let alias = if self.relations.iter().any(|r| r.alias == table_name) {
             format!("T{}", self.relations.len() + 1)
         } else {
@@ -774,12 +926,8 @@ impl Compiler {
             alias: alias.clone(),
             table,
             snapshot,
-            join: Some(JoinCondition {
-                path: path.to_string(),
-                parent_alias: parent_alias.to_string(),
-                parent_column: field.column().to_string(),
-                column: key.column().to_string(),
-            }),
+            join: Some(condition),
+            multi_valued,
         });
         Ok(alias)
     }
@@ -1083,6 +1231,99 @@ mod tests {
                        Scan: country"
             )
         );
+    }
+
+    #[test]
+    fn reverse_relations_join_per_filter_call_and_annotations_reuse_joins() {
+        // Each expectation is the join structure of Django 5.1's SQL for the same QuerySet.
+        let db = shop_schema();
+        let customers = db.objects("Customer").clear_ordering();
+        let counted = customers.annotate([("n", Count("orders"))]);
+        assert_eq!(
+            plan(&counted),
+            lines(
+                "Projection: customer.id, customer.name, customer.region, customer.country_id, __agg0 AS n
+                   Aggregate: groupBy=[customer.id, customer.name, customer.region, customer.country_id], aggr=[count(order.id) AS __agg0]
+                     Join: Left, on=[customer.id = order.customer_id]
+                       Scan: customer
+                       Scan: order"
+            )
+        );
+        // Conditions in one filter() call hold for the same order.
+        let same_call = customers.filter(q!(orders__amount__gt = 100, orders__status = "paid"));
+        assert_eq!(
+            plan(&same_call),
+            lines(
+                "Projection: customer.id, customer.name, customer.region, customer.country_id
+                   Filter: (order.amount > 100) AND (order.status = 'paid')
+                     Join: Left, on=[customer.id = order.customer_id]
+                       Scan: customer
+                       Scan: order"
+            )
+            .replace(
+                "Filter: (order.amount > 100) AND (order.status = 'paid')",
+                "Filter: ((order.amount > 100) AND (order.status = 'paid'))"
+            )
+        );
+        // Chained filter() calls may match different orders: one join each.
+        let chained = customers
+            .filter(q!(orders__amount__gt = 100))
+            .filter(q!(orders__status = "paid"));
+        assert_eq!(
+            plan(&chained),
+            lines(
+                "Projection: customer.id, customer.name, customer.region, customer.country_id
+                   Filter: ((order.amount > 100) AND (T3.status = 'paid'))
+                     Join: Left, on=[customer.id = T3.customer_id]
+                       Join: Left, on=[customer.id = order.customer_id]
+                         Scan: customer
+                         Scan: order
+                       Scan: order AS T3"
+            )
+        );
+        // filter() then annotate(): the count sees only the filtered orders (one join) …
+        let filtered_first = customers
+            .filter(q!(orders__amount__gt = 100))
+            .annotate([("n", Count("orders"))]);
+        let text = plan(&filtered_first);
+        assert_eq!(text.matches("Join:").count(), 1, "{text}");
+        assert!(text.contains("aggr=[count(order.id) AS __agg0]"), "{text}");
+        // … annotate() then filter(): a second join filters the customers.
+        let annotated_first = customers
+            .annotate([("n", Count("orders"))])
+            .filter(q!(orders__amount__gt = 100));
+        let text = plan(&annotated_first);
+        assert_eq!(text.matches("Join:").count(), 2, "{text}");
+        assert!(text.contains("aggr=[count(order.id) AS __agg0]"), "{text}");
+        assert!(text.contains("Filter: (T3.amount > 100)"), "{text}");
+        // Forward relations continue from the related rows.
+        let deep = customers.values(["name", "orders__referrer__name"]);
+        assert_eq!(
+            plan(&deep),
+            lines(
+                "Projection: customer.name, T3.name AS orders__referrer__name
+                   Join: Left, on=[order.referrer_id = T3.id]
+                     Join: Left, on=[customer.id = order.customer_id]
+                       Scan: customer
+                       Scan: order
+                     Scan: customer AS T3"
+            )
+        );
+        let childless = customers.filter(q!(orders__isnull = true));
+        assert!(plan(&childless).contains("Filter: order.id IS NULL"));
+    }
+
+    #[test]
+    fn negations_across_multi_valued_relations_are_refused() {
+        let db = shop_schema();
+        let err = error(&db.objects("Customer").exclude(q!(orders__status = "paid")));
+        assert_eq!(err.django_name(), "NotSupportedError");
+        // A negation on the customer's own fields next to a reverse join is fine.
+        let qs = db
+            .objects("Customer")
+            .filter(q!(orders__status = "paid"))
+            .exclude(q!(name = "Ann"));
+        assert!(compile(&qs).is_ok());
     }
 
     #[test]

@@ -863,4 +863,58 @@ mod tests {
             .unwrap();
         assert_eq!(per_region.column::<i64>("total").unwrap(), [425, 40, 10]);
     }
+
+    #[test]
+    fn reverse_relations_count_and_filter_like_django() {
+        let db = shop();
+        let customers = db.objects("Customer");
+        let counted = customers
+            .annotate([
+                ("n", Count("orders")),
+                ("referred", Count("referred_orders")),
+            ])
+            .order_by(["name"])
+            .fetch()
+            .unwrap();
+        assert_eq!(counted.column::<i64>("n").unwrap(), [2, 1, 1, 1]);
+        assert_eq!(counted.column::<i64>("referred").unwrap(), [1, 1, 0, 0]);
+        assert_eq!(
+            names(&customers.filter(q!(referred_orders__isnull = true))),
+            ["Cid", "Dee"]
+        );
+        let pairs = |qs: &QuerySet| {
+            let rows = qs.order_by(["name"]).fetch().unwrap();
+            let names = rows.column::<String>("name").unwrap();
+            names
+                .into_iter()
+                .zip(rows.column::<i64>("n").unwrap())
+                .collect::<Vec<_>>()
+        };
+        // filter() then annotate(): only the matching orders are counted.
+        let filtered_first = customers
+            .filter(q!(orders__amount__gt = 50))
+            .annotate([("n", Count("orders"))]);
+        assert_eq!(
+            pairs(&filtered_first),
+            [("Ann".to_string(), 2), ("Dee".to_string(), 1)]
+        );
+        // annotate() then filter(): a second join multiplies Ann's two orders by her two
+        // matching ones — Django's documented inflation, reproduced.
+        let annotated_first = customers
+            .annotate([("n", Count("orders"))])
+            .filter(q!(orders__amount__gt = 50));
+        assert_eq!(
+            pairs(&annotated_first),
+            [("Ann".to_string(), 4), ("Dee".to_string(), 1)]
+        );
+        // A multi-valued filter repeats the parent per matching row.
+        assert_eq!(
+            names(&customers.filter(q!(orders__amount__gt = 50))),
+            ["Ann", "Ann", "Dee"]
+        );
+        assert_eq!(
+            names(&customers.filter(q!(orders__amount__gt = 50)).distinct()),
+            ["Ann", "Dee"]
+        );
+    }
 }
