@@ -576,6 +576,23 @@ mod tests {
     }
 
     #[test]
+    fn floats_round_into_decimals_and_respect_precision() {
+        let floats: ArrayRef = Arc::new(Float64Array::from(vec![123.455, -0.005]));
+        let out = explicit(floats, &DataType::Decimal128(5, 2)).unwrap();
+        let values: Vec<_> = out.as_primitive::<Decimal128Type>().iter().collect();
+        assert_eq!(values, vec![Some(12346), Some(-1)]);
+        let big: ArrayRef = Arc::new(Float64Array::from(vec![1234.5]));
+        assert!(matches!(
+            explicit(big, &DataType::Decimal128(5, 2)),
+            Err(EngineError::NumericOverflow(_))
+        ));
+        let text: ArrayRef = Arc::new(StringArray::from(vec![" 1.005 ", "-2"]));
+        let out = explicit(text, &DataType::Decimal128(5, 2)).unwrap();
+        let values: Vec<_> = out.as_primitive::<Decimal128Type>().iter().collect();
+        assert_eq!(values, vec![Some(101), Some(-200)]);
+    }
+
+    #[test]
     fn integer_narrowing_overflow_is_an_error() {
         let wide: ArrayRef = Arc::new(Int64Array::from(vec![1, 70000]));
         let err = explicit(wide, &DataType::Int16).unwrap_err();

@@ -7,7 +7,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, Array, ArrayRef, BooleanArray, Datum, UInt32Array};
+use arrow::array::{
+    new_null_array, Array, ArrayRef, BooleanArray, Datum, RecordBatch, RecordBatchOptions,
+    UInt32Array,
+};
 use arrow::compute::kernels::take::take;
 use arrow::datatypes::DataType;
 use quiver_storage::ScalarValue;
@@ -87,6 +90,11 @@ pub struct KernelArg {
 }
 
 impl KernelArg {
+    /// An operand; with `is_scalar`, `array` has one row that stands for every row.
+    pub fn new(array: ArrayRef, is_scalar: bool) -> KernelArg {
+        KernelArg { array, is_scalar }
+    }
+
     /// The underlying array (one row when [`is_scalar`](Self::is_scalar)).
     pub fn array(&self) -> &ArrayRef {
         &self.array
@@ -170,6 +178,31 @@ pub fn scatter(mask: &BooleanArray, values: &dyn Array) -> Result<ArrayRef> {
         )));
     }
     Ok(take(values, &indices, None)?)
+}
+
+/// A predicate with NULL read as false (a row whose condition is unknown is not selected).
+pub fn nulls_as_false(predicate: BooleanArray) -> BooleanArray {
+    match predicate.nulls() {
+        Some(nulls) if nulls.null_count() > 0 => {
+            BooleanArray::new(predicate.values() & nulls.inner(), None)
+        }
+        _ => predicate,
+    }
+}
+
+/// The rows `indices` of `batch`, in that order (also for a batch without columns).
+pub fn take_rows(batch: &RecordBatch, indices: &UInt32Array) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| take(c.as_ref(), indices, None))
+        .collect::<Result<Vec<_>, _>>()?;
+    let options = RecordBatchOptions::new().with_row_count(Some(indices.len()));
+    Ok(RecordBatch::try_new_with_options(
+        batch.schema(),
+        columns,
+        &options,
+    )?)
 }
 
 #[cfg(test)]

@@ -31,11 +31,19 @@ pub fn canonical_float(value: f64) -> f64 {
     }
 }
 
-/// Canonicalises the floats of an array (other types pass through).
+/// Canonicalises the floats of an array (other types pass through). Most columns hold
+/// neither NaN nor -0.0; those are returned as they are after one read-only scan.
 pub fn canonical_floats(array: &ArrayRef) -> ArrayRef {
     match array.as_primitive_opt::<Float64Type>() {
-        Some(floats) => Arc::new(floats.unary::<_, Float64Type>(canonical_float)),
-        None => Arc::clone(array),
+        Some(floats)
+            if floats
+                .values()
+                .iter()
+                .any(|v| v.is_nan() || (*v == 0.0 && v.is_sign_negative())) =>
+        {
+            Arc::new(floats.unary::<_, Float64Type>(canonical_float))
+        }
+        _ => Arc::clone(array),
     }
 }
 
@@ -84,15 +92,7 @@ fn canonical_arg(arg: &KernelArg) -> KernelArg {
     if arg.array().data_type() != &DataType::Float64 {
         return arg.clone();
     }
-    let array = canonical_floats(arg.array());
-    let value = if arg.is_scalar() {
-        ColumnarValue::Scalar(
-            ScalarValue::try_from_array(array.as_ref(), 0).unwrap_or(ScalarValue::Float64(None)),
-        )
-    } else {
-        ColumnarValue::Array(array)
-    };
-    value.to_kernel_arg()
+    KernelArg::new(canonical_floats(arg.array()), arg.is_scalar())
 }
 
 /// A comparison where one side is an untyped NULL: `=` and friends give NULL;

@@ -9,23 +9,31 @@
 //! AND/OR/NOT follow three-valued logic, comparisons treat NaN as equal to itself and larger
 //! than every number, and an error in a CASE branch no row takes never surfaces.
 //!
-//! One file per expression node (`binary.rs`, `case.rs`, `in_list.rs`, …); the kernels they
-//! share live in `arithmetic.rs`, `comparison.rs` and `cast.rs`, and PostgreSQL's text forms
-//! of values in `text.rs`.
+//! One file per expression node (`binary.rs`, `case.rs`, `in_list.rs`, `like.rs`, …); the
+//! kernels they share live in `arithmetic.rs`, `comparison.rs` and `cast.rs`, PostgreSQL's
+//! text forms of values in `text.rs`, and the built-in functions in `scalar_functions/`.
+//! `properties.rs` holds the property tests that run all of them on random batches.
 //!
 //! [`PlanSchema`]: crate::logical_plan::PlanSchema
 
 mod arithmetic;
 mod binary;
+mod case;
 pub mod cast;
 mod column;
 mod columnar_value;
 mod comparison;
+mod in_list;
 mod is_null;
+mod like;
 mod literal;
 mod negative;
 mod not;
 mod planner;
+#[cfg(test)]
+mod properties;
+mod regex;
+mod scalar_functions;
 pub mod text;
 
 use std::fmt;
@@ -38,14 +46,19 @@ use quiver_storage::ScalarValue;
 use crate::error::Result;
 
 pub use binary::BinaryExpr;
+pub use case::CaseExpr;
 pub use cast::{CastExpr, CastMode};
 pub use column::ColumnExpr;
 pub use columnar_value::{ColumnarValue, KernelArg};
+pub use in_list::InListExpr;
 pub use is_null::IsNullExpr;
+pub use like::LikeExpr;
 pub use literal::LiteralExpr;
 pub use negative::NegativeExpr;
 pub use not::NotExpr;
 pub use planner::create_physical_expr;
+pub use regex::RegexMatchExpr;
+pub use scalar_functions::{CoalesceExpr, FunctionExpr, NullIfExpr};
 
 /// An expression ready to run on batches of one schema.
 pub trait PhysicalExpr: Send + Sync + fmt::Debug + fmt::Display {

@@ -5,13 +5,18 @@ use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 
+use super::case::create_case;
 use super::cast::{can_cast, cast_scalar, sql_type_name, CastExpr, CastMode};
+use super::in_list::create_in_list;
+use super::like::create_like;
+use super::regex::create_regex_match;
+use super::scalar_functions::create_scalar_function;
 use super::{
     BinaryExpr, ColumnExpr, IsNullExpr, LiteralExpr, NegativeExpr, NotExpr, PhysicalExprRef,
 };
 use crate::error::{EngineError, Result};
 use crate::expr::type_coercion::{
-    arithmetic_types, comparison_common_type, is_numeric, is_string, value_type,
+    arithmetic_types, comparison_common_type, is_integer, is_numeric, is_string, value_type,
 };
 use crate::expr::{Expr, Operator};
 use crate::logical_plan::PlanSchema;
@@ -68,29 +73,33 @@ pub(crate) fn create(expr: &Expr, schema: &PlanSchema) -> Result<PhysicalExprRef
         }
         Expr::IsNull(e) => Ok(Arc::new(IsNullExpr::new(create(e, schema)?, false))),
         Expr::IsNotNull(e) => Ok(Arc::new(IsNullExpr::new(create(e, schema)?, true))),
-        Expr::Cast(c) => {
-            let e = create(&c.expr, schema)?;
-            if let Some(v) = e.literal_value() {
-                if can_cast(&v.data_type(), &c.data_type) {
-                    let value = cast_scalar(v, &c.data_type, CastMode::Explicit)?;
-                    if value.data_type() == c.data_type {
-                        return Ok(Arc::new(LiteralExpr::new(value)));
-                    }
-                }
-            }
-            Ok(Arc::new(CastExpr::try_new(
-                e,
-                c.data_type.clone(),
-                CastMode::Explicit,
-            )?))
-        }
+        Expr::Cast(c) => explicit_cast(create(&c.expr, schema)?, &c.data_type),
+        Expr::Case(c) => create_case(c, schema),
+        Expr::InList(i) => create_in_list(i, schema),
+        Expr::Like(l) => create_like(l, schema),
+        Expr::RegexMatch(r) => create_regex_match(r, schema),
+        Expr::ScalarFunction(f) => create_scalar_function(f.func, &f.args, schema),
         Expr::Aggregate(a) => Err(EngineError::Internal(format!(
             "aggregate {a} must be computed by an aggregate operator, not evaluated per row"
         ))),
-        other => Err(EngineError::Internal(format!(
-            "physical expression not supported yet: {other}"
-        ))),
     }
+}
+
+/// `CAST(expr AS to)`; a literal is converted here, once.
+pub(crate) fn explicit_cast(expr: PhysicalExprRef, to: &DataType) -> Result<PhysicalExprRef> {
+    if let Some(v) = expr.literal_value() {
+        if can_cast(&v.data_type(), to) {
+            let value = cast_scalar(v, to, CastMode::Explicit)?;
+            if &value.data_type() == to {
+                return Ok(Arc::new(LiteralExpr::new(value)));
+            }
+        }
+    }
+    Ok(Arc::new(CastExpr::try_new(
+        expr,
+        to.clone(),
+        CastMode::Explicit,
+    )?))
 }
 
 /// Converts the values of `expr` to `to` (an implicit coercion). A literal is converted
@@ -119,7 +128,7 @@ pub(crate) fn coerce(
 }
 
 /// Requires a boolean operand (NULL becomes a boolean NULL).
-fn boolean_operand(expr: PhysicalExprRef, what: &str) -> Result<PhysicalExprRef> {
+pub(crate) fn boolean_operand(expr: PhysicalExprRef, what: &str) -> Result<PhysicalExprRef> {
     match expr.data_type() {
         DataType::Boolean => Ok(expr),
         DataType::Null => coerce(expr, &DataType::Boolean, false),
@@ -127,6 +136,29 @@ fn boolean_operand(expr: PhysicalExprRef, what: &str) -> Result<PhysicalExprRef>
             "argument of {what} must be type boolean, not type {}",
             sql_type_name(&other)
         ))),
+    }
+}
+
+/// The type to compare a column and an integer literal in: the column's own integer type
+/// when the literal fits it, so `int32_col = 5` (5 being a bigint) compares without widening
+/// the column; otherwise `common`.
+fn narrow_for_literal(
+    left: &PhysicalExprRef,
+    right: &PhysicalExprRef,
+    common: DataType,
+) -> DataType {
+    let (column, literal) = match (left.literal_value(), right.literal_value()) {
+        (None, Some(v)) => (left, v),
+        (Some(v), None) => (right, v),
+        _ => return common,
+    };
+    let column_type = column.data_type();
+    if !(is_integer(&column_type) && is_integer(&common)) || column_type == common {
+        return common;
+    }
+    match cast_scalar(literal, &column_type, CastMode::Explicit) {
+        Ok(v) if v.data_type() == column_type => column_type,
+        _ => common,
     }
 }
 
@@ -151,6 +183,7 @@ pub(crate) fn create_binary(
                 value_type(&rt)
             ))
         })?;
+        let common = narrow_for_literal(&left, &right, common);
         let left = coerce(left, &common, true)?;
         let right = coerce(right, &common, true)?;
         return Ok(Arc::new(BinaryExpr::new(
@@ -344,6 +377,27 @@ pub(crate) mod tests {
         assert_eq!(
             booleans(&out),
             vec![Some(true), Some(true), Some(false), Some(true)]
+        );
+    }
+
+    #[test]
+    fn narrow_columns_compare_with_fitting_literals_without_widening() {
+        let (batch, schema) = sample();
+        let physical = create_physical_expr(&col("a").gt_eq(lit(0i64)), &schema).unwrap();
+        assert_eq!(physical.to_string(), "(a@0 >= 0)");
+        let out = physical.evaluate(&batch).unwrap().into_array(4).unwrap();
+        assert_eq!(
+            booleans(&out),
+            vec![Some(true), Some(true), None, Some(false)]
+        );
+        // 2^40 does not fit an integer column: the column is widened instead.
+        let big = lit(1i64 << 40).gt(col("a"));
+        let physical = create_physical_expr(&big, &schema).unwrap();
+        assert_eq!(physical.to_string(), "(1099511627776 > CAST(a@0 AS Int64))");
+        let out = physical.evaluate(&batch).unwrap().into_array(4).unwrap();
+        assert_eq!(
+            booleans(&out),
+            vec![Some(true), Some(true), None, Some(true)]
         );
     }
 
