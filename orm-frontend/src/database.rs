@@ -559,6 +559,26 @@ mod tests {
     }
 
     #[test]
+    fn handles_can_be_shared_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Database>();
+        shareable::<crate::QuerySet>();
+        let db = db();
+        let handle = db.clone();
+        std::thread::spawn(move || {
+            let customer = handle.model("Customer").unwrap();
+            handle
+                .insert_rows(&customer, vec![vec![("name".into(), "T".into())]])
+                .unwrap();
+        })
+        .join()
+        .unwrap();
+        assert_eq!(db.catalog().table("customer").unwrap().num_rows(), 1);
+        db.set_config(SessionConfig::new().with_target_partitions(1));
+        assert_eq!(db.config().target_partitions, 1);
+    }
+
+    #[test]
     fn register_creates_tables_and_rejects_bad_models_without_side_effects() {
         let db = db();
         let schema = db.catalog().table("order").unwrap().schema();
