@@ -10,7 +10,7 @@ pub enum Error {
     #[error("{0}")]
     FieldError(String),
     /// `Model.DoesNotExist`: `get()` found nothing. The message is
-    /// "<Model> matching query does not exist."
+    /// "`<Model>` matching query does not exist."
     #[error("{0}")]
     DoesNotExist(String),
     /// `Model.MultipleObjectsReturned`: `get()` found more than one row.
