@@ -60,8 +60,6 @@
 pub mod database;
 pub mod error;
 pub mod expressions;
-#[doc(hidden)]
-pub mod expressions_placeholder;
 pub mod model;
 pub mod prelude;
 pub mod queryset;

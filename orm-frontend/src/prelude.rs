@@ -1,10 +1,12 @@
 //! Everything a user needs: `use quiver::prelude::*;`.
+//!
+//! The database and models, QuerySets and their results, every expression (`F`, `Value`,
+//! `Q` and `q!`, aggregates, functions, `Case`/`When`), the typed-model traits, and the
+//! Arrow/chrono types that appear in the API.
 
 pub use crate::database::{Database, TableUsage};
 pub use crate::error::{Error, Result};
-pub use crate::expressions_placeholder::{
-    Avg, Count, Expression, Max, Min, OrderBy, Sum, Value, F, Q,
-};
+pub use crate::expressions::*;
 pub use crate::model::*;
 pub use crate::q;
 pub use crate::queryset::{AggregateArg, IntoFieldValues, OrderItem, QuerySet};

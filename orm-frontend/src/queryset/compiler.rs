@@ -37,9 +37,9 @@ use quiver_engine::{
 use quiver_storage::{Catalog, Table, TableVersion};
 
 use crate::error::{Error, Result};
+use crate::expressions::Q;
+use crate::expressions::{Expression, F};
 use crate::expressions::{ResolvedField, Resolver};
-use crate::expressions_placeholder::Q;
-use crate::expressions_placeholder::{Expression, F};
 use crate::model::{Field, FieldType, Model, Registry};
 use crate::queryset::queryset::{Annotation, GroupBy, OrderItem, Query, QuerySet};
 use crate::queryset::select_query::{assemble, group_by_rule, SelectQuery};
@@ -1019,7 +1019,7 @@ pub(crate) fn count_star() -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expressions_placeholder::{Count, Sum, F};
+    use crate::expressions::{Count, Sum, F};
     use crate::q;
     use crate::queryset::fixtures::shop_schema;
 

@@ -13,7 +13,7 @@ use arrow::array::RecordBatch;
 use quiver_engine::{LogicalPlan, LogicalPlanBuilder, ScalarValue};
 
 use crate::error::{Error, Result};
-use crate::expressions_placeholder::Q;
+use crate::expressions::Q;
 use crate::model::Model;
 use crate::queryset::compiler::{self, count_star, AggregateItem, CompiledQuery};
 use crate::queryset::queryset::{AggregateArg, GroupBy, QuerySet};
@@ -130,12 +130,21 @@ impl QuerySet {
     }
 
     /// `get(q)`: the one row matching `q`, or `DoesNotExist` / `MultipleObjectsReturned`
-    /// (worded as Django's).
+    /// (worded as Django's). `get(Q::all())` — Django's `get()` without arguments — also
+    /// works on a sliced QuerySet (`qs[:1].get()`).
     pub fn get(&self, q: impl Into<Q>) -> Result<Instance> {
-        let qs = self
-            .filter(q)
-            .clear_ordering()
-            .slice(..MAX_GET_RESULTS as isize);
+        let q = q.into();
+        let filtered = if q.is_empty() {
+            self.clone()
+        } else {
+            self.filter(q)
+        };
+        let unordered = if filtered.query.is_sliced() {
+            filtered
+        } else {
+            filtered.clear_ordering()
+        };
+        let qs = unordered.slice(..MAX_GET_RESULTS as isize);
         let mut found = qs.fetch_instances()?;
         match found.len() {
             1 => Ok(found.remove(0)),
@@ -305,7 +314,7 @@ impl QuerySet {
         }
         let qs = match ids {
             Some(ids) if ids.is_empty() => return Ok(InBulk::default()),
-            Some(ids) => self.filter(Q::new(&format!("{field_name}__in"), ids)),
+            Some(ids) => self.filter(Q::new(format!("{field_name}__in"), ids)),
             None => self.clone(),
         };
         let key = field.attname().to_string();
@@ -403,7 +412,7 @@ fn instances(model: &Model, rows: &Rows) -> Vec<Instance> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expressions_placeholder::{Avg, Count, Max, Sum, F};
+    use crate::expressions::{Avg, Count, Max, Sum, F, Q};
     use crate::q;
     use crate::queryset::fixtures::shop;
 
@@ -537,6 +546,10 @@ mod tests {
         let err = customers.get(q!(name = "Zed")).unwrap_err();
         assert_eq!(err.django_name(), "DoesNotExist");
         assert_eq!(err.to_string(), "Customer matching query does not exist.");
+        let only = customers.filter(q!(name = "Bob")).get(Q::all()).unwrap();
+        assert_eq!(only.pk(), ScalarValue::Int64(Some(2)));
+        let sliced = customers.slice(1..2).get(Q::all()).unwrap();
+        assert_eq!(sliced.get::<String>("name").unwrap(), "Bob");
         let err = customers.get(q!(region = "EU")).unwrap_err();
         assert_eq!(err.django_name(), "MultipleObjectsReturned");
         assert_eq!(

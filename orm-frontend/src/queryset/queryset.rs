@@ -18,7 +18,7 @@ use std::ops::{Bound, RangeBounds};
 
 use crate::database::Database;
 use crate::error::Error;
-use crate::expressions_placeholder::{Expression, OrderBy, Q};
+use crate::expressions::{Expression, OrderBy, Q};
 
 /// One `order_by()` item: a field path (`"-amount"`, `"customer__name"`, `"?"` for random), or an
 /// ordering expression (`F("amount").desc()`).
@@ -666,7 +666,7 @@ mod tests {
 
     #[test]
     fn values_before_an_aggregate_decide_the_grouping() {
-        use crate::expressions_placeholder::{Count, F};
+        use crate::expressions::{Count, F};
         let grouped = qs().values(["region"]).annotate([("n", Count("id"))]);
         assert_eq!(
             grouped.query.group_by,
