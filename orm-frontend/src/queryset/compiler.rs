@@ -4,11 +4,13 @@
 //! recorded — annotations, filters, the selected values, the ordering — into engine
 //! expressions over one FROM clause. It is the [`Resolver`] the expressions module calls back
 //! for every field path: a path through a forward ForeignKey/OneToOne adds a LEFT join once
-//! per path (a many-to-one LEFT join never repeats rows; the optimizer turns it INNER when a
-//! filter rejects NULLs), `fk` and `fk__pk` stop at the local `<fk>_id` column without a join,
-//! and an unknown name is Django's `FieldError` with its "Choices are: …" list. The result
-//! is a [`SelectQuery`], from which [`assemble`](super::select_query::assemble) builds the
-//! operators in SQL's logical order:
+//! (a many-to-one LEFT join never repeats rows; the optimizer turns it INNER when a filter
+//! rejects NULLs), `fk` and `fk__pk` stop at the local `<fk>_id` column without a join, a
+//! reverse relation joins the related rows (anew for each `filter()` call, as Django does),
+//! and an unknown name is Django's `FieldError` with its "Choices are: …" list. Annotations
+//! and filters are resolved in the order they were called, since that decides which joins
+//! they share. The result is a [`SelectQuery`], from which
+//! [`assemble`](super::select_query::assemble) builds the operators in SQL's logical order:
 //!
 //! ```text
 //! Limit                      qs[a:b]
@@ -18,7 +20,7 @@
 //!         Filter             HAVING: filter() conditions containing aggregates
 //!           Aggregate        GROUP BY (group_by_rule), every aggregate once
 //!             Filter         WHERE
-//!               Join Left    one per related path (T2, T3… when a table repeats)
+//!               Join Left    one per relation followed (T2, T3… when a table repeats)
 //!                 Scan       the model's table, alias = table name
 //! ```
 //!
@@ -37,9 +39,7 @@ use quiver_engine::{
 use quiver_storage::{Catalog, Table, TableVersion};
 
 use crate::error::{Error, Result};
-use crate::expressions::Q;
-use crate::expressions::{Expression, F};
-use crate::expressions::{ResolvedField, Resolver};
+use crate::expressions::{Expression, ResolvedField, Resolver, F, Q};
 use crate::model::{Field, FieldType, Model, Registry};
 use crate::queryset::queryset::{Annotation, GroupBy, OrderItem, Query, QuerySet};
 use crate::queryset::select_query::{assemble, group_by_rule, SelectQuery};
