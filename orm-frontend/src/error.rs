@@ -41,6 +41,14 @@ pub enum Error {
     /// `LookupError`: an unknown model.
     #[error("{0}")]
     LookupError(String),
+    /// `IndexError`: `qs[i]` past the end of the results.
+    #[error("{0}")]
+    IndexError(String),
+    /// `ImproperlyConfigured`: a model definition failed Django's system checks (two primary
+    /// keys, a relation to an unknown model, …). The message carries the check id
+    /// (`fields.E300`).
+    #[error("{0}")]
+    ImproperlyConfigured(String),
     /// Anything else from the engine (`ResourcesExhausted`, `Cancelled`, `Internal`, …).
     #[error("{0}")]
     Engine(EngineError),
@@ -61,6 +69,8 @@ impl Error {
             Error::TransactionManagementError(_) => "TransactionManagementError",
             Error::DataError(_) => "DataError",
             Error::LookupError(_) => "LookupError",
+            Error::IndexError(_) => "IndexError",
+            Error::ImproperlyConfigured(_) => "ImproperlyConfigured",
             Error::Engine(EngineError::ResourcesExhausted(_)) => "ResourcesExhausted",
             Error::Engine(EngineError::Cancelled) => "Cancelled",
             Error::Engine(EngineError::Internal(_)) => "InternalError",

@@ -7,9 +7,11 @@
 //! each pushing into its own sink state — and merge the states when all are finished. This is
 //! how a query uses every core without an async runtime.
 
+pub mod aggregate;
 pub mod filter;
 pub mod hash_aggregate;
 pub mod hash_join;
+pub mod hashing;
 pub mod limit;
 pub mod metrics;
 pub mod projection;
