@@ -50,7 +50,7 @@ static DJANGO: LazyLock<HashMap<String, Json>> = LazyLock::new(|| {
 /// A Quiver result in the shape of the runner's JSON, keeping whether a number is an
 /// integer, a float or a decimal.
 #[derive(Debug, Clone, PartialEq)]
-enum Actual {
+pub(crate) enum Actual {
     Null,
     Bool(bool),
     Int(i128),
@@ -96,7 +96,7 @@ fn error(error: quiver::Error) -> Actual {
 }
 
 /// `list(qs)` of a values() QuerySet: one object per row.
-fn rows(qs: &QuerySet) -> Actual {
+pub(crate) fn rows(qs: &QuerySet) -> Actual {
     match qs.fetch() {
         Ok(rows) => Actual::List(rows.iter().map(|r| row(&r)).collect()),
         Err(e) => error(e),
@@ -104,7 +104,7 @@ fn rows(qs: &QuerySet) -> Actual {
 }
 
 /// One column of a QuerySet, in its order (`values_list(name, flat=True)`).
-fn column(qs: &QuerySet, name: &str) -> Actual {
+pub(crate) fn column(qs: &QuerySet, name: &str) -> Actual {
     match qs.values([name]).fetch() {
         Ok(rows) => Actual::List(
             rows.iter()
@@ -116,12 +116,12 @@ fn column(qs: &QuerySet, name: &str) -> Actual {
 }
 
 /// The names of a QuerySet's authors, by name.
-fn names(qs: &QuerySet) -> Actual {
+pub(crate) fn names(qs: &QuerySet) -> Actual {
     column(&qs.order_by(["name"]), "name")
 }
 
 /// `qs.aggregate(...)`.
-fn aggregate<A: Into<AggregateArg>>(qs: &QuerySet, items: impl IntoIterator<Item = A>) -> Actual {
+pub(crate) fn aggregate<A: Into<AggregateArg>>(qs: &QuerySet, items: impl IntoIterator<Item = A>) -> Actual {
     match qs.aggregate(items) {
         Ok(result) => row(&result),
         Err(e) => error(e),
@@ -156,7 +156,7 @@ fn matches(expected: &Json, actual: &Actual) -> bool {
 }
 
 /// Asserts that Quiver's `actual` is Django's answer for `label`.
-fn assert_django(label: &str, actual: Actual) {
+pub(crate) fn assert_django(label: &str, actual: Actual) {
     let expected = DJANGO
         .get(label)
         .unwrap_or_else(|| panic!("no Django output for {label}: re-run django/semantics.py"));
@@ -166,16 +166,16 @@ fn assert_django(label: &str, actual: Actual) {
     );
 }
 
-fn text(value: &str) -> Actual {
+pub(crate) fn text(value: &str) -> Actual {
     Actual::Text(value.to_owned())
 }
 
-fn texts(values: &[&str]) -> Actual {
+pub(crate) fn texts(values: &[&str]) -> Actual {
     Actual::List(values.iter().map(|v| text(v)).collect())
 }
 
 /// The fixture of `django/semantics.py`: authors (Meta.ordering by name) and their books.
-fn library() -> Database {
+pub(crate) fn library() -> Database {
     let db = Database::new();
     let author = Model::new("Author")
         .field("name", CharField::new(50))

@@ -8,7 +8,7 @@
 //!   `Sum`/`Count`/`Max` over the two parts combine to the aggregate over all rows. Lookups
 //!   whose value is an expression, or an `F()` of a non-nullable field behind the nullable
 //!   relation, are left out: Django adds no `IS NOT NULL` for those, so a NULL there drops
-//!   the row from both sides (see [`RhsChoice`]).
+//!   the row from both sides (see [`Leaves`]).
 //! - Negation and chaining: `exclude(q)` is `filter(~q)`, and `filter(a).filter(b)` is
 //!   `filter(a & b)` on a single-valued path.
 //! - NoREC: `filter(q)` keeps exactly the rows for which
@@ -21,7 +21,7 @@ use quiver::prelude::*;
 use quiver::QuerySet;
 
 use super::config;
-use super::querysets::{qtree, qtree_over, total_ordering, QTree, RhsChoice};
+use super::querysets::{qtree, qtree_over, total_ordering, QTree, Leaves};
 use super::tables::{dataset, Dataset, Floats, Loaded};
 use crate::datafusion_oracle::{canonical_rows, compare_ordered};
 
@@ -70,7 +70,7 @@ proptest! {
     #[test]
     fn filter_and_exclude_partition_the_table(
         dataset in dataset(Floats::All),
-        q in qtree_over(&[], RhsChoice::TwoValuedUnderNegation, 3),
+        q in qtree_over(&[], Leaves::TwoValuedUnderNegation, 3),
     ) {
         let loaded = load(&dataset)?;
         let items = loaded.db.objects("Item");

@@ -56,6 +56,7 @@ pub fn config() -> ProptestConfig {
         // Each shrink step runs a QuerySet in two engines (milliseconds); nested strategies
         // need more steps than the default 1024 to reach a small case.
         max_shrink_iters: 8192,
+        max_shrink_time: 120_000,
         ..ProptestConfig::default()
     }
 }

@@ -380,7 +380,7 @@ pub fn expr(kind: Kind, depth: u32) -> BoxedStrategy<Expr> {
     let inner = expr(kind, depth - 1);
     // Conditions inside a Case compare with values and fields only, so that generating an
     // expression does not recurse into expressions without bound.
-    let condition = qtree_over(&[], RhsChoice::NoExpressions, 1);
+    let condition = qtree_over(&[], Leaves::NoExpressions, 1);
     let case = (
         prop::collection::vec((condition, inner.clone()), 1..=2),
         prop::option::weighted(0.7, inner.clone()),
@@ -623,11 +623,15 @@ impl fmt::Debug for QTree {
     }
 }
 
-/// How a Q tree's leaves may compare.
+/// Which lookups a Q tree's leaves may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RhsChoice {
-    /// Literals, `None`, `F()` of another column and expressions.
+pub enum Leaves {
+    /// Every lookup; values are literals, `None`, `F()` of another column and expressions.
     Any,
+    /// Every lookup but `isnull` and `exact=None`: an aggregate's `filter=`. Quiver's
+    /// HashAggregateExec panics on a filter that is a bare NULL test
+    /// (`regressions::aggregate_filter_on_isnull`); allow them again once that is fixed.
+    AggregateFilter,
     /// Literals, `None` and `F()` of another column.
     NoExpressions,
     /// Literals, `None` and `F()` of a non-nullable column or a nullable model field: the
@@ -637,14 +641,14 @@ pub enum RhsChoice {
 }
 
 /// A lookup on `subject`.
-fn lookup(subject: Subject, rhs: RhsChoice) -> BoxedStrategy<Lookup> {
+fn lookup(subject: Subject, rhs: Leaves) -> BoxedStrategy<Lookup> {
     let kind = subject.kind();
     let mut comparisons = vec!["exact", "gt", "gte", "lt", "lte"];
     if kind == Kind::Bool {
         comparisons = vec!["exact"];
     }
     let mut other_columns: Vec<Column> = Column::of_kind(kind);
-    if rhs == RhsChoice::TwoValuedUnderNegation {
+    if rhs == Leaves::TwoValuedUnderNegation {
         // Django adds `IS NOT NULL` for an F() on the right only when the field itself is
         // nullable; a non-nullable field read through the nullable relation stays NULL.
         other_columns.retain(|c| !c.through_relation() || *c == Column::OwnerRegion);
@@ -655,7 +659,7 @@ fn lookup(subject: Subject, rhs: RhsChoice) -> BoxedStrategy<Lookup> {
         if !other_columns.is_empty() {
             options.push((2, prop::sample::select(other_columns).prop_map(Rhs::Col).boxed()));
         }
-        if rhs == RhsChoice::Any && kind.is_numeric() {
+        if matches!(rhs, Leaves::Any | Leaves::AggregateFilter) && kind.is_numeric() {
             options.push((1, expr(kind, 1).prop_map(Rhs::Expr).boxed()));
         }
         proptest::strategy::Union::new_weighted(options).boxed()
@@ -668,11 +672,11 @@ fn lookup(subject: Subject, rhs: RhsChoice) -> BoxedStrategy<Lookup> {
     ];
     let in_list = prop::collection::vec(prop::option::weighted(0.85, lit_for(subject)), 0..4)
         .prop_map(Lookup::In);
-    let mut options: Vec<(u32, BoxedStrategy<Lookup>)> = vec![
-        (6, compare.boxed()),
-        (2, is_null.boxed()),
-        (2, in_list.boxed()),
-    ];
+    let mut options: Vec<(u32, BoxedStrategy<Lookup>)> =
+        vec![(6, compare.boxed()), (2, in_list.boxed())];
+    if rhs != Leaves::AggregateFilter {
+        options.push((2, is_null.boxed()));
+    }
     if kind != Kind::Bool {
         options.push((
             1,
@@ -728,11 +732,11 @@ fn tree(leaf: BoxedStrategy<QTree>, depth: u32) -> BoxedStrategy<QTree> {
 
 /// A Q tree over model columns.
 pub fn qtree(depth: u32) -> BoxedStrategy<QTree> {
-    qtree_over(&[], RhsChoice::Any, depth)
+    qtree_over(&[], Leaves::Any, depth)
 }
 
 /// A Q tree over model columns and the given annotations (`a0`, `a1`, … of these kinds).
-pub fn qtree_over(annotations: &[Kind], rhs: RhsChoice, depth: u32) -> BoxedStrategy<QTree> {
+pub fn qtree_over(annotations: &[Kind], rhs: Leaves, depth: u32) -> BoxedStrategy<QTree> {
     let mut subjects: Vec<Subject> = COLUMNS.into_iter().map(Subject::Col).collect();
     subjects.extend(
         annotations
@@ -748,12 +752,12 @@ pub fn qtree_over(annotations: &[Kind], rhs: RhsChoice, depth: u32) -> BoxedStra
     tree(leaf, depth)
 }
 
-/// A HAVING tree over aggregate results of the given kinds.
-fn having(aggregates: &[Kind]) -> BoxedStrategy<QTree> {
+/// A HAVING tree over the aggregate results that have a kind here (`None`: not filtered on).
+fn having(aggregates: &[Option<Kind>]) -> BoxedStrategy<QTree> {
     let subjects: Vec<Subject> = aggregates
         .iter()
         .enumerate()
-        .map(|(index, kind)| Subject::Agg(index, *kind))
+        .filter_map(|(index, kind)| kind.map(|kind| Subject::Agg(index, kind)))
         .collect();
     let leaf = prop::sample::select(subjects)
         .prop_flat_map(|subject| {
@@ -969,7 +973,10 @@ pub fn aggregate(annotations: Vec<Kind>) -> BoxedStrategy<AggSpec> {
                 // Fields only: see the module docs (-0.0).
                 AggFunc::Min | AggFunc::Max => {}
             }
-            let filter = prop::option::weighted(0.25, qtree_over(&annotations, RhsChoice::Any, 1));
+            let filter = prop::option::weighted(
+                0.25,
+                qtree_over(&annotations, Leaves::AggregateFilter, 1),
+            );
             (
                 proptest::strategy::Union::new_weighted(args),
                 filter,
@@ -980,8 +987,11 @@ pub fn aggregate(annotations: Vec<Kind>) -> BoxedStrategy<AggSpec> {
                     let spec = AggSpec {
                         func,
                         arg,
-                        // COUNT(DISTINCT *) is not SQL; Count("*", filter=…) is refused.
-                        distinct: distinct && !star,
+                        // COUNT(DISTINCT *) is not SQL; Count("*", filter=…) is refused; Min
+                        // and Max refuse distinct= ("Min does not allow distinct.").
+                        distinct: distinct
+                            && !star
+                            && matches!(func, AggFunc::Count | AggFunc::Sum | AggFunc::Avg),
                         filter: if star { None } else { filter },
                         default: None,
                     };
@@ -1406,6 +1416,25 @@ fn ordering(
         .boxed()
 }
 
+/// `targets` with the annotations among them put in the order they were defined, model
+/// fields left where they are. Quiver's `values()` lists annotations in definition order
+/// where Django lists them as asked (`regressions::values_lists_fields_then_annotations_as_asked`);
+/// drop this once that is fixed.
+fn annotations_in_definition_order(mut targets: Vec<Target>) -> Vec<Target> {
+    let positions: Vec<usize> = (0..targets.len())
+        .filter(|&i| matches!(targets[i], Target::Ann(_)))
+        .collect();
+    let mut annotations: Vec<Target> = positions.iter().map(|&i| targets[i]).collect();
+    annotations.sort_by_key(|t| match t {
+        Target::Ann(index) => *index,
+        _ => usize::MAX,
+    });
+    for (position, annotation) in positions.into_iter().zip(annotations) {
+        targets[position] = annotation;
+    }
+    targets
+}
+
 /// Targets that may be ORDER BY / GROUP BY keys: not float expressions (module docs).
 fn key_targets(annotations: &[Kind]) -> Vec<Target> {
     COLUMNS
@@ -1430,7 +1459,9 @@ fn shape_rows(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey>, bo
         .collect();
     let values = prop::option::weighted(
         0.5,
-        prop::sample::subsequence(all, 1..=4).prop_shuffle(),
+        prop::sample::subsequence(all, 1..=4)
+            .prop_shuffle()
+            .prop_map(annotations_in_definition_order),
     );
     (values, prop::bool::weighted(0.2))
         .prop_flat_map(move |(values, distinct)| {
@@ -1467,18 +1498,34 @@ fn shape_rows(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey>, bo
 fn shape_group(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey>, bool)> {
     let key_options = key_targets(&annotations);
     (
-        prop::sample::subsequence(key_options, 1..=2),
+        prop::sample::subsequence(key_options, 1..=2)
+            .prop_shuffle()
+            .prop_map(annotations_in_definition_order),
         prop::collection::vec(aggregate(annotations.clone()), 1..=3),
     )
         .prop_flat_map(|(keys, aggregates)| {
             let kinds: Vec<Kind> = aggregates.iter().map(AggSpec::kind).collect();
-            let having_steps = filter_steps(having(&kinds), 1);
+            // HAVING and ORDER BY only on aggregates named without `__`: Quiver resolves
+            // `id__count__gt` as the field `id`
+            // (`regressions::filter_and_order_on_default_alias_aggregate`); drop this
+            // restriction once that is fixed.
+            let names = aggregate_names(&aggregates);
+            let filterable: Vec<Option<Kind>> = kinds
+                .iter()
+                .zip(&names)
+                .map(|(kind, name)| (!name.contains("__")).then_some(*kind))
+                .collect();
+            let having_steps = if filterable.iter().any(Option::is_some) {
+                filter_steps(having(&filterable), 1)
+            } else {
+                Just(Vec::new()).boxed()
+            };
             let mut order_targets = keys.clone();
             order_targets.extend(
-                kinds
+                filterable
                     .iter()
                     .enumerate()
-                    .filter(|(_, kind)| **kind != Kind::Float)
+                    .filter(|(_, kind)| kind.is_some_and(|kind| kind != Kind::Float))
                     .map(|(index, _)| Target::Agg(index)),
             );
             let keys_for_shape = keys.clone();
@@ -1546,7 +1593,7 @@ pub fn queryset() -> impl Strategy<Value = QuerySetSpec> {
                 expr(kind, 2).prop_map(move |e| (kind, e)).boxed()
             })
             .collect();
-        let after = filter_steps(qtree_over(&kinds, RhsChoice::Any, 2), 2);
+        let after = filter_steps(qtree_over(&kinds, Leaves::Any, 2), 2);
         let shape = prop_oneof![
             4 => shape_rows(kinds.clone()),
             4 => shape_group(kinds.clone()),

@@ -123,3 +123,10 @@ case("count_star_filter", lambda: authors.aggregate(n=Count("*", filter=Q(age=30
 case("count_default", lambda: authors.aggregate(n=Count("id", default=0)))
 case("mixed_types", lambda: list(Book.objects.annotate(x=F("price") + F("author__rating")).values("x")))
 case("complex_aggregate_needs_alias", lambda: authors.aggregate(Sum("age", filter=Q(age=30))))
+
+# Cases that the differential tests found Quiver getting wrong (tests/integration/regressions.rs)
+case("values_lists_fields_then_annotations_as_asked", lambda: [list(row.keys()) for row in authors.annotate(a0=F("id"), a1=F("age")).values("a1", "city", "a0").order_by("name")])
+case("filter_on_default_alias_aggregate", lambda: list(authors.values("city").annotate(Count("id")).filter(id__count__gt=1)))
+case("aggregate_filter_isnull", lambda: authors.aggregate(n=Count("id", filter=Q(age__isnull=True)), s=Sum("age", filter=Q(city__isnull=False))))
+case("grouped_aggregate_filter_isnull", lambda: list(authors.values("city").annotate(n=Count("id", filter=Q(age__isnull=True))).order_by(F("city").asc(nulls_last=True))))
+case("order_by_default_alias_aggregate", lambda: list(authors.values("city").annotate(Count("id")).order_by("-id__count", F("city").asc(nulls_last=True))))
