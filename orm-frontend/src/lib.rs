@@ -67,6 +67,7 @@ pub mod results;
 pub mod typed;
 
 // Lets `#[derive(Model)]`'s generated `::quiver::…` paths resolve inside this crate's own tests.
+#[allow(unused_extern_crates)]
 extern crate self as quiver;
 
 pub use database::{Database, TableUsage};
