@@ -500,6 +500,11 @@ fn array_from_values(values: &[ScalarValue], data_type: &DataType) -> Result<Arr
                 .map_err(|e| Error::Engine(e.into()))?;
             Arc::new(array)
         }
+        DataType::Dictionary(_, value_type) => {
+            let plain = array_from_values(values, value_type)?;
+            cast_with_options(plain.as_ref(), data_type, &strict_cast())
+                .map_err(|e| Error::Engine(e.into()))?
+        }
         other => {
             return Err(Error::NotSupportedError(format!(
                 "columns of type {other} cannot be written yet"

@@ -66,8 +66,17 @@ pub mod queryset;
 pub mod results;
 pub mod typed;
 
+// Lets `#[derive(Model)]`'s generated `::quiver::…` paths resolve inside this crate's own tests.
+#[allow(unused_extern_crates)]
+extern crate self as quiver;
+
 pub use database::{Database, TableUsage};
 pub use error::{Error, Result};
 pub use model::Model;
 pub use queryset::QuerySet;
+/// `#[derive(Model)]` (the derive macro shares the name of the [`Model`] struct; they live in
+/// different namespaces, as serde's `Serialize` trait and derive do).
+pub use quiver_derive::Model;
 pub use quiver_engine::ScalarValue;
+pub use results::{Row, Rows};
+pub use typed::{FromRow, IntoRow, ModelDef};

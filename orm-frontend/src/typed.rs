@@ -126,4 +126,48 @@ mod tests {
             ]
         );
     }
+
+    /// The same model through `#[derive(Model)]`: metadata, typed rows, field constants.
+    #[derive(Debug, PartialEq, crate::Model)]
+    #[quiver(name = "Student", ordering = "-grade, name")]
+    struct Student {
+        id: Option<i64>,
+        #[quiver(max_length = 40)]
+        name: String,
+        grade: i32,
+        gpa: Option<f64>,
+        enrolled: chrono::NaiveDate,
+    }
+
+    #[test]
+    fn derived_models_define_fields_and_round_trip() {
+        let model = Student::model();
+        assert_eq!(model.name(), "Student");
+        assert_eq!(Student::GRADE, "grade");
+        let db = Database::new();
+        db.register_model::<Student>().unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2024, 9, 1).unwrap();
+        let students = [("Bo", 3, Some(3.5)), ("Al", 3, None), ("Cy", 4, Some(2.0))].map(
+            |(name, grade, gpa)| Student {
+                id: None,
+                name: name.to_string(),
+                grade,
+                gpa,
+                enrolled: day,
+            },
+        );
+        db.objects_of::<Student>()
+            .bulk_create_typed(students)
+            .unwrap();
+        let fetched = db
+            .objects_of::<Student>()
+            .filter(crate::q!(grade = 3))
+            .fetch_as::<Student>()
+            .unwrap();
+        let names: Vec<&str> = fetched.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["Al", "Bo"], "Meta.ordering is -grade, name");
+        assert_eq!(fetched[0].gpa, None);
+        assert_eq!(fetched[1].id, Some(1));
+        assert_eq!(fetched[1].enrolled, day);
+    }
 }

@@ -117,7 +117,11 @@ impl AggregateSpec {
             )));
         };
         // TRUE rows only: NULL counts as not passing.
-        let keep = prep_null_mask_filter(predicate);
+        let keep = if predicate.null_count() > 0 {
+            prep_null_mask_filter(predicate)
+        } else {
+            predicate.clone()
+        };
         if args.is_empty() {
             let valid = NullBuffer::new(keep.values().clone());
             args.push(Arc::new(BooleanArray::new(
@@ -846,6 +850,29 @@ pub(crate) mod tests {
                 ])
             );
         }
+    }
+
+    #[test]
+    fn filter_without_nulls_in_the_predicate() {
+        let batch = table(
+            &["k", "v", "p"],
+            vec![
+                Arc::new(Int32Array::from(vec![1, 1, 2])),
+                Arc::new(Int32Array::from(vec![4, 5, 6])),
+                Arc::new(BooleanArray::from(vec![true, false, false])),
+            ],
+        );
+        let schema = batch.schema();
+        let mut count = spec(AggregateFunction::Count, vec![], DataType::Int64);
+        count.filter = Some(col("p", &schema));
+        let mut max = spec(
+            AggregateFunction::Max,
+            vec![col("v", &schema)],
+            DataType::Int32,
+        );
+        max.filter = Some(col("p", &schema));
+        let got = aggregate(vec![batch], 1, &["k"], vec![count, max], 8192).unwrap();
+        assert_eq!(got, rows(&[&["1", "1", "4"], &["2", "0", ""]]));
     }
 
     #[test]

@@ -1,25 +1,101 @@
-//! [`HashJoinExec`]: Hash join: builds a hash table over the right input, probes it with the left input's partitions.
+//! [`HashJoinExec`]: equi-join by hashing the right input and streaming the left through it.
 //!
-//! (Stub: the operator is being written; it reports a clear error until then.)
+//! **Build.** The right input is collected once (its partitions on parallel threads) into one
+//! batch, however many left partitions call `execute`: the first caller builds, the others
+//! wait on a `OnceLock`. The build keys are interned into a [`GroupValues`] table, the same
+//! type-specialised structure the aggregate groups by, which gives every distinct key a dense
+//! id; rows sharing a key are chained through a `next` vector (`heads[key] → row → next[row]`),
+//! CSR-like, so duplicates cost one `u32` each. Rows with a NULL in any key are left out of
+//! the chains: NULL never matches.
+//!
+//! **Probe.** Each left partition streams on its own: a batch's keys are looked up (no
+//! insertion, so the table is shared read-only), the chains give `(left row, right row)`
+//! pairs, and output batches are assembled with `take`. A probe batch whose matches would
+//! exceed `batch_size` rows is emitted in several batches. A residual `filter` is evaluated on
+//! the candidate pairs; "matched" always means "keys equal and filter TRUE", so LEFT, SEMI and
+//! ANTI joins treat a left row whose candidates all fail the filter as unmatched.
+//!
+//! **Unmatched right rows** (RIGHT and FULL joins) are emitted exactly once, after every left
+//! partition has finished: each probe stream marks the right rows it matched in a private
+//! bitmap, ORs it into a shared atomic bitmap when its input ends, and the last stream to end
+//! emits the right rows nobody matched.
+//!
+//! Join keys of different types are cast to their common comparison type first (`Int32` with
+//! `Int64` compares as `Int64`); a dictionary and a plain column of the same value type need no
+//! cast, since the key table reads dictionaries directly.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
-use arrow::datatypes::SchemaRef;
+use arrow::array::{
+    new_null_array, Array, ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions,
+    UInt32Array,
+};
+use arrow::buffer::NullBuffer;
+use arrow::compute::{cast, concat_batches, filter_record_batch, prep_null_mask_filter, take};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
 
-use super::{BatchIter, ExecutionPlan, TaskContext};
+use super::aggregate::group_values::{new_group_values, GroupLookupCache, GroupValues};
+use super::aggregate::NO_GROUP;
+use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
+use crate::expr::type_coercion::{comparison_common_type, value_type};
 use crate::logical_plan::JoinType;
 use crate::physical_expr::PhysicalExprRef;
+
+/// End of a chain of build rows.
+const NO_ROW: u32 = u32::MAX;
 
 /// Hash join: builds a hash table over the right input, probes it with the left input's partitions.
 #[derive(Debug)]
 pub struct HashJoinExec {
+    left: Arc<dyn ExecutionPlan>,
+    right: Arc<dyn ExecutionPlan>,
+    params: Arc<JoinParams>,
+    build: OnceLock<Result<Arc<BuildSide>>>,
+    metrics: Arc<OperatorMetrics>,
+}
+
+/// Everything a probe stream needs besides the build side.
+#[derive(Debug)]
+struct JoinParams {
+    on: Vec<(PhysicalExprRef, PhysicalExprRef)>,
+    /// Per key pair: the type both sides are cast to, or `None` when they already agree.
+    key_casts: Vec<Option<DataType>>,
+    filter: Option<PhysicalExprRef>,
+    join_type: JoinType,
     schema: SchemaRef,
+    /// Left columns then right columns, all nullable: what the filter is evaluated over.
+    pairs_schema: SchemaRef,
+    left_schema: SchemaRef,
+}
+
+/// The collected right input and its key table.
+struct BuildSide {
+    batch: RecordBatch,
+    keys: Box<dyn GroupValues>,
+    /// First right row of each key id (`NO_ROW` for a key whose rows all hold a NULL).
+    heads: Vec<u32>,
+    /// Next right row with the same key.
+    next: Vec<u32>,
+    /// Right rows matched by any probe stream (RIGHT/FULL joins).
+    visited: Vec<AtomicU64>,
+    /// Probe streams still running (RIGHT/FULL joins).
+    remaining_probes: AtomicUsize,
+}
+
+impl fmt::Debug for BuildSide {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BuildSide({} rows)", self.batch.num_rows())
+    }
 }
 
 impl HashJoinExec {
-    /// Creates the operator.
-    #[allow(unused_variables)]
+    /// Creates the operator. `schema` is the logical join's output schema (for semi and anti
+    /// joins the left columns only).
     pub fn try_new(
         left: Arc<dyn ExecutionPlan>,
         right: Arc<dyn ExecutionPlan>,
@@ -28,9 +104,429 @@ impl HashJoinExec {
         join_type: JoinType,
         schema: SchemaRef,
     ) -> Result<HashJoinExec> {
-        Err(EngineError::Internal(
-            "HashJoinExec is not implemented yet".into(),
-        ))
+        if on.is_empty() {
+            return Err(EngineError::Plan(
+                "a hash join needs at least one equality condition".into(),
+            ));
+        }
+        let mut key_casts = Vec::with_capacity(on.len());
+        let mut build_types = Vec::with_capacity(on.len());
+        for (l, r) in &on {
+            let (lt, rt) = (l.data_type(), r.data_type());
+            let common = comparison_common_type(&lt, &rt).ok_or_else(|| {
+                EngineError::Plan(format!(
+                    "join keys {l} ({lt}) and {r} ({rt}) cannot be compared"
+                ))
+            })?;
+            if value_type(&lt) == value_type(&rt) {
+                key_casts.push(None);
+                build_types.push(rt);
+            } else {
+                build_types.push(common.clone());
+                key_casts.push(Some(common));
+            }
+        }
+        // Reject key types the table cannot hold now rather than at execution.
+        new_group_values(&build_types)?;
+        let (left_schema, right_schema) = (left.schema(), right.schema());
+        let pairs_fields: Vec<Field> = left_schema
+            .fields()
+            .iter()
+            .chain(right_schema.fields().iter())
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect();
+        let expected_fields = match join_type {
+            JoinType::LeftSemi | JoinType::LeftAnti => left_schema.fields().len(),
+            _ => pairs_fields.len(),
+        };
+        if schema.fields().len() != expected_fields {
+            return Err(EngineError::Internal(format!(
+                "{} output schema has {} fields, expected {expected_fields}",
+                join_type.sql(),
+                schema.fields().len()
+            )));
+        }
+        Ok(HashJoinExec {
+            left,
+            right,
+            params: Arc::new(JoinParams {
+                on,
+                key_casts,
+                filter,
+                join_type,
+                schema,
+                pairs_schema: Arc::new(Schema::new(pairs_fields)),
+                left_schema,
+            }),
+            build: OnceLock::new(),
+            metrics: Arc::new(OperatorMetrics::default()),
+        })
+    }
+
+    /// The build side, built by the first caller.
+    fn build_side(&self, ctx: &Arc<TaskContext>) -> Result<Arc<BuildSide>> {
+        self.build
+            .get_or_init(|| {
+                let start = Instant::now();
+                let build = self.build(ctx).map(Arc::new);
+                self.metrics.add_elapsed(start.elapsed());
+                build
+            })
+            .clone()
+    }
+
+    fn build(&self, ctx: &Arc<TaskContext>) -> Result<BuildSide> {
+        let batches = collect_partitions(&self.right, ctx)?;
+        let batch = concat_batches(&self.right.schema(), &batches)?;
+        drop(batches);
+        let rows = batch.num_rows();
+        if rows >= NO_ROW as usize {
+            return Err(EngineError::ResourcesExhausted(format!(
+                "join build side of {rows} rows"
+            )));
+        }
+        let keys = self.params.keys(&batch, |(_, right)| right)?;
+        let key_types: Vec<DataType> = keys.iter().map(|k| k.data_type().clone()).collect();
+        let mut table = new_group_values(&key_types)?;
+        let mut ids = Vec::with_capacity(rows);
+        table.intern(&keys, &mut ids)?;
+        let valid = all_valid(&keys);
+        let mut heads = vec![NO_ROW; table.len()];
+        let mut next = vec![NO_ROW; rows];
+        // Walking backwards makes each chain list its rows in input order.
+        for row in (0..rows).rev() {
+            if valid.as_ref().is_none_or(|v| v.is_valid(row)) {
+                let head = &mut heads[ids[row] as usize];
+                next[row] = *head;
+                *head = row as u32;
+            }
+        }
+        let tracks_visits = matches!(self.params.join_type, JoinType::Right | JoinType::Full);
+        Ok(BuildSide {
+            batch,
+            keys: table,
+            heads,
+            next,
+            visited: if tracks_visits {
+                (0..rows.div_ceil(64)).map(|_| AtomicU64::new(0)).collect()
+            } else {
+                Vec::new()
+            },
+            remaining_probes: AtomicUsize::new(self.left.output_partitions()),
+        })
+    }
+}
+
+impl JoinParams {
+    /// One side's key columns of `batch`, cast to the common types where needed.
+    fn keys(
+        &self,
+        batch: &RecordBatch,
+        side: impl Fn(&(PhysicalExprRef, PhysicalExprRef)) -> &PhysicalExprRef,
+    ) -> Result<Vec<ArrayRef>> {
+        self.on
+            .iter()
+            .zip(&self.key_casts)
+            .map(|(pair, cast_to)| {
+                let array = side(pair).evaluate(batch)?.into_array(batch.num_rows())?;
+                Ok(match cast_to {
+                    Some(data_type) if array.data_type() != data_type => cast(&array, data_type)?,
+                    _ => array,
+                })
+            })
+            .collect()
+    }
+
+    /// Left rows `probe` next to right rows `build` (a NULL index gives NULLs), in the pairs
+    /// schema.
+    fn pairs(
+        &self,
+        left: &RecordBatch,
+        probe: &UInt32Array,
+        right: &RecordBatch,
+        build: &UInt32Array,
+    ) -> Result<RecordBatch> {
+        let mut columns = Vec::with_capacity(self.pairs_schema.fields().len());
+        for column in left.columns() {
+            columns.push(take(column.as_ref(), probe, None)?);
+        }
+        for column in right.columns() {
+            columns.push(take(column.as_ref(), build, None)?);
+        }
+        let options = RecordBatchOptions::new().with_row_count(Some(probe.len()));
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(&self.pairs_schema),
+            columns,
+            &options,
+        )?)
+    }
+
+    /// Which pairs pass the residual filter (TRUE only).
+    fn passing(&self, pairs: &RecordBatch) -> Result<Option<BooleanArray>> {
+        let Some(filter) = &self.filter else {
+            return Ok(None);
+        };
+        let result = filter.evaluate(pairs)?.into_array(pairs.num_rows())?;
+        let Some(result) = result.as_any().downcast_ref::<BooleanArray>() else {
+            return Err(EngineError::Plan(format!(
+                "join filter must be boolean, not {}",
+                result.data_type()
+            )));
+        };
+        // TRUE only: a NULL outcome does not pass.
+        Ok(Some(if result.null_count() > 0 {
+            prep_null_mask_filter(result)
+        } else {
+            result.clone()
+        }))
+    }
+
+    /// A batch of pairs relabelled with the output schema.
+    fn output(&self, pairs: RecordBatch) -> Result<RecordBatch> {
+        let options = RecordBatchOptions::new().with_row_count(Some(pairs.num_rows()));
+        Ok(RecordBatch::try_new_with_options(
+            Arc::clone(&self.schema),
+            pairs.columns().to_vec(),
+            &options,
+        )?)
+    }
+}
+
+/// The rows where every key column is non-NULL, or `None` when all are.
+fn all_valid(keys: &[ArrayRef]) -> Option<NullBuffer> {
+    keys.iter()
+        .fold(None, |acc: Option<NullBuffer>, key| {
+            NullBuffer::union(acc.as_ref(), key.logical_nulls().as_ref())
+        })
+        .filter(|n| n.null_count() > 0)
+}
+
+/// Every batch of every partition of `plan`, partitions on parallel threads.
+fn collect_partitions(
+    plan: &Arc<dyn ExecutionPlan>,
+    ctx: &Arc<TaskContext>,
+) -> Result<Vec<RecordBatch>> {
+    let partitions = plan.output_partitions();
+    if partitions <= 1 {
+        return plan.execute(0, ctx)?.collect();
+    }
+    let per_partition: Vec<Vec<RecordBatch>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..partitions)
+            .map(|p| {
+                scope.spawn(move || -> Result<Vec<RecordBatch>> { plan.execute(p, ctx)?.collect() })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(EngineError::Internal("a join build thread panicked".into()))
+                })
+            })
+            .collect::<Result<_>>()
+    })?;
+    Ok(per_partition.into_iter().flatten().collect())
+}
+
+/// Streams one left partition through the build side.
+struct ProbeStream {
+    left: BatchIter,
+    build: Arc<BuildSide>,
+    params: Arc<JoinParams>,
+    metrics: Arc<OperatorMetrics>,
+    batch_size: usize,
+    cache: GroupLookupCache,
+    /// Right rows this stream matched (RIGHT/FULL joins), merged into the shared bitmap when
+    /// the left input ends.
+    visited: Vec<u64>,
+    ready: VecDeque<RecordBatch>,
+    left_done: bool,
+}
+
+impl ProbeStream {
+    fn probe(&mut self, left: &RecordBatch) -> Result<()> {
+        let keys = self.params.keys(left, |(l, _)| l)?;
+        let mut ids = Vec::with_capacity(left.num_rows());
+        // A handle of our own, so `self` stays free for pushing output.
+        let side = Arc::clone(&self.build);
+        side.keys.lookup(&keys, &mut ids, &mut self.cache)?;
+        let heads = &side.heads;
+        let first = |id: u32| {
+            if id == NO_GROUP {
+                NO_ROW
+            } else {
+                heads[id as usize]
+            }
+        };
+        let join_type = self.params.join_type;
+        if self.params.filter.is_none()
+            && matches!(join_type, JoinType::LeftSemi | JoinType::LeftAnti)
+        {
+            // Without a filter a key match is a match: no pairs needed.
+            let keep: BooleanArray = ids
+                .iter()
+                .map(|&id| Some((first(id) != NO_ROW) == (join_type == JoinType::LeftSemi)))
+                .collect();
+            return self.push(filter_record_batch(left, &keep)?);
+        }
+        // Left rows that found a passing match (for LEFT/FULL/SEMI/ANTI).
+        let mut matched = vec![false; left.num_rows()];
+        let keeps_unmatched_left = matches!(join_type, JoinType::Left | JoinType::Full);
+        let mut row = 0;
+        while row < ids.len() {
+            // One chunk of pairs; a left row's chain is never split across chunks, so whether
+            // it matched is known at the end of the chunk.
+            let (mut probe, mut build) = (Vec::new(), Vec::new());
+            let chunk_start = row;
+            while row < ids.len() && probe.len() < self.batch_size {
+                let mut right = first(ids[row]);
+                if right == NO_ROW && keeps_unmatched_left && self.params.filter.is_none() {
+                    probe.push(row as u32);
+                    build.push(None);
+                }
+                while right != NO_ROW {
+                    probe.push(row as u32);
+                    build.push(Some(right));
+                    right = side.next[right as usize];
+                }
+                row += 1;
+            }
+            let probe = UInt32Array::from(probe);
+            let build = UInt32Array::from(build);
+            let pairs = self.params.pairs(left, &probe, &side.batch, &build)?;
+            let (pairs, probe, build) = match self.params.passing(&pairs)? {
+                None => (pairs, probe, build),
+                Some(passing) => (
+                    filter_record_batch(&pairs, &passing)?,
+                    arrow::compute::filter(&probe, &passing)?
+                        .as_primitive::<UInt32Type>()
+                        .clone(),
+                    arrow::compute::filter(&build, &passing)?
+                        .as_primitive::<UInt32Type>()
+                        .clone(),
+                ),
+            };
+            for right in build.iter().flatten() {
+                if let Some(word) = self.visited.get_mut(right as usize / 64) {
+                    *word |= 1 << (right % 64);
+                }
+            }
+            for (left_row, right) in probe.values().iter().zip(build.iter()) {
+                if right.is_some() {
+                    matched[*left_row as usize] = true;
+                }
+            }
+            match join_type {
+                JoinType::Inner | JoinType::Right => self.push(self.params.output(pairs)?)?,
+                JoinType::Left | JoinType::Full => {
+                    self.push(self.params.output(pairs)?)?;
+                    if self.params.filter.is_some() {
+                        // Left rows of this chunk whose candidates all failed the filter.
+                        let unmatched: UInt32Array = (chunk_start..row)
+                            .filter(|r| !matched[*r])
+                            .map(|r| r as u32)
+                            .collect();
+                        if !unmatched.is_empty() {
+                            let nulls = UInt32Array::new_null(unmatched.len());
+                            let padded =
+                                self.params.pairs(left, &unmatched, &side.batch, &nulls)?;
+                            self.push(self.params.output(padded)?)?;
+                        }
+                    }
+                }
+                JoinType::LeftSemi | JoinType::LeftAnti => {}
+            }
+        }
+        if matches!(join_type, JoinType::LeftSemi | JoinType::LeftAnti) {
+            let semi = join_type == JoinType::LeftSemi;
+            let keep: BooleanArray = matched.iter().map(|m| Some(*m == semi)).collect();
+            self.push(filter_record_batch(left, &keep)?)?;
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() > 0 {
+            self.ready.push_back(batch);
+        }
+        Ok(())
+    }
+
+    /// Called once when the left input ends: publishes this stream's visits and, if it is the
+    /// last stream, emits the right rows no stream matched.
+    fn finish_left(&mut self) -> Result<()> {
+        if !matches!(self.params.join_type, JoinType::Right | JoinType::Full) {
+            return Ok(());
+        }
+        for (shared, mine) in self.build.visited.iter().zip(&self.visited) {
+            if *mine != 0 {
+                shared.fetch_or(*mine, Ordering::Relaxed);
+            }
+        }
+        // AcqRel: the last stream sees every other stream's visits.
+        if self.build.remaining_probes.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return Ok(());
+        }
+        let rows = self.build.batch.num_rows();
+        let unmatched: Vec<u32> = (0..rows as u32)
+            .filter(|&r| {
+                self.build.visited[r as usize / 64].load(Ordering::Relaxed) & (1 << (r % 64)) == 0
+            })
+            .collect();
+        for chunk in unmatched.chunks(self.batch_size) {
+            let indices = UInt32Array::from(chunk.to_vec());
+            let mut columns: Vec<ArrayRef> = self
+                .params
+                .left_schema
+                .fields()
+                .iter()
+                .map(|f| new_null_array(f.data_type(), chunk.len()))
+                .collect();
+            for column in self.build.batch.columns() {
+                columns.push(take(column.as_ref(), &indices, None)?);
+            }
+            let options = RecordBatchOptions::new().with_row_count(Some(chunk.len()));
+            let batch = RecordBatch::try_new_with_options(
+                Arc::clone(&self.params.schema),
+                columns,
+                &options,
+            )?;
+            self.push(batch)?;
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for ProbeStream {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(batch) = self.ready.pop_front() {
+                self.metrics.record_batch(batch.num_rows());
+                return Some(Ok(batch));
+            }
+            if self.left_done {
+                return None;
+            }
+            let next = self.left.next();
+            // Timed after the pull, so the left input's own time is not counted here.
+            let start = Instant::now();
+            let step = match next {
+                Some(Ok(batch)) => self.probe(&batch),
+                Some(Err(e)) => Err(e),
+                None => {
+                    self.left_done = true;
+                    self.finish_left()
+                }
+            };
+            self.metrics.add_elapsed(start.elapsed());
+            if let Err(e) = step {
+                self.left_done = true;
+                self.ready.clear();
+                return Some(Err(e));
+            }
+        }
     }
 }
 
@@ -38,21 +534,451 @@ impl ExecutionPlan for HashJoinExec {
     fn name(&self) -> &'static str {
         "HashJoinExec"
     }
+
     fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
+        Arc::clone(&self.params.schema)
     }
+
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
+        vec![&self.left, &self.right]
     }
+
     fn output_partitions(&self) -> usize {
-        1
+        self.left.output_partitions()
     }
-    fn execute(&self, _partition: usize, _ctx: &Arc<TaskContext>) -> Result<BatchIter> {
-        Err(EngineError::Internal(
-            "HashJoinExec is not implemented yet".into(),
-        ))
+
+    fn execute(&self, partition: usize, ctx: &Arc<TaskContext>) -> Result<BatchIter> {
+        let build = self.build_side(ctx)?;
+        let left = self.left.execute(partition, ctx)?;
+        let visited = if build.visited.is_empty() {
+            Vec::new()
+        } else {
+            vec![0; build.visited.len()]
+        };
+        Ok(Box::new(ProbeStream {
+            left,
+            build,
+            params: Arc::clone(&self.params),
+            metrics: Arc::clone(&self.metrics),
+            batch_size: ctx.config.batch_size.max(1),
+            cache: GroupLookupCache::default(),
+            visited,
+            ready: VecDeque::new(),
+            left_done: false,
+        }))
     }
+
     fn describe(&self) -> String {
-        "HashJoinExec".to_string()
+        let on: Vec<String> = self
+            .params
+            .on
+            .iter()
+            .map(|(l, r)| format!("{l} = {r}"))
+            .collect();
+        let mut text = format!(
+            "HashJoinExec: {}, on=[{}]",
+            self.params.join_type.sql(),
+            on.join(", ")
+        );
+        if let Some(filter) = &self.params.filter {
+            text.push_str(&format!(", filter={filter}"));
+        }
+        text
+    }
+
+    fn metrics(&self) -> Option<&OperatorMetrics> {
+        Some(&self.metrics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+
+    use arrow::array::{DictionaryArray, Int32Array, Int64Array, StringArray};
+    use arrow::datatypes::Int32Type;
+    use arrow::util::display::array_value_to_string;
+
+    use super::*;
+    use crate::execution::SessionConfig;
+    use crate::physical_expr::{ColumnarValue, PhysicalExpr};
+    use crate::physical_plan::collect;
+    use crate::physical_plan::hash_aggregate::tests::{col, MemorySourceExec};
+
+    /// `column[left] < column[right]` over the pairs batch: the residual filter of the tests
+    /// (the general expression evaluator is not needed for it).
+    #[derive(Debug)]
+    struct Less(usize, usize);
+
+    impl fmt::Display for Less {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "#{} < #{}", self.0, self.1)
+        }
+    }
+
+    impl PhysicalExpr for Less {
+        fn data_type(&self) -> DataType {
+            DataType::Boolean
+        }
+        fn nullable(&self) -> bool {
+            true
+        }
+        fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+            let result =
+                arrow::compute::kernels::cmp::lt(batch.column(self.0), batch.column(self.1))?;
+            Ok(ColumnarValue::Array(Arc::new(result)))
+        }
+    }
+
+    /// One test row: two key columns and a value.
+    type Row = (Option<i64>, Option<&'static str>, i64);
+
+    fn left_rows() -> Vec<Row> {
+        vec![
+            (Some(1), Some("a"), 10),
+            (Some(1), Some("a"), 11),
+            (Some(2), Some("b"), 12),
+            (Some(3), Some("c"), 13),
+            (None, Some("a"), 14),
+            (Some(1), None, 15),
+            (Some(4), Some("d"), 16),
+            (Some(2), Some("x"), 17),
+        ]
+    }
+
+    fn right_rows() -> Vec<Row> {
+        vec![
+            (Some(1), Some("a"), 5),
+            (Some(1), Some("a"), 20),
+            (Some(2), Some("b"), 30),
+            (Some(3), Some("z"), 40),
+            (None, Some("a"), 50),
+            (Some(1), None, 60),
+            (Some(5), Some("e"), 70),
+            (Some(2), Some("b"), 1),
+        ]
+    }
+
+    /// Left: k1 Int32, k2 Utf8, v Int64. Right: k1 Int64, k2 Dictionary, w Int64 — so the
+    /// keys need casting (Int32 vs Int64) and dictionary-aware lookups.
+    fn left_batch(rows: &[Row]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("lk1", DataType::Int32, true),
+            Field::new("lk2", DataType::Utf8, true),
+            Field::new("v", DataType::Int64, false),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int32Array::from(
+                    rows.iter()
+                        .map(|r| r.0.map(|k| k as i32))
+                        .collect::<Vec<_>>(),
+                )),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                )),
+                Arc::new(Int64Array::from(
+                    rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                )),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn right_batch(rows: &[Row]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("rk1", DataType::Int64, true),
+            Field::new(
+                "rk2",
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                true,
+            ),
+            Field::new("w", DataType::Int64, false),
+        ]));
+        let k2: DictionaryArray<Int32Type> = rows.iter().map(|r| r.1).collect();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(
+                    rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                )),
+                Arc::new(k2),
+                Arc::new(Int64Array::from(
+                    rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                )),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn text(value: Option<impl ToString>) -> String {
+        value.map(|v| v.to_string()).unwrap_or_default()
+    }
+
+    fn row_text(row: Option<&Row>) -> Vec<String> {
+        match row {
+            Some(r) => vec![text(r.0), text(r.1), r.2.to_string()],
+            None => vec![String::new(); 3],
+        }
+    }
+
+    /// The join by nested loops, for comparison.
+    fn reference(
+        left: &[Row],
+        right: &[Row],
+        join_type: JoinType,
+        both_keys: bool,
+        filter: bool,
+    ) -> Vec<Vec<String>> {
+        let matches = |l: &Row, r: &Row| {
+            let keys = l.0.is_some() && l.0 == r.0 && (!both_keys || (l.1.is_some() && l.1 == r.1));
+            keys && (!filter || l.2 < r.2)
+        };
+        let mut out = Vec::new();
+        for l in left {
+            let partners: Vec<&Row> = right.iter().filter(|r| matches(l, r)).collect();
+            match join_type {
+                JoinType::LeftSemi if !partners.is_empty() => out.push(row_text(Some(l))),
+                JoinType::LeftAnti if partners.is_empty() => out.push(row_text(Some(l))),
+                JoinType::LeftSemi | JoinType::LeftAnti => {}
+                _ => {
+                    for r in &partners {
+                        out.push([row_text(Some(l)), row_text(Some(r))].concat());
+                    }
+                    if partners.is_empty() && matches!(join_type, JoinType::Left | JoinType::Full) {
+                        out.push([row_text(Some(l)), row_text(None)].concat());
+                    }
+                }
+            }
+        }
+        if matches!(join_type, JoinType::Right | JoinType::Full) {
+            for r in right {
+                if !left.iter().any(|l| matches(l, r)) {
+                    out.push([row_text(None), row_text(Some(r))].concat());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn output_schema(left: &SchemaRef, right: &SchemaRef, join_type: JoinType) -> SchemaRef {
+        let nullable =
+            |f: &Arc<Field>, all: bool| f.as_ref().clone().with_nullable(all || f.is_nullable());
+        let left_nullable = matches!(join_type, JoinType::Right | JoinType::Full);
+        let right_nullable = matches!(join_type, JoinType::Left | JoinType::Full);
+        let mut fields: Vec<Field> = left
+            .fields()
+            .iter()
+            .map(|f| nullable(f, left_nullable))
+            .collect();
+        if !matches!(join_type, JoinType::LeftSemi | JoinType::LeftAnti) {
+            fields.extend(right.fields().iter().map(|f| nullable(f, right_nullable)));
+        }
+        Arc::new(Schema::new(fields))
+    }
+
+    /// Runs the hash join: left rows dealt one per batch into `left_partitions`, right rows
+    /// two per batch into `right_partitions`.
+    fn run_join(
+        left: &[Row],
+        right: &[Row],
+        join_type: JoinType,
+        both_keys: bool,
+        filter: bool,
+        left_partitions: usize,
+        right_partitions: usize,
+        batch_size: usize,
+    ) -> Vec<Vec<String>> {
+        let left_all = left_batch(left);
+        let right_all = right_batch(right);
+        let (left_schema, right_schema) = (left_all.schema(), right_all.schema());
+        let left_batches = (0..left.len()).map(|i| left_all.slice(i, 1)).collect();
+        let right_batches = (0..right.len())
+            .step_by(2)
+            .map(|i| right_all.slice(i, 2.min(right.len() - i)))
+            .collect();
+        let left_source =
+            MemorySourceExec::new(Arc::clone(&left_schema), left_batches, left_partitions);
+        let right_source =
+            MemorySourceExec::new(Arc::clone(&right_schema), right_batches, right_partitions);
+        let mut on = vec![(col("lk1", &left_schema), col("rk1", &right_schema))];
+        if both_keys {
+            on.push((col("lk2", &left_schema), col("rk2", &right_schema)));
+        }
+        let filter: Option<PhysicalExprRef> =
+            filter.then(|| Arc::new(Less(2, 5)) as PhysicalExprRef);
+        let schema = output_schema(&left_schema, &right_schema, join_type);
+        let join = Arc::new(
+            HashJoinExec::try_new(
+                left_source,
+                right_source,
+                on,
+                filter,
+                join_type,
+                Arc::clone(&schema),
+            )
+            .unwrap(),
+        );
+        assert_eq!(join.output_partitions(), left_partitions);
+        let mut config = SessionConfig::new();
+        config.batch_size = batch_size;
+        let batches = collect(join, &TaskContext::new(config)).unwrap();
+        let mut out = Vec::new();
+        for batch in &batches {
+            assert_eq!(batch.schema(), schema);
+            assert!(
+                batch.num_rows() <= batch_size.max(3),
+                "{} rows",
+                batch.num_rows()
+            );
+            for row in 0..batch.num_rows() {
+                out.push(
+                    batch
+                        .columns()
+                        .iter()
+                        .map(|c| array_value_to_string(c, row).unwrap())
+                        .collect(),
+                );
+            }
+        }
+        out.sort();
+        out
+    }
+
+    const ALL: [JoinType; 6] = [
+        JoinType::Inner,
+        JoinType::Left,
+        JoinType::Right,
+        JoinType::Full,
+        JoinType::LeftSemi,
+        JoinType::LeftAnti,
+    ];
+
+    #[test]
+    fn every_join_type_against_nested_loops() {
+        let (left, right) = (left_rows(), right_rows());
+        for join_type in ALL {
+            for both_keys in [false, true] {
+                for filter in [false, true] {
+                    let expected = reference(&left, &right, join_type, both_keys, filter);
+                    for (left_partitions, right_partitions, batch_size) in
+                        [(1, 1, 8192), (3, 2, 8192), (2, 3, 2), (4, 1, 1)]
+                    {
+                        let got = run_join(
+                            &left,
+                            &right,
+                            join_type,
+                            both_keys,
+                            filter,
+                            left_partitions,
+                            right_partitions,
+                            batch_size,
+                        );
+                        assert_eq!(
+                            got, expected,
+                            "{join_type:?}, both keys {both_keys}, filter {filter}, \
+                             partitions {left_partitions}/{right_partitions}, batch {batch_size}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hand_checked_inner_join_with_duplicates_and_nulls() {
+        let got = run_join(
+            &left_rows(),
+            &right_rows(),
+            JoinType::Inner,
+            true,
+            false,
+            2,
+            2,
+            8192,
+        );
+        // (1, a) twice on each side: four pairs; (2, b) once left, twice right: two pairs.
+        // NULL keys match nothing.
+        assert_eq!(got.len(), 6);
+        assert_eq!(got.iter().filter(|r| r[0] == "1").count(), 4);
+        assert_eq!(got.iter().filter(|r| r[0] == "2").count(), 2);
+        let anti = run_join(
+            &left_rows(),
+            &right_rows(),
+            JoinType::LeftAnti,
+            true,
+            false,
+            1,
+            1,
+            8192,
+        );
+        let mut anti_values: Vec<&str> = anti.iter().map(|r| r[2].as_str()).collect();
+        anti_values.sort();
+        assert_eq!(anti_values, vec!["13", "14", "15", "16", "17"]);
+    }
+
+    #[test]
+    fn empty_sides() {
+        let (left, right) = (left_rows(), right_rows());
+        for join_type in ALL {
+            // An empty right side: every left row is unmatched.
+            let expected = reference(&left, &[], join_type, true, false);
+            let got = run_join(&left, &[], join_type, true, false, 2, 1, 8192);
+            assert_eq!(got, expected, "{join_type:?} with an empty right side");
+            // An empty left side: only RIGHT/FULL produce (unmatched right) rows.
+            let expected = reference(&[], &right, join_type, true, false);
+            let got = run_join(&[], &right, join_type, true, false, 1, 2, 8192);
+            assert_eq!(got, expected, "{join_type:?} with an empty left side");
+        }
+    }
+
+    #[test]
+    fn many_to_one_join_over_many_rows() {
+        let left: Vec<Row> = (0..3000).map(|i| (Some(i % 700), Some("k"), i)).collect();
+        let right: Vec<Row> = (0..600).map(|i| (Some(i), Some("k"), -i)).collect();
+        for join_type in [JoinType::Inner, JoinType::Full, JoinType::LeftAnti] {
+            let expected = reference(&left, &right, join_type, true, false);
+            let got = run_join(&left, &right, join_type, true, false, 3, 2, 1000);
+            assert_eq!(got, expected, "{join_type:?}");
+        }
+    }
+
+    #[test]
+    fn incomparable_keys_are_a_plan_error() {
+        let left = left_batch(&left_rows());
+        let right = right_batch(&right_rows());
+        let (ls, rs) = (left.schema(), right.schema());
+        let err = HashJoinExec::try_new(
+            MemorySourceExec::new(Arc::clone(&ls), vec![left], 1),
+            MemorySourceExec::new(Arc::clone(&rs), vec![right], 1),
+            vec![(col("lk2", &ls), col("rk1", &rs))],
+            None,
+            JoinType::Inner,
+            output_schema(&ls, &rs, JoinType::Inner),
+        )
+        .unwrap_err();
+        assert!(matches!(err, EngineError::Plan(_)), "{err}");
+    }
+
+    #[test]
+    fn describe_names_the_keys() {
+        let left = left_batch(&left_rows());
+        let right = right_batch(&right_rows());
+        let (ls, rs) = (left.schema(), right.schema());
+        let join = HashJoinExec::try_new(
+            MemorySourceExec::new(Arc::clone(&ls), vec![left], 1),
+            MemorySourceExec::new(Arc::clone(&rs), vec![right], 1),
+            vec![(col("lk1", &ls), col("rk1", &rs))],
+            Some(Arc::new(Less(2, 5))),
+            JoinType::Left,
+            output_schema(&ls, &rs, JoinType::Left),
+        )
+        .unwrap();
+        assert_eq!(
+            join.describe(),
+            "HashJoinExec: LEFT JOIN, on=[lk1@0 = rk1@0], filter=#2 < #5"
+        );
     }
 }

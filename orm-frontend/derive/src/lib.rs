@@ -17,7 +17,8 @@
 //! | `Option<T>` | the same field with `null=True` |
 //!
 //! A field named `id` of an integer type is the automatic primary key (as in Django) unless
-//! another field says `#[quiver(primary_key)]`; `#[quiver(foreign_key = "Customer")]` on an
+//! another field says `#[quiver(primary_key)]`; declare it `Option<i64>` and leave it `None` to
+//! have `bulk_create` assign it; `#[quiver(foreign_key = "Customer")]` on an
 //! integer field `customer` makes a `ForeignKey` whose column is `customer_id`.
 
 use proc_macro::TokenStream;
@@ -213,13 +214,26 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             pub const #const_ident: &'static str = #name;
         });
         from_row.push(quote! { #rust_name: row.get(#column)? });
-        into_row.push(quote! { (#column, ::quiver::ScalarValue::from(self.#rust_name)) });
 
         let auto_pk = name == "id" && is_int && !has_explicit_pk;
         if auto_pk {
-            // Django's implicit `id = BigAutoField(primary_key=True)`; the model adds it.
+            // Django's implicit `id = BigAutoField(primary_key=True)`; the model adds it. An
+            // `Option` id of `None` is "not saved yet": the database assigns one.
+            if nullable {
+                into_row.push(quote! {
+                    if let ::std::option::Option::Some(id) = self.#rust_name {
+                        row.push((#column, ::quiver::ScalarValue::from(id)));
+                    }
+                });
+            } else {
+                into_row.push(
+                    quote! { row.push((#column, ::quiver::ScalarValue::from(self.#rust_name))); },
+                );
+            }
             continue;
         }
+        into_row
+            .push(quote! { row.push((#column, ::quiver::ScalarValue::from(self.#rust_name))); });
         let mut spec = if let Some(target) = &attrs.foreign_key {
             if !is_int {
                 return Err(syn::Error::new_spanned(
@@ -299,7 +313,9 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
 
         impl ::quiver::IntoRow for #ident {
             fn into_row(self) -> ::std::vec::Vec<(&'static str, ::quiver::ScalarValue)> {
-                ::std::vec![#(#into_row),*]
+                let mut row = ::std::vec::Vec::new();
+                #(#into_row)*
+                row
             }
         }
 

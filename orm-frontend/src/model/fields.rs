@@ -160,6 +160,8 @@ pub struct FieldSpec {
     pub unique: bool,
     pub primary_key: bool,
     pub db_column: Option<String>,
+    /// Store the strings dictionary-encoded (`CharField`/`TextField` only).
+    pub dictionary: bool,
 }
 
 impl FieldSpec {
@@ -174,6 +176,7 @@ impl FieldSpec {
             unique: false,
             primary_key: false,
             db_column: None,
+            dictionary: false,
         }
     }
 
@@ -218,6 +221,15 @@ impl FieldSpec {
     /// `db_column="name"`.
     pub fn db_column(mut self, name: impl Into<String>) -> Self {
         self.db_column = Some(name.into());
+        self
+    }
+
+    /// Stores a `CharField`/`TextField` dictionary-encoded: each distinct string once, rows
+    /// hold small integer keys. For low-cardinality columns (status codes, countries, the
+    /// H2O benchmark's `id1`), in the spirit of DuckDB's `ENUM`; scans, comparisons and
+    /// grouping work on the keys. Queries see ordinary strings.
+    pub fn dictionary(mut self) -> Self {
+        self.dictionary = true;
         self
     }
 

@@ -31,7 +31,12 @@ impl Field {
         } else {
             name.clone()
         };
-        let data_type = spec.field_type.data_type();
+        let data_type = match spec.field_type {
+            FieldType::CharField { .. } | FieldType::TextField if spec.dictionary => {
+                DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+            }
+            _ => spec.field_type.data_type(),
+        };
         Field {
             name,
             attname,

@@ -479,6 +479,12 @@ impl Compiler {
                 }
                 for (i, a) in annotations.iter().enumerate() {
                     let named = values.fields.contains(&a.name);
+                    if named && !a.select {
+                        return Err(Error::FieldError(format!(
+                            "Cannot select the '{}' alias. Use annotate() to promote it.",
+                            a.name
+                        )));
+                    }
                     if named || (a.select && i >= values.annotation_mark) {
                         items.push((a.name.clone(), a.expr.clone()));
                     }
@@ -1428,6 +1434,14 @@ mod tests {
         assert!(error(&early)
             .to_string()
             .starts_with("Cannot resolve keyword 'double'"));
+        let hidden = db
+            .objects("Order")
+            .alias([("double", F("amount") * 2)])
+            .values(["double"]);
+        assert_eq!(
+            error(&hidden).to_string(),
+            "Cannot select the 'double' alias. Use annotate() to promote it."
+        );
         let clash = db.objects("Order").annotate([("amount", F("id"))]);
         assert_eq!(
             error(&clash).to_string(),

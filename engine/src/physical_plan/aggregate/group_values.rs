@@ -437,11 +437,15 @@ impl GroupValues for ManyColumns {
             .enumerate()
             .map(|(c, interner)| {
                 let indices: UInt32Array = match &self.tuples {
-                    TupleStore::Packed(packed) => packed
-                        .keys
-                        .iter()
-                        .map(|&key| PackedTuples::column_id(&packed.bits, key, c))
-                        .collect(),
+                    TupleStore::Packed(packed) => {
+                        let shift: u32 = packed.bits[..c].iter().sum();
+                        let mask = (1_u64 << packed.bits[c]) - 1;
+                        packed
+                            .keys
+                            .iter()
+                            .map(|&key| ((key >> shift) & mask) as u32)
+                            .collect()
+                    }
                     TupleStore::Wide(wide) => wide
                         .tuples
                         .iter()
