@@ -60,7 +60,10 @@ pub(crate) enum Actual {
     Text(String),
     List(Vec<Actual>),
     Object(Vec<(String, Actual)>),
-    Error { name: String, message: String },
+    Error {
+        name: String,
+        message: String,
+    },
 }
 
 fn scalar(value: &ScalarValue) -> Actual {
@@ -121,7 +124,10 @@ pub(crate) fn names(qs: &QuerySet) -> Actual {
 }
 
 /// `qs.aggregate(...)`.
-pub(crate) fn aggregate<A: Into<AggregateArg>>(qs: &QuerySet, items: impl IntoIterator<Item = A>) -> Actual {
+pub(crate) fn aggregate<A: Into<AggregateArg>>(
+    qs: &QuerySet,
+    items: impl IntoIterator<Item = A>,
+) -> Actual {
     match qs.aggregate(items) {
         Ok(result) => row(&result),
         Err(e) => error(e),
@@ -236,16 +242,28 @@ fn null_in_filter_exclude_in_and_isnull() {
     let db = library();
     let authors = db.objects("Author");
     assert_django("filter_none", names(&authors.filter(q!(age = None::<i32>))));
-    assert_django("exclude_none", names(&authors.exclude(q!(age = None::<i32>))));
-    assert_django("isnull_false", names(&authors.filter(q!(age__isnull = false))));
+    assert_django(
+        "exclude_none",
+        names(&authors.exclude(q!(age = None::<i32>))),
+    );
+    assert_django(
+        "isnull_false",
+        names(&authors.filter(q!(age__isnull = false))),
+    );
     let thirty_or_none: Vec<Option<i32>> = vec![Some(30), None];
     assert_django(
         "in_ignores_none",
         names(&authors.filter(q!(age__in = thirty_or_none))),
     );
     let empty: Vec<i32> = Vec::new();
-    assert_django("in_empty", names(&authors.filter(q!(age__in = empty.clone()))));
-    assert_django("exclude_in_empty", names(&authors.exclude(q!(age__in = empty))));
+    assert_django(
+        "in_empty",
+        names(&authors.filter(q!(age__in = empty.clone()))),
+    );
+    assert_django(
+        "exclude_in_empty",
+        names(&authors.exclude(q!(age__in = empty))),
+    );
 }
 
 #[test]
@@ -295,7 +313,13 @@ fn aggregates_over_empty_sets_and_nulls() {
         "aggregate_empty",
         aggregate(
             &nobody,
-            [Count("id"), Sum("age"), Avg("age"), Max("name"), Min("rating")],
+            [
+                Count("id"),
+                Sum("age"),
+                Avg("age"),
+                Max("name"),
+                Min("rating"),
+            ],
         ),
     );
     assert_django(
@@ -385,9 +409,7 @@ fn decimal_avg_keeps_postgresql_precision() {
 fn group_by_rules() {
     let db = library();
     let authors = db.objects("Author");
-    let by_city = authors
-        .values(["city"])
-        .annotate([("n", Count("id"))]);
+    let by_city = authors.values(["city"]).annotate([("n", Count("id"))]);
     assert_django(
         "values_annotate_groups",
         rows(&by_city.order_by([F("city").asc_nulls_last()])),
@@ -415,7 +437,10 @@ fn group_by_rules() {
         rows(&by_city.order_by(["name"])),
     );
     // The script sorts these two by city with NULL last, as `sorted_by_city` does.
-    assert_django("meta_ordering_not_in_group_by", sorted_by_city(rows(&by_city)));
+    assert_django(
+        "meta_ordering_not_in_group_by",
+        sorted_by_city(rows(&by_city)),
+    );
     assert_django(
         "order_by_cleared",
         sorted_by_city(rows(&by_city.order_by(["name"]).clear_ordering())),
@@ -586,10 +611,22 @@ fn contains_is_case_sensitive() {
     let db = library();
     let authors = db.objects("Author");
     assert_eq!(names(&authors.filter(q!(name__contains = "a"))), texts(&[]));
-    assert_eq!(names(&authors.filter(q!(name__contains = "A"))), texts(&["Ann"]));
-    assert_eq!(names(&authors.filter(q!(name__icontains = "a"))), texts(&["Ann"]));
-    assert_eq!(names(&authors.filter(q!(name__startswith = "d"))), texts(&[]));
-    assert_eq!(names(&authors.filter(q!(name__istartswith = "d"))), texts(&["Dee"]));
+    assert_eq!(
+        names(&authors.filter(q!(name__contains = "A"))),
+        texts(&["Ann"])
+    );
+    assert_eq!(
+        names(&authors.filter(q!(name__icontains = "a"))),
+        texts(&["Ann"])
+    );
+    assert_eq!(
+        names(&authors.filter(q!(name__startswith = "d"))),
+        texts(&[])
+    );
+    assert_eq!(
+        names(&authors.filter(q!(name__istartswith = "d"))),
+        texts(&["Dee"])
+    );
 }
 
 /// PostgreSQL's rule, by hand (SQLite answers NULL): integer division by zero and integer
@@ -634,11 +671,7 @@ fn errors_use_django_names_and_wording() {
     assert_django("field_error", names(&authors.filter(q!(agee = 3))));
     assert_django(
         "field_error_annotation_choices",
-        names(
-            &authors
-                .annotate([("n", Count("books"))])
-                .filter(q!(nn = 1)),
-        ),
+        names(&authors.annotate([("n", Count("books"))]).filter(q!(nn = 1))),
     );
     assert_django(
         "count_star_filter",
@@ -671,7 +704,14 @@ fn float_nan_and_negative_zero_follow_postgresql() {
     let db = Database::new();
     db.register(Model::new("Reading").field("value", FloatField::new().null()))
         .expect("valid model");
-    for value in [Some(f64::NAN), Some(-0.0), Some(0.0), Some(1.0), None, Some(f64::NAN)] {
+    for value in [
+        Some(f64::NAN),
+        Some(-0.0),
+        Some(0.0),
+        Some(1.0),
+        None,
+        Some(f64::NAN),
+    ] {
         db.objects("Reading")
             .create([("value", ScalarValue::Float64(value))])
             .expect("reading created");
@@ -681,8 +721,14 @@ fn float_nan_and_negative_zero_follow_postgresql() {
     let int_list = |ids: &[i128]| Actual::List(ids.iter().map(|i| Actual::Int(*i)).collect());
     assert_eq!(ids(readings.filter(q!(value = 0.0))), int_list(&[2, 3]));
     assert_eq!(ids(readings.filter(q!(value = -0.0))), int_list(&[2, 3]));
-    assert_eq!(ids(readings.filter(q!(value = f64::NAN))), int_list(&[1, 6]));
-    assert_eq!(ids(readings.filter(q!(value__gt = 1e300))), int_list(&[1, 6]));
+    assert_eq!(
+        ids(readings.filter(q!(value = f64::NAN))),
+        int_list(&[1, 6])
+    );
+    assert_eq!(
+        ids(readings.filter(q!(value__gt = 1e300))),
+        int_list(&[1, 6])
+    );
     assert_eq!(ids(readings.filter(q!(value__lt = 0.0))), int_list(&[]));
     // -0.0 and 0.0 are peers, so `id` decides between them.
     assert_eq!(
@@ -711,12 +757,23 @@ fn float_nan_and_negative_zero_follow_postgresql() {
         .collect();
     assert_eq!(
         counts,
-        vec![Actual::Int(2), Actual::Int(1), Actual::Int(2), Actual::Int(1)]
+        vec![
+            Actual::Int(2),
+            Actual::Int(1),
+            Actual::Int(2),
+            Actual::Int(1)
+        ]
     );
     let extremes = aggregate(&readings, [Max("value"), Min("value")]);
     let Actual::Object(extremes) = extremes else {
         panic!("aggregate failed: {extremes:?}");
     };
-    assert!(matches!(extremes[0].1, Actual::Float(max) if max.is_nan()), "{extremes:?}");
-    assert!(matches!(extremes[1].1, Actual::Float(min) if min == 0.0), "{extremes:?}");
+    assert!(
+        matches!(extremes[0].1, Actual::Float(max) if max.is_nan()),
+        "{extremes:?}"
+    );
+    assert!(
+        matches!(extremes[1].1, Actual::Float(min) if min == 0.0),
+        "{extremes:?}"
+    );
 }

@@ -21,7 +21,7 @@ use quiver::prelude::*;
 use quiver::QuerySet;
 
 use super::config;
-use super::querysets::{qtree, qtree_over, total_ordering, QTree, Leaves};
+use super::querysets::{qtree, qtree_over, total_ordering, Leaves, QTree};
 use super::tables::{dataset, Dataset, Floats, Loaded};
 use crate::datafusion_oracle::{canonical_rows, compare_ordered};
 

@@ -16,10 +16,16 @@
 //! - Floats are divided only by non-zero literals: PostgreSQL raises "division by zero" for
 //!   floats, DataFusion returns ±infinity or NaN.
 //! - Decimals are never divided: the scale of a decimal quotient is engine-defined (DataFusion
-//!   rounds to 6 places, PostgreSQL keeps at least 16 significant digits).
+//!   rounds to 6 places, PostgreSQL keeps at least 16 significant digits). For the same
+//!   reason decimal averages are never ORDER BY keys, and their values are compared within
+//!   1e-6 (`mod.rs`: DataFusion truncates the sixth decimal place, Quiver rounds it).
 //! - Integer arithmetic stays far from overflow (values within ±50, depth ≤ 2): DataFusion
 //!   wraps on overflow where PostgreSQL raises.
 //! - `Min`/`Max` never take a boolean: PostgreSQL has no `min(boolean)`.
+//! - `Min`/`Max` never take a float: DataFusion's grouped MIN/MAX (the path any GROUP BY or
+//!   a second, DISTINCT aggregate takes) keep the first of NaN and a number they meet, so
+//!   `MAX` over `[NaN, 0.0]` is `0.0` (`mod.rs`: `datafusion_grouped_max_ignores_a_leading_nan`);
+//!   PostgreSQL orders NaN above every number. `semantics.rs` checks Quiver's float MIN/MAX.
 
 use std::fmt;
 
@@ -27,7 +33,7 @@ use proptest::prelude::*;
 use quiver::prelude::*;
 use quiver::QuerySet;
 
-use super::tables::{naive_date, date_text, CATEGORIES, FIRST_DAY, REGIONS, TEXTS};
+use super::tables::{date_text, naive_date, CATEGORIES, FIRST_DAY, REGIONS, TEXTS};
 
 /// The value kind of a column or expression (Django's field class, up to size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -105,9 +111,7 @@ impl Column {
             Column::Id | Column::Qty | Column::Owner | Column::OwnerScore => Kind::Int,
             Column::Price => Kind::Float,
             Column::Amount => Kind::Decimal,
-            Column::Name | Column::Category | Column::OwnerName | Column::OwnerRegion => {
-                Kind::Text
-            }
+            Column::Name | Column::Category | Column::OwnerName | Column::OwnerRegion => Kind::Text,
             Column::Day => Kind::Date,
             Column::Flag => Kind::Bool,
         }
@@ -327,6 +331,21 @@ impl Expr {
         }
     }
 
+    /// Whether it reads a column through the `owner` relation.
+    pub fn through_relation(&self) -> bool {
+        match self {
+            Expr::Col(column) => column.through_relation(),
+            Expr::Lit(_) => false,
+            Expr::Arith(left, _, right) | Expr::Coalesce(left, right) => {
+                left.through_relation() || right.through_relation()
+            }
+            Expr::Case(whens, default) => {
+                whens.iter().any(|(_, then)| then.through_relation())
+                    || default.as_ref().is_some_and(|d| d.through_relation())
+            }
+        }
+    }
+
     /// Whether evaluating it can fail on some data (an integer division by a column).
     pub fn may_fail(&self) -> bool {
         match self {
@@ -337,7 +356,9 @@ impl Expr {
                     || right.may_fail()
             }
             Expr::Case(whens, default) => {
-                whens.iter().any(|(q, then)| q.may_fail() || then.may_fail())
+                whens
+                    .iter()
+                    .any(|(q, then)| q.may_fail() || then.may_fail())
                     || default.as_ref().is_some_and(|d| d.may_fail())
             }
             Expr::Coalesce(first, second) => first.may_fail() || second.may_fail(),
@@ -386,8 +407,8 @@ pub fn expr(kind: Kind, depth: u32) -> BoxedStrategy<Expr> {
         prop::option::weighted(0.7, inner.clone()),
     )
         .prop_map(|(whens, default)| Expr::Case(whens, default.map(Box::new)));
-    let coalesce = (inner.clone(), inner.clone())
-        .prop_map(|(a, b)| Expr::Coalesce(Box::new(a), Box::new(b)));
+    let coalesce =
+        (inner.clone(), inner.clone()).prop_map(|(a, b)| Expr::Coalesce(Box::new(a), Box::new(b)));
     if !kind.is_numeric() {
         return prop_oneof![3 => leaf, 1 => case, 1 => coalesce].boxed();
     }
@@ -517,17 +538,17 @@ impl QTree {
             QTree::Leaf(subject, lookup) => {
                 let mut path = Self::leaf_path(*subject, lookup);
                 if let Subject::Agg(index, _) = subject {
-                    path = path.replace(
-                        &format!("<aggregate {index}>"),
-                        &aggregate_names[*index],
-                    );
+                    path = path.replace(&format!("<aggregate {index}>"), &aggregate_names[*index]);
                 }
                 let value = match lookup {
                     Lookup::Compare(_, rhs) => rhs.build(),
                     Lookup::In(values) => Expression::List(
                         values
                             .iter()
-                            .map(|v| v.as_ref().map_or_else(|| Expression::from(None::<i64>), Lit::expression))
+                            .map(|v| {
+                                v.as_ref()
+                                    .map_or_else(|| Expression::from(None::<i64>), Lit::expression)
+                            })
                             .collect(),
                     ),
                     Lookup::IsNull(value) => Value(*value),
@@ -593,7 +614,11 @@ impl QTree {
                 write!(f, "Q({path}={value})")
             }
             QTree::And(children) | QTree::Or(children) => {
-                let joiner = if matches!(self, QTree::And(_)) { " & " } else { " | " };
+                let joiner = if matches!(self, QTree::And(_)) {
+                    " & "
+                } else {
+                    " | "
+                };
                 write!(f, "(")?;
                 for (index, child) in children.iter().enumerate() {
                     if index > 0 {
@@ -628,10 +653,6 @@ impl fmt::Debug for QTree {
 pub enum Leaves {
     /// Every lookup; values are literals, `None`, `F()` of another column and expressions.
     Any,
-    /// Every lookup but `isnull` and `exact=None`: an aggregate's `filter=`. Quiver's
-    /// HashAggregateExec panics on a filter that is a bare NULL test
-    /// (`regressions::aggregate_filter_on_isnull`); allow them again once that is fixed.
-    AggregateFilter,
     /// Literals, `None` and `F()` of another column.
     NoExpressions,
     /// Literals, `None` and `F()` of a non-nullable column or a nullable model field: the
@@ -657,9 +678,14 @@ fn lookup(subject: Subject, rhs: Leaves) -> BoxedStrategy<Lookup> {
         let mut options: Vec<(u32, BoxedStrategy<Rhs>)> =
             vec![(6, lit_for(subject).prop_map(Rhs::Lit).boxed())];
         if !other_columns.is_empty() {
-            options.push((2, prop::sample::select(other_columns).prop_map(Rhs::Col).boxed()));
+            options.push((
+                2,
+                prop::sample::select(other_columns)
+                    .prop_map(Rhs::Col)
+                    .boxed(),
+            ));
         }
-        if matches!(rhs, Leaves::Any | Leaves::AggregateFilter) && kind.is_numeric() {
+        if rhs == Leaves::Any && kind.is_numeric() {
             options.push((1, expr(kind, 1).prop_map(Rhs::Expr).boxed()));
         }
         proptest::strategy::Union::new_weighted(options).boxed()
@@ -672,15 +698,19 @@ fn lookup(subject: Subject, rhs: Leaves) -> BoxedStrategy<Lookup> {
     ];
     let in_list = prop::collection::vec(prop::option::weighted(0.85, lit_for(subject)), 0..4)
         .prop_map(Lookup::In);
-    let mut options: Vec<(u32, BoxedStrategy<Lookup>)> =
-        vec![(6, compare.boxed()), (2, in_list.boxed())];
-    if rhs != Leaves::AggregateFilter {
-        options.push((2, is_null.boxed()));
-    }
+    let mut options: Vec<(u32, BoxedStrategy<Lookup>)> = vec![
+        (6, compare.boxed()),
+        (2, is_null.boxed()),
+        (2, in_list.boxed()),
+    ];
     if kind != Kind::Bool {
         options.push((
             1,
-            (lit_for(subject), lit_for(subject), prop::bool::weighted(0.85))
+            (
+                lit_for(subject),
+                lit_for(subject),
+                prop::bool::weighted(0.85),
+            )
                 .prop_map(|(a, b, ascending)| {
                     // Mostly low <= high (an inverted range matches nothing).
                     let inverted = matches!(
@@ -761,16 +791,13 @@ fn having(aggregates: &[Option<Kind>]) -> BoxedStrategy<QTree> {
         .collect();
     let leaf = prop::sample::select(subjects)
         .prop_flat_map(|subject| {
-            let lookup = match subject.kind() {
-                // Text and date aggregates compare with literals only, like the others.
-                kind => (
-                    prop::sample::select(vec!["exact", "gt", "gte", "lt", "lte"]),
-                    lit(kind),
-                )
-                    .prop_map(|(name, value)| Lookup::Compare(name, Rhs::Lit(value)))
-                    .boxed(),
-            };
-            let lookup = prop_oneof![4 => lookup, 1 => any::<bool>().prop_map(Lookup::IsNull)];
+            // Aggregates compare with literals (and NULL tests: empty groups, Min of NULLs).
+            let compare = (
+                prop::sample::select(vec!["exact", "gt", "gte", "lt", "lte"]),
+                lit(subject.kind()),
+            )
+                .prop_map(|(name, value)| Lookup::Compare(name, Rhs::Lit(value)));
+            let lookup = prop_oneof![4 => compare, 1 => any::<bool>().prop_map(Lookup::IsNull)];
             lookup.prop_map(move |l| QTree::Leaf(subject, l))
         })
         .boxed();
@@ -869,6 +896,12 @@ impl AggSpec {
         }
     }
 
+    /// Whether the result is a decimal average, whose last digit is engine-defined: both
+    /// engines keep 6 decimal places, but DataFusion truncates where Quiver rounds.
+    pub fn is_decimal_average(&self) -> bool {
+        self.func == AggFunc::Avg && self.kind() == Kind::Decimal
+    }
+
     /// Django's default alias (`qty__sum`), when there is one: a plain field argument and no
     /// `filter` (a filter is a second source expression).
     pub fn default_alias(&self) -> Option<String> {
@@ -952,11 +985,15 @@ pub fn aggregate(annotations: Vec<Kind>) -> BoxedStrategy<AggSpec> {
                 .filter(|c| match func {
                     AggFunc::Count => true,
                     AggFunc::Sum | AggFunc::Avg => c.kind().is_numeric(),
-                    AggFunc::Min | AggFunc::Max => c.kind() != Kind::Bool,
+                    // Not floats: DataFusion's grouped MIN/MAX keep whichever of NaN and a
+                    // number came first (module docs).
+                    AggFunc::Min | AggFunc::Max => !matches!(c.kind(), Kind::Bool | Kind::Float),
                 })
                 .collect();
-            let mut args: Vec<(u32, BoxedStrategy<AggArg>)> =
-                vec![(6, prop::sample::select(columns).prop_map(AggArg::Col).boxed())];
+            let mut args: Vec<(u32, BoxedStrategy<AggArg>)> = vec![(
+                6,
+                prop::sample::select(columns).prop_map(AggArg::Col).boxed(),
+            )];
             match func {
                 AggFunc::Count => args.push((2, Just(AggArg::Star).boxed())),
                 AggFunc::Sum | AggFunc::Avg => {
@@ -973,10 +1010,15 @@ pub fn aggregate(annotations: Vec<Kind>) -> BoxedStrategy<AggSpec> {
                 // Fields only: see the module docs (-0.0).
                 AggFunc::Min | AggFunc::Max => {}
             }
-            let filter = prop::option::weighted(
-                0.25,
-                qtree_over(&annotations, Leaves::AggregateFilter, 1),
-            );
+            // Quiver's HashAggregateExec panics on most `filter=` conditions
+            // (`regressions::aggregate_filter_without_nulls`); set this back to true once
+            // that is fixed.
+            const AGGREGATE_FILTERS: bool = false;
+            let filter = if AGGREGATE_FILTERS {
+                prop::option::weighted(0.25, qtree_over(&annotations, Leaves::Any, 1)).boxed()
+            } else {
+                Just(None).boxed()
+            };
             (
                 proptest::strategy::Union::new_weighted(args),
                 filter,
@@ -1111,7 +1153,11 @@ impl QuerySetSpec {
             (false, None) => OrderItem::from(name),
             (true, None) => OrderItem::from(format!("-{name}")),
             (descending, Some(first)) => {
-                let order = if descending { F(name).desc() } else { F(name).asc() };
+                let order = if descending {
+                    F(name).desc()
+                } else {
+                    F(name).asc()
+                };
                 OrderItem::from(if first {
                     order.nulls_first()
                 } else {
@@ -1376,10 +1422,7 @@ impl fmt::Display for QuerySetSpec {
 }
 
 /// Order keys over `targets`, optionally completed by `unique` keys into a total order.
-fn ordering(
-    targets: Vec<Target>,
-    unique: Vec<Target>,
-) -> BoxedStrategy<(Vec<OrderKey>, bool)> {
+fn ordering(targets: Vec<Target>, unique: Vec<Target>) -> BoxedStrategy<(Vec<OrderKey>, bool)> {
     let key = |targets: Vec<Target>| {
         (
             prop::sample::select(targets),
@@ -1470,8 +1513,11 @@ fn shape_rows(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey>, bo
             // the DISTINCT); the order is total when every selected key is ordered.
             let (order_targets, unique) = match (&values, distinct) {
                 (Some(selected), true) => {
-                    let selected: Vec<Target> =
-                        selected.iter().copied().filter(|t| keys.contains(t)).collect();
+                    let selected: Vec<Target> = selected
+                        .iter()
+                        .copied()
+                        .filter(|t| keys.contains(t))
+                        .collect();
                     let unique = if selected.len() == values.as_ref().map_or(0, Vec::len) {
                         selected.clone()
                     } else {
@@ -1520,12 +1566,18 @@ fn shape_group(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey>, b
             } else {
                 Just(Vec::new()).boxed()
             };
+            // Not float aggregates (-0.0, see the module docs) nor decimal averages (their
+            // last digit differs between engines, which can change ties).
             let mut order_targets = keys.clone();
             order_targets.extend(
                 filterable
                     .iter()
+                    .zip(&aggregates)
                     .enumerate()
-                    .filter(|(_, kind)| kind.is_some_and(|kind| kind != Kind::Float))
+                    .filter(|(_, (kind, aggregate))| {
+                        kind.is_some_and(|kind| kind != Kind::Float)
+                            && !aggregate.is_decimal_average()
+                    })
                     .map(|(index, _)| Target::Agg(index)),
             );
             let keys_for_shape = keys.clone();
@@ -1572,6 +1624,20 @@ fn shape_aggregate(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey
         .boxed()
 }
 
+/// Whether a slice is left out of this shape to keep clear of a known Quiver bug: aggregating
+/// a sliced QuerySet across the relation fails
+/// (`regressions::aggregate_over_slice_across_relation`); drop this once that is fixed.
+fn slice_refused(shape: &Shape) -> bool {
+    let Shape::Aggregate { aggregates } = shape else {
+        return false;
+    };
+    aggregates.iter().any(|aggregate| match &aggregate.arg {
+        AggArg::Star => false,
+        AggArg::Col(column) => column.through_relation(),
+        AggArg::Expr(_, expr) => expr.through_relation(),
+    })
+}
+
 /// A random QuerySet over `Item`.
 pub fn queryset() -> impl Strategy<Value = QuerySetSpec> {
     let kinds = prop::collection::vec(
@@ -1602,15 +1668,22 @@ pub fn queryset() -> impl Strategy<Value = QuerySetSpec> {
                 .prop_map(|(order, total)| (Shape::Count, order, total)),
         ];
         (Just(before.clone()), annotations, after, shape, slice()).prop_map(
-            |(before, annotations, after, (shape, order, total_order), slice)| QuerySetSpec {
-                before,
-                annotations,
-                after,
-                shape,
-                order,
-                total_order,
+            |(before, annotations, after, (shape, order, total_order), slice)| {
                 // A slice of an order that is not total is not a defined set of rows.
-                slice: if total_order { slice } else { None },
+                let slice = if total_order && !slice_refused(&shape) {
+                    slice
+                } else {
+                    None
+                };
+                QuerySetSpec {
+                    before,
+                    annotations,
+                    after,
+                    shape,
+                    order,
+                    total_order,
+                    slice,
+                }
             },
         )
     })
@@ -1620,7 +1693,10 @@ pub fn queryset() -> impl Strategy<Value = QuerySetSpec> {
 /// relation, either direction), then `id` or `-id`.
 pub fn total_ordering() -> impl Strategy<Value = Vec<String>> {
     (
-        prop::collection::vec((prop::sample::select(COLUMNS.to_vec()), any::<bool>()), 0..=2),
+        prop::collection::vec(
+            (prop::sample::select(COLUMNS.to_vec()), any::<bool>()),
+            0..=2,
+        ),
         any::<bool>(),
     )
         .prop_map(|(keys, descending)| {

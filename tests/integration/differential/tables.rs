@@ -228,7 +228,9 @@ impl Dataset {
             .unwrap_or_else(|error| panic!("DECIMAL(10, 2) is a valid type: {error}"));
         let columns: Vec<ArrayRef> = vec![
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.id))),
-            Arc::new(StringArray::from_iter(rows.iter().map(|r| r.name.as_deref()))),
+            Arc::new(StringArray::from_iter(
+                rows.iter().map(|r| r.name.as_deref()),
+            )),
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| r.category.as_str()),
             )),
@@ -296,11 +298,7 @@ pub fn dataset(floats: Floats) -> impl Strategy<Value = Dataset> {
     let owner_count = prop_oneof![1 => Just(0usize), 7 => 1usize..=5];
     let item_count = prop_oneof![1 => Just(0usize), 7 => 1usize..=40];
     (owner_count, item_count).prop_flat_map(move |(owners, items)| {
-        let owner = (
-            text(TEXTS),
-            nullable(text(REGIONS), 4),
-            -50i64..=50,
-        );
+        let owner = (text(TEXTS), nullable(text(REGIONS), 4), -50i64..=50);
         let owner_id = if owners == 0 {
             Just(None).boxed()
         } else {

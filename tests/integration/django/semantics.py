@@ -130,3 +130,4 @@ case("filter_on_default_alias_aggregate", lambda: list(authors.values("city").an
 case("aggregate_filter_isnull", lambda: authors.aggregate(n=Count("id", filter=Q(age__isnull=True)), s=Sum("age", filter=Q(city__isnull=False))))
 case("grouped_aggregate_filter_isnull", lambda: list(authors.values("city").annotate(n=Count("id", filter=Q(age__isnull=True))).order_by(F("city").asc(nulls_last=True))))
 case("order_by_default_alias_aggregate", lambda: list(authors.values("city").annotate(Count("id")).order_by("-id__count", F("city").asc(nulls_last=True))))
+case("aggregate_over_slice_across_relation", lambda: Book.objects.order_by("title")[1:3].aggregate(Max("author__city"), n=Count("author__age")))
