@@ -4,6 +4,7 @@
 //!
 //! - `tables`: the two models and a strategy for their rows.
 //! - `querysets`: the QuerySet AST, its strategy, Django spelling and interpreter.
+//! - `owners`: QuerySets on `Owner` aggregating across the reverse relation `items`.
 //! - `metamorphic`: TLP, NoREC and slicing checks that need no second engine.
 //!
 //! Each property runs [`cases()`] cases: 256 by default, more with `QUIVER_PROPTEST_CASES`
@@ -19,6 +20,7 @@
 //! `querysets`' and `tables`' docs.
 
 pub mod metamorphic;
+pub mod owners;
 pub mod querysets;
 pub mod tables;
 
@@ -34,6 +36,7 @@ use quiver::prelude::*;
 use crate::datafusion_oracle::{
     canonical_rows, compare_multiset, compare_ordered, run_sql, values_match, CanonValue,
 };
+use owners::OwnerSpec;
 use querysets::{aggregate_names, annotation_name, AggArg, AggSpec, QuerySetSpec, Shape, Target};
 use tables::{Dataset, Floats, Loaded};
 
@@ -302,6 +305,80 @@ fn is_datafusion_data_error(error: &str) -> bool {
     error.contains("Divide by zero")
 }
 
+/// How to judge one QuerySet's two results.
+struct Judging {
+    /// The QuerySet in Django's spelling, the SQL DataFusion ran, and the data.
+    context: String,
+    /// The output names Django gives the QuerySet.
+    expected_names: Vec<String>,
+    /// Whether the order is total, so the rows compare in order.
+    ordered: bool,
+    /// Whether the QuerySet may fail on some data (see the module docs).
+    may_fail: bool,
+    decimal_average_columns: Vec<usize>,
+    quiver: Result<Table, quiver::Error>,
+    datafusion: Result<Vec<RecordBatch>, String>,
+}
+
+impl Judging {
+    fn verdict(self) -> Result<(), String> {
+        let context = self.context;
+        match (self.quiver, self.datafusion) {
+            (Ok(quiver), Ok(batches)) => {
+                if quiver.names != self.expected_names {
+                    return Err(format!(
+                        "Quiver's columns are {:?}, Django's {:?}\n{context}",
+                        quiver.names, self.expected_names
+                    ));
+                }
+                if let Some(batch) = batches.first() {
+                    let names: Vec<String> = batch
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect();
+                    if names != quiver.names {
+                        return Err(format!(
+                            "DataFusion returns columns {names:?}, Quiver {:?}\n{context}",
+                            quiver.names
+                        ));
+                    }
+                }
+                let mut rows = canonical_rows(&batches);
+                align_decimal_averages(&quiver.rows, &mut rows, &self.decimal_average_columns);
+                let compared = if self.ordered {
+                    compare_ordered(&quiver.rows, &rows)
+                } else {
+                    compare_multiset(&quiver.rows, &rows)
+                };
+                compared.map_err(|diff| {
+                    format!(
+                        "results differ (left: Quiver, right: DataFusion; {}): {diff}\n{context}",
+                        if self.ordered {
+                            "in order"
+                        } else {
+                            "as multisets"
+                        },
+                    )
+                })
+            }
+            (Err(error), Err(_)) if self.may_fail && is_data_error(&error) => Ok(()),
+            (Err(error), Ok(_)) if self.may_fail && is_data_error(&error) => Ok(()),
+            (Ok(_), Err(error)) if self.may_fail && is_datafusion_data_error(&error) => Ok(()),
+            (Err(error), Ok(_)) => Err(format!(
+                "Quiver failed, DataFusion did not: {error:?}\n{context}"
+            )),
+            (Ok(_), Err(error)) => Err(format!(
+                "DataFusion failed, Quiver did not: {error}\n{context}"
+            )),
+            (Err(quiver), Err(datafusion)) => Err(format!(
+                "both failed: Quiver {quiver:?}; DataFusion {datafusion}\n{context}"
+            )),
+        }
+    }
+}
+
 /// Runs `spec` over `dataset` in both engines and compares.
 pub fn check(dataset: &Dataset, spec: &QuerySetSpec) -> Result<(), String> {
     let loaded = dataset.load()?;
@@ -325,66 +402,51 @@ pub fn check(dataset: &Dataset, spec: &QuerySetSpec) -> Result<(), String> {
         ),
         None => query.sql.clone(),
     };
-    let datafusion = run_datafusion(&query, spec, &loaded);
-    let may_fail = spec.may_fail();
-    match (quiver, datafusion) {
-        (Ok(quiver), Ok(batches)) => {
-            let expected = expected_names(spec);
-            if quiver.names != expected {
-                return Err(format!(
-                    "Quiver's columns are {:?}, Django's {expected:?}\n{}",
-                    quiver.names,
-                    context(&sql)
-                ));
-            }
-            if let Some(batch) = batches.first() {
-                let names: Vec<String> = batch
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
-                if names != quiver.names {
-                    return Err(format!(
-                        "DataFusion returns columns {names:?}, Quiver {:?}\n{}",
-                        quiver.names,
-                        context(&sql)
-                    ));
-                }
-            }
-            let mut rows = canonical_rows(&batches);
-            align_decimal_averages(&quiver.rows, &mut rows, &decimal_average_columns(spec));
-            let ordered =
-                spec.total_order && matches!(spec.shape, Shape::Rows { .. } | Shape::Group { .. });
-            let compared = if ordered {
-                compare_ordered(&quiver.rows, &rows)
-            } else {
-                compare_multiset(&quiver.rows, &rows)
-            };
-            compared.map_err(|diff| {
-                format!(
-                    "results differ (left: Quiver, right: DataFusion; {}): {diff}\n{}",
-                    if ordered { "in order" } else { "as multisets" },
-                    context(&sql)
-                )
-            })
-        }
-        (Err(error), Err(_)) if may_fail && is_data_error(&error) => Ok(()),
-        (Err(error), Ok(_)) if may_fail && is_data_error(&error) => Ok(()),
-        (Ok(_), Err(error)) if may_fail && is_datafusion_data_error(&error) => Ok(()),
-        (Err(error), Ok(_)) => Err(format!(
-            "Quiver failed, DataFusion did not: {error:?}\n{}",
-            context(&sql)
-        )),
-        (Ok(_), Err(error)) => Err(format!(
-            "DataFusion failed, Quiver did not: {error}\n{}",
-            context(&sql)
-        )),
-        (Err(quiver), Err(datafusion)) => Err(format!(
-            "both failed: Quiver {quiver:?}; DataFusion {datafusion}\n{}",
-            context(&sql)
-        )),
+    Judging {
+        context: context(&sql),
+        expected_names: expected_names(spec),
+        ordered: spec.total_order && matches!(spec.shape, Shape::Rows { .. } | Shape::Group { .. }),
+        may_fail: spec.may_fail(),
+        decimal_average_columns: decimal_average_columns(spec),
+        datafusion: run_datafusion(&query, spec, &loaded),
+        quiver,
     }
+    .verdict()
+}
+
+/// Runs an `Owner` QuerySet over `dataset` in both engines and compares (in order: it is
+/// ordered by a unique key).
+pub fn check_owners(dataset: &Dataset, spec: &OwnerSpec) -> Result<(), String> {
+    let loaded = dataset.load()?;
+    let qs = spec.build(&loaded.db);
+    let quiver = qs
+        .fetch()
+        .map(|rows| Table::from_batches(rows.columns().to_vec(), rows.batches()));
+    let context = |sql: &str| format!("QuerySet: {spec}\nSQL: {sql}\n{dataset:?}");
+    let sql = qs.sql().map_err(|error| {
+        format!(
+            "sql() failed: {error} (evaluation: {:?})\n{}",
+            quiver.as_ref().map(|_| "ok"),
+            context("-")
+        )
+    })?;
+    let decimal_average_columns = spec
+        .aggregates
+        .iter()
+        .enumerate()
+        .filter(|(_, aggregate)| aggregate.is_decimal_average())
+        .map(|(index, _)| index + 1)
+        .collect();
+    Judging {
+        context: context(&sql),
+        expected_names: spec.expected_names(),
+        ordered: true,
+        may_fail: false,
+        decimal_average_columns,
+        datafusion: run_sql(&loaded.datafusion_tables(), &sql),
+        quiver,
+    }
+    .verdict()
 }
 
 proptest! {
@@ -397,6 +459,15 @@ proptest! {
         spec in querysets::queryset(),
     ) {
         check(&dataset, &spec).map_err(TestCaseError::fail)?;
+    }
+
+    /// Aggregates across the reverse relation agree with DataFusion.
+    #[test]
+    fn owner_aggregates_agree_with_datafusion(
+        dataset in tables::dataset(Floats::DataFusionSafe),
+        spec in owners::owner_queryset(),
+    ) {
+        check_owners(&dataset, &spec).map_err(TestCaseError::fail)?;
     }
 }
 

@@ -247,6 +247,15 @@ fn lit_for(subject: Subject) -> BoxedStrategy<Lit> {
         Subject::Col(Column::Name | Column::OwnerName) => text(TEXTS),
         Subject::Col(Column::Category) => text(CATEGORIES),
         Subject::Col(Column::OwnerRegion) => text(REGIONS),
+        Subject::Path(path, kind) => match path.rsplit("__").next().unwrap_or(path) {
+            "id" => (0i64..=6).prop_map(Lit::Int).boxed(),
+            "qty" => (-22i64..=22).prop_map(Lit::Int).boxed(),
+            "score" => (-55i64..=55).prop_map(Lit::Int).boxed(),
+            "name" => text(TEXTS),
+            "category" => text(CATEGORIES),
+            "region" => text(REGIONS),
+            _ => lit(kind),
+        },
         other => lit(other.kind()),
     }
 }
@@ -449,13 +458,15 @@ pub enum Subject {
     Ann(usize, Kind),
     /// An aggregate annotation (`HAVING`), by its index in the aggregate list.
     Agg(usize, Kind),
+    /// A path from another model than `Item` (`owners.rs`: `items__qty` from `Owner`).
+    Path(&'static str, Kind),
 }
 
 impl Subject {
     fn kind(self) -> Kind {
         match self {
             Subject::Col(column) => column.kind(),
-            Subject::Ann(_, kind) | Subject::Agg(_, kind) => kind,
+            Subject::Ann(_, kind) | Subject::Agg(_, kind) | Subject::Path(_, kind) => kind,
         }
     }
 }
@@ -522,6 +533,7 @@ impl QTree {
             Subject::Col(column) => column.path().to_owned(),
             Subject::Ann(index, _) => annotation_name(index),
             Subject::Agg(index, _) => format!("<aggregate {index}>"),
+            Subject::Path(path, _) => path.to_owned(),
         };
         let lookup = match lookup {
             Lookup::Compare(name, _) | Lookup::Text(name, _) => name,
@@ -662,13 +674,19 @@ pub enum Leaves {
 }
 
 /// A lookup on `subject`.
-fn lookup(subject: Subject, rhs: Leaves) -> BoxedStrategy<Lookup> {
+pub fn lookup(subject: Subject, rhs: Leaves) -> BoxedStrategy<Lookup> {
     let kind = subject.kind();
     let mut comparisons = vec!["exact", "gt", "gte", "lt", "lte"];
     if kind == Kind::Bool {
         comparisons = vec!["exact"];
     }
-    let mut other_columns: Vec<Column> = Column::of_kind(kind);
+    // `F()` and expressions are `Item` paths: not for subjects on another model.
+    let on_item = !matches!(subject, Subject::Path(..));
+    let mut other_columns: Vec<Column> = if on_item {
+        Column::of_kind(kind)
+    } else {
+        Vec::new()
+    };
     if rhs == Leaves::TwoValuedUnderNegation {
         // Django adds `IS NOT NULL` for an F() on the right only when the field itself is
         // nullable; a non-nullable field read through the nullable relation stays NULL.
@@ -685,7 +703,7 @@ fn lookup(subject: Subject, rhs: Leaves) -> BoxedStrategy<Lookup> {
                     .boxed(),
             ));
         }
-        if rhs == Leaves::Any && kind.is_numeric() {
+        if rhs == Leaves::Any && kind.is_numeric() && on_item {
             options.push((1, expr(kind, 1).prop_map(Rhs::Expr).boxed()));
         }
         proptest::strategy::Union::new_weighted(options).boxed()
@@ -749,7 +767,7 @@ fn lookup(subject: Subject, rhs: Leaves) -> BoxedStrategy<Lookup> {
 }
 
 /// Combines leaves into `&`, `|` and `~` trees of at most `depth` levels.
-fn tree(leaf: BoxedStrategy<QTree>, depth: u32) -> BoxedStrategy<QTree> {
+pub fn tree(leaf: BoxedStrategy<QTree>, depth: u32) -> BoxedStrategy<QTree> {
     leaf.prop_recursive(depth, 8, 3, |inner| {
         prop_oneof![
             2 => prop::collection::vec(inner.clone(), 2..=3).prop_map(QTree::And),
@@ -839,7 +857,8 @@ pub enum AggFunc {
 }
 
 impl AggFunc {
-    fn name(self) -> &'static str {
+    /// Django's class name.
+    pub fn name(self) -> &'static str {
         match self {
             AggFunc::Count => "Count",
             AggFunc::Sum => "Sum",
