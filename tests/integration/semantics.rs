@@ -472,6 +472,65 @@ fn group_by_rules() {
     );
 }
 
+/// Multi-valued relations: each `filter()` call joins the related rows again, conditions in
+/// one call hold for the same related row, `filter()` then `annotate()` aggregates only the
+/// filtered related rows, `annotate()` then `filter()` aggregates all of them.
+#[test]
+fn multi_valued_relations_join_per_filter_call() {
+    let db = library();
+    let authors = db.objects("Author");
+    assert_django(
+        "filter_then_annotate_counts_filtered_rows",
+        rows(
+            &authors
+                .filter(q!(books__pages__gt = 100))
+                .annotate([("n", Count("books"))])
+                .values(["name", "n"])
+                .order_by(["name"]),
+        ),
+    );
+    assert_django(
+        "annotate_then_filter_counts_all_rows",
+        rows(
+            &authors
+                .annotate([("n", Count("books"))])
+                .filter(q!(books__pages__gt = 100))
+                .values(["name", "n"])
+                .order_by(["name"]),
+        ),
+    );
+    assert_django(
+        "chained_filters_multiply_rows",
+        rows(
+            &authors
+                .filter(q!(books__pages__gt = 50))
+                .filter(q!(books__pages__lt = 300))
+                .annotate([("n", Count("books")), ("s", Sum("books__pages"))])
+                .values(["name", "n", "s"])
+                .order_by(["name"]),
+        ),
+    );
+    assert_django(
+        "filter_across_relation_repeats_parents",
+        column(
+            &authors.filter(q!(books__pages__gt = 50)).order_by(["name"]),
+            "name",
+        ),
+    );
+    assert_django(
+        "same_filter_call_same_related_row",
+        names(&authors.filter(q!(books__pages__gt = 150, books__title = "A"))),
+    );
+    assert_django(
+        "chained_filter_calls_any_related_rows",
+        names(
+            &authors
+                .filter(q!(books__pages__gt = 150))
+                .filter(q!(books__title = "A")),
+        ),
+    );
+}
+
 /// Rows of `{"city": …}` objects sorted by city, NULL last (what the script's `sorted` does).
 fn sorted_by_city(actual: Actual) -> Actual {
     let Actual::List(mut rows) = actual else {

@@ -102,6 +102,14 @@ case("having", lambda: list(authors.values("city").annotate(n=Count("id")).filte
 case("having_and_where", lambda: list(authors.filter(age__isnull=False).values("age").annotate(n=Count("id"), pages=Sum("books__pages")).filter(n__gte=1).order_by("age")))
 case("empty_group_sum", lambda: list(authors.annotate(s=Sum("books__pages"), c=Coalesce(Sum("books__pages"), 0), n=Count("books")).values("name", "s", "c", "n").order_by("name")))
 
+# Multi-valued relations: joins per filter() call
+case("filter_then_annotate_counts_filtered_rows", lambda: list(authors.filter(books__pages__gt=100).annotate(n=Count("books")).values("name", "n").order_by("name")))
+case("annotate_then_filter_counts_all_rows", lambda: list(authors.annotate(n=Count("books")).filter(books__pages__gt=100).values("name", "n").order_by("name")))
+case("chained_filters_multiply_rows", lambda: list(authors.filter(books__pages__gt=50).filter(books__pages__lt=300).annotate(n=Count("books"), s=Sum("books__pages")).values("name", "n", "s").order_by("name")))
+case("filter_across_relation_repeats_parents", lambda: list(authors.filter(books__pages__gt=50).values_list("name", flat=True).order_by("name")))
+case("same_filter_call_same_related_row", lambda: names(authors.filter(books__pages__gt=150, books__title="A")))
+case("chained_filter_calls_any_related_rows", lambda: names(authors.filter(books__pages__gt=150).filter(books__title="A")))
+
 # Arithmetic
 case("integer_division", lambda: list(authors.annotate(h=F("age") / 7, m=F("age") % 7).values("name", "h", "m").order_by("name")))
 case("negative_integer_division", lambda: list(authors.filter(name="Ann").annotate(q=Value(-7) / Value(2), r=Value(-7) % Value(2)).values("q", "r")))
