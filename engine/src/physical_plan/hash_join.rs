@@ -238,22 +238,34 @@ impl JoinParams {
     }
 
     /// Left rows `probe` next to right rows `build` (a NULL index gives NULLs), in the pairs
-    /// schema.
+    /// schema. `left_rows` says how the probe indices run, so the left side can be a
+    /// zero-copy slice or a filter instead of a gather.
     fn pairs(
         &self,
         left: &RecordBatch,
-        probe: &UInt32Array,
+        left_rows: LeftRows<'_>,
         right: &RecordBatch,
         build: &UInt32Array,
     ) -> Result<RecordBatch> {
         let mut columns = Vec::with_capacity(self.pairs_schema.fields().len());
-        for column in left.columns() {
-            columns.push(take(column.as_ref(), probe, None)?);
+        match left_rows {
+            LeftRows::Slice { start, len } => {
+                columns.extend(left.slice(start, len).columns().iter().cloned());
+            }
+            LeftRows::Filter { start, len, keep } => {
+                let slice = left.slice(start, len);
+                columns.extend(filter_record_batch(&slice, keep)?.columns().iter().cloned());
+            }
+            LeftRows::Take(probe) => {
+                for column in left.columns() {
+                    columns.push(take(column.as_ref(), probe, None)?);
+                }
+            }
         }
         for column in right.columns() {
             columns.push(take(column.as_ref(), build, None)?);
         }
-        let options = RecordBatchOptions::new().with_row_count(Some(probe.len()));
+        let options = RecordBatchOptions::new().with_row_count(Some(build.len()));
         Ok(RecordBatch::try_new_with_options(
             Arc::clone(&self.pairs_schema),
             columns,
@@ -290,6 +302,36 @@ impl JoinParams {
             &options,
         )?)
     }
+}
+
+/// Which left rows a chunk of pairs holds, in order.
+enum LeftRows<'a> {
+    /// Every row of `start..start + len`, once each (a left join, or an inner join in which
+    /// every row matched once): the left columns are sliced, not copied.
+    Slice { start: usize, len: usize },
+    /// The rows of `start..start + len` where `keep` is true, once each (the many-to-one case
+    /// of an inner join): a filter copies runs instead of gathering row by row.
+    Filter {
+        start: usize,
+        len: usize,
+        keep: &'a BooleanArray,
+    },
+    /// Any rows, repeated or not.
+    Take(&'a UInt32Array),
+}
+
+/// Right row indices with [`NO_ROW`] as NULL (a left row without a match).
+fn build_indices(mut rows: Vec<u32>) -> UInt32Array {
+    if !rows.contains(&NO_ROW) {
+        return UInt32Array::from(rows);
+    }
+    let valid = NullBuffer::from_iter(rows.iter().map(|r| *r != NO_ROW));
+    for r in &mut rows {
+        if *r == NO_ROW {
+            *r = 0;
+        }
+    }
+    UInt32Array::new(rows.into(), Some(valid))
 }
 
 /// The rows where every key column is non-NULL, or `None` when all are.
@@ -376,24 +418,50 @@ impl ProbeStream {
         while row < ids.len() {
             // One chunk of pairs; a left row's chain is never split across chunks, so whether
             // it matched is known at the end of the chunk.
-            let (mut probe, mut build) = (Vec::new(), Vec::new());
+            let (mut probe, mut build) = (Vec::new(), Vec::<u32>::new());
             let chunk_start = row;
+            // Whether every left row of the chunk produced at most one pair: then the probe
+            // indices are increasing and the left side needs no gather.
+            let mut at_most_once = true;
             while row < ids.len() && probe.len() < self.batch_size {
                 let mut right = first(ids[row]);
                 if right == NO_ROW && keeps_unmatched_left && self.params.filter.is_none() {
                     probe.push(row as u32);
-                    build.push(None);
+                    build.push(NO_ROW);
                 }
+                let pairs_before = probe.len();
                 while right != NO_ROW {
                     probe.push(row as u32);
-                    build.push(Some(right));
+                    build.push(right);
                     right = side.next[right as usize];
                 }
+                at_most_once &= probe.len() - pairs_before <= 1;
                 row += 1;
             }
+            let chunk_len = row - chunk_start;
             let probe = UInt32Array::from(probe);
-            let build = UInt32Array::from(build);
-            let pairs = self.params.pairs(left, &probe, &side.batch, &build)?;
+            let build = build_indices(build);
+            let keep: BooleanArray;
+            let left_rows = if !at_most_once {
+                LeftRows::Take(&probe)
+            } else if probe.len() == chunk_len {
+                LeftRows::Slice {
+                    start: chunk_start,
+                    len: chunk_len,
+                }
+            } else {
+                let mut rows = vec![false; chunk_len];
+                for &r in probe.values() {
+                    rows[r as usize - chunk_start] = true;
+                }
+                keep = BooleanArray::from(rows);
+                LeftRows::Filter {
+                    start: chunk_start,
+                    len: chunk_len,
+                    keep: &keep,
+                }
+            };
+            let pairs = self.params.pairs(left, left_rows, &side.batch, &build)?;
             let (pairs, probe, build) = match self.params.passing(&pairs)? {
                 None => (pairs, probe, build),
                 Some(passing) => (
@@ -428,8 +496,12 @@ impl ProbeStream {
                             .collect();
                         if !unmatched.is_empty() {
                             let nulls = UInt32Array::new_null(unmatched.len());
-                            let padded =
-                                self.params.pairs(left, &unmatched, &side.batch, &nulls)?;
+                            let padded = self.params.pairs(
+                                left,
+                                LeftRows::Take(&unmatched),
+                                &side.batch,
+                                &nulls,
+                            )?;
                             self.push(self.params.output(padded)?)?;
                         }
                     }

@@ -3,8 +3,10 @@
 //! A [`ValueInterner`] maps the values of one plain (non-dictionary) type to ids `0, 1, 2, …`
 //! in order of first appearance and can give back the distinct values as an array in id order.
 //! Each physical type gets its own table, all on [`hashbrown::HashTable`]:
-//! - [`PrimitiveInterner`]: integers, floats, decimals and temporal values. The table holds
-//!   `(value, id)` pairs, so a probe touches one cache line and no side vector.
+//! - [`PrimitiveInterner`]: integers, floats, decimals and temporal values. Integer keys in a
+//!   small range (the common case: small ids, categories, dates) index an array of ids
+//!   directly; otherwise the table holds `(value, id)` pairs, so a probe touches one cache
+//!   line and no side vector.
 //! - [`BytesInterner`]: strings and binaries, stored the way Arrow's `Utf8View` stores them: a
 //!   16-byte view per distinct value, with values of up to 12 bytes held entirely inside the
 //!   view (so comparing two of them is one `u128` comparison) and longer ones in one arena.
@@ -124,6 +126,9 @@ pub trait KeyNative: ArrowNativeType {
     fn key(self) -> Self::Key;
     /// The hash of a key.
     fn hash_key(key: Self::Key) -> u64;
+    /// The value as a position on the integer line, for types whose values can index an
+    /// array directly (integers); `None` otherwise.
+    fn dense_key(self) -> Option<i64>;
 }
 
 macro_rules! integer_key_native {
@@ -137,6 +142,10 @@ macro_rules! integer_key_native {
             #[inline(always)]
             fn hash_key(key: $t) -> u64 {
                 hash_u64(key as u64)
+            }
+            #[inline(always)]
+            fn dense_key(self) -> Option<i64> {
+                i64::try_from(self).ok()
             }
         }
     )*};
@@ -153,6 +162,9 @@ impl KeyNative for i128 {
     fn hash_key(key: i128) -> u64 {
         hash_u128(key as u128)
     }
+    fn dense_key(self) -> Option<i64> {
+        None
+    }
 }
 
 impl KeyNative for f64 {
@@ -164,6 +176,9 @@ impl KeyNative for f64 {
     #[inline(always)]
     fn hash_key(key: u64) -> u64 {
         hash_u64(key)
+    }
+    fn dense_key(self) -> Option<i64> {
+        None
     }
 }
 
@@ -177,6 +192,31 @@ impl KeyNative for f32 {
     fn hash_key(key: u64) -> u64 {
         hash_u64(key)
     }
+    fn dense_key(self) -> Option<i64> {
+        None
+    }
+}
+
+/// Key ranges up to this wide are always eligible for a dense id array (4 MiB of ids).
+const DENSE_MIN_RANGE: i128 = 1 << 20;
+
+/// Ids of integer keys in a small range, by position: `ids[value - base]`. A probe is one
+/// array read instead of a hash-table lookup (a "perfect hash", as DuckDB calls it), and the
+/// array is smaller than a table over the same keys.
+struct DenseIds {
+    base: i64,
+    /// [`NO_GROUP`] where no value was seen.
+    ids: Vec<u32>,
+}
+
+impl DenseIds {
+    #[inline(always)]
+    fn get(&self, key: i64) -> u32 {
+        key.checked_sub(self.base)
+            .and_then(|offset| usize::try_from(offset).ok())
+            .and_then(|offset| self.ids.get(offset).copied())
+            .unwrap_or(NO_GROUP)
+    }
 }
 
 /// Interner for fixed-width values.
@@ -185,6 +225,9 @@ where
     T::Native: KeyNative,
 {
     data_type: DataType,
+    /// The ids while every key so far is an integer in a small enough range; after that
+    /// (or for non-integer types) `None`, and the hash table holds the ids.
+    dense: Option<DenseIds>,
     table: HashTable<(<T::Native as KeyNative>::Key, u32)>,
     /// The value of each id (a placeholder at the NULL id).
     values: Vec<T::Native>,
@@ -198,12 +241,110 @@ where
     /// An empty interner producing arrays of `data_type` (which carries precision, scale and
     /// time zone).
     pub fn new(data_type: DataType) -> Self {
+        let dense = T::Native::default().dense_key().map(|_| DenseIds {
+            base: 0,
+            ids: Vec::new(),
+        });
         PrimitiveInterner {
             data_type,
+            dense,
             table: HashTable::new(),
             values: Vec::new(),
             null_group: None,
         }
+    }
+
+    /// Makes the dense array cover the keys of `array`, or gives it up for the hash table
+    /// when the range would be too wide: wider than [`DENSE_MIN_RANGE`] and than twice the
+    /// number of values seen so far (so the array stays proportional to the input).
+    /// Returns whether the dense array is in use.
+    fn fit_dense(&mut self, array: &PrimitiveArray<T>) -> bool {
+        let Some(dense) = &mut self.dense else {
+            return false;
+        };
+        let values = array.values();
+        // Arrow's min/max kernels are vectorized; a value outside `i64` (a huge `u64`) has
+        // no dense position, which ends the dense mode.
+        let (low, high) = match (arrow::compute::min(array), arrow::compute::max(array)) {
+            (Some(low), Some(high)) => match (low.dense_key(), high.dense_key()) {
+                (Some(low), Some(high)) => (low, high),
+                _ => {
+                    self.leave_dense();
+                    return false;
+                }
+            },
+            // No non-NULL value: nothing to place.
+            _ => return true,
+        };
+        let (low, high) = if dense.ids.is_empty() {
+            (low, high)
+        } else {
+            let end = dense.base + dense.ids.len() as i64 - 1;
+            (low.min(dense.base), high.max(end))
+        };
+        let width = high as i128 - low as i128 + 1;
+        let allowed = DENSE_MIN_RANGE.max(2 * (self.values.len() + values.len()) as i128);
+        if width > allowed {
+            self.leave_dense();
+            return false;
+        }
+        if dense.ids.is_empty() || low < dense.base || width as usize > dense.ids.len() {
+            let mut ids = vec![NO_GROUP; width as usize];
+            let shift = (dense.base - low) as usize;
+            for (offset, &id) in dense.ids.iter().enumerate() {
+                ids[offset + shift] = id;
+            }
+            *dense = DenseIds { base: low, ids };
+        }
+        true
+    }
+
+    /// Moves every id into the hash table.
+    fn leave_dense(&mut self) {
+        self.dense = None;
+        self.table = HashTable::with_capacity(self.values.len());
+        for (id, &value) in self.values.iter().enumerate() {
+            if Some(id as u32) != self.null_group {
+                let key = value.key();
+                self.table.insert_unique(
+                    <T::Native as KeyNative>::hash_key(key),
+                    (key, id as u32),
+                    |entry| <T::Native as KeyNative>::hash_key(entry.0),
+                );
+            }
+        }
+    }
+
+    fn intern_dense(&mut self, array: &PrimitiveArray<T>, ids: &mut Vec<u32>) -> Result<()> {
+        let Some(dense) = &mut self.dense else {
+            return Err(EngineError::Internal("dense key ids missing".into()));
+        };
+        let values = array.values();
+        let nulls = array.nulls().filter(|n| n.null_count() > 0);
+        let base = dense.base;
+        for (row, &value) in values.iter().enumerate() {
+            if nulls.is_some_and(|n| n.is_null(row)) {
+                ids.push(match self.null_group {
+                    Some(id) => id,
+                    None => {
+                        let id = next_id(self.values.len())?;
+                        self.values.push(T::Native::default());
+                        self.null_group = Some(id);
+                        id
+                    }
+                });
+                continue;
+            }
+            // `fit_dense` has made every key of this batch an index of the array.
+            let offset = value.dense_key().unwrap_or(base).wrapping_sub(base) as usize;
+            let slot = &mut dense.ids[offset];
+            if *slot == NO_GROUP {
+                *slot = next_id(self.values.len())?;
+                self.values.push(value);
+            }
+            ids.push(*slot);
+        }
+        Ok(())
     }
 
     #[inline(always)]
@@ -245,6 +386,9 @@ where
         let array = self.typed(array)?;
         let values = array.values();
         ids.reserve(values.len());
+        if self.fit_dense(array) {
+            return self.intern_dense(array, ids);
+        }
         match array.nulls().filter(|n| n.null_count() > 0) {
             None => {
                 for &value in values.iter() {
@@ -269,6 +413,17 @@ where
         let values = array.values();
         ids.reserve(values.len());
         let null_id = self.null_group.unwrap_or(NO_GROUP);
+        if let Some(dense) = &self.dense {
+            let nulls = array.nulls().filter(|n| n.null_count() > 0);
+            ids.extend(values.iter().enumerate().map(|(row, &v)| {
+                if nulls.is_some_and(|n| n.is_null(row)) {
+                    null_id
+                } else {
+                    v.dense_key().map_or(NO_GROUP, |key| dense.get(key))
+                }
+            }));
+            return Ok(());
+        }
         match array.nulls().filter(|n| n.null_count() > 0) {
             None => ids.extend(values.iter().map(|&v| self.lookup_value(v))),
             Some(nulls) => ids.extend(values.iter().enumerate().map(|(row, &v)| {
