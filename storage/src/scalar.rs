@@ -370,6 +370,39 @@ impl_from!(i64, Int64);
 impl_from!(f64, Float64);
 impl_from!(String, Utf8);
 
+macro_rules! impl_from_chrono {
+    ($t:ty, $variant:ident, $convert:expr) => {
+        impl From<$t> for ScalarValue {
+            fn from(v: $t) -> Self {
+                ScalarValue::$variant(Some($convert(v)))
+            }
+        }
+        impl From<Option<$t>> for ScalarValue {
+            fn from(v: Option<$t>) -> Self {
+                ScalarValue::$variant(v.map($convert))
+            }
+        }
+    };
+}
+impl_from_chrono!(chrono::NaiveDate, Date32, |d: chrono::NaiveDate| {
+    (d - chrono::NaiveDate::default()).num_days() as i32
+});
+impl_from_chrono!(
+    chrono::NaiveDateTime,
+    TimestampMicrosecond,
+    |d: chrono::NaiveDateTime| d.and_utc().timestamp_micros()
+);
+impl_from_chrono!(
+    chrono::NaiveTime,
+    Time64Microsecond,
+    |t: chrono::NaiveTime| { (t - chrono::NaiveTime::MIN).num_microseconds().unwrap_or(0) }
+);
+impl_from_chrono!(
+    chrono::TimeDelta,
+    DurationMicrosecond,
+    |d: chrono::TimeDelta| { d.num_microseconds().unwrap_or(i64::MAX) }
+);
+
 impl From<&str> for ScalarValue {
     fn from(v: &str) -> Self {
         ScalarValue::Utf8(Some(v.to_string()))
@@ -398,6 +431,16 @@ mod tests {
             let array = v.to_array(3);
             assert_eq!(ScalarValue::try_from_array(array.as_ref(), 2).unwrap(), v);
         }
+    }
+
+    #[test]
+    fn converts_chrono_values() {
+        let d = chrono::NaiveDate::from_ymd_opt(2024, 1, 5).unwrap();
+        assert_eq!(ScalarValue::from(d).to_string(), "2024-01-05");
+        let t = d.and_hms_opt(10, 30, 0).unwrap();
+        assert_eq!(ScalarValue::from(t).to_string(), "2024-01-05T10:30:00");
+        let dur = chrono::TimeDelta::seconds(90_061);
+        assert_eq!(ScalarValue::from(dur).to_string(), "1 day, 01:01:01");
     }
 
     #[test]

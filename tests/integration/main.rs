@@ -1,1 +1,11 @@
-//! Integration tests: one binary.
+//! Integration tests: one binary, so the workspace links once for all of them.
+//!
+//! - `datafusion_oracle`: DataFusion as a reference engine and the value-level result comparator.
+//! - `differential`: random tables and QuerySets run in Quiver and in DataFusion (through
+//!   `QuerySet::sql()`), plus metamorphic checks inside Quiver.
+//! - `semantics`: Django's rules from SEMANTICS.md, with expected values produced by real
+//!   Django where possible (`django/`).
+
+mod datafusion_oracle;
+mod differential;
+mod semantics;

@@ -210,7 +210,9 @@ pub fn decimal_result_type(op: Operator, l: &DataType, r: &DataType) -> DataType
         }
         Operator::Multiply => (p1 + p2 + 1, s1 + s2),
         Operator::Divide => {
-            // Arrow's rule: scale = max(4, s1 + p2 - s2 + 1)… kept in range.
+            // At least 6 and 4 more than the dividend's digits after the point (PostgreSQL
+            // keeps about 16 significant digits, data-dependently; a fixed type cannot).
+            // The physical kernel computes the quotient at this scale, rounded.
             let s = (s1 + 4).max(6).min(MAX_DECIMAL_PRECISION as i32);
             (p1 - s1 + s2 + s, s)
         }

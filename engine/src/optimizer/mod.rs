@@ -12,6 +12,9 @@ mod push_down_filter;
 mod push_down_limit;
 mod replace_sort_limit_with_top_k;
 mod simplify_expressions;
+#[cfg(test)]
+mod tests;
+pub(crate) mod utils;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use std::sync::Arc;
 pub use prune_chunks::PruneChunks;
 pub use prune_projections::PruneProjections;
 pub use push_down_filter::PushDownFilter;
+pub(crate) use push_down_limit::merge_limits;
 pub use push_down_limit::PushDownLimit;
 pub use replace_sort_limit_with_top_k::ReplaceSortLimitWithTopK;
 pub use simplify_expressions::SimplifyExpressions;

@@ -1,41 +1,64 @@
 //! Physical expressions: [`Expr`](crate::expr::Expr)s bound to column positions and evaluated
 //! batch-at-a-time with Arrow kernels.
 //!
-//! [`create_physical_expr`] resolves columns against the input [`PlanSchema`] and applies the
-//! same coercions as [`Expr::data_type`](crate::expr::Expr::data_type), so
-//! `PhysicalExpr::data_type` always equals the logical type. Integer arithmetic is checked
-//! (overflow and division by zero are errors) and AND/OR/NOT follow SQL's three-valued logic.
+//! [`create_physical_expr`] resolves columns against the input [`PlanSchema`] and inserts the
+//! same coercions [`Expr::data_type`](crate::expr::Expr::data_type) assumes, so
+//! `PhysicalExpr::data_type` always equals the logical type (the planner checks it).
+//! Semantics are PostgreSQL's, since Django on PostgreSQL is what Quiver reproduces:
+//! arithmetic is checked (overflow and division by zero are errors, floats included),
+//! AND/OR/NOT follow three-valued logic, comparisons treat NaN as equal to itself and larger
+//! than every number, and an error in a CASE branch no row takes never surfaces.
+//!
+//! One file per expression node (`binary.rs`, `case.rs`, `in_list.rs`, `like.rs`, …); the
+//! kernels they share live in `arithmetic.rs`, `comparison.rs` and `cast.rs`, PostgreSQL's
+//! text forms of values in `text.rs`, and the built-in functions in `scalar_functions/`.
+//! `properties.rs` holds the property tests that run all of them on random batches.
+//!
+//! [`PlanSchema`]: crate::logical_plan::PlanSchema
 
+mod arithmetic;
+mod binary;
+mod case;
+pub mod cast;
+mod column;
+mod columnar_value;
+mod comparison;
+mod in_list;
+mod is_null;
+mod like;
+mod literal;
+mod negative;
+mod not;
 mod planner;
+#[cfg(test)]
+mod properties;
+mod regex;
+mod scalar_functions;
+pub mod text;
 
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch};
+use arrow::array::RecordBatch;
 use arrow::datatypes::DataType;
 use quiver_storage::ScalarValue;
 
 use crate::error::Result;
 
+pub use binary::BinaryExpr;
+pub use case::CaseExpr;
+pub use cast::{CastExpr, CastMode};
+pub use column::ColumnExpr;
+pub use columnar_value::{ColumnarValue, KernelArg};
+pub use in_list::InListExpr;
+pub use is_null::IsNullExpr;
+pub use like::LikeExpr;
+pub use literal::LiteralExpr;
+pub use negative::NegativeExpr;
+pub use not::NotExpr;
 pub use planner::create_physical_expr;
-
-/// The result of evaluating an expression over a batch: a whole column, or one value that
-/// stands for every row (literals and expressions over literals stay scalar, cheaply).
-#[derive(Debug, Clone)]
-pub enum ColumnarValue {
-    Array(ArrayRef),
-    Scalar(ScalarValue),
-}
-
-impl ColumnarValue {
-    /// Materialises the value as an array of `num_rows` rows.
-    pub fn into_array(self, num_rows: usize) -> Result<ArrayRef> {
-        Ok(match self {
-            ColumnarValue::Array(a) => a,
-            ColumnarValue::Scalar(s) => s.to_array(num_rows),
-        })
-    }
-}
+pub use regex::RegexMatchExpr;
+pub use scalar_functions::{CoalesceExpr, FunctionExpr, NullIfExpr};
 
 /// An expression ready to run on batches of one schema.
 pub trait PhysicalExpr: Send + Sync + fmt::Debug + fmt::Display {
@@ -45,6 +68,11 @@ pub trait PhysicalExpr: Send + Sync + fmt::Debug + fmt::Display {
     fn nullable(&self) -> bool;
     /// Evaluates over every row of `batch`.
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue>;
+    /// The constant this expression always produces, when it is a literal. Lets the planner
+    /// convert constants once instead of per batch.
+    fn literal_value(&self) -> Option<&ScalarValue> {
+        None
+    }
 }
 
 /// Shared physical expression.

@@ -1,25 +1,61 @@
-//! [`ScanExec`]: Reads chunks of a table snapshot, applying pushed-down filters and the projection; chunks are split into partitions.
+//! [`ScanExec`]: reads a table snapshot, applying the pushed-down filters and the projection.
 //!
-//! (Stub: the operator is being written; it reports a clear error until then.)
+//! The scan is where parallelism starts: the rows of the selected chunks (the optimizer's chunk
+//! pruning picked them) are laid end to end and cut into `partitions` contiguous ranges of
+//! nearly equal row counts, so partition `p` holds the rows that come after those of
+//! partition `p - 1` and reading partitions in order reads the table in order. A range may
+//! start or end inside a chunk (slicing an Arrow batch is free), which keeps all cores busy
+//! even when a table has fewer chunks than cores.
+//!
+//! Each partition hands out slices of at most `batch_size` rows: small enough for the arrays
+//! an expression builds to stay in cache, large enough to amortise per-batch work. Filters are
+//! bound to the *whole* table schema and run on the unprojected slice (a filter may read a
+//! column the query does not return); only the projected columns are then copied by the
+//! filter kernel.
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use arrow::array::{RecordBatch, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
-
-use super::{BatchIter, ExecutionPlan, TaskContext};
-use crate::error::{EngineError, Result};
-use crate::physical_expr::PhysicalExprRef;
 use quiver_storage::TableVersion;
 
-/// Reads chunks of a table snapshot, applying pushed-down filters and the projection; chunks are split into partitions.
+use super::filter::{check_boolean, Selection};
+use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
+use crate::error::{EngineError, Result};
+use crate::physical_expr::PhysicalExprRef;
+
+/// Rows `offset..offset + len` of chunk `chunk`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ChunkRange {
+    chunk: usize,
+    offset: usize,
+    len: usize,
+}
+
+/// Reads the chunks of one table snapshot. Output: the projected columns of the rows where
+/// every filter is TRUE, in table order within each partition.
 #[derive(Debug)]
 pub struct ScanExec {
+    table_name: String,
+    snapshot: Arc<TableVersion>,
+    table_schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    filters: Vec<PhysicalExprRef>,
+    chunks: Option<Vec<usize>>,
     schema: SchemaRef,
+    /// The row ranges each output partition reads.
+    partitions: Vec<Vec<ChunkRange>>,
+    metrics: Arc<OperatorMetrics>,
 }
 
 impl ScanExec {
-    /// Creates the operator.
-    #[allow(unused_variables)]
+    /// Scans `snapshot` of table `table_name`.
+    ///
+    /// `projection` indexes `table_schema` (`None`: every column); `filters` are bound to
+    /// `table_schema`; `chunks` selects chunk indices of the snapshot (`None`: all);
+    /// `partitions` is the number of partitions wanted (fewer are used when there are fewer
+    /// rows than that, and always at least one).
     pub fn try_new(
         table_name: String,
         snapshot: Arc<TableVersion>,
@@ -29,9 +65,149 @@ impl ScanExec {
         chunks: Option<Vec<usize>>,
         partitions: usize,
     ) -> Result<ScanExec> {
-        Err(EngineError::Internal(
-            "ScanExec is not implemented yet".into(),
-        ))
+        let schema = match &projection {
+            Some(indices) => Arc::new(table_schema.project(indices).map_err(|e| {
+                EngineError::Internal(format!("bad projection for scan of {table_name}: {e}"))
+            })?),
+            None => Arc::clone(&table_schema),
+        };
+        let chunk_count = snapshot.chunks().len();
+        if let Some(selected) = &chunks {
+            if let Some(bad) = selected.iter().find(|&&c| c >= chunk_count) {
+                return Err(EngineError::Internal(format!(
+                    "scan of {table_name} selects chunk {bad}, but the snapshot has {chunk_count}"
+                )));
+            }
+        }
+        for filter in &filters {
+            check_boolean(filter.as_ref())?;
+        }
+        let selected: Vec<usize> = match &chunks {
+            Some(selected) => selected.clone(),
+            None => (0..chunk_count).collect(),
+        };
+        let row_counts: Vec<(usize, usize)> = selected
+            .iter()
+            .map(|&c| (c, snapshot.chunks()[c].num_rows()))
+            .collect();
+        let partitions = split_rows(&row_counts, partitions);
+        Ok(ScanExec {
+            table_name,
+            snapshot,
+            table_schema,
+            projection,
+            filters,
+            chunks,
+            schema,
+            partitions,
+            metrics: Arc::new(OperatorMetrics::default()),
+        })
+    }
+
+    /// The scanned table's name.
+    pub fn table_name(&self) -> &str {
+        &self.table_name
+    }
+
+    /// Rows the scan reads before filtering (the selected chunks' rows).
+    pub fn rows_to_read(&self) -> usize {
+        self.partitions.iter().flatten().map(|r| r.len).sum()
+    }
+}
+
+/// Cuts the rows of `chunks` (`(chunk index, rows)`, in scan order) into at most `partitions`
+/// contiguous ranges whose sizes differ by at most one row. Always returns at least one
+/// (possibly empty) partition.
+fn split_rows(chunks: &[(usize, usize)], partitions: usize) -> Vec<Vec<ChunkRange>> {
+    let total: usize = chunks.iter().map(|&(_, rows)| rows).sum();
+    let count = partitions.clamp(1, total.max(1));
+    let mut out = vec![Vec::new(); count];
+    let mut pending = chunks
+        .iter()
+        .filter(|&&(_, rows)| rows > 0)
+        .map(|&(chunk, rows)| ChunkRange {
+            chunk,
+            offset: 0,
+            len: rows,
+        });
+    let mut current: Option<ChunkRange> = None;
+    for (p, ranges) in out.iter_mut().enumerate() {
+        let mut wanted = (p + 1) * total / count - p * total / count;
+        while wanted > 0 {
+            let Some(range) = current.take().or_else(|| pending.next()) else {
+                break;
+            };
+            let len = wanted.min(range.len);
+            ranges.push(ChunkRange { len, ..range });
+            wanted -= len;
+            if len < range.len {
+                current = Some(ChunkRange {
+                    chunk: range.chunk,
+                    offset: range.offset + len,
+                    len: range.len - len,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Splits `range` into pieces of at most `batch_size` rows.
+fn batches_of(range: ChunkRange, batch_size: usize) -> impl Iterator<Item = ChunkRange> {
+    (0..range.len)
+        .step_by(batch_size)
+        .map(move |start| ChunkRange {
+            chunk: range.chunk,
+            offset: range.offset + start,
+            len: batch_size.min(range.len - start),
+        })
+}
+
+/// What one partition needs to turn a chunk range into an output batch.
+struct ScanTask {
+    snapshot: Arc<TableVersion>,
+    filters: Vec<PhysicalExprRef>,
+    projection: Option<Vec<usize>>,
+    schema: SchemaRef,
+    metrics: Arc<OperatorMetrics>,
+}
+
+impl ScanTask {
+    /// The projected, filtered rows of `range`, or `None` when no row passes.
+    fn read(&self, range: ChunkRange) -> Result<Option<RecordBatch>> {
+        let start = Instant::now();
+        let out = self.read_inner(range);
+        self.metrics.add_elapsed(start.elapsed());
+        if let Ok(Some(batch)) = &out {
+            self.metrics.record_batch(batch.num_rows());
+        }
+        out
+    }
+
+    fn read_inner(&self, range: ChunkRange) -> Result<Option<RecordBatch>> {
+        let chunk = self.snapshot.chunks().get(range.chunk).ok_or_else(|| {
+            EngineError::Internal(format!("chunk {} vanished from a snapshot", range.chunk))
+        })?;
+        let slice = chunk.batch().slice(range.offset, range.len);
+        let mut selection = Selection::All;
+        for filter in &self.filters {
+            selection = selection.and(Selection::evaluate(filter.as_ref(), &slice)?)?;
+            if matches!(selection, Selection::Nothing) {
+                return Ok(None);
+            }
+        }
+        let projected = match &self.projection {
+            Some(indices) => {
+                let columns = indices
+                    .iter()
+                    .map(|&i| Arc::clone(slice.column(i)))
+                    .collect();
+                let options = RecordBatchOptions::new().with_row_count(Some(slice.num_rows()));
+                RecordBatch::try_new_with_options(Arc::clone(&self.schema), columns, &options)?
+            }
+            None => slice,
+        };
+        selection.apply(&projected)
     }
 }
 
@@ -39,21 +215,277 @@ impl ExecutionPlan for ScanExec {
     fn name(&self) -> &'static str {
         "ScanExec"
     }
+
     fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
     }
+
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
         vec![]
     }
+
     fn output_partitions(&self) -> usize {
-        1
+        self.partitions.len()
     }
-    fn execute(&self, _partition: usize, _ctx: &Arc<TaskContext>) -> Result<BatchIter> {
-        Err(EngineError::Internal(
-            "ScanExec is not implemented yet".into(),
+
+    fn execute(&self, partition: usize, ctx: &Arc<TaskContext>) -> Result<BatchIter> {
+        let ranges = self.partitions.get(partition).cloned().ok_or_else(|| {
+            EngineError::Internal(format!(
+                "ScanExec of {} has {} partitions, asked for partition {partition}",
+                self.table_name,
+                self.partitions.len()
+            ))
+        })?;
+        let batch_size = ctx.config.batch_size.max(1);
+        let task = ScanTask {
+            snapshot: Arc::clone(&self.snapshot),
+            filters: self.filters.clone(),
+            projection: self.projection.clone(),
+            schema: Arc::clone(&self.schema),
+            metrics: Arc::clone(&self.metrics),
+        };
+        Ok(Box::new(
+            ranges
+                .into_iter()
+                .flat_map(move |range| batches_of(range, batch_size))
+                .filter_map(move |range| task.read(range).transpose()),
         ))
     }
+
     fn describe(&self) -> String {
-        "ScanExec".to_string()
+        let mut line = format!("ScanExec: {}", self.table_name);
+        if let Some(indices) = &self.projection {
+            let names: Vec<&str> = indices
+                .iter()
+                .map(|&i| self.table_schema.field(i).name().as_str())
+                .collect();
+            line.push_str(&format!(" projection=[{}]", names.join(", ")));
+        }
+        if !self.filters.is_empty() {
+            let filters: Vec<String> = self.filters.iter().map(ToString::to_string).collect();
+            line.push_str(&format!(" filters=[{}]", filters.join(", ")));
+        }
+        if let Some(chunks) = &self.chunks {
+            line.push_str(&format!(
+                " chunks={}/{}",
+                chunks.len(),
+                self.snapshot.chunks().len()
+            ));
+        }
+        line.push_str(&format!(" partitions={}", self.partitions.len()));
+        line
+    }
+
+    fn metrics(&self) -> Option<&OperatorMetrics> {
+        Some(&self.metrics)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use arrow::array::{AsArray, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use quiver_storage::{Catalog, Table, CHUNK_ROWS};
+
+    use super::*;
+    use crate::execution::SessionConfig;
+    use crate::physical_plan::collect;
+    use crate::physical_plan::filter::tests::column_gt;
+
+    /// A table `name(id Int64 NOT NULL, grp Int64 NULL, tag Utf8)` with `rows` rows:
+    /// `id = i`, `grp = i % 7` (NULL when `i % 10 == 3`), `tag = "t{i % 5}"`, appended in
+    /// batches of 50 000 rows so that big tables span several chunks.
+    pub(crate) fn numbers_table(catalog: &Catalog, name: &str, rows: usize) -> Arc<Table> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("grp", DataType::Int64, true),
+            Field::new("tag", DataType::Utf8, true),
+        ]));
+        let table = catalog.create_table(name, Arc::clone(&schema)).unwrap();
+        let mut batches = Vec::new();
+        let mut start = 0;
+        while start < rows {
+            let end = (start + 50_000).min(rows);
+            let ids: Int64Array = (start as i64..end as i64).collect();
+            let groups: Int64Array = (start as i64..end as i64)
+                .map(|i| (i % 10 != 3).then_some(i % 7))
+                .collect();
+            let tags: StringArray = (start..end).map(|i| Some(format!("t{}", i % 5))).collect();
+            batches.push(
+                RecordBatch::try_new(
+                    Arc::clone(&schema),
+                    vec![Arc::new(ids), Arc::new(groups), Arc::new(tags)],
+                )
+                .unwrap(),
+            );
+            start = end;
+        }
+        table.append(&batches).unwrap();
+        table
+    }
+
+    /// Every value of Int64 column `column`, in output order.
+    pub(crate) fn int64_column(batches: &[RecordBatch], column: usize) -> Vec<Option<i64>> {
+        batches
+            .iter()
+            .flat_map(|b| b.column(column).as_primitive::<Int64Type>().iter())
+            .collect()
+    }
+
+    fn context(batch_size: usize) -> Arc<TaskContext> {
+        TaskContext::new(SessionConfig {
+            batch_size,
+            ..SessionConfig::default()
+        })
+    }
+
+    fn scan(
+        table: &Table,
+        projection: Option<Vec<usize>>,
+        filters: Vec<PhysicalExprRef>,
+        chunks: Option<Vec<usize>>,
+        partitions: usize,
+    ) -> Arc<ScanExec> {
+        Arc::new(
+            ScanExec::try_new(
+                table.name().to_string(),
+                table.snapshot(),
+                table.schema(),
+                projection,
+                filters,
+                chunks,
+                partitions,
+            )
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn splits_rows_into_balanced_contiguous_ranges() {
+        let ranges = split_rows(&[(0, 10), (1, 0), (2, 5)], 4);
+        let r = |chunk, offset, len| ChunkRange { chunk, offset, len };
+        assert_eq!(
+            ranges,
+            vec![
+                vec![r(0, 0, 3)],
+                vec![r(0, 3, 4)],
+                vec![r(0, 7, 3), r(2, 0, 1)],
+                vec![r(2, 1, 4)],
+            ]
+        );
+        assert_eq!(split_rows(&[(0, 2)], 8).len(), 2);
+        assert_eq!(split_rows(&[], 8), vec![Vec::<ChunkRange>::new()]);
+    }
+
+    #[test]
+    fn reads_every_row_in_order_across_chunks_and_partitions() {
+        let catalog = Catalog::new();
+        let rows = 2 * CHUNK_ROWS + 1234;
+        let table = numbers_table(&catalog, "numbers", rows);
+        assert_eq!(table.snapshot().chunks().len(), 3);
+        for partitions in [1, 2, 5] {
+            let plan = scan(&table, None, vec![], None, partitions);
+            assert_eq!(plan.output_partitions(), partitions);
+            let out = collect(plan, &context(10_000)).unwrap();
+            assert!(out.iter().all(|b| b.num_rows() <= 10_000));
+            let ids = int64_column(&out, 0);
+            let expected: Vec<Option<i64>> = (0..rows as i64).map(Some).collect();
+            assert_eq!(ids, expected, "partitions={partitions}");
+        }
+    }
+
+    #[test]
+    fn filters_on_columns_outside_the_projection() {
+        let catalog = Catalog::new();
+        let table = numbers_table(&catalog, "numbers", 100);
+        // Keep `tag` only, filtered on `id > 94`.
+        let plan = scan(&table, Some(vec![2]), vec![column_gt(0, 94)], None, 1);
+        assert_eq!(plan.schema().fields().len(), 1);
+        assert_eq!(plan.schema().field(0).name(), "tag");
+        let out = collect(Arc::clone(&plan) as _, &context(8192)).unwrap();
+        let tags: Vec<&str> = out
+            .iter()
+            .flat_map(|b| b.column(0).as_string::<i32>().iter().flatten())
+            .collect();
+        assert_eq!(tags, vec!["t0", "t1", "t2", "t3", "t4"]);
+        assert_eq!(plan.metrics().unwrap().output_rows(), 5);
+        assert_eq!(
+            plan.describe(),
+            "ScanExec: numbers projection=[tag] filters=[#0 > 94] partitions=1"
+        );
+    }
+
+    #[test]
+    fn several_filters_must_all_hold() {
+        let catalog = Catalog::new();
+        let table = numbers_table(&catalog, "numbers", 1000);
+        // id > 10 AND grp > 5: grp = id % 7 = 6, and id % 10 != 3 (else grp is NULL).
+        let plan = scan(
+            &table,
+            None,
+            vec![column_gt(0, 10), column_gt(1, 5)],
+            None,
+            3,
+        );
+        let ids = int64_column(&collect(plan, &context(64)).unwrap(), 0);
+        let expected: Vec<Option<i64>> = (11..1000)
+            .filter(|i| i % 7 == 6 && i % 10 != 3)
+            .map(Some)
+            .collect();
+        assert_eq!(ids, expected);
+    }
+
+    #[test]
+    fn reads_only_the_selected_chunks() {
+        let catalog = Catalog::new();
+        let table = numbers_table(&catalog, "numbers", 3 * CHUNK_ROWS);
+        let plan = scan(&table, Some(vec![0]), vec![], Some(vec![2, 0]), 2);
+        assert_eq!(plan.rows_to_read(), 2 * CHUNK_ROWS);
+        assert!(plan.describe().ends_with("chunks=2/3 partitions=2"));
+        let ids = int64_column(&collect(plan, &context(8192)).unwrap(), 0);
+        let chunk = CHUNK_ROWS as i64;
+        let expected: Vec<Option<i64>> = (2 * chunk..3 * chunk).chain(0..chunk).map(Some).collect();
+        assert_eq!(ids, expected);
+    }
+
+    #[test]
+    fn empty_tables_produce_no_rows_with_the_right_schema() {
+        let catalog = Catalog::new();
+        let table = numbers_table(&catalog, "empty", 0);
+        let plan = scan(&table, Some(vec![1, 0]), vec![column_gt(0, 0)], None, 4);
+        assert_eq!(plan.output_partitions(), 1);
+        let schema = plan.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, vec!["grp", "id"]);
+        assert!(collect(plan, &context(8192)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn empty_projection_keeps_row_counts() {
+        let catalog = Catalog::new();
+        let table = numbers_table(&catalog, "numbers", 50);
+        let plan = scan(&table, Some(vec![]), vec![column_gt(0, 9)], None, 1);
+        let out = collect(plan, &context(8192)).unwrap();
+        assert_eq!(out.iter().map(RecordBatch::num_rows).sum::<usize>(), 40);
+        assert!(out.iter().all(|b| b.num_columns() == 0));
+    }
+
+    #[test]
+    fn rejects_chunks_outside_the_snapshot() {
+        let catalog = Catalog::new();
+        let table = numbers_table(&catalog, "numbers", 10);
+        let err = ScanExec::try_new(
+            "numbers".into(),
+            table.snapshot(),
+            table.schema(),
+            None,
+            vec![],
+            Some(vec![1]),
+            1,
+        )
+        .unwrap_err();
+        assert!(matches!(err, EngineError::Internal(_)), "{err}");
+        let plan = scan(&table, None, vec![], None, 1);
+        assert!(plan.execute(1, &context(8192)).is_err());
     }
 }

@@ -1,0 +1,477 @@
+//! [`InListExpr`]: `expr [NOT] IN (v1, v2, …)` with SQL's NULL rules.
+//!
+//! `x IN (a, b)` is `x = a OR x = b` in three-valued logic: TRUE when some item equals `x`,
+//! otherwise NULL when `x` or some item is NULL, otherwise FALSE. So `1 IN (2, NULL)` and
+//! `1 NOT IN (2, NULL)` are both NULL, which is why `NOT IN` over a list with a NULL keeps no
+//! rows. (Django drops `None` from `__in` lists before they get here, so the NULL case comes
+//! from hand-written expressions and subqueries.)
+//!
+//! A list of literals, the usual case (`pk__in=[…]`), is put in a hash set once at planning;
+//! each row is then one probe. A dictionary-encoded column probes its dictionary once and
+//! picks the answers by key. Other lists are evaluated as the OR of equalities.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::buffer::{BooleanBuffer, NullBuffer};
+use arrow::compute::kernels::boolean::{not, or_kleene};
+use arrow::compute::kernels::take::take;
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Date32Type, Decimal128Type, DurationMicrosecondType, Float64Type,
+    Int16Type, Int32Type, Int64Type, Time64MicrosecondType, TimeUnit, TimestampMicrosecondType,
+};
+use hashbrown::HashSet;
+use quiver_storage::ScalarValue;
+
+use super::columnar_value::apply_unary;
+use super::comparison::{canonical_float, evaluate_comparison};
+use super::planner::{coerce, create};
+use super::{ColumnarValue, PhysicalExpr, PhysicalExprRef};
+use crate::error::{EngineError, Result};
+use crate::expr::type_coercion::{comparison_common_type, is_integer, value_type};
+use crate::expr::{InList, Operator};
+use crate::logical_plan::PlanSchema;
+
+/// The non-NULL values of a literal list, keyed by their physical representation.
+#[derive(Debug)]
+enum ValueSet {
+    /// Integers and the temporal types (all stored as integers).
+    Integers(HashSet<i64>),
+    Decimals(HashSet<i128>),
+    /// Canonical bit patterns, so that NaN finds NaN and -0 finds 0.
+    Floats(HashSet<u64>),
+    Booleans {
+        has_true: bool,
+        has_false: bool,
+    },
+    Strings(HashSet<String>),
+}
+
+impl ValueSet {
+    fn new(data_type: &DataType) -> Option<ValueSet> {
+        Some(match value_type(data_type) {
+            DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Date32
+            | DataType::Timestamp(TimeUnit::Microsecond, _)
+            | DataType::Duration(TimeUnit::Microsecond)
+            | DataType::Time64(TimeUnit::Microsecond) => ValueSet::Integers(HashSet::new()),
+            DataType::Decimal128(..) => ValueSet::Decimals(HashSet::new()),
+            DataType::Float64 => ValueSet::Floats(HashSet::new()),
+            DataType::Boolean => ValueSet::Booleans {
+                has_true: false,
+                has_false: false,
+            },
+            DataType::Utf8 => ValueSet::Strings(HashSet::new()),
+            _ => return None,
+        })
+    }
+
+    /// Adds a non-NULL value; false when its type does not fit the set.
+    fn insert(&mut self, value: &ScalarValue) -> bool {
+        use ScalarValue as S;
+        match (self, value) {
+            (ValueSet::Integers(set), v) => match v {
+                S::Int16(Some(x)) => set.insert(i64::from(*x)),
+                S::Int32(Some(x)) | S::Date32(Some(x)) => set.insert(i64::from(*x)),
+                S::Int64(Some(x))
+                | S::TimestampMicrosecond(Some(x))
+                | S::DurationMicrosecond(Some(x))
+                | S::Time64Microsecond(Some(x)) => set.insert(*x),
+                _ => return false,
+            },
+            (ValueSet::Decimals(set), S::Decimal128(Some(x), _, _)) => set.insert(*x),
+            (ValueSet::Floats(set), S::Float64(Some(x))) => {
+                set.insert(canonical_float(*x).to_bits())
+            }
+            (
+                ValueSet::Booleans {
+                    has_true,
+                    has_false,
+                },
+                S::Boolean(Some(b)),
+            ) => {
+                if *b {
+                    *has_true = true;
+                } else {
+                    *has_false = true;
+                }
+                true
+            }
+            (ValueSet::Strings(set), S::Utf8(Some(s))) => set.insert(s.clone()),
+            _ => return false,
+        };
+        true
+    }
+
+    /// For each row, whether its value is in the set (NULL rows give an arbitrary bit; the
+    /// caller masks them).
+    fn contains(&self, array: &dyn Array) -> Result<BooleanBuffer> {
+        fn probe<T: ArrowPrimitiveType>(
+            array: &dyn Array,
+            f: impl Fn(T::Native) -> bool,
+        ) -> Option<BooleanBuffer> {
+            let values = array.as_primitive_opt::<T>()?.values();
+            Some(BooleanBuffer::collect_bool(values.len(), |i| f(values[i])))
+        }
+        let out = match self {
+            ValueSet::Integers(set) => match array.data_type() {
+                DataType::Int16 => probe::<Int16Type>(array, |v| set.contains(&i64::from(v))),
+                DataType::Int32 => probe::<Int32Type>(array, |v| set.contains(&i64::from(v))),
+                DataType::Int64 => probe::<Int64Type>(array, |v| set.contains(&v)),
+                DataType::Date32 => probe::<Date32Type>(array, |v| set.contains(&i64::from(v))),
+                DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                    probe::<TimestampMicrosecondType>(array, |v| set.contains(&v))
+                }
+                DataType::Duration(TimeUnit::Microsecond) => {
+                    probe::<DurationMicrosecondType>(array, |v| set.contains(&v))
+                }
+                DataType::Time64(TimeUnit::Microsecond) => {
+                    probe::<Time64MicrosecondType>(array, |v| set.contains(&v))
+                }
+                _ => None,
+            },
+            ValueSet::Decimals(set) => probe::<Decimal128Type>(array, |v| set.contains(&v)),
+            ValueSet::Floats(set) => {
+                probe::<Float64Type>(array, |v| set.contains(&canonical_float(v).to_bits()))
+            }
+            ValueSet::Booleans {
+                has_true,
+                has_false,
+            } => array.as_boolean_opt().map(|b| {
+                let values = b.values();
+                BooleanBuffer::collect_bool(values.len(), |i| {
+                    if values.value(i) {
+                        *has_true
+                    } else {
+                        *has_false
+                    }
+                })
+            }),
+            ValueSet::Strings(set) => array
+                .as_string_opt::<i32>()
+                .map(|s| BooleanBuffer::collect_bool(s.len(), |i| set.contains(s.value(i)))),
+        };
+        out.ok_or_else(|| {
+            EngineError::Internal(format!(
+                "IN list set cannot probe values of type {}",
+                array.data_type()
+            ))
+        })
+    }
+}
+
+/// A planned `[NOT] IN` list.
+#[derive(Debug)]
+pub struct InListExpr {
+    expr: PhysicalExprRef,
+    list: Vec<PhysicalExprRef>,
+    /// The list's values when every item is a literal.
+    set: Option<ValueSet>,
+    /// Whether some literal item is NULL.
+    list_has_null: bool,
+    negated: bool,
+}
+
+/// Plans `expr [NOT] IN (list)` against `schema`.
+pub fn create_in_list(in_list: &InList, schema: &PlanSchema) -> Result<PhysicalExprRef> {
+    let expr = create(&in_list.expr, schema)?;
+    let list = in_list
+        .list
+        .iter()
+        .map(|e| create(e, schema))
+        .collect::<Result<Vec<_>>>()?;
+    let mut common = expr.data_type();
+    for item in &list {
+        let t = item.data_type();
+        common = comparison_common_type(&common, &t).ok_or_else(|| {
+            EngineError::Plan(format!(
+                "IN list item of type {} cannot be compared with {}",
+                value_type(&t),
+                value_type(&common)
+            ))
+        })?;
+    }
+    let common = value_type(&common).clone();
+    let list = list
+        .into_iter()
+        .map(|e| coerce(e, &common, true))
+        .collect::<Result<Vec<_>>>()?;
+    // The hash set of integer literals probes any integer column directly: no widening.
+    let probe_as_is = is_integer(&expr.data_type())
+        && is_integer(&common)
+        && list.iter().all(|e| e.literal_value().is_some());
+    let expr = if probe_as_is {
+        expr
+    } else {
+        coerce(expr, &common, true)?
+    };
+
+    // An empty list is decided without looking at the value (even a NULL one): Django
+    // treats `exclude(x__in=[])` as matching every row.
+    let mut set = if list.is_empty() {
+        None
+    } else {
+        ValueSet::new(&common)
+    };
+    let mut list_has_null = false;
+    for item in &list {
+        let inserted = match (item.literal_value(), set.as_mut()) {
+            (Some(v), _) if v.is_null() => {
+                list_has_null = true;
+                true
+            }
+            (Some(v), Some(s)) => s.insert(v),
+            _ => false,
+        };
+        if !inserted {
+            set = None;
+            break;
+        }
+    }
+    Ok(Arc::new(InListExpr {
+        expr,
+        list,
+        set,
+        list_has_null,
+        negated: in_list.negated,
+    }))
+}
+
+impl InListExpr {
+    /// Probes the literal set: TRUE when found, NULL when not found but the list holds a
+    /// NULL, FALSE otherwise; NULL rows stay NULL.
+    fn probe(&self, set: &ValueSet, array: &ArrayRef) -> Result<ArrayRef> {
+        if let DataType::Dictionary(_, _) = array.data_type() {
+            let dictionary = array.as_any_dictionary();
+            let answers = self.probe(set, dictionary.values())?;
+            return Ok(take(answers.as_ref(), dictionary.keys(), None)?);
+        }
+        if array.data_type() == &DataType::Null {
+            return Ok(Arc::new(BooleanArray::new_null(array.len())));
+        }
+        let found = set.contains(array.as_ref())?;
+        let input_valid = array.logical_nulls();
+        let valid = if self.list_has_null {
+            // Not found in a list with a NULL: unknown.
+            let found_nulls = NullBuffer::new(found.clone());
+            NullBuffer::union(input_valid.as_ref(), Some(&found_nulls))
+        } else {
+            input_valid
+        };
+        let values = if self.negated { !&found } else { found };
+        Ok(Arc::new(BooleanArray::new(values, valid)))
+    }
+
+    /// The general form: `x = item1 OR x = item2 …`, negated for NOT IN.
+    fn evaluate_items(&self, batch: &RecordBatch, value: &ColumnarValue) -> Result<ColumnarValue> {
+        let num_rows = batch.num_rows();
+        let mut result: Option<ColumnarValue> = None;
+        for item in &self.list {
+            let equal = evaluate_comparison(Operator::Eq, value, &item.evaluate(batch)?)?;
+            result = Some(match result {
+                None => equal,
+                Some(acc) => match (acc, equal) {
+                    (ColumnarValue::Scalar(a), ColumnarValue::Scalar(b)) => {
+                        let (a, b) = (scalar_bool(&a), scalar_bool(&b));
+                        ColumnarValue::Scalar(ScalarValue::Boolean(match (a, b) {
+                            (Some(true), _) | (_, Some(true)) => Some(true),
+                            (Some(false), Some(false)) => Some(false),
+                            _ => None,
+                        }))
+                    }
+                    (acc, equal) => ColumnarValue::Array(Arc::new(or_kleene(
+                        &acc.into_boolean(num_rows)?,
+                        &equal.into_boolean(num_rows)?,
+                    )?)),
+                },
+            });
+        }
+        let result = result.unwrap_or(ColumnarValue::Scalar(ScalarValue::Boolean(Some(false))));
+        if !self.negated {
+            return Ok(result);
+        }
+        Ok(match result {
+            ColumnarValue::Scalar(s) => {
+                ColumnarValue::Scalar(ScalarValue::Boolean(scalar_bool(&s).map(|b| !b)))
+            }
+            array => ColumnarValue::Array(Arc::new(not(&array.into_boolean(num_rows)?)?)),
+        })
+    }
+}
+
+fn scalar_bool(value: &ScalarValue) -> Option<bool> {
+    match value {
+        ScalarValue::Boolean(v) => *v,
+        _ => None,
+    }
+}
+
+impl fmt::Display for InListExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}IN (",
+            self.expr,
+            if self.negated { "NOT " } else { "" }
+        )?;
+        for (i, item) in self.list.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{item}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl PhysicalExpr for InListExpr {
+    fn data_type(&self) -> DataType {
+        DataType::Boolean
+    }
+
+    fn nullable(&self) -> bool {
+        self.list_has_null || self.expr.nullable() || self.list.iter().any(|e| e.nullable())
+    }
+
+    fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        let value = self.expr.evaluate(batch)?;
+        match &self.set {
+            Some(set) => apply_unary(&value, |array| self.probe(set, array)),
+            None => self.evaluate_items(batch, &value),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{col, lit, Expr};
+    use crate::physical_expr::create_physical_expr;
+    use crate::physical_expr::planner::tests::{batch, booleans, evaluate};
+    use arrow::array::{DictionaryArray, Float64Array, Int32Array, StringArray};
+
+    fn sample() -> (RecordBatch, PlanSchema) {
+        batch(vec![
+            (
+                "i",
+                Arc::new(Int32Array::from(vec![Some(1), Some(2), None, Some(3)])) as ArrayRef,
+            ),
+            (
+                "f",
+                Arc::new(Float64Array::from(vec![f64::NAN, -0.0, 1.5, 2.0])),
+            ),
+            (
+                "s",
+                Arc::new(
+                    vec![Some("a"), None, Some("b"), Some("c")]
+                        .into_iter()
+                        .collect::<DictionaryArray<arrow::datatypes::Int32Type>>(),
+                ),
+            ),
+            (
+                "t",
+                Arc::new(StringArray::from(vec![
+                    Some("a"),
+                    None,
+                    Some("b"),
+                    Some("c"),
+                ])),
+            ),
+        ])
+    }
+
+    fn in_list(e: Expr, list: Vec<Expr>, negated: bool) -> Expr {
+        e.in_list(list, negated)
+    }
+
+    #[test]
+    fn literal_lists_follow_null_semantics() {
+        let (batch, schema) = sample();
+        let e = in_list(col("i"), vec![lit(1i64), lit(3i64)], false);
+        let out = evaluate(&e, &batch, &schema).unwrap();
+        assert_eq!(
+            booleans(&out),
+            vec![Some(true), Some(false), None, Some(true)]
+        );
+        let e = in_list(col("i"), vec![lit(1i64), lit(3i64)], true);
+        let out = evaluate(&e, &batch, &schema).unwrap();
+        assert_eq!(
+            booleans(&out),
+            vec![Some(false), Some(true), None, Some(false)]
+        );
+        // 1 IN (1, NULL) is TRUE; 2 IN (1, NULL) is NULL; NOT IN likewise.
+        let with_null = vec![lit(1i32), lit(ScalarValue::Null)];
+        let e = in_list(col("i"), with_null.clone(), false);
+        let out = evaluate(&e, &batch, &schema).unwrap();
+        assert_eq!(booleans(&out), vec![Some(true), None, None, None]);
+        let e = in_list(col("i"), with_null, true);
+        let out = evaluate(&e, &batch, &schema).unwrap();
+        assert_eq!(booleans(&out), vec![Some(false), None, None, None]);
+        let e = in_list(lit(1i32), vec![lit(2i32), lit(ScalarValue::Null)], false);
+        let physical = create_physical_expr(&e, &schema).unwrap();
+        assert!(matches!(
+            physical.evaluate(&batch).unwrap(),
+            ColumnarValue::Scalar(ScalarValue::Boolean(None))
+        ));
+    }
+
+    #[test]
+    fn floats_dictionaries_and_strings() {
+        let (batch, schema) = sample();
+        let e = in_list(col("f"), vec![lit(f64::NAN), lit(0.0)], false);
+        let out = evaluate(&e, &batch, &schema).unwrap();
+        assert_eq!(
+            booleans(&out),
+            vec![Some(true), Some(true), Some(false), Some(false)]
+        );
+        for column in ["s", "t"] {
+            let e = in_list(col(column), vec![lit("a"), lit("c")], false);
+            let out = evaluate(&e, &batch, &schema).unwrap();
+            assert_eq!(
+                booleans(&out),
+                vec![Some(true), None, Some(false), Some(true)],
+                "{column}"
+            );
+            let e = in_list(col(column), vec![lit("a"), lit(ScalarValue::Null)], true);
+            let out = evaluate(&e, &batch, &schema).unwrap();
+            assert_eq!(
+                booleans(&out),
+                vec![Some(false), None, None, None],
+                "{column}"
+            );
+        }
+    }
+
+    #[test]
+    fn non_literal_lists_use_equalities() {
+        let (batch, schema) = sample();
+        let e = in_list(lit(2i64), vec![col("i"), lit(ScalarValue::Null)], false);
+        let out = evaluate(&e, &batch, &schema).unwrap();
+        assert_eq!(booleans(&out), vec![None, Some(true), None, None]);
+        let e = in_list(col("i"), vec![col("i") + lit(0i32), lit(9i32)], true);
+        let out = evaluate(&e, &batch, &schema).unwrap();
+        assert_eq!(
+            booleans(&out),
+            vec![Some(false), Some(false), None, Some(false)]
+        );
+        let e = in_list(col("i"), vec![], false);
+        let out = evaluate(&e, &batch, &schema).unwrap();
+        assert_eq!(booleans(&out), vec![Some(false); 4]);
+        let e = in_list(col("i"), vec![], true);
+        let out = evaluate(&e, &batch, &schema).unwrap();
+        assert_eq!(booleans(&out), vec![Some(true); 4]);
+    }
+
+    #[test]
+    fn incompatible_items_are_plan_errors() {
+        let (_, schema) = sample();
+        let e = in_list(col("i"), vec![lit("x")], false);
+        assert!(matches!(
+            create_physical_expr(&e, &schema),
+            Err(EngineError::Plan(_))
+        ));
+    }
+}

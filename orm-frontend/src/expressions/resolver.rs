@@ -1,0 +1,42 @@
+//! The contract between expressions and the QuerySet compiler.
+//!
+//! Expressions (`F`, `Q`, lookups, functions, aggregates) know nothing about models or joins:
+//! they ask a [`Resolver`] to turn a `__`-separated name into a column. The compiler
+//! implements it, walking model fields and relations (adding joins as needed) and annotations.
+
+use arrow::datatypes::DataType;
+use quiver_engine::Expr;
+
+use crate::error::Result;
+use crate::model::FieldType;
+
+/// What a name resolved to.
+#[derive(Debug, Clone)]
+pub struct ResolvedField {
+    /// The engine expression to read it (a qualified column, or an annotation's expression).
+    pub expr: Expr,
+    /// Its type.
+    pub data_type: DataType,
+    /// Whether it can be NULL (a nullable field, or any field reached through a nullable
+    /// relation).
+    pub nullable: bool,
+    /// The model field it is, if it is one (`None` for annotations).
+    pub field_type: Option<FieldType>,
+    /// True when it is (or contains) an aggregate annotation: filters on it become HAVING.
+    pub is_aggregate: bool,
+    /// The model the path ended on, for error messages (`"Customer"`).
+    pub model: Option<String>,
+}
+
+/// Resolves field paths for expressions.
+pub trait Resolver {
+    /// Resolves the longest prefix of `parts` that names a field (following forward
+    /// relations: `["customer", "region"]`), a relation itself (resolving to its key column),
+    /// or an annotation. Returns the resolution and how many parts it consumed; the rest are
+    /// transforms and a lookup for the caller. When `parts[0]` names nothing, the error is
+    /// Django's `FieldError`: "Cannot resolve keyword 'x' into field. Choices are: a, b, c".
+    fn resolve(&mut self, parts: &[&str]) -> Result<(ResolvedField, usize)>;
+
+    /// Name of the model the QuerySet is on (error messages).
+    fn model_name(&self) -> &str;
+}

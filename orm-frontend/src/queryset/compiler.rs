@@ -1,0 +1,1482 @@
+//! The QuerySet compiler: one pure pass from a recorded [`QuerySet`] to a [`LogicalPlan`].
+//!
+//! The pass has two halves. First the [`Compiler`] *resolves* everything the QuerySet
+//! recorded — annotations, filters, the selected values, the ordering — into engine
+//! expressions over one FROM clause. It is the [`Resolver`] the expressions module calls back
+//! for every field path: a path through a forward ForeignKey/OneToOne adds a LEFT join once
+//! (a many-to-one LEFT join never repeats rows; the optimizer turns it INNER when a filter
+//! rejects NULLs), `fk` and `fk__pk` stop at the local `<fk>_id` column without a join, a
+//! reverse relation joins the related rows (anew for each `filter()` call, as Django does),
+//! and an unknown name is Django's `FieldError` with its "Choices are: …" list. Annotations
+//! and filters are resolved in the order they were called, since that decides which joins
+//! they share. The result is a [`SelectQuery`], from which
+//! [`assemble`](super::select_query::assemble) builds the operators in SQL's logical order:
+//!
+//! ```text
+//! Limit                      qs[a:b]
+//!   Sort                     order_by (Meta.ordering unless grouped)
+//!     Distinct               distinct()
+//!       Projection           model columns by attname / values() names, annotations
+//!         Filter             HAVING: filter() conditions containing aggregates
+//!           Aggregate        GROUP BY (group_by_rule), every aggregate once
+//!             Filter         WHERE
+//!               Join Left    one per relation followed (T2, T3… when a table repeats)
+//!                 Scan       the model's table, alias = table name
+//! ```
+//!
+//! Relations are named Django-style: the model's table by its name, each joined table by its
+//! name the first time it appears and `T<n>` after that.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use arrow::datatypes::DataType;
+use quiver_engine::expr::{qualified_col, AggregateExpr, AggregateFunction};
+use quiver_engine::logical_plan::{Scan, Values};
+use quiver_engine::{
+    lit, Expr, LogicalPlan, LogicalPlanBuilder, PlanSchema, PlanSchemaRef, ScalarValue, SortExpr,
+};
+use quiver_storage::{Catalog, Table, TableVersion};
+
+use crate::error::{Error, Result};
+use crate::expressions::{Expression, ResolvedField, Resolver, F, Q};
+use crate::model::{Field, FieldType, Model, Registry};
+use crate::queryset::queryset::{Annotation, GroupBy, OrderItem, Query, QuerySet};
+use crate::queryset::select_query::{assemble, group_by_rule, SelectQuery};
+
+/// A compiled QuerySet.
+#[derive(Debug, Clone)]
+pub(crate) struct CompiledQuery {
+    pub plan: Arc<LogicalPlan>,
+    /// The rows being selected (or aggregated) are known to be none without running the plan
+    /// (`none()`, `x__in=[]`): Django runs no query then.
+    pub empty: bool,
+}
+
+/// One item of `aggregate()`: a user expression, or an engine aggregate the QuerySet builds
+/// itself (`count()`'s `COUNT(*)`).
+#[derive(Debug, Clone)]
+pub(crate) enum AggregateItem {
+    Expression(Expression),
+    Resolved(Expr),
+}
+
+/// Compiles the rows a QuerySet returns.
+pub(crate) fn compile(qs: &QuerySet) -> Result<CompiledQuery> {
+    let mut compiler = Compiler::for_queryset(qs)?;
+    let select = compiler.select_query(&qs.query)?;
+    let empty = qs.query.empty || select.where_.iter().any(is_false);
+    let plan = assemble(compiler.plan_from()?, select)?;
+    Ok(CompiledQuery { plan, empty })
+}
+
+/// Compiles `aggregate(...)` (and `count()`): one row of the named aggregates over the rows
+/// the QuerySet selects. A sliced, distinct, grouped or empty QuerySet is aggregated as a
+/// subquery (Django does the same), so `qs[:5].aggregate(Sum(..))` sums those five rows.
+pub(crate) fn compile_aggregate(
+    qs: &QuerySet,
+    items: Vec<(String, AggregateItem)>,
+) -> Result<CompiledQuery> {
+    let query = &qs.query;
+    let needs_subquery =
+        query.is_sliced() || query.distinct || query.group_by != GroupBy::None || query.empty;
+    if !needs_subquery {
+        let mut compiler = Compiler::for_queryset(qs)?;
+        let (where_, having) = compiler.resolve_annotations_and_filters(query)?;
+        if let Some(h) = having.first() {
+            return Err(aggregate_in_where(h));
+        }
+        let select = resolve_aggregate_items(&mut compiler, items)?;
+        let empty = where_.iter().any(is_false);
+        let plan = assemble(
+            compiler.plan_from()?,
+            SelectQuery::aggregate(where_, select),
+        )?;
+        return Ok(CompiledQuery { plan, empty });
+    }
+    let inner_qs = if query.is_sliced() {
+        qs.clone()
+    } else {
+        qs.clear_ordering()
+    };
+    let inner = compile(&inner_qs)?;
+    let empty = inner.empty;
+    let inner_plan = if empty {
+        Arc::new(LogicalPlan::Values(Values::empty(
+            inner
+                .plan
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.field.as_ref().clone())
+                .collect(),
+        )))
+    } else {
+        inner.plan
+    };
+    let from = LogicalPlanBuilder::from(inner_plan).alias(SUBQUERY_ALIAS);
+    let mut outer = SubqueryResolver {
+        schema: Arc::clone(from.plan().schema()),
+        model: qs.model.clone(),
+    };
+    let select = resolve_aggregate_items(&mut outer, items)?;
+    let plan = assemble(from, SelectQuery::aggregate(vec![], select))?;
+    Ok(CompiledQuery { plan, empty })
+}
+
+const SUBQUERY_ALIAS: &str = "subquery";
+
+fn resolve_aggregate_items(
+    resolver: &mut dyn Resolver,
+    items: Vec<(String, AggregateItem)>,
+) -> Result<Vec<(String, Expr)>> {
+    items
+        .into_iter()
+        .map(|(name, item)| {
+            let expr = match item {
+                AggregateItem::Expression(e) => e.resolve(resolver)?,
+                AggregateItem::Resolved(e) => e,
+            };
+            if !expr.contains_aggregate() {
+                return Err(Error::TypeError(format!(
+                    "{name} is not an aggregate expression"
+                )));
+            }
+            Ok((name, expr))
+        })
+        .collect()
+}
+
+fn is_false(e: &Expr) -> bool {
+    matches!(e, Expr::Literal(ScalarValue::Boolean(Some(false))))
+}
+
+fn is_true(e: &Expr) -> bool {
+    matches!(e, Expr::Literal(ScalarValue::Boolean(Some(true))))
+}
+
+fn aggregate_in_where(e: &Expr) -> Error {
+    Error::FieldError(format!(
+        "Aggregate functions are not allowed in this query: {e} (annotate() the aggregate, then \
+         filter() on its name)"
+    ))
+}
+
+/// A table in the FROM clause.
+#[derive(Debug)]
+struct Relation {
+    alias: String,
+    table: Arc<Table>,
+    snapshot: Arc<TableVersion>,
+    /// `None` for the QuerySet's own table.
+    join: Option<JoinCondition>,
+    /// Whether this relation's rows can repeat a row of the QuerySet's model: it was reached
+    /// through a reverse ForeignKey (one customer, many orders), directly or further up.
+    multi_valued: bool,
+}
+
+/// `LEFT JOIN <relation> ON parent.parent_column = relation.column`. Two joins are the same
+/// join when these three agree (Django's `Join.__eq__`: table, parent alias, join field).
+#[derive(Debug, PartialEq)]
+struct JoinCondition {
+    parent_alias: String,
+    parent_column: String,
+    column: String,
+}
+
+/// An annotation after resolution.
+#[derive(Debug, Clone)]
+struct ResolvedAnnotation {
+    name: String,
+    expr: Expr,
+    data_type: DataType,
+    nullable: bool,
+    select: bool,
+}
+
+/// A resolved path, with what error messages and relation ordering need.
+struct PathResolution {
+    field: ResolvedField,
+    consumed: usize,
+    /// The model in which an unconsumed next part would have been looked up.
+    next_model: Arc<Model>,
+    /// Set when the path ended on a relation named by its field name (`"customer"`, not
+    /// `"customer_id"`): ordering by it means the related model's ordering.
+    relation_target: Option<Arc<Model>>,
+}
+
+/// Resolves one QuerySet's names into expressions over its FROM clause (see the module docs).
+pub(crate) struct Compiler {
+    registry: Registry,
+    catalog: Catalog,
+    model: Arc<Model>,
+    relations: Vec<Relation>,
+    /// The FROM clause's row schema so far (grows with each join).
+    schema: PlanSchema,
+    annotations: Vec<ResolvedAnnotation>,
+    /// How many annotations the expression being resolved may see.
+    visible: usize,
+    /// Relation paths whose `Meta.ordering` is being expanded (loop detection).
+    ordering_stack: Vec<String>,
+    /// While a `filter()` call is resolved: the aliases it has used. A multi-valued join is
+    /// reused only within the call that made it (each chained `filter()` on a reverse relation
+    /// joins again); everything else (annotations, values, ordering) reuses any equal join.
+    filter_call_aliases: Option<BTreeSet<String>>,
+}
+
+impl Compiler {
+    fn for_queryset(qs: &QuerySet) -> Result<Compiler> {
+        if let Some(error) = &qs.query.error {
+            return Err(error.clone());
+        }
+        let registry = qs.db.registry();
+        let model = registry.get(&qs.model)?;
+        Compiler::new(registry, qs.db.catalog().clone(), model)
+    }
+
+    fn new(registry: Registry, catalog: Catalog, model: Arc<Model>) -> Result<Compiler> {
+        let alias = model.table_name();
+        let table = catalog.table(&alias)?;
+        let snapshot = table.snapshot();
+        let schema = PlanSchema::from_arrow(Some(&alias), &table.schema());
+        Ok(Compiler {
+            registry,
+            catalog,
+            model,
+            relations: vec![Relation {
+                alias,
+                table,
+                snapshot,
+                join: None,
+                multi_valued: false,
+            }],
+            schema,
+            annotations: vec![],
+            visible: 0,
+            ordering_stack: vec![],
+            filter_call_aliases: None,
+        })
+    }
+
+    fn base_alias(&self) -> &str {
+        &self.relations[0].alias
+    }
+
+    /// Scan of the model's table, then one LEFT join per related path, in creation order.
+    /// Every scan of a table reads the same snapshot (taken when the table first appeared).
+    fn plan_from(&self) -> Result<LogicalPlanBuilder> {
+        let scan = |relation: &Relation| {
+            LogicalPlan::Scan(Scan::with_snapshot(
+                Arc::clone(&relation.table),
+                Arc::clone(&relation.snapshot),
+                relation.alias.clone(),
+            ))
+        };
+        let mut builder = LogicalPlanBuilder::from(scan(&self.relations[0]));
+        for relation in &self.relations[1..] {
+            let Some(join) = &relation.join else {
+                continue;
+            };
+            builder = builder.join(
+                scan(relation),
+                quiver_engine::JoinType::Left,
+                vec![(
+                    qualified_col(&join.parent_alias, &join.parent_column),
+                    qualified_col(&relation.alias, &join.column),
+                )],
+                None,
+            )?;
+        }
+        Ok(builder)
+    }
+
+    /// Resolves everything `query` asks for.
+    fn select_query(&mut self, query: &Query) -> Result<SelectQuery> {
+        let (where_, having) = self.resolve_annotations_and_filters(query)?;
+        let select = self.select_items(query)?;
+        let grouped = query.group_by != GroupBy::None;
+        let order = self.ordering(query, grouped)?;
+        let group_by = match &query.group_by {
+            GroupBy::None => {
+                let stray = select
+                    .iter()
+                    .map(|(_, e)| e)
+                    .chain(order.iter().map(|s| &s.expr))
+                    .chain(&having)
+                    .find(|e| e.contains_aggregate());
+                if let Some(e) = stray {
+                    return Err(aggregate_in_where(e));
+                }
+                None
+            }
+            GroupBy::Model => Some(group_by_rule(
+                self.model_columns(),
+                &select,
+                &order,
+                &having,
+            )),
+            GroupBy::Fields(names) => {
+                let mut base = Vec::with_capacity(names.len());
+                for name in names {
+                    let expr = self.resolve_name(name)?.field.expr;
+                    if !expr.contains_aggregate() {
+                        base.push(expr);
+                    }
+                }
+                Some(group_by_rule(base, &select, &order, &having))
+            }
+        };
+        Ok(SelectQuery {
+            where_,
+            having,
+            select,
+            group_by,
+            order,
+            distinct: query.distinct,
+            offset: query.low,
+            limit: query.high.map(|h| h.saturating_sub(query.low)),
+        })
+    }
+
+    /// The model's own columns, qualified by the base alias.
+    fn model_columns(&self) -> Vec<Expr> {
+        let alias = self.base_alias().to_string();
+        self.model
+            .fields()
+            .iter()
+            .map(|f| qualified_col(&alias, f.column()))
+            .collect()
+    }
+
+    /// Resolves annotations and filters in the order they were called, so that joins are
+    /// shared as in Django: an annotation reuses a join an earlier `filter()` made ("filter()
+    /// then annotate() aggregates only the filtered related rows"), while a `filter()` on a
+    /// multi-valued relation joins anew. Returns the WHERE and HAVING conjuncts: a conjunct
+    /// containing an aggregate is a HAVING condition (Django splits an AND the same way; an
+    /// OR with an aggregate goes to HAVING whole).
+    fn resolve_annotations_and_filters(&mut self, query: &Query) -> Result<(Vec<Expr>, Vec<Expr>)> {
+        let mut where_ = vec![];
+        let mut having = vec![];
+        let mut filters = query.filters.iter().peekable();
+        for (i, annotation) in query.annotations.iter().enumerate() {
+            while let Some(step) = filters.next_if(|f| f.visible_annotations <= i) {
+                self.resolve_filter_step(
+                    &step.q,
+                    step.visible_annotations,
+                    &mut where_,
+                    &mut having,
+                )?;
+            }
+            self.resolve_annotation(i, annotation)?;
+        }
+        for step in filters {
+            self.resolve_filter_step(&step.q, step.visible_annotations, &mut where_, &mut having)?;
+        }
+        self.visible = self.annotations.len();
+        Ok((where_, having))
+    }
+
+    fn resolve_annotation(&mut self, index: usize, annotation: &Annotation) -> Result<()> {
+        if self.model.get_field(&annotation.name).is_some() {
+            return Err(Error::ValueError(format!(
+                "The annotation '{}' conflicts with a field on the model.",
+                annotation.name
+            )));
+        }
+        self.visible = index;
+        let expr = annotation.expression.resolve(self)?;
+        let data_type = expr.data_type(&self.schema)?;
+        let nullable = expr.nullable(&self.schema)?;
+        self.annotations.push(ResolvedAnnotation {
+            name: annotation.name.clone(),
+            expr,
+            data_type,
+            nullable,
+            select: annotation.select,
+        });
+        Ok(())
+    }
+
+    fn resolve_filter_step(
+        &mut self,
+        q: &Q,
+        visible_annotations: usize,
+        where_: &mut Vec<Expr>,
+        having: &mut Vec<Expr>,
+    ) -> Result<()> {
+        self.visible = visible_annotations.min(self.annotations.len());
+        self.filter_call_aliases = Some(BTreeSet::new());
+        let predicate = q.resolve(self);
+        self.filter_call_aliases = None;
+        let predicate = predicate?;
+        self.check_negation_across_multi_valued(&predicate)?;
+        for conjunct in predicate.split_conjunction() {
+            if is_true(&conjunct) {
+                continue;
+            }
+            if conjunct.contains_aggregate() {
+                having.push(conjunct);
+            } else {
+                where_.push(conjunct);
+            }
+        }
+        Ok(())
+    }
+
+    /// Django answers `exclude()` (or `~Q`) across a multi-valued relation with a NOT EXISTS
+    /// subquery per condition; over a join, a negation would test each related row instead
+    /// of the parent. Until subqueries exist that is refused rather than answered wrongly.
+    fn check_negation_across_multi_valued(&self, predicate: &Expr) -> Result<()> {
+        let multi: BTreeSet<&str> = self
+            .relations
+            .iter()
+            .filter(|r| r.multi_valued)
+            .map(|r| r.alias.as_str())
+            .collect();
+        if multi.is_empty() {
+            return Ok(());
+        }
+        let mut offending = None;
+        predicate.visit(&mut |e| {
+            if let Expr::Not(inner) = e {
+                if inner
+                    .column_refs()
+                    .iter()
+                    .any(|c| c.relation.as_deref().is_some_and(|r| multi.contains(r)))
+                {
+                    offending = Some(e.to_string());
+                }
+                return false;
+            }
+            true
+        });
+        match offending {
+            Some(condition) => Err(Error::NotSupportedError(format!(
+                "exclude() or a negated Q across a multi-valued relation is not supported yet \
+                 ({condition})"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The output columns: model rows by attname (minus deferred fields) or the `values()`
+    /// names, then the selected annotations.
+    fn select_items(&mut self, query: &Query) -> Result<Vec<(String, Expr)>> {
+        let mut items: Vec<(String, Expr)> = Vec::new();
+        let alias = self.base_alias().to_string();
+        let annotations = self.annotations.clone();
+        match &query.values {
+            Some(values) if !values.fields.is_empty() => {
+                // Django orders values() columns as: named fields, then annotations (those
+                // named, and every one added after values()) in annotation order.
+                let is_annotation = |name: &String| annotations.iter().any(|a| &a.name == name);
+                for name in values.fields.iter().filter(|n| !is_annotation(n)) {
+                    if items.iter().any(|(n, _)| n == name) {
+                        continue;
+                    }
+                    let expr = self.resolve_name(name)?.field.expr;
+                    items.push((name.clone(), expr));
+                }
+                for (i, a) in annotations.iter().enumerate() {
+                    let named = values.fields.contains(&a.name);
+                    if named && !a.select {
+                        return Err(Error::FieldError(format!(
+                            "Cannot select the '{}' alias. Use annotate() to promote it.",
+                            a.name
+                        )));
+                    }
+                    if named || (a.select && i >= values.annotation_mark) {
+                        items.push((a.name.clone(), a.expr.clone()));
+                    }
+                }
+                return Ok(items);
+            }
+            Some(_) => {
+                for f in self.model.fields() {
+                    items.push((f.attname().to_string(), qualified_col(&alias, f.column())));
+                }
+            }
+            None => {
+                let loaded = self.loaded_fields(query)?;
+                for f in self
+                    .model
+                    .fields()
+                    .iter()
+                    .filter(|f| loaded.contains(f.name()))
+                {
+                    items.push((f.attname().to_string(), qualified_col(&alias, f.column())));
+                }
+            }
+        }
+        for a in annotations.iter().filter(|a| a.select) {
+            items.push((a.name.clone(), a.expr.clone()));
+        }
+        Ok(items)
+    }
+
+    /// Field names `only()`/`defer()` leave loaded; the primary key always is.
+    fn loaded_fields(&self, query: &Query) -> Result<BTreeSet<String>> {
+        let deferred = &query.deferred;
+        let pk = self.model.pk_field()?.name().to_string();
+        let mut named = BTreeSet::new();
+        for name in &deferred.names {
+            let field = if name == "pk" {
+                Some(self.model.pk_field()?)
+            } else {
+                self.model.get_field(name)
+            };
+            match field {
+                Some(f) => named.insert(f.name().to_string()),
+                None => {
+                    return Err(Error::FieldError(format!(
+                        "{} has no field named '{name}'",
+                        self.model.name()
+                    )))
+                }
+            };
+        }
+        Ok(self
+            .model
+            .fields()
+            .iter()
+            .map(Field::name)
+            .filter(|name| *name == pk || named.contains(*name) != deferred.defer)
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// The ORDER BY keys: explicit `order_by()` items, or `Meta.ordering` when none were given
+    /// and the query is not grouped (Django drops `Meta.ordering` from GROUP BY queries);
+    /// flipped by `reverse()`.
+    fn ordering(&mut self, query: &Query, grouped: bool) -> Result<Vec<SortExpr>> {
+        let items: Vec<OrderItem> = match &query.ordering {
+            Some(items) => items.clone(),
+            None if grouped => vec![],
+            None => self
+                .model
+                .default_ordering()
+                .iter()
+                .map(|name| OrderItem::Field(name.clone()))
+                .collect(),
+        };
+        let mut keys = Vec::with_capacity(items.len());
+        for item in &items {
+            match item {
+                OrderItem::Field(name) => {
+                    let (descending, path) = match name.strip_prefix('-') {
+                        Some(rest) => (true, rest),
+                        None => (false, name.as_str()),
+                    };
+                    if path == "?" {
+                        if !grouped {
+                            keys.push(self.random_key(0)?);
+                        }
+                        continue;
+                    }
+                    self.order_keys(path, descending, &mut keys)?;
+                }
+                OrderItem::Expression(order) => keys.push(order.resolve(self)?),
+                // A random order means nothing per group and must not split groups.
+                OrderItem::Random(seed) if !grouped => keys.push(self.random_key(*seed)?),
+                OrderItem::Random(_) => {}
+            }
+        }
+        if query.reversed {
+            keys = keys.iter().map(SortExpr::reversed).collect();
+        }
+        Ok(keys)
+    }
+
+    /// Sort keys for one `order_by("path")`: a relation orders by the related model's
+    /// `Meta.ordering` (or its key when it has none), as Django does.
+    fn order_keys(&mut self, path: &str, descending: bool, keys: &mut Vec<SortExpr>) -> Result<()> {
+        let resolution = self.resolve_name(path)?;
+        let sort = |expr: Expr, descending: bool| {
+            if descending {
+                expr.sort_desc()
+            } else {
+                expr.sort_asc()
+            }
+        };
+        let Some(target) = resolution.relation_target else {
+            keys.push(sort(resolution.field.expr, descending));
+            return Ok(());
+        };
+        if target.default_ordering().is_empty() {
+            keys.push(sort(resolution.field.expr, descending));
+            return Ok(());
+        }
+        if self.ordering_stack.iter().any(|p| p == path) {
+            return Err(Error::FieldError(
+                "Infinite loop caused by ordering.".into(),
+            ));
+        }
+        self.ordering_stack.push(path.to_string());
+        for item in target.default_ordering() {
+            let (item_descending, name) = match item.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, item.as_str()),
+            };
+            self.order_keys(
+                &format!("{path}__{name}"),
+                descending != item_descending,
+                keys,
+            )?;
+        }
+        self.ordering_stack.pop();
+        Ok(())
+    }
+
+    /// `order_by("?")`: a seeded pseudo-random permutation of the primary keys. Integer keys
+    /// are scrambled with `(key·a + b) mod p`; other keys fall back to the key order.
+    fn random_key(&mut self, seed: u64) -> Result<SortExpr> {
+        const PRIME: i64 = 2_147_483_647;
+        let pk = self.resolve_name("pk")?.field;
+        if !matches!(
+            pk.data_type,
+            DataType::Int16 | DataType::Int32 | DataType::Int64
+        ) {
+            return Ok(SortExpr::new(pk.expr, seed.is_multiple_of(2), false));
+        }
+        let multiplier = (seed % (PRIME as u64 - 1)) as i64 + 1;
+        let offset = ((seed >> 32) % PRIME as u64) as i64;
+        let key = ((pk.expr.cast_to(DataType::Int64).modulo(lit(PRIME)) * lit(multiplier))
+            + lit(offset))
+        .modulo(lit(PRIME));
+        Ok(key.sort_asc())
+    }
+
+    /// Resolves a `values()`/`order_by()` name: a field path, an annotation, or a path with
+    /// transforms (`created__year`, handled by the expressions module).
+    fn resolve_name(&mut self, name: &str) -> Result<PathResolution> {
+        let parts: Vec<&str> = name.split("__").collect();
+        let resolution = self.resolve_path(&parts)?;
+        if resolution.consumed == parts.len() {
+            return Ok(resolution);
+        }
+        let unknown = parts[resolution.consumed];
+        match F(name).resolve(self) {
+            Ok(expr) => {
+                let data_type = expr.data_type(&self.schema)?;
+                let nullable = expr.nullable(&self.schema)?;
+                Ok(PathResolution {
+                    field: ResolvedField {
+                        field_type: FieldType::for_data_type(&data_type),
+                        is_aggregate: expr.contains_aggregate(),
+                        expr,
+                        data_type,
+                        nullable,
+                        model: None,
+                    },
+                    consumed: parts.len(),
+                    next_model: resolution.next_model,
+                    relation_target: None,
+                })
+            }
+            Err(_) => Err(self.unknown_field(unknown, &resolution.next_model)),
+        }
+    }
+
+    /// Walks `parts` through fields, forward relations and reverse relations (see
+    /// [`Resolver::resolve`]).
+    fn resolve_path(&mut self, parts: &[&str]) -> Result<PathResolution> {
+        let Some(&first) = parts.first() else {
+            return Err(Error::FieldError("Empty field name.".into()));
+        };
+        if let Some(a) = self.annotations[..self.visible]
+            .iter()
+            .rev()
+            .find(|a| a.name == first)
+        {
+            return Ok(PathResolution {
+                field: ResolvedField {
+                    expr: a.expr.clone(),
+                    data_type: a.data_type.clone(),
+                    nullable: a.nullable,
+                    field_type: FieldType::for_data_type(&a.data_type),
+                    is_aggregate: a.expr.contains_aggregate(),
+                    model: None,
+                },
+                consumed: 1,
+                next_model: Arc::clone(&self.model),
+                relation_target: None,
+            });
+        }
+        let mut model = Arc::clone(&self.model);
+        let mut alias = self.base_alias().to_string();
+        let mut through_join = false;
+        let mut i = 0;
+        loop {
+            let name = parts[i];
+            let field = match self.lookup_field(&model, name)? {
+                Some(f) => f,
+                None => {
+                    let Some(reverse) = self
+                        .registry
+                        .reverse_relations(model.name())
+                        .into_iter()
+                        .find(|r| r.query_name == name)
+                    else {
+                        return Err(self.unknown_field(name, &model));
+                    };
+                    // A reverse relation (`customer.orders`): join the related rows; the
+                    // relation itself stands for their primary key (`Count("orders")`).
+                    let target = Arc::clone(&reverse.related_model);
+                    let (key, fk) = self.reverse_join_columns(&model, &reverse)?;
+                    alias = self.join(&alias, &key, &target, &fk, !reverse.one_to_one)?;
+                    model = target;
+                    through_join = true;
+                    let next = parts.get(i + 1).copied();
+                    if next.is_some_and(|n| self.is_step_into(&model, n)) {
+                        i += 1;
+                        continue;
+                    }
+                    let pk = model.pk_field()?;
+                    return Ok(PathResolution {
+                        field: ResolvedField {
+                            expr: qualified_col(&alias, pk.column()),
+                            data_type: pk.data_type().clone(),
+                            nullable: true,
+                            field_type: Some(pk.field_type().clone()),
+                            is_aggregate: false,
+                            model: Some(model.name().to_string()),
+                        },
+                        consumed: i + 1,
+                        next_model: Arc::clone(&model),
+                        relation_target: None,
+                    });
+                }
+            };
+            let column = |field: &Field, field_type: FieldType| ResolvedField {
+                expr: qualified_col(&alias, field.column()),
+                data_type: field.data_type().clone(),
+                nullable: field.is_nullable() || through_join,
+                field_type: Some(field_type),
+                is_aggregate: false,
+                model: Some(model.name().to_string()),
+            };
+            let relation = match field.relation() {
+                Some(relation) if name != field.attname() => relation.clone(),
+                _ => {
+                    return Ok(PathResolution {
+                        field: column(&field, field.field_type().clone()),
+                        consumed: i + 1,
+                        next_model: Arc::clone(&model),
+                        relation_target: None,
+                    })
+                }
+            };
+            let target = self.related_model(&model, &relation.to)?;
+            let key = match &relation.to_field {
+                Some(to_field) => target.get_field(to_field).cloned(),
+                None => target.pk().cloned(),
+            }
+            .ok_or_else(|| {
+                Error::ImproperlyConfigured(format!(
+                    "{}.{} points at a missing key of {}",
+                    model.name(),
+                    field.name(),
+                    target.name()
+                ))
+            })?;
+            let next = parts.get(i + 1).copied();
+            let is_key = next.is_some_and(|n| {
+                n == key.name() || n == key.attname() || (n == "pk" && relation.to_field.is_none())
+            });
+            if is_key {
+                // `customer__id` / `customer__pk` is the local `customer_id`: no join.
+                let key_type = match key.field_type() {
+                    t if t.is_auto() => FieldType::for_data_type(key.data_type())
+                        .unwrap_or(FieldType::BigIntegerField),
+                    t => t.clone(),
+                };
+                return Ok(PathResolution {
+                    field: column(&field, key_type),
+                    consumed: i + 2,
+                    next_model: target,
+                    relation_target: None,
+                });
+            }
+            if !next.is_some_and(|n| self.is_step_into(&target, n)) {
+                // The path ends on the relation; what follows are lookups (`customer__in`).
+                return Ok(PathResolution {
+                    field: column(&field, field.field_type().clone()),
+                    consumed: i + 1,
+                    next_model: Arc::clone(&target),
+                    relation_target: Some(target),
+                });
+            }
+            alias = self.join(&alias, &field, &target, &key, false)?;
+            model = target;
+            through_join = true;
+            i += 1;
+        }
+    }
+
+    fn lookup_field(&self, model: &Model, name: &str) -> Result<Option<Field>> {
+        if name == "pk" {
+            return Ok(Some(model.pk_field()?.clone()));
+        }
+        Ok(model.get_field(name).cloned())
+    }
+
+    fn related_model(&self, model: &Arc<Model>, to: &str) -> Result<Arc<Model>> {
+        if to == "self" || to == model.name() {
+            return Ok(Arc::clone(model));
+        }
+        self.registry.get(to)
+    }
+
+    /// Whether `name` continues a path into `model` (a field, `pk` or a reverse relation)
+    /// rather than being a lookup or transform.
+    fn is_step_into(&self, model: &Model, name: &str) -> bool {
+        name == "pk"
+            || model.get_field(name).is_some()
+            || self
+                .registry
+                .reverse_relations(model.name())
+                .iter()
+                .any(|r| r.query_name == name)
+    }
+
+    /// For a reverse relation from `model`: the related model's ForeignKey field and the
+    /// field of `model` it points at (`to_field` or the primary key).
+    fn reverse_join_columns(
+        &self,
+        model: &Model,
+        reverse: &crate::model::ReverseRelation,
+    ) -> Result<(Field, Field)> {
+        let fk = reverse
+            .related_model
+            .get_field(&reverse.field_name)
+            .cloned()
+            .ok_or_else(|| {
+                Error::ImproperlyConfigured(format!(
+                    "{} has no field '{}'",
+                    reverse.related_model.name(),
+                    reverse.field_name
+                ))
+            })?;
+        let key = match fk.relation().and_then(|r| r.to_field.as_deref()) {
+            Some(to_field) => model.get_field(to_field).cloned(),
+            None => model.pk().cloned(),
+        }
+        .ok_or_else(|| {
+            Error::ImproperlyConfigured(format!("{} has no key for {}", model.name(), fk.name()))
+        })?;
+        Ok((key, fk))
+    }
+
+    /// The alias of `LEFT JOIN target ON parent_alias.parent_field = target.target_field`.
+    /// An equal join is reused (the most recent one, as Django does) unless it is
+    /// multi-valued and belongs to another `filter()` call; otherwise a new one is made,
+    /// named by its table the first time and `T<n>` after.
+    fn join(
+        &mut self,
+        parent_alias: &str,
+        parent_field: &Field,
+        target: &Model,
+        target_field: &Field,
+        reverse: bool,
+    ) -> Result<String> {
+        let table_name = target.table_name();
+        let condition = JoinCondition {
+            parent_alias: parent_alias.to_string(),
+            parent_column: parent_field.column().to_string(),
+            column: target_field.column().to_string(),
+        };
+        let reusable = self.relations.iter().rev().find(|r| {
+            r.table.name() == table_name
+                && r.join.as_ref() == Some(&condition)
+                && (!r.multi_valued
+                    || self
+                        .filter_call_aliases
+                        .as_ref()
+                        .is_none_or(|used| used.contains(&r.alias)))
+        });
+        let alias = match reusable {
+            Some(existing) => existing.alias.clone(),
+            None => {
+                let parent_multi = self
+                    .relations
+                    .iter()
+                    .any(|r| r.alias == parent_alias && r.multi_valued);
+                self.new_join(table_name, condition, reverse || parent_multi)?
+            }
+        };
+        if let Some(used) = &mut self.filter_call_aliases {
+            used.insert(alias.clone());
+        }
+        Ok(alias)
+    }
+
+    fn new_join(
+        &mut self,
+        table_name: String,
+        condition: JoinCondition,
+        multi_valued: bool,
+    ) -> Result<String> {
+        let alias = if self.relations.iter().any(|r| r.alias == table_name) {
+            format!("T{}", self.relations.len() + 1)
+        } else {
+            table_name.clone()
+        };
+        let table = self.catalog.table(&table_name)?;
+        let snapshot = match self.relations.iter().find(|r| r.table.name() == table_name) {
+            Some(r) => Arc::clone(&r.snapshot),
+            None => table.snapshot(),
+        };
+        let right = PlanSchema::from_arrow(Some(&alias), &table.schema()).with_all_nullable();
+        self.schema = self.schema.join(&right);
+        self.relations.push(Relation {
+            alias: alias.clone(),
+            table,
+            snapshot,
+            join: Some(condition),
+            multi_valued,
+        });
+        Ok(alias)
+    }
+
+    /// Django's FieldError for an unknown name, listing the model's field names and
+    /// attnames, its reverse relations and the selected annotations, sorted.
+    fn unknown_field(&self, name: &str, model: &Model) -> Error {
+        let mut choices: BTreeSet<String> = BTreeSet::new();
+        for f in model.fields() {
+            choices.insert(f.name().to_string());
+            choices.insert(f.attname().to_string());
+        }
+        for r in self.registry.reverse_relations(model.name()) {
+            choices.insert(r.query_name);
+        }
+        for a in self.annotations[..self.visible].iter().filter(|a| a.select) {
+            choices.insert(a.name.clone());
+        }
+        Error::FieldError(format!(
+            "Cannot resolve keyword '{name}' into field. Choices are: {}",
+            choices.into_iter().collect::<Vec<_>>().join(", ")
+        ))
+    }
+}
+
+impl Resolver for Compiler {
+    fn resolve(&mut self, parts: &[&str]) -> Result<(ResolvedField, usize)> {
+        let resolution = self.resolve_path(parts)?;
+        Ok((resolution.field, resolution.consumed))
+    }
+
+    fn model_name(&self) -> &str {
+        self.model.name()
+    }
+}
+
+/// Resolves names against the output columns of a subquery (`aggregate()` over a sliced,
+/// distinct or grouped QuerySet).
+struct SubqueryResolver {
+    schema: PlanSchemaRef,
+    model: String,
+}
+
+impl Resolver for SubqueryResolver {
+    fn resolve(&mut self, parts: &[&str]) -> Result<(ResolvedField, usize)> {
+        let Some(&first) = parts.first() else {
+            return Err(Error::FieldError("Empty field name.".into()));
+        };
+        let attname = format!("{first}_id");
+        let found = self
+            .schema
+            .fields()
+            .iter()
+            .find(|f| f.name() == first)
+            .or_else(|| self.schema.fields().iter().find(|f| f.name() == attname));
+        match found {
+            Some(f) => Ok((
+                ResolvedField {
+                    expr: Expr::Column(f.column()),
+                    data_type: f.field.data_type().clone(),
+                    nullable: f.field.is_nullable(),
+                    field_type: FieldType::for_data_type(f.field.data_type()),
+                    is_aggregate: false,
+                    model: Some(self.model.clone()),
+                },
+                1,
+            )),
+            None => {
+                let choices: BTreeSet<&str> =
+                    self.schema.fields().iter().map(|f| f.name()).collect();
+                Err(Error::FieldError(format!(
+                    "Cannot resolve keyword '{first}' into field. Choices are: {}",
+                    choices.into_iter().collect::<Vec<_>>().join(", ")
+                )))
+            }
+        }
+    }
+
+    fn model_name(&self) -> &str {
+        &self.model
+    }
+}
+
+/// `COUNT(*)`.
+pub(crate) fn count_star() -> Expr {
+    Expr::Aggregate(AggregateExpr::new(AggregateFunction::Count, vec![]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expressions::{Count, Sum, F};
+    use crate::q;
+    use crate::queryset::fixtures::shop_schema;
+
+    fn plan(qs: &QuerySet) -> String {
+        compile(qs).unwrap().plan.to_string()
+    }
+
+    fn error(qs: &QuerySet) -> Error {
+        compile(qs).unwrap_err()
+    }
+
+    /// An indented plan written inside the test source: the first line is the root, the
+    /// least-indented following lines are its children.
+    fn lines(text: &str) -> String {
+        let mut all = text.lines();
+        let first = all.next().unwrap_or_default().trim();
+        let rest: Vec<&str> = all.collect();
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let base = rest.iter().map(|l| indent(l)).min().unwrap_or(0);
+        let mut out = first.to_string();
+        for l in rest {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent(l) - base + 2));
+            out.push_str(l.trim());
+        }
+        out
+    }
+
+    #[test]
+    fn unknown_fields_list_djangos_choices() {
+        let db = shop_schema();
+        let err = error(&db.objects("Order").filter(q!(nme = 1)));
+        assert_eq!(err.django_name(), "FieldError");
+        assert_eq!(
+            err.to_string(),
+            "Cannot resolve keyword 'nme' into field. Choices are: amount, customer, \
+             customer_id, id, referrer, referrer_id, status"
+        );
+        // Reverse relations and selected annotations are choices too; alias() ones are not.
+        let qs = db
+            .objects("Customer")
+            .annotate([("n", F("id"))])
+            .alias([("hidden", F("id"))])
+            .order_by(["nme"]);
+        assert_eq!(
+            error(&qs).to_string(),
+            "Cannot resolve keyword 'nme' into field. Choices are: country, country_id, id, n, \
+             name, orders, referred_orders, region"
+        );
+        // A bad name after a relation lists the related model's choices.
+        let err = error(&db.objects("Order").values(["customer__country__nme"]));
+        assert_eq!(
+            err.to_string(),
+            "Cannot resolve keyword 'nme' into field. Choices are: customer, id, name"
+        );
+    }
+
+    #[test]
+    fn model_rows_select_attnames_and_follow_meta_ordering() {
+        let db = shop_schema();
+        assert_eq!(
+            plan(&db.objects("Customer")),
+            lines(
+                "Sort: name ASC NULLS LAST
+                   Projection: customer.id, customer.name, customer.region, customer.country_id
+                     Scan: customer"
+            )
+        );
+        assert_eq!(
+            plan(&db.objects("Customer").reverse()),
+            lines(
+                "Sort: name DESC NULLS FIRST
+                   Projection: customer.id, customer.name, customer.region, customer.country_id
+                     Scan: customer"
+            )
+        );
+        // order_by() with no fields drops Meta.ordering too.
+        assert!(!plan(&db.objects("Customer").clear_ordering()).contains("Sort"));
+    }
+
+    #[test]
+    fn values_before_annotate_groups_by_the_values() {
+        let db = shop_schema();
+        let qs = db
+            .objects("Customer")
+            .values(["region"])
+            .annotate([("n", Count("id"))]);
+        assert_eq!(
+            plan(&qs),
+            lines(
+                "Projection: customer.region, __agg0 AS n
+                   Aggregate: groupBy=[customer.region], aggr=[count(customer.id) AS __agg0]
+                     Scan: customer"
+            )
+        );
+    }
+
+    #[test]
+    fn annotate_on_model_rows_groups_by_the_model_and_values_after_does_not_regroup() {
+        let db = shop_schema();
+        let grouped = "Aggregate: groupBy=[customer.id, customer.name, customer.region, \
+                       customer.country_id], aggr=[count(customer.id) AS __agg0]";
+        let qs = db.objects("Customer").annotate([("n", Count("id"))]);
+        assert_eq!(
+            plan(&qs),
+            format!(
+                "Projection: customer.id, customer.name, customer.region, customer.country_id, \
+                 __agg0 AS n\n  {grouped}\n    Scan: customer"
+            )
+        );
+        let after = qs.values(["region", "n"]);
+        assert_eq!(
+            plan(&after),
+            format!("Projection: customer.region, __agg0 AS n\n  {grouped}\n    Scan: customer")
+        );
+    }
+
+    #[test]
+    fn explicit_order_by_joins_the_group_by_but_meta_ordering_does_not() {
+        let db = shop_schema();
+        let base = db
+            .objects("Customer")
+            .values(["region"])
+            .annotate([("n", Count("id"))]);
+        assert_eq!(
+            plan(&base.order_by(["name"])),
+            lines(
+                "Projection: region, n
+                   Sort: __order0 ASC NULLS LAST
+                     Projection: customer.region, __agg0 AS n, customer.name AS __order0
+                       Aggregate: groupBy=[customer.region, customer.name], aggr=[count(customer.id) AS __agg0]
+                         Scan: customer"
+            )
+        );
+        // Ordering by a selected aggregate adds nothing to the grouping.
+        assert_eq!(
+            plan(&base.order_by(["-n"])),
+            lines(
+                "Sort: n DESC NULLS FIRST
+                   Projection: customer.region, __agg0 AS n
+                     Aggregate: groupBy=[customer.region], aggr=[count(customer.id) AS __agg0]
+                       Scan: customer"
+            )
+        );
+    }
+
+    #[test]
+    fn filters_on_aggregates_are_having() {
+        let db = shop_schema();
+        let qs = db
+            .objects("Order")
+            .values(["customer"])
+            .annotate([("total", Sum("amount"))])
+            .filter(q!(total__gt = 100, customer__gt = 1));
+        assert_eq!(
+            plan(&qs),
+            lines(
+                "Projection: order.customer_id AS customer, __agg0 AS total
+                   Filter: (__agg0 > 100)
+                     Aggregate: groupBy=[order.customer_id], aggr=[sum(order.amount) AS __agg0]
+                       Filter: (order.customer_id > 1)
+                         Scan: order"
+            )
+        );
+    }
+
+    #[test]
+    fn forward_relations_join_once_per_path_and_fk_ids_need_no_join() {
+        let db = shop_schema();
+        let orders = db.objects("Order");
+        assert_eq!(
+            plan(&orders.filter(q!(customer__name = "Ann")).filter(q!(customer__region = "EU"))),
+            lines(
+                "Projection: order.id, order.customer_id, order.referrer_id, order.amount, order.status
+                   Filter: (customer.name = 'Ann') AND (customer.region = 'EU')
+                     Join: Left, on=[order.customer_id = customer.id]
+                       Scan: order
+                       Scan: customer"
+            )
+            .replace(
+                "(customer.name = 'Ann') AND (customer.region = 'EU')",
+                "((customer.name = 'Ann') AND (customer.region = 'EU'))"
+            )
+        );
+        assert_eq!(
+            plan(&orders.filter(q!(customer = 1)).filter(q!(customer__id = 2, customer__pk = 3))),
+            lines(
+                "Projection: order.id, order.customer_id, order.referrer_id, order.amount, order.status
+                   Filter: (((order.customer_id = 1) AND (order.customer_id = 2)) AND (order.customer_id = 3))
+                     Scan: order"
+            )
+        );
+        // The first join to a table takes its name; a second one Django's next alias
+        // (T + number of aliases so far + 1).
+        let qs = orders
+            .filter(q!(referrer__name = "Bob"))
+            .values(["customer__country__name"]);
+        assert_eq!(
+            plan(&qs),
+            lines(
+                "Projection: country.name AS customer__country__name
+                   Filter: (customer.name = 'Bob')
+                     Join: Left, on=[T3.country_id = country.id]
+                       Join: Left, on=[order.customer_id = T3.id]
+                         Join: Left, on=[order.referrer_id = customer.id]
+                           Scan: order
+                           Scan: customer
+                         Scan: customer AS T3
+                       Scan: country"
+            )
+        );
+    }
+
+    #[test]
+    fn reverse_relations_join_per_filter_call_and_annotations_reuse_joins() {
+        // Each expectation is the join structure of Django 5.1's SQL for the same QuerySet.
+        let db = shop_schema();
+        let customers = db.objects("Customer").clear_ordering();
+        let counted = customers.annotate([("n", Count("orders"))]);
+        assert_eq!(
+            plan(&counted),
+            lines(
+                "Projection: customer.id, customer.name, customer.region, customer.country_id, __agg0 AS n
+                   Aggregate: groupBy=[customer.id, customer.name, customer.region, customer.country_id], aggr=[count(order.id) AS __agg0]
+                     Join: Left, on=[customer.id = order.customer_id]
+                       Scan: customer
+                       Scan: order"
+            )
+        );
+        // Conditions in one filter() call hold for the same order.
+        let same_call = customers.filter(q!(orders__amount__gt = 100, orders__status = "paid"));
+        assert_eq!(
+            plan(&same_call),
+            lines(
+                "Projection: customer.id, customer.name, customer.region, customer.country_id
+                   Filter: (order.amount > 100) AND (order.status = 'paid')
+                     Join: Left, on=[customer.id = order.customer_id]
+                       Scan: customer
+                       Scan: order"
+            )
+            .replace(
+                "Filter: (order.amount > 100) AND (order.status = 'paid')",
+                "Filter: ((order.amount > 100) AND (order.status = 'paid'))"
+            )
+        );
+        // Chained filter() calls may match different orders: one join each.
+        let chained = customers
+            .filter(q!(orders__amount__gt = 100))
+            .filter(q!(orders__status = "paid"));
+        assert_eq!(
+            plan(&chained),
+            lines(
+                "Projection: customer.id, customer.name, customer.region, customer.country_id
+                   Filter: ((order.amount > 100) AND (T3.status = 'paid'))
+                     Join: Left, on=[customer.id = T3.customer_id]
+                       Join: Left, on=[customer.id = order.customer_id]
+                         Scan: customer
+                         Scan: order
+                       Scan: order AS T3"
+            )
+        );
+        // filter() then annotate(): the count sees only the filtered orders (one join) …
+        let filtered_first = customers
+            .filter(q!(orders__amount__gt = 100))
+            .annotate([("n", Count("orders"))]);
+        let text = plan(&filtered_first);
+        assert_eq!(text.matches("Join:").count(), 1, "{text}");
+        assert!(text.contains("aggr=[count(order.id) AS __agg0]"), "{text}");
+        // … annotate() then filter(): a second join filters the customers.
+        let annotated_first = customers
+            .annotate([("n", Count("orders"))])
+            .filter(q!(orders__amount__gt = 100));
+        let text = plan(&annotated_first);
+        assert_eq!(text.matches("Join:").count(), 2, "{text}");
+        assert!(text.contains("aggr=[count(order.id) AS __agg0]"), "{text}");
+        assert!(text.contains("Filter: (T3.amount > 100)"), "{text}");
+        // Forward relations continue from the related rows.
+        let deep = customers.values(["name", "orders__referrer__name"]);
+        assert_eq!(
+            plan(&deep),
+            lines(
+                "Projection: customer.name, T3.name AS orders__referrer__name
+                   Join: Left, on=[order.referrer_id = T3.id]
+                     Join: Left, on=[customer.id = order.customer_id]
+                       Scan: customer
+                       Scan: order
+                     Scan: customer AS T3"
+            )
+        );
+        let childless = customers.filter(q!(orders__isnull = true));
+        assert!(plan(&childless).contains("Filter: order.id IS NULL"));
+    }
+
+    #[test]
+    fn negations_across_multi_valued_relations_are_refused() {
+        let db = shop_schema();
+        let err = error(&db.objects("Customer").exclude(q!(orders__status = "paid")));
+        assert_eq!(err.django_name(), "NotSupportedError");
+        // A negation on the customer's own fields next to a reverse join is fine.
+        let qs = db
+            .objects("Customer")
+            .filter(q!(orders__status = "paid"))
+            .exclude(q!(name = "Ann"));
+        assert!(compile(&qs).is_ok());
+    }
+
+    #[test]
+    fn ordering_by_a_relation_uses_the_related_models_ordering() {
+        let db = shop_schema();
+        assert_eq!(
+            plan(&db.objects("Order").order_by(["-customer", "customer_id"])),
+            lines(
+                "Projection: id, customer_id, referrer_id, amount, status
+                   Sort: __order0 DESC NULLS FIRST, customer_id ASC NULLS LAST
+                     Projection: order.id, order.customer_id, order.referrer_id, order.amount, order.status, customer.name AS __order0
+                       Join: Left, on=[order.customer_id = customer.id]
+                         Scan: order
+                         Scan: customer"
+            )
+        );
+        // Country has no Meta.ordering: its key orders, without a join.
+        let qs = db.objects("Customer").order_by(["country"]);
+        assert!(plan(&qs).contains("Sort: country_id ASC NULLS LAST"));
+        assert!(!plan(&qs).contains("Join"));
+    }
+
+    #[test]
+    fn distinct_compares_order_by_columns_too() {
+        let db = shop_schema();
+        let qs = db
+            .objects("Customer")
+            .distinct()
+            .order_by(["region"])
+            .values(["name"])
+            .slice(1..3);
+        assert_eq!(
+            plan(&qs),
+            lines(
+                "Projection: name
+                   Limit: skip=1, fetch=2
+                     Sort: __order0 ASC NULLS LAST
+                       Distinct
+                         Projection: customer.name, customer.region AS __order0
+                           Scan: customer"
+            )
+        );
+    }
+
+    #[test]
+    fn aggregate_over_a_slice_is_a_subquery() {
+        let db = shop_schema();
+        let sliced = db.objects("Order").order_by(["-amount"]).slice(..2);
+        let items = || {
+            vec![(
+                "amount__sum".to_string(),
+                AggregateItem::Expression(Sum("amount")),
+            )]
+        };
+        let compiled = compile_aggregate(&sliced, items()).unwrap();
+        assert_eq!(
+            compiled.plan.to_string(),
+            lines(
+                "Projection: __agg0 AS amount__sum
+                   Aggregate: groupBy=[], aggr=[sum(subquery.amount) AS __agg0]
+                     SubqueryAlias: subquery
+                       Limit: skip=0, fetch=2
+                         Sort: amount DESC NULLS FIRST
+                           Projection: order.id, order.customer_id, order.referrer_id, order.amount, order.status
+                             Scan: order"
+            )
+        );
+        // Unsliced and ungrouped: aggregated directly, ordering dropped.
+        let direct =
+            compile_aggregate(&db.objects("Order").order_by(["-amount"]), items()).unwrap();
+        assert_eq!(
+            direct.plan.to_string(),
+            lines(
+                "Projection: __agg0 AS amount__sum
+                   Aggregate: groupBy=[], aggr=[sum(order.amount) AS __agg0]
+                     Scan: order"
+            )
+        );
+    }
+
+    #[test]
+    fn annotations_see_earlier_annotations_and_filters_see_earlier_ones_only() {
+        let db = shop_schema();
+        let qs = db
+            .objects("Order")
+            .annotate([("double", F("amount") * 2)])
+            .annotate([("quad", F("double") * 2)])
+            .filter(q!(quad__gt = 10))
+            .values(["quad"]);
+        assert_eq!(
+            plan(&qs),
+            lines(
+                "Projection: ((order.amount * 2) * 2) AS quad
+                   Filter: (((order.amount * 2) * 2) > 10)
+                     Scan: order"
+            )
+        );
+        let early = db
+            .objects("Order")
+            .filter(q!(double__gt = 1))
+            .annotate([("double", F("amount") * 2)]);
+        assert!(error(&early)
+            .to_string()
+            .starts_with("Cannot resolve keyword 'double'"));
+        let hidden = db
+            .objects("Order")
+            .alias([("double", F("amount") * 2)])
+            .values(["double"]);
+        assert_eq!(
+            error(&hidden).to_string(),
+            "Cannot select the 'double' alias. Use annotate() to promote it."
+        );
+        let clash = db.objects("Order").annotate([("amount", F("id"))]);
+        assert_eq!(
+            error(&clash).to_string(),
+            "The annotation 'amount' conflicts with a field on the model."
+        );
+    }
+
+    #[test]
+    fn deferred_fields_are_not_selected_but_the_pk_always_is() {
+        let db = shop_schema();
+        let only = db.objects("Order").only(["amount"]).clear_ordering();
+        assert_eq!(
+            plan(&only),
+            "Projection: order.id, order.amount\n  Scan: order"
+        );
+        let defer = db.objects("Order").defer(["status", "id", "referrer"]);
+        assert_eq!(
+            plan(&defer),
+            "Projection: order.id, order.customer_id, order.amount\n  Scan: order"
+        );
+        let bad = db.objects("Order").only(["nope"]);
+        assert_eq!(error(&bad).to_string(), "Order has no field named 'nope'");
+    }
+
+    #[test]
+    fn random_order_is_a_seeded_permutation_of_the_key() {
+        let db = shop_schema();
+        let text = plan(&db.objects("Order").order_by(["?"]));
+        assert!(text.contains("% 2147483647) AS __order0"), "{text}");
+        // In a grouped query it would split groups, so it is left out.
+        let grouped = db
+            .objects("Order")
+            .values(["status"])
+            .annotate([("n", Count("id"))])
+            .order_by(["?"]);
+        assert!(!plan(&grouped).contains("Sort"));
+    }
+}

@@ -1,0 +1,15 @@
+//! QuerySets: [`QuerySet`] records what was asked ([`queryset`](self)), the compiler turns the
+//! record into a [`SelectQuery`](select_query) and then a logical plan, `evaluate` runs it,
+//! `write` inserts rows.
+
+mod compiler;
+mod evaluate;
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[allow(clippy::module_inception)]
+mod queryset;
+mod select_query;
+mod write;
+
+pub use queryset::{AggregateArg, OrderItem, QuerySet};
+pub use write::IntoFieldValues;
