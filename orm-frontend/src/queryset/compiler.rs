@@ -225,8 +225,6 @@ struct ResolvedAnnotation {
 struct PathResolution {
     field: ResolvedField,
     consumed: usize,
-    /// The model in which an unconsumed next part would have been looked up.
-    next_model: Arc<Model>,
     /// Set when the path ended on a relation named by its field name (`"customer"`, not
     /// `"customer_id"`): ordering by it means the related model's ordering.
     relation_target: Option<Arc<Model>>,
@@ -702,27 +700,22 @@ impl Compiler {
         if resolution.consumed == parts.len() {
             return Ok(resolution);
         }
-        let unknown = parts[resolution.consumed];
-        match F(name).resolve(self) {
-            Ok(expr) => {
-                let data_type = expr.data_type(&self.schema)?;
-                let nullable = expr.nullable(&self.schema)?;
-                Ok(PathResolution {
-                    field: ResolvedField {
-                        field_type: FieldType::for_data_type(&data_type),
-                        is_aggregate: expr.contains_aggregate(),
-                        expr,
-                        data_type,
-                        nullable,
-                        model: None,
-                    },
-                    consumed: parts.len(),
-                    next_model: resolution.next_model,
-                    relation_target: None,
-                })
-            }
-            Err(_) => Err(self.unknown_field(unknown, &resolution.next_model)),
-        }
+        let expr = F(name).resolve(self)?;
+        let data_type = expr.data_type(&self.schema)?;
+        let nullable = expr.nullable(&self.schema)?;
+        Ok(PathResolution {
+            field: ResolvedField {
+                field_type: FieldType::for_data_type(&data_type),
+                is_aggregate: expr.contains_aggregate(),
+                expr,
+                data_type,
+                nullable,
+                model: None,
+                unresolved: None,
+            },
+            consumed: parts.len(),
+            relation_target: None,
+        })
     }
 
     /// Walks `parts` through fields, forward relations and reverse relations (see
@@ -740,9 +733,9 @@ impl Compiler {
                     field_type: FieldType::for_data_type(&a.data_type),
                     is_aggregate: a.expr.contains_aggregate(),
                     model: None,
+                    unresolved: None,
                 },
                 consumed: 1,
-                next_model: Arc::clone(&self.model),
                 relation_target: None,
             });
         }
@@ -784,9 +777,9 @@ impl Compiler {
                             field_type: Some(pk.field_type().clone()),
                             is_aggregate: false,
                             model: Some(model.name().to_string()),
+                            unresolved: None,
                         },
                         consumed: i + 1,
-                        next_model: Arc::clone(&model),
                         relation_target: None,
                     });
                 }
@@ -798,16 +791,20 @@ impl Compiler {
                 field_type: Some(field_type),
                 is_aggregate: false,
                 model: Some(model.name().to_string()),
+                unresolved: None,
             };
             let relation = match field.relation() {
                 Some(relation) if name != field.attname() => relation.clone(),
                 _ => {
+                    let mut resolved = column(&field, field.field_type().clone());
+                    resolved.unresolved = parts
+                        .get(i + 1)
+                        .map(|next| join_not_permitted(next, field.name()));
                     return Ok(PathResolution {
-                        field: column(&field, field.field_type().clone()),
+                        field: resolved,
                         consumed: i + 1,
-                        next_model: Arc::clone(&model),
                         relation_target: None,
-                    })
+                    });
                 }
             };
             let target = self.related_model(&model, &relation.to)?;
@@ -834,19 +831,24 @@ impl Compiler {
                         .unwrap_or(FieldType::BigIntegerField),
                     t => t.clone(),
                 };
+                let mut resolved = column(&field, key_type);
+                resolved.unresolved = parts
+                    .get(i + 2)
+                    .map(|next| join_not_permitted(next, key.name()));
                 return Ok(PathResolution {
-                    field: column(&field, key_type),
+                    field: resolved,
                     consumed: i + 2,
-                    next_model: target,
                     relation_target: None,
                 });
             }
             if !next.is_some_and(|n| self.is_step_into(&target, n)) {
-                // The path ends on the relation; what follows are lookups (`customer__in`).
+                // The path ends on the relation; what follows are lookups (`customer__in`),
+                // or for an F() path Django's error for a name the related model lacks.
+                let mut resolved = column(&field, field.field_type().clone());
+                resolved.unresolved = next.map(|next| self.unknown_field(next, &target));
                 return Ok(PathResolution {
-                    field: column(&field, field.field_type().clone()),
+                    field: resolved,
                     consumed: i + 1,
-                    next_model: Arc::clone(&target),
                     relation_target: Some(target),
                 });
             }
@@ -1023,6 +1025,14 @@ impl Resolver for Compiler {
     }
 }
 
+/// Django's error for a path that goes on after a field that is not a relation
+/// (`amount__x`, `customer__pk__x`: the key is named as a field, `id`).
+fn join_not_permitted(next: &str, field_name: &str) -> Error {
+    Error::FieldError(format!(
+        "Cannot resolve keyword '{next}' into field. Join on '{field_name}' not permitted."
+    ))
+}
+
 /// Whether a QuerySet's rows include annotation `index`: `annotate()` ones, except that
 /// after `values("a", …)` only those named there or added after it.
 fn selects_annotation(query: &Query, index: usize, annotation: &ResolvedAnnotation) -> bool {
@@ -1094,7 +1104,7 @@ pub(crate) fn count_star() -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expressions::{Count, Sum, F};
+    use crate::expressions::{Count, Expression, Sum, F};
     use crate::q;
     use crate::queryset::fixtures::shop_schema;
 
@@ -1149,6 +1159,137 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "Cannot resolve keyword 'nme' into field. Choices are: customer, id, name"
+        );
+    }
+
+    #[test]
+    fn unknown_names_after_a_field_are_worded_as_django_words_them() {
+        // Each message is Django 5.1.4's for the same QuerySet (django_runner.py --db
+        // sqlite); Django's test models have AutoField keys where Quiver's default is
+        // BigAutoField.
+        let db = shop_schema();
+        let orders = db.objects("Order");
+        let customers = db.objects("Customer");
+        let customer_choices = "Choices are: country, country_id, id, name, orders, \
+                                referred_orders, region";
+        let annotated = |qs: &QuerySet, expression: Expression| {
+            error(&qs.annotate([("x", expression)])).to_string()
+        };
+        // F(): after a forward relation, the related model's choices (Django's
+        // names_to_path) …
+        assert_eq!(
+            annotated(&orders, F("customer__nme")),
+            format!("Cannot resolve keyword 'nme' into field. {customer_choices}")
+        );
+        assert_eq!(
+            annotated(&orders, F("customer__nme__foo")),
+            format!("Cannot resolve keyword 'nme' into field. {customer_choices}")
+        );
+        assert_eq!(
+            annotated(&orders, F("customer__exact")),
+            format!("Cannot resolve keyword 'exact' into field. {customer_choices}")
+        );
+        assert_eq!(
+            annotated(&orders, F("customer__country__nme")),
+            "Cannot resolve keyword 'nme' into field. Choices are: customer, id, name"
+        );
+        // … with the selected annotations among them …
+        assert_eq!(
+            annotated(&orders.annotate([("y", F("id"))]), F("customer__nme")),
+            "Cannot resolve keyword 'nme' into field. Choices are: country, country_id, id, \
+             name, orders, referred_orders, region, y"
+        );
+        let compared = orders.filter(q!(amount__gt = F("customer__nme")));
+        assert_eq!(
+            error(&compared).to_string(),
+            format!("Cannot resolve keyword 'nme' into field. {customer_choices}")
+        );
+        // … after any other model field, no join …
+        let join = |next: &str, field: &str| {
+            format!("Cannot resolve keyword '{next}' into field. Join on '{field}' not permitted.")
+        };
+        assert_eq!(annotated(&orders, F("amount__nme")), join("nme", "amount"));
+        assert_eq!(
+            annotated(&orders, F("customer__name__nme")),
+            join("nme", "name")
+        );
+        assert_eq!(
+            annotated(&orders, F("customer__pk__nme")),
+            join("nme", "id")
+        );
+        assert_eq!(annotated(&orders, F("pk__nme")), join("nme", "id"));
+        // … and after an annotation or a reverse relation, the unsupported transform.
+        let unsupported = |name: &str, class: &str| {
+            format!("Unsupported lookup '{name}' for {class} or join on the field not permitted.")
+        };
+        let doubled = orders.annotate([("d", F("amount") * 2)]);
+        assert_eq!(
+            annotated(&doubled, F("d__nme")),
+            unsupported("nme", "IntegerField")
+        );
+        assert_eq!(
+            annotated(&customers, F("orders__nme")),
+            unsupported("nme", "BigAutoField")
+        );
+        // values() and order_by() names are F() paths.
+        let values = |qs: &QuerySet, name: &str| error(&qs.values([name])).to_string();
+        assert_eq!(values(&orders, "amount__nme"), join("nme", "amount"));
+        assert_eq!(values(&orders, "customer__id__nme"), join("nme", "id"));
+        assert_eq!(
+            values(&customers, "orders__nme"),
+            unsupported("nme", "BigAutoField")
+        );
+        let ordered = |qs: &QuerySet, name: &str| error(&qs.order_by([name])).to_string();
+        assert_eq!(ordered(&orders, "amount__nme"), join("nme", "amount"));
+        assert_eq!(
+            ordered(&orders, "customer__nme"),
+            format!("Cannot resolve keyword 'nme' into field. {customer_choices}")
+        );
+        // filter(): the name after the field is a lookup, so an unknown one is an
+        // unsupported lookup of that field — a ForeignKey too.
+        let filtered = |q: Q| error(&orders.filter(q)).to_string();
+        assert_eq!(
+            filtered(q!(customer__nme = "x")),
+            unsupported("nme", "ForeignKey")
+        );
+        assert_eq!(
+            filtered(q!(customer__nme__exact = "x")),
+            unsupported("nme", "ForeignKey")
+        );
+        assert_eq!(
+            filtered(q!(customer__country__nme = "x")),
+            unsupported("nme", "ForeignKey")
+        );
+        assert_eq!(
+            filtered(q!(customer__name__nme = "x")),
+            unsupported("nme", "CharField")
+        );
+        assert_eq!(
+            filtered(q!(amount__nme = 1)),
+            unsupported("nme", "IntegerField")
+        );
+        assert_eq!(
+            filtered(q!(customer__gtee = 1)),
+            "Unsupported lookup 'gtee' for ForeignKey or join on the field not permitted, \
+             perhaps you meant gte or gt?"
+        );
+        // aggregate(): resolved like F(), directly or over a grouped subquery.
+        let aggregated = |qs: &QuerySet| {
+            let items = vec![(
+                "s".to_string(),
+                AggregateItem::Expression(Sum("customer__nme")),
+            )];
+            compile_aggregate(qs, items).unwrap_err().to_string()
+        };
+        assert_eq!(
+            aggregated(&orders),
+            format!("Cannot resolve keyword 'nme' into field. {customer_choices}")
+        );
+        let grouped = orders.values(["status"]).annotate([("n", Count("id"))]);
+        assert_eq!(
+            aggregated(&grouped),
+            "Cannot resolve keyword 'nme' into field. Choices are: country, country_id, id, n, \
+             name, orders, referred_orders, region"
         );
     }
 
