@@ -285,7 +285,7 @@ impl HashAggregateExec {
         )?)
     }
 
-    /// Folds every partial state into the first, on this thread.
+    /// Folds every partial state into the largest one, on this thread.
     fn merge_serial(&self, mut partials: Vec<PartialAggregate>) -> Result<Vec<RecordBatch>> {
         // The largest state absorbs the others, so the fewest keys are interned again.
         let largest = (0..partials.len())
