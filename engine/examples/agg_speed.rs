@@ -15,54 +15,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{ArrayRef, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema};
 use quiver_engine::expr::{aggregate_type, AggregateFunction};
 use quiver_engine::physical_expr::create_physical_expr;
 use quiver_engine::physical_plan::hash_aggregate::{AggregateSpec, HashAggregateExec};
-use quiver_engine::physical_plan::{collect, BatchIter, ExecutionPlan, TaskContext};
+use quiver_engine::physical_plan::{collect, ExecutionPlan, TaskContext};
 use quiver_engine::{col, PlanSchema, Result, SessionConfig};
 
-/// Batches dealt into partitions, contiguously (as a scan splits its chunks).
-#[derive(Debug)]
-struct MemorySource {
-    schema: SchemaRef,
-    partitions: Vec<Vec<RecordBatch>>,
-}
-
-impl ExecutionPlan for MemorySource {
-    fn name(&self) -> &'static str {
-        "MemorySource"
-    }
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
-    }
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-    fn output_partitions(&self) -> usize {
-        self.partitions.len()
-    }
-    fn execute(&self, partition: usize, _ctx: &Arc<TaskContext>) -> Result<BatchIter> {
-        Ok(Box::new(
-            self.partitions[partition].clone().into_iter().map(Ok),
-        ))
-    }
-    fn describe(&self) -> String {
-        "MemorySource".into()
-    }
-}
-
-/// xorshift64*: reproducible and dependency-free.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) % n
-    }
-}
+mod common;
+use common::{cpu_time, MemorySource, Random};
 
 fn generate(rows: usize, partitions: usize) -> Arc<MemorySource> {
     const K: u64 = 100;
@@ -129,16 +90,7 @@ fn generate(rows: usize, partitions: usize) -> Arc<MemorySource> {
         );
         offset += n;
     }
-    let per_partition = batches.len().div_ceil(partitions);
-    let mut split: Vec<Vec<RecordBatch>> = batches
-        .chunks(per_partition.max(1))
-        .map(|c| c.to_vec())
-        .collect();
-    split.resize(partitions, Vec::new());
-    Arc::new(MemorySource {
-        schema,
-        partitions: split,
-    })
+    MemorySource::new(schema, batches, partitions)
 }
 
 /// `SELECT keys, func(arg)… FROM x GROUP BY keys` as a physical plan.
@@ -179,18 +131,6 @@ fn plan(
         specs,
         Arc::new(Schema::new(fields)),
     )?))
-}
-
-/// CPU time of the whole process so far (all threads), from `/proc/self/stat` (Linux; clock
-/// ticks of 10 ms). On a machine shared with other work, CPU time per run is the steadier
-/// figure; wall time is what a user sees.
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let after_name = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = after_name.split(' ').collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
 }
 
 fn main() -> Result<()> {

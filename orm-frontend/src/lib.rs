@@ -80,3 +80,8 @@ pub use quiver_derive::Model;
 pub use quiver_engine::ScalarValue;
 pub use results::{Row, Rows};
 pub use typed::{FromRow, IntoRow, ModelDef};
+
+/// The README's example, compiled and run as a doctest so the front page never goes stale.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

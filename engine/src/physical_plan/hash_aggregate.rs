@@ -19,7 +19,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::buffer::NullBuffer;
@@ -216,8 +216,11 @@ impl HashAggregateExec {
         let mut state = self.new_partial()?;
         let mut ids: Vec<u32> = Vec::new();
         let mut keys: Vec<ArrayRef> = Vec::with_capacity(self.group_exprs.len());
+        // Time spent here, not in the input that produces the batches.
+        let mut busy = Duration::ZERO;
         for batch in self.input.execute(partition, ctx)? {
             let batch = batch?;
+            let start = Instant::now();
             let rows = batch.num_rows();
             if rows == 0 {
                 continue;
@@ -237,7 +240,9 @@ impl HashAggregateExec {
                 let args = spec.arguments(&batch)?;
                 accumulator.update_batch(&args, &ids, total_groups)?;
             }
+            busy += start.elapsed();
         }
+        self.metrics.add_elapsed(busy);
         Ok(state)
     }
 
@@ -280,7 +285,7 @@ impl HashAggregateExec {
         )?)
     }
 
-    /// Folds every partial state into the first, on this thread.
+    /// Folds every partial state into the largest one, on this thread.
     fn merge_serial(&self, mut partials: Vec<PartialAggregate>) -> Result<Vec<RecordBatch>> {
         // The largest state absorbs the others, so the fewest keys are interned again.
         let largest = (0..partials.len())
@@ -358,6 +363,7 @@ impl HashAggregateExec {
 
     fn run(&self, ctx: &Arc<TaskContext>) -> Result<Vec<RecordBatch>> {
         let partials = self.aggregate_partitions(ctx)?;
+        let start = Instant::now();
         let total_groups: usize = partials.iter().map(|p| p.groups.len()).sum();
         let results = if partials.len() > 1
             && !self.group_exprs.is_empty()
@@ -384,6 +390,7 @@ impl HashAggregateExec {
                 offset += len;
             }
         }
+        self.metrics.add_elapsed(start.elapsed());
         Ok(batches)
     }
 }
@@ -439,12 +446,10 @@ impl ExecutionPlan for HashAggregateExec {
                 "HashAggregateExec has one output partition, asked for {partition}"
             )));
         }
-        let start = Instant::now();
         let batches = self.run(ctx)?;
         for batch in &batches {
             self.metrics.record_batch(batch.num_rows());
         }
-        self.metrics.add_elapsed(start.elapsed());
         Ok(Box::new(batches.into_iter().map(Ok)))
     }
 

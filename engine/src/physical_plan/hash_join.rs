@@ -18,11 +18,13 @@
 //! **Unmatched right rows** (RIGHT and FULL joins) are emitted exactly once, after every left
 //! partition has finished: each probe stream marks the right rows it matched in a private
 //! bitmap, ORs it into a shared atomic bitmap when its input ends, and the last stream to end
-//! emits the right rows nobody matched.
+//! emits the right rows nobody matched. (So every left partition must be run to its end, and
+//! each once, for those rows to appear.)
 //!
 //! Join keys of different types are cast to their common comparison type first (`Int32` with
 //! `Int64` compares as `Int64`); a dictionary and a plain column of the same value type need no
-//! cast, since the key table reads dictionaries directly.
+//! cast, since the key table reads dictionaries directly. Without any equality condition every
+//! row shares the empty key: a cross join, narrowed by the filter.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -104,11 +106,6 @@ impl HashJoinExec {
         join_type: JoinType,
         schema: SchemaRef,
     ) -> Result<HashJoinExec> {
-        if on.is_empty() {
-            return Err(EngineError::Plan(
-                "a hash join needs at least one equality condition".into(),
-            ));
-        }
         let mut key_casts = Vec::with_capacity(on.len());
         let mut build_types = Vec::with_capacity(on.len());
         for (l, r) in &on {
@@ -189,7 +186,12 @@ impl HashJoinExec {
         let key_types: Vec<DataType> = keys.iter().map(|k| k.data_type().clone()).collect();
         let mut table = new_group_values(&key_types)?;
         let mut ids = Vec::with_capacity(rows);
-        table.intern(&keys, &mut ids)?;
+        if keys.is_empty() {
+            // No equality condition: every right row shares the one (empty) key.
+            ids.resize(rows, 0);
+        } else {
+            table.intern(&keys, &mut ids)?;
+        }
         let valid = all_valid(&keys);
         let mut heads = vec![NO_ROW; table.len()];
         let mut next = vec![NO_ROW; rows];
@@ -238,22 +240,34 @@ impl JoinParams {
     }
 
     /// Left rows `probe` next to right rows `build` (a NULL index gives NULLs), in the pairs
-    /// schema.
+    /// schema. `left_rows` says how the probe indices run, so the left side can be a
+    /// zero-copy slice or a filter instead of a gather.
     fn pairs(
         &self,
         left: &RecordBatch,
-        probe: &UInt32Array,
+        left_rows: LeftRows<'_>,
         right: &RecordBatch,
         build: &UInt32Array,
     ) -> Result<RecordBatch> {
         let mut columns = Vec::with_capacity(self.pairs_schema.fields().len());
-        for column in left.columns() {
-            columns.push(take(column.as_ref(), probe, None)?);
+        match left_rows {
+            LeftRows::Slice { start, len } => {
+                columns.extend(left.slice(start, len).columns().iter().cloned());
+            }
+            LeftRows::Filter { start, len, keep } => {
+                let slice = left.slice(start, len);
+                columns.extend(filter_record_batch(&slice, keep)?.columns().iter().cloned());
+            }
+            LeftRows::Take(probe) => {
+                for column in left.columns() {
+                    columns.push(take(column.as_ref(), probe, None)?);
+                }
+            }
         }
         for column in right.columns() {
             columns.push(take(column.as_ref(), build, None)?);
         }
-        let options = RecordBatchOptions::new().with_row_count(Some(probe.len()));
+        let options = RecordBatchOptions::new().with_row_count(Some(build.len()));
         Ok(RecordBatch::try_new_with_options(
             Arc::clone(&self.pairs_schema),
             columns,
@@ -290,6 +304,36 @@ impl JoinParams {
             &options,
         )?)
     }
+}
+
+/// Which left rows a chunk of pairs holds, in order.
+enum LeftRows<'a> {
+    /// Every row of `start..start + len`, once each (a left join, or an inner join in which
+    /// every row matched once): the left columns are sliced, not copied.
+    Slice { start: usize, len: usize },
+    /// The rows of `start..start + len` where `keep` is true, once each (the many-to-one case
+    /// of an inner join): a filter copies runs instead of gathering row by row.
+    Filter {
+        start: usize,
+        len: usize,
+        keep: &'a BooleanArray,
+    },
+    /// Any rows, repeated or not.
+    Take(&'a UInt32Array),
+}
+
+/// Right row indices with [`NO_ROW`] as NULL (a left row without a match).
+fn build_indices(mut rows: Vec<u32>) -> UInt32Array {
+    if !rows.contains(&NO_ROW) {
+        return UInt32Array::from(rows);
+    }
+    let valid = NullBuffer::from_iter(rows.iter().map(|r| *r != NO_ROW));
+    for r in &mut rows {
+        if *r == NO_ROW {
+            *r = 0;
+        }
+    }
+    UInt32Array::new(rows.into(), Some(valid))
 }
 
 /// The rows where every key column is non-NULL, or `None` when all are.
@@ -349,7 +393,11 @@ impl ProbeStream {
         let mut ids = Vec::with_capacity(left.num_rows());
         // A handle of our own, so `self` stays free for pushing output.
         let side = Arc::clone(&self.build);
-        side.keys.lookup(&keys, &mut ids, &mut self.cache)?;
+        if keys.is_empty() {
+            ids.resize(left.num_rows(), 0);
+        } else {
+            side.keys.lookup(&keys, &mut ids, &mut self.cache)?;
+        }
         let heads = &side.heads;
         let first = |id: u32| {
             if id == NO_GROUP {
@@ -372,28 +420,69 @@ impl ProbeStream {
         // Left rows that found a passing match (for LEFT/FULL/SEMI/ANTI).
         let mut matched = vec![false; left.num_rows()];
         let keeps_unmatched_left = matches!(join_type, JoinType::Left | JoinType::Full);
-        let mut row = 0;
+        // The next left row to pair, and where its chain resumes when a chunk ended inside
+        // it (`NO_ROW`: start from the chain's head).
+        let (mut row, mut resume) = (0, NO_ROW);
+        // Left rows before this one have been checked for LEFT/FULL padding.
+        let mut padded_until = 0;
         while row < ids.len() {
-            // One chunk of pairs; a left row's chain is never split across chunks, so whether
-            // it matched is known at the end of the chunk.
-            let (mut probe, mut build) = (Vec::new(), Vec::new());
+            // One chunk of at most `batch_size` pairs. A long chain may continue in the next
+            // chunk, so whether a row matched is only final once `row` has moved past it.
+            let (mut probe, mut build) = (Vec::new(), Vec::<u32>::new());
             let chunk_start = row;
+            // Whether every left row of the chunk produced at most one pair: then the probe
+            // indices are increasing and the left side needs no gather.
+            let mut at_most_once = true;
             while row < ids.len() && probe.len() < self.batch_size {
-                let mut right = first(ids[row]);
-                if right == NO_ROW && keeps_unmatched_left && self.params.filter.is_none() {
+                let mut right = if resume != NO_ROW {
+                    std::mem::replace(&mut resume, NO_ROW)
+                } else {
+                    let head = first(ids[row]);
+                    if head == NO_ROW && keeps_unmatched_left && self.params.filter.is_none() {
+                        probe.push(row as u32);
+                        build.push(NO_ROW);
+                    }
+                    head
+                };
+                let pairs_before = probe.len();
+                while right != NO_ROW && probe.len() < self.batch_size {
                     probe.push(row as u32);
-                    build.push(None);
-                }
-                while right != NO_ROW {
-                    probe.push(row as u32);
-                    build.push(Some(right));
+                    build.push(right);
                     right = side.next[right as usize];
+                }
+                at_most_once &= probe.len() - pairs_before <= 1;
+                if right != NO_ROW {
+                    // The chunk is full in the middle of this row's chain.
+                    resume = right;
+                    at_most_once = false;
+                    break;
                 }
                 row += 1;
             }
+            let chunk_len = row - chunk_start;
             let probe = UInt32Array::from(probe);
-            let build = UInt32Array::from(build);
-            let pairs = self.params.pairs(left, &probe, &side.batch, &build)?;
+            let build = build_indices(build);
+            let keep: BooleanArray;
+            let left_rows = if !at_most_once {
+                LeftRows::Take(&probe)
+            } else if probe.len() == chunk_len {
+                LeftRows::Slice {
+                    start: chunk_start,
+                    len: chunk_len,
+                }
+            } else {
+                let mut rows = vec![false; chunk_len];
+                for &r in probe.values() {
+                    rows[r as usize - chunk_start] = true;
+                }
+                keep = BooleanArray::from(rows);
+                LeftRows::Filter {
+                    start: chunk_start,
+                    len: chunk_len,
+                    keep: &keep,
+                }
+            };
+            let pairs = self.params.pairs(left, left_rows, &side.batch, &build)?;
             let (pairs, probe, build) = match self.params.passing(&pairs)? {
                 None => (pairs, probe, build),
                 Some(passing) => (
@@ -421,15 +510,20 @@ impl ProbeStream {
                 JoinType::Left | JoinType::Full => {
                     self.push(self.params.output(pairs)?)?;
                     if self.params.filter.is_some() {
-                        // Left rows of this chunk whose candidates all failed the filter.
-                        let unmatched: UInt32Array = (chunk_start..row)
+                        // Finished left rows whose candidates all failed the filter.
+                        let unmatched: UInt32Array = (padded_until..row)
                             .filter(|r| !matched[*r])
                             .map(|r| r as u32)
                             .collect();
+                        padded_until = row;
                         if !unmatched.is_empty() {
                             let nulls = UInt32Array::new_null(unmatched.len());
-                            let padded =
-                                self.params.pairs(left, &unmatched, &side.batch, &nulls)?;
+                            let padded = self.params.pairs(
+                                left,
+                                LeftRows::Take(&unmatched),
+                                &side.batch,
+                                &nulls,
+                            )?;
                             self.push(self.params.output(padded)?)?;
                         }
                     }
@@ -728,12 +822,13 @@ mod tests {
         left: &[Row],
         right: &[Row],
         join_type: JoinType,
-        both_keys: bool,
+        keys: usize,
         filter: bool,
     ) -> Vec<Vec<String>> {
         let matches = |l: &Row, r: &Row| {
-            let keys = l.0.is_some() && l.0 == r.0 && (!both_keys || (l.1.is_some() && l.1 == r.1));
-            keys && (!filter || l.2 < r.2)
+            let first = keys < 1 || (l.0.is_some() && l.0 == r.0);
+            let second = keys < 2 || (l.1.is_some() && l.1 == r.1);
+            first && second && (!filter || l.2 < r.2)
         };
         let mut out = Vec::new();
         for l in left {
@@ -785,7 +880,7 @@ mod tests {
         left: &[Row],
         right: &[Row],
         join_type: JoinType,
-        both_keys: bool,
+        keys: usize,
         filter: bool,
         left_partitions: usize,
         right_partitions: usize,
@@ -803,10 +898,11 @@ mod tests {
             MemorySourceExec::new(Arc::clone(&left_schema), left_batches, left_partitions);
         let right_source =
             MemorySourceExec::new(Arc::clone(&right_schema), right_batches, right_partitions);
-        let mut on = vec![(col("lk1", &left_schema), col("rk1", &right_schema))];
-        if both_keys {
-            on.push((col("lk2", &left_schema), col("rk2", &right_schema)));
-        }
+        let on = [
+            (col("lk1", &left_schema), col("rk1", &right_schema)),
+            (col("lk2", &left_schema), col("rk2", &right_schema)),
+        ][..keys]
+            .to_vec();
         let filter: Option<PhysicalExprRef> =
             filter.then(|| Arc::new(Less(2, 5)) as PhysicalExprRef);
         let schema = output_schema(&left_schema, &right_schema, join_type);
@@ -828,11 +924,7 @@ mod tests {
         let mut out = Vec::new();
         for batch in &batches {
             assert_eq!(batch.schema(), schema);
-            assert!(
-                batch.num_rows() <= batch_size.max(3),
-                "{} rows",
-                batch.num_rows()
-            );
+            assert!(batch.num_rows() <= batch_size, "{} rows", batch.num_rows());
             for row in 0..batch.num_rows() {
                 out.push(
                     batch
@@ -860,9 +952,9 @@ mod tests {
     fn every_join_type_against_nested_loops() {
         let (left, right) = (left_rows(), right_rows());
         for join_type in ALL {
-            for both_keys in [false, true] {
+            for keys in [0, 1, 2] {
                 for filter in [false, true] {
-                    let expected = reference(&left, &right, join_type, both_keys, filter);
+                    let expected = reference(&left, &right, join_type, keys, filter);
                     for (left_partitions, right_partitions, batch_size) in
                         [(1, 1, 8192), (3, 2, 8192), (2, 3, 2), (4, 1, 1)]
                     {
@@ -870,7 +962,7 @@ mod tests {
                             &left,
                             &right,
                             join_type,
-                            both_keys,
+                            keys,
                             filter,
                             left_partitions,
                             right_partitions,
@@ -878,7 +970,7 @@ mod tests {
                         );
                         assert_eq!(
                             got, expected,
-                            "{join_type:?}, both keys {both_keys}, filter {filter}, \
+                            "{join_type:?}, {keys} keys, filter {filter}, \
                              partitions {left_partitions}/{right_partitions}, batch {batch_size}"
                         );
                     }
@@ -893,7 +985,7 @@ mod tests {
             &left_rows(),
             &right_rows(),
             JoinType::Inner,
-            true,
+            2,
             false,
             2,
             2,
@@ -908,7 +1000,7 @@ mod tests {
             &left_rows(),
             &right_rows(),
             JoinType::LeftAnti,
-            true,
+            2,
             false,
             1,
             1,
@@ -924,12 +1016,12 @@ mod tests {
         let (left, right) = (left_rows(), right_rows());
         for join_type in ALL {
             // An empty right side: every left row is unmatched.
-            let expected = reference(&left, &[], join_type, true, false);
-            let got = run_join(&left, &[], join_type, true, false, 2, 1, 8192);
+            let expected = reference(&left, &[], join_type, 2, false);
+            let got = run_join(&left, &[], join_type, 2, false, 2, 1, 8192);
             assert_eq!(got, expected, "{join_type:?} with an empty right side");
             // An empty left side: only RIGHT/FULL produce (unmatched right) rows.
-            let expected = reference(&[], &right, join_type, true, false);
-            let got = run_join(&[], &right, join_type, true, false, 1, 2, 8192);
+            let expected = reference(&[], &right, join_type, 2, false);
+            let got = run_join(&[], &right, join_type, 2, false, 1, 2, 8192);
             assert_eq!(got, expected, "{join_type:?} with an empty left side");
         }
     }
@@ -939,8 +1031,8 @@ mod tests {
         let left: Vec<Row> = (0..3000).map(|i| (Some(i % 700), Some("k"), i)).collect();
         let right: Vec<Row> = (0..600).map(|i| (Some(i), Some("k"), -i)).collect();
         for join_type in [JoinType::Inner, JoinType::Full, JoinType::LeftAnti] {
-            let expected = reference(&left, &right, join_type, true, false);
-            let got = run_join(&left, &right, join_type, true, false, 3, 2, 1000);
+            let expected = reference(&left, &right, join_type, 2, false);
+            let got = run_join(&left, &right, join_type, 2, false, 3, 2, 1000);
             assert_eq!(got, expected, "{join_type:?}");
         }
     }

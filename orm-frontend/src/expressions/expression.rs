@@ -577,18 +577,19 @@ impl Expression {
 
 fn resolve_f(name: &str, r: &mut dyn Resolver) -> Result<Resolved> {
     let parts: Vec<&str> = name.split("__").collect();
-    let (field, consumed) = r.resolve(&parts)?;
+    let (mut field, consumed) = r.resolve(&parts)?;
     let field_name = consumed_name(&parts, consumed)?;
+    let unresolved = field.unresolved.take();
     let mut resolved = Resolved::from_field(field, field_name);
     for transform in &parts[consumed..] {
-        resolved = match lookups::apply_transform(transform, resolved) {
+        resolved = match lookups::apply_transform(transform, &resolved) {
             Some(next) => next?,
+            // Django's setup_joins: after a model field, the error for the first name it
+            // could not follow as a field; otherwise (an annotation, a reverse relation)
+            // the unsupported transform.
             None => {
-                // Django's setup_joins reports the first name it could not follow.
-                return Err(Error::FieldError(format!(
-                    "Cannot resolve keyword '{}' into field. Join on '{field_name}' not permitted.",
-                    parts[consumed]
-                )));
+                return Err(unresolved
+                    .unwrap_or_else(|| lookups::unsupported_transform(&resolved, transform)))
             }
         };
     }
@@ -1141,8 +1142,19 @@ pub(crate) mod tests {
                 field_type: Some(field_type),
                 is_aggregate: false,
                 model: Some("Order".to_string()),
+                unresolved: None,
             },
         )
+    }
+
+    /// What the compiler reports for names left after a model field.
+    fn unresolved_after(field: &str, rest: &[&str]) -> Option<Error> {
+        let next = rest.first()?;
+        Some(Error::FieldError(if field == "customer" {
+            format!("Cannot resolve keyword '{next}' into field. Choices are: id, name")
+        } else {
+            format!("Cannot resolve keyword '{next}' into field. Join on '{field}' not permitted.")
+        }))
     }
 
     fn columns() -> Vec<(String, ResolvedField)> {
@@ -1208,6 +1220,7 @@ pub(crate) mod tests {
                         }),
                         is_aggregate: false,
                         model: Some("Customer".to_string()),
+                        unresolved: unresolved_after("name", &parts[2..]),
                     },
                     2,
                 ));
@@ -1221,6 +1234,7 @@ pub(crate) mod tests {
                         field_type: None,
                         is_aggregate: true,
                         model: None,
+                        unresolved: None,
                     },
                     1,
                 ));
@@ -1234,13 +1248,18 @@ pub(crate) mod tests {
                         field_type: None,
                         is_aggregate: false,
                         model: None,
+                        unresolved: None,
                     },
                     1,
                 ));
             }
             let columns = columns();
             match columns.iter().find(|(n, _)| n == parts[0]) {
-                Some((_, f)) => Ok((f.clone(), 1)),
+                Some((name, f)) => {
+                    let mut f = f.clone();
+                    f.unresolved = unresolved_after(name, &parts[1..]);
+                    Ok((f, 1))
+                }
                 None => {
                     let choices: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
                     Err(Error::FieldError(format!(
@@ -1290,6 +1309,15 @@ pub(crate) mod tests {
         assert_eq!(
             show(F("status__upper")),
             "FieldError: Cannot resolve keyword 'upper' into field. Join on 'status' not permitted."
+        );
+        // After a relation, the resolver's error: the related model's choices.
+        assert_eq!(
+            show(F("customer__nme")),
+            "FieldError: Cannot resolve keyword 'nme' into field. Choices are: id, name"
+        );
+        assert_eq!(
+            show(F("customer__name__year")),
+            "FieldError: Cannot resolve keyword 'year' into field. Join on 'name' not permitted."
         );
     }
 

@@ -98,10 +98,10 @@ impl Lhs {
         )
     }
 
-    /// Applies transform `name`, or fails with Django's "Unsupported lookup '<shown>'".
-    fn transform(self, name: &str, shown: &str) -> Result<Lhs> {
+    /// Applies transform `name`, or fails with Django's "Unsupported lookup '<name>'".
+    fn transform(self, name: &str) -> Result<Lhs> {
         let Some(transform) = find_transform(name, &self.value.data_type) else {
-            return Err(unsupported(&self, name, shown));
+            return Err(unsupported_transform(&self.value, name));
         };
         let year_source = match transform.kind {
             TransformKind::Extract(DatePart::Year) => Some((self.value.clone(), false)),
@@ -354,8 +354,8 @@ fn find_transform(name: &str, data_type: &DataType) -> Option<&'static Transform
 
 /// Applies transform `name` to an `F()` path's expression; `None` when no such transform
 /// exists for its type.
-pub(crate) fn apply_transform(name: &str, input: Resolved) -> Option<Result<Resolved>> {
-    find_transform(name, &input.data_type).map(|t| t.apply(input))
+pub(crate) fn apply_transform(name: &str, input: &Resolved) -> Option<Result<Resolved>> {
+    find_transform(name, &input.data_type).map(|t| t.apply(input.clone()))
 }
 
 /// A scalar function call.
@@ -377,14 +377,12 @@ pub(crate) fn build_filter(
     let names = &parts[consumed..];
     let (lookup_name, transforms) = names.split_last().unwrap_or((&"exact", &[]));
     for name in transforms {
-        // Django names the rest of the path from the first unknown transform on.
-        let first = names.iter().position(|n| n == name).unwrap_or(0);
-        lhs = lhs.transform(name, &names[first..].join("__"))?;
+        lhs = lhs.transform(name)?;
     }
     let mut lookup = match find_lookup(lookup_name) {
         Some(lookup) => lookup,
         None => {
-            lhs = lhs.transform(lookup_name, lookup_name)?;
+            lhs = lhs.transform(lookup_name)?;
             &LOOKUPS[0]
         }
     };
@@ -418,13 +416,16 @@ pub(crate) fn build_filter(
     Ok(predicate)
 }
 
-/// Django's `FieldError` for a name that is neither a lookup nor a transform of the field.
-fn unsupported(lhs: &Lhs, name: &str, shown: &str) -> Error {
+/// Django's `try_transform` error for a name that is neither a lookup nor a transform of the
+/// value: "Unsupported lookup 'name' for IntegerField or join on the field not permitted",
+/// with difflib's "perhaps you meant …?" when a name is close. Django 5.1 names only the
+/// name that failed, not the rest of the path after it.
+pub(crate) fn unsupported_transform(value: &Resolved, name: &str) -> Error {
     let mut candidates: Vec<&str> = LOOKUPS.iter().map(|l| l.name).collect();
     candidates.extend(
         TRANSFORMS
             .iter()
-            .filter(|t| t.accepts(&lhs.value.data_type))
+            .filter(|t| t.accepts(&value.data_type))
             .map(|t| t.name),
     );
     let matches = close_matches(name, &candidates);
@@ -434,8 +435,8 @@ fn unsupported(lhs: &Lhs, name: &str, shown: &str) -> Error {
         format!(", perhaps you meant {}?", matches.join(" or "))
     };
     Error::FieldError(format!(
-        "Unsupported lookup '{shown}' for {} or join on the field not permitted{suggestion}",
-        lhs.value.class_name()
+        "Unsupported lookup '{name}' for {} or join on the field not permitted{suggestion}",
+        value.class_name()
     ))
 }
 
@@ -1193,8 +1194,8 @@ mod tests {
         );
         assert_eq!(
             filter("created__foo__gte", 1),
-            "FieldError: Unsupported lookup 'foo__gte' for DateTimeField or join on the field \
-             not permitted."
+            "FieldError: Unsupported lookup 'foo' for DateTimeField or join on the field not \
+             permitted."
         );
         assert_eq!(
             filter("created__year__foo", 1),

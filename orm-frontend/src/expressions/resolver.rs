@@ -7,7 +7,7 @@
 use arrow::datatypes::DataType;
 use quiver_engine::Expr;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::FieldType;
 
 /// What a name resolved to.
@@ -26,6 +26,16 @@ pub struct ResolvedField {
     pub is_aggregate: bool,
     /// The model the path ended on, for error messages (`"Customer"`).
     pub model: Option<String>,
+    /// Django's `last_field_exception`: when the path's names continue after this field, the
+    /// `FieldError` for the first name that could not be followed as a field — the related
+    /// model's "Cannot resolve keyword 'x' into field. Choices are: …" after a forward
+    /// relation, "Cannot resolve keyword 'x' into field. Join on 'f' not permitted." after
+    /// any other model field. `F()` raises it when the remaining names are not transforms
+    /// either (Django's `setup_joins`); a lookup path does not (Django's `build_lookup`
+    /// reports an unknown last name as an unsupported lookup). `None` when the path ended on
+    /// an annotation or a reverse relation (Django reports the unsupported transform then) or
+    /// used every name.
+    pub unresolved: Option<Error>,
 }
 
 /// Resolves field paths for expressions.
@@ -33,8 +43,9 @@ pub trait Resolver {
     /// Resolves the longest prefix of `parts` that names a field (following forward
     /// relations: `["customer", "region"]`), a relation itself (resolving to its key column),
     /// or an annotation. Returns the resolution and how many parts it consumed; the rest are
-    /// transforms and a lookup for the caller. When `parts[0]` names nothing, the error is
-    /// Django's `FieldError`: "Cannot resolve keyword 'x' into field. Choices are: a, b, c".
+    /// transforms and a lookup for the caller, and [`ResolvedField::unresolved`] is Django's
+    /// error for them if they are not. When `parts[0]` names nothing, the error is Django's
+    /// `FieldError`: "Cannot resolve keyword 'x' into field. Choices are: a, b, c".
     fn resolve(&mut self, parts: &[&str]) -> Result<(ResolvedField, usize)>;
 
     /// Name of the model the QuerySet is on (error messages).

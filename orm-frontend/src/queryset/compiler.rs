@@ -34,7 +34,7 @@ use arrow::datatypes::DataType;
 use quiver_engine::expr::{qualified_col, AggregateExpr, AggregateFunction};
 use quiver_engine::logical_plan::{Scan, Values};
 use quiver_engine::{
-    lit, Expr, LogicalPlan, LogicalPlanBuilder, PlanSchema, PlanSchemaRef, ScalarValue, SortExpr,
+    lit, Expr, LogicalPlan, LogicalPlanBuilder, PlanSchema, ScalarValue, SortExpr,
 };
 use quiver_storage::{Catalog, Table, TableVersion};
 
@@ -71,8 +71,16 @@ pub(crate) fn compile(qs: &QuerySet) -> Result<CompiledQuery> {
 }
 
 /// Compiles `aggregate(...)` (and `count()`): one row of the named aggregates over the rows
-/// the QuerySet selects. A sliced, distinct, grouped or empty QuerySet is aggregated as a
-/// subquery (Django does the same), so `qs[:5].aggregate(Sum(..))` sums those five rows.
+/// the QuerySet selects, as Django's `Query.get_aggregation` does.
+///
+/// A plain QuerySet is aggregated directly. A sliced, distinct, grouped or empty one is
+/// aggregated as a subquery, so that `qs[:5].aggregate(Sum(..))` sums those five rows. The
+/// aggregates are then still resolved against the *inner* query (joins are added there): every
+/// column they read is selected by the inner query under a hidden name (`__col1`, …) and the
+/// outer query aggregates those, while a reference to an annotation reads the inner query's
+/// column of that name (`values("x").annotate(n=Count("id")).aggregate(Avg("n"))` averages
+/// the per-group counts). As in Django, a hoisted column joins the inner query's GROUP BY
+/// and DISTINCT like any selected column.
 pub(crate) fn compile_aggregate(
     qs: &QuerySet,
     items: Vec<(String, AggregateItem)>,
@@ -86,7 +94,18 @@ pub(crate) fn compile_aggregate(
         if let Some(h) = having.first() {
             return Err(aggregate_in_where(h));
         }
-        let select = resolve_aggregate_items(&mut compiler, items)?;
+        if query.values.is_some() {
+            // The joins a values() path made stay in Django's FROM clause (and may repeat rows
+            // through a reverse relation), though the columns are not selected.
+            compiler.select_items(query)?;
+        }
+        let selected = compiler.selected_annotations(query);
+        let mut summarizer = Summarizer {
+            compiler: &mut compiler,
+            selected,
+            hoisted: None,
+        };
+        let select = resolve_aggregate_items(&mut summarizer, items)?;
         let empty = where_.iter().any(is_false);
         let plan = assemble(
             compiler.plan_from()?,
@@ -94,17 +113,29 @@ pub(crate) fn compile_aggregate(
         )?;
         return Ok(CompiledQuery { plan, empty });
     }
+    // The ordering only matters to which rows a slice takes.
     let inner_qs = if query.is_sliced() {
         qs.clone()
     } else {
         qs.clear_ordering()
     };
-    let inner = compile(&inner_qs)?;
-    let empty = inner.empty;
+    let mut compiler = Compiler::for_queryset(&inner_qs)?;
+    let (where_, having) = compiler.resolve_annotations_and_filters(&inner_qs.query)?;
+    let mut inner_select = compiler.select_items(&inner_qs.query)?;
+    let selected = compiler.selected_annotations(&inner_qs.query);
+    let mut summarizer = Summarizer {
+        compiler: &mut compiler,
+        selected,
+        hoisted: Some(vec![]),
+    };
+    let select = resolve_aggregate_items(&mut summarizer, items)?;
+    inner_select.extend(summarizer.hoisted.unwrap_or_default());
+    let inner = compiler.complete_select(&inner_qs.query, where_, having, inner_select)?;
+    let empty = query.empty || inner.where_.iter().any(is_false);
+    let inner_plan = assemble(compiler.plan_from()?, inner)?;
     let inner_plan = if empty {
         Arc::new(LogicalPlan::Values(Values::empty(
-            inner
-                .plan
+            inner_plan
                 .schema()
                 .fields()
                 .iter()
@@ -112,18 +143,14 @@ pub(crate) fn compile_aggregate(
                 .collect(),
         )))
     } else {
-        inner.plan
+        inner_plan
     };
     let from = LogicalPlanBuilder::from(inner_plan).alias(SUBQUERY_ALIAS);
-    let mut outer = SubqueryResolver {
-        schema: Arc::clone(from.plan().schema()),
-        model: qs.model.clone(),
-    };
-    let select = resolve_aggregate_items(&mut outer, items)?;
     let plan = assemble(from, SelectQuery::aggregate(vec![], select))?;
     Ok(CompiledQuery { plan, empty })
 }
 
+/// The alias of the inner query `aggregate()` runs over (Django's `subquery`).
 const SUBQUERY_ALIAS: &str = "subquery";
 
 fn resolve_aggregate_items(
@@ -198,8 +225,6 @@ struct ResolvedAnnotation {
 struct PathResolution {
     field: ResolvedField,
     consumed: usize,
-    /// The model in which an unconsumed next part would have been looked up.
-    next_model: Arc<Model>,
     /// Set when the path ended on a relation named by its field name (`"customer"`, not
     /// `"customer_id"`): ordering by it means the related model's ordering.
     relation_target: Option<Arc<Model>>,
@@ -294,6 +319,17 @@ impl Compiler {
     fn select_query(&mut self, query: &Query) -> Result<SelectQuery> {
         let (where_, having) = self.resolve_annotations_and_filters(query)?;
         let select = self.select_items(query)?;
+        self.complete_select(query, where_, having, select)
+    }
+
+    /// Adds the ordering and the grouping to a resolved WHERE, HAVING and SELECT list.
+    fn complete_select(
+        &mut self,
+        query: &Query,
+        where_: Vec<Expr>,
+        having: Vec<Expr>,
+        select: Vec<(String, Expr)>,
+    ) -> Result<SelectQuery> {
         let grouped = query.group_by != GroupBy::None;
         let order = self.ordering(query, grouped)?;
         let group_by = match &query.group_by {
@@ -478,14 +514,13 @@ impl Compiler {
                     items.push((name.clone(), expr));
                 }
                 for (i, a) in annotations.iter().enumerate() {
-                    let named = values.fields.contains(&a.name);
-                    if named && !a.select {
+                    if values.fields.contains(&a.name) && !a.select {
                         return Err(Error::FieldError(format!(
                             "Cannot select the '{}' alias. Use annotate() to promote it.",
                             a.name
                         )));
                     }
-                    if named || (a.select && i >= values.annotation_mark) {
+                    if selects_annotation(query, i, a) {
                         items.push((a.name.clone(), a.expr.clone()));
                     }
                 }
@@ -512,6 +547,17 @@ impl Compiler {
             items.push((a.name.clone(), a.expr.clone()));
         }
         Ok(items)
+    }
+
+    /// The names of the annotations the QuerySet's rows include (Django's
+    /// `annotation_select`).
+    fn selected_annotations(&self, query: &Query) -> BTreeSet<String> {
+        self.annotations
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| selects_annotation(query, *i, a))
+            .map(|(_, a)| a.name.clone())
+            .collect()
     }
 
     /// Field names `only()`/`defer()` leave loaded; the primary key always is.
@@ -654,27 +700,22 @@ impl Compiler {
         if resolution.consumed == parts.len() {
             return Ok(resolution);
         }
-        let unknown = parts[resolution.consumed];
-        match F(name).resolve(self) {
-            Ok(expr) => {
-                let data_type = expr.data_type(&self.schema)?;
-                let nullable = expr.nullable(&self.schema)?;
-                Ok(PathResolution {
-                    field: ResolvedField {
-                        field_type: FieldType::for_data_type(&data_type),
-                        is_aggregate: expr.contains_aggregate(),
-                        expr,
-                        data_type,
-                        nullable,
-                        model: None,
-                    },
-                    consumed: parts.len(),
-                    next_model: resolution.next_model,
-                    relation_target: None,
-                })
-            }
-            Err(_) => Err(self.unknown_field(unknown, &resolution.next_model)),
-        }
+        let expr = F(name).resolve(self)?;
+        let data_type = expr.data_type(&self.schema)?;
+        let nullable = expr.nullable(&self.schema)?;
+        Ok(PathResolution {
+            field: ResolvedField {
+                field_type: FieldType::for_data_type(&data_type),
+                is_aggregate: expr.contains_aggregate(),
+                expr,
+                data_type,
+                nullable,
+                model: None,
+                unresolved: None,
+            },
+            consumed: parts.len(),
+            relation_target: None,
+        })
     }
 
     /// Walks `parts` through fields, forward relations and reverse relations (see
@@ -683,11 +724,7 @@ impl Compiler {
         let Some(&first) = parts.first() else {
             return Err(Error::FieldError("Empty field name.".into()));
         };
-        if let Some(a) = self.annotations[..self.visible]
-            .iter()
-            .rev()
-            .find(|a| a.name == first)
-        {
+        if let Some(a) = self.visible_annotation(first) {
             return Ok(PathResolution {
                 field: ResolvedField {
                     expr: a.expr.clone(),
@@ -696,9 +733,9 @@ impl Compiler {
                     field_type: FieldType::for_data_type(&a.data_type),
                     is_aggregate: a.expr.contains_aggregate(),
                     model: None,
+                    unresolved: None,
                 },
                 consumed: 1,
-                next_model: Arc::clone(&self.model),
                 relation_target: None,
             });
         }
@@ -740,9 +777,9 @@ impl Compiler {
                             field_type: Some(pk.field_type().clone()),
                             is_aggregate: false,
                             model: Some(model.name().to_string()),
+                            unresolved: None,
                         },
                         consumed: i + 1,
-                        next_model: Arc::clone(&model),
                         relation_target: None,
                     });
                 }
@@ -754,16 +791,20 @@ impl Compiler {
                 field_type: Some(field_type),
                 is_aggregate: false,
                 model: Some(model.name().to_string()),
+                unresolved: None,
             };
             let relation = match field.relation() {
                 Some(relation) if name != field.attname() => relation.clone(),
                 _ => {
+                    let mut resolved = column(&field, field.field_type().clone());
+                    resolved.unresolved = parts
+                        .get(i + 1)
+                        .map(|next| join_not_permitted(next, field.name()));
                     return Ok(PathResolution {
-                        field: column(&field, field.field_type().clone()),
+                        field: resolved,
                         consumed: i + 1,
-                        next_model: Arc::clone(&model),
                         relation_target: None,
-                    })
+                    });
                 }
             };
             let target = self.related_model(&model, &relation.to)?;
@@ -790,19 +831,24 @@ impl Compiler {
                         .unwrap_or(FieldType::BigIntegerField),
                     t => t.clone(),
                 };
+                let mut resolved = column(&field, key_type);
+                resolved.unresolved = parts
+                    .get(i + 2)
+                    .map(|next| join_not_permitted(next, key.name()));
                 return Ok(PathResolution {
-                    field: column(&field, key_type),
+                    field: resolved,
                     consumed: i + 2,
-                    next_model: target,
                     relation_target: None,
                 });
             }
             if !next.is_some_and(|n| self.is_step_into(&target, n)) {
-                // The path ends on the relation; what follows are lookups (`customer__in`).
+                // The path ends on the relation; what follows are lookups (`customer__in`),
+                // or for an F() path Django's error for a name the related model lacks.
+                let mut resolved = column(&field, field.field_type().clone());
+                resolved.unresolved = next.map(|next| self.unknown_field(next, &target));
                 return Ok(PathResolution {
-                    field: column(&field, field.field_type().clone()),
+                    field: resolved,
                     consumed: i + 1,
-                    next_model: Arc::clone(&target),
                     relation_target: Some(target),
                 });
             }
@@ -811,6 +857,15 @@ impl Compiler {
             through_join = true;
             i += 1;
         }
+    }
+
+    /// The annotation `name` as the expression being resolved sees it (a later annotation of
+    /// the same name replaces an earlier one).
+    fn visible_annotation(&self, name: &str) -> Option<&ResolvedAnnotation> {
+        self.annotations[..self.visible]
+            .iter()
+            .rev()
+            .find(|a| a.name == name)
     }
 
     fn lookup_field(&self, model: &Model, name: &str) -> Result<Option<Field>> {
@@ -970,50 +1025,74 @@ impl Resolver for Compiler {
     }
 }
 
-/// Resolves names against the output columns of a subquery (`aggregate()` over a sliced,
-/// distinct or grouped QuerySet).
-struct SubqueryResolver {
-    schema: PlanSchemaRef,
-    model: String,
+/// Django's error for a path that goes on after a field that is not a relation
+/// (`amount__x`, `customer__pk__x`: the key is named as a field, `id`).
+fn join_not_permitted(next: &str, field_name: &str) -> Error {
+    Error::FieldError(format!(
+        "Cannot resolve keyword '{next}' into field. Join on '{field_name}' not permitted."
+    ))
 }
 
-impl Resolver for SubqueryResolver {
-    fn resolve(&mut self, parts: &[&str]) -> Result<(ResolvedField, usize)> {
-        let Some(&first) = parts.first() else {
-            return Err(Error::FieldError("Empty field name.".into()));
-        };
-        let attname = format!("{first}_id");
-        let found = self
-            .schema
-            .fields()
-            .iter()
-            .find(|f| f.name() == first)
-            .or_else(|| self.schema.fields().iter().find(|f| f.name() == attname));
-        match found {
-            Some(f) => Ok((
-                ResolvedField {
-                    expr: Expr::Column(f.column()),
-                    data_type: f.field.data_type().clone(),
-                    nullable: f.field.is_nullable(),
-                    field_type: FieldType::for_data_type(f.field.data_type()),
-                    is_aggregate: false,
-                    model: Some(self.model.clone()),
-                },
-                1,
-            )),
-            None => {
-                let choices: BTreeSet<&str> =
-                    self.schema.fields().iter().map(|f| f.name()).collect();
-                Err(Error::FieldError(format!(
-                    "Cannot resolve keyword '{first}' into field. Choices are: {}",
-                    choices.into_iter().collect::<Vec<_>>().join(", ")
-                )))
-            }
+/// Whether a QuerySet's rows include annotation `index`: `annotate()` ones, except that
+/// after `values("a", …)` only those named there or added after it.
+fn selects_annotation(query: &Query, index: usize, annotation: &ResolvedAnnotation) -> bool {
+    match &query.values {
+        Some(values) if !values.fields.is_empty() => {
+            annotation.select
+                && (values.fields.contains(&annotation.name) || index >= values.annotation_mark)
         }
+        _ => annotation.select,
+    }
+}
+
+/// Resolves the arguments of `aggregate()` against the QuerySet's query, as Django's
+/// `resolve_expression(summarize=True)` does: field paths as anywhere else (adding joins),
+/// annotations only when the QuerySet selects them ("Cannot aggregate over the 'x' alias").
+/// When the aggregate runs over the QuerySet as a subquery, each column read is hoisted into
+/// the subquery's select list as `__col<n>` and an annotation is read from the subquery's
+/// column of its name.
+struct Summarizer<'a> {
+    compiler: &'a mut Compiler,
+    /// The annotations the QuerySet's rows include.
+    selected: BTreeSet<String>,
+    /// `Some` when aggregating over a subquery: the hidden columns it must select.
+    hoisted: Option<Vec<(String, Expr)>>,
+}
+
+impl Resolver for Summarizer<'_> {
+    fn resolve(&mut self, parts: &[&str]) -> Result<(ResolvedField, usize)> {
+        let (mut field, consumed) = self.compiler.resolve(parts)?;
+        let first = parts[0];
+        if self.compiler.visible_annotation(first).is_some() {
+            if !self.selected.contains(first) {
+                return Err(Error::FieldError(format!(
+                    "Cannot aggregate over the '{first}' alias. Use annotate() to promote it."
+                )));
+            }
+            if self.hoisted.is_some() {
+                // Django's `Ref`: the inner query computes the annotation (an aggregate
+                // annotation per group), the outer query only reads it.
+                field.expr = qualified_col(SUBQUERY_ALIAS, first);
+                field.is_aggregate = false;
+            }
+            return Ok((field, consumed));
+        }
+        if let Some(hoisted) = &mut self.hoisted {
+            let name = match hoisted.iter().find(|(_, e)| e == &field.expr) {
+                Some((name, _)) => name.clone(),
+                None => {
+                    let name = format!("__col{}", hoisted.len() + 1);
+                    hoisted.push((name.clone(), field.expr.clone()));
+                    name
+                }
+            };
+            field.expr = qualified_col(SUBQUERY_ALIAS, &name);
+        }
+        Ok((field, consumed))
     }
 
     fn model_name(&self) -> &str {
-        &self.model
+        self.compiler.model_name()
     }
 }
 
@@ -1025,7 +1104,7 @@ pub(crate) fn count_star() -> Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::expressions::{Count, Sum, F};
+    use crate::expressions::{Count, Expression, Sum, F};
     use crate::q;
     use crate::queryset::fixtures::shop_schema;
 
@@ -1080,6 +1159,137 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "Cannot resolve keyword 'nme' into field. Choices are: customer, id, name"
+        );
+    }
+
+    #[test]
+    fn unknown_names_after_a_field_are_worded_as_django_words_them() {
+        // Each message is Django 5.1.4's for the same QuerySet (django_runner.py --db
+        // sqlite); Django's test models have AutoField keys where Quiver's default is
+        // BigAutoField.
+        let db = shop_schema();
+        let orders = db.objects("Order");
+        let customers = db.objects("Customer");
+        let customer_choices = "Choices are: country, country_id, id, name, orders, \
+                                referred_orders, region";
+        let annotated = |qs: &QuerySet, expression: Expression| {
+            error(&qs.annotate([("x", expression)])).to_string()
+        };
+        // F(): after a forward relation, the related model's choices (Django's
+        // names_to_path) …
+        assert_eq!(
+            annotated(&orders, F("customer__nme")),
+            format!("Cannot resolve keyword 'nme' into field. {customer_choices}")
+        );
+        assert_eq!(
+            annotated(&orders, F("customer__nme__foo")),
+            format!("Cannot resolve keyword 'nme' into field. {customer_choices}")
+        );
+        assert_eq!(
+            annotated(&orders, F("customer__exact")),
+            format!("Cannot resolve keyword 'exact' into field. {customer_choices}")
+        );
+        assert_eq!(
+            annotated(&orders, F("customer__country__nme")),
+            "Cannot resolve keyword 'nme' into field. Choices are: customer, id, name"
+        );
+        // … with the selected annotations among them …
+        assert_eq!(
+            annotated(&orders.annotate([("y", F("id"))]), F("customer__nme")),
+            "Cannot resolve keyword 'nme' into field. Choices are: country, country_id, id, \
+             name, orders, referred_orders, region, y"
+        );
+        let compared = orders.filter(q!(amount__gt = F("customer__nme")));
+        assert_eq!(
+            error(&compared).to_string(),
+            format!("Cannot resolve keyword 'nme' into field. {customer_choices}")
+        );
+        // … after any other model field, no join …
+        let join = |next: &str, field: &str| {
+            format!("Cannot resolve keyword '{next}' into field. Join on '{field}' not permitted.")
+        };
+        assert_eq!(annotated(&orders, F("amount__nme")), join("nme", "amount"));
+        assert_eq!(
+            annotated(&orders, F("customer__name__nme")),
+            join("nme", "name")
+        );
+        assert_eq!(
+            annotated(&orders, F("customer__pk__nme")),
+            join("nme", "id")
+        );
+        assert_eq!(annotated(&orders, F("pk__nme")), join("nme", "id"));
+        // … and after an annotation or a reverse relation, the unsupported transform.
+        let unsupported = |name: &str, class: &str| {
+            format!("Unsupported lookup '{name}' for {class} or join on the field not permitted.")
+        };
+        let doubled = orders.annotate([("d", F("amount") * 2)]);
+        assert_eq!(
+            annotated(&doubled, F("d__nme")),
+            unsupported("nme", "IntegerField")
+        );
+        assert_eq!(
+            annotated(&customers, F("orders__nme")),
+            unsupported("nme", "BigAutoField")
+        );
+        // values() and order_by() names are F() paths.
+        let values = |qs: &QuerySet, name: &str| error(&qs.values([name])).to_string();
+        assert_eq!(values(&orders, "amount__nme"), join("nme", "amount"));
+        assert_eq!(values(&orders, "customer__id__nme"), join("nme", "id"));
+        assert_eq!(
+            values(&customers, "orders__nme"),
+            unsupported("nme", "BigAutoField")
+        );
+        let ordered = |qs: &QuerySet, name: &str| error(&qs.order_by([name])).to_string();
+        assert_eq!(ordered(&orders, "amount__nme"), join("nme", "amount"));
+        assert_eq!(
+            ordered(&orders, "customer__nme"),
+            format!("Cannot resolve keyword 'nme' into field. {customer_choices}")
+        );
+        // filter(): the name after the field is a lookup, so an unknown one is an
+        // unsupported lookup of that field — a ForeignKey too.
+        let filtered = |q: Q| error(&orders.filter(q)).to_string();
+        assert_eq!(
+            filtered(q!(customer__nme = "x")),
+            unsupported("nme", "ForeignKey")
+        );
+        assert_eq!(
+            filtered(q!(customer__nme__exact = "x")),
+            unsupported("nme", "ForeignKey")
+        );
+        assert_eq!(
+            filtered(q!(customer__country__nme = "x")),
+            unsupported("nme", "ForeignKey")
+        );
+        assert_eq!(
+            filtered(q!(customer__name__nme = "x")),
+            unsupported("nme", "CharField")
+        );
+        assert_eq!(
+            filtered(q!(amount__nme = 1)),
+            unsupported("nme", "IntegerField")
+        );
+        assert_eq!(
+            filtered(q!(customer__gtee = 1)),
+            "Unsupported lookup 'gtee' for ForeignKey or join on the field not permitted, \
+             perhaps you meant gte or gt?"
+        );
+        // aggregate(): resolved like F(), directly or over a grouped subquery.
+        let aggregated = |qs: &QuerySet| {
+            let items = vec![(
+                "s".to_string(),
+                AggregateItem::Expression(Sum("customer__nme")),
+            )];
+            compile_aggregate(qs, items).unwrap_err().to_string()
+        };
+        assert_eq!(
+            aggregated(&orders),
+            format!("Cannot resolve keyword 'nme' into field. {customer_choices}")
+        );
+        let grouped = orders.values(["status"]).annotate([("n", Count("id"))]);
+        assert_eq!(
+            aggregated(&grouped),
+            "Cannot resolve keyword 'nme' into field. Choices are: country, country_id, id, n, \
+             name, orders, referred_orders, region"
         );
     }
 
@@ -1389,12 +1599,45 @@ mod tests {
             compiled.plan.to_string(),
             lines(
                 "Projection: __agg0 AS amount__sum
-                   Aggregate: groupBy=[], aggr=[sum(subquery.amount) AS __agg0]
+                   Aggregate: groupBy=[], aggr=[sum(subquery.__col1) AS __agg0]
                      SubqueryAlias: subquery
                        Limit: skip=0, fetch=2
                          Sort: amount DESC NULLS FIRST
-                           Projection: order.id, order.customer_id, order.referrer_id, order.amount, order.status
+                           Projection: order.id, order.customer_id, order.referrer_id, order.amount, order.status, order.amount AS __col1
                              Scan: order"
+            )
+        );
+        // Django's get_aggregation: a relation is joined inside the subquery and its column
+        // hoisted (once for both aggregates); an annotation is read from the subquery.
+        let grouped = db
+            .objects("Order")
+            .values(["status"])
+            .annotate([("n", Count("id"))]);
+        let summaries = vec![
+            (
+                "n__avg".to_string(),
+                AggregateItem::Expression(crate::expressions::Avg("n")),
+            ),
+            (
+                "countries".to_string(),
+                AggregateItem::Expression(Count("customer__country").distinct()),
+            ),
+            (
+                "x".to_string(),
+                AggregateItem::Expression(Sum(F("customer__country") + F("n"))),
+            ),
+        ];
+        assert_eq!(
+            compile_aggregate(&grouped, summaries).unwrap().plan.to_string(),
+            lines(
+                "Projection: __agg0 AS n__avg, __agg1 AS countries, __agg2 AS x
+                   Aggregate: groupBy=[], aggr=[avg(subquery.n) AS __agg0, count(DISTINCT subquery.__col1) AS __agg1, sum((subquery.__col1 + subquery.n)) AS __agg2]
+                     SubqueryAlias: subquery
+                       Projection: order.status, __agg0 AS n, customer.country_id AS __col1
+                         Aggregate: groupBy=[order.status, customer.country_id], aggr=[count(order.id) AS __agg0]
+                           Join: Left, on=[order.customer_id = customer.id]
+                             Scan: order
+                             Scan: customer"
             )
         );
         // Unsliced and ungrouped: aggregated directly, ordering dropped.

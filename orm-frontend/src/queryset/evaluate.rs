@@ -942,4 +942,130 @@ mod tests {
             ["Ann", "Dee"]
         );
     }
+
+    #[test]
+    fn aggregate_over_a_subquery_resolves_against_the_inner_query() {
+        // Every expected value is Django 5.1.4's answer for the same QuerySet over the same
+        // rows (/work/shared/django-oracle/django_runner.py --db sqlite).
+        let db = shop();
+        let orders = db.objects("Order");
+        let aggregate = |qs: &QuerySet, items: Vec<AggregateArg>| qs.aggregate(items).unwrap();
+        // Relations the sliced QuerySet does not select: joined inside the subquery.
+        let window = orders.order_by(["id"]).slice(1..4);
+        let row = aggregate(
+            &window,
+            vec![
+                Count("customer__region").distinct().into(),
+                Sum("customer__country__id").into(),
+                ("paid_eu", Count("id").filter(q!(customer__region = "EU"))).into(),
+                ("top", Max("customer__name")).into(),
+            ],
+        );
+        assert_eq!(
+            row.to_string(),
+            "{customer__region__count: 2, customer__country__id__sum: 2, paid_eu: 2, top: 'Dee'}"
+        );
+        // The slice is taken of the joined rows: Ann's two orders are the first two.
+        let two = db.objects("Customer").slice(..2);
+        let row = aggregate(&two, vec![Count("orders").into()]);
+        assert_eq!(row.get::<i64>("orders__count").unwrap(), 2);
+        // Annotations are read from the subquery; other fields are hoisted next to them.
+        let largest = orders
+            .annotate([("double", F("amount") * 2)])
+            .order_by(["-amount"])
+            .slice(..2);
+        let row = aggregate(
+            &largest,
+            vec![Sum("double").into(), Max("customer__name").into()],
+        );
+        assert_eq!(
+            row.to_string(),
+            "{double__sum: 700, customer__name__max: 'Ann'}"
+        );
+        // An aggregate over an aggregate annotation: the groups are computed, then averaged.
+        let by_status = orders.values(["status"]).annotate([("n", Count("id"))]);
+        let row = aggregate(&by_status, vec![Avg("n").into()]);
+        assert!((row.get::<f64>("n__avg").unwrap() - 5.0 / 3.0).abs() < 1e-12);
+        // A hoisted column joins the GROUP BY, as in Django (one group per status and amount).
+        let row = aggregate(
+            &by_status,
+            vec![
+                Sum("amount").into(),
+                ("x", Sum(F("n") + F("amount"))).into(),
+            ],
+        );
+        assert_eq!(row.to_string(), "{amount__sum: 475, x: 480}");
+        let per_customer = db.objects("Customer").annotate([("n", Count("orders"))]);
+        let row = aggregate(&per_customer, vec![Sum("n").into(), Count("id").into()]);
+        assert_eq!(row.to_string(), "{n__sum: 5, id__count: 4}");
+        // Grouping by the order amount too splits Ann's group in two.
+        let row = aggregate(
+            &per_customer,
+            vec![
+                Sum("n").into(),
+                Count("id").into(),
+                Sum("orders__amount").into(),
+            ],
+        );
+        assert_eq!(
+            row.to_string(),
+            "{n__sum: 5, id__count: 5, orders__amount__sum: 475}"
+        );
+        // distinct(): the hoisted columns take part in the DISTINCT.
+        let customers = orders.values(["customer"]).distinct();
+        let row = aggregate(&customers, vec![Count("customer").into()]);
+        assert_eq!(row.get::<i64>("customer__count").unwrap(), 4);
+        let row = aggregate(
+            &customers,
+            vec![Count("customer").into(), Sum("amount").into()],
+        );
+        assert_eq!(row.to_string(), "{customer__count: 5, amount__sum: 475}");
+        // A non-aggregate annotation after the grouping splits the groups for count() too.
+        let late = by_status.annotate([("z", F("amount"))]);
+        assert_eq!(late.count().unwrap(), 5);
+        assert_eq!(late.fetch().unwrap().len(), 5);
+        // Nothing to aggregate: NULL, and 0 for Count.
+        let row = aggregate(
+            &orders.none().slice(..3),
+            vec![Sum("customer__country__id").into(), Count("id").into()],
+        );
+        assert_eq!(
+            row.to_string(),
+            "{customer__country__id__sum: None, id__count: 0}"
+        );
+    }
+
+    #[test]
+    fn aggregate_reads_only_selected_annotations_and_keeps_values_joins() {
+        let db = shop();
+        let orders = db.objects("Order");
+        let refused = "Cannot aggregate over the 'double' alias. Use annotate() to promote it.";
+        let aliased = orders.alias([("double", F("amount") * 2)]);
+        let masked = orders
+            .annotate([("double", F("amount") * 2)])
+            .values(["status"]);
+        for qs in [&aliased, &aliased.slice(..2), &masked, &masked.slice(..3)] {
+            let err = qs.aggregate([Sum("double")]).unwrap_err();
+            assert_eq!(
+                (err.django_name(), err.to_string().as_str()),
+                ("FieldError", refused)
+            );
+        }
+        let err = orders
+            .annotate([("n", Count("id"))])
+            .values(["status"])
+            .aggregate([Sum("n")])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Cannot aggregate over the 'n' alias. Use annotate() to promote it."
+        );
+        // A values() path through a reverse relation repeats customers in Django's FROM
+        // clause, so aggregate() and count() see the five joined rows that fetch() returns.
+        let joined = db.objects("Customer").values(["orders__amount"]);
+        let row = joined.aggregate([Count("id")]).unwrap();
+        assert_eq!(row.get::<i64>("id__count").unwrap(), 5);
+        assert_eq!(joined.count().unwrap(), 5);
+        assert_eq!(joined.fetch().unwrap().len(), 5);
+    }
 }

@@ -21,19 +21,19 @@ use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use arrow::array::{make_array, ArrayData};
 use arrow::array::{
     new_null_array, Array, ArrayRef, ArrowPrimitiveType, AsArray, Decimal128Array, Float64Array,
     Int64Array, PrimitiveArray,
 };
-use arrow::buffer::NullBuffer;
+use arrow::buffer::{Buffer, NullBuffer};
 use arrow::datatypes::{
-    DataType, Decimal128Type, DurationMicrosecondType, DurationMillisecondType,
+    ArrowNativeType, DataType, Decimal128Type, DurationMicrosecondType, DurationMillisecondType,
     DurationNanosecondType, DurationSecondType, Float32Type, Float64Type, Int16Type, Int32Type,
     Int64Type, Int8Type, TimeUnit, UInt16Type, UInt32Type, UInt8Type,
 };
 
 use super::distinct::DistinctAccumulator;
-use super::interner::native_array;
 use super::{min_max, variance, NO_GROUP};
 use crate::error::{EngineError, Result};
 use crate::expr::AggregateFunction;
@@ -249,6 +249,24 @@ pub(crate) fn validity(seen: &[bool]) -> Option<NullBuffer> {
     } else {
         Some(NullBuffer::from(seen))
     }
+}
+
+/// An array of `data_type` built from raw values and validity (for result columns whose
+/// native type is shared by several logical types, such as `Duration` over `i64`).
+pub(crate) fn native_array<N: ArrowNativeType>(
+    data_type: &DataType,
+    values: Vec<N>,
+    nulls: Option<NullBuffer>,
+) -> Result<ArrayRef> {
+    let data = ArrayData::try_new(
+        data_type.clone(),
+        values.len(),
+        nulls.map(|n| n.into_inner().into_inner()),
+        0,
+        vec![Buffer::from_vec(values)],
+        vec![],
+    )?;
+    Ok(make_array(data))
 }
 
 fn overflow(what: &str) -> EngineError {
@@ -776,7 +794,7 @@ where
 pub struct AvgDecimal {
     sums: Vec<i128>,
     counts: Vec<u64>,
-    /// Output scale minus input scale (0 to 4).
+    /// Output scale minus input scale.
     scale_up: u32,
     output_type: DataType,
 }
@@ -790,7 +808,6 @@ impl AvgDecimal {
         };
         let scale_up = u32::try_from(output_scale as i16 - input_scale as i16)
             .ok()
-            .filter(|s| *s <= 4)
             .ok_or_else(|| {
                 EngineError::Internal(format!(
                     "decimal avg from scale {input_scale} to {output_type}"
@@ -805,19 +822,27 @@ impl AvgDecimal {
     }
 
     /// `sum / count` scaled by `10^scale_up`, rounded half away from zero; `None` if it does
-    /// not fit. Computed as quotient and remainder so `sum * 10^scale_up` never overflows.
+    /// not fit. Long division in steps of at most 19 digits: the remainder is below `count`
+    /// (< 2^64), so `remainder * 10^19` never overflows and `sum * 10^scale_up` is never
+    /// formed.
     fn average(sum: i128, count: u64, scale_up: u32) -> Option<i128> {
         let count = count as u128;
         let magnitude = sum.unsigned_abs();
-        let factor = 10_u128.pow(scale_up);
-        let whole = (magnitude / count).checked_mul(factor)?;
-        // remainder < count < 2^64 and factor <= 10^4, so this cannot overflow.
-        let scaled_remainder = (magnitude % count) * factor;
-        let mut fraction = scaled_remainder / count;
-        if (scaled_remainder % count) * 2 >= count {
-            fraction += 1;
+        let (mut quotient, mut remainder) = (magnitude / count, magnitude % count);
+        let mut digits_left = scale_up;
+        while digits_left > 0 {
+            let step = digits_left.min(19);
+            let scaled = remainder * 10_u128.pow(step);
+            quotient = quotient
+                .checked_mul(10_u128.pow(step))?
+                .checked_add(scaled / count)?;
+            remainder = scaled % count;
+            digits_left -= step;
         }
-        let result = i128::try_from(whole.checked_add(fraction)?).ok()?;
+        if remainder * 2 >= count {
+            quotient = quotient.checked_add(1)?;
+        }
+        let result = i128::try_from(quotient).ok()?;
         Some(if sum < 0 { -result } else { result })
     }
 }
@@ -1095,6 +1120,15 @@ mod tests {
         assert_eq!(AvgDecimal::average(2, 3, 4), Some(6667));
         assert_eq!(AvgDecimal::average(i128::MAX, 1, 0), Some(i128::MAX));
         assert_eq!(AvgDecimal::average(i128::MAX, 1, 1), None);
+        // 143 / 12 = 11.91666…: at 16 more digits, as PostgreSQL's numeric average shows.
+        assert_eq!(
+            AvgDecimal::average(143, 12, 16),
+            Some(119_166_666_666_666_667)
+        );
+        assert_eq!(
+            AvgDecimal::average(-2, 3, 30),
+            Some(-(10_i128.pow(30) * 2 / 3 + 1))
+        );
     }
 
     #[test]

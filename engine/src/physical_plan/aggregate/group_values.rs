@@ -498,6 +498,43 @@ mod tests {
     }
 
     #[test]
+    fn integer_keys_move_from_dense_ids_to_the_hash_table() {
+        let mut table = new_group_values(&[DataType::Int64]).unwrap();
+        let mut cache = GroupLookupCache::default();
+        let small: ArrayRef = Arc::new(Int64Array::from(vec![Some(-3), Some(10), None, Some(-3)]));
+        assert_eq!(intern(table.as_mut(), &[small]), vec![0, 1, 2, 0]);
+        // Below the range start: the dense ids are re-based.
+        let lower: ArrayRef = Arc::new(Int64Array::from(vec![-100, 10]));
+        assert_eq!(intern(table.as_mut(), &[lower]), vec![3, 1]);
+        let probe: ArrayRef = Arc::new(Int64Array::from(vec![
+            Some(10),
+            Some(11),
+            None,
+            Some(i64::MIN),
+        ]));
+        let mut ids = Vec::new();
+        table
+            .lookup(&[Arc::clone(&probe)], &mut ids, &mut cache)
+            .unwrap();
+        assert_eq!(ids, vec![1, NO_GROUP, 2, NO_GROUP]);
+        // A key far away makes the range too wide: the hash table takes over, same ids.
+        let far: ArrayRef = Arc::new(Int64Array::from(vec![i64::MAX, -3, i64::MIN, -100]));
+        assert_eq!(intern(table.as_mut(), &[far]), vec![4, 0, 5, 3]);
+        ids.clear();
+        table.lookup(&[probe], &mut ids, &mut cache).unwrap();
+        assert_eq!(ids, vec![1, NO_GROUP, 2, 5]);
+        let expected: ArrayRef = Arc::new(Int64Array::from(vec![
+            Some(-3),
+            Some(10),
+            None,
+            Some(-100),
+            Some(i64::MAX),
+            Some(i64::MIN),
+        ]));
+        assert_eq!(&table.emit().unwrap()[0], &expected);
+    }
+
+    #[test]
     fn floats_group_zero_and_nan_together() {
         let mut table = new_group_values(&[DataType::Float64]).unwrap();
         let a: ArrayRef = Arc::new(Float64Array::from(vec![
