@@ -340,21 +340,6 @@ impl Expr {
         }
     }
 
-    /// Whether it reads a column through the `owner` relation.
-    pub fn through_relation(&self) -> bool {
-        match self {
-            Expr::Col(column) => column.through_relation(),
-            Expr::Lit(_) => false,
-            Expr::Arith(left, _, right) | Expr::Coalesce(left, right) => {
-                left.through_relation() || right.through_relation()
-            }
-            Expr::Case(whens, default) => {
-                whens.iter().any(|(_, then)| then.through_relation())
-                    || default.as_ref().is_some_and(|d| d.through_relation())
-            }
-        }
-    }
-
     /// Whether evaluating it can fail on some data (an integer division by a column).
     pub fn may_fail(&self) -> bool {
         match self {
@@ -1029,15 +1014,7 @@ pub fn aggregate(annotations: Vec<Kind>) -> BoxedStrategy<AggSpec> {
                 // Fields only: see the module docs (-0.0).
                 AggFunc::Min | AggFunc::Max => {}
             }
-            // Quiver's HashAggregateExec panics on most `filter=` conditions
-            // (`regressions::aggregate_filter_without_nulls`); set this back to true once
-            // that is fixed.
-            const AGGREGATE_FILTERS: bool = false;
-            let filter = if AGGREGATE_FILTERS {
-                prop::option::weighted(0.25, qtree_over(&annotations, Leaves::Any, 1)).boxed()
-            } else {
-                Just(None).boxed()
-            };
+            let filter = prop::option::weighted(0.25, qtree_over(&annotations, Leaves::Any, 1));
             (
                 proptest::strategy::Union::new_weighted(args),
                 filter,
@@ -1645,20 +1622,6 @@ fn shape_aggregate(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey
         .boxed()
 }
 
-/// Whether a slice is left out of this shape to keep clear of a known Quiver bug: aggregating
-/// a sliced QuerySet across the relation fails
-/// (`regressions::aggregate_over_slice_across_relation`); drop this once that is fixed.
-fn slice_refused(shape: &Shape) -> bool {
-    let Shape::Aggregate { aggregates } = shape else {
-        return false;
-    };
-    aggregates.iter().any(|aggregate| match &aggregate.arg {
-        AggArg::Star => false,
-        AggArg::Col(column) => column.through_relation(),
-        AggArg::Expr(_, expr) => expr.through_relation(),
-    })
-}
-
 /// A random QuerySet over `Item`.
 pub fn queryset() -> impl Strategy<Value = QuerySetSpec> {
     let kinds = prop::collection::vec(
@@ -1691,11 +1654,7 @@ pub fn queryset() -> impl Strategy<Value = QuerySetSpec> {
         (Just(before.clone()), annotations, after, shape, slice()).prop_map(
             |(before, annotations, after, (shape, order, total_order), slice)| {
                 // A slice of an order that is not total is not a defined set of rows.
-                let slice = if total_order && !slice_refused(&shape) {
-                    slice
-                } else {
-                    None
-                };
+                let slice = if total_order { slice } else { None };
                 QuerySetSpec {
                     before,
                     annotations,
