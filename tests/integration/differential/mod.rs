@@ -111,16 +111,20 @@ fn run_quiver(spec: &QuerySetSpec, loaded: &Loaded) -> Result<Table, quiver::Err
 }
 
 /// What DataFusion runs: Quiver's SQL for the QuerySet, and for `aggregate()` and `count()`
-/// (which return a value, not a QuerySet) a second query over its rows, registered as the
-/// table `inputs`.
+/// (which return a value, not a QuerySet) one query per result column over its rows,
+/// registered as the table `inputs`.
 ///
-/// The second query runs over materialized rows rather than over Quiver's SQL as a derived
-/// table because DataFusion 55 drops an `ORDER BY` under an aggregate even when an `OFFSET`
-/// depends on it (`SELECT MAX(x) FROM (SELECT … LEFT JOIN … ORDER BY … OFFSET 4)` aggregates
-/// the wrong rows; `tests::datafusion_drops_the_order_of_an_offset_under_an_aggregate`).
+/// Those run over materialized rows rather than over Quiver's SQL as a derived table because
+/// DataFusion 55 drops an `ORDER BY` under an aggregate even when an `OFFSET` depends on it
+/// (`SELECT MAX(x) FROM (SELECT … LEFT JOIN … ORDER BY … OFFSET 4)` aggregates the wrong
+/// rows; `tests::datafusion_drops_the_order_of_an_offset_under_an_aggregate`), and one query
+/// per column because over an empty input `COALESCE(SUM(decimal), …)` beside a
+/// `SUM(DISTINCT …)` fails in DataFusion
+/// (`tests::datafusion_fails_a_decimal_coalesce_beside_a_distinct_sum`).
 struct DataFusionQuery {
     sql: String,
-    over_rows: Option<String>,
+    /// `(name, SELECT …)` per output column, over `inputs`.
+    over_rows: Vec<(String, String)>,
 }
 
 fn datafusion_query(
@@ -128,25 +132,28 @@ fn datafusion_query(
     loaded: &Loaded,
 ) -> Result<DataFusionQuery, quiver::Error> {
     let (sql, over_rows) = match &spec.shape {
-        Shape::Rows { .. } | Shape::Group { .. } => (spec.build(&loaded.db).sql()?, None),
+        Shape::Rows { .. } | Shape::Group { .. } => (spec.build(&loaded.db).sql()?, Vec::new()),
         Shape::Count => (
             spec.build(&loaded.db).sql()?,
-            Some("SELECT COUNT(*) AS \"count\" FROM \"inputs\"".to_owned()),
+            vec![(
+                "count".to_owned(),
+                "SELECT COUNT(*) AS \"count\" FROM \"inputs\"".to_owned(),
+            )],
         ),
         Shape::Aggregate { aggregates } => {
-            let names = aggregate_names(aggregates);
-            let items: Vec<String> = aggregates
-                .iter()
-                .zip(&names)
+            let columns = aggregate_names(aggregates)
+                .into_iter()
+                .zip(aggregates)
                 .enumerate()
-                .map(|(index, (aggregate, name))| {
-                    format!("{} AS \"{name}\"", aggregate_sql(index, aggregate))
+                .map(|(index, (name, aggregate))| {
+                    let sql = format!(
+                        "SELECT {} AS \"{name}\" FROM \"inputs\"",
+                        aggregate_sql(index, aggregate)
+                    );
+                    (name, sql)
                 })
                 .collect();
-            (
-                spec.build_aggregate_inputs(&loaded.db).sql()?,
-                Some(format!("SELECT {} FROM \"inputs\"", items.join(", "))),
-            )
+            (spec.build_aggregate_inputs(&loaded.db).sql()?, columns)
         }
     };
     Ok(DataFusionQuery { sql, over_rows })
@@ -160,9 +167,9 @@ fn run_datafusion(
     loaded: &Loaded,
 ) -> Result<Vec<RecordBatch>, String> {
     let batches = run_sql(&loaded.datafusion_tables(), &query.sql)?;
-    let Some(over_rows) = &query.over_rows else {
+    if query.over_rows.is_empty() {
         return Ok(batches);
-    };
+    }
     let schema = match batches.first() {
         Some(batch) => batch.schema(),
         None => {
@@ -176,7 +183,26 @@ fn run_datafusion(
             Arc::clone(rows.schema())
         }
     };
-    run_sql(&[("inputs", schema, batches)], over_rows)
+    let inputs = [("inputs", schema, batches)];
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for (name, sql) in &query.over_rows {
+        let result = run_sql(&inputs, sql)?;
+        let column = match result.as_slice() {
+            [batch] if batch.num_rows() == 1 => Arc::clone(batch.column(0)),
+            other => {
+                return Err(format!(
+                    "{sql} returned {} batches, not one row",
+                    other.len()
+                ))
+            }
+        };
+        fields.push(Field::new(name, column.data_type().clone(), true));
+        columns.push(column);
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(|error| error.to_string())?;
+    Ok(vec![batch])
 }
 
 /// `SUM(DISTINCT "h_a0") FILTER (WHERE "h_f0")`, in `COALESCE(…, default)` when it has one.
@@ -395,12 +421,19 @@ pub fn check(dataset: &Dataset, spec: &QuerySetSpec) -> Result<(), String> {
             ))
         }
     };
-    let sql = match &query.over_rows {
-        Some(over_rows) => format!(
-            "{}\nthen, over its rows as \"inputs\": {over_rows}",
-            query.sql
-        ),
-        None => query.sql.clone(),
+    let sql = if query.over_rows.is_empty() {
+        query.sql.clone()
+    } else {
+        let columns: Vec<&str> = query
+            .over_rows
+            .iter()
+            .map(|(_, sql)| sql.as_str())
+            .collect();
+        format!(
+            "{}\nthen, over its rows as \"inputs\": {}",
+            query.sql,
+            columns.join("; ")
+        )
     };
     Judging {
         context: context(&sql),
@@ -564,5 +597,34 @@ mod tests {
         assert!(error.contains("Invalid comparison operation"), "{error}");
         let without_distinct = sql.replace("SUM(DISTINCT a)", "SUM(a)");
         assert!(run_sql(&[], &without_distinct).is_ok());
+    }
+
+    /// DataFusion 55 fails on `COALESCE(SUM(decimal), …)` beside a `SUM(DISTINCT …)` over an
+    /// empty table, so `run_datafusion` computes each `aggregate()` column in its own query.
+    /// When this starts failing, DataFusion is fixed.
+    #[test]
+    fn datafusion_fails_a_decimal_coalesce_beside_a_distinct_sum() {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "a",
+            DataType::Decimal128(10, 2),
+            true,
+        )]));
+        let tables = [("inputs", schema, Vec::new())];
+        let coalesce = "COALESCE(SUM(a), CAST('19.25' AS DECIMAL(10, 2)))";
+        let error = run_sql(
+            &tables,
+            &format!("SELECT {coalesce} AS s, SUM(DISTINCT a) AS d FROM inputs"),
+        )
+        .expect_err("DataFusion fails");
+        assert!(
+            error.contains("column types must match schema types"),
+            "{error}"
+        );
+        let alone = run_sql(&tables, &format!("SELECT {coalesce} AS s FROM inputs"))
+            .expect("alone it runs");
+        assert!(matches!(
+            canonical_rows(&alone).as_slice(),
+            [row] if matches!(row[0], CanonValue::Decimal(1925, 2))
+        ));
     }
 }
