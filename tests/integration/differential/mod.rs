@@ -16,8 +16,9 @@
 //! Errors: both engines failing is accepted only when the QuerySet divides by a column that
 //! may hold zero (a data-dependent error); then one failing alone is accepted too, because
 //! neither SQL nor PostgreSQL fixes which rows an expression is evaluated on before a filter
-//! removes them. Anything else is a difference. What is not generated, and why, is listed in
-//! `querysets`' and `tables`' docs.
+//! removes them. DataFusion failing with an internal error that it calls its own bug leaves a
+//! case undecided too. Anything else is a difference. What is not generated, and why, is
+//! listed in `querysets`' and `tables`' docs.
 
 pub mod metamorphic;
 pub mod owners;
@@ -331,6 +332,12 @@ fn is_datafusion_data_error(error: &str) -> bool {
     error.contains("Divide by zero")
 }
 
+/// DataFusion's own internal errors, which it words as its bug: no reference for Quiver then
+/// (`tests::datafusion_fails_internally_on_a_projection_through_a_left_join`).
+fn is_datafusion_internal_error(error: &str) -> bool {
+    error.contains("This issue was likely caused by a bug in DataFusion's code")
+}
+
 /// How to judge one QuerySet's two results.
 struct Judging {
     /// The QuerySet in Django's spelling, the SQL DataFusion ran, and the data.
@@ -392,6 +399,7 @@ impl Judging {
             (Err(error), Err(_)) if self.may_fail && is_data_error(&error) => Ok(()),
             (Err(error), Ok(_)) if self.may_fail && is_data_error(&error) => Ok(()),
             (Ok(_), Err(error)) if self.may_fail && is_datafusion_data_error(&error) => Ok(()),
+            (Ok(_), Err(error)) if is_datafusion_internal_error(&error) => Ok(()),
             (Err(error), Ok(_)) => Err(format!(
                 "Quiver failed, DataFusion did not: {error:?}\n{context}"
             )),
@@ -512,6 +520,7 @@ mod tests {
     use arrow::datatypes::{DataType, Field, Schema};
     use arrow::record_batch::RecordBatch;
 
+    use super::Dataset;
     use crate::datafusion_oracle::{canonical_rows, run_sql, CanonValue};
 
     /// DataFusion 55 loses the order an `OFFSET` depends on when the sorted subquery joins
@@ -626,5 +635,22 @@ mod tests {
             canonical_rows(&alone).as_slice(),
             [row] if matches!(row[0], CanonValue::Decimal(1925, 2))
         ));
+    }
+
+    /// DataFusion 55's ProjectionPushdown fails an internal assertion on this SQL of Quiver's
+    /// (a CASE over both sides of a LEFT JOIN, ordered by a column not selected), so a
+    /// DataFusion internal error leaves a case undecided. When this starts failing,
+    /// DataFusion is fixed and `is_datafusion_internal_error` can go.
+    #[test]
+    fn datafusion_fails_internally_on_a_projection_through_a_left_join() {
+        let dataset = Dataset {
+            owners: Vec::new(),
+            items: Vec::new(),
+            item_cuts: Vec::new(),
+        };
+        let loaded = dataset.load().expect("empty tables load");
+        let sql = r#"SELECT "item"."id" AS "h_a0", CASE WHEN (("owner"."score" < "item"."id") OR ("item"."price" = "item"."price")) THEN TRUE ELSE FALSE END AS "h_f0", "item"."qty" AS "h_a1" FROM "item" AS "item" LEFT JOIN "owner" AS "owner" ON ("item"."owner_id" = "owner"."id") WHERE ((((NOT ("item"."amount" IS NULL)) AND (NOT ((("item"."flag" = TRUE) AND ("item"."flag" IS NOT NULL)) OR ("item"."category" >= 'B')))) AND ("item"."id" = 0)) AND (NOT ("owner"."name" IS NOT NULL))) ORDER BY "item"."name" ASC NULLS LAST, "item"."id" ASC NULLS LAST"#;
+        let error = run_sql(&loaded.datafusion_tables(), sql).expect_err("DataFusion fails");
+        assert!(super::is_datafusion_internal_error(&error), "{error}");
     }
 }
