@@ -721,10 +721,10 @@ impl Compiler {
     /// Walks `parts` through fields, forward relations and reverse relations (see
     /// [`Resolver::resolve`]).
     fn resolve_path(&mut self, parts: &[&str]) -> Result<PathResolution> {
-        let Some(&first) = parts.first() else {
+        if parts.is_empty() {
             return Err(Error::FieldError("Empty field name.".into()));
-        };
-        if let Some(a) = self.visible_annotation(first) {
+        }
+        if let Some((consumed, a)) = self.annotation_prefix(parts) {
             return Ok(PathResolution {
                 field: ResolvedField {
                     expr: a.expr.clone(),
@@ -735,7 +735,7 @@ impl Compiler {
                     model: None,
                     unresolved: None,
                 },
-                consumed: 1,
+                consumed,
                 relation_target: None,
             });
         }
@@ -866,6 +866,16 @@ impl Compiler {
             .iter()
             .rev()
             .find(|a| a.name == name)
+    }
+
+    /// The visible annotation a path starts with and how many names its name spans: the
+    /// shortest prefix naming one, as Django's `refs_expression` finds it (default aliases
+    /// such as `id__max` contain the separator).
+    fn annotation_prefix(&self, parts: &[&str]) -> Option<(usize, &ResolvedAnnotation)> {
+        (1..=parts.len()).find_map(|n| {
+            self.visible_annotation(&parts[..n].join("__"))
+                .map(|a| (n, a))
+        })
     }
 
     fn lookup_field(&self, model: &Model, name: &str) -> Result<Option<Field>> {
@@ -1061,18 +1071,21 @@ struct Summarizer<'a> {
 
 impl Resolver for Summarizer<'_> {
     fn resolve(&mut self, parts: &[&str]) -> Result<(ResolvedField, usize)> {
+        let annotation = self
+            .compiler
+            .annotation_prefix(parts)
+            .map(|(_, a)| a.name.clone());
         let (mut field, consumed) = self.compiler.resolve(parts)?;
-        let first = parts[0];
-        if self.compiler.visible_annotation(first).is_some() {
-            if !self.selected.contains(first) {
+        if let Some(name) = annotation {
+            if !self.selected.contains(&name) {
                 return Err(Error::FieldError(format!(
-                    "Cannot aggregate over the '{first}' alias. Use annotate() to promote it."
+                    "Cannot aggregate over the '{name}' alias. Use annotate() to promote it."
                 )));
             }
             if self.hoisted.is_some() {
                 // Django's `Ref`: the inner query computes the annotation (an aggregate
                 // annotation per group), the outer query only reads it.
-                field.expr = qualified_col(SUBQUERY_ALIAS, first);
+                field.expr = qualified_col(SUBQUERY_ALIAS, &name);
                 field.is_aggregate = false;
             }
             return Ok((field, consumed));
