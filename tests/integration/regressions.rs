@@ -1,5 +1,6 @@
 //! Bugs the differential and metamorphic tests found, each as the smallest QuerySet that
-//! shows it, marked `#[ignore = "bug: …"]` until fixed (run them with `--ignored`). Expected
+//! shows it, marked `#[ignore = "bug: …"]` until fixed (run them with `--ignored`) and kept
+//! as ordinary tests after. Expected
 //! values come from real Django (the labels' lines in `django/semantics.sqlite.jsonl`, see
 //! `semantics`), or from PostgreSQL's rules where the comment says so.
 
@@ -79,7 +80,6 @@ fn filter_and_order_on_default_alias_aggregate() {
 /// a boolean array without a null buffer: an `isnull` test, a comparison on a non-null
 /// column, or on a nullable one that holds no NULL in the batch.
 #[test]
-#[ignore = "bug: HashAggregateExec panics on an aggregate filter= whose condition has no NULLs in the batch"]
 fn aggregate_filter_without_nulls() {
     let db = library();
     let authors = db.objects("Author");
@@ -121,7 +121,6 @@ fn aggregate_filter_without_nulls() {
 /// Django aggregates a slice through a subquery that keeps the join, so an aggregate across
 /// a relation works on a sliced QuerySet as on an unsliced one.
 #[test]
-#[ignore = "bug: aggregate() over a sliced QuerySet cannot aggregate a field across a relation (FieldError: Join on 'owner' not permitted)"]
 fn aggregate_over_slice_across_relation() {
     let db = library();
     assert_django(

@@ -551,4 +551,18 @@ mod tests {
             "{leading_nan}"
         );
     }
+
+    /// DataFusion 55 cannot compare a decimal SUM with a decimal literal in HAVING when the
+    /// query also has a DISTINCT aggregate (the generator then filters no decimal
+    /// aggregate). When this starts failing, DataFusion is fixed.
+    #[test]
+    fn datafusion_fails_decimal_having_beside_a_distinct_aggregate() {
+        let sql = "SELECT SUM(DISTINCT a) AS x, SUM(a) AS s \
+                   FROM (VALUES (CAST(1 AS DECIMAL(10, 2)))) t(a) \
+                   HAVING SUM(a) >= CAST('17.50' AS DECIMAL(4, 2))";
+        let error = run_sql(&[], sql).expect_err("DataFusion refuses it");
+        assert!(error.contains("Invalid comparison operation"), "{error}");
+        let without_distinct = sql.replace("SUM(DISTINCT a)", "SUM(a)");
+        assert!(run_sql(&[], &without_distinct).is_ok());
+    }
 }

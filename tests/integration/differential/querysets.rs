@@ -26,6 +26,18 @@
 //!   a second, DISTINCT aggregate takes) keep the first of NaN and a number they meet, so
 //!   `MAX` over `[NaN, 0.0]` is `0.0` (`mod.rs`: `datafusion_grouped_max_ignores_a_leading_nan`);
 //!   PostgreSQL orders NaN above every number. `semantics.rs` checks Quiver's float MIN/MAX.
+//! - No HAVING on a decimal aggregate when the query has a DISTINCT aggregate: DataFusion
+//!   then fails with "Invalid comparison operation: Decimal128(31, 2) >= Decimal128(21, 2)"
+//!   (`mod.rs`: `datafusion_fails_decimal_having_beside_a_distinct_aggregate`).
+//!
+//! Quiver bugs the generator keeps clear of until they are fixed (each has an ignored test in
+//! `regressions.rs`; search for its name here to find the restriction to drop):
+//! - annotations in `values()` are asked in the order they were defined
+//!   (`values_lists_fields_then_annotations_as_asked`);
+//! - HAVING and ORDER BY only use aggregates whose names have no `__`
+//!   (`filter_and_order_on_default_alias_aggregate`);
+//! - `distinct()` rows are ordered by fields only
+//!   (`distinct_ordered_by_an_annotation_renders_portable_sql`).
 
 use std::fmt;
 
@@ -337,21 +349,6 @@ impl Expr {
                 }
             }
             Expr::Coalesce(first, second) => Coalesce([first.build(), second.build()]),
-        }
-    }
-
-    /// Whether it reads a column through the `owner` relation.
-    pub fn through_relation(&self) -> bool {
-        match self {
-            Expr::Col(column) => column.through_relation(),
-            Expr::Lit(_) => false,
-            Expr::Arith(left, _, right) | Expr::Coalesce(left, right) => {
-                left.through_relation() || right.through_relation()
-            }
-            Expr::Case(whens, default) => {
-                whens.iter().any(|(_, then)| then.through_relation())
-                    || default.as_ref().is_some_and(|d| d.through_relation())
-            }
         }
     }
 
@@ -1029,15 +1026,7 @@ pub fn aggregate(annotations: Vec<Kind>) -> BoxedStrategy<AggSpec> {
                 // Fields only: see the module docs (-0.0).
                 AggFunc::Min | AggFunc::Max => {}
             }
-            // Quiver's HashAggregateExec panics on most `filter=` conditions
-            // (`regressions::aggregate_filter_without_nulls`); set this back to true once
-            // that is fixed.
-            const AGGREGATE_FILTERS: bool = false;
-            let filter = if AGGREGATE_FILTERS {
-                prop::option::weighted(0.25, qtree_over(&annotations, Leaves::Any, 1)).boxed()
-            } else {
-                Just(None).boxed()
-            };
+            let filter = prop::option::weighted(0.25, qtree_over(&annotations, Leaves::Any, 1));
             (
                 proptest::strategy::Union::new_weighted(args),
                 filter,
@@ -1577,10 +1566,16 @@ fn shape_group(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey>, b
             // (`regressions::filter_and_order_on_default_alias_aggregate`); drop this
             // restriction once that is fixed.
             let names = aggregate_names(&aggregates);
+            // And no HAVING on decimal aggregates next to a DISTINCT one: DataFusion then
+            // fails to compare a decimal sum with a decimal literal (module docs).
+            let any_distinct = aggregates.iter().any(|a| a.distinct);
             let filterable: Vec<Option<Kind>> = kinds
                 .iter()
                 .zip(&names)
-                .map(|(kind, name)| (!name.contains("__")).then_some(*kind))
+                .map(|(kind, name)| {
+                    let refused = name.contains("__") || (any_distinct && *kind == Kind::Decimal);
+                    (!refused).then_some(*kind)
+                })
                 .collect();
             let having_steps = if filterable.iter().any(Option::is_some) {
                 filter_steps(having(&filterable), 1)
@@ -1591,13 +1586,15 @@ fn shape_group(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey>, b
             // last digit differs between engines, which can change ties).
             let mut order_targets = keys.clone();
             order_targets.extend(
-                filterable
+                kinds
                     .iter()
+                    .zip(&names)
                     .zip(&aggregates)
                     .enumerate()
-                    .filter(|(_, (kind, aggregate))| {
-                        kind.is_some_and(|kind| kind != Kind::Float)
+                    .filter(|(_, ((kind, name), aggregate))| {
+                        **kind != Kind::Float
                             && !aggregate.is_decimal_average()
+                            && !name.contains("__")
                     })
                     .map(|(index, _)| Target::Agg(index)),
             );
@@ -1645,20 +1642,6 @@ fn shape_aggregate(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey
         .boxed()
 }
 
-/// Whether a slice is left out of this shape to keep clear of a known Quiver bug: aggregating
-/// a sliced QuerySet across the relation fails
-/// (`regressions::aggregate_over_slice_across_relation`); drop this once that is fixed.
-fn slice_refused(shape: &Shape) -> bool {
-    let Shape::Aggregate { aggregates } = shape else {
-        return false;
-    };
-    aggregates.iter().any(|aggregate| match &aggregate.arg {
-        AggArg::Star => false,
-        AggArg::Col(column) => column.through_relation(),
-        AggArg::Expr(_, expr) => expr.through_relation(),
-    })
-}
-
 /// A random QuerySet over `Item`.
 pub fn queryset() -> impl Strategy<Value = QuerySetSpec> {
     let kinds = prop::collection::vec(
@@ -1691,11 +1674,7 @@ pub fn queryset() -> impl Strategy<Value = QuerySetSpec> {
         (Just(before.clone()), annotations, after, shape, slice()).prop_map(
             |(before, annotations, after, (shape, order, total_order), slice)| {
                 // A slice of an order that is not total is not a defined set of rows.
-                let slice = if total_order && !slice_refused(&shape) {
-                    slice
-                } else {
-                    None
-                };
+                let slice = if total_order { slice } else { None };
                 QuerySetSpec {
                     before,
                     annotations,
