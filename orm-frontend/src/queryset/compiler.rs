@@ -503,8 +503,9 @@ impl Compiler {
         let annotations = self.annotations.clone();
         match &query.values {
             Some(values) if !values.fields.is_empty() => {
-                // Django orders values() columns as: named fields, then annotations (those
-                // named, and every one added after values()) in annotation order.
+                // Django 5.1 orders values() columns as: named fields, then the annotations
+                // named there in the order asked, then those added after values() in
+                // definition order.
                 let is_annotation = |name: &String| annotations.iter().any(|a| &a.name == name);
                 for name in values.fields.iter().filter(|n| !is_annotation(n)) {
                     if items.iter().any(|(n, _)| n == name) {
@@ -513,14 +514,23 @@ impl Compiler {
                     let expr = self.resolve_name(name)?.field.expr;
                     items.push((name.clone(), expr));
                 }
-                for (i, a) in annotations.iter().enumerate() {
+                for a in annotations.iter() {
                     if values.fields.contains(&a.name) && !a.select {
                         return Err(Error::FieldError(format!(
                             "Cannot select the '{}' alias. Use annotate() to promote it.",
                             a.name
                         )));
                     }
-                    if selects_annotation(query, i, a) {
+                }
+                for name in values.fields.iter() {
+                    if let Some(a) = annotations.iter().find(|a| &a.name == name) {
+                        if !items.iter().any(|(n, _)| n == name) {
+                            items.push((a.name.clone(), a.expr.clone()));
+                        }
+                    }
+                }
+                for (i, a) in annotations.iter().enumerate() {
+                    if !values.fields.contains(&a.name) && selects_annotation(query, i, a) {
                         items.push((a.name.clone(), a.expr.clone()));
                     }
                 }
