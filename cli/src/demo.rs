@@ -393,14 +393,14 @@ fn tour() -> Vec<Stop> {
         },
         Stop {
             title: "Conditional aggregation: filter= inside aggregates",
-            django: r#"Product.objects.values("category").annotate(cheap=Count("id", filter=Q(price__lt=50)), stock=Sum("stock")).order_by("category")"#,
+            django: r#"Product.objects.values("category").annotate(cheap=Count("id", filter=Q(price__lt=50)), in_stock=Sum("stock")).order_by("category")"#,
             run: Box::new(|db| {
                 Ok(Shown::Rows(
                     db.objects("Product")
                         .values(["category"])
                         .annotate([
                             ("cheap", Count("id").filter(q!(price__lt = 50))),
-                            ("stock", Sum("stock")),
+                            ("in_stock", Sum("stock")),
                         ])
                         .order_by(["category"]),
                 ))

@@ -74,7 +74,7 @@ pub use database::{Database, TableUsage};
 pub use error::{Error, Result};
 pub use model::Model;
 pub use queryset::QuerySet;
-/// `#[derive(Model)]` (the derive macro shares the name of the [`Model`] struct; they live in
+/// `#[derive(Model)]` (the derive macro shares the name of the [`Model`](struct@Model) struct; they live in
 /// different namespaces, as serde's `Serialize` trait and derive do).
 pub use quiver_derive::Model;
 pub use quiver_engine::ScalarValue;

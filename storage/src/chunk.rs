@@ -44,8 +44,35 @@ impl Chunk {
         self.batch.num_rows()
     }
 
-    /// Bytes of Arrow memory this chunk holds.
+    /// Bytes of Arrow memory this chunk's rows occupy. Chunks cut from one appended batch
+    /// share its buffers, so this counts the chunk's slice of them (summing chunks gives the
+    /// table's footprint instead of counting each shared buffer once per chunk).
     pub fn memory_size(&self) -> usize {
-        self.batch.get_array_memory_size()
+        self.batch
+            .columns()
+            .iter()
+            .map(|c| {
+                let data = c.to_data();
+                data.get_slice_memory_size()
+                    .unwrap_or_else(|_| c.get_array_memory_size())
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, RecordBatch};
+
+    use super::Chunk;
+
+    #[test]
+    fn slices_of_one_batch_count_their_own_bytes() {
+        let values: Int64Array = (0..1000).collect();
+        let batch = RecordBatch::try_from_iter([("x", Arc::new(values) as _)]).unwrap();
+        let half = Chunk::new(batch.slice(0, 500));
+        assert_eq!(half.memory_size(), 500 * 8);
     }
 }

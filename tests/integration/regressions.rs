@@ -15,7 +15,6 @@ use crate::semantics::{aggregate, assert_django, library, rows, Actual};
 /// Quiver returns `a0, a1`. Django's `values()` puts model fields first and annotations
 /// after them, both in the order asked.
 #[test]
-#[ignore = "bug: values() lists annotations in the order they were defined, not the order asked"]
 fn values_lists_fields_then_annotations_as_asked() {
     let db = library();
     let qs = db
@@ -51,7 +50,6 @@ fn values_lists_fields_then_annotations_as_asked() {
 /// annotations first), so `annotate(Count("id"))` followed by `filter(id__count__gt=1)` or
 /// `order_by("-id__count")`, the idioms of Django's aggregation docs, work.
 #[test]
-#[ignore = "bug: filter()/order_by() on an annotation whose name contains `__` (the default alias id__count) resolve the field `id` instead"]
 fn filter_and_order_on_default_alias_aggregate() {
     let db = library();
     let by_city = db

@@ -1,7 +1,7 @@
 //! [`HashAggregateExec`]: GROUP BY (and SQL DISTINCT) by hashing, one thread per input
 //! partition.
 //!
-//! Each input partition is drained by its own thread into a private [`PartialAggregate`]: a
+//! Each input partition is drained by its own thread into a private `PartialAggregate`: a
 //! [`GroupValues`] table turns every batch into a vector of group ids, and each
 //! [`GroupsAccumulator`] folds the batch's argument column in by group id. Nothing is shared
 //! while the input is read, so the threads never wait on each other.

@@ -503,8 +503,9 @@ impl Compiler {
         let annotations = self.annotations.clone();
         match &query.values {
             Some(values) if !values.fields.is_empty() => {
-                // Django orders values() columns as: named fields, then annotations (those
-                // named, and every one added after values()) in annotation order.
+                // Django 5.1 orders values() columns as: named fields, then the annotations
+                // named there in the order asked, then those added after values() in
+                // definition order.
                 let is_annotation = |name: &String| annotations.iter().any(|a| &a.name == name);
                 for name in values.fields.iter().filter(|n| !is_annotation(n)) {
                     if items.iter().any(|(n, _)| n == name) {
@@ -513,14 +514,23 @@ impl Compiler {
                     let expr = self.resolve_name(name)?.field.expr;
                     items.push((name.clone(), expr));
                 }
-                for (i, a) in annotations.iter().enumerate() {
+                for a in annotations.iter() {
                     if values.fields.contains(&a.name) && !a.select {
                         return Err(Error::FieldError(format!(
                             "Cannot select the '{}' alias. Use annotate() to promote it.",
                             a.name
                         )));
                     }
-                    if selects_annotation(query, i, a) {
+                }
+                for name in values.fields.iter() {
+                    if let Some(a) = annotations.iter().find(|a| &a.name == name) {
+                        if !items.iter().any(|(n, _)| n == name) {
+                            items.push((a.name.clone(), a.expr.clone()));
+                        }
+                    }
+                }
+                for (i, a) in annotations.iter().enumerate() {
+                    if !values.fields.contains(&a.name) && selects_annotation(query, i, a) {
                         items.push((a.name.clone(), a.expr.clone()));
                     }
                 }
@@ -721,10 +731,10 @@ impl Compiler {
     /// Walks `parts` through fields, forward relations and reverse relations (see
     /// [`Resolver::resolve`]).
     fn resolve_path(&mut self, parts: &[&str]) -> Result<PathResolution> {
-        let Some(&first) = parts.first() else {
+        if parts.is_empty() {
             return Err(Error::FieldError("Empty field name.".into()));
-        };
-        if let Some(a) = self.visible_annotation(first) {
+        }
+        if let Some((consumed, a)) = self.annotation_prefix(parts) {
             return Ok(PathResolution {
                 field: ResolvedField {
                     expr: a.expr.clone(),
@@ -735,7 +745,7 @@ impl Compiler {
                     model: None,
                     unresolved: None,
                 },
-                consumed: 1,
+                consumed,
                 relation_target: None,
             });
         }
@@ -866,6 +876,16 @@ impl Compiler {
             .iter()
             .rev()
             .find(|a| a.name == name)
+    }
+
+    /// The visible annotation a path starts with and how many names its name spans: the
+    /// shortest prefix naming one, as Django's `refs_expression` finds it (default aliases
+    /// such as `id__max` contain the separator).
+    fn annotation_prefix(&self, parts: &[&str]) -> Option<(usize, &ResolvedAnnotation)> {
+        (1..=parts.len()).find_map(|n| {
+            self.visible_annotation(&parts[..n].join("__"))
+                .map(|a| (n, a))
+        })
     }
 
     fn lookup_field(&self, model: &Model, name: &str) -> Result<Option<Field>> {
@@ -1061,18 +1081,21 @@ struct Summarizer<'a> {
 
 impl Resolver for Summarizer<'_> {
     fn resolve(&mut self, parts: &[&str]) -> Result<(ResolvedField, usize)> {
+        let annotation = self
+            .compiler
+            .annotation_prefix(parts)
+            .map(|(_, a)| a.name.clone());
         let (mut field, consumed) = self.compiler.resolve(parts)?;
-        let first = parts[0];
-        if self.compiler.visible_annotation(first).is_some() {
-            if !self.selected.contains(first) {
+        if let Some(name) = annotation {
+            if !self.selected.contains(&name) {
                 return Err(Error::FieldError(format!(
-                    "Cannot aggregate over the '{first}' alias. Use annotate() to promote it."
+                    "Cannot aggregate over the '{name}' alias. Use annotate() to promote it."
                 )));
             }
             if self.hoisted.is_some() {
                 // Django's `Ref`: the inner query computes the annotation (an aggregate
                 // annotation per group), the outer query only reads it.
-                field.expr = qualified_col(SUBQUERY_ALIAS, first);
+                field.expr = qualified_col(SUBQUERY_ALIAS, &name);
                 field.is_aggregate = false;
             }
             return Ok((field, consumed));

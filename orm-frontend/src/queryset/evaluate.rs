@@ -1068,4 +1068,33 @@ mod tests {
         assert_eq!(joined.count().unwrap(), 5);
         assert_eq!(joined.fetch().unwrap().len(), 5);
     }
+
+    #[test]
+    fn annotation_names_may_contain_the_separator() {
+        // Django's default alias `id__max` is found by its whole name in filter(), order_by(),
+        // F() and aggregate() (Django 5.1.4 gives the same rows and values).
+        let db = shop();
+        let latest = db
+            .objects("Order")
+            .values(["status"])
+            .annotate([("id__max", Max("id"))]);
+        let rows = latest
+            .filter(q!(id__max__gt = 2))
+            .order_by(["-id__max"])
+            .fetch()
+            .unwrap();
+        assert_eq!(
+            rows.column::<String>("status").unwrap(),
+            ["new", "paid", "cancelled"]
+        );
+        assert_eq!(rows.column::<i64>("id__max").unwrap(), [5, 4, 3]);
+        let next = latest
+            .annotate([("x", F("id__max") + 1)])
+            .order_by(["status"])
+            .fetch()
+            .unwrap();
+        assert_eq!(next.column::<i64>("x").unwrap(), [4, 6, 5]);
+        let row = latest.aggregate([Avg("id__max")]).unwrap();
+        assert_eq!(row.get::<f64>("id__max__avg").unwrap(), 4.0);
+    }
 }

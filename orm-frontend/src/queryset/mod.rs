@@ -1,5 +1,5 @@
 //! QuerySets: [`QuerySet`] records what was asked ([`queryset`](self)), the compiler turns the
-//! record into a [`SelectQuery`](select_query) and then a logical plan, `evaluate` runs it,
+//! record into a `SelectQuery` (`select_query.rs`) and then a logical plan, `evaluate` runs it,
 //! `write` inserts rows.
 
 mod compiler;
