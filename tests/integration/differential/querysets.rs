@@ -32,10 +32,6 @@
 //!
 //! Quiver bugs the generator keeps clear of until they are fixed (each has an ignored test in
 //! `regressions.rs`; search for its name here to find the restriction to drop):
-//! - annotations in `values()` are asked in the order they were defined
-//!   (`values_lists_fields_then_annotations_as_asked`);
-//! - HAVING and ORDER BY only use aggregates whose names have no `__`
-//!   (`filter_and_order_on_default_alias_aggregate`);
 //! - `distinct()` rows are ordered by fields only
 //!   (`distinct_ordered_by_an_annotation_renders_portable_sql`).
 
@@ -1467,25 +1463,6 @@ fn ordering(targets: Vec<Target>, unique: Vec<Target>) -> BoxedStrategy<(Vec<Ord
         .boxed()
 }
 
-/// `targets` with the annotations among them put in the order they were defined, model
-/// fields left where they are. Quiver's `values()` lists annotations in definition order
-/// where Django lists them as asked (`regressions::values_lists_fields_then_annotations_as_asked`);
-/// drop this once that is fixed.
-fn annotations_in_definition_order(mut targets: Vec<Target>) -> Vec<Target> {
-    let positions: Vec<usize> = (0..targets.len())
-        .filter(|&i| matches!(targets[i], Target::Ann(_)))
-        .collect();
-    let mut annotations: Vec<Target> = positions.iter().map(|&i| targets[i]).collect();
-    annotations.sort_by_key(|t| match t {
-        Target::Ann(index) => *index,
-        _ => usize::MAX,
-    });
-    for (position, annotation) in positions.into_iter().zip(annotations) {
-        targets[position] = annotation;
-    }
-    targets
-}
-
 /// Targets that may be ORDER BY / GROUP BY keys: not float expressions (module docs).
 fn key_targets(annotations: &[Kind]) -> Vec<Target> {
     COLUMNS
@@ -1508,12 +1485,7 @@ fn shape_rows(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey>, bo
         .map(Target::Col)
         .chain((0..annotations.len()).map(Target::Ann))
         .collect();
-    let values = prop::option::weighted(
-        0.5,
-        prop::sample::subsequence(all, 1..=4)
-            .prop_shuffle()
-            .prop_map(annotations_in_definition_order),
-    );
+    let values = prop::option::weighted(0.5, prop::sample::subsequence(all, 1..=4).prop_shuffle());
     (values, prop::bool::weighted(0.2))
         .prop_flat_map(move |(values, distinct)| {
             let distinct = distinct && values.is_some();
@@ -1554,28 +1526,17 @@ fn shape_rows(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey>, bo
 fn shape_group(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey>, bool)> {
     let key_options = key_targets(&annotations);
     (
-        prop::sample::subsequence(key_options, 1..=2)
-            .prop_shuffle()
-            .prop_map(annotations_in_definition_order),
+        prop::sample::subsequence(key_options, 1..=2).prop_shuffle(),
         prop::collection::vec(aggregate(annotations.clone()), 1..=3),
     )
         .prop_flat_map(|(keys, aggregates)| {
             let kinds: Vec<Kind> = aggregates.iter().map(AggSpec::kind).collect();
-            // HAVING and ORDER BY only on aggregates named without `__`: Quiver resolves
-            // `id__count__gt` as the field `id`
-            // (`regressions::filter_and_order_on_default_alias_aggregate`); drop this
-            // restriction once that is fixed.
-            let names = aggregate_names(&aggregates);
-            // And no HAVING on decimal aggregates next to a DISTINCT one: DataFusion then
-            // fails to compare a decimal sum with a decimal literal (module docs).
+            // No HAVING on decimal aggregates next to a DISTINCT one: DataFusion then fails to
+            // compare a decimal sum with a decimal literal (module docs).
             let any_distinct = aggregates.iter().any(|a| a.distinct);
             let filterable: Vec<Option<Kind>> = kinds
                 .iter()
-                .zip(&names)
-                .map(|(kind, name)| {
-                    let refused = name.contains("__") || (any_distinct && *kind == Kind::Decimal);
-                    (!refused).then_some(*kind)
-                })
+                .map(|kind| (!(any_distinct && *kind == Kind::Decimal)).then_some(*kind))
                 .collect();
             let having_steps = if filterable.iter().any(Option::is_some) {
                 filter_steps(having(&filterable), 1)
@@ -1588,13 +1549,10 @@ fn shape_group(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey>, b
             order_targets.extend(
                 kinds
                     .iter()
-                    .zip(&names)
                     .zip(&aggregates)
                     .enumerate()
-                    .filter(|(_, ((kind, name), aggregate))| {
-                        **kind != Kind::Float
-                            && !aggregate.is_decimal_average()
-                            && !name.contains("__")
+                    .filter(|(_, (kind, aggregate))| {
+                        **kind != Kind::Float && !aggregate.is_decimal_average()
                     })
                     .map(|(index, _)| Target::Agg(index)),
             );
