@@ -140,7 +140,6 @@ fn aggregate_over_slice_across_relation() {
 /// list"). Ordering by the output name (`ORDER BY "a0"`) means the same in PostgreSQL and
 /// runs in both.
 #[test]
-#[ignore = "bug: sql() of values(annotation).distinct().order_by(annotation) repeats the expression in ORDER BY; DataFusion refuses it"]
 fn distinct_ordered_by_an_annotation_renders_portable_sql() {
     let dataset = Dataset {
         owners: Vec::new(),

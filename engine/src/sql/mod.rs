@@ -84,7 +84,7 @@ mod tests {
             .unwrap()
             .limit(5, Some(10))
             .build();
-        assert_snapshot!(sql(&plan), @r#"SELECT DISTINCT "T0"."name", (count(*) * 2) AS "twice" FROM "author" AS "T0" INNER JOIN "book" AS "T1" ON ("T0"."id" = "T1"."author_id") WHERE ("T1"."pages" > 100) GROUP BY "T0"."name" HAVING (count(*) > 1) ORDER BY (count(*) * 2) DESC NULLS FIRST, "T0"."name" ASC NULLS LAST LIMIT 10 OFFSET 5"#);
+        assert_snapshot!(sql(&plan), @r#"SELECT DISTINCT "T0"."name", (count(*) * 2) AS "twice" FROM "author" AS "T0" INNER JOIN "book" AS "T1" ON ("T0"."id" = "T1"."author_id") WHERE ("T1"."pages" > 100) GROUP BY "T0"."name" HAVING (count(*) > 1) ORDER BY "twice" DESC NULLS FIRST, "T0"."name" ASC NULLS LAST LIMIT 10 OFFSET 5"#);
     }
 
     #[test]

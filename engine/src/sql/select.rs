@@ -105,11 +105,16 @@ impl Select {
             ));
         }
         let mut items = Vec::with_capacity(self.outputs.len());
+        // Computed outputs by their text, so a DISTINCT's ORDER BY can name them by alias.
+        let mut aliased: Vec<(String, String)> = Vec::new();
         for (expr, name) in self.outputs.iter().zip(names) {
             let text = expr_to_sql(expr)?;
             match expr {
                 Expr::Column(c) if &c.name == name => items.push(text),
-                _ => items.push(format!("{text} AS {}", quote_identifier(name))),
+                _ => {
+                    items.push(format!("{text} AS {}", quote_identifier(name)));
+                    aliased.push((text, quote_identifier(name)));
+                }
             }
         }
         let mut sql = format!(
@@ -135,7 +140,15 @@ impl Select {
             let keys: Vec<String> = self
                 .order_by
                 .iter()
-                .map(|(expr, direction)| format!("{expr} {direction}"))
+                .map(|(expr, direction)| {
+                    // With SELECT DISTINCT a computed key must be the select-list item itself;
+                    // DataFusion only recognises it by its alias, PostgreSQL accepts both.
+                    let key = match aliased.iter().find(|(text, _)| text == expr) {
+                        Some((_, alias)) if self.distinct => alias,
+                        _ => expr,
+                    };
+                    format!("{key} {direction}")
+                })
                 .collect();
             sql.push_str(&format!(" ORDER BY {}", keys.join(", ")));
         }
