@@ -29,11 +29,6 @@
 //! - No HAVING on a decimal aggregate when the query has a DISTINCT aggregate: DataFusion
 //!   then fails with "Invalid comparison operation: Decimal128(31, 2) >= Decimal128(21, 2)"
 //!   (`mod.rs`: `datafusion_fails_decimal_having_beside_a_distinct_aggregate`).
-//!
-//! Quiver bugs the generator keeps clear of until they are fixed (each has an ignored test in
-//! `regressions.rs`; search for its name here to find the restriction to drop):
-//! - `distinct()` rows are ordered by fields only
-//!   (`distinct_ordered_by_an_annotation_renders_portable_sql`).
 
 use std::fmt;
 
@@ -1490,15 +1485,13 @@ fn shape_rows(annotations: Vec<Kind>) -> BoxedStrategy<(Shape, Vec<OrderKey>, bo
         .prop_flat_map(move |(values, distinct)| {
             let distinct = distinct && values.is_some();
             // With distinct(), order only by selected keys (Django would add the others to
-            // the DISTINCT); the order is total when every selected key is ordered. Only by
-            // selected fields, not annotations, until
-            // `regressions::distinct_ordered_by_an_annotation_renders_portable_sql` is fixed.
+            // the DISTINCT); the order is total when every selected key is ordered.
             let (order_targets, unique) = match (&values, distinct) {
                 (Some(selected), true) => {
                     let selected: Vec<Target> = selected
                         .iter()
                         .copied()
-                        .filter(|t| keys.contains(t) && matches!(t, Target::Col(_)))
+                        .filter(|t| keys.contains(t))
                         .collect();
                     let unique = if selected.len() == values.as_ref().map_or(0, Vec::len) {
                         selected.clone()
