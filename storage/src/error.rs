@@ -14,6 +14,18 @@ pub enum StorageError {
     /// Appended data does not have the table's schema.
     #[error("schema mismatch appending to \"{table}\": {detail}")]
     SchemaMismatch { table: String, detail: String },
+    /// A constraint was violated; the write changed nothing. PostgreSQL's wording.
+    #[error("{0}")]
+    IntegrityViolation(String),
+    /// `nowait=True` met a row locked by another transaction.
+    #[error("{0}")]
+    LockNotAvailable(String),
+    /// Waiting for a row lock would never end; this transaction was chosen to fail.
+    #[error("{0}")]
+    Deadlock(String),
+    /// Misuse of the transaction API (a savepoint that does not exist, a finished transaction).
+    #[error("{0}")]
+    TransactionState(String),
     /// An Arrow kernel failed.
     #[error(transparent)]
     Arrow(#[from] ArrowError),

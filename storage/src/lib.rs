@@ -13,13 +13,22 @@
 mod catalog;
 mod chunk;
 mod error;
+pub mod locks;
+mod row_key;
 mod scalar;
 mod statistics;
 mod table;
+pub mod transaction;
 
 pub use catalog::Catalog;
 pub use chunk::{Chunk, CHUNK_ROWS};
 pub use error::{Result, StorageError};
+pub use locks::{LockManager, LockWait, TxnId};
+pub use row_key::{batch_keys, column_keys, RowKey};
 pub use scalar::ScalarValue;
 pub use statistics::ColumnStatistics;
-pub use table::{Table, TableVersion};
+pub use table::{
+    CheckConstraint, ForeignKeyConstraint, RowPredicate, Table, TableConstraints, TableVersion,
+    UniqueConstraint,
+};
+pub use transaction::{Transaction, TransactionManager};

@@ -1,17 +1,91 @@
 //! [`Table`]: an Arrow schema plus copy-on-write versions of its chunks.
+//!
+//! A table also carries what the transaction layer needs to name and check rows: its key
+//! column (the primary key, a row's stable identity) and its constraints. The committed
+//! version is what [`Table::committed`] returns; [`Table::snapshot`] returns what the calling
+//! thread should read — the committed version, or, inside a transaction on this table's
+//! catalog, that version with the transaction's own uncommitted changes applied.
 
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{BooleanArray, RecordBatch};
 use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use parking_lot::{Mutex, RwLock};
 
+use crate::transaction::Transaction;
 use crate::{Chunk, Result, StorageError, CHUNK_ROWS};
+
+/// A predicate over rows of the table (a constraint's `condition=` or a `CheckConstraint`),
+/// evaluated by whoever registered it (the ORM compiles it with the engine). A NULL result
+/// counts as satisfied for checks and as "not covered" for partial unique constraints, as in
+/// PostgreSQL.
+pub type RowPredicate = Arc<dyn Fn(&RecordBatch) -> Result<BooleanArray> + Send + Sync>;
+
+/// A `UNIQUE` (or `PRIMARY KEY`) constraint over some columns, optionally partial.
+#[derive(Clone)]
+pub struct UniqueConstraint {
+    /// The constraint's name in error messages (`"customer_pkey"`).
+    pub name: String,
+    /// Column indices in table order.
+    pub columns: Vec<usize>,
+    /// Only rows for which this holds take part (`UniqueConstraint(condition=Q(..))`).
+    pub condition: Option<RowPredicate>,
+}
+
+impl std::fmt::Debug for UniqueConstraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UniqueConstraint")
+            .field("name", &self.name)
+            .field("columns", &self.columns)
+            .field("partial", &self.condition.is_some())
+            .finish()
+    }
+}
+
+/// A `CHECK` constraint.
+#[derive(Clone)]
+pub struct CheckConstraint {
+    /// The constraint's name in error messages.
+    pub name: String,
+    /// The condition every row must not make FALSE.
+    pub predicate: RowPredicate,
+}
+
+impl std::fmt::Debug for CheckConstraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckConstraint")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// A `FOREIGN KEY` from a column of this table to another table's key column. Checked when a
+/// transaction commits (Django declares its foreign keys `DEFERRABLE INITIALLY DEFERRED`).
+#[derive(Debug, Clone)]
+pub struct ForeignKeyConstraint {
+    /// The constraint's name in error messages (`"order_customer_id_fkey"`).
+    pub name: String,
+    /// The referencing column of this table.
+    pub column: usize,
+    /// The referenced table; its key column is the referenced column.
+    pub target_table: String,
+}
+
+/// What a table enforces on every write.
+#[derive(Debug, Clone, Default)]
+pub struct TableConstraints {
+    /// Unique constraints, the primary key first when there is one.
+    pub unique: Vec<UniqueConstraint>,
+    /// Check constraints.
+    pub checks: Vec<CheckConstraint>,
+    /// Foreign keys.
+    pub foreign_keys: Vec<ForeignKeyConstraint>,
+}
 
 /// One committed state of a table. Immutable: readers keep the `Arc` they got from
 /// [`Table::snapshot`] for as long as their query runs and see exactly this state.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct TableVersion {
     version: u64,
     chunks: Vec<Arc<Chunk>>,
@@ -19,6 +93,16 @@ pub struct TableVersion {
 }
 
 impl TableVersion {
+    /// A version made of `chunks` (the transaction layer builds its private views this way).
+    pub fn from_chunks(version: u64, chunks: Vec<Arc<Chunk>>) -> TableVersion {
+        let num_rows = chunks.iter().map(|c| c.num_rows()).sum();
+        TableVersion {
+            version,
+            chunks,
+            num_rows,
+        }
+    }
+
     /// Monotonic version number; increases with every committed write.
     pub fn version(&self) -> u64 {
         self.version
@@ -48,18 +132,75 @@ pub struct Table {
     name: String,
     schema: SchemaRef,
     current: RwLock<Arc<TableVersion>>,
-    write_lock: Mutex<()>,
+    /// Shared by every table of a catalog, so that a transaction commit that publishes several
+    /// tables excludes every other writer for the whole publication.
+    write_lock: Arc<Mutex<()>>,
+    /// The catalog this table belongs to (0: none), to find the calling thread's transaction.
+    catalog_id: u64,
+    /// The primary key column: a row's identity for updates, deletes and locks.
+    key_column: RwLock<Option<usize>>,
+    constraints: RwLock<TableConstraints>,
 }
 
 impl Table {
     /// An empty table.
     pub fn new(name: impl Into<String>, schema: SchemaRef) -> Table {
+        Table::in_catalog(name, schema, 0, Arc::new(Mutex::new(())))
+    }
+
+    pub(crate) fn in_catalog(
+        name: impl Into<String>,
+        schema: SchemaRef,
+        catalog_id: u64,
+        write_lock: Arc<Mutex<()>>,
+    ) -> Table {
         Table {
             name: name.into(),
             schema,
             current: RwLock::new(Arc::new(TableVersion::default())),
-            write_lock: Mutex::new(()),
+            write_lock,
+            catalog_id,
+            key_column: RwLock::new(None),
+            constraints: RwLock::new(TableConstraints::default()),
         }
+    }
+
+    /// Declares the primary key column (a row's identity) and its constraint named `name`.
+    pub fn set_primary_key(&self, column: usize, name: impl Into<String>) {
+        *self.key_column.write() = Some(column);
+        self.constraints.write().unique.insert(
+            0,
+            UniqueConstraint {
+                name: name.into(),
+                columns: vec![column],
+                condition: None,
+            },
+        );
+    }
+
+    /// The primary key column, if declared.
+    pub fn key_column(&self) -> Option<usize> {
+        *self.key_column.read()
+    }
+
+    /// Adds a unique constraint.
+    pub fn add_unique_constraint(&self, constraint: UniqueConstraint) {
+        self.constraints.write().unique.push(constraint);
+    }
+
+    /// Adds a check constraint.
+    pub fn add_check_constraint(&self, constraint: CheckConstraint) {
+        self.constraints.write().checks.push(constraint);
+    }
+
+    /// Adds a foreign key.
+    pub fn add_foreign_key(&self, constraint: ForeignKeyConstraint) {
+        self.constraints.write().foreign_keys.push(constraint);
+    }
+
+    /// The constraints this table enforces.
+    pub fn constraints(&self) -> TableConstraints {
+        self.constraints.read().clone()
     }
 
     /// The table's name in the catalog.
@@ -72,8 +213,23 @@ impl Table {
         Arc::clone(&self.schema)
     }
 
-    /// A consistent, immutable view of the table as of now.
+    /// A consistent, immutable view of the table for the calling thread: the latest committed
+    /// version or, inside a transaction of this table's catalog, that version plus the
+    /// transaction's own changes (PostgreSQL's READ COMMITTED: each statement sees what was
+    /// committed when it started, and its own transaction's writes).
     pub fn snapshot(&self) -> Arc<TableVersion> {
+        if self.catalog_id != 0 {
+            if let Some(transaction) = Transaction::current(self.catalog_id) {
+                if let Ok(view) = transaction.view(self) {
+                    return view;
+                }
+            }
+        }
+        self.committed()
+    }
+
+    /// The latest committed version, ignoring any transaction of the calling thread.
+    pub fn committed(&self) -> Arc<TableVersion> {
         Arc::clone(&self.current.read())
     }
 
@@ -99,7 +255,7 @@ impl Table {
             return Ok(());
         }
         let _writer = self.write_lock.lock();
-        let base = self.snapshot();
+        let base = self.committed();
         let mut chunks = base.chunks.clone();
         let mut pending: Vec<RecordBatch> = Vec::new();
         if chunks.last().is_some_and(|c| c.num_rows() < CHUNK_ROWS) {
@@ -127,13 +283,31 @@ impl Table {
         F: FnOnce(&TableVersion) -> Result<Vec<Arc<Chunk>>>,
     {
         let _writer = self.write_lock.lock();
-        let base = self.snapshot();
+        let base = self.committed();
         let chunks = edit(&base)?;
         for chunk in &chunks {
             self.check_schema(chunk.batch())?;
         }
         self.publish(base.version, chunks);
         Ok(())
+    }
+
+    /// Publishes `chunks` as the next committed version. The caller holds the catalog's write
+    /// lock (see [`write_lock`](Self::write_lock)) and computed `chunks` from the version it
+    /// read under that lock.
+    pub(crate) fn publish_locked(&self, chunks: Vec<Arc<Chunk>>) {
+        let base = self.current.read().version;
+        self.publish(base, chunks);
+    }
+
+    /// Checks a batch against the table's schema (types and NOT NULL).
+    pub(crate) fn check_batch(&self, batch: &RecordBatch) -> Result<()> {
+        self.check_schema(batch)
+    }
+
+    /// `batch` relabelled with the table's schema (field names and nullability).
+    pub(crate) fn conform(&self, batch: &RecordBatch) -> RecordBatch {
+        self.with_table_schema(batch)
     }
 
     fn publish(&self, base_version: u64, chunks: Vec<Arc<Chunk>>) {
