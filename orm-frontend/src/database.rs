@@ -122,9 +122,14 @@ impl Database {
         let mut registry = self.state.registry.write();
         let mut candidate = registry.clone();
         let model = candidate.register(model)?;
-        self.state
+        let table = self
+            .state
             .catalog
             .create_table(&model.table_name(), Arc::new(model.arrow_schema()))?;
+        if let Err(error) = crate::queryset::declare_constraints(&candidate, &model, &table) {
+            let _ = self.state.catalog.drop_table(&model.table_name());
+            return Err(error);
+        }
         *registry = candidate;
         self.state
             .next_ids
@@ -167,17 +172,35 @@ impl Database {
     pub fn load_batches(&self, model: &str, batches: Vec<RecordBatch>) -> Result<usize> {
         let model = self.model(model)?;
         let table = self.state.catalog.table(&model.table_name())?;
+        let converted = self.conform_batches(&model, &batches)?;
+        self.write(|transaction| {
+            for batch in &converted {
+                transaction
+                    .insert(&table, batch)
+                    .map_err(crate::queryset::storage_error)?;
+            }
+            Ok(())
+        })?;
+        Ok(converted.iter().map(RecordBatch::num_rows).sum())
+    }
+
+    /// `batches` made to match `model`'s table (see [`load_batches`](Self::load_batches)),
+    /// automatic keys reserved.
+    pub(crate) fn conform_batches(
+        &self,
+        model: &Model,
+        batches: &[RecordBatch],
+    ) -> Result<Vec<RecordBatch>> {
         let mut converted = Vec::with_capacity(batches.len());
         let mut ids = self.state.next_ids.lock();
         let mut next_id = ids.get(model.name()).copied().unwrap_or(1);
-        for batch in &batches {
-            let (batch, next) = self.conform_batch(&model, batch, next_id)?;
+        for batch in batches {
+            let (batch, next) = self.conform_batch(model, batch, next_id)?;
             next_id = next;
             converted.push(batch);
         }
-        table.append(&converted)?;
         ids.insert(model.name().to_string(), next_id);
-        Ok(converted.iter().map(RecordBatch::num_rows).sum())
+        Ok(converted)
     }
 
     /// `(table, rows, bytes)` for every table.
@@ -213,6 +236,24 @@ impl Database {
         model: &Arc<Model>,
         rows: Vec<Vec<(String, ScalarValue)>>,
     ) -> Result<Vec<Instance>> {
+        let table = self.state.catalog.table(&model.table_name())?;
+        let (batch, instances) = self.build_rows(model, rows)?;
+        self.write(|transaction| {
+            transaction
+                .insert(&table, &batch)
+                .map_err(crate::queryset::storage_error)
+        })?;
+        Ok(instances)
+    }
+
+    /// The batch (in the table's schema) and instances for rows given as `(name, value)`
+    /// pairs: values cast, automatic keys assigned (and consumed even if the insert later
+    /// fails, like a PostgreSQL sequence), defaults filled in, NOT NULL checked.
+    pub(crate) fn build_rows(
+        &self,
+        model: &Arc<Model>,
+        rows: Vec<Vec<(String, ScalarValue)>>,
+    ) -> Result<(RecordBatch, Vec<Instance>)> {
         let table = self.state.catalog.table(&model.table_name())?;
         let mut ids = self.state.next_ids.lock();
         let mut next_id = ids.get(model.name()).copied().unwrap_or(1);
@@ -262,11 +303,10 @@ impl Database {
             .collect::<Result<Vec<_>>>()?;
         let batch = RecordBatch::try_new(Arc::clone(&schema), arrays)
             .map_err(|e| Error::Engine(e.into()))?;
-        table.append(&[batch])?;
         ids.insert(model.name().to_string(), next_id);
         let names: Arc<[String]> = fields.iter().map(|f| f.attname().to_string()).collect();
         let pk = model.pk().map(|f| f.attname().to_string());
-        Ok((0..rows.len())
+        let instances = (0..rows.len())
             .map(|i| {
                 let values = columns.iter().map(|c| c[i].clone()).collect();
                 Instance::new(
@@ -275,7 +315,8 @@ impl Database {
                     Row::new(Arc::clone(&names), values),
                 )
             })
-            .collect())
+            .collect();
+        Ok((batch, instances))
     }
 
     /// Makes `batch` match the model's table: columns by name, cast, keys and defaults.
@@ -359,7 +400,7 @@ impl Database {
     }
 }
 
-fn field_position(model: &Model, name: &str) -> Option<usize> {
+pub(crate) fn field_position(model: &Model, name: &str) -> Option<usize> {
     if name == "pk" {
         return model.fields().iter().position(Field::is_primary_key);
     }
@@ -370,7 +411,7 @@ fn field_position(model: &Model, name: &str) -> Option<usize> {
         .or_else(|| fields.iter().position(|f| f.attname() == name))
 }
 
-fn strict_cast() -> CastOptions<'static> {
+pub(crate) fn strict_cast() -> CastOptions<'static> {
     CastOptions {
         safe: false,
         ..CastOptions::default()
@@ -405,7 +446,7 @@ fn missing_value(model: &Model, field: &Field, absent: bool) -> Result<ScalarVal
     Err(not_null_violation(model, field))
 }
 
-fn not_null_violation(model: &Model, field: &Field) -> Error {
+pub(crate) fn not_null_violation(model: &Model, field: &Field) -> Error {
     Error::IntegrityError(format!(
         "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
         field.column(),
@@ -414,7 +455,7 @@ fn not_null_violation(model: &Model, field: &Field) -> Error {
 }
 
 /// Casts one value to a field's type, with Django's `ValueError` wording on failure.
-fn cast_value(value: &ScalarValue, field: &Field) -> Result<ScalarValue> {
+pub(crate) fn cast_value(value: &ScalarValue, field: &Field) -> Result<ScalarValue> {
     let target = field.data_type();
     if &value.data_type() == target {
         return Ok(value.clone());
@@ -461,7 +502,7 @@ fn max_integer(array: &ArrayRef) -> Option<i64> {
 }
 
 /// Builds an array of `data_type` from values already cast to it.
-fn array_from_values(values: &[ScalarValue], data_type: &DataType) -> Result<ArrayRef> {
+pub(crate) fn array_from_values(values: &[ScalarValue], data_type: &DataType) -> Result<ArrayRef> {
     macro_rules! collect {
         ($variant:ident, $array:ty) => {
             Arc::new(

@@ -3,13 +3,22 @@
 //! `write` inserts rows.
 
 mod compiler;
+mod constraints;
 mod evaluate;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[allow(clippy::module_inception)]
 mod queryset;
+mod save;
+mod select_for_update;
 mod select_query;
+mod transaction;
+mod update;
 mod write;
 
+pub(crate) use constraints::declare_constraints;
 pub use queryset::{AggregateArg, OrderItem, QuerySet};
-pub use write::IntoFieldValues;
+pub use select_for_update::SelectForUpdate;
+pub(crate) use transaction::storage_error;
+pub use transaction::Atomic;
+pub use write::{BulkCreateOptions, IntoFieldValues};

@@ -1,14 +1,74 @@
-//! The QuerySet methods that insert rows: `create` and `bulk_create`.
+//! The QuerySet methods that insert or rewrite whole rows: `create`, `bulk_create` (with
+//! Django's conflict options, also from Arrow batches), `bulk_update`, `get_or_create` and
+//! `update_or_create`.
 //!
-//! Both go through [`Database::insert_rows`](crate::Database), which applies Django's
-//! `Model.save()` rules for a new object: values cast to the field types, automatic keys,
-//! defaults, and NOT NULL checked before the rows become visible.
+//! Rows are built by [`Database::build_rows`](crate::Database), which applies Django's
+//! `Model.save()` rules for a new object (values cast to the field types, automatic keys,
+//! defaults, NOT NULL), and written through the transaction layer, which checks the unique,
+//! check and foreign-key constraints: a violating statement changes nothing.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
+use arrow::compute::{concat_batches, filter_record_batch, take};
 use quiver_engine::ScalarValue;
+use quiver_storage::{batch_keys, column_keys, RowKey, Table, Transaction};
 
-use crate::error::Result;
-use crate::queryset::QuerySet;
+use crate::database::{array_from_values, cast_value};
+use crate::error::{Error, Result};
+use crate::expressions::Q;
+use crate::model::Model;
+use crate::queryset::update::{field_index, keep_keys};
+use crate::queryset::{storage_error, QuerySet};
 use crate::results::Instance;
+
+/// The options of `bulk_create(objs, batch_size=, ignore_conflicts=, update_conflicts=,
+/// update_fields=, unique_fields=)`.
+#[derive(Debug, Clone, Default)]
+pub struct BulkCreateOptions {
+    /// Rows per insert statement (all statements run in one transaction); `None`: one.
+    pub batch_size: Option<usize>,
+    /// `ON CONFLICT DO NOTHING`: rows that would violate a unique constraint are skipped.
+    pub ignore_conflicts: bool,
+    /// `ON CONFLICT (unique_fields) DO UPDATE SET update_fields = EXCLUDED...`.
+    pub update_conflicts: bool,
+    /// Fields overwritten on a conflicting row.
+    pub update_fields: Vec<String>,
+    /// Fields whose unique constraint decides what a conflict is.
+    pub unique_fields: Vec<String>,
+}
+
+impl BulkCreateOptions {
+    /// Default options.
+    pub fn new() -> BulkCreateOptions {
+        BulkCreateOptions::default()
+    }
+
+    /// `batch_size=n`.
+    pub fn batch_size(mut self, rows: usize) -> Self {
+        self.batch_size = Some(rows);
+        self
+    }
+
+    /// `ignore_conflicts=True`.
+    pub fn ignore_conflicts(mut self) -> Self {
+        self.ignore_conflicts = true;
+        self
+    }
+
+    /// `update_conflicts=True, update_fields=[..], unique_fields=[..]`.
+    pub fn update_conflicts<S: Into<String>, T: Into<String>>(
+        mut self,
+        update_fields: impl IntoIterator<Item = S>,
+        unique_fields: impl IntoIterator<Item = T>,
+    ) -> Self {
+        self.update_conflicts = true;
+        self.update_fields = update_fields.into_iter().map(Into::into).collect();
+        self.unique_fields = unique_fields.into_iter().map(Into::into).collect();
+        self
+    }
+}
 
 /// Something that can be inserted as one row: `(field name or attname, value)` pairs.
 pub trait IntoFieldValues {
@@ -74,4 +134,404 @@ impl QuerySet {
         }
         Ok(self.db.insert_rows(&model, rows)?.len())
     }
+
+    /// `bulk_create(objs, batch_size=, ignore_conflicts=, update_conflicts=, ...)`: inserts
+    /// the rows in one transaction. Returns how many rows were inserted or, with
+    /// `update_conflicts`, inserted plus updated (rows skipped by `ignore_conflicts` are not
+    /// counted).
+    pub fn bulk_create_with<R: IntoFieldValues>(
+        &self,
+        rows: impl IntoIterator<Item = R>,
+        options: &BulkCreateOptions,
+    ) -> Result<usize> {
+        let model = self.db.model(&self.model)?;
+        let rows: Vec<Vec<(String, ScalarValue)>> = rows
+            .into_iter()
+            .map(IntoFieldValues::into_field_values)
+            .collect();
+        check_options(&model, options)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let (batch, _) = self.db.build_rows(&model, rows)?;
+        self.insert_with_options(&model, vec![batch], options)
+    }
+
+    /// `bulk_create` straight from Arrow batches (columns by attname, as
+    /// [`Database::load_batches`](crate::Database::load_batches)), with the conflict options.
+    pub fn bulk_create_batches(
+        &self,
+        batches: Vec<RecordBatch>,
+        options: &BulkCreateOptions,
+    ) -> Result<usize> {
+        let model = self.db.model(&self.model)?;
+        check_options(&model, options)?;
+        let converted = self.db.conform_batches(&model, &batches)?;
+        self.insert_with_options(&model, converted, options)
+    }
+
+    fn insert_with_options(
+        &self,
+        model: &Arc<Model>,
+        batches: Vec<RecordBatch>,
+        options: &BulkCreateOptions,
+    ) -> Result<usize> {
+        let table = self.db.catalog().table(&model.table_name())?;
+        let batch =
+            concat_batches(&table.schema(), &batches).map_err(|e| Error::Engine(e.into()))?;
+        self.db.write(|transaction| {
+            if options.ignore_conflicts {
+                let batch = without_conflicts(&table, &batch)?;
+                insert_in_batches(transaction, &table, &batch, options.batch_size)?;
+                return Ok(batch.num_rows());
+            }
+            if options.update_conflicts {
+                return upsert(transaction, model, &table, &batch, options);
+            }
+            insert_in_batches(transaction, &table, &batch, options.batch_size)?;
+            Ok(batch.num_rows())
+        })
+    }
+
+    /// `bulk_update(objs, fields, batch_size=)`: writes `fields` of each object to its row (by
+    /// primary key) in one transaction; returns the number of rows matched.
+    pub fn bulk_update<S: AsRef<str>>(
+        &self,
+        objs: &[Instance],
+        fields: &[S],
+        batch_size: Option<usize>,
+    ) -> Result<usize> {
+        let model = self.db.model(&self.model)?;
+        if batch_size == Some(0) {
+            return Err(Error::ValueError(
+                "Batch size must be a positive integer.".into(),
+            ));
+        }
+        if fields.is_empty() {
+            return Err(Error::ValueError(
+                "Field names must be given to bulk_update().".into(),
+            ));
+        }
+        let pk = model.pk_field()?.clone();
+        let mut positions = Vec::with_capacity(fields.len());
+        for name in fields {
+            let position = field_index(&model, name.as_ref())?;
+            if model.fields()[position].is_primary_key() {
+                return Err(Error::ValueError(
+                    "bulk_update() cannot be used with primary key fields.".into(),
+                ));
+            }
+            positions.push(position);
+        }
+        if objs.iter().any(|o| o.pk().is_null()) {
+            return Err(Error::ValueError(
+                "All bulk_update() objects must have a primary key set.".into(),
+            ));
+        }
+        if objs.is_empty() {
+            return Ok(0);
+        }
+        let pk_values: Vec<ScalarValue> = objs
+            .iter()
+            .map(|o| cast_value(&o.pk(), &pk))
+            .collect::<Result<_>>()?;
+        let pk_array = array_from_values(&pk_values, pk.data_type())?;
+        let keys = column_keys(&pk_array).map_err(storage_error)?;
+        // Django's CASE WHEN pk = .. THEN .. takes the first object naming a row.
+        let mut first_of: HashMap<RowKey, usize> = HashMap::new();
+        for (i, key) in keys.iter().enumerate() {
+            first_of.entry(key.clone()).or_insert(i);
+        }
+        let table = self.db.catalog().table(&model.table_name())?;
+        self.db.write(|transaction| {
+            let locked: HashSet<RowKey> = transaction
+                .lock_rows(table.name(), &keys, quiver_storage::LockWait::Block)
+                .map_err(storage_error)?
+                .into_iter()
+                .collect();
+            let current = rows_with_keys(&table, &locked)?;
+            if current.num_rows() == 0 {
+                return Ok(0);
+            }
+            let current_keys = column_keys(current.column(table.key_column().unwrap_or_default()))
+                .map_err(storage_error)?;
+            let mut columns: Vec<ArrayRef> = current.columns().to_vec();
+            for &position in &positions {
+                let field = &model.fields()[position];
+                let values = current_keys
+                    .iter()
+                    .map(|key| {
+                        let obj = &objs[first_of[key]];
+                        let value = obj.get_value(field.attname())?;
+                        cast_value(&value, field)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let array = array_from_values(&values, field.data_type())?;
+                columns[position] = crate::queryset::update::conform_column(&model, field, &array)?;
+            }
+            let image = RecordBatch::try_new(table.schema(), columns)
+                .map_err(|e| Error::Engine(e.into()))?;
+            transaction.update(&table, &image).map_err(storage_error)?;
+            Ok(image.num_rows())
+        })
+    }
+
+    /// `get_or_create(defaults=, **kwargs)`: the object matching the `lookup` values exactly,
+    /// or a new one made from `lookup` plus `defaults`; the flag says whether it was created.
+    /// A concurrent creation of the same object (an `IntegrityError`) falls back to `get`.
+    pub fn get_or_create(
+        &self,
+        lookup: impl IntoFieldValues,
+        defaults: impl IntoFieldValues,
+    ) -> Result<(Instance, bool)> {
+        let lookup = lookup.into_field_values();
+        let q = exact_q(&lookup);
+        match self.get(q.clone()) {
+            Ok(found) => return Ok((found, false)),
+            Err(Error::DoesNotExist(_)) => {}
+            Err(other) => return Err(other),
+        }
+        let mut values = lookup;
+        merge(&mut values, defaults.into_field_values());
+        match self.db.atomic(|_| self.create(values)) {
+            Ok(made) => Ok((made, true)),
+            Err(Error::IntegrityError(message)) => match self.get(q) {
+                Ok(found) => Ok((found, false)),
+                Err(_) => Err(Error::IntegrityError(message)),
+            },
+            Err(other) => Err(other),
+        }
+    }
+
+    /// `update_or_create(defaults=, create_defaults=, **kwargs)`: locks and updates the
+    /// object matching `lookup` with `defaults`, or creates it from `lookup` plus
+    /// `create_defaults` (or `defaults` when `None`). The flag says whether it was created.
+    pub fn update_or_create(
+        &self,
+        lookup: impl IntoFieldValues,
+        defaults: impl IntoFieldValues,
+        create_defaults: Option<Vec<(String, ScalarValue)>>,
+    ) -> Result<(Instance, bool)> {
+        let lookup = lookup.into_field_values();
+        let defaults = defaults.into_field_values();
+        let q = exact_q(&lookup);
+        self.db
+            .atomic(|_| match self.select_for_update().get(q.clone()) {
+                Ok(mut found) => {
+                    for (name, value) in &defaults {
+                        found.set(name, value.clone())?;
+                    }
+                    let names: Vec<&str> = defaults.iter().map(|(n, _)| n.as_str()).collect();
+                    if names.is_empty() {
+                        return Ok((found, false));
+                    }
+                    found.save_update_fields(&self.db, &names)?;
+                    Ok((found, false))
+                }
+                Err(Error::DoesNotExist(_)) => {
+                    let mut values = lookup.clone();
+                    merge(
+                        &mut values,
+                        create_defaults.clone().unwrap_or(defaults.clone()),
+                    );
+                    Ok((self.create(values)?, true))
+                }
+                Err(other) => Err(other),
+            })
+    }
+}
+
+/// The AND of `name = value` for each pair.
+fn exact_q(pairs: &[(String, ScalarValue)]) -> Q {
+    pairs.iter().fold(Q::all(), |q, (name, value)| {
+        q & Q::new(name.clone(), value.clone())
+    })
+}
+
+/// `values` with `extra` added, `extra` winning for names given twice.
+fn merge(values: &mut Vec<(String, ScalarValue)>, extra: Vec<(String, ScalarValue)>) {
+    for (name, value) in extra {
+        match values.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => values.push((name, value)),
+        }
+    }
+}
+
+fn check_options(model: &Model, options: &BulkCreateOptions) -> Result<()> {
+    if options.batch_size == Some(0) {
+        return Err(Error::ValueError(
+            "Batch size must be a positive integer.".into(),
+        ));
+    }
+    if options.ignore_conflicts && options.update_conflicts {
+        return Err(Error::ValueError(
+            "ignore_conflicts and update_conflicts are mutually exclusive.".into(),
+        ));
+    }
+    if options.update_conflicts {
+        if options.update_fields.is_empty() {
+            return Err(Error::ValueError(
+                "Fields that will be updated when a row insertion fails on conflicts must be                  provided."
+                    .into(),
+            ));
+        }
+        if options.unique_fields.is_empty() {
+            return Err(Error::ValueError(
+                "Unique fields that can trigger the upsert must be provided.".into(),
+            ));
+        }
+        for name in options.update_fields.iter().chain(&options.unique_fields) {
+            field_index(model, name)?;
+        }
+        if options
+            .update_fields
+            .iter()
+            .any(|n| model.fields()[field_index(model, n).unwrap_or_default()].is_primary_key())
+        {
+            return Err(Error::ValueError(
+                "bulk_create() can only be used with concrete fields in update_fields.".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn insert_in_batches(
+    transaction: &Arc<Transaction>,
+    table: &Arc<Table>,
+    batch: &RecordBatch,
+    batch_size: Option<usize>,
+) -> Result<()> {
+    let size = batch_size.unwrap_or(batch.num_rows()).max(1);
+    let mut offset = 0;
+    while offset < batch.num_rows() {
+        let len = size.min(batch.num_rows() - offset);
+        transaction
+            .insert(table, &batch.slice(offset, len))
+            .map_err(storage_error)?;
+        offset += len;
+    }
+    Ok(())
+}
+
+/// The rows of the calling thread's view of `table` whose key is in `keys`.
+fn rows_with_keys(table: &Table, keys: &HashSet<RowKey>) -> Result<RecordBatch> {
+    let key_column = table.key_column().ok_or_else(|| {
+        Error::NotSupportedError(format!("table \"{}\" has no primary key", table.name()))
+    })?;
+    let name = table.schema().field(key_column).name().clone();
+    let mut seen = HashSet::new();
+    let parts = table
+        .snapshot()
+        .chunks()
+        .iter()
+        .map(|chunk| keep_keys(chunk.batch(), &name, keys, &mut seen))
+        .collect::<Result<Vec<_>>>()?;
+    concat_batches(&table.schema(), &parts).map_err(|e| Error::Engine(e.into()))
+}
+
+/// For each unique constraint, the keys present in the calling thread's view of `table`.
+fn existing_keys(table: &Table, columns: &[usize]) -> Result<HashMap<RowKey, RowKey>> {
+    let key_column = table.key_column();
+    let mut existing = HashMap::new();
+    for chunk in table.snapshot().chunks() {
+        let keys = batch_keys(chunk.batch(), columns).map_err(storage_error)?;
+        let pks = match key_column {
+            Some(k) => column_keys(chunk.batch().column(k)).map_err(storage_error)?,
+            None => vec![RowKey::Null; keys.len()],
+        };
+        for (key, pk) in keys.into_iter().zip(pks) {
+            if !key.has_null() {
+                existing.insert(key, pk);
+            }
+        }
+    }
+    Ok(existing)
+}
+
+/// `ON CONFLICT DO NOTHING`: `batch` without the rows that collide, on any unique
+/// constraint, with a stored row or an earlier row of the batch.
+fn without_conflicts(table: &Table, batch: &RecordBatch) -> Result<RecordBatch> {
+    let mut keep = vec![true; batch.num_rows()];
+    for constraint in table.constraints().unique {
+        if constraint.condition.is_some() {
+            continue;
+        }
+        let mut taken: HashSet<RowKey> = existing_keys(table, &constraint.columns)?
+            .into_keys()
+            .collect();
+        let keys = batch_keys(batch, &constraint.columns).map_err(storage_error)?;
+        for (row, key) in keys.into_iter().enumerate() {
+            if keep[row] && !key.has_null() && !taken.insert(key) {
+                keep[row] = false;
+            }
+        }
+    }
+    let mask: BooleanArray = keep.into_iter().map(Some).collect();
+    filter_record_batch(batch, &mask).map_err(|e| Error::Engine(e.into()))
+}
+
+/// `ON CONFLICT (unique_fields) DO UPDATE SET update_fields`: rows whose unique fields match a
+/// stored row update that row's `update_fields`; the others are inserted.
+fn upsert(
+    transaction: &Arc<Transaction>,
+    model: &Model,
+    table: &Arc<Table>,
+    batch: &RecordBatch,
+    options: &BulkCreateOptions,
+) -> Result<usize> {
+    let unique_columns = options
+        .unique_fields
+        .iter()
+        .map(|n| field_index(model, n))
+        .collect::<Result<Vec<_>>>()?;
+    let update_columns = options
+        .update_fields
+        .iter()
+        .map(|n| field_index(model, n))
+        .collect::<Result<Vec<_>>>()?;
+    let existing = existing_keys(table, &unique_columns)?;
+    let keys = batch_keys(batch, &unique_columns).map_err(storage_error)?;
+    // The last incoming row for a stored row wins (PostgreSQL refuses two; be lenient).
+    let mut incoming_for: HashMap<RowKey, u32> = HashMap::new();
+    let mut insert = vec![true; batch.num_rows()];
+    for (row, key) in keys.iter().enumerate() {
+        if let Some(pk) = existing.get(key) {
+            insert[row] = false;
+            incoming_for.insert(pk.clone(), row as u32);
+        }
+    }
+    let mut count = 0;
+    if !incoming_for.is_empty() {
+        let targets: HashSet<RowKey> = incoming_for.keys().cloned().collect();
+        transaction
+            .lock_rows(
+                table.name(),
+                &targets.iter().cloned().collect::<Vec<_>>(),
+                quiver_storage::LockWait::Block,
+            )
+            .map_err(storage_error)?;
+        let current = rows_with_keys(table, &targets)?;
+        let current_keys = column_keys(current.column(table.key_column().unwrap_or_default()))
+            .map_err(storage_error)?;
+        let indices: UInt32Array = current_keys
+            .iter()
+            .map(|k| incoming_for.get(k).copied())
+            .collect();
+        let mut columns: Vec<ArrayRef> = current.columns().to_vec();
+        for &position in &update_columns {
+            columns[position] = take(batch.column(position).as_ref(), &indices, None)
+                .map_err(|e| Error::Engine(e.into()))?;
+        }
+        let image =
+            RecordBatch::try_new(table.schema(), columns).map_err(|e| Error::Engine(e.into()))?;
+        transaction.update(table, &image).map_err(storage_error)?;
+        count += image.num_rows();
+    }
+    let mask: BooleanArray = insert.into_iter().map(Some).collect();
+    let fresh = filter_record_batch(batch, &mask).map_err(|e| Error::Engine(e.into()))?;
+    insert_in_batches(transaction, table, &fresh, options.batch_size)?;
+    count += fresh.num_rows();
+    Ok(count)
 }
