@@ -689,7 +689,17 @@ fn constrained_keys(
 }
 
 /// Fails when a key of `touched` occurs more than once in `version` (which contains the
-/// touched rows themselves).
+/// touched rows themselves). Public so that a new constraint can be validated against the
+/// rows already stored.
+pub fn check_unique_rows(
+    table: &Table,
+    version: &TableVersion,
+    touched: &RecordBatch,
+    constraint: &UniqueConstraint,
+) -> Result<()> {
+    check_unique(table, version, touched, constraint)
+}
+
 fn check_unique(
     table: &Table,
     version: &TableVersion,

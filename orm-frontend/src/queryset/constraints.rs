@@ -7,11 +7,24 @@
 //! loads): unique and primary keys per statement, foreign keys at commit (Django declares them
 //! `DEFERRABLE INITIALLY DEFERRED`). NOT NULL is checked where values are built, with
 //! PostgreSQL's wording, and again by the table's schema.
+//!
+//! `Meta.constraints` entries (`CheckConstraint`, `UniqueConstraint` with `condition=`) are
+//! added to a registered model with [`Database::add_check_constraint`] and
+//! [`Database::add_unique_constraint`]; their conditions are compiled once by the QuerySet
+//! compiler and evaluated on written rows by the engine's physical expressions.
 
-use quiver_storage::{ForeignKeyConstraint, Table, UniqueConstraint};
+use std::sync::Arc;
 
+use arrow::array::{Array, BooleanArray, RecordBatch};
+use quiver_engine::physical_expr::create_physical_expr;
+use quiver_engine::{Expr, LogicalPlan, PlanSchema};
+use quiver_storage::{ForeignKeyConstraint, RowPredicate, Table, UniqueConstraint};
+
+use crate::database::Database;
 use crate::error::{Error, Result};
+use crate::expressions::Q;
 use crate::model::{Model, Registry};
+use crate::queryset::storage_error;
 
 /// Puts `model`'s primary key, unique fields, `unique_together` sets and foreign keys on
 /// `table`. `registry` already holds `model`.
@@ -68,4 +81,272 @@ pub(crate) fn declare_constraints(registry: &Registry, model: &Model, table: &Ta
         });
     }
     Ok(())
+}
+
+/// `models.CheckConstraint(condition=Q(...), name=...)`.
+#[derive(Debug, Clone)]
+pub struct CheckConstraint {
+    /// The constraint's name (in error messages).
+    pub name: String,
+    /// Rows must not make this FALSE (NULL passes, as in SQL).
+    pub condition: Q,
+}
+
+impl CheckConstraint {
+    /// A check that every row satisfies `condition`.
+    pub fn new(condition: impl Into<Q>, name: impl Into<String>) -> CheckConstraint {
+        CheckConstraint {
+            name: name.into(),
+            condition: condition.into(),
+        }
+    }
+}
+
+/// `models.UniqueConstraint(fields=[...], name=..., condition=Q(...))`.
+#[derive(Debug, Clone)]
+pub struct UniqueConstraintSpec {
+    /// The constraint's name.
+    pub name: String,
+    /// The fields whose values must be unique together.
+    pub fields: Vec<String>,
+    /// Only rows matching this take part (a partial unique index).
+    pub condition: Option<Q>,
+}
+
+impl UniqueConstraintSpec {
+    /// Unique values of `fields` together.
+    pub fn new<S: Into<String>>(
+        fields: impl IntoIterator<Item = S>,
+        name: impl Into<String>,
+    ) -> UniqueConstraintSpec {
+        UniqueConstraintSpec {
+            name: name.into(),
+            fields: fields.into_iter().map(Into::into).collect(),
+            condition: None,
+        }
+    }
+
+    /// `condition=Q(...)`: a partial constraint.
+    pub fn condition(mut self, condition: impl Into<Q>) -> UniqueConstraintSpec {
+        self.condition = Some(condition.into());
+        self
+    }
+}
+
+impl Database {
+    /// Adds `Meta.constraints` entry `constraint` to a registered model, after checking that
+    /// the rows already stored satisfy it (PostgreSQL's `ALTER TABLE ... ADD CONSTRAINT`).
+    /// Every later write is checked against it.
+    pub fn add_check_constraint(&self, model: &str, constraint: CheckConstraint) -> Result<()> {
+        let model = self.model(model)?;
+        let table = self.catalog().table(&model.table_name())?;
+        let predicate = self.row_predicate(&model, &constraint.condition)?;
+        for chunk in table.committed().chunks() {
+            let holds = predicate(chunk.batch()).map_err(storage_error)?;
+            if (0..holds.len()).any(|i| holds.is_valid(i) && !holds.value(i)) {
+                return Err(Error::IntegrityError(format!(
+                    "check constraint \"{}\" of relation \"{}\" is violated by some row",
+                    constraint.name,
+                    table.name()
+                )));
+            }
+        }
+        table.add_check_constraint(quiver_storage::CheckConstraint {
+            name: constraint.name,
+            predicate,
+        });
+        Ok(())
+    }
+
+    /// Adds a `UniqueConstraint` (optionally partial) to a registered model, after checking
+    /// the stored rows.
+    pub fn add_unique_constraint(
+        &self,
+        model: &str,
+        constraint: UniqueConstraintSpec,
+    ) -> Result<()> {
+        let model = self.model(model)?;
+        let table = self.catalog().table(&model.table_name())?;
+        let columns = constraint
+            .fields
+            .iter()
+            .map(|name| crate::queryset::update::field_index(&model, name))
+            .collect::<Result<Vec<_>>>()?;
+        let condition = match &constraint.condition {
+            Some(q) => Some(self.row_predicate(&model, q)?),
+            None => None,
+        };
+        let unique = UniqueConstraint {
+            name: constraint.name,
+            columns,
+            condition,
+        };
+        // Validate by re-checking every stored row through an empty transaction's view.
+        let version = table.committed();
+        for chunk in version.chunks() {
+            quiver_storage::transaction::check_unique_rows(
+                &table,
+                &version,
+                chunk.batch(),
+                &unique,
+            )
+            .map_err(storage_error)?;
+        }
+        table.add_unique_constraint(unique);
+        Ok(())
+    }
+
+    /// Compiles `q` over `model`'s own columns into a predicate on batches in the table's
+    /// schema, evaluated by the engine's physical expressions.
+    fn row_predicate(&self, model: &Model, q: &Q) -> Result<RowPredicate> {
+        let plan = self.objects(model.name()).filter(q.clone()).query_plan()?;
+        let (predicate, schema) = filter_over_scan(&plan).ok_or_else(|| {
+            Error::FieldError("Joined field references are not permitted in this query".to_string())
+        })?;
+        let physical = create_physical_expr(&predicate, &schema)?;
+        Ok(Arc::new(move |batch: &RecordBatch| {
+            let value = physical
+                .evaluate(batch)
+                .and_then(|v| v.into_array(batch.num_rows()))
+                .map_err(|e| quiver_storage::StorageError::Internal(e.to_string()))?;
+            value
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .cloned()
+                .ok_or_else(|| {
+                    quiver_storage::StorageError::Internal("a condition must be boolean".into())
+                })
+        }))
+    }
+}
+
+/// The predicate of the filter directly over the model's scan (and the scan's full schema), or
+/// `None` when the plan joins other tables.
+fn filter_over_scan(plan: &Arc<LogicalPlan>) -> Option<(Expr, PlanSchema)> {
+    match plan.as_ref() {
+        LogicalPlan::Filter(filter) => match filter.input.as_ref() {
+            LogicalPlan::Scan(scan) if scan.projection.is_none() && scan.filters.is_empty() => {
+                Some((filter.predicate.clone(), scan.table_schema()))
+            }
+            _ => None,
+        },
+        LogicalPlan::Join(_) => None,
+        other => other
+            .inputs()
+            .first()
+            .and_then(|input| filter_over_scan(input)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expressions::F;
+    use crate::model::{CharField, ForeignKey, IntegerField, OnDelete};
+    use crate::q;
+
+    fn db() -> Database {
+        let db = Database::new();
+        db.register(Model::new("Owner").field("name", CharField::new(10)))
+            .unwrap();
+        db.register(
+            Model::new("Account")
+                .field("owner", ForeignKey::new("Owner", OnDelete::Cascade).null())
+                .field("iban", CharField::new(10))
+                .field("active", crate::model::BooleanField::new())
+                .field("balance", IntegerField::new())
+                .unique_together(["owner", "iban"]),
+        )
+        .unwrap();
+        db
+    }
+
+    fn account(
+        iban: &str,
+        active: bool,
+        balance: i64,
+    ) -> Vec<(&'static str, quiver_engine::ScalarValue)> {
+        vec![
+            ("iban", iban.into()),
+            ("active", active.into()),
+            ("balance", balance.into()),
+        ]
+    }
+
+    #[test]
+    fn check_constraints_refuse_rows_on_every_write_path() {
+        let db = db();
+        db.add_check_constraint(
+            "Account",
+            CheckConstraint::new(q!(balance__gte = 0), "balance_gte_0"),
+        )
+        .unwrap();
+        let accounts = db.objects("Account");
+        accounts.create(account("a", true, 5)).unwrap();
+        let err = accounts.create(account("b", true, -1)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "new row for relation \"account\" violates check constraint \"balance_gte_0\""
+        );
+        let err = accounts
+            .update([("balance", F("balance") - 10)])
+            .unwrap_err();
+        assert_eq!(err.django_name(), "IntegrityError");
+        assert_eq!(
+            accounts
+                .get(q!(iban = "a"))
+                .unwrap()
+                .get::<i64>("balance")
+                .unwrap(),
+            5
+        );
+        let err = db
+            .add_check_constraint("Account", CheckConstraint::new(q!(balance__gt = 10), "big"))
+            .unwrap_err();
+        assert_eq!(err.django_name(), "IntegrityError");
+    }
+
+    #[test]
+    fn partial_unique_constraints_and_unique_together() {
+        let db = db();
+        db.add_unique_constraint(
+            "Account",
+            UniqueConstraintSpec::new(["iban"], "one_active_iban").condition(q!(active = true)),
+        )
+        .unwrap();
+        let accounts = db.objects("Account");
+        accounts.create(account("x", true, 0)).unwrap();
+        accounts.create(account("x", false, 0)).unwrap();
+        accounts.create(account("x", false, 0)).unwrap();
+        let err = accounts.create(account("x", true, 0)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "duplicate key value violates unique constraint \"one_active_iban\"\nDETAIL:  Key \
+             (iban)=(x) already exists."
+        );
+        let err = accounts.update([("active", true)]).unwrap_err();
+        assert_eq!(err.django_name(), "IntegrityError");
+        assert_eq!(accounts.filter(q!(active = true)).count().unwrap(), 1);
+
+        let owner = db.objects("Owner").create([("name", "o".into())]).unwrap();
+        let mut with_owner = account("y", false, 0);
+        with_owner.push(("owner", (&owner).into()));
+        accounts.create(with_owner.clone()).unwrap();
+        let err = accounts.create(with_owner).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "duplicate key value violates unique constraint \"account_owner_id_iban_uniq\"\n\
+             DETAIL:  Key (owner_id, iban)=(1, y) already exists."
+        );
+        let mut dangling = account("z", false, 0);
+        dangling.push(("owner", 99i64.into()));
+        let err = accounts.create(dangling).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "insert or update on table \"account\" violates foreign key constraint \
+             \"account_owner_id_fkey\"\nDETAIL:  Key (owner_id)=(99) is not present in table \
+             \"owner\"."
+        );
+        assert_eq!(accounts.count().unwrap(), 4);
+    }
 }

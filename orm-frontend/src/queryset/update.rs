@@ -359,6 +359,9 @@ mod tests {
         assert_eq!(balances(&db), [100, 50, 0]);
     }
 
+    /// The shapes `(1, {"app.Account": 1})` and `(0, {})` and the update counts are real
+    /// Django's: `django_runner.py orm-frontend/tests/django/writes_counts.py --db sqlite`
+    /// printed `orm-frontend/tests/django/writes_counts.expected.jsonl`.
     #[test]
     fn delete_removes_matching_rows_and_reports_counts() {
         let db = db();
