@@ -8,6 +8,9 @@ pub enum StorageError {
     /// A table with this name is already registered.
     #[error("table \"{0}\" already exists")]
     TableExists(String),
+    /// An index with this name is already declared (PostgreSQL's wording).
+    #[error("relation \"{0}\" already exists")]
+    IndexExists(String),
     /// No table with this name is registered.
     #[error("table \"{0}\" does not exist")]
     TableNotFound(String),

@@ -13,6 +13,7 @@
 mod catalog;
 mod chunk;
 mod error;
+pub mod index;
 pub mod locks;
 mod row_key;
 mod scalar;
@@ -23,6 +24,7 @@ pub mod transaction;
 pub use catalog::Catalog;
 pub use chunk::{Chunk, CHUNK_ROWS};
 pub use error::{Result, StorageError};
+pub use index::{BuiltIndex, IndexDefinition, IndexKind, RowAddress};
 pub use locks::{LockManager, LockWait, TxnId};
 pub use row_key::{batch_keys, column_keys, RowKey};
 pub use scalar::ScalarValue;

@@ -13,6 +13,9 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use parking_lot::{Mutex, RwLock};
 
+use std::collections::HashMap;
+
+use crate::index::{BuiltIndex, IndexDefinition};
 use crate::transaction::Transaction;
 use crate::{Chunk, Result, StorageError, CHUNK_ROWS};
 
@@ -85,11 +88,13 @@ pub struct TableConstraints {
 
 /// One committed state of a table. Immutable: readers keep the `Arc` they got from
 /// [`Table::snapshot`] for as long as their query runs and see exactly this state.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct TableVersion {
     version: u64,
     chunks: Vec<Arc<Chunk>>,
     num_rows: usize,
+    /// Indexes built over exactly these chunks, by index name (see `index`).
+    indexes: Mutex<HashMap<String, Arc<BuiltIndex>>>,
 }
 
 impl TableVersion {
@@ -100,7 +105,21 @@ impl TableVersion {
             version,
             chunks,
             num_rows,
+            indexes: Mutex::default(),
         }
+    }
+
+    /// The index `definition` over this version, built on first use.
+    pub(crate) fn cached_index(&self, definition: &IndexDefinition) -> Result<Arc<BuiltIndex>> {
+        if let Some(built) = self.indexes.lock().get(&definition.name) {
+            return Ok(Arc::clone(built));
+        }
+        // Built outside the lock: two racing builders produce the same index.
+        let built = Arc::new(BuiltIndex::build(definition, self)?);
+        self.indexes
+            .lock()
+            .insert(definition.name.clone(), Arc::clone(&built));
+        Ok(built)
     }
 
     /// Monotonic version number; increases with every committed write.
@@ -140,6 +159,7 @@ pub struct Table {
     /// The primary key column: a row's identity for updates, deletes and locks.
     key_column: RwLock<Option<usize>>,
     constraints: RwLock<TableConstraints>,
+    indexes: RwLock<Vec<IndexDefinition>>,
 }
 
 impl Table {
@@ -162,6 +182,7 @@ impl Table {
             catalog_id,
             key_column: RwLock::new(None),
             constraints: RwLock::new(TableConstraints::default()),
+            indexes: RwLock::new(Vec::new()),
         }
     }
 
@@ -196,6 +217,21 @@ impl Table {
     /// Adds a foreign key.
     pub fn add_foreign_key(&self, constraint: ForeignKeyConstraint) {
         self.constraints.write().foreign_keys.push(constraint);
+    }
+
+    /// Declares an index; fails if the name is taken on this table.
+    pub fn add_index(&self, definition: IndexDefinition) -> Result<()> {
+        let mut indexes = self.indexes.write();
+        if indexes.iter().any(|i| i.name == definition.name) {
+            return Err(StorageError::IndexExists(definition.name));
+        }
+        indexes.push(definition);
+        Ok(())
+    }
+
+    /// The declared indexes.
+    pub fn indexes(&self) -> Vec<IndexDefinition> {
+        self.indexes.read().clone()
     }
 
     /// The constraints this table enforces.
@@ -316,6 +352,7 @@ impl Table {
             version: base_version + 1,
             chunks,
             num_rows,
+            indexes: Mutex::default(),
         };
         *self.current.write() = Arc::new(version);
     }

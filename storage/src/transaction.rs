@@ -509,14 +509,17 @@ impl Transaction {
     /// The chunks each changed table will have, checked. Runs under the writer lock.
     fn prepare(&self, state: &TxnState) -> Result<Vec<(Arc<Table>, Vec<Arc<Chunk>>)>> {
         let mut versions = Vec::new();
-        let mut new_versions: HashMap<String, TableVersion> = HashMap::new();
+        let mut new_versions: HashMap<String, Arc<TableVersion>> = HashMap::new();
         for (name, delta) in &state.deltas {
             if delta.is_empty() {
                 continue;
             }
             let committed = delta.table.committed();
             let chunks = compact(delta.apply(&committed)?)?;
-            let version = TableVersion::from_chunks(committed.version(), chunks.clone());
+            let version = Arc::new(TableVersion::from_chunks(
+                committed.version(),
+                chunks.clone(),
+            ));
             if let Some(added) = &delta.added {
                 for constraint in delta.table.constraints().unique {
                     check_unique(&delta.table, &version, added, &constraint)?;
@@ -532,13 +535,13 @@ impl Transaction {
     fn check_foreign_keys(
         &self,
         state: &TxnState,
-        new_versions: &HashMap<String, TableVersion>,
+        new_versions: &HashMap<String, Arc<TableVersion>>,
     ) -> Result<()> {
-        let version_of = |table: &Table| -> TableVersion {
+        let version_of = |table: &Table| -> Arc<TableVersion> {
             new_versions
                 .get(table.name())
                 .cloned()
-                .unwrap_or_else(|| (*table.committed()).clone())
+                .unwrap_or_else(|| table.committed())
         };
         // Rows written here must reference existing rows.
         for delta in state.deltas.values() {
