@@ -10,8 +10,8 @@ pub use crate::expressions::*;
 pub use crate::model::*;
 pub use crate::q;
 pub use crate::queryset::{
-    AggregateArg, Atomic, BulkCreateOptions, CheckConstraint, IntoFieldValues, OrderItem, QuerySet,
-    SelectForUpdate, UniqueConstraintSpec,
+    AggregateArg, Atomic, BulkCreateOptions, CheckConstraint, IndexSpec, IntoFieldValues,
+    OrderItem, QuerySet, SelectForUpdate, UniqueConstraintSpec,
 };
 pub use crate::results::{
     date, date_value, datetime, datetime_value, time_value, FromValue, InBulk, Instance, Row, Rows,

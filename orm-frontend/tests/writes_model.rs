@@ -226,7 +226,7 @@ proptest! {
         db.register(
             Model::new("Item")
                 .field("code", CharField::new(10).unique())
-                .field("qty", BigIntegerField::new())
+                .field("qty", BigIntegerField::new().db_index())
                 .field("grp", BigIntegerField::new().null()),
         )
         .unwrap();
@@ -250,6 +250,22 @@ proptest! {
             let positive = db.objects("Item").filter(q!(qty__gt = 0)).count().unwrap();
             prop_assert_eq!(positive, model.iter().filter(|r| r.qty > 0).count());
             prop_assert_eq!(db.catalog().transactions().locks().held_count(), 0);
+            // Every index agrees with the model: point, range and top-k reads through them.
+            for v in [-5i64, 0, 5] {
+                let through_index = db.objects("Item").filter(q!(qty = v)).count().unwrap();
+                prop_assert_eq!(through_index, model.iter().filter(|r| r.qty == v).count());
+            }
+            let high = db.objects("Item").filter(q!(qty__gte = 10)).count().unwrap();
+            prop_assert_eq!(high, model.iter().filter(|r| r.qty >= 10).count());
+            let lowest = db.objects("Item").order_by(["qty"]).slice(0..3).fetch().unwrap();
+            let mut qtys: Vec<i64> = model.iter().map(|r| r.qty).collect();
+            qtys.sort();
+            qtys.truncate(3);
+            prop_assert_eq!(lowest.column::<i64>("qty").unwrap(), qtys);
+            for row in &model {
+                let found = db.objects("Item").get(q!(code = row.code.as_str())).unwrap();
+                prop_assert_eq!(found.get::<i64>("qty").unwrap(), row.qty);
+            }
         }
     }
 }

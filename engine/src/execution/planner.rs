@@ -22,6 +22,7 @@ use crate::physical_expr::{create_physical_expr, PhysicalExprRef};
 use crate::physical_plan::filter::FilterExec;
 use crate::physical_plan::hash_aggregate::{AggregateSpec, HashAggregateExec};
 use crate::physical_plan::hash_join::HashJoinExec;
+use crate::physical_plan::index_scan::IndexScanExec;
 use crate::physical_plan::limit::LimitExec;
 use crate::physical_plan::projection::ProjectionExec;
 use crate::physical_plan::scan::ScanExec;
@@ -144,6 +145,9 @@ fn bind_sort_exprs(exprs: &[SortExpr], schema: &PlanSchema) -> Result<Vec<Physic
 fn plan_scan(scan: &Scan, config: &SessionConfig) -> Result<Arc<dyn ExecutionPlan>> {
     let table_schema = scan.table_schema();
     let filters = bind_all(&scan.filters, &table_schema)?;
+    if let Some(lookup) = &scan.index {
+        return Ok(Arc::new(IndexScanExec::try_new(scan, lookup, filters)?));
+    }
     // Parallelism is decided on the rows actually read: after chunk pruning a big table may
     // leave one chunk, which is not worth starting threads for.
     let chunks = scan.snapshot.chunks();

@@ -37,6 +37,9 @@ impl LogicalPlan {
                         s.snapshot.chunks().len()
                     ));
                 }
+                if let Some(index) = &s.index {
+                    line.push_str(&format!(" {index}"));
+                }
                 line
             }
             LogicalPlan::Filter(f) => format!("Filter: {}", f.predicate),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field};
-use quiver_storage::{Table, TableVersion};
+use quiver_storage::{ScalarValue, Table, TableVersion};
 
 use super::{PlanSchema, PlanSchemaRef, QualifiedField};
 use crate::error::{EngineError, Result};
@@ -41,7 +41,59 @@ pub struct Scan {
     pub filters: Vec<Expr>,
     /// Chunks that may hold matching rows; `None` means all.
     pub chunks: Option<Vec<usize>>,
+    /// The index that finds the rows, chosen by the `use_indexes` rule; `filters` still apply.
+    pub index: Option<IndexLookup>,
     pub schema: PlanSchemaRef,
+}
+
+/// How a scan reads through an index (see `optimizer/use_indexes.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexLookup {
+    /// The index name, as the table declares it.
+    pub index: String,
+    /// What to look up.
+    pub keys: IndexKeys,
+}
+
+/// The rows an index lookup returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexKeys {
+    /// Rows whose key equals one of these values (`=`, `IN`).
+    Points(Vec<ScalarValue>),
+    /// Rows whose key lies between the bounds (an ordered index).
+    Range {
+        low: std::ops::Bound<ScalarValue>,
+        high: std::ops::Bound<ScalarValue>,
+    },
+    /// The first `limit` rows in the index's order (`ORDER BY key LIMIT k`).
+    Ordered { descending: bool, limit: usize },
+}
+
+impl std::fmt::Display for IndexLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "index={}", self.index)?;
+        match &self.keys {
+            IndexKeys::Points(values) => write!(f, " points={}", values.len()),
+            IndexKeys::Range { low, high } => {
+                let bound = |b: &std::ops::Bound<ScalarValue>, open: &str, closed: &str| match b {
+                    std::ops::Bound::Included(v) => format!("{closed}{v}"),
+                    std::ops::Bound::Excluded(v) => format!("{open}{v}"),
+                    std::ops::Bound::Unbounded => "*".to_string(),
+                };
+                write!(
+                    f,
+                    " range={}..{}",
+                    bound(low, "(", "["),
+                    bound(high, ")", "]")
+                )
+            }
+            IndexKeys::Ordered { descending, limit } => write!(
+                f,
+                " order={} limit={limit}",
+                if *descending { "desc" } else { "asc" }
+            ),
+        }
+    }
 }
 
 impl Scan {
@@ -67,6 +119,7 @@ impl Scan {
             projection: None,
             filters: vec![],
             chunks: None,
+            index: None,
             schema,
         }
     }

@@ -14,6 +14,7 @@ mod replace_sort_limit_with_top_k;
 mod simplify_expressions;
 #[cfg(test)]
 mod tests;
+mod use_indexes;
 pub(crate) mod utils;
 
 use std::collections::BTreeSet;
@@ -26,6 +27,7 @@ pub(crate) use push_down_limit::merge_limits;
 pub use push_down_limit::PushDownLimit;
 pub use replace_sort_limit_with_top_k::ReplaceSortLimitWithTopK;
 pub use simplify_expressions::SimplifyExpressions;
+pub use use_indexes::UseIndexes;
 
 use crate::error::{EngineError, Result};
 use crate::expr::Transformed;
@@ -70,6 +72,7 @@ impl Optimizer {
             Arc::new(ReplaceSortLimitWithTopK),
             Arc::new(PruneProjections),
             Arc::new(PruneChunks),
+            Arc::new(UseIndexes),
         ])
     }
 

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use arrow::array::{Array, BooleanArray, RecordBatch};
 use quiver_engine::physical_expr::create_physical_expr;
 use quiver_engine::{Expr, LogicalPlan, PlanSchema};
-use quiver_storage::{ForeignKeyConstraint, RowPredicate, Table, UniqueConstraint};
+use quiver_storage::{
+    ForeignKeyConstraint, IndexDefinition, IndexKind, RowPredicate, Table, UniqueConstraint,
+};
 
 use crate::database::Database;
 use crate::error::{Error, Result};
@@ -31,15 +33,31 @@ use crate::queryset::storage_error;
 pub(crate) fn declare_constraints(registry: &Registry, model: &Model, table: &Table) -> Result<()> {
     let table_name = model.table_name();
     let position = |name: &str| model.fields().iter().position(|f| f.name() == name);
+    let ordered_index =
+        |name: String, columns: Vec<usize>, descending: Vec<bool>| IndexDefinition {
+            name,
+            columns,
+            descending,
+            kind: IndexKind::Ordered,
+            condition: None,
+        };
     for (index, field) in model.fields().iter().enumerate() {
         if field.is_primary_key() {
-            table.set_primary_key(index, format!("{table_name}_pkey"));
+            let name = format!("{table_name}_pkey");
+            table.set_primary_key(index, name.clone());
+            table.add_index(ordered_index(name, vec![index], vec![false]))?;
         } else if field.spec().unique || field.field_type().class_name() == "OneToOneField" {
+            let name = format!("{table_name}_{}_key", field.column());
             table.add_unique_constraint(UniqueConstraint {
-                name: format!("{table_name}_{}_key", field.column()),
+                name: name.clone(),
                 columns: vec![index],
                 condition: None,
             });
+            table.add_index(ordered_index(name, vec![index], vec![false]))?;
+        } else if field.spec().db_index || field.relation().is_some() {
+            // Django indexes every ForeignKey column unless told otherwise (`db_index=True`).
+            let name = format!("{table_name}_{}_idx", field.column());
+            table.add_index(ordered_index(name, vec![index], vec![false]))?;
         }
         if let Some(relation) = field.relation() {
             if relation.to_field.is_some() {
@@ -80,7 +98,75 @@ pub(crate) fn declare_constraints(registry: &Registry, model: &Model, table: &Ta
             condition: None,
         });
     }
+    for declared in model.indexes() {
+        let mut columns = Vec::new();
+        let mut descending = Vec::new();
+        for name in &declared.fields {
+            let (name, desc) = match name.strip_prefix('-') {
+                Some(rest) => (rest, true),
+                None => (name.as_str(), false),
+            };
+            columns.push(
+                crate::queryset::update::field_index(model, name).map_err(|_| {
+                    Error::ImproperlyConfigured(format!(
+                        "{}: (models.E012) 'indexes' refers to the nonexistent field '{name}'.",
+                        model.name()
+                    ))
+                })?,
+            );
+            descending.push(desc);
+        }
+        let name = declared.name.clone().unwrap_or_else(|| {
+            let names: Vec<&str> = columns
+                .iter()
+                .map(|&c| model.fields()[c].column())
+                .collect();
+            format!("{table_name}_{}_idx", names.join("_"))
+        });
+        table.add_index(ordered_index(name, columns, descending))?;
+    }
     Ok(())
+}
+
+/// `models.Index(fields=[...], name=..., condition=Q(...))`, added with
+/// [`Database::add_index`]: composite, descending (`"-created"`), partial, hash or ordered.
+#[derive(Debug, Clone)]
+pub struct IndexSpec {
+    /// The index name (shown by EXPLAIN).
+    pub name: String,
+    /// Field names, `-` prefixed for descending.
+    pub fields: Vec<String>,
+    /// Only rows matching this are indexed.
+    pub condition: Option<Q>,
+    /// Ordered (the default, PostgreSQL's btree) or hash.
+    pub kind: IndexKind,
+}
+
+impl IndexSpec {
+    /// An ordered index on `fields`.
+    pub fn new<S: Into<String>>(
+        fields: impl IntoIterator<Item = S>,
+        name: impl Into<String>,
+    ) -> IndexSpec {
+        IndexSpec {
+            name: name.into(),
+            fields: fields.into_iter().map(Into::into).collect(),
+            condition: None,
+            kind: IndexKind::Ordered,
+        }
+    }
+
+    /// `condition=Q(...)`: a partial index.
+    pub fn condition(mut self, condition: impl Into<Q>) -> IndexSpec {
+        self.condition = Some(condition.into());
+        self
+    }
+
+    /// A hash index (point and IN lookups only).
+    pub fn hash(mut self) -> IndexSpec {
+        self.kind = IndexKind::Hash;
+        self
+    }
 }
 
 /// `models.CheckConstraint(condition=Q(...), name=...)`.
@@ -193,6 +279,35 @@ impl Database {
             .map_err(storage_error)?;
         }
         table.add_unique_constraint(unique);
+        Ok(())
+    }
+
+    /// Adds an index to a registered model (`Meta.indexes` with the options the model builder
+    /// does not carry: `condition=`, hash kind). The optimizer's `use_indexes` rule picks it up.
+    pub fn add_index(&self, model: &str, spec: IndexSpec) -> Result<()> {
+        let model = self.model(model)?;
+        let table = self.catalog().table(&model.table_name())?;
+        let mut columns = Vec::new();
+        let mut descending = Vec::new();
+        for name in &spec.fields {
+            let (name, desc) = match name.strip_prefix('-') {
+                Some(rest) => (rest, true),
+                None => (name.as_str(), false),
+            };
+            columns.push(crate::queryset::update::field_index(&model, name)?);
+            descending.push(desc);
+        }
+        let condition = match &spec.condition {
+            Some(q) => Some(self.row_predicate(&model, q)?),
+            None => None,
+        };
+        table.add_index(IndexDefinition {
+            name: spec.name,
+            columns,
+            descending,
+            kind: spec.kind,
+            condition,
+        })?;
         Ok(())
     }
 

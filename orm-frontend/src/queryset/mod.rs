@@ -17,7 +17,7 @@ mod update;
 mod write;
 
 pub(crate) use constraints::declare_constraints;
-pub use constraints::{CheckConstraint, UniqueConstraintSpec};
+pub use constraints::{CheckConstraint, IndexSpec, UniqueConstraintSpec};
 pub use queryset::{AggregateArg, OrderItem, QuerySet};
 pub use select_for_update::SelectForUpdate;
 pub(crate) use transaction::storage_error;

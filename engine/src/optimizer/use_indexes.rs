@@ -1,0 +1,296 @@
+//! [`UseIndexes`]: reads a table through one of its indexes when a pushed-down filter or a
+//! top-k order can be answered by it.
+//!
+//! The rule chooses, per scan, one single-column index (partial indexes are left to
+//! uniqueness checks) and records the lookup on the scan; the scan's filters stay and are
+//! still applied to the rows the index returns, so the index only has to find a superset.
+//!
+//! ```text
+//! before                                        after
+//! Scan: account AS T0 filters=[T0.id = 7]       Scan: account AS T0 filters=[T0.id = 7] index=account_pkey points=1
+//!
+//! Sort: T0.created DESC NULLS FIRST, fetch=10   Sort: T0.created DESC NULLS FIRST, fetch=10
+//!   Scan: order AS T0                             Scan: order AS T0 index=order_created_idx order=desc limit=10
+//! ```
+//!
+//! Served: `=` and `IN` on a hash or ordered index; `<`, `<=`, `>`, `>=` (and `BETWEEN`, which
+//! arrives as two of them) on an ordered index; `ORDER BY key [DESC] LIMIT k` with PostgreSQL's
+//! default NULL placement on an ordered index when the scan has no filter. `get()`/`exists()` by
+//! key are point lookups. Switch the rule off with `SessionConfig::disable_rule("use_indexes")`.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use arrow::datatypes::DataType;
+use quiver_storage::{column_keys, IndexDefinition, IndexKind, RowKey, ScalarValue};
+
+use super::OptimizerRule;
+use crate::error::Result;
+use crate::expr::{Expr, Operator, Transformed};
+use crate::logical_plan::{IndexKeys, IndexLookup, LogicalPlan, Scan, Sort};
+
+/// Chooses index lookups for scans; see the module documentation.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct UseIndexes;
+
+impl OptimizerRule for UseIndexes {
+    fn name(&self) -> &'static str {
+        "use_indexes"
+    }
+
+    fn rewrite(&self, plan: Arc<LogicalPlan>) -> Result<Transformed<Arc<LogicalPlan>>> {
+        plan.transform_up(&mut |node| {
+            match node.as_ref() {
+                LogicalPlan::Scan(scan) if scan.index.is_none() && !scan.filters.is_empty() => {
+                    if let Some(lookup) = filter_lookup(scan) {
+                        let scan = Scan {
+                            index: Some(lookup),
+                            ..scan.clone()
+                        };
+                        return Ok(Transformed::yes(Arc::new(LogicalPlan::Scan(scan))));
+                    }
+                }
+                LogicalPlan::Sort(sort) => {
+                    if let Some(new) = ordered_top_k(sort)? {
+                        return Ok(Transformed::yes(new));
+                    }
+                }
+                _ => {}
+            }
+            Ok(Transformed::no(node))
+        })
+    }
+}
+
+/// The position of the column `expr` reads from `scan`'s table (looking through integer widening
+/// casts), if it is one.
+fn scan_column(scan: &Scan, expr: &Expr) -> Option<usize> {
+    match expr {
+        Expr::Column(column) => {
+            if column
+                .relation
+                .as_deref()
+                .is_some_and(|r| r != scan.relation)
+            {
+                return None;
+            }
+            scan.source.schema().index_of(&column.name).ok()
+        }
+        Expr::Cast(cast) if is_integer(&cast.data_type) => {
+            let index = scan_column(scan, &cast.expr)?;
+            is_integer(scan.source.schema().field(index).data_type()).then_some(index)
+        }
+        _ => None,
+    }
+}
+
+fn is_integer(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+    )
+}
+
+/// True when index keys built from a literal of this type equal the keys of the column's
+/// values (row keys normalise integers, and text whatever its encoding).
+fn comparable(column: &DataType, literal: &ScalarValue) -> bool {
+    let literal = literal.data_type();
+    let text = |t: &DataType| matches!(t, DataType::Utf8 | DataType::Dictionary(_, _));
+    (is_integer(column) && is_integer(&literal))
+        || (text(column) && text(&literal))
+        || column == &literal
+}
+
+fn single_column_indexes(scan: &Scan) -> Vec<IndexDefinition> {
+    scan.source
+        .indexes()
+        .into_iter()
+        .filter(|d| d.columns.len() == 1 && d.condition.is_none())
+        .collect()
+}
+
+/// The best lookup the scan's filters allow: points on any index before a range.
+fn filter_lookup(scan: &Scan) -> Option<IndexLookup> {
+    let conjuncts: Vec<Expr> = scan
+        .filters
+        .iter()
+        .flat_map(|f| f.clone().split_conjunction())
+        .collect();
+    let indexes = single_column_indexes(scan);
+    let schema = scan.source.schema();
+    for definition in &indexes {
+        let column = definition.columns[0];
+        let data_type = schema.field(column).data_type();
+        for conjunct in &conjuncts {
+            if let Some(points) = points_on(scan, column, conjunct) {
+                if points.iter().all(|v| comparable(data_type, v)) {
+                    return Some(IndexLookup {
+                        index: definition.name.clone(),
+                        keys: IndexKeys::Points(points),
+                    });
+                }
+            }
+        }
+    }
+    for definition in indexes.iter().filter(|d| d.kind == IndexKind::Ordered) {
+        let column = definition.columns[0];
+        let data_type = schema.field(column).data_type();
+        let (mut low, mut high) = (Bound::Unbounded, Bound::Unbounded);
+        for conjunct in &conjuncts {
+            if let Some((op, value)) = comparison_on(scan, column, conjunct) {
+                if !comparable(data_type, &value) || value.is_null() {
+                    continue;
+                }
+                match op {
+                    Operator::Gt => low = tighter_low(low, Bound::Excluded(value)),
+                    Operator::GtEq => low = tighter_low(low, Bound::Included(value)),
+                    Operator::Lt => high = tighter_high(high, Bound::Excluded(value)),
+                    Operator::LtEq => high = tighter_high(high, Bound::Included(value)),
+                    _ => {}
+                }
+            }
+        }
+        if !matches!((&low, &high), (Bound::Unbounded, Bound::Unbounded)) {
+            return Some(IndexLookup {
+                index: definition.name.clone(),
+                keys: IndexKeys::Range { low, high },
+            });
+        }
+    }
+    None
+}
+
+/// `column = v` or `column IN (v, ...)`: the values (NULLs never match and are dropped).
+fn points_on(scan: &Scan, column: usize, conjunct: &Expr) -> Option<Vec<ScalarValue>> {
+    match conjunct {
+        Expr::BinaryExpr(b) if b.op == Operator::Eq => {
+            let value = match (b.left.as_ref(), b.right.as_ref()) {
+                (left, Expr::Literal(v)) if scan_column(scan, left) == Some(column) => v,
+                (Expr::Literal(v), right) if scan_column(scan, right) == Some(column) => v,
+                _ => return None,
+            };
+            Some(if value.is_null() {
+                vec![]
+            } else {
+                vec![value.clone()]
+            })
+        }
+        Expr::InList(list) if !list.negated && scan_column(scan, &list.expr) == Some(column) => {
+            list.list
+                .iter()
+                .map(|e| match e {
+                    Expr::Literal(v) => Some(v.clone()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(|values| values.into_iter().filter(|v| !v.is_null()).collect())
+        }
+        _ => None,
+    }
+}
+
+/// `column <op> v` (or `v <op> column`, flipped) for the four order comparisons.
+fn comparison_on(scan: &Scan, column: usize, conjunct: &Expr) -> Option<(Operator, ScalarValue)> {
+    let Expr::BinaryExpr(b) = conjunct else {
+        return None;
+    };
+    let flipped = match b.op {
+        Operator::Gt => Operator::Lt,
+        Operator::GtEq => Operator::LtEq,
+        Operator::Lt => Operator::Gt,
+        Operator::LtEq => Operator::GtEq,
+        _ => return None,
+    };
+    match (b.left.as_ref(), b.right.as_ref()) {
+        (left, Expr::Literal(v)) if scan_column(scan, left) == Some(column) => {
+            Some((b.op, v.clone()))
+        }
+        (Expr::Literal(v), right) if scan_column(scan, right) == Some(column) => {
+            Some((flipped, v.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// The value as the index orders it (`None` sorts first: an unusable value never wins).
+fn order_key(value: &ScalarValue) -> Option<RowKey> {
+    column_keys(&value.to_array(1)).ok()?.into_iter().next()
+}
+
+fn bound_value(bound: &Bound<ScalarValue>) -> Option<&ScalarValue> {
+    match bound {
+        Bound::Included(v) | Bound::Excluded(v) => Some(v),
+        Bound::Unbounded => None,
+    }
+}
+
+/// Of two lower bounds, the one that admits fewer rows (values of one type compare by their
+/// partial order; an incomparable pair keeps the first).
+fn tighter_low(current: Bound<ScalarValue>, new: Bound<ScalarValue>) -> Bound<ScalarValue> {
+    match (bound_value(&current), bound_value(&new)) {
+        (None, _) => new,
+        (Some(a), Some(b)) => match order_key(b).partial_cmp(&order_key(a)) {
+            Some(std::cmp::Ordering::Greater) => new,
+            Some(std::cmp::Ordering::Equal) if matches!(new, Bound::Excluded(_)) => new,
+            _ => current,
+        },
+        (Some(_), None) => current,
+    }
+}
+
+fn tighter_high(current: Bound<ScalarValue>, new: Bound<ScalarValue>) -> Bound<ScalarValue> {
+    match (bound_value(&current), bound_value(&new)) {
+        (None, _) => new,
+        (Some(a), Some(b)) => match order_key(b).partial_cmp(&order_key(a)) {
+            Some(std::cmp::Ordering::Less) => new,
+            Some(std::cmp::Ordering::Equal) if matches!(new, Bound::Excluded(_)) => new,
+            _ => current,
+        },
+        (Some(_), None) => current,
+    }
+}
+
+/// `Sort(fetch = k)` on one column of an unfiltered scan with an ordered index on it: the scan
+/// reads only the index's first `k` rows in that order; the sort stays and orders them.
+fn ordered_top_k(sort: &Sort) -> Result<Option<Arc<LogicalPlan>>> {
+    let (Some(fetch), [key]) = (sort.fetch, sort.exprs.as_slice()) else {
+        return Ok(None);
+    };
+    // PostgreSQL's default NULL placement is what the index order gives.
+    if key.nulls_first == key.asc {
+        return Ok(None);
+    }
+    let LogicalPlan::Scan(scan) = sort.input.as_ref() else {
+        return Ok(None);
+    };
+    if scan.index.is_some() || !scan.filters.is_empty() {
+        return Ok(None);
+    }
+    let Expr::Column(_) = &key.expr else {
+        return Ok(None);
+    };
+    let Some(column) = scan_column(scan, &key.expr) else {
+        return Ok(None);
+    };
+    let Some(definition) = single_column_indexes(scan)
+        .into_iter()
+        .find(|d| d.kind == IndexKind::Ordered && d.columns[0] == column)
+    else {
+        return Ok(None);
+    };
+    let scan = Scan {
+        index: Some(IndexLookup {
+            index: definition.name,
+            keys: IndexKeys::Ordered {
+                descending: !key.asc,
+                limit: fetch,
+            },
+        }),
+        ..scan.clone()
+    };
+    Ok(Some(Arc::new(LogicalPlan::Sort(Sort {
+        input: Arc::new(LogicalPlan::Scan(scan)),
+        exprs: sort.exprs.clone(),
+        fetch: sort.fetch,
+    }))))
+}

@@ -1,0 +1,124 @@
+//! [`IndexScanExec`]: reads the rows an index finds instead of the whole table.
+//!
+//! The `use_indexes` rule records which index and which keys on the logical scan; this
+//! operator looks them up in the index built for the scan's snapshot (built on first use and
+//! cached on that immutable version, so it is exact for it), gathers those rows in index
+//! order, and scans them with the scan's filters and projection, which still decide exactly
+//! which rows qualify.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use quiver_storage::index::{gather, index_of};
+use quiver_storage::{column_keys, RowKey, ScalarValue};
+
+use super::scan::ScanExec;
+use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
+use crate::error::{EngineError, Result};
+use crate::logical_plan::{IndexKeys, IndexLookup, Scan};
+use crate::physical_expr::PhysicalExprRef;
+
+/// Scans the rows of an index lookup.
+#[derive(Debug)]
+pub struct IndexScanExec {
+    lookup: IndexLookup,
+    table_name: String,
+    rows: usize,
+    scan: ScanExec,
+}
+
+impl IndexScanExec {
+    /// Looks the rows up now, against the scan's snapshot.
+    pub fn try_new(
+        scan: &Scan,
+        lookup: &IndexLookup,
+        filters: Vec<PhysicalExprRef>,
+    ) -> Result<IndexScanExec> {
+        let definition = scan
+            .source
+            .indexes()
+            .into_iter()
+            .find(|d| d.name == lookup.index)
+            .ok_or_else(|| {
+                EngineError::Internal(format!(
+                    "index {} of {} disappeared",
+                    lookup.index, scan.table_name
+                ))
+            })?;
+        let index = index_of(&scan.snapshot, &definition)?;
+        let addresses = match &lookup.keys {
+            IndexKeys::Points(values) => {
+                let keys = values.iter().map(key_of).collect::<Result<Vec<_>>>()?;
+                index.lookup(&keys)
+            }
+            IndexKeys::Range { low, high } => index.range(bound_key(low)?, bound_key(high)?)?,
+            IndexKeys::Ordered { descending, limit } => index.ordered(*descending, Some(*limit))?,
+        };
+        let gathered = Arc::new(gather(&scan.snapshot, &addresses)?);
+        let rows = gathered.num_rows();
+        let inner = ScanExec::try_new(
+            scan.table_name.clone(),
+            gathered,
+            scan.source.schema(),
+            scan.projection.clone(),
+            filters,
+            None,
+            1,
+        )?;
+        Ok(IndexScanExec {
+            lookup: lookup.clone(),
+            table_name: scan.table_name.clone(),
+            rows,
+            scan: inner,
+        })
+    }
+}
+
+fn key_of(value: &ScalarValue) -> Result<RowKey> {
+    let keys = column_keys(&value.to_array(1))?;
+    keys.into_iter()
+        .next()
+        .ok_or_else(|| EngineError::Internal("an index key of no value".into()))
+}
+
+fn bound_key(bound: &Bound<ScalarValue>) -> Result<Bound<RowKey>> {
+    Ok(match bound {
+        Bound::Included(v) => Bound::Included(key_of(v)?),
+        Bound::Excluded(v) => Bound::Excluded(key_of(v)?),
+        Bound::Unbounded => Bound::Unbounded,
+    })
+}
+
+impl ExecutionPlan for IndexScanExec {
+    fn name(&self) -> &'static str {
+        "IndexScanExec"
+    }
+
+    fn schema(&self) -> SchemaRef {
+        self.scan.schema()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn output_partitions(&self) -> usize {
+        self.scan.output_partitions()
+    }
+
+    fn execute(&self, partition: usize, ctx: &Arc<TaskContext>) -> Result<BatchIter> {
+        self.scan.execute(partition, ctx)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "IndexScanExec: {} {}, rows={}",
+            self.table_name, self.lookup, self.rows
+        )
+    }
+
+    fn metrics(&self) -> Option<&OperatorMetrics> {
+        self.scan.metrics()
+    }
+}
