@@ -113,7 +113,7 @@ fn the_optimizer_chooses_indexes_and_explain_names_them() {
         .explain()
         .unwrap();
     assert!(
-        plan.contains("index=order_code_idx range=[990..*"),
+        plan.contains("index=order_code_idx range=[990..*)"),
         "{plan}"
     );
     let plan = db

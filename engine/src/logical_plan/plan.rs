@@ -75,17 +75,18 @@ impl std::fmt::Display for IndexLookup {
         match &self.keys {
             IndexKeys::Points(values) => write!(f, " points={}", values.len()),
             IndexKeys::Range { low, high } => {
-                let bound = |b: &std::ops::Bound<ScalarValue>, open: &str, closed: &str| match b {
-                    std::ops::Bound::Included(v) => format!("{closed}{v}"),
-                    std::ops::Bound::Excluded(v) => format!("{open}{v}"),
-                    std::ops::Bound::Unbounded => "*".to_string(),
+                use std::ops::Bound;
+                let low = match low {
+                    Bound::Included(v) => format!("[{v}"),
+                    Bound::Excluded(v) => format!("({v}"),
+                    Bound::Unbounded => "(*".to_string(),
                 };
-                write!(
-                    f,
-                    " range={}..{}",
-                    bound(low, "(", "["),
-                    bound(high, ")", "]")
-                )
+                let high = match high {
+                    Bound::Included(v) => format!("{v}]"),
+                    Bound::Excluded(v) => format!("{v})"),
+                    Bound::Unbounded => "*)".to_string(),
+                };
+                write!(f, " range={low}..{high}")
             }
             IndexKeys::Ordered { descending, limit } => write!(
                 f,

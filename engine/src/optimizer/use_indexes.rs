@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! before                                        after
-//! Scan: account AS T0 filters=[T0.id = 7]       Scan: account AS T0 filters=[T0.id = 7] index=account_pkey points=1
+//! Scan: account AS T0 filters=[(T0.id = 7)]     Scan: account AS T0 filters=[(T0.id = 7)] index=account_pkey points=1
 //!
 //! Sort: T0.created DESC NULLS FIRST, fetch=10   Sort: T0.created DESC NULLS FIRST, fetch=10
 //!   Scan: order AS T0                             Scan: order AS T0 index=order_created_idx order=desc limit=10
@@ -293,4 +293,94 @@ fn ordered_top_k(sort: &Sort) -> Result<Option<Arc<LogicalPlan>>> {
         exprs: sort.exprs.clone(),
         fetch: sort.fetch,
     }))))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use quiver_storage::{IndexDefinition, IndexKind, Table};
+
+    use super::*;
+    use crate::expr::{lit, qualified_col, SortExpr};
+    use crate::logical_plan::LogicalPlanBuilder;
+    use crate::optimizer::utils::fixtures::{author, optimize_with};
+
+    fn indexed_author() -> Arc<Table> {
+        let table = author();
+        for (name, column, kind) in [
+            ("author_pkey", 0, IndexKind::Hash),
+            ("author_age_idx", 2, IndexKind::Ordered),
+        ] {
+            table
+                .add_index(IndexDefinition {
+                    name: name.into(),
+                    columns: vec![column],
+                    descending: vec![false],
+                    kind,
+                    condition: None,
+                })
+                .unwrap();
+        }
+        table
+    }
+
+    fn scan_with(filter: Expr) -> Arc<LogicalPlan> {
+        Arc::new(LogicalPlan::Scan(Scan {
+            filters: vec![filter],
+            ..Scan::new(indexed_author(), "T0")
+        }))
+    }
+
+    fn t0(name: &str) -> Expr {
+        qualified_col("T0", name)
+    }
+
+    #[test]
+    fn points_and_in_lists_use_any_index_ranges_an_ordered_one() {
+        assert_eq!(
+            optimize_with(UseIndexes, scan_with(t0("id").eq(lit(7i64)))),
+            "Scan: author AS T0 filters=[(T0.id = 7)] index=author_pkey points=1"
+        );
+        let in_list = Expr::InList(crate::expr::InList {
+            expr: Box::new(t0("age")),
+            list: vec![lit(21i32), lit(ScalarValue::Null), lit(25i32)],
+            negated: false,
+        });
+        assert!(optimize_with(UseIndexes, scan_with(in_list))
+            .ends_with("index=author_age_idx points=2"));
+        let between = t0("age").gt_eq(lit(22i32)).and(lit(30i32).gt(t0("age")));
+        let plan = optimize_with(UseIndexes, scan_with(between));
+        assert!(
+            plan.ends_with("index=author_age_idx range=[22..30)"),
+            "{plan}"
+        );
+        // A hash index serves no range; a column without an index none at all.
+        let plan = optimize_with(UseIndexes, scan_with(t0("id").gt(lit(3i64))));
+        assert!(!plan.contains("index="), "{plan}");
+        let plan = optimize_with(UseIndexes, scan_with(t0("name").eq(lit("author3"))));
+        assert!(!plan.contains("index="), "{plan}");
+    }
+
+    #[test]
+    fn top_k_on_an_ordered_index_with_default_null_placement() {
+        let top = |asc: bool, nulls_first: bool| {
+            let plan = LogicalPlanBuilder::scan(indexed_author(), "T0")
+                .sort(vec![SortExpr::new(t0("age"), asc, nulls_first)])
+                .unwrap()
+                .build();
+            let LogicalPlan::Sort(sort) = plan.as_ref() else {
+                unreachable!()
+            };
+            let plan = Arc::new(LogicalPlan::Sort(Sort {
+                fetch: Some(3),
+                ..sort.clone()
+            }));
+            optimize_with(UseIndexes, plan)
+        };
+        assert!(top(false, true).contains("index=author_age_idx order=desc limit=3"));
+        assert!(top(true, false).contains("index=author_age_idx order=asc limit=3"));
+        // NULLS FIRST ascending is not the index's order.
+        assert!(!top(true, true).contains("index="));
+    }
 }
