@@ -189,3 +189,53 @@ fn index_paths_stay_exact_under_writes_and_rollbacks() {
         ids(&orders.filter(q!(created = 1049)))
     );
 }
+
+#[test]
+fn joins_on_an_indexed_key_narrow_the_inner_side_and_agree_with_hash_joins() {
+    let db = shop();
+    let forward = || {
+        db.objects("Order")
+            .filter(q!(code__in = vec![500i64, 501, 7]))
+            .values(["id", "customer__name"])
+            .order_by(["id"])
+    };
+    let reverse = || {
+        db.objects("Customer")
+            .filter(q!(name__in = vec!["c3", "c4"]))
+            .annotate([("orders", Count("order")), ("total", Sum("order__amount"))])
+            .order_by(["name"])
+    };
+    let plan = forward().explain().unwrap();
+    assert!(
+        plan.contains("IndexNestedLoopJoinExec: LEFT JOIN") && plan.contains("index=customer_pkey"),
+        "{plan}"
+    );
+    let plan = reverse().explain().unwrap();
+    assert!(plan.contains("index=order_customer_id_idx"), "{plan}");
+    let with = (forward().fetch().unwrap(), reverse().fetch().unwrap());
+    db.set_config(SessionConfig::new().disable_rule("use_indexes"));
+    assert!(!forward()
+        .explain()
+        .unwrap()
+        .contains("IndexNestedLoopJoinExec"));
+    let without = (forward().fetch().unwrap(), reverse().fetch().unwrap());
+    assert_eq!(
+        with.0.column::<String>("customer__name").unwrap(),
+        without.0.column::<String>("customer__name").unwrap()
+    );
+    assert!(!with.0.is_empty());
+    assert_eq!(
+        with.1.column::<i64>("orders").unwrap(),
+        without.1.column::<i64>("orders").unwrap()
+    );
+    assert_eq!(
+        with.1.column::<i64>("total").unwrap(),
+        without.1.column::<i64>("total").unwrap()
+    );
+    assert!(with
+        .1
+        .column::<i64>("orders")
+        .unwrap()
+        .iter()
+        .all(|n| *n > 0));
+}

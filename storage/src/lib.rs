@@ -4,8 +4,15 @@
 //! [`Chunk`]s (RecordBatches of at most [`CHUNK_ROWS`] rows) each carrying per-column
 //! [`ColumnStatistics`] (min, max, null count) that the engine uses to skip chunks. Writers build
 //! a new version and swap it in atomically, so a reader holding a snapshot never sees half of a
-//! write; later features (updates, deletes, transactions, indexes, partitions) are new kinds of
-//! version edits rather than changes to how readers work.
+//! write.
+//!
+//! Writes with identity and isolation build on that: every row is named by its primary key
+//! ([`RowKey`]); a [`Transaction`] (`transaction.rs`, READ COMMITTED with row locks, documented
+//! there) keeps its uncommitted changes as a delta that [`Table::snapshot`] applies for the
+//! thread running it, checks unique, check and foreign-key constraints, and publishes all its
+//! tables at once on commit; [`LockManager`] (`locks.rs`) holds row locks with deadlock
+//! detection; `index/` builds hash and ordered indexes per immutable version, so they are exact
+//! for whatever version a query reads.
 //!
 //! This crate is the bottom of the stack (`orm-frontend → engine → storage`) and also hosts
 //! [`ScalarValue`], the single-value type shared by statistics, literals and results.

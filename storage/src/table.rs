@@ -256,6 +256,8 @@ impl Table {
     pub fn snapshot(&self) -> Arc<TableVersion> {
         if self.catalog_id != 0 {
             if let Some(transaction) = Transaction::current(self.catalog_id) {
+                // A view only fails on an Arrow kernel error while filtering a chunk by a key
+                // mask it built itself; the committed version is the safe answer then.
                 if let Ok(view) = transaction.view(self) {
                     return view;
                 }

@@ -12,16 +12,18 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::compute::{cast_with_options, concat, CastOptions, SortOptions};
-use arrow::datatypes::Schema;
+use arrow::datatypes::{DataType, Schema};
+use quiver_storage::IndexDefinition;
 
 use super::SessionConfig;
 use crate::error::{EngineError, Result};
 use crate::expr::{aggregate_type, Expr, SortExpr};
-use crate::logical_plan::{Aggregate, LogicalPlan, PlanSchema, Scan, Values};
+use crate::logical_plan::{Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Scan, Values};
 use crate::physical_expr::{create_physical_expr, PhysicalExprRef};
 use crate::physical_plan::filter::FilterExec;
 use crate::physical_plan::hash_aggregate::{AggregateSpec, HashAggregateExec};
 use crate::physical_plan::hash_join::HashJoinExec;
+use crate::physical_plan::index_nested_loop_join::IndexNestedLoopJoinExec;
 use crate::physical_plan::index_scan::IndexScanExec;
 use crate::physical_plan::limit::LimitExec;
 use crate::physical_plan::projection::ProjectionExec;
@@ -104,6 +106,20 @@ pub fn create_physical_plan(
             };
             let left = create_physical_plan(&join.left, config)?;
             let right = create_physical_plan(&join.right, config)?;
+            if let Some((scan, index)) = indexed_inner(join, config) {
+                let inner_filters = bind_all(&scan.filters, &scan.table_schema())?;
+                return Ok(Arc::new(IndexNestedLoopJoinExec::try_new(
+                    left,
+                    right,
+                    scan.clone(),
+                    inner_filters,
+                    index,
+                    on,
+                    filter,
+                    join.join_type,
+                    join.schema.arrow_schema(),
+                )?));
+            }
             Arc::new(HashJoinExec::try_new(
                 left,
                 right,
@@ -117,6 +133,56 @@ pub fn create_physical_plan(
         // Renaming the relation only changes how columns are resolved, which is done by now.
         LogicalPlan::SubqueryAlias(alias) => create_physical_plan(&alias.input, config)?,
     })
+}
+
+/// The inner scan and its index when `join` can run as an index nested loop join: one key,
+/// the inner (right) side a plain scan whose key column has a full single-column index, a join
+/// type whose result only needs inner rows matching outer keys, and `use_indexes` enabled.
+fn indexed_inner<'a>(
+    join: &'a Join,
+    config: &SessionConfig,
+) -> Option<(&'a Scan, IndexDefinition)> {
+    if config.disabled_rules.contains("use_indexes") {
+        return None;
+    }
+    if !matches!(
+        join.join_type,
+        JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti
+    ) {
+        return None;
+    }
+    let [(outer_key, Expr::Column(column))] = join.on.as_slice() else {
+        return None;
+    };
+    let LogicalPlan::Scan(scan) = join.right.as_ref() else {
+        return None;
+    };
+    if scan.index.is_some()
+        || column
+            .relation
+            .as_deref()
+            .is_some_and(|r| r != scan.relation)
+    {
+        return None;
+    }
+    let position = scan.source.schema().index_of(&column.name).ok()?;
+    let column_type = scan.source.schema().field(position).data_type().clone();
+    let outer_type = outer_key.data_type(join.left.schema()).ok()?;
+    let integer = |t: &DataType| {
+        matches!(
+            t,
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+        )
+    };
+    if !(outer_type == column_type || (integer(&outer_type) && integer(&column_type))) {
+        return None;
+    }
+    let index = scan
+        .source
+        .indexes()
+        .into_iter()
+        .find(|d| d.columns == [position] && d.condition.is_none())?;
+    Some((scan, index))
 }
 
 /// Binds each expression to `schema`.

@@ -16,7 +16,10 @@
 //! Served: `=` and `IN` on a hash or ordered index; `<`, `<=`, `>`, `>=` (and `BETWEEN`, which
 //! arrives as two of them) on an ordered index; `ORDER BY key [DESC] LIMIT k` with PostgreSQL's
 //! default NULL placement on an ordered index when the scan has no filter. `get()`/`exists()` by
-//! key are point lookups. Switch the rule off with `SessionConfig::disable_rule("use_indexes")`.
+//! key are point lookups. Switch the rule off with `SessionConfig::disable_rule("use_indexes")`;
+//! the same switch turns off the physical planner's index nested loop join
+//! (`physical_plan/index_nested_loop_join.rs`), which reads a join's indexed inner table through
+//! the index when the outer side is small.
 
 use std::ops::Bound;
 use std::sync::Arc;

@@ -12,6 +12,7 @@ pub mod filter;
 pub mod hash_aggregate;
 pub mod hash_join;
 pub mod hashing;
+pub mod index_nested_loop_join;
 pub mod index_scan;
 pub mod limit;
 pub mod metrics;
