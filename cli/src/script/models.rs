@@ -1,0 +1,303 @@
+//! Model classes: `class Customer(models.Model): …` becomes a registered [`quiver::Model`].
+//!
+//! Field assignments evaluate to field definitions (`models.CharField(max_length=10)` →
+//! [`FieldSpec`]); a nested `class Meta` gives ordering, `db_table`, indexes,
+//! `unique_together`, `get_latest_by` (constraints and unknown options are accepted and
+//! ignored); `def __str__` is kept for display and other methods are callable on instances.
+//! Classes are registered together, in dependency order, before the first statement that
+//! uses the database, so relations may name models defined later (`"Customer"`).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use quiver::model::{FieldSpec, FieldType, OnDelete, RelationSpec};
+use quiver::{Database, Model};
+
+use super::ast::{ExprKind, Stmt, StmtKind};
+use super::convert::to_scalar;
+use super::error::{Location, ScriptError};
+use super::interpreter::Interpreter;
+use super::values::{FunctionBody, ModelClass, Value};
+
+/// Field classes a model body may use, with the Quiver field kind each maps to.
+const FIELD_CLASSES: [&str; 25] = [
+    "AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
+    "SmallIntegerField", "PositiveIntegerField", "PositiveSmallIntegerField",
+    "PositiveBigIntegerField", "FloatField", "DecimalField", "BooleanField", "CharField",
+    "TextField", "DateField", "DateTimeField", "TimeField", "DurationField", "ForeignKey",
+    "OneToOneField", "EmailField", "SlugField", "URLField", "ManyToManyField", "NullBooleanField",
+];
+
+/// True for a Django field class name.
+pub fn is_field_class(name: &str) -> bool {
+    FIELD_CLASSES.contains(&name)
+}
+
+/// A model class defined but not yet registered.
+#[derive(Debug)]
+pub struct PendingModel {
+    pub model: Model,
+    pub location: Location,
+}
+
+fn option<'a>(kwargs: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+    kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn int_option(kwargs: &[(String, Value)], name: &str) -> Result<Option<i64>, ScriptError> {
+    match option(kwargs, name) {
+        None | Some(Value::None) => Ok(None),
+        Some(Value::Int(i)) => Ok(Some(*i)),
+        Some(other) => Err(ScriptError::type_error(format!("{name} must be an integer, not {}", other.type_name()))),
+    }
+}
+
+/// `models.CharField(max_length=10, null=True)` and friends; also `models.Index(...)`.
+pub fn field_call(interp: &mut Interpreter, class: &str, args: Vec<Value>, kwargs: Vec<(String, Value)>) -> Result<Value, ScriptError> {
+    let _ = interp;
+    if matches!(class, "Index" | "UniqueConstraint" | "CheckConstraint") {
+        return Ok(Value::Opaque(Rc::from(class), Rc::new(kwargs)));
+    }
+    let kind = match class {
+        "AutoField" => FieldType::AutoField,
+        "BigAutoField" => FieldType::BigAutoField,
+        "SmallAutoField" => FieldType::SmallAutoField,
+        "IntegerField" => FieldType::IntegerField,
+        "BigIntegerField" => FieldType::BigIntegerField,
+        "SmallIntegerField" => FieldType::SmallIntegerField,
+        "PositiveIntegerField" => FieldType::PositiveIntegerField,
+        "PositiveSmallIntegerField" => FieldType::PositiveSmallIntegerField,
+        "PositiveBigIntegerField" => FieldType::PositiveBigIntegerField,
+        "FloatField" => FieldType::FloatField,
+        "BooleanField" | "NullBooleanField" => FieldType::BooleanField,
+        "TextField" => FieldType::TextField,
+        "DateField" => FieldType::DateField,
+        "DateTimeField" => FieldType::DateTimeField,
+        "TimeField" => FieldType::TimeField,
+        "DurationField" => FieldType::DurationField,
+        "CharField" | "SlugField" | "EmailField" | "URLField" => {
+            let default = match class {
+                "SlugField" => Some(50),
+                "EmailField" => Some(254),
+                "URLField" => Some(200),
+                _ => None,
+            };
+            let max_length = int_option(&kwargs, "max_length")?.or(default).map(|m| m as u32);
+            FieldType::CharField { max_length }
+        }
+        "DecimalField" => {
+            let digits = int_option(&kwargs, "max_digits")?.ok_or_else(|| ScriptError::new("ImproperlyConfigured", "DecimalFields must define a 'max_digits' attribute. (fields.E132)"))?;
+            let places = int_option(&kwargs, "decimal_places")?.ok_or_else(|| ScriptError::new("ImproperlyConfigured", "DecimalFields must define a 'decimal_places' attribute. (fields.E130)"))?;
+            FieldType::DecimalField {
+                max_digits: u8::try_from(digits).map_err(|_| ScriptError::value_error("max_digits is too large"))?,
+                decimal_places: i8::try_from(places).map_err(|_| ScriptError::value_error("decimal_places is too large"))?,
+            }
+        }
+        "ForeignKey" | "OneToOneField" => {
+            let target = args.first().or_else(|| option(&kwargs, "to")).ok_or_else(|| ScriptError::type_error(format!("{class}.__init__() missing 1 required positional argument: 'to'")))?;
+            let to = match target {
+                Value::Str(s) => s.rsplit('.').next().unwrap_or(s).to_string(),
+                Value::ModelClass(c) => c.name.clone(),
+                other => return Err(ScriptError::type_error(format!("{class}({}) is invalid: the first argument must be a model or a model name", other.repr()))),
+            };
+            let on_delete = match args.get(1).or_else(|| option(&kwargs, "on_delete")) {
+                Some(Value::Opaque(name, _)) => match &**name {
+                    "CASCADE" => OnDelete::Cascade,
+                    "PROTECT" => OnDelete::Protect,
+                    "RESTRICT" => OnDelete::Restrict,
+                    "SET_NULL" => OnDelete::SetNull,
+                    "SET_DEFAULT" => OnDelete::SetDefault,
+                    _ => OnDelete::DoNothing,
+                },
+                _ => return Err(ScriptError::type_error(format!("{class}.__init__() missing 1 required positional argument: 'on_delete'"))),
+            };
+            let text = |name: &str| match option(&kwargs, name) {
+                Some(Value::Str(s)) => Some(s.to_string()),
+                _ => None,
+            };
+            let relation = RelationSpec {
+                to,
+                on_delete,
+                related_name: text("related_name"),
+                related_query_name: text("related_query_name"),
+                to_field: text("to_field"),
+            };
+            if class == "ForeignKey" {
+                FieldType::ForeignKey(relation)
+            } else {
+                FieldType::OneToOneField(relation)
+            }
+        }
+        "ManyToManyField" => {
+            return Err(ScriptError::new(
+                "NotSupportedError",
+                "ManyToManyField is not supported by the script frontend yet (it lands with Quiver's many-to-many relations)",
+            ))
+        }
+        other => return Err(ScriptError::new("NameError", format!("name '{other}' is not defined"))),
+    };
+    let mut spec = FieldSpec::new(kind);
+    let flag = |name: &str| option(&kwargs, name).is_some_and(Value::truthy);
+    if flag("null") {
+        spec = spec.null();
+    }
+    if flag("blank") {
+        spec = spec.blank();
+    }
+    if flag("db_index") {
+        spec = spec.db_index();
+    }
+    if flag("unique") {
+        spec = spec.unique();
+    }
+    if flag("primary_key") {
+        spec = spec.primary_key();
+    }
+    if let Some(Value::Str(column)) = option(&kwargs, "db_column") {
+        spec = spec.db_column(column.to_string());
+    }
+    match option(&kwargs, "default") {
+        None | Some(Value::Function(_) | Value::Builtin(_)) => {}
+        Some(value) => spec = spec.default(to_scalar(value)?),
+    }
+    Ok(Value::Field(Rc::new(spec)))
+}
+
+fn string_list(value: &Value, what: &str) -> Result<Vec<String>, ScriptError> {
+    let items = match value {
+        Value::List(l) => l.borrow().clone(),
+        Value::Tuple(t) => t.to_vec(),
+        Value::Str(s) => vec![Value::Str(Rc::clone(s))],
+        other => return Err(ScriptError::type_error(format!("Meta.{what} must be a list or tuple, not {}", other.type_name()))),
+    };
+    items
+        .into_iter()
+        .map(|i| match i {
+            Value::Str(s) => Ok(s.to_string()),
+            other => Err(ScriptError::unsupported(format!("Meta.{what} entries other than field names ({})", other.repr()))),
+        })
+        .collect()
+}
+
+/// Builds the model of a class body (fields, Meta, methods).
+pub fn define_model(interp: &mut Interpreter, name: &str, body: &[Stmt], stmt: &Stmt) -> Result<(PendingModel, Rc<ModelClass>), ScriptError> {
+    let mut model = Model::new(name);
+    let mut str_method = None;
+    let mut methods = HashMap::new();
+    for item in body {
+        let file = interp.file.clone();
+        let located = |e: ScriptError| e.at(&file, item.line, item.col);
+        match &item.kind {
+            StmtKind::Assign(targets, value) => {
+                let value = interp.eval(value).map_err(located)?;
+                for target in targets {
+                    let ExprKind::Name(field_name) = &target.kind else {
+                        return Err(located(ScriptError::unsupported("assignment to a non-name in a class body")));
+                    };
+                    match &value {
+                        Value::Field(spec) => model = model.field(field_name.clone(), (**spec).clone()),
+                        // Class constants (choices lists, …) are allowed and ignored.
+                        _ => {}
+                    }
+                }
+            }
+            StmtKind::Class { name: meta, body: meta_body, .. } if meta == "Meta" => {
+                model = apply_meta(interp, model, meta_body)?;
+            }
+            StmtKind::Def { name: method, params, body } => {
+                let function = Rc::new(interp.make_function(method, params, FunctionBody::Statements(body.clone())).map_err(located)?);
+                if method == "__str__" {
+                    str_method = Some(function);
+                } else {
+                    methods.insert(method.clone(), function);
+                }
+            }
+            StmtKind::Pass | StmtKind::Import => {}
+            StmtKind::Expr(e) if matches!(e.kind, ExprKind::Str(_)) => {}
+            _ => return Err(located(ScriptError::unsupported("this statement in a model class body"))),
+        }
+    }
+    let class = Rc::new(ModelClass {
+        name: name.to_string(),
+        str_method,
+        methods,
+    });
+    let location = Location {
+        file: interp.file.clone(),
+        line: stmt.line,
+        col: stmt.col,
+    };
+    Ok((PendingModel { model, location }, class))
+}
+
+fn apply_meta(interp: &mut Interpreter, mut model: Model, body: &[Stmt]) -> Result<Model, ScriptError> {
+    for item in body {
+        let file = interp.file.clone();
+        let located = |e: ScriptError| e.at(&file, item.line, item.col);
+        let StmtKind::Assign(targets, value) = &item.kind else {
+            continue;
+        };
+        let value = interp.eval(value).map_err(located)?;
+        for target in targets {
+            let ExprKind::Name(option) = &target.kind else { continue };
+            match option.as_str() {
+                "ordering" => model = model.ordering(string_list(&value, "ordering").map_err(located)?),
+                "db_table" => model = model.db_table(value.to_str()),
+                "get_latest_by" => model = model.get_latest_by(string_list(&value, "get_latest_by").map_err(located)?),
+                "unique_together" => {
+                    let sets = match &value {
+                        Value::List(l) => l.borrow().clone(),
+                        Value::Tuple(t) => t.to_vec(),
+                        _ => vec![],
+                    };
+                    if sets.iter().all(|s| matches!(s, Value::Str(_))) {
+                        model = model.unique_together(string_list(&value, "unique_together").map_err(located)?);
+                    } else {
+                        for set in sets {
+                            model = model.unique_together(string_list(&set, "unique_together").map_err(located)?);
+                        }
+                    }
+                }
+                "indexes" => {
+                    let items = match &value {
+                        Value::List(l) => l.borrow().clone(),
+                        Value::Tuple(t) => t.to_vec(),
+                        _ => vec![],
+                    };
+                    for index in items {
+                        if let Value::Opaque(_, options) = &index {
+                            if let Some((_, fields)) = options.iter().find(|(k, _)| k == "fields") {
+                                model = model.index(string_list(fields, "indexes").map_err(located)?);
+                            }
+                        }
+                    }
+                }
+                // constraints, verbose_name, abstract, managed, … are accepted and ignored.
+                _ => {}
+            }
+        }
+    }
+    Ok(model)
+}
+
+/// Registers models so that every relation's target comes first.
+pub fn register_all(db: &Database, mut pending: Vec<PendingModel>) -> Result<(), ScriptError> {
+    let registered: Vec<String> = db.registry().models().iter().map(|m| m.name().to_lowercase()).collect();
+    while !pending.is_empty() {
+        let names: Vec<String> = pending.iter().map(|p| p.model.name().to_lowercase()).collect();
+        let ready = pending.iter().position(|p| {
+            p.model.fields().iter().all(|f| match f.relation() {
+                Some(r) => {
+                    let to = r.to.to_lowercase();
+                    to == "self" || to == p.model.name().to_lowercase() || registered.contains(&to) || !names.contains(&to)
+                }
+                None => true,
+            })
+        });
+        let next = pending.remove(ready.unwrap_or(0));
+        let location = next.location.clone();
+        db.register(next.model)
+            .map_err(|e| ScriptError::from(e).at(&location.file, location.line, location.col))?;
+    }
+    Ok(())
+}
