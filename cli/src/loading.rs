@@ -44,7 +44,9 @@ fn progress(path: &PathBuf) -> Option<ProgressBar> {
         return None;
     }
     let bar = ProgressBar::new(size);
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ({eta})") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} ({eta})")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_message(format!("loading {}", path.display()));
@@ -52,7 +54,8 @@ fn progress(path: &PathBuf) -> Option<ProgressBar> {
 }
 
 fn open(path: &PathBuf) -> Result<File, ScriptError> {
-    File::open(path).map_err(|e| ScriptError::new("FileNotFoundError", format!("{}: {e}", path.display())))
+    File::open(path)
+        .map_err(|e| ScriptError::new("FileNotFoundError", format!("{}: {e}", path.display())))
 }
 
 fn run(db: &Database, load: &DataLoad) -> Result<(), ScriptError> {
@@ -82,7 +85,10 @@ fn run(db: &Database, load: &DataLoad) -> Result<(), ScriptError> {
                     bar.finish_and_clear();
                     r
                 }
-                None => { let mut file = file; file.read_to_string(&mut text) }
+                None => {
+                    let mut file = file;
+                    file.read_to_string(&mut text)
+                }
             };
             read.map_err(|e| ScriptError::new("OSError", format!("{}: {e}", path.display())))?;
             db.load_json_text(model, &text, &path.display().to_string())?;

@@ -46,10 +46,34 @@ For each QuerySet the script prints: its SQL, then the logical, optimized and ph
 
 fn data_args(command: Command) -> Command {
     command
-        .arg(Arg::new("fixture").long("fixture").value_name("F.json").action(ArgAction::Append).help("Load a Django JSON fixture (loaddata) before the script's first query"))
-        .arg(Arg::new("csv").long("csv").value_name("Model=path").action(ArgAction::Append).help("Load a CSV file (header = field names) into a model"))
-        .arg(Arg::new("parquet").long("parquet").value_name("Model=path").action(ArgAction::Append).help("Load a Parquet file (columns = attnames) into a model"))
-        .arg(Arg::new("json").long("json").value_name("Model=path").action(ArgAction::Append).help("Load JSON rows (an array or one object per line) into a model"))
+        .arg(
+            Arg::new("fixture")
+                .long("fixture")
+                .value_name("F.json")
+                .action(ArgAction::Append)
+                .help("Load a Django JSON fixture (loaddata) before the script's first query"),
+        )
+        .arg(
+            Arg::new("csv")
+                .long("csv")
+                .value_name("Model=path")
+                .action(ArgAction::Append)
+                .help("Load a CSV file (header = field names) into a model"),
+        )
+        .arg(
+            Arg::new("parquet")
+                .long("parquet")
+                .value_name("Model=path")
+                .action(ArgAction::Append)
+                .help("Load a Parquet file (columns = attnames) into a model"),
+        )
+        .arg(
+            Arg::new("json")
+                .long("json")
+                .value_name("Model=path")
+                .action(ArgAction::Append)
+                .help("Load JSON rows (an array or one object per line) into a model"),
+        )
 }
 
 fn cli() -> Command {
@@ -103,7 +127,9 @@ fn data_loads(matches: &ArgMatches) -> Result<Vec<DataLoad>, String> {
         ("json", DataLoad::Json),
     ] {
         for spec in matches.get_many::<String>(flag).into_iter().flatten() {
-            let (model, path) = spec.split_once('=').ok_or_else(|| format!("--{flag} expects Model=path, got \"{spec}\""))?;
+            let (model, path) = spec
+                .split_once('=')
+                .ok_or_else(|| format!("--{flag} expects Model=path, got \"{spec}\""))?;
             loads.push(make(model.to_string(), PathBuf::from(path)));
         }
     }
@@ -112,22 +138,34 @@ fn data_loads(matches: &ArgMatches) -> Result<Vec<DataLoad>, String> {
 
 /// Reads and parses a script, or the error line for it.
 fn load_script(path: &Path) -> Result<(String, Vec<script::ast::Stmt>), ScriptError> {
-    let source = std::fs::read_to_string(path).map_err(|e| ScriptError::new("FileNotFoundError", format!("{}: {e}", path.display())))?;
+    let source = std::fs::read_to_string(path)
+        .map_err(|e| ScriptError::new("FileNotFoundError", format!("{}: {e}", path.display())))?;
     let name = path.display().to_string();
     let body = script::parser::parse(&source, &name)?;
     Ok((name, body))
 }
 
 fn interpreter(path: Option<&Path>, mode: Mode, loads: Vec<DataLoad>) -> Interpreter {
-    let name = path.map(|p| p.display().to_string()).unwrap_or_else(|| "<shell>".into());
-    let base = path.and_then(Path::parent).map(Path::to_path_buf).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| PathBuf::from("."));
+    let name = path
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "<shell>".into());
+    let base = path
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
     let mut interp = Interpreter::new(&name, base, mode, Box::new(std::io::stdout()));
     interp.on_ready = Some(loading::loader(loads));
     interp
 }
 
 fn run_file(matches: &ArgMatches, mode: Mode) -> ExitCode {
-    let path = PathBuf::from(matches.get_one::<String>("file").cloned().unwrap_or_default());
+    let path = PathBuf::from(
+        matches
+            .get_one::<String>("file")
+            .cloned()
+            .unwrap_or_default(),
+    );
     let loads = match data_loads(matches) {
         Ok(l) => l,
         Err(e) => {
@@ -199,7 +237,12 @@ fn main() -> ExitCode {
             }
         }
         Some(("demo", m)) => {
-            let args: Vec<String> = m.get_many::<String>("options").into_iter().flatten().cloned().collect();
+            let args: Vec<String> = m
+                .get_many::<String>("options")
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
             match demo::DemoOptions::parse(&args).and_then(|o| demo::run(&o)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
@@ -219,9 +262,19 @@ mod tests {
     #[test]
     fn command_line_is_well_formed() {
         cli().debug_assert();
-        let m = cli().get_matches_from(["quiver", "run", "a.py", "--csv", "Order=o.csv", "--format", "json"]);
+        let m = cli().get_matches_from([
+            "quiver",
+            "run",
+            "a.py",
+            "--csv",
+            "Order=o.csv",
+            "--format",
+            "json",
+        ]);
         let (_, run) = m.subcommand().unwrap();
         let loads = data_loads(run).unwrap();
-        assert!(matches!(&loads[0], DataLoad::Csv(model, path) if model == "Order" && path == Path::new("o.csv")));
+        assert!(
+            matches!(&loads[0], DataLoad::Csv(model, path) if model == "Order" && path == Path::new("o.csv"))
+        );
     }
 }

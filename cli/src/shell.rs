@@ -22,7 +22,12 @@ struct Names(Rc<RefCell<Vec<String>>>);
 impl Completer for Names {
     type Candidate = Pair;
 
-    fn complete(&self, line: &str, pos: usize, _: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let start = line[..pos]
             .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
             .map_or(0, |i| i + 1);
@@ -59,7 +64,13 @@ fn completion_names(interp: &Interpreter) -> Vec<String> {
         }
     }
     names.extend(QUERYSET_METHODS.iter().map(|m| m.to_string()));
-    names.extend(["objects", "print", "Q", "F", "Count", "Sum", "Avg", "Min", "Max", "Value", "Case", "When"].map(String::from));
+    names.extend(
+        [
+            "objects", "print", "Q", "F", "Count", "Sum", "Avg", "Min", "Max", "Value", "Case",
+            "When",
+        ]
+        .map(String::from),
+    );
     names.sort();
     names.dedup();
     names
@@ -86,9 +97,11 @@ fn needs_more(buffer: &str) -> bool {
 pub fn run(mut interp: Interpreter) -> Result<(), String> {
     interp.echo = true;
     let names = Rc::new(RefCell::new(completion_names(&interp)));
-    let mut editor: Editor<Names, rustyline::history::DefaultHistory> = Editor::new().map_err(|e| e.to_string())?;
+    let mut editor: Editor<Names, rustyline::history::DefaultHistory> =
+        Editor::new().map_err(|e| e.to_string())?;
     editor.set_helper(Some(Names(Rc::clone(&names))));
-    let history = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".quiver_history"));
+    let history =
+        std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".quiver_history"));
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
@@ -108,7 +121,8 @@ pub fn run(mut interp: Interpreter) -> Result<(), String> {
                     continue;
                 }
                 let _ = editor.add_history_entry(source.trim_end());
-                let result = parser::parse(&source, "<shell>").and_then(|body| interp.run_module(&body));
+                let result =
+                    parser::parse(&source, "<shell>").and_then(|body| interp.run_module(&body));
                 if let Err(e) = result {
                     eprintln!("{e}");
                 }

@@ -26,8 +26,8 @@ use quiver_engine::{LogicalPlan, ScalarValue, SessionConfig, SessionContext};
 use quiver_storage::Catalog;
 
 use crate::error::{Error, Result};
-use crate::query_log::{QueryLog, QueryRecord};
 use crate::model::{Field, FieldType, Model, Registry};
+use crate::query_log::{QueryLog, QueryRecord};
 use crate::queryset::QuerySet;
 use crate::results::{Instance, Row};
 use crate::typed::ModelDef;

@@ -60,8 +60,8 @@
 pub mod database;
 pub mod error;
 pub mod expressions;
-pub mod model;
 pub mod loaders;
+pub mod model;
 pub mod prelude;
 pub mod query_log;
 pub mod queryset;

@@ -80,8 +80,9 @@ impl Database {
         let path = path.as_ref();
         let source = path.display().to_string();
         let model = self.model(model)?;
-        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(path)?)
-            .map_err(|e| io_error(&source, e))?;
+        let builder =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(open(path)?)
+                .map_err(|e| io_error(&source, e))?;
         for field in builder.schema().fields() {
             column_field(&model, field.name(), &source)?;
         }
@@ -157,23 +158,34 @@ impl Database {
                 .and_then(serde_json::Value::as_str)
                 .ok_or_else(|| io_error(source, "a fixture object needs a \"model\" label"))?;
             let name = label.rsplit('.').next().unwrap_or(label);
-            let model = self.model(name).map_err(|_| {
-                Error::LookupError(format!("Invalid model identifier: '{label}'"))
-            })?;
-            if batch_model.as_ref().is_some_and(|m| m.name() != model.name()) {
+            let model = self
+                .model(name)
+                .map_err(|_| Error::LookupError(format!("Invalid model identifier: '{label}'")))?;
+            if batch_model
+                .as_ref()
+                .is_some_and(|m| m.name() != model.name())
+            {
                 if let Some(m) = batch_model.take() {
-                    loaded += self.objects(m.name()).bulk_create(std::mem::take(&mut batch))?;
+                    loaded += self
+                        .objects(m.name())
+                        .bulk_create(std::mem::take(&mut batch))?;
                 }
             }
             let mut row = vec![];
             if let Some(pk) = object.get("pk").filter(|v| !v.is_null()) {
                 let field = model.pk_field()?;
-                row.push((field.attname().to_string(), json_scalar(pk, field.field_type(), "pk")?));
+                row.push((
+                    field.attname().to_string(),
+                    json_scalar(pk, field.field_type(), "pk")?,
+                ));
             }
             if let Some(serde_json::Value::Object(fields)) = object.get("fields") {
                 for (field_name, value) in fields {
                     let field = column_field(&model, field_name, source)?;
-                    row.push((field.attname().to_string(), json_scalar(value, field.field_type(), field_name)?));
+                    row.push((
+                        field.attname().to_string(),
+                        json_scalar(value, field.field_type(), field_name)?,
+                    ));
                 }
             }
             batch.push(row);
@@ -203,10 +215,16 @@ fn column_field<'m>(model: &'m Model, name: &str, source: &str) -> Result<&'m cr
 
 /// A JSON value as the scalar a field of `field_type` stores (strings parsed as Django's
 /// deserializer parses them).
-fn json_scalar(value: &serde_json::Value, field_type: &FieldType, name: &str) -> Result<ScalarValue> {
+fn json_scalar(
+    value: &serde_json::Value,
+    field_type: &FieldType,
+    name: &str,
+) -> Result<ScalarValue> {
     use serde_json::Value as J;
     let invalid = |what: &str| {
-        Error::ValidationError(format!("“{value}” value has an invalid {what} for field '{name}'."))
+        Error::ValidationError(format!(
+            "“{value}” value has an invalid {what} for field '{name}'."
+        ))
     };
     Ok(match value {
         J::Null => ScalarValue::Null,
@@ -223,15 +241,21 @@ fn json_scalar(value: &serde_json::Value, field_type: &FieldType, name: &str) ->
             FieldType::DateField => date_value(
                 NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| invalid("date format"))?,
             ),
-            FieldType::DateTimeField => datetime_value(parse_datetime(s).ok_or_else(|| invalid("format"))?),
+            FieldType::DateTimeField => {
+                datetime_value(parse_datetime(s).ok_or_else(|| invalid("format"))?)
+            }
             FieldType::TimeField => time_value(
                 NaiveTime::parse_from_str(s, "%H:%M:%S%.f")
                     .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
                     .map_err(|_| invalid("format"))?,
             ),
             FieldType::DecimalField { .. } => Decimal::parse(s)?.to_scalar(),
-            FieldType::FloatField => ScalarValue::Float64(Some(s.trim().parse().map_err(|_| invalid("number"))?)),
-            FieldType::BooleanField => ScalarValue::Boolean(Some(matches!(s.as_str(), "true" | "True" | "1" | "t"))),
+            FieldType::FloatField => {
+                ScalarValue::Float64(Some(s.trim().parse().map_err(|_| invalid("number"))?))
+            }
+            FieldType::BooleanField => {
+                ScalarValue::Boolean(Some(matches!(s.as_str(), "true" | "True" | "1" | "t")))
+            }
             t if t.data_type().is_integer() => {
                 ScalarValue::Int64(Some(s.trim().parse().map_err(|_| invalid("number"))?))
             }
@@ -248,10 +272,19 @@ fn json_scalar(value: &serde_json::Value, field_type: &FieldType, name: &str) ->
 /// ISO 8601 with `T` or a space, optional fraction, optional `Z`.
 fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
     let text = text.trim_end_matches('Z');
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
-        .or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0))
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+    .or_else(|| {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()?
+            .and_hms_opt(0, 0, 0)
+    })
 }
 
 #[cfg(test)]
@@ -286,12 +319,26 @@ mod tests {
         ]"#;
         assert_eq!(db.load_fixture_text(fixture, "f.json").unwrap(), 3);
         let totals = db.objects("Order").aggregate([Sum("amount")]).unwrap();
-        assert_eq!(totals.get_value("amount__sum").unwrap().to_string(), "15.50");
+        assert_eq!(
+            totals.get_value("amount__sum").unwrap().to_string(),
+            "15.50"
+        );
         let ann = db.objects("Customer").get(q!(pk = 5)).unwrap();
-        assert_eq!(ann.get::<NaiveDate>("signup").unwrap(), NaiveDate::from_ymd_opt(2024, 1, 5).unwrap());
+        assert_eq!(
+            ann.get::<NaiveDate>("signup").unwrap(),
+            NaiveDate::from_ymd_opt(2024, 1, 5).unwrap()
+        );
         // The next automatic key continues after the fixture's.
-        assert_eq!(db.objects("Customer").create([("name", "Bob".into())]).unwrap().pk(), ScalarValue::Int64(Some(6)));
-        let err = db.load_fixture_text(r#"[{"model": "app.nope", "fields": {}}]"#, "f.json").unwrap_err();
+        assert_eq!(
+            db.objects("Customer")
+                .create([("name", "Bob".into())])
+                .unwrap()
+                .pk(),
+            ScalarValue::Int64(Some(6))
+        );
+        let err = db
+            .load_fixture_text(r#"[{"model": "app.nope", "fields": {}}]"#, "f.json")
+            .unwrap_err();
         assert_eq!(err.to_string(), "Invalid model identifier: 'app.nope'");
     }
 
@@ -299,13 +346,30 @@ mod tests {
     fn csv_and_json_rows_are_typed_by_the_model() {
         let db = shop();
         let csv = "name,signup\nAnn,2024-01-05\nBob,\n";
-        assert_eq!(db.load_csv_from("Customer", csv.as_bytes(), "c.csv").unwrap(), 2);
-        assert_eq!(db.objects("Customer").filter(q!(signup__isnull = true)).count().unwrap(), 1);
+        assert_eq!(
+            db.load_csv_from("Customer", csv.as_bytes(), "c.csv")
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            db.objects("Customer")
+                .filter(q!(signup__isnull = true))
+                .count()
+                .unwrap(),
+            1
+        );
         let json = "{\"customer_id\": 1, \"amount\": \"2.25\"}\n{\"customer\": 2, \"amount\": 1}\n";
         assert_eq!(db.load_json_text("Order", json, "o.json").unwrap(), 2);
         let row = db.objects("Order").aggregate([Sum("amount")]).unwrap();
         assert_eq!(row.get_value("amount__sum").unwrap().to_string(), "3.25");
-        let err = db.load_csv_from("Customer", "nme\nx\n".as_bytes(), "c.csv").unwrap_err();
-        assert!(err.to_string().starts_with("c.csv: column 'nme' is not a field of Customer. Choices are: id, name"), "{err}");
+        let err = db
+            .load_csv_from("Customer", "nme\nx\n".as_bytes(), "c.csv")
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "c.csv: column 'nme' is not a field of Customer. Choices are: id, name"
+            ),
+            "{err}"
+        );
     }
 }

@@ -69,7 +69,8 @@ mod tests {
     #[test]
     fn logs_each_executed_query_when_enabled() {
         let db = Database::new();
-        db.register(Model::new("Tag").field("name", CharField::new(10))).unwrap();
+        db.register(Model::new("Tag").field("name", CharField::new(10)))
+            .unwrap();
         db.objects("Tag").count().unwrap();
         assert!(db.queries().is_empty(), "off by default");
         db.enable_query_log(true);

@@ -16,21 +16,81 @@ use super::values::{decimal_text, float_repr, Value};
 
 /// Exception classes a script can name.
 const EXCEPTIONS: [&str; 33] = [
-    "BaseException", "Exception", "ValueError", "TypeError", "KeyError", "IndexError", "NameError",
-    "AttributeError", "ZeroDivisionError", "AssertionError", "RuntimeError", "LookupError",
-    "ArithmeticError", "OverflowError", "NotImplementedError", "StopIteration", "FieldError",
-    "ObjectDoesNotExist", "DoesNotExist", "MultipleObjectsReturned", "ValidationError",
-    "IntegrityError", "DatabaseError", "DataError", "NotSupportedError", "ImproperlyConfigured",
-    "TransactionManagementError", "ProgrammingError", "OperationalError", "Error", "InternalError",
-    "FieldDoesNotExist", "EmptyResultSet",
+    "BaseException",
+    "Exception",
+    "ValueError",
+    "TypeError",
+    "KeyError",
+    "IndexError",
+    "NameError",
+    "AttributeError",
+    "ZeroDivisionError",
+    "AssertionError",
+    "RuntimeError",
+    "LookupError",
+    "ArithmeticError",
+    "OverflowError",
+    "NotImplementedError",
+    "StopIteration",
+    "FieldError",
+    "ObjectDoesNotExist",
+    "DoesNotExist",
+    "MultipleObjectsReturned",
+    "ValidationError",
+    "IntegrityError",
+    "DatabaseError",
+    "DataError",
+    "NotSupportedError",
+    "ImproperlyConfigured",
+    "TransactionManagementError",
+    "ProgrammingError",
+    "OperationalError",
+    "Error",
+    "InternalError",
+    "FieldDoesNotExist",
+    "EmptyResultSet",
 ];
 
 /// Built-in functions (and callables that scripts import by name).
 const FUNCTIONS: [&str; 38] = [
-    "print", "len", "sum", "min", "max", "sorted", "list", "tuple", "dict", "set", "str", "int",
-    "float", "bool", "round", "abs", "range", "enumerate", "zip", "repr", "isinstance", "any",
-    "all", "reversed", "Decimal", "call_command", "reset_queries", "getattr", "hasattr", "type",
-    "map", "filter", "divmod", "pow", "frozenset", "id", "hash", "format",
+    "print",
+    "len",
+    "sum",
+    "min",
+    "max",
+    "sorted",
+    "list",
+    "tuple",
+    "dict",
+    "set",
+    "str",
+    "int",
+    "float",
+    "bool",
+    "round",
+    "abs",
+    "range",
+    "enumerate",
+    "zip",
+    "repr",
+    "isinstance",
+    "any",
+    "all",
+    "reversed",
+    "Decimal",
+    "call_command",
+    "reset_queries",
+    "getattr",
+    "hasattr",
+    "type",
+    "map",
+    "filter",
+    "divmod",
+    "pow",
+    "frozenset",
+    "id",
+    "hash",
+    "format",
 ];
 
 /// The value of a built-in name, if it is one.
@@ -41,7 +101,10 @@ pub fn builtin(name: &str) -> Option<Value> {
             model: None,
         });
     }
-    if FUNCTIONS.contains(&name) || super::queryset::is_expression_name(name) || super::models::is_field_class(name) {
+    if FUNCTIONS.contains(&name)
+        || super::queryset::is_expression_name(name)
+        || super::models::is_field_class(name)
+    {
         return Some(Value::Builtin(Rc::from(name)));
     }
     Some(match name {
@@ -56,7 +119,9 @@ pub fn builtin(name: &str) -> Option<Value> {
         "time" => Value::Builtin(Rc::from("datetime.time")),
         "timedelta" => Value::Builtin(Rc::from("datetime.timedelta")),
         "Model" => Value::Builtin(Rc::from("Model")),
-        "CASCADE" | "PROTECT" | "RESTRICT" | "SET_NULL" | "SET_DEFAULT" | "DO_NOTHING" => Value::Opaque(Rc::from(name), Rc::new(vec![])),
+        "CASCADE" | "PROTECT" | "RESTRICT" | "SET_NULL" | "SET_DEFAULT" | "DO_NOTHING" => {
+            Value::Opaque(Rc::from(name), Rc::new(vec![]))
+        }
         "__name__" => Value::str("app.models"),
         _ => return None,
     })
@@ -66,27 +131,49 @@ pub fn builtin(name: &str) -> Option<Value> {
 pub fn module_attribute(module: &str, name: &str) -> Result<Value, ScriptError> {
     let v = match (module, name) {
         ("models", "Model") => Some(Value::Builtin(Rc::from("models.Model"))),
-        ("models", n) if super::models::is_field_class(n) || super::queryset::is_expression_name(n) => Some(Value::Builtin(Rc::from(n))),
-        ("models", "Index" | "UniqueConstraint" | "CheckConstraint") => Some(Value::Builtin(Rc::from(name))),
-        ("models", n @ ("CASCADE" | "PROTECT" | "RESTRICT" | "SET_NULL" | "SET_DEFAULT" | "DO_NOTHING")) => Some(Value::Opaque(Rc::from(n), Rc::new(vec![]))),
+        ("models", n)
+            if super::models::is_field_class(n) || super::queryset::is_expression_name(n) =>
+        {
+            Some(Value::Builtin(Rc::from(n)))
+        }
+        ("models", "Index" | "UniqueConstraint" | "CheckConstraint") => {
+            Some(Value::Builtin(Rc::from(name)))
+        }
+        (
+            "models",
+            n @ ("CASCADE" | "PROTECT" | "RESTRICT" | "SET_NULL" | "SET_DEFAULT" | "DO_NOTHING"),
+        ) => Some(Value::Opaque(Rc::from(n), Rc::new(vec![]))),
         ("models", n) if EXCEPTIONS.contains(&n) => builtin(n),
-        ("datetime", "date" | "datetime" | "time" | "timedelta") => Some(Value::Builtin(Rc::from(format!("datetime.{name}")))),
+        ("datetime", "date" | "datetime" | "time" | "timedelta") => {
+            Some(Value::Builtin(Rc::from(format!("datetime.{name}"))))
+        }
         ("timezone", "now") => Some(Value::Builtin(Rc::from("timezone.now"))),
         ("transaction", "atomic") => Some(Value::Builtin(Rc::from("transaction.atomic"))),
         ("connection", "queries") => None,
         ("decimal", "Decimal") => Some(Value::Builtin(Rc::from("Decimal"))),
         ("math", "pi") => Some(Value::Float(std::f64::consts::PI)),
-        ("math", "sqrt" | "floor" | "ceil" | "isnan" | "isinf" | "log" | "exp" | "fabs") => Some(Value::Builtin(Rc::from(format!("math.{name}")))),
+        ("math", "sqrt" | "floor" | "ceil" | "isnan" | "isinf" | "log" | "exp" | "fabs") => {
+            Some(Value::Builtin(Rc::from(format!("math.{name}"))))
+        }
         _ => None,
     };
-    v.ok_or_else(|| ScriptError::new("AttributeError", format!("module '{module}' has no attribute '{name}'")))
+    v.ok_or_else(|| {
+        ScriptError::new(
+            "AttributeError",
+            format!("module '{module}' has no attribute '{name}'"),
+        )
+    })
 }
 
 fn arity(name: &str, args: &[Value], min: usize, max: usize) -> Result<(), ScriptError> {
     if args.len() < min || args.len() > max {
         return Err(ScriptError::type_error(format!(
             "{name}() takes {} argument{} ({} given)",
-            if min == max { min.to_string() } else { format!("from {min} to {max}") },
+            if min == max {
+                min.to_string()
+            } else {
+                format!("from {min} to {max}")
+            },
             if max == 1 { "" } else { "s" },
             args.len()
         )));
@@ -95,23 +182,36 @@ fn arity(name: &str, args: &[Value], min: usize, max: usize) -> Result<(), Scrip
 }
 
 fn kwarg(kwargs: &[(String, Value)], name: &str) -> Option<Value> {
-    kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    kwargs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
 }
 
 fn int_arg(v: &Value, what: &str) -> Result<i64, ScriptError> {
     match v {
         Value::Int(i) => Ok(*i),
         Value::Bool(b) => Ok(i64::from(*b)),
-        other => Err(ScriptError::type_error(format!("{what} must be an integer, not {}", other.type_name()))),
+        other => Err(ScriptError::type_error(format!(
+            "{what} must be an integer, not {}",
+            other.type_name()
+        ))),
     }
 }
 
 /// Calls a built-in function by name.
-pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwargs: Vec<(String, Value)>) -> Result<Value, ScriptError> {
+pub fn call_builtin(
+    interp: &mut Interpreter,
+    name: &str,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
     if super::queryset::is_expression_name(name) {
         return super::queryset::call_expression(interp, name, args, kwargs);
     }
-    if super::models::is_field_class(name) || matches!(name, "Index" | "UniqueConstraint" | "CheckConstraint") {
+    if super::models::is_field_class(name)
+        || matches!(name, "Index" | "UniqueConstraint" | "CheckConstraint")
+    {
         return super::models::field_call(interp, name, args, kwargs);
     }
     match name {
@@ -130,8 +230,15 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
                 Value::List(l) | Value::Set(l) => l.borrow().len() as i64,
                 Value::Tuple(t) => t.len() as i64,
                 Value::Dict(d) => d.borrow().len() as i64,
-                v @ (Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. }) => interp.iterate(v)?.len() as i64,
-                other => return Err(ScriptError::type_error(format!("object of type '{}' has no len()", other.type_name()))),
+                v @ (Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. }) => {
+                    interp.iterate(v)?.len() as i64
+                }
+                other => {
+                    return Err(ScriptError::type_error(format!(
+                        "object of type '{}' has no len()",
+                        other.type_name()
+                    )))
+                }
             }))
         }
         "sum" => {
@@ -143,12 +250,18 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
             Ok(total)
         }
         "min" | "max" => {
-            let items = if args.len() == 1 { interp.iterate(&args[0])? } else { args.clone() };
+            let items = if args.len() == 1 {
+                interp.iterate(&args[0])?
+            } else {
+                args.clone()
+            };
             let key = kwarg(&kwargs, "key");
             if items.is_empty() {
                 return match kwarg(&kwargs, "default") {
                     Some(d) => Ok(d),
-                    None => Err(ScriptError::value_error(format!("{name}() iterable argument is empty"))),
+                    None => Err(ScriptError::value_error(format!(
+                        "{name}() iterable argument is empty"
+                    ))),
                 };
             }
             let mut best = items[0].clone();
@@ -156,7 +269,9 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
             for item in items.into_iter().skip(1) {
                 let k = keyed(interp, &key, &item)?;
                 let ord = compare_values(interp, &k, &best_key)?;
-                if (name == "min" && ord == Ordering::Less) || (name == "max" && ord == Ordering::Greater) {
+                if (name == "min" && ord == Ordering::Less)
+                    || (name == "max" && ord == Ordering::Greater)
+                {
                     best = item;
                     best_key = k;
                 }
@@ -191,7 +306,9 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
             if let Some(v) = args.first() {
                 for item in interp.iterate(v)? {
                     match item {
-                        Value::Tuple(pair) if pair.len() == 2 => dict_insert(&mut out, pair[0].clone(), pair[1].clone())?,
+                        Value::Tuple(pair) if pair.len() == 2 => {
+                            dict_insert(&mut out, pair[0].clone(), pair[1].clone())?
+                        }
                         Value::List(pair) if pair.borrow().len() == 2 => {
                             let pair = pair.borrow().clone();
                             dict_insert(&mut out, pair[0].clone(), pair[1].clone())?
@@ -223,7 +340,11 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
                 Some(Value::Str(s)) => s.to_string(),
                 _ => String::new(),
             };
-            Ok(Value::str(if spec.is_empty() { text } else { format_spec(&args[0], &text, &spec)? }))
+            Ok(Value::str(if spec.is_empty() {
+                text
+            } else {
+                format_spec(&args[0], &text, &spec)?
+            }))
         }
         "int" => {
             arity(name, &args, 0, 2)?;
@@ -233,7 +354,10 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
                 Some(Value::Bool(b)) => i64::from(*b),
                 Some(Value::Float(f)) => {
                     if !f.is_finite() {
-                        return Err(ScriptError::value_error(format!("cannot convert float {} to integer", float_repr(*f))));
+                        return Err(ScriptError::value_error(format!(
+                            "cannot convert float {} to integer",
+                            float_repr(*f)
+                        )));
                     }
                     f.trunc() as i64
                 }
@@ -246,9 +370,17 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
                     }
                 }
                 Some(Value::Str(s)) => s.trim().replace('_', "").parse().map_err(|_| {
-                    ScriptError::value_error(format!("invalid literal for int() with base 10: {}", super::values::str_repr(s)))
+                    ScriptError::value_error(format!(
+                        "invalid literal for int() with base 10: {}",
+                        super::values::str_repr(s)
+                    ))
                 })?,
-                Some(other) => return Err(ScriptError::type_error(format!("int() argument must be a string or a number, not '{}'", other.type_name()))),
+                Some(other) => {
+                    return Err(ScriptError::type_error(format!(
+                        "int() argument must be a string or a number, not '{}'",
+                        other.type_name()
+                    )))
+                }
             }))
         }
         "float" => Ok(Value::Float(match args.first() {
@@ -257,9 +389,19 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
                 "nan" => f64::NAN,
                 "inf" | "infinity" => f64::INFINITY,
                 "-inf" | "-infinity" => f64::NEG_INFINITY,
-                t => t.parse().map_err(|_| ScriptError::value_error(format!("could not convert string to float: {}", super::values::str_repr(s))))?,
+                t => t.parse().map_err(|_| {
+                    ScriptError::value_error(format!(
+                        "could not convert string to float: {}",
+                        super::values::str_repr(s)
+                    ))
+                })?,
             },
-            Some(v) => to_f64(v).ok_or_else(|| ScriptError::type_error(format!("float() argument must be a string or a real number, not '{}'", v.type_name())))?,
+            Some(v) => to_f64(v).ok_or_else(|| {
+                ScriptError::type_error(format!(
+                    "float() argument must be a string or a real number, not '{}'",
+                    v.type_name()
+                ))
+            })?,
         })),
         "bool" => Ok(Value::Bool(match args.first() {
             Some(v) => interp.truthy(v)?,
@@ -270,10 +412,15 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
             match &args[0] {
                 Value::Int(i) => Ok(Value::Int(i.checked_abs().ok_or_else(overflow)?)),
                 Value::Float(f) => Ok(Value::Float(f.abs())),
-                Value::Decimal(d) => Ok(Value::Decimal(Decimal::new(d.unscaled().abs(), d.scale()))),
+                Value::Decimal(d) => {
+                    Ok(Value::Decimal(Decimal::new(d.unscaled().abs(), d.scale())))
+                }
                 Value::TimeDelta(d) => Ok(Value::TimeDelta(d.abs())),
                 Value::Expression(_) => call_builtin(interp, "Abs", args, kwargs),
-                other => Err(ScriptError::type_error(format!("bad operand type for abs(): '{}'", other.type_name()))),
+                other => Err(ScriptError::type_error(format!(
+                    "bad operand type for abs(): '{}'",
+                    other.type_name()
+                ))),
             }
         }
         "round" => {
@@ -296,7 +443,10 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
         }
         "range" => {
             arity(name, &args, 1, 3)?;
-            let ints: Vec<i64> = args.iter().map(|a| int_arg(a, "range() argument")).collect::<Result<_, _>>()?;
+            let ints: Vec<i64> = args
+                .iter()
+                .map(|a| int_arg(a, "range() argument"))
+                .collect::<Result<_, _>>()?;
             let (start, stop, step) = match ints.as_slice() {
                 [stop] => (0, *stop, 1),
                 [start, stop] => (*start, *stop, 1),
@@ -306,11 +456,20 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
             if step == 0 {
                 return Err(ScriptError::value_error("range() arg 3 must not be zero"));
             }
-            let count = if step > 0 { (stop - start + step - 1).max(0) / step } else { (start - stop - step - 1).max(0) / -step };
+            let count = if step > 0 {
+                (stop - start + step - 1).max(0) / step
+            } else {
+                (start - stop - step - 1).max(0) / -step
+            };
             if count > 50_000_000 {
-                return Err(ScriptError::new("MemoryError", "range() too large for the script frontend"));
+                return Err(ScriptError::new(
+                    "MemoryError",
+                    "range() too large for the script frontend",
+                ));
             }
-            Ok(Value::list((0..count).map(|i| Value::Int(start + i * step)).collect()))
+            Ok(Value::list(
+                (0..count).map(|i| Value::Int(start + i * step)).collect(),
+            ))
         }
         "enumerate" => {
             let items = interp.iterate(args.first().unwrap_or(&Value::None))?;
@@ -318,17 +477,33 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
                 Some(v) => int_arg(&v, "start")?,
                 None => 0,
             };
-            Ok(Value::list(items.into_iter().enumerate().map(|(i, v)| Value::tuple(vec![Value::Int(start + i as i64), v])).collect()))
+            Ok(Value::list(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| Value::tuple(vec![Value::Int(start + i as i64), v]))
+                    .collect(),
+            ))
         }
         "zip" => {
-            let lists: Vec<Vec<Value>> = args.iter().map(|a| interp.iterate(a)).collect::<Result<_, _>>()?;
+            let lists: Vec<Vec<Value>> = args
+                .iter()
+                .map(|a| interp.iterate(a))
+                .collect::<Result<_, _>>()?;
             let n = lists.iter().map(Vec::len).min().unwrap_or(0);
-            Ok(Value::list((0..n).map(|i| Value::tuple(lists.iter().map(|l| l[i].clone()).collect())).collect()))
+            Ok(Value::list(
+                (0..n)
+                    .map(|i| Value::tuple(lists.iter().map(|l| l[i].clone()).collect()))
+                    .collect(),
+            ))
         }
         "map" => {
             arity(name, &args, 2, 2)?;
             let items = interp.iterate(&args[1])?;
-            let out = items.into_iter().map(|i| interp.call(&args[0], vec![i], vec![])).collect::<Result<_, _>>()?;
+            let out = items
+                .into_iter()
+                .map(|i| interp.call(&args[0], vec![i], vec![]))
+                .collect::<Result<_, _>>()?;
             Ok(Value::list(out))
         }
         "filter" => {
@@ -381,7 +556,9 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
                     other => other == type_name,
                 },
                 Value::ModelClass(class) => class.name == type_name,
-                Value::ExceptionClass { name, .. } => matches!(&args[0], Value::Exception(e) if e.kind == **name),
+                Value::ExceptionClass { name, .. } => {
+                    matches!(&args[0], Value::Exception(e) if e.kind == **name)
+                }
                 _ => false,
             })))
         }
@@ -404,11 +581,13 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
             match super::queryset::get_attribute(interp, &args[0], attr) {
                 Ok(v) if name == "getattr" => Ok(v),
                 Ok(_) => Ok(Value::Bool(true)),
-                Err(e) if e.kind == "AttributeError" || e.kind == "FieldError" => match (name, args.get(2)) {
-                    ("hasattr", _) => Ok(Value::Bool(false)),
-                    (_, Some(default)) => Ok(default.clone()),
-                    _ => Err(e),
-                },
+                Err(e) if e.kind == "AttributeError" || e.kind == "FieldError" => {
+                    match (name, args.get(2)) {
+                        ("hasattr", _) => Ok(Value::Bool(false)),
+                        (_, Some(default)) => Ok(default.clone()),
+                        _ => Err(e),
+                    }
+                }
                 Err(e) => Err(e),
             }
         }
@@ -422,12 +601,24 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
             Ok(Value::Decimal(match args.first() {
                 None => Decimal::new(0, 0),
                 Some(Value::Str(s)) => Decimal::parse(s).map_err(|_| {
-                    ScriptError::new("InvalidOperation", format!("[<class 'decimal.ConversionSyntax'>] {}", super::values::str_repr(s)))
+                    ScriptError::new(
+                        "InvalidOperation",
+                        format!(
+                            "[<class 'decimal.ConversionSyntax'>] {}",
+                            super::values::str_repr(s)
+                        ),
+                    )
                 })?,
                 Some(Value::Int(i)) => Decimal::new(i128::from(*i), 0),
                 Some(Value::Decimal(d)) => *d,
-                Some(Value::Float(f)) => Decimal::parse(&format!("{f}")).map_err(|e| ScriptError::value_error(e.to_string()))?,
-                Some(other) => return Err(ScriptError::type_error(format!("conversion from {} to Decimal is not supported", other.type_name()))),
+                Some(Value::Float(f)) => Decimal::parse(&format!("{f}"))
+                    .map_err(|e| ScriptError::value_error(e.to_string()))?,
+                Some(other) => {
+                    return Err(ScriptError::type_error(format!(
+                        "conversion from {} to Decimal is not supported",
+                        other.type_name()
+                    )))
+                }
             }))
         }
         "datetime.date" => {
@@ -437,33 +628,86 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
                 .ok_or_else(|| ScriptError::value_error("day is out of range for month"))
         }
         "datetime.datetime" => {
-            let ints = int_args(&args, &kwargs, &["year", "month", "day", "hour", "minute", "second", "microsecond"], 3)?;
+            let ints = int_args(
+                &args,
+                &kwargs,
+                &[
+                    "year",
+                    "month",
+                    "day",
+                    "hour",
+                    "minute",
+                    "second",
+                    "microsecond",
+                ],
+                3,
+            )?;
             let date = NaiveDate::from_ymd_opt(ints[0] as i32, ints[1] as u32, ints[2] as u32)
                 .ok_or_else(|| ScriptError::value_error("day is out of range for month"))?;
-            convert::make_datetime(date, ints[3] as u32, ints[4] as u32, ints[5] as u32, ints[6] as u32)
-                .map(Value::DateTime)
-                .ok_or_else(|| ScriptError::value_error("hour must be in 0..23"))
+            convert::make_datetime(
+                date,
+                ints[3] as u32,
+                ints[4] as u32,
+                ints[5] as u32,
+                ints[6] as u32,
+            )
+            .map(Value::DateTime)
+            .ok_or_else(|| ScriptError::value_error("hour must be in 0..23"))
         }
         "datetime.time" => {
-            let ints = int_args(&args, &kwargs, &["hour", "minute", "second", "microsecond"], 0)?;
-            NaiveTime::from_hms_micro_opt(ints[0] as u32, ints[1] as u32, ints[2] as u32, ints[3] as u32)
-                .map(Value::Time)
-                .ok_or_else(|| ScriptError::value_error("hour must be in 0..23"))
+            let ints = int_args(
+                &args,
+                &kwargs,
+                &["hour", "minute", "second", "microsecond"],
+                0,
+            )?;
+            NaiveTime::from_hms_micro_opt(
+                ints[0] as u32,
+                ints[1] as u32,
+                ints[2] as u32,
+                ints[3] as u32,
+            )
+            .map(Value::Time)
+            .ok_or_else(|| ScriptError::value_error("hour must be in 0..23"))
         }
         "datetime.timedelta" => {
-            let names = ["days", "seconds", "microseconds", "milliseconds", "minutes", "hours", "weeks"];
-            let factors = [86_400_000_000f64, 1_000_000.0, 1.0, 1000.0, 60_000_000.0, 3_600_000_000.0, 604_800_000_000.0];
+            let names = [
+                "days",
+                "seconds",
+                "microseconds",
+                "milliseconds",
+                "minutes",
+                "hours",
+                "weeks",
+            ];
+            let factors = [
+                86_400_000_000f64,
+                1_000_000.0,
+                1.0,
+                1000.0,
+                60_000_000.0,
+                3_600_000_000.0,
+                604_800_000_000.0,
+            ];
             let mut micros = 0f64;
             for (i, a) in args.iter().enumerate() {
                 micros += to_f64(a).unwrap_or(0.0) * factors.get(i).copied().unwrap_or(0.0);
             }
             for (k, v) in &kwargs {
-                let i = names.iter().position(|n| n == k).ok_or_else(|| ScriptError::type_error(format!("'{k}' is an invalid keyword argument for timedelta()")))?;
+                let i = names.iter().position(|n| n == k).ok_or_else(|| {
+                    ScriptError::type_error(format!(
+                        "'{k}' is an invalid keyword argument for timedelta()"
+                    ))
+                })?;
                 micros += to_f64(v).unwrap_or(0.0) * factors[i];
             }
-            Ok(Value::TimeDelta(TimeDelta::microseconds(micros.round() as i64)))
+            Ok(Value::TimeDelta(TimeDelta::microseconds(
+                micros.round() as i64
+            )))
         }
-        "timezone.now" | "datetime.datetime.now" => Ok(Value::DateTime(chrono::Utc::now().naive_utc())),
+        "timezone.now" | "datetime.datetime.now" => {
+            Ok(Value::DateTime(chrono::Utc::now().naive_utc()))
+        }
         "date.today" => Ok(Value::Date(chrono::Utc::now().date_naive())),
         "transaction.atomic" => Ok(Value::Opaque(Rc::from("Atomic"), Rc::new(vec![]))),
         "reset_queries" => {
@@ -472,7 +716,10 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
         }
         "call_command" => super::queryset::call_command(interp, args, kwargs),
         n if n.starts_with("math.") => {
-            let x = args.first().and_then(to_f64).ok_or_else(|| ScriptError::type_error("must be real number"))?;
+            let x = args
+                .first()
+                .and_then(to_f64)
+                .ok_or_else(|| ScriptError::type_error("must be real number"))?;
             Ok(match n {
                 "math.sqrt" => {
                     if x < 0.0 {
@@ -492,11 +739,19 @@ pub fn call_builtin(interp: &mut Interpreter, name: &str, args: Vec<Value>, kwar
                 }),
             })
         }
-        other => Err(ScriptError::new("NameError", format!("name '{other}' is not defined"))),
+        other => Err(ScriptError::new(
+            "NameError",
+            format!("name '{other}' is not defined"),
+        )),
     }
 }
 
-fn int_args(args: &[Value], kwargs: &[(String, Value)], names: &[&str], required: usize) -> Result<Vec<i64>, ScriptError> {
+fn int_args(
+    args: &[Value],
+    kwargs: &[(String, Value)],
+    names: &[&str],
+    required: usize,
+) -> Result<Vec<i64>, ScriptError> {
     let mut out = vec![0i64; names.len()];
     for (i, a) in args.iter().enumerate() {
         if i >= names.len() {
@@ -505,11 +760,16 @@ fn int_args(args: &[Value], kwargs: &[(String, Value)], names: &[&str], required
         out[i] = int_arg(a, names[i])?;
     }
     for (k, v) in kwargs {
-        let i = names.iter().position(|n| n == k).ok_or_else(|| ScriptError::type_error(format!("'{k}' is an invalid keyword argument")))?;
+        let i = names.iter().position(|n| n == k).ok_or_else(|| {
+            ScriptError::type_error(format!("'{k}' is an invalid keyword argument"))
+        })?;
         out[i] = int_arg(v, k)?;
     }
     if args.len() + kwargs.len() < required {
-        return Err(ScriptError::type_error(format!("function missing required argument '{}'", names[args.len().min(names.len() - 1)])));
+        return Err(ScriptError::type_error(format!(
+            "function missing required argument '{}'",
+            names[args.len().min(names.len() - 1)]
+        )));
     }
     Ok(out)
 }
@@ -522,8 +782,16 @@ fn keyed(interp: &mut Interpreter, key: &Option<Value>, v: &Value) -> Result<Val
 }
 
 /// Sorts like Python's `sorted(key=…, reverse=…)` (stable).
-pub fn sort_values(interp: &mut Interpreter, items: &mut Vec<Value>, key: Option<Value>, reverse: bool) -> Result<(), ScriptError> {
-    let keys: Vec<Value> = items.iter().map(|v| keyed(interp, &key, v)).collect::<Result<_, _>>()?;
+pub fn sort_values(
+    interp: &mut Interpreter,
+    items: &mut Vec<Value>,
+    key: Option<Value>,
+    reverse: bool,
+) -> Result<(), ScriptError> {
+    let keys: Vec<Value> = items
+        .iter()
+        .map(|v| keyed(interp, &key, v))
+        .collect::<Result<_, _>>()?;
     let mut indexed: Vec<(usize, Value)> = keys.into_iter().enumerate().collect();
     let mut failure = None;
     indexed.sort_by(|a, b| {
@@ -546,7 +814,10 @@ pub fn sort_values(interp: &mut Interpreter, items: &mut Vec<Value>, key: Option
 }
 
 fn overflow() -> ScriptError {
-    ScriptError::new("OverflowError", "integer overflow (the script frontend's integers are 64-bit)")
+    ScriptError::new(
+        "OverflowError",
+        "integer overflow (the script frontend's integers are 64-bit)",
+    )
 }
 
 /// A number as `f64`.
@@ -581,7 +852,10 @@ fn round(v: &Value, digits: Option<i64>) -> Result<Value, ScriptError> {
             Ok(Value::Int(r.unscaled() as i64))
         }
         (Value::Decimal(d), Some(n)) => Ok(Value::Decimal(decimal_round(d, n as i32))),
-        (other, _) => Err(ScriptError::type_error(format!("type {} doesn't define __round__ method", other.type_name()))),
+        (other, _) => Err(ScriptError::type_error(format!(
+            "type {} doesn't define __round__ method",
+            other.type_name()
+        ))),
     }
 }
 
@@ -604,7 +878,11 @@ fn decimal_round(d: &Decimal, places: i32) -> Decimal {
     let q = d.unscaled() / drop;
     let r = d.unscaled() % drop;
     let twice = r.abs() * 2;
-    let q = if twice > drop || (twice == drop && q % 2 != 0) { q + d.unscaled().signum() } else { q };
+    let q = if twice > drop || (twice == drop && q % 2 != 0) {
+        q + d.unscaled().signum()
+    } else {
+        q
+    };
     Decimal::new(q, places as i8)
 }
 
@@ -613,7 +891,10 @@ fn rescale(d: &Decimal, scale: i32) -> Decimal {
     if scale <= current {
         return *d;
     }
-    Decimal::new(d.unscaled() * 10i128.pow((scale - current) as u32), scale as i8)
+    Decimal::new(
+        d.unscaled() * 10i128.pow((scale - current) as u32),
+        scale as i8,
+    )
 }
 
 fn decimal_of(v: &Value) -> Option<Decimal> {
@@ -629,13 +910,19 @@ fn decimal_of(v: &Value) -> Option<Decimal> {
 /// result keeps the ideal exponent (difference of the operands') when exact.
 fn decimal_divide(a: &Decimal, b: &Decimal) -> Result<Decimal, ScriptError> {
     if b.unscaled() == 0 {
-        return Err(ScriptError::new("ZeroDivisionError", "[<class 'decimal.DivisionByZero'>]"));
+        return Err(ScriptError::new(
+            "ZeroDivisionError",
+            "[<class 'decimal.DivisionByZero'>]",
+        ));
     }
     let ideal = i32::from(a.scale()) - i32::from(b.scale());
     for extra in 0..=28 {
         let scale = ideal.max(0) + extra;
         let shift = scale - ideal;
-        let Some(numerator) = 10i128.checked_pow(shift as u32).and_then(|p| a.unscaled().checked_mul(p)) else {
+        let Some(numerator) = 10i128
+            .checked_pow(shift as u32)
+            .and_then(|p| a.unscaled().checked_mul(p))
+        else {
             break;
         };
         if numerator % b.unscaled() == 0 {
@@ -646,7 +933,8 @@ fn decimal_divide(a: &Decimal, b: &Decimal) -> Result<Decimal, ScriptError> {
             return Ok(Decimal::new(q, scale as i8));
         }
     }
-    Decimal::parse(&format!("{}", a.to_f64() / b.to_f64())).map_err(|e| ScriptError::value_error(e.to_string()))
+    Decimal::parse(&format!("{}", a.to_f64() / b.to_f64()))
+        .map_err(|e| ScriptError::value_error(e.to_string()))
 }
 
 fn dates_error(op: &str, l: &Value, r: &Value) -> ScriptError {
@@ -658,7 +946,12 @@ fn dates_error(op: &str, l: &Value, r: &Value) -> ScriptError {
 }
 
 /// `left op right` for Python values; Django objects (Q, expressions) go to the bridge.
-pub fn binary(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) -> Result<Value, ScriptError> {
+pub fn binary(
+    interp: &mut Interpreter,
+    left: &Value,
+    op: &str,
+    right: &Value,
+) -> Result<Value, ScriptError> {
     if let Some(v) = super::queryset::binary_django(left, op, right)? {
         return Ok(v);
     }
@@ -680,18 +973,35 @@ pub fn binary(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) -
                 }
                 "//" | "%" => {
                     if b == 0 {
-                        return Err(ScriptError::new("ZeroDivisionError", "integer division or modulo by zero"));
+                        return Err(ScriptError::new(
+                            "ZeroDivisionError",
+                            "integer division or modulo by zero",
+                        ));
                     }
                     let q = a.div_euclid(b);
-                    let q = if b < 0 && a.rem_euclid(b) != 0 { q + 1 } else { q };
-                    let q = if b < 0 { (a as f64 / b as f64).floor() as i64 } else { q };
-                    if op == "//" { Int(q) } else { Int(a - q * b) }
+                    let q = if b < 0 && a.rem_euclid(b) != 0 {
+                        q + 1
+                    } else {
+                        q
+                    };
+                    let q = if b < 0 {
+                        (a as f64 / b as f64).floor() as i64
+                    } else {
+                        q
+                    };
+                    if op == "//" {
+                        Int(q)
+                    } else {
+                        Int(a - q * b)
+                    }
                 }
                 "**" => {
                     if b < 0 {
                         Float((a as f64).powf(b as f64))
                     } else {
-                        Int(a.checked_pow(u32::try_from(b).map_err(|_| overflow())?).ok_or_else(overflow)?)
+                        Int(a
+                            .checked_pow(u32::try_from(b).map_err(|_| overflow())?)
+                            .ok_or_else(overflow)?)
                     }
                 }
                 "&" => Int(a & b),
@@ -709,23 +1019,41 @@ pub fn binary(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) -
             let scale = a.scale().max(b.scale());
             let (ra, rb) = (rescale(&a, scale.into()), rescale(&b, scale.into()));
             match op {
-                "+" => Decimal(quiver::expressions::Decimal::new(ra.unscaled().checked_add(rb.unscaled()).ok_or_else(overflow)?, scale)),
-                "-" => Decimal(quiver::expressions::Decimal::new(ra.unscaled().checked_sub(rb.unscaled()).ok_or_else(overflow)?, scale)),
+                "+" => Decimal(quiver::expressions::Decimal::new(
+                    ra.unscaled()
+                        .checked_add(rb.unscaled())
+                        .ok_or_else(overflow)?,
+                    scale,
+                )),
+                "-" => Decimal(quiver::expressions::Decimal::new(
+                    ra.unscaled()
+                        .checked_sub(rb.unscaled())
+                        .ok_or_else(overflow)?,
+                    scale,
+                )),
                 "*" => Decimal(quiver::expressions::Decimal::new(
-                    a.unscaled().checked_mul(b.unscaled()).ok_or_else(overflow)?,
+                    a.unscaled()
+                        .checked_mul(b.unscaled())
+                        .ok_or_else(overflow)?,
                     a.scale().checked_add(b.scale()).ok_or_else(overflow)?,
                 )),
                 "/" => Decimal(decimal_divide(&a, &b)?),
                 "//" | "%" => {
                     if rb.unscaled() == 0 {
-                        return Err(ScriptError::new("ZeroDivisionError", "[<class 'decimal.DivisionByZero'>]"));
+                        return Err(ScriptError::new(
+                            "ZeroDivisionError",
+                            "[<class 'decimal.DivisionByZero'>]",
+                        ));
                     }
                     // Decimal's // and % truncate toward zero (unlike int's).
                     let q = ra.unscaled() / rb.unscaled();
                     if op == "//" {
                         Decimal(quiver::expressions::Decimal::new(q, 0))
                     } else {
-                        Decimal(quiver::expressions::Decimal::new(ra.unscaled() - q * rb.unscaled(), scale))
+                        Decimal(quiver::expressions::Decimal::new(
+                            ra.unscaled() - q * rb.unscaled(),
+                            scale,
+                        ))
                     }
                 }
                 _ => return Err(err()),
@@ -744,7 +1072,12 @@ pub fn binary(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) -
                 "+" => Float(a + b),
                 "-" => Float(a - b),
                 "*" => Float(a * b),
-                "/" | "//" | "%" if b == 0.0 => return Err(ScriptError::new("ZeroDivisionError", "float division by zero")),
+                "/" | "//" | "%" if b == 0.0 => {
+                    return Err(ScriptError::new(
+                        "ZeroDivisionError",
+                        "float division by zero",
+                    ))
+                }
                 "/" => Float(a / b),
                 "//" => Float((a / b).floor()),
                 "%" => Float(a - b * (a / b).floor()),
@@ -753,7 +1086,9 @@ pub fn binary(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) -
             }
         }
         (Str(a), Str(b)) if op == "+" => Value::str(format!("{a}{b}")),
-        (Str(a), Int(n)) | (Int(n), Str(a)) if op == "*" => Value::str(a.repeat((*n).max(0) as usize)),
+        (Str(a), Int(n)) | (Int(n), Str(a)) if op == "*" => {
+            Value::str(a.repeat((*n).max(0) as usize))
+        }
         (Str(a), _) if op == "%" => {
             let items = match right {
                 Tuple(t) => t.to_vec(),
@@ -773,7 +1108,11 @@ pub fn binary(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) -
         }
         (List(a), Int(n)) if op == "*" => {
             let items = a.borrow();
-            Value::list((0..(*n).max(0)).flat_map(|_| items.iter().cloned()).collect())
+            Value::list(
+                (0..(*n).max(0))
+                    .flat_map(|_| items.iter().cloned())
+                    .collect(),
+            )
         }
         (Set(a), Set(b)) => {
             let (a, b) = (a.borrow().clone(), b.borrow().clone());
@@ -782,7 +1121,12 @@ pub fn binary(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) -
                 "|" => a.iter().chain(b.iter()).cloned().collect(),
                 "&" => a.iter().filter(|v| contains(&b, v)).cloned().collect(),
                 "-" => a.iter().filter(|v| !contains(&b, v)).cloned().collect(),
-                "^" => a.iter().filter(|v| !contains(&b, v)).chain(b.iter().filter(|v| !contains(&a, v))).cloned().collect(),
+                "^" => a
+                    .iter()
+                    .filter(|v| !contains(&b, v))
+                    .chain(b.iter().filter(|v| !contains(&a, v)))
+                    .cloned()
+                    .collect(),
                 _ => return Err(err()),
             })
         }
@@ -793,7 +1137,9 @@ pub fn binary(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) -
             }
             Value::dict(items)
         }
-        (Date(d), TimeDelta(t)) | (TimeDelta(t), Date(d)) if op == "+" => Date(*d + chrono::TimeDelta::days(t.num_days())),
+        (Date(d), TimeDelta(t)) | (TimeDelta(t), Date(d)) if op == "+" => {
+            Date(*d + chrono::TimeDelta::days(t.num_days()))
+        }
         (Date(d), TimeDelta(t)) if op == "-" => Date(*d - chrono::TimeDelta::days(t.num_days())),
         (Date(a), Date(b)) if op == "-" => TimeDelta(*a - *b),
         (DateTime(d), TimeDelta(t)) | (TimeDelta(t), DateTime(d)) if op == "+" => DateTime(*d + *t),
@@ -802,7 +1148,9 @@ pub fn binary(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) -
         (TimeDelta(a), TimeDelta(b)) => match op {
             "+" => TimeDelta(*a + *b),
             "-" => TimeDelta(*a - *b),
-            "/" => Float(a.num_microseconds().unwrap_or(0) as f64 / b.num_microseconds().unwrap_or(1) as f64),
+            "/" => Float(
+                a.num_microseconds().unwrap_or(0) as f64 / b.num_microseconds().unwrap_or(1) as f64,
+            ),
             _ => return Err(err()),
         },
         (TimeDelta(a), Int(n)) | (Int(n), TimeDelta(a)) if op == "*" => TimeDelta(*a * (*n as i32)),
@@ -811,7 +1159,11 @@ pub fn binary(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) -
 }
 
 /// `"%s has %d" % (a, b)`.
-fn percent_format(interp: &mut Interpreter, format: &str, items: &[Value]) -> Result<String, ScriptError> {
+fn percent_format(
+    interp: &mut Interpreter,
+    format: &str,
+    items: &[Value],
+) -> Result<String, ScriptError> {
     let mut out = String::new();
     let mut it = items.iter();
     let mut chars = format.chars().peekable();
@@ -833,7 +1185,9 @@ fn percent_format(interp: &mut Interpreter, format: &str, items: &[Value]) -> Re
             out.push('%');
             continue;
         }
-        let v = it.next().ok_or_else(|| ScriptError::type_error("not enough arguments for format string"))?;
+        let v = it
+            .next()
+            .ok_or_else(|| ScriptError::type_error("not enough arguments for format string"))?;
         let conversion = spec.chars().last().unwrap_or('s');
         let body = &spec[..spec.len() - 1];
         let text = match conversion {
@@ -905,7 +1259,12 @@ pub fn format_spec(value: &Value, text: &str, spec: &str) -> Result<String, Scri
         }
         (Some('d'), Some(_)) => match value {
             Value::Int(i) => i.to_string(),
-            _ => return Err(ScriptError::value_error(format!("Unknown format code 'd' for object of type '{}'", value.type_name()))),
+            _ => {
+                return Err(ScriptError::value_error(format!(
+                    "Unknown format code 'd' for object of type '{}'",
+                    value.type_name()
+                )))
+            }
         },
         (None | Some('g'), Some(n)) if precision.is_some() => {
             let p = precision.unwrap_or(6).max(1);
@@ -916,7 +1275,11 @@ pub fn format_spec(value: &Value, text: &str, spec: &str) -> Result<String, Scri
                 formatted
             } else {
                 let t = format!("{:.*}", (p as i32 - 1 - e).max(0) as usize, n);
-                if t.contains('.') { t.trim_end_matches('0').trim_end_matches('.').to_string() } else { t }
+                if t.contains('.') {
+                    t.trim_end_matches('0').trim_end_matches('.').to_string()
+                } else {
+                    t
+                }
             }
         }
         (None | Some('s'), _) => match precision {
@@ -952,7 +1315,11 @@ pub fn format_spec(value: &Value, text: &str, spec: &str) -> Result<String, Scri
         return Ok(body);
     }
     let pad = width - len;
-    let default_align = if number.is_some() && !matches!(value, Value::Str(_)) { '>' } else { '<' };
+    let default_align = if number.is_some() && !matches!(value, Value::Str(_)) {
+        '>'
+    } else {
+        '<'
+    };
     let fill_str = |n: usize| fill.to_string().repeat(n);
     Ok(match align.unwrap_or(default_align) {
         '<' => format!("{body}{}", fill_str(pad)),
@@ -976,9 +1343,16 @@ pub fn unary(op: &str, v: &Value) -> Result<Value, ScriptError> {
         ("-", Value::Float(f)) => Value::Float(-f),
         ("-", Value::Decimal(d)) => Value::Decimal(Decimal::new(-d.unscaled(), d.scale())),
         ("-", Value::TimeDelta(d)) => Value::TimeDelta(-*d),
-        ("+", v @ (Value::Int(_) | Value::Float(_) | Value::Decimal(_) | Value::TimeDelta(_))) => v.clone(),
+        ("+", v @ (Value::Int(_) | Value::Float(_) | Value::Decimal(_) | Value::TimeDelta(_))) => {
+            v.clone()
+        }
         ("~", Value::Int(i)) => Value::Int(!i),
-        _ => return Err(ScriptError::type_error(format!("bad operand type for unary {op}: '{}'", v.type_name()))),
+        _ => {
+            return Err(ScriptError::type_error(format!(
+                "bad operand type for unary {op}: '{}'",
+                v.type_name()
+            )))
+        }
     })
 }
 
@@ -988,13 +1362,15 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (None, None) => true,
         (Str(x), Str(y)) => x == y,
-        (Int(_) | Bool(_) | Float(_) | Decimal(_), Int(_) | Bool(_) | Float(_) | Decimal(_)) => match (decimal_of(a), decimal_of(b)) {
-            (Some(x), Some(y)) => {
-                let s = x.scale().max(y.scale());
-                rescale(&x, s.into()).unscaled() == rescale(&y, s.into()).unscaled()
+        (Int(_) | Bool(_) | Float(_) | Decimal(_), Int(_) | Bool(_) | Float(_) | Decimal(_)) => {
+            match (decimal_of(a), decimal_of(b)) {
+                (Some(x), Some(y)) => {
+                    let s = x.scale().max(y.scale());
+                    rescale(&x, s.into()).unscaled() == rescale(&y, s.into()).unscaled()
+                }
+                _ => to_f64(a) == to_f64(b),
             }
-            _ => to_f64(a) == to_f64(b),
-        },
+        }
         (Date(x), Date(y)) => x == y,
         (DateTime(x), DateTime(y)) => x == y,
         (Time(x), Time(y)) => x == y,
@@ -1003,24 +1379,36 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
             let (x, y) = (x.borrow(), y.borrow());
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| values_equal(p, q))
         }
-        (Tuple(x), Tuple(y)) => x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| values_equal(p, q)),
+        (Tuple(x), Tuple(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| values_equal(p, q))
+        }
         (Set(x), Set(y)) => {
             let (x, y) = (x.borrow(), y.borrow());
             x.len() == y.len() && x.iter().all(|p| y.iter().any(|q| values_equal(p, q)))
         }
         (Dict(x), Dict(y)) => {
             let (x, y) = (x.borrow(), y.borrow());
-            x.len() == y.len() && x.iter().all(|(k, v)| y.iter().any(|(k2, v2)| values_equal(k, k2) && values_equal(v, v2)))
+            x.len() == y.len()
+                && x.iter().all(|(k, v)| {
+                    y.iter()
+                        .any(|(k2, v2)| values_equal(k, k2) && values_equal(v, v2))
+                })
         }
         (Instance(x), Instance(y)) => {
             if Rc::ptr_eq(x, y) {
                 return true;
             }
             let (x, y) = (x.borrow(), y.borrow());
-            let (px, py) = (x.fields.first().map(|f| &f.1), y.fields.first().map(|f| &f.1));
-            x.model == y.model && matches!((px, py), (Some(p), Some(q)) if !matches!(p, None) && values_equal(p, q))
+            let (px, py) = (
+                x.fields.first().map(|f| &f.1),
+                y.fields.first().map(|f| &f.1),
+            );
+            x.model == y.model
+                && matches!((px, py), (Some(p), Some(q)) if !matches!(p, None) && values_equal(p, q))
         }
-        (ExceptionClass { name: x, model: mx }, ExceptionClass { name: y, model: my }) => x == y && mx == my,
+        (ExceptionClass { name: x, model: mx }, ExceptionClass { name: y, model: my }) => {
+            x == y && mx == my
+        }
         (ModelClass(x), ModelClass(y)) => Rc::ptr_eq(x, y),
         (Builtin(x), Builtin(y)) => x == y,
         _ => false,
@@ -1028,7 +1416,11 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
 }
 
 /// Python ordering; `TypeError` between unorderable types.
-pub fn compare_values(interp: &mut Interpreter, a: &Value, b: &Value) -> Result<Ordering, ScriptError> {
+pub fn compare_values(
+    interp: &mut Interpreter,
+    a: &Value,
+    b: &Value,
+) -> Result<Ordering, ScriptError> {
     use Value::*;
     let _ = interp;
     let unorderable = || {
@@ -1040,9 +1432,14 @@ pub fn compare_values(interp: &mut Interpreter, a: &Value, b: &Value) -> Result<
     };
     Ok(match (a, b) {
         (Int(_) | Bool(_) | Decimal(_), Int(_) | Bool(_) | Decimal(_)) => {
-            let (x, y) = (decimal_of(a).ok_or_else(unorderable)?, decimal_of(b).ok_or_else(unorderable)?);
+            let (x, y) = (
+                decimal_of(a).ok_or_else(unorderable)?,
+                decimal_of(b).ok_or_else(unorderable)?,
+            );
             let s = x.scale().max(y.scale());
-            rescale(&x, s.into()).unscaled().cmp(&rescale(&y, s.into()).unscaled())
+            rescale(&x, s.into())
+                .unscaled()
+                .cmp(&rescale(&y, s.into()).unscaled())
         }
         (Int(_) | Bool(_) | Float(_) | Decimal(_), Int(_) | Bool(_) | Float(_) | Decimal(_)) => {
             to_f64(a).partial_cmp(&to_f64(b)).unwrap_or(Ordering::Equal)
@@ -1075,7 +1472,12 @@ fn sequence(v: &Value) -> Vec<Value> {
 }
 
 /// `left op right` for comparison operators.
-pub fn compare(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) -> Result<bool, ScriptError> {
+pub fn compare(
+    interp: &mut Interpreter,
+    left: &Value,
+    op: &str,
+    right: &Value,
+) -> Result<bool, ScriptError> {
     Ok(match op {
         "==" => values_equal(left, right),
         "!=" => !values_equal(left, right),
@@ -1085,7 +1487,12 @@ pub fn compare(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) 
             let found = match right {
                 Value::Str(s) => match left {
                     Value::Str(sub) => s.contains(&**sub),
-                    other => return Err(ScriptError::type_error(format!("'in <string>' requires string as left operand, not {}", other.type_name()))),
+                    other => {
+                        return Err(ScriptError::type_error(format!(
+                            "'in <string>' requires string as left operand, not {}",
+                            other.type_name()
+                        )))
+                    }
                 },
                 Value::Dict(d) => d.borrow().iter().any(|(k, _)| values_equal(k, left)),
                 other => interp.iterate(other)?.iter().any(|v| values_equal(v, left)),
@@ -1093,7 +1500,9 @@ pub fn compare(interp: &mut Interpreter, left: &Value, op: &str, right: &Value) 
             found == (op == "in")
         }
         _ => {
-            let ord = compare_values(interp, left, right).map_err(|e| ScriptError::type_error(e.message.replace("'<'", &format!("'{op}'"))))?;
+            let ord = compare_values(interp, left, right).map_err(|e| {
+                ScriptError::type_error(e.message.replace("'<'", &format!("'{op}'")))
+            })?;
             match op {
                 "<" => ord == Ordering::Less,
                 "<=" => ord != Ordering::Greater,
@@ -1128,9 +1537,16 @@ pub fn make_set(items: Vec<Value>) -> Value {
 }
 
 /// Inserts or replaces a dict entry.
-pub fn dict_insert(items: &mut Vec<(Value, Value)>, key: Value, value: Value) -> Result<(), ScriptError> {
+pub fn dict_insert(
+    items: &mut Vec<(Value, Value)>,
+    key: Value,
+    value: Value,
+) -> Result<(), ScriptError> {
     if matches!(key, Value::List(_) | Value::Dict(_) | Value::Set(_)) {
-        return Err(ScriptError::type_error(format!("unhashable type: '{}'", key.type_name())));
+        return Err(ScriptError::type_error(format!(
+            "unhashable type: '{}'",
+            key.type_name()
+        )));
     }
     match items.iter_mut().find(|(k, _)| values_equal(k, &key)) {
         Some(slot) => slot.1 = value,
@@ -1146,21 +1562,35 @@ pub fn iterate(interp: &mut Interpreter, value: &Value) -> Result<Vec<Value>, Sc
         Value::Tuple(t) => t.to_vec(),
         Value::Dict(d) => d.borrow().iter().map(|(k, _)| k.clone()).collect(),
         Value::Str(s) => s.chars().map(|c| Value::str(c.to_string())).collect(),
-        Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => super::queryset::evaluate(interp, value)?,
-        other => return Err(ScriptError::type_error(format!("'{}' object is not iterable", other.type_name()))),
+        Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
+            super::queryset::evaluate(interp, value)?
+        }
+        other => {
+            return Err(ScriptError::type_error(format!(
+                "'{}' object is not iterable",
+                other.type_name()
+            )))
+        }
     })
 }
 
 fn index_of(len: usize, i: i64, what: &str) -> Result<usize, ScriptError> {
     let j = if i < 0 { i + len as i64 } else { i };
     if j < 0 || j >= len as i64 {
-        return Err(ScriptError::new("IndexError", format!("{what} index out of range")));
+        return Err(ScriptError::new(
+            "IndexError",
+            format!("{what} index out of range"),
+        ));
     }
     Ok(j as usize)
 }
 
 /// `object[index]`.
-pub fn get_item(interp: &mut Interpreter, object: &Value, index: &Value) -> Result<Value, ScriptError> {
+pub fn get_item(
+    interp: &mut Interpreter,
+    object: &Value,
+    index: &Value,
+) -> Result<Value, ScriptError> {
     match (object, index) {
         (Value::List(l), Value::Int(i)) => {
             let l = l.borrow();
@@ -1169,7 +1599,9 @@ pub fn get_item(interp: &mut Interpreter, object: &Value, index: &Value) -> Resu
         (Value::Tuple(t), Value::Int(i)) => Ok(t[index_of(t.len(), *i, "tuple")?].clone()),
         (Value::Str(s), Value::Int(i)) => {
             let chars: Vec<char> = s.chars().collect();
-            Ok(Value::str(chars[index_of(chars.len(), *i, "string")?].to_string()))
+            Ok(Value::str(
+                chars[index_of(chars.len(), *i, "string")?].to_string(),
+            ))
         }
         (Value::Dict(d), key) => d
             .borrow()
@@ -1177,18 +1609,31 @@ pub fn get_item(interp: &mut Interpreter, object: &Value, index: &Value) -> Resu
             .find(|(k, _)| values_equal(k, key))
             .map(|(_, v)| v.clone())
             .ok_or_else(|| ScriptError::new("KeyError", key.repr())),
-        (Value::QuerySet(_) | Value::Manager(_), Value::Int(i)) => super::queryset::index(interp, object, *i),
-        (Value::List(_) | Value::Tuple(_) | Value::Str(_), other) => Err(ScriptError::type_error(format!(
-            "{} indices must be integers or slices, not {}",
-            object.type_name(),
-            other.type_name()
+        (Value::QuerySet(_) | Value::Manager(_), Value::Int(i)) => {
+            super::queryset::index(interp, object, *i)
+        }
+        (Value::List(_) | Value::Tuple(_) | Value::Str(_), other) => {
+            Err(ScriptError::type_error(format!(
+                "{} indices must be integers or slices, not {}",
+                object.type_name(),
+                other.type_name()
+            )))
+        }
+        _ => Err(ScriptError::type_error(format!(
+            "'{}' object is not subscriptable",
+            object.type_name()
         ))),
-        _ => Err(ScriptError::type_error(format!("'{}' object is not subscriptable", object.type_name()))),
     }
 }
 
 /// `object[a:b:c]`.
-pub fn slice(interp: &mut Interpreter, object: &Value, a: Option<i64>, b: Option<i64>, c: Option<i64>) -> Result<Value, ScriptError> {
+pub fn slice(
+    interp: &mut Interpreter,
+    object: &Value,
+    a: Option<i64>,
+    b: Option<i64>,
+    c: Option<i64>,
+) -> Result<Value, ScriptError> {
     if let Value::QuerySet(_) | Value::Manager(_) = object {
         if c.is_none() || c == Some(1) {
             return super::queryset::slice(interp, object, a, b);
@@ -1200,7 +1645,12 @@ pub fn slice(interp: &mut Interpreter, object: &Value, a: Option<i64>, b: Option
         Value::List(l) => l.borrow().clone(),
         Value::Tuple(t) => t.to_vec(),
         Value::Str(s) => s.chars().map(|c| Value::str(c.to_string())).collect(),
-        other => return Err(ScriptError::type_error(format!("'{}' object is not subscriptable", other.type_name()))),
+        other => {
+            return Err(ScriptError::type_error(format!(
+                "'{}' object is not subscriptable",
+                other.type_name()
+            )))
+        }
     };
     let len = items.len() as i64;
     let step = c.unwrap_or(1);
@@ -1214,7 +1664,10 @@ pub fn slice(interp: &mut Interpreter, object: &Value, a: Option<i64>, b: Option
     };
     let picked: Vec<Value> = if step > 0 {
         let (start, stop) = (clamp(a, 0, 0, len), clamp(b, len, 0, len));
-        (start..stop.max(start)).step_by(step as usize).map(|i| items[i as usize].clone()).collect()
+        (start..stop.max(start))
+            .step_by(step as usize)
+            .map(|i| items[i as usize].clone())
+            .collect()
     } else {
         let (start, stop) = (clamp(a, len - 1, -1, len - 1), clamp(b, -1, -1, len - 1));
         let mut out = vec![];
@@ -1242,7 +1695,10 @@ pub fn set_item(object: &Value, index: Value, value: Value) -> Result<(), Script
             Ok(())
         }
         (Value::Dict(d), _) => dict_insert(&mut d.borrow_mut(), index, value),
-        _ => Err(ScriptError::type_error(format!("'{}' object does not support item assignment", object.type_name()))),
+        _ => Err(ScriptError::type_error(format!(
+            "'{}' object does not support item assignment",
+            object.type_name()
+        ))),
     }
 }
 
@@ -1264,7 +1720,10 @@ pub fn del_item(object: &Value, index: &Value) -> Result<(), ScriptError> {
             }
             Ok(())
         }
-        _ => Err(ScriptError::type_error(format!("'{}' object does not support item deletion", object.type_name()))),
+        _ => Err(ScriptError::type_error(format!(
+            "'{}' object does not support item deletion",
+            object.type_name()
+        ))),
     }
 }
 
@@ -1283,8 +1742,12 @@ pub fn value_attribute(value: &Value, name: &str) -> Option<Value> {
         (Value::Time(t), "hour") => Value::Int(t.hour().into()),
         (Value::Time(t), "minute") => Value::Int(t.minute().into()),
         (Value::Time(t), "second") => Value::Int(t.second().into()),
-        (Value::TimeDelta(d), "days") => Value::Int(d.num_microseconds().unwrap_or(0).div_euclid(86_400_000_000)),
-        (Value::TimeDelta(d), "seconds") => Value::Int(d.num_microseconds().unwrap_or(0).rem_euclid(86_400_000_000) / 1_000_000),
+        (Value::TimeDelta(d), "days") => {
+            Value::Int(d.num_microseconds().unwrap_or(0).div_euclid(86_400_000_000))
+        }
+        (Value::TimeDelta(d), "seconds") => {
+            Value::Int(d.num_microseconds().unwrap_or(0).rem_euclid(86_400_000_000) / 1_000_000)
+        }
         (Value::Exception(e), "args") => Value::tuple(vec![Value::str(&e.message)]),
         (Value::Exception(e), "message") => Value::str(&e.message),
         _ => return None,
@@ -1292,12 +1755,20 @@ pub fn value_attribute(value: &Value, name: &str) -> Option<Value> {
 }
 
 /// Methods of plain values (`list.append`, `dict.items`, `str.upper`, `date.isoformat`, …).
-pub fn call_value_method(interp: &mut Interpreter, receiver: &Value, name: &str, args: Vec<Value>, kwargs: Vec<(String, Value)>) -> Result<Value, ScriptError> {
+pub fn call_value_method(
+    interp: &mut Interpreter,
+    receiver: &Value,
+    name: &str,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
     let missing = || ScriptError::attribute(&receiver.type_name(), name);
     match receiver {
         Value::List(l) => {
             match name {
-                "append" => l.borrow_mut().push(args.into_iter().next().unwrap_or(Value::None)),
+                "append" => l
+                    .borrow_mut()
+                    .push(args.into_iter().next().unwrap_or(Value::None)),
                 "extend" => {
                     let items = interp.iterate(args.first().unwrap_or(&Value::None))?;
                     l.borrow_mut().extend(items);
@@ -1305,14 +1776,20 @@ pub fn call_value_method(interp: &mut Interpreter, receiver: &Value, name: &str,
                 "insert" => {
                     let i = int_arg(args.first().unwrap_or(&Value::Int(0)), "index")?;
                     let mut l = l.borrow_mut();
-                    let at = if i < 0 { (l.len() as i64 + i).max(0) as usize } else { (i as usize).min(l.len()) };
+                    let at = if i < 0 {
+                        (l.len() as i64 + i).max(0) as usize
+                    } else {
+                        (i as usize).min(l.len())
+                    };
                     l.insert(at, args.get(1).cloned().unwrap_or(Value::None));
                 }
                 "pop" => {
                     let mut l = l.borrow_mut();
                     let i = match args.first() {
                         Some(v) => index_of(l.len(), int_arg(v, "index")?, "pop")?,
-                        None if l.is_empty() => return Err(ScriptError::new("IndexError", "pop from empty list")),
+                        None if l.is_empty() => {
+                            return Err(ScriptError::new("IndexError", "pop from empty list"))
+                        }
                         None => l.len() - 1,
                     };
                     return Ok(l.remove(i));
@@ -1320,22 +1797,39 @@ pub fn call_value_method(interp: &mut Interpreter, receiver: &Value, name: &str,
                 "remove" => {
                     let v = args.first().cloned().unwrap_or(Value::None);
                     let mut l = l.borrow_mut();
-                    let i = l.iter().position(|x| values_equal(x, &v)).ok_or_else(|| ScriptError::value_error("list.remove(x): x not in list"))?;
+                    let i = l
+                        .iter()
+                        .position(|x| values_equal(x, &v))
+                        .ok_or_else(|| ScriptError::value_error("list.remove(x): x not in list"))?;
                     l.remove(i);
                 }
                 "sort" => {
                     let mut items = l.borrow().clone();
-                    sort_values(interp, &mut items, kwarg(&kwargs, "key"), kwarg(&kwargs, "reverse").is_some_and(|v| v.truthy()))?;
+                    sort_values(
+                        interp,
+                        &mut items,
+                        kwarg(&kwargs, "key"),
+                        kwarg(&kwargs, "reverse").is_some_and(|v| v.truthy()),
+                    )?;
                     *l.borrow_mut() = items;
                 }
                 "reverse" => l.borrow_mut().reverse(),
                 "index" => {
                     let v = args.first().cloned().unwrap_or(Value::None);
-                    return l.borrow().iter().position(|x| values_equal(x, &v)).map(|i| Value::Int(i as i64)).ok_or_else(|| ScriptError::value_error(format!("{} is not in list", v.repr())));
+                    return l
+                        .borrow()
+                        .iter()
+                        .position(|x| values_equal(x, &v))
+                        .map(|i| Value::Int(i as i64))
+                        .ok_or_else(|| {
+                            ScriptError::value_error(format!("{} is not in list", v.repr()))
+                        });
                 }
                 "count" => {
                     let v = args.first().cloned().unwrap_or(Value::None);
-                    return Ok(Value::Int(l.borrow().iter().filter(|x| values_equal(x, &v)).count() as i64));
+                    return Ok(Value::Int(
+                        l.borrow().iter().filter(|x| values_equal(x, &v)).count() as i64,
+                    ));
                 }
                 "copy" => return Ok(Value::list(l.borrow().clone())),
                 "clear" => l.borrow_mut().clear(),
@@ -1381,11 +1875,24 @@ pub fn call_value_method(interp: &mut Interpreter, receiver: &Value, name: &str,
         Value::Dict(d) => match name {
             "get" => {
                 let key = args.first().cloned().unwrap_or(Value::None);
-                Ok(d.borrow().iter().find(|(k, _)| values_equal(k, &key)).map(|(_, v)| v.clone()).unwrap_or_else(|| args.get(1).cloned().unwrap_or(Value::None)))
+                Ok(d.borrow()
+                    .iter()
+                    .find(|(k, _)| values_equal(k, &key))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_else(|| args.get(1).cloned().unwrap_or(Value::None)))
             }
-            "items" => Ok(Value::list(d.borrow().iter().map(|(k, v)| Value::tuple(vec![k.clone(), v.clone()])).collect())),
-            "keys" => Ok(Value::list(d.borrow().iter().map(|(k, _)| k.clone()).collect())),
-            "values" => Ok(Value::list(d.borrow().iter().map(|(_, v)| v.clone()).collect())),
+            "items" => Ok(Value::list(
+                d.borrow()
+                    .iter()
+                    .map(|(k, v)| Value::tuple(vec![k.clone(), v.clone()]))
+                    .collect(),
+            )),
+            "keys" => Ok(Value::list(
+                d.borrow().iter().map(|(k, _)| k.clone()).collect(),
+            )),
+            "values" => Ok(Value::list(
+                d.borrow().iter().map(|(_, v)| v.clone()).collect(),
+            )),
             "setdefault" => {
                 let key = args.first().cloned().unwrap_or(Value::None);
                 let default = args.get(1).cloned().unwrap_or(Value::None);
@@ -1413,7 +1920,10 @@ pub fn call_value_method(interp: &mut Interpreter, receiver: &Value, name: &str,
                 let mut d = d.borrow_mut();
                 match d.iter().position(|(k, _)| values_equal(k, &key)) {
                     Some(i) => Ok(d.remove(i).1),
-                    None => args.get(1).cloned().ok_or_else(|| ScriptError::new("KeyError", key.repr())),
+                    None => args
+                        .get(1)
+                        .cloned()
+                        .ok_or_else(|| ScriptError::new("KeyError", key.repr())),
                 }
             }
             "copy" => Ok(Value::dict(d.borrow().clone())),
@@ -1433,14 +1943,25 @@ pub fn call_value_method(interp: &mut Interpreter, receiver: &Value, name: &str,
                     s.split(' ')
                         .map(|w| {
                             let mut c = w.chars();
-                            c.next().map(|f| f.to_uppercase().collect::<String>() + &c.as_str().to_lowercase()).unwrap_or_default()
+                            c.next()
+                                .map(|f| {
+                                    f.to_uppercase().collect::<String>()
+                                        + &c.as_str().to_lowercase()
+                                })
+                                .unwrap_or_default()
                         })
                         .collect::<Vec<_>>()
                         .join(" "),
                 ),
                 "capitalize" => {
                     let mut c = s.chars();
-                    Value::str(c.next().map(|f| f.to_uppercase().collect::<String>() + &c.as_str().to_lowercase()).unwrap_or_default())
+                    Value::str(
+                        c.next()
+                            .map(|f| {
+                                f.to_uppercase().collect::<String>() + &c.as_str().to_lowercase()
+                            })
+                            .unwrap_or_default(),
+                    )
                 }
                 "strip" => Value::str(match arg_str(0) {
                     Some(chars) => s.trim_matches(|c| chars.contains(c)).to_string(),
@@ -1450,7 +1971,10 @@ pub fn call_value_method(interp: &mut Interpreter, receiver: &Value, name: &str,
                 "rstrip" => Value::str(s.trim_end()),
                 "startswith" => Value::Bool(arg_str(0).is_some_and(|p| s.starts_with(&p))),
                 "endswith" => Value::Bool(arg_str(0).is_some_and(|p| s.ends_with(&p))),
-                "replace" => Value::str(s.replace(&arg_str(0).unwrap_or_default(), &arg_str(1).unwrap_or_default())),
+                "replace" => Value::str(s.replace(
+                    &arg_str(0).unwrap_or_default(),
+                    &arg_str(1).unwrap_or_default(),
+                )),
                 "split" => Value::list(match arg_str(0) {
                     Some(sep) => s.split(sep.as_str()).map(Value::str).collect(),
                     None => s.split_whitespace().map(Value::str).collect(),
@@ -1461,7 +1985,10 @@ pub fn call_value_method(interp: &mut Interpreter, receiver: &Value, name: &str,
                         .iter()
                         .map(|i| match i {
                             Value::Str(t) => Ok(t.to_string()),
-                            other => Err(ScriptError::type_error(format!("sequence item: expected str instance, {} found", other.type_name()))),
+                            other => Err(ScriptError::type_error(format!(
+                                "sequence item: expected str instance, {} found",
+                                other.type_name()
+                            ))),
                         })
                         .collect::<Result<_, _>>()?;
                     Value::str(texts.join(s))
@@ -1477,7 +2004,9 @@ pub fn call_value_method(interp: &mut Interpreter, receiver: &Value, name: &str,
                             continue;
                         }
                         out.push_str(&rest[..start]);
-                        let end = rest[start..].find('}').map(|e| e + start).ok_or_else(|| ScriptError::value_error("Single '{' encountered in format string"))?;
+                        let end = rest[start..].find('}').map(|e| e + start).ok_or_else(|| {
+                            ScriptError::value_error("Single '{' encountered in format string")
+                        })?;
                         let field = &rest[start + 1..end];
                         let (key, spec) = field.split_once(':').unwrap_or((field, ""));
                         let v = if key.is_empty() {
@@ -1488,20 +2017,38 @@ pub fn call_value_method(interp: &mut Interpreter, receiver: &Value, name: &str,
                         } else {
                             kwarg(&kwargs, key)
                         }
-                        .ok_or_else(|| ScriptError::new("IndexError", "Replacement index out of range for positional args tuple"))?;
+                        .ok_or_else(|| {
+                            ScriptError::new(
+                                "IndexError",
+                                "Replacement index out of range for positional args tuple",
+                            )
+                        })?;
                         let text = interp.str_of(&v)?;
-                        out.push_str(&if spec.is_empty() { text } else { format_spec(&v, &text, spec)? });
+                        out.push_str(&if spec.is_empty() {
+                            text
+                        } else {
+                            format_spec(&v, &text, spec)?
+                        });
                         rest = &rest[end + 1..];
                     }
                     out.push_str(&rest.replace("}}", "}"));
                     Value::str(out)
                 }
-                "count" => Value::Int(arg_str(0).map_or(0, |p| s.matches(p.as_str()).count() as i64)),
-                "find" => Value::Int(arg_str(0).and_then(|p| s.find(p.as_str())).map_or(-1, |i| s[..i].chars().count() as i64)),
+                "count" => {
+                    Value::Int(arg_str(0).map_or(0, |p| s.matches(p.as_str()).count() as i64))
+                }
+                "find" => Value::Int(
+                    arg_str(0)
+                        .and_then(|p| s.find(p.as_str()))
+                        .map_or(-1, |i| s[..i].chars().count() as i64),
+                ),
                 "isdigit" => Value::Bool(!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())),
                 "zfill" => {
                     let w = int_arg(args.first().unwrap_or(&Value::Int(0)), "width")? as usize;
-                    Value::str(format!("{}{s}", "0".repeat(w.saturating_sub(s.chars().count()))))
+                    Value::str(format!(
+                        "{}{s}",
+                        "0".repeat(w.saturating_sub(s.chars().count()))
+                    ))
                 }
                 "ljust" | "rjust" | "center" => {
                     let w = int_arg(args.first().unwrap_or(&Value::Int(0)), "width")?;
@@ -1510,18 +2057,33 @@ pub fn call_value_method(interp: &mut Interpreter, receiver: &Value, name: &str,
                         "rjust" => ">",
                         _ => "^",
                     };
-                    Value::str(format_spec(receiver, s, &format!("{}{align}{w}", arg_str(1).unwrap_or_else(|| " ".into())))?)
+                    Value::str(format_spec(
+                        receiver,
+                        s,
+                        &format!("{}{align}{w}", arg_str(1).unwrap_or_else(|| " ".into())),
+                    )?)
                 }
                 _ => return Err(missing()),
             })
         }
         Value::Date(d) => match name {
             "isoformat" => Ok(Value::str(d.format("%Y-%m-%d").to_string())),
-            "strftime" => Ok(Value::str(d.format(&args.first().map(Value::to_str).unwrap_or_default()).to_string())),
-            "weekday" => Ok(Value::Int(chrono::Datelike::weekday(d).num_days_from_monday().into())),
-            "isoweekday" => Ok(Value::Int(chrono::Datelike::weekday(d).number_from_monday().into())),
+            "strftime" => Ok(Value::str(
+                d.format(&args.first().map(Value::to_str).unwrap_or_default())
+                    .to_string(),
+            )),
+            "weekday" => Ok(Value::Int(
+                chrono::Datelike::weekday(d).num_days_from_monday().into(),
+            )),
+            "isoweekday" => Ok(Value::Int(
+                chrono::Datelike::weekday(d).number_from_monday().into(),
+            )),
             "replace" => {
-                let get = |k: &str, v: i64| kwarg(&kwargs, k).and_then(|x| if let Value::Int(i) = x { Some(i) } else { None }).unwrap_or(v);
+                let get = |k: &str, v: i64| {
+                    kwarg(&kwargs, k)
+                        .and_then(|x| if let Value::Int(i) = x { Some(i) } else { None })
+                        .unwrap_or(v)
+                };
                 NaiveDate::from_ymd_opt(
                     get("year", chrono::Datelike::year(d).into()) as i32,
                     get("month", chrono::Datelike::month(d).into()) as u32,
@@ -1536,7 +2098,10 @@ pub fn call_value_method(interp: &mut Interpreter, receiver: &Value, name: &str,
             "isoformat" => Ok(Value::str(super::values::datetime_text(d, 'T'))),
             "date" => Ok(Value::Date(d.date())),
             "time" => Ok(Value::Time(d.time())),
-            "strftime" => Ok(Value::str(d.format(&args.first().map(Value::to_str).unwrap_or_default()).to_string())),
+            "strftime" => Ok(Value::str(
+                d.format(&args.first().map(Value::to_str).unwrap_or_default())
+                    .to_string(),
+            )),
             _ => Err(missing()),
         },
         Value::TimeDelta(d) => match name {

@@ -18,7 +18,9 @@ pub fn from_scalar(value: &ScalarValue) -> Value {
         ScalarValue::Int32(v) => v.map_or(Value::None, |v| Value::Int(v.into())),
         ScalarValue::Int64(v) => v.map_or(Value::None, Value::Int),
         ScalarValue::Float64(v) => v.map_or(Value::None, Value::Float),
-        ScalarValue::Decimal128(v, _, s) => v.map_or(Value::None, |v| Value::Decimal(Decimal::new(v, *s))),
+        ScalarValue::Decimal128(v, _, s) => {
+            v.map_or(Value::None, |v| Value::Decimal(Decimal::new(v, *s)))
+        }
         ScalarValue::Utf8(v) => v.as_ref().map_or(Value::None, Value::str),
         ScalarValue::Date32(v) => v
             .and_then(|days| NaiveDate::from_num_days_from_ce_opt(days + 719_163))
@@ -26,7 +28,9 @@ pub fn from_scalar(value: &ScalarValue) -> Value {
         ScalarValue::TimestampMicrosecond(v) => v
             .and_then(chrono::DateTime::from_timestamp_micros)
             .map_or(Value::None, |d| Value::DateTime(d.naive_utc())),
-        ScalarValue::DurationMicrosecond(v) => v.map_or(Value::None, |us| Value::TimeDelta(TimeDelta::microseconds(us))),
+        ScalarValue::DurationMicrosecond(v) => v.map_or(Value::None, |us| {
+            Value::TimeDelta(TimeDelta::microseconds(us))
+        }),
         ScalarValue::Time64Microsecond(v) => v
             .and_then(|us| {
                 NaiveTime::from_num_seconds_from_midnight_opt(
@@ -78,9 +82,15 @@ pub fn to_expression(value: &Value) -> Result<Expression, ScriptError> {
         Value::Expression(e) => (**e).clone(),
         Value::Q(q) => Expression::from((**q).clone()),
         Value::List(items) | Value::Set(items) => Expression::List(
-            items.borrow().iter().map(to_expression).collect::<Result<_, _>>()?,
+            items
+                .borrow()
+                .iter()
+                .map(to_expression)
+                .collect::<Result<_, _>>()?,
         ),
-        Value::Tuple(items) => Expression::List(items.iter().map(to_expression).collect::<Result<_, _>>()?),
+        Value::Tuple(items) => {
+            Expression::List(items.iter().map(to_expression).collect::<Result<_, _>>()?)
+        }
         Value::QuerySet(_) => {
             return Err(ScriptError::new(
                 "NotSupportedError",

@@ -166,7 +166,8 @@ impl Interpreter {
             }
             StmtKind::Class { name, bases, body } => self.define_class(name, bases, body, stmt)?,
             StmtKind::Def { name, params, body } => {
-                let function = self.make_function(name, params, FunctionBody::Statements(body.clone()))?;
+                let function =
+                    self.make_function(name, params, FunctionBody::Statements(body.clone()))?;
                 self.set_name(name, Value::Function(Rc::new(function)));
             }
             StmtKind::Return(value) => {
@@ -298,7 +299,12 @@ impl Interpreter {
         let result = match self.exec_block(body) {
             Ok(Flow::Normal) => self.exec_block(orelse),
             Ok(other) => Ok(other),
-            Err(error) if error.kind == "SyntaxError" && error.message.starts_with("unsupported construct") => Err(error),
+            Err(error)
+                if error.kind == "SyntaxError"
+                    && error.message.starts_with("unsupported construct") =>
+            {
+                Err(error)
+            }
             Err(error) => {
                 let mut handled = None;
                 for h in handlers {
@@ -347,7 +353,11 @@ impl Interpreter {
             }
             Value::ExceptionClass { name, model } => {
                 if let Some(model) = model {
-                    if error.model.as_deref().is_some_and(|m| !m.eq_ignore_ascii_case(model)) {
+                    if error
+                        .model
+                        .as_deref()
+                        .is_some_and(|m| !m.eq_ignore_ascii_case(model))
+                    {
                         return Ok(false);
                     }
                 }
@@ -379,14 +389,18 @@ impl Interpreter {
             "DoesNotExist" => "ObjectDoesNotExist",
             "KeyError" | "IndexError" => "LookupError",
             "ZeroDivisionError" | "OverflowError" => "ArithmeticError",
-            "DataError" | "IntegrityError" | "NotSupportedError" | "InternalError" | "OperationalError" | "ProgrammingError" => {
-                "DatabaseError"
-            }
+            "DataError" | "IntegrityError" | "NotSupportedError" | "InternalError"
+            | "OperationalError" | "ProgrammingError" => "DatabaseError",
             "DatabaseError" | "InterfaceError" => "Error",
-            "ObjectDoesNotExist" | "FieldError" | "ValidationError" | "ImproperlyConfigured" | "MultipleObjectsReturned" => "Exception",
+            "ObjectDoesNotExist"
+            | "FieldError"
+            | "ValidationError"
+            | "ImproperlyConfigured"
+            | "MultipleObjectsReturned" => "Exception",
             "TransactionManagementError" => "ProgrammingError",
-            "SyntaxError" | "NameError" | "TypeError" | "ValueError" | "AttributeError" | "LookupError" | "ArithmeticError"
-            | "AssertionError" | "RuntimeError" | "Error" | "ResourcesExhausted" => "Exception",
+            "SyntaxError" | "NameError" | "TypeError" | "ValueError" | "AttributeError"
+            | "LookupError" | "ArithmeticError" | "AssertionError" | "RuntimeError" | "Error"
+            | "ResourcesExhausted" => "Exception",
             "UnboundLocalError" => "NameError",
             "NotImplementedError" | "RecursionError" => "RuntimeError",
             _ => "Exception",
@@ -394,11 +408,23 @@ impl Interpreter {
         Some(parent.to_string())
     }
 
-    fn define_class(&mut self, name: &str, bases: &[Expr], body: &[Stmt], stmt: &Stmt) -> Result<(), ScriptError> {
-        let bases: Vec<Value> = bases.iter().map(|b| self.eval(b)).collect::<Result<_, _>>()?;
-        let is_model = bases.iter().any(|b| matches!(b, Value::Builtin(n) if &**n == "models.Model" || &**n == "Model"));
+    fn define_class(
+        &mut self,
+        name: &str,
+        bases: &[Expr],
+        body: &[Stmt],
+        stmt: &Stmt,
+    ) -> Result<(), ScriptError> {
+        let bases: Vec<Value> = bases
+            .iter()
+            .map(|b| self.eval(b))
+            .collect::<Result<_, _>>()?;
+        let is_model = bases
+            .iter()
+            .any(|b| matches!(b, Value::Builtin(n) if &**n == "models.Model" || &**n == "Model"));
         if let Some(Value::ExceptionClass { name: base, .. }) = bases.first() {
-            self.exception_bases.insert(name.to_string(), base.to_string());
+            self.exception_bases
+                .insert(name.to_string(), base.to_string());
             self.set_name(
                 name,
                 Value::ExceptionClass {
@@ -420,7 +446,12 @@ impl Interpreter {
         Ok(())
     }
 
-    pub(super) fn make_function(&mut self, name: &str, params: &[Param], body: FunctionBody) -> Result<Function, ScriptError> {
+    pub(super) fn make_function(
+        &mut self,
+        name: &str,
+        params: &[Param],
+        body: FunctionBody,
+    ) -> Result<Function, ScriptError> {
         let defaults = params
             .iter()
             .map(|p| p.default.as_ref().map(|d| self.eval(d)).transpose())
@@ -441,7 +472,10 @@ impl Interpreter {
         kwargs: Vec<(String, Value)>,
     ) -> Result<Value, ScriptError> {
         if self.frames.len() > 200 {
-            return Err(ScriptError::new("RecursionError", "maximum recursion depth exceeded"));
+            return Err(ScriptError::new(
+                "RecursionError",
+                "maximum recursion depth exceeded",
+            ));
         }
         let mut frame = HashMap::new();
         let mut args = args.into_iter();
@@ -474,14 +508,26 @@ impl Interpreter {
             extra_kwargs.append(&mut kwargs);
             frame.insert(
                 p.name.clone(),
-                Value::dict(extra_kwargs.into_iter().map(|(k, v)| (Value::str(k), v)).collect()),
+                Value::dict(
+                    extra_kwargs
+                        .into_iter()
+                        .map(|(k, v)| (Value::str(k), v))
+                        .collect(),
+                ),
             );
         }
         if args.next().is_some() {
-            return Err(ScriptError::type_error(format!("{}() takes {} positional arguments but more were given", function.name, function.params.len())));
+            return Err(ScriptError::type_error(format!(
+                "{}() takes {} positional arguments but more were given",
+                function.name,
+                function.params.len()
+            )));
         }
         if let Some((k, _)) = kwargs.first() {
-            return Err(ScriptError::type_error(format!("{}() got an unexpected keyword argument '{k}'", function.name)));
+            return Err(ScriptError::type_error(format!(
+                "{}() got an unexpected keyword argument '{k}'",
+                function.name
+            )));
         }
         self.frames.push(frame);
         let result = match &function.body {
@@ -527,7 +573,11 @@ impl Interpreter {
                     return Err(ScriptError::value_error(if items.len() > targets.len() {
                         format!("too many values to unpack (expected {})", targets.len())
                     } else {
-                        format!("not enough values to unpack (expected {}, got {})", targets.len(), items.len())
+                        format!(
+                            "not enough values to unpack (expected {}, got {})",
+                            targets.len(),
+                            items.len()
+                        )
                     }));
                 }
                 for (t, v) in targets.iter().zip(items) {
@@ -544,7 +594,12 @@ impl Interpreter {
                 let index = self.eval(index)?;
                 super::builtins::set_item(&object, index, value)
             }
-            _ => Err(ScriptError::syntax(&self.file, target.line, target.col, "cannot assign to expression")),
+            _ => Err(ScriptError::syntax(
+                &self.file,
+                target.line,
+                target.col,
+                "cannot assign to expression",
+            )),
         }
     }
 
@@ -558,7 +613,10 @@ impl Interpreter {
                 if removed {
                     Ok(())
                 } else {
-                    Err(ScriptError::new("NameError", format!("name '{name}' is not defined")))
+                    Err(ScriptError::new(
+                        "NameError",
+                        format!("name '{name}' is not defined"),
+                    ))
                 }
             }
             ExprKind::Subscript(object, index) => {
@@ -573,9 +631,11 @@ impl Interpreter {
     /// Evaluates an expression; errors get the expression's position.
     pub(super) fn eval(&mut self, expr: &Expr) -> Result<Value, ScriptError> {
         self.eval_inner(expr).map_err(|e| match &expr.kind {
-            ExprKind::Call(..) | ExprKind::Attribute(..) | ExprKind::Subscript(..) | ExprKind::Name(_) | ExprKind::Binary(..) => {
-                self.located(e, expr.line, expr.col)
-            }
+            ExprKind::Call(..)
+            | ExprKind::Attribute(..)
+            | ExprKind::Subscript(..)
+            | ExprKind::Name(_)
+            | ExprKind::Binary(..) => self.located(e, expr.line, expr.col),
             _ => e,
         })
     }
@@ -598,7 +658,11 @@ impl Interpreter {
                 for part in parts {
                     match part {
                         FPart::Text(t) => out.push_str(t),
-                        FPart::Field { expr, conversion, spec } => {
+                        FPart::Field {
+                            expr,
+                            conversion,
+                            spec,
+                        } => {
                             let v = self.eval(expr)?;
                             let v = match conversion {
                                 Some('r') => Value::str(self.repr_of(&v)?),
@@ -677,7 +741,9 @@ impl Interpreter {
                 let index = self.eval(index)?;
                 super::builtins::get_item(self, &object, &index)?
             }
-            ExprKind::Slice(..) => return Err(ScriptError::unsupported("a slice outside a subscript")),
+            ExprKind::Slice(..) => {
+                return Err(ScriptError::unsupported("a slice outside a subscript"))
+            }
             ExprKind::Call(function, args) => {
                 let function = self.eval(function)?;
                 let mut positional = vec![];
@@ -694,7 +760,9 @@ impl Interpreter {
                             Value::Dict(d) => {
                                 for (k, v) in d.borrow().iter() {
                                     let Value::Str(k) = k else {
-                                        return Err(ScriptError::type_error("keywords must be strings"));
+                                        return Err(ScriptError::type_error(
+                                            "keywords must be strings",
+                                        ));
                                     };
                                     keywords.push((k.to_string(), v.clone()));
                                 }
@@ -750,7 +818,8 @@ impl Interpreter {
                 }
             }
             ExprKind::Lambda(params, body) => {
-                let function = self.make_function("<lambda>", params, FunctionBody::Lambda((**body).clone()))?;
+                let function =
+                    self.make_function("<lambda>", params, FunctionBody::Lambda((**body).clone()))?;
                 Value::Function(Rc::new(function))
             }
         })
@@ -788,7 +857,12 @@ impl Interpreter {
     }
 
     /// Calls any callable value.
-    pub(super) fn call(&mut self, function: &Value, args: Vec<Value>, kwargs: Vec<(String, Value)>) -> Result<Value, ScriptError> {
+    pub(super) fn call(
+        &mut self,
+        function: &Value,
+        args: Vec<Value>,
+        kwargs: Vec<(String, Value)>,
+    ) -> Result<Value, ScriptError> {
         match function {
             Value::Function(f) => {
                 let f = Rc::clone(f);
@@ -816,14 +890,19 @@ impl Interpreter {
                 e.model = model.as_ref().map(|m| m.to_string());
                 Ok(Value::Exception(Rc::new(e)))
             }
-            other => Err(ScriptError::type_error(format!("'{}' object is not callable", other.type_name()))),
+            other => Err(ScriptError::type_error(format!(
+                "'{}' object is not callable",
+                other.type_name()
+            ))),
         }
     }
 
     /// Python truthiness; a QuerySet is evaluated (as `bool(qs)` does in Django).
     pub(super) fn truthy(&mut self, value: &Value) -> Result<bool, ScriptError> {
         match value {
-            Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => Ok(!self.iterate(value)?.is_empty()),
+            Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
+                Ok(!self.iterate(value)?.is_empty())
+            }
             other => Ok(other.truthy()),
         }
     }
@@ -833,7 +912,12 @@ impl Interpreter {
         super::builtins::iterate(self, value)
     }
 
-    pub(super) fn binary(&mut self, left: &Value, op: &str, right: &Value) -> Result<Value, ScriptError> {
+    pub(super) fn binary(
+        &mut self,
+        left: &Value,
+        op: &str,
+        right: &Value,
+    ) -> Result<Value, ScriptError> {
         super::builtins::binary(self, left, op, right)
     }
 
@@ -846,7 +930,9 @@ impl Interpreter {
         match value {
             Value::Instance(_) => super::queryset::instance_str(self, value),
             Value::QuerySet(_) => self.repr_of(value),
-            Value::List(_) | Value::Tuple(_) | Value::Dict(_) | Value::Set(_) => self.repr_of(value),
+            Value::List(_) | Value::Tuple(_) | Value::Dict(_) | Value::Set(_) => {
+                self.repr_of(value)
+            }
             other => Ok(other.to_str()),
         }
     }
@@ -855,16 +941,7 @@ impl Interpreter {
     /// `<QuerySet [...]>`.
     pub(super) fn repr_of(&mut self, value: &Value) -> Result<String, ScriptError> {
         let printable = self.printable(value)?;
-        Ok(match printable {
-            Printable::Plain(v) => v.repr(),
-            other => {
-                let text = output::text(&other);
-                if matches!(other, Printable::Instance { .. }) {
-                    return Ok(text);
-                }
-                text
-            }
-        })
+        Ok(repr_printable(&printable))
     }
 
     fn format_value(&mut self, value: &Value, spec: &str) -> Result<String, ScriptError> {
@@ -880,7 +957,10 @@ impl Interpreter {
         Ok(match value {
             Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
                 let rows = self.iterate(value)?;
-                let rows: Vec<Printable> = rows.iter().map(|r| self.printable(r)).collect::<Result<_, _>>()?;
+                let rows: Vec<Printable> = rows
+                    .iter()
+                    .map(|r| self.printable(r))
+                    .collect::<Result<_, _>>()?;
                 let mut items: Vec<String> = rows.iter().take(20).map(repr_printable).collect();
                 if rows.len() > 20 {
                     items.push("'...(remaining elements truncated)...'".into());
@@ -892,23 +972,39 @@ impl Interpreter {
             }
             Value::Instance(i) => {
                 let model = i.borrow().model.clone();
-                let text = format!("<{model}: {}>", super::queryset::instance_str(self, value)?);
+                let str = super::queryset::instance_str(self, value)?;
+                let text = format!("<{model}: {str}>");
                 let fields = i.borrow().fields.clone();
                 let fields = fields
                     .into_iter()
                     .map(|(k, v)| Ok((k, self.printable(&v)?)))
                     .collect::<Result<_, ScriptError>>()?;
-                Printable::Instance { text, fields }
+                Printable::Instance { str, text, fields }
             }
             Value::List(items) => {
                 let items = items.borrow().clone();
-                Printable::List(items.iter().map(|v| self.printable(v)).collect::<Result<_, _>>()?)
+                Printable::List(
+                    items
+                        .iter()
+                        .map(|v| self.printable(v))
+                        .collect::<Result<_, _>>()?,
+                )
             }
-            Value::Tuple(items) => Printable::Tuple(items.iter().map(|v| self.printable(v)).collect::<Result<_, _>>()?),
+            Value::Tuple(items) => Printable::Tuple(
+                items
+                    .iter()
+                    .map(|v| self.printable(v))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Set(items) => {
                 let mut items = items.borrow().clone();
                 super::builtins::sort_values(self, &mut items, None, false).ok();
-                Printable::Set(items.iter().map(|v| self.printable(v)).collect::<Result<_, _>>()?)
+                Printable::Set(
+                    items
+                        .iter()
+                        .map(|v| self.printable(v))
+                        .collect::<Result<_, _>>()?,
+                )
             }
             Value::Dict(pairs) => {
                 let pairs = pairs.borrow().clone();
@@ -934,7 +1030,10 @@ impl Interpreter {
             }
             return Ok(());
         }
-        let printables: Vec<Printable> = args.iter().map(|a| self.printable(a)).collect::<Result<_, _>>()?;
+        let printables: Vec<Printable> = args
+            .iter()
+            .map(|a| self.printable(a))
+            .collect::<Result<_, _>>()?;
         let line = match self.mode {
             Mode::Print(Format::Json) => output::json_line(&printables),
             Mode::Print(Format::Csv) => output::csv(&printables),
@@ -959,7 +1058,9 @@ impl Interpreter {
     fn echo_value(&mut self, value: &Value) -> Result<(), ScriptError> {
         let printable = self.printable(value)?;
         let text = match &printable {
-            Printable::QuerySet { .. } => output::table(&printable).unwrap_or_else(|| output::text(&printable)),
+            Printable::QuerySet { .. } => {
+                output::table(&printable).unwrap_or_else(|| output::text(&printable))
+            }
             Printable::Plain(v) => v.repr(),
             other => repr_printable(other),
         };
@@ -970,6 +1071,7 @@ impl Interpreter {
 fn repr_printable(p: &Printable) -> String {
     match p {
         Printable::Plain(v) => v.repr(),
+        Printable::Instance { text, .. } => text.clone(),
         other => output::text(other),
     }
 }

@@ -51,6 +51,7 @@ pub fn tokenize(source: &str, file: &str) -> Result<Vec<Token>, ScriptError> {
         tokens: Vec::new(),
         indents: vec![0],
         depth: 0,
+        open: Vec::new(),
     }
     .run()
 }
@@ -65,6 +66,8 @@ struct Lexer<'a> {
     indents: Vec<usize>,
     /// Open brackets: newlines inside them do not end the line.
     depth: usize,
+    /// Where each open bracket is, for "'(' was never closed".
+    open: Vec<(char, usize, usize)>,
 }
 
 impl Lexer<'_> {
@@ -133,7 +136,11 @@ impl Lexer<'_> {
                     }
                     let quote = self.peek(0).filter(|q| *q == '"' || *q == '\'');
                     let prefix = name.to_ascii_lowercase();
-                    if quote.is_some() && matches!(prefix.as_str(), "f" | "r" | "b" | "rb" | "br" | "fr" | "rf" | "u")
+                    if quote.is_some()
+                        && matches!(
+                            prefix.as_str(),
+                            "f" | "r" | "b" | "rb" | "br" | "fr" | "rf" | "u"
+                        )
                     {
                         let raw = prefix.contains('r');
                         let text = self.string(raw, line, col)?;
@@ -164,13 +171,22 @@ impl Lexer<'_> {
                         self.bump();
                     }
                     match *op {
-                        "(" | "[" | "{" => self.depth += 1,
-                        ")" | "]" | "}" => self.depth = self.depth.saturating_sub(1),
+                        "(" | "[" | "{" => {
+                            self.depth += 1;
+                            self.open.push((c, line, col));
+                        }
+                        ")" | "]" | "}" => {
+                            self.depth = self.depth.saturating_sub(1);
+                            self.open.pop();
+                        }
                         _ => {}
                     }
                     self.push(Tok::Op(op), line, col);
                 }
             }
+        }
+        if let Some((bracket, line, col)) = self.open.first() {
+            return Err(self.error(*line, *col, format!("'{bracket}' was never closed")));
         }
         let (line, col) = (self.line, self.col);
         if self.tokens.last().is_some_and(|t| t.tok != Tok::Newline) {
@@ -245,7 +261,10 @@ impl Lexer<'_> {
                 Some('o' | 'O') => 8,
                 _ => 2,
             };
-            while let Some(c) = self.peek(0).filter(|c| c.is_ascii_alphanumeric() || *c == '_') {
+            while let Some(c) = self
+                .peek(0)
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            {
                 if c != '_' {
                     text.push(c);
                 }
@@ -281,20 +300,22 @@ impl Lexer<'_> {
             }
             self.bump();
         }
-        let tok = if is_float {
-            Tok::Float(
-                text.parse()
-                    .map_err(|_| self.error(line, col, format!("invalid number literal '{text}'")))?,
-            )
-        } else {
-            Tok::Int(text.parse().map_err(|_| {
-                self.error(
-                    line,
-                    col,
-                    format!("unsupported construct: integer literal {text} does not fit in 64 bits"),
-                )
-            })?)
-        };
+        let tok =
+            if is_float {
+                Tok::Float(text.parse().map_err(|_| {
+                    self.error(line, col, format!("invalid number literal '{text}'"))
+                })?)
+            } else {
+                Tok::Int(text.parse().map_err(|_| {
+                    self.error(
+                        line,
+                        col,
+                        format!(
+                            "unsupported construct: integer literal {text} does not fit in 64 bits"
+                        ),
+                    )
+                })?)
+            };
         self.push(tok, line, col);
         Ok(())
     }
@@ -357,7 +378,9 @@ impl Lexer<'_> {
                     let ch = u32::from_str_radix(&hex, 16)
                         .ok()
                         .and_then(char::from_u32)
-                        .ok_or_else(|| self.error(line, col, format!("invalid escape \\{next}{hex}")))?;
+                        .ok_or_else(|| {
+                            self.error(line, col, format!("invalid escape \\{next}{hex}"))
+                        })?;
                     out.push(ch);
                 }
                 other => {
@@ -421,6 +444,9 @@ mod tests {
             "s.py:3:3: SyntaxError: unindent does not match any outer indentation level"
         );
         let err = tokenize("x = 'abc\n", "s.py").unwrap_err();
-        assert_eq!(err.to_string(), "s.py:1:5: SyntaxError: unterminated string literal");
+        assert_eq!(
+            err.to_string(),
+            "s.py:1:5: SyntaxError: unterminated string literal"
+        );
     }
 }

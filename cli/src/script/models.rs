@@ -21,11 +21,31 @@ use super::values::{FunctionBody, ModelClass, Value};
 
 /// Field classes a model body may use, with the Quiver field kind each maps to.
 const FIELD_CLASSES: [&str; 25] = [
-    "AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField",
-    "SmallIntegerField", "PositiveIntegerField", "PositiveSmallIntegerField",
-    "PositiveBigIntegerField", "FloatField", "DecimalField", "BooleanField", "CharField",
-    "TextField", "DateField", "DateTimeField", "TimeField", "DurationField", "ForeignKey",
-    "OneToOneField", "EmailField", "SlugField", "URLField", "ManyToManyField", "NullBooleanField",
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "PositiveBigIntegerField",
+    "FloatField",
+    "DecimalField",
+    "BooleanField",
+    "CharField",
+    "TextField",
+    "DateField",
+    "DateTimeField",
+    "TimeField",
+    "DurationField",
+    "ForeignKey",
+    "OneToOneField",
+    "EmailField",
+    "SlugField",
+    "URLField",
+    "ManyToManyField",
+    "NullBooleanField",
 ];
 
 /// True for a Django field class name.
@@ -48,12 +68,20 @@ fn int_option(kwargs: &[(String, Value)], name: &str) -> Result<Option<i64>, Scr
     match option(kwargs, name) {
         None | Some(Value::None) => Ok(None),
         Some(Value::Int(i)) => Ok(Some(*i)),
-        Some(other) => Err(ScriptError::type_error(format!("{name} must be an integer, not {}", other.type_name()))),
+        Some(other) => Err(ScriptError::type_error(format!(
+            "{name} must be an integer, not {}",
+            other.type_name()
+        ))),
     }
 }
 
 /// `models.CharField(max_length=10, null=True)` and friends; also `models.Index(...)`.
-pub fn field_call(interp: &mut Interpreter, class: &str, args: Vec<Value>, kwargs: Vec<(String, Value)>) -> Result<Value, ScriptError> {
+pub fn field_call(
+    interp: &mut Interpreter,
+    class: &str,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
     let _ = interp;
     if matches!(class, "Index" | "UniqueConstraint" | "CheckConstraint") {
         return Ok(Value::Opaque(Rc::from(class), Rc::new(kwargs)));
@@ -168,19 +196,32 @@ fn string_list(value: &Value, what: &str) -> Result<Vec<String>, ScriptError> {
         Value::List(l) => l.borrow().clone(),
         Value::Tuple(t) => t.to_vec(),
         Value::Str(s) => vec![Value::Str(Rc::clone(s))],
-        other => return Err(ScriptError::type_error(format!("Meta.{what} must be a list or tuple, not {}", other.type_name()))),
+        other => {
+            return Err(ScriptError::type_error(format!(
+                "Meta.{what} must be a list or tuple, not {}",
+                other.type_name()
+            )))
+        }
     };
     items
         .into_iter()
         .map(|i| match i {
             Value::Str(s) => Ok(s.to_string()),
-            other => Err(ScriptError::unsupported(format!("Meta.{what} entries other than field names ({})", other.repr()))),
+            other => Err(ScriptError::unsupported(format!(
+                "Meta.{what} entries other than field names ({})",
+                other.repr()
+            ))),
         })
         .collect()
 }
 
 /// Builds the model of a class body (fields, Meta, methods).
-pub fn define_model(interp: &mut Interpreter, name: &str, body: &[Stmt], stmt: &Stmt) -> Result<(PendingModel, Rc<ModelClass>), ScriptError> {
+pub fn define_model(
+    interp: &mut Interpreter,
+    name: &str,
+    body: &[Stmt],
+    stmt: &Stmt,
+) -> Result<(PendingModel, Rc<ModelClass>), ScriptError> {
     let mut model = Model::new(name);
     let mut str_method = None;
     let mut methods = HashMap::new();
@@ -192,20 +233,33 @@ pub fn define_model(interp: &mut Interpreter, name: &str, body: &[Stmt], stmt: &
                 let value = interp.eval(value).map_err(located)?;
                 for target in targets {
                     let ExprKind::Name(field_name) = &target.kind else {
-                        return Err(located(ScriptError::unsupported("assignment to a non-name in a class body")));
+                        return Err(located(ScriptError::unsupported(
+                            "assignment to a non-name in a class body",
+                        )));
                     };
-                    match &value {
-                        Value::Field(spec) => model = model.field(field_name.clone(), (**spec).clone()),
-                        // Class constants (choices lists, …) are allowed and ignored.
-                        _ => {}
+                    // Class constants (choices lists, …) are allowed and ignored.
+                    if let Value::Field(spec) = &value {
+                        model = model.field(field_name.clone(), (**spec).clone())
                     }
                 }
             }
-            StmtKind::Class { name: meta, body: meta_body, .. } if meta == "Meta" => {
+            StmtKind::Class {
+                name: meta,
+                body: meta_body,
+                ..
+            } if meta == "Meta" => {
                 model = apply_meta(interp, model, meta_body)?;
             }
-            StmtKind::Def { name: method, params, body } => {
-                let function = Rc::new(interp.make_function(method, params, FunctionBody::Statements(body.clone())).map_err(located)?);
+            StmtKind::Def {
+                name: method,
+                params,
+                body,
+            } => {
+                let function = Rc::new(
+                    interp
+                        .make_function(method, params, FunctionBody::Statements(body.clone()))
+                        .map_err(located)?,
+                );
                 if method == "__str__" {
                     str_method = Some(function);
                 } else {
@@ -214,7 +268,11 @@ pub fn define_model(interp: &mut Interpreter, name: &str, body: &[Stmt], stmt: &
             }
             StmtKind::Pass | StmtKind::Import => {}
             StmtKind::Expr(e) if matches!(e.kind, ExprKind::Str(_)) => {}
-            _ => return Err(located(ScriptError::unsupported("this statement in a model class body"))),
+            _ => {
+                return Err(located(ScriptError::unsupported(
+                    "this statement in a model class body",
+                )))
+            }
         }
     }
     let class = Rc::new(ModelClass {
@@ -230,7 +288,11 @@ pub fn define_model(interp: &mut Interpreter, name: &str, body: &[Stmt], stmt: &
     Ok((PendingModel { model, location }, class))
 }
 
-fn apply_meta(interp: &mut Interpreter, mut model: Model, body: &[Stmt]) -> Result<Model, ScriptError> {
+fn apply_meta(
+    interp: &mut Interpreter,
+    mut model: Model,
+    body: &[Stmt],
+) -> Result<Model, ScriptError> {
     for item in body {
         let file = interp.file.clone();
         let located = |e: ScriptError| e.at(&file, item.line, item.col);
@@ -239,11 +301,18 @@ fn apply_meta(interp: &mut Interpreter, mut model: Model, body: &[Stmt]) -> Resu
         };
         let value = interp.eval(value).map_err(located)?;
         for target in targets {
-            let ExprKind::Name(option) = &target.kind else { continue };
+            let ExprKind::Name(option) = &target.kind else {
+                continue;
+            };
             match option.as_str() {
-                "ordering" => model = model.ordering(string_list(&value, "ordering").map_err(located)?),
+                "ordering" => {
+                    model = model.ordering(string_list(&value, "ordering").map_err(located)?)
+                }
                 "db_table" => model = model.db_table(value.to_str()),
-                "get_latest_by" => model = model.get_latest_by(string_list(&value, "get_latest_by").map_err(located)?),
+                "get_latest_by" => {
+                    model =
+                        model.get_latest_by(string_list(&value, "get_latest_by").map_err(located)?)
+                }
                 "unique_together" => {
                     let sets = match &value {
                         Value::List(l) => l.borrow().clone(),
@@ -251,10 +320,14 @@ fn apply_meta(interp: &mut Interpreter, mut model: Model, body: &[Stmt]) -> Resu
                         _ => vec![],
                     };
                     if sets.iter().all(|s| matches!(s, Value::Str(_))) {
-                        model = model.unique_together(string_list(&value, "unique_together").map_err(located)?);
+                        model = model.unique_together(
+                            string_list(&value, "unique_together").map_err(located)?,
+                        );
                     } else {
                         for set in sets {
-                            model = model.unique_together(string_list(&set, "unique_together").map_err(located)?);
+                            model = model.unique_together(
+                                string_list(&set, "unique_together").map_err(located)?,
+                            );
                         }
                     }
                 }
@@ -267,7 +340,8 @@ fn apply_meta(interp: &mut Interpreter, mut model: Model, body: &[Stmt]) -> Resu
                     for index in items {
                         if let Value::Opaque(_, options) = &index {
                             if let Some((_, fields)) = options.iter().find(|(k, _)| k == "fields") {
-                                model = model.index(string_list(fields, "indexes").map_err(located)?);
+                                model =
+                                    model.index(string_list(fields, "indexes").map_err(located)?);
                             }
                         }
                     }
@@ -282,14 +356,25 @@ fn apply_meta(interp: &mut Interpreter, mut model: Model, body: &[Stmt]) -> Resu
 
 /// Registers models so that every relation's target comes first.
 pub fn register_all(db: &Database, mut pending: Vec<PendingModel>) -> Result<(), ScriptError> {
-    let registered: Vec<String> = db.registry().models().iter().map(|m| m.name().to_lowercase()).collect();
+    let registered: Vec<String> = db
+        .registry()
+        .models()
+        .iter()
+        .map(|m| m.name().to_lowercase())
+        .collect();
     while !pending.is_empty() {
-        let names: Vec<String> = pending.iter().map(|p| p.model.name().to_lowercase()).collect();
+        let names: Vec<String> = pending
+            .iter()
+            .map(|p| p.model.name().to_lowercase())
+            .collect();
         let ready = pending.iter().position(|p| {
             p.model.fields().iter().all(|f| match f.relation() {
                 Some(r) => {
                     let to = r.to.to_lowercase();
-                    to == "self" || to == p.model.name().to_lowercase() || registered.contains(&to) || !names.contains(&to)
+                    to == "self"
+                        || to == p.model.name().to_lowercase()
+                        || registered.contains(&to)
+                        || !names.contains(&to)
                 }
                 None => true,
             })

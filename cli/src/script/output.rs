@@ -19,8 +19,10 @@ pub enum Format {
 #[derive(Debug, Clone)]
 pub enum Printable {
     Plain(Value),
-    /// A model instance: its `str()` and its fields by attname (then annotations).
+    /// A model instance: its `str()`, its `repr()` and its fields by attname (then
+    /// annotations).
     Instance {
+        str: String,
         text: String,
         fields: Vec<(String, Printable)>,
     },
@@ -30,7 +32,10 @@ pub enum Printable {
     /// A sorted set.
     Set(Vec<Printable>),
     /// A QuerySet's rows, with Django's `repr()` for the text format.
-    QuerySet { rows: Vec<Printable>, repr: String },
+    QuerySet {
+        rows: Vec<Printable>,
+        repr: String,
+    },
 }
 
 /// One `print()` line in JSON.
@@ -87,7 +92,10 @@ fn write_json(value: &Printable, out: &mut String) {
             }
             out.push('}');
         }
-        Printable::List(items) | Printable::Tuple(items) | Printable::Set(items) | Printable::QuerySet { rows: items, .. } => {
+        Printable::List(items)
+        | Printable::Tuple(items)
+        | Printable::Set(items)
+        | Printable::QuerySet { rows: items, .. } => {
             out.push('[');
             for (i, v) in items.iter().enumerate() {
                 if i > 0 {
@@ -161,6 +169,7 @@ fn write_plain_json(value: &Value, out: &mut String) {
 pub fn text(value: &Printable) -> String {
     match value {
         Printable::Plain(v) => v.to_str(),
+        Printable::Instance { str, .. } => str.clone(),
         other => repr(other),
     }
 }
@@ -194,7 +203,7 @@ pub fn table(value: &Printable) -> Option<String> {
         Printable::QuerySet { rows, .. } | Printable::List(rows) => rows,
         _ => return None,
     };
-    let (header, cells) = grid(rows)?;
+    let (header, cells) = grid(rows, "NULL")?;
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &cells {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -216,14 +225,18 @@ pub fn table(value: &Printable) -> Option<String> {
     let mut out = vec![line.clone(), render(&header), line.clone()];
     out.extend(cells.iter().map(|r| render(r)));
     out.push(line);
-    out.push(format!("({} row{})", cells.len(), if cells.len() == 1 { "" } else { "s" }));
+    out.push(format!(
+        "({} row{})",
+        cells.len(),
+        if cells.len() == 1 { "" } else { "s" }
+    ));
     Some(out.join("\n"))
 }
 
 /// Column names and cell texts of row-shaped values.
-fn grid(rows: &[Printable]) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+fn grid(rows: &[Printable], null: &str) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let cell = |p: &Printable| match p {
-        Printable::Plain(Value::None) => "NULL".to_string(),
+        Printable::Plain(Value::None) => null.to_string(),
         other => text(other),
     };
     let first = rows.first()?;
@@ -233,7 +246,9 @@ fn grid(rows: &[Printable]) -> Option<(Vec<String>, Vec<Vec<String>>)> {
             let cells = rows
                 .iter()
                 .map(|r| match r {
-                    Printable::Instance { fields, .. } => fields.iter().map(|(_, v)| cell(v)).collect(),
+                    Printable::Instance { fields, .. } => {
+                        fields.iter().map(|(_, v)| cell(v)).collect()
+                    }
                     other => vec![cell(other)],
                 })
                 .collect();
@@ -255,7 +270,9 @@ fn grid(rows: &[Printable]) -> Option<(Vec<String>, Vec<Vec<String>>)> {
             let cells = rows
                 .iter()
                 .map(|r| match r {
-                    Printable::Tuple(items) | Printable::List(items) => items.iter().map(cell).collect(),
+                    Printable::Tuple(items) | Printable::List(items) => {
+                        items.iter().map(cell).collect()
+                    }
                     other => vec![cell(other)],
                 })
                 .collect();
@@ -279,19 +296,30 @@ pub fn csv(args: &[Printable]) -> String {
     };
     let cell = |p: &Printable| match p {
         Printable::Plain(Value::None) => String::new(),
-        Printable::Plain(Value::Bool(b)) => if *b { "True".into() } else { "False".into() },
-        other => text(other),
-    };
-    if let [one] = args {
-        if let Printable::QuerySet { rows, .. } | Printable::List(rows) = one {
-            if let Some((header, cells)) = grid(rows) {
-                let mut lines = vec![header.into_iter().map(field).collect::<Vec<_>>().join(",")];
-                lines.extend(cells.into_iter().map(|r| r.into_iter().map(field).collect::<Vec<_>>().join(",")));
-                return lines.join("\n");
+        Printable::Plain(Value::Bool(b)) => {
+            if *b {
+                "True".into()
+            } else {
+                "False".into()
             }
         }
+        other => text(other),
+    };
+    if let [Printable::QuerySet { rows, .. } | Printable::List(rows)] = args {
+        if let Some((header, cells)) = grid(rows, "") {
+            let mut lines = vec![header.into_iter().map(field).collect::<Vec<_>>().join(",")];
+            lines.extend(
+                cells
+                    .into_iter()
+                    .map(|r| r.into_iter().map(field).collect::<Vec<_>>().join(",")),
+            );
+            return lines.join("\n");
+        }
     }
-    args.iter().map(|a| field(cell(a))).collect::<Vec<_>>().join(",")
+    args.iter()
+        .map(|a| field(cell(a)))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -302,25 +330,49 @@ mod tests {
     #[test]
     fn json_follows_the_runner() {
         let row = Printable::Dict(vec![
-            (Printable::Plain(Value::str("name")), Printable::Plain(Value::str("Ann \"A\""))),
-            (Printable::Plain(Value::str("n")), Printable::Plain(Value::Int(3))),
-            (Printable::Plain(Value::str("avg")), Printable::Plain(Value::Float(2.5))),
-            (Printable::Plain(Value::str("total")), Printable::Plain(Value::Decimal(Decimal::new(12050, 2)))),
-            (Printable::Plain(Value::Int(1)), Printable::Plain(Value::Float(f64::NAN))),
+            (
+                Printable::Plain(Value::str("name")),
+                Printable::Plain(Value::str("Ann \"A\"")),
+            ),
+            (
+                Printable::Plain(Value::str("n")),
+                Printable::Plain(Value::Int(3)),
+            ),
+            (
+                Printable::Plain(Value::str("avg")),
+                Printable::Plain(Value::Float(2.5)),
+            ),
+            (
+                Printable::Plain(Value::str("total")),
+                Printable::Plain(Value::Decimal(Decimal::new(12050, 2))),
+            ),
+            (
+                Printable::Plain(Value::Int(1)),
+                Printable::Plain(Value::Float(f64::NAN)),
+            ),
         ]);
         assert_eq!(
             json_line(&[row]),
             r#"{"name":"Ann \"A\"","n":3,"avg":2.5,"total":120.50,"1":"NaN"}"#
         );
-        let two = [Printable::Plain(Value::None), Printable::Plain(Value::Bool(true))];
+        let two = [
+            Printable::Plain(Value::None),
+            Printable::Plain(Value::Bool(true)),
+        ];
         assert_eq!(json_line(&two), "[null,true]");
     }
 
     #[test]
     fn rows_render_as_a_table_and_csv() {
         let rows = Printable::List(vec![
-            Printable::Dict(vec![(Printable::Plain(Value::str("a")), Printable::Plain(Value::Int(1)))]),
-            Printable::Dict(vec![(Printable::Plain(Value::str("a")), Printable::Plain(Value::None))]),
+            Printable::Dict(vec![(
+                Printable::Plain(Value::str("a")),
+                Printable::Plain(Value::Int(1)),
+            )]),
+            Printable::Dict(vec![(
+                Printable::Plain(Value::str("a")),
+                Printable::Plain(Value::None),
+            )]),
         ]);
         assert_eq!(
             table(&rows).unwrap(),

@@ -28,7 +28,12 @@ pub fn parse(source: &str, file: &str) -> Result<Vec<Stmt>, ScriptError> {
 }
 
 /// Parses one expression (used for f-string fields).
-fn parse_expression(source: &str, file: &str, line: usize, col: usize) -> Result<Expr, ScriptError> {
+fn parse_expression(
+    source: &str,
+    file: &str,
+    line: usize,
+    col: usize,
+) -> Result<Expr, ScriptError> {
     let tokens = tokenize(source.trim(), file).map_err(|e| relocate(e, line, col))?;
     let mut parser = Parser {
         tokens,
@@ -38,7 +43,12 @@ fn parse_expression(source: &str, file: &str, line: usize, col: usize) -> Result
     let expr = parser.expression().map_err(|e| relocate(e, line, col))?;
     parser.eat(&Tok::Newline);
     if !parser.at(&Tok::End) {
-        return Err(ScriptError::syntax(file, line, col, "f-string: expecting '}'"));
+        return Err(ScriptError::syntax(
+            file,
+            line,
+            col,
+            "f-string: expecting '}'",
+        ));
     }
     Ok(relocate_expr(expr, line, col))
 }
@@ -168,7 +178,9 @@ impl Parser {
                 self.advance();
                 Ok(n)
             }
-            other => Err(self.error_here(format!("expected a name, found {}", Self::describe(other)))),
+            other => {
+                Err(self.error_here(format!("expected a name, found {}", Self::describe(other))))
+            }
         }
     }
 
@@ -210,7 +222,11 @@ impl Parser {
                     }
                     let iter = self.expression_list()?;
                     let body = self.block()?;
-                    let orelse = if self.eat_keyword("else") { self.block()? } else { vec![] };
+                    let orelse = if self.eat_keyword("else") {
+                        self.block()?
+                    } else {
+                        vec![]
+                    };
                     return Ok(vec![stmt(StmtKind::For(target, iter, body, orelse))]);
                 }
                 "while" => {
@@ -261,7 +277,9 @@ impl Parser {
                     self.advance();
                     return Ok(vec![self.try_statement(start.line, start.col)?]);
                 }
-                "async" | "await" | "yield" | "match" if !matches!(self.peek_at(1), Tok::Op("=" | "." | "(" | "[")) => {
+                "async" | "await" | "yield" | "match"
+                    if !matches!(self.peek_at(1), Tok::Op("=" | "." | "(" | "[")) =>
+                {
                     return Err(self.unsupported_here(&format!("'{word}'")));
                 }
                 _ => {}
@@ -393,7 +411,10 @@ impl Parser {
     }
 
     fn at_statement_end(&self) -> bool {
-        matches!(self.peek().tok, Tok::Newline | Tok::End | Tok::Dedent | Tok::Op(";"))
+        matches!(
+            self.peek().tok,
+            Tok::Newline | Tok::End | Tok::Dedent | Tok::Op(";")
+        )
     }
 
     fn check_target(&self, target: &Expr) -> Result<(), ScriptError> {
@@ -453,8 +474,16 @@ impl Parser {
                 body,
             });
         }
-        let orelse = if self.eat_keyword("else") { self.block()? } else { vec![] };
-        let finally = if self.eat_keyword("finally") { self.block()? } else { vec![] };
+        let orelse = if self.eat_keyword("else") {
+            self.block()?
+        } else {
+            vec![]
+        };
+        let finally = if self.eat_keyword("finally") {
+            self.block()?
+        } else {
+            vec![]
+        };
         if handlers.is_empty() && finally.is_empty() {
             return Err(self.error_here("expected 'except' or 'finally' block"));
         }
@@ -684,7 +713,9 @@ impl Parser {
             let op: &'static str = match &self.peek().tok {
                 Tok::Op(o @ ("<" | ">" | "==" | ">=" | "<=" | "!=")) => o,
                 Tok::Name(n) if n == "in" => "in",
-                Tok::Name(n) if n == "not" && matches!(self.peek_at(1), Tok::Name(m) if m == "in") => {
+                Tok::Name(n)
+                    if n == "not" && matches!(self.peek_at(1), Tok::Name(m) if m == "in") =>
+                {
                     self.advance();
                     "not in"
                 }
@@ -812,7 +843,10 @@ impl Parser {
                             &self.file,
                             t.line,
                             t.col + 1,
-                            format!("expected an attribute name, found {}", Self::describe(&other)),
+                            format!(
+                                "expected an attribute name, found {}",
+                                Self::describe(&other)
+                            ),
                         ))
                     }
                 };
@@ -823,10 +857,12 @@ impl Parser {
                 };
             } else if self.eat_op("(") {
                 let args = self.call_args()?;
+                // A call is reported where its callee's name is (`qs.count()` at `count`).
+                let (line, col) = (expr.line, expr.col);
                 expr = Expr {
                     kind: ExprKind::Call(Box::new(expr), args),
-                    line: t.line,
-                    col: t.col,
+                    line,
+                    col,
                 };
             } else if self.eat_op("[") {
                 let index = self.subscript()?;
@@ -849,7 +885,9 @@ impl Parser {
                 args.push(Arg::DoubleStar(self.expression()?));
             } else if self.eat_op("*") {
                 args.push(Arg::Star(self.expression()?));
-            } else if matches!(self.peek().tok, Tok::Name(_)) && matches!(self.peek_at(1), Tok::Op("=")) {
+            } else if matches!(self.peek().tok, Tok::Name(_))
+                && matches!(self.peek_at(1), Tok::Op("="))
+            {
                 let name = self.expect_name()?;
                 self.advance();
                 args.push(Arg::Keyword(name, self.expression()?));
@@ -1160,7 +1198,9 @@ impl Parser {
                     depth += 1;
                 } else if ")]".contains(d) || (d == '}' && depth > 0) {
                     depth -= 1;
-                } else if depth == 0 && (d == '}' || d == ':' || (d == '!' && chars.get(j + 1) != Some(&'='))) {
+                } else if depth == 0
+                    && (d == '}' || d == ':' || (d == '!' && chars.get(j + 1) != Some(&'=')))
+                {
                     break;
                 }
                 j += 1;
@@ -1179,7 +1219,12 @@ impl Parser {
                 }
             }
             if j >= chars.len() {
-                return Err(ScriptError::syntax(&self.file, line, col, "f-string: expecting '}'"));
+                return Err(ScriptError::syntax(
+                    &self.file,
+                    line,
+                    col,
+                    "f-string: expecting '}'",
+                ));
             }
             expr_end.get_or_insert(j);
             let (expr_text, debug) = match expr_text.trim_end().strip_suffix('=') {
@@ -1192,7 +1237,11 @@ impl Parser {
             let expr = parse_expression(&expr_text, &self.file, line, col)?;
             parts.push(FPart::Field {
                 expr,
-                conversion: conversion.or(if debug && spec.is_empty() { Some('r') } else { None }),
+                conversion: conversion.or(if debug && spec.is_empty() {
+                    Some('r')
+                } else {
+                    None
+                }),
                 spec,
             });
             i = j + 1;
@@ -1220,41 +1269,80 @@ mod tests {
         )
         .unwrap();
         assert_eq!(body.len(), 2);
-        let StmtKind::Class { name, body: class_body, .. } = &body[0].kind else {
+        let StmtKind::Class {
+            name,
+            body: class_body,
+            ..
+        } = &body[0].kind
+        else {
             panic!("not a class")
         };
         assert_eq!(name, "A");
         assert_eq!(class_body.len(), 2);
-        assert!(matches!(&body[1].kind, StmtKind::For(t, _, _, _) if matches!(t.kind, ExprKind::Tuple(_))));
+        assert!(
+            matches!(&body[1].kind, StmtKind::For(t, _, _, _) if matches!(t.kind, ExprKind::Tuple(_)))
+        );
     }
 
     #[test]
     fn operator_precedence_follows_python() {
         let body = parse("x = 1 + 2 * 3 ** 2\n", "t.py").unwrap();
-        let StmtKind::Assign(_, value) = &body[0].kind else { panic!() };
-        let ExprKind::Binary(_, "+", right) = &value.kind else { panic!("{value:?}") };
+        let StmtKind::Assign(_, value) = &body[0].kind else {
+            panic!()
+        };
+        let ExprKind::Binary(_, "+", right) = &value.kind else {
+            panic!("{value:?}")
+        };
         assert!(matches!(&right.kind, ExprKind::Binary(_, "*", _)));
     }
 
     #[test]
     fn fstrings_split_into_fields() {
         let body = parse("f'{a!r:>5} and {b.c}{{x}}'\n", "t.py").unwrap();
-        let StmtKind::Expr(Expr { kind: ExprKind::FString(parts), .. }) = &body[0].kind else {
+        let StmtKind::Expr(Expr {
+            kind: ExprKind::FString(parts),
+            ..
+        }) = &body[0].kind
+        else {
             panic!()
         };
         assert_eq!(parts.len(), 4);
-        assert!(matches!(&parts[0], FPart::Field { conversion: Some('r'), spec, .. } if spec == ">5"));
+        assert!(
+            matches!(&parts[0], FPart::Field { conversion: Some('r'), spec, .. } if spec == ">5")
+        );
         assert_eq!(parts[3], FPart::Text("{x}".into()));
     }
 
     #[test]
     fn errors_name_position_and_construct() {
-        assert_eq!(err("x = (1,\n"), "t.py:2:1: SyntaxError: expected ')', found end of line");
-        assert_eq!(err("async def f():\n    pass\n"), "t.py:1:1: SyntaxError: unsupported construct: 'async'");
-        assert_eq!(err("@decorator\ndef f(): pass\n"), "t.py:1:1: SyntaxError: unsupported construct: decorators");
-        assert_eq!(err("x: int = 3\n"), "t.py:1:2: SyntaxError: unsupported construct: variable annotations");
-        assert_eq!(err("if x:\npass\n"), "t.py:2:1: SyntaxError: expected an indented block");
-        assert_eq!(err("1 = x\n"), "t.py:1:1: SyntaxError: cannot assign to expression");
+        assert_eq!(
+            err("x = (1,\n"),
+            "t.py:1:5: SyntaxError: '(' was never closed"
+        );
+        assert_eq!(
+            err("print(1 2)\n"),
+            "t.py:1:9: SyntaxError: expected ')', found 2"
+        );
+        assert_eq!(
+            err("async def f():\n    pass\n"),
+            "t.py:1:1: SyntaxError: unsupported construct: 'async'"
+        );
+        assert_eq!(
+            err("@decorator\ndef f(): pass\n"),
+            "t.py:1:1: SyntaxError: unsupported construct: decorators"
+        );
+        assert_eq!(
+            err("x: int = 3\n"),
+            "t.py:1:2: SyntaxError: unsupported construct: variable annotations"
+        );
+        assert_eq!(
+            err("if x:\npass\n"),
+            "t.py:2:1: SyntaxError: expected an indented block"
+        );
+        assert_eq!(
+            err("1 = x\n"),
+            "t.py:1:1: SyntaxError: cannot assign to expression"
+        );
         assert_eq!(err("  x = 1\n"), "t.py:1:3: SyntaxError: unexpected indent");
     }
 }

@@ -18,8 +18,8 @@ use std::rc::Rc;
 
 use quiver::expressions::{self as ex, Expression, OrderBy, Q};
 use quiver::model::FieldSpec;
-use quiver::prelude::{AggregateArg, OrderItem};
 use quiver::prelude::Instance;
+use quiver::prelude::{AggregateArg, OrderItem};
 use quiver::{QuerySet, Row};
 
 use super::convert::{from_scalar, to_argument, to_expression, to_scalar};
@@ -29,21 +29,93 @@ use super::values::{InstanceValue, ModelClass, QuerySetValue, Shape, Value};
 
 /// Expression classes (Django's `django.db.models` names) the script can call.
 pub const EXPRESSION_NAMES: [&str; 71] = [
-    "Q", "F", "Value", "Case", "When", "ExpressionWrapper", "Cast", "Count", "Sum", "Avg", "Min",
-    "Max", "StdDev", "Variance", "Coalesce", "Greatest", "Least", "NullIf", "Concat", "Lower",
-    "Upper", "Length", "Substr", "Trim", "LTrim", "RTrim", "Replace", "Left", "Right", "Reverse",
-    "Repeat", "StrIndex", "LPad", "RPad", "Abs", "Round", "Ceil", "Floor", "Mod", "Power", "Sqrt",
-    "Exp", "Ln", "Log", "Sign", "Extract", "ExtractYear", "ExtractIsoYear", "ExtractQuarter",
-    "ExtractMonth", "ExtractWeek", "ExtractDay", "ExtractWeekDay", "ExtractIsoWeekDay",
-    "ExtractHour", "ExtractMinute", "ExtractSecond", "Trunc", "TruncYear", "TruncQuarter",
-    "TruncMonth", "TruncWeek", "TruncDay", "TruncDate", "TruncTime", "TruncHour", "TruncMinute",
-    "TruncSecond", "Now", "Upper", "Lower",
+    "Q",
+    "F",
+    "Value",
+    "Case",
+    "When",
+    "ExpressionWrapper",
+    "Cast",
+    "Count",
+    "Sum",
+    "Avg",
+    "Min",
+    "Max",
+    "StdDev",
+    "Variance",
+    "Coalesce",
+    "Greatest",
+    "Least",
+    "NullIf",
+    "Concat",
+    "Lower",
+    "Upper",
+    "Length",
+    "Substr",
+    "Trim",
+    "LTrim",
+    "RTrim",
+    "Replace",
+    "Left",
+    "Right",
+    "Reverse",
+    "Repeat",
+    "StrIndex",
+    "LPad",
+    "RPad",
+    "Abs",
+    "Round",
+    "Ceil",
+    "Floor",
+    "Mod",
+    "Power",
+    "Sqrt",
+    "Exp",
+    "Ln",
+    "Log",
+    "Sign",
+    "Extract",
+    "ExtractYear",
+    "ExtractIsoYear",
+    "ExtractQuarter",
+    "ExtractMonth",
+    "ExtractWeek",
+    "ExtractDay",
+    "ExtractWeekDay",
+    "ExtractIsoWeekDay",
+    "ExtractHour",
+    "ExtractMinute",
+    "ExtractSecond",
+    "Trunc",
+    "TruncYear",
+    "TruncQuarter",
+    "TruncMonth",
+    "TruncWeek",
+    "TruncDay",
+    "TruncDate",
+    "TruncTime",
+    "TruncHour",
+    "TruncMinute",
+    "TruncSecond",
+    "Now",
+    "Upper",
+    "Lower",
 ];
 
 /// Names Django has that land in Quiver later; calling them says so.
 const NOT_YET: [&str; 12] = [
-    "Window", "Subquery", "OuterRef", "Exists", "Prefetch", "RowNumber", "Rank", "DenseRank",
-    "Lag", "Lead", "FirstValue", "LastValue",
+    "Window",
+    "Subquery",
+    "OuterRef",
+    "Exists",
+    "Prefetch",
+    "RowNumber",
+    "Rank",
+    "DenseRank",
+    "Lag",
+    "Lead",
+    "FirstValue",
+    "LastValue",
 ];
 
 /// True for an expression class name the script knows (supported or announced).
@@ -53,15 +125,53 @@ pub fn is_expression_name(name: &str) -> bool {
 
 /// QuerySet and manager methods, for the shell's completion.
 pub const QUERYSET_METHODS: [&str; 40] = [
-    "all", "filter", "exclude", "annotate", "alias", "order_by", "reverse", "distinct", "values",
-    "values_list", "none", "only", "defer", "count", "exists", "aggregate", "get", "first", "last",
-    "latest", "earliest", "contains", "in_bulk", "create", "bulk_create", "get_or_create",
-    "explain", "iterator", "using", "load_csv", "load_json", "load_parquet", "update", "delete",
-    "select_related", "prefetch_related", "union", "intersection", "difference", "query",
+    "all",
+    "filter",
+    "exclude",
+    "annotate",
+    "alias",
+    "order_by",
+    "reverse",
+    "distinct",
+    "values",
+    "values_list",
+    "none",
+    "only",
+    "defer",
+    "count",
+    "exists",
+    "aggregate",
+    "get",
+    "first",
+    "last",
+    "latest",
+    "earliest",
+    "contains",
+    "in_bulk",
+    "create",
+    "bulk_create",
+    "get_or_create",
+    "explain",
+    "iterator",
+    "using",
+    "load_csv",
+    "load_json",
+    "load_parquet",
+    "update",
+    "delete",
+    "select_related",
+    "prefetch_related",
+    "union",
+    "intersection",
+    "difference",
+    "query",
 ];
 
 fn kw(kwargs: &[(String, Value)], name: &str) -> Option<Value> {
-    kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    kwargs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
 }
 
 fn take_kw(kwargs: &mut Vec<(String, Value)>, name: &str) -> Option<Value> {
@@ -76,7 +186,10 @@ fn expr_value(e: Expression) -> Value {
 fn field_spec(value: &Value) -> Result<FieldSpec, ScriptError> {
     match value {
         Value::Field(f) => Ok((**f).clone()),
-        other => Err(ScriptError::type_error(format!("output_field must be a field instance such as models.IntegerField(), not {}", other.repr()))),
+        other => Err(ScriptError::type_error(format!(
+            "output_field must be a field instance such as models.IntegerField(), not {}",
+            other.repr()
+        ))),
     }
 }
 
@@ -87,7 +200,10 @@ fn build_q(args: &[Value], kwargs: &[(String, Value)]) -> Result<Q, ScriptError>
         q = q & as_q(a)?;
     }
     if !kwargs.is_empty() {
-        let lookups: Vec<(String, Expression)> = kwargs.iter().map(|(k, v)| Ok((k.clone(), to_expression(v)?))).collect::<Result<_, ScriptError>>()?;
+        let lookups: Vec<(String, Expression)> = kwargs
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), to_expression(v)?)))
+            .collect::<Result<_, ScriptError>>()?;
         q = q & Q::from_kwargs(lookups);
     }
     Ok(q)
@@ -101,12 +217,20 @@ fn as_q(value: &Value) -> Result<Q, ScriptError> {
             Value::Str(k) => Ok(Q::new(k.to_string(), to_expression(&pair[1])?)),
             _ => Err(ScriptError::type_error("a Q tuple needs a lookup name")),
         },
-        other => Err(ScriptError::type_error(format!("'{}' object is not a Q or a boolean expression", other.type_name()))),
+        other => Err(ScriptError::type_error(format!(
+            "'{}' object is not a Q or a boolean expression",
+            other.type_name()
+        ))),
     }
 }
 
 /// Calls an expression class (`Count("id", distinct=True)`, `Q(a=1)`, `F("x")`).
-pub fn call_expression(interp: &mut Interpreter, name: &str, args: Vec<Value>, mut kwargs: Vec<(String, Value)>) -> Result<Value, ScriptError> {
+pub fn call_expression(
+    interp: &mut Interpreter,
+    name: &str,
+    args: Vec<Value>,
+    mut kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
     let _ = interp;
     if NOT_YET.contains(&name) {
         return Err(ScriptError::new(
@@ -115,9 +239,13 @@ pub fn call_expression(interp: &mut Interpreter, name: &str, args: Vec<Value>, m
         ));
     }
     let arg = |i: usize| -> Result<Expression, ScriptError> {
-        args.get(i).map(to_argument).transpose()?.ok_or_else(|| ScriptError::type_error(format!("{name}() is missing a required argument")))
+        args.get(i).map(to_argument).transpose()?.ok_or_else(|| {
+            ScriptError::type_error(format!("{name}() is missing a required argument"))
+        })
     };
-    let output_field = take_kw(&mut kwargs, "output_field").map(|v| field_spec(&v)).transpose()?;
+    let output_field = take_kw(&mut kwargs, "output_field")
+        .map(|v| field_spec(&v))
+        .transpose()?;
     let mut result = match name {
         "Q" => return Ok(Value::Q(Rc::new(build_q(&args, &kwargs)?))),
         "F" => match args.first() {
@@ -125,23 +253,36 @@ pub fn call_expression(interp: &mut Interpreter, name: &str, args: Vec<Value>, m
             _ => return Err(ScriptError::type_error("F() takes a field name")),
         },
         "Value" => {
-            let v = args.first().cloned().or_else(|| kw(&kwargs, "value")).unwrap_or(Value::None);
+            let v = args
+                .first()
+                .cloned()
+                .or_else(|| kw(&kwargs, "value"))
+                .unwrap_or(Value::None);
             ex::Value(Expression::from(to_scalar(&v)?))
         }
         "When" => {
-            let then = take_kw(&mut kwargs, "then").ok_or_else(|| ScriptError::type_error("When() needs then="))?;
+            let then = take_kw(&mut kwargs, "then")
+                .ok_or_else(|| ScriptError::type_error("When() needs then="))?;
             let condition = build_q(&args, &kwargs)?;
             if condition.is_empty() {
-                return Err(ScriptError::type_error("An empty Q() can't be used as a When() condition."));
+                return Err(ScriptError::type_error(
+                    "An empty Q() can't be used as a When() condition.",
+                ));
             }
-            return Ok(Value::When(Rc::new(ex::When(condition, to_argument(&then)?))));
+            return Ok(Value::When(Rc::new(ex::When(
+                condition,
+                to_argument(&then)?,
+            ))));
         }
         "Case" => {
             let whens = args
                 .iter()
                 .map(|w| match w {
                     Value::When(w) => Ok((**w).clone()),
-                    other => Err(ScriptError::type_error(format!("Positional arguments must all be When objects, not {}", other.type_name()))),
+                    other => Err(ScriptError::type_error(format!(
+                        "Positional arguments must all be When objects, not {}",
+                        other.type_name()
+                    ))),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let mut case = ex::Case(whens);
@@ -154,9 +295,17 @@ pub fn call_expression(interp: &mut Interpreter, name: &str, args: Vec<Value>, m
             let field = match (&output_field, args.get(1)) {
                 (Some(f), _) => f.clone(),
                 (None, Some(v)) => field_spec(v)?,
-                _ => return Err(ScriptError::type_error(format!("{name}() needs output_field"))),
+                _ => {
+                    return Err(ScriptError::type_error(format!(
+                        "{name}() needs output_field"
+                    )))
+                }
             };
-            let e = if name == "Cast" { ex::Cast(arg(0)?, field) } else { ex::ExpressionWrapper(to_expression(&args[0])?, field) };
+            let e = if name == "Cast" {
+                ex::Cast(arg(0)?, field)
+            } else {
+                ex::ExpressionWrapper(to_expression(&args[0])?, field)
+            };
             return Ok(expr_value(e));
         }
         "Count" | "Sum" | "Avg" | "Min" | "Max" | "StdDev" | "Variance" => {
@@ -188,7 +337,10 @@ pub fn call_expression(interp: &mut Interpreter, name: &str, args: Vec<Value>, m
             e
         }
         "Coalesce" | "Greatest" | "Least" | "Concat" => {
-            let items = args.iter().map(to_argument).collect::<Result<Vec<_>, _>>()?;
+            let items = args
+                .iter()
+                .map(to_argument)
+                .collect::<Result<Vec<_>, _>>()?;
             match name {
                 "Coalesce" => ex::Coalesce(items),
                 "Greatest" => ex::Greatest(items),
@@ -202,15 +354,30 @@ pub fn call_expression(interp: &mut Interpreter, name: &str, args: Vec<Value>, m
                 Some(Value::Int(i)) => Some(*i),
                 _ => None,
             };
-            let pos = args.get(1).map(to_expression).transpose()?.unwrap_or_else(|| Expression::from(1i64));
+            let pos = args
+                .get(1)
+                .map(to_expression)
+                .transpose()?
+                .unwrap_or_else(|| Expression::from(1i64));
             ex::Substr(arg(0)?, pos, length)
         }
         "Replace" => {
-            let to = args.get(2).map(to_expression).transpose()?.unwrap_or_else(|| Expression::from(""));
-            ex::Replace(arg(0)?, to_expression(&args.get(1).cloned().unwrap_or(Value::None))?, to)
+            let to = args
+                .get(2)
+                .map(to_expression)
+                .transpose()?
+                .unwrap_or_else(|| Expression::from(""));
+            ex::Replace(
+                arg(0)?,
+                to_expression(&args.get(1).cloned().unwrap_or(Value::None))?,
+                to,
+            )
         }
         "Left" | "Right" | "Repeat" => {
-            let n = to_expression(args.get(1).ok_or_else(|| ScriptError::type_error(format!("{name}() needs a length")))?)?;
+            let n = to_expression(
+                args.get(1)
+                    .ok_or_else(|| ScriptError::type_error(format!("{name}() needs a length")))?,
+            )?;
             match name {
                 "Left" => ex::Left(arg(0)?, n),
                 "Right" => ex::Right(arg(0)?, n),
@@ -220,8 +387,18 @@ pub fn call_expression(interp: &mut Interpreter, name: &str, args: Vec<Value>, m
         "StrIndex" => ex::StrIndex(arg(0)?, to_expression(args.get(1).unwrap_or(&Value::None))?),
         "LPad" | "RPad" => {
             let length = to_expression(args.get(1).unwrap_or(&Value::None))?;
-            let fill = to_expression(&args.get(2).cloned().or_else(|| kw(&kwargs, "fill_text")).unwrap_or(Value::str(" ")))?;
-            if name == "LPad" { ex::LPad(arg(0)?, length, fill) } else { ex::RPad(arg(0)?, length, fill) }
+            let fill = to_expression(
+                &args
+                    .get(2)
+                    .cloned()
+                    .or_else(|| kw(&kwargs, "fill_text"))
+                    .unwrap_or(Value::str(" ")),
+            )?;
+            if name == "LPad" {
+                ex::LPad(arg(0)?, length, fill)
+            } else {
+                ex::RPad(arg(0)?, length, fill)
+            }
         }
         "Mod" => ex::Mod(arg(0)?, arg(1)?),
         "Power" => ex::Power(arg(0)?, arg(1)?),
@@ -234,11 +411,24 @@ pub fn call_expression(interp: &mut Interpreter, name: &str, args: Vec<Value>, m
             }
         }
         "Extract" | "Trunc" => {
-            let kind = match args.get(1).cloned().or_else(|| kw(&kwargs, "lookup_name")).or_else(|| kw(&kwargs, "kind")) {
+            let kind = match args
+                .get(1)
+                .cloned()
+                .or_else(|| kw(&kwargs, "lookup_name"))
+                .or_else(|| kw(&kwargs, "kind"))
+            {
                 Some(Value::Str(s)) => s.to_string(),
-                _ => return Err(ScriptError::value_error(format!("{name}() needs a lookup name"))),
+                _ => {
+                    return Err(ScriptError::value_error(format!(
+                        "{name}() needs a lookup name"
+                    )))
+                }
             };
-            if name == "Extract" { ex::Extract(arg(0)?, &kind) } else { ex::Trunc(arg(0)?, &kind) }
+            if name == "Extract" {
+                ex::Extract(arg(0)?, &kind)
+            } else {
+                ex::Trunc(arg(0)?, &kind)
+            }
         }
         "Now" => ex::Now(),
         unary => {
@@ -279,7 +469,12 @@ pub fn call_expression(interp: &mut Interpreter, name: &str, args: Vec<Value>, m
                 "TruncHour" => ex::TruncHour(a),
                 "TruncMinute" => ex::TruncMinute(a),
                 "TruncSecond" => ex::TruncSecond(a),
-                other => return Err(ScriptError::new("NameError", format!("name '{other}' is not defined"))),
+                other => {
+                    return Err(ScriptError::new(
+                        "NameError",
+                        format!("name '{other}' is not defined"),
+                    ))
+                }
             }
         }
     };
@@ -302,7 +497,11 @@ pub fn binary_django(left: &Value, op: &str, right: &Value) -> Result<Option<Val
             "&" => l & r,
             "|" => l | r,
             "^" => l ^ r,
-            _ => return Err(ScriptError::type_error(format!("unsupported operand type(s) for {op}: 'Q' and 'Q'"))),
+            _ => {
+                return Err(ScriptError::type_error(format!(
+                    "unsupported operand type(s) for {op}: 'Q' and 'Q'"
+                )))
+            }
         }))));
     }
     let l = to_expression(left)?;
@@ -316,7 +515,13 @@ pub fn binary_django(left: &Value, op: &str, right: &Value) -> Result<Option<Val
         "**" => expr_value(ex::Power(l, r)),
         "&" => Value::Q(Rc::new(l & r)),
         "|" => Value::Q(Rc::new(l | r)),
-        _ => return Err(ScriptError::type_error(format!("unsupported operand type(s) for {op}: '{}' and '{}'", left.type_name(), right.type_name()))),
+        _ => {
+            return Err(ScriptError::type_error(format!(
+                "unsupported operand type(s) for {op}: '{}' and '{}'",
+                left.type_name(),
+                right.type_name()
+            )))
+        }
     }))
 }
 
@@ -341,16 +546,26 @@ fn new_qs(qs: QuerySet, model: &str, shape: Shape) -> Value {
 }
 
 /// The QuerySet a manager, related manager or QuerySet stands for.
-fn queryset_of(interp: &mut Interpreter, value: &Value) -> Result<Option<(QuerySet, String, Shape)>, ScriptError> {
+fn queryset_of(
+    interp: &mut Interpreter,
+    value: &Value,
+) -> Result<Option<(QuerySet, String, Shape)>, ScriptError> {
     Ok(match value {
         Value::QuerySet(q) => Some((q.qs.clone(), q.model.clone(), q.shape)),
         Value::Manager(model) => {
             interp.register_pending()?;
-            Some((interp.db.objects(model), model.to_string(), Shape::Instances))
+            Some((
+                interp.db.objects(model),
+                model.to_string(),
+                Shape::Instances,
+            ))
         }
         Value::RelatedManager { model, field, pk } => {
             interp.register_pending()?;
-            let qs = interp.db.objects(model).filter(Q::new(field.to_string(), Expression::from(to_scalar(pk)?)));
+            let qs = interp
+                .db
+                .objects(model)
+                .filter(Q::new(field.to_string(), Expression::from(to_scalar(pk)?)));
             Some((qs, model.to_string(), Shape::Instances))
         }
         _ => None,
@@ -358,7 +573,10 @@ fn queryset_of(interp: &mut Interpreter, value: &Value) -> Result<Option<(QueryS
 }
 
 /// The QuerySet behind a value, if it is one (for `quiver explain`).
-pub fn as_queryset(interp: &mut Interpreter, value: &Value) -> Result<Option<QuerySet>, ScriptError> {
+pub fn as_queryset(
+    interp: &mut Interpreter,
+    value: &Value,
+) -> Result<Option<QuerySet>, ScriptError> {
     Ok(queryset_of(interp, value)?.map(|(qs, _, _)| qs))
 }
 
@@ -381,14 +599,26 @@ pub fn evaluate(interp: &mut Interpreter, value: &Value) -> Result<Vec<Value>, S
 
 fn rows_of(qs: &QuerySet, model: &str, shape: Shape) -> Result<Vec<Value>, ScriptError> {
     Ok(match shape {
-        Shape::Instances => qs.fetch_instances()?.iter().map(|i| instance_value(model, i)).collect(),
-        _ => qs.fetch()?.iter().map(|row| row_value(&row, shape)).collect(),
+        Shape::Instances => qs
+            .fetch_instances()?
+            .iter()
+            .map(|i| instance_value(model, i))
+            .collect(),
+        _ => qs
+            .fetch()?
+            .iter()
+            .map(|row| row_value(&row, shape))
+            .collect(),
     })
 }
 
 fn row_value(row: &Row, shape: Shape) -> Value {
     match shape {
-        Shape::Dicts => Value::dict(row.iter().map(|(k, v)| (Value::str(k), from_scalar(v))).collect()),
+        Shape::Dicts => Value::dict(
+            row.iter()
+                .map(|(k, v)| (Value::str(k), from_scalar(v)))
+                .collect(),
+        ),
         Shape::Flat => row.values().first().map(from_scalar).unwrap_or(Value::None),
         _ => Value::tuple(row.values().iter().map(from_scalar).collect()),
     }
@@ -398,7 +628,10 @@ fn row_value(row: &Row, shape: Shape) -> Value {
 pub fn instance_value(model: &str, instance: &Instance) -> Value {
     Value::Instance(Rc::new(RefCell::new(InstanceValue {
         model: model.to_string(),
-        fields: instance.values().map(|(k, v)| (k.to_string(), from_scalar(v))).collect(),
+        fields: instance
+            .values()
+            .map(|(k, v)| (k.to_string(), from_scalar(v)))
+            .collect(),
         related: HashMap::new(),
         adding: false,
     })))
@@ -410,18 +643,27 @@ pub fn index(interp: &mut Interpreter, object: &Value, i: i64) -> Result<Value, 
         if let Some(rows) = q.cache.borrow().as_ref() {
             let len = rows.len() as i64;
             if i < 0 {
-                return Err(ScriptError::value_error("Negative indexing is not supported."));
+                return Err(ScriptError::value_error(
+                    "Negative indexing is not supported.",
+                ));
             }
-            return rows.get(i as usize).cloned().filter(|_| i < len).ok_or_else(|| ScriptError::new("IndexError", "list index out of range"));
+            return rows
+                .get(i as usize)
+                .cloned()
+                .filter(|_| i < len)
+                .ok_or_else(|| ScriptError::new("IndexError", "list index out of range"));
         }
     }
     let Some((qs, model, shape)) = queryset_of(interp, object)? else {
         return Err(ScriptError::type_error("not a QuerySet"));
     };
     if i < 0 {
-        return Err(ScriptError::value_error("Negative indexing is not supported."));
+        return Err(ScriptError::value_error(
+            "Negative indexing is not supported.",
+        ));
     }
-    let i = isize::try_from(i).map_err(|_| ScriptError::new("IndexError", "list index out of range"))?;
+    let i = isize::try_from(i)
+        .map_err(|_| ScriptError::new("IndexError", "list index out of range"))?;
     match shape {
         Shape::Instances => Ok(instance_value(&model, &qs.get_index(i)?)),
         _ => rows_of(&qs.slice(i..i.saturating_add(1)), &model, shape)?
@@ -432,7 +674,12 @@ pub fn index(interp: &mut Interpreter, object: &Value, i: i64) -> Result<Value, 
 }
 
 /// `qs[a:b]`.
-pub fn slice(interp: &mut Interpreter, object: &Value, a: Option<i64>, b: Option<i64>) -> Result<Value, ScriptError> {
+pub fn slice(
+    interp: &mut Interpreter,
+    object: &Value,
+    a: Option<i64>,
+    b: Option<i64>,
+) -> Result<Value, ScriptError> {
     let Some((qs, model, shape)) = queryset_of(interp, object)? else {
         return Err(ScriptError::type_error("not a QuerySet"));
     };
@@ -450,17 +697,26 @@ fn strings(args: &[Value], what: &str) -> Result<Vec<String>, ScriptError> {
     args.iter()
         .map(|a| match a {
             Value::Str(s) => Ok(s.to_string()),
-            other => Err(ScriptError::type_error(format!("{what}() arguments must be field names, not {}", other.type_name()))),
+            other => Err(ScriptError::type_error(format!(
+                "{what}() arguments must be field names, not {}",
+                other.type_name()
+            ))),
         })
         .collect()
 }
 
 /// Positional annotations use their default alias (`Count("book")` → `book__count`).
-fn named_expressions(args: &[Value], kwargs: &[(String, Value)], what: &str) -> Result<Vec<(String, Expression)>, ScriptError> {
+fn named_expressions(
+    args: &[Value],
+    kwargs: &[(String, Value)],
+    what: &str,
+) -> Result<Vec<(String, Expression)>, ScriptError> {
     let mut out = vec![];
     for a in args {
         let e = to_expression(a)?;
-        let alias = e.default_alias().ok_or_else(|| ScriptError::type_error(format!("Complex {what} require an alias")))?;
+        let alias = e
+            .default_alias()
+            .ok_or_else(|| ScriptError::type_error(format!("Complex {what} require an alias")))?;
         out.push((alias, e));
     }
     for (k, v) in kwargs {
@@ -475,7 +731,10 @@ fn order_items(args: &[Value]) -> Result<Vec<OrderItem>, ScriptError> {
             Value::Str(s) => Ok(OrderItem::Field(s.to_string())),
             Value::OrderBy(o) => Ok(OrderItem::Expression((**o).clone())),
             Value::Expression(e) => Ok(OrderItem::Expression((**e).clone().asc())),
-            other => Err(ScriptError::type_error(format!("order_by() arguments must be field names or expressions, not {}", other.type_name()))),
+            other => Err(ScriptError::type_error(format!(
+                "order_by() arguments must be field names or expressions, not {}",
+                other.type_name()
+            ))),
         })
         .collect()
 }
@@ -491,13 +750,25 @@ fn model_error(e: quiver::Error, model: &str) -> ScriptError {
 }
 
 /// Field values of `create(**kwargs)` / an unsaved instance, by name.
-fn field_values(kwargs: &[(String, Value)]) -> Result<Vec<(String, quiver::ScalarValue)>, ScriptError> {
-    kwargs.iter().map(|(k, v)| Ok((k.clone(), to_scalar(v)?))).collect()
+fn field_values(
+    kwargs: &[(String, Value)],
+) -> Result<Vec<(String, quiver::ScalarValue)>, ScriptError> {
+    kwargs
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), to_scalar(v)?)))
+        .collect()
 }
 
 /// QuerySet methods by Django name.
-fn queryset_method(interp: &mut Interpreter, receiver: &Value, name: &str, args: Vec<Value>, mut kwargs: Vec<(String, Value)>) -> Result<Value, ScriptError> {
-    let (qs, model, shape) = queryset_of(interp, receiver)?.ok_or_else(|| ScriptError::attribute(&receiver.type_name(), name))?;
+fn queryset_method(
+    interp: &mut Interpreter,
+    receiver: &Value,
+    name: &str,
+    args: Vec<Value>,
+    mut kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
+    let (qs, model, shape) = queryset_of(interp, receiver)?
+        .ok_or_else(|| ScriptError::attribute(&receiver.type_name(), name))?;
     let chain = |q: QuerySet| Ok(new_qs(q, &model, shape));
     match name {
         "all" | "iterator" | "using" | "select_for_update" => chain(qs),
@@ -670,7 +941,10 @@ fn queryset_method(interp: &mut Interpreter, receiver: &Value, name: &str, args:
 
 /// The highest automatic key so far (for setting keys after `bulk_create`).
 fn next_pk(interp: &mut Interpreter, model: &str) -> Result<i64, ScriptError> {
-    let row = interp.db.objects(model).aggregate([AggregateArg::from(("m", ex::Max("pk")))])?;
+    let row = interp
+        .db
+        .objects(model)
+        .aggregate([AggregateArg::from(("m", ex::Max("pk")))])?;
     Ok(match row.get_value("m")? {
         v if v.is_null() => 0,
         v => v.as_i64().unwrap_or(0),
@@ -686,36 +960,64 @@ fn unsaved_values(i: &InstanceValue) -> Result<Vec<(String, quiver::ScalarValue)
 }
 
 /// `Employee(name=..)`: an unsaved instance with every field (defaults filled in).
-pub fn new_instance(interp: &mut Interpreter, class: &ModelClass, args: Vec<Value>, kwargs: Vec<(String, Value)>) -> Result<Value, ScriptError> {
+pub fn new_instance(
+    interp: &mut Interpreter,
+    class: &ModelClass,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
     interp.register_pending()?;
     let model = interp.db.model(&class.name)?;
     let mut fields = vec![];
     let mut related = HashMap::new();
     let mut used = vec![false; kwargs.len()];
     for (position, field) in model.fields().iter().enumerate() {
-        let given = kwargs.iter().position(|(k, _)| k == field.name() || k == field.attname()).map(|i| {
-            used[i] = true;
-            kwargs[i].1.clone()
-        });
+        let given = kwargs
+            .iter()
+            .position(|(k, _)| k == field.name() || k == field.attname())
+            .map(|i| {
+                used[i] = true;
+                kwargs[i].1.clone()
+            });
         let given = given.or_else(|| args.get(position).cloned());
         let value = match given {
             Some(Value::Instance(obj)) if field.relation().is_some() => {
                 related.insert(field.name().to_string(), Value::Instance(Rc::clone(&obj)));
-                let pk = obj.borrow().fields.first().map(|f| f.1.clone()).unwrap_or(Value::None);
+                let pk = obj
+                    .borrow()
+                    .fields
+                    .first()
+                    .map(|f| f.1.clone())
+                    .unwrap_or(Value::None);
                 pk
             }
             Some(v) => v,
             None => match &field.spec().default {
                 Some(d) => from_scalar(d),
-                None if field.is_nullable() || field.field_type().is_auto() || field.relation().is_some() => Value::None,
-                None if matches!(field.field_type(), quiver::model::FieldType::CharField { .. } | quiver::model::FieldType::TextField) => Value::str(""),
+                None if field.is_nullable()
+                    || field.field_type().is_auto()
+                    || field.relation().is_some() =>
+                {
+                    Value::None
+                }
+                None if matches!(
+                    field.field_type(),
+                    quiver::model::FieldType::CharField { .. }
+                        | quiver::model::FieldType::TextField
+                ) =>
+                {
+                    Value::str("")
+                }
                 None => Value::None,
             },
         };
         fields.push((field.attname().to_string(), value));
     }
     if let Some(i) = used.iter().position(|u| !u) {
-        return Err(ScriptError::type_error(format!("{}() got unexpected keyword arguments: '{}'", class.name, kwargs[i].0)));
+        return Err(ScriptError::type_error(format!(
+            "{}() got unexpected keyword arguments: '{}'",
+            class.name, kwargs[i].0
+        )));
     }
     Ok(Value::Instance(Rc::new(RefCell::new(InstanceValue {
         model: class.name.clone(),
@@ -731,16 +1033,29 @@ pub fn instance_str(interp: &mut Interpreter, value: &Value) -> Result<String, S
         return Ok(value.to_str());
     };
     let model = i.borrow().model.clone();
-    if let Some(method) = interp.classes.get(&model).and_then(|c| c.str_method.clone()) {
+    if let Some(method) = interp
+        .classes
+        .get(&model)
+        .and_then(|c| c.str_method.clone())
+    {
         let result = interp.call_function(&method, vec![value.clone()], vec![])?;
         return interp.str_of(&result);
     }
-    let pk = i.borrow().fields.first().map(|f| f.1.to_str()).unwrap_or_else(|| "None".into());
+    let pk = i
+        .borrow()
+        .fields
+        .first()
+        .map(|f| f.1.to_str())
+        .unwrap_or_else(|| "None".into());
     Ok(format!("{model} object ({pk})"))
 }
 
 /// `object.name`.
-pub fn get_attribute(interp: &mut Interpreter, object: &Value, name: &str) -> Result<Value, ScriptError> {
+pub fn get_attribute(
+    interp: &mut Interpreter,
+    object: &Value,
+    name: &str,
+) -> Result<Value, ScriptError> {
     match object {
         Value::Module("connection") if name == "queries" => {
             return Ok(Value::list(
@@ -748,13 +1063,25 @@ pub fn get_attribute(interp: &mut Interpreter, object: &Value, name: &str) -> Re
                     .db
                     .queries()
                     .into_iter()
-                    .map(|q| Value::dict(vec![(Value::str("sql"), Value::str(q.sql)), (Value::str("time"), Value::str(format!("{:.3}", q.time.as_secs_f64())))]))
+                    .map(|q| {
+                        Value::dict(vec![
+                            (Value::str("sql"), Value::str(q.sql)),
+                            (
+                                Value::str("time"),
+                                Value::str(format!("{:.3}", q.time.as_secs_f64())),
+                            ),
+                        ])
+                    })
                     .collect(),
             ))
         }
         Value::Module(module) => return super::builtins::module_attribute(module, name),
-        Value::Builtin(b) if &**b == "datetime.datetime" && name == "now" => return Ok(Value::Builtin(Rc::from("datetime.datetime.now"))),
-        Value::Builtin(b) if &**b == "datetime.date" && name == "today" => return Ok(Value::Builtin(Rc::from("date.today"))),
+        Value::Builtin(b) if &**b == "datetime.datetime" && name == "now" => {
+            return Ok(Value::Builtin(Rc::from("datetime.datetime.now")))
+        }
+        Value::Builtin(b) if &**b == "datetime.date" && name == "today" => {
+            return Ok(Value::Builtin(Rc::from("date.today")))
+        }
         Value::ModelClass(class) => {
             return match name {
                 "objects" => Ok(Value::Manager(Rc::from(class.name.as_str()))),
@@ -763,14 +1090,23 @@ pub fn get_attribute(interp: &mut Interpreter, object: &Value, name: &str) -> Re
                     model: Some(Rc::from(class.name.as_str())),
                 }),
                 "__name__" => Ok(Value::str(&class.name)),
-                _ => Err(ScriptError::new("AttributeError", format!("type object '{}' has no attribute '{name}'", class.name))),
+                _ => Err(ScriptError::new(
+                    "AttributeError",
+                    format!("type object '{}' has no attribute '{name}'", class.name),
+                )),
             }
         }
         Value::QuerySet(q) if name == "query" => return Ok(Value::str(q.qs.sql()?)),
-        Value::QuerySet(q) if name == "model" => return Ok(interp.lookup(&q.model).unwrap_or(Value::None)),
-        Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => return Ok(Value::Method(Box::new(object.clone()), Rc::from(name))),
+        Value::QuerySet(q) if name == "model" => {
+            return Ok(interp.lookup(&q.model).unwrap_or(Value::None))
+        }
+        Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
+            return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)))
+        }
         Value::Instance(i) => return instance_attribute(interp, i, object, name),
-        Value::Expression(_) if matches!(name, "asc" | "desc" | "distinct" | "filter") => return Ok(Value::Method(Box::new(object.clone()), Rc::from(name))),
+        Value::Expression(_) if matches!(name, "asc" | "desc" | "distinct" | "filter") => {
+            return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)))
+        }
         _ => {}
     }
     if let Some(v) = super::builtins::value_attribute(object, name) {
@@ -779,37 +1115,72 @@ pub fn get_attribute(interp: &mut Interpreter, object: &Value, name: &str) -> Re
     Ok(Value::Method(Box::new(object.clone()), Rc::from(name)))
 }
 
-fn instance_attribute(interp: &mut Interpreter, i: &Rc<RefCell<InstanceValue>>, object: &Value, name: &str) -> Result<Value, ScriptError> {
+fn instance_attribute(
+    interp: &mut Interpreter,
+    i: &Rc<RefCell<InstanceValue>>,
+    object: &Value,
+    name: &str,
+) -> Result<Value, ScriptError> {
     let model_name = i.borrow().model.clone();
     if let Some(v) = i.borrow().related.get(name) {
         return Ok(v.clone());
     }
     let model = interp.db.model(&model_name)?;
     if name == "pk" {
-        let pk = model.pk().map(|f| f.attname().to_string()).unwrap_or_else(|| "id".into());
+        let pk = model
+            .pk()
+            .map(|f| f.attname().to_string())
+            .unwrap_or_else(|| "id".into());
         return Ok(i.borrow().get(&pk).cloned().unwrap_or(Value::None));
     }
-    if let Some(field) = model.get_field(name).filter(|f| f.name() == name && f.relation().is_some()) {
+    if let Some(field) = model
+        .get_field(name)
+        .filter(|f| f.name() == name && f.relation().is_some())
+    {
         // `order.customer`: one query, the first time (Django caches the related object).
-        let key = i.borrow().get(field.attname()).cloned().unwrap_or(Value::None);
+        let key = i
+            .borrow()
+            .get(field.attname())
+            .cloned()
+            .unwrap_or(Value::None);
         if matches!(key, Value::None) {
             return Ok(Value::None);
         }
-        let relation = field.relation().cloned().ok_or_else(|| ScriptError::new("InternalError", "relation lost"))?;
-        let target = if relation.to == "self" { model_name.clone() } else { interp.db.model(&relation.to)?.name().to_string() };
+        let relation = field
+            .relation()
+            .cloned()
+            .ok_or_else(|| ScriptError::new("InternalError", "relation lost"))?;
+        let target = if relation.to == "self" {
+            model_name.clone()
+        } else {
+            interp.db.model(&relation.to)?.name().to_string()
+        };
         let lookup = relation.to_field.clone().unwrap_or_else(|| "pk".into());
-        let found = interp.db.objects(&target).get(Q::new(lookup, Expression::from(to_scalar(&key)?))).map_err(|e| model_error(e, &target))?;
+        let found = interp
+            .db
+            .objects(&target)
+            .get(Q::new(lookup, Expression::from(to_scalar(&key)?)))
+            .map_err(|e| model_error(e, &target))?;
         let value = instance_value(&target, &found);
-        i.borrow_mut().related.insert(name.to_string(), value.clone());
+        i.borrow_mut()
+            .related
+            .insert(name.to_string(), value.clone());
         return Ok(value);
     }
     if let Some(v) = i.borrow().get(name) {
         return Ok(v.clone());
     }
-    if matches!(name, "save" | "delete" | "refresh_from_db" | "full_clean" | "clean") {
+    if matches!(
+        name,
+        "save" | "delete" | "refresh_from_db" | "full_clean" | "clean"
+    ) {
         return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
     }
-    if let Some(method) = interp.classes.get(&model_name).and_then(|c| c.methods.get(name).cloned()) {
+    if let Some(method) = interp
+        .classes
+        .get(&model_name)
+        .and_then(|c| c.methods.get(name).cloned())
+    {
         let _ = method;
         return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
     }
@@ -821,7 +1192,12 @@ fn instance_attribute(interp: &mut Interpreter, i: &Rc<RefCell<InstanceValue>>, 
             .and_then(|f| f.relation().and_then(|r| r.related_name.clone()))
             .unwrap_or_else(|| format!("{}_set", reverse.related_model.name().to_lowercase()));
         if accessor == name {
-            let pk = i.borrow().fields.first().map(|f| f.1.clone()).unwrap_or(Value::None);
+            let pk = i
+                .borrow()
+                .fields
+                .first()
+                .map(|f| f.1.clone())
+                .unwrap_or(Value::None);
             return Ok(Value::RelatedManager {
                 model: Rc::from(reverse.related_model.name()),
                 field: Rc::from(reverse.field_name.as_str()),
@@ -833,18 +1209,40 @@ fn instance_attribute(interp: &mut Interpreter, i: &Rc<RefCell<InstanceValue>>, 
 }
 
 /// `object.name = value` (instance fields).
-pub fn set_attribute(interp: &mut Interpreter, object: &Value, name: &str, value: Value) -> Result<(), ScriptError> {
+pub fn set_attribute(
+    interp: &mut Interpreter,
+    object: &Value,
+    name: &str,
+    value: Value,
+) -> Result<(), ScriptError> {
     let Value::Instance(i) = object else {
-        return Err(ScriptError::new("AttributeError", format!("'{}' object attribute '{name}' is read-only", object.type_name())));
+        return Err(ScriptError::new(
+            "AttributeError",
+            format!(
+                "'{}' object attribute '{name}' is read-only",
+                object.type_name()
+            ),
+        ));
     };
     let model = interp.db.model(&i.borrow().model)?;
     let mut inst = i.borrow_mut();
     match model.get_field(name) {
         Some(field) if field.relation().is_some() && field.name() == name => {
             let key = match &value {
-                Value::Instance(o) => o.borrow().fields.first().map(|f| f.1.clone()).unwrap_or(Value::None),
+                Value::Instance(o) => o
+                    .borrow()
+                    .fields
+                    .first()
+                    .map(|f| f.1.clone())
+                    .unwrap_or(Value::None),
                 Value::None => Value::None,
-                other => return Err(ScriptError::value_error(format!("Cannot assign \"{}\": \"{}.{name}\" must be a model instance.", other.repr(), model.name()))),
+                other => {
+                    return Err(ScriptError::value_error(format!(
+                        "Cannot assign \"{}\": \"{}.{name}\" must be a model instance.",
+                        other.repr(),
+                        model.name()
+                    )))
+                }
             };
             inst.set(field.attname(), key);
             inst.related.insert(name.to_string(), value);
@@ -860,9 +1258,17 @@ pub fn set_attribute(interp: &mut Interpreter, object: &Value, name: &str, value
 }
 
 /// Calls `receiver.name(...)`.
-pub fn call_method(interp: &mut Interpreter, receiver: &Value, name: &str, args: Vec<Value>, kwargs: Vec<(String, Value)>) -> Result<Value, ScriptError> {
+pub fn call_method(
+    interp: &mut Interpreter,
+    receiver: &Value,
+    name: &str,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
     match receiver {
-        Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => queryset_method(interp, receiver, name, args, kwargs),
+        Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
+            queryset_method(interp, receiver, name, args, kwargs)
+        }
         Value::Instance(i) => instance_method(interp, i, receiver, name, args, kwargs),
         Value::Expression(e) => {
             let e = (**e).clone();
@@ -885,7 +1291,14 @@ pub fn call_method(interp: &mut Interpreter, receiver: &Value, name: &str, args:
     }
 }
 
-fn instance_method(interp: &mut Interpreter, i: &Rc<RefCell<InstanceValue>>, receiver: &Value, name: &str, args: Vec<Value>, kwargs: Vec<(String, Value)>) -> Result<Value, ScriptError> {
+fn instance_method(
+    interp: &mut Interpreter,
+    i: &Rc<RefCell<InstanceValue>>,
+    receiver: &Value,
+    name: &str,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
     let model = i.borrow().model.clone();
     match name {
         "save" => {
@@ -906,8 +1319,17 @@ fn instance_method(interp: &mut Interpreter, i: &Rc<RefCell<InstanceValue>>, rec
             Ok(Value::None)
         }
         "refresh_from_db" => {
-            let pk = i.borrow().fields.first().map(|f| f.1.clone()).unwrap_or(Value::None);
-            let found = interp.db.objects(&model).get(Q::new("pk", Expression::from(to_scalar(&pk)?))).map_err(|e| model_error(e, &model))?;
+            let pk = i
+                .borrow()
+                .fields
+                .first()
+                .map(|f| f.1.clone())
+                .unwrap_or(Value::None);
+            let found = interp
+                .db
+                .objects(&model)
+                .get(Q::new("pk", Expression::from(to_scalar(&pk)?)))
+                .map_err(|e| model_error(e, &model))?;
             let mut inst = i.borrow_mut();
             for (k, v) in found.values() {
                 inst.set(k, from_scalar(v));
@@ -915,10 +1337,19 @@ fn instance_method(interp: &mut Interpreter, i: &Rc<RefCell<InstanceValue>>, rec
             inst.related.clear();
             Ok(Value::None)
         }
-        "delete" => Err(ScriptError::new("NotSupportedError", format!("{model}.delete() is not supported by Quiver yet (deletes are not implemented)"))),
+        "delete" => Err(ScriptError::new(
+            "NotSupportedError",
+            format!(
+                "{model}.delete() is not supported by Quiver yet (deletes are not implemented)"
+            ),
+        )),
         "full_clean" | "clean" => Ok(Value::None),
         _ => {
-            let method = interp.classes.get(&model).and_then(|c| c.methods.get(name).cloned()).ok_or_else(|| ScriptError::attribute(&model, name))?;
+            let method = interp
+                .classes
+                .get(&model)
+                .and_then(|c| c.methods.get(name).cloned())
+                .ok_or_else(|| ScriptError::attribute(&model, name))?;
             let mut all = vec![receiver.clone()];
             all.extend(args);
             interp.call_function(&method, all, kwargs)
@@ -927,7 +1358,11 @@ fn instance_method(interp: &mut Interpreter, i: &Rc<RefCell<InstanceValue>>, rec
 }
 
 /// `call_command("loaddata", "fixture.json", ...)`.
-pub fn call_command(interp: &mut Interpreter, args: Vec<Value>, kwargs: Vec<(String, Value)>) -> Result<Value, ScriptError> {
+pub fn call_command(
+    interp: &mut Interpreter,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
     match args.first() {
         Some(Value::Str(c)) if &**c == "loaddata" => {
             interp.register_pending()?;
@@ -939,11 +1374,18 @@ pub fn call_command(interp: &mut Interpreter, args: Vec<Value>, kwargs: Vec<(Str
             // Django's loaddata reports on stdout unless verbosity=0.
             if !matches!(kw(&kwargs, "verbosity"), Some(Value::Int(0))) {
                 let fixtures = args.len() - 1;
-                interp.write_line(&format!("Installed {objects} object(s) from {fixtures} fixture(s)"))?;
+                interp.write_line(&format!(
+                    "Installed {objects} object(s) from {fixtures} fixture(s)"
+                ))?;
             }
             Ok(Value::None)
         }
-        Some(other) => Err(ScriptError::new("CommandError", format!("Unknown command: {}", other.repr()))),
-        None => Err(ScriptError::type_error("call_command() needs a command name")),
+        Some(other) => Err(ScriptError::new(
+            "CommandError",
+            format!("Unknown command: {}", other.repr()),
+        )),
+        None => Err(ScriptError::type_error(
+            "call_command() needs a command name",
+        )),
     }
 }

@@ -247,7 +247,12 @@ impl Value {
             Value::Float(f) => float_repr(*f),
             Value::Str(s) => str_repr(s),
             Value::Decimal(d) => format!("Decimal('{}')", decimal_text(d)),
-            Value::Date(d) => format!("datetime.date({}, {}, {})", d.format("%Y"), d.format("%-m"), d.format("%-d")),
+            Value::Date(d) => format!(
+                "datetime.date({}, {}, {})",
+                d.format("%Y"),
+                d.format("%-m"),
+                d.format("%-d")
+            ),
             Value::DateTime(d) => {
                 use chrono::Timelike;
                 let mut parts = vec![
@@ -276,7 +281,9 @@ impl Value {
                     (days, rest)
                 };
                 let seconds = rest.num_seconds();
-                let micros = (rest - TimeDelta::seconds(seconds)).num_microseconds().unwrap_or(0);
+                let micros = (rest - TimeDelta::seconds(seconds))
+                    .num_microseconds()
+                    .unwrap_or(0);
                 let mut parts = vec![];
                 if days != 0 {
                     parts.push(format!("days={days}"));
@@ -334,13 +341,20 @@ impl Value {
             Value::QuerySet(_) => "<QuerySet>".into(),
             Value::Instance(i) => {
                 let i = i.borrow();
-                let pk = i.get("id").map(Value::repr).unwrap_or_else(|| "None".into());
+                let pk = i
+                    .get("id")
+                    .map(Value::repr)
+                    .unwrap_or_else(|| "None".into());
                 format!("<{}: {} object ({pk})>", i.model, i.model)
             }
             Value::Expression(e) => e.to_string(),
             Value::Q(q) => format!("<Q: {q}>"),
             Value::When(w) => format!("<When: WHEN {} THEN {}>", w.condition, w.then),
-            Value::OrderBy(o) => format!("OrderBy({}, descending={})", o.expr, if o.descending { "True" } else { "False" }),
+            Value::OrderBy(o) => format!(
+                "OrderBy({}, descending={})",
+                o.expr,
+                if o.descending { "True" } else { "False" }
+            ),
             Value::Field(f) => format!("<django.db.models.{}>", f.field_type.class_name()),
             Value::Opaque(name, _) => format!("<{name}>"),
             Value::Exception(e) => format!("{}({})", e.kind, str_repr(&e.message)),
@@ -393,7 +407,11 @@ pub fn float_repr(f: f64) -> String {
 
 /// Python's `repr(str)`.
 pub fn str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -406,7 +424,9 @@ pub fn str_repr(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -445,7 +465,11 @@ pub fn decimal_text(d: &Decimal) -> String {
 
 /// Python's `datetime.isoformat(sep)`.
 pub fn datetime_text(d: &NaiveDateTime, separator: char) -> String {
-    format!("{}{separator}{}", d.format("%Y-%m-%d"), time_text(&d.time()))
+    format!(
+        "{}{separator}{}",
+        d.format("%Y-%m-%d"),
+        time_text(&d.time())
+    )
 }
 
 /// Python's `time.isoformat()`: `HH:MM:SS`, plus `.ffffff` when there are microseconds.
@@ -466,7 +490,12 @@ pub fn timedelta_text(d: &TimeDelta) -> String {
     let rest = total_micros.rem_euclid(86_400_000_000);
     let seconds = rest / 1_000_000;
     let micros = rest % 1_000_000;
-    let clock = format!("{}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let clock = format!(
+        "{}:{:02}:{:02}",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    );
     let clock = if micros != 0 {
         format!("{clock}.{micros:06}")
     } else {
