@@ -222,9 +222,36 @@ pub fn define_model(
     body: &[Stmt],
     stmt: &Stmt,
 ) -> Result<(PendingModel, Rc<ModelClass>), ScriptError> {
-    let mut model = Model::new(name);
-    let mut str_method = None;
-    let mut methods = HashMap::new();
+    let mut class = ModelClass {
+        name: name.to_string(),
+        str_method: None,
+        methods: HashMap::new(),
+    };
+    // The class body is its own scope: constants defined there (`GENRES = [...]`) are
+    // visible to the later lines of the body only.
+    interp.frames.push(HashMap::new());
+    let model = model_body(interp, Model::new(name), &mut class, body);
+    interp.frames.pop();
+    let location = Location {
+        file: interp.file.clone(),
+        line: stmt.line,
+        col: stmt.col,
+    };
+    Ok((
+        PendingModel {
+            model: model?,
+            location,
+        },
+        Rc::new(class),
+    ))
+}
+
+fn model_body(
+    interp: &mut Interpreter,
+    mut model: Model,
+    class: &mut ModelClass,
+    body: &[Stmt],
+) -> Result<Model, ScriptError> {
     for item in body {
         let file = interp.file.clone();
         let located = |e: ScriptError| e.at(&file, item.line, item.col);
@@ -237,9 +264,12 @@ pub fn define_model(
                             "assignment to a non-name in a class body",
                         )));
                     };
-                    // Class constants (choices lists, …) are allowed and ignored.
-                    if let Value::Field(spec) = &value {
-                        model = model.field(field_name.clone(), (**spec).clone())
+                    // Class constants (choices lists, …) are kept in the body's scope only.
+                    match &value {
+                        Value::Field(spec) => {
+                            model = model.field(field_name.clone(), (**spec).clone())
+                        }
+                        other => interp.set_name(field_name, other.clone()),
                     }
                 }
             }
@@ -261,9 +291,9 @@ pub fn define_model(
                         .map_err(located)?,
                 );
                 if method == "__str__" {
-                    str_method = Some(function);
+                    class.str_method = Some(function);
                 } else {
-                    methods.insert(method.clone(), function);
+                    class.methods.insert(method.clone(), function);
                 }
             }
             StmtKind::Pass | StmtKind::Import => {}
@@ -275,17 +305,7 @@ pub fn define_model(
             }
         }
     }
-    let class = Rc::new(ModelClass {
-        name: name.to_string(),
-        str_method,
-        methods,
-    });
-    let location = Location {
-        file: interp.file.clone(),
-        line: stmt.line,
-        col: stmt.col,
-    };
-    Ok((PendingModel { model, location }, class))
+    Ok(model)
 }
 
 fn apply_meta(

@@ -305,7 +305,16 @@ pub fn csv(args: &[Printable]) -> String {
         }
         other => text(other),
     };
-    if let [Printable::QuerySet { rows, .. } | Printable::List(rows)] = args {
+    let single_row;
+    let rows = match args {
+        [Printable::QuerySet { rows, .. } | Printable::List(rows)] => Some(rows.as_slice()),
+        [row @ Printable::Dict(_)] => {
+            single_row = [row.clone()];
+            Some(single_row.as_slice())
+        }
+        _ => None,
+    };
+    if let Some(rows) = rows {
         if let Some((header, cells)) = grid(rows, "") {
             let mut lines = vec![header.into_iter().map(field).collect::<Vec<_>>().join(",")];
             lines.extend(

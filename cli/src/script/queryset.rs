@@ -624,6 +624,14 @@ fn row_value(row: &Row, shape: Shape) -> Value {
     }
 }
 
+/// One fetched row in the QuerySet's shape (an instance, a dict, a tuple or a value).
+fn shaped(model: &str, found: &Instance, shape: Shape) -> Value {
+    match shape {
+        Shape::Instances => instance_value(model, found),
+        shape => row_value(found.row(), shape),
+    }
+}
+
 /// A fetched model object as a script instance.
 pub fn instance_value(model: &str, instance: &Instance) -> Value {
     Value::Instance(Rc::new(RefCell::new(InstanceValue {
@@ -829,20 +837,16 @@ fn queryset_method(
         "get" => {
             let q = build_q(&args, &kwargs)?;
             let found = qs.get(q).map_err(|e| model_error(e, &model))?;
-            Ok(instance_value(&model, &found))
+            Ok(shaped(&model, &found, shape))
         }
         "first" | "last" => {
             let found = if name == "first" { qs.first()? } else { qs.last()? };
-            match (found, shape) {
-                (None, _) => Ok(Value::None),
-                (Some(i), Shape::Instances) => Ok(instance_value(&model, &i)),
-                (Some(i), shape) => Ok(row_value(i.row(), shape)),
-            }
+            Ok(found.map_or(Value::None, |i| shaped(&model, &i, shape)))
         }
         "latest" | "earliest" => {
             let fields = strings(&args, name)?;
             let found = if name == "latest" { qs.latest(fields) } else { qs.earliest(fields) };
-            Ok(instance_value(&model, &found.map_err(|e| model_error(e, &model))?))
+            Ok(shaped(&model, &found.map_err(|e| model_error(e, &model))?, shape))
         }
         "contains" => {
             let Some(Value::Instance(obj)) = args.first() else {

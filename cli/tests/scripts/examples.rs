@@ -50,3 +50,8 @@ fn the_comparison_notices_differences() {
     )
     .is_empty());
 }
+
+#[test]
+fn library_matches_django() {
+    check("library");
+}
