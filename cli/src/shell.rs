@@ -96,6 +96,7 @@ fn needs_more(buffer: &str) -> bool {
 /// Runs the prompt until end of input.
 pub fn run(mut interp: Interpreter) -> Result<(), String> {
     interp.echo = true;
+    interp.file = "<shell>".into();
     let names = Rc::new(RefCell::new(completion_names(&interp)));
     let mut editor: Editor<Names, rustyline::history::DefaultHistory> =
         Editor::new().map_err(|e| e.to_string())?;

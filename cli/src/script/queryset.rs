@@ -1105,7 +1105,21 @@ pub fn get_attribute(
             return Ok(interp.lookup(&q.model).unwrap_or(Value::None))
         }
         Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
-            return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)))
+            if !QUERYSET_METHODS.contains(&name)
+                && !matches!(
+                    name,
+                    "update_or_create"
+                        | "bulk_update"
+                        | "dates"
+                        | "datetimes"
+                        | "raw"
+                        | "extra"
+                        | "select_for_update"
+                )
+            {
+                return Err(ScriptError::attribute(&object.type_name(), name));
+            }
+            return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
         }
         Value::Instance(i) => return instance_attribute(interp, i, object, name),
         Value::Expression(_) if matches!(name, "asc" | "desc" | "distinct" | "filter") => {
