@@ -837,15 +837,10 @@ fn round(v: &Value, digits: Option<i64>) -> Result<Value, ScriptError> {
         (Value::Int(i), _) => Ok(Value::Int(*i)),
         (Value::Float(f), None) => Ok(Value::Int(round_half_even(*f) as i64)),
         (Value::Float(f), Some(n)) => {
-            // Round through the shortest decimal text, as CPython does with correctly
-            // rounded decimal conversion.
-            let text = format!("{:.*}", n.clamp(0, 17) as usize, f);
-            let exact = Decimal::parse(&format!("{f}")).ok();
-            let rounded = match exact {
-                Some(d) if n >= 0 => decimal_round(&d, n as i32).to_f64(),
-                _ => text.parse().unwrap_or(*f),
-            };
-            Ok(Value::Float(rounded))
+            // Rust formats the exact binary value, rounding ties to even: what CPython's
+            // correctly rounded `round(x, n)` gives (`round(2.675, 2)` is 2.67).
+            let text = format!("{:.*}", n.clamp(0, 300) as usize, f);
+            Ok(Value::Float(text.parse().unwrap_or(*f)))
         }
         (Value::Decimal(d), None) => {
             let r = decimal_round(d, 0);

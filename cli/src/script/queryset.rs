@@ -487,6 +487,16 @@ pub fn call_expression(
 /// `left op right` when either side is a Django object (`Q & Q`, `F("a") * 2`); `None` for
 /// plain Python values.
 pub fn binary_django(left: &Value, op: &str, right: &Value) -> Result<Option<Value>, ScriptError> {
+    if let (Value::QuerySet(_) | Value::Manager(_), Value::QuerySet(_) | Value::Manager(_)) =
+        (left, right)
+    {
+        if matches!(op, "|" | "&") {
+            return Err(ScriptError::new(
+                "NotSupportedError",
+                format!("combining QuerySets with {op} is not supported by Quiver yet; combine their filters with Q objects"),
+            ));
+        }
+    }
     let is_django = |v: &Value| matches!(v, Value::Expression(_) | Value::Q(_));
     if !is_django(left) && !is_django(right) {
         return Ok(None);

@@ -55,3 +55,13 @@ fn the_comparison_notices_differences() {
 fn library_matches_django() {
     check("library");
 }
+
+#[test]
+fn django_gotchas_match_django() {
+    check("gotchas");
+}
+
+#[test]
+fn the_python_subset_matches_python() {
+    check("python_subset");
+}
