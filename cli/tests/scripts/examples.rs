@@ -65,3 +65,8 @@ fn django_gotchas_match_django() {
 fn the_python_subset_matches_python() {
     check("python_subset");
 }
+
+#[test]
+fn parquet_readings_match_django() {
+    check("readings");
+}
