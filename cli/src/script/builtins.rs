@@ -2118,3 +2118,100 @@ pub fn call_value_method(
         _ => Err(missing()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(text: &str) -> Value {
+        Value::Decimal(Decimal::parse(text).unwrap())
+    }
+
+    fn interp() -> Interpreter {
+        Interpreter::new(
+            "t.py",
+            std::path::PathBuf::from("."),
+            super::super::Mode::Print(super::super::Format::Json),
+            Box::new(std::io::sink()),
+        )
+    }
+
+    #[test]
+    fn decimal_arithmetic_keeps_pythons_digits() {
+        let mut i = interp();
+        let text = |v: Value| v.to_str();
+        assert_eq!(
+            text(binary(&mut i, &dec("1.10"), "+", &dec("2.205")).unwrap()),
+            "3.305"
+        );
+        assert_eq!(
+            text(binary(&mut i, &dec("2.50"), "*", &Value::Int(3)).unwrap()),
+            "7.50"
+        );
+        assert_eq!(
+            text(binary(&mut i, &dec("10"), "/", &dec("4")).unwrap()),
+            "2.5"
+        );
+        assert_eq!(
+            text(binary(&mut i, &dec("1"), "/", &dec("3")).unwrap()),
+            "0.3333333333333333333333333333"
+        );
+        assert_eq!(
+            binary(&mut i, &dec("1"), "+", &Value::Float(1.0))
+                .unwrap_err()
+                .kind,
+            "TypeError"
+        );
+        assert!(values_equal(&dec("2.50"), &Value::Float(2.5)));
+    }
+
+    #[test]
+    fn integer_division_floors_and_overflow_is_an_error() {
+        let mut i = interp();
+        assert!(values_equal(
+            &binary(&mut i, &Value::Int(-7), "//", &Value::Int(2)).unwrap(),
+            &Value::Int(-4)
+        ));
+        assert!(values_equal(
+            &binary(&mut i, &Value::Int(-7), "%", &Value::Int(3)).unwrap(),
+            &Value::Int(2)
+        ));
+        assert_eq!(
+            binary(&mut i, &Value::Int(i64::MAX), "+", &Value::Int(1))
+                .unwrap_err()
+                .kind,
+            "OverflowError"
+        );
+    }
+
+    #[test]
+    fn slices_follow_python() {
+        let mut i = interp();
+        let list = Value::list((0..6).map(Value::Int).collect());
+        assert_eq!(
+            slice(&mut i, &list, None, None, Some(-2)).unwrap().repr(),
+            "[5, 3, 1]"
+        );
+        assert_eq!(
+            slice(&mut i, &list, Some(-2), None, None).unwrap().repr(),
+            "[4, 5]"
+        );
+        assert_eq!(
+            slice(&mut i, &Value::str("hello"), Some(1), Some(-1), None)
+                .unwrap()
+                .repr(),
+            "'ell'"
+        );
+    }
+
+    #[test]
+    fn format_specs() {
+        assert_eq!(
+            format_spec(&Value::Float(1234.5), "", ",.1f").unwrap(),
+            "1,234.5"
+        );
+        assert_eq!(format_spec(&Value::Int(42), "42", "05d").unwrap(), "00042");
+        assert_eq!(format_spec(&Value::str("x"), "x", "^5").unwrap(), "  x  ");
+        assert_eq!(format_spec(&dec("2.345"), "2.345", ".2f").unwrap(), "2.34");
+    }
+}

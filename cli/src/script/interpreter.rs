@@ -552,13 +552,16 @@ impl Interpreter {
         }
     }
 
+    /// A variable: the innermost frame first, then the frames of the calls enclosing it
+    /// (standing in for closures: a `lambda` inside a function sees that function's
+    /// variables), then the globals.
     pub(super) fn lookup(&self, name: &str) -> Option<Value> {
-        if let Some(frame) = self.frames.last() {
-            if let Some(v) = frame.get(name) {
-                return Some(v.clone());
-            }
-        }
-        self.globals.get(name).cloned()
+        self.frames
+            .iter()
+            .rev()
+            .find_map(|frame| frame.get(name))
+            .or_else(|| self.globals.get(name))
+            .cloned()
     }
 
     fn assign(&mut self, target: &Expr, value: Value) -> Result<(), ScriptError> {
@@ -1090,5 +1093,80 @@ fn is_definition(stmt: &Stmt) -> bool {
         StmtKind::Import | StmtKind::Class { .. } | StmtKind::Pass => true,
         StmtKind::Expr(e) => matches!(e.kind, ExprKind::Str(_)),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use super::*;
+
+    /// Output that the test can read after the run.
+    #[derive(Clone, Default)]
+    struct Captured(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn run(source: &str) -> Result<String, ScriptError> {
+        let out = Captured::default();
+        let mut interp = Interpreter::new(
+            "t.py",
+            PathBuf::from("."),
+            Mode::Print(Format::Json),
+            Box::new(out.clone()),
+        );
+        let body = super::super::parser::parse(source, "t.py")?;
+        interp.run_module(&body)?;
+        let text = String::from_utf8_lossy(&out.0.borrow()).into_owned();
+        Ok(text)
+    }
+
+    #[test]
+    fn functions_take_defaults_keywords_and_rest_arguments() {
+        let out = run("def f(a, b=2, *rest, **named):\n    return [a, b, list(rest), named]\nprint(f(1), f(1, 3, 4, 5, k=6))\n").unwrap();
+        assert_eq!(out, "[[1,2,[],{}],[1,3,[4,5],{\"k\":6}]]\n");
+        let err = run("def f(a):\n    return a\nf()\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "t.py:3:1: TypeError: f() missing 1 required positional argument: 'a'"
+        );
+    }
+
+    #[test]
+    fn lambdas_see_the_enclosing_function() {
+        let out = run("def by(rows, i):\n    return sorted(rows, key=lambda r: r[i])\nprint(by([(1, 'b'), (2, 'a')], 1))\n").unwrap();
+        assert_eq!(out, "[[2,\"a\"],[1,\"b\"]]\n");
+    }
+
+    #[test]
+    fn loops_break_continue_and_else() {
+        let out = run("r = []\nfor i in range(6):\n    if i == 1:\n        continue\n    if i == 4:\n        break\n    r.append(i)\nelse:\n    r.append('no')\nprint(r)\n").unwrap();
+        assert_eq!(out, "[0,2,3]\n");
+    }
+
+    #[test]
+    fn exceptions_unwind_to_the_matching_handler_and_finally_runs() {
+        let out = run("try:\n    try:\n        1 / 0\n    finally:\n        print('inner')\nexcept (KeyError, ArithmeticError) as e:\n    print(type(e) is ZeroDivisionError, str(e))\n").unwrap();
+        assert_eq!(out, "\"inner\"\n[true,\"division by zero\"]\n");
+        let err = run("try:\n    [][0]\nexcept KeyError:\n    pass\n").unwrap_err();
+        assert_eq!(err.kind, "IndexError");
+        let err = run("raise ValueError('bad')\n").unwrap_err();
+        assert_eq!(err.to_string(), "t.py:1:1: ValueError: bad");
+    }
+
+    #[test]
+    fn models_register_before_the_first_statement_that_uses_them() {
+        let source = "from django.db import models\nclass B(models.Model):\n    a = models.ForeignKey('A', on_delete=models.CASCADE)\nclass A(models.Model):\n    n = models.IntegerField(default=7)\nx = A.objects.create()\nB.objects.create(a=x)\nprint(B.objects.values_list('a__n', flat=True))\n";
+        assert_eq!(run(source).unwrap(), "[7]\n");
     }
 }

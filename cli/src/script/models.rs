@@ -406,3 +406,129 @@ pub fn register_all(db: &Database, mut pending: Vec<PendingModel>) -> Result<(),
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::{Format, Mode};
+
+    fn interp() -> Interpreter {
+        Interpreter::new(
+            "t.py",
+            std::path::PathBuf::from("."),
+            Mode::Print(Format::Json),
+            Box::new(std::io::sink()),
+        )
+    }
+
+    fn kw(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn field_classes_map_to_quiver_fields_with_their_options() {
+        let mut i = interp();
+        let Value::Field(spec) = field_call(
+            &mut i,
+            "EmailField",
+            vec![],
+            kw(&[("null", Value::Bool(true)), ("unique", Value::Bool(true))]),
+        )
+        .unwrap() else {
+            panic!("not a field")
+        };
+        assert_eq!(
+            spec.field_type,
+            FieldType::CharField {
+                max_length: Some(254)
+            }
+        );
+        assert!(spec.null && spec.unique);
+        let Value::Field(spec) = field_call(
+            &mut i,
+            "DecimalField",
+            vec![],
+            kw(&[
+                ("max_digits", Value::Int(6)),
+                ("decimal_places", Value::Int(2)),
+                ("default", Value::Int(0)),
+            ]),
+        )
+        .unwrap() else {
+            panic!("not a field")
+        };
+        assert_eq!(
+            spec.field_type,
+            FieldType::DecimalField {
+                max_digits: 6,
+                decimal_places: 2
+            }
+        );
+        assert!(spec.default.is_some());
+        let cascade = Value::Opaque(Rc::from("SET_NULL"), Rc::new(vec![]));
+        let Value::Field(spec) = field_call(
+            &mut i,
+            "ForeignKey",
+            vec![Value::str("shop.Customer"), cascade],
+            kw(&[("related_name", Value::str("orders"))]),
+        )
+        .unwrap() else {
+            panic!("not a field")
+        };
+        let relation = spec.field_type.relation().unwrap();
+        assert_eq!(
+            (
+                relation.to.as_str(),
+                relation.on_delete,
+                relation.related_name.as_deref()
+            ),
+            ("Customer", OnDelete::SetNull, Some("orders"))
+        );
+        let err = field_call(&mut i, "DecimalField", vec![], vec![]).unwrap_err();
+        assert_eq!(err.kind, "ImproperlyConfigured");
+        let err = field_call(&mut i, "ForeignKey", vec![Value::str("A")], vec![]).unwrap_err();
+        assert_eq!(
+            err.message,
+            "ForeignKey.__init__() missing 1 required positional argument: 'on_delete'"
+        );
+    }
+
+    #[test]
+    fn models_register_in_dependency_order() {
+        let db = Database::new();
+        let at = Location {
+            file: "t.py".into(),
+            line: 1,
+            col: 1,
+        };
+        let order = Model::new("Order").field(
+            "customer",
+            quiver::model::ForeignKey::new("Customer", OnDelete::Cascade),
+        );
+        let customer = Model::new("Customer").field("name", quiver::model::CharField::new(5));
+        register_all(
+            &db,
+            vec![
+                PendingModel {
+                    model: order,
+                    location: at.clone(),
+                },
+                PendingModel {
+                    model: customer,
+                    location: at,
+                },
+            ],
+        )
+        .unwrap();
+        let names: Vec<String> = db
+            .registry()
+            .models()
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        assert_eq!(names, ["Customer", "Order"]);
+    }
+}

@@ -1417,3 +1417,63 @@ pub fn call_command(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q_objects_combine_like_djangos() {
+        let q = build_q(
+            &[],
+            &[("b".into(), Value::Int(1)), ("a__gt".into(), Value::Int(2))],
+        )
+        .unwrap();
+        assert_eq!(q.to_string(), "(AND: ('a__gt', 2), ('b', 1))");
+        let left = Value::Q(Rc::new(Q::new("x", Expression::from(1i64))));
+        let right = Value::Q(Rc::new(Q::new("y", Expression::from(2i64))));
+        let Some(Value::Q(or)) = binary_django(&left, "|", &right).unwrap() else {
+            panic!("not a Q")
+        };
+        assert_eq!(or.to_string(), "(OR: ('x', 1), ('y', 2))");
+        let Some(Value::Q(not)) = unary_django("~", &left).unwrap() else {
+            panic!("not a Q")
+        };
+        assert_eq!(not.to_string(), "(NOT (AND: ('x', 1)))");
+        assert!(binary_django(&Value::Int(1), "+", &Value::Int(2))
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn expressions_keep_their_options() {
+        let mut interp = Interpreter::new(
+            "t.py",
+            std::path::PathBuf::from("."),
+            crate::script::Mode::Print(crate::script::Format::Json),
+            Box::new(std::io::sink()),
+        );
+        let count = call_expression(
+            &mut interp,
+            "Count",
+            vec![Value::str("id")],
+            vec![("distinct".into(), Value::Bool(true))],
+        )
+        .unwrap();
+        let Value::Expression(e) = count else {
+            panic!("not an expression")
+        };
+        assert_eq!(e.default_alias().as_deref(), Some("id__count"));
+        assert!(e.to_string().contains("distinct=True"), "{e}");
+        let err = call_expression(
+            &mut interp,
+            "Count",
+            vec![Value::str("id")],
+            vec![("default".into(), Value::Int(0))],
+        )
+        .unwrap_err();
+        assert_eq!(err.message, "Count does not allow default.");
+        let err = call_expression(&mut interp, "Window", vec![], vec![]).unwrap_err();
+        assert_eq!(err.kind, "NotSupportedError");
+    }
+}
