@@ -1394,12 +1394,8 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
                 return true;
             }
             let (x, y) = (x.borrow(), y.borrow());
-            let (px, py) = (
-                x.fields.first().map(|f| &f.1),
-                y.fields.first().map(|f| &f.1),
-            );
-            x.model == y.model
-                && matches!((px, py), (Some(p), Some(q)) if !matches!(p, None) && values_equal(p, q))
+            let (px, py) = (x.pk_value(), y.pk_value());
+            x.model == y.model && !matches!(px, None) && values_equal(&px, &py)
         }
         (ExceptionClass { name: x, model: mx }, ExceptionClass { name: y, model: my }) => {
             x == y && mx == my

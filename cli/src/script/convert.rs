@@ -58,13 +58,7 @@ pub fn to_scalar(value: &Value) -> Result<ScalarValue, ScriptError> {
             d.num_microseconds()
                 .ok_or_else(|| ScriptError::new("OverflowError", "timedelta out of range"))?,
         )),
-        Value::Instance(i) => {
-            let i = i.borrow();
-            match i.fields.first() {
-                Some((_, pk)) => to_scalar(&pk.clone())?,
-                None => ScalarValue::Null,
-            }
-        }
+        Value::Instance(i) => to_scalar(&i.borrow().pk_value())?,
         other => {
             return Err(ScriptError::type_error(format!(
                 "Field expected a plain value but got {} ({})",

@@ -600,19 +600,33 @@ pub fn evaluate(interp: &mut Interpreter, value: &Value) -> Result<Vec<Value>, S
     let Some((qs, model, shape)) = queryset_of(interp, value)? else {
         return Ok(vec![]);
     };
-    let rows = rows_of(&qs, &model, shape)?;
+    let rows = rows_of(&interp.db, &qs, &model, shape)?;
     if let Value::QuerySet(q) = value {
         *q.cache.borrow_mut() = Some(rows.clone());
     }
     Ok(rows)
 }
 
-fn rows_of(qs: &QuerySet, model: &str, shape: Shape) -> Result<Vec<Value>, ScriptError> {
+/// The primary key's attname of a registered model.
+fn pk_of(db: &quiver::Database, model: &str) -> String {
+    db.model(model)
+        .ok()
+        .and_then(|m| m.pk().map(|f| f.attname().to_string()))
+        .unwrap_or_else(|| "id".into())
+}
+
+fn rows_of(
+    db: &quiver::Database,
+    qs: &QuerySet,
+    model: &str,
+    shape: Shape,
+) -> Result<Vec<Value>, ScriptError> {
+    let pk = pk_of(db, model);
     Ok(match shape {
         Shape::Instances => qs
             .fetch_instances()?
             .iter()
-            .map(|i| instance_value(model, i))
+            .map(|i| instance_value(&pk, model, i))
             .collect(),
         _ => qs
             .fetch()?
@@ -635,17 +649,18 @@ fn row_value(row: &Row, shape: Shape) -> Value {
 }
 
 /// One fetched row in the QuerySet's shape (an instance, a dict, a tuple or a value).
-fn shaped(model: &str, found: &Instance, shape: Shape) -> Value {
+fn shaped(db: &quiver::Database, model: &str, found: &Instance, shape: Shape) -> Value {
     match shape {
-        Shape::Instances => instance_value(model, found),
+        Shape::Instances => instance_value(&pk_of(db, model), model, found),
         shape => row_value(found.row(), shape),
     }
 }
 
 /// A fetched model object as a script instance.
-pub fn instance_value(model: &str, instance: &Instance) -> Value {
+pub fn instance_value(pk: &str, model: &str, instance: &Instance) -> Value {
     Value::Instance(Rc::new(RefCell::new(InstanceValue {
         model: model.to_string(),
+        pk: pk.to_string(),
         fields: instance
             .values()
             .map(|(k, v)| (k.to_string(), from_scalar(v)))
@@ -683,8 +698,12 @@ pub fn index(interp: &mut Interpreter, object: &Value, i: i64) -> Result<Value, 
     let i = isize::try_from(i)
         .map_err(|_| ScriptError::new("IndexError", "list index out of range"))?;
     match shape {
-        Shape::Instances => Ok(instance_value(&model, &qs.get_index(i)?)),
-        _ => rows_of(&qs.slice(i..i.saturating_add(1)), &model, shape)?
+        Shape::Instances => Ok(instance_value(
+            &pk_of(&interp.db, &model),
+            &model,
+            &qs.get_index(i)?,
+        )),
+        _ => rows_of(&interp.db, &qs.slice(i..i.saturating_add(1)), &model, shape)?
             .into_iter()
             .next()
             .ok_or_else(|| ScriptError::new("IndexError", "list index out of range")),
@@ -847,23 +866,23 @@ fn queryset_method(
         "get" => {
             let q = build_q(&args, &kwargs)?;
             let found = qs.get(q).map_err(|e| model_error(e, &model))?;
-            Ok(shaped(&model, &found, shape))
+            Ok(shaped(&interp.db, &model, &found, shape))
         }
         "first" | "last" => {
             let found = if name == "first" { qs.first()? } else { qs.last()? };
-            Ok(found.map_or(Value::None, |i| shaped(&model, &i, shape)))
+            Ok(found.map_or(Value::None, |i| shaped(&interp.db, &model, &i, shape)))
         }
         "latest" | "earliest" => {
             let fields = strings(&args, name)?;
             let found = if name == "latest" { qs.latest(fields) } else { qs.earliest(fields) };
-            Ok(shaped(&model, &found.map_err(|e| model_error(e, &model))?, shape))
+            Ok(shaped(&interp.db, &model, &found.map_err(|e| model_error(e, &model))?, shape))
         }
         "contains" => {
             let Some(Value::Instance(obj)) = args.first() else {
                 return Err(ScriptError::type_error("'obj' must be a model instance."));
             };
             let obj = obj.borrow();
-            let instance = Instance::new(obj.model.clone(), Some("id".into()), Row::from_pairs(vec![("id", to_scalar(obj.fields.first().map(|f| &f.1).unwrap_or(&Value::None))?)]));
+            let instance = Instance::new(obj.model.clone(), Some("id".into()), Row::from_pairs(vec![("id", to_scalar(&obj.pk_value())?)]));
             Ok(Value::Bool(qs.contains(&instance)?))
         }
         "in_bulk" => {
@@ -876,16 +895,16 @@ fn queryset_method(
                 _ => "pk".into(),
             };
             let bulk = qs.in_bulk(ids, &field)?;
-            Ok(Value::dict(bulk.iter().map(|(k, i)| (from_scalar(k), instance_value(&model, i))).collect()))
+            Ok(Value::dict(bulk.iter().map(|(k, i)| (from_scalar(k), instance_value(&pk_of(&interp.db, &model), &model, i))).collect()))
         }
         "create" => {
             let made = qs.create(field_values(&kwargs)?)?;
-            Ok(instance_value(&model, &made))
+            Ok(instance_value(&pk_of(&interp.db, &model), &model, &made))
         }
         "get_or_create" => {
             let defaults = take_kw(&mut kwargs, "defaults");
             match qs.get(build_q(&[], &kwargs)?) {
-                Ok(found) => Ok(Value::tuple(vec![instance_value(&model, &found), Value::Bool(false)])),
+                Ok(found) => Ok(Value::tuple(vec![instance_value(&pk_of(&interp.db, &model), &model, &found), Value::Bool(false)])),
                 Err(quiver::Error::DoesNotExist(_)) => {
                     let mut values: Vec<(String, Value)> = kwargs.into_iter().filter(|(k, _)| !k.contains("__")).collect();
                     if let Some(Value::Dict(d)) = defaults {
@@ -894,7 +913,7 @@ fn queryset_method(
                         }
                     }
                     let made = qs.create(field_values(&values)?)?;
-                    Ok(Value::tuple(vec![instance_value(&model, &made), Value::Bool(true)]))
+                    Ok(Value::tuple(vec![instance_value(&pk_of(&interp.db, &model), &model, &made), Value::Bool(true)]))
                 }
                 Err(e) => Err(model_error(e, &model)),
             }
@@ -997,12 +1016,7 @@ pub fn new_instance(
         let value = match given {
             Some(Value::Instance(obj)) if field.relation().is_some() => {
                 related.insert(field.name().to_string(), Value::Instance(Rc::clone(&obj)));
-                let pk = obj
-                    .borrow()
-                    .fields
-                    .first()
-                    .map(|f| f.1.clone())
-                    .unwrap_or(Value::None);
+                let pk = obj.borrow().pk_value();
                 pk
             }
             Some(v) => v,
@@ -1035,6 +1049,10 @@ pub fn new_instance(
     }
     Ok(Value::Instance(Rc::new(RefCell::new(InstanceValue {
         model: class.name.clone(),
+        pk: model
+            .pk()
+            .map(|f| f.attname().to_string())
+            .unwrap_or_else(|| "id".into()),
         fields,
         related,
         adding: true,
@@ -1055,12 +1073,7 @@ pub fn instance_str(interp: &mut Interpreter, value: &Value) -> Result<String, S
         let result = interp.call_function(&method, vec![value.clone()], vec![])?;
         return interp.str_of(&result);
     }
-    let pk = i
-        .borrow()
-        .fields
-        .first()
-        .map(|f| f.1.to_str())
-        .unwrap_or_else(|| "None".into());
+    let pk = i.borrow().pk_value().to_str();
     Ok(format!("{model} object ({pk})"))
 }
 
@@ -1189,7 +1202,7 @@ fn instance_attribute(
             .objects(&target)
             .get(Q::new(lookup, Expression::from(to_scalar(&key)?)))
             .map_err(|e| model_error(e, &target))?;
-        let value = instance_value(&target, &found);
+        let value = instance_value(&pk_of(&interp.db, &target), &target, &found);
         i.borrow_mut()
             .related
             .insert(name.to_string(), value.clone());
@@ -1220,12 +1233,7 @@ fn instance_attribute(
             .and_then(|f| f.relation().and_then(|r| r.related_name.clone()))
             .unwrap_or_else(|| format!("{}_set", reverse.related_model.name().to_lowercase()));
         if accessor == name {
-            let pk = i
-                .borrow()
-                .fields
-                .first()
-                .map(|f| f.1.clone())
-                .unwrap_or(Value::None);
+            let pk = i.borrow().pk_value();
             return Ok(Value::RelatedManager {
                 model: Rc::from(reverse.related_model.name()),
                 field: Rc::from(reverse.field_name.as_str()),
@@ -1257,12 +1265,7 @@ pub fn set_attribute(
     match model.get_field(name) {
         Some(field) if field.relation().is_some() && field.name() == name => {
             let key = match &value {
-                Value::Instance(o) => o
-                    .borrow()
-                    .fields
-                    .first()
-                    .map(|f| f.1.clone())
-                    .unwrap_or(Value::None),
+                Value::Instance(o) => o.borrow().pk_value(),
                 Value::None => Value::None,
                 other => {
                     return Err(ScriptError::value_error(format!(
@@ -1347,12 +1350,7 @@ fn instance_method(
             Ok(Value::None)
         }
         "refresh_from_db" => {
-            let pk = i
-                .borrow()
-                .fields
-                .first()
-                .map(|f| f.1.clone())
-                .unwrap_or(Value::None);
+            let pk = i.borrow().pk_value();
             let found = interp
                 .db
                 .objects(&model)

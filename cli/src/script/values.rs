@@ -70,6 +70,8 @@ pub struct QuerySetValue {
 #[derive(Debug)]
 pub struct InstanceValue {
     pub model: String,
+    /// The primary key's attname.
+    pub pk: String,
     /// Values by attname (`customer_id`), then annotations, in Django's `__dict__` order.
     pub fields: Vec<(String, Value)>,
     /// Related objects already fetched (`order.customer`), by field name.
@@ -82,6 +84,11 @@ impl InstanceValue {
     /// The value of an attname or annotation.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The primary key's value (`None` before the first save of an automatic key).
+    pub fn pk_value(&self) -> Value {
+        self.get(&self.pk).cloned().unwrap_or(Value::None)
     }
 
     /// Sets (or adds) a value.

@@ -70,3 +70,8 @@ fn the_python_subset_matches_python() {
 fn parquet_readings_match_django() {
     check("readings");
 }
+
+#[test]
+fn countries_with_a_char_primary_key_match_django() {
+    check("countries");
+}
