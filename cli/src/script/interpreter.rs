@@ -595,7 +595,7 @@ impl Interpreter {
             ExprKind::Subscript(object, index) => {
                 let object = self.eval(object)?;
                 let index = self.eval(index)?;
-                super::builtins::set_item(&object, index, value)
+                super::containers::set_item(&object, index, value)
             }
             _ => Err(ScriptError::syntax(
                 &self.file,
@@ -625,7 +625,7 @@ impl Interpreter {
             ExprKind::Subscript(object, index) => {
                 let object = self.eval(object)?;
                 let index = self.eval(index)?;
-                super::builtins::del_item(&object, &index)
+                super::containers::del_item(&object, &index)
             }
             _ => Err(ScriptError::unsupported("del of this target")),
         }
@@ -682,14 +682,14 @@ impl Interpreter {
             ExprKind::Tuple(items) => Value::tuple(self.eval_all(items)?),
             ExprKind::Set(items) => {
                 let items = self.eval_all(items)?;
-                super::builtins::make_set(items)
+                super::containers::make_set(items)
             }
             ExprKind::Dict(pairs) => {
                 let mut out: Vec<(Value, Value)> = vec![];
                 for (k, v) in pairs {
                     let k = self.eval(k)?;
                     let v = self.eval(v)?;
-                    super::builtins::dict_insert(&mut out, k, v)?;
+                    super::containers::dict_insert(&mut out, k, v)?;
                 }
                 Value::dict(out)
             }
@@ -707,14 +707,14 @@ impl Interpreter {
                     out.push(me.eval(elt)?);
                     Ok(())
                 })?;
-                super::builtins::make_set(out)
+                super::containers::make_set(out)
             }
             ExprKind::DictComp(key, value, generators) => {
                 let mut out = vec![];
                 self.comprehension(generators, 0, &mut |me| {
                     let k = me.eval(key)?;
                     let v = me.eval(value)?;
-                    super::builtins::dict_insert(&mut out, k, v)
+                    super::containers::dict_insert(&mut out, k, v)
                 })?;
                 Value::dict(out)
             }
@@ -739,10 +739,10 @@ impl Interpreter {
                         }
                     };
                     let (a, b, c) = (bound(a)?, bound(b)?, bound(c)?);
-                    return super::builtins::slice(self, &object, a, b, c);
+                    return super::containers::slice(self, &object, a, b, c);
                 }
                 let index = self.eval(index)?;
-                super::builtins::get_item(self, &object, &index)?
+                super::containers::get_item(self, &object, &index)?
             }
             ExprKind::Slice(..) => {
                 return Err(ScriptError::unsupported("a slice outside a subscript"))
@@ -790,7 +790,7 @@ impl Interpreter {
                 let v = self.eval(operand)?;
                 match *op {
                     "not" => Value::Bool(!self.truthy(&v)?),
-                    _ => super::builtins::unary(op, &v)?,
+                    _ => super::operators::unary(op, &v)?,
                 }
             }
             ExprKind::BoolOp(op, left, right) => {
@@ -912,7 +912,7 @@ impl Interpreter {
 
     /// The items of an iterable (a QuerySet runs its query, once).
     pub(super) fn iterate(&mut self, value: &Value) -> Result<Vec<Value>, ScriptError> {
-        super::builtins::iterate(self, value)
+        super::containers::iterate(self, value)
     }
 
     pub(super) fn binary(
@@ -921,11 +921,11 @@ impl Interpreter {
         op: &str,
         right: &Value,
     ) -> Result<Value, ScriptError> {
-        super::builtins::binary(self, left, op, right)
+        super::operators::binary(self, left, op, right)
     }
 
     fn compare(&mut self, left: &Value, op: &str, right: &Value) -> Result<bool, ScriptError> {
-        super::builtins::compare(self, left, op, right)
+        super::operators::compare(self, left, op, right)
     }
 
     /// `str(value)`, with model instances' `__str__`.
@@ -952,7 +952,7 @@ impl Interpreter {
             return self.str_of(value);
         }
         let text = self.str_of(value)?;
-        super::builtins::format_spec(value, &text, spec)
+        super::format::format_spec(value, &text, spec)
     }
 
     /// Materializes a value for output (QuerySets run, instances expand to their fields).

@@ -1150,7 +1150,7 @@ pub fn get_attribute(
         }
         _ => {}
     }
-    if let Some(v) = super::builtins::value_attribute(object, name) {
+    if let Some(v) = super::methods::value_attribute(object, name) {
         return Ok(v);
     }
     Ok(Value::Method(Box::new(object.clone()), Rc::from(name)))
@@ -1318,7 +1318,7 @@ pub fn call_method(
                 _ => Err(ScriptError::attribute(&receiver.type_name(), name)),
             }
         }
-        _ => super::builtins::call_value_method(interp, receiver, name, args, kwargs),
+        _ => super::methods::call_value_method(interp, receiver, name, args, kwargs),
     }
 }
 
