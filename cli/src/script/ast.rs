@@ -133,8 +133,10 @@ pub enum StmtKind {
     },
     Raise(Option<Expr>),
     Assert(Expr, Option<Expr>),
-    /// `import x` / `from x import y`: accepted and ignored.
-    Import,
+    /// `import x` / `from x import y as z`: accepted; only the names a script could not
+    /// otherwise tell apart are bound (`from datetime import datetime`): `(module, name,
+    /// bound as)` for each `from` import (module empty for `import a.b as c`).
+    Import(Vec<(String, String, String)>),
     Pass,
     Break,
     Continue,

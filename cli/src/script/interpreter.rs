@@ -277,7 +277,21 @@ impl Interpreter {
                     return Err(ScriptError::new("AssertionError", message));
                 }
             }
-            StmtKind::Import | StmtKind::Pass | StmtKind::Global => {}
+            StmtKind::Import(names) => {
+                for (module, name, bound) in names {
+                    // `from datetime import datetime` makes the name the class, not the module.
+                    if module == "datetime"
+                        && matches!(name.as_str(), "datetime" | "date" | "time" | "timedelta")
+                    {
+                        self.set_name(bound, Value::Builtin(Rc::from(format!("datetime.{name}"))));
+                    } else if bound != name {
+                        if let Some(v) = super::builtins::builtin(name) {
+                            self.set_name(bound, v);
+                        }
+                    }
+                }
+            }
+            StmtKind::Pass | StmtKind::Global => {}
             StmtKind::Break => return Ok(Flow::Break),
             StmtKind::Continue => return Ok(Flow::Continue),
             StmtKind::Del(targets) => {
@@ -1090,7 +1104,7 @@ fn explain_text(qs: &QuerySet) -> Result<String, ScriptError> {
 /// Django's runner creates tables before the first statement that is not one of these.
 fn is_definition(stmt: &Stmt) -> bool {
     match &stmt.kind {
-        StmtKind::Import | StmtKind::Class { .. } | StmtKind::Pass => true,
+        StmtKind::Import(_) | StmtKind::Class { .. } | StmtKind::Pass => true,
         StmtKind::Expr(e) => matches!(e.kind, ExprKind::Str(_)),
         _ => false,
     }
@@ -1162,6 +1176,15 @@ mod tests {
         assert_eq!(err.kind, "IndexError");
         let err = run("raise ValueError('bad')\n").unwrap_err();
         assert_eq!(err.to_string(), "t.py:1:1: ValueError: bad");
+    }
+
+    #[test]
+    fn from_imports_bind_the_names_that_need_it() {
+        let source = "from datetime import date, datetime as dt, timedelta\nimport datetime as d2\nfrom django.db.models import (\n    Count as C,\n    Sum,\n)\nprint(dt(2024, 1, 2, 3) + timedelta(hours=1), date(2024, 1, 2), d2.date(2024, 1, 3), 1)\n";
+        assert_eq!(
+            run(source).unwrap(),
+            "[\"2024-01-02T04:00:00\",\"2024-01-02\",\"2024-01-03\",1]\n"
+        );
     }
 
     #[test]

@@ -296,7 +296,7 @@ fn model_body(
                     class.methods.insert(method.clone(), function);
                 }
             }
-            StmtKind::Pass | StmtKind::Import => {}
+            StmtKind::Pass | StmtKind::Import(_) => {}
             StmtKind::Expr(e) if matches!(e.kind, ExprKind::Str(_)) => {}
             _ => {
                 return Err(located(ScriptError::unsupported(

@@ -352,12 +352,7 @@ impl Parser {
                     };
                     return Ok(stmt(StmtKind::Assert(cond, message)));
                 }
-                "import" | "from" => {
-                    while !self.at_statement_end() {
-                        self.advance();
-                    }
-                    return Ok(stmt(StmtKind::Import));
-                }
+                "import" | "from" => return self.import(stmt),
                 "global" | "nonlocal" => {
                     while !self.at_statement_end() {
                         self.advance();
@@ -408,6 +403,67 @@ impl Parser {
             }
         }
         Ok(stmt(StmtKind::Expr(first)))
+    }
+
+    /// `import a.b as c, d` or `from a.b import (c as d, e)`.
+    fn import(&mut self, stmt: impl Fn(StmtKind) -> Stmt) -> Result<Stmt, ScriptError> {
+        let from = self.advance().tok == Tok::Name("from".into());
+        let dotted = |p: &mut Parser| -> Result<String, ScriptError> {
+            let mut path = String::new();
+            while p.eat_op(".") {
+                path.push('.');
+            }
+            if !p.at_keyword("import") {
+                path.push_str(&p.expect_name()?);
+                while p.eat_op(".") {
+                    path.push('.');
+                    path.push_str(&p.expect_name()?);
+                }
+            }
+            Ok(path)
+        };
+        let mut names = vec![];
+        if !from {
+            loop {
+                let path = dotted(self)?;
+                if self.eat_keyword("as") {
+                    let bound = self.expect_name()?;
+                    let last = path.rsplit('.').next().unwrap_or(&path).to_string();
+                    names.push((String::new(), last, bound));
+                }
+                if !self.eat_op(",") {
+                    break;
+                }
+            }
+            return Ok(stmt(StmtKind::Import(names)));
+        }
+        let module = dotted(self)?;
+        if !self.eat_keyword("import") {
+            return Err(self.error_here("expected 'import'"));
+        }
+        let parenthesized = self.eat_op("(");
+        if self.eat_op("*") {
+            return Ok(stmt(StmtKind::Import(names)));
+        }
+        loop {
+            if parenthesized && self.at_op(")") {
+                break;
+            }
+            let name = self.expect_name()?;
+            let bound = if self.eat_keyword("as") {
+                self.expect_name()?
+            } else {
+                name.clone()
+            };
+            names.push((module.clone(), name, bound));
+            if !self.eat_op(",") {
+                break;
+            }
+        }
+        if parenthesized {
+            self.expect_op(")")?;
+        }
+        Ok(stmt(StmtKind::Import(names)))
     }
 
     fn at_statement_end(&self) -> bool {
