@@ -578,7 +578,7 @@ impl Interpreter {
             .cloned()
     }
 
-    fn assign(&mut self, target: &Expr, value: Value) -> Result<(), ScriptError> {
+    pub(super) fn assign(&mut self, target: &Expr, value: Value) -> Result<(), ScriptError> {
         match &target.kind {
             ExprKind::Name(name) => {
                 self.set_name(name, value);

@@ -17,7 +17,7 @@ use super::ast::{ExprKind, Stmt, StmtKind};
 use super::convert::to_scalar;
 use super::error::{Location, ScriptError};
 use super::interpreter::Interpreter;
-use super::values::{FunctionBody, ModelClass, Value};
+use super::values::{FieldDef, FunctionBody, ModelClass, Value};
 
 /// Field classes a model body may use, with the Quiver field kind each maps to.
 const FIELD_CLASSES: [&str; 25] = [
@@ -188,7 +188,37 @@ pub fn field_call(
         None | Some(Value::Function(_) | Value::Builtin(_)) => {}
         Some(value) => spec = spec.default(to_scalar(value)?),
     }
-    Ok(Value::Field(Rc::new(spec)))
+    let choices = match option(&kwargs, "choices") {
+        Some(Value::List(items)) => Some(choice_pairs(&items.borrow())),
+        Some(Value::Tuple(items)) => Some(choice_pairs(items)),
+        _ => None,
+    };
+    let auto_now = flag("auto_now") || flag("auto_now_add");
+    Ok(Value::Field(Rc::new(FieldDef {
+        spec,
+        choices,
+        auto_now,
+    })))
+}
+
+/// `[(value, label), …]`; grouped choices (`("Group", [(v, l), …])`) are flattened.
+fn choice_pairs(items: &[Value]) -> Vec<(Value, Value)> {
+    let mut out = vec![];
+    for item in items {
+        if let Value::Tuple(pair) = item {
+            match (pair.first(), pair.get(1)) {
+                (Some(_), Some(Value::List(group))) => out.extend(choice_pairs(&group.borrow())),
+                (Some(_), Some(Value::Tuple(group)))
+                    if group.iter().all(|g| matches!(g, Value::Tuple(_))) =>
+                {
+                    out.extend(choice_pairs(group))
+                }
+                (Some(v), Some(l)) => out.push((v.clone(), l.clone())),
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 fn string_list(value: &Value, what: &str) -> Result<Vec<String>, ScriptError> {
@@ -224,6 +254,9 @@ pub fn define_model(
 ) -> Result<(PendingModel, Rc<ModelClass>), ScriptError> {
     let mut class = ModelClass {
         name: name.to_string(),
+        choices: HashMap::new(),
+        auto_now: Vec::new(),
+        attributes: HashMap::new(),
         str_method: None,
         methods: HashMap::new(),
     };
@@ -231,7 +264,7 @@ pub fn define_model(
     // visible to the later lines of the body only.
     interp.frames.push(HashMap::new());
     let model = model_body(interp, Model::new(name), &mut class, body);
-    interp.frames.pop();
+    class.attributes = interp.frames.pop().unwrap_or_default();
     let location = Location {
         file: interp.file.clone(),
         line: stmt.line,
@@ -260,14 +293,20 @@ fn model_body(
                 let value = interp.eval(value).map_err(located)?;
                 for target in targets {
                     let ExprKind::Name(field_name) = &target.kind else {
-                        return Err(located(ScriptError::unsupported(
-                            "assignment to a non-name in a class body",
-                        )));
+                        // `OPEN, DONE = "o", "d"`: class constants.
+                        interp.assign(target, value.clone()).map_err(located)?;
+                        continue;
                     };
                     // Class constants (choices lists, …) are kept in the body's scope only.
                     match &value {
-                        Value::Field(spec) => {
-                            model = model.field(field_name.clone(), (**spec).clone())
+                        Value::Field(def) => {
+                            model = model.field(field_name.clone(), def.spec.clone());
+                            if let Some(choices) = &def.choices {
+                                class.choices.insert(field_name.clone(), choices.clone());
+                            }
+                            if def.auto_now {
+                                class.auto_now.push(field_name.clone());
+                            }
                         }
                         other => interp.set_name(field_name, other.clone()),
                     }
@@ -446,7 +485,7 @@ mod tests {
                 max_length: Some(254)
             }
         );
-        assert!(spec.null && spec.unique);
+        assert!(spec.spec.null && spec.spec.unique);
         let Value::Field(spec) = field_call(
             &mut i,
             "DecimalField",
@@ -467,7 +506,7 @@ mod tests {
                 decimal_places: 2
             }
         );
-        assert!(spec.default.is_some());
+        assert!(spec.spec.default.is_some());
         let cascade = Value::Opaque(Rc::from("SET_NULL"), Rc::new(vec![]));
         let Value::Field(spec) = field_call(
             &mut i,
@@ -478,7 +517,7 @@ mod tests {
         .unwrap() else {
             panic!("not a field")
         };
-        let relation = spec.field_type.relation().unwrap();
+        let relation = spec.spec.field_type.relation().unwrap();
         assert_eq!(
             (
                 relation.to.as_str(),

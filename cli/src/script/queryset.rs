@@ -185,7 +185,7 @@ fn expr_value(e: Expression) -> Value {
 
 fn field_spec(value: &Value) -> Result<FieldSpec, ScriptError> {
     match value {
-        Value::Field(f) => Ok((**f).clone()),
+        Value::Field(f) => Ok(f.spec.clone()),
         other => Err(ScriptError::type_error(format!(
             "output_field must be a field instance such as models.IntegerField(), not {}",
             other.repr()
@@ -898,6 +898,8 @@ fn queryset_method(
             Ok(Value::dict(bulk.iter().map(|(k, i)| (from_scalar(k), instance_value(&pk_of(&interp.db, &model), &model, i))).collect()))
         }
         "create" => {
+            let mut kwargs = kwargs;
+            auto_now(interp, &model, &mut kwargs)?;
             let made = qs.create(field_values(&kwargs)?)?;
             Ok(instance_value(&pk_of(&interp.db, &model), &model, &made))
         }
@@ -912,6 +914,7 @@ fn queryset_method(
                             values.push((k.to_str(), v.clone()));
                         }
                     }
+                    auto_now(interp, &model, &mut values)?;
                     let made = qs.create(field_values(&values)?)?;
                     Ok(Value::tuple(vec![instance_value(&pk_of(&interp.db, &model), &model, &made), Value::Bool(true)]))
                 }
@@ -925,7 +928,8 @@ fn queryset_method(
                 let Value::Instance(i) = o else {
                     return Err(ScriptError::type_error(format!("bulk_create() takes model instances, not {}", o.type_name())));
                 };
-                let i = i.borrow();
+                let mut i = i.borrow_mut();
+                auto_now(interp, &model, &mut i.fields)?;
                 rows.push(unsaved_values(&i)?);
             }
             let model_arc = interp.db.model(&model)?;
@@ -982,6 +986,42 @@ fn next_pk(interp: &mut Interpreter, model: &str) -> Result<i64, ScriptError> {
         v if v.is_null() => 0,
         v => v.as_i64().unwrap_or(0),
     })
+}
+
+/// Fills the `auto_now`/`auto_now_add` fields that have no value with the current date or
+/// time, as Django's `pre_save` does.
+fn auto_now(
+    interp: &Interpreter,
+    model: &str,
+    values: &mut Vec<(String, Value)>,
+) -> Result<(), ScriptError> {
+    let Some(class) = interp.classes.get(model) else {
+        return Ok(());
+    };
+    if class.auto_now.is_empty() {
+        return Ok(());
+    }
+    let registered = interp.db.model(model)?;
+    let now = chrono::Utc::now().naive_utc();
+    for name in &class.auto_now {
+        let Some(field) = registered.get_field(name) else {
+            continue;
+        };
+        let value = match field.field_type() {
+            quiver::model::FieldType::DateField => Value::Date(now.date()),
+            quiver::model::FieldType::TimeField => Value::Time(now.time()),
+            _ => Value::DateTime(now),
+        };
+        match values
+            .iter_mut()
+            .find(|(k, _)| k == field.name() || k == field.attname())
+        {
+            Some((_, v)) if !matches!(v, Value::None) => {}
+            Some((_, v)) => *v = value,
+            None => values.push((field.attname().to_string(), value)),
+        }
+    }
+    Ok(())
 }
 
 fn unsaved_values(i: &InstanceValue) -> Result<Vec<(String, quiver::ScalarValue)>, ScriptError> {
@@ -1117,6 +1157,7 @@ pub fn get_attribute(
                     model: Some(Rc::from(class.name.as_str())),
                 }),
                 "__name__" => Ok(Value::str(&class.name)),
+                _ if class.attributes.contains_key(name) => Ok(class.attributes[name].clone()),
                 _ => Err(ScriptError::new(
                     "AttributeError",
                     format!("type object '{}' has no attribute '{name}'", class.name),
@@ -1214,7 +1255,8 @@ fn instance_attribute(
     if matches!(
         name,
         "save" | "delete" | "refresh_from_db" | "full_clean" | "clean"
-    ) {
+    ) || display_field(interp, &model_name, name).is_some()
+    {
         return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
     }
     if let Some(method) = interp
@@ -1224,6 +1266,13 @@ fn instance_attribute(
     {
         let _ = method;
         return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
+    }
+    if let Some(v) = interp
+        .classes
+        .get(&model_name)
+        .and_then(|c| c.attributes.get(name).cloned())
+    {
+        return Ok(v);
     }
     // Reverse relations: `customer.order_set` / the related_name.
     for reverse in interp.db.registry().reverse_relations(model.name()) {
@@ -1242,6 +1291,17 @@ fn instance_attribute(
         }
     }
     Err(ScriptError::attribute(&model_name, name))
+}
+
+/// For `get_<field>_display`: the field and its choices.
+fn display_field(
+    interp: &Interpreter,
+    model: &str,
+    name: &str,
+) -> Option<(String, Vec<(Value, Value)>)> {
+    let field = name.strip_prefix("get_")?.strip_suffix("_display")?;
+    let choices = interp.classes.get(model)?.choices.get(field)?;
+    Some((field.to_string(), choices.clone()))
 }
 
 /// `object.name = value` (instance fields).
@@ -1340,6 +1400,7 @@ fn instance_method(
                     format!("{model}.save() of an existing object needs an UPDATE, which Quiver does not support yet"),
                 ));
             }
+            auto_now(interp, &model, &mut i.borrow_mut().fields)?;
             let values = unsaved_values(&i.borrow())?;
             let made = interp.db.objects(&model).create(values)?;
             let mut inst = i.borrow_mut();
@@ -1370,6 +1431,20 @@ fn instance_method(
             ),
         )),
         "full_clean" | "clean" => Ok(Value::None),
+        _ if display_field(interp, &model, name).is_some() => {
+            // Django's get_FOO_display(): the label of the field's value among its choices.
+            let (field, choices) = display_field(interp, &model, name).unwrap_or_default();
+            let value = i.borrow().get(&field).cloned().unwrap_or(Value::None);
+            let label = choices
+                .iter()
+                .find(|(v, _)| super::operators::values_equal(v, &value))
+                .map(|(_, label)| label.clone());
+            // force_str(..., strings_only=True): a value without a label comes back as is.
+            match label {
+                Some(label) => Ok(Value::str(interp.str_of(&label)?)),
+                None => Ok(value),
+            }
+        }
         _ => {
             let method = interp
                 .classes

@@ -36,10 +36,27 @@ pub enum FunctionBody {
     Lambda(super::ast::Expr),
 }
 
+/// A field definition as a class body writes it: the Quiver field plus the options that
+/// only the script frontend acts on.
+#[derive(Debug)]
+pub struct FieldDef {
+    pub spec: FieldSpec,
+    /// `choices=[(value, label), …]`, for `get_<field>_display()`.
+    pub choices: Option<Vec<(Value, Value)>>,
+    /// `auto_now=True` / `auto_now_add=True`: filled with the current date/time on create.
+    pub auto_now: bool,
+}
+
 /// A model class defined by the script.
 #[derive(Debug)]
 pub struct ModelClass {
     pub name: String,
+    /// Choices by field name.
+    pub choices: HashMap<String, Vec<(Value, Value)>>,
+    /// Field names filled with the current date/time when an object is created.
+    pub auto_now: Vec<String>,
+    /// Class attributes other than fields and methods (`STATUS = [...]`, `OPEN = "o"`).
+    pub attributes: HashMap<String, Value>,
     /// `def __str__(self): return <expr>` when it has that simple shape.
     pub str_method: Option<Rc<Function>>,
     /// Methods other than `__str__`, callable on instances.
@@ -142,7 +159,7 @@ pub enum Value {
     When(Rc<When>),
     OrderBy(Rc<OrderBy>),
     /// A model field definition (`models.CharField(max_length=10)`).
-    Field(Rc<FieldSpec>),
+    Field(Rc<FieldDef>),
     /// A value of an option such as `models.CASCADE` or `models.Index(...)`.
     Opaque(Rc<str>, Rc<Vec<(String, Value)>>),
     /// A raised exception object.
@@ -204,7 +221,7 @@ impl Value {
             Value::Q(_) => "Q".into(),
             Value::When(_) => "When".into(),
             Value::OrderBy(_) => "OrderBy".into(),
-            Value::Field(f) => f.field_type.class_name().into(),
+            Value::Field(f) => f.spec.field_type.class_name().into(),
             Value::Opaque(name, _) => name.to_string(),
             Value::Exception(e) => e.kind.clone(),
             Value::ExceptionClass { .. } => "type".into(),
@@ -362,7 +379,7 @@ impl Value {
                 o.expr,
                 if o.descending { "True" } else { "False" }
             ),
-            Value::Field(f) => format!("<django.db.models.{}>", f.field_type.class_name()),
+            Value::Field(f) => format!("<django.db.models.{}>", f.spec.field_type.class_name()),
             Value::Opaque(name, _) => format!("<{name}>"),
             Value::Exception(e) => format!("{}({})", e.kind, str_repr(&e.message)),
             Value::ExceptionClass { name, model } => match model {

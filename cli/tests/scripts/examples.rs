@@ -75,3 +75,8 @@ fn parquet_readings_match_django() {
 fn countries_with_a_char_primary_key_match_django() {
     check("countries");
 }
+
+#[test]
+fn tickets_with_choices_and_auto_now_match_django() {
+    check("tickets");
+}
