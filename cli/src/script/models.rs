@@ -480,7 +480,7 @@ mod tests {
             panic!("not a field")
         };
         assert_eq!(
-            spec.field_type,
+            spec.spec.field_type,
             FieldType::CharField {
                 max_length: Some(254)
             }
@@ -500,7 +500,7 @@ mod tests {
             panic!("not a field")
         };
         assert_eq!(
-            spec.field_type,
+            spec.spec.field_type,
             FieldType::DecimalField {
                 max_digits: 6,
                 decimal_places: 2
