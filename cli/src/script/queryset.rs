@@ -901,7 +901,16 @@ fn queryset_method(
             let mut kwargs = kwargs;
             auto_now(interp, &model, &mut kwargs)?;
             let made = qs.create(field_values(&kwargs)?)?;
-            Ok(instance_value(&pk_of(&interp.db, &model), &model, &made))
+            let made = instance_value(&pk_of(&interp.db, &model), &model, &made);
+            // Django keeps the related objects it was given: `order.customer` runs no query.
+            if let Value::Instance(i) = &made {
+                for (k, v) in &kwargs {
+                    if matches!(v, Value::Instance(_)) {
+                        i.borrow_mut().related.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            Ok(made)
         }
         "get_or_create" => {
             let defaults = take_kw(&mut kwargs, "defaults");

@@ -70,6 +70,9 @@ fn attribute_access_runs_one_query_and_the_log_shows_it() {
         "{SHOP}ann = Customer.objects.create(name='Ann')\n\
 Order.objects.create(customer=ann, amount=Decimal('2'))\n\
 reset_queries()\n\
+again = Order.objects.create(customer=ann, amount=Decimal('3'))\n\
+print(again.customer.name, len(connection.queries))\n\
+reset_queries()\n\
 order = Order.objects.get(pk=1)\n\
 print(order.customer.name, order.customer.name, len(connection.queries))\n\
 print(connection.queries[1]['sql'])\n"
@@ -77,9 +80,10 @@ print(connection.queries[1]['sql'])\n"
     let out = run_source(&source, "json", &[]);
     assert!(out.success, "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines[0], "[\"Ann\",\"Ann\",2]");
-    assert!(lines[1].starts_with("\"SELECT"), "{}", lines[1]);
-    assert!(lines[1].contains("\\\"customer\\\""), "{}", lines[1]);
+    assert_eq!(lines[0], "[\"Ann\",0]", "create() keeps the related object");
+    assert_eq!(lines[1], "[\"Ann\",\"Ann\",2]");
+    assert!(lines[2].starts_with("\"SELECT"), "{}", lines[2]);
+    assert!(lines[2].contains("\\\"customer\\\""), "{}", lines[2]);
 }
 
 #[test]
