@@ -58,22 +58,20 @@ fn open(path: &PathBuf) -> Result<File, ScriptError> {
         .map_err(|e| ScriptError::new("FileNotFoundError", format!("{}: {e}", path.display())))
 }
 
-fn run(db: &Database, load: &DataLoad) -> Result<(), ScriptError> {
-    match load {
-        DataLoad::Fixture(path) => {
-            db.load_fixture(path)?;
-        }
+/// Loads one file (with a progress bar when it is large); returns the rows loaded.
+pub fn run(db: &Database, load: &DataLoad) -> Result<usize, ScriptError> {
+    Ok(match load {
+        DataLoad::Fixture(path) => db.load_fixture(path)?,
         DataLoad::Csv(model, path) => {
             let file = open(path)?;
             let name = path.display().to_string();
             match progress(path) {
                 Some(bar) => {
-                    db.load_csv_from(model, bar.wrap_read(file), &name)?;
+                    let n = db.load_csv_from(model, bar.wrap_read(file), &name)?;
                     bar.finish_and_clear();
+                    n
                 }
-                None => {
-                    db.load_csv_from(model, file, &name)?;
-                }
+                None => db.load_csv_from(model, file, &name)?,
             }
         }
         DataLoad::Json(model, path) => {
@@ -91,7 +89,7 @@ fn run(db: &Database, load: &DataLoad) -> Result<(), ScriptError> {
                 }
             };
             read.map_err(|e| ScriptError::new("OSError", format!("{}: {e}", path.display())))?;
-            db.load_json_text(model, &text, &path.display().to_string())?;
+            db.load_json_text(model, &text, &path.display().to_string())?
         }
         DataLoad::Parquet(model, path) => {
             let spinner = progress(path).map(|_| {
@@ -100,11 +98,11 @@ fn run(db: &Database, load: &DataLoad) -> Result<(), ScriptError> {
                 s.enable_steady_tick(Duration::from_millis(120));
                 s
             });
-            db.load_parquet(model, path)?;
+            let n = db.load_parquet(model, path)?;
             if let Some(s) = spinner {
                 s.finish_and_clear();
             }
+            n
         }
-    }
-    Ok(())
+    })
 }

@@ -84,7 +84,7 @@ fn cli() -> Command {
         .subcommand(
             data_args(
                 Command::new("run")
-                    .about("Run a Django script (models, fixtures, QuerySets, print) and print what Django would")
+                    .about("Run a Django script (models, fixtures, QuerySets, print)")
                     .arg(Arg::new("file").value_name("FILE.py").required(true))
                     .arg(
                         Arg::new("format")
@@ -97,21 +97,31 @@ fn cli() -> Command {
             .after_help(RUN_EXAMPLES),
         )
         .subcommand(
-            data_args(Command::new("shell").about("An interactive Django shell on Quiver").arg(Arg::new("file").value_name("FILE.py")))
-                .after_help(SHELL_EXAMPLES),
+            data_args(
+                Command::new("shell")
+                    .about("An interactive Django shell on Quiver")
+                    .arg(Arg::new("file").value_name("FILE.py")),
+            )
+            .after_help(SHELL_EXAMPLES),
         )
         .subcommand(
             data_args(
                 Command::new("explain")
-                    .about("Show the SQL and the logical, optimized and physical plans of each QuerySet a script prints")
+                    .about("Show the SQL and the plans of each QuerySet a script prints")
                     .arg(Arg::new("file").value_name("FILE.py").required(true)),
             )
             .after_help(EXPLAIN_EXAMPLES),
         )
         .subcommand(
             Command::new("demo")
-                .about("Build a seeded in-memory shop and tour QuerySets over it (plans, results, timings)")
-                .arg(Arg::new("options").num_args(0..).trailing_var_arg(true).allow_hyphen_values(true).value_name("--orders N | --seed S | --no-plans"))
+                .about("Build a seeded shop and tour QuerySets over it (plans, results, timings)")
+                .arg(
+                    Arg::new("options")
+                        .num_args(0..)
+                        .trailing_var_arg(true)
+                        .allow_hyphen_values(true)
+                        .value_name("--orders N | --seed S | --no-plans"),
+                )
                 .after_help("Examples:\n  quiver demo\n  quiver demo --orders 3e6 --no-plans"),
         )
 }

@@ -48,7 +48,8 @@ pub(super) fn percent_format(
     Ok(out)
 }
 
-/// Python's format-spec mini-language for the common cases: `[[fill]align][sign][,][width][.precision][type]`.
+/// Python's format-spec mini-language for the common cases:
+/// `[[fill]align][sign][,][width][.precision][type]`.
 pub fn format_spec(value: &Value, text: &str, spec: &str) -> Result<String, ScriptError> {
     let chars: Vec<char> = spec.chars().collect();
     let mut i = 0;

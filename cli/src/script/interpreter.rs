@@ -227,7 +227,8 @@ impl Interpreter {
                 let result = self.exec_block(body);
                 if result.is_err() {
                     eprintln!(
-                        "warning: {}:{}: an exception left transaction.atomic(); Quiver cannot roll back its writes",
+                        "warning: {}:{}: an exception left transaction.atomic(); \
+                         Quiver cannot roll back its writes",
                         self.file, stmt.line
                     );
                 }

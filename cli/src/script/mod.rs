@@ -2,11 +2,11 @@
 //! on the `quiver` crate, as `quiver run`, `quiver shell` and `quiver explain` do.
 //!
 //! The stages follow a script through: [`lexer`] (tokens with indentation) → [`parser`]
-//! ([`ast`]) → [`interpreter`] (statements and Python values: [`values`], [`builtins`], [`operators`], [`containers`],
-//! [`format`], [`methods`]) →
-//! [`models`] (classes to registered models) and [`queryset`] (Django names to the Rust
-//! QuerySet API) → [`output`] (the `--format json|table|csv` printers). Errors are Python
-//! exceptions with a position ([`error`]).
+//! ([`ast`]) → [`interpreter`] (statements and Python values: [`values`], [`builtins`],
+//! [`operators`], [`containers`], [`format`], [`methods`]) → [`models`] (classes to
+//! registered models) and [`queryset`] (Django names to the Rust QuerySet API) → [`output`]
+//! (the `--format json|table|csv` printers). Errors are Python exceptions with a position
+//! ([`error`]).
 
 pub mod ast;
 pub mod builtins;

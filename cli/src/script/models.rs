@@ -110,23 +110,45 @@ pub fn field_call(
                 "URLField" => Some(200),
                 _ => None,
             };
-            let max_length = int_option(&kwargs, "max_length")?.or(default).map(|m| m as u32);
+            let max_length = int_option(&kwargs, "max_length")?
+                .or(default)
+                .map(|m| m as u32);
             FieldType::CharField { max_length }
         }
         "DecimalField" => {
-            let digits = int_option(&kwargs, "max_digits")?.ok_or_else(|| ScriptError::new("ImproperlyConfigured", "DecimalFields must define a 'max_digits' attribute. (fields.E132)"))?;
-            let places = int_option(&kwargs, "decimal_places")?.ok_or_else(|| ScriptError::new("ImproperlyConfigured", "DecimalFields must define a 'decimal_places' attribute. (fields.E130)"))?;
+            let required = |name: &str, check: &str| -> Result<i64, ScriptError> {
+                int_option(&kwargs, name)?.ok_or_else(|| {
+                    ScriptError::new(
+                        "ImproperlyConfigured",
+                        format!("DecimalFields must define a '{name}' attribute. ({check})"),
+                    )
+                })
+            };
+            let digits = required("max_digits", "fields.E132")?;
+            let places = required("decimal_places", "fields.E130")?;
+            let too_large = |name: &str| ScriptError::value_error(format!("{name} is too large"));
             FieldType::DecimalField {
-                max_digits: u8::try_from(digits).map_err(|_| ScriptError::value_error("max_digits is too large"))?,
-                decimal_places: i8::try_from(places).map_err(|_| ScriptError::value_error("decimal_places is too large"))?,
+                max_digits: u8::try_from(digits).map_err(|_| too_large("max_digits"))?,
+                decimal_places: i8::try_from(places).map_err(|_| too_large("decimal_places"))?,
             }
         }
         "ForeignKey" | "OneToOneField" => {
-            let target = args.first().or_else(|| option(&kwargs, "to")).ok_or_else(|| ScriptError::type_error(format!("{class}.__init__() missing 1 required positional argument: 'to'")))?;
+            let missing = |what: &str| {
+                ScriptError::type_error(format!(
+                    "{class}.__init__() missing 1 required positional argument: '{what}'"
+                ))
+            };
+            let target = args.first().or_else(|| option(&kwargs, "to"));
+            let target = target.ok_or_else(|| missing("to"))?;
             let to = match target {
                 Value::Str(s) => s.rsplit('.').next().unwrap_or(s).to_string(),
                 Value::ModelClass(c) => c.name.clone(),
-                other => return Err(ScriptError::type_error(format!("{class}({}) is invalid: the first argument must be a model or a model name", other.repr()))),
+                other => {
+                    return Err(ScriptError::type_error(format!(
+                        "{class}({}) is invalid: the first argument must be a model or its name",
+                        other.repr()
+                    )))
+                }
             };
             let on_delete = match args.get(1).or_else(|| option(&kwargs, "on_delete")) {
                 Some(Value::Opaque(name, _)) => match &**name {
@@ -137,7 +159,7 @@ pub fn field_call(
                     "SET_DEFAULT" => OnDelete::SetDefault,
                     _ => OnDelete::DoNothing,
                 },
-                _ => return Err(ScriptError::type_error(format!("{class}.__init__() missing 1 required positional argument: 'on_delete'"))),
+                _ => return Err(missing("on_delete")),
             };
             let text = |name: &str| match option(&kwargs, name) {
                 Some(Value::Str(s)) => Some(s.to_string()),
@@ -159,10 +181,15 @@ pub fn field_call(
         "ManyToManyField" => {
             return Err(ScriptError::new(
                 "NotSupportedError",
-                "ManyToManyField is not supported by the script frontend yet (it lands with Quiver's many-to-many relations)",
+                "ManyToManyField is not supported by the script frontend yet",
             ))
         }
-        other => return Err(ScriptError::new("NameError", format!("name '{other}' is not defined"))),
+        other => {
+            return Err(ScriptError::new(
+                "NameError",
+                format!("name '{other}' is not defined"),
+            ))
+        }
     };
     let mut spec = FieldSpec::new(kind);
     let flag = |name: &str| option(&kwargs, name).is_some_and(Value::truthy);

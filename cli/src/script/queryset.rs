@@ -102,6 +102,10 @@ pub const EXPRESSION_NAMES: [&str; 71] = [
     "Lower",
 ];
 
+/// Why the names in [`NOT_YET`] are refused.
+const NOT_YET_REASON: &str =
+    "window functions, subqueries and prefetching land with their QuerySet API";
+
 /// Names Django has that land in Quiver later; calling them says so.
 const NOT_YET: [&str; 12] = [
     "Window",
@@ -122,6 +126,20 @@ const NOT_YET: [&str; 12] = [
 pub fn is_expression_name(name: &str) -> bool {
     EXPRESSION_NAMES.contains(&name) || NOT_YET.contains(&name)
 }
+
+/// QuerySet methods Django has and Quiver's QuerySet does not yet.
+const LATER_METHODS: [&str; 10] = [
+    "select_related",
+    "prefetch_related",
+    "select_for_update",
+    "union",
+    "intersection",
+    "difference",
+    "dates",
+    "datetimes",
+    "raw",
+    "extra",
+];
 
 /// QuerySet and manager methods, for the shell's completion.
 pub const QUERYSET_METHODS: [&str; 40] = [
@@ -235,7 +253,7 @@ pub fn call_expression(
     if NOT_YET.contains(&name) {
         return Err(ScriptError::new(
             "NotSupportedError",
-            format!("{name} is not supported by Quiver yet (window functions, subqueries and prefetching land with their QuerySet API)"),
+            format!("{name} is not supported by Quiver yet ({NOT_YET_REASON})"),
         ));
     }
     let arg = |i: usize| -> Result<Expression, ScriptError> {
@@ -493,7 +511,9 @@ pub fn binary_django(left: &Value, op: &str, right: &Value) -> Result<Option<Val
         if matches!(op, "|" | "&") {
             return Err(ScriptError::new(
                 "NotSupportedError",
-                format!("combining QuerySets with {op} is not supported by Quiver yet; combine their filters with Q objects"),
+                format!(
+                    "combining QuerySets with {op} is not supported by Quiver yet; use Q objects"
+                ),
             ));
         }
     }
@@ -808,7 +828,7 @@ fn queryset_method(
         .ok_or_else(|| ScriptError::attribute(&receiver.type_name(), name))?;
     let chain = |q: QuerySet| Ok(new_qs(q, &model, shape));
     match name {
-        "all" | "iterator" | "using" | "select_for_update" => chain(qs),
+        "all" | "iterator" | "using" => chain(qs),
         "filter" => chain(qs.filter(build_q(&args, &kwargs)?)),
         "exclude" => chain(qs.exclude(build_q(&args, &kwargs)?)),
         "annotate" => chain(qs.annotate(named_expressions(&args, &kwargs, "annotations")?)),
@@ -817,7 +837,10 @@ fn queryset_method(
         "reverse" => chain(qs.reverse()),
         "distinct" => {
             if !args.is_empty() {
-                return Err(ScriptError::new("NotSupportedError", "DISTINCT ON fields is not supported by this database backend."));
+                return Err(ScriptError::new(
+                    "NotSupportedError",
+                    "DISTINCT ON fields is not supported by this database backend.",
+                ));
             }
             chain(qs.distinct())
         }
@@ -869,33 +892,57 @@ fn queryset_method(
             Ok(shaped(&interp.db, &model, &found, shape))
         }
         "first" | "last" => {
-            let found = if name == "first" { qs.first()? } else { qs.last()? };
+            let found = if name == "first" {
+                qs.first()?
+            } else {
+                qs.last()?
+            };
             Ok(found.map_or(Value::None, |i| shaped(&interp.db, &model, &i, shape)))
         }
         "latest" | "earliest" => {
             let fields = strings(&args, name)?;
-            let found = if name == "latest" { qs.latest(fields) } else { qs.earliest(fields) };
-            Ok(shaped(&interp.db, &model, &found.map_err(|e| model_error(e, &model))?, shape))
+            let found = if name == "latest" {
+                qs.latest(fields)
+            } else {
+                qs.earliest(fields)
+            };
+            Ok(shaped(
+                &interp.db,
+                &model,
+                &found.map_err(|e| model_error(e, &model))?,
+                shape,
+            ))
         }
         "contains" => {
             let Some(Value::Instance(obj)) = args.first() else {
                 return Err(ScriptError::type_error("'obj' must be a model instance."));
             };
             let obj = obj.borrow();
-            let instance = Instance::new(obj.model.clone(), Some("id".into()), Row::from_pairs(vec![("id", to_scalar(&obj.pk_value())?)]));
+            let key = Row::from_pairs(vec![(obj.pk.clone(), to_scalar(&obj.pk_value())?)]);
+            let instance = Instance::new(obj.model.clone(), Some(obj.pk.clone()), key);
             Ok(Value::Bool(qs.contains(&instance)?))
         }
         "in_bulk" => {
             let ids = match args.first().or(kw(&kwargs, "id_list").as_ref()) {
                 None | Some(Value::None) => None,
-                Some(v) => Some(interp.iterate(v)?.iter().map(to_scalar).collect::<Result<Vec<_>, _>>()?),
+                Some(v) => Some(
+                    interp
+                        .iterate(v)?
+                        .iter()
+                        .map(to_scalar)
+                        .collect::<Result<Vec<_>, _>>()?,
+                ),
             };
             let field = match kw(&kwargs, "field_name") {
                 Some(Value::Str(s)) => s.to_string(),
                 _ => "pk".into(),
             };
             let bulk = qs.in_bulk(ids, &field)?;
-            Ok(Value::dict(bulk.iter().map(|(k, i)| (from_scalar(k), instance_value(&pk_of(&interp.db, &model), &model, i))).collect()))
+            let pk = pk_of(&interp.db, &model);
+            let items = bulk
+                .iter()
+                .map(|(k, i)| (from_scalar(k), instance_value(&pk, &model, i)));
+            Ok(Value::dict(items.collect()))
         }
         "create" => {
             let mut kwargs = kwargs;
@@ -915,9 +962,15 @@ fn queryset_method(
         "get_or_create" => {
             let defaults = take_kw(&mut kwargs, "defaults");
             match qs.get(build_q(&[], &kwargs)?) {
-                Ok(found) => Ok(Value::tuple(vec![instance_value(&pk_of(&interp.db, &model), &model, &found), Value::Bool(false)])),
+                Ok(found) => {
+                    let found = instance_value(&pk_of(&interp.db, &model), &model, &found);
+                    Ok(Value::tuple(vec![found, Value::Bool(false)]))
+                }
                 Err(quiver::Error::DoesNotExist(_)) => {
-                    let mut values: Vec<(String, Value)> = kwargs.into_iter().filter(|(k, _)| !k.contains("__")).collect();
+                    let mut values: Vec<(String, Value)> = kwargs
+                        .into_iter()
+                        .filter(|(k, _)| !k.contains("__"))
+                        .collect();
                     if let Some(Value::Dict(d)) = defaults {
                         for (k, v) in d.borrow().iter() {
                             values.push((k.to_str(), v.clone()));
@@ -925,7 +978,8 @@ fn queryset_method(
                     }
                     auto_now(interp, &model, &mut values)?;
                     let made = qs.create(field_values(&values)?)?;
-                    Ok(Value::tuple(vec![instance_value(&pk_of(&interp.db, &model), &model, &made), Value::Bool(true)]))
+                    let made = instance_value(&pk_of(&interp.db, &model), &model, &made);
+                    Ok(Value::tuple(vec![made, Value::Bool(true)]))
                 }
                 Err(e) => Err(model_error(e, &model)),
             }
@@ -935,7 +989,10 @@ fn queryset_method(
             let mut rows = vec![];
             for o in &objects {
                 let Value::Instance(i) = o else {
-                    return Err(ScriptError::type_error(format!("bulk_create() takes model instances, not {}", o.type_name())));
+                    return Err(ScriptError::type_error(format!(
+                        "bulk_create() takes model instances, not {}",
+                        o.type_name()
+                    )));
                 };
                 let mut i = i.borrow_mut();
                 auto_now(interp, &model, &mut i.fields)?;
@@ -964,20 +1021,25 @@ fn queryset_method(
         "load_csv" | "load_json" | "load_parquet" => {
             let path = match args.first() {
                 Some(Value::Str(p)) => interp.base_dir.join(&**p),
-                _ => return Err(ScriptError::type_error(format!("{name}() takes a file path"))),
+                _ => {
+                    return Err(ScriptError::type_error(format!(
+                        "{name}() takes a file path"
+                    )))
+                }
             };
-            let n = match name {
-                "load_csv" => interp.db.load_csv(&model, &path)?,
-                "load_json" => interp.db.load_json(&model, &path)?,
-                _ => interp.db.load_parquet(&model, &path)?,
+            let load = match name {
+                "load_csv" => crate::loading::DataLoad::Csv(model.clone(), path),
+                "load_json" => crate::loading::DataLoad::Json(model.clone(), path),
+                _ => crate::loading::DataLoad::Parquet(model.clone(), path),
             };
+            let n = crate::loading::run(&interp.db, &load)?;
             Ok(Value::Int(n as i64))
         }
         "update" | "delete" | "update_or_create" | "bulk_update" => Err(ScriptError::new(
             "NotSupportedError",
-            format!("QuerySet.{name}() is not supported by Quiver yet (updates and deletes are not implemented)"),
+            format!("QuerySet.{name}() is not supported by Quiver yet (no updates or deletes)"),
         )),
-        "select_related" | "prefetch_related" | "union" | "intersection" | "difference" | "dates" | "datetimes" | "raw" | "extra" => Err(ScriptError::new(
+        name if LATER_METHODS.contains(&name) => Err(ScriptError::new(
             "NotSupportedError",
             format!("QuerySet.{name}() is not supported by Quiver yet"),
         )),
@@ -1406,7 +1468,9 @@ fn instance_method(
             if !adding {
                 return Err(ScriptError::new(
                     "NotSupportedError",
-                    format!("{model}.save() of an existing object needs an UPDATE, which Quiver does not support yet"),
+                    format!(
+                        "{model}.save() of a saved object needs an UPDATE; Quiver has none yet"
+                    ),
                 ));
             }
             auto_now(interp, &model, &mut i.borrow_mut().fields)?;
