@@ -575,6 +575,14 @@ fn new_qs(qs: QuerySet, model: &str, shape: Shape) -> Value {
     }))
 }
 
+/// How many rows an evaluated QuerySet holds (`None` before it runs).
+fn cached_len(value: &Value) -> Option<usize> {
+    match value {
+        Value::QuerySet(q) => q.cache.borrow().as_ref().map(Vec::len),
+        _ => None,
+    }
+}
+
 /// The QuerySet a manager, related manager or QuerySet stands for.
 fn queryset_of(
     interp: &mut Interpreter,
@@ -871,6 +879,15 @@ fn queryset_method(
                 Shape::Lists
             };
             Ok(new_qs(q, &model, shape))
+        }
+        // Django answers both from an evaluated QuerySet's result cache, without a query.
+        "count" | "exists" if cached_len(receiver).is_some() => {
+            let n = cached_len(receiver).unwrap_or_default();
+            Ok(if name == "count" {
+                Value::Int(n as i64)
+            } else {
+                Value::Bool(n > 0)
+            })
         }
         "count" => Ok(Value::Int(qs.count()? as i64)),
         "exists" => Ok(Value::Bool(qs.exists()?)),

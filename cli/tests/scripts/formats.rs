@@ -75,7 +75,10 @@ print(again.customer.name, len(connection.queries))\n\
 reset_queries()\n\
 order = Order.objects.get(pk=1)\n\
 print(order.customer.name, order.customer.name, len(connection.queries))\n\
-print(connection.queries[1]['sql'])\n"
+print(connection.queries[1]['sql'])\n\
+qs = Order.objects.all()\n\
+reset_queries()\n\
+print(len(qs), qs.count(), qs.exists(), Order.objects.count(), len(connection.queries))\n"
     );
     let out = run_source(&source, "json", &[]);
     assert!(out.success, "{}", out.stderr);
@@ -84,6 +87,10 @@ print(connection.queries[1]['sql'])\n"
     assert_eq!(lines[1], "[\"Ann\",\"Ann\",2]");
     assert!(lines[2].starts_with("\"SELECT"), "{}", lines[2]);
     assert!(lines[2].contains("\\\"customer\\\""), "{}", lines[2]);
+    assert_eq!(
+        lines[3], "[2,2,true,2,2]",
+        "count()/exists() reuse an evaluated QuerySet"
+    );
 }
 
 #[test]
