@@ -141,5 +141,6 @@ pub enum StmtKind {
     Break,
     Continue,
     Del(Vec<Expr>),
-    Global,
+    /// `global a, b` (`nonlocal` when the flag is false).
+    Global(Vec<String>, bool),
 }

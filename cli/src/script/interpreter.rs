@@ -292,7 +292,15 @@ impl Interpreter {
                     }
                 }
             }
-            StmtKind::Pass | StmtKind::Global => {}
+            StmtKind::Global(names, global) => {
+                let marker = if *global { GLOBAL } else { NONLOCAL };
+                if let Some(frame) = self.frames.last_mut() {
+                    for name in names {
+                        frame.insert(name.clone(), Value::Opaque(Rc::from(marker), Rc::default()));
+                    }
+                }
+            }
+            StmtKind::Pass => {}
             StmtKind::Break => return Ok(Flow::Break),
             StmtKind::Continue => return Ok(Flow::Continue),
             StmtKind::Del(targets) => {
@@ -557,12 +565,28 @@ impl Interpreter {
     }
 
     pub(super) fn set_name(&mut self, name: &str, value: Value) {
-        match self.frames.last_mut() {
-            Some(frame) => {
-                frame.insert(name.to_string(), value);
+        let Some(frame) = self.frames.last_mut() else {
+            self.globals.insert(name.to_string(), value);
+            return;
+        };
+        match frame.get(name).and_then(scope_marker) {
+            Some(GLOBAL) => {
+                self.globals.insert(name.to_string(), value);
+            }
+            Some(_) => {
+                // `nonlocal`: the nearest enclosing call's variable.
+                let depth = self.frames.len() - 1;
+                let outer = self.frames[..depth]
+                    .iter_mut()
+                    .rev()
+                    .find(|f| f.get(name).is_some_and(|v| scope_marker(v).is_none()));
+                match outer {
+                    Some(f) => f.insert(name.to_string(), value),
+                    None => self.globals.insert(name.to_string(), value),
+                };
             }
             None => {
-                self.globals.insert(name.to_string(), value);
+                frame.insert(name.to_string(), value);
             }
         }
     }
@@ -574,7 +598,7 @@ impl Interpreter {
         self.frames
             .iter()
             .rev()
-            .find_map(|frame| frame.get(name))
+            .find_map(|frame| frame.get(name).filter(|v| scope_marker(v).is_none()))
             .or_else(|| self.globals.get(name))
             .cloned()
     }
@@ -1102,6 +1126,18 @@ fn explain_text(qs: &QuerySet) -> Result<String, ScriptError> {
     Ok(format!("-- {sql}\n{plans}"))
 }
 
+/// What a frame holds for a name declared `global` / `nonlocal` in it.
+const GLOBAL: &str = "<global>";
+const NONLOCAL: &str = "<nonlocal>";
+
+fn scope_marker(value: &Value) -> Option<&'static str> {
+    match value {
+        Value::Opaque(name, _) if &**name == GLOBAL => Some(GLOBAL),
+        Value::Opaque(name, _) if &**name == NONLOCAL => Some(NONLOCAL),
+        _ => None,
+    }
+}
+
 /// Django's runner creates tables before the first statement that is not one of these.
 fn is_definition(stmt: &Stmt) -> bool {
     match &stmt.kind {
@@ -1161,6 +1197,12 @@ mod tests {
     fn lambdas_see_the_enclosing_function() {
         let out = run("def by(rows, i):\n    return sorted(rows, key=lambda r: r[i])\nprint(by([(1, 'b'), (2, 'a')], 1))\n").unwrap();
         assert_eq!(out, "[[2,\"a\"],[1,\"b\"]]\n");
+    }
+
+    #[test]
+    fn global_and_nonlocal_assign_outside_the_function() {
+        let source = "n = 0\ndef bump():\n    global n\n    n += 1\ndef outer():\n    k = 1\n    def inner():\n        nonlocal k\n        k = 5\n    inner()\n    return k\nbump()\nbump()\nprint(n, outer())\n";
+        assert_eq!(run(source).unwrap(), "[2,5]\n");
     }
 
     #[test]

@@ -354,10 +354,13 @@ impl Parser {
                 }
                 "import" | "from" => return self.import(stmt),
                 "global" | "nonlocal" => {
-                    while !self.at_statement_end() {
-                        self.advance();
+                    let global = word == "global";
+                    self.advance();
+                    let mut names = vec![self.expect_name()?];
+                    while self.eat_op(",") {
+                        names.push(self.expect_name()?);
                     }
-                    return Ok(stmt(StmtKind::Global));
+                    return Ok(stmt(StmtKind::Global(names, global)));
                 }
                 "del" => {
                     self.advance();
