@@ -1007,9 +1007,14 @@ impl Interpreter {
                 if rows.len() > 20 {
                     items.push("'...(remaining elements truncated)...'".into());
                 }
+                let columns = match value {
+                    Value::QuerySet(q) => q.columns.borrow().clone(),
+                    _ => vec![],
+                };
                 Printable::QuerySet {
                     repr: format!("<QuerySet [{}]>", items.join(", ")),
                     rows,
+                    columns,
                 }
             }
             Value::Instance(i) => {

@@ -31,10 +31,12 @@ pub enum Printable {
     Dict(Vec<(Printable, Printable)>),
     /// A sorted set.
     Set(Vec<Printable>),
-    /// A QuerySet's rows, with Django's `repr()` for the text format.
+    /// A QuerySet's rows, with Django's `repr()` for the text format and the selected
+    /// column names (table headers of `values_list()` rows).
     QuerySet {
         rows: Vec<Printable>,
         repr: String,
+        columns: Vec<String>,
     },
 }
 
@@ -199,11 +201,12 @@ fn repr(value: &Printable) -> String {
 /// A table of rows (dicts or instances share their keys as columns; lists by position),
 /// or `None` when the value is not row-shaped.
 pub fn table(value: &Printable) -> Option<String> {
-    let rows = match value {
-        Printable::QuerySet { rows, .. } | Printable::List(rows) => rows,
+    let (rows, columns) = match value {
+        Printable::QuerySet { rows, columns, .. } => (rows, columns.as_slice()),
+        Printable::List(rows) => (rows, &[][..]),
         _ => return None,
     };
-    let (header, cells) = grid(rows, "NULL")?;
+    let (header, cells) = grid(rows, "NULL", columns)?;
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &cells {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -234,7 +237,11 @@ pub fn table(value: &Printable) -> Option<String> {
 }
 
 /// Column names and cell texts of row-shaped values.
-fn grid(rows: &[Printable], null: &str) -> Option<(Vec<String>, Vec<Vec<String>>)> {
+fn grid(
+    rows: &[Printable],
+    null: &str,
+    columns: &[String],
+) -> Option<(Vec<String>, Vec<Vec<String>>)> {
     let cell = |p: &Printable| match p {
         Printable::Plain(Value::None) => null.to_string(),
         other => text(other),
@@ -266,7 +273,11 @@ fn grid(rows: &[Printable], null: &str) -> Option<(Vec<String>, Vec<Vec<String>>
             Some((header, cells))
         }
         Printable::Tuple(items) | Printable::List(items) => {
-            let header: Vec<String> = (0..items.len()).map(|i| i.to_string()).collect();
+            let header: Vec<String> = if columns.len() == items.len() {
+                columns.to_vec()
+            } else {
+                (0..items.len()).map(|i| i.to_string()).collect()
+            };
             let cells = rows
                 .iter()
                 .map(|r| match r {
@@ -280,7 +291,11 @@ fn grid(rows: &[Printable], null: &str) -> Option<(Vec<String>, Vec<Vec<String>>
         }
         _ => {
             let cells = rows.iter().map(|r| vec![cell(r)]).collect();
-            Some((vec!["value".into()], cells))
+            let header = match columns {
+                [only] => only.clone(),
+                _ => "value".into(),
+            };
+            Some((vec![header], cells))
         }
     }
 }
@@ -307,15 +322,16 @@ pub fn csv(args: &[Printable]) -> String {
     };
     let single_row;
     let rows = match args {
-        [Printable::QuerySet { rows, .. } | Printable::List(rows)] => Some(rows.as_slice()),
+        [Printable::QuerySet { rows, columns, .. }] => Some((rows.as_slice(), columns.as_slice())),
+        [Printable::List(rows)] => Some((rows.as_slice(), &[][..])),
         [row @ Printable::Dict(_)] => {
             single_row = [row.clone()];
-            Some(single_row.as_slice())
+            Some((single_row.as_slice(), &[][..]))
         }
         _ => None,
     };
-    if let Some(rows) = rows {
-        if let Some((header, cells)) = grid(rows, "") {
+    if let Some((rows, columns)) = rows {
+        if let Some((header, cells)) = grid(rows, "", columns) {
             let mut lines = vec![header.into_iter().map(field).collect::<Vec<_>>().join(",")];
             lines.extend(
                 cells

@@ -572,6 +572,7 @@ fn new_qs(qs: QuerySet, model: &str, shape: Shape) -> Value {
         model: model.to_string(),
         shape,
         cache: RefCell::new(None),
+        columns: RefCell::new(Vec::new()),
     }))
 }
 
@@ -628,9 +629,10 @@ pub fn evaluate(interp: &mut Interpreter, value: &Value) -> Result<Vec<Value>, S
     let Some((qs, model, shape)) = queryset_of(interp, value)? else {
         return Ok(vec![]);
     };
-    let rows = rows_of(&interp.db, &qs, &model, shape)?;
+    let (rows, columns) = rows_and_columns(&interp.db, &qs, &model, shape)?;
     if let Value::QuerySet(q) = value {
         *q.cache.borrow_mut() = Some(rows.clone());
+        *q.columns.borrow_mut() = columns;
     }
     Ok(rows)
 }
@@ -649,19 +651,30 @@ fn rows_of(
     model: &str,
     shape: Shape,
 ) -> Result<Vec<Value>, ScriptError> {
-    let pk = pk_of(db, model);
-    Ok(match shape {
-        Shape::Instances => qs
-            .fetch_instances()?
-            .iter()
-            .map(|i| instance_value(&pk, model, i))
-            .collect(),
-        _ => qs
-            .fetch()?
-            .iter()
-            .map(|row| row_value(&row, shape))
-            .collect(),
-    })
+    Ok(rows_and_columns(db, qs, model, shape)?.0)
+}
+
+/// The rows in their shape, and the column names of `values()`/`values_list()` rows.
+fn rows_and_columns(
+    db: &quiver::Database,
+    qs: &QuerySet,
+    model: &str,
+    shape: Shape,
+) -> Result<(Vec<Value>, Vec<String>), ScriptError> {
+    if shape == Shape::Instances {
+        let pk = pk_of(db, model);
+        let rows = qs.fetch_instances()?;
+        return Ok((
+            rows.iter().map(|i| instance_value(&pk, model, i)).collect(),
+            vec![],
+        ));
+    }
+    let rows = qs.fetch()?;
+    let columns = rows.columns().to_vec();
+    Ok((
+        rows.iter().map(|row| row_value(&row, shape)).collect(),
+        columns,
+    ))
 }
 
 fn row_value(row: &Row, shape: Shape) -> Value {

@@ -81,6 +81,8 @@ pub struct QuerySetValue {
     pub model: String,
     pub shape: Shape,
     pub cache: RefCell<Option<Vec<Value>>>,
+    /// The selected column names, known once evaluated (table headers of `values_list`).
+    pub columns: RefCell<Vec<String>>,
 }
 
 /// A model object.
