@@ -442,9 +442,23 @@ impl Interpreter {
             .iter()
             .map(|b| self.eval(b))
             .collect::<Result<_, _>>()?;
-        let is_model = bases
+        let model_bases: Vec<Rc<ModelClass>> = bases
             .iter()
-            .any(|b| matches!(b, Value::Builtin(n) if &**n == "models.Model" || &**n == "Model"));
+            .filter_map(|b| match b {
+                Value::ModelClass(c) => Some(Rc::clone(c)),
+                _ => None,
+            })
+            .collect();
+        if let Some(concrete) = model_bases.iter().find(|c| c.abstract_model.is_none()) {
+            return Err(ScriptError::unsupported(format!(
+                "class '{name}({})': multi-table inheritance (only abstract base models)",
+                concrete.name
+            )));
+        }
+        let is_model = !model_bases.is_empty()
+            || bases.iter().any(
+                |b| matches!(b, Value::Builtin(n) if &**n == "models.Model" || &**n == "Model"),
+            );
         if let Some(Value::ExceptionClass { name: base, .. }) = bases.first() {
             self.exception_bases
                 .insert(name.to_string(), base.to_string());
@@ -462,8 +476,10 @@ impl Interpreter {
                 "class '{name}': only model classes (models.Model) and exception classes can be defined"
             )));
         }
-        let (pending, class) = super::models::define_model(self, name, body, stmt)?;
-        self.pending.push(pending);
+        let (pending, class) = super::models::define_model(self, name, &model_bases, body, stmt)?;
+        if let Some(pending) = pending {
+            self.pending.push(pending);
+        }
         self.classes.insert(name.to_string(), Rc::clone(&class));
         self.set_name(name, Value::ModelClass(class));
         Ok(())

@@ -272,38 +272,58 @@ fn string_list(value: &Value, what: &str) -> Result<Vec<String>, ScriptError> {
         .collect()
 }
 
-/// Builds the model of a class body (fields, Meta, methods).
+/// Builds the model of a class body (fields, Meta, methods) on top of its abstract base
+/// models' fields and options. An abstract model gives no model to register.
 pub fn define_model(
     interp: &mut Interpreter,
     name: &str,
+    bases: &[Rc<ModelClass>],
     body: &[Stmt],
     stmt: &Stmt,
-) -> Result<(PendingModel, Rc<ModelClass>), ScriptError> {
+) -> Result<(Option<PendingModel>, Rc<ModelClass>), ScriptError> {
     let mut class = ModelClass {
         name: name.to_string(),
         choices: HashMap::new(),
         auto_now: Vec::new(),
         attributes: HashMap::new(),
+        abstract_model: None,
         str_method: None,
         methods: HashMap::new(),
     };
+    let mut model = Model::new(name);
+    for base in bases {
+        // Django copies an abstract base's fields into each subclass, and its Meta when the
+        // subclass declares none.
+        if let Some(inherited) = &base.abstract_model {
+            for field in inherited.fields() {
+                model = model.field(field.name(), field.spec().clone());
+            }
+            model = model.ordering(inherited.default_ordering().to_vec());
+        }
+        class.choices.extend(base.choices.clone());
+        class.auto_now.extend(base.auto_now.iter().cloned());
+        class.attributes.extend(base.attributes.clone());
+        class.methods.extend(base.methods.clone());
+        class.str_method = class.str_method.take().or_else(|| base.str_method.clone());
+    }
     // The class body is its own scope: constants defined there (`GENRES = [...]`) are
     // visible to the later lines of the body only.
     interp.frames.push(HashMap::new());
-    let model = model_body(interp, Model::new(name), &mut class, body);
-    class.attributes = interp.frames.pop().unwrap_or_default();
+    let built = model_body(interp, model, &mut class, body);
+    class
+        .attributes
+        .extend(interp.frames.pop().unwrap_or_default());
+    let (model, is_abstract) = built?;
     let location = Location {
         file: interp.file.clone(),
         line: stmt.line,
         col: stmt.col,
     };
-    Ok((
-        PendingModel {
-            model: model?,
-            location,
-        },
-        Rc::new(class),
-    ))
+    if is_abstract {
+        class.abstract_model = Some(model);
+        return Ok((None, Rc::new(class)));
+    }
+    Ok((Some(PendingModel { model, location }), Rc::new(class)))
 }
 
 fn model_body(
@@ -311,7 +331,8 @@ fn model_body(
     mut model: Model,
     class: &mut ModelClass,
     body: &[Stmt],
-) -> Result<Model, ScriptError> {
+) -> Result<(Model, bool), ScriptError> {
+    let mut is_abstract = false;
     for item in body {
         let file = interp.file.clone();
         let located = |e: ScriptError| e.at(&file, item.line, item.col);
@@ -344,7 +365,7 @@ fn model_body(
                 body: meta_body,
                 ..
             } if meta == "Meta" => {
-                model = apply_meta(interp, model, meta_body)?;
+                (model, is_abstract) = apply_meta(interp, model, meta_body)?;
             }
             StmtKind::Def {
                 name: method,
@@ -371,14 +392,16 @@ fn model_body(
             }
         }
     }
-    Ok(model)
+    Ok((model, is_abstract))
 }
 
+/// Applies `class Meta`; also says whether it declares `abstract = True`.
 fn apply_meta(
     interp: &mut Interpreter,
     mut model: Model,
     body: &[Stmt],
-) -> Result<Model, ScriptError> {
+) -> Result<(Model, bool), ScriptError> {
+    let mut is_abstract = false;
     for item in body {
         let file = interp.file.clone();
         let located = |e: ScriptError| e.at(&file, item.line, item.col);
@@ -395,6 +418,7 @@ fn apply_meta(
                     model = model.ordering(string_list(&value, "ordering").map_err(located)?)
                 }
                 "db_table" => model = model.db_table(value.to_str()),
+                "abstract" => is_abstract = value.truthy(),
                 "get_latest_by" => {
                     model =
                         model.get_latest_by(string_list(&value, "get_latest_by").map_err(located)?)
@@ -437,7 +461,7 @@ fn apply_meta(
             }
         }
     }
-    Ok(model)
+    Ok((model, is_abstract))
 }
 
 /// Registers models so that every relation's target comes first.

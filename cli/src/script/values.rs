@@ -48,7 +48,7 @@ pub struct FieldDef {
 }
 
 /// A model class defined by the script.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ModelClass {
     pub name: String,
     /// Choices by field name.
@@ -57,6 +57,9 @@ pub struct ModelClass {
     pub auto_now: Vec<String>,
     /// Class attributes other than fields and methods (`STATUS = [...]`, `OPEN = "o"`).
     pub attributes: HashMap<String, Value>,
+    /// For `Meta.abstract = True`: the fields and options subclasses inherit (the class
+    /// itself has no table).
+    pub abstract_model: Option<quiver::Model>,
     /// `def __str__(self): return <expr>` when it has that simple shape.
     pub str_method: Option<Rc<Function>>,
     /// Methods other than `__str__`, callable on instances.

@@ -52,6 +52,13 @@ fn constructs_outside_the_subset_say_which() {
     );
     let (_, message) = failure("with open('f') as f:\n    pass\n");
     assert_eq!(message, "1:6: NameError: name 'open' is not defined");
+    let (_, message) = failure(&format!(
+        "{MODELS}class VipCustomer(Customer):\n    level = models.IntegerField()\n"
+    ));
+    assert_eq!(
+        message,
+        "10:1: SyntaxError: unsupported construct: class 'VipCustomer(Customer)': multi-table inheritance (only abstract base models)"
+    );
     let (_, message) = failure("x = [*range(3)]\n");
     assert_eq!(
         message,

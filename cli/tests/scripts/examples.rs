@@ -80,3 +80,8 @@ fn countries_with_a_char_primary_key_match_django() {
 fn tickets_with_choices_and_auto_now_match_django() {
     check("tickets");
 }
+
+#[test]
+fn abstract_base_models_match_django() {
+    check("abstract_models");
+}

@@ -42,7 +42,10 @@ print(Customer.objects.values_list('name', 'region'))\nprint(Customer.objects.va
     );
     let out = run_source(&source, "csv", &[]);
     assert!(out.success, "{}", out.stderr);
-    assert_eq!(out.stdout, "name,region\nAnn,\n\"B,b\",US\nid,region\n1,\n2,US\n");
+    assert_eq!(
+        out.stdout,
+        "name,region\nAnn,\n\"B,b\",US\nid,region\n1,\n2,US\n"
+    );
 }
 
 #[test]
