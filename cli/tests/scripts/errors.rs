@@ -57,7 +57,7 @@ fn constructs_outside_the_subset_say_which() {
     ));
     assert_eq!(
         message,
-        "10:1: SyntaxError: unsupported construct: class 'VipCustomer(Customer)': multi-table inheritance (only abstract base models)"
+        "9:1: SyntaxError: unsupported construct: class 'VipCustomer(Customer)': multi-table inheritance (only abstract base models)"
     );
     let (_, message) = failure("x = [*range(3)]\n");
     assert_eq!(
