@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::model::relations::auto_link_model;
+use crate::model::{FieldType, Model};
 
 /// The reverse side of a ForeignKey or OneToOneField, as seen from the model it points at.
 #[derive(Debug, Clone)]
@@ -21,6 +22,9 @@ pub struct ReverseRelation {
     pub related_model: Arc<Model>,
     /// The relation field's name on `related_model` (`"customer"`).
     pub field_name: String,
+    /// Django's reverse accessor on instances: `related_name`, else `<model>_set` for a
+    /// ForeignKey and the lowercase model name for a OneToOneField.
+    pub accessor: String,
     /// True for a OneToOneField (the reverse side is single-valued).
     pub one_to_one: bool,
 }
@@ -61,6 +65,30 @@ impl Registry {
         );
         self.check_reverse_names(&model)?;
         self.models.push(Arc::clone(&model));
+        // A ManyToManyField without `through=` gets its automatic link model, registered
+        // right after its owner (the link's ForeignKeys point at both sides).
+        for field in model.many_to_many() {
+            let FieldType::ManyToManyField(spec) = field.field_type() else {
+                continue;
+            };
+            if spec.to != "self" && spec.to != model.name() && self.find(&spec.to).is_none() {
+                return Err(Error::ImproperlyConfigured(format!(
+                    "{}.{}: (fields.E300) Field defines a relation with model '{}', which is \
+                     either not installed, or is abstract.",
+                    model.name(),
+                    field.name(),
+                    spec.to
+                )));
+            }
+            if spec.through.is_none() {
+                let link = auto_link_model(&model, field, &spec.to);
+                let link = Arc::new(
+                    link.prepared()?
+                        .resolve_relation_types(|name| self.find(name))?,
+                );
+                self.models.push(link);
+            }
+        }
         Ok(model)
     }
 
@@ -176,11 +204,21 @@ fn reverse_relations_among(models: &[Arc<Model>], model_name: &str) -> Vec<Rever
                 .clone()
                 .or_else(|| relation.related_name.clone())
                 .unwrap_or_else(|| m.name().to_lowercase());
+            let one_to_one = matches!(f.field_type(), crate::model::FieldType::OneToOneField(_));
+            let lower = m.name().to_lowercase();
+            let accessor = relation.related_name.clone().unwrap_or_else(|| {
+                if one_to_one {
+                    lower.clone()
+                } else {
+                    format!("{lower}_set")
+                }
+            });
             out.push(ReverseRelation {
                 query_name,
+                accessor,
                 related_model: Arc::clone(m),
                 field_name: f.name().to_string(),
-                one_to_one: matches!(f.field_type(), crate::model::FieldType::OneToOneField(_)),
+                one_to_one,
             });
         }
     }

@@ -3,13 +3,17 @@
 //! `write` inserts rows.
 
 mod compiler;
+pub(crate) mod eager;
 mod evaluate;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[allow(clippy::module_inception)]
 mod queryset;
+mod related_manager;
 mod select_query;
 mod write;
 
+pub use eager::{prefetch_related_objects, Prefetch, SelectRelated};
 pub use queryset::{AggregateArg, OrderItem, QuerySet};
+pub use related_manager::RelatedManager;
 pub use write::IntoFieldValues;

@@ -166,6 +166,10 @@ pub(crate) struct Query {
     pub empty: bool,
     /// The first misuse error of a chain method, reported on evaluation.
     pub error: Option<Error>,
+    /// `select_related(...)` (see `eager.rs`).
+    pub select_related: crate::queryset::eager::SelectRelated,
+    /// `prefetch_related(...)` lookups, in call order.
+    pub prefetch: Vec<crate::queryset::eager::Prefetch>,
 }
 
 impl Default for Query {
@@ -186,6 +190,8 @@ impl Default for Query {
             },
             empty: false,
             error: None,
+            select_related: crate::queryset::eager::SelectRelated::None,
+            prefetch: vec![],
         }
     }
 }
@@ -247,7 +253,7 @@ impl QuerySet {
         &self.db
     }
 
-    fn chain(&self, edit: impl FnOnce(&mut Query)) -> QuerySet {
+    pub(crate) fn chain(&self, edit: impl FnOnce(&mut Query)) -> QuerySet {
         let mut next = self.clone();
         edit(&mut next.query);
         next
