@@ -656,3 +656,419 @@ fn aggregates_over_joins_inflate_as_in_django() {
         ),
     );
 }
+
+fn instance_names(instances: &[Instance], field: &str) -> Json {
+    let mut values: Vec<String> = instances
+        .iter()
+        .filter_map(|i| i.get::<String>(field).ok())
+        .collect();
+    values.sort();
+    json!(values)
+}
+
+#[test]
+fn related_managers_write_link_rows_and_foreign_keys() {
+    let db = library();
+    let authors = db.objects("Author");
+    let get = |name: &str| authors.get(q!(name = name)).unwrap();
+    let (ann, bob, cy, dee) = (get("Ann"), get("Bob"), get("Cy"), get("Dee"));
+    let e = db
+        .objects("Book")
+        .create([("title", "E".into()), ("pages", 10i64.into())])
+        .unwrap();
+    let authors_of_e = e.related("authors").unwrap();
+    let listed = |qs: &QuerySet| names(qs);
+    let mut out = serde_json::Map::new();
+    authors_of_e.add(&[&ann, &dee]).unwrap();
+    out.insert("after_add".into(), listed(&authors_of_e.all()));
+    authors_of_e.remove(&[&ann]).unwrap();
+    out.insert("after_remove".into(), listed(&authors_of_e.all()));
+    authors_of_e.set(&[&bob, &cy]).unwrap();
+    out.insert("after_set".into(), listed(&authors_of_e.all()));
+    let eve = authors_of_e
+        .create([("name", "Eve".into()), ("age", 20i64.into())])
+        .unwrap();
+    out.insert("after_create".into(), listed(&authors_of_e.all()));
+    out.insert(
+        "reverse".into(),
+        titles(&eve.related("books").unwrap().all()),
+    );
+    authors_of_e.clear().unwrap();
+    out.insert("after_clear".into(), listed(&authors_of_e.all()));
+    let acme = db.objects("Publisher").get(q!(name = "Acme")).unwrap();
+    out.insert(
+        "pub_books".into(),
+        titles(&acme.related("book_set").unwrap().all()),
+    );
+    out.insert(
+        "filtered".into(),
+        titles(&ann.related("books").unwrap().filter(q!(pages__gt = 150))),
+    );
+    let bob_friends = bob.related("friends").unwrap();
+    bob_friends.add(&[&dee]).unwrap();
+    out.insert(
+        "symmetric_add".into(),
+        listed(&dee.related("friends").unwrap().all()),
+    );
+    bob_friends.remove(&[&dee]).unwrap();
+    out.insert(
+        "symmetric_remove".into(),
+        listed(&dee.related("friends").unwrap().all()),
+    );
+    out.insert(
+        "mentees".into(),
+        listed(&ann.related("mentees").unwrap().all()),
+    );
+    assert_django("related_managers", Json::Object(out));
+    // Adding twice stores one link row, as Django's add() does.
+    ann.related("friends").unwrap().add(&[&bob]).unwrap();
+    assert_eq!(ann.related("friends").unwrap().count().unwrap(), 2);
+    // A single-valued relation is not a manager, and the reverse ForeignKey of a non-null
+    // key cannot be removed.
+    assert_eq!(
+        ann.related("profile").unwrap_err().django_name(),
+        "TypeError"
+    );
+    let err = acme.related("book_set").unwrap();
+    assert!(err.clear().is_ok(), "Book.publisher is nullable");
+    assert_eq!(
+        ann.related("nope").unwrap_err().to_string(),
+        "'Author' object has no attribute 'nope'"
+    );
+}
+
+/// `[queries, value]` as Django's `CaptureQueriesContext` reports it.
+fn counted(db: &Database, thunk: impl FnOnce() -> Json) -> Json {
+    let before = db.query_count();
+    let value = thunk();
+    json!([db.query_count() - before, value])
+}
+
+fn name_of(instance: Option<Instance>, field: &str) -> Json {
+    instance.map_or(Json::Null, |i| json!(i.get::<String>(field).unwrap()))
+}
+
+#[test]
+fn select_related_loads_forward_relations_in_the_same_query() {
+    let db = library();
+    let books = db.objects("Book").order_by(["title"]);
+    let publisher_names = |qs: &QuerySet| {
+        let found = qs.fetch_instances().unwrap();
+        Json::Array(
+            found
+                .iter()
+                .map(|b| name_of(b.related_object("publisher").unwrap(), "name"))
+                .collect(),
+        )
+    };
+    assert_django("n_plus_one", counted(&db, || publisher_names(&books)));
+    assert_django(
+        "select_related",
+        counted(&db, || {
+            publisher_names(&books.select_related(["publisher"]))
+        }),
+    );
+    let deep = db
+        .objects("Author")
+        .select_related(["mentor__mentor"])
+        .order_by(["name"]);
+    assert_django(
+        "select_related_deep",
+        counted(&db, || {
+            let found = deep.fetch_instances().unwrap();
+            Json::Array(
+                found
+                    .iter()
+                    .map(|a| {
+                        let mentor = a.related_object("mentor").unwrap();
+                        let grand = mentor
+                            .as_ref()
+                            .and_then(|m| m.related_object("mentor").unwrap());
+                        json!([
+                            a.get::<String>("name").unwrap(),
+                            name_of(mentor, "name"),
+                            name_of(grand, "name")
+                        ])
+                    })
+                    .collect(),
+            )
+        }),
+    );
+    // select_related() follows every non-null ForeignKey; select_related(None) clears.
+    let cities = db.objects("City").select_related_all();
+    let before = db.query_count();
+    let found = cities.fetch_instances().unwrap();
+    let country = found[0].related_object("country").unwrap().unwrap();
+    assert_eq!(country.get::<String>("name").unwrap(), "Norway");
+    assert_eq!(db.query_count() - before, 1);
+    let cleared = cities.clear_select_related().fetch_instances().unwrap();
+    assert!(cleared[0].cached_related("country").is_none());
+    // Only single-valued relations can be selected.
+    let err = db
+        .objects("Author")
+        .select_related(["books"])
+        .fetch_instances()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Invalid field name(s) given in select_related: 'books'. Choices are: mentor, profile"
+    );
+}
+
+#[test]
+fn prefetch_related_runs_one_query_per_level() {
+    let db = library();
+    let books = db.objects("Book").order_by(["title"]);
+    let list = |instance: &Instance, accessor: &str, field: &str| {
+        instance_names(&instance.related(accessor).unwrap().fetch().unwrap(), field)
+    };
+    assert_django(
+        "prefetch_m2m",
+        counted(&db, || {
+            let found = books
+                .prefetch_related(["authors"])
+                .fetch_instances()
+                .unwrap();
+            Json::Array(
+                found
+                    .iter()
+                    .map(|b| {
+                        json!([
+                            b.get::<String>("title").unwrap(),
+                            list(b, "authors", "name")
+                        ])
+                    })
+                    .collect(),
+            )
+        }),
+    );
+    assert_django(
+        "prefetch_reverse_fk",
+        counted(&db, || {
+            let found = db
+                .objects("Publisher")
+                .prefetch_related(["book_set"])
+                .order_by(["name"])
+                .fetch_instances()
+                .unwrap();
+            Json::Array(
+                found
+                    .iter()
+                    .map(|p| {
+                        json!([
+                            p.get::<String>("name").unwrap(),
+                            list(p, "book_set", "title")
+                        ])
+                    })
+                    .collect(),
+            )
+        }),
+    );
+    assert_django(
+        "prefetch_nested",
+        counted(&db, || {
+            let found = db
+                .objects("Store")
+                .prefetch_related(["books__authors"])
+                .order_by(["name"])
+                .fetch_instances()
+                .unwrap();
+            Json::Array(
+                found
+                    .iter()
+                    .map(|s| {
+                        let mut store_books = s.related("books").unwrap().fetch().unwrap();
+                        store_books.sort_by_key(|b| b.get::<String>("title").unwrap());
+                        let inner: Vec<Json> = store_books
+                            .iter()
+                            .map(|b| {
+                                json!([
+                                    b.get::<String>("title").unwrap(),
+                                    list(b, "authors", "name")
+                                ])
+                            })
+                            .collect();
+                        json!([s.get::<String>("name").unwrap(), inner])
+                    })
+                    .collect(),
+            )
+        }),
+    );
+    let authors = db.objects("Author").order_by(["name"]);
+    let titles_of = |instance: &Instance, attr: &str| {
+        json!(instance
+            .prefetched(attr)
+            .unwrap()
+            .iter()
+            .map(|b| b.get::<String>("title").unwrap())
+            .collect::<Vec<_>>())
+    };
+    assert_django(
+        "prefetch_custom",
+        counted(&db, || {
+            let long = Prefetch::new("books")
+                .queryset(
+                    db.objects("Book")
+                        .filter(q!(pages__gt = 50))
+                        .order_by(["-pages"]),
+                )
+                .to_attr("long_books");
+            let found = authors.prefetch_related([long]).fetch_instances().unwrap();
+            Json::Array(
+                found
+                    .iter()
+                    .map(|a| json!([a.get::<String>("name").unwrap(), titles_of(a, "long_books")]))
+                    .collect(),
+            )
+        }),
+    );
+    assert_django(
+        "prefetch_sliced",
+        counted(&db, || {
+            let top = Prefetch::new("books")
+                .queryset(db.objects("Book").order_by(["-pages"]).slice(..1))
+                .to_attr("top");
+            let found = authors.prefetch_related([top]).fetch_instances().unwrap();
+            Json::Array(
+                found
+                    .iter()
+                    .map(|a| json!([a.get::<String>("name").unwrap(), titles_of(a, "top")]))
+                    .collect(),
+            )
+        }),
+    );
+    assert_django(
+        "prefetch_forward_fk",
+        counted(&db, || {
+            let found = books
+                .prefetch_related(["publisher"])
+                .fetch_instances()
+                .unwrap();
+            Json::Array(
+                found
+                    .iter()
+                    .map(|b| {
+                        json!([
+                            b.get::<String>("title").unwrap(),
+                            name_of(b.related_object("publisher").unwrap(), "name")
+                        ])
+                    })
+                    .collect(),
+            )
+        }),
+    );
+    // prefetch_related_objects() on instances already in hand: one query.
+    let mut found = db.objects("Publisher").fetch_instances().unwrap();
+    let before = db.query_count();
+    prefetch_related_objects(&mut found, ["book_set"]).unwrap();
+    assert_eq!(db.query_count() - before, 1);
+    let total: usize = found
+        .iter()
+        .map(|p| p.prefetched("book_set").unwrap().len())
+        .sum();
+    assert_eq!(total, 3);
+}
+
+/// The seed's lesson: 100 orders touching `order.customer` lazily run 101 queries; with
+/// `select_related` one; books with their authors through `prefetch_related` two (Django's
+/// `assertNumQueries` figures for the same loops).
+#[test]
+fn n_plus_one_and_its_two_fixes() {
+    let db = Database::new();
+    db.register(Model::new("Customer").field("name", CharField::new(50)))
+        .unwrap();
+    db.register(
+        Model::new("Order")
+            .field(
+                "customer",
+                ForeignKey::new("Customer", OnDelete::Cascade).related_name("orders"),
+            )
+            .field("amount", IntegerField::new()),
+    )
+    .unwrap();
+    db.objects("Customer")
+        .bulk_create((0..10).map(|i| [("name", ScalarValue::from(format!("c{i}")))]))
+        .unwrap();
+    db.objects("Order")
+        .bulk_create((0..100i64).map(|i| {
+            [
+                ("customer", ScalarValue::from(i % 10 + 1)),
+                ("amount", ScalarValue::from(i)),
+            ]
+        }))
+        .unwrap();
+    let touch_customers = |qs: &QuerySet| {
+        let before = db.query_count();
+        let orders = qs.fetch_instances().unwrap();
+        let names: Vec<String> = orders
+            .iter()
+            .map(|o| {
+                o.related_object("customer")
+                    .unwrap()
+                    .unwrap()
+                    .get::<String>("name")
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(names.len(), 100);
+        assert_eq!(names.iter().filter(|n| *n == "c3").count(), 10);
+        db.query_count() - before
+    };
+    let orders = db.objects("Order").order_by(["id"]);
+    assert_eq!(touch_customers(&orders), 101);
+    assert_eq!(touch_customers(&orders.select_related(["customer"])), 1);
+    assert_eq!(touch_customers(&orders.prefetch_related(["customer"])), 2);
+    // The reverse side: every customer's orders in two queries.
+    let before = db.query_count();
+    let customers = db
+        .objects("Customer")
+        .prefetch_related(["orders"])
+        .fetch_instances()
+        .unwrap();
+    let counts: Vec<usize> = customers
+        .iter()
+        .map(|c| c.related("orders").unwrap().fetch().unwrap().len())
+        .collect();
+    assert_eq!(counts, vec![10; 10]);
+    assert_eq!(db.query_count() - before, 2);
+
+    // Books and authors: 2 queries with prefetch_related, 1 + one per book without.
+    db.register(Model::new("Author").field("name", CharField::new(50)))
+        .unwrap();
+    db.register(Model::new("Book").field("title", CharField::new(50)).field(
+        "authors",
+        ManyToManyField::new("Author").related_name("books"),
+    ))
+    .unwrap();
+    let authors: Vec<Instance> = (0..5)
+        .map(|i| {
+            db.objects("Author")
+                .create([("name", ScalarValue::from(format!("a{i}")))])
+                .unwrap()
+        })
+        .collect();
+    for i in 0..20usize {
+        let book = db
+            .objects("Book")
+            .create([("title", ScalarValue::from(format!("b{i:02}")))])
+            .unwrap();
+        let chosen: Vec<&Instance> = authors.iter().skip(i % 3).step_by(2).collect();
+        book.related("authors").unwrap().add(&chosen).unwrap();
+    }
+    let author_counts = |qs: &QuerySet| {
+        let before = db.query_count();
+        let books = qs.fetch_instances().unwrap();
+        let total: usize = books
+            .iter()
+            .map(|b| b.related("authors").unwrap().fetch().unwrap().len())
+            .sum();
+        (total, db.query_count() - before)
+    };
+    let books = db.objects("Book").order_by(["title"]);
+    let (lazy_total, lazy_queries) = author_counts(&books);
+    assert_eq!(lazy_queries, 21);
+    assert_eq!(
+        author_counts(&books.prefetch_related(["authors"])),
+        (lazy_total, 2)
+    );
+}
