@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use quiver::prelude::*;
+use quiver::queryset::DeleteCount;
 use quiver::QuerySet;
 use serde_json::{json, Value as Json};
 
@@ -1070,5 +1071,146 @@ fn n_plus_one_and_its_two_fixes() {
     assert_eq!(
         author_counts(&books.prefetch_related(["authors"])),
         (lazy_total, 2)
+    );
+}
+
+fn delete_count(result: quiver::Result<DeleteCount>) -> Json {
+    outcome(result.map(|(total, per_model)| json!([total, per_model])))
+}
+
+#[test]
+fn deletes_follow_on_delete_across_relations() {
+    let db = library();
+    let mut out = serde_json::Map::new();
+    out.insert(
+        "cascade".into(),
+        delete_count(db.objects("Publisher").filter(q!(name = "Zeta")).delete()),
+    );
+    out.insert(
+        "m2m_rows_go".into(),
+        delete_count(db.objects("Book").filter(q!(title = "A")).delete()),
+    );
+    let ann = db.objects("Author").get(q!(name = "Ann")).unwrap();
+    out.insert("set_null".into(), delete_count(ann.delete()));
+    out.insert(
+        "mentors_after".into(),
+        tuples(
+            &db.objects("Author")
+                .order_by(["name"])
+                .values_list(["name", "mentor__name"]),
+        ),
+    );
+    out.insert(
+        "remaining_links".into(),
+        json!(db.objects("Book_authors").count().unwrap()),
+    );
+    assert_django("deletes", Json::Object(out));
+}
+
+#[test]
+fn protect_restrict_and_set_default() {
+    let db = Database::new();
+    let models = [
+        Model::new("Artist").field("name", CharField::new(50)),
+        Model::new("Album")
+            .field("name", CharField::new(50))
+            .field("artist", ForeignKey::new("Artist", OnDelete::Cascade)),
+        Model::new("Song")
+            .field("name", CharField::new(50))
+            .field("artist", ForeignKey::new("Artist", OnDelete::Cascade))
+            .field("album", ForeignKey::new("Album", OnDelete::Restrict)),
+        Model::new("Genre").field("name", CharField::new(50)),
+        Model::new("Track")
+            .field("name", CharField::new(50))
+            .field(
+                "genre",
+                ForeignKey::new("Genre", OnDelete::Protect).related_name("tracks"),
+            )
+            .field(
+                "mood",
+                ForeignKey::new("Genre", OnDelete::SetDefault)
+                    .default(1i64)
+                    .related_name("moody"),
+            )
+            .field(
+                "loose",
+                ForeignKey::new("Genre", OnDelete::DoNothing)
+                    .null()
+                    .related_name("+"),
+            ),
+    ];
+    for model in models {
+        db.register(model).unwrap();
+    }
+    let create =
+        |model: &str, values: Vec<(&str, ScalarValue)>| db.objects(model).create(values).unwrap();
+    let artist = create("Artist", vec![("name", "Art".into())]);
+    let album = create(
+        "Album",
+        vec![("name", "Al".into()), ("artist", (&artist).into())],
+    );
+    create(
+        "Song",
+        vec![
+            ("name", "S".into()),
+            ("artist", (&artist).into()),
+            ("album", (&album).into()),
+        ],
+    );
+    let g1 = create("Genre", vec![("name", "Default".into())]);
+    let g2 = create("Genre", vec![("name", "Rock".into())]);
+    let g3 = create("Genre", vec![("name", "Gone".into())]);
+    create(
+        "Track",
+        vec![
+            ("name", "T".into()),
+            ("genre", (&g1).into()),
+            ("mood", (&g2).into()),
+            ("loose", (&g3).into()),
+        ],
+    );
+    let expected = expected("protect_and_restrict");
+    // Django's message is str() of (message, {objects}); Quiver's is the message.
+    let refused = |result: quiver::Result<DeleteCount>, key: &str| {
+        let error = result.unwrap_err();
+        assert_eq!(expected[key]["error"], json!(error.django_name()), "{key}");
+        let message = expected[key]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&error.to_string()),
+            "{key}: {message} vs {error}"
+        );
+    };
+    refused(album.delete(), "restricted");
+    assert_eq!(
+        db.objects("Album").count().unwrap(),
+        1,
+        "nothing was deleted"
+    );
+    assert_eq!(
+        delete_count(artist.delete()),
+        expected["artist_cascade"],
+        "RESTRICT allows a delete that cascades to the restricted rows too"
+    );
+    assert_eq!(delete_count(g2.delete()), expected["set_default"]);
+    assert_eq!(
+        tuples(&db.objects("Track").values_list(["mood"])),
+        expected["mood_after"]
+    );
+    refused(g1.delete(), "protected");
+    assert_eq!(
+        delete_count(db.objects("Genre").filter(q!(name = "nobody")).delete()),
+        expected["nothing"]
+    );
+    // DO_NOTHING leaves the reference dangling (Django's database would then refuse at
+    // commit; Quiver enforces no foreign keys).
+    assert_eq!(delete_count(g3.delete()), json!([1, {"app.Genre": 1}]));
+    assert_eq!(
+        tuples(&db.objects("Track").values_list(["loose"])),
+        json!([3])
+    );
+    let sliced = db.objects("Genre").slice(..1).delete().unwrap_err();
+    assert_eq!(
+        sliced.to_string(),
+        "Cannot use 'limit' or 'offset' with delete()."
     );
 }

@@ -3,6 +3,7 @@
 //! `write` inserts rows.
 
 mod compiler;
+mod delete;
 pub(crate) mod eager;
 mod evaluate;
 #[cfg(test)]
@@ -13,6 +14,7 @@ mod related_manager;
 mod select_query;
 mod write;
 
+pub use delete::{DeleteCount, APP_LABEL};
 pub use eager::{prefetch_related_objects, Prefetch, SelectRelated};
 pub use queryset::{AggregateArg, OrderItem, QuerySet};
 pub use related_manager::RelatedManager;

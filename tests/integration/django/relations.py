@@ -64,6 +64,32 @@ class Membership(models.Model):
     role = models.CharField(max_length=10)
 
 
+class Artist(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Album(models.Model):
+    name = models.CharField(max_length=50)
+    artist = models.ForeignKey(Artist, models.CASCADE)
+
+
+class Song(models.Model):
+    name = models.CharField(max_length=50)
+    artist = models.ForeignKey(Artist, models.CASCADE)
+    album = models.ForeignKey(Album, models.RESTRICT)
+
+
+class Genre(models.Model):
+    name = models.CharField(max_length=50)
+
+
+class Track(models.Model):
+    name = models.CharField(max_length=50)
+    genre = models.ForeignKey(Genre, models.PROTECT, related_name="tracks")
+    mood = models.ForeignKey(Genre, models.SET_DEFAULT, default=1, related_name="moody")
+    loose = models.ForeignKey(Genre, models.DO_NOTHING, null=True, related_name="+")
+
+
 acme = Publisher.objects.create(name="Acme")
 zeta = Publisher.objects.create(name="Zeta")
 Publisher.objects.create(name="Idle")
@@ -242,3 +268,33 @@ def deletes():
 
 
 case("deletes", deletes)
+
+
+# PROTECT, RESTRICT, SET_DEFAULT, DO_NOTHING
+def protect_and_restrict():
+    out = {}
+    artist = Artist.objects.create(name="Art")
+    album = Album.objects.create(name="Al", artist=artist)
+    Song.objects.create(name="S", artist=artist, album=album)
+    g1 = Genre.objects.create(name="Default")
+    g2 = Genre.objects.create(name="Rock")
+    g3 = Genre.objects.create(name="Gone")
+    Track.objects.create(name="T", genre=g1, mood=g2, loose=g3)
+    try:
+        album.delete()
+    except Exception as error:
+        out["restricted"] = {"error": type(error).__name__, "message": str(error)}
+    out["artist_cascade"] = artist.delete()
+    out["set_default"] = g2.delete()
+    out["mood_after"] = list(Track.objects.values_list("mood_id", flat=True))
+    try:
+        g1.delete()
+    except Exception as error:
+        out["protected"] = {"error": type(error).__name__, "message": str(error)}
+    # DO_NOTHING leaves the reference dangling; a database with enforced foreign keys
+    # (SQLite here, PostgreSQL at commit) then raises IntegrityError, so it is not run here.
+    out["nothing"] = Genre.objects.filter(name="nobody").delete()
+    return out
+
+
+case("protect_and_restrict", protect_and_restrict)
