@@ -110,7 +110,7 @@ impl Compiler {
         let derived = LogicalPlanBuilder::from(Arc::clone(&plan))
             .alias(alias.clone())
             .build();
-        let right = derived.schema().clone().with_all_nullable();
+        let right = derived.schema().as_ref().clone().with_all_nullable();
         self.schema = self.schema.join(&right);
         let base = &self.relations[0];
         self.relations.push(Relation {
