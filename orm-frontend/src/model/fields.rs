@@ -377,9 +377,16 @@ impl DecimalField {
     }
 }
 
-/// Django's `ForeignKey(to, on_delete=…)`.
-#[derive(Debug, Clone, Copy)]
-pub struct ForeignKey;
+/// Django's `ForeignKey(to, on_delete=…)`, in two roles: the field builder
+/// (`ForeignKey::new("Customer", OnDelete::Cascade)`), and — as `ForeignKey<Customer>` in a
+/// `#[derive(Model)]` struct — the typed value of the relation: the stored key, plus the
+/// related object when `select_related`/`prefetch_related` loaded it (see
+/// [`typed`](crate::typed) for its accessors).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignKey<T = ()> {
+    pub(crate) id: ScalarValue,
+    pub(crate) loaded: Option<Box<T>>,
+}
 
 impl ForeignKey {
     /// A many-to-one relation to model `to` (`"self"` for a self-reference).
