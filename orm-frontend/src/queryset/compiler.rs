@@ -203,6 +203,9 @@ struct Relation {
     subquery: Option<Arc<LogicalPlan>>,
     /// `None` for the QuerySet's own table.
     join: Option<JoinCondition>,
+    /// LEFT for every relation followed; LEFT ANTI for an `exclude()` mark that became a
+    /// whole WHERE conjunct (`split_exclude.rs`).
+    join_type: quiver_engine::JoinType,
     /// Whether this relation's rows can repeat a row of the QuerySet's model: it was reached
     /// through a reverse ForeignKey (one customer, many orders), directly or further up.
     multi_valued: bool,
@@ -283,6 +286,7 @@ impl Compiler {
                 snapshot,
                 subquery: None,
                 join: None,
+                join_type: quiver_engine::JoinType::Left,
                 multi_valued: false,
             }],
             exists_marks: vec![],
@@ -321,7 +325,7 @@ impl Compiler {
             };
             builder = builder.join(
                 right,
-                quiver_engine::JoinType::Left,
+                relation.join_type,
                 vec![(
                     qualified_col(&join.parent_alias, &join.parent_column),
                     qualified_col(&relation.alias, &join.column),
@@ -465,7 +469,7 @@ impl Compiler {
         let predicate = predicate?;
         self.check_negation_across_multi_valued(&predicate)?;
         for conjunct in predicate.split_conjunction() {
-            if is_true(&conjunct) {
+            if is_true(&conjunct) || self.absorb_anti_join(&conjunct) {
                 continue;
             }
             if conjunct.contains_aggregate() {
@@ -1018,6 +1022,7 @@ impl Compiler {
             snapshot,
             subquery: None,
             join: Some(condition),
+            join_type: quiver_engine::JoinType::Left,
             multi_valued,
         });
         Ok(alias)
@@ -1579,18 +1584,27 @@ mod tests {
             plan(&qs),
             lines(
                 "Projection: customer.id, customer.name, customer.region, customer.country_id
-                   Filter: NOT U2.__pk IS NOT NULL
-                     Join: Left, on=[customer.id = U2.__pk]
-                       Scan: customer
-                       SubqueryAlias: U2
-                         Distinct
-                           Projection: customer.id AS __pk
-                             Filter: (order.status = 'paid')
-                               Join: Left, on=[customer.id = order.customer_id]
-                                 Scan: customer
-                                 Scan: order"
+                   Join: LeftAnti, on=[customer.id = U2.__pk]
+                     Scan: customer
+                     SubqueryAlias: U2
+                       Distinct
+                         Projection: customer.id AS __pk
+                           Filter: (order.status = 'paid')
+                             Join: Left, on=[customer.id = order.customer_id]
+                               Scan: customer
+                               Scan: order"
             )
         );
+        // Inside an OR the negated mark stays a condition over a LEFT join.
+        let either = db
+            .objects("Customer")
+            .exclude(q!(orders__status = "paid") | q!(name = "Ann"));
+        let text = plan(&either);
+        assert!(
+            text.contains("Join: Left, on=[customer.id = U2.__pk]"),
+            "{text}"
+        );
+        assert!(text.contains("NOT (U2.__pk IS NOT NULL OR"), "{text}");
         // Two conditions, two subqueries: they may match different orders.
         let two = db
             .objects("Customer")

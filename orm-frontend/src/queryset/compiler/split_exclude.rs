@@ -10,24 +10,27 @@
 //! positive condition, selecting its distinct primary keys; that derived table is LEFT joined
 //! on the primary key (one match at most, so no row repeats) and the lookup is replaced by
 //! "the derived key is not NULL", which the enclosing negation turns into NOT EXISTS. The
-//! mark works anywhere in a boolean tree, not only as a top-level conjunct.
+//! mark works anywhere in a boolean tree (`exclude(Q(books__title="A") | Q(age=3))`); where
+//! the negated mark is a whole WHERE conjunct — plain `exclude(books__title="A")` — the LEFT
+//! join becomes the anti join it stands for (rendered `NOT EXISTS` by `sql()`).
 //!
 //! ```text
 //! exclude(books__title="A")
-//!   Filter: NOT (U1.__pk IS NOT NULL)
-//!     Join: Left, on=[author.id = U1.__pk]
-//!       Scan: author
-//!       SubqueryAlias: U1
-//!         Distinct
-//!           Projection: author.id AS __pk
-//!             Filter: (book.title = 'A')
-//!               Join: Left, on=[author.id = book.author_id]
+//!   Join: LeftAnti, on=[author.id = U2.__pk]
+//!     Scan: author
+//!     SubqueryAlias: U2
+//!       Distinct
+//!         Projection: author.id AS __pk
+//!           Filter: (book.title = 'A')
+//!             Join: Left, on=[author.id = book.author_id]
+//!               Scan: author
+//!               Scan: book
 //! ```
 
 use std::sync::Arc;
 
 use quiver_engine::expr::qualified_col;
-use quiver_engine::{Expr, LogicalPlanBuilder};
+use quiver_engine::{Expr, JoinType, LogicalPlanBuilder};
 
 use super::{Compiler, JoinCondition, Relation};
 use crate::error::{Error, Result};
@@ -123,6 +126,7 @@ impl Compiler {
                 parent_column: pk,
                 column: MARK_KEY.to_string(),
             }),
+            join_type: JoinType::Left,
             multi_valued: false,
         });
         // A name no field can have (field names must not end with an underscore).
@@ -130,5 +134,23 @@ impl Compiler {
         let expr = Expr::IsNotNull(Box::new(qualified_col(&alias, MARK_KEY)));
         self.exists_marks.push((name.clone(), expr));
         Ok(name)
+    }
+
+    /// A whole WHERE conjunct `NOT <mark>` is the anti join itself: the mark's derived table
+    /// is joined LEFT ANTI (rendered `NOT EXISTS`) and the conjunct dropped. Returns whether
+    /// that happened.
+    pub(super) fn absorb_anti_join(&mut self, conjunct: &Expr) -> bool {
+        let Expr::Not(inner) = conjunct else {
+            return false;
+        };
+        let Some(index) = self.relations.iter().position(|r| {
+            r.subquery.is_some()
+                && r.join_type == JoinType::Left
+                && **inner == Expr::IsNotNull(Box::new(qualified_col(&r.alias, MARK_KEY)))
+        }) else {
+            return false;
+        };
+        self.relations[index].join_type = JoinType::LeftAnti;
+        true
     }
 }
