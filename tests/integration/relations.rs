@@ -1214,3 +1214,27 @@ fn protect_restrict_and_set_default() {
         "Cannot use 'limit' or 'offset' with delete()."
     );
 }
+
+#[test]
+fn values_grouping_across_a_many_to_many_relation() {
+    // Django orders equal names in no fixed order here, so both sides are sorted.
+    let db = library();
+    let qs = db
+        .objects("Book")
+        .values(["authors__name"])
+        .annotate([("p", Sum("pages"))])
+        .filter(q!(authors__name__isnull = false))
+        .order_by(["authors__name"]);
+    let sorted = |value: &Json| {
+        let mut rows: Vec<String> = value
+            .as_array()
+            .map(|rows| rows.iter().map(Json::to_string).collect())
+            .unwrap_or_default();
+        rows.sort();
+        rows
+    };
+    assert_eq!(
+        sorted(&dicts(&qs)),
+        sorted(expected("values_group_across_m2m"))
+    );
+}

@@ -259,6 +259,9 @@ pub(crate) struct Compiler {
     /// Names standing for "this row has a related row matching …" (`split_exclude.rs`),
     /// with the boolean expression each resolves to.
     exists_marks: Vec<(String, Expr)>,
+    /// `values()` names resolved where `values()` was called (`join_values_paths`).
+    values_exprs: Vec<(String, Expr)>,
+    values_joined: bool,
 }
 
 impl Compiler {
@@ -290,6 +293,8 @@ impl Compiler {
                 multi_valued: false,
             }],
             exists_marks: vec![],
+            values_exprs: vec![],
+            values_joined: false,
             schema,
             annotations: vec![],
             visible: 0,
@@ -375,7 +380,7 @@ impl Compiler {
             GroupBy::Fields(names) => {
                 let mut base = Vec::with_capacity(names.len());
                 for name in names {
-                    let expr = self.resolve_name(name)?.field.expr;
+                    let expr = self.values_expr(name)?;
                     if !expr.contains_aggregate() {
                         base.push(expr);
                     }
@@ -415,22 +420,69 @@ impl Compiler {
         let mut where_ = vec![];
         let mut having = vec![];
         let mut filters = query.filters.iter().peekable();
+        let mut done = 0;
         for (i, annotation) in query.annotations.iter().enumerate() {
             while let Some(step) = filters.next_if(|f| f.visible_annotations <= i) {
+                self.join_values_paths(query, i, done)?;
                 self.resolve_filter_step(
                     &step.q,
                     step.visible_annotations,
                     &mut where_,
                     &mut having,
                 )?;
+                done += 1;
             }
+            self.join_values_paths(query, i, done)?;
             self.resolve_annotation(i, annotation)?;
         }
         for step in filters {
+            self.join_values_paths(query, query.annotations.len(), done)?;
             self.resolve_filter_step(&step.q, step.visible_annotations, &mut where_, &mut having)?;
+            done += 1;
         }
+        self.join_values_paths(query, query.annotations.len(), query.filters.len())?;
         self.visible = self.annotations.len();
         Ok((where_, having))
+    }
+
+    /// Django's `values()` sets up its joins when it is called: once the annotations and
+    /// `filter()` calls made before it are resolved, its field paths are resolved (and
+    /// remembered for the SELECT list and the GROUP BY), so that a later `filter()` on the
+    /// same multi-valued relation joins anew while `values()` keeps its own join.
+    fn join_values_paths(
+        &mut self,
+        query: &Query,
+        annotations: usize,
+        filters: usize,
+    ) -> Result<()> {
+        let Some(values) = &query.values else {
+            return Ok(());
+        };
+        if self.values_joined
+            || annotations < values.annotation_mark
+            || filters < values.filter_mark
+        {
+            return Ok(());
+        }
+        self.values_joined = true;
+        self.visible = self.annotations.len();
+        for name in &values.fields {
+            if query.annotations.iter().any(|a| &a.name == name) {
+                continue;
+            }
+            let expr = self.resolve_name(name)?.field.expr;
+            self.values_exprs.push((name.clone(), expr));
+        }
+        Ok(())
+    }
+
+    /// The expression of a `values()` name: the one resolved where `values()` was called,
+    /// else resolved now.
+    fn values_expr(&mut self, name: &str) -> Result<Expr> {
+        match self.values_exprs.iter().find(|(n, _)| n == name) {
+            Some((_, expr)) => Ok(expr.clone()),
+            None => Ok(self.resolve_name(name)?.field.expr),
+        }
     }
 
     fn resolve_annotation(&mut self, index: usize, annotation: &Annotation) -> Result<()> {
@@ -533,7 +585,7 @@ impl Compiler {
                     if items.iter().any(|(n, _)| n == name) {
                         continue;
                     }
-                    let expr = self.resolve_name(name)?.field.expr;
+                    let expr = self.values_expr(name)?;
                     items.push((name.clone(), expr));
                 }
                 for a in annotations.iter() {

@@ -136,6 +136,9 @@ pub(crate) struct ValuesSpec {
     pub fields: Vec<String>,
     /// Annotations added from this index on (after the call) are selected too.
     pub annotation_mark: usize,
+    /// How many `filter()` calls came before it: its relation paths are joined at that point
+    /// (a later filter on a multi-valued relation joins anew, as in Django).
+    pub filter_mark: usize,
     pub kind: ValuesKind,
 }
 
@@ -458,6 +461,7 @@ impl QuerySet {
             };
             query.values = Some(ValuesSpec {
                 annotation_mark: query.annotations.len(),
+                filter_mark: query.filters.len(),
                 fields,
                 kind,
             });
