@@ -526,3 +526,118 @@ fn many_to_many_path(
         link: Some(link),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CharField, ManyToManyField, OneToOneField};
+
+    fn registry() -> Registry {
+        let mut r = Registry::new();
+        r.register(Model::new("Author").field("name", CharField::new(10)))
+            .unwrap();
+        r.register(
+            Model::new("Book")
+                .field("author", ForeignKey::new("Author", OnDelete::Cascade))
+                .field(
+                    "coauthors",
+                    ManyToManyField::new("Author").related_name("cowritten"),
+                )
+                .field("related", ManyToManyField::new("self")),
+        )
+        .unwrap();
+        r.register(
+            Model::new("Bio").field("author", OneToOneField::new("Author", OnDelete::Cascade)),
+        )
+        .unwrap();
+        r
+    }
+
+    #[test]
+    fn many_to_many_fields_get_an_automatic_link_model() {
+        let r = registry();
+        let names: Vec<&str> = r.models().iter().map(|m| m.name()).collect();
+        assert_eq!(
+            names,
+            ["Author", "Book", "Book_coauthors", "Book_related", "Bio"]
+        );
+        let link = r.get("Book_coauthors").unwrap();
+        assert_eq!(link.table_name(), "book_coauthors");
+        assert!(link.is_auto_created());
+        let columns: Vec<&str> = link.fields().iter().map(Field::column).collect();
+        assert_eq!(columns, ["id", "book_id", "author_id"]);
+        let own = r.get("Book_related").unwrap();
+        let columns: Vec<&str> = own.fields().iter().map(Field::column).collect();
+        assert_eq!(columns, ["id", "from_book_id", "to_book_id"]);
+        // The link's ForeignKeys have no reverse names, and the field adds no column.
+        assert!(r
+            .reverse_relations("Author")
+            .iter()
+            .all(|rel| rel.related_model.name() != "Book_coauthors"));
+        assert!(r.get("Book").unwrap().get_field("coauthors").is_none());
+    }
+
+    #[test]
+    fn names_reach_every_kind_of_relation() {
+        let r = registry();
+        let author = r.get("Author").unwrap();
+        let book = r.get("Book").unwrap();
+        let kind = |model: &Arc<Model>, name: &str| {
+            r.query_relation(model, name)
+                .unwrap()
+                .map(|p| (p.kind, p.steps.len()))
+        };
+        assert_eq!(kind(&book, "author"), Some((RelationKind::Forward, 1)));
+        assert_eq!(
+            kind(&book, "coauthors"),
+            Some((RelationKind::ManyToMany, 2))
+        );
+        assert_eq!(
+            kind(&author, "book"),
+            Some((RelationKind::ReverseForeignKey, 1))
+        );
+        assert_eq!(
+            kind(&author, "cowritten"),
+            Some((RelationKind::ReverseManyToMany, 2))
+        );
+        assert_eq!(
+            kind(&author, "bio"),
+            Some((RelationKind::ReverseOneToOne, 1))
+        );
+        assert_eq!(kind(&author, "name"), None);
+        // A symmetric self relation has no reverse name, only the internal one.
+        assert!(r.reverse_many_to_many("Book").is_empty());
+        assert_eq!(
+            kind(&book, "Book_related+"),
+            Some((RelationKind::ReverseManyToMany, 2))
+        );
+        // Accessors: `<model>_set`, related_name, the model name for a OneToOne.
+        let accessor = |name: &str| r.accessor_relation(&author, name).map(|p| p.kind);
+        assert_eq!(
+            accessor("book_set").unwrap(),
+            RelationKind::ReverseForeignKey
+        );
+        assert_eq!(
+            accessor("cowritten").unwrap(),
+            RelationKind::ReverseManyToMany
+        );
+        assert_eq!(accessor("bio").unwrap(), RelationKind::ReverseOneToOne);
+        assert_eq!(
+            accessor("book").unwrap_err().to_string(),
+            "'Author' object has no attribute 'book'"
+        );
+        let path = r.query_relation(&author, "cowritten").unwrap().unwrap();
+        let steps: Vec<(&str, &str, &str)> = path
+            .steps
+            .iter()
+            .map(|s| (s.parent_column.as_str(), s.model.name(), s.column.as_str()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("id", "Book_coauthors", "author_id"),
+                ("book_id", "Book", "id")
+            ]
+        );
+    }
+}

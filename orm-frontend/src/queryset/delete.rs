@@ -299,3 +299,64 @@ pub(crate) fn delete_instances(
     }
     Ok((total, counts))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::q;
+    use crate::queryset::fixtures::shop;
+
+    #[test]
+    fn cascade_and_set_null_across_the_shop() {
+        let db = shop();
+        // Ann has orders 1 and 2 (CASCADE) and referred order 3 (SET_NULL).
+        let (total, per_model) = db
+            .objects("Customer")
+            .filter(q!(name = "Ann"))
+            .delete()
+            .unwrap();
+        assert_eq!(total, 3);
+        assert_eq!(
+            per_model,
+            BTreeMap::from([
+                ("app.Customer".to_string(), 1),
+                ("app.Order".to_string(), 2)
+            ])
+        );
+        let referrers = db
+            .objects("Order")
+            .order_by(["id"])
+            .values_list(["referrer"])
+            .fetch()
+            .unwrap()
+            .column::<Option<i64>>("referrer")
+            .unwrap();
+        assert_eq!(referrers, [None, None, None]);
+        // Deleting a country sets Customer.country NULL (SET_NULL) and deletes nothing else.
+        let nl = db.objects("Country").get(q!(name = "NL")).unwrap();
+        assert_eq!(
+            nl.delete().unwrap(),
+            (1, BTreeMap::from([("app.Country".to_string(), 1)]))
+        );
+        assert_eq!(
+            db.objects("Customer")
+                .filter(q!(country__isnull = true))
+                .count()
+                .unwrap(),
+            2
+        );
+    }
+
+    #[test]
+    fn delete_refuses_what_django_refuses() {
+        let db = shop();
+        let err = db.objects("Order").values(["id"]).delete().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Cannot call delete() after .values() or .values_list()"
+        );
+        let err = db.objects("Order").distinct().delete().unwrap_err();
+        assert_eq!(err.django_name(), "TypeError");
+        assert_eq!(db.objects("Order").count().unwrap(), 5);
+    }
+}

@@ -532,3 +532,114 @@ fn without_column(instance: Instance, column: &str) -> Instance {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::q;
+    use crate::queryset::fixtures::shop;
+
+    #[test]
+    fn select_related_paths_include_every_prefix() {
+        let db = shop();
+        let registry = db.registry();
+        let order = db.model("Order").unwrap();
+        let paths = |select: SelectRelated| -> Vec<String> {
+            selected_paths(&registry, &order, &select)
+                .unwrap()
+                .into_iter()
+                .map(|p| p.path)
+                .collect()
+        };
+        assert_eq!(
+            paths(SelectRelated::Paths(vec![
+                "customer__country".into(),
+                "referrer".into()
+            ])),
+            ["customer", "customer__country", "referrer"]
+        );
+        // No arguments: non-null ForeignKeys only (Order.referrer and Customer.country are
+        // nullable).
+        assert_eq!(paths(SelectRelated::All), ["customer"]);
+        let err = selected_paths(
+            &registry,
+            &order,
+            &SelectRelated::Paths(vec!["customer__orders".into()]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid field name(s) given in select_related: 'orders'. Choices are: country"
+        );
+    }
+
+    #[test]
+    fn select_related_objects_come_from_the_same_row() {
+        let db = shop();
+        let qs = db
+            .objects("Order")
+            .select_related(["customer__country", "referrer"])
+            .filter(q!(id = 2));
+        let before = db.query_count();
+        let order = qs.fetch_instances().unwrap().remove(0);
+        let customer = order.related_object("customer").unwrap().unwrap();
+        assert_eq!(customer.get::<String>("name").unwrap(), "Ann");
+        let country = customer.related_object("country").unwrap().unwrap();
+        assert_eq!(country.get::<String>("name").unwrap(), "NL");
+        let referrer = order.related_object("referrer").unwrap().unwrap();
+        assert_eq!(referrer.get::<String>("name").unwrap(), "Bob");
+        assert_eq!(db.query_count() - before, 1);
+        // Order 1 has no referrer: cached as None, still no query.
+        let first = db
+            .objects("Order")
+            .select_related(["referrer"])
+            .filter(q!(id = 1))
+            .fetch_instances()
+            .unwrap()
+            .remove(0);
+        let before = db.query_count();
+        assert!(first.related_object("referrer").unwrap().is_none());
+        assert_eq!(db.query_count(), before);
+        // values() ignores select_related, as in Django.
+        let rows = qs.values(["amount"]).fetch().unwrap();
+        assert_eq!(rows.columns(), ["amount"]);
+    }
+
+    #[test]
+    fn prefetch_slices_per_parent_and_nests() {
+        let db = shop();
+        let biggest = Prefetch::new("orders")
+            .queryset(db.objects("Order").order_by(["-amount"]).slice(..1))
+            .to_attr("biggest");
+        let customers = db
+            .objects("Customer")
+            .prefetch_related([biggest, Prefetch::new("orders__referrer")])
+            .fetch_instances()
+            .unwrap();
+        let biggest: Vec<Vec<i64>> = customers
+            .iter()
+            .map(|c| {
+                c.prefetched("biggest")
+                    .unwrap()
+                    .iter()
+                    .map(|o| o.get::<i64>("amount").unwrap())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(biggest, [vec![250], vec![40], vec![10], vec![75]]);
+        let ann = &customers[0];
+        let referrers: Vec<Option<String>> = ann
+            .prefetched("orders")
+            .unwrap()
+            .iter()
+            .map(|o| {
+                o.related_object("referrer")
+                    .unwrap()
+                    .map(|r| r.get::<String>("name").unwrap())
+            })
+            .collect();
+        let mut referrers = referrers;
+        referrers.sort();
+        assert_eq!(referrers, [None, Some("Bob".to_string())]);
+    }
+}

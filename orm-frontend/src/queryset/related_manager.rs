@@ -477,3 +477,57 @@ pub(crate) fn rewrite_rows(
         None => Ok(touched),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::q;
+    use crate::queryset::fixtures::shop;
+
+    #[test]
+    fn keys_of_any_integer_width_compare_equal() {
+        assert_eq!(
+            key_string(&ScalarValue::Int32(Some(7))),
+            key_string(&ScalarValue::Int64(Some(7)))
+        );
+        assert_eq!(key_string(&ScalarValue::Int64(None)), None);
+        assert_ne!(
+            key_string(&ScalarValue::from("7")),
+            key_string(&ScalarValue::Int64(Some(7)))
+        );
+    }
+
+    #[test]
+    fn reverse_foreign_key_managers_move_and_unlink_rows() {
+        let db = shop();
+        let customers = db.objects("Customer");
+        let bob = customers.get(q!(name = "Bob")).unwrap();
+        let dee = customers.get(q!(name = "Dee")).unwrap();
+        let order_ids = |manager: &RelatedManager| {
+            let mut ids: Vec<i64> = manager.all().fetch().unwrap().column::<i64>("id").unwrap();
+            ids.sort();
+            ids
+        };
+        let bobs = bob.related("orders").unwrap();
+        assert_eq!(order_ids(&bobs), [3]);
+        let order4 = db.objects("Order").get(q!(id = 4)).unwrap();
+        bobs.add(&[&order4]).unwrap();
+        assert_eq!(order_ids(&bobs), [3, 4]);
+        assert!(order_ids(&dee.related("orders").unwrap()).is_empty());
+        // Order.customer is not nullable: remove() and clear() do not exist for it.
+        let err = bobs.remove(&[&order4]).unwrap_err();
+        assert_eq!(err.django_name(), "AttributeError");
+        // Order.referrer is: clearing Bob's referred orders sets the key NULL.
+        let referred = bob.related("referred_orders").unwrap();
+        assert_eq!(referred.count().unwrap(), 1);
+        referred.clear().unwrap();
+        assert_eq!(referred.count().unwrap(), 0);
+        assert_eq!(
+            db.objects("Order").count().unwrap(),
+            5,
+            "no order was deleted"
+        );
+        let made = bobs.create([("amount", 5i64.into())]).unwrap();
+        assert_eq!(made.get::<i64>("customer").unwrap(), 2);
+    }
+}
