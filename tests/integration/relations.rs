@@ -483,6 +483,26 @@ fn self_relations_one_to_one_to_field_and_through_models() {
                 .values_list(["name"]),
         ),
     );
+    let people = db.objects("Person");
+    let (p1, p2) = (
+        people.get(q!(name = "P1")).unwrap(),
+        people.get(q!(name = "P2")).unwrap(),
+    );
+    let g3 = groups.create([("name", "G3".into())]).unwrap();
+    let members = g3.related("members").unwrap();
+    members
+        .add_with(&[&p1, &p2], [("role", ScalarValue::from("guest"))])
+        .unwrap();
+    let roles = tuples(
+        &db.objects("Membership")
+            .filter(Q::new("group", g3.pk()))
+            .order_by(["person__name"])
+            .values_list(["person__name", "role"]),
+    );
+    members.remove(&[&p1]).unwrap();
+    let left = names(&members.all());
+    g3.delete().unwrap();
+    assert_django("through_writes", json!([roles, left]));
     assert_django(
         "through_count",
         pairs(
@@ -555,6 +575,18 @@ fn exclude_tests_each_condition_in_its_own_subquery() {
     assert_django(
         "exclude_isnull_m2m",
         names(&authors.exclude(q!(books__isnull = true))),
+    );
+    assert_django(
+        "exclude_f_outer",
+        names(&authors.exclude(Q::new("books__pages__lt", F("age") * 5))),
+    );
+    assert_django(
+        "negated_and_positive_same_call",
+        names(&authors.filter(!q!(books__title = "A") & q!(books__pages__gt = 200))),
+    );
+    assert_django(
+        "exclude_deep_reverse",
+        names(&authors.exclude(q!(books__store__name = "South"))),
     );
     assert_django(
         "exclude_chain",

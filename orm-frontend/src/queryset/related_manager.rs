@@ -107,6 +107,17 @@ impl RelatedManager {
     /// directions for a symmetric relation). Reverse ForeignKey: points their ForeignKey at
     /// this instance.
     pub fn add(&self, objects: &[&Instance]) -> Result<()> {
+        self.add_with(objects, Vec::<(String, ScalarValue)>::new())
+    }
+
+    /// `add(*objs, through_defaults={...})`: `add` with the values of a `through=` model's
+    /// extra columns for the new link rows.
+    pub fn add_with(
+        &self,
+        objects: &[&Instance],
+        through_defaults: impl IntoFieldValues,
+    ) -> Result<()> {
+        let through_defaults = through_defaults.into_field_values();
         let keys = self.target_keys(objects)?;
         match self.path.kind {
             RelationKind::ReverseForeignKey | RelationKind::ReverseOneToOne => {
@@ -121,7 +132,7 @@ impl RelatedManager {
                 )?;
                 Ok(())
             }
-            _ => self.add_links(&keys),
+            _ => self.add_links(&keys, &through_defaults),
         }
     }
 
@@ -278,7 +289,7 @@ impl RelatedManager {
         ))
     }
 
-    fn add_links(&self, keys: &[ScalarValue]) -> Result<()> {
+    fn add_links(&self, keys: &[ScalarValue], extra: &[(String, ScalarValue)]) -> Result<()> {
         let (link, mine, theirs, symmetrical) = self.link_columns()?;
         let (mine_name, theirs_name) = (attname_of(&link, &mine)?, attname_of(&link, &theirs)?);
         let existing: HashSet<(String, String)> = self
@@ -298,10 +309,12 @@ impl RelatedManager {
         let mut push = |a: &ScalarValue, b: &ScalarValue| {
             if let (Some(ka), Some(kb)) = (key_string(a), key_string(b)) {
                 if seen.insert((ka, kb)) {
-                    rows.push(vec![
+                    let mut row = vec![
                         (mine_name.clone(), a.clone()),
                         (theirs_name.clone(), b.clone()),
-                    ]);
+                    ];
+                    row.extend(extra.iter().cloned());
+                    rows.push(row);
                 }
             }
         };

@@ -180,6 +180,17 @@ case("reverse_fk_count", lambda: list(Publisher.objects.annotate(n=Count("book")
 case("through_forward", lambda: list(Group.objects.filter(members__name="P2").values_list("name", flat=True)))
 case("through_reverse", lambda: list(Person.objects.filter(groups__name="G2").values_list("name", flat=True)))
 case("through_extra_column", lambda: list(Group.objects.filter(membership__role="lead").values_list("name", flat=True)))
+def through_writes():
+    g3 = Group.objects.create(name="G3")
+    g3.members.add(p1, p2, through_defaults={"role": "guest"})
+    roles = list(Membership.objects.filter(group=g3).order_by("person__name").values_list("person__name", "role"))
+    g3.members.remove(p1)
+    left = names(g3.members.all())
+    g3.delete()
+    return [roles, left]
+
+
+case("through_writes", through_writes)
 case("through_count", lambda: list(Person.objects.annotate(n=Count("groups")).values_list("name", "n").order_by("name")))
 
 # One filter() call = the same related row; chained calls = any rows
@@ -195,6 +206,9 @@ case("exclude_reverse_fk", lambda: list(Publisher.objects.exclude(book__pages__g
 case("exclude_or_m2m", lambda: names(authors.exclude(Q(books__title="C") | Q(age=30))))
 case("filter_negated_m2m", lambda: names(authors.filter(~Q(books__pages__lt=200))))
 case("exclude_isnull_m2m", lambda: names(authors.exclude(books__isnull=True)))
+case("exclude_f_outer", lambda: names(authors.exclude(books__pages__lt=F("age") * 5)))
+case("negated_and_positive_same_call", lambda: names(authors.filter(~Q(books__title="A") & Q(books__pages__gt=200))))
+case("exclude_deep_reverse", lambda: names(authors.exclude(books__store__name="South")))
 case("exclude_chain", lambda: list(Store.objects.exclude(books__authors__name="Cy").values_list("name", flat=True)))
 
 # Aggregates over joins
