@@ -1064,6 +1064,16 @@ fn n_plus_one_and_its_two_fixes() {
         .collect();
     assert_eq!(counts, vec![10; 10]);
     assert_eq!(db.query_count() - before, 2);
+    // Counting each customer's orders joins customer LEFT JOIN order as Django writes it;
+    // the optimizer builds the hash table on the 10 customers, not the 100 orders.
+    let counted = db.objects("Customer").annotate([("n", Count("orders"))]);
+    let explain = counted.explain().unwrap();
+    assert!(
+        explain.contains("Join: Right, on=[order.customer_id = customer.id]"),
+        "{explain}"
+    );
+    let n = counted.fetch().unwrap().column::<i64>("n").unwrap();
+    assert_eq!(n, vec![10; 10]);
 
     // Books and authors: 2 queries with prefetch_related, 1 + one per book without.
     db.register(Model::new("Author").field("name", CharField::new(50)))

@@ -179,6 +179,29 @@ mod tests {
     }
 
     #[test]
+    fn can_be_switched_off_by_name() {
+        let plan = book_scan()
+            .join(
+                author_scan().build(),
+                JoinType::Inner,
+                vec![(qualified_col("T1", "author_id"), qualified_col("T0", "id"))],
+                None,
+            )
+            .unwrap()
+            .build();
+        let optimizer = crate::optimizer::Optimizer::with_rules(vec![Arc::new(ChooseBuildSide)]);
+        let off = std::collections::BTreeSet::from(["choose_build_side".to_string()]);
+        let kept = optimizer.optimize(Arc::clone(&plan), &off).unwrap();
+        assert!(kept
+            .to_string()
+            .starts_with("Join: Inner, on=[T1.author_id = T0.id]"));
+        let swapped = optimizer
+            .optimize(plan, &std::collections::BTreeSet::new())
+            .unwrap();
+        assert!(swapped.to_string().starts_with("Projection: T1.id"));
+    }
+
+    #[test]
     fn filters_count_in_the_estimate_and_semi_joins_stay() {
         // Five filters leave an estimated 30/32 of an author, fewer than the 2 books: the
         // books (right) are now the larger side and the join is swapped.
