@@ -1280,3 +1280,82 @@ fn values_grouping_across_a_many_to_many_relation() {
         sorted(expected("values_group_across_m2m"))
     );
 }
+
+#[test]
+fn longer_chains_and_shared_link_joins() {
+    let db = library();
+    let authors = db.objects("Author");
+    assert_django(
+        "deep_cycle",
+        tuples(
+            &db.objects("Publisher")
+                .filter(q!(book__authors__books__title = "C"))
+                .values_list(["name"])
+                .order_by(["name"]),
+        ),
+    );
+    assert_django(
+        "two_m2m_hops_count",
+        tuples(
+            &db.objects("Store")
+                .annotate([
+                    ("a", Count("books__authors")),
+                    ("d", Count("books__authors").distinct()),
+                ])
+                .values_list(["name", "a", "d"])
+                .order_by(["name"]),
+        ),
+    );
+    let grouped = authors
+        .values(["books__publisher__name"])
+        .annotate([("n", Count("id"))])
+        .filter(q!(books__publisher__name__isnull = false))
+        .order_by(["books__publisher__name"]);
+    let sorted = |value: Json| {
+        let mut rows: Vec<String> = value
+            .as_array()
+            .map(|rows| rows.iter().map(Json::to_string).collect())
+            .unwrap_or_default();
+        rows.sort();
+        rows
+    };
+    assert_eq!(
+        sorted(dicts(&grouped)),
+        sorted(expected("m2m_then_fk_values").clone())
+    );
+    assert_django(
+        "friends_books",
+        names(&authors.filter(q!(friends__books__title = "C")).distinct()),
+    );
+    // The reverse ForeignKey `membership` and the first join of the many-to-many `groups`
+    // are the same join (Django reuses it: the counts are not multiplied).
+    let people = db.objects("Person");
+    assert_django(
+        "through_two_paths_one_call",
+        tuples(
+            &people
+                .filter(q!(membership__role = "member", groups__name = "G1"))
+                .values_list(["name"])
+                .order_by(["name"]),
+        ),
+    );
+    assert_django(
+        "through_two_paths_counts",
+        tuples(
+            &people
+                .annotate([("m", Count("membership")), ("g", Count("groups"))])
+                .values_list(["name", "m", "g"])
+                .order_by(["name"]),
+        ),
+    );
+    assert_django(
+        "max_per_author_filtered",
+        tuples(
+            &authors
+                .filter(q!(books__pages__lt = 300))
+                .annotate([("m", Max("books__pages"))])
+                .values_list(["name", "m"])
+                .order_by(["name"]),
+        ),
+    );
+}

@@ -7,7 +7,7 @@
 # [label, {"error": ClassName, "message": text}]. Every ordering here is over non-NULL keys,
 # so SQLite's NULL placement (first, where PostgreSQL puts them last) never shows.
 from django.db import connection, models
-from django.db.models import Count, F, Prefetch, Q, Sum
+from django.db.models import Count, F, Max, Prefetch, Q, Sum
 from django.test.utils import CaptureQueriesContext
 
 
@@ -158,6 +158,14 @@ case("m2m_reverse_count", lambda: list(authors.annotate(n=Count("books")).values
 case("m2m_in_instances", lambda: titles(books.filter(authors__in=[bob, cy]).distinct()))
 case("m2m_exact_instance", lambda: titles(books.filter(authors=ann)))
 case("order_by_m2m", lambda: list(authors.filter(books__isnull=False).order_by("books__title", "name").values_list("name", "books__title")))
+
+case("deep_cycle", lambda: list(Publisher.objects.filter(book__authors__books__title="C").values_list("name", flat=True).order_by("name")))
+case("two_m2m_hops_count", lambda: list(Store.objects.annotate(a=Count("books__authors"), d=Count("books__authors", distinct=True)).values_list("name", "a", "d").order_by("name")))
+case("m2m_then_fk_values", lambda: list(authors.values("books__publisher__name").annotate(n=Count("id")).filter(books__publisher__name__isnull=False).order_by("books__publisher__name")))
+case("friends_books", lambda: names(authors.filter(friends__books__title="C").distinct()))
+case("through_two_paths_one_call", lambda: list(Person.objects.filter(membership__role="member", groups__name="G1").values_list("name", flat=True).order_by("name")))
+case("through_two_paths_counts", lambda: list(Person.objects.annotate(m=Count("membership"), g=Count("groups")).values_list("name", "m", "g").order_by("name")))
+case("max_per_author_filtered", lambda: list(authors.filter(books__pages__lt=300).annotate(m=Max("books__pages")).values_list("name", "m").order_by("name")))
 
 # Symmetric self many-to-many and self ForeignKey
 case("friends_symmetric", lambda: names(authors.filter(friends__name="Ann")))
