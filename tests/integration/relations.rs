@@ -1286,6 +1286,14 @@ fn longer_chains_and_shared_link_joins() {
     let db = library();
     let authors = db.objects("Author");
     assert_django(
+        "unknown_field_choices",
+        tuples(&db.objects("Book").filter(q!(nope = 1))),
+    );
+    assert_django(
+        "unknown_field_choices_reverse",
+        tuples(&authors.filter(q!(nope = 1))),
+    );
+    assert_django(
         "deep_cycle",
         tuples(
             &db.objects("Publisher")

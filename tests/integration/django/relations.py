@@ -159,6 +159,8 @@ case("m2m_in_instances", lambda: titles(books.filter(authors__in=[bob, cy]).dist
 case("m2m_exact_instance", lambda: titles(books.filter(authors=ann)))
 case("order_by_m2m", lambda: list(authors.filter(books__isnull=False).order_by("books__title", "name").values_list("name", "books__title")))
 
+case("unknown_field_choices", lambda: list(books.filter(nope=1)))
+case("unknown_field_choices_reverse", lambda: list(authors.filter(nope=1)))
 case("deep_cycle", lambda: list(Publisher.objects.filter(book__authors__books__title="C").values_list("name", flat=True).order_by("name")))
 case("two_m2m_hops_count", lambda: list(Store.objects.annotate(a=Count("books__authors"), d=Count("books__authors", distinct=True)).values_list("name", "a", "d").order_by("name")))
 case("m2m_then_fk_values", lambda: list(authors.values("books__publisher__name").annotate(n=Count("id")).filter(books__publisher__name__isnull=False).order_by("books__publisher__name")))
