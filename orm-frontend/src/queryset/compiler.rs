@@ -883,7 +883,8 @@ impl Compiler {
                             unresolved: None,
                         },
                         consumed: i + 1,
-                        relation_target: None,
+                        // order_by("books") orders by Book's Meta.ordering, as Django does.
+                        relation_target: Some(Arc::clone(&model)),
                     });
                 }
             };
@@ -1688,6 +1689,19 @@ mod tests {
         let qs = db.objects("Customer").order_by(["country"]);
         assert!(plan(&qs).contains("Sort: country_id ASC NULLS LAST"));
         assert!(!plan(&qs).contains("Join"));
+    }
+
+    #[test]
+    fn ordering_by_a_reverse_relation_uses_its_models_ordering() {
+        // Customer has Meta.ordering = name: order_by("-referrer") on Order follows it, and
+        // so does order_by("orders__customer") after a reverse step.
+        let db = shop_schema();
+        let text = plan(&db.objects("Country").order_by(["customer"]));
+        assert!(text.contains("Sort: __order0 ASC NULLS LAST"), "{text}");
+        assert!(text.contains("customer.name AS __order0"), "{text}");
+        // Order has no Meta.ordering: its key orders.
+        let text = plan(&db.objects("Customer").order_by(["-orders"]));
+        assert!(text.contains("order.id AS __order0"), "{text}");
     }
 
     #[test]
