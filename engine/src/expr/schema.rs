@@ -62,6 +62,7 @@ impl Expr {
                 };
                 aggregate_type(a.func, arg.as_ref())?
             }
+            Expr::WindowFunction(w) => w.data_type(schema)?,
             Expr::Alias(a) => a.expr.data_type(schema)?,
         })
     }
@@ -119,6 +120,7 @@ impl Expr {
                 _ => any(&mut s.args.iter())?,
             },
             Expr::Aggregate(a) => a.func != AggregateFunction::Count,
+            Expr::WindowFunction(w) => w.nullable(),
             Expr::Alias(a) => a.expr.nullable(schema)?,
             other => any(&mut other.children().into_iter())?,
         })

@@ -65,6 +65,7 @@ impl LogicalPlan {
             LogicalPlan::Distinct(_) => "Distinct".to_string(),
             LogicalPlan::Values(v) => format!("Values: rows={}", v.rows.len()),
             LogicalPlan::SubqueryAlias(s) => format!("SubqueryAlias: {}", s.alias),
+            LogicalPlan::Window(w) => format!("Window: {}", join_exprs(&w.window_exprs)),
         }
     }
 

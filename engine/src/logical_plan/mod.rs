@@ -13,6 +13,6 @@ mod schema;
 pub use builder::LogicalPlanBuilder;
 pub use plan::{
     Aggregate, Distinct, Filter, Join, JoinType, Limit, LogicalPlan, Projection, Scan, Sort,
-    SubqueryAlias, Values,
+    SubqueryAlias, Values, Window,
 };
 pub use schema::{PlanSchema, PlanSchemaRef, QualifiedField};
