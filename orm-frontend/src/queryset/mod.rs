@@ -9,6 +9,7 @@ pub(crate) mod fixtures;
 #[allow(clippy::module_inception)]
 mod queryset;
 mod select_query;
+mod window;
 mod write;
 
 pub use queryset::{AggregateArg, OrderItem, QuerySet};

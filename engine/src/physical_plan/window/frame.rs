@@ -111,6 +111,7 @@ impl Pieces {
     }
 
     /// Rows covered.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.ranges().iter().map(|(s, e)| e - s).sum()
     }
