@@ -44,6 +44,9 @@ pub(crate) fn evaluate(
     rows: usize,
 ) -> Result<ArrayRef> {
     use WindowFunctionKind as K;
+    if rows == 0 {
+        return Ok(arrow::array::new_empty_array(input.output_type));
+    }
     let result = match input.fun {
         K::RowNumber | K::Rank | K::DenseRank | K::Ntile => {
             let buckets = if input.fun == K::Ntile {
