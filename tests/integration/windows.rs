@@ -55,7 +55,11 @@ fn assert_django(label: &str, actual: Actual) {
 
 /// The fixture of `django/windows.py`.
 fn staff() -> Database {
-    let db = Database::new();
+    staff_in(Database::new())
+}
+
+/// The fixture in `db`.
+fn staff_in(db: Database) -> Database {
     db.register(
         Model::new("Emp")
             .field("name", CharField::new(20))
@@ -576,4 +580,45 @@ fn windows_over_grouped_rows_and_aggregates_over_windows() {
             Err(e) => error(e),
         },
     );
+}
+
+#[test]
+fn top_k_per_partition_is_planned_and_answers_like_the_full_sort() {
+    let fast = staff();
+    let plain = staff_in(Database::with_config(
+        SessionConfig::new().disable_rule("replace_rank_filter_with_top_k"),
+    ));
+    let plan = ranked(&fast)
+        .filter(q!(rn__lte = 2))
+        .explain()
+        .expect("explains");
+    assert!(
+        plan.contains("WindowExec") && plan.contains("partition_fetch=2"),
+        "{plan}"
+    );
+    let plan = ranked(&plain)
+        .filter(q!(rn__lte = 2))
+        .explain()
+        .expect("explains");
+    assert!(!plan.contains("partition_fetch"), "{plan}");
+    let windows = [
+        Window(RowNumber()).order_by([F("salary").desc_nulls_first()]),
+        dept(Window(RowNumber()), [F("salary").asc_nulls_first()]),
+        dept(Window(Rank()), [F("salary").desc_nulls_last()]),
+        Window(Rank()).partition_by(["dept"]),
+    ];
+    for window in windows {
+        for k in 0..5i64 {
+            let query = |db: &Database| {
+                let qs = db
+                    .objects("Emp")
+                    .annotate([("r", window.clone())])
+                    .filter(q!(r__lte = k))
+                    .order_by(["name"])
+                    .values(["name", "r"]);
+                format!("{}", qs.fetch().expect("runs"))
+            };
+            assert_eq!(query(&fast), query(&plain), "{window} <= {k}");
+        }
+    }
 }

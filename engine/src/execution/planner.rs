@@ -158,11 +158,11 @@ fn plan_window(window: &Window, config: &SessionConfig) -> Result<Arc<dyn Execut
         })
         .collect::<Result<Vec<_>>>()?;
     let input = create_physical_plan(&window.input, config)?;
-    Ok(Arc::new(WindowExec::try_new(
-        input,
-        exprs,
-        window.schema.arrow_schema(),
-    )?))
+    let exec = WindowExec::try_new(input, exprs, window.schema.arrow_schema())?;
+    Ok(Arc::new(match window.partition_fetch {
+        Some(fetch) => exec.with_partition_fetch(fetch),
+        None => exec,
+    }))
 }
 
 /// Binds each expression to `schema`.

@@ -348,7 +348,19 @@ pub struct Window {
     pub input: Arc<LogicalPlan>,
     /// Each is an `Expr::WindowFunction`, possibly under an alias.
     pub window_exprs: Vec<Expr>,
+    /// Set by `replace_rank_filter_with_top_k`: only each partition's first rows are needed
+    /// (a filter above keeps no others), so the rest may be dropped before ranking.
+    pub partition_fetch: Option<PartitionFetch>,
     pub schema: PlanSchemaRef,
+}
+
+/// Which rows of each partition a [`Window`] must produce: the first `rows` in the window
+/// order, plus (`with_ties`) every row tied with the last of them — what `row_number() <= k`
+/// and `rank() <= k` keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionFetch {
+    pub rows: usize,
+    pub with_ties: bool,
 }
 
 impl Window {
@@ -376,8 +388,16 @@ impl Window {
         Ok(Window {
             input,
             window_exprs,
+            partition_fetch: None,
             schema: Arc::new(PlanSchema::new(fields)),
         })
+    }
+
+    /// The same window (expressions and partition fetch) over a new input.
+    pub fn with_input(&self, input: Arc<LogicalPlan>) -> Result<Window> {
+        let mut window = Window::try_new(input, self.window_exprs.clone())?;
+        window.partition_fetch = self.partition_fetch;
+        Ok(window)
     }
 }
 
@@ -504,9 +524,7 @@ impl LogicalPlan {
             LogicalPlan::SubqueryAlias(s) => {
                 LogicalPlan::SubqueryAlias(SubqueryAlias::new(next(), s.alias.clone()))
             }
-            LogicalPlan::Window(w) => {
-                LogicalPlan::Window(Window::try_new(next(), w.window_exprs.clone())?)
-            }
+            LogicalPlan::Window(w) => LogicalPlan::Window(w.with_input(next())?),
         })
     }
 

@@ -233,9 +233,9 @@ fn prune_window(
     if !input.transformed && window_exprs.len() == window.window_exprs.len() {
         return Ok(Transformed::no(Arc::clone(plan)));
     }
-    Ok(Transformed::yes(Arc::new(LogicalPlan::Window(
-        Window::try_new(input.data, window_exprs)?,
-    ))))
+    let mut node = Window::try_new(input.data, window_exprs)?;
+    node.partition_fetch = window.partition_fetch;
+    Ok(Transformed::yes(Arc::new(LogicalPlan::Window(node))))
 }
 
 fn prune_join(

@@ -188,7 +188,7 @@ fn push_into(
                 return keep_above(plan, above);
             }
             let input = push_into(&window.input, below)?.data;
-            let node = Window::try_new(input, window.window_exprs.clone())?;
+            let node = window.with_input(input)?;
             Ok(Transformed::yes(with_filter(
                 Arc::new(LogicalPlan::Window(node)),
                 above,

@@ -128,7 +128,8 @@ struct WindowSpec {
     order: Vec<(&'static str, bool, bool)>,
     frame: Option<Frame>,
     prefilter: bool,
-    qualify: Option<i64>,
+    /// `filter(w__lte=k)`, or with `| Q(w=None)` (which the partition top-k cannot use).
+    qualify: Option<(i64, bool)>,
 }
 
 impl WindowSpec {
@@ -168,8 +169,10 @@ impl WindowSpec {
             qs = qs.filter(q!(category__in = vec!["a", "b", "é"]));
         }
         qs = qs.annotate([("w", self.window())]);
-        if let Some(k) = self.qualify {
-            qs = qs.filter(q!(w__lte = k) | q!(w = None::<i64>));
+        match self.qualify {
+            Some((k, true)) => qs = qs.filter(q!(w__lte = k) | q!(w = None::<i64>)),
+            Some((k, false)) => qs = qs.filter(q!(w__lte = k)),
+            None => {}
         }
         qs.values(["id", "w"])
     }
@@ -235,7 +238,7 @@ fn window_spec() -> impl Strategy<Value = WindowSpec> {
         0u8..4,
         (bound(), bound()),
         any::<bool>(),
-        proptest::option::of(1i64..=3),
+        proptest::option::of((0i64..=3, any::<bool>())),
     )
         .prop_map(
             |(function, partition, mut order, frame_kind, (a, b), prefilter, qualify)| {

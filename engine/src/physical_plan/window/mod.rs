@@ -17,6 +17,11 @@
 //!
 //! The output is the input's rows in input order, followed by one column per window
 //! expression, in batches of `batch_size` rows.
+//!
+//! With a partition fetch (set by the `replace_rank_filter_with_top_k` rule for "top k per
+//! group") the rows each partition does not need are dropped first: the rows are hashed by
+//! partition key and each partition's best `k` are *selected* (`select_nth_unstable`, linear
+//! time) rather than sorted, so only `k` rows per partition reach the sort.
 
 mod frame;
 mod functions;
@@ -29,7 +34,7 @@ use std::time::Instant;
 use arrow::array::{ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{cast, concat_batches, take, SortOptions};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
-use arrow::row::{RowConverter, SortField};
+use arrow::row::{RowConverter, Rows, SortField};
 
 use self::frame::{PartitionLayout, RangeKeys};
 use self::functions::{evaluate, WindowInput};
@@ -37,6 +42,7 @@ use super::sort::{deferred, display_sort_exprs, drain_partitions, PhysicalSortEx
 use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
 use crate::expr::{WindowFrame, WindowFrameBound, WindowFrameUnits, WindowFunctionKind};
+use crate::logical_plan::PartitionFetch;
 use crate::physical_expr::PhysicalExprRef;
 
 /// One window function call bound to the input schema.
@@ -95,6 +101,7 @@ pub struct WindowExec {
     input: Arc<dyn ExecutionPlan>,
     exprs: Arc<[PhysicalWindowExpr]>,
     schema: SchemaRef,
+    partition_fetch: Option<PartitionFetch>,
     metrics: Arc<OperatorMetrics>,
 }
 
@@ -117,8 +124,16 @@ impl WindowExec {
             input,
             exprs: exprs.into(),
             schema,
+            partition_fetch: None,
             metrics: Arc::new(OperatorMetrics::default()),
         })
+    }
+
+    /// Produces only each partition's first rows (all expressions must be `row_number`,
+    /// `rank` or `dense_rank` over one key set, which the optimizer rule checks).
+    pub fn with_partition_fetch(mut self, fetch: PartitionFetch) -> WindowExec {
+        self.partition_fetch = Some(fetch);
+        self
     }
 
     /// The window expressions.
@@ -153,6 +168,7 @@ impl ExecutionPlan for WindowExec {
         let input = Arc::clone(&self.input);
         let exprs = Arc::clone(&self.exprs);
         let schema = Arc::clone(&self.schema);
+        let fetch = self.partition_fetch;
         let metrics = Arc::clone(&self.metrics);
         let ctx = Arc::clone(ctx);
         Ok(deferred(move || {
@@ -161,8 +177,11 @@ impl ExecutionPlan for WindowExec {
             })?;
             let start = Instant::now();
             let batches: Vec<RecordBatch> = parts.into_iter().flatten().collect();
-            let batch = concat_batches(&input.schema(), &batches)?;
+            let mut batch = concat_batches(&input.schema(), &batches)?;
             drop(batches);
+            if let (Some(fetch), Some(first)) = (fetch, exprs.first()) {
+                batch = top_per_partition(&batch, first, fetch)?;
+            }
             let output = compute_windows(&batch, &exprs, &schema)?;
             metrics.add_elapsed(start.elapsed());
             let batch_size = ctx.config.batch_size.max(1);
@@ -180,12 +199,106 @@ impl ExecutionPlan for WindowExec {
 
     fn describe(&self) -> String {
         let exprs: Vec<String> = self.exprs.iter().map(ToString::to_string).collect();
-        format!("WindowExec: [{}]", exprs.join(", "))
+        match &self.partition_fetch {
+            Some(fetch) => format!(
+                "WindowExec: [{}], partition_fetch={}{}",
+                exprs.join(", "),
+                fetch.rows,
+                if fetch.with_ties { " with ties" } else { "" }
+            ),
+            None => format!("WindowExec: [{}]", exprs.join(", ")),
+        }
     }
 
     fn metrics(&self) -> Option<&OperatorMetrics> {
         Some(&self.metrics)
     }
+}
+
+/// The rows of `batch` among the first `fetch.rows` of their partition in `expr`'s order (and
+/// the rows tied with the last of them when `fetch.with_ties`), in input order. Ties in
+/// `row_number` order go to the earlier input row, as in the full sort.
+fn top_per_partition(
+    batch: &RecordBatch,
+    expr: &PhysicalWindowExpr,
+    fetch: PartitionFetch,
+) -> Result<RecordBatch> {
+    let rows = batch.num_rows();
+    let evaluate = |e: &PhysicalExprRef| e.evaluate(batch)?.into_array(rows);
+    let partition_keys = expr
+        .partition_by
+        .iter()
+        .map(evaluate)
+        .collect::<Result<Vec<_>>>()?;
+    let order_keys = expr
+        .order_by
+        .iter()
+        .map(|key| evaluate(&key.expr))
+        .collect::<Result<Vec<_>>>()?;
+    let encode = |keys: &[ArrayRef], options: Vec<SortOptions>| -> Result<Option<Rows>> {
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let fields = keys
+            .iter()
+            .zip(options)
+            .map(|(k, o)| SortField::new_with_options(k.data_type().clone(), o))
+            .collect();
+        Ok(Some(RowConverter::new(fields)?.convert_columns(keys)?))
+    };
+    let partitions = encode(
+        &partition_keys,
+        vec![SortOptions::default(); partition_keys.len()],
+    )?;
+    let order = encode(
+        &order_keys,
+        expr.order_by.iter().map(|k| k.options).collect(),
+    )?;
+    let mut groups: hashbrown::HashMap<&[u8], Vec<u32>> = hashbrown::HashMap::new();
+    for i in 0..rows {
+        let key: &[u8] = match &partitions {
+            Some(p) => p.row(i).data(),
+            None => &[],
+        };
+        groups.entry(key).or_default().push(i as u32);
+    }
+    let compare = |a: &u32, b: &u32| match &order {
+        Some(o) => o.row(*a as usize).cmp(&o.row(*b as usize)).then(a.cmp(b)),
+        None => a.cmp(b),
+    };
+    let mut kept: Vec<u32> = Vec::new();
+    for (_, mut members) in groups {
+        if fetch.rows == 0 {
+            continue;
+        }
+        if members.len() <= fetch.rows {
+            kept.extend(members);
+            continue;
+        }
+        members.select_nth_unstable_by(fetch.rows - 1, compare);
+        let last = members[fetch.rows - 1];
+        match (&order, fetch.with_ties) {
+            (Some(o), true) => {
+                let bound = o.row(last as usize);
+                kept.extend(members.iter().filter(|&&m| o.row(m as usize) <= bound));
+            }
+            (None, true) => kept.extend(members),
+            _ => kept.extend(&members[..fetch.rows]),
+        }
+    }
+    kept.sort_unstable();
+    let indices = UInt32Array::from(kept);
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| Ok(take(c, &indices, None)?))
+        .collect::<Result<Vec<_>>>()?;
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(indices.len()));
+    Ok(RecordBatch::try_new_with_options(
+        batch.schema(),
+        columns,
+        &options,
+    )?)
 }
 
 /// The input's columns followed by every window expression's result, in input order.
