@@ -803,4 +803,28 @@ mod tests {
         });
         assert!(!rejects_nulls(&coalesce.gt(lit(1i32)), side));
     }
+
+    #[test]
+    fn only_partition_key_predicates_go_below_a_window() {
+        use crate::expr::{WindowFunction, WindowFunctionKind};
+        let mut rank = WindowFunction::new(WindowFunctionKind::Rank, vec![]);
+        rank.partition_by = vec![t0("name")];
+        rank.order_by = vec![t0("age").sort_desc()];
+        let plan = author_scan()
+            .window(vec![Expr::from(rank).alias("r")])
+            .unwrap()
+            .filter(
+                t0("name")
+                    .eq(lit("Ann"))
+                    .and(t0("age").gt(lit(30i32)))
+                    .and(crate::expr::col("r").lt_eq(lit(2i64))),
+            )
+            .unwrap()
+            .build();
+        assert_snapshot!(optimize_with(PushDownFilter, plan), @r"
+        Filter: ((T0.age > 30) AND (r <= 2))
+          Window: rank() OVER (PARTITION BY T0.name ORDER BY T0.age DESC NULLS FIRST) AS r
+            Scan: author AS T0 filters=[(T0.name = 'Ann')]
+        ");
+    }
 }

@@ -35,6 +35,7 @@ use arrow::array::{ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{cast, concat_batches, take, SortOptions};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
 use arrow::row::{RowConverter, Rows, SortField};
+use rayon::prelude::*;
 
 use self::frame::{PartitionLayout, RangeKeys};
 use self::functions::{evaluate, WindowInput};
@@ -266,26 +267,30 @@ fn top_per_partition(
         Some(o) => o.row(*a as usize).cmp(&o.row(*b as usize)).then(a.cmp(b)),
         None => a.cmp(b),
     };
-    let mut kept: Vec<u32> = Vec::new();
-    for (_, mut members) in groups {
-        if fetch.rows == 0 {
-            continue;
-        }
-        if members.len() <= fetch.rows {
-            kept.extend(members);
-            continue;
-        }
-        members.select_nth_unstable_by(fetch.rows - 1, compare);
-        let last = members[fetch.rows - 1];
-        match (&order, fetch.with_ties) {
-            (Some(o), true) => {
-                let bound = o.row(last as usize);
-                kept.extend(members.iter().filter(|&&m| o.row(m as usize) <= bound));
+    let groups: Vec<Vec<u32>> = groups.into_values().collect();
+    let selected: Vec<Vec<u32>> = groups
+        .into_par_iter()
+        .map(|mut members| {
+            if fetch.rows == 0 {
+                return Vec::new();
             }
-            (None, true) => kept.extend(members),
-            _ => kept.extend(&members[..fetch.rows]),
-        }
-    }
+            if members.len() <= fetch.rows {
+                return members;
+            }
+            members.select_nth_unstable_by(fetch.rows - 1, compare);
+            let last = members[fetch.rows - 1];
+            match (&order, fetch.with_ties) {
+                (Some(o), true) => {
+                    let bound = o.row(last as usize);
+                    members.retain(|&m| o.row(m as usize) <= bound);
+                }
+                (None, true) => {}
+                _ => members.truncate(fetch.rows),
+            }
+            members
+        })
+        .collect();
+    let mut kept: Vec<u32> = selected.into_iter().flatten().collect();
     kept.sort_unstable();
     let indices = UInt32Array::from(kept);
     let columns = batch
@@ -394,8 +399,8 @@ impl SortedRows {
                 .collect();
             let encoded = encode(&all_keys, &all_options)?;
             let mut positions: Vec<u32> = (0..rows as u32).collect();
-            // Stable: peers keep their input order.
-            positions.sort_by(|&a, &b| encoded.row(a as usize).cmp(&encoded.row(b as usize)));
+            // Stable (rayon's parallel merge sort): peers keep their input order.
+            positions.par_sort_by(|&a, &b| encoded.row(a as usize).cmp(&encoded.row(b as usize)));
             Some(UInt32Array::from(positions))
         };
         let sorted = |array: &ArrayRef| -> Result<ArrayRef> {
