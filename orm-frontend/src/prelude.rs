@@ -10,11 +10,13 @@ pub use crate::expressions::*;
 pub use crate::model::*;
 pub use crate::q;
 pub use crate::queryset::{
-    AggregateArg, Atomic, BulkCreateOptions, CheckConstraint, IndexSpec, IntoFieldValues,
-    OrderItem, QuerySet, SelectForUpdate, UniqueConstraintSpec,
+    prefetch_related_objects, AggregateArg, Atomic, BulkCreateOptions, CheckConstraint, IndexSpec,
+    IntoFieldValues, OrderItem, Prefetch, QuerySet, RelatedManager, SelectForUpdate, SelectRelated,
+    UniqueConstraintSpec,
 };
 pub use crate::results::{
-    date, date_value, datetime, datetime_value, time_value, FromValue, InBulk, Instance, Row, Rows,
+    date, date_value, datetime, datetime_value, time_value, FromValue, InBulk, Instance, Related,
+    Row, Rows,
 };
 pub use crate::typed::{FromRow, IntoRow, ModelDef};
 pub use arrow::array::RecordBatch;

@@ -173,7 +173,7 @@ fn apply_db(db: &Database, op: &Op) -> quiver::Result<()> {
         Op::Save { code, qty } => match items.get(q!(code = code.as_str())) {
             Ok(mut found) => {
                 found.set("qty", *qty)?;
-                found.save(db)
+                found.save()
             }
             Err(Error::DoesNotExist(_)) => Ok(()),
             Err(other) => Err(other),

@@ -17,8 +17,10 @@ use quiver_storage::IndexDefinition;
 
 use super::SessionConfig;
 use crate::error::{EngineError, Result};
-use crate::expr::{aggregate_type, Expr, SortExpr};
-use crate::logical_plan::{Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Scan, Values};
+use crate::expr::{aggregate_type, Expr, SortExpr, WindowFunctionKind};
+use crate::logical_plan::{
+    Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Scan, Values, Window,
+};
 use crate::physical_expr::{create_physical_expr, PhysicalExprRef};
 use crate::physical_plan::filter::FilterExec;
 use crate::physical_plan::hash_aggregate::{AggregateSpec, HashAggregateExec};
@@ -31,6 +33,7 @@ use crate::physical_plan::scan::ScanExec;
 use crate::physical_plan::sort::{PhysicalSortExpr, SortExec};
 use crate::physical_plan::top_k::TopKExec;
 use crate::physical_plan::values::ValuesExec;
+use crate::physical_plan::window::{PhysicalWindowExpr, WindowExec};
 use crate::physical_plan::ExecutionPlan;
 
 /// Casts that fail on values they cannot convert instead of turning them into NULLs.
@@ -106,11 +109,12 @@ pub fn create_physical_plan(
             };
             let left = create_physical_plan(&join.left, config)?;
             let right = create_physical_plan(&join.right, config)?;
-            if let Some((scan, index)) = indexed_inner(join, config) {
+            if let Some((scan, index, inner_is_left)) = indexed_inner(join, config) {
                 let inner_filters = bind_all(&scan.filters, &scan.table_schema())?;
                 return Ok(Arc::new(IndexNestedLoopJoinExec::try_new(
                     left,
                     right,
+                    inner_is_left,
                     scan.clone(),
                     inner_filters,
                     index,
@@ -132,57 +136,133 @@ pub fn create_physical_plan(
         LogicalPlan::Values(values) => plan_values(values)?,
         // Renaming the relation only changes how columns are resolved, which is done by now.
         LogicalPlan::SubqueryAlias(alias) => create_physical_plan(&alias.input, config)?,
+        LogicalPlan::Window(window) => plan_window(window, config)?,
     })
 }
 
-/// The inner scan and its index when `join` can run as an index nested loop join: one key,
-/// the inner (right) side a plain scan whose key column has a full single-column index, a join
-/// type whose result only needs inner rows matching outer keys, and `use_indexes` enabled.
+/// The inner scan, its index and whether it is the left input, when `join` can run as an
+/// index nested loop join: one key; the inner side a plain scan whose key column has a full
+/// single-column index; a join type that keeps no unmatched inner rows (inner; left, semi and
+/// anti with the inner side on the right; right with it on the left); `use_indexes` enabled.
 fn indexed_inner<'a>(
     join: &'a Join,
     config: &SessionConfig,
-) -> Option<(&'a Scan, IndexDefinition)> {
+) -> Option<(&'a Scan, IndexDefinition, bool)> {
     if config.disabled_rules.contains("use_indexes") {
         return None;
     }
-    if !matches!(
+    let [(left_key, right_key)] = join.on.as_slice() else {
+        return None;
+    };
+    let right_inner = matches!(
         join.join_type,
         JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti
-    ) {
-        return None;
+    );
+    let left_inner = matches!(join.join_type, JoinType::Inner | JoinType::Right);
+    let candidates = [
+        (
+            right_inner,
+            &join.right,
+            right_key,
+            &join.left,
+            left_key,
+            false,
+        ),
+        (
+            left_inner,
+            &join.left,
+            left_key,
+            &join.right,
+            right_key,
+            true,
+        ),
+    ];
+    for (allowed, inner, inner_key, outer, outer_key, inner_is_left) in candidates {
+        if !allowed {
+            continue;
+        }
+        let (LogicalPlan::Scan(scan), Expr::Column(column)) = (inner.as_ref(), inner_key) else {
+            continue;
+        };
+        if scan.index.is_some()
+            || column
+                .relation
+                .as_deref()
+                .is_some_and(|r| r != scan.relation)
+        {
+            continue;
+        }
+        let Ok(position) = scan.source.schema().index_of(&column.name) else {
+            continue;
+        };
+        let column_type = scan.source.schema().field(position).data_type().clone();
+        let Ok(outer_type) = outer_key.data_type(outer.schema()) else {
+            continue;
+        };
+        let integer = |t: &DataType| {
+            matches!(
+                t,
+                DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+            )
+        };
+        if !(outer_type == column_type || (integer(&outer_type) && integer(&column_type))) {
+            continue;
+        }
+        if let Some(index) = scan
+            .source
+            .indexes()
+            .into_iter()
+            .find(|d| d.columns == [position] && d.condition.is_none())
+        {
+            return Some((scan, index, inner_is_left));
+        }
     }
-    let [(outer_key, Expr::Column(column))] = join.on.as_slice() else {
-        return None;
-    };
-    let LogicalPlan::Scan(scan) = join.right.as_ref() else {
-        return None;
-    };
-    if scan.index.is_some()
-        || column
-            .relation
-            .as_deref()
-            .is_some_and(|r| r != scan.relation)
-    {
-        return None;
-    }
-    let position = scan.source.schema().index_of(&column.name).ok()?;
-    let column_type = scan.source.schema().field(position).data_type().clone();
-    let outer_type = outer_key.data_type(join.left.schema()).ok()?;
-    let integer = |t: &DataType| {
-        matches!(
-            t,
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
-        )
-    };
-    if !(outer_type == column_type || (integer(&outer_type) && integer(&column_type))) {
-        return None;
-    }
-    let index = scan
-        .source
-        .indexes()
-        .into_iter()
-        .find(|d| d.columns == [position] && d.condition.is_none())?;
-    Some((scan, index))
+    None
+}
+
+fn plan_window(window: &Window, config: &SessionConfig) -> Result<Arc<dyn ExecutionPlan>> {
+    let input_schema = window.input.schema();
+    let exprs = window
+        .window_exprs
+        .iter()
+        .map(|e| {
+            let Expr::WindowFunction(call) = e.clone().unalias() else {
+                return Err(EngineError::Internal(format!("not a window function: {e}")));
+            };
+            let args = bind_all(&call.args, input_schema)?;
+            // ntile's bucket count, lag/lead's offset and nth_value's position are read once.
+            let constant = match call.fun {
+                WindowFunctionKind::Ntile => Some(0),
+                WindowFunctionKind::Lag
+                | WindowFunctionKind::Lead
+                | WindowFunctionKind::NthValue => Some(1),
+                _ => None,
+            };
+            if let Some(arg) = constant.and_then(|i| args.get(i)) {
+                if arg.literal_value().is_none() {
+                    return Err(EngineError::Plan(format!(
+                        "argument {} of {} must be a constant",
+                        constant.unwrap_or(0) + 1,
+                        call.fun.name()
+                    )));
+                }
+            }
+            Ok(PhysicalWindowExpr {
+                fun: call.fun,
+                args,
+                partition_by: bind_all(&call.partition_by, input_schema)?,
+                order_by: bind_sort_exprs(&call.order_by, input_schema)?,
+                frame: call.effective_frame(),
+                output_type: e.data_type(input_schema)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let input = create_physical_plan(&window.input, config)?;
+    let exec = WindowExec::try_new(input, exprs, window.schema.arrow_schema())?;
+    Ok(Arc::new(match window.partition_fetch {
+        Some(fetch) => exec.with_partition_fetch(fetch),
+        None => exec,
+    }))
 }
 
 /// Binds each expression to `schema`.

@@ -13,6 +13,6 @@ mod schema;
 pub use builder::LogicalPlanBuilder;
 pub use plan::{
     Aggregate, Distinct, Filter, IndexKeys, IndexLookup, Join, JoinType, Limit, LogicalPlan,
-    Projection, Scan, Sort, SubqueryAlias, Values,
+    PartitionFetch, Projection, Scan, Sort, SubqueryAlias, Values, Window,
 };
 pub use schema::{PlanSchema, PlanSchemaRef, QualifiedField};

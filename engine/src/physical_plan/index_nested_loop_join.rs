@@ -1,13 +1,16 @@
-//! [`IndexNestedLoopJoinExec`]: a join whose inner (right) side is a table scan with an index on
-//! the join key reads only the inner rows the outer side's keys find in that index, when the
-//! outer side turns out to be small.
+//! [`IndexNestedLoopJoinExec`]: a join whose inner side is a table scan with an index on the
+//! join key reads only the inner rows the outer side's keys find in that index, when the outer
+//! side turns out to be small. The inner side is the right input, or the left one when the
+//! optimizer put the small side on the right (`choose_build_side`).
 //!
 //! The outer side runs first. If it has at most [`MAX_OUTER_ROWS`] rows (and the inner table is
 //! several times bigger), its distinct keys are looked up in the index built for the inner
 //! scan's snapshot and the hash join runs against just those inner rows; otherwise against the
 //! whole inner scan. Either way the hash join decides the result, so the two paths agree: every
-//! inner row that can match an outer row has one of the outer keys. That holds for inner, left,
-//! left-semi and left-anti joins, the only types the planner hands to this operator.
+//! inner row that can match an outer row has one of the outer keys. That holds whenever the
+//! join keeps no unmatched inner rows: inner joins, and left/semi/anti joins with the inner
+//! side on the right or right joins with it on the left — the only cases the planner hands to
+//! this operator.
 
 use std::sync::Arc;
 
@@ -32,8 +35,9 @@ pub const MAX_OUTER_ROWS: usize = 4096;
 #[derive(Debug)]
 pub struct IndexNestedLoopJoinExec {
     left: Arc<dyn ExecutionPlan>,
-    /// The whole inner scan (used when the outer side is big).
     right: Arc<dyn ExecutionPlan>,
+    /// The inner (indexed) side is `left`; otherwise `right`. The other input is the outer one.
+    inner_is_left: bool,
     inner_scan: Scan,
     inner_filters: Vec<PhysicalExprRef>,
     index: IndexDefinition,
@@ -46,10 +50,11 @@ pub struct IndexNestedLoopJoinExec {
 }
 
 impl IndexNestedLoopJoinExec {
-    /// `on[0].1` must be the inner scan's column that `index` is on.
+    /// The inner side's key in `on[0]` must be the inner scan's column that `index` is on.
     pub fn try_new(
         left: Arc<dyn ExecutionPlan>,
         right: Arc<dyn ExecutionPlan>,
+        inner_is_left: bool,
         inner_scan: Scan,
         inner_filters: Vec<PhysicalExprRef>,
         index: IndexDefinition,
@@ -70,6 +75,7 @@ impl IndexNestedLoopJoinExec {
         Ok(IndexNestedLoopJoinExec {
             left,
             right,
+            inner_is_left,
             inner_scan,
             inner_filters,
             index,
@@ -88,7 +94,11 @@ impl IndexNestedLoopJoinExec {
 
     /// The inner rows the outer keys find in the index, scanned with the inner filters.
     fn narrowed_inner(&self, outer: &[RecordBatch]) -> Result<Arc<dyn ExecutionPlan>> {
-        let (outer_key, _) = &self.on[0];
+        let outer_key = if self.inner_is_left {
+            &self.on[0].1
+        } else {
+            &self.on[0].0
+        };
         let mut keys: Vec<RowKey> = Vec::new();
         for batch in outer {
             let values = outer_key.evaluate(batch)?.into_array(batch.num_rows())?;
@@ -128,19 +138,31 @@ impl ExecutionPlan for IndexNestedLoopJoinExec {
     }
 
     fn execute(&self, _partition: usize, ctx: &Arc<TaskContext>) -> Result<BatchIter> {
-        let outer = collect(Arc::clone(&self.left), ctx)?;
+        let (outer_plan, full_inner) = if self.inner_is_left {
+            (&self.right, &self.left)
+        } else {
+            (&self.left, &self.right)
+        };
+        let outer = collect(Arc::clone(outer_plan), ctx)?;
         let outer_rows: usize = outer.iter().map(RecordBatch::num_rows).sum();
         let inner_rows = self.inner_scan.snapshot.num_rows();
         let use_index = outer_rows <= MAX_OUTER_ROWS && inner_rows >= outer_rows.saturating_mul(8);
         let inner = if use_index {
             self.narrowed_inner(&outer)?
         } else {
-            Arc::clone(&self.right)
+            Arc::clone(full_inner)
         };
         *self.last_path.lock() = Some(if use_index { "index" } else { "scan" }.to_string());
+        let outer: Arc<dyn ExecutionPlan> =
+            Arc::new(ValuesExec::try_new(outer_plan.schema(), outer)?);
+        let (left, right) = if self.inner_is_left {
+            (inner, outer)
+        } else {
+            (outer, inner)
+        };
         let join = HashJoinExec::try_new(
-            Arc::new(ValuesExec::try_new(self.left.schema(), outer)?),
-            inner,
+            left,
+            right,
             self.on.clone(),
             self.filter.clone(),
             self.join_type,

@@ -10,31 +10,24 @@ use std::sync::Arc;
 
 use quiver_engine::ScalarValue;
 
-use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::expressions::{Expression, Q};
 use crate::queryset::update::field_index;
 use crate::results::{Instance, Row};
 
 impl Instance {
-    /// Sets field `name` (name or attname) to `value` in this object; `save()` stores it.
+    /// Sets field `name` (name, attname or `pk`) to `value` in this object; `save()` stores it.
     pub fn set(&mut self, name: &str, value: impl Into<ScalarValue>) -> Result<()> {
-        let value = value.into();
-        let pk_name = self.pk_attname();
-        let columns: Vec<String> = self.row().columns().to_vec();
-        let mut values: Vec<ScalarValue> = self.row().values().to_vec();
+        let columns: Vec<String> = self.row.columns().to_vec();
         let attname = format!("{name}_id");
         let position = columns
             .iter()
             .position(|c| c == name)
             .or_else(|| {
                 (name == "pk")
-                    .then(|| {
-                        pk_name
-                            .as_ref()
-                            .and_then(|p| columns.iter().position(|c| c == p))
-                    })
+                    .then_some(self.pk_name.as_ref())
                     .flatten()
+                    .and_then(|pk| columns.iter().position(|c| c == pk))
             })
             .or_else(|| columns.iter().position(|c| *c == attname))
             .ok_or_else(|| {
@@ -43,15 +36,18 @@ impl Instance {
                     self.model_name()
                 ))
             })?;
-        values[position] = value;
+        let mut values: Vec<ScalarValue> = self.row.values().to_vec();
+        values[position] = value.into();
         let columns: Arc<[String]> = columns.into();
-        *self = Instance::new(self.model_name(), pk_name, Row::new(columns, values));
+        self.row = Row::new(columns, values);
         Ok(())
     }
 
     /// `obj.save()`: updates the row with this object's primary key, or inserts the object
     /// when there is no such row (or no key yet); afterwards the object holds what was stored.
-    pub fn save(&mut self, db: &Database) -> Result<()> {
+    /// Runs on the database the instance was read from or created in.
+    pub fn save(&mut self) -> Result<()> {
+        let db = self.database()?.clone();
         let model = db.model(self.model_name())?;
         let pk = self.pk();
         if !pk.is_null() {
@@ -66,7 +62,7 @@ impl Instance {
                 .filter(Q::new("pk", pk.clone()))
                 .update(fields)?;
             if updated > 0 {
-                return self.refresh_from_db(db);
+                return self.refresh_from_db();
             }
         }
         let values: Vec<(String, ScalarValue)> = self
@@ -74,13 +70,16 @@ impl Instance {
             .filter(|(name, _)| model.fields().iter().any(|f| f.attname() == *name))
             .map(|(n, v)| (n.to_string(), v.clone()))
             .collect();
-        *self = db.objects(model.name()).create(values)?;
+        let made = db.objects(model.name()).create(values)?;
+        self.row = made.row;
+        self.pk_name = made.pk_name;
         Ok(())
     }
 
     /// `obj.save(update_fields=[...])`: writes only those fields of the existing row; fails
     /// with `DatabaseError` when no row has this object's key.
-    pub fn save_update_fields<S: AsRef<str>>(&mut self, db: &Database, fields: &[S]) -> Result<()> {
+    pub fn save_update_fields<S: AsRef<str>>(&mut self, fields: &[S]) -> Result<()> {
+        let db = self.database()?.clone();
         let model = db.model(self.model_name())?;
         let mut unknown = Vec::new();
         let mut updates: Vec<(String, Expression)> = Vec::new();
@@ -119,24 +118,12 @@ impl Instance {
 
     /// `obj.refresh_from_db()`: reloads every field from the database (inside a transaction,
     /// as that transaction sees the row).
-    pub fn refresh_from_db(&mut self, db: &Database) -> Result<()> {
+    pub fn refresh_from_db(&mut self) -> Result<()> {
+        let db = self.database()?.clone();
         let fresh = db.objects(self.model_name()).get(Q::new("pk", self.pk()))?;
-        *self = fresh;
+        self.row = fresh.row;
+        self.related_cache.clear();
         Ok(())
-    }
-
-    /// The attname this instance's primary key is read from (instances keep it privately; an
-    /// instance equal to this one built with that name is this one).
-    fn pk_attname(&self) -> Option<String> {
-        self.row()
-            .columns()
-            .iter()
-            .map(|c| Some(c.clone()))
-            .chain(std::iter::once(None))
-            .find(|candidate| {
-                Instance::new(self.model_name(), candidate.clone(), self.row().clone()) == *self
-            })
-            .flatten()
     }
 }
 
@@ -145,6 +132,7 @@ mod tests {
     use super::*;
     use crate::model::{CharField, IntegerField, Model};
     use crate::q;
+    use crate::Database;
 
     fn db() -> Database {
         let db = Database::new();
@@ -162,7 +150,7 @@ mod tests {
         let db = db();
         let mut item = db.objects("Item").create([("code", "a".into())]).unwrap();
         item.set("qty", 5i32).unwrap();
-        item.save(&db).unwrap();
+        item.save().unwrap();
         assert_eq!(
             db.objects("Item")
                 .get(q!(code = "a"))
@@ -173,26 +161,26 @@ mod tests {
         );
         let mut copy = item.clone();
         db.objects("Item").update([("qty", 7i64)]).unwrap();
-        copy.refresh_from_db(&db).unwrap();
+        copy.refresh_from_db().unwrap();
         assert_eq!(copy.get::<i64>("qty").unwrap(), 7);
         // A key with no row inserts.
         item.set("id", 42i64).unwrap();
         item.set("code", "b").unwrap();
-        item.save(&db).unwrap();
+        item.save().unwrap();
         assert_eq!(db.objects("Item").count().unwrap(), 2);
         assert_eq!(item.pk(), ScalarValue::Int64(Some(42)));
         // update_fields writes only those fields.
         item.set("qty", 1i32).unwrap();
         item.set("code", "zzz").unwrap();
-        item.save_update_fields(&db, &["qty"]).unwrap();
+        item.save_update_fields(&["qty"]).unwrap();
         let stored = db.objects("Item").get(q!(id = 42)).unwrap();
         assert_eq!(stored.get::<String>("code").unwrap(), "b");
         assert_eq!(stored.get::<i64>("qty").unwrap(), 1);
-        let err = item.save_update_fields(&db, &["nope"]).unwrap_err();
+        let err = item.save_update_fields(&["nope"]).unwrap_err();
         assert_eq!(err.django_name(), "ValueError");
         // A unique violation changes nothing.
         item.set("code", "a").unwrap();
-        let err = item.save(&db).unwrap_err();
+        let err = item.save().unwrap_err();
         assert_eq!(err.django_name(), "IntegrityError");
         assert_eq!(
             db.objects("Item")

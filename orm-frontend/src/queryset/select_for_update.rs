@@ -105,7 +105,9 @@ impl SelectForUpdate {
         Ok(self
             .fetch()?
             .iter()
-            .map(|row| Instance::new(model.name(), pk.clone(), row))
+            .map(|row| {
+                Instance::new(model.name(), pk.clone(), row).with_database(self.qs.db.clone())
+            })
             .collect())
     }
 

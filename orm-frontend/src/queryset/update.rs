@@ -1,4 +1,4 @@
-//! `QuerySet.update(**kwargs)` and the plain `QuerySet.delete()` primitive: transactional,
+//! `QuerySet.update(**kwargs)` and the plain `delete_rows()` primitive: transactional,
 //! row-locking writes of the rows a QuerySet matches.
 //!
 //! Both follow PostgreSQL's READ COMMITTED `UPDATE`/`DELETE`: find the matching rows, lock
@@ -116,9 +116,9 @@ impl QuerySet {
         })
     }
 
-    /// `delete()` of the matching rows of this model's table only (the relation rules of
-    /// `on_delete` are applied on top of this by the relations code). Returns Django's
-    /// `(total, {"app.Model": count})`.
+    /// The matching rows of this model's table deleted under row locks, without the
+    /// `on_delete` rules across relations that `delete()` (`delete.rs`) applies; foreign keys
+    /// are still checked at commit. Returns Django's `(total, {"app.Model": count})`.
     pub fn delete_rows(&self) -> Result<(usize, BTreeMap<String, usize>)> {
         if let Some(error) = &self.query.error {
             return Err(error.clone());
@@ -162,11 +162,6 @@ impl QuerySet {
         Ok((count, counts))
     }
 
-    /// `delete()`: removes the matching rows; returns `(total, {"app.Model": count})`.
-    pub fn delete(&self) -> Result<(usize, BTreeMap<String, usize>)> {
-        self.delete_rows()
-    }
-
     /// The QuerySet a write reads: the same filters and annotations over whole model rows, in
     /// no particular order.
     pub(crate) fn write_base(&self) -> QuerySet {
@@ -181,10 +176,9 @@ impl QuerySet {
     }
 }
 
-/// Django's `Model._meta.label` (`"app.Customer"`): every Quiver model lives in app `app`,
-/// as in the Django oracle's test project.
+/// Django's `Model._meta.label` (`"app.Customer"`).
 pub(crate) fn model_label(model: &Model) -> String {
-    format!("app.{}", model.name())
+    format!("{}.{}", super::APP_LABEL, model.name())
 }
 
 /// The position of a concrete field named by name or attname (or `pk`).
@@ -368,7 +362,7 @@ mod tests {
         let (n, per_model) = db
             .objects("Account")
             .filter(q!(balance__lt = 60))
-            .delete()
+            .delete_rows()
             .unwrap();
         assert_eq!(n, 2);
         assert_eq!(per_model.get("app.Account"), Some(&2));
@@ -376,12 +370,18 @@ mod tests {
         let (n, per_model) = db
             .objects("Account")
             .filter(q!(balance__lt = 0))
-            .delete()
+            .delete_rows()
             .unwrap();
         assert_eq!((n, per_model.len()), (0, 0));
-        let err = db.objects("Branch").delete().unwrap_err();
+        // Without the on_delete rules the foreign key refuses at commit...
+        let err = db.objects("Branch").delete_rows().unwrap_err();
         assert_eq!(err.django_name(), "IntegrityError");
         assert_eq!(db.objects("Branch").count().unwrap(), 1);
+        // ...and delete() cascades, in one transaction.
+        let (n, per_model) = db.objects("Branch").delete().unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(per_model.get("app.Account"), Some(&1));
+        assert_eq!(db.objects("Account").count().unwrap(), 0);
     }
 
     #[test]

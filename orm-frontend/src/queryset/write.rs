@@ -325,7 +325,7 @@ impl QuerySet {
                     if names.is_empty() {
                         return Ok((found, false));
                     }
-                    found.save_update_fields(&self.db, &names)?;
+                    found.save_update_fields(&names)?;
                     Ok((found, false))
                 }
                 Err(Error::DoesNotExist(_)) => {
