@@ -1243,9 +1243,24 @@ fn protect_restrict_and_set_default() {
         delete_count(db.objects("Genre").filter(q!(name = "nobody")).delete()),
         expected["nothing"]
     );
-    // DO_NOTHING leaves the reference dangling (Django's database would then refuse at
-    // commit; Quiver enforces no foreign keys).
-    assert_eq!(delete_count(g3.delete()), json!([1, {"app.Genre": 1}]));
+    // DO_NOTHING would leave the reference dangling: the foreign key refuses at commit
+    // (deferred, as Django declares it on PostgreSQL) and nothing changes.
+    let dangling = g3.delete().unwrap_err();
+    assert_eq!(dangling.django_name(), "IntegrityError");
+    assert!(
+        dangling.to_string().starts_with(
+            "update or delete on table \"genre\" violates foreign key constraint \
+             \"track_loose_id_fkey\" on table \"track\""
+        ),
+        "{dangling}"
+    );
+    assert_eq!(
+        db.objects("Genre")
+            .filter(q!(name = "Gone"))
+            .count()
+            .unwrap(),
+        1
+    );
     assert_eq!(
         tuples(&db.objects("Track").values_list(["loose"])),
         json!([3])
