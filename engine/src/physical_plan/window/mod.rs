@@ -225,7 +225,7 @@ fn top_per_partition(
     fetch: PartitionFetch,
 ) -> Result<RecordBatch> {
     let rows = batch.num_rows();
-    let evaluate = |e: &PhysicalExprRef| e.evaluate(batch)?.into_array(rows);
+    let evaluate = |e: &PhysicalExprRef| comparable_key(e.evaluate(batch)?.into_array(rows)?);
     let partition_keys = expr
         .partition_by
         .iter()
@@ -350,6 +350,29 @@ fn compute_windows(
     )?)
 }
 
+/// A key column as PostgreSQL compares it: `-0.0` equals `0.0` (Arrow's row format orders
+/// them apart), so floats are normalized before encoding.
+fn comparable_key(array: ArrayRef) -> Result<ArrayRef> {
+    use arrow::array::{Float32Array, Float64Array};
+    Ok(match array.data_type() {
+        DataType::Float64 => {
+            let values: &Float64Array = array.as_primitive::<Float64Type>();
+            Arc::new(values.unary::<_, Float64Type>(|v| if v == 0.0 { 0.0 } else { v }))
+        }
+        DataType::Float32 => {
+            let values: &Float32Array = array.as_primitive::<arrow::datatypes::Float32Type>();
+            Arc::new(values.unary::<_, arrow::datatypes::Float32Type>(|v| {
+                if v == 0.0 {
+                    0.0
+                } else {
+                    v
+                }
+            }))
+        }
+        _ => array,
+    })
+}
+
 /// The input's rows sorted by one key set, with its partitions and peer groups.
 struct SortedRows {
     /// Sorted position → input row; `None` when the input order is already the sorted one.
@@ -363,7 +386,7 @@ struct SortedRows {
 impl SortedRows {
     fn try_new(batch: &RecordBatch, expr: &PhysicalWindowExpr) -> Result<SortedRows> {
         let rows = batch.num_rows();
-        let evaluate = |e: &PhysicalExprRef| e.evaluate(batch)?.into_array(rows);
+        let evaluate = |e: &PhysicalExprRef| comparable_key(e.evaluate(batch)?.into_array(rows)?);
         let partition_keys = expr
             .partition_by
             .iter()
@@ -552,5 +575,79 @@ impl SortedRows {
             inverse[row as usize] = position as u32;
         }
         Ok(take(&sorted, &UInt32Array::from(inverse), None)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::AsArray;
+    use arrow::datatypes::{DataType, Field, Int64Type};
+    use quiver_storage::{Catalog, ScalarValue};
+
+    use crate::execution::SessionContext;
+    use crate::expr::{col, Expr, WindowFunction, WindowFunctionKind};
+    use crate::logical_plan::{
+        LogicalPlan, LogicalPlanBuilder, PlanSchema, QualifiedField, Values,
+    };
+
+    /// Runs `rank() OVER (PARTITION BY g ORDER BY x)` (plus `row_number()`) over the rows and
+    /// returns both columns in input order.
+    fn ranks(rows: &[(i64, Option<f64>)]) -> (Vec<i64>, Vec<i64>) {
+        let schema = Arc::new(PlanSchema::new(vec![
+            QualifiedField::new(None, Field::new("g", DataType::Int64, false)),
+            QualifiedField::new(None, Field::new("x", DataType::Float64, true)),
+        ]));
+        let literal_rows = rows
+            .iter()
+            .map(|&(g, x)| {
+                vec![
+                    Expr::Literal(ScalarValue::Int64(Some(g))),
+                    Expr::Literal(ScalarValue::Float64(x)),
+                ]
+            })
+            .collect();
+        let values = Values::try_new(schema, literal_rows).unwrap();
+        let call = |fun| {
+            let mut w = WindowFunction::new(fun, vec![]);
+            w.partition_by = vec![col("g")];
+            w.order_by = vec![col("x").sort_asc()];
+            Expr::from(w)
+        };
+        let plan = LogicalPlanBuilder::from(LogicalPlan::Values(values))
+            .window(vec![
+                call(WindowFunctionKind::Rank).alias("r"),
+                call(WindowFunctionKind::RowNumber).alias("n"),
+            ])
+            .unwrap()
+            .build();
+        let result = SessionContext::new(Catalog::new()).execute(plan).unwrap();
+        let column = |name: &str| -> Vec<i64> {
+            result
+                .batches
+                .iter()
+                .flat_map(|b| {
+                    let i = b.schema().index_of(name).unwrap();
+                    b.column(i).as_primitive::<Int64Type>().values().to_vec()
+                })
+                .collect()
+        };
+        (column("r"), column("n"))
+    }
+
+    #[test]
+    fn results_come_back_in_input_order_and_negative_zero_is_a_peer_of_zero() {
+        let (rank, row_number) = ranks(&[
+            (1, Some(2.0)),
+            (2, Some(5.0)),
+            (1, Some(-0.0)),
+            (1, None),
+            (1, Some(0.0)),
+            (2, Some(5.0)),
+        ]);
+        assert_eq!(rank, [3, 1, 1, 4, 1, 1]);
+        // Peers keep their input order in row_number().
+        assert_eq!(row_number, [3, 1, 1, 4, 2, 2]);
     }
 }
