@@ -178,11 +178,14 @@ impl ExecutionPlan for WindowExec {
             })?;
             let start = Instant::now();
             let batches: Vec<RecordBatch> = parts.into_iter().flatten().collect();
-            let mut batch = concat_batches(&input.schema(), &batches)?;
+            // With a partition fetch only the kept rows are copied out of the input batches.
+            let batch = match (fetch, exprs.first()) {
+                (Some(fetch), Some(first)) => {
+                    top_per_partition(&input.schema(), &batches, first, fetch)?
+                }
+                _ => concat_batches(&input.schema(), &batches)?,
+            };
             drop(batches);
-            if let (Some(fetch), Some(first)) = (fetch, exprs.first()) {
-                batch = top_per_partition(&batch, first, fetch)?;
-            }
             let output = compute_windows(&batch, &exprs, &schema)?;
             metrics.add_elapsed(start.elapsed());
             let batch_size = ctx.config.batch_size.max(1);
@@ -220,12 +223,31 @@ impl ExecutionPlan for WindowExec {
 /// the rows tied with the last of them when `fetch.with_ties`), in input order. Ties in
 /// `row_number` order go to the earlier input row, as in the full sort.
 fn top_per_partition(
-    batch: &RecordBatch,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
     expr: &PhysicalWindowExpr,
     fetch: PartitionFetch,
 ) -> Result<RecordBatch> {
-    let rows = batch.num_rows();
-    let evaluate = |e: &PhysicalExprRef| comparable_key(e.evaluate(batch)?.into_array(rows)?);
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if rows == 0 {
+        return Ok(RecordBatch::new_empty(Arc::clone(schema)));
+    }
+    // Only the key columns are concatenated; the kept rows are gathered at the end.
+    let evaluate = |e: &PhysicalExprRef| -> Result<ArrayRef> {
+        let parts = batches
+            .iter()
+            .map(|b| e.evaluate(b)?.into_array(b.num_rows()))
+            .collect::<Result<Vec<_>>>()?;
+        let whole = match parts.as_slice() {
+            [one] => Arc::clone(one),
+            _ => {
+                let refs: Vec<&dyn arrow::array::Array> =
+                    parts.iter().map(|a| a.as_ref()).collect();
+                arrow::compute::concat(&refs)?
+            }
+        };
+        comparable_key(whole)
+    };
     let partition_keys = expr
         .partition_by
         .iter()
@@ -292,15 +314,31 @@ fn top_per_partition(
         .collect();
     let mut kept: Vec<u32> = selected.into_iter().flatten().collect();
     kept.sort_unstable();
-    let indices = UInt32Array::from(kept);
-    let columns = batch
-        .columns()
+    // Row number → (batch, row within it).
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut offset = 0;
+    for b in batches {
+        starts.push(offset);
+        offset += b.num_rows();
+    }
+    let locations: Vec<(usize, usize)> = kept
         .iter()
-        .map(|c| Ok(take(c, &indices, None)?))
+        .map(|&row| {
+            let row = row as usize;
+            let batch = starts.partition_point(|&start| start <= row) - 1;
+            (batch, row - starts[batch])
+        })
+        .collect();
+    let columns = (0..schema.fields().len())
+        .map(|c| {
+            let sources: Vec<&dyn arrow::array::Array> =
+                batches.iter().map(|b| b.column(c).as_ref()).collect();
+            Ok(arrow::compute::interleave(&sources, &locations)?)
+        })
         .collect::<Result<Vec<_>>>()?;
-    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(indices.len()));
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(locations.len()));
     Ok(RecordBatch::try_new_with_options(
-        batch.schema(),
+        Arc::clone(schema),
         columns,
         &options,
     )?)
