@@ -5,6 +5,8 @@
 //!   `QuerySet::sql()`), plus metamorphic checks inside Quiver.
 //! - `semantics`: Django's rules from SEMANTICS.md, with expected values produced by real
 //!   Django where possible (`django/`).
+//! - `relations`: reverse and many-to-many relations, related managers, eager loading and
+//!   deletes, against real Django (`django/relations.py`).
 //! - `windows`: window functions against real Django (`django/windows.py`).
 //! - `regressions`: the smallest QuerySets showing bugs the property tests found, ignored
 //!   until fixed.
@@ -12,5 +14,6 @@
 mod datafusion_oracle;
 mod differential;
 mod regressions;
+mod relations;
 mod semantics;
 mod windows;

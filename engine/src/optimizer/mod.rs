@@ -6,6 +6,7 @@
 //! hit), and checks after every rule that the plan's output schema did not change — a rule
 //! that changes what a query returns is a bug, reported as `Internal`.
 
+mod choose_build_side;
 mod prune_chunks;
 mod prune_projections;
 mod push_down_filter;
@@ -20,6 +21,7 @@ pub(crate) mod utils;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+pub use choose_build_side::ChooseBuildSide;
 pub use prune_chunks::PruneChunks;
 pub use prune_projections::PruneProjections;
 pub use push_down_filter::PushDownFilter;
@@ -73,6 +75,7 @@ impl Optimizer {
             Arc::new(ReplaceRankFilterWithTopK),
             Arc::new(PruneProjections),
             Arc::new(PruneChunks),
+            Arc::new(ChooseBuildSide),
         ])
     }
 

@@ -5,6 +5,7 @@
 //! - `tables`: the two models and a strategy for their rows.
 //! - `querysets`: the QuerySet AST, its strategy, Django spelling and interpreter.
 //! - `owners`: QuerySets on `Owner` aggregating across the reverse relation `items`.
+//! - `relations`: QuerySets across a ForeignKey and a many-to-many relation (three models).
 //! - `windows`: random window QuerySets against DataFusion's window functions.
 //! - `metamorphic`: TLP, NoREC and slicing checks that need no second engine.
 //!
@@ -24,6 +25,7 @@
 pub mod metamorphic;
 pub mod owners;
 pub mod querysets;
+pub mod relations;
 pub mod tables;
 pub mod windows;
 
