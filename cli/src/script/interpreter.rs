@@ -410,6 +410,7 @@ impl Interpreter {
             "BaseException" => return None,
             "Exception" => "BaseException",
             "DoesNotExist" => "ObjectDoesNotExist",
+            "RelatedObjectDoesNotExist" => "DoesNotExist",
             "KeyError" | "IndexError" => "LookupError",
             "ZeroDivisionError" | "OverflowError" => "ArithmeticError",
             "DataError" | "IntegrityError" | "NotSupportedError" | "InternalError"

@@ -1375,21 +1375,57 @@ fn instance_attribute(
     {
         return Ok(v);
     }
-    // Reverse relations: `customer.order_set` / the related_name.
+    // Reverse relations: `customer.order_set` / the related_name; a OneToOneField's is
+    // the single related object (`user.profile`).
     for reverse in interp.db.registry().reverse_relations(model.name()) {
-        let accessor = reverse
+        let relation = reverse
             .related_model
             .get_field(&reverse.field_name)
-            .and_then(|f| f.relation().and_then(|r| r.related_name.clone()))
-            .unwrap_or_else(|| format!("{}_set", reverse.related_model.name().to_lowercase()));
-        if accessor == name {
-            let pk = i.borrow().pk_value();
+            .and_then(|f| f.relation().cloned());
+        let lower = reverse.related_model.name().to_lowercase();
+        let accessor = relation
+            .as_ref()
+            .and_then(|r| r.related_name.clone())
+            .unwrap_or_else(|| {
+                if reverse.one_to_one {
+                    lower
+                } else {
+                    format!("{lower}_set")
+                }
+            });
+        if accessor != name {
+            continue;
+        }
+        let key = match relation.as_ref().and_then(|r| r.to_field.clone()) {
+            Some(to_field) => i.borrow().get(&to_field).cloned().unwrap_or(Value::None),
+            None => i.borrow().pk_value(),
+        };
+        let related = reverse.related_model.name().to_string();
+        if !reverse.one_to_one {
             return Ok(Value::RelatedManager {
-                model: Rc::from(reverse.related_model.name()),
+                model: Rc::from(related.as_str()),
                 field: Rc::from(reverse.field_name.as_str()),
-                pk: Box::new(pk),
+                pk: Box::new(key),
             });
         }
+        let lookup = Q::new(
+            reverse.field_name.clone(),
+            Expression::from(to_scalar(&key)?),
+        );
+        let found = interp.db.objects(&related).get(lookup).map_err(|e| {
+            let mut e = model_error(e, &related);
+            if e.kind == "DoesNotExist" {
+                // Django's `Customer.profile.RelatedObjectDoesNotExist` (a DoesNotExist).
+                e.kind = "RelatedObjectDoesNotExist".into();
+                e.message = format!("{model_name} has no {name}.");
+            }
+            e
+        })?;
+        let value = instance_value(&pk_of(&interp.db, &related), &related, &found);
+        i.borrow_mut()
+            .related
+            .insert(name.to_string(), value.clone());
+        return Ok(value);
     }
     Err(ScriptError::attribute(&model_name, name))
 }
