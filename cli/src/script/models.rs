@@ -178,12 +178,9 @@ pub fn field_call(
                 FieldType::OneToOneField(relation)
             }
         }
-        "ManyToManyField" => {
-            return Err(ScriptError::new(
-                "NotSupportedError",
-                "ManyToManyField is not supported by the script frontend yet",
-            ))
-        }
+        // Declared and skipped until Quiver has many-to-many relations: the rest of the
+        // model works, and using the field says why it cannot.
+        "ManyToManyField" => return Ok(Value::Opaque(Rc::from(class), Rc::new(kwargs))),
         other => {
             return Err(ScriptError::new(
                 "NameError",
@@ -287,6 +284,7 @@ pub fn define_model(
         auto_now: Vec::new(),
         attributes: HashMap::new(),
         abstract_model: None,
+        skipped_fields: Vec::new(),
         str_method: None,
         methods: HashMap::new(),
     };
@@ -302,6 +300,9 @@ pub fn define_model(
         }
         class.choices.extend(base.choices.clone());
         class.auto_now.extend(base.auto_now.iter().cloned());
+        class
+            .skipped_fields
+            .extend(base.skipped_fields.iter().cloned());
         class.attributes.extend(base.attributes.clone());
         class.methods.extend(base.methods.clone());
         class.str_method = class.str_method.take().or_else(|| base.str_method.clone());
@@ -355,6 +356,14 @@ fn model_body(
                             if def.auto_now {
                                 class.auto_now.push(field_name.clone());
                             }
+                        }
+                        Value::Opaque(kind, _) if &**kind == "ManyToManyField" => {
+                            eprintln!(
+                                "warning: {}:{}: {}.{field_name}: ManyToManyField is skipped \
+                                 (not supported by the script frontend yet)",
+                                interp.file, item.line, class.name
+                            );
+                            class.skipped_fields.push(field_name.clone());
                         }
                         other => interp.set_name(field_name, other.clone()),
                     }

@@ -1368,6 +1368,16 @@ fn instance_attribute(
         let _ = method;
         return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
     }
+    let skipped = interp
+        .classes
+        .get(&model_name)
+        .is_some_and(|c| c.skipped_fields.iter().any(|f| f == name));
+    if skipped {
+        return Err(ScriptError::new(
+            "NotSupportedError",
+            format!("{model_name}.{name} is a ManyToManyField; the script frontend has none yet"),
+        ));
+    }
     if let Some(v) = interp
         .classes
         .get(&model_name)

@@ -60,6 +60,8 @@ pub struct ModelClass {
     /// For `Meta.abstract = True`: the fields and options subclasses inherit (the class
     /// itself has no table).
     pub abstract_model: Option<quiver::Model>,
+    /// Declared fields the script frontend cannot model yet (ManyToManyField).
+    pub skipped_fields: Vec<String>,
     /// `def __str__(self): return <expr>` when it has that simple shape.
     pub str_method: Option<Rc<Function>>,
     /// Methods other than `__str__`, callable on instances.
