@@ -124,15 +124,19 @@ impl Database {
     pub fn register(&self, model: Model) -> Result<Arc<Model>> {
         let mut registry = self.state.registry.write();
         let mut candidate = registry.clone();
+        let known = registry.models().len();
         let model = candidate.register(model)?;
-        self.state
-            .catalog
-            .create_table(&model.table_name(), Arc::new(model.arrow_schema()))?;
+        // The model's table, and the link tables of its ManyToManyFields.
+        for added in &candidate.models()[known..] {
+            self.state
+                .catalog
+                .create_table(&added.table_name(), Arc::new(added.arrow_schema()))?;
+            self.state
+                .next_ids
+                .lock()
+                .insert(added.name().to_string(), 1);
+        }
         *registry = candidate;
-        self.state
-            .next_ids
-            .lock()
-            .insert(model.name().to_string(), 1);
         Ok(model)
     }
 
@@ -295,6 +299,7 @@ impl Database {
                     pk.clone(),
                     Row::new(Arc::clone(&names), values),
                 )
+                .with_database(self.clone())
             })
             .collect())
     }

@@ -9,9 +9,13 @@ pub use crate::error::{Error, Result};
 pub use crate::expressions::*;
 pub use crate::model::*;
 pub use crate::q;
-pub use crate::queryset::{AggregateArg, IntoFieldValues, OrderItem, QuerySet};
+pub use crate::queryset::{
+    prefetch_related_objects, AggregateArg, IntoFieldValues, OrderItem, Prefetch, QuerySet,
+    RelatedManager, SelectRelated,
+};
 pub use crate::results::{
-    date, date_value, datetime, datetime_value, time_value, FromValue, InBulk, Instance, Row, Rows,
+    date, date_value, datetime, datetime_value, time_value, FromValue, InBulk, Instance, Related,
+    Row, Rows,
 };
 pub use crate::typed::{FromRow, IntoRow, ModelDef};
 pub use arrow::array::RecordBatch;

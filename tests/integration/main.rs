@@ -5,10 +5,15 @@
 //!   `QuerySet::sql()`), plus metamorphic checks inside Quiver.
 //! - `semantics`: Django's rules from SEMANTICS.md, with expected values produced by real
 //!   Django where possible (`django/`).
+//! - `relations`: reverse and many-to-many relations, related managers, eager loading and
+//!   deletes, against real Django (`django/relations.py`).
+//! - `windows`: window functions against real Django (`django/windows.py`).
 //! - `regressions`: the smallest QuerySets showing bugs the property tests found, ignored
 //!   until fixed.
 
 mod datafusion_oracle;
 mod differential;
 mod regressions;
+mod relations;
 mod semantics;
+mod windows;

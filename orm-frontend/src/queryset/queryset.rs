@@ -136,6 +136,9 @@ pub(crate) struct ValuesSpec {
     pub fields: Vec<String>,
     /// Annotations added from this index on (after the call) are selected too.
     pub annotation_mark: usize,
+    /// How many `filter()` calls came before it: its relation paths are joined at that point
+    /// (a later filter on a multi-valued relation joins anew, as in Django).
+    pub filter_mark: usize,
     pub kind: ValuesKind,
 }
 
@@ -166,6 +169,10 @@ pub(crate) struct Query {
     pub empty: bool,
     /// The first misuse error of a chain method, reported on evaluation.
     pub error: Option<Error>,
+    /// `select_related(...)` (see `eager.rs`).
+    pub select_related: crate::queryset::eager::SelectRelated,
+    /// `prefetch_related(...)` lookups, in call order.
+    pub prefetch: Vec<crate::queryset::eager::Prefetch>,
 }
 
 impl Default for Query {
@@ -186,6 +193,8 @@ impl Default for Query {
             },
             empty: false,
             error: None,
+            select_related: crate::queryset::eager::SelectRelated::None,
+            prefetch: vec![],
         }
     }
 }
@@ -247,7 +256,7 @@ impl QuerySet {
         &self.db
     }
 
-    fn chain(&self, edit: impl FnOnce(&mut Query)) -> QuerySet {
+    pub(crate) fn chain(&self, edit: impl FnOnce(&mut Query)) -> QuerySet {
         let mut next = self.clone();
         edit(&mut next.query);
         next
@@ -452,6 +461,7 @@ impl QuerySet {
             };
             query.values = Some(ValuesSpec {
                 annotation_mark: query.annotations.len(),
+                filter_mark: query.filters.len(),
                 fields,
                 kind,
             });
