@@ -233,7 +233,7 @@ pub fn call_builtin(
                 Value::List(l) | Value::Set(l) => l.borrow().len() as i64,
                 Value::Tuple(t) => t.len() as i64,
                 Value::Dict(d) => d.borrow().len() as i64,
-                v @ (Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. }) => {
+                v @ (Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_)) => {
                     interp.iterate(v)?.len() as i64
                 }
                 other => {

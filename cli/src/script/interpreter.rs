@@ -959,7 +959,7 @@ impl Interpreter {
     /// Python truthiness; a QuerySet is evaluated (as `bool(qs)` does in Django).
     pub(super) fn truthy(&mut self, value: &Value) -> Result<bool, ScriptError> {
         match value {
-            Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
+            Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_) => {
                 Ok(!self.iterate(value)?.is_empty())
             }
             other => Ok(other.truthy()),
@@ -1014,7 +1014,7 @@ impl Interpreter {
     /// Materializes a value for output (QuerySets run, instances expand to their fields).
     pub(super) fn printable(&mut self, value: &Value) -> Result<Printable, ScriptError> {
         Ok(match value {
-            Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
+            Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_) => {
                 let rows = self.iterate(value)?;
                 let rows: Vec<Printable> = rows
                     .iter()

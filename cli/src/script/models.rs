@@ -178,9 +178,50 @@ pub fn field_call(
                 FieldType::OneToOneField(relation)
             }
         }
-        // Declared and skipped until Quiver has many-to-many relations: the rest of the
-        // model works, and using the field says why it cannot.
-        "ManyToManyField" => return Ok(Value::Opaque(Rc::from(class), Rc::new(kwargs))),
+        "ManyToManyField" => {
+            let name_of = |v: &Value| match v {
+                Value::Str(s) => Some(s.rsplit('.').next().unwrap_or(s).to_string()),
+                Value::ModelClass(c) => Some(c.name.clone()),
+                _ => None,
+            };
+            let to = args
+                .first()
+                .or_else(|| option(&kwargs, "to"))
+                .and_then(name_of)
+                .ok_or_else(|| {
+                    ScriptError::type_error(
+                        "ManyToManyField.__init__() missing 1 required positional argument: 'to'",
+                    )
+                })?;
+            let mut spec = quiver::model::ManyToManyField::new(to);
+            if let Some(through) = option(&kwargs, "through").and_then(name_of) {
+                spec = spec.through(through);
+            }
+            if let Some(Value::Tuple(pair)) = option(&kwargs, "through_fields") {
+                if let [Value::Str(a), Value::Str(b)] = pair.as_slice() {
+                    spec = spec.through_fields(a.to_string(), b.to_string());
+                }
+            }
+            if let Some(symmetrical) = option(&kwargs, "symmetrical") {
+                spec = spec.symmetrical(symmetrical.truthy());
+            }
+            for (option_name, set) in [
+                (
+                    "related_name",
+                    FieldSpec::related_name as fn(FieldSpec, String) -> FieldSpec,
+                ),
+                ("related_query_name", FieldSpec::related_query_name),
+            ] {
+                if let Some(Value::Str(v)) = option(&kwargs, option_name) {
+                    spec = set(spec, v.to_string());
+                }
+            }
+            return Ok(Value::Field(Rc::new(FieldDef {
+                spec,
+                choices: None,
+                auto_now: false,
+            })));
+        }
         other => {
             return Err(ScriptError::new(
                 "NameError",
@@ -284,7 +325,6 @@ pub fn define_model(
         auto_now: Vec::new(),
         attributes: HashMap::new(),
         abstract_model: None,
-        skipped_fields: Vec::new(),
         str_method: None,
         methods: HashMap::new(),
     };
@@ -293,16 +333,13 @@ pub fn define_model(
         // Django copies an abstract base's fields into each subclass, and its Meta when the
         // subclass declares none.
         if let Some(inherited) = &base.abstract_model {
-            for field in inherited.fields() {
+            for field in inherited.fields().iter().chain(inherited.many_to_many()) {
                 model = model.field(field.name(), field.spec().clone());
             }
             model = model.ordering(inherited.default_ordering().to_vec());
         }
         class.choices.extend(base.choices.clone());
         class.auto_now.extend(base.auto_now.iter().cloned());
-        class
-            .skipped_fields
-            .extend(base.skipped_fields.iter().cloned());
         class.attributes.extend(base.attributes.clone());
         class.methods.extend(base.methods.clone());
         class.str_method = class.str_method.take().or_else(|| base.str_method.clone());
@@ -356,14 +393,6 @@ fn model_body(
                             if def.auto_now {
                                 class.auto_now.push(field_name.clone());
                             }
-                        }
-                        Value::Opaque(kind, _) if &**kind == "ManyToManyField" => {
-                            eprintln!(
-                                "warning: {}:{}: {}.{field_name}: ManyToManyField is skipped \
-                                 (not supported by the script frontend yet)",
-                                interp.file, item.line, class.name
-                            );
-                            class.skipped_fields.push(field_name.clone());
                         }
                         other => interp.set_name(field_name, other.clone()),
                     }
@@ -487,16 +516,29 @@ pub fn register_all(db: &Database, mut pending: Vec<PendingModel>) -> Result<(),
             .map(|p| p.model.name().to_lowercase())
             .collect();
         let ready = pending.iter().position(|p| {
-            p.model.fields().iter().all(|f| match f.relation() {
-                Some(r) => {
-                    let to = r.to.to_lowercase();
-                    to == "self"
-                        || to == p.model.name().to_lowercase()
-                        || registered.contains(&to)
-                        || !names.contains(&to)
-                }
-                None => true,
-            })
+            let own = p.model.name().to_lowercase();
+            let waits_for = |target: &str| {
+                let target = target.to_lowercase();
+                target != "self"
+                    && target != own
+                    && !registered.contains(&target)
+                    && names.contains(&target)
+            };
+            let forward = p
+                .model
+                .fields()
+                .iter()
+                .filter_map(|f| f.relation())
+                .map(|r| r.to.clone());
+            let many = p
+                .model
+                .many_to_many()
+                .iter()
+                .flat_map(|f| match f.field_type() {
+                    FieldType::ManyToManyField(m) => vec![m.to.clone()],
+                    _ => vec![],
+                });
+            !forward.chain(many).any(|t| waits_for(&t))
         });
         let next = pending.remove(ready.unwrap_or(0));
         let location = next.location.clone();

@@ -90,3 +90,8 @@ fn abstract_base_models_match_django() {
 fn one_to_one_passports_match_django() {
     check("passports");
 }
+
+#[test]
+fn books_with_relations_and_windows_match_django() {
+    check("books");
+}

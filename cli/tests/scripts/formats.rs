@@ -145,3 +145,23 @@ fn every_command_has_help_with_examples() {
         );
     }
 }
+
+#[test]
+fn eager_loading_saves_the_queries_the_log_shows() {
+    let source = format!(
+        "{SHOP}for name in ['Ann', 'Bob', 'Cy']:\n    c = Customer.objects.create(name=name)\n    Order.objects.create(customer=c, amount=Decimal('1'))\n\
+reset_queries()\n\
+names = [o.customer.name for o in Order.objects.all()]\n\
+lazy = len(connection.queries)\n\
+reset_queries()\n\
+names2 = [o.customer.name for o in Order.objects.select_related('customer')]\n\
+joined = len(connection.queries)\n\
+reset_queries()\n\
+counts = [len(c.order_set.all()) for c in Customer.objects.prefetch_related('order_set')]\n\
+print(names == names2, lazy, joined, counts, len(connection.queries))\n"
+    );
+    let out = run_source(&source, "json", &[]);
+    assert!(out.success, "{}", out.stderr);
+    // N+1: one query for the orders and one per order; select_related: one; prefetch: two.
+    assert_eq!(out.stdout, "[true,4,1,[1,1,1],2]\n");
+}
