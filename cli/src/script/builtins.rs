@@ -210,12 +210,12 @@ pub fn call_builtin(
     kwargs: Vec<(String, Value)>,
 ) -> Result<Value, ScriptError> {
     if super::queryset::is_expression_name(name) {
-        return super::queryset::call_expression(interp, name, args, kwargs);
+        return super::queryset::call_expression(name, args, kwargs);
     }
     if super::models::is_field_class(name)
         || matches!(name, "Index" | "UniqueConstraint" | "CheckConstraint")
     {
-        return super::models::field_call(interp, name, args, kwargs);
+        return super::models::field_call(name, args, kwargs);
     }
     match name {
         "print" => {
@@ -271,7 +271,7 @@ pub fn call_builtin(
             let mut best_key = keyed(interp, &key, &best)?;
             for item in items.into_iter().skip(1) {
                 let k = keyed(interp, &key, &item)?;
-                let ord = compare_values(interp, &k, &best_key)?;
+                let ord = compare_values(&k, &best_key)?;
                 if (name == "min" && ord == Ordering::Less)
                     || (name == "max" && ord == Ordering::Greater)
                 {
@@ -802,7 +802,7 @@ pub fn sort_values(
     let mut indexed: Vec<(usize, Value)> = keys.into_iter().enumerate().collect();
     let mut failure = None;
     indexed.sort_by(|a, b| {
-        let ord = compare_values(interp, &a.1, &b.1).unwrap_or_else(|e| {
+        let ord = compare_values(&a.1, &b.1).unwrap_or_else(|e| {
             failure.get_or_insert(e);
             Ordering::Equal
         });

@@ -77,12 +77,10 @@ fn int_option(kwargs: &[(String, Value)], name: &str) -> Result<Option<i64>, Scr
 
 /// `models.CharField(max_length=10, null=True)` and friends; also `models.Index(...)`.
 pub fn field_call(
-    interp: &mut Interpreter,
     class: &str,
     args: Vec<Value>,
     kwargs: Vec<(String, Value)>,
 ) -> Result<Value, ScriptError> {
-    let _ = interp;
     if matches!(class, "Index" | "UniqueConstraint" | "CheckConstraint") {
         return Ok(Value::Opaque(Rc::from(class), Rc::new(kwargs)));
     }
@@ -551,16 +549,6 @@ pub fn register_all(db: &Database, mut pending: Vec<PendingModel>) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::{Format, Mode};
-
-    fn interp() -> Interpreter {
-        Interpreter::new(
-            "t.py",
-            std::path::PathBuf::from("."),
-            Mode::Print(Format::Json),
-            Box::new(std::io::sink()),
-        )
-    }
 
     fn kw(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
         pairs
@@ -571,9 +559,7 @@ mod tests {
 
     #[test]
     fn field_classes_map_to_quiver_fields_with_their_options() {
-        let mut i = interp();
         let Value::Field(spec) = field_call(
-            &mut i,
             "EmailField",
             vec![],
             kw(&[("null", Value::Bool(true)), ("unique", Value::Bool(true))]),
@@ -589,7 +575,6 @@ mod tests {
         );
         assert!(spec.spec.null && spec.spec.unique);
         let Value::Field(spec) = field_call(
-            &mut i,
             "DecimalField",
             vec![],
             kw(&[
@@ -611,7 +596,6 @@ mod tests {
         assert!(spec.spec.default.is_some());
         let cascade = Value::Opaque(Rc::from("SET_NULL"), Rc::new(vec![]));
         let Value::Field(spec) = field_call(
-            &mut i,
             "ForeignKey",
             vec![Value::str("shop.Customer"), cascade],
             kw(&[("related_name", Value::str("orders"))]),
@@ -628,9 +612,9 @@ mod tests {
             ),
             ("Customer", OnDelete::SetNull, Some("orders"))
         );
-        let err = field_call(&mut i, "DecimalField", vec![], vec![]).unwrap_err();
+        let err = field_call("DecimalField", vec![], vec![]).unwrap_err();
         assert_eq!(err.kind, "ImproperlyConfigured");
-        let err = field_call(&mut i, "ForeignKey", vec![Value::str("A")], vec![]).unwrap_err();
+        let err = field_call("ForeignKey", vec![Value::str("A")], vec![]).unwrap_err();
         assert_eq!(
             err.message,
             "ForeignKey.__init__() missing 1 required positional argument: 'on_delete'"

@@ -412,13 +412,8 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
 }
 
 /// Python ordering; `TypeError` between unorderable types.
-pub fn compare_values(
-    interp: &mut Interpreter,
-    a: &Value,
-    b: &Value,
-) -> Result<Ordering, ScriptError> {
+pub fn compare_values(a: &Value, b: &Value) -> Result<Ordering, ScriptError> {
     use Value::*;
-    let _ = interp;
     let unorderable = || {
         ScriptError::type_error(format!(
             "'<' not supported between instances of '{}' and '{}'",
@@ -450,7 +445,7 @@ pub fn compare_values(
             let y = sequence(b);
             for (p, q) in x.iter().zip(y.iter()) {
                 if !values_equal(p, q) {
-                    return compare_values(interp, p, q);
+                    return compare_values(p, q);
                 }
             }
             x.len().cmp(&y.len())
@@ -496,7 +491,7 @@ pub fn compare(
             found == (op == "in")
         }
         _ => {
-            let ord = compare_values(interp, left, right).map_err(|e| {
+            let ord = compare_values(left, right).map_err(|e| {
                 ScriptError::type_error(e.message.replace("'<'", &format!("'{op}'")))
             })?;
             match op {

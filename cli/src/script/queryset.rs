@@ -250,12 +250,10 @@ fn as_q(value: &Value) -> Result<Q, ScriptError> {
 
 /// Calls an expression class (`Count("id", distinct=True)`, `Q(a=1)`, `F("x")`).
 pub fn call_expression(
-    interp: &mut Interpreter,
     name: &str,
     args: Vec<Value>,
     mut kwargs: Vec<(String, Value)>,
 ) -> Result<Value, ScriptError> {
-    let _ = interp;
     if NOT_YET.contains(&name) {
         return Err(ScriptError::new(
             "NotSupportedError",
@@ -1582,12 +1580,11 @@ fn instance_attribute(
     {
         return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
     }
-    if let Some(method) = interp
+    let is_method = interp
         .classes
         .get(&model_name)
-        .and_then(|c| c.methods.get(name).cloned())
-    {
-        let _ = method;
+        .is_some_and(|c| c.methods.contains_key(name));
+    if is_method {
         return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
     }
     if let Some(v) = interp
@@ -2008,14 +2005,7 @@ mod tests {
 
     #[test]
     fn expressions_keep_their_options() {
-        let mut interp = Interpreter::new(
-            "t.py",
-            std::path::PathBuf::from("."),
-            crate::script::Mode::Print(crate::script::Format::Json),
-            Box::new(std::io::sink()),
-        );
         let count = call_expression(
-            &mut interp,
             "Count",
             vec![Value::str("id")],
             vec![("distinct".into(), Value::Bool(true))],
@@ -2027,20 +2017,18 @@ mod tests {
         assert_eq!(e.default_alias().as_deref(), Some("id__count"));
         assert!(e.to_string().contains("distinct=True"), "{e}");
         let err = call_expression(
-            &mut interp,
             "Count",
             vec![Value::str("id")],
             vec![("default".into(), Value::Int(0))],
         )
         .unwrap_err();
         assert_eq!(err.message, "Count does not allow default.");
-        let err = call_expression(&mut interp, "Subquery", vec![], vec![]).unwrap_err();
+        let err = call_expression("Subquery", vec![], vec![]).unwrap_err();
         assert_eq!(err.kind, "NotSupportedError");
-        let err = call_expression(&mut interp, "Window", vec![], vec![]).unwrap_err();
+        let err = call_expression("Window", vec![], vec![]).unwrap_err();
         assert_eq!(err.message, "Window() needs an expression");
-        let rank = call_expression(&mut interp, "Rank", vec![], vec![]).unwrap();
+        let rank = call_expression("Rank", vec![], vec![]).unwrap();
         let window = call_expression(
-            &mut interp,
             "Window",
             vec![rank],
             vec![("order_by".into(), Value::str("-id"))],
