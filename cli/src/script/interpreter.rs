@@ -55,6 +55,8 @@ pub struct Interpreter {
     out: Box<dyn Write>,
     /// Echo expression statements as Python's REPL does (the shell).
     pub echo: bool,
+    /// Sibling files already run by an import.
+    loaded_modules: std::collections::HashSet<String>,
     /// Runs once the script's models are registered (data loads named on the command line).
     pub on_ready: Option<Box<dyn FnMut(&Database) -> Result<(), ScriptError>>>,
 }
@@ -76,6 +78,7 @@ impl Interpreter {
             exception_bases: HashMap::new(),
             out,
             echo: false,
+            loaded_modules: std::collections::HashSet::new(),
             on_ready: None,
         }
     }
@@ -104,6 +107,45 @@ impl Interpreter {
             }
         }
         Ok(())
+    }
+
+    /// `from .models import *` / `import models`: when the module is a file next to the
+    /// script (`models.py`), it runs once, in the same namespace, so a queries file can use
+    /// the models of its `models.py`. Returns whether `module` was such a file.
+    fn run_sibling_module(&mut self, module: &str) -> Result<bool, ScriptError> {
+        let library = [
+            "django",
+            "datetime",
+            "decimal",
+            "math",
+            "json",
+            "collections",
+            "typing",
+        ];
+        let top = module
+            .trim_start_matches('.')
+            .split('.')
+            .next()
+            .unwrap_or_default();
+        if module.is_empty() || library.contains(&top) {
+            return Ok(false);
+        }
+        let last = module.rsplit('.').next().unwrap_or(module);
+        let path = self.base_dir.join(format!("{last}.py"));
+        let key = path.display().to_string();
+        if !path.is_file() || key == self.file {
+            return Ok(false);
+        }
+        if !self.loaded_modules.insert(key.clone()) {
+            return Ok(true);
+        }
+        let source = std::fs::read_to_string(&path)
+            .map_err(|e| ScriptError::new("ImportError", format!("{key}: {e}")))?;
+        let body = super::parser::parse(&source, &key)?;
+        let file = std::mem::replace(&mut self.file, key);
+        let result = self.run_module(&body);
+        self.file = file;
+        result.map(|()| true)
     }
 
     /// Registers the model classes defined so far (as Django's runner creates their tables).
@@ -280,12 +322,15 @@ impl Interpreter {
             }
             StmtKind::Import(names) => {
                 for (module, name, bound) in names {
+                    if self.run_sibling_module(module)? {
+                        continue;
+                    }
                     // `from datetime import datetime` makes the name the class, not the module.
                     if module == "datetime"
                         && matches!(name.as_str(), "datetime" | "date" | "time" | "timedelta")
                     {
                         self.set_name(bound, Value::Builtin(Rc::from(format!("datetime.{name}"))));
-                    } else if bound != name {
+                    } else if bound != name && name != "*" {
                         if let Some(v) = super::builtins::builtin(name) {
                             self.set_name(bound, v);
                         }

@@ -165,3 +165,16 @@ print(names == names2, lazy, joined, counts, len(connection.queries))\n"
     // N+1: one query for the orders and one per order; select_related: one; prefetch: two.
     assert_eq!(out.stdout, "[true,4,1,[1,1,1],2]\n");
 }
+
+#[test]
+fn a_queries_file_imports_its_models_file() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let models = "from django.db import models\n\nclass Thing(models.Model):\n    n = models.IntegerField()\n";
+    std::fs::write(dir.path().join("models.py"), models).expect("written");
+    let queries = "from .models import *\nfrom models import Thing\nThing.objects.create(n=3)\nprint(Thing.objects.count())\n";
+    let path = dir.path().join("queries.py");
+    std::fs::write(&path, queries).expect("written");
+    let out = quiver(&["run", &path.to_string_lossy(), "--format", "json"], "");
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(out.stdout, "1\n", "models.py runs once");
+}
