@@ -134,7 +134,7 @@ pub enum StmtKind {
     Raise(Option<Expr>),
     Assert(Expr, Option<Expr>),
     /// `import a.b as c` / `from x import y as z`: `(module, name, bound as)` per name
-    /// (`(a.b, b, c)` for a plain import, name `*` for `from x import *`). Library imports
+    /// (`("", a.b, c)` for a plain import, name `*` for `from x import *`). Library imports
     /// bind only what the script could not otherwise tell apart (`from datetime import
     /// datetime`); a sibling file (`from .models import *`) is run once.
     Import(Vec<(String, String, String)>),

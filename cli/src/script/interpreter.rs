@@ -322,7 +322,18 @@ impl Interpreter {
             }
             StmtKind::Import(names) => {
                 for (module, name, bound) in names {
-                    if self.run_sibling_module(module)? {
+                    let plain = module.is_empty();
+                    if self.run_sibling_module(if plain { name } else { module })? {
+                        continue;
+                    }
+                    if plain {
+                        // `import datetime as dt`: the module under another name.
+                        let last = name.rsplit('.').next().unwrap_or(name);
+                        if bound != name.split('.').next().unwrap_or(name) {
+                            if let Some(v) = super::builtins::builtin(last) {
+                                self.set_name(bound, v);
+                            }
+                        }
                         continue;
                     }
                     // `from datetime import datetime` makes the name the class, not the module.

@@ -429,13 +429,12 @@ impl Parser {
         if !from {
             loop {
                 let path = dotted(self)?;
-                let last = path.rsplit('.').next().unwrap_or(&path).to_string();
                 let bound = if self.eat_keyword("as") {
                     self.expect_name()?
                 } else {
                     path.split('.').next().unwrap_or(&path).to_string()
                 };
-                names.push((path.clone(), last, bound));
+                names.push((String::new(), path.clone(), bound));
                 if !self.eat_op(",") {
                     break;
                 }
