@@ -1204,6 +1204,9 @@ fn queryset_method(
             }
             Ok(Value::list(objects))
         }
+        "explain" if kw(&kwargs, "analyze").is_some_and(|v| v.truthy()) => {
+            Ok(Value::str(qs.explain_analyze()?))
+        }
         "explain" => Ok(Value::str(qs.explain()?)),
         "query" => Ok(Value::str(qs.sql()?)),
         "load_csv" | "load_json" | "load_parquet" => {
