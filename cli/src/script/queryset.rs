@@ -1,16 +1,19 @@
 //! The bridge from Django names to the `quiver` crate: `Model.objects` and QuerySet methods,
-//! `Q`/`F`/`Value`/`Case`/`When`, aggregates and functions, model instances (attribute
-//! access, `save()`, `refresh_from_db()`), `connection.queries` and `call_command`.
+//! `Q`/`F`/`Value`/`Case`/`When`, aggregates, functions and windows, model instances
+//! (attribute access with Django's caching, related managers, `save()`, `delete()`,
+//! `refresh_from_db()`), `connection.queries` and `call_command`.
 //!
 //! Nothing here implements a query feature: each Django name is mapped onto the Rust API
-//! that already has it. Two tables hold the mapping:
-//! - [`queryset_method`]: QuerySet methods by name (`filter`, `annotate`, `count`, …);
-//! - [`call_expression`]: expression classes by name (`Count`, `Coalesce`, `ExtractYear`, …).
+//! that already has it. Three tables hold the mapping:
+//! - [`queryset_method`]: QuerySet methods by name (`filter`, `annotate`, `select_related`, …);
+//! - [`call_expression`]: expression classes by name (`Count`, `Coalesce`, `ExtractYear`, …);
+//! - [`window_expression`]: `Window`, the window functions, frames and `Prefetch`.
 //!
-//! To add a feature when the Rust API gains it (`Window`, `Subquery`, `OuterRef`, `Exists`,
-//! `Prefetch`, `select_related`): add its name to [`EXPRESSION_NAMES`] and one arm to
-//! `call_expression` (building the Rust expression from the converted arguments), or one arm
-//! to `queryset_method` calling the new QuerySet method — a few lines each.
+//! To add a feature when the Rust API gains it (`Subquery`, `OuterRef`, `Exists`, `union`,
+//! `update`, `transaction.atomic` with rollback): move its name from [`NOT_YET`] /
+//! [`LATER_METHODS`] to the table, and write one arm calling the Rust API with the converted
+//! arguments — a few lines each. (A QuerySet given as a lookup value is refused in
+//! `convert::to_expression` until then.)
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -110,7 +113,7 @@ const NOT_YET_REASON: &str = "subqueries land with their QuerySet API";
 /// Names Django has that land in Quiver later; calling them says so.
 const NOT_YET: [&str; 3] = ["Subquery", "OuterRef", "Exists"];
 
-/// Window functions and frames (Django's `django.db.models.functions.window`).
+/// Window functions, frames (Django's `django.db.models.functions.window`) and `Prefetch`.
 const WINDOW_NAMES: [&str; 16] = [
     "Window",
     "RowNumber",
