@@ -1,4 +1,5 @@
-//! Model classes: `class Customer(models.Model): …` becomes a registered [`quiver::Model`](struct@quiver::Model).
+//! Model classes: `class Customer(models.Model): …` becomes a registered
+//! [`quiver::Model`](struct@quiver::Model).
 //!
 //! Field assignments evaluate to field definitions (`models.CharField(max_length=10)` →
 //! [`FieldSpec`]); a nested `class Meta` gives ordering, `db_table`, indexes,
