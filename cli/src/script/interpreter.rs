@@ -3,11 +3,11 @@
 //! Python's evaluation rules for the subset (names resolve local → global → built-in,
 //! containers are shared, exceptions unwind to the nearest matching `except`), with every
 //! Django object handed to the `quiver` crate: model classes become registered
-//! [`quiver::Model`](struct@quiver::Model)s ([`models`](super::models)), `Model.objects…` chains become
-//! [`quiver::QuerySet`]s ([`queryset`](super::queryset)). Like the Django oracle's runner,
-//! models are registered (their tables created) right before the first statement that is not
-//! an import, a class definition or a docstring, so forward references between model
-//! classes work.
+//! [`quiver::Model`](struct@quiver::Model)s ([`models`](super::models)), `Model.objects…`
+//! chains become [`quiver::QuerySet`]s ([`queryset`](super::queryset)). Like the Django
+//! oracle's runner, models are registered (their tables created) right before the first
+//! statement that is not an import, a class definition or a docstring, so forward references
+//! between model classes work.
 
 use std::collections::HashMap;
 use std::io::Write;
