@@ -366,11 +366,16 @@ pub fn call_builtin(
                 }
                 Some(Value::Decimal(d)) => {
                     let scale = i32::from(d.scale());
-                    if scale >= 0 {
-                        (d.unscaled() / 10i128.pow(scale as u32)) as i64
-                    } else {
-                        (d.unscaled() * 10i128.pow((-scale) as u32)) as i64
-                    }
+                    let power = 10i128.checked_pow(scale.unsigned_abs());
+                    let whole = match power {
+                        Some(p) if scale >= 0 => Some(d.unscaled() / p),
+                        None if scale >= 0 => Some(0),
+                        Some(p) => d.unscaled().checked_mul(p),
+                        None => None,
+                    };
+                    whole
+                        .and_then(|w| i64::try_from(w).ok())
+                        .ok_or_else(overflow)?
                 }
                 Some(Value::Str(s)) => s.trim().replace('_', "").parse().map_err(|_| {
                     ScriptError::value_error(format!(
@@ -626,6 +631,7 @@ pub fn call_builtin(
         }
         "datetime.date" => {
             let ints = int_args(&args, &kwargs, &["year", "month", "day"], 3)?;
+            check_year(ints[0])?;
             NaiveDate::from_ymd_opt(ints[0] as i32, ints[1] as u32, ints[2] as u32)
                 .map(Value::Date)
                 .ok_or_else(|| ScriptError::value_error("day is out of range for month"))
@@ -645,6 +651,7 @@ pub fn call_builtin(
                 ],
                 3,
             )?;
+            check_year(ints[0])?;
             let date = NaiveDate::from_ymd_opt(ints[0] as i32, ints[1] as u32, ints[2] as u32)
                 .ok_or_else(|| ScriptError::value_error("day is out of range for month"))?;
             convert::make_datetime(
@@ -746,6 +753,17 @@ pub fn call_builtin(
             "NameError",
             format!("name '{other}' is not defined"),
         )),
+    }
+}
+
+/// Python's `datetime.MINYEAR..=MAXYEAR`.
+fn check_year(year: i64) -> Result<(), ScriptError> {
+    if (1..=9999).contains(&year) {
+        Ok(())
+    } else {
+        Err(ScriptError::value_error(format!(
+            "year {year} is out of range"
+        )))
     }
 }
 
