@@ -464,10 +464,13 @@ pub fn call_builtin(
             if step == 0 {
                 return Err(ScriptError::value_error("range() arg 3 must not be zero"));
             }
+            // In i128 so that extreme bounds cannot overflow while counting.
+            let (start128, stop128, step128) =
+                (i128::from(start), i128::from(stop), i128::from(step));
             let count = if step > 0 {
-                (stop - start + step - 1).max(0) / step
+                (stop128 - start128 + step128 - 1).max(0) / step128
             } else {
-                (start - stop - step - 1).max(0) / -step
+                (start128 - stop128 - step128 - 1).max(0) / -step128
             };
             if count > 50_000_000 {
                 return Err(ScriptError::new(
@@ -475,8 +478,11 @@ pub fn call_builtin(
                     "range() too large for the script frontend",
                 ));
             }
+            // Every element lies between start and stop, so it fits in an i64.
             Ok(Value::list(
-                (0..count).map(|i| Value::Int(start + i * step)).collect(),
+                (0..count)
+                    .map(|i| Value::Int((start128 + i * step128) as i64))
+                    .collect(),
             ))
         }
         "enumerate" => {
