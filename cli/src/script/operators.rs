@@ -15,6 +15,9 @@ use super::format::percent_format;
 use super::interpreter::Interpreter;
 use super::values::Value;
 
+/// The longest string or list `*` may build (Python would run out of memory instead).
+const MAX_REPEAT_LEN: usize = 1 << 28;
+
 fn date_overflow() -> ScriptError {
     ScriptError::new("OverflowError", "date value out of range")
 }
@@ -279,7 +282,11 @@ pub fn binary(
         }
         (Str(a), Str(b)) if op == "+" => Value::str(format!("{a}{b}")),
         (Str(a), Int(n)) | (Int(n), Str(a)) if op == "*" => {
-            Value::str(a.repeat((*n).max(0) as usize))
+            let times = usize::try_from((*n).max(0)).unwrap_or(usize::MAX);
+            if a.len().saturating_mul(times) > MAX_REPEAT_LEN {
+                return Err(ScriptError::new("MemoryError", "repeated string too large"));
+            }
+            Value::str(a.repeat(times))
         }
         (Str(a), _) if op == "%" => {
             let items = match right {
@@ -300,11 +307,11 @@ pub fn binary(
         }
         (List(a), Int(n)) if op == "*" => {
             let items = a.borrow();
-            Value::list(
-                (0..(*n).max(0))
-                    .flat_map(|_| items.iter().cloned())
-                    .collect(),
-            )
+            let times = usize::try_from((*n).max(0)).unwrap_or(usize::MAX);
+            if items.len().saturating_mul(times) > MAX_REPEAT_LEN {
+                return Err(ScriptError::new("MemoryError", "repeated list too large"));
+            }
+            Value::list((0..times).flat_map(|_| items.iter().cloned()).collect())
         }
         (Set(a), Set(b)) => {
             let (a, b) = (a.borrow().clone(), b.borrow().clone());
