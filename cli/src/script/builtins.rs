@@ -18,7 +18,7 @@ use super::operators::{binary, compare_values, decimal_round, overflow, round_ha
 use super::values::{float_repr, Value};
 
 /// Exception classes a script can name.
-const EXCEPTIONS: [&str; 33] = [
+const EXCEPTIONS: [&str; 39] = [
     "BaseException",
     "Exception",
     "ValueError",
@@ -52,6 +52,12 @@ const EXCEPTIONS: [&str; 33] = [
     "InternalError",
     "FieldDoesNotExist",
     "EmptyResultSet",
+    "MemoryError",
+    "RecursionError",
+    "OSError",
+    "FileNotFoundError",
+    "ImportError",
+    "InvalidOperation",
 ];
 
 /// Built-in functions (and callables that scripts import by name).

@@ -482,6 +482,8 @@ impl Interpreter {
             | "LookupError" | "ArithmeticError" | "AssertionError" | "RuntimeError" | "Error"
             | "ResourcesExhausted" => "Exception",
             "UnboundLocalError" => "NameError",
+            "FileNotFoundError" => "OSError",
+            "InvalidOperation" => "ArithmeticError",
             "NotImplementedError" | "RecursionError" => "RuntimeError",
             _ => "Exception",
         };
