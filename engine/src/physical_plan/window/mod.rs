@@ -9,10 +9,10 @@
 //!    (a stable sort, so peers keep their input order and `row_number()` over ties is
 //!    reproducible);
 //! 2. partition boundaries and peer groups are found once by comparing neighbouring encoded
-//!    keys ([`frame::PartitionLayout`]);
-//! 3. each function runs over the sorted rows ([`functions`]): ranking functions in one pass,
+//!    keys (`frame::PartitionLayout`);
+//! 3. each function runs over the sorted rows (`functions.rs`): ranking functions in one pass,
 //!    frame aggregates in `O(n)` for running frames and through a segment tree
-//!    ([`segment_tree`]) for sliding ones, never `O(n · frame)`;
+//!    (`segment_tree.rs`) for sliding ones, never `O(n · frame)`;
 //! 4. the results are scattered back to input order with one `take`.
 //!
 //! The output is the input's rows in input order, followed by one column per window
