@@ -1469,3 +1469,60 @@ fn more_paths_aggregates_and_negations() {
         names(&authors.exclude(Q::new("books", None::<i64>))),
     );
 }
+
+#[test]
+fn prefetch_combines_with_select_related_and_reverse_one_to_one() {
+    let db = library();
+    let authors = db.objects("Author").order_by(["name"]);
+    assert_django(
+        "prefetch_with_select_related",
+        counted(&db, || {
+            let books =
+                Prefetch::new("books").queryset(db.objects("Book").select_related(["publisher"]));
+            let found = authors.prefetch_related([books]).fetch_instances().unwrap();
+            Json::Array(
+                found
+                    .iter()
+                    .map(|a| {
+                        let mut publishers: Vec<String> = a
+                            .related("books")
+                            .unwrap()
+                            .fetch()
+                            .unwrap()
+                            .iter()
+                            .map(|b| {
+                                b.related_object("publisher")
+                                    .unwrap()
+                                    .map_or("-".to_string(), |p| p.get::<String>("name").unwrap())
+                            })
+                            .collect();
+                        publishers.sort();
+                        json!([a.get::<String>("name").unwrap(), publishers])
+                    })
+                    .collect(),
+            )
+        }),
+    );
+    assert_django(
+        "prefetch_reverse_o2o_and_self",
+        counted(&db, || {
+            let found = authors
+                .prefetch_related(["profile", "mentees"])
+                .fetch_instances()
+                .unwrap();
+            Json::Array(
+                found
+                    .iter()
+                    .map(|a| {
+                        let bio = a.related_object("profile").unwrap();
+                        json!([
+                            a.get::<String>("name").unwrap(),
+                            bio.map_or(Json::Null, |p| json!(p.get::<String>("bio").unwrap())),
+                            instance_names(&a.related("mentees").unwrap().fetch().unwrap(), "name"),
+                        ])
+                    })
+                    .collect(),
+            )
+        }),
+    );
+}

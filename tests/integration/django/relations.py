@@ -293,6 +293,8 @@ case("prefetch_reverse_fk", lambda: counted(lambda: [(p.name, [x.title for x in 
 case("prefetch_nested", lambda: counted(lambda: [(s.name, [(x.title, [y.name for y in x.authors.all()]) for x in s.books.all()]) for s in Store.objects.prefetch_related("books__authors").order_by("name")]))
 case("prefetch_custom", lambda: counted(lambda: [(x.name, [y.title for y in x.long_books]) for x in authors.prefetch_related(Prefetch("books", queryset=Book.objects.filter(pages__gt=50).order_by("-pages"), to_attr="long_books")).order_by("name")]))
 case("prefetch_sliced", lambda: counted(lambda: [(x.name, [y.title for y in x.top]) for x in authors.prefetch_related(Prefetch("books", queryset=Book.objects.order_by("-pages")[:1], to_attr="top")).order_by("name")]))
+case("prefetch_with_select_related", lambda: counted(lambda: [(x.name, sorted(y.publisher.name if y.publisher else "-" for y in x.books.all())) for x in authors.prefetch_related(Prefetch("books", queryset=Book.objects.select_related("publisher"))).order_by("name")]))
+case("prefetch_reverse_o2o_and_self", lambda: counted(lambda: [(x.name, x.profile.bio if hasattr(x, "profile") else None, sorted(m.name for m in x.mentees.all())) for x in authors.prefetch_related("profile", "mentees").order_by("name")]))
 case("prefetch_forward_fk", lambda: counted(lambda: [(x.title, x.publisher.name if x.publisher else None) for x in books.prefetch_related("publisher").order_by("title")]))
 
 
