@@ -27,6 +27,7 @@ use quiver_storage::Catalog;
 
 use crate::error::{Error, Result};
 use crate::model::{Field, FieldType, Model, Registry};
+use crate::query_log::{QueryLog, QueryRecord};
 use crate::queryset::QuerySet;
 use crate::results::{Instance, Row};
 use crate::typed::ModelDef;
@@ -54,6 +55,7 @@ struct DatabaseState {
     session: RwLock<SessionContext>,
     registry: RwLock<Registry>,
     queries: AtomicU64,
+    query_log: QueryLog,
     /// Next automatic primary key per model.
     next_ids: Mutex<HashMap<String, i64>>,
 }
@@ -88,6 +90,7 @@ impl Database {
                 session: RwLock::new(session),
                 registry: RwLock::new(Registry::new()),
                 queries: AtomicU64::new(0),
+                query_log: QueryLog::default(),
                 next_ids: Mutex::new(HashMap::new()),
             }),
         }
@@ -207,7 +210,25 @@ impl Database {
     /// Optimizes and runs `plan`, counting it as one query.
     pub(crate) fn execute(&self, plan: Arc<LogicalPlan>) -> Result<QueryResult> {
         self.count_query();
-        Ok(self.session().execute(plan)?)
+        let started = std::time::Instant::now();
+        let result = self.session().execute(Arc::clone(&plan))?;
+        self.state.query_log.record(&plan, started.elapsed());
+        Ok(result)
+    }
+
+    /// Turns the query log (Django's `connection.queries`) on or off.
+    pub fn enable_query_log(&self, enabled: bool) {
+        self.state.query_log.set_enabled(enabled);
+    }
+
+    /// The executed queries (SQL and time) since the log was enabled or last reset.
+    pub fn queries(&self) -> Vec<QueryRecord> {
+        self.state.query_log.records()
+    }
+
+    /// Django's `reset_queries()`: empties the query log.
+    pub fn reset_queries(&self) {
+        self.state.query_log.clear();
     }
 
     /// Inserts rows given as `(name, value)` pairs and returns the stored instances, keys

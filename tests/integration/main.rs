@@ -7,6 +7,7 @@
 //!   Django where possible (`django/`).
 //! - `relations`: reverse and many-to-many relations, related managers, eager loading and
 //!   deletes, against real Django (`django/relations.py`).
+//! - `windows`: window functions against real Django (`django/windows.py`).
 //! - `regressions`: the smallest QuerySets showing bugs the property tests found, ignored
 //!   until fixed.
 
@@ -15,3 +16,4 @@ mod differential;
 mod regressions;
 mod relations;
 mod semantics;
+mod windows;

@@ -5,7 +5,7 @@ use std::fmt;
 use arrow::datatypes::DataType;
 use quiver_storage::ScalarValue;
 
-use super::{AggregateExpr, ScalarFunction};
+use super::{AggregateExpr, ScalarFunction, WindowFunction};
 
 /// A reference to a column, optionally qualified by the relation (table alias) it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -236,6 +236,8 @@ pub enum Expr {
     RegexMatch(RegexMatch),
     ScalarFunction(ScalarFunctionExpr),
     Aggregate(AggregateExpr),
+    /// Only the `Window` plan node evaluates it; boxed, as it is much larger than the rest.
+    WindowFunction(Box<WindowFunction>),
     Alias(Alias),
 }
 
@@ -504,6 +506,7 @@ impl fmt::Display for Expr {
                 f.write_str(")")
             }
             Expr::Aggregate(a) => write!(f, "{a}"),
+            Expr::WindowFunction(w) => write!(f, "{w}"),
             Expr::Alias(a) => write!(f, "{} AS {}", a.expr, a.name),
         }
     }

@@ -13,6 +13,7 @@ mod functions;
 mod schema;
 pub mod type_coercion;
 mod visit;
+mod window;
 
 pub use aggregate::{AggregateExpr, AggregateFunction};
 pub use expr::{
@@ -22,3 +23,7 @@ pub use expr::{
 pub use functions::{DatePart, ScalarFunction, TruncUnit};
 pub use schema::aggregate_type;
 pub use visit::Transformed;
+pub use window::{
+    WindowFrame, WindowFrameBound, WindowFrameExclusion, WindowFrameUnits, WindowFunction,
+    WindowFunctionKind,
+};

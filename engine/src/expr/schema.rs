@@ -65,6 +65,7 @@ impl Expr {
                 };
                 aggregate_type(a.func, arg.as_ref())?
             }
+            Expr::WindowFunction(w) => w.data_type(schema)?,
             Expr::Alias(a) => a.expr.data_type(schema)?,
         })
     }
@@ -122,6 +123,7 @@ impl Expr {
                 _ => any(&mut s.args.iter())?,
             },
             Expr::Aggregate(a) => a.func != AggregateFunction::Count,
+            Expr::WindowFunction(w) => w.nullable(),
             Expr::Alias(a) => a.expr.nullable(schema)?,
             other => any(&mut other.children().into_iter())?,
         })

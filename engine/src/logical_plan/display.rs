@@ -65,6 +65,17 @@ impl LogicalPlan {
             LogicalPlan::Distinct(_) => "Distinct".to_string(),
             LogicalPlan::Values(v) => format!("Values: rows={}", v.rows.len()),
             LogicalPlan::SubqueryAlias(s) => format!("SubqueryAlias: {}", s.alias),
+            LogicalPlan::Window(w) => {
+                let mut line = format!("Window: {}", join_exprs(&w.window_exprs));
+                if let Some(fetch) = &w.partition_fetch {
+                    line.push_str(&format!(
+                        ", partition_fetch={}{}",
+                        fetch.rows,
+                        if fetch.with_ties { " with ties" } else { "" }
+                    ));
+                }
+                line
+            }
         }
     }
 

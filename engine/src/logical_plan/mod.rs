@@ -12,7 +12,7 @@ mod schema;
 
 pub use builder::LogicalPlanBuilder;
 pub use plan::{
-    Aggregate, Distinct, Filter, Join, JoinType, Limit, LogicalPlan, Projection, Scan, Sort,
-    SubqueryAlias, Values,
+    Aggregate, Distinct, Filter, Join, JoinType, Limit, LogicalPlan, PartitionFetch, Projection,
+    Scan, Sort, SubqueryAlias, Values, Window,
 };
 pub use schema::{PlanSchema, PlanSchemaRef, QualifiedField};

@@ -11,6 +11,7 @@ mod prune_chunks;
 mod prune_projections;
 mod push_down_filter;
 mod push_down_limit;
+mod replace_rank_filter_with_top_k;
 mod replace_sort_limit_with_top_k;
 mod simplify_expressions;
 #[cfg(test)]
@@ -26,6 +27,7 @@ pub use prune_projections::PruneProjections;
 pub use push_down_filter::PushDownFilter;
 pub(crate) use push_down_limit::merge_limits;
 pub use push_down_limit::PushDownLimit;
+pub use replace_rank_filter_with_top_k::ReplaceRankFilterWithTopK;
 pub use replace_sort_limit_with_top_k::ReplaceSortLimitWithTopK;
 pub use simplify_expressions::SimplifyExpressions;
 
@@ -70,6 +72,7 @@ impl Optimizer {
             Arc::new(PushDownFilter),
             Arc::new(PushDownLimit),
             Arc::new(ReplaceSortLimitWithTopK),
+            Arc::new(ReplaceRankFilterWithTopK),
             Arc::new(PruneProjections),
             Arc::new(PruneChunks),
             Arc::new(ChooseBuildSide),

@@ -82,6 +82,9 @@ pub(crate) fn create(expr: &Expr, schema: &PlanSchema) -> Result<PhysicalExprRef
         Expr::Aggregate(a) => Err(EngineError::Internal(format!(
             "aggregate {a} must be computed by an aggregate operator, not evaluated per row"
         ))),
+        Expr::WindowFunction(w) => Err(EngineError::Internal(format!(
+            "window function {w} must be computed by a window operator, not evaluated per row"
+        ))),
     }
 }
 

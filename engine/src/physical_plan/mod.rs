@@ -19,6 +19,7 @@ pub mod scan;
 pub mod sort;
 pub mod top_k;
 pub mod values;
+pub mod window;
 
 use std::fmt;
 use std::sync::Arc;

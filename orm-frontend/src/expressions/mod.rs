@@ -18,6 +18,7 @@ mod functions;
 mod lookups;
 mod q;
 mod resolver;
+mod window;
 
 pub use aggregates::{Aggregate, AggregateKind, Avg, Count, Max, Min, StdDev, Sum, Variance};
 pub use coercion::get_prep_value;
@@ -34,3 +35,8 @@ pub use functions::{
 };
 pub use q::{Connector, QChild, Q};
 pub use resolver::{ResolvedField, Resolver};
+pub use window::{
+    contains_over_clause, CumeDist, DenseRank, FirstValue, Frame, Lag, LastValue, Lead, NthValue,
+    Ntile, PercentRank, Rank, RowNumber, RowRange, ValueRange, Window, WindowFrameExclusion,
+    WindowFunc,
+};

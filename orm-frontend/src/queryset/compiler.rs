@@ -89,8 +89,11 @@ pub(crate) fn compile_aggregate(
     items: Vec<(String, AggregateItem)>,
 ) -> Result<CompiledQuery> {
     let query = &qs.query;
-    let needs_subquery =
-        query.is_sliced() || query.distinct || query.group_by != GroupBy::None || query.empty;
+    let needs_subquery = query.is_sliced()
+        || query.distinct
+        || query.group_by != GroupBy::None
+        || query.empty
+        || super::window::has_windows(query);
     if !needs_subquery {
         let mut compiler = Compiler::for_queryset(qs)?;
         let (where_, having) = compiler.resolve_annotations_and_filters(query)?;
@@ -524,7 +527,8 @@ impl Compiler {
             if is_true(&conjunct) || self.absorb_anti_join(&conjunct) {
                 continue;
             }
-            if conjunct.contains_aggregate() {
+            // A window condition travels with HAVING; `assemble` applies it after the windows.
+            if conjunct.contains_aggregate() || conjunct.contains_window() {
                 having.push(conjunct);
             } else {
                 where_.push(conjunct);

@@ -12,6 +12,7 @@ pub(crate) mod fixtures;
 mod queryset;
 mod related_manager;
 mod select_query;
+mod window;
 mod write;
 
 pub use delete::{DeleteCount, APP_LABEL};

@@ -6,6 +6,7 @@
 //! - `querysets`: the QuerySet AST, its strategy, Django spelling and interpreter.
 //! - `owners`: QuerySets on `Owner` aggregating across the reverse relation `items`.
 //! - `relations`: QuerySets across a ForeignKey and a many-to-many relation (three models).
+//! - `windows`: random window QuerySets against DataFusion's window functions.
 //! - `metamorphic`: TLP, NoREC and slicing checks that need no second engine.
 //!
 //! Each property runs [`cases()`] cases: 256 by default, more with `QUIVER_PROPTEST_CASES`
@@ -26,6 +27,7 @@ pub mod owners;
 pub mod querysets;
 pub mod relations;
 pub mod tables;
+pub mod windows;
 
 use std::sync::Arc;
 
