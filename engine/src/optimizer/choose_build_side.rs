@@ -127,6 +127,7 @@ pub(crate) fn estimated_rows(plan: &LogicalPlan) -> f64 {
         LogicalPlan::Distinct(distinct) => estimated_rows(&distinct.input),
         LogicalPlan::Values(values) => values.rows.len() as f64,
         LogicalPlan::SubqueryAlias(alias) => estimated_rows(&alias.input),
+        LogicalPlan::Window(window) => estimated_rows(&window.input),
     }
 }
 
