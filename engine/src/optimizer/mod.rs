@@ -6,6 +6,7 @@
 //! hit), and checks after every rule that the plan's output schema did not change — a rule
 //! that changes what a query returns is a bug, reported as `Internal`.
 
+mod decorrelate_subqueries;
 mod prune_chunks;
 mod prune_projections;
 mod push_down_filter;
@@ -19,6 +20,7 @@ pub(crate) mod utils;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+pub use decorrelate_subqueries::DecorrelateSubqueries;
 pub use prune_chunks::PruneChunks;
 pub use prune_projections::PruneProjections;
 pub use push_down_filter::PushDownFilter;
@@ -64,6 +66,7 @@ impl Optimizer {
     /// The default rule list, in the order they run.
     pub fn new() -> Optimizer {
         Optimizer::with_rules(vec![
+            Arc::new(DecorrelateSubqueries),
             Arc::new(SimplifyExpressions),
             Arc::new(PushDownFilter),
             Arc::new(PushDownLimit),

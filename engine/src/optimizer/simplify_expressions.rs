@@ -159,7 +159,14 @@ fn simplify_node(plan: Arc<LogicalPlan>) -> Result<Transformed<Arc<LogicalPlan>>
         LogicalPlan::Limit(_)
         | LogicalPlan::Distinct(_)
         | LogicalPlan::Values(_)
-        | LogicalPlan::SubqueryAlias(_) => return Ok(Transformed::no(plan)),
+        | LogicalPlan::SubqueryAlias(_)
+        | LogicalPlan::DistinctOn(_)
+        | LogicalPlan::Union(_)
+        | LogicalPlan::Intersect(_)
+        | LogicalPlan::Except(_)
+        | LogicalPlan::Cte(_)
+        | LogicalPlan::RecursiveQuery(_)
+        | LogicalPlan::WorkTable(_) => return Ok(Transformed::no(plan)),
     };
     Ok(Transformed::yes(Arc::new(node)))
 }
@@ -314,7 +321,14 @@ fn boolean_literal(e: &Expr) -> Option<Option<bool>> {
 /// exactly the expression's type.
 fn fold(e: &Expr) -> Option<Expr> {
     let constant = match e {
-        Expr::Column(_) | Expr::Literal(_) | Expr::Aggregate(_) | Expr::Alias(_) => false,
+        Expr::Column(_)
+        | Expr::Literal(_)
+        | Expr::Aggregate(_)
+        | Expr::Alias(_)
+        | Expr::OuterColumn(_)
+        | Expr::ScalarSubquery(_)
+        | Expr::Exists(_)
+        | Expr::InSubquery(_) => false,
         other => other
             .children()
             .iter()
