@@ -133,3 +133,67 @@ impl ExecutionPlan for SetOperationExec {
         Some(&self.metrics)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field};
+    use quiver_storage::Catalog;
+
+    use crate::expr::lit;
+    use crate::logical_plan::{
+        Except, Intersect, LogicalPlan, PlanSchema, QualifiedField, Union, Values,
+    };
+    use crate::{ScalarValue, SessionContext};
+    use std::sync::Arc;
+
+    fn values(name: &str, rows: &[Option<i64>]) -> Arc<LogicalPlan> {
+        let schema = Arc::new(PlanSchema::new(vec![QualifiedField::new(
+            None,
+            Field::new(name, DataType::Int64, true),
+        )]));
+        let rows = rows
+            .iter()
+            .map(|v| vec![lit(ScalarValue::Int64(*v))])
+            .collect();
+        Arc::new(LogicalPlan::Values(Values::try_new(schema, rows).unwrap()))
+    }
+
+    fn run(plan: LogicalPlan) -> (String, Vec<Option<i64>>) {
+        let result = SessionContext::new(Catalog::new())
+            .execute(Arc::new(plan))
+            .unwrap();
+        let name = result.schema.field(0).name().clone();
+        let mut out: Vec<Option<i64>> = result
+            .batches
+            .iter()
+            .flat_map(|b: &RecordBatch| {
+                let a = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+                a.iter().collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort();
+        (name, out)
+    }
+
+    #[test]
+    fn set_operations_treat_nulls_as_equal_and_keep_the_first_names() {
+        let a = values("a", &[Some(1), Some(2), Some(2), None, Some(3)]);
+        let b = values("b", &[Some(2), None, Some(4)]);
+        let (name, rows) = run(LogicalPlan::Union(
+            Union::try_new(vec![Arc::clone(&a), Arc::clone(&b)], true).unwrap(),
+        ));
+        assert_eq!(name, "a");
+        assert_eq!(rows.len(), 8);
+        let (_, rows) = run(LogicalPlan::Union(
+            Union::try_new(vec![Arc::clone(&a), Arc::clone(&b)], false).unwrap(),
+        ));
+        assert_eq!(rows, [None, Some(1), Some(2), Some(3), Some(4)]);
+        let (_, rows) = run(LogicalPlan::Intersect(
+            Intersect::try_new(Arc::clone(&a), Arc::clone(&b)).unwrap(),
+        ));
+        assert_eq!(rows, [None, Some(2)]);
+        let (_, rows) = run(LogicalPlan::Except(Except::try_new(a, b).unwrap()));
+        assert_eq!(rows, [Some(1), Some(3)]);
+    }
+}
