@@ -5,6 +5,7 @@
 //!   `QuerySet::sql()`), plus metamorphic checks inside Quiver.
 //! - `semantics`: Django's rules from SEMANTICS.md, with expected values produced by real
 //!   Django where possible (`django/`).
+//! - `subqueries`: `Subquery`, `Exists`, `OuterRef`, set operations and CTEs against Django.
 //! - `regressions`: the smallest QuerySets showing bugs the property tests found, ignored
 //!   until fixed.
 
@@ -12,3 +13,4 @@ mod datafusion_oracle;
 mod differential;
 mod regressions;
 mod semantics;
+mod subqueries;

@@ -66,7 +66,7 @@ pub(crate) enum Actual {
     },
 }
 
-fn scalar(value: &ScalarValue) -> Actual {
+pub(crate) fn scalar(value: &ScalarValue) -> Actual {
     match value {
         ScalarValue::Null => Actual::Null,
         value if value.is_null() => Actual::Null,
@@ -134,7 +134,7 @@ pub(crate) fn aggregate<A: Into<AggregateArg>>(
     }
 }
 
-fn matches(expected: &Json, actual: &Actual) -> bool {
+pub(crate) fn matches(expected: &Json, actual: &Actual) -> bool {
     let close = |a: f64, b: f64| a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs());
     match (expected, actual) {
         (Json::Null, Actual::Null) => true,

@@ -253,6 +253,26 @@ fn restore_columns(
 /// allows.
 fn semi_join(input: &Arc<LogicalPlan>, conjunct: &Expr) -> Result<Option<Arc<LogicalPlan>>> {
     let outer = input.schema();
+    // NOT EXISTS / NOT (x IN …) are the negated forms (NOT of NULL is NULL, like NOT IN).
+    let flipped;
+    let conjunct = match conjunct {
+        Expr::Not(inner) => match inner.as_ref() {
+            Expr::Exists(x) => {
+                let mut x = x.clone();
+                x.negated = !x.negated;
+                flipped = Expr::Exists(x);
+                &flipped
+            }
+            Expr::InSubquery(i) => {
+                let mut i = i.clone();
+                i.negated = !i.negated;
+                flipped = Expr::InSubquery(i);
+                &flipped
+            }
+            _ => return Ok(None),
+        },
+        other => other,
+    };
     let (mut correlation, negated, probe) = match conjunct {
         Expr::Exists(x) => {
             let mut plan = Arc::clone(&x.subquery.plan);
@@ -409,6 +429,15 @@ fn decorrelate_scalar(
 ) -> Result<Option<(Arc<LogicalPlan>, Expr)>> {
     let outer = input.schema();
     let mut plan = Arc::clone(subquery);
+    // A projection above the LIMIT picks the value out of the sorted rows (the ORM sorts on
+    // hidden columns, then drops them).
+    let mut top = None;
+    if let LogicalPlan::Projection(p) = plan.as_ref() {
+        if p.exprs.len() == 1 && matches!(p.input.as_ref(), LogicalPlan::Limit(_)) {
+            top = Some(p.exprs[0].clone().unalias());
+            plan = Arc::clone(&p.input);
+        }
+    }
     // At most one row per key comes out of either shape, so `[:1]` changes nothing.
     let mut limited = false;
     if let LogicalPlan::Limit(l) = plan.as_ref() {
@@ -420,6 +449,11 @@ fn decorrelate_scalar(
     }
     let alias = fresh_alias(outer);
     let (right, value, keys) = match plan.as_ref() {
+        _ if limited && top.is_some() => match first_per_key(outer, &plan, top.as_ref(), &alias)? {
+            Some(found) => found,
+            None => return Ok(None),
+        },
+        _ if top.is_some() => return Ok(None),
         LogicalPlan::Projection(p) if matches!(p.input.as_ref(), LogicalPlan::Aggregate(_)) => {
             let LogicalPlan::Aggregate(aggregate) = p.input.as_ref() else {
                 return Ok(None);
@@ -439,7 +473,7 @@ fn decorrelate_scalar(
                 None => return Ok(None),
             }
         }
-        _ if limited => match first_per_key(outer, &plan, &alias)? {
+        _ if limited => match first_per_key(outer, &plan, None, &alias)? {
             Some(found) => found,
             None => return Ok(None),
         },
@@ -589,12 +623,14 @@ fn empty_input_value(value: &Expr, aggregate: &Aggregate) -> Result<Option<Expr>
 fn first_per_key(
     outer: &PlanSchema,
     plan: &Arc<LogicalPlan>,
+    top: Option<&Expr>,
     alias: &str,
 ) -> Result<Option<Decorrelated>> {
-    // Projection[value] over Sort over Filter, or Sort over Projection[value] over Filter.
+    // Projection[value] over Sort over Filter, or Sort over Projection[value] over Filter;
+    // with `top`, the value is that expression over the projection's output.
     let (value, order, below) = match plan.as_ref() {
         LogicalPlan::Projection(p) => match p.input.as_ref() {
-            LogicalPlan::Sort(s) if s.fetch.is_none() => {
+            LogicalPlan::Sort(s) if s.fetch.is_none() && top.is_none() => {
                 (p.exprs.clone(), s.exprs.clone(), Arc::clone(&s.input))
             }
             _ => return Ok(None),
@@ -609,7 +645,14 @@ fn first_per_key(
                     };
                     order.push(SortExpr::new(expr, key.asc, key.nulls_first));
                 }
-                (p.exprs.clone(), order, Arc::clone(&p.input))
+                let value = match top {
+                    Some(top) => match over_projection_input(top, p) {
+                        Some(value) => vec![value],
+                        None => return Ok(None),
+                    },
+                    None => p.exprs.clone(),
+                };
+                (value, order, Arc::clone(&p.input))
             }
             _ => return Ok(None),
         },

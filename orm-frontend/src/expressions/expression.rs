@@ -94,6 +94,8 @@ pub enum Expression {
     },
     /// An expression Django would have refused to construct; resolving it returns the error.
     Invalid(Refused),
+    /// `Subquery(qs)`, `Exists(qs)` or `OuterRef(name)` (see `subquery.rs`).
+    Subquery(Box<super::subquery::SubqueryExpression>),
 }
 
 /// The error an [`Expression::Invalid`] holds. Two are equal when they are the same Django
@@ -386,7 +388,8 @@ impl Expression {
             Expression::F(_)
             | Expression::Value { .. }
             | Expression::Star
-            | Expression::Invalid(_) => false,
+            | Expression::Invalid(_)
+            | Expression::Subquery(_) => false,
             Expression::List(items) => items.iter().any(Expression::contains_aggregate),
             Expression::Combined { left, right, .. } => {
                 left.contains_aggregate() || right.contains_aggregate()
@@ -571,6 +574,7 @@ impl Expression {
                 Ok(out)
             }
             Expression::Invalid(refused) => Err(refused.0.clone()),
+            Expression::Subquery(s) => s.resolve_typed(r),
         }
     }
 }
@@ -719,6 +723,7 @@ impl fmt::Display for Expression {
                 write!(f, "Cast({expr}, {})", output_field.class_name())
             }
             Expression::Invalid(refused) => write!(f, "<invalid: {}>", refused.0),
+            Expression::Subquery(s) => write!(f, "{s}"),
         }
     }
 }

@@ -18,6 +18,7 @@ mod functions;
 mod lookups;
 mod q;
 mod resolver;
+mod subquery;
 
 pub use aggregates::{Aggregate, AggregateKind, Avg, Count, Max, Min, StdDev, Sum, Variance};
 pub use coercion::get_prep_value;
@@ -34,3 +35,5 @@ pub use functions::{
 };
 pub use q::{Connector, QChild, Q};
 pub use resolver::{ResolvedField, Resolver};
+pub(crate) use subquery::{as_outer_reference, outer_ref_error};
+pub use subquery::{Exists, IntoOuterRef, OuterRef, Subquery, SubqueryExpression};

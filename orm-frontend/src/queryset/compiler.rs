@@ -231,7 +231,8 @@ struct PathResolution {
 }
 
 /// Resolves one QuerySet's names into expressions over its FROM clause (see the module docs).
-pub(crate) struct Compiler {
+/// A subquery's compiler borrows the enclosing query's resolver for its `OuterRef`s.
+pub(crate) struct Compiler<'outer> {
     registry: Registry,
     catalog: Catalog,
     model: Arc<Model>,
@@ -247,10 +248,13 @@ pub(crate) struct Compiler {
     /// reused only within the call that made it (each chained `filter()` on a reverse relation
     /// joins again); everything else (annotations, values, ordering) reuses any equal join.
     filter_call_aliases: Option<BTreeSet<String>>,
+    /// The enclosing query, for a subquery (`OuterRef`), and how deep this one is nested.
+    outer: Option<&'outer mut dyn Resolver>,
+    depth: usize,
 }
 
-impl Compiler {
-    fn for_queryset(qs: &QuerySet) -> Result<Compiler> {
+impl<'outer> Compiler<'outer> {
+    fn for_queryset(qs: &QuerySet) -> Result<Compiler<'static>> {
         if let Some(error) = &qs.query.error {
             return Err(error.clone());
         }
@@ -259,9 +263,10 @@ impl Compiler {
         Compiler::new(registry, qs.db.catalog().clone(), model)
     }
 
-    fn new(registry: Registry, catalog: Catalog, model: Arc<Model>) -> Result<Compiler> {
-        let alias = model.table_name();
-        let table = catalog.table(&alias)?;
+    fn new(registry: Registry, catalog: Catalog, model: Arc<Model>) -> Result<Compiler<'static>> {
+        let table_name = model.table_name();
+        let table = catalog.table(&table_name)?;
+        let alias = table_name;
         let snapshot = table.snapshot();
         let schema = PlanSchema::from_arrow(Some(&alias), &table.schema());
         Ok(Compiler {
@@ -280,6 +285,8 @@ impl Compiler {
             visible: 0,
             ordering_stack: vec![],
             filter_call_aliases: None,
+            outer: None,
+            depth: 0,
         })
     }
 
@@ -991,7 +998,9 @@ impl Compiler {
         condition: JoinCondition,
         multi_valued: bool,
     ) -> Result<String> {
-        let alias = if self.relations.iter().any(|r| r.alias == table_name) {
+        let alias = if let Some(prefix) = subquery_alias_prefix(self.depth) {
+            format!("{prefix}{}", self.relations.len())
+        } else if self.relations.iter().any(|r| r.alias == table_name) {
             format!("T{}", self.relations.len() + 1)
         } else {
             table_name.clone()
@@ -1034,7 +1043,7 @@ impl Compiler {
     }
 }
 
-impl Resolver for Compiler {
+impl Resolver for Compiler<'_> {
     fn resolve(&mut self, parts: &[&str]) -> Result<(ResolvedField, usize)> {
         let resolution = self.resolve_path(parts)?;
         Ok((resolution.field, resolution.consumed))
@@ -1042,6 +1051,87 @@ impl Resolver for Compiler {
 
     fn model_name(&self) -> &str {
         self.model.name()
+    }
+
+    fn resolve_subquery(&mut self, qs: &QuerySet) -> Result<Arc<LogicalPlan>> {
+        let depth = self.depth + 1;
+        compile_subquery(qs, self, depth)
+    }
+
+    fn resolve_outer_ref(&mut self, name: &str, depth: usize) -> Result<ResolvedField> {
+        match self.outer.as_deref_mut() {
+            Some(outer) => outer.resolve_for_subquery(name, depth),
+            None => Err(crate::expressions::outer_ref_error()),
+        }
+    }
+
+    fn resolve_for_subquery(&mut self, name: &str, depth: usize) -> Result<ResolvedField> {
+        if depth > 1 {
+            return self.resolve_outer_ref(name, depth - 1);
+        }
+        let field = self.resolve_name(name)?.field;
+        crate::expressions::as_outer_reference(field, &self.schema)
+    }
+}
+
+/// Compiles `qs` as a subquery nested `depth` levels deep under `outer`, whose names its
+/// `OuterRef`s read. Its tables are aliased `U0, U1, …` (`V0…` one level deeper), as
+/// Django's subqueries are, so no name is shared with an enclosing query. An unsliced
+/// subquery's ordering means nothing and is dropped.
+pub(crate) fn compile_subquery(
+    qs: &QuerySet,
+    outer: &mut dyn Resolver,
+    depth: usize,
+) -> Result<Arc<LogicalPlan>> {
+    let qs = if qs.query.is_sliced() {
+        qs.clone()
+    } else {
+        qs.clear_ordering()
+    };
+    let Compiler {
+        registry,
+        catalog,
+        model,
+        mut relations,
+        ..
+    } = Compiler::for_queryset(&qs)?;
+    let prefix = subquery_alias_prefix(depth).unwrap_or('U');
+    let base = format!("{prefix}0");
+    let schema = PlanSchema::from_arrow(Some(&base), &relations[0].table.schema());
+    relations[0].alias = base;
+    let mut compiler = Compiler {
+        registry,
+        catalog,
+        model,
+        relations,
+        schema,
+        annotations: vec![],
+        visible: 0,
+        ordering_stack: vec![],
+        filter_call_aliases: None,
+        outer: Some(outer),
+        depth,
+    };
+    let select = compiler.select_query(&qs.query)?;
+    let empty = qs.query.empty || select.where_.iter().any(is_false);
+    let plan = assemble(compiler.plan_from()?, select)?;
+    if empty {
+        return Ok(Arc::new(LogicalPlan::Values(Values::empty(
+            plan.schema()
+                .fields()
+                .iter()
+                .map(|f| f.field.as_ref().clone())
+                .collect(),
+        ))));
+    }
+    Ok(plan)
+}
+
+/// The letter of subquery table aliases at `depth` (`U` for a subquery of the main query).
+fn subquery_alias_prefix(depth: usize) -> Option<char> {
+    match depth {
+        0 => None,
+        d => Some(char::from(b'U' + ((d - 1) % 6) as u8)),
     }
 }
 
@@ -1072,7 +1162,7 @@ fn selects_annotation(query: &Query, index: usize, annotation: &ResolvedAnnotati
 /// the subquery's select list as `__col<n>` and an annotation is read from the subquery's
 /// column of its name.
 struct Summarizer<'a> {
-    compiler: &'a mut Compiler,
+    compiler: &'a mut Compiler<'static>,
     /// The annotations the QuerySet's rows include.
     selected: BTreeSet<String>,
     /// `Some` when aggregating over a subquery: the hidden columns it must select.

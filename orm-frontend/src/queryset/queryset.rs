@@ -237,6 +237,15 @@ impl QuerySet {
         }
     }
 
+    /// Whether `values()`/`values_list()` chose the selected columns (a subquery used in
+    /// `__in` selects its primary key otherwise).
+    pub(crate) fn selects_fields(&self) -> bool {
+        self.query
+            .values
+            .as_ref()
+            .is_some_and(|v| !v.fields.is_empty())
+    }
+
     /// The model's name.
     pub fn model_name(&self) -> &str {
         &self.model
