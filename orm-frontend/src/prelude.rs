@@ -9,7 +9,9 @@ pub use crate::error::{Error, Result};
 pub use crate::expressions::*;
 pub use crate::model::*;
 pub use crate::q;
-pub use crate::queryset::{AggregateArg, IntoFieldValues, OrderItem, QuerySet};
+pub use crate::queryset::{
+    with_cte, AggregateArg, CteJoinType, IntoFieldValues, OrderItem, QuerySet, CTE,
+};
 pub use crate::results::{
     date, date_value, datetime, datetime_value, time_value, FromValue, InBulk, Instance, Row, Rows,
 };

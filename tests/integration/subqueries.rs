@@ -415,3 +415,395 @@ fn sql_shows_django_style_subqueries() {
         r#"SELECT "customer"."name", (SELECT "U0"."amount" FROM "order" AS "U0" WHERE ("U0"."customer_id" = "customer"."id") ORDER BY "U0"."created" DESC NULLS FIRST LIMIT 1) AS "latest" FROM "customer" AS "customer" WHERE (EXISTS (SELECT "U0"."id", "U0"."customer_id", "U0"."amount", "U0"."created", "U0"."status" FROM "order" AS "U0" WHERE ("U0"."customer_id" = "customer"."id"))) ORDER BY "customer"."name" ASC NULLS LAST"#
     );
 }
+
+fn names_of(qs: &QuerySet) -> QuerySet {
+    qs.values(["name"])
+}
+
+#[test]
+fn set_operations_follow_djangos_rules() {
+    let eu = |db: &Database| names_of(&db.objects("Customer").filter(q!(region = "EU")));
+    let buyers =
+        |db: &Database| names_of(&db.objects("Customer").filter(q!(orders__amount__gt = 60)));
+    check("union", |db| {
+        rows(&eu(db).union([buyers(db)], false).order_by(["name"]))
+    });
+    check("union_all_count", |db| {
+        match eu(db).union([buyers(db)], true).count() {
+            Ok(n) => Actual::Int(n as i128),
+            Err(e) => Actual::Error {
+                name: e.django_name().to_owned(),
+                message: e.to_string(),
+            },
+        }
+    });
+    check("intersection", |db| {
+        rows(&eu(db).intersection([buyers(db)]).order_by(["name"]))
+    });
+    check("difference", |db| {
+        rows(&eu(db).difference([buyers(db)]).order_by(["name"]))
+    });
+    check("union_exists", |db| {
+        match eu(db).union([buyers(db)], false).exists() {
+            Ok(b) => Actual::Bool(b),
+            Err(e) => Actual::Error {
+                name: e.django_name().to_owned(),
+                message: e.to_string(),
+            },
+        }
+    });
+    check("filter_after_union", |db| {
+        rows(&eu(db).union([buyers(db)], false).filter(q!(name = "Ann")))
+    });
+    check("annotate_after_intersection", |db| {
+        rows(
+            &eu(db)
+                .intersection([buyers(db)])
+                .annotate([("n", Value(1))]),
+        )
+    });
+    check("union_slice", |db| {
+        let names = db.objects("Customer").values(["name"]);
+        let regions = db
+            .objects("Visit")
+            .filter(q!(region__isnull = false))
+            .values(["region"]);
+        flat(
+            &names
+                .union([regions], false)
+                .order_by(["-name"])
+                .slice(1..3),
+            "name",
+        )
+    });
+}
+
+/// The trees of `django/subqueries.py`: categories with products, an org chart, a bill of
+/// materials and a graph with a cycle.
+fn trees() -> Database {
+    let db = shop(true);
+    let models = [
+        Model::new("Category")
+            .field("name", CharField::new(30))
+            .field(
+                "parent",
+                ForeignKey::new("Category", OnDelete::Cascade)
+                    .null()
+                    .related_name("children"),
+            ),
+        Model::new("Product")
+            .field(
+                "category",
+                ForeignKey::new("Category", OnDelete::Cascade).related_name("products"),
+            )
+            .field("price", IntegerField::new()),
+        Model::new("Employee")
+            .field("name", CharField::new(30))
+            .field(
+                "manager",
+                ForeignKey::new("Employee", OnDelete::Cascade)
+                    .null()
+                    .related_name("reports"),
+            ),
+        Model::new("Part").field("name", CharField::new(30)),
+        Model::new("BomLine")
+            .field(
+                "parent",
+                ForeignKey::new("Part", OnDelete::Cascade).related_name("lines"),
+            )
+            .field(
+                "child",
+                ForeignKey::new("Part", OnDelete::Cascade).related_name("used_in"),
+            )
+            .field("qty", IntegerField::new()),
+        Model::new("Edge")
+            .field("src", IntegerField::new())
+            .field("dst", IntegerField::new()),
+    ];
+    for model in models {
+        db.register(model).expect("model");
+    }
+    let create = |model: &str, values: Vec<(&str, ScalarValue)>| {
+        db.objects(model).create(values).expect("row created");
+    };
+    let categories = [
+        ("Electronics", None),
+        ("Computers", Some(1)),
+        ("Laptops", Some(2)),
+        ("Phones", Some(1)),
+        ("Books", None),
+        ("Novels", Some(5)),
+    ];
+    for (name, parent) in categories {
+        create(
+            "Category",
+            vec![
+                ("name", name.into()),
+                ("parent", ScalarValue::Int64(parent)),
+            ],
+        );
+    }
+    for (category, price) in [
+        (3, 1000),
+        (3, 1500),
+        (2, 700),
+        (4, 400),
+        (6, 20),
+        (5, 35),
+        (1, 5),
+    ] {
+        create(
+            "Product",
+            vec![
+                ("category", ScalarValue::Int64(Some(category))),
+                ("price", ScalarValue::Int32(Some(price))),
+            ],
+        );
+    }
+    let employees = [
+        ("Ceo", None),
+        ("Cto", Some(1)),
+        ("Cfo", Some(1)),
+        ("Dev1", Some(2)),
+        ("Dev2", Some(2)),
+        ("Intern", Some(4)),
+    ];
+    for (name, manager) in employees {
+        create(
+            "Employee",
+            vec![
+                ("name", name.into()),
+                ("manager", ScalarValue::Int64(manager)),
+            ],
+        );
+    }
+    for name in ["Bike", "Wheel", "Spoke", "Frame", "Bolt"] {
+        create("Part", vec![("name", name.into())]);
+    }
+    for (parent, child, qty) in [(1, 2, 2), (1, 4, 1), (2, 3, 32), (2, 5, 2), (4, 5, 6)] {
+        create(
+            "BomLine",
+            vec![
+                ("parent", ScalarValue::Int64(Some(parent))),
+                ("child", ScalarValue::Int64(Some(child))),
+                ("qty", ScalarValue::Int32(Some(qty))),
+            ],
+        );
+    }
+    for (src, dst) in [(1, 2), (2, 3), (3, 1), (3, 4), (5, 6)] {
+        create(
+            "Edge",
+            vec![
+                ("src", ScalarValue::Int32(Some(src))),
+                ("dst", ScalarValue::Int32(Some(dst))),
+            ],
+        );
+    }
+    db
+}
+
+/// Categories with their paths and depths, from the roots down.
+fn category_tree(db: &Database) -> CTE {
+    let categories = db.objects("Category");
+    CTE::recursive(|cte| {
+        categories
+            .filter(q!(parent__isnull = true))
+            .annotate([("path", F("name")), ("depth", Value(0))])
+            .values(["id", "path", "depth"])
+            .union(
+                [cte.join(categories.clone(), [("parent", cte.col("id"))])
+                    .annotate([
+                        ("path", Concat([cte.col("path"), Value("/"), F("name")])),
+                        ("depth", cte.col("depth") + 1),
+                    ])
+                    .values(["id", "path", "depth"])],
+                true,
+            )
+    })
+}
+
+/// (root, node) for every node of every subtree.
+fn subtree_pairs(db: &Database) -> CTE {
+    let categories = db.objects("Category");
+    CTE::recursive(|cte| {
+        categories
+            .annotate([("root", F("id")), ("node", F("id"))])
+            .values(["root", "node"])
+            .union(
+                [cte.join(categories.clone(), [("parent", cte.col("node"))])
+                    .annotate([("root", cte.col("root")), ("node", F("id"))])
+                    .values(["root", "node"])],
+                true,
+            )
+    })
+}
+
+fn check_trees(label: &str, build: impl Fn(&Database) -> Actual) {
+    let db = trees();
+    assert_django(label, build(&db));
+}
+
+#[test]
+fn recursive_ctes_walk_trees() {
+    check_trees("tree_paths", |db| {
+        let tree = category_tree(db);
+        rows(
+            &with_cte(
+                [&tree],
+                tree.join(db.objects("Category"), [("id", tree.col("id"))]),
+            )
+            .annotate([("path", tree.col("path")), ("depth", tree.col("depth"))])
+            .order_by(["path"])
+            .values(["name", "path", "depth"]),
+        )
+    });
+    check_trees("subtree_totals", |db| {
+        let pairs = subtree_pairs(db);
+        rows(
+            &pairs
+                .join(db.objects("Product"), [("category", pairs.col("node"))])
+                .with_cte(&pairs)
+                .annotate([("root", pairs.col("root"))])
+                .values(["root"])
+                .annotate([("total", Sum("price"))])
+                .order_by(["root"]),
+        )
+    });
+    check_trees("descendants_of_electronics", |db| {
+        let pairs = subtree_pairs(db);
+        flat(
+            &pairs
+                .join(db.objects("Category"), [("id", pairs.col("node"))])
+                .annotate([("root", pairs.col("root"))])
+                .filter(q!(root = 1))
+                .order_by(["name"]),
+            "name",
+        )
+    });
+    check_trees("org_chart", |db| {
+        let employees = db.objects("Employee");
+        let org = CTE::recursive(|cte| {
+            employees
+                .filter(q!(manager__isnull = true))
+                .annotate([("depth", Value(0))])
+                .values(["id", "depth"])
+                .union(
+                    [cte.join(employees.clone(), [("manager", cte.col("id"))])
+                        .annotate([("depth", cte.col("depth") + 1)])
+                        .values(["id", "depth"])],
+                    true,
+                )
+        });
+        rows(
+            &org.join(employees.clone(), [("id", org.col("id"))])
+                .annotate([("depth", org.col("depth"))])
+                .order_by(["depth", "name"])
+                .values(["name", "depth"]),
+        )
+    });
+    check_trees("bill_of_materials", |db| {
+        let lines = db.objects("BomLine");
+        let bom = CTE::recursive(|cte| {
+            lines
+                .filter(q!(parent__name = "Bike"))
+                .annotate([("part", F("child")), ("need", F("qty"))])
+                .values(["part", "need"])
+                .union(
+                    [cte.join(lines.clone(), [("parent", cte.col("part"))])
+                        .annotate([("part", F("child")), ("need", cte.col("need") * F("qty"))])
+                        .values(["part", "need"])],
+                    true,
+                )
+        });
+        rows(
+            &bom.join(db.objects("Part"), [("id", bom.col("part"))])
+                .values(["name"])
+                .annotate([("total", Sum(bom.col("need")))])
+                .order_by(["name"]),
+        )
+    });
+}
+
+fn reachability(db: &Database, all: bool) -> CTE {
+    let edges = db.objects("Edge");
+    CTE::recursive(|cte| {
+        edges
+            .filter(q!(src = 1))
+            .annotate([("node", F("dst"))])
+            .values(["node"])
+            .union(
+                [cte.join(edges.clone(), [("src", cte.col("node"))])
+                    .annotate([("node", F("dst"))])
+                    .values(["node"])],
+                all,
+            )
+    })
+}
+
+#[test]
+fn graph_reachability_ends_on_cycles_with_union_and_hits_the_limit_with_union_all() {
+    check_trees("reachable_from_1", |db| {
+        let reach = reachability(db, false);
+        flat(
+            &reach.queryset().with_cte(&reach).order_by(["node"]),
+            "node",
+        )
+    });
+    // UNION ALL around the cycle 1 → 2 → 3 → 1 never ends; the recursion limit (the default,
+    // SessionConfig::max_recursion_depth) stops it.
+    let err = reachability(&trees(), true)
+        .queryset()
+        .count()
+        .expect_err("a cycle under UNION ALL must not finish");
+    assert_eq!(err.django_name(), "ResourcesExhausted", "{err}");
+    assert!(
+        err.to_string()
+            .contains("did not finish within 10000 iterations"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plain_ctes_join_and_filter() {
+    let totals = |db: &Database| {
+        CTE::new(
+            db.objects("Order")
+                .values(["customer"])
+                .annotate([("total", Sum("amount"))]),
+        )
+        .name("totals")
+    };
+    check_trees("cte_join_totals", |db| {
+        let totals = totals(db);
+        rows(
+            &totals
+                .join(db.objects("Customer"), [("id", totals.col("customer"))])
+                .annotate([("total", totals.col("total"))])
+                .order_by(["name"])
+                .values(["name", "total"]),
+        )
+    });
+    check_trees("cte_queryset_filter", |db| {
+        let totals = totals(db);
+        flat(
+            &totals
+                .queryset()
+                .filter(q!(total__gt = 30))
+                .order_by(["customer"]),
+            "customer",
+        )
+    });
+    let db = trees();
+    let totals = totals(&db);
+    let sql = totals
+        .join(db.objects("Customer"), [("id", totals.col("customer"))])
+        .annotate([("total", totals.col("total"))])
+        .values(["name", "total"])
+        .sql()
+        .expect("sql");
+    assert!(sql.starts_with("WITH \"totals\" AS (SELECT"), "{sql}");
+    let tree = category_tree(&db);
+    let sql = tree.queryset().sql().expect("sql");
+    assert!(sql.starts_with("WITH RECURSIVE \"cte\" AS ("), "{sql}");
+    assert!(sql.contains(" UNION ALL "), "{sql}");
+}

@@ -70,6 +70,13 @@ pub trait Resolver {
         Err(super::outer_ref_error())
     }
 
+    /// Resolves `cte.col(column)`: the column of CTE `cte` joined into this query.
+    fn resolve_cte_column(&mut self, cte: &str, column: &str) -> Result<ResolvedField> {
+        Err(Error::FieldError(format!(
+            "Cannot resolve {cte}.{column}: the CTE {cte} is not joined to this query."
+        )))
+    }
+
     /// Resolves `name` in this query for a subquery `depth` levels in: columns become outer
     /// references.
     fn resolve_for_subquery(&mut self, name: &str, depth: usize) -> Result<ResolvedField> {

@@ -29,6 +29,8 @@ pub enum SubqueryExpression {
     Exists(QuerySet),
     /// `OuterRef(name)` nested `depth` times.
     OuterRef { name: String, depth: usize },
+    /// `cte.col.column` (django-cte): a column of a CTE the query joins.
+    CteColumn { cte: String, column: String },
 }
 
 impl fmt::Debug for SubqueryExpression {
@@ -66,6 +68,7 @@ impl fmt::Display for SubqueryExpression {
                 }
                 Ok(())
             }
+            SubqueryExpression::CteColumn { cte, column } => write!(f, "{cte}.col.{column}"),
         }
     }
 }
@@ -181,6 +184,12 @@ impl SubqueryExpression {
                 let field = r.resolve_outer_ref(name, *depth)?;
                 let mut resolved = Resolved::from_field(field, name);
                 // A value from another query: not a column of this one.
+                resolved.column = None;
+                Ok(resolved)
+            }
+            SubqueryExpression::CteColumn { cte, column } => {
+                let field = r.resolve_cte_column(cte, column)?;
+                let mut resolved = Resolved::from_field(field, column);
                 resolved.column = None;
                 Ok(resolved)
             }

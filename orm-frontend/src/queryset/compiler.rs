@@ -63,6 +63,10 @@ pub(crate) enum AggregateItem {
 
 /// Compiles the rows a QuerySet returns.
 pub(crate) fn compile(qs: &QuerySet) -> Result<CompiledQuery> {
+    if let Some(derived) = &qs.query.derived {
+        let source = super::set_operations::derived_source(qs, derived)?;
+        return super::set_operations::compile_derived(qs, source);
+    }
     let mut compiler = Compiler::for_queryset(qs)?;
     let select = compiler.select_query(&qs.query)?;
     let empty = qs.query.empty || select.where_.iter().any(is_false);
@@ -85,6 +89,10 @@ pub(crate) fn compile_aggregate(
     qs: &QuerySet,
     items: Vec<(String, AggregateItem)>,
 ) -> Result<CompiledQuery> {
+    if let Some(derived) = &qs.query.derived {
+        let source = super::set_operations::derived_source(qs, derived)?;
+        return super::set_operations::compile_derived_aggregate(qs, source, items);
+    }
     let query = &qs.query;
     let needs_subquery =
         query.is_sliced() || query.distinct || query.group_by != GroupBy::None || query.empty;
@@ -251,6 +259,8 @@ pub(crate) struct Compiler<'outer> {
     /// The enclosing query, for a subquery (`OuterRef`), and how deep this one is nested.
     outer: Option<&'outer mut dyn Resolver>,
     depth: usize,
+    /// `cte.join()`s: the CTE's plan, the ON pairs and the join type, after the relations.
+    cte_joins: Vec<(Arc<LogicalPlan>, Vec<(Expr, Expr)>, quiver_engine::JoinType)>,
 }
 
 impl<'outer> Compiler<'outer> {
@@ -260,7 +270,32 @@ impl<'outer> Compiler<'outer> {
         }
         let registry = qs.db.registry();
         let model = registry.get(&qs.model)?;
-        Compiler::new(registry, qs.db.catalog().clone(), model)
+        let mut compiler = Compiler::new(registry, qs.db.catalog().clone(), model)?;
+        compiler.add_cte_joins(&qs.query)?;
+        Ok(compiler)
+    }
+
+    /// Joins the CTEs of `cte.join()` calls: each CTE's columns come into scope under its
+    /// name (for `cte.col`), and the ON pairs read the model's fields.
+    fn add_cte_joins(&mut self, query: &Query) -> Result<()> {
+        for join in &query.cte_joins {
+            let plan = super::cte::join_source(&join.cte)?;
+            let join_type = super::cte::engine_join_type(join.join_type);
+            let right = if join_type == quiver_engine::JoinType::Left {
+                plan.schema().with_all_nullable()
+            } else {
+                plan.schema().as_ref().clone()
+            };
+            let mut on = Vec::with_capacity(join.on.len());
+            self.schema = self.schema.join(&right);
+            for (field, expression) in &join.on {
+                let left = self.resolve_name(field)?.field.expr;
+                let right = expression.resolve(self)?;
+                on.push((left, right));
+            }
+            self.cte_joins.push((plan, on, join_type));
+        }
+        Ok(())
     }
 
     fn new(registry: Registry, catalog: Catalog, model: Arc<Model>) -> Result<Compiler<'static>> {
@@ -287,6 +322,7 @@ impl<'outer> Compiler<'outer> {
             filter_call_aliases: None,
             outer: None,
             depth: 0,
+            cte_joins: vec![],
         })
     }
 
@@ -318,6 +354,9 @@ impl<'outer> Compiler<'outer> {
                 )],
                 None,
             )?;
+        }
+        for (plan, on, join_type) in &self.cte_joins {
+            builder = builder.join(Arc::clone(plan), *join_type, on.clone(), None)?;
         }
         Ok(builder)
     }
@@ -1065,6 +1104,44 @@ impl Resolver for Compiler<'_> {
         }
     }
 
+    fn resolve_cte_column(&mut self, cte: &str, column: &str) -> Result<ResolvedField> {
+        let found = self
+            .schema
+            .fields()
+            .iter()
+            .find(|f| f.relation.as_deref() == Some(cte) && f.name() == column);
+        match found {
+            Some(field) => Ok(ResolvedField {
+                expr: Expr::Column(field.column()),
+                data_type: field.field.data_type().clone(),
+                nullable: field.field.is_nullable(),
+                field_type: crate::model::FieldType::for_data_type(field.field.data_type()),
+                is_aggregate: false,
+                model: None,
+                unresolved: None,
+            }),
+            None => match self.outer.as_deref_mut() {
+                // A CTE joined by an enclosing query, read from a subquery.
+                Some(outer) => {
+                    let field = outer.resolve_cte_column(cte, column)?;
+                    let schema =
+                        PlanSchema::new(vec![quiver_engine::logical_plan::QualifiedField::new(
+                            Some(cte.to_string()),
+                            arrow::datatypes::Field::new(
+                                column,
+                                field.data_type.clone(),
+                                field.nullable,
+                            ),
+                        )]);
+                    crate::expressions::as_outer_reference(field, &schema)
+                }
+                None => Err(Error::FieldError(format!(
+                    "Cannot resolve {cte}.{column}: the CTE {cte} is not joined to this query."
+                ))),
+            },
+        }
+    }
+
     fn resolve_for_subquery(&mut self, name: &str, depth: usize) -> Result<ResolvedField> {
         if depth > 1 {
             return self.resolve_outer_ref(name, depth - 1);
@@ -1094,7 +1171,7 @@ pub(crate) fn compile_subquery(
         model,
         mut relations,
         ..
-    } = Compiler::for_queryset(&qs)?;
+    } = Compiler::for_queryset(&qs.without_cte_joins())?;
     let prefix = subquery_alias_prefix(depth).unwrap_or('U');
     let base = format!("{prefix}0");
     let schema = PlanSchema::from_arrow(Some(&base), &relations[0].table.schema());
@@ -1111,7 +1188,9 @@ pub(crate) fn compile_subquery(
         filter_call_aliases: None,
         outer: Some(outer),
         depth,
+        cte_joins: vec![],
     };
+    compiler.add_cte_joins(&qs.query)?;
     let select = compiler.select_query(&qs.query)?;
     let empty = qs.query.empty || select.where_.iter().any(is_false);
     let plan = assemble(compiler.plan_from()?, select)?;

@@ -166,6 +166,19 @@ pub(crate) struct Query {
     pub empty: bool,
     /// The first misuse error of a chain method, reported on evaluation.
     pub error: Option<Error>,
+    /// Rows that come from a set operation or a CTE instead of the model's table.
+    pub derived: Option<std::sync::Arc<Derived>>,
+    /// `cte.join(...)` calls, in order.
+    pub cte_joins: Vec<super::cte::CteJoin>,
+}
+
+/// Where a derived QuerySet's rows come from (`set_operations.rs`, `cte.rs`).
+#[derive(Debug, Clone)]
+pub(crate) enum Derived {
+    /// `union()`, `intersection()`, `difference()`.
+    Combination(super::set_operations::Combination),
+    /// `cte.queryset()`.
+    Cte(super::cte::CTE),
 }
 
 impl Default for Query {
@@ -186,6 +199,8 @@ impl Default for Query {
             },
             empty: false,
             error: None,
+            derived: None,
+            cte_joins: vec![],
         }
     }
 }
@@ -237,6 +252,11 @@ impl QuerySet {
         }
     }
 
+    /// The same QuerySet without its `cte.join()`s (a subquery's compiler adds them itself).
+    pub(crate) fn without_cte_joins(&self) -> QuerySet {
+        self.chain(|query| query.cte_joins.clear())
+    }
+
     /// Whether `values()`/`values_list()` chose the selected columns (a subquery used in
     /// `__in` selects its primary key otherwise).
     pub(crate) fn selects_fields(&self) -> bool {
@@ -262,7 +282,7 @@ impl QuerySet {
         next
     }
 
-    fn fail(&self, error: Error) -> QuerySet {
+    pub(crate) fn fail(&self, error: Error) -> QuerySet {
         self.chain(|q| {
             q.error.get_or_insert(error);
         })
@@ -277,12 +297,18 @@ impl QuerySet {
     /// sense (conditions on a multi-valued relation inside one call match the same related
     /// row).
     pub fn filter(&self, q: impl Into<Q>) -> QuerySet {
+        if let Some(refused) = self.refuse_after_combination("filter") {
+            return refused;
+        }
         self.add_filter(q.into())
     }
 
     /// `exclude(q)`: removes rows matching `q` (rows where a compared field is NULL stay, as
     /// in Django).
     pub fn exclude(&self, q: impl Into<Q>) -> QuerySet {
+        if let Some(refused) = self.refuse_after_combination("exclude") {
+            return refused;
+        }
         self.add_filter(!q.into())
     }
 
@@ -329,6 +355,10 @@ impl QuerySet {
         S: Into<String>,
         E: Into<Expression>,
     {
+        let operation = if select { "annotate" } else { "alias" };
+        if let Some(refused) = self.refuse_after_combination(operation) {
+            return refused;
+        }
         let annotations: Vec<(String, Expression)> = annotations
             .into_iter()
             .map(|(name, expression)| (name.into(), expression.into()))
@@ -418,6 +448,9 @@ impl QuerySet {
     /// `distinct()`: removes duplicate rows (over the selected columns plus any ordering
     /// columns, as in Django).
     pub fn distinct(&self) -> QuerySet {
+        if let Some(refused) = self.refuse_after_combination("distinct") {
+            return refused;
+        }
         self.chain(|query| query.distinct = true)
     }
 

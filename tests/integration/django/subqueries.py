@@ -90,3 +90,150 @@ case("not_in_without_null", lambda: list(customers.exclude(region__in=Visit.obje
 case("filter_not_in_with_null", lambda: list(customers.filter(~Q(pk__in=Visit.objects.values("customer"))).values_list("name", flat=True)))
 # An unresolved OuterRef evaluated alone.
 case("outer_ref_alone", lambda: list(orders_of))
+
+# Set operations: the first QuerySet's names, Django's rules afterwards.
+eu = Customer.objects.filter(region="EU").values("name")
+buyers = Customer.objects.filter(orders__amount__gt=60).values("name")
+case("union", lambda: list(eu.union(buyers).order_by("name")))
+case("union_all_count", lambda: eu.union(buyers, all=True).count())
+case("intersection", lambda: list(eu.intersection(buyers).order_by("name")))
+case("difference", lambda: list(eu.difference(buyers).order_by("name")))
+case("union_names_of_first", lambda: list(Customer.objects.filter(name="Ann").values_list("name", "region").union(Visit.objects.filter(region="US").values_list("region", "region")).order_by("name")))
+case("union_slice", lambda: list(Customer.objects.values_list("name", flat=True).union(Visit.objects.filter(region__isnull=False).values_list("region", flat=True)).order_by("-name")[1:3]))
+case("union_exists", lambda: eu.union(buyers).exists())
+case("filter_after_union", lambda: list(eu.union(buyers).filter(name="Ann")))
+case("annotate_after_intersection", lambda: list(eu.intersection(buyers).annotate(n=Value(1))))
+
+# CTEs (django-cte 4.0).
+from django.db.models import IntegerField, CharField
+from django.db.models.functions import Concat
+from django_cte import CTE, with_cte
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=30)
+    parent = models.ForeignKey("self", models.CASCADE, null=True, related_name="children")
+
+
+class Product(models.Model):
+    category = models.ForeignKey(Category, models.CASCADE, related_name="products")
+    price = models.IntegerField()
+
+
+class Employee(models.Model):
+    name = models.CharField(max_length=30)
+    manager = models.ForeignKey("self", models.CASCADE, null=True, related_name="reports")
+
+
+class Part(models.Model):
+    name = models.CharField(max_length=30)
+
+
+class BomLine(models.Model):
+    parent = models.ForeignKey(Part, models.CASCADE, related_name="lines")
+    child = models.ForeignKey(Part, models.CASCADE, related_name="used_in")
+    qty = models.IntegerField()
+
+
+class Edge(models.Model):
+    src = models.IntegerField()
+    dst = models.IntegerField()
+
+
+def category(name, parent=None):
+    return Category.objects.create(name=name, parent=parent)
+
+
+electronics = category("Electronics")
+computers = category("Computers", electronics)
+laptops = category("Laptops", computers)
+phones = category("Phones", electronics)
+books = category("Books")
+novels = category("Novels", books)
+for cat, price in [(laptops, 1000), (laptops, 1500), (computers, 700), (phones, 400), (novels, 20), (books, 35), (electronics, 5)]:
+    Product.objects.create(category=cat, price=price)
+
+ceo = Employee.objects.create(name="Ceo")
+cto = Employee.objects.create(name="Cto", manager=ceo)
+cfo = Employee.objects.create(name="Cfo", manager=ceo)
+dev1 = Employee.objects.create(name="Dev1", manager=cto)
+dev2 = Employee.objects.create(name="Dev2", manager=cto)
+intern = Employee.objects.create(name="Intern", manager=dev1)
+
+bike = Part.objects.create(name="Bike")
+wheel = Part.objects.create(name="Wheel")
+spoke = Part.objects.create(name="Spoke")
+frame = Part.objects.create(name="Frame")
+bolt = Part.objects.create(name="Bolt")
+BomLine.objects.create(parent=bike, child=wheel, qty=2)
+BomLine.objects.create(parent=bike, child=frame, qty=1)
+BomLine.objects.create(parent=wheel, child=spoke, qty=32)
+BomLine.objects.create(parent=wheel, child=bolt, qty=2)
+BomLine.objects.create(parent=frame, child=bolt, qty=6)
+
+for s, d in [(1, 2), (2, 3), (3, 1), (3, 4), (5, 6)]:
+    Edge.objects.create(src=s, dst=d)
+
+
+def category_tree(cte):
+    return Category.objects.filter(parent__isnull=True).values(
+        "id", path=F("name"), depth=Value(0, output_field=IntegerField())
+    ).union(
+        cte.join(Category, parent=cte.col.id).values(
+            "id",
+            path=Concat(cte.col.path, Value("/"), F("name"), output_field=CharField()),
+            depth=cte.col.depth + Value(1, output_field=IntegerField()),
+        ),
+        all=True,
+    )
+
+
+tree = CTE.recursive(category_tree)
+case("tree_paths", lambda: list(with_cte(tree, select=tree.join(Category, id=tree.col.id)).annotate(
+    path=tree.col.path, depth=tree.col.depth).order_by("path").values("name", "path", "depth")))
+
+
+def subtree_pairs(cte):
+    return Category.objects.values(root=F("id"), node=F("id")).union(
+        cte.join(Category, parent=cte.col.node).values(root=cte.col.root, node=F("id")), all=True)
+
+
+pairs = CTE.recursive(subtree_pairs)
+case("subtree_totals", lambda: list(with_cte(pairs, select=pairs.join(Product, category=pairs.col.node)).annotate(
+    root=pairs.col.root).values("root").annotate(total=Sum("price")).order_by("root")))
+case("descendants_of_electronics", lambda: list(with_cte(pairs, select=pairs.join(Category, id=pairs.col.node)).filter(
+    **{}).annotate(root=pairs.col.root).filter(root=electronics.id).order_by("name").values_list("name", flat=True)))
+
+
+def chain_of_command(cte):
+    return Employee.objects.filter(manager__isnull=True).values("id", depth=Value(0, output_field=IntegerField())).union(
+        cte.join(Employee, manager=cte.col.id).values("id", depth=cte.col.depth + Value(1, output_field=IntegerField())),
+        all=True)
+
+
+org = CTE.recursive(chain_of_command)
+case("org_chart", lambda: list(with_cte(org, select=org.join(Employee, id=org.col.id)).annotate(
+    depth=org.col.depth).order_by("depth", "name").values("name", "depth")))
+
+
+def explode(cte):
+    return BomLine.objects.filter(parent__name="Bike").values(part=F("child"), need=F("qty")).union(
+        cte.join(BomLine, parent=cte.col.part).values(part=F("child"), need=cte.col.need * F("qty")), all=True)
+
+
+bom = CTE.recursive(explode)
+case("bill_of_materials", lambda: list(with_cte(bom, select=bom.join(Part, id=bom.col.part)).values("name").annotate(
+    total=Sum(bom.col.need)).order_by("name")))
+
+
+def reach(cte):
+    return Edge.objects.filter(src=1).values(node=F("dst")).union(
+        cte.join(Edge, src=cte.col.node).values(node=F("dst")), all=False)
+
+
+reachable = CTE.recursive(reach)
+case("reachable_from_1", lambda: list(with_cte(reachable, select=reachable.queryset()).order_by("node").values_list("node", flat=True)))
+totals = CTE(Order.objects.values("customer").annotate(total=Sum("amount")), name="totals")
+case("cte_join_totals", lambda: list(with_cte(totals, select=totals.join(Customer, id=totals.col.customer)).annotate(
+    total=totals.col.total).order_by("name").values("name", "total")))
+case("cte_queryset_filter", lambda: list(with_cte(totals, select=totals.queryset()).filter(total__gt=30).order_by("customer").values_list("customer", flat=True)))
