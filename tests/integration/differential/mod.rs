@@ -6,6 +6,7 @@
 //! - `querysets`: the QuerySet AST, its strategy, Django spelling and interpreter.
 //! - `owners`: QuerySets on `Owner` aggregating across the reverse relation `items`.
 //! - `metamorphic`: TLP, NoREC and slicing checks that need no second engine.
+//! - `subqueries`: subquery, `Exists`, `__in=qs`, set-operation and CTE QuerySets.
 //!
 //! Each property runs [`cases()`] cases: 256 by default, more with `QUIVER_PROPTEST_CASES`
 //! (`QUIVER_PROPTEST_CASES=5000 cargo test -p quiver-tests differential`). A failure shrinks
@@ -23,6 +24,7 @@
 pub mod metamorphic;
 pub mod owners;
 pub mod querysets;
+pub mod subqueries;
 pub mod tables;
 
 use std::sync::Arc;
