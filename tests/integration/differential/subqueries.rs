@@ -236,8 +236,9 @@ fn run(qs: &QuerySet) -> Result<Table, quiver::Error> {
 }
 
 /// Runs `spec` over `dataset` in Quiver (decorrelated and not) and in DataFusion. Where
-/// DataFusion cannot plan the SQL ("not implemented": EXISTS in a select list), the two
-/// Quiver paths are still compared with each other.
+/// DataFusion cannot plan the SQL ("not implemented": EXISTS in a select list, a correlated
+/// scalar subquery with ORDER BY … LIMIT 1), the two Quiver paths are still compared with
+/// each other.
 pub fn check_subquery(dataset: &Dataset, spec: &SubquerySpec) -> Result<(), String> {
     let loaded = dataset.load()?;
     let (qs, expected_names) = spec.build(&loaded.db);
