@@ -393,7 +393,6 @@ fn aggregate_result_names_and_types() {
 /// average is 11.9166666666666667 (Django returns that `Decimal`). Within the comparison's
 /// tolerance (1e-9) only if Quiver keeps at least 10 significant digits.
 #[test]
-#[ignore = "bug: Avg over a DecimalField rounds to 6 decimal places (11.916667); PostgreSQL keeps 16 significant digits"]
 fn decimal_avg_keeps_postgresql_precision() {
     let db = library();
     assert_django(

@@ -10,6 +10,9 @@ use super::{AggregateFunction, Expr, ScalarFunction};
 use crate::error::{EngineError, Result};
 use crate::logical_plan::{PlanSchema, QualifiedField};
 
+/// Fractional digits of a decimal `AVG`: PostgreSQL keeps at least 16 significant digits.
+const AVG_DECIMAL_SCALE: i8 = 16;
+
 impl Expr {
     /// The Arrow type this expression produces over rows of `schema`.
     pub fn data_type(&self, schema: &PlanSchema) -> Result<DataType> {
@@ -278,10 +281,15 @@ pub fn aggregate_type(func: AggregateFunction, arg: Option<&DataType>) -> Result
                 else {
                     return Err(EngineError::Internal("decimal type".into()));
                 };
-                DataType::Decimal128(
-                    (p + 4).min(MAX_DECIMAL_PRECISION),
-                    (s + 4).min(MAX_DECIMAL_PRECISION as i8),
-                )
+                // PostgreSQL's numeric AVG keeps at least 16 significant digits
+                // (11.9166666666666667 for 143/12). A column type cannot depend on the data,
+                // so the result gets 16 fractional digits, as many as the input's integer
+                // digits leave room for in 38, and never fewer than the input's own scale.
+                let integer_digits = (p as i8 - s).max(1);
+                let scale = AVG_DECIMAL_SCALE
+                    .min(MAX_DECIMAL_PRECISION as i8 - integer_digits)
+                    .max(s);
+                DataType::Decimal128(MAX_DECIMAL_PRECISION, scale)
             }
             DataType::Float32 | DataType::Float64 | DataType::Null => DataType::Float64,
             DataType::Duration(u) => DataType::Duration(u),

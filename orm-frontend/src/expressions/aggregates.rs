@@ -416,7 +416,7 @@ mod tests {
     #[test]
     fn result_types() {
         assert_eq!(typed(Avg("age")).data_type, DataType::Float64);
-        assert_eq!(typed(Avg("amount")).data_type, DataType::Decimal128(14, 6));
+        assert_eq!(typed(Avg("amount")).data_type, DataType::Decimal128(38, 16));
         assert_eq!(typed(Count("id")).data_type, DataType::Int64);
         assert!(!typed(Count("id")).nullable);
         assert!(typed(Sum("age")).nullable);

@@ -14,7 +14,8 @@
 //!
 //! Results follow PostgreSQL: integer sums are `Int64` and overflow is an error (never a
 //! wrap), decimal sums are `Decimal128(38, s)`, and a decimal average is exact, rounded half
-//! away from zero at scale `s + 4`. Every aggregate but COUNT is NULL for a group without
+//! away from zero at the output scale (16 fractional digits where the precision allows,
+//! PostgreSQL's significant digits; see `aggregate_type`). Every aggregate but COUNT is NULL for a group without
 //! non-NULL input.
 
 use std::any::Any;
