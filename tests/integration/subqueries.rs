@@ -807,3 +807,56 @@ fn plain_ctes_join_and_filter() {
     assert!(sql.starts_with("WITH RECURSIVE \"cte\" AS ("), "{sql}");
     assert!(sql.contains(" UNION ALL "), "{sql}");
 }
+
+#[test]
+fn subqueries_in_ordering_filter_values_and_aggregates() {
+    check("order_by_exists", |db| {
+        let small = Exists(orders_of(db).filter(q!(amount__lt = 50)));
+        flat(
+            &customers(db).order_by([OrderItem::from(small.desc()), "name".into()]),
+            "name",
+        )
+    });
+    check("filter_equals_subquery", |db| {
+        let largest = db
+            .objects("Order")
+            .filter(Q::new("customer", OuterRef("customer")))
+            .order_by(["-amount"])
+            .values(["amount"])
+            .slice(0..1);
+        flat(
+            &db.objects("Order")
+                .filter(Q::new("amount", Subquery(largest)))
+                .order_by(["id"]),
+            "id",
+        )
+    });
+    check("aggregate_over_subquery", |db| {
+        let latest = orders_of(db)
+            .order_by(["-created"])
+            .values(["amount"])
+            .slice(0..1);
+        match customers(db)
+            .annotate([("latest", Subquery(latest))])
+            .aggregate([("s", Sum("latest"))])
+        {
+            Ok(row) => Actual::Object(
+                row.iter()
+                    .map(|(name, value)| (name.to_owned(), crate::semantics::scalar(value)))
+                    .collect(),
+            ),
+            Err(e) => Actual::Error {
+                name: e.django_name().to_owned(),
+                message: e.to_string(),
+            },
+        }
+    });
+    check("two_columns_in_subquery", |db| {
+        let two = orders_of(db).values(["amount", "created"]).slice(0..1);
+        rows(
+            &customers(db)
+                .annotate([("x", Subquery(two))])
+                .values(["name", "x"]),
+        )
+    });
+}

@@ -200,12 +200,12 @@ impl SubqueryExpression {
             SubqueryExpression::Subquery(qs) => {
                 let plan = r.resolve_subquery(qs)?;
                 let schema = plan.schema();
+                // Django infers a Subquery's type from its one selected column; with more it
+                // cannot, and says so in these words.
                 if schema.len() != 1 {
-                    return Err(Error::FieldError(format!(
-                        "Cannot use a subquery of {} columns as a value: select one column \
-                         with values().",
-                        schema.len()
-                    )));
+                    return Err(Error::FieldError(
+                        "Cannot resolve expression type, unknown output_field".to_string(),
+                    ));
                 }
                 let data_type: DataType = schema.field(0).field.data_type().clone();
                 Ok(Resolved {

@@ -1286,6 +1286,14 @@ impl Resolver for Summarizer<'_> {
     fn model_name(&self) -> &str {
         self.compiler.model_name()
     }
+
+    fn resolve_subquery(&mut self, qs: &QuerySet) -> Result<Arc<LogicalPlan>> {
+        self.compiler.resolve_subquery(qs)
+    }
+
+    fn resolve_cte_column(&mut self, cte: &str, column: &str) -> Result<ResolvedField> {
+        self.compiler.resolve_cte_column(cte, column)
+    }
 }
 
 /// `COUNT(*)`.

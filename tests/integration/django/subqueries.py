@@ -237,3 +237,9 @@ totals = CTE(Order.objects.values("customer").annotate(total=Sum("amount")), nam
 case("cte_join_totals", lambda: list(with_cte(totals, select=totals.join(Customer, id=totals.col.customer)).annotate(
     total=totals.col.total).order_by("name").values("name", "total")))
 case("cte_queryset_filter", lambda: list(with_cte(totals, select=totals.queryset()).filter(total__gt=30).order_by("customer").values_list("customer", flat=True)))
+
+# More places a subquery goes: order_by, a filter value, an aggregate over an annotation.
+case("order_by_exists", lambda: list(customers.order_by(Exists(orders_of.filter(amount__lt=50)).desc(), "name").values_list("name", flat=True)))
+case("filter_equals_subquery", lambda: list(Order.objects.filter(amount=Subquery(Order.objects.filter(customer=OuterRef("customer")).order_by("-amount").values("amount")[:1])).order_by("id").values_list("id", flat=True)))
+case("aggregate_over_subquery", lambda: customers.annotate(latest=Subquery(orders_of.order_by("-created").values("amount")[:1])).aggregate(s=Sum("latest")))
+case("two_columns_in_subquery", lambda: list(customers.annotate(x=Subquery(orders_of.values("amount", "created")[:1])).values("name", "x")))
