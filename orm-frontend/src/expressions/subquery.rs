@@ -260,3 +260,46 @@ impl From<QuerySet> for Expression {
         Subquery(queryset)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expressions::Q;
+    use crate::queryset::fixtures::shop;
+
+    #[test]
+    fn outer_refs_nest_and_display_like_django() {
+        assert_eq!(OuterRef("pk").to_string(), "OuterRef(pk)");
+        assert_eq!(
+            OuterRef(OuterRef("region")).to_string(),
+            "OuterRef(OuterRef(region))"
+        );
+        assert!(matches!(
+            OuterRef(Expression::from(1)),
+            Expression::Invalid(_)
+        ));
+    }
+
+    #[test]
+    fn subqueries_use_their_own_aliases_and_refer_to_the_outer_query() {
+        let db = shop();
+        let orders = db
+            .objects("Order")
+            .filter(Q::new("customer", OuterRef("pk")))
+            .values(["amount"])
+            .slice(0..1);
+        let sql = db
+            .objects("Customer")
+            .annotate([("first", Subquery(orders.clone()))])
+            .values(["first"])
+            .sql()
+            .unwrap();
+        assert!(
+            sql.contains(r#"FROM "order" AS "U0" WHERE ("U0"."customer_id" = "customer"."id")"#),
+            "{sql}"
+        );
+        // Alone, the subquery's QuerySet has no outer query.
+        let err = orders.fetch().unwrap_err();
+        assert_eq!(err.django_name(), "ValueError");
+    }
+}

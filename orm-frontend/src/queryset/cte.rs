@@ -271,3 +271,66 @@ impl QuerySet {
 pub fn with_cte<'a>(ctes: impl IntoIterator<Item = &'a CTE>, select: QuerySet) -> QuerySet {
     ctes.into_iter().fold(select, |qs, cte| qs.with_cte(cte))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expressions::{Sum, F};
+    use crate::q;
+    use crate::queryset::fixtures::shop;
+
+    #[test]
+    fn a_cte_joins_by_its_columns_and_renders_a_with_clause() {
+        let db = shop();
+        let totals = CTE::new(
+            db.objects("Order")
+                .values(["customer"])
+                .annotate([("total", Sum("amount"))]),
+        )
+        .name("totals");
+        let qs = with_cte(
+            [&totals],
+            totals.join(db.objects("Customer"), [("id", totals.col("customer"))]),
+        )
+        .annotate([("total", totals.col("total"))])
+        .order_by(["name"])
+        .values(["name", "total"]);
+        let rows = qs.fetch().unwrap();
+        assert_eq!(rows.column::<i64>("total").unwrap(), [350, 40, 10, 75]);
+        assert!(qs.sql().unwrap().starts_with(r#"WITH "totals" AS (SELECT"#));
+        // A column of a CTE the query does not join is a FieldError.
+        let err = db
+            .objects("Customer")
+            .annotate([("total", totals.col("total"))])
+            .fetch()
+            .unwrap_err();
+        assert_eq!(err.django_name(), "FieldError");
+    }
+
+    #[test]
+    fn a_recursive_cte_counts_up_to_a_fixed_point() {
+        let db = shop();
+        let customers = db.objects("Customer");
+        // Customer ids reachable from 1 by +1 steps: 1, 2, 3, 4.
+        let run = CTE::recursive(|cte| {
+            customers.filter(q!(id = 1)).values(["id"]).union(
+                [cte.join(customers.clone(), [("id", cte.col("id") + 1)])
+                    .annotate([("next", F("id"))])
+                    .values(["id"])],
+                false,
+            )
+        });
+        let ids = run
+            .queryset()
+            .order_by(["id"])
+            .values(["id"])
+            .fetch()
+            .unwrap();
+        assert_eq!(ids.column::<i64>("id").unwrap(), [1, 2, 3, 4]);
+        assert!(run
+            .queryset()
+            .sql()
+            .unwrap()
+            .starts_with(r#"WITH RECURSIVE "cte" AS ("#));
+    }
+}

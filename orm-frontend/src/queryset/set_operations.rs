@@ -397,3 +397,49 @@ pub(crate) fn compile_derived_aggregate(
         .build();
     Ok(CompiledQuery { plan, empty: false })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::expressions::Value;
+    use crate::q;
+    use crate::queryset::fixtures::shop;
+
+    #[test]
+    fn only_djangos_methods_are_allowed_after_a_set_operation() {
+        let db = shop();
+        let eu = db
+            .objects("Customer")
+            .filter(q!(region = "EU"))
+            .values(["name"]);
+        let us = db
+            .objects("Customer")
+            .filter(q!(region = "US"))
+            .values(["name"]);
+        let union = eu.union([us.clone()], false);
+        assert_eq!(union.count().unwrap(), 3);
+        assert_eq!(eu.difference([us.clone()]).count().unwrap(), 2);
+        assert_eq!(eu.intersection([us]).count().unwrap(), 0);
+        for (qs, message) in [
+            (
+                union.filter(q!(name = "Ann")),
+                "Calling QuerySet.filter() after union() is not supported.",
+            ),
+            (
+                union.exclude(q!(name = "Ann")),
+                "Calling QuerySet.exclude() after union() is not supported.",
+            ),
+            (
+                union.annotate([("x", Value(1))]),
+                "Calling QuerySet.annotate() after union() is not supported.",
+            ),
+            (
+                union.distinct(),
+                "Calling QuerySet.distinct() after union() is not supported.",
+            ),
+        ] {
+            let err = qs.fetch().unwrap_err();
+            assert_eq!(err.django_name(), "NotSupportedError");
+            assert_eq!(err.to_string(), message);
+        }
+    }
+}
