@@ -168,12 +168,12 @@ fn subqueries(c: &mut Criterion) {
                FROM \"order\") AS o ON o.customer_id = c.id AND o.rn = 1";
     assert_eq!(
         run_quiver(&latest_order(&decorrelated, None)),
-        rows(&run_sql(&sql))
+        rows(&run_sql(sql))
     );
     group.bench_function("quiver", |b| {
         b.iter(|| run_quiver(&latest_order(&decorrelated, None)))
     });
-    group.bench_function("datafusion", |b| b.iter(|| rows(&run_sql(&sql))));
+    group.bench_function("datafusion", |b| b.iter(|| rows(&run_sql(sql))));
     group.bench_function("quiver_first_100", |b| {
         b.iter(|| run_quiver(&latest_order(&decorrelated, Some(100))))
     });
