@@ -1,4 +1,5 @@
-//! H2O db-benchmark group-by questions q1–q5, DataFusion as the peer engine.
+//! H2O db-benchmark group-by questions q1–q5 and q8 ("largest two v3 by id6", a
+//! `row_number()` window filtered to `<= 2`), DataFusion as the peer engine.
 //!
 //! Quiver's figures are only meaningful as ratios to a peer measured in the same run on the same
 //! batches, so this file generates table `x` once (`quiver_benches::groupby_batches`, K = 100, no
@@ -17,7 +18,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use quiver::prelude::{Avg, CharField, Database, FloatField, IntegerField, Model, QuerySet, Sum};
+use quiver::prelude::{
+    q, Avg, CharField, Database, FloatField, IntegerField, Model, QuerySet, RowNumber, Sum, Window,
+    F,
+};
 use tokio::runtime::Runtime;
 
 const DEFAULT_ROWS: usize = 1_000_000;
@@ -25,7 +29,7 @@ const GROUPS: usize = 100;
 const SEED: u64 = 20_240_601;
 
 /// The questions, in the SQL form DataFusion runs (`h2o.md`).
-const QUESTIONS: [(&str, &str); 5] = [
+const QUESTIONS: [(&str, &str); 6] = [
     ("q1", "SELECT id1, sum(v1) AS v1 FROM x GROUP BY id1"),
     (
         "q2",
@@ -42,6 +46,12 @@ const QUESTIONS: [(&str, &str); 5] = [
     (
         "q5",
         "SELECT id6, sum(v1) AS v1, sum(v2) AS v2, sum(v3) AS v3 FROM x GROUP BY id6",
+    ),
+    (
+        "q8",
+        "SELECT id6, v3 AS largest2_v3 FROM (SELECT id6, v3, row_number() OVER (PARTITION BY id6 \
+         ORDER BY v3 DESC) AS order_v3 FROM x WHERE v3 IS NOT NULL) AS sub_query \
+         WHERE order_v3 <= 2",
     ),
 ];
 
@@ -88,6 +98,19 @@ fn quiver_queryset(db: &Database, question: &str) -> QuerySet {
             ("mean_v2", Avg("v2")),
             ("mean_v3", Avg("v3")),
         ]),
+        // X.objects.filter(v3__isnull=False).annotate(order_v3=Window(RowNumber(),
+        //     partition_by="id6", order_by=F("v3").desc())).filter(order_v3__lte=2)
+        //     .values("id6", "v3")
+        "q8" => x
+            .filter(q!(v3__isnull = false))
+            .annotate([(
+                "order_v3",
+                Window(RowNumber())
+                    .partition_by(["id6"])
+                    .order_by([F("v3").desc()]),
+            )])
+            .filter(q!(order_v3__lte = 2))
+            .values(["id6", "v3"]),
         // X.objects.values("id6").annotate(sum_v1=Sum("v1"), sum_v2=Sum("v2"), sum_v3=Sum("v3"))
         _ => x.values(["id6"]).annotate([
             ("sum_v1", Sum("v1")),

@@ -27,6 +27,7 @@ use quiver_storage::Catalog;
 
 use crate::error::{Error, Result};
 use crate::model::{Field, FieldType, Model, Registry};
+use crate::query_log::{QueryLog, QueryRecord};
 use crate::queryset::QuerySet;
 use crate::results::{Instance, Row};
 use crate::typed::ModelDef;
@@ -54,6 +55,7 @@ struct DatabaseState {
     session: RwLock<SessionContext>,
     registry: RwLock<Registry>,
     queries: AtomicU64,
+    query_log: QueryLog,
     /// Next automatic primary key per model.
     next_ids: Mutex<HashMap<String, i64>>,
 }
@@ -88,6 +90,7 @@ impl Database {
                 session: RwLock::new(session),
                 registry: RwLock::new(Registry::new()),
                 queries: AtomicU64::new(0),
+                query_log: QueryLog::default(),
                 next_ids: Mutex::new(HashMap::new()),
             }),
         }
@@ -121,15 +124,19 @@ impl Database {
     pub fn register(&self, model: Model) -> Result<Arc<Model>> {
         let mut registry = self.state.registry.write();
         let mut candidate = registry.clone();
+        let known = registry.models().len();
         let model = candidate.register(model)?;
-        self.state
-            .catalog
-            .create_table(&model.table_name(), Arc::new(model.arrow_schema()))?;
+        // The model's table, and the link tables of its ManyToManyFields.
+        for added in &candidate.models()[known..] {
+            self.state
+                .catalog
+                .create_table(&added.table_name(), Arc::new(added.arrow_schema()))?;
+            self.state
+                .next_ids
+                .lock()
+                .insert(added.name().to_string(), 1);
+        }
         *registry = candidate;
-        self.state
-            .next_ids
-            .lock()
-            .insert(model.name().to_string(), 1);
         Ok(model)
     }
 
@@ -203,7 +210,25 @@ impl Database {
     /// Optimizes and runs `plan`, counting it as one query.
     pub(crate) fn execute(&self, plan: Arc<LogicalPlan>) -> Result<QueryResult> {
         self.count_query();
-        Ok(self.session().execute(plan)?)
+        let started = std::time::Instant::now();
+        let result = self.session().execute(Arc::clone(&plan))?;
+        self.state.query_log.record(&plan, started.elapsed());
+        Ok(result)
+    }
+
+    /// Turns the query log (Django's `connection.queries`) on or off.
+    pub fn enable_query_log(&self, enabled: bool) {
+        self.state.query_log.set_enabled(enabled);
+    }
+
+    /// The executed queries (SQL and time) since the log was enabled or last reset.
+    pub fn queries(&self) -> Vec<QueryRecord> {
+        self.state.query_log.records()
+    }
+
+    /// Django's `reset_queries()`: empties the query log.
+    pub fn reset_queries(&self) {
+        self.state.query_log.clear();
     }
 
     /// Inserts rows given as `(name, value)` pairs and returns the stored instances, keys
@@ -274,6 +299,7 @@ impl Database {
                     pk.clone(),
                     Row::new(Arc::clone(&names), values),
                 )
+                .with_database(self.clone())
             })
             .collect())
     }

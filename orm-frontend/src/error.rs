@@ -49,6 +49,16 @@ pub enum Error {
     /// (`fields.E300`).
     #[error("{0}")]
     ImproperlyConfigured(String),
+    /// `AttributeError`: an instance has no such relation accessor.
+    #[error("{0}")]
+    AttributeError(String),
+    /// `ProtectedError`: `delete()` would delete rows a `PROTECT` ForeignKey points at.
+    #[error("{0}")]
+    ProtectedError(String),
+    /// `RestrictedError`: `delete()` would delete rows a `RESTRICT` ForeignKey points at
+    /// without also deleting the referencing rows through a CASCADE.
+    #[error("{0}")]
+    RestrictedError(String),
     /// Anything else from the engine (`ResourcesExhausted`, `Cancelled`, `Internal`, …).
     #[error("{0}")]
     Engine(EngineError),
@@ -71,6 +81,9 @@ impl Error {
             Error::LookupError(_) => "LookupError",
             Error::IndexError(_) => "IndexError",
             Error::ImproperlyConfigured(_) => "ImproperlyConfigured",
+            Error::AttributeError(_) => "AttributeError",
+            Error::ProtectedError(_) => "ProtectedError",
+            Error::RestrictedError(_) => "RestrictedError",
             Error::Engine(EngineError::ResourcesExhausted(_)) => "ResourcesExhausted",
             Error::Engine(EngineError::Cancelled) => "Cancelled",
             Error::Engine(EngineError::Internal(_)) => "InternalError",

@@ -60,8 +60,10 @@
 pub mod database;
 pub mod error;
 pub mod expressions;
+pub mod loaders;
 pub mod model;
 pub mod prelude;
+pub mod query_log;
 pub mod queryset;
 pub mod results;
 pub mod typed;
@@ -73,6 +75,7 @@ extern crate self as quiver;
 pub use database::{Database, TableUsage};
 pub use error::{Error, Result};
 pub use model::Model;
+pub use query_log::QueryRecord;
 pub use queryset::QuerySet;
 /// `#[derive(Model)]` (the derive macro shares the name of the [`Model`](struct@Model) struct; they live in
 /// different namespaces, as serde's `Serialize` trait and derive do).

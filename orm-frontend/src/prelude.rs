@@ -10,10 +10,12 @@ pub use crate::expressions::*;
 pub use crate::model::*;
 pub use crate::q;
 pub use crate::queryset::{
-    with_cte, AggregateArg, CteJoinType, IntoFieldValues, OrderItem, QuerySet, CTE,
+    prefetch_related_objects, with_cte, AggregateArg, CteJoinType, IntoFieldValues, OrderItem,
+    Prefetch, QuerySet, RelatedManager, SelectRelated, CTE,
 };
 pub use crate::results::{
-    date, date_value, datetime, datetime_value, time_value, FromValue, InBulk, Instance, Row, Rows,
+    date, date_value, datetime, datetime_value, time_value, FromValue, InBulk, Instance, Related,
+    Row, Rows,
 };
 pub use crate::typed::{FromRow, IntoRow, ModelDef};
 pub use arrow::array::RecordBatch;

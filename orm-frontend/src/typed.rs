@@ -8,10 +8,12 @@
 
 use quiver_engine::ScalarValue;
 
+use crate::database::Database;
 use crate::error::Result;
-use crate::model::Model;
-use crate::queryset::QuerySet;
-use crate::results::Row;
+use crate::expressions::Q;
+use crate::model::{ForeignKey, Model};
+use crate::queryset::{QuerySet, SelectRelated};
+use crate::results::{Instance, Related, Row};
 
 /// A Rust type that describes a model (`#[derive(Model)]` implements it).
 pub trait ModelDef {
@@ -23,6 +25,98 @@ pub trait ModelDef {
 pub trait FromRow: Sized {
     /// Reads the fields from `row` by column name.
     fn from_row(row: &Row) -> Result<Self>;
+
+    /// Reads the fields from a model instance, with the related objects eager loading put
+    /// on it (`ForeignKey<T>` values, prefetched `Vec<T>` collections). By default, the
+    /// instance's row.
+    fn from_instance(instance: &Instance) -> Result<Self> {
+        Self::from_row(instance.row())
+    }
+}
+
+impl<T> ForeignKey<T> {
+    /// A relation value holding just the key (`ScalarValue::Null` for no related object).
+    pub fn from_id(id: impl Into<ScalarValue>) -> ForeignKey<T> {
+        ForeignKey {
+            id: id.into(),
+            loaded: None,
+        }
+    }
+
+    /// A relation value with the related object eager loading fetched.
+    pub fn with_loaded(id: impl Into<ScalarValue>, loaded: Option<T>) -> ForeignKey<T> {
+        ForeignKey {
+            id: id.into(),
+            loaded: loaded.map(Box::new),
+        }
+    }
+
+    /// The stored key (Django's `order.customer_id`).
+    pub fn id(&self) -> &ScalarValue {
+        &self.id
+    }
+
+    /// The related object if `select_related`/`prefetch_related` loaded it (no query).
+    pub fn loaded(&self) -> Option<&T> {
+        self.loaded.as_deref()
+    }
+
+    /// Reads the relation of `instance` named `name`: its key, and the object eager loading
+    /// cached on the instance, converted with `T::from_instance`.
+    pub fn from_instance_field(instance: &Instance, name: &str) -> Result<ForeignKey<T>>
+    where
+        T: FromRow,
+    {
+        let loaded = match instance.cached_related(name) {
+            Some(Related::One(Some(object))) => Some(T::from_instance(object)?),
+            _ => None,
+        };
+        Ok(ForeignKey::with_loaded(instance.get_value(name)?, loaded))
+    }
+}
+
+impl<T: ModelDef + FromRow + Clone> ForeignKey<T> {
+    /// Django's `order.customer`: the loaded object, or one query for it (none for a NULL
+    /// key). The key is the target's primary key.
+    pub fn fetch(&self, db: &Database) -> Result<Option<T>> {
+        if let Some(loaded) = &self.loaded {
+            return Ok(Some(loaded.as_ref().clone()));
+        }
+        if self.id.is_null() {
+            return Ok(None);
+        }
+        Ok(db
+            .objects(T::model().name())
+            .filter(Q::new("pk", self.id.clone()))
+            .clear_ordering()
+            .fetch_as::<T>()?
+            .into_iter()
+            .next())
+    }
+}
+
+impl<T> From<&ForeignKey<T>> for ScalarValue {
+    /// A relation stands for its key.
+    fn from(value: &ForeignKey<T>) -> ScalarValue {
+        value.id.clone()
+    }
+}
+
+impl<T> From<ForeignKey<T>> for ScalarValue {
+    fn from(value: ForeignKey<T>) -> ScalarValue {
+        value.id
+    }
+}
+
+/// A prefetched collection for a typed struct: the instances `prefetch_related` stored
+/// under `name`, converted; empty when nothing was prefetched.
+pub fn prefetched_collection<T: FromRow>(instance: &Instance, name: &str) -> Result<Vec<T>> {
+    instance
+        .prefetched(name)
+        .unwrap_or_default()
+        .iter()
+        .map(T::from_instance)
+        .collect()
 }
 
 /// A Rust value that becomes one inserted row.
@@ -38,9 +132,16 @@ impl FromRow for Row {
 }
 
 impl QuerySet {
-    /// Evaluates the QuerySet and reads every row as a `T`.
+    /// Evaluates the QuerySet and reads every row as a `T` (with the related objects of
+    /// `select_related`/`prefetch_related` when the QuerySet asks for them).
     pub fn fetch_as<T: FromRow>(&self) -> Result<Vec<T>> {
-        self.fetch()?.iter().map(|row| T::from_row(&row)).collect()
+        if self.query.select_related == SelectRelated::None && self.query.prefetch.is_empty() {
+            return self.fetch()?.iter().map(|row| T::from_row(&row)).collect();
+        }
+        self.fetch_instances()?
+            .iter()
+            .map(T::from_instance)
+            .collect()
     }
 
     /// `bulk_create` for typed values. Returns the number of rows inserted.
@@ -55,7 +156,7 @@ impl QuerySet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{CharField, IntegerField};
+    use crate::model::{CharField, ForeignKey, IntegerField};
     use crate::Database;
 
     /// What `#[derive(Model)]` will generate for
@@ -169,5 +270,97 @@ mod tests {
         assert_eq!(fetched[0].gpa, None);
         assert_eq!(fetched[1].id, Some(1));
         assert_eq!(fetched[1].enrolled, day);
+    }
+
+    /// Typed relations: `ForeignKey<Customer>` with a lazy accessor and the value
+    /// `select_related` loads; a prefetched `Vec<Order>` collection.
+    #[derive(Debug, Clone, PartialEq, crate::Model)]
+    #[quiver(name = "Client", ordering = "name")]
+    struct Client {
+        id: Option<i64>,
+        #[quiver(max_length = 20)]
+        name: String,
+        #[quiver(related = "orders")]
+        orders: Vec<Purchase>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, crate::Model)]
+    #[quiver(name = "Purchase", ordering = "amount")]
+    struct Purchase {
+        id: Option<i64>,
+        #[quiver(related_name = "orders")]
+        client: ForeignKey<Client>,
+        amount: i32,
+        #[quiver(null, on_delete = "set_null")]
+        referrer: ForeignKey<Client>,
+    }
+
+    #[test]
+    fn typed_foreign_keys_load_lazily_or_eagerly() {
+        let db = Database::new();
+        db.register_model::<Client>().unwrap();
+        db.register_model::<Purchase>().unwrap();
+        let clients = [("Ann", 1), ("Bob", 2)].map(|(name, _)| Client {
+            id: None,
+            name: name.to_string(),
+            orders: vec![],
+        });
+        db.objects_of::<Client>()
+            .bulk_create_typed(clients)
+            .unwrap();
+        let purchases = [(1i64, 10, None), (1, 20, Some(2i64)), (2, 5, None)].map(
+            |(client, amount, referrer)| Purchase {
+                id: None,
+                client: ForeignKey::from_id(client),
+                amount,
+                referrer: ForeignKey::from_id(ScalarValue::Int64(referrer)),
+            },
+        );
+        db.objects_of::<Purchase>()
+            .bulk_create_typed(purchases)
+            .unwrap();
+
+        let before = db.query_count();
+        let lazy = db.objects_of::<Purchase>().fetch_as::<Purchase>().unwrap();
+        assert!(lazy[0].client.loaded().is_none());
+        let bob = lazy[0].client.fetch(&db).unwrap().unwrap();
+        assert_eq!(bob.name, "Bob");
+        assert_eq!(
+            lazy[0].referrer.fetch(&db).unwrap(),
+            None,
+            "a NULL key runs no query"
+        );
+        assert_eq!(db.query_count() - before, 2);
+
+        let before = db.query_count();
+        let eager = db
+            .objects_of::<Purchase>()
+            .select_related([Purchase::CLIENT, Purchase::REFERRER])
+            .fetch_as::<Purchase>()
+            .unwrap();
+        let names: Vec<&str> = eager
+            .iter()
+            .map(|p| p.client.loaded().map_or("", |c| c.name.as_str()))
+            .collect();
+        assert_eq!(names, ["Bob", "Ann", "Ann"]);
+        assert_eq!(
+            eager[2].referrer.loaded().map(|c| c.name.as_str()),
+            Some("Bob")
+        );
+        assert_eq!(eager[2].client.fetch(&db).unwrap().unwrap().name, "Ann");
+        assert_eq!(db.query_count() - before, 1);
+
+        let before = db.query_count();
+        let with_orders = db
+            .objects_of::<Client>()
+            .prefetch_related(["orders"])
+            .fetch_as::<Client>()
+            .unwrap();
+        let amounts: Vec<Vec<i32>> = with_orders
+            .iter()
+            .map(|c| c.orders.iter().map(|o| o.amount).collect())
+            .collect();
+        assert_eq!(amounts, [vec![10, 20], vec![5]]);
+        assert_eq!(db.query_count() - before, 2);
     }
 }

@@ -6,11 +6,16 @@
 //! - `semantics`: Django's rules from SEMANTICS.md, with expected values produced by real
 //!   Django where possible (`django/`).
 //! - `subqueries`: `Subquery`, `Exists`, `OuterRef`, set operations and CTEs against Django.
+//! - `relations`: reverse and many-to-many relations, related managers, eager loading and
+//!   deletes, against real Django (`django/relations.py`).
+//! - `windows`: window functions against real Django (`django/windows.py`).
 //! - `regressions`: the smallest QuerySets showing bugs the property tests found, ignored
 //!   until fixed.
 
 mod datafusion_oracle;
 mod differential;
 mod regressions;
+mod relations;
 mod semantics;
 mod subqueries;
+mod windows;

@@ -91,7 +91,7 @@ fn row(row: &Row) -> Actual {
     )
 }
 
-fn error(error: quiver::Error) -> Actual {
+pub(crate) fn error(error: quiver::Error) -> Actual {
     Actual::Error {
         name: error.django_name().to_owned(),
         message: error.to_string(),

@@ -17,8 +17,8 @@ use arrow::datatypes::Schema;
 
 use super::SessionConfig;
 use crate::error::{EngineError, Result};
-use crate::expr::{aggregate_type, Expr, SortExpr};
-use crate::logical_plan::{Aggregate, LogicalPlan, PlanSchema, Scan, Values};
+use crate::expr::{aggregate_type, Expr, SortExpr, WindowFunctionKind};
+use crate::logical_plan::{Aggregate, LogicalPlan, PlanSchema, Scan, Values, Window};
 use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
 use crate::physical_plan::filter::FilterExec;
 use crate::physical_plan::first_per_key::FirstPerKeyExec;
@@ -33,6 +33,7 @@ use crate::physical_plan::sort::{PhysicalSortExpr, SortExec};
 use crate::physical_plan::top_k::TopKExec;
 use crate::physical_plan::union::UnionExec;
 use crate::physical_plan::values::ValuesExec;
+use crate::physical_plan::window::{PhysicalWindowExpr, WindowExec};
 use crate::physical_plan::ExecutionPlan;
 
 /// Casts that fail on values they cannot convert instead of turning them into NULLs.
@@ -188,6 +189,7 @@ pub fn create_physical_plan(
             config.clone(),
         )?),
         LogicalPlan::WorkTable(work_table) => work_table_exec(work_table)?,
+        LogicalPlan::Window(window) => plan_window(window, config)?,
     })
 }
 
@@ -213,6 +215,51 @@ fn distinct_rows(
         vec![],
         schema.arrow_schema(),
     )?))
+}
+
+fn plan_window(window: &Window, config: &SessionConfig) -> Result<Arc<dyn ExecutionPlan>> {
+    let input_schema = window.input.schema();
+    let exprs = window
+        .window_exprs
+        .iter()
+        .map(|e| {
+            let Expr::WindowFunction(call) = e.clone().unalias() else {
+                return Err(EngineError::Internal(format!("not a window function: {e}")));
+            };
+            let args = bind_all(&call.args, input_schema)?;
+            // ntile's bucket count, lag/lead's offset and nth_value's position are read once.
+            let constant = match call.fun {
+                WindowFunctionKind::Ntile => Some(0),
+                WindowFunctionKind::Lag
+                | WindowFunctionKind::Lead
+                | WindowFunctionKind::NthValue => Some(1),
+                _ => None,
+            };
+            if let Some(arg) = constant.and_then(|i| args.get(i)) {
+                if arg.literal_value().is_none() {
+                    return Err(EngineError::Plan(format!(
+                        "argument {} of {} must be a constant",
+                        constant.unwrap_or(0) + 1,
+                        call.fun.name()
+                    )));
+                }
+            }
+            Ok(PhysicalWindowExpr {
+                fun: call.fun,
+                args,
+                partition_by: bind_all(&call.partition_by, input_schema)?,
+                order_by: bind_sort_exprs(&call.order_by, input_schema)?,
+                frame: call.effective_frame(),
+                output_type: e.data_type(input_schema)?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let input = create_physical_plan(&window.input, config)?;
+    let exec = WindowExec::try_new(input, exprs, window.schema.arrow_schema())?;
+    Ok(Arc::new(match window.partition_fetch {
+        Some(fetch) => exec.with_partition_fetch(fetch),
+        None => exec,
+    }))
 }
 
 /// Binds each expression to `schema`.

@@ -6,7 +6,7 @@ use arrow::datatypes::DataType;
 use quiver_storage::ScalarValue;
 
 use super::subquery::{Exists, InSubquery, OuterColumn, Subquery};
-use super::{AggregateExpr, ScalarFunction};
+use super::{AggregateExpr, ScalarFunction, WindowFunction};
 
 /// A reference to a column, optionally qualified by the relation (table alias) it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -237,6 +237,8 @@ pub enum Expr {
     RegexMatch(RegexMatch),
     ScalarFunction(ScalarFunctionExpr),
     Aggregate(AggregateExpr),
+    /// Only the `Window` plan node evaluates it; boxed, as it is much larger than the rest.
+    WindowFunction(Box<WindowFunction>),
     Alias(Alias),
     /// A column of an enclosing query's row, read from inside a subquery.
     OuterColumn(OuterColumn),
@@ -513,6 +515,7 @@ impl fmt::Display for Expr {
                 f.write_str(")")
             }
             Expr::Aggregate(a) => write!(f, "{a}"),
+            Expr::WindowFunction(w) => write!(f, "{w}"),
             Expr::Alias(a) => write!(f, "{} AS {}", a.expr, a.name),
             Expr::OuterColumn(o) => write!(f, "{o}"),
             Expr::ScalarSubquery(_) => f.write_str("(<subquery>)"),

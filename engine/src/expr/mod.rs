@@ -14,6 +14,7 @@ mod schema;
 mod subquery;
 pub mod type_coercion;
 mod visit;
+mod window;
 
 pub use aggregate::{AggregateExpr, AggregateFunction};
 pub use expr::{
@@ -27,3 +28,7 @@ pub use subquery::{
     InSubquery, OuterColumn, Subquery,
 };
 pub use visit::Transformed;
+pub use window::{
+    WindowFrame, WindowFrameBound, WindowFrameExclusion, WindowFrameUnits, WindowFunction,
+    WindowFunctionKind,
+};

@@ -65,6 +65,7 @@ impl Expr {
                 };
                 aggregate_type(a.func, arg.as_ref())?
             }
+            Expr::WindowFunction(w) => w.data_type(schema)?,
             Expr::Alias(a) => a.expr.data_type(schema)?,
             Expr::OuterColumn(o) => o.data_type.clone(),
             Expr::ScalarSubquery(s) => {
@@ -153,6 +154,7 @@ impl Expr {
                 _ => any(&mut s.args.iter())?,
             },
             Expr::Aggregate(a) => a.func != AggregateFunction::Count,
+            Expr::WindowFunction(w) => w.nullable(),
             Expr::Alias(a) => a.expr.nullable(schema)?,
             Expr::OuterColumn(o) => o.nullable,
             // No row gives NULL; `x IN (…)` is NULL when a member or `x` is.

@@ -82,6 +82,12 @@ impl Expr {
                 }
                 v
             }
+            Expr::WindowFunction(w) => w
+                .args
+                .iter()
+                .chain(&w.partition_by)
+                .chain(w.order_by.iter().map(|s| &s.expr))
+                .collect(),
             Expr::Alias(a) => vec![&a.expr],
         }
     }
@@ -191,6 +197,26 @@ impl Expr {
                 a.filter = a.filter.map(&mut boxed).transpose()?;
                 Expr::Aggregate(a)
             }
+            Expr::WindowFunction(mut w) => {
+                let mut each = |exprs: Vec<Expr>| -> Result<Vec<Expr>> {
+                    exprs
+                        .into_iter()
+                        .map(|e| boxed(Box::new(e)).map(|b| *b))
+                        .collect()
+                };
+                w.args = each(std::mem::take(&mut w.args))?;
+                w.partition_by = each(std::mem::take(&mut w.partition_by))?;
+                let mut order_by = Vec::with_capacity(w.order_by.len());
+                for key in std::mem::take(&mut w.order_by) {
+                    order_by.push(crate::expr::SortExpr::new(
+                        *boxed(Box::new(key.expr))?,
+                        key.asc,
+                        key.nulls_first,
+                    ));
+                }
+                w.order_by = order_by;
+                Expr::WindowFunction(w)
+            }
             Expr::Alias(a) => Expr::Alias(Alias {
                 expr: boxed(a.expr)?,
                 name: a.name,
@@ -262,6 +288,16 @@ impl Expr {
         let mut found = false;
         self.visit(&mut |e| {
             found |= matches!(e, Expr::Aggregate(_));
+            !found
+        });
+        found
+    }
+
+    /// True when a window function call appears anywhere inside.
+    pub fn contains_window(&self) -> bool {
+        let mut found = false;
+        self.visit(&mut |e| {
+            found |= matches!(e, Expr::WindowFunction(_));
             !found
         });
         found

@@ -6,7 +6,7 @@ use quiver_storage::Table;
 
 use super::{
     Aggregate, Distinct, Filter, Join, JoinType, Limit, LogicalPlan, Projection, Scan, Sort,
-    SubqueryAlias,
+    SubqueryAlias, Window,
 };
 use crate::error::Result;
 use crate::expr::{Expr, SortExpr};
@@ -92,6 +92,14 @@ impl LogicalPlanBuilder {
     /// Removes duplicate rows.
     pub fn distinct(self) -> Self {
         Self::from(LogicalPlan::Distinct(Distinct { input: self.plan }))
+    }
+
+    /// Adds a Window node computing `window_exprs` (window function calls, possibly aliased).
+    pub fn window(self, window_exprs: Vec<Expr>) -> Result<Self> {
+        Ok(Self::from(LogicalPlan::Window(Window::try_new(
+            self.plan,
+            window_exprs,
+        )?)))
     }
 
     /// Requalifies the output columns with `alias`.

@@ -86,6 +86,17 @@ impl LogicalPlan {
                 if r.distinct { "distinct" } else { "all" }
             ),
             LogicalPlan::WorkTable(w) => format!("WorkTable: {}", w.name),
+            LogicalPlan::Window(w) => {
+                let mut line = format!("Window: {}", join_exprs(&w.window_exprs));
+                if let Some(fetch) = &w.partition_fetch {
+                    line.push_str(&format!(
+                        ", partition_fetch={}{}",
+                        fetch.rows,
+                        if fetch.with_ties { " with ties" } else { "" }
+                    ));
+                }
+                line
+            }
         }
     }
 

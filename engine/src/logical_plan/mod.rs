@@ -15,8 +15,8 @@ mod set_operations;
 pub use builder::LogicalPlanBuilder;
 pub use cte::{Cte, RecursiveQuery, WorkTable};
 pub use plan::{
-    Aggregate, Distinct, DistinctOn, Filter, Join, JoinType, Limit, LogicalPlan, Projection, Scan,
-    Sort, SubqueryAlias, Values,
+    Aggregate, Distinct, DistinctOn, Filter, Join, JoinType, Limit, LogicalPlan, PartitionFetch,
+    Projection, Scan, Sort, SubqueryAlias, Values, Window,
 };
 pub use schema::{PlanSchema, PlanSchemaRef, QualifiedField};
 pub use set_operations::{Except, Intersect, Union};

@@ -31,6 +31,7 @@ pub enum LogicalPlan {
     Cte(Cte),
     RecursiveQuery(RecursiveQuery),
     WorkTable(WorkTable),
+    Window(Window),
 }
 
 /// Reads a table snapshot. Optimizer rules push projections (`projection`), predicates
@@ -128,6 +129,11 @@ impl Filter {
                 "aggregate functions are not allowed in a filter: {predicate}"
             )));
         }
+        if predicate.contains_window() {
+            return Err(EngineError::Plan(format!(
+                "window functions are not allowed in a filter: {predicate}"
+            )));
+        }
         Ok(Filter { input, predicate })
     }
 }
@@ -146,9 +152,9 @@ impl Projection {
         let fields = exprs
             .iter()
             .map(|e| {
-                if e.contains_aggregate() {
+                if e.contains_aggregate() || e.contains_window() {
                     return Err(EngineError::Plan(format!(
-                        "aggregate functions are not allowed in a projection: {e}"
+                        "aggregate and window functions are not allowed in a projection: {e}"
                     )));
                 }
                 e.to_field(input.schema())
@@ -366,6 +372,67 @@ impl Values {
     }
 }
 
+/// Computes window functions over its input: every input column, then one column per window
+/// expression. The rows are the input's rows; each window expression sees them grouped by its
+/// own `PARTITION BY` and ordered by its own `ORDER BY`.
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub input: Arc<LogicalPlan>,
+    /// Each is an `Expr::WindowFunction`, possibly under an alias.
+    pub window_exprs: Vec<Expr>,
+    /// Set by `replace_rank_filter_with_top_k`: only each partition's first rows are needed
+    /// (a filter above keeps no others), so the rest may be dropped before ranking.
+    pub partition_fetch: Option<PartitionFetch>,
+    pub schema: PlanSchemaRef,
+}
+
+/// Which rows of each partition a [`Window`] must produce: the first `rows` in the window
+/// order, plus (`with_ties`) every row tied with the last of them — what `row_number() <= k`
+/// and `rank() <= k` keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionFetch {
+    pub rows: usize,
+    pub with_ties: bool,
+}
+
+impl Window {
+    /// Validates the expressions and derives the schema.
+    pub fn try_new(input: Arc<LogicalPlan>, window_exprs: Vec<Expr>) -> Result<Window> {
+        let mut fields = input.schema().fields().to_vec();
+        for w in &window_exprs {
+            let Expr::WindowFunction(call) = w.clone().unalias() else {
+                return Err(EngineError::Plan(format!("not a window function: {w}")));
+            };
+            for e in call
+                .args
+                .iter()
+                .chain(&call.partition_by)
+                .chain(call.order_by.iter().map(|s| &s.expr))
+            {
+                if e.contains_window() || e.contains_aggregate() {
+                    return Err(EngineError::Plan(format!(
+                        "window function calls cannot contain aggregate or window function calls: {w}"
+                    )));
+                }
+            }
+            fields.push(w.to_field(input.schema())?);
+        }
+        Ok(Window {
+            input,
+            window_exprs,
+            partition_fetch: None,
+            schema: Arc::new(PlanSchema::new(fields)),
+        })
+    }
+
+    /// The same window (expressions and partition fetch) over a new input.
+    pub fn with_input(&self, input: Arc<LogicalPlan>) -> Result<Window> {
+        let mut window = Window::try_new(input, self.window_exprs.clone())?;
+        window.partition_fetch = self.partition_fetch;
+        Ok(window)
+    }
+}
+
 /// Renames the relation of every input column (`(...) AS alias`).
 #[derive(Debug, Clone)]
 pub struct SubqueryAlias {
@@ -408,6 +475,7 @@ impl LogicalPlan {
             LogicalPlan::Cte(c) => &c.schema,
             LogicalPlan::RecursiveQuery(r) => &r.schema,
             LogicalPlan::WorkTable(w) => &w.schema,
+            LogicalPlan::Window(w) => &w.schema,
         }
     }
 
@@ -432,6 +500,7 @@ impl LogicalPlan {
             LogicalPlan::Cte(_) => "Cte",
             LogicalPlan::RecursiveQuery(_) => "RecursiveQuery",
             LogicalPlan::WorkTable(_) => "WorkTable",
+            LogicalPlan::Window(_) => "Window",
         }
     }
 
@@ -453,6 +522,7 @@ impl LogicalPlan {
             LogicalPlan::Except(e) => vec![&e.left, &e.right],
             LogicalPlan::Cte(c) => vec![&c.input],
             LogicalPlan::RecursiveQuery(r) => vec![&r.static_term, &r.recursive_term],
+            LogicalPlan::Window(w) => vec![&w.input],
         }
     }
 
@@ -508,6 +578,7 @@ impl LogicalPlan {
             LogicalPlan::SubqueryAlias(s) => {
                 LogicalPlan::SubqueryAlias(SubqueryAlias::new(next(), s.alias.clone()))
             }
+            LogicalPlan::Window(w) => LogicalPlan::Window(w.with_input(next())?),
             LogicalPlan::DistinctOn(d) => {
                 LogicalPlan::DistinctOn(DistinctOn::try_new(next(), d.on.clone(), d.sort.clone())?)
             }
@@ -560,6 +631,7 @@ impl LogicalPlan {
                     .chain(d.sort.iter().map(|s| s.expr.clone()))
                     .collect()
             }
+            LogicalPlan::Window(w) => w.window_exprs.clone(),
             LogicalPlan::Limit(_)
             | LogicalPlan::Distinct(_)
             | LogicalPlan::SubqueryAlias(_)

@@ -6,11 +6,13 @@
 //! hit), and checks after every rule that the plan's output schema did not change — a rule
 //! that changes what a query returns is a bug, reported as `Internal`.
 
+mod choose_build_side;
 mod decorrelate_subqueries;
 mod prune_chunks;
 mod prune_projections;
 mod push_down_filter;
 mod push_down_limit;
+mod replace_rank_filter_with_top_k;
 mod replace_sort_limit_with_top_k;
 mod simplify_expressions;
 #[cfg(test)]
@@ -20,12 +22,14 @@ pub(crate) mod utils;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+pub use choose_build_side::ChooseBuildSide;
 pub use decorrelate_subqueries::DecorrelateSubqueries;
 pub use prune_chunks::PruneChunks;
 pub use prune_projections::PruneProjections;
 pub use push_down_filter::PushDownFilter;
 pub(crate) use push_down_limit::merge_limits;
 pub use push_down_limit::PushDownLimit;
+pub use replace_rank_filter_with_top_k::ReplaceRankFilterWithTopK;
 pub use replace_sort_limit_with_top_k::ReplaceSortLimitWithTopK;
 pub use simplify_expressions::SimplifyExpressions;
 
@@ -71,8 +75,10 @@ impl Optimizer {
             Arc::new(PushDownFilter),
             Arc::new(PushDownLimit),
             Arc::new(ReplaceSortLimitWithTopK),
+            Arc::new(ReplaceRankFilterWithTopK),
             Arc::new(PruneProjections),
             Arc::new(PruneChunks),
+            Arc::new(ChooseBuildSide),
         ])
     }
 

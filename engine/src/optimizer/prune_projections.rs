@@ -24,7 +24,9 @@ use super::utils::column_indices;
 use super::OptimizerRule;
 use crate::error::Result;
 use crate::expr::{Expr, Transformed};
-use crate::logical_plan::{Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Projection, Scan};
+use crate::logical_plan::{
+    Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Projection, Scan, Window,
+};
 
 /// Column pruning; see the module documentation.
 #[derive(Debug, Default, Clone, Copy)]
@@ -52,6 +54,7 @@ fn prune(
         LogicalPlan::Projection(projection) => prune_projection(plan, projection, required),
         LogicalPlan::Aggregate(aggregate) => prune_aggregate(plan, aggregate, required),
         LogicalPlan::Join(join) => prune_join(plan, join, required),
+        LogicalPlan::Window(window) => prune_window(plan, window, required),
         LogicalPlan::Filter(filter) => {
             let mut needed = required.clone();
             column_indices([&filter.predicate], filter.input.schema(), &mut needed)?;
@@ -230,6 +233,35 @@ fn prune_aggregate(
     Ok(Transformed::yes(Arc::new(LogicalPlan::Aggregate(
         Aggregate::try_new(input.data, aggregate.group_exprs.clone(), aggr_exprs)?,
     ))))
+}
+
+/// Drops window expressions nobody reads (the whole node when none is left: its other
+/// columns are its input's, at the same positions).
+fn prune_window(
+    plan: &Arc<LogicalPlan>,
+    window: &Window,
+    required: &BTreeSet<usize>,
+) -> Result<Transformed<Arc<LogicalPlan>>> {
+    let width = window.input.schema().len();
+    let window_exprs: Vec<Expr> = window
+        .window_exprs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| required.contains(&(width + i)))
+        .map(|(_, e)| e.clone())
+        .collect();
+    let mut needed: BTreeSet<usize> = required.iter().copied().filter(|&i| i < width).collect();
+    column_indices(&window_exprs, window.input.schema(), &mut needed)?;
+    let input = prune(&window.input, &needed)?;
+    if window_exprs.is_empty() {
+        return Ok(Transformed::yes(input.data));
+    }
+    if !input.transformed && window_exprs.len() == window.window_exprs.len() {
+        return Ok(Transformed::no(Arc::clone(plan)));
+    }
+    let mut node = Window::try_new(input.data, window_exprs)?;
+    node.partition_fetch = window.partition_fetch;
+    Ok(Transformed::yes(Arc::new(LogicalPlan::Window(node))))
 }
 
 fn prune_join(

@@ -35,7 +35,7 @@ use crate::expr::type_coercion::comparison_common_type;
 use crate::expr::{BinaryExpr, Column, Expr, Operator, ScalarFunction, Transformed};
 use crate::logical_plan::{
     Aggregate, Distinct, Join, JoinType, LogicalPlan, PlanSchema, Projection, Scan, Sort,
-    SubqueryAlias,
+    SubqueryAlias, Window,
 };
 
 /// Predicate push-down; see the module documentation.
@@ -179,6 +179,22 @@ fn push_into(
                 above,
             )?))
         }
+        // Only a predicate on columns every window partitions by keeps or drops whole
+        // partitions, so it cannot change any window's value; anything else stays above.
+        LogicalPlan::Window(window) => {
+            let (below, above): (Vec<Expr>, Vec<Expr>) = predicates
+                .into_iter()
+                .partition(|p| through_window(p, window));
+            if below.is_empty() {
+                return keep_above(plan, above);
+            }
+            let input = push_into(&window.input, below)?.data;
+            let node = window.with_input(input)?;
+            Ok(Transformed::yes(with_filter(
+                Arc::new(LogicalPlan::Window(node)),
+                above,
+            )?))
+        }
         // A Limit or TopK keeps a number of rows; filtering below it would keep others.
         LogicalPlan::Sort(_) | LogicalPlan::Limit(_) | LogicalPlan::Values(_) => {
             keep_above(plan, predicates)
@@ -253,6 +269,26 @@ fn through_alias(predicate: &Expr, alias: &SubqueryAlias) -> Option<Expr> {
         let i = alias.schema.maybe_index_of_column(c).ok()??;
         Some(Expr::Column(alias.input.schema().field(i).column()))
     })
+}
+
+/// Whether `predicate` reads only columns that every window expression of `window`
+/// partitions by (so it may run below the window unchanged).
+fn through_window(predicate: &Expr, window: &Window) -> bool {
+    let columns = predicate.column_refs();
+    !columns.is_empty()
+        && !is_volatile(predicate)
+        && columns.iter().all(|c| {
+            window
+                .window_exprs
+                .iter()
+                .all(|w| match w.clone().unalias() {
+                    Expr::WindowFunction(call) => call
+                        .partition_by
+                        .iter()
+                        .any(|key| matches!(key, Expr::Column(k) if k == c)),
+                    _ => false,
+                })
+        })
 }
 
 /// The predicate over the aggregate's input, when it reads grouping columns only (each group
@@ -474,6 +510,7 @@ fn null_when_side_null(expr: &Expr, side: &PlanSchema) -> bool {
         | Expr::IsNotNull(_)
         | Expr::Case(_)
         | Expr::Aggregate(_)
+        | Expr::WindowFunction(_)
         | Expr::OuterColumn(_)
         | Expr::ScalarSubquery(_)
         | Expr::Exists(_)
@@ -779,5 +816,29 @@ mod tests {
             args: vec![t1("pages"), lit(0i32)],
         });
         assert!(!rejects_nulls(&coalesce.gt(lit(1i32)), side));
+    }
+
+    #[test]
+    fn only_partition_key_predicates_go_below_a_window() {
+        use crate::expr::{WindowFunction, WindowFunctionKind};
+        let mut rank = WindowFunction::new(WindowFunctionKind::Rank, vec![]);
+        rank.partition_by = vec![t0("name")];
+        rank.order_by = vec![t0("age").sort_desc()];
+        let plan = author_scan()
+            .window(vec![Expr::from(rank).alias("r")])
+            .unwrap()
+            .filter(
+                t0("name")
+                    .eq(lit("Ann"))
+                    .and(t0("age").gt(lit(30i32)))
+                    .and(crate::expr::col("r").lt_eq(lit(2i64))),
+            )
+            .unwrap()
+            .build();
+        assert_snapshot!(optimize_with(PushDownFilter, plan), @r"
+        Filter: ((T0.age > 30) AND (r <= 2))
+          Window: rank() OVER (PARTITION BY T0.name ORDER BY T0.age DESC NULLS FIRST) AS r
+            Scan: author AS T0 filters=[(T0.name = 'Ann')]
+        ");
     }
 }

@@ -105,6 +105,9 @@ pub(crate) fn create(expr: &Expr, schema: &PlanSchema) -> Result<PhysicalExprRef
                 schema,
             )
         }
+        Expr::WindowFunction(w) => Err(EngineError::Internal(format!(
+            "window function {w} must be computed by a window operator, not evaluated per row"
+        ))),
     }
 }
 

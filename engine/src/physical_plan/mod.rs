@@ -23,6 +23,7 @@ pub mod sort;
 pub mod top_k;
 pub mod union;
 pub mod values;
+pub mod window;
 
 use std::fmt;
 use std::sync::Arc;

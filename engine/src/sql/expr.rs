@@ -15,7 +15,10 @@ use quiver_storage::ScalarValue;
 
 use crate::error::{EngineError, Result};
 use crate::expr::type_coercion::value_type;
-use crate::expr::{AggregateExpr, Column, DatePart, Expr, ScalarFunction, ScalarFunctionExpr};
+use crate::expr::{
+    AggregateExpr, AggregateFunction, Column, DatePart, Expr, ScalarFunction, ScalarFunctionExpr,
+    WindowFunction, WindowFunctionKind,
+};
 
 /// `"name"`, with embedded quotes doubled.
 pub(crate) fn quote_identifier(name: &str) -> String {
@@ -260,6 +263,7 @@ pub(crate) fn expr_to_sql(expr: &Expr) -> Result<String> {
         }
         Expr::ScalarFunction(f) => function_to_sql(f)?,
         Expr::Aggregate(a) => aggregate_to_sql(a)?,
+        Expr::WindowFunction(w) => window_to_sql(w)?,
         Expr::Alias(a) => expr_to_sql(&a.expr)?,
         // The enclosing query's relation names stay in scope inside the subquery.
         Expr::OuterColumn(o) => column_to_sql(&o.column),
@@ -276,6 +280,58 @@ pub(crate) fn expr_to_sql(expr: &Expr) -> Result<String> {
             super::plan_to_sql(&i.subquery.plan)?
         ),
     })
+}
+
+/// `fun(args) OVER (PARTITION BY … ORDER BY … frame)`. Integer constants (ntile's buckets,
+/// lag's offset, nth_value's position) are written bare: both engines want a plain number
+/// there.
+fn window_to_sql(call: &WindowFunction) -> Result<String> {
+    let args = if call.args.is_empty()
+        && call.fun == WindowFunctionKind::Aggregate(AggregateFunction::Count)
+    {
+        "*".to_string()
+    } else {
+        call.args
+            .iter()
+            .map(|a| match a {
+                Expr::Literal(v) if !v.is_null() && v.data_type().is_integer() => Ok(v.to_string()),
+                other => expr_to_sql(other),
+            })
+            .collect::<Result<Vec<_>>>()?
+            .join(", ")
+    };
+    let mut over = Vec::new();
+    if !call.partition_by.is_empty() {
+        let keys = call
+            .partition_by
+            .iter()
+            .map(key_to_sql)
+            .collect::<Result<Vec<_>>>()?;
+        over.push(format!("PARTITION BY {}", keys.join(", ")));
+    }
+    if !call.order_by.is_empty() {
+        let keys = call
+            .order_by
+            .iter()
+            .map(|key| {
+                Ok(format!(
+                    "{} {} NULLS {}",
+                    key_to_sql(&key.expr)?,
+                    if key.asc { "ASC" } else { "DESC" },
+                    if key.nulls_first { "FIRST" } else { "LAST" }
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        over.push(format!("ORDER BY {}", keys.join(", ")));
+    }
+    if let Some(frame) = &call.frame {
+        over.push(frame.to_string());
+    }
+    Ok(format!(
+        "{}({args}) OVER ({})",
+        call.fun.name(),
+        over.join(" ")
+    ))
 }
 
 fn function_to_sql(call: &ScalarFunctionExpr) -> Result<String> {

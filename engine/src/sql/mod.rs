@@ -353,4 +353,38 @@ mod tests {
         let err = plan_to_sql(&plan).unwrap_err();
         assert!(matches!(err, crate::EngineError::Plan(_)), "{err}");
     }
+
+    #[test]
+    fn windows_render_with_over_and_filters_on_them_in_a_derived_table() {
+        use crate::expr::{
+            WindowFrame, WindowFrameBound, WindowFrameUnits, WindowFunction, WindowFunctionKind,
+        };
+        let mut rank = WindowFunction::new(WindowFunctionKind::RowNumber, vec![]);
+        rank.partition_by = vec![t0("name")];
+        rank.order_by = vec![t0("age").sort_desc()];
+        let mut moving = WindowFunction::new(
+            WindowFunctionKind::Aggregate(AggregateFunction::Sum),
+            vec![t0("age")],
+        );
+        moving.order_by = vec![t0("id").sort_asc()];
+        moving.frame = Some(WindowFrame::new(
+            WindowFrameUnits::Rows,
+            WindowFrameBound::Preceding(2),
+            WindowFrameBound::CurrentRow,
+        ));
+        let plan = author_scan()
+            .filter(t0("age").gt(lit(20i32)))
+            .unwrap()
+            .window(vec![
+                Expr::from(rank).alias("rn"),
+                Expr::from(moving).alias("moving"),
+            ])
+            .unwrap()
+            .filter(col("rn").lt_eq(lit(2i64)))
+            .unwrap()
+            .project(vec![t0("name"), col("rn"), col("moving")])
+            .unwrap()
+            .build();
+        assert_snapshot!(sql(&plan), @r#"SELECT "subquery"."name", "subquery"."rn", "subquery"."moving" FROM (SELECT "T0"."id", "T0"."name", "T0"."age", row_number() OVER (PARTITION BY "T0"."name" ORDER BY "T0"."age" DESC NULLS FIRST) AS "rn", sum("T0"."age") OVER (ORDER BY "T0"."id" ASC NULLS LAST ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS "moving" FROM "author" AS "T0" WHERE ("T0"."age" > 20)) AS "subquery" WHERE ("subquery"."rn" <= 2)"#);
+    }
 }

@@ -44,6 +44,9 @@ pub(crate) struct Select {
     order_by: Vec<(String, String)>,
     limit: Option<usize>,
     offset: usize,
+    /// Whether `outputs` hold window function calls: such a SELECT takes no further WHERE,
+    /// GROUP BY or window (they would run before its windows), only a derived table does.
+    windowed: bool,
 }
 
 impl Select {
@@ -61,6 +64,7 @@ impl Select {
             order_by: vec![],
             limit: None,
             offset: 0,
+            windowed: false,
         }
     }
 
@@ -80,7 +84,11 @@ impl Select {
     /// Whether this SELECT can stand in a FROM clause as its bare relations plus WHERE
     /// conditions (which the caller moves to the enclosing statement).
     fn is_plain(&self) -> bool {
-        self.from.is_some() && self.group_by.is_none() && !self.distinct && !self.has_limit()
+        self.from.is_some()
+            && self.group_by.is_none()
+            && !self.distinct
+            && !self.has_limit()
+            && !self.windowed
     }
 
     fn outputs_are_columns(&self) -> bool {
@@ -304,7 +312,7 @@ impl SelectBuilder {
                 let mut select = self.build(&filter.input)?;
                 // Equal rows pass a predicate alike, so it may run before DISTINCT; it may not
                 // run before a LIMIT.
-                if select.has_limit() {
+                if select.has_limit() || select.windowed {
                     select = self.derived(select)?;
                 }
                 let predicate = select.render(&filter.predicate)?;
@@ -332,7 +340,11 @@ impl SelectBuilder {
             }
             LogicalPlan::Aggregate(aggregate) => {
                 let mut select = self.build(&aggregate.input)?;
-                if select.group_by.is_some() || select.distinct || select.has_limit() {
+                if select.group_by.is_some()
+                    || select.distinct
+                    || select.has_limit()
+                    || select.windowed
+                {
                     select = self.derived(select)?;
                 }
                 // The order of an aggregate's input does not reach its output.
@@ -448,6 +460,20 @@ impl SelectBuilder {
                 &work_table.name,
                 Arc::clone(&work_table.schema),
             )),
+            LogicalPlan::Window(window) => {
+                let mut select = self.build(&window.input)?;
+                // Windows run after WHERE/GROUP BY/HAVING and before DISTINCT and LIMIT.
+                if select.distinct || select.has_limit() || select.windowed {
+                    select = self.derived(select)?;
+                }
+                for w in &window.window_exprs {
+                    let resolved = select.resolve(w)?.unalias();
+                    select.outputs.push(resolved);
+                }
+                select.schema = Arc::clone(&window.schema);
+                select.windowed = true;
+                Ok(select)
+            }
         }
     }
 

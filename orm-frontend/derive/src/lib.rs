@@ -20,6 +20,13 @@
 //! another field says `#[quiver(primary_key)]`; declare it `Option<i64>` and leave it `None` to
 //! have `bulk_create` assign it; `#[quiver(foreign_key = "Customer")]` on an
 //! integer field `customer` makes a `ForeignKey` whose column is `customer_id`.
+//!
+//! Typed relations: a field `customer: ForeignKey<Customer>` is a ForeignKey to the model of
+//! `Customer` (column `customer_id`; `#[quiver(null)]` makes it nullable, `on_delete` and
+//! `related_name` as above). Its value holds the key and — after `select_related` or
+//! `prefetch_related` — the loaded `Customer` (`order.customer.loaded()`); without it,
+//! `order.customer.fetch(&db)` runs one query. A field `#[quiver(related = "book_set")]
+//! books: Vec<Book>` is no column: it receives what `prefetch_related("book_set")` loaded.
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
@@ -50,6 +57,8 @@ struct FieldAttrs {
     foreign_key: Option<String>,
     on_delete: Option<String>,
     related_name: Option<String>,
+    null: bool,
+    related: Option<String>,
 }
 
 #[derive(Default)]
@@ -106,10 +115,15 @@ fn parse_field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
                 attrs.on_delete = Some(meta.value()?.parse::<LitStr>()?.value());
             } else if path.is_ident("related_name") {
                 attrs.related_name = Some(meta.value()?.parse::<LitStr>()?.value());
+            } else if path.is_ident("null") {
+                attrs.null = true;
+            } else if path.is_ident("related") {
+                attrs.related = Some(meta.value()?.parse::<LitStr>()?.value());
             } else {
                 return Err(meta.error(
                     "unknown field attribute; expected primary_key, unique, db_index, max_length, \
-                     max_digits, decimal_places, foreign_key, on_delete or related_name",
+                     max_digits, decimal_places, foreign_key, on_delete, related_name, null or \
+                     related",
                 ));
             }
             Ok(())
@@ -132,6 +146,21 @@ fn unwrap_option(ty: &Type) -> (&Type, bool) {
         }
     }
     (ty, false)
+}
+
+/// `Name<T>` → `T`.
+fn generic_argument(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else {
+        return None;
+    };
+    let last = p.path.segments.last()?;
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(inner) => Some(inner),
+        _ => None,
+    }
 }
 
 fn type_name(ty: &Type) -> String {
@@ -192,6 +221,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
 
     let mut field_defs = Vec::new();
     let mut from_row = Vec::new();
+    let mut from_instance = Vec::new();
     let mut into_row = Vec::new();
     let mut consts = Vec::new();
     for field in &fields.named {
@@ -203,6 +233,50 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let (inner, nullable) = unwrap_option(&field.ty);
         let inner_name = type_name(inner);
         let is_int = matches!(inner_name.as_str(), "i16" | "i32" | "i64");
+        if let Some(accessor) = &attrs.related {
+            // A prefetched collection: no column.
+            from_row.push(quote! { #rust_name: ::std::vec::Vec::new() });
+            from_instance.push(quote! {
+                #rust_name: ::quiver::typed::prefetched_collection(instance, #accessor)?
+            });
+            continue;
+        }
+        let typed_target = (inner_name == "ForeignKey")
+            .then(|| generic_argument(inner))
+            .flatten();
+        if let Some(target) = typed_target {
+            let column = format!("{name}_id");
+            let const_ident = format_ident!("{}", name.to_ascii_uppercase());
+            consts.push(quote! {
+                #[doc = concat!("The model field name `", #name, "`.")]
+                pub const #const_ident: &'static str = #name;
+            });
+            from_row.push(quote! {
+                #rust_name: ::quiver::model::ForeignKey::from_id(row.get_value(#column)?)
+            });
+            from_instance.push(quote! {
+                #rust_name: ::quiver::model::ForeignKey::from_instance_field(instance, #name)?
+            });
+            into_row.push(
+                quote! { row.push((#column, ::quiver::ScalarValue::from(&self.#rust_name))); },
+            );
+            let target_name = type_name(target);
+            let to = if target_name == "Self" || *ident == target_name {
+                quote!(#model_name)
+            } else {
+                quote!(<#target as ::quiver::ModelDef>::model().name().to_string())
+            };
+            let on_delete = on_delete_tokens(attrs.on_delete.as_deref(), field)?;
+            let mut spec = quote!(::quiver::model::ForeignKey::new(#to, #on_delete));
+            if attrs.null || nullable {
+                spec = quote!(#spec.null());
+            }
+            if let Some(related) = &attrs.related_name {
+                spec = quote!(#spec.related_name(#related));
+            }
+            field_defs.push(quote! { .field(#name, #spec) });
+            continue;
+        }
         let column = if attrs.foreign_key.is_some() {
             format!("{name}_id")
         } else {
@@ -214,6 +288,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
             pub const #const_ident: &'static str = #name;
         });
         from_row.push(quote! { #rust_name: row.get(#column)? });
+        from_instance.push(quote! { #rust_name: instance.row().get(#column)? });
 
         let auto_pk = name == "id" && is_int && !has_explicit_pk;
         if auto_pk {
@@ -308,6 +383,10 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         impl ::quiver::FromRow for #ident {
             fn from_row(row: &::quiver::Row) -> ::quiver::Result<Self> {
                 Ok(#ident { #(#from_row),* })
+            }
+
+            fn from_instance(instance: &::quiver::results::Instance) -> ::quiver::Result<Self> {
+                Ok(#ident { #(#from_instance),* })
             }
         }
 

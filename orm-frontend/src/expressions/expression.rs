@@ -92,6 +92,10 @@ pub enum Expression {
         expr: Box<Expression>,
         output_field: FieldType,
     },
+    /// `Window(expression, partition_by=, order_by=, frame=)` (`expressions/window.rs`).
+    Window(Box<super::window::Window>),
+    /// A window function (`Rank()`, `Lag(…)`); only valid inside a `Window`.
+    WindowFunc(super::window::WindowFunc),
     /// An expression Django would have refused to construct; resolving it returns the error.
     Invalid(Refused),
     /// `Subquery(qs)`, `Exists(qs)` or `OuterRef(name)` (see `subquery.rs`).
@@ -385,9 +389,12 @@ impl Expression {
     pub fn contains_aggregate(&self) -> bool {
         match self {
             Expression::Aggregate(_) => true,
+            // Django: a window is not an aggregate, whatever it computes.
             Expression::F(_)
             | Expression::Value { .. }
             | Expression::Star
+            | Expression::Window(_)
+            | Expression::WindowFunc(_)
             | Expression::Invalid(_)
             | Expression::Subquery(_) => false,
             Expression::List(items) => items.iter().any(Expression::contains_aggregate),
@@ -441,6 +448,10 @@ impl Expression {
             Expression::Case(mut c) => {
                 c.default = Some(Box::new(value.into()));
                 Expression::Case(c)
+            }
+            Expression::WindowFunc(mut f) => {
+                f.default = Some(Box::new(value.into()));
+                Expression::WindowFunc(f)
             }
             Expression::Invalid(e) => Expression::Invalid(e),
             other => Expression::refused(Error::TypeError(format!(
@@ -573,6 +584,10 @@ impl Expression {
                 out.output_field = Ok(Some(output_field.clone()));
                 Ok(out)
             }
+            Expression::Window(w) => w.resolve_typed(r),
+            Expression::WindowFunc(f) => Err(Error::FieldError(format!(
+                "{f} is a window function: use it inside Window()."
+            ))),
             Expression::Invalid(refused) => Err(refused.0.clone()),
             Expression::Subquery(s) => s.resolve_typed(r),
         }
@@ -722,6 +737,8 @@ impl fmt::Display for Expression {
             Expression::Cast { expr, output_field } => {
                 write!(f, "Cast({expr}, {})", output_field.class_name())
             }
+            Expression::Window(w) => write!(f, "{w}"),
+            Expression::WindowFunc(w) => write!(f, "{w}"),
             Expression::Invalid(refused) => write!(f, "<invalid: {}>", refused.0),
             Expression::Subquery(s) => write!(f, "{s}"),
         }

@@ -19,6 +19,7 @@ mod lookups;
 mod q;
 mod resolver;
 mod subquery;
+mod window;
 
 pub use aggregates::{Aggregate, AggregateKind, Avg, Count, Max, Min, StdDev, Sum, Variance};
 pub use coercion::get_prep_value;
@@ -37,3 +38,8 @@ pub use q::{Connector, QChild, Q};
 pub use resolver::{ResolvedField, Resolver};
 pub(crate) use subquery::{as_outer_reference, outer_ref_error};
 pub use subquery::{Exists, IntoOuterRef, OuterRef, Subquery, SubqueryExpression};
+pub use window::{
+    contains_over_clause, CumeDist, DenseRank, FirstValue, Frame, Lag, LastValue, Lead, NthValue,
+    Ntile, PercentRank, Rank, RowNumber, RowRange, ValueRange, Window, WindowFrameExclusion,
+    WindowFunc,
+};

@@ -30,6 +30,23 @@ pub struct RelationSpec {
     pub to_field: Option<String>,
 }
 
+/// A many-to-many relation's target and options. The field has no column: its rows live in
+/// a link table, automatic (`<model>_<field>` with one ForeignKey to each side) or the
+/// `through=` model the user registered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManyToManySpec {
+    /// Target model name (`"Author"`, or `"self"`).
+    pub to: String,
+    /// `through="Membership"`: a registered model with a ForeignKey to each side.
+    pub through: Option<String>,
+    /// `through_fields=("source_fk", "target_fk")` on the through model.
+    pub through_fields: Option<(String, String)>,
+    /// `symmetrical=`; `None` is Django's default (true for a relation to "self").
+    pub symmetrical: Option<bool>,
+    pub related_name: Option<String>,
+    pub related_query_name: Option<String>,
+}
+
 /// The kind of a model field, with its type parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldType {
@@ -53,6 +70,7 @@ pub enum FieldType {
     DurationField,
     ForeignKey(RelationSpec),
     OneToOneField(RelationSpec),
+    ManyToManyField(ManyToManySpec),
 }
 
 impl FieldType {
@@ -79,6 +97,7 @@ impl FieldType {
             FieldType::DurationField => "DurationField",
             FieldType::ForeignKey(_) => "ForeignKey",
             FieldType::OneToOneField(_) => "OneToOneField",
+            FieldType::ManyToManyField(_) => "ManyToManyField",
         }
     }
 
@@ -106,7 +125,11 @@ impl FieldType {
             FieldType::DateTimeField => DataType::Timestamp(TimeUnit::Microsecond, None),
             FieldType::TimeField => DataType::Time64(TimeUnit::Microsecond),
             FieldType::DurationField => DataType::Duration(TimeUnit::Microsecond),
-            FieldType::ForeignKey(_) | FieldType::OneToOneField(_) => DataType::Int64,
+            // A many-to-many field stores nothing in its model's table; its link rows hold
+            // the target's key.
+            FieldType::ForeignKey(_)
+            | FieldType::OneToOneField(_)
+            | FieldType::ManyToManyField(_) => DataType::Int64,
         }
     }
 
@@ -235,16 +258,48 @@ impl FieldSpec {
 
     /// `related_name="…"` on a relation field (ignored on other fields).
     pub fn related_name(mut self, name: impl Into<String>) -> Self {
-        if let FieldType::ForeignKey(r) | FieldType::OneToOneField(r) = &mut self.field_type {
-            r.related_name = Some(name.into());
+        match &mut self.field_type {
+            FieldType::ForeignKey(r) | FieldType::OneToOneField(r) => {
+                r.related_name = Some(name.into())
+            }
+            FieldType::ManyToManyField(m) => m.related_name = Some(name.into()),
+            _ => {}
         }
         self
     }
 
     /// `related_query_name="…"` on a relation field.
     pub fn related_query_name(mut self, name: impl Into<String>) -> Self {
-        if let FieldType::ForeignKey(r) | FieldType::OneToOneField(r) = &mut self.field_type {
-            r.related_query_name = Some(name.into());
+        match &mut self.field_type {
+            FieldType::ForeignKey(r) | FieldType::OneToOneField(r) => {
+                r.related_query_name = Some(name.into())
+            }
+            FieldType::ManyToManyField(m) => m.related_query_name = Some(name.into()),
+            _ => {}
+        }
+        self
+    }
+
+    /// `through="Model"` on a `ManyToManyField`: the link rows are that model's rows.
+    pub fn through(mut self, model: impl Into<String>) -> Self {
+        if let FieldType::ManyToManyField(m) = &mut self.field_type {
+            m.through = Some(model.into());
+        }
+        self
+    }
+
+    /// `through_fields=("source", "target")` on a `ManyToManyField` with `through=`.
+    pub fn through_fields(mut self, source: impl Into<String>, target: impl Into<String>) -> Self {
+        if let FieldType::ManyToManyField(m) = &mut self.field_type {
+            m.through_fields = Some((source.into(), target.into()));
+        }
+        self
+    }
+
+    /// `symmetrical=` on a `ManyToManyField` to `"self"`.
+    pub fn symmetrical(mut self, symmetrical: bool) -> Self {
+        if let FieldType::ManyToManyField(m) = &mut self.field_type {
+            m.symmetrical = Some(symmetrical);
         }
         self
     }
@@ -322,9 +377,16 @@ impl DecimalField {
     }
 }
 
-/// Django's `ForeignKey(to, on_delete=…)`.
-#[derive(Debug, Clone, Copy)]
-pub struct ForeignKey;
+/// Django's `ForeignKey(to, on_delete=…)`, in two roles: the field builder
+/// (`ForeignKey::new("Customer", OnDelete::Cascade)`), and — as `ForeignKey<Customer>` in a
+/// `#[derive(Model)]` struct — the typed value of the relation: the stored key, plus the
+/// related object when `select_related`/`prefetch_related` loaded it (see
+/// [`typed`](crate::typed) for its accessors).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignKey<T = ()> {
+    pub(crate) id: ScalarValue,
+    pub(crate) loaded: Option<Box<T>>,
+}
 
 impl ForeignKey {
     /// A many-to-one relation to model `to` (`"self"` for a self-reference).
@@ -357,5 +419,25 @@ impl OneToOneField {
         }));
         spec.unique = true;
         spec
+    }
+}
+
+/// Django's `ManyToManyField(to)`.
+#[derive(Debug, Clone, Copy)]
+pub struct ManyToManyField;
+
+impl ManyToManyField {
+    /// A many-to-many relation to model `to` (`"self"` for a self-reference, symmetric by
+    /// default). Options: `.through(..)`, `.related_name(..)`, `.symmetrical(..)`.
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new(to: impl Into<String>) -> FieldSpec {
+        FieldSpec::new(FieldType::ManyToManyField(ManyToManySpec {
+            to: to.into(),
+            through: None,
+            through_fields: None,
+            symmetrical: None,
+            related_name: None,
+            related_query_name: None,
+        }))
     }
 }

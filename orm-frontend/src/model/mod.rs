@@ -7,7 +7,11 @@ mod fields;
 #[allow(clippy::module_inception)]
 mod model;
 mod registry;
+mod relations;
 
 pub use fields::*;
 pub use model::{Field, Index, Model};
 pub use registry::{Registry, ReverseRelation};
+pub use relations::{
+    many_to_many_back_name, JoinStep, ManyToManyLink, RelationKind, RelationPath, ReverseManyToMany,
+};

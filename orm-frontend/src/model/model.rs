@@ -113,6 +113,10 @@ pub struct Model {
     name: String,
     db_table: Option<String>,
     fields: Vec<Field>,
+    /// `ManyToManyField`s: no column here; their rows are in a link table.
+    many_to_many: Vec<Field>,
+    /// The link model Django creates for a `ManyToManyField` without `through=`.
+    auto_created: bool,
     ordering: Vec<String>,
     get_latest_by: Vec<String>,
     unique_together: Vec<Vec<String>>,
@@ -126,6 +130,8 @@ impl Model {
             name: name.into(),
             db_table: None,
             fields: vec![],
+            many_to_many: vec![],
+            auto_created: false,
             ordering: vec![],
             get_latest_by: vec![],
             unique_together: vec![],
@@ -133,9 +139,36 @@ impl Model {
         }
     }
 
-    /// Adds a field. Declaration order is the column order.
+    /// Adds a field. Declaration order is the column order. A `ManyToManyField` adds no
+    /// column (see [`many_to_many`](Self::many_to_many)).
     pub fn field(mut self, name: impl Into<String>, spec: FieldSpec) -> Model {
-        self.fields.push(Field::new(name.into(), spec));
+        let field = Field::new(name.into(), spec);
+        if matches!(field.field_type(), FieldType::ManyToManyField(_)) {
+            self.many_to_many.push(field);
+        } else {
+            self.fields.push(field);
+        }
+        self
+    }
+
+    /// The `ManyToManyField`s, in declaration order.
+    pub fn many_to_many(&self) -> &[Field] {
+        &self.many_to_many
+    }
+
+    /// A `ManyToManyField` by name.
+    pub fn get_many_to_many(&self, name: &str) -> Option<&Field> {
+        self.many_to_many.iter().find(|f| f.name == name)
+    }
+
+    /// True for the link model of a `ManyToManyField` without `through=`.
+    pub fn is_auto_created(&self) -> bool {
+        self.auto_created
+    }
+
+    /// Marks the model as a `ManyToManyField`'s automatic link model.
+    pub(crate) fn auto_created(mut self) -> Model {
+        self.auto_created = true;
         self
     }
 
@@ -307,6 +340,14 @@ impl Model {
                         "The field '{}' clashes with the field '{}'.",
                         f.name, f.name
                     ),
+                );
+            }
+        }
+        for f in &self.many_to_many {
+            if !seen.insert(f.name.clone()) || f.name.contains("__") || f.name.ends_with('_') {
+                return check(
+                    "fields.E001",
+                    format!("The many-to-many field name '{}' is not valid.", f.name),
                 );
             }
         }

@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::model::relations::auto_link_model;
+use crate::model::{FieldType, Model};
 
 /// The reverse side of a ForeignKey or OneToOneField, as seen from the model it points at.
 #[derive(Debug, Clone)]
@@ -21,6 +22,9 @@ pub struct ReverseRelation {
     pub related_model: Arc<Model>,
     /// The relation field's name on `related_model` (`"customer"`).
     pub field_name: String,
+    /// Django's reverse accessor on instances: `related_name`, else `<model>_set` for a
+    /// ForeignKey and the lowercase model name for a OneToOneField.
+    pub accessor: String,
     /// True for a OneToOneField (the reverse side is single-valued).
     pub one_to_one: bool,
 }
@@ -60,7 +64,32 @@ impl Registry {
                 .resolve_relation_types(|name| self.find(name))?,
         );
         self.check_reverse_names(&model)?;
+        self.check_many_to_many_names(&model)?;
         self.models.push(Arc::clone(&model));
+        // A ManyToManyField without `through=` gets its automatic link model, registered
+        // right after its owner (the link's ForeignKeys point at both sides).
+        for field in model.many_to_many() {
+            let FieldType::ManyToManyField(spec) = field.field_type() else {
+                continue;
+            };
+            if spec.to != "self" && spec.to != model.name() && self.find(&spec.to).is_none() {
+                return Err(Error::ImproperlyConfigured(format!(
+                    "{}.{}: (fields.E300) Field defines a relation with model '{}', which is \
+                     either not installed, or is abstract.",
+                    model.name(),
+                    field.name(),
+                    spec.to
+                )));
+            }
+            if spec.through.is_none() {
+                let link = auto_link_model(&model, field, &spec.to);
+                let link = Arc::new(
+                    link.prepared()?
+                        .resolve_relation_types(|name| self.find(name))?,
+                );
+                self.models.push(link);
+            }
+        }
         Ok(model)
     }
 
@@ -148,6 +177,78 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Django's fields.E303/E305 for the reverse names many-to-many relations add: a
+    /// `ManyToManyField`'s reverse query name must not be a field of its target or another
+    /// relation's reverse name there, and a ForeignKey's must not be a many-to-many one's.
+    fn check_many_to_many_names(&self, model: &Arc<Model>) -> Result<()> {
+        let mut all = self.clone();
+        all.models.push(Arc::clone(model));
+        let mut targets: Vec<String> = model
+            .fields()
+            .iter()
+            .filter_map(|f| f.relation().map(|r| r.to.clone()))
+            .collect();
+        targets.extend(
+            model
+                .many_to_many()
+                .iter()
+                .filter_map(|f| match f.field_type() {
+                    FieldType::ManyToManyField(spec) => Some(spec.to.clone()),
+                    _ => None,
+                }),
+        );
+        for target in targets {
+            let target = if target == "self" {
+                model.name().to_string()
+            } else {
+                target
+            };
+            let Some(target_model) = all.find(&target) else {
+                continue;
+            };
+            let mut names: Vec<(String, String)> = reverse_relations_among(&all.models, &target)
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.query_name,
+                        format!("{}.{}", r.related_model.name(), r.field_name),
+                    )
+                })
+                .collect();
+            names.extend(
+                all.reverse_many_to_many(&target)
+                    .into_iter()
+                    .map(|r| (r.query_name, format!("{}.{}", r.owner.name(), r.field_name))),
+            );
+            for m2m in all.reverse_many_to_many(&target) {
+                if m2m.owner.name() != model.name() {
+                    continue;
+                }
+                let mine = format!("{}.{}", model.name(), m2m.field_name);
+                if let Some(clash) = target_model.get_field(&m2m.query_name) {
+                    return Err(Error::ImproperlyConfigured(format!(
+                        "{mine}: (fields.E303) Reverse query name for '{mine}' clashes with \
+                         field name '{}.{}'.",
+                        target_model.name(),
+                        clash.name()
+                    )));
+                }
+            }
+            for (i, (name, owner)) in names.iter().enumerate() {
+                if let Some((_, other)) = names[i + 1..].iter().find(|(n, _)| n == name) {
+                    return Err(Error::ImproperlyConfigured(format!(
+                        "{owner}: (fields.E305) Reverse query name for '{owner}' clashes with \
+                         reverse query name for '{other}'. Add or change a related_name \
+                         argument to the definition for '{owner}' or '{other}'."
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn reverse_relations_among(models: &[Arc<Model>], model_name: &str) -> Vec<ReverseRelation> {
     let mut out = Vec::new();
     for m in models {
@@ -176,11 +277,21 @@ fn reverse_relations_among(models: &[Arc<Model>], model_name: &str) -> Vec<Rever
                 .clone()
                 .or_else(|| relation.related_name.clone())
                 .unwrap_or_else(|| m.name().to_lowercase());
+            let one_to_one = matches!(f.field_type(), crate::model::FieldType::OneToOneField(_));
+            let lower = m.name().to_lowercase();
+            let accessor = relation.related_name.clone().unwrap_or_else(|| {
+                if one_to_one {
+                    lower.clone()
+                } else {
+                    format!("{lower}_set")
+                }
+            });
             out.push(ReverseRelation {
                 query_name,
+                accessor,
                 related_model: Arc::clone(m),
                 field_name: f.name().to_string(),
-                one_to_one: matches!(f.field_type(), crate::model::FieldType::OneToOneField(_)),
+                one_to_one,
             });
         }
     }
@@ -241,6 +352,39 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("fields.E303"), "{err}");
         assert_eq!(r.models().len(), 2);
+    }
+
+    #[test]
+    fn many_to_many_reverse_names_must_not_clash() {
+        let mut r = Registry::new();
+        r.register(customer()).unwrap();
+        r.register(Model::new("Tag").field(
+            "customers",
+            crate::model::ManyToManyField::new("Customer").related_name("tags"),
+        ))
+        .unwrap();
+        let err = r
+            .register(Model::new("Label").field(
+                "customers",
+                crate::model::ManyToManyField::new("Customer").related_name("tags"),
+            ))
+            .unwrap_err();
+        assert!(err.to_string().contains("fields.E305"), "{err}");
+        let err = r
+            .register(Model::new("Badge").field(
+                "customers",
+                crate::model::ManyToManyField::new("Customer").related_name("name"),
+            ))
+            .unwrap_err();
+        assert!(err.to_string().contains("fields.E303"), "{err}");
+        let err = r
+            .register(Model::new("Note").field(
+                "customer",
+                ForeignKey::new("Customer", OnDelete::Cascade).related_name("tags"),
+            ))
+            .unwrap_err();
+        assert!(err.to_string().contains("fields.E305"), "{err}");
+        assert_eq!(r.models().len(), 3, "Customer, Tag and its link model");
     }
 
     #[test]

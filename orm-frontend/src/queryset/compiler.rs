@@ -44,6 +44,9 @@ use crate::model::{Field, FieldType, Model, Registry};
 use crate::queryset::queryset::{Annotation, GroupBy, OrderItem, Query, QuerySet};
 use crate::queryset::select_query::{assemble, group_by_rule, SelectQuery};
 
+mod select_related;
+mod split_exclude;
+
 /// A compiled QuerySet.
 #[derive(Debug, Clone)]
 pub(crate) struct CompiledQuery {
@@ -94,8 +97,11 @@ pub(crate) fn compile_aggregate(
         return super::set_operations::compile_derived_aggregate(qs, source, items);
     }
     let query = &qs.query;
-    let needs_subquery =
-        query.is_sliced() || query.distinct || query.group_by != GroupBy::None || query.empty;
+    let needs_subquery = query.is_sliced()
+        || query.distinct
+        || query.group_by != GroupBy::None
+        || query.empty
+        || super::window::has_windows(query);
     if !needs_subquery {
         let mut compiler = Compiler::for_queryset(qs)?;
         let (where_, having) = compiler.resolve_annotations_and_filters(query)?;
@@ -203,8 +209,14 @@ struct Relation {
     alias: String,
     table: Arc<Table>,
     snapshot: Arc<TableVersion>,
+    /// A derived table joined in place of `table` (the keys an `exclude()` on a
+    /// multi-valued relation tests, see `split_exclude.rs`).
+    subquery: Option<Arc<LogicalPlan>>,
     /// `None` for the QuerySet's own table.
     join: Option<JoinCondition>,
+    /// LEFT for every relation followed; LEFT ANTI for an `exclude()` mark that became a
+    /// whole WHERE conjunct (`split_exclude.rs`).
+    join_type: quiver_engine::JoinType,
     /// Whether this relation's rows can repeat a row of the QuerySet's model: it was reached
     /// through a reverse ForeignKey (one customer, many orders), directly or further up.
     multi_valued: bool,
@@ -261,6 +273,12 @@ pub(crate) struct Compiler<'outer> {
     depth: usize,
     /// `cte.join()`s: the CTE's plan, the ON pairs and the join type, after the relations.
     cte_joins: Vec<(Arc<LogicalPlan>, Vec<(Expr, Expr)>, quiver_engine::JoinType)>,
+    /// Names standing for "this row has a related row matching …" (`split_exclude.rs`),
+    /// with the boolean expression each resolves to.
+    exists_marks: Vec<(String, Expr)>,
+    /// `values()` names resolved where `values()` was called (`join_values_paths`).
+    values_exprs: Vec<(String, Expr)>,
+    values_joined: bool,
 }
 
 impl<'outer> Compiler<'outer> {
@@ -312,9 +330,14 @@ impl<'outer> Compiler<'outer> {
                 alias,
                 table,
                 snapshot,
+                subquery: None,
                 join: None,
+                join_type: quiver_engine::JoinType::Left,
                 multi_valued: false,
             }],
+            exists_marks: vec![],
+            values_exprs: vec![],
+            values_joined: false,
             schema,
             annotations: vec![],
             visible: 0,
@@ -345,9 +368,15 @@ impl<'outer> Compiler<'outer> {
             let Some(join) = &relation.join else {
                 continue;
             };
+            let right = match &relation.subquery {
+                Some(plan) => LogicalPlanBuilder::from(Arc::clone(plan))
+                    .alias(relation.alias.clone())
+                    .build(),
+                None => Arc::new(scan(relation)),
+            };
             builder = builder.join(
-                scan(relation),
-                quiver_engine::JoinType::Left,
+                right,
+                relation.join_type,
                 vec![(
                     qualified_col(&join.parent_alias, &join.parent_column),
                     qualified_col(&relation.alias, &join.column),
@@ -400,7 +429,7 @@ impl<'outer> Compiler<'outer> {
             GroupBy::Fields(names) => {
                 let mut base = Vec::with_capacity(names.len());
                 for name in names {
-                    let expr = self.resolve_name(name)?.field.expr;
+                    let expr = self.values_expr(name)?;
                     if !expr.contains_aggregate() {
                         base.push(expr);
                     }
@@ -440,22 +469,69 @@ impl<'outer> Compiler<'outer> {
         let mut where_ = vec![];
         let mut having = vec![];
         let mut filters = query.filters.iter().peekable();
+        let mut done = 0;
         for (i, annotation) in query.annotations.iter().enumerate() {
             while let Some(step) = filters.next_if(|f| f.visible_annotations <= i) {
+                self.join_values_paths(query, i, done)?;
                 self.resolve_filter_step(
                     &step.q,
                     step.visible_annotations,
                     &mut where_,
                     &mut having,
                 )?;
+                done += 1;
             }
+            self.join_values_paths(query, i, done)?;
             self.resolve_annotation(i, annotation)?;
         }
         for step in filters {
+            self.join_values_paths(query, query.annotations.len(), done)?;
             self.resolve_filter_step(&step.q, step.visible_annotations, &mut where_, &mut having)?;
+            done += 1;
         }
+        self.join_values_paths(query, query.annotations.len(), query.filters.len())?;
         self.visible = self.annotations.len();
         Ok((where_, having))
+    }
+
+    /// Django's `values()` sets up its joins when it is called: once the annotations and
+    /// `filter()` calls made before it are resolved, its field paths are resolved (and
+    /// remembered for the SELECT list and the GROUP BY), so that a later `filter()` on the
+    /// same multi-valued relation joins anew while `values()` keeps its own join.
+    fn join_values_paths(
+        &mut self,
+        query: &Query,
+        annotations: usize,
+        filters: usize,
+    ) -> Result<()> {
+        let Some(values) = &query.values else {
+            return Ok(());
+        };
+        if self.values_joined
+            || annotations < values.annotation_mark
+            || filters < values.filter_mark
+        {
+            return Ok(());
+        }
+        self.values_joined = true;
+        self.visible = self.annotations.len();
+        for name in &values.fields {
+            if query.annotations.iter().any(|a| &a.name == name) {
+                continue;
+            }
+            let expr = self.resolve_name(name)?.field.expr;
+            self.values_exprs.push((name.clone(), expr));
+        }
+        Ok(())
+    }
+
+    /// The expression of a `values()` name: the one resolved where `values()` was called,
+    /// else resolved now.
+    fn values_expr(&mut self, name: &str) -> Result<Expr> {
+        match self.values_exprs.iter().find(|(n, _)| n == name) {
+            Some((_, expr)) => Ok(expr.clone()),
+            None => Ok(self.resolve_name(name)?.field.expr),
+        }
     }
 
     fn resolve_annotation(&mut self, index: usize, annotation: &Annotation) -> Result<()> {
@@ -487,16 +563,18 @@ impl<'outer> Compiler<'outer> {
         having: &mut Vec<Expr>,
     ) -> Result<()> {
         self.visible = visible_annotations.min(self.annotations.len());
+        let q = self.split_exclude(q)?;
         self.filter_call_aliases = Some(BTreeSet::new());
         let predicate = q.resolve(self);
         self.filter_call_aliases = None;
         let predicate = predicate?;
         self.check_negation_across_multi_valued(&predicate)?;
         for conjunct in predicate.split_conjunction() {
-            if is_true(&conjunct) {
+            if is_true(&conjunct) || self.absorb_anti_join(&conjunct) {
                 continue;
             }
-            if conjunct.contains_aggregate() {
+            // A window condition travels with HAVING; `assemble` applies it after the windows.
+            if conjunct.contains_aggregate() || conjunct.contains_window() {
                 having.push(conjunct);
             } else {
                 where_.push(conjunct);
@@ -557,7 +635,7 @@ impl<'outer> Compiler<'outer> {
                     if items.iter().any(|(n, _)| n == name) {
                         continue;
                     }
-                    let expr = self.resolve_name(name)?.field.expr;
+                    let expr = self.values_expr(name)?;
                     items.push((name.clone(), expr));
                 }
                 for a in annotations.iter() {
@@ -597,6 +675,7 @@ impl<'outer> Compiler<'outer> {
                 {
                     items.push((f.attname().to_string(), qualified_col(&alias, f.column())));
                 }
+                items.extend(self.select_related_items(query)?);
             }
         }
         for a in annotations.iter().filter(|a| a.select) {
@@ -780,6 +859,21 @@ impl<'outer> Compiler<'outer> {
         if parts.is_empty() {
             return Err(Error::FieldError("Empty field name.".into()));
         }
+        if let Some((_, expr)) = self.exists_marks.iter().find(|(n, _)| n == parts[0]) {
+            return Ok(PathResolution {
+                field: ResolvedField {
+                    expr: expr.clone(),
+                    data_type: DataType::Boolean,
+                    nullable: false,
+                    field_type: Some(FieldType::BooleanField),
+                    is_aggregate: false,
+                    model: None,
+                    unresolved: None,
+                },
+                consumed: 1,
+                relation_target: None,
+            });
+        }
         if let Some((consumed, a)) = self.annotation_prefix(parts) {
             return Ok(PathResolution {
                 field: ResolvedField {
@@ -804,20 +898,23 @@ impl<'outer> Compiler<'outer> {
             let field = match self.lookup_field(&model, name)? {
                 Some(f) => f,
                 None => {
-                    let Some(reverse) = self
-                        .registry
-                        .reverse_relations(model.name())
-                        .into_iter()
-                        .find(|r| r.query_name == name)
-                    else {
+                    let Some(relation) = self.registry.query_relation(&model, name)? else {
                         return Err(self.unknown_field(name, &model));
                     };
-                    // A reverse relation (`customer.orders`): join the related rows; the
+                    // A reverse or many-to-many relation (`customer.orders`, `book.authors`):
+                    // join the related rows (through the link table for many-to-many); the
                     // relation itself stands for their primary key (`Count("orders")`).
-                    let target = Arc::clone(&reverse.related_model);
-                    let (key, fk) = self.reverse_join_columns(&model, &reverse)?;
-                    alias = self.join(&alias, &key, &target, &fk, !reverse.one_to_one)?;
-                    model = target;
+                    let multi_valued = relation.is_multi_valued();
+                    for step in &relation.steps {
+                        alias = self.join(
+                            &alias,
+                            &step.parent_column,
+                            &step.model,
+                            &step.column,
+                            multi_valued,
+                        )?;
+                    }
+                    model = Arc::clone(&relation.target);
                     through_join = true;
                     let next = parts.get(i + 1).copied();
                     if next.is_some_and(|n| self.is_step_into(&model, n)) {
@@ -836,7 +933,8 @@ impl<'outer> Compiler<'outer> {
                             unresolved: None,
                         },
                         consumed: i + 1,
-                        relation_target: None,
+                        // order_by("books") orders by Book's Meta.ordering, as Django does.
+                        relation_target: Some(Arc::clone(&model)),
                     });
                 }
             };
@@ -908,7 +1006,7 @@ impl<'outer> Compiler<'outer> {
                     relation_target: Some(target),
                 });
             }
-            alias = self.join(&alias, &field, &target, &key, false)?;
+            alias = self.join(&alias, field.column(), &target, key.column(), false)?;
             model = target;
             through_join = true;
             i += 1;
@@ -948,44 +1046,15 @@ impl<'outer> Compiler<'outer> {
         self.registry.get(to)
     }
 
-    /// Whether `name` continues a path into `model` (a field, `pk` or a reverse relation)
-    /// rather than being a lookup or transform.
-    fn is_step_into(&self, model: &Model, name: &str) -> bool {
+    /// Whether `name` continues a path into `model` (a field, `pk`, a many-to-many field or
+    /// a reverse relation) rather than being a lookup or transform.
+    fn is_step_into(&self, model: &Arc<Model>, name: &str) -> bool {
         name == "pk"
             || model.get_field(name).is_some()
             || self
                 .registry
-                .reverse_relations(model.name())
-                .iter()
-                .any(|r| r.query_name == name)
-    }
-
-    /// For a reverse relation from `model`: the related model's ForeignKey field and the
-    /// field of `model` it points at (`to_field` or the primary key).
-    fn reverse_join_columns(
-        &self,
-        model: &Model,
-        reverse: &crate::model::ReverseRelation,
-    ) -> Result<(Field, Field)> {
-        let fk = reverse
-            .related_model
-            .get_field(&reverse.field_name)
-            .cloned()
-            .ok_or_else(|| {
-                Error::ImproperlyConfigured(format!(
-                    "{} has no field '{}'",
-                    reverse.related_model.name(),
-                    reverse.field_name
-                ))
-            })?;
-        let key = match fk.relation().and_then(|r| r.to_field.as_deref()) {
-            Some(to_field) => model.get_field(to_field).cloned(),
-            None => model.pk().cloned(),
-        }
-        .ok_or_else(|| {
-            Error::ImproperlyConfigured(format!("{} has no key for {}", model.name(), fk.name()))
-        })?;
-        Ok((key, fk))
+                .query_relation(model, name)
+                .is_ok_and(|r| r.is_some())
     }
 
     /// The alias of `LEFT JOIN target ON parent_alias.parent_field = target.target_field`.
@@ -995,19 +1064,20 @@ impl<'outer> Compiler<'outer> {
     fn join(
         &mut self,
         parent_alias: &str,
-        parent_field: &Field,
+        parent_column: &str,
         target: &Model,
-        target_field: &Field,
+        column: &str,
         reverse: bool,
     ) -> Result<String> {
         let table_name = target.table_name();
         let condition = JoinCondition {
             parent_alias: parent_alias.to_string(),
-            parent_column: parent_field.column().to_string(),
-            column: target_field.column().to_string(),
+            parent_column: parent_column.to_string(),
+            column: column.to_string(),
         };
         let reusable = self.relations.iter().rev().find(|r| {
             r.table.name() == table_name
+                && r.subquery.is_none()
                 && r.join.as_ref() == Some(&condition)
                 && (!r.multi_valued
                     || self
@@ -1055,7 +1125,9 @@ impl<'outer> Compiler<'outer> {
             alias: alias.clone(),
             table,
             snapshot,
+            subquery: None,
             join: Some(condition),
+            join_type: quiver_engine::JoinType::Left,
             multi_valued,
         });
         Ok(alias)
@@ -1070,6 +1142,12 @@ impl<'outer> Compiler<'outer> {
             choices.insert(f.attname().to_string());
         }
         for r in self.registry.reverse_relations(model.name()) {
+            choices.insert(r.query_name);
+        }
+        for f in model.many_to_many() {
+            choices.insert(f.name().to_string());
+        }
+        for r in self.registry.reverse_many_to_many(model.name()) {
             choices.insert(r.query_name);
         }
         for a in self.annotations[..self.visible].iter().filter(|a| a.select) {
@@ -1181,6 +1259,9 @@ pub(crate) fn compile_subquery(
         catalog,
         model,
         relations,
+        exists_marks: vec![],
+        values_exprs: vec![],
+        values_joined: false,
         schema,
         annotations: vec![],
         visible: 0,
@@ -1730,16 +1811,48 @@ mod tests {
     }
 
     #[test]
-    fn negations_across_multi_valued_relations_are_refused() {
+    fn negations_across_multi_valued_relations_test_a_subquery_per_condition() {
         let db = shop_schema();
-        let err = error(&db.objects("Customer").exclude(q!(orders__status = "paid")));
-        assert_eq!(err.django_name(), "NotSupportedError");
-        // A negation on the customer's own fields next to a reverse join is fine.
+        let qs = db
+            .objects("Customer")
+            .clear_ordering()
+            .exclude(q!(orders__status = "paid"));
+        assert_eq!(
+            plan(&qs),
+            lines(
+                "Projection: customer.id, customer.name, customer.region, customer.country_id
+                   Join: LeftAnti, on=[customer.id = U2.__pk]
+                     Scan: customer
+                     SubqueryAlias: U2
+                       Distinct
+                         Projection: customer.id AS __pk
+                           Filter: (order.status = 'paid')
+                             Join: Left, on=[customer.id = order.customer_id]
+                               Scan: customer
+                               Scan: order"
+            )
+        );
+        // Inside an OR the negated mark stays a condition over a LEFT join.
+        let either = db
+            .objects("Customer")
+            .exclude(q!(orders__status = "paid") | q!(name = "Ann"));
+        let text = plan(&either);
+        assert!(
+            text.contains("Join: Left, on=[customer.id = U2.__pk]"),
+            "{text}"
+        );
+        assert!(text.contains("NOT (U2.__pk IS NOT NULL OR"), "{text}");
+        // Two conditions, two subqueries: they may match different orders.
+        let two = db
+            .objects("Customer")
+            .exclude(q!(orders__status = "paid", orders__amount__gt = 100));
+        assert_eq!(plan(&two).matches("SubqueryAlias").count(), 2);
+        // A negation on the customer's own fields next to a reverse join needs none.
         let qs = db
             .objects("Customer")
             .filter(q!(orders__status = "paid"))
             .exclude(q!(name = "Ann"));
-        assert!(compile(&qs).is_ok());
+        assert!(!plan(&qs).contains("SubqueryAlias"));
     }
 
     #[test]
@@ -1760,6 +1873,19 @@ mod tests {
         let qs = db.objects("Customer").order_by(["country"]);
         assert!(plan(&qs).contains("Sort: country_id ASC NULLS LAST"));
         assert!(!plan(&qs).contains("Join"));
+    }
+
+    #[test]
+    fn ordering_by_a_reverse_relation_uses_its_models_ordering() {
+        // Customer has Meta.ordering = name: order_by("-referrer") on Order follows it, and
+        // so does order_by("orders__customer") after a reverse step.
+        let db = shop_schema();
+        let text = plan(&db.objects("Country").order_by(["customer"]));
+        assert!(text.contains("Sort: __order0 ASC NULLS LAST"), "{text}");
+        assert!(text.contains("customer.name AS __order0"), "{text}");
+        // Order has no Meta.ordering: its key orders.
+        let text = plan(&db.objects("Customer").order_by(["-orders"]));
+        assert!(text.contains("order.id AS __order0"), "{text}");
     }
 
     #[test]

@@ -39,7 +39,9 @@ impl QuerySet {
     pub fn fetch_instances(&self) -> Result<Vec<Instance>> {
         let model = self.db.model(&self.model)?;
         let rows = self.fetch()?;
-        Ok(instances(&model, &rows))
+        let mut found = super::eager::instances_with_related(self, &model, &rows)?;
+        super::eager::prefetch_for(self, &mut found)?;
+        Ok(found)
     }
 
     /// The single column of a `values_list("x").flat()` (or any one-column QuerySet), read
@@ -399,7 +401,7 @@ impl QuerySet {
 }
 
 /// Rows as instances of `model`.
-fn instances(model: &Model, rows: &Rows) -> Vec<Instance> {
+pub(crate) fn instances(model: &Model, rows: &Rows) -> Vec<Instance> {
     let pk = model
         .pk()
         .map(|f| f.attname().to_string())

@@ -4,15 +4,22 @@
 
 mod compiler;
 mod cte;
+mod delete;
+pub(crate) mod eager;
 mod evaluate;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[allow(clippy::module_inception)]
 mod queryset;
+mod related_manager;
 mod select_query;
 mod set_operations;
+mod window;
 mod write;
 
 pub use cte::{with_cte, CteJoinType, CTE};
+pub use delete::{DeleteCount, APP_LABEL};
+pub use eager::{prefetch_related_objects, Prefetch, SelectRelated};
 pub use queryset::{AggregateArg, OrderItem, QuerySet};
+pub use related_manager::RelatedManager;
 pub use write::IntoFieldValues;

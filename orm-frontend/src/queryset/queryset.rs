@@ -136,6 +136,9 @@ pub(crate) struct ValuesSpec {
     pub fields: Vec<String>,
     /// Annotations added from this index on (after the call) are selected too.
     pub annotation_mark: usize,
+    /// How many `filter()` calls came before it: its relation paths are joined at that point
+    /// (a later filter on a multi-valued relation joins anew, as in Django).
+    pub filter_mark: usize,
     pub kind: ValuesKind,
 }
 
@@ -170,6 +173,10 @@ pub(crate) struct Query {
     pub derived: Option<std::sync::Arc<Derived>>,
     /// `cte.join(...)` calls, in order.
     pub cte_joins: Vec<super::cte::CteJoin>,
+    /// `select_related(...)` (see `eager.rs`).
+    pub select_related: crate::queryset::eager::SelectRelated,
+    /// `prefetch_related(...)` lookups, in call order.
+    pub prefetch: Vec<crate::queryset::eager::Prefetch>,
 }
 
 /// Where a derived QuerySet's rows come from (`set_operations.rs`, `cte.rs`).
@@ -201,6 +208,8 @@ impl Default for Query {
             error: None,
             derived: None,
             cte_joins: vec![],
+            select_related: crate::queryset::eager::SelectRelated::None,
+            prefetch: vec![],
         }
     }
 }
@@ -276,7 +285,7 @@ impl QuerySet {
         &self.db
     }
 
-    fn chain(&self, edit: impl FnOnce(&mut Query)) -> QuerySet {
+    pub(crate) fn chain(&self, edit: impl FnOnce(&mut Query)) -> QuerySet {
         let mut next = self.clone();
         edit(&mut next.query);
         next
@@ -494,6 +503,7 @@ impl QuerySet {
             };
             query.values = Some(ValuesSpec {
                 annotation_mark: query.annotations.len(),
+                filter_mark: query.filters.len(),
                 fields,
                 kind,
             });

@@ -86,7 +86,18 @@ pub(crate) fn group_by_rule(
 /// Django's `get_group_by_cols()`: a non-aggregate expression groups as a whole (constants
 /// not at all); inside an expression that contains aggregates, only the non-aggregate parts.
 fn group_by_parts(expr: &Expr, out: &mut Vec<Expr>) {
-    if !expr.contains_aggregate() {
+    // Django's `Window.get_group_by_cols()`: what the window partitions and orders by.
+    if let Expr::WindowFunction(w) = expr {
+        for e in w
+            .partition_by
+            .iter()
+            .chain(w.order_by.iter().map(|s| &s.expr))
+        {
+            group_by_parts(e, out);
+        }
+        return;
+    }
+    if !expr.contains_aggregate() && !expr.contains_window() {
         if !expr.column_refs().is_empty() {
             out.push(expr.clone().unalias());
         }
@@ -152,9 +163,13 @@ pub(crate) fn assemble(from: LogicalPlanBuilder, query: SelectQuery) -> Result<A
             .map(|s| Ok(SortExpr::new(rewrite(s.expr)?, s.asc, s.nulls_first)))
             .collect::<Result<_>>()?;
     }
+    // Conditions on window functions (Django's QUALIFY) run after the windows.
+    let (qualify, having): (Vec<Expr>, Vec<Expr>) =
+        having.into_iter().partition(Expr::contains_window);
     if let Some(predicate) = Expr::conjunction(having) {
         builder = builder.filter(predicate)?;
     }
+    builder = super::window::plan_windows(builder, &mut select, qualify, &mut order)?;
     let mut projection: Vec<Expr> = select
         .iter()
         .map(|(name, e)| match e {

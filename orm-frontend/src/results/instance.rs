@@ -4,19 +4,45 @@
 //! way Django stores a model object's `__dict__`. It knows which value is the primary key, so
 //! it can be passed wherever a related object is expected (`("customer", (&ann).into())`).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use quiver_engine::ScalarValue;
 
+use crate::database::Database;
 use crate::error::{Error, Result};
+use crate::results::related::Related;
 use crate::results::{FromValue, Row};
 
 /// A model object.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub struct Instance {
-    model: String,
-    pk_name: Option<String>,
-    row: Row,
+    pub(crate) model: String,
+    pub(crate) pk_name: Option<String>,
+    pub(crate) row: Row,
+    /// The database it was read from or saved to: relation accessors query it.
+    pub(crate) db: Option<Database>,
+    /// Related objects loaded eagerly (`select_related`, `prefetch_related`), by accessor
+    /// name or `to_attr`; Django's `_state.fields_cache` and `_prefetched_objects_cache`.
+    pub(crate) related_cache: BTreeMap<String, Related>,
+}
+
+impl PartialEq for Instance {
+    /// Equal model, key and values (Django compares model instances by primary key; the
+    /// values are compared too so that tests can tell stale copies apart).
+    fn eq(&self, other: &Instance) -> bool {
+        self.model == other.model && self.pk_name == other.pk_name && self.row == other.row
+    }
+}
+
+impl fmt::Debug for Instance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instance")
+            .field("model", &self.model)
+            .field("row", &self.row)
+            .field("related", &self.related_cache)
+            .finish()
+    }
 }
 
 impl Instance {
@@ -26,7 +52,26 @@ impl Instance {
             model: model.into(),
             pk_name,
             row,
+            db: None,
+            related_cache: BTreeMap::new(),
         }
+    }
+
+    /// The same instance, bound to `db` (relation accessors run their queries there).
+    pub fn with_database(mut self, db: Database) -> Instance {
+        self.db = Some(db);
+        self
+    }
+
+    /// The database the instance belongs to, or an error for an unbound one.
+    pub(crate) fn database(&self) -> Result<&Database> {
+        self.db.as_ref().ok_or_else(|| {
+            Error::ValueError(format!(
+                "{} instance is not bound to a database (read it from a QuerySet or create() \
+                 it first)",
+                self.model
+            ))
+        })
     }
 
     /// The model's name (`"Customer"`).

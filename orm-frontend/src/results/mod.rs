@@ -4,9 +4,11 @@
 mod from_value;
 mod in_bulk;
 mod instance;
+pub(crate) mod related;
 mod rows;
 
 pub use from_value::{date, date_value, datetime, datetime_value, time_value, FromValue};
 pub use in_bulk::InBulk;
 pub use instance::Instance;
+pub use related::Related;
 pub use rows::{Row, Rows};

@@ -5,6 +5,8 @@
 //! - `tables`: the two models and a strategy for their rows.
 //! - `querysets`: the QuerySet AST, its strategy, Django spelling and interpreter.
 //! - `owners`: QuerySets on `Owner` aggregating across the reverse relation `items`.
+//! - `relations`: QuerySets across a ForeignKey and a many-to-many relation (three models).
+//! - `windows`: random window QuerySets against DataFusion's window functions.
 //! - `metamorphic`: TLP, NoREC and slicing checks that need no second engine.
 //! - `subqueries`: subquery, `Exists`, `__in=qs`, set-operation and CTE QuerySets.
 //!
@@ -24,8 +26,10 @@
 pub mod metamorphic;
 pub mod owners;
 pub mod querysets;
+pub mod relations;
 pub mod subqueries;
 pub mod tables;
+pub mod windows;
 
 use std::sync::Arc;
 

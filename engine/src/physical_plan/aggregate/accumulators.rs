@@ -517,7 +517,7 @@ where
 const MAX_DECIMAL38: i128 = 99_999_999_999_999_999_999_999_999_999_999_999_999;
 
 /// The largest magnitude of a decimal of `precision` digits.
-fn max_decimal(precision: u8) -> i128 {
+pub(crate) fn max_decimal(precision: u8) -> i128 {
     10_i128
         .checked_pow(precision as u32)
         .map_or(MAX_DECIMAL38, |p| p - 1)
@@ -826,7 +826,7 @@ impl AvgDecimal {
     /// not fit. Long division in steps of at most 19 digits: the remainder is below `count`
     /// (< 2^64), so `remainder * 10^19` never overflows and `sum * 10^scale_up` is never
     /// formed.
-    fn average(sum: i128, count: u64, scale_up: u32) -> Option<i128> {
+    pub(crate) fn average(sum: i128, count: u64, scale_up: u32) -> Option<i128> {
         let count = count as u128;
         let magnitude = sum.unsigned_abs();
         let (mut quotient, mut remainder) = (magnitude / count, magnitude % count);

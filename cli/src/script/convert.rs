@@ -1,0 +1,109 @@
+//! Conversions between script values and the `quiver` crate's values: [`ScalarValue`]s
+//! (what rows hold and what `create()` takes) and [`Expression`]s (what lookups, `annotate`
+//! and functions take).
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
+use quiver::expressions::{Decimal, Expression};
+use quiver::ScalarValue;
+
+use super::error::ScriptError;
+use super::values::Value;
+
+/// A row value as a script value.
+pub fn from_scalar(value: &ScalarValue) -> Value {
+    match value {
+        ScalarValue::Null => Value::None,
+        ScalarValue::Boolean(v) => v.map_or(Value::None, Value::Bool),
+        ScalarValue::Int16(v) => v.map_or(Value::None, |v| Value::Int(v.into())),
+        ScalarValue::Int32(v) => v.map_or(Value::None, |v| Value::Int(v.into())),
+        ScalarValue::Int64(v) => v.map_or(Value::None, Value::Int),
+        ScalarValue::Float64(v) => v.map_or(Value::None, Value::Float),
+        ScalarValue::Decimal128(v, _, s) => {
+            v.map_or(Value::None, |v| Value::Decimal(Decimal::new(v, *s)))
+        }
+        ScalarValue::Utf8(v) => v.as_ref().map_or(Value::None, Value::str),
+        ScalarValue::Date32(v) => v
+            .and_then(|days| NaiveDate::from_num_days_from_ce_opt(days + 719_163))
+            .map_or(Value::None, Value::Date),
+        ScalarValue::TimestampMicrosecond(v) => v
+            .and_then(chrono::DateTime::from_timestamp_micros)
+            .map_or(Value::None, |d| Value::DateTime(d.naive_utc())),
+        ScalarValue::DurationMicrosecond(v) => v.map_or(Value::None, |us| {
+            Value::TimeDelta(TimeDelta::microseconds(us))
+        }),
+        ScalarValue::Time64Microsecond(v) => v
+            .and_then(|us| {
+                NaiveTime::from_num_seconds_from_midnight_opt(
+                    u32::try_from(us / 1_000_000).ok()?,
+                    u32::try_from(us % 1_000_000 * 1000).ok()?,
+                )
+            })
+            .map_or(Value::None, Value::Time),
+    }
+}
+
+/// A script value as a row value (for `create()`, `Value()`, lookups).
+pub fn to_scalar(value: &Value) -> Result<ScalarValue, ScriptError> {
+    Ok(match value {
+        Value::None => ScalarValue::Null,
+        Value::Bool(b) => ScalarValue::Boolean(Some(*b)),
+        Value::Int(i) => ScalarValue::Int64(Some(*i)),
+        Value::Float(f) => ScalarValue::Float64(Some(*f)),
+        Value::Str(s) => ScalarValue::Utf8(Some(s.to_string())),
+        Value::Decimal(d) => d.to_scalar(),
+        Value::Date(d) => quiver::prelude::date_value(*d),
+        Value::DateTime(d) => quiver::prelude::datetime_value(*d),
+        Value::Time(t) => quiver::prelude::time_value(*t),
+        Value::TimeDelta(d) => ScalarValue::DurationMicrosecond(Some(
+            d.num_microseconds()
+                .ok_or_else(|| ScriptError::new("OverflowError", "timedelta out of range"))?,
+        )),
+        Value::Instance(i) => to_scalar(&i.borrow().pk_value())?,
+        other => {
+            return Err(ScriptError::type_error(format!(
+                "Field expected a plain value but got {} ({})",
+                other.type_name(),
+                other.repr()
+            )))
+        }
+    })
+}
+
+/// A script value as an expression: expressions stay, `Q` becomes a condition, lists and
+/// tuples become `__in`/`__range` lists, anything else a literal.
+pub fn to_expression(value: &Value) -> Result<Expression, ScriptError> {
+    Ok(match value {
+        Value::Expression(e) => (**e).clone(),
+        Value::Q(q) => Expression::from((**q).clone()),
+        Value::List(items) | Value::Set(items) => Expression::List(
+            items
+                .borrow()
+                .iter()
+                .map(to_expression)
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Tuple(items) => {
+            Expression::List(items.iter().map(to_expression).collect::<Result<_, _>>()?)
+        }
+        Value::QuerySet(_) => {
+            return Err(ScriptError::new(
+                "NotSupportedError",
+                "a QuerySet as a lookup value (a subquery) is not supported yet",
+            ))
+        }
+        other => Expression::from(to_scalar(other)?),
+    })
+}
+
+/// A function or aggregate argument: a string names a field (`Sum("amount")`), as in Django.
+pub fn to_argument(value: &Value) -> Result<Expression, ScriptError> {
+    match value {
+        Value::Str(s) => Ok(quiver::expressions::F(s.to_string())),
+        other => to_expression(other),
+    }
+}
+
+/// A datetime from its parts.
+pub fn make_datetime(date: NaiveDate, h: u32, m: u32, s: u32, us: u32) -> Option<NaiveDateTime> {
+    date.and_hms_micro_opt(h, m, s, us)
+}

@@ -1,0 +1,624 @@
+//! Model classes: `class Customer(models.Model): …` becomes a registered [`quiver::Model`].
+//!
+//! Field assignments evaluate to field definitions (`models.CharField(max_length=10)` →
+//! [`FieldSpec`]); a nested `class Meta` gives ordering, `db_table`, indexes,
+//! `unique_together`, `get_latest_by` (constraints and unknown options are accepted and
+//! ignored); `def __str__` is kept for display and other methods are callable on instances.
+//! Classes are registered together, in dependency order, before the first statement that
+//! uses the database, so relations may name models defined later (`"Customer"`).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use quiver::model::{FieldSpec, FieldType, OnDelete, RelationSpec};
+use quiver::{Database, Model};
+
+use super::ast::{ExprKind, Stmt, StmtKind};
+use super::convert::to_scalar;
+use super::error::{Location, ScriptError};
+use super::interpreter::Interpreter;
+use super::values::{FieldDef, FunctionBody, ModelClass, Value};
+
+/// Field classes a model body may use, with the Quiver field kind each maps to.
+const FIELD_CLASSES: [&str; 25] = [
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "PositiveBigIntegerField",
+    "FloatField",
+    "DecimalField",
+    "BooleanField",
+    "CharField",
+    "TextField",
+    "DateField",
+    "DateTimeField",
+    "TimeField",
+    "DurationField",
+    "ForeignKey",
+    "OneToOneField",
+    "EmailField",
+    "SlugField",
+    "URLField",
+    "ManyToManyField",
+    "NullBooleanField",
+];
+
+/// True for a Django field class name.
+pub fn is_field_class(name: &str) -> bool {
+    FIELD_CLASSES.contains(&name)
+}
+
+/// A model class defined but not yet registered.
+#[derive(Debug)]
+pub struct PendingModel {
+    pub model: Model,
+    pub location: Location,
+}
+
+fn option<'a>(kwargs: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+    kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+fn int_option(kwargs: &[(String, Value)], name: &str) -> Result<Option<i64>, ScriptError> {
+    match option(kwargs, name) {
+        None | Some(Value::None) => Ok(None),
+        Some(Value::Int(i)) => Ok(Some(*i)),
+        Some(other) => Err(ScriptError::type_error(format!(
+            "{name} must be an integer, not {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// `models.CharField(max_length=10, null=True)` and friends; also `models.Index(...)`.
+pub fn field_call(
+    interp: &mut Interpreter,
+    class: &str,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
+    let _ = interp;
+    if matches!(class, "Index" | "UniqueConstraint" | "CheckConstraint") {
+        return Ok(Value::Opaque(Rc::from(class), Rc::new(kwargs)));
+    }
+    let kind = match class {
+        "AutoField" => FieldType::AutoField,
+        "BigAutoField" => FieldType::BigAutoField,
+        "SmallAutoField" => FieldType::SmallAutoField,
+        "IntegerField" => FieldType::IntegerField,
+        "BigIntegerField" => FieldType::BigIntegerField,
+        "SmallIntegerField" => FieldType::SmallIntegerField,
+        "PositiveIntegerField" => FieldType::PositiveIntegerField,
+        "PositiveSmallIntegerField" => FieldType::PositiveSmallIntegerField,
+        "PositiveBigIntegerField" => FieldType::PositiveBigIntegerField,
+        "FloatField" => FieldType::FloatField,
+        "BooleanField" | "NullBooleanField" => FieldType::BooleanField,
+        "TextField" => FieldType::TextField,
+        "DateField" => FieldType::DateField,
+        "DateTimeField" => FieldType::DateTimeField,
+        "TimeField" => FieldType::TimeField,
+        "DurationField" => FieldType::DurationField,
+        "CharField" | "SlugField" | "EmailField" | "URLField" => {
+            let default = match class {
+                "SlugField" => Some(50),
+                "EmailField" => Some(254),
+                "URLField" => Some(200),
+                _ => None,
+            };
+            let max_length = int_option(&kwargs, "max_length")?
+                .or(default)
+                .map(|m| m as u32);
+            FieldType::CharField { max_length }
+        }
+        "DecimalField" => {
+            let required = |name: &str, check: &str| -> Result<i64, ScriptError> {
+                int_option(&kwargs, name)?.ok_or_else(|| {
+                    ScriptError::new(
+                        "ImproperlyConfigured",
+                        format!("DecimalFields must define a '{name}' attribute. ({check})"),
+                    )
+                })
+            };
+            let digits = required("max_digits", "fields.E132")?;
+            let places = required("decimal_places", "fields.E130")?;
+            let too_large = |name: &str| ScriptError::value_error(format!("{name} is too large"));
+            FieldType::DecimalField {
+                max_digits: u8::try_from(digits).map_err(|_| too_large("max_digits"))?,
+                decimal_places: i8::try_from(places).map_err(|_| too_large("decimal_places"))?,
+            }
+        }
+        "ForeignKey" | "OneToOneField" => {
+            let missing = |what: &str| {
+                ScriptError::type_error(format!(
+                    "{class}.__init__() missing 1 required positional argument: '{what}'"
+                ))
+            };
+            let target = args.first().or_else(|| option(&kwargs, "to"));
+            let target = target.ok_or_else(|| missing("to"))?;
+            let to = match target {
+                Value::Str(s) => s.rsplit('.').next().unwrap_or(s).to_string(),
+                Value::ModelClass(c) => c.name.clone(),
+                other => {
+                    return Err(ScriptError::type_error(format!(
+                        "{class}({}) is invalid: the first argument must be a model or its name",
+                        other.repr()
+                    )))
+                }
+            };
+            let on_delete = match args.get(1).or_else(|| option(&kwargs, "on_delete")) {
+                Some(Value::Opaque(name, _)) => match &**name {
+                    "CASCADE" => OnDelete::Cascade,
+                    "PROTECT" => OnDelete::Protect,
+                    "RESTRICT" => OnDelete::Restrict,
+                    "SET_NULL" => OnDelete::SetNull,
+                    "SET_DEFAULT" => OnDelete::SetDefault,
+                    _ => OnDelete::DoNothing,
+                },
+                _ => return Err(missing("on_delete")),
+            };
+            let text = |name: &str| match option(&kwargs, name) {
+                Some(Value::Str(s)) => Some(s.to_string()),
+                _ => None,
+            };
+            let relation = RelationSpec {
+                to,
+                on_delete,
+                related_name: text("related_name"),
+                related_query_name: text("related_query_name"),
+                to_field: text("to_field"),
+            };
+            if class == "ForeignKey" {
+                FieldType::ForeignKey(relation)
+            } else {
+                FieldType::OneToOneField(relation)
+            }
+        }
+        "ManyToManyField" => {
+            return Err(ScriptError::new(
+                "NotSupportedError",
+                "ManyToManyField is not supported by the script frontend yet",
+            ))
+        }
+        other => {
+            return Err(ScriptError::new(
+                "NameError",
+                format!("name '{other}' is not defined"),
+            ))
+        }
+    };
+    let mut spec = FieldSpec::new(kind);
+    let flag = |name: &str| option(&kwargs, name).is_some_and(Value::truthy);
+    if flag("null") {
+        spec = spec.null();
+    }
+    if flag("blank") {
+        spec = spec.blank();
+    }
+    if flag("db_index") {
+        spec = spec.db_index();
+    }
+    if flag("unique") {
+        spec = spec.unique();
+    }
+    if flag("primary_key") {
+        spec = spec.primary_key();
+    }
+    if let Some(Value::Str(column)) = option(&kwargs, "db_column") {
+        spec = spec.db_column(column.to_string());
+    }
+    match option(&kwargs, "default") {
+        None | Some(Value::Function(_) | Value::Builtin(_)) => {}
+        Some(value) => spec = spec.default(to_scalar(value)?),
+    }
+    let choices = match option(&kwargs, "choices") {
+        Some(Value::List(items)) => Some(choice_pairs(&items.borrow())),
+        Some(Value::Tuple(items)) => Some(choice_pairs(items)),
+        _ => None,
+    };
+    let auto_now = flag("auto_now") || flag("auto_now_add");
+    Ok(Value::Field(Rc::new(FieldDef {
+        spec,
+        choices,
+        auto_now,
+    })))
+}
+
+/// `[(value, label), …]`; grouped choices (`("Group", [(v, l), …])`) are flattened.
+fn choice_pairs(items: &[Value]) -> Vec<(Value, Value)> {
+    let mut out = vec![];
+    for item in items {
+        if let Value::Tuple(pair) = item {
+            match (pair.first(), pair.get(1)) {
+                (Some(_), Some(Value::List(group))) => out.extend(choice_pairs(&group.borrow())),
+                (Some(_), Some(Value::Tuple(group)))
+                    if group.iter().all(|g| matches!(g, Value::Tuple(_))) =>
+                {
+                    out.extend(choice_pairs(group))
+                }
+                (Some(v), Some(l)) => out.push((v.clone(), l.clone())),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn string_list(value: &Value, what: &str) -> Result<Vec<String>, ScriptError> {
+    let items = match value {
+        Value::List(l) => l.borrow().clone(),
+        Value::Tuple(t) => t.to_vec(),
+        Value::Str(s) => vec![Value::Str(Rc::clone(s))],
+        other => {
+            return Err(ScriptError::type_error(format!(
+                "Meta.{what} must be a list or tuple, not {}",
+                other.type_name()
+            )))
+        }
+    };
+    items
+        .into_iter()
+        .map(|i| match i {
+            Value::Str(s) => Ok(s.to_string()),
+            other => Err(ScriptError::unsupported(format!(
+                "Meta.{what} entries other than field names ({})",
+                other.repr()
+            ))),
+        })
+        .collect()
+}
+
+/// Builds the model of a class body (fields, Meta, methods) on top of its abstract base
+/// models' fields and options. An abstract model gives no model to register.
+pub fn define_model(
+    interp: &mut Interpreter,
+    name: &str,
+    bases: &[Rc<ModelClass>],
+    body: &[Stmt],
+    stmt: &Stmt,
+) -> Result<(Option<PendingModel>, Rc<ModelClass>), ScriptError> {
+    let mut class = ModelClass {
+        name: name.to_string(),
+        choices: HashMap::new(),
+        auto_now: Vec::new(),
+        attributes: HashMap::new(),
+        abstract_model: None,
+        str_method: None,
+        methods: HashMap::new(),
+    };
+    let mut model = Model::new(name);
+    for base in bases {
+        // Django copies an abstract base's fields into each subclass, and its Meta when the
+        // subclass declares none.
+        if let Some(inherited) = &base.abstract_model {
+            for field in inherited.fields() {
+                model = model.field(field.name(), field.spec().clone());
+            }
+            model = model.ordering(inherited.default_ordering().to_vec());
+        }
+        class.choices.extend(base.choices.clone());
+        class.auto_now.extend(base.auto_now.iter().cloned());
+        class.attributes.extend(base.attributes.clone());
+        class.methods.extend(base.methods.clone());
+        class.str_method = class.str_method.take().or_else(|| base.str_method.clone());
+    }
+    // The class body is its own scope: constants defined there (`GENRES = [...]`) are
+    // visible to the later lines of the body only.
+    interp.frames.push(HashMap::new());
+    let built = model_body(interp, model, &mut class, body);
+    class
+        .attributes
+        .extend(interp.frames.pop().unwrap_or_default());
+    let (model, is_abstract) = built?;
+    let location = Location {
+        file: interp.file.clone(),
+        line: stmt.line,
+        col: stmt.col,
+    };
+    if is_abstract {
+        class.abstract_model = Some(model);
+        return Ok((None, Rc::new(class)));
+    }
+    Ok((Some(PendingModel { model, location }), Rc::new(class)))
+}
+
+fn model_body(
+    interp: &mut Interpreter,
+    mut model: Model,
+    class: &mut ModelClass,
+    body: &[Stmt],
+) -> Result<(Model, bool), ScriptError> {
+    let mut is_abstract = false;
+    for item in body {
+        let file = interp.file.clone();
+        let located = |e: ScriptError| e.at(&file, item.line, item.col);
+        match &item.kind {
+            StmtKind::Assign(targets, value) => {
+                let value = interp.eval(value).map_err(located)?;
+                for target in targets {
+                    let ExprKind::Name(field_name) = &target.kind else {
+                        // `OPEN, DONE = "o", "d"`: class constants.
+                        interp.assign(target, value.clone()).map_err(located)?;
+                        continue;
+                    };
+                    // Class constants (choices lists, …) are kept in the body's scope only.
+                    match &value {
+                        Value::Field(def) => {
+                            model = model.field(field_name.clone(), def.spec.clone());
+                            if let Some(choices) = &def.choices {
+                                class.choices.insert(field_name.clone(), choices.clone());
+                            }
+                            if def.auto_now {
+                                class.auto_now.push(field_name.clone());
+                            }
+                        }
+                        other => interp.set_name(field_name, other.clone()),
+                    }
+                }
+            }
+            StmtKind::Class {
+                name: meta,
+                body: meta_body,
+                ..
+            } if meta == "Meta" => {
+                (model, is_abstract) = apply_meta(interp, model, meta_body)?;
+            }
+            StmtKind::Def {
+                name: method,
+                params,
+                body,
+            } => {
+                let function = Rc::new(
+                    interp
+                        .make_function(method, params, FunctionBody::Statements(body.clone()))
+                        .map_err(located)?,
+                );
+                if method == "__str__" {
+                    class.str_method = Some(function);
+                } else {
+                    class.methods.insert(method.clone(), function);
+                }
+            }
+            StmtKind::Pass | StmtKind::Import(_) => {}
+            StmtKind::Expr(e) if matches!(e.kind, ExprKind::Str(_)) => {}
+            _ => {
+                return Err(located(ScriptError::unsupported(
+                    "this statement in a model class body",
+                )))
+            }
+        }
+    }
+    Ok((model, is_abstract))
+}
+
+/// Applies `class Meta`; also says whether it declares `abstract = True`.
+fn apply_meta(
+    interp: &mut Interpreter,
+    mut model: Model,
+    body: &[Stmt],
+) -> Result<(Model, bool), ScriptError> {
+    let mut is_abstract = false;
+    for item in body {
+        let file = interp.file.clone();
+        let located = |e: ScriptError| e.at(&file, item.line, item.col);
+        let StmtKind::Assign(targets, value) = &item.kind else {
+            continue;
+        };
+        let value = interp.eval(value).map_err(located)?;
+        for target in targets {
+            let ExprKind::Name(option) = &target.kind else {
+                continue;
+            };
+            match option.as_str() {
+                "ordering" => {
+                    model = model.ordering(string_list(&value, "ordering").map_err(located)?)
+                }
+                "db_table" => model = model.db_table(value.to_str()),
+                "abstract" => is_abstract = value.truthy(),
+                "get_latest_by" => {
+                    model =
+                        model.get_latest_by(string_list(&value, "get_latest_by").map_err(located)?)
+                }
+                "unique_together" => {
+                    let sets = match &value {
+                        Value::List(l) => l.borrow().clone(),
+                        Value::Tuple(t) => t.to_vec(),
+                        _ => vec![],
+                    };
+                    if sets.iter().all(|s| matches!(s, Value::Str(_))) {
+                        model = model.unique_together(
+                            string_list(&value, "unique_together").map_err(located)?,
+                        );
+                    } else {
+                        for set in sets {
+                            model = model.unique_together(
+                                string_list(&set, "unique_together").map_err(located)?,
+                            );
+                        }
+                    }
+                }
+                "indexes" => {
+                    let items = match &value {
+                        Value::List(l) => l.borrow().clone(),
+                        Value::Tuple(t) => t.to_vec(),
+                        _ => vec![],
+                    };
+                    for index in items {
+                        if let Value::Opaque(_, options) = &index {
+                            if let Some((_, fields)) = options.iter().find(|(k, _)| k == "fields") {
+                                model =
+                                    model.index(string_list(fields, "indexes").map_err(located)?);
+                            }
+                        }
+                    }
+                }
+                // constraints, verbose_name, abstract, managed, … are accepted and ignored.
+                _ => {}
+            }
+        }
+    }
+    Ok((model, is_abstract))
+}
+
+/// Registers models so that every relation's target comes first.
+pub fn register_all(db: &Database, mut pending: Vec<PendingModel>) -> Result<(), ScriptError> {
+    let registered: Vec<String> = db
+        .registry()
+        .models()
+        .iter()
+        .map(|m| m.name().to_lowercase())
+        .collect();
+    while !pending.is_empty() {
+        let names: Vec<String> = pending
+            .iter()
+            .map(|p| p.model.name().to_lowercase())
+            .collect();
+        let ready = pending.iter().position(|p| {
+            p.model.fields().iter().all(|f| match f.relation() {
+                Some(r) => {
+                    let to = r.to.to_lowercase();
+                    to == "self"
+                        || to == p.model.name().to_lowercase()
+                        || registered.contains(&to)
+                        || !names.contains(&to)
+                }
+                None => true,
+            })
+        });
+        let next = pending.remove(ready.unwrap_or(0));
+        let location = next.location.clone();
+        db.register(next.model)
+            .map_err(|e| ScriptError::from(e).at(&location.file, location.line, location.col))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::{Format, Mode};
+
+    fn interp() -> Interpreter {
+        Interpreter::new(
+            "t.py",
+            std::path::PathBuf::from("."),
+            Mode::Print(Format::Json),
+            Box::new(std::io::sink()),
+        )
+    }
+
+    fn kw(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn field_classes_map_to_quiver_fields_with_their_options() {
+        let mut i = interp();
+        let Value::Field(spec) = field_call(
+            &mut i,
+            "EmailField",
+            vec![],
+            kw(&[("null", Value::Bool(true)), ("unique", Value::Bool(true))]),
+        )
+        .unwrap() else {
+            panic!("not a field")
+        };
+        assert_eq!(
+            spec.spec.field_type,
+            FieldType::CharField {
+                max_length: Some(254)
+            }
+        );
+        assert!(spec.spec.null && spec.spec.unique);
+        let Value::Field(spec) = field_call(
+            &mut i,
+            "DecimalField",
+            vec![],
+            kw(&[
+                ("max_digits", Value::Int(6)),
+                ("decimal_places", Value::Int(2)),
+                ("default", Value::Int(0)),
+            ]),
+        )
+        .unwrap() else {
+            panic!("not a field")
+        };
+        assert_eq!(
+            spec.spec.field_type,
+            FieldType::DecimalField {
+                max_digits: 6,
+                decimal_places: 2
+            }
+        );
+        assert!(spec.spec.default.is_some());
+        let cascade = Value::Opaque(Rc::from("SET_NULL"), Rc::new(vec![]));
+        let Value::Field(spec) = field_call(
+            &mut i,
+            "ForeignKey",
+            vec![Value::str("shop.Customer"), cascade],
+            kw(&[("related_name", Value::str("orders"))]),
+        )
+        .unwrap() else {
+            panic!("not a field")
+        };
+        let relation = spec.spec.field_type.relation().unwrap();
+        assert_eq!(
+            (
+                relation.to.as_str(),
+                relation.on_delete,
+                relation.related_name.as_deref()
+            ),
+            ("Customer", OnDelete::SetNull, Some("orders"))
+        );
+        let err = field_call(&mut i, "DecimalField", vec![], vec![]).unwrap_err();
+        assert_eq!(err.kind, "ImproperlyConfigured");
+        let err = field_call(&mut i, "ForeignKey", vec![Value::str("A")], vec![]).unwrap_err();
+        assert_eq!(
+            err.message,
+            "ForeignKey.__init__() missing 1 required positional argument: 'on_delete'"
+        );
+    }
+
+    #[test]
+    fn models_register_in_dependency_order() {
+        let db = Database::new();
+        let at = Location {
+            file: "t.py".into(),
+            line: 1,
+            col: 1,
+        };
+        let order = Model::new("Order").field(
+            "customer",
+            quiver::model::ForeignKey::new("Customer", OnDelete::Cascade),
+        );
+        let customer = Model::new("Customer").field("name", quiver::model::CharField::new(5));
+        register_all(
+            &db,
+            vec![
+                PendingModel {
+                    model: order,
+                    location: at.clone(),
+                },
+                PendingModel {
+                    model: customer,
+                    location: at,
+                },
+            ],
+        )
+        .unwrap();
+        let names: Vec<String> = db
+            .registry()
+            .models()
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect();
+        assert_eq!(names, ["Customer", "Order"]);
+    }
+}

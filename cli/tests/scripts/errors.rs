@@ -1,0 +1,159 @@
+//! Errors a script can meet — syntax, constructs outside the subset, run-time exceptions —
+//! each with its file:line:col and Django's (or Python's) class and message.
+
+use crate::support::run_source;
+
+const MODELS: &str = "\
+from django.db import models
+
+class Customer(models.Model):
+    name = models.CharField(max_length=20)
+
+class Tag(models.Model):
+    label = models.CharField(max_length=20)
+
+";
+
+/// The last stdout line (the JSON error line) and the stderr message.
+fn failure(source: &str) -> (String, String) {
+    let out = run_source(source, "json", &[]);
+    assert!(!out.success, "the script should fail: {}", out.stdout);
+    let last = out.stdout.lines().last().unwrap_or_default().to_string();
+    let message = out.stderr.lines().last().unwrap_or_default().to_string();
+    let message = message
+        .split_once("script.py:")
+        .map(|(_, m)| m.to_string())
+        .unwrap_or(message);
+    (last, message)
+}
+
+#[test]
+fn syntax_errors_name_the_position() {
+    let (line, message) = failure("x = 1\nprint((x,\n");
+    assert_eq!(
+        line,
+        r#"{"error":"SyntaxError","message":"'(' was never closed"}"#
+    );
+    assert_eq!(message, "2:6: SyntaxError: '(' was never closed");
+    let (_, message) = failure("if True:\nprint(1)\n");
+    assert_eq!(message, "2:1: SyntaxError: expected an indented block");
+    let (_, message) = failure("x = 'open\n");
+    assert_eq!(message, "1:5: SyntaxError: unterminated string literal");
+}
+
+#[test]
+fn constructs_outside_the_subset_say_which() {
+    let (_, message) = failure("async def f():\n    pass\n");
+    assert_eq!(message, "1:1: SyntaxError: unsupported construct: 'async'");
+    let (_, message) = failure("class Plain:\n    pass\n");
+    assert_eq!(
+        message,
+        "1:1: SyntaxError: unsupported construct: class 'Plain': only model classes (models.Model) and exception classes can be defined"
+    );
+    let (_, message) = failure("with open('f') as f:\n    pass\n");
+    assert_eq!(message, "1:6: NameError: name 'open' is not defined");
+    let (_, message) = failure(&format!(
+        "{MODELS}class VipCustomer(Customer):\n    level = models.IntegerField()\n"
+    ));
+    assert_eq!(
+        message,
+        "9:1: SyntaxError: unsupported construct: class 'VipCustomer(Customer)': multi-table inheritance (only abstract base models)"
+    );
+    let (_, message) = failure("x = [*range(3)]\n");
+    assert_eq!(
+        message,
+        "1:6: SyntaxError: unsupported construct: starred expressions"
+    );
+}
+
+#[test]
+fn django_errors_keep_their_class_and_wording() {
+    let (line, message) = failure(&format!(
+        "{MODELS}print(1)\nCustomer.objects.filter(nme='x').count()\n"
+    ));
+    assert_eq!(
+        line,
+        r#"{"error":"FieldError","message":"Cannot resolve keyword 'nme' into field. Choices are: id, name"}"#
+    );
+    assert_eq!(
+        message,
+        "10:34: FieldError: Cannot resolve keyword 'nme' into field. Choices are: id, name"
+    );
+    let (line, _) = failure(&format!("{MODELS}Customer.objects.get(name='nobody')\n"));
+    assert_eq!(
+        line,
+        r#"{"error":"DoesNotExist","message":"Customer matching query does not exist."}"#
+    );
+    let (line, _) = failure(&format!("{MODELS}Customer.objects.all()[-1]\n"));
+    assert_eq!(
+        line,
+        r#"{"error":"ValueError","message":"Negative indexing is not supported."}"#
+    );
+    let (line, _) = failure(&format!("{MODELS}Customer.objects.update(name='x')\n"));
+    assert!(
+        line.starts_with(r#"{"error":"NotSupportedError""#),
+        "{line}"
+    );
+}
+
+#[test]
+fn python_errors_have_python_messages() {
+    let (line, message) = failure("x = 1\ny = x / 0\n");
+    assert_eq!(
+        line,
+        r#"{"error":"ZeroDivisionError","message":"division by zero"}"#
+    );
+    assert_eq!(message, "2:5: ZeroDivisionError: division by zero");
+    let (line, _) = failure("print(undefined)\n");
+    assert_eq!(
+        line,
+        r#"{"error":"NameError","message":"name 'undefined' is not defined"}"#
+    );
+    let (line, _) = failure("d = {'a': 1}\nd['b']\n");
+    assert_eq!(line, r#"{"error":"KeyError","message":"'b'"}"#);
+    let (line, _) = failure("assert 1 == 2, 'no'\n");
+    assert_eq!(line, r#"{"error":"AssertionError","message":"no"}"#);
+    let (line, _) = failure("'a' + 1\n");
+    assert_eq!(
+        line,
+        r#"{"error":"TypeError","message":"unsupported operand type(s) for +: 'str' and 'int'"}"#
+    );
+}
+
+#[test]
+fn except_matches_by_class_and_model() {
+    let source = format!(
+        "{MODELS}\
+from django.core.exceptions import ObjectDoesNotExist
+class Oops(ValueError):
+    pass
+
+try:
+    Customer.objects.get(name='nobody')
+except Tag.DoesNotExist:
+    print('wrong model')
+except Customer.DoesNotExist as e:
+    print('customer', str(e))
+try:
+    Tag.objects.get(pk=1)
+except ObjectDoesNotExist:
+    print('any model')
+try:
+    raise Oops('custom')
+except ValueError as e:
+    print(type(e) is Oops, str(e))
+finally:
+    print('finally')
+try:
+    Tag.objects.get(pk=1)
+except Customer.DoesNotExist:
+    print('not reached')
+"
+    );
+    let out = run_source(&source, "json", &[]);
+    assert_eq!(
+        out.stdout,
+        "[\"customer\",\"Customer matching query does not exist.\"]\n\"any model\"\n[true,\"custom\"]\n\"finally\"\n{\"error\":\"DoesNotExist\",\"message\":\"Tag matching query does not exist.\"}\n"
+    );
+    assert!(!out.success);
+}

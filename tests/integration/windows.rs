@@ -1,0 +1,624 @@
+//! Window functions against real Django: every function, frame kind and exclusion, with ties,
+//! NULLs in partition and order keys, and single-row partitions; filters on windows (Django
+//! 4.2's QUALIFY) with slicing, `count()`, `values()` and `aggregate()` after them; windows over
+//! grouped rows; Django's errors for invalid frames and arguments.
+//!
+//! `django/windows.py` runs the same QuerySets in Django 5.1.4 on SQLite; its output,
+//! `django/windows.sqlite.jsonl`, holds one `[label, value]` line per case:
+//!
+//! ```text
+//! /tmp/django-venv/bin/python /work/shared/django-oracle/django_runner.py \
+//!     tests/integration/django/windows.py --db sqlite > tests/integration/django/windows.sqlite.jsonl
+//! ```
+//!
+//! Every window ORDER BY there places NULLs explicitly, so SQLite's NULL order (first when
+//! ascending) never shows; RANGE frames with offsets come from SQLite because Django refuses
+//! them on PostgreSQL (SEMANTICS.md says to compute them and take SQLite's answer).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use quiver::prelude::*;
+use quiver::QuerySet;
+use serde_json::Value as Json;
+
+use crate::semantics::{column, error, matches, rows, scalar, Actual};
+
+static DJANGO: LazyLock<HashMap<String, Json>> = LazyLock::new(|| {
+    include_str!("django/windows.sqlite.jsonl")
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let parsed: Json = serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("bad line {line}: {error}"));
+            match parsed {
+                Json::Array(mut pair) if pair.len() == 2 => {
+                    let value = pair.pop().unwrap_or(Json::Null);
+                    let label = pair.pop().and_then(|l| l.as_str().map(str::to_owned));
+                    (label.unwrap_or_default(), value)
+                }
+                other => panic!("not a [label, value] line: {other}"),
+            }
+        })
+        .collect()
+});
+
+fn assert_django(label: &str, actual: Actual) {
+    let expected = DJANGO
+        .get(label)
+        .unwrap_or_else(|| panic!("no Django output for {label}: re-run django/windows.py"));
+    assert!(
+        matches(expected, &actual),
+        "{label}:\n  Django: {expected}\n  Quiver: {actual:?}"
+    );
+}
+
+/// The fixture of `django/windows.py`.
+fn staff() -> Database {
+    staff_in(Database::new())
+}
+
+/// The fixture in `db`.
+fn staff_in(db: Database) -> Database {
+    db.register(
+        Model::new("Emp")
+            .field("name", CharField::new(20))
+            .field("dept", CharField::new(20).null())
+            .field("salary", IntegerField::new().null())
+            .field("bonus", DecimalField::new(8, 2).null())
+            .field("hired", DateField::new()),
+    )
+    .expect("valid model");
+    let rows: [(
+        &str,
+        Option<&str>,
+        Option<i32>,
+        Option<i128>,
+        (i32, u32, u32),
+    ); 10] = [
+        ("Ann", Some("eng"), Some(100), Some(1050), (2019, 3, 1)),
+        ("Bob", Some("eng"), Some(120), Some(725), (2020, 6, 1)),
+        ("Cy", Some("eng"), Some(100), None, (2020, 1, 15)),
+        ("Dee", Some("eng"), None, Some(300), (2021, 2, 1)),
+        ("Eve", Some("ops"), Some(90), Some(100), (2019, 7, 1)),
+        ("Fay", Some("ops"), Some(95), Some(250), (2021, 9, 9)),
+        ("Gus", Some("ops"), Some(90), Some(475), (2022, 1, 1)),
+        ("Hal", Some("solo"), Some(70), Some(10), (2018, 1, 1)),
+        ("Ivy", None, Some(80), Some(800), (2020, 5, 5)),
+        ("Jon", None, Some(85), None, (2023, 3, 3)),
+    ];
+    for (name, dept, salary, bonus, (y, m, d)) in rows {
+        db.objects("Emp")
+            .create([
+                ("name", ScalarValue::from(name)),
+                ("dept", ScalarValue::Utf8(dept.map(str::to_owned))),
+                ("salary", ScalarValue::Int32(salary)),
+                ("bonus", ScalarValue::Decimal128(bonus, 8, 2)),
+                ("hired", date(y, m, d).expect("valid date")),
+            ])
+            .expect("row created");
+    }
+    db
+}
+
+/// `[[name, w], …]` by name, `w` being the window annotation.
+fn pairs(db: &Database, window: Expression) -> Actual {
+    pairs_of(&db.objects("Emp"), window)
+}
+
+fn pairs_of(qs: &QuerySet, window: Expression) -> Actual {
+    let qs = qs.annotate([("w", window)]).order_by(["name"]);
+    match qs.values(["name", "w"]).fetch() {
+        Ok(result) => Actual::List(
+            result
+                .iter()
+                .map(|r| {
+                    Actual::List(
+                        ["name", "w"]
+                            .iter()
+                            .map(|c| r.get_value(c).map_or(Actual::Null, |v| scalar(&v)))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        ),
+        Err(e) => error(e),
+    }
+}
+
+fn by_salary() -> [OrderBy; 1] {
+    [F("salary").asc_nulls_last()]
+}
+
+fn by_salary_total() -> [OrderBy; 2] {
+    [F("salary").asc_nulls_last(), F("name").asc()]
+}
+
+fn dept<T>(window: Expression, order: impl IntoIterator<Item = T>) -> Expression
+where
+    T: Into<OrderItem>,
+{
+    window.partition_by(["dept"]).order_by(order)
+}
+
+#[test]
+fn ranking_functions_with_ties_and_null_partitions() {
+    let db = staff();
+    assert_django(
+        "row_number",
+        pairs(&db, dept(Window(RowNumber()), by_salary_total())),
+    );
+    assert_django("rank", pairs(&db, dept(Window(Rank()), by_salary())));
+    assert_django(
+        "dense_rank",
+        pairs(
+            &db,
+            Window(DenseRank())
+                .partition_by([F("dept")])
+                .order_by(by_salary()),
+        ),
+    );
+    assert_django(
+        "percent_rank",
+        pairs(&db, dept(Window(PercentRank()), by_salary())),
+    );
+    assert_django(
+        "cume_dist",
+        pairs(&db, dept(Window(CumeDist()), by_salary())),
+    );
+    assert_django(
+        "ntile_3",
+        pairs(&db, Window(Ntile(3)).order_by(by_salary_total())),
+    );
+    assert_django(
+        "ntile_partition",
+        pairs(&db, dept(Window(Ntile(2)), by_salary_total())),
+    );
+    assert_django(
+        "rank_desc_nulls_first",
+        pairs(
+            &db,
+            Window(Rank()).order_by([F("salary").desc_nulls_first()]),
+        ),
+    );
+    assert_django(
+        "rank_no_order",
+        pairs(&db, Window(Rank()).partition_by(["dept"])),
+    );
+    assert_django(
+        "rank_by_year",
+        pairs(&db, Window(Rank()).order_by([ExtractYear("hired").asc()])),
+    );
+    assert_django(
+        "rank_by_transform",
+        pairs(&db, Window(DenseRank()).order_by([F("hired__year").desc()])),
+    );
+    assert_django(
+        "row_number_two_keys",
+        pairs(
+            &db,
+            Window(RowNumber()).order_by([
+                F("dept").asc_nulls_first(),
+                F("salary").desc_nulls_last(),
+                F("name").asc(),
+            ]),
+        ),
+    );
+}
+
+#[test]
+fn lag_lead_and_value_functions_honour_frames() {
+    let db = staff();
+    assert_django(
+        "lag",
+        pairs(&db, dept(Window(Lag("salary")), by_salary_total())),
+    );
+    assert_django(
+        "lag_2_default",
+        pairs(
+            &db,
+            Window(Lag("salary").offset(2).default(-1)).order_by(by_salary_total()),
+        ),
+    );
+    assert_django(
+        "lead",
+        pairs(&db, dept(Window(Lead("name")), by_salary_total())),
+    );
+    assert_django(
+        "lead_default",
+        pairs(&db, dept(Window(Lead("bonus").default(dec("0"))), ["name"])),
+    );
+    assert_django(
+        "first_value",
+        pairs(&db, dept(Window(FirstValue("name")), by_salary_total())),
+    );
+    assert_django(
+        "last_value_default_frame",
+        pairs(&db, dept(Window(LastValue("name")), by_salary())),
+    );
+    assert_django(
+        "last_value_whole",
+        pairs(
+            &db,
+            dept(Window(LastValue("name")), by_salary_total()).frame(RowRange(None, None)),
+        ),
+    );
+    assert_django(
+        "nth_value_2",
+        pairs(&db, dept(Window(NthValue("name", 2)), by_salary_total())),
+    );
+    assert_django(
+        "nth_value_frame",
+        pairs(
+            &db,
+            Window(NthValue("salary", 2))
+                .order_by(by_salary_total())
+                .frame(RowRange(Some(-1), Some(1))),
+        ),
+    );
+}
+
+#[test]
+fn aggregates_over_default_frames() {
+    let db = staff();
+    assert_django(
+        "sum_partition",
+        pairs(&db, Window(Sum("salary")).partition_by(["dept"])),
+    );
+    assert_django(
+        "sum_running_peers",
+        pairs(&db, Window(Sum("salary")).order_by(by_salary())),
+    );
+    assert_django(
+        "count_running",
+        pairs(&db, dept(Window(Count("salary")), by_salary())),
+    );
+    assert_django(
+        "count_star",
+        pairs(&db, Window(Count("*")).partition_by(["dept"])),
+    );
+    assert_django(
+        "avg_partition",
+        pairs(&db, Window(Avg("salary")).partition_by(["dept"])),
+    );
+    assert_django(
+        "min_running",
+        pairs(&db, Window(Min("name")).order_by(by_salary_total())),
+    );
+    assert_django(
+        "max_partition",
+        pairs(&db, Window(Max("hired")).partition_by(["dept"])),
+    );
+    assert_django(
+        "sum_decimal",
+        pairs(&db, Window(Sum("bonus")).partition_by(["dept"])),
+    );
+    assert_django(
+        "sum_filter",
+        pairs(
+            &db,
+            Window(Sum("salary").filter(q!(bonus__gt = 2))).partition_by(["dept"]),
+        ),
+    );
+}
+
+#[test]
+fn rows_and_range_frames_with_exclusions() {
+    let db = staff();
+    let sum = || Window(Sum("salary"));
+    assert_django(
+        "rows_sliding",
+        pairs(
+            &db,
+            sum()
+                .order_by(by_salary_total())
+                .frame(RowRange(Some(-1), Some(1))),
+        ),
+    );
+    assert_django(
+        "rows_preceding_only",
+        pairs(
+            &db,
+            sum()
+                .order_by(by_salary_total())
+                .frame(RowRange(Some(-2), Some(-1))),
+        ),
+    );
+    assert_django(
+        "rows_following_only",
+        pairs(
+            &db,
+            Window(Max("salary"))
+                .order_by(by_salary_total())
+                .frame(RowRange(Some(1), Some(3))),
+        ),
+    );
+    assert_django(
+        "rows_to_end",
+        pairs(
+            &db,
+            dept(Window(Count("*")), by_salary_total()).frame(RowRange(Some(0), None)),
+        ),
+    );
+    assert_django(
+        "range_offset",
+        pairs(
+            &db,
+            sum()
+                .order_by(by_salary())
+                .frame(ValueRange(Some(-10), Some(5))),
+        ),
+    );
+    assert_django(
+        "range_offset_desc",
+        pairs(
+            &db,
+            Window(Count("salary"))
+                .order_by([F("salary").desc_nulls_last()])
+                .frame(ValueRange(Some(-10), Some(0))),
+        ),
+    );
+    assert_django(
+        "range_current",
+        pairs(
+            &db,
+            sum()
+                .order_by(by_salary())
+                .frame(ValueRange(Some(0), Some(0))),
+        ),
+    );
+    assert_django(
+        "range_unbounded_following",
+        pairs(
+            &db,
+            dept(Window(Min("name")), by_salary()).frame(ValueRange(Some(0), None)),
+        ),
+    );
+    assert_django(
+        "exclude_current_row",
+        pairs(
+            &db,
+            sum()
+                .partition_by(["dept"])
+                .frame(RowRange(None, None).exclusion(WindowFrameExclusion::CURRENT_ROW)),
+        ),
+    );
+    assert_django(
+        "exclude_group",
+        pairs(
+            &db,
+            Window(Count("*"))
+                .order_by(by_salary())
+                .frame(RowRange(None, None).exclusion(WindowFrameExclusion::GROUP)),
+        ),
+    );
+    assert_django(
+        "exclude_ties",
+        pairs(
+            &db,
+            sum()
+                .order_by(by_salary())
+                .frame(ValueRange(None, Some(0)).exclusion(WindowFrameExclusion::TIES)),
+        ),
+    );
+    assert_django(
+        "exclude_no_others",
+        pairs(
+            &db,
+            sum()
+                .order_by(by_salary_total())
+                .frame(RowRange(Some(-1), Some(0)).exclusion(WindowFrameExclusion::NO_OTHERS)),
+        ),
+    );
+    assert_django(
+        "first_value_exclude_current",
+        pairs(
+            &db,
+            Window(FirstValue("name"))
+                .order_by(by_salary_total())
+                .frame(RowRange(Some(0), Some(2)).exclusion(WindowFrameExclusion::CURRENT_ROW)),
+        ),
+    );
+}
+
+#[test]
+fn invalid_frames_and_arguments_raise_djangos_errors() {
+    let db = staff();
+    let sum = || Window(Sum("salary")).order_by(by_salary());
+    assert_django(
+        "frame_start_after_end",
+        pairs(&db, sum().frame(RowRange(Some(2), Some(1)))),
+    );
+    assert_django(
+        "value_range_positive_start",
+        pairs(&db, sum().frame(ValueRange(Some(1), None))),
+    );
+    assert_django(
+        "value_range_negative_end",
+        pairs(&db, sum().frame(ValueRange(None, Some(-1)))),
+    );
+    assert_django(
+        "lag_zero_offset",
+        pairs(&db, Window(Lag("salary").offset(0))),
+    );
+    assert_django("ntile_zero", pairs(&db, Window(Ntile(0))));
+    assert_django("nth_value_zero", pairs(&db, Window(NthValue("salary", 0))));
+    assert_django("window_of_field", pairs(&db, Window(F("salary"))));
+}
+
+fn ranked(db: &Database) -> QuerySet {
+    db.objects("Emp").annotate([(
+        "rn",
+        dept(
+            Window(RowNumber()),
+            [F("salary").desc_nulls_last(), F("name").asc()],
+        ),
+    )])
+}
+
+#[test]
+fn filters_on_windows_run_after_them() {
+    let db = staff();
+    let top2 = ranked(&db).filter(q!(rn__lte = 2)).order_by(["name"]);
+    let result = top2.values(["name", "rn"]).fetch().expect("runs");
+    let pairs = Actual::List(
+        result
+            .iter()
+            .map(|r| {
+                Actual::List(vec![
+                    r.get_value("name").map_or(Actual::Null, |v| scalar(&v)),
+                    r.get_value("rn").map_or(Actual::Null, |v| scalar(&v)),
+                ])
+            })
+            .collect(),
+    );
+    assert_django("filter_top2", pairs);
+    assert_django(
+        "exclude_first",
+        column(&ranked(&db).exclude(q!(rn = 1)).order_by(["name"]), "name"),
+    );
+    assert_django(
+        "filter_count",
+        match ranked(&db).filter(q!(rn__lte = 2)).count() {
+            Ok(n) => Actual::Int(n as i128),
+            Err(e) => error(e),
+        },
+    );
+    assert_django(
+        "filter_slice",
+        column(
+            &ranked(&db)
+                .filter(q!(rn = 1))
+                .order_by(["-salary"])
+                .slice(1..3),
+            "name",
+        ),
+    );
+    assert_django(
+        "filter_values",
+        rows(
+            &ranked(&db)
+                .filter(q!(rn = 1, salary__gte = 90))
+                .order_by(["dept"])
+                .values(["dept", "rn"]),
+        ),
+    );
+    assert_django(
+        "filter_and_plain",
+        column(
+            &ranked(&db)
+                .filter(q!(rn = 1) | q!(name = "Gus"))
+                .order_by(["name"]),
+            "name",
+        ),
+    );
+    let aliased = db
+        .objects("Emp")
+        .alias([(
+            "r",
+            Window(Rank()).order_by([F("salary").desc_nulls_last()]),
+        )])
+        .filter(q!(r__lte = 3))
+        .order_by(["name"]);
+    assert_django("alias_filter", column(&aliased, "name"));
+    assert_django(
+        "window_arithmetic",
+        pairs_of(
+            &db.objects("Emp"),
+            F("salary") - Window(Avg("salary")).partition_by(["dept"]),
+        ),
+    );
+}
+
+#[test]
+fn windows_over_grouped_rows_and_aggregates_over_windows() {
+    let db = staff();
+    let per_dept = db
+        .objects("Emp")
+        .values(["dept"])
+        .annotate([("total", Sum("salary"))])
+        .annotate([(
+            "rank",
+            Window(Rank()).order_by([F("total").desc_nulls_last()]),
+        )])
+        .order_by([OrderItem::from("rank"), F("dept").asc_nulls_first().into()]);
+    let result = per_dept.fetch().expect("runs");
+    let triples = Actual::List(
+        result
+            .iter()
+            .map(|r| {
+                Actual::List(
+                    ["dept", "total", "rank"]
+                        .iter()
+                        .map(|c| r.get_value(c).map_or(Actual::Null, |v| scalar(&v)))
+                        .collect(),
+                )
+            })
+            .collect(),
+    );
+    assert_django("rank_of_group_totals", triples);
+    let running = db
+        .objects("Emp")
+        .values(["dept"])
+        .annotate([("n", Count("id"))])
+        .annotate([(
+            "running",
+            Window(Sum("n")).order_by([F("dept").asc_nulls_first()]),
+        )]);
+    assert_django("running_share", rows(&running));
+    let total = ranked(&db)
+        .filter(q!(rn__lte = 2))
+        .aggregate([AggregateArg::from(("total", Sum("salary")))]);
+    assert_django(
+        "aggregate_over_window",
+        match total {
+            Ok(row) => Actual::Object(
+                row.iter()
+                    .map(|(name, value)| (name.to_owned(), scalar(value)))
+                    .collect(),
+            ),
+            Err(e) => error(e),
+        },
+    );
+}
+
+#[test]
+fn top_k_per_partition_is_planned_and_answers_like_the_full_sort() {
+    let fast = staff();
+    let plain = staff_in(Database::with_config(
+        SessionConfig::new().disable_rule("replace_rank_filter_with_top_k"),
+    ));
+    let plan = ranked(&fast)
+        .filter(q!(rn__lte = 2))
+        .explain()
+        .expect("explains");
+    assert!(
+        plan.contains("WindowExec") && plan.contains("partition_fetch=2"),
+        "{plan}"
+    );
+    let plan = ranked(&plain)
+        .filter(q!(rn__lte = 2))
+        .explain()
+        .expect("explains");
+    assert!(!plan.contains("partition_fetch"), "{plan}");
+    let windows = [
+        Window(RowNumber()).order_by([F("salary").desc_nulls_first()]),
+        dept(Window(RowNumber()), [F("salary").asc_nulls_first()]),
+        dept(Window(Rank()), [F("salary").desc_nulls_last()]),
+        Window(Rank()).partition_by(["dept"]),
+    ];
+    for window in windows {
+        for k in 0..5i64 {
+            let query = |db: &Database| {
+                let qs = db
+                    .objects("Emp")
+                    .annotate([("r", window.clone())])
+                    .filter(q!(r__lte = k))
+                    .order_by(["name"])
+                    .values(["name", "r"]);
+                format!("{}", qs.fetch().expect("runs"))
+            };
+            assert_eq!(query(&fast), query(&plain), "{window} <= {k}");
+        }
+    }
+}
