@@ -6,9 +6,11 @@
 //! depends only on Arrow; DataFusion is a dev-dependency used by the benchmark files.
 //!
 //! - [`h2o`]: the H2O db-benchmark tables — [`groupby_batches`] and [`join_tables`].
+//! - [`shop`]: customers and orders, and a tree of nodes, for the subquery and CTE benchmarks.
 //! - [`parse_row_count`]: sizes such as `1e7` from environment variables and command lines.
 
 pub mod h2o;
+pub mod shop;
 
 pub use h2o::{groupby_batches, groupby_schema, join_tables, JoinTables, Table, BATCH_SIZE};
 

@@ -10,9 +10,9 @@ pub use crate::expressions::*;
 pub use crate::model::*;
 pub use crate::q;
 pub use crate::queryset::{
-    prefetch_related_objects, AggregateArg, Atomic, BulkCreateOptions, CheckConstraint, IndexSpec,
-    IntoFieldValues, OrderItem, Prefetch, QuerySet, RelatedManager, SelectForUpdate, SelectRelated,
-    UniqueConstraintSpec,
+    prefetch_related_objects, with_cte, AggregateArg, Atomic, BulkCreateOptions, CheckConstraint,
+    CteJoinType, IndexSpec, IntoFieldValues, OrderItem, Prefetch, QuerySet, RelatedManager,
+    SelectForUpdate, SelectRelated, UniqueConstraintSpec, CTE,
 };
 pub use crate::results::{
     date, date_value, datetime, datetime_value, time_value, FromValue, InBulk, Instance, Related,

@@ -4,6 +4,7 @@
 
 mod compiler;
 mod constraints;
+mod cte;
 mod delete;
 pub(crate) mod eager;
 mod evaluate;
@@ -15,6 +16,7 @@ mod related_manager;
 mod save;
 mod select_for_update;
 mod select_query;
+mod set_operations;
 mod transaction;
 mod update;
 mod window;
@@ -22,6 +24,7 @@ mod write;
 
 pub(crate) use constraints::declare_constraints;
 pub use constraints::{CheckConstraint, IndexSpec, UniqueConstraintSpec};
+pub use cte::{with_cte, CteJoinType, CTE};
 pub use delete::{DeleteCount, APP_LABEL};
 pub use eager::{prefetch_related_objects, Prefetch, SelectRelated};
 pub use queryset::{AggregateArg, OrderItem, QuerySet};

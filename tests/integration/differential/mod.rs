@@ -8,6 +8,7 @@
 //! - `relations`: QuerySets across a ForeignKey and a many-to-many relation (three models).
 //! - `windows`: random window QuerySets against DataFusion's window functions.
 //! - `metamorphic`: TLP, NoREC and slicing checks that need no second engine.
+//! - `subqueries`: subquery, `Exists`, `__in=qs`, set-operation and CTE QuerySets.
 //!
 //! Each property runs [`cases()`] cases: 256 by default, more with `QUIVER_PROPTEST_CASES`
 //! (`QUIVER_PROPTEST_CASES=5000 cargo test -p quiver-tests differential`). A failure shrinks
@@ -26,6 +27,7 @@ pub mod metamorphic;
 pub mod owners;
 pub mod querysets;
 pub mod relations;
+pub mod subqueries;
 pub mod tables;
 pub mod windows;
 
