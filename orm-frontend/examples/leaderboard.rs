@@ -117,7 +117,13 @@ fn main() -> quiver::Result<()> {
     let per_country_rows = timed("top 10 per country (row_number <= 10)", || {
         per_country.count()
     })?;
-    println!("  {per_country_rows} rows");
+    println!("  {per_country_rows} rows; the plan, with per-operator figures:");
+    println!(
+        "{}",
+        per_country
+            .values(["name", "country", "score", "rn"])
+            .explain_analyze()?
+    );
 
     // The rank of one player: Player.objects.filter(score__gt=me.score).count() + 1.
     // (Not `annotate(rank=Window(Rank(), …)).filter(pk=…)`: as in SQL and Django, a filter

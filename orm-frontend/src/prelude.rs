@@ -10,8 +10,8 @@ pub use crate::expressions::*;
 pub use crate::model::*;
 pub use crate::q;
 pub use crate::queryset::{
-    prefetch_related_objects, AggregateArg, IntoFieldValues, OrderItem, Prefetch, QuerySet,
-    RelatedManager, SelectRelated,
+    prefetch_related_objects, with_cte, AggregateArg, CteJoinType, IntoFieldValues, OrderItem,
+    Prefetch, QuerySet, RelatedManager, SelectRelated, CTE,
 };
 pub use crate::results::{
     date, date_value, datetime, datetime_value, time_value, FromValue, InBulk, Instance, Related,

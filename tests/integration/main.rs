@@ -5,6 +5,7 @@
 //!   `QuerySet::sql()`), plus metamorphic checks inside Quiver.
 //! - `semantics`: Django's rules from SEMANTICS.md, with expected values produced by real
 //!   Django where possible (`django/`).
+//! - `subqueries`: `Subquery`, `Exists`, `OuterRef`, set operations and CTEs against Django.
 //! - `relations`: reverse and many-to-many relations, related managers, eager loading and
 //!   deletes, against real Django (`django/relations.py`).
 //! - `windows`: window functions against real Django (`django/windows.py`).
@@ -16,4 +17,5 @@ mod differential;
 mod regressions;
 mod relations;
 mod semantics;
+mod subqueries;
 mod windows;

@@ -1367,3 +1367,162 @@ fn longer_chains_and_shared_link_joins() {
         ),
     );
 }
+
+#[test]
+fn more_paths_aggregates_and_negations() {
+    let db = library();
+    let authors = db.objects("Author");
+    let books = db.objects("Book");
+    let row = |result: quiver::Result<Row>| {
+        outcome(result.map(|row| {
+            Json::Object(
+                row.iter()
+                    .map(|(name, value)| (name.to_owned(), scalar(value)))
+                    .collect(),
+            )
+        }))
+    };
+    assert_django(
+        "m2m_back_to_same_model",
+        names(&authors.filter(q!(books__authors__name = "Bob"))),
+    );
+    assert_django(
+        "m2m_then_symmetric",
+        titles(&books.filter(q!(authors__friends__name = "Ann")).distinct()),
+    );
+    let counted = books.annotate([("n", Count("authors"))]);
+    assert_django("having_across_m2m", titles(&counted.filter(q!(n__gt = 1))));
+    assert_django(
+        "order_by_count",
+        tuples(&counted.order_by(["-n", "title"]).values_list(["title"])),
+    );
+    assert_django(
+        "aggregate_of_annotation",
+        row(authors
+            .annotate([("n", Count("books"))])
+            .aggregate([Avg("n"), Max("n")])),
+    );
+    assert_django(
+        "aggregate_reverse_chain",
+        row(db.objects("Publisher").aggregate([
+            AggregateArg::from(Count("book__authors")),
+            ("s", Sum("book__pages")).into(),
+        ])),
+    );
+    let acme = db.objects("Publisher").get(q!(name = "Acme")).unwrap();
+    assert_django(
+        "filter_by_instance_reverse",
+        names(
+            &authors
+                .filter(Q::new("books__publisher", acme.pk()))
+                .distinct(),
+        ),
+    );
+    assert_django(
+        "forward_then_reverse",
+        titles(&books.filter(q!(publisher__book__title = "B"))),
+    );
+    assert_django(
+        "distinct_count",
+        json!(authors
+            .filter(Q::new("books__title__in", vec!["A", "C"]))
+            .distinct()
+            .count()
+            .unwrap()),
+    );
+    assert_django(
+        "values_annotate_m2m",
+        dicts(
+            &authors
+                .values(["name"])
+                .annotate([("n", Count("books"))])
+                .order_by(["name"]),
+        ),
+    );
+    assert_django(
+        "fk_then_m2m",
+        names(&authors.filter(q!(mentor__books__title = "A"))),
+    );
+    assert_django(
+        "exclude_fk_then_m2m",
+        names(&authors.exclude(q!(mentor__books__title = "A"))),
+    );
+    assert_django(
+        "count_filter_m2m",
+        tuples(
+            &authors
+                .annotate([("n", Count("books").filter(q!(books__pages__gt = 100)))])
+                .values_list(["name", "n"])
+                .order_by(["name"]),
+        ),
+    );
+    assert_django(
+        "f_division_m2m",
+        titles(
+            &books
+                .filter(Q::new("authors__age__gt", F("pages") / 10))
+                .distinct(),
+        ),
+    );
+    assert_django(
+        "exclude_none_m2m",
+        names(&authors.exclude(Q::new("books", None::<i64>))),
+    );
+}
+
+#[test]
+fn prefetch_combines_with_select_related_and_reverse_one_to_one() {
+    let db = library();
+    let authors = db.objects("Author").order_by(["name"]);
+    assert_django(
+        "prefetch_with_select_related",
+        counted(&db, || {
+            let books =
+                Prefetch::new("books").queryset(db.objects("Book").select_related(["publisher"]));
+            let found = authors.prefetch_related([books]).fetch_instances().unwrap();
+            Json::Array(
+                found
+                    .iter()
+                    .map(|a| {
+                        let mut publishers: Vec<String> = a
+                            .related("books")
+                            .unwrap()
+                            .fetch()
+                            .unwrap()
+                            .iter()
+                            .map(|b| {
+                                b.related_object("publisher")
+                                    .unwrap()
+                                    .map_or("-".to_string(), |p| p.get::<String>("name").unwrap())
+                            })
+                            .collect();
+                        publishers.sort();
+                        json!([a.get::<String>("name").unwrap(), publishers])
+                    })
+                    .collect(),
+            )
+        }),
+    );
+    assert_django(
+        "prefetch_reverse_o2o_and_self",
+        counted(&db, || {
+            let found = authors
+                .prefetch_related(["profile", "mentees"])
+                .fetch_instances()
+                .unwrap();
+            Json::Array(
+                found
+                    .iter()
+                    .map(|a| {
+                        let bio = a.related_object("profile").unwrap();
+                        json!([
+                            a.get::<String>("name").unwrap(),
+                            bio.map_or(Json::Null, |p| json!(p.get::<String>("bio").unwrap())),
+                            instance_names(&a.related("mentees").unwrap().fetch().unwrap(), "name"),
+                        ])
+                    })
+                    .collect(),
+            )
+        }),
+    );
+}

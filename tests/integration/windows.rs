@@ -622,3 +622,48 @@ fn top_k_per_partition_is_planned_and_answers_like_the_full_sort() {
         }
     }
 }
+
+#[test]
+fn windows_with_model_grouping_ordering_count_and_distinct() {
+    let db = staff();
+    let emps = db.objects("Emp");
+    let grouped = emps
+        .annotate([("n", Count("id"))])
+        .annotate([(
+            "r",
+            Window(DenseRank()).order_by([F("salary").desc_nulls_last()]),
+        )])
+        .order_by(["name"]);
+    let result = grouped.values(["name", "n", "r"]).fetch().expect("runs");
+    let triples = Actual::List(
+        result
+            .iter()
+            .map(|r| {
+                Actual::List(
+                    ["name", "n", "r"]
+                        .iter()
+                        .map(|c| r.get_value(c).map_or(Actual::Null, |v| scalar(&v)))
+                        .collect(),
+                )
+            })
+            .collect(),
+    );
+    assert_django("window_over_model_groups", triples);
+    let ordered = emps
+        .annotate([("r", Window(Sum("salary")).partition_by(["dept"]))])
+        .order_by(["-r", "name"]);
+    assert_django("order_by_window_annotation", column(&ordered, "name"));
+    assert_django(
+        "count_with_window_no_filter",
+        match emps.annotate([("r", Window(RowNumber()))]).count() {
+            Ok(n) => Actual::Int(n as i128),
+            Err(e) => error(e),
+        },
+    );
+    let distinct = emps
+        .annotate([("r", Window(Count("*")).partition_by(["dept"]))])
+        .values(["r"])
+        .distinct()
+        .order_by(["r"]);
+    assert_django("distinct_window_values", column(&distinct, "r"));
+}

@@ -133,9 +133,10 @@ pub enum StmtKind {
     },
     Raise(Option<Expr>),
     Assert(Expr, Option<Expr>),
-    /// `import x` / `from x import y as z`: accepted; only the names a script could not
-    /// otherwise tell apart are bound (`from datetime import datetime`): `(module, name,
-    /// bound as)` for each `from` import (module empty for `import a.b as c`).
+    /// `import a.b as c` / `from x import y as z`: `(module, name, bound as)` per name
+    /// (`("", a.b, c)` for a plain import, name `*` for `from x import *`). Library imports
+    /// bind only what the script could not otherwise tell apart (`from datetime import
+    /// datetime`); a sibling file (`from .models import *`) is run once.
     Import(Vec<(String, String, String)>),
     Pass,
     Break,

@@ -18,7 +18,7 @@ use super::operators::{binary, compare_values, decimal_round, overflow, round_ha
 use super::values::{float_repr, Value};
 
 /// Exception classes a script can name.
-const EXCEPTIONS: [&str; 33] = [
+const EXCEPTIONS: [&str; 39] = [
     "BaseException",
     "Exception",
     "ValueError",
@@ -52,6 +52,12 @@ const EXCEPTIONS: [&str; 33] = [
     "InternalError",
     "FieldDoesNotExist",
     "EmptyResultSet",
+    "MemoryError",
+    "RecursionError",
+    "OSError",
+    "FileNotFoundError",
+    "ImportError",
+    "InvalidOperation",
 ];
 
 /// Built-in functions (and callables that scripts import by name).
@@ -210,12 +216,12 @@ pub fn call_builtin(
     kwargs: Vec<(String, Value)>,
 ) -> Result<Value, ScriptError> {
     if super::queryset::is_expression_name(name) {
-        return super::queryset::call_expression(interp, name, args, kwargs);
+        return super::queryset::call_expression(name, args, kwargs);
     }
     if super::models::is_field_class(name)
         || matches!(name, "Index" | "UniqueConstraint" | "CheckConstraint")
     {
-        return super::models::field_call(interp, name, args, kwargs);
+        return super::models::field_call(name, args, kwargs);
     }
     match name {
         "print" => {
@@ -233,7 +239,7 @@ pub fn call_builtin(
                 Value::List(l) | Value::Set(l) => l.borrow().len() as i64,
                 Value::Tuple(t) => t.len() as i64,
                 Value::Dict(d) => d.borrow().len() as i64,
-                v @ (Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. }) => {
+                v @ (Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_)) => {
                     interp.iterate(v)?.len() as i64
                 }
                 other => {
@@ -271,7 +277,7 @@ pub fn call_builtin(
             let mut best_key = keyed(interp, &key, &best)?;
             for item in items.into_iter().skip(1) {
                 let k = keyed(interp, &key, &item)?;
-                let ord = compare_values(interp, &k, &best_key)?;
+                let ord = compare_values(&k, &best_key)?;
                 if (name == "min" && ord == Ordering::Less)
                     || (name == "max" && ord == Ordering::Greater)
                 {
@@ -366,11 +372,16 @@ pub fn call_builtin(
                 }
                 Some(Value::Decimal(d)) => {
                     let scale = i32::from(d.scale());
-                    if scale >= 0 {
-                        (d.unscaled() / 10i128.pow(scale as u32)) as i64
-                    } else {
-                        (d.unscaled() * 10i128.pow((-scale) as u32)) as i64
-                    }
+                    let power = 10i128.checked_pow(scale.unsigned_abs());
+                    let whole = match power {
+                        Some(p) if scale >= 0 => Some(d.unscaled() / p),
+                        None if scale >= 0 => Some(0),
+                        Some(p) => d.unscaled().checked_mul(p),
+                        None => None,
+                    };
+                    whole
+                        .and_then(|w| i64::try_from(w).ok())
+                        .ok_or_else(overflow)?
                 }
                 Some(Value::Str(s)) => s.trim().replace('_', "").parse().map_err(|_| {
                     ScriptError::value_error(format!(
@@ -459,10 +470,13 @@ pub fn call_builtin(
             if step == 0 {
                 return Err(ScriptError::value_error("range() arg 3 must not be zero"));
             }
+            // In i128 so that extreme bounds cannot overflow while counting.
+            let (start128, stop128, step128) =
+                (i128::from(start), i128::from(stop), i128::from(step));
             let count = if step > 0 {
-                (stop - start + step - 1).max(0) / step
+                (stop128 - start128 + step128 - 1).max(0) / step128
             } else {
-                (start - stop - step - 1).max(0) / -step
+                (start128 - stop128 - step128 - 1).max(0) / -step128
             };
             if count > 50_000_000 {
                 return Err(ScriptError::new(
@@ -470,8 +484,11 @@ pub fn call_builtin(
                     "range() too large for the script frontend",
                 ));
             }
+            // Every element lies between start and stop, so it fits in an i64.
             Ok(Value::list(
-                (0..count).map(|i| Value::Int(start + i * step)).collect(),
+                (0..count)
+                    .map(|i| Value::Int((start128 + i * step128) as i64))
+                    .collect(),
             ))
         }
         "enumerate" => {
@@ -626,6 +643,7 @@ pub fn call_builtin(
         }
         "datetime.date" => {
             let ints = int_args(&args, &kwargs, &["year", "month", "day"], 3)?;
+            check_year(ints[0])?;
             NaiveDate::from_ymd_opt(ints[0] as i32, ints[1] as u32, ints[2] as u32)
                 .map(Value::Date)
                 .ok_or_else(|| ScriptError::value_error("day is out of range for month"))
@@ -645,6 +663,7 @@ pub fn call_builtin(
                 ],
                 3,
             )?;
+            check_year(ints[0])?;
             let date = NaiveDate::from_ymd_opt(ints[0] as i32, ints[1] as u32, ints[2] as u32)
                 .ok_or_else(|| ScriptError::value_error("day is out of range for month"))?;
             convert::make_datetime(
@@ -749,6 +768,17 @@ pub fn call_builtin(
     }
 }
 
+/// Python's `datetime.MINYEAR..=MAXYEAR`.
+fn check_year(year: i64) -> Result<(), ScriptError> {
+    if (1..=9999).contains(&year) {
+        Ok(())
+    } else {
+        Err(ScriptError::value_error(format!(
+            "year {year} is out of range"
+        )))
+    }
+}
+
 pub(super) fn int_args(
     args: &[Value],
     kwargs: &[(String, Value)],
@@ -802,7 +832,7 @@ pub fn sort_values(
     let mut indexed: Vec<(usize, Value)> = keys.into_iter().enumerate().collect();
     let mut failure = None;
     indexed.sort_by(|a, b| {
-        let ord = compare_values(interp, &a.1, &b.1).unwrap_or_else(|e| {
+        let ord = compare_values(&a.1, &b.1).unwrap_or_else(|e| {
             failure.get_or_insert(e);
             Ordering::Equal
         });

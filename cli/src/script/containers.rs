@@ -45,7 +45,7 @@ pub fn iterate(interp: &mut Interpreter, value: &Value) -> Result<Vec<Value>, Sc
         Value::Tuple(t) => t.to_vec(),
         Value::Dict(d) => d.borrow().iter().map(|(k, _)| k.clone()).collect(),
         Value::Str(s) => s.chars().map(|c| Value::str(c.to_string())).collect(),
-        Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
+        Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_) => {
             super::queryset::evaluate(interp, value)?
         }
         other => {

@@ -107,3 +107,52 @@ pub fn to_argument(value: &Value) -> Result<Expression, ScriptError> {
 pub fn make_datetime(date: NaiveDate, h: u32, m: u32, s: u32, us: u32) -> Option<NaiveDateTime> {
     date.and_hms_micro_opt(h, m, s, us)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::operators::values_equal;
+
+    #[test]
+    fn row_values_round_trip() {
+        let date = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+        let values = [
+            Value::None,
+            Value::Bool(true),
+            Value::Int(-7),
+            Value::Float(2.5),
+            Value::str("é"),
+            Value::Decimal(Decimal::new(1250, 2)),
+            Value::Date(date),
+            Value::DateTime(date.and_hms_micro_opt(1, 2, 3, 4).unwrap()),
+            Value::Time(NaiveTime::from_hms_opt(23, 59, 1).unwrap()),
+            Value::TimeDelta(TimeDelta::microseconds(-1_500_000)),
+        ];
+        for v in values {
+            let back = from_scalar(&to_scalar(&v).unwrap());
+            assert!(
+                values_equal(&v, &back) || matches!(v, Value::None),
+                "{v:?} came back as {back:?}"
+            );
+            assert_eq!(v.type_name(), back.type_name());
+        }
+        assert_eq!(
+            to_scalar(&Value::list(vec![])).unwrap_err().kind,
+            "TypeError"
+        );
+    }
+
+    #[test]
+    fn strings_are_fields_only_as_arguments() {
+        assert_eq!(
+            to_argument(&Value::str("amount")).unwrap(),
+            quiver::expressions::F("amount")
+        );
+        assert!(matches!(
+            to_expression(&Value::str("amount")).unwrap(),
+            Expression::Value { .. }
+        ));
+        let list = to_expression(&Value::tuple(vec![Value::Int(1), Value::Int(2)])).unwrap();
+        assert!(matches!(list, Expression::List(items) if items.len() == 2));
+    }
+}

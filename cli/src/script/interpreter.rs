@@ -3,11 +3,11 @@
 //! Python's evaluation rules for the subset (names resolve local → global → built-in,
 //! containers are shared, exceptions unwind to the nearest matching `except`), with every
 //! Django object handed to the `quiver` crate: model classes become registered
-//! [`quiver::Model`]s ([`models`](super::models)), `Model.objects…` chains become
-//! [`quiver::QuerySet`]s ([`queryset`](super::queryset)). Like the Django oracle's runner,
-//! models are registered (their tables created) right before the first statement that is not
-//! an import, a class definition or a docstring, so forward references between model
-//! classes work.
+//! [`quiver::Model`](struct@quiver::Model)s ([`models`](super::models)), `Model.objects…`
+//! chains become [`quiver::QuerySet`]s ([`queryset`](super::queryset)). Like the Django
+//! oracle's runner, models are registered (their tables created) right before the first
+//! statement that is not an import, a class definition or a docstring, so forward references
+//! between model classes work.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -55,6 +55,8 @@ pub struct Interpreter {
     out: Box<dyn Write>,
     /// Echo expression statements as Python's REPL does (the shell).
     pub echo: bool,
+    /// Sibling files already run by an import.
+    loaded_modules: std::collections::HashSet<String>,
     /// Runs once the script's models are registered (data loads named on the command line).
     pub on_ready: Option<Box<dyn FnMut(&Database) -> Result<(), ScriptError>>>,
 }
@@ -76,6 +78,7 @@ impl Interpreter {
             exception_bases: HashMap::new(),
             out,
             echo: false,
+            loaded_modules: std::collections::HashSet::new(),
             on_ready: None,
         }
     }
@@ -104,6 +107,45 @@ impl Interpreter {
             }
         }
         Ok(())
+    }
+
+    /// `from .models import *` / `import models`: when the module is a file next to the
+    /// script (`models.py`), it runs once, in the same namespace, so a queries file can use
+    /// the models of its `models.py`. Returns whether `module` was such a file.
+    fn run_sibling_module(&mut self, module: &str) -> Result<bool, ScriptError> {
+        let library = [
+            "django",
+            "datetime",
+            "decimal",
+            "math",
+            "json",
+            "collections",
+            "typing",
+        ];
+        let top = module
+            .trim_start_matches('.')
+            .split('.')
+            .next()
+            .unwrap_or_default();
+        if module.is_empty() || library.contains(&top) {
+            return Ok(false);
+        }
+        let last = module.rsplit('.').next().unwrap_or(module);
+        let path = self.base_dir.join(format!("{last}.py"));
+        let key = path.display().to_string();
+        if !path.is_file() || key == self.file {
+            return Ok(false);
+        }
+        if !self.loaded_modules.insert(key.clone()) {
+            return Ok(true);
+        }
+        let source = std::fs::read_to_string(&path)
+            .map_err(|e| ScriptError::new("ImportError", format!("{key}: {e}")))?;
+        let body = super::parser::parse(&source, &key)?;
+        let file = std::mem::replace(&mut self.file, key);
+        let result = self.run_module(&body);
+        self.file = file;
+        result.map(|()| true)
     }
 
     /// Registers the model classes defined so far (as Django's runner creates their tables).
@@ -280,12 +322,26 @@ impl Interpreter {
             }
             StmtKind::Import(names) => {
                 for (module, name, bound) in names {
+                    let plain = module.is_empty();
+                    if self.run_sibling_module(if plain { name } else { module })? {
+                        continue;
+                    }
+                    if plain {
+                        // `import datetime as dt`: the module under another name.
+                        let last = name.rsplit('.').next().unwrap_or(name);
+                        if bound != name.split('.').next().unwrap_or(name) {
+                            if let Some(v) = super::builtins::builtin(last) {
+                                self.set_name(bound, v);
+                            }
+                        }
+                        continue;
+                    }
                     // `from datetime import datetime` makes the name the class, not the module.
                     if module == "datetime"
                         && matches!(name.as_str(), "datetime" | "date" | "time" | "timedelta")
                     {
                         self.set_name(bound, Value::Builtin(Rc::from(format!("datetime.{name}"))));
-                    } else if bound != name {
+                    } else if bound != name && name != "*" {
                         if let Some(v) = super::builtins::builtin(name) {
                             self.set_name(bound, v);
                         }
@@ -410,6 +466,7 @@ impl Interpreter {
             "BaseException" => return None,
             "Exception" => "BaseException",
             "DoesNotExist" => "ObjectDoesNotExist",
+            "RelatedObjectDoesNotExist" => "DoesNotExist",
             "KeyError" | "IndexError" => "LookupError",
             "ZeroDivisionError" | "OverflowError" => "ArithmeticError",
             "DataError" | "IntegrityError" | "NotSupportedError" | "InternalError"
@@ -425,6 +482,8 @@ impl Interpreter {
             | "LookupError" | "ArithmeticError" | "AssertionError" | "RuntimeError" | "Error"
             | "ResourcesExhausted" => "Exception",
             "UnboundLocalError" => "NameError",
+            "FileNotFoundError" => "OSError",
+            "InvalidOperation" => "ArithmeticError",
             "NotImplementedError" | "RecursionError" => "RuntimeError",
             _ => "Exception",
         };
@@ -958,7 +1017,7 @@ impl Interpreter {
     /// Python truthiness; a QuerySet is evaluated (as `bool(qs)` does in Django).
     pub(super) fn truthy(&mut self, value: &Value) -> Result<bool, ScriptError> {
         match value {
-            Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
+            Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_) => {
                 Ok(!self.iterate(value)?.is_empty())
             }
             other => Ok(other.truthy()),
@@ -1013,7 +1072,7 @@ impl Interpreter {
     /// Materializes a value for output (QuerySets run, instances expand to their fields).
     pub(super) fn printable(&mut self, value: &Value) -> Result<Printable, ScriptError> {
         Ok(match value {
-            Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
+            Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_) => {
                 let rows = self.iterate(value)?;
                 let rows: Vec<Printable> = rows
                     .iter()

@@ -3,7 +3,7 @@
 //!
 //! The stages follow a script through: [`lexer`] (tokens with indentation) → [`parser`]
 //! ([`ast`]) → [`interpreter`] (statements and Python values: [`values`], [`builtins`],
-//! [`operators`], [`containers`], [`format`], [`methods`]) → [`models`] (classes to
+//! [`operators`], [`containers`], [`format`](mod@format), [`methods`]) → [`models`] (classes to
 //! registered models) and [`queryset`] (Django names to the Rust QuerySet API) → [`output`]
 //! (the `--format json|table|csv` printers). Errors are Python exceptions with a position
 //! ([`error`]).

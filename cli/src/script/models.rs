@@ -1,4 +1,5 @@
-//! Model classes: `class Customer(models.Model): …` becomes a registered [`quiver::Model`].
+//! Model classes: `class Customer(models.Model): …` becomes a registered
+//! [`quiver::Model`](struct@quiver::Model).
 //!
 //! Field assignments evaluate to field definitions (`models.CharField(max_length=10)` →
 //! [`FieldSpec`]); a nested `class Meta` gives ordering, `db_table`, indexes,
@@ -77,12 +78,10 @@ fn int_option(kwargs: &[(String, Value)], name: &str) -> Result<Option<i64>, Scr
 
 /// `models.CharField(max_length=10, null=True)` and friends; also `models.Index(...)`.
 pub fn field_call(
-    interp: &mut Interpreter,
     class: &str,
     args: Vec<Value>,
     kwargs: Vec<(String, Value)>,
 ) -> Result<Value, ScriptError> {
-    let _ = interp;
     if matches!(class, "Index" | "UniqueConstraint" | "CheckConstraint") {
         return Ok(Value::Opaque(Rc::from(class), Rc::new(kwargs)));
     }
@@ -179,10 +178,48 @@ pub fn field_call(
             }
         }
         "ManyToManyField" => {
-            return Err(ScriptError::new(
-                "NotSupportedError",
-                "ManyToManyField is not supported by the script frontend yet",
-            ))
+            let name_of = |v: &Value| match v {
+                Value::Str(s) => Some(s.rsplit('.').next().unwrap_or(s).to_string()),
+                Value::ModelClass(c) => Some(c.name.clone()),
+                _ => None,
+            };
+            let to = args
+                .first()
+                .or_else(|| option(&kwargs, "to"))
+                .and_then(name_of)
+                .ok_or_else(|| {
+                    ScriptError::type_error(
+                        "ManyToManyField.__init__() missing 1 required positional argument: 'to'",
+                    )
+                })?;
+            let mut spec = quiver::model::ManyToManyField::new(to);
+            if let Some(through) = option(&kwargs, "through").and_then(name_of) {
+                spec = spec.through(through);
+            }
+            if let Some(Value::Tuple(pair)) = option(&kwargs, "through_fields") {
+                if let [Value::Str(a), Value::Str(b)] = pair.as_slice() {
+                    spec = spec.through_fields(a.to_string(), b.to_string());
+                }
+            }
+            if let Some(symmetrical) = option(&kwargs, "symmetrical") {
+                spec = spec.symmetrical(symmetrical.truthy());
+            }
+            for (option_name, set) in [
+                (
+                    "related_name",
+                    FieldSpec::related_name as fn(FieldSpec, String) -> FieldSpec,
+                ),
+                ("related_query_name", FieldSpec::related_query_name),
+            ] {
+                if let Some(Value::Str(v)) = option(&kwargs, option_name) {
+                    spec = set(spec, v.to_string());
+                }
+            }
+            return Ok(Value::Field(Rc::new(FieldDef {
+                spec,
+                choices: None,
+                auto_now: false,
+            })));
         }
         other => {
             return Err(ScriptError::new(
@@ -295,7 +332,7 @@ pub fn define_model(
         // Django copies an abstract base's fields into each subclass, and its Meta when the
         // subclass declares none.
         if let Some(inherited) = &base.abstract_model {
-            for field in inherited.fields() {
+            for field in inherited.fields().iter().chain(inherited.many_to_many()) {
                 model = model.field(field.name(), field.spec().clone());
             }
             model = model.ordering(inherited.default_ordering().to_vec());
@@ -478,16 +515,29 @@ pub fn register_all(db: &Database, mut pending: Vec<PendingModel>) -> Result<(),
             .map(|p| p.model.name().to_lowercase())
             .collect();
         let ready = pending.iter().position(|p| {
-            p.model.fields().iter().all(|f| match f.relation() {
-                Some(r) => {
-                    let to = r.to.to_lowercase();
-                    to == "self"
-                        || to == p.model.name().to_lowercase()
-                        || registered.contains(&to)
-                        || !names.contains(&to)
-                }
-                None => true,
-            })
+            let own = p.model.name().to_lowercase();
+            let waits_for = |target: &str| {
+                let target = target.to_lowercase();
+                target != "self"
+                    && target != own
+                    && !registered.contains(&target)
+                    && names.contains(&target)
+            };
+            let forward = p
+                .model
+                .fields()
+                .iter()
+                .filter_map(|f| f.relation())
+                .map(|r| r.to.clone());
+            let many = p
+                .model
+                .many_to_many()
+                .iter()
+                .flat_map(|f| match f.field_type() {
+                    FieldType::ManyToManyField(m) => vec![m.to.clone()],
+                    _ => vec![],
+                });
+            !forward.chain(many).any(|t| waits_for(&t))
         });
         let next = pending.remove(ready.unwrap_or(0));
         let location = next.location.clone();
@@ -500,16 +550,6 @@ pub fn register_all(db: &Database, mut pending: Vec<PendingModel>) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::{Format, Mode};
-
-    fn interp() -> Interpreter {
-        Interpreter::new(
-            "t.py",
-            std::path::PathBuf::from("."),
-            Mode::Print(Format::Json),
-            Box::new(std::io::sink()),
-        )
-    }
 
     fn kw(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
         pairs
@@ -520,9 +560,7 @@ mod tests {
 
     #[test]
     fn field_classes_map_to_quiver_fields_with_their_options() {
-        let mut i = interp();
         let Value::Field(spec) = field_call(
-            &mut i,
             "EmailField",
             vec![],
             kw(&[("null", Value::Bool(true)), ("unique", Value::Bool(true))]),
@@ -538,7 +576,6 @@ mod tests {
         );
         assert!(spec.spec.null && spec.spec.unique);
         let Value::Field(spec) = field_call(
-            &mut i,
             "DecimalField",
             vec![],
             kw(&[
@@ -560,7 +597,6 @@ mod tests {
         assert!(spec.spec.default.is_some());
         let cascade = Value::Opaque(Rc::from("SET_NULL"), Rc::new(vec![]));
         let Value::Field(spec) = field_call(
-            &mut i,
             "ForeignKey",
             vec![Value::str("shop.Customer"), cascade],
             kw(&[("related_name", Value::str("orders"))]),
@@ -577,9 +613,9 @@ mod tests {
             ),
             ("Customer", OnDelete::SetNull, Some("orders"))
         );
-        let err = field_call(&mut i, "DecimalField", vec![], vec![]).unwrap_err();
+        let err = field_call("DecimalField", vec![], vec![]).unwrap_err();
         assert_eq!(err.kind, "ImproperlyConfigured");
-        let err = field_call(&mut i, "ForeignKey", vec![Value::str("A")], vec![]).unwrap_err();
+        let err = field_call("ForeignKey", vec![Value::str("A")], vec![]).unwrap_err();
         assert_eq!(
             err.message,
             "ForeignKey.__init__() missing 1 required positional argument: 'on_delete'"

@@ -15,6 +15,22 @@ use super::format::percent_format;
 use super::interpreter::Interpreter;
 use super::values::Value;
 
+/// The longest string or list `*` may build (Python would run out of memory instead).
+const MAX_REPEAT_LEN: usize = 1 << 28;
+
+fn date_overflow() -> ScriptError {
+    ScriptError::new("OverflowError", "date value out of range")
+}
+
+/// Python's dates stop at year 9999 (`datetime.MAXYEAR`); chrono's go further.
+fn python_date(d: chrono::NaiveDate) -> Result<chrono::NaiveDate, ScriptError> {
+    if (1..=9999).contains(&chrono::Datelike::year(&d)) {
+        Ok(d)
+    } else {
+        Err(date_overflow())
+    }
+}
+
 pub(super) fn overflow() -> ScriptError {
     ScriptError::new(
         "OverflowError",
@@ -44,11 +60,14 @@ pub(super) fn round_half_even(f: f64) -> f64 {
 
 /// A decimal rounded half-even to `places` digits after the point.
 pub(super) fn decimal_round(d: &Decimal, places: i32) -> Decimal {
+    let places = places.clamp(-38, 38);
     let scale = i32::from(d.scale());
     if scale <= places {
         return rescale(d, places);
     }
-    let drop = 10i128.pow((scale - places) as u32);
+    let Some(drop) = 10i128.checked_pow((scale - places) as u32) else {
+        return Decimal::new(0, places as i8);
+    };
     let q = d.unscaled() / drop;
     let r = d.unscaled() % drop;
     let twice = r.abs() * 2;
@@ -65,10 +84,12 @@ pub(super) fn rescale(d: &Decimal, scale: i32) -> Decimal {
     if scale <= current {
         return *d;
     }
-    Decimal::new(
-        d.unscaled() * 10i128.pow((scale - current) as u32),
-        scale as i8,
-    )
+    // Past 38 digits the value keeps its own scale (comparisons then fall back to floats).
+    10i128
+        .checked_pow((scale - current) as u32)
+        .and_then(|p| d.unscaled().checked_mul(p))
+        .filter(|_| scale <= i32::from(i8::MAX))
+        .map_or(*d, |unscaled| Decimal::new(unscaled, scale as i8))
 }
 
 pub(super) fn decimal_of(v: &Value) -> Option<Decimal> {
@@ -261,7 +282,11 @@ pub fn binary(
         }
         (Str(a), Str(b)) if op == "+" => Value::str(format!("{a}{b}")),
         (Str(a), Int(n)) | (Int(n), Str(a)) if op == "*" => {
-            Value::str(a.repeat((*n).max(0) as usize))
+            let times = usize::try_from((*n).max(0)).unwrap_or(usize::MAX);
+            if a.len().saturating_mul(times) > MAX_REPEAT_LEN {
+                return Err(ScriptError::new("MemoryError", "repeated string too large"));
+            }
+            Value::str(a.repeat(times))
         }
         (Str(a), _) if op == "%" => {
             let items = match right {
@@ -282,11 +307,11 @@ pub fn binary(
         }
         (List(a), Int(n)) if op == "*" => {
             let items = a.borrow();
-            Value::list(
-                (0..(*n).max(0))
-                    .flat_map(|_| items.iter().cloned())
-                    .collect(),
-            )
+            let times = usize::try_from((*n).max(0)).unwrap_or(usize::MAX);
+            if items.len().saturating_mul(times) > MAX_REPEAT_LEN {
+                return Err(ScriptError::new("MemoryError", "repeated list too large"));
+            }
+            Value::list((0..times).flat_map(|_| items.iter().cloned()).collect())
         }
         (Set(a), Set(b)) => {
             let (a, b) = (a.borrow().clone(), b.borrow().clone());
@@ -311,23 +336,38 @@ pub fn binary(
             }
             Value::dict(items)
         }
-        (Date(d), TimeDelta(t)) | (TimeDelta(t), Date(d)) if op == "+" => {
-            Date(*d + chrono::TimeDelta::days(t.num_days()))
-        }
-        (Date(d), TimeDelta(t)) if op == "-" => Date(*d - chrono::TimeDelta::days(t.num_days())),
+        (Date(d), TimeDelta(t)) | (TimeDelta(t), Date(d)) if op == "+" => Date(python_date(
+            d.checked_add_signed(chrono::TimeDelta::days(t.num_days()))
+                .ok_or_else(date_overflow)?,
+        )?),
+        (Date(d), TimeDelta(t)) if op == "-" => Date(python_date(
+            d.checked_sub_signed(chrono::TimeDelta::days(t.num_days()))
+                .ok_or_else(date_overflow)?,
+        )?),
         (Date(a), Date(b)) if op == "-" => TimeDelta(*a - *b),
-        (DateTime(d), TimeDelta(t)) | (TimeDelta(t), DateTime(d)) if op == "+" => DateTime(*d + *t),
-        (DateTime(d), TimeDelta(t)) if op == "-" => DateTime(*d - *t),
+        (DateTime(d), TimeDelta(t)) | (TimeDelta(t), DateTime(d)) if op == "+" => {
+            let moved = d.checked_add_signed(*t).ok_or_else(date_overflow)?;
+            python_date(moved.date())?;
+            DateTime(moved)
+        }
+        (DateTime(d), TimeDelta(t)) if op == "-" => {
+            let moved = d.checked_sub_signed(*t).ok_or_else(date_overflow)?;
+            python_date(moved.date())?;
+            DateTime(moved)
+        }
         (DateTime(a), DateTime(b)) if op == "-" => TimeDelta(*a - *b),
         (TimeDelta(a), TimeDelta(b)) => match op {
-            "+" => TimeDelta(*a + *b),
-            "-" => TimeDelta(*a - *b),
+            "+" => TimeDelta(a.checked_add(b).ok_or_else(date_overflow)?),
+            "-" => TimeDelta(a.checked_sub(b).ok_or_else(date_overflow)?),
             "/" => Float(
                 a.num_microseconds().unwrap_or(0) as f64 / b.num_microseconds().unwrap_or(1) as f64,
             ),
             _ => return Err(err()),
         },
-        (TimeDelta(a), Int(n)) | (Int(n), TimeDelta(a)) if op == "*" => TimeDelta(*a * (*n as i32)),
+        (TimeDelta(a), Int(n)) | (Int(n), TimeDelta(a)) if op == "*" => {
+            let n = i32::try_from(*n).map_err(|_| date_overflow())?;
+            TimeDelta(a.checked_mul(n).ok_or_else(date_overflow)?)
+        }
         _ => return Err(err()),
     })
 }
@@ -412,13 +452,8 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
 }
 
 /// Python ordering; `TypeError` between unorderable types.
-pub fn compare_values(
-    interp: &mut Interpreter,
-    a: &Value,
-    b: &Value,
-) -> Result<Ordering, ScriptError> {
+pub fn compare_values(a: &Value, b: &Value) -> Result<Ordering, ScriptError> {
     use Value::*;
-    let _ = interp;
     let unorderable = || {
         ScriptError::type_error(format!(
             "'<' not supported between instances of '{}' and '{}'",
@@ -450,7 +485,7 @@ pub fn compare_values(
             let y = sequence(b);
             for (p, q) in x.iter().zip(y.iter()) {
                 if !values_equal(p, q) {
-                    return compare_values(interp, p, q);
+                    return compare_values(p, q);
                 }
             }
             x.len().cmp(&y.len())
@@ -496,7 +531,7 @@ pub fn compare(
             found == (op == "in")
         }
         _ => {
-            let ord = compare_values(interp, left, right).map_err(|e| {
+            let ord = compare_values(left, right).map_err(|e| {
                 ScriptError::type_error(e.message.replace("'<'", &format!("'{op}'")))
             })?;
             match op {
@@ -565,6 +600,28 @@ mod tests {
             "TypeError"
         );
         assert!(values_equal(&dec("2.50"), &Value::Float(2.5)));
+    }
+
+    #[test]
+    fn dates_and_decimals_refuse_out_of_range_values_instead_of_panicking() {
+        let mut i = interp();
+        let last = Value::Date(chrono::NaiveDate::from_ymd_opt(9999, 12, 31).unwrap());
+        let day = Value::TimeDelta(chrono::TimeDelta::days(1));
+        assert_eq!(
+            binary(&mut i, &last, "+", &day).unwrap_err().kind,
+            "OverflowError"
+        );
+        assert_eq!(
+            binary(&mut i, &day, "*", &Value::Int(i64::MAX))
+                .unwrap_err()
+                .kind,
+            "OverflowError"
+        );
+        assert_eq!(decimal_round(&Decimal::new(15, 1), -50).to_f64(), 0.0);
+        assert_eq!(
+            crate::script::values::decimal_text(&decimal_round(&Decimal::new(12345, 3), 2)),
+            "12.34"
+        );
     }
 
     #[test]

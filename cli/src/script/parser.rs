@@ -429,11 +429,12 @@ impl Parser {
         if !from {
             loop {
                 let path = dotted(self)?;
-                if self.eat_keyword("as") {
-                    let bound = self.expect_name()?;
-                    let last = path.rsplit('.').next().unwrap_or(&path).to_string();
-                    names.push((String::new(), last, bound));
-                }
+                let bound = if self.eat_keyword("as") {
+                    self.expect_name()?
+                } else {
+                    path.split('.').next().unwrap_or(&path).to_string()
+                };
+                names.push((String::new(), path.clone(), bound));
                 if !self.eat_op(",") {
                     break;
                 }
@@ -446,6 +447,7 @@ impl Parser {
         }
         let parenthesized = self.eat_op("(");
         if self.eat_op("*") {
+            names.push((module, "*".into(), "*".into()));
             return Ok(stmt(StmtKind::Import(names)));
         }
         loop {

@@ -1,16 +1,19 @@
 //! The bridge from Django names to the `quiver` crate: `Model.objects` and QuerySet methods,
-//! `Q`/`F`/`Value`/`Case`/`When`, aggregates and functions, model instances (attribute
-//! access, `save()`, `refresh_from_db()`), `connection.queries` and `call_command`.
+//! `Q`/`F`/`Value`/`Case`/`When`, aggregates, functions and windows, model instances
+//! (attribute access with Django's caching, related managers, `save()`, `delete()`,
+//! `refresh_from_db()`), `connection.queries` and `call_command`.
 //!
 //! Nothing here implements a query feature: each Django name is mapped onto the Rust API
-//! that already has it. Two tables hold the mapping:
-//! - [`queryset_method`]: QuerySet methods by name (`filter`, `annotate`, `count`, …);
-//! - [`call_expression`]: expression classes by name (`Count`, `Coalesce`, `ExtractYear`, …).
+//! that already has it. Three tables hold the mapping:
+//! - [`queryset_method`]: QuerySet methods by name (`filter`, `annotate`, `select_related`, …);
+//! - [`call_expression`]: expression classes by name (`Count`, `Coalesce`, `ExtractYear`, …);
+//! - [`window_expression`]: `Window`, the window functions, frames and `Prefetch`.
 //!
-//! To add a feature when the Rust API gains it (`Window`, `Subquery`, `OuterRef`, `Exists`,
-//! `Prefetch`, `select_related`): add its name to [`EXPRESSION_NAMES`] and one arm to
-//! `call_expression` (building the Rust expression from the converted arguments), or one arm
-//! to `queryset_method` calling the new QuerySet method — a few lines each.
+//! To add a feature when the Rust API gains it (`Subquery`, `OuterRef`, `Exists`, `union`,
+//! `update`, `transaction.atomic` with rollback): move its name from [`NOT_YET`] /
+//! [`LATER_METHODS`] to the table, and write one arm calling the Rust API with the converted
+//! arguments — a few lines each. (A QuerySet given as a lookup value is refused in
+//! `convert::to_expression` until then.)
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -18,14 +21,16 @@ use std::rc::Rc;
 
 use quiver::expressions::{self as ex, Expression, OrderBy, Q};
 use quiver::model::FieldSpec;
-use quiver::prelude::Instance;
+use quiver::model::{Model, RelationKind};
 use quiver::prelude::{AggregateArg, OrderItem};
+use quiver::prelude::{Instance, Related};
 use quiver::{QuerySet, Row};
+use std::sync::Arc;
 
 use super::convert::{from_scalar, to_argument, to_expression, to_scalar};
 use super::error::ScriptError;
 use super::interpreter::Interpreter;
-use super::values::{InstanceValue, ModelClass, QuerySetValue, Shape, Value};
+use super::values::{InstanceValue, ModelClass, QuerySetValue, RelatedSet, Shape, Value};
 
 /// Expression classes (Django's `django.db.models` names) the script can call.
 pub const EXPRESSION_NAMES: [&str; 71] = [
@@ -103,34 +108,38 @@ pub const EXPRESSION_NAMES: [&str; 71] = [
 ];
 
 /// Why the names in [`NOT_YET`] are refused.
-const NOT_YET_REASON: &str =
-    "window functions, subqueries and prefetching land with their QuerySet API";
+const NOT_YET_REASON: &str = "subqueries land with their QuerySet API";
 
 /// Names Django has that land in Quiver later; calling them says so.
-const NOT_YET: [&str; 12] = [
+const NOT_YET: [&str; 3] = ["Subquery", "OuterRef", "Exists"];
+
+/// Window functions, frames (Django's `django.db.models.functions.window`) and `Prefetch`.
+const WINDOW_NAMES: [&str; 16] = [
     "Window",
-    "Subquery",
-    "OuterRef",
-    "Exists",
-    "Prefetch",
     "RowNumber",
     "Rank",
     "DenseRank",
+    "PercentRank",
+    "CumeDist",
+    "Ntile",
     "Lag",
     "Lead",
     "FirstValue",
     "LastValue",
+    "NthValue",
+    "RowRange",
+    "ValueRange",
+    "Prefetch",
+    "WindowFrameExclusion",
 ];
 
 /// True for an expression class name the script knows (supported or announced).
 pub fn is_expression_name(name: &str) -> bool {
-    EXPRESSION_NAMES.contains(&name) || NOT_YET.contains(&name)
+    EXPRESSION_NAMES.contains(&name) || NOT_YET.contains(&name) || WINDOW_NAMES.contains(&name)
 }
 
 /// QuerySet methods Django has and Quiver's QuerySet does not yet.
-const LATER_METHODS: [&str; 10] = [
-    "select_related",
-    "prefetch_related",
+const LATER_METHODS: [&str; 8] = [
     "select_for_update",
     "union",
     "intersection",
@@ -244,17 +253,18 @@ fn as_q(value: &Value) -> Result<Q, ScriptError> {
 
 /// Calls an expression class (`Count("id", distinct=True)`, `Q(a=1)`, `F("x")`).
 pub fn call_expression(
-    interp: &mut Interpreter,
     name: &str,
     args: Vec<Value>,
     mut kwargs: Vec<(String, Value)>,
 ) -> Result<Value, ScriptError> {
-    let _ = interp;
     if NOT_YET.contains(&name) {
         return Err(ScriptError::new(
             "NotSupportedError",
             format!("{name} is not supported by Quiver yet ({NOT_YET_REASON})"),
         ));
+    }
+    if WINDOW_NAMES.contains(&name) {
+        return window_expression(name, args, kwargs);
     }
     let arg = |i: usize| -> Result<Expression, ScriptError> {
         args.get(i).map(to_argument).transpose()?.ok_or_else(|| {
@@ -502,6 +512,137 @@ pub fn call_expression(
     Ok(expr_value(result))
 }
 
+/// Window functions, `Window(...)`, frames and `Prefetch(...)`.
+fn window_expression(
+    name: &str,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
+    let positional_or = |i: usize, key: &str| args.get(i).cloned().or_else(|| kw(&kwargs, key));
+    let int = |v: Option<Value>, what: &str| -> Result<Option<i64>, ScriptError> {
+        match v {
+            None | Some(Value::None) => Ok(None),
+            Some(Value::Int(i)) => Ok(Some(i)),
+            Some(other) => Err(ScriptError::value_error(format!(
+                "{what} must be an integer or None, not {}",
+                other.type_name()
+            ))),
+        }
+    };
+    let expression = |i: usize| -> Result<Expression, ScriptError> {
+        positional_or(i, "expression")
+            .map(|v| to_argument(&v))
+            .transpose()?
+            .ok_or_else(|| ScriptError::type_error(format!("{name}() needs an expression")))
+    };
+    let result = match name {
+        "RowNumber" => ex::RowNumber(),
+        "Rank" => ex::Rank(),
+        "DenseRank" => ex::DenseRank(),
+        "PercentRank" => ex::PercentRank(),
+        "CumeDist" => ex::CumeDist(),
+        "Ntile" => ex::Ntile(int(positional_or(0, "num_buckets"), "num_buckets")?.unwrap_or(1)),
+        "Lag" | "Lead" => {
+            let mut e = if name == "Lag" {
+                ex::Lag(expression(0)?)
+            } else {
+                ex::Lead(expression(0)?)
+            };
+            if let Some(offset) = int(positional_or(1, "offset"), "offset")? {
+                e = e.offset(offset);
+            }
+            if let Some(default) = positional_or(2, "default") {
+                e = e.default(to_expression(&default)?);
+            }
+            e
+        }
+        "FirstValue" => ex::FirstValue(expression(0)?),
+        "LastValue" => ex::LastValue(expression(0)?),
+        "NthValue" => ex::NthValue(
+            expression(0)?,
+            int(positional_or(1, "nth"), "nth")?.unwrap_or(1),
+        ),
+        "RowRange" | "ValueRange" => {
+            let start = int(positional_or(0, "start"), "start")?;
+            let end = int(positional_or(1, "end"), "end")?;
+            let mut frame = if name == "RowRange" {
+                ex::RowRange(start, end)
+            } else {
+                ex::ValueRange(start, end)
+            };
+            if let Some(Value::Opaque(exclusion, _)) = positional_or(2, "exclusion") {
+                use quiver::expressions::WindowFrameExclusion as X;
+                frame = frame.exclusion(match &*exclusion {
+                    "WindowFrameExclusion.CURRENT_ROW" => X::CURRENT_ROW,
+                    "WindowFrameExclusion.GROUP" => X::GROUP,
+                    "WindowFrameExclusion.TIES" => X::TIES,
+                    _ => X::NO_OTHERS,
+                });
+            }
+            return Ok(Value::Frame(Rc::new(frame)));
+        }
+        "Prefetch" => {
+            let lookup = match positional_or(0, "lookup") {
+                Some(Value::Str(s)) => s.to_string(),
+                _ => return Err(ScriptError::type_error("Prefetch() needs a lookup")),
+            };
+            let mut prefetch = quiver::queryset::Prefetch::new(lookup);
+            match positional_or(1, "queryset") {
+                Some(Value::QuerySet(q)) => prefetch = prefetch.queryset(q.qs.clone()),
+                Some(Value::None) | None => {}
+                Some(other) => {
+                    return Err(ScriptError::type_error(format!(
+                        "Prefetch querysets cannot use raw(), values(), and values_list(); got {}",
+                        other.type_name()
+                    )))
+                }
+            }
+            if let Some(Value::Str(to)) = positional_or(2, "to_attr") {
+                prefetch = prefetch.to_attr(to.to_string());
+            }
+            return Ok(Value::Prefetch(Rc::new(prefetch)));
+        }
+        "Window" => {
+            let mut e = ex::Window(expression(0)?);
+            if let Some(keys) = positional_or(1, "partition_by") {
+                let keys = match keys {
+                    Value::List(l) => l.borrow().clone(),
+                    Value::Tuple(t) => t.to_vec(),
+                    one => vec![one],
+                };
+                e = e.partition_by(
+                    keys.iter()
+                        .map(to_argument)
+                        .collect::<Result<Vec<_>, _>>()?,
+                );
+            }
+            if let Some(order) = positional_or(2, "order_by") {
+                let items = match order {
+                    Value::List(l) => l.borrow().clone(),
+                    Value::Tuple(t) => t.to_vec(),
+                    one => vec![one],
+                };
+                e = e.order_by(order_items(&items)?);
+            }
+            if let Some(Value::Frame(frame)) = positional_or(3, "frame") {
+                e = e.frame(*frame);
+            }
+            e
+        }
+        other => {
+            return Err(ScriptError::new(
+                "AttributeError",
+                format!("'{other}' cannot be called"),
+            ))
+        }
+    };
+    let result = match kw(&kwargs, "output_field") {
+        Some(field) => result.output_field(field_spec(&field)?),
+        None => result,
+    };
+    Ok(expr_value(result))
+}
+
 /// `left op right` when either side is a Django object (`Q & Q`, `F("a") * 2`); `None` for
 /// plain Python values.
 pub fn binary_django(left: &Value, op: &str, right: &Value) -> Result<Option<Value>, ScriptError> {
@@ -580,6 +721,7 @@ fn new_qs(qs: QuerySet, model: &str, shape: Shape) -> Value {
 fn cached_len(value: &Value) -> Option<usize> {
     match value {
         Value::QuerySet(q) => q.cache.borrow().as_ref().map(Vec::len),
+        Value::RelatedManager(set) => set.cached.as_ref().map(Vec::len),
         _ => None,
     }
 }
@@ -599,13 +741,16 @@ fn queryset_of(
                 Shape::Instances,
             ))
         }
-        Value::RelatedManager { model, field, pk } => {
+        Value::RelatedManager(set) => {
             interp.register_pending()?;
-            let qs = interp
-                .db
-                .objects(model)
-                .filter(Q::new(field.to_string(), Expression::from(to_scalar(pk)?)));
-            Some((qs, model.to_string(), Shape::Instances))
+            let qs = match &set.manager {
+                Some(manager) => manager.all(),
+                None => interp.db.objects(&set.model).filter(Q::new(
+                    set.field.clone(),
+                    Expression::from(to_scalar(&set.key)?),
+                )),
+            };
+            Some((qs, set.model.clone(), Shape::Instances))
         }
         _ => None,
     })
@@ -623,6 +768,11 @@ pub fn as_queryset(
 pub fn evaluate(interp: &mut Interpreter, value: &Value) -> Result<Vec<Value>, ScriptError> {
     if let Value::QuerySet(q) = value {
         if let Some(rows) = q.cache.borrow().as_ref() {
+            return Ok(rows.clone());
+        }
+    }
+    if let Value::RelatedManager(set) = value {
+        if let Some(rows) = &set.cached {
             return Ok(rows.clone());
         }
     }
@@ -708,6 +858,7 @@ pub fn instance_value(pk: &str, model: &str, instance: &Instance) -> Value {
             .collect(),
         related: HashMap::new(),
         adding: false,
+        source: Some(instance.clone()),
     })))
 }
 
@@ -848,6 +999,16 @@ fn queryset_method(
     let (qs, model, shape) = queryset_of(interp, receiver)?
         .ok_or_else(|| ScriptError::attribute(&receiver.type_name(), name))?;
     let chain = |q: QuerySet| Ok(new_qs(q, &model, shape));
+    // `all()` of a prefetched relation is the prefetched rows: no query (Django).
+    if let (Value::RelatedManager(set), "all") = (receiver, name) {
+        if let Some(rows) = &set.cached {
+            let value = new_qs(qs, &model, shape);
+            if let Value::QuerySet(q) = &value {
+                *q.cache.borrow_mut() = Some(rows.clone());
+            }
+            return Ok(value);
+        }
+    }
     match name {
         "all" | "iterator" | "using" => chain(qs),
         "filter" => chain(qs.filter(build_q(&args, &kwargs)?)),
@@ -1046,6 +1207,9 @@ fn queryset_method(
             }
             Ok(Value::list(objects))
         }
+        "explain" if kw(&kwargs, "analyze").is_some_and(|v| v.truthy()) => {
+            Ok(Value::str(qs.explain_analyze()?))
+        }
         "explain" => Ok(Value::str(qs.explain()?)),
         "query" => Ok(Value::str(qs.sql()?)),
         "load_csv" | "load_json" | "load_parquet" => {
@@ -1065,7 +1229,30 @@ fn queryset_method(
             let n = crate::loading::run(&interp.db, &load)?;
             Ok(Value::Int(n as i64))
         }
-        "update" | "delete" | "update_or_create" | "bulk_update" => Err(ScriptError::new(
+        "delete" => Ok(delete_count(qs.delete()?)),
+        "select_related" => match args.as_slice() {
+            [] => chain(qs.select_related_all()),
+            [Value::None] => chain(qs.clear_select_related()),
+            _ => chain(qs.select_related(strings(&args, name)?)),
+        },
+        "prefetch_related" => match args.as_slice() {
+            [Value::None] => chain(qs.clear_prefetch_related()),
+            _ => {
+                let lookups = args
+                    .iter()
+                    .map(|a| match a {
+                        Value::Str(s) => Ok(quiver::queryset::Prefetch::new(s.to_string())),
+                        Value::Prefetch(p) => Ok((**p).clone()),
+                        other => Err(ScriptError::type_error(format!(
+                            "prefetch_related() takes lookups or Prefetch objects, not {}",
+                            other.type_name()
+                        ))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                chain(qs.prefetch_related(lookups))
+            }
+        },
+        "update" | "update_or_create" | "bulk_update" => Err(ScriptError::new(
             "NotSupportedError",
             format!("QuerySet.{name}() is not supported by Quiver yet (no updates or deletes)"),
         )),
@@ -1197,6 +1384,7 @@ pub fn new_instance(
         fields,
         related,
         adding: true,
+        source: None,
     }))))
 }
 
@@ -1244,6 +1432,15 @@ pub fn get_attribute(
             ))
         }
         Value::Module(module) => return super::builtins::module_attribute(module, name),
+        Value::Builtin(b) if &**b == "WindowFrameExclusion" => {
+            return match name {
+                "CURRENT_ROW" | "GROUP" | "TIES" | "NO_OTHERS" => Ok(Value::Opaque(
+                    Rc::from(format!("WindowFrameExclusion.{name}")),
+                    Rc::default(),
+                )),
+                _ => Err(ScriptError::attribute("WindowFrameExclusion", name)),
+            }
+        }
         Value::Builtin(b) if &**b == "datetime.datetime" && name == "now" => {
             return Ok(Value::Builtin(Rc::from("datetime.datetime.now")))
         }
@@ -1269,7 +1466,10 @@ pub fn get_attribute(
         Value::QuerySet(q) if name == "model" => {
             return Ok(interp.lookup(&q.model).unwrap_or(Value::None))
         }
-        Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
+        Value::RelatedManager(_) if matches!(name, "add" | "remove" | "clear" | "set") => {
+            return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
+        }
+        Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_) => {
             if !QUERYSET_METHODS.contains(&name)
                 && !matches!(
                     name,
@@ -1320,6 +1520,32 @@ fn instance_attribute(
         .get_field(name)
         .filter(|f| f.name() == name && f.relation().is_some())
     {
+        // Loaded by select_related/prefetch_related (while the key is unchanged): no query.
+        let loaded = i.borrow().source.as_ref().and_then(|src| {
+            let unchanged = src.get_value(field.attname()).ok().map(|v| from_scalar(&v));
+            let key = i.borrow().get(field.attname()).cloned();
+            match (src.cached_related(name), unchanged, key) {
+                (Some(Related::One(found)), Some(old), Some(new))
+                    if super::operators::values_equal(&old, &new) =>
+                {
+                    Some(found.clone())
+                }
+                _ => None,
+            }
+        });
+        if let Some(found) = loaded {
+            let value = match found {
+                Some(obj) => {
+                    let target = obj.model_name().to_string();
+                    instance_value(&pk_of(&interp.db, &target), &target, &obj)
+                }
+                None => Value::None,
+            };
+            i.borrow_mut()
+                .related
+                .insert(name.to_string(), value.clone());
+            return Ok(value);
+        }
         // `order.customer`: one query, the first time (Django caches the related object).
         let key = i
             .borrow()
@@ -1360,12 +1586,11 @@ fn instance_attribute(
     {
         return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
     }
-    if let Some(method) = interp
+    let is_method = interp
         .classes
         .get(&model_name)
-        .and_then(|c| c.methods.get(name).cloned())
-    {
-        let _ = method;
+        .is_some_and(|c| c.methods.contains_key(name));
+    if is_method {
         return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
     }
     if let Some(v) = interp
@@ -1375,23 +1600,169 @@ fn instance_attribute(
     {
         return Ok(v);
     }
-    // Reverse relations: `customer.order_set` / the related_name.
-    for reverse in interp.db.registry().reverse_relations(model.name()) {
-        let accessor = reverse
-            .related_model
-            .get_field(&reverse.field_name)
-            .and_then(|f| f.relation().and_then(|r| r.related_name.clone()))
-            .unwrap_or_else(|| format!("{}_set", reverse.related_model.name().to_lowercase()));
-        if accessor == name {
-            let pk = i.borrow().pk_value();
-            return Ok(Value::RelatedManager {
-                model: Rc::from(reverse.related_model.name()),
-                field: Rc::from(reverse.field_name.as_str()),
-                pk: Box::new(pk),
-            });
-        }
+    if let Some(value) = related_attribute(interp, i, &model, name)? {
+        return Ok(value);
+    }
+    // `Prefetch(..., to_attr="x")`: a plain list on the instance.
+    let prefetched = i.borrow().source.as_ref().and_then(|src| {
+        src.prefetched(name).map(|items| {
+            items
+                .iter()
+                .map(|x| {
+                    let target = x.model_name().to_string();
+                    instance_value(&pk_of(&interp.db, &target), &target, x)
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    if let Some(items) = prefetched {
+        return Ok(Value::list(items));
     }
     Err(ScriptError::attribute(&model_name, name))
+}
+
+/// Reverse and many-to-many accessors: `customer.order_set` (a related manager, served
+/// from `prefetch_related` when it ran), `place.restaurant` (a reverse OneToOne: the object,
+/// or `RelatedObjectDoesNotExist`). `None` when `name` is no such accessor.
+fn related_attribute(
+    interp: &mut Interpreter,
+    i: &Rc<RefCell<InstanceValue>>,
+    model: &Arc<Model>,
+    name: &str,
+) -> Result<Option<Value>, ScriptError> {
+    let Ok(path) = interp.db.registry().accessor_relation(model, name) else {
+        return Ok(None);
+    };
+    if path.kind == RelationKind::Forward {
+        return Ok(None);
+    }
+    let target = path.target.name().to_string();
+    let source = i.borrow().source.clone();
+    let Some(source) = source else {
+        return Err(ScriptError::value_error(format!(
+            "'{}' instance needs to have a primary key value before this relationship can be used.",
+            model.name()
+        )));
+    };
+    let source = source.with_database(interp.db.clone());
+    let target_pk = pk_of(&interp.db, &target);
+    if path.is_multi_valued() {
+        let cached = source.prefetched(name).map(|items| {
+            items
+                .iter()
+                .map(|x| instance_value(&target_pk, &target, x))
+                .collect()
+        });
+        let manager = source.related(name)?;
+        return Ok(Some(Value::RelatedManager(Rc::new(RelatedSet {
+            model: target,
+            manager: Some(manager),
+            field: String::new(),
+            key: Value::None,
+            cached,
+        }))));
+    }
+    let found = source.related_object(name)?;
+    let value = match found {
+        Some(obj) => instance_value(&target_pk, &target, &obj),
+        None => {
+            // Django's `Customer.profile.RelatedObjectDoesNotExist` (a DoesNotExist).
+            let mut e = ScriptError::new(
+                "RelatedObjectDoesNotExist",
+                format!("{} has no {name}.", model.name()),
+            );
+            e.model = Some(target);
+            return Err(e);
+        }
+    };
+    i.borrow_mut()
+        .related
+        .insert(name.to_string(), value.clone());
+    Ok(Some(value))
+}
+
+/// A related manager's writes: `add(*objs)`, `remove(*objs)`, `clear()`, `set(objs)`,
+/// `create(**kwargs)`.
+fn related_write(
+    interp: &mut Interpreter,
+    set: &RelatedSet,
+    name: &str,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
+    let Some(manager) = &set.manager else {
+        return Err(ScriptError::value_error(
+            "this relationship can be used only from an object read from the database",
+        ));
+    };
+    let objects = |values: &[Value]| -> Result<Vec<Instance>, ScriptError> {
+        values
+            .iter()
+            .map(|v| match v {
+                Value::Instance(i) => i.borrow().source.clone().ok_or_else(|| {
+                    ScriptError::value_error(format!(
+                        "<{}: {} object (None)>\" needs to have a value for field \"id\" before this relationship can be used.",
+                        i.borrow().model,
+                        i.borrow().model
+                    ))
+                }),
+                other => Err(ScriptError::type_error(format!(
+                    "'{}' instance expected, got {}",
+                    set.model,
+                    other.repr()
+                ))),
+            })
+            .collect()
+    };
+    match name {
+        "create" => {
+            let made = manager.create(field_values(&kwargs)?)?;
+            Ok(instance_value(
+                &pk_of(&interp.db, &set.model),
+                &set.model,
+                &made,
+            ))
+        }
+        "clear" => {
+            manager.clear()?;
+            Ok(Value::None)
+        }
+        "set" => {
+            let items = interp.iterate(args.first().unwrap_or(&Value::None))?;
+            let items = objects(&items)?;
+            manager.set(&items.iter().collect::<Vec<_>>())?;
+            Ok(Value::None)
+        }
+        _ => {
+            let items = objects(&args)?;
+            let refs: Vec<&Instance> = items.iter().collect();
+            if name == "add" {
+                manager.add(&refs)?;
+            } else {
+                manager.remove(&refs)?;
+            }
+            Ok(Value::None)
+        }
+    }
+}
+
+/// `delete()`'s `(total, {"app.Model": count})`.
+fn delete_count((total, per_model): quiver::queryset::DeleteCount) -> Value {
+    let counts = per_model
+        .into_iter()
+        .map(|(label, n)| (Value::str(label), Value::Int(n as i64)))
+        .collect();
+    Value::tuple(vec![Value::Int(total as i64), Value::dict(counts)])
+}
+
+/// The primary key's name of a model (`id`).
+fn model_pk(interp: &Interpreter, model: &str) -> String {
+    interp
+        .db
+        .model(model)
+        .ok()
+        .and_then(|m| m.pk().map(|f| f.name().to_string()))
+        .unwrap_or_else(|| "id".into())
 }
 
 /// For `get_<field>_display`: the field and its choices.
@@ -1458,7 +1829,12 @@ pub fn call_method(
     kwargs: Vec<(String, Value)>,
 ) -> Result<Value, ScriptError> {
     match receiver {
-        Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager { .. } => {
+        Value::RelatedManager(set)
+            if matches!(name, "add" | "remove" | "clear" | "set" | "create") =>
+        {
+            related_write(interp, set, name, args, kwargs)
+        }
+        Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_) => {
             queryset_method(interp, receiver, name, args, kwargs)
         }
         Value::Instance(i) => instance_method(interp, i, receiver, name, args, kwargs),
@@ -1511,6 +1887,7 @@ fn instance_method(
                 inst.set(k, from_scalar(v));
             }
             inst.adding = false;
+            inst.source = Some(made);
             Ok(Value::None)
         }
         "refresh_from_db" => {
@@ -1525,14 +1902,25 @@ fn instance_method(
                 inst.set(k, from_scalar(v));
             }
             inst.related.clear();
+            inst.source = Some(found);
             Ok(Value::None)
         }
-        "delete" => Err(ScriptError::new(
-            "NotSupportedError",
-            format!(
-                "{model}.delete() is not supported by Quiver yet (deletes are not implemented)"
-            ),
-        )),
+        "delete" => {
+            let source = i.borrow().source.clone();
+            let Some(source) = source else {
+                let pk = model_pk(interp, &model);
+                return Err(ScriptError::value_error(format!(
+                    "{model} object can't be deleted because its {pk} attribute is set to None."
+                )));
+            };
+            let deleted = source.with_database(interp.db.clone()).delete()?;
+            // Django sets the primary key of a deleted object to None.
+            let mut inst = i.borrow_mut();
+            let pk = inst.pk.clone();
+            inst.set(&pk, Value::None);
+            inst.source = None;
+            Ok(delete_count(deleted))
+        }
         "full_clean" | "clean" => Ok(Value::None),
         _ if display_field(interp, &model, name).is_some() => {
             // Django's get_FOO_display(): the label of the field's value among its choices.
@@ -1623,14 +2011,7 @@ mod tests {
 
     #[test]
     fn expressions_keep_their_options() {
-        let mut interp = Interpreter::new(
-            "t.py",
-            std::path::PathBuf::from("."),
-            crate::script::Mode::Print(crate::script::Format::Json),
-            Box::new(std::io::sink()),
-        );
         let count = call_expression(
-            &mut interp,
             "Count",
             vec![Value::str("id")],
             vec![("distinct".into(), Value::Bool(true))],
@@ -1642,14 +2023,26 @@ mod tests {
         assert_eq!(e.default_alias().as_deref(), Some("id__count"));
         assert!(e.to_string().contains("distinct=True"), "{e}");
         let err = call_expression(
-            &mut interp,
             "Count",
             vec![Value::str("id")],
             vec![("default".into(), Value::Int(0))],
         )
         .unwrap_err();
         assert_eq!(err.message, "Count does not allow default.");
-        let err = call_expression(&mut interp, "Window", vec![], vec![]).unwrap_err();
+        let err = call_expression("Subquery", vec![], vec![]).unwrap_err();
         assert_eq!(err.kind, "NotSupportedError");
+        let err = call_expression("Window", vec![], vec![]).unwrap_err();
+        assert_eq!(err.message, "Window() needs an expression");
+        let rank = call_expression("Rank", vec![], vec![]).unwrap();
+        let window = call_expression(
+            "Window",
+            vec![rank],
+            vec![("order_by".into(), Value::str("-id"))],
+        )
+        .unwrap();
+        let Value::Expression(window) = window else {
+            panic!("not an expression")
+        };
+        assert!(window.to_string().contains("Rank"), "{window}");
     }
 }

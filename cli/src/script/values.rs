@@ -66,6 +66,21 @@ pub struct ModelClass {
     pub methods: HashMap<String, Rc<Function>>,
 }
 
+/// The related objects behind a related manager.
+#[derive(Debug)]
+pub struct RelatedSet {
+    /// The related model.
+    pub model: String,
+    /// The crate's manager, for an instance read from the database (also writes:
+    /// `add`, `remove`, `clear`, `set`, `create`).
+    pub manager: Option<quiver::queryset::RelatedManager>,
+    /// Otherwise the filter that finds them: `field = key`.
+    pub field: String,
+    pub key: Value,
+    /// The rows `prefetch_related` loaded (no query when read).
+    pub cached: Option<Vec<Value>>,
+}
+
 /// What rows of a QuerySet look like when it is evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
@@ -100,6 +115,9 @@ pub struct InstanceValue {
     pub related: HashMap<String, Value>,
     /// Django's `_state.adding`: not yet saved.
     pub adding: bool,
+    /// The crate's instance it was read as (bound to the database, with what
+    /// `select_related`/`prefetch_related` loaded).
+    pub source: Option<quiver::prelude::Instance>,
 }
 
 impl InstanceValue {
@@ -151,12 +169,13 @@ pub enum Value {
     ModelClass(Rc<ModelClass>),
     /// `Model.objects`.
     Manager(Rc<str>),
-    /// `instance.<reverse>_set`: the related objects of one instance.
-    RelatedManager {
-        model: Rc<str>,
-        field: Rc<str>,
-        pk: Box<Value>,
-    },
+    /// `instance.<accessor>` of a multi-valued relation (`customer.order_set`,
+    /// `book.authors`): the related objects of one instance.
+    RelatedManager(Rc<RelatedSet>),
+    /// `Prefetch(lookup, queryset=…, to_attr=…)`.
+    Prefetch(Rc<quiver::queryset::Prefetch>),
+    /// A window frame (`RowRange(start=-1, end=0)`).
+    Frame(Rc<quiver::expressions::Frame>),
     QuerySet(Rc<QuerySetValue>),
     Instance(Rc<RefCell<InstanceValue>>),
     Expression(Rc<Expression>),
@@ -219,7 +238,9 @@ impl Value {
             Value::Module(_) => "module".into(),
             Value::ModelClass(_) => "ModelBase".into(),
             Value::Manager(_) => "Manager".into(),
-            Value::RelatedManager { .. } => "RelatedManager".into(),
+            Value::RelatedManager(_) => "RelatedManager".into(),
+            Value::Prefetch(_) => "Prefetch".into(),
+            Value::Frame(_) => "RowRange".into(),
             Value::QuerySet(_) => "QuerySet".into(),
             Value::Instance(i) => i.borrow().model.clone(),
             Value::Expression(e) => expression_class(e).into(),
@@ -364,9 +385,11 @@ impl Value {
             Value::Module(name) => format!("<module '{name}'>"),
             Value::ModelClass(class) => format!("<class 'app.models.{}'>", class.name),
             Value::Manager(_) => "<django.db.models.manager.Manager object>".into(),
-            Value::RelatedManager { .. } => {
+            Value::RelatedManager(_) => {
                 "<django.db.models.fields.related_descriptors.RelatedManager object>".into()
             }
+            Value::Prefetch(p) => format!("<Prefetch: {}>", p.lookup),
+            Value::Frame(f) => format!("<Frame: {f:?}>"),
             Value::QuerySet(_) => "<QuerySet>".into(),
             Value::Instance(i) => {
                 let i = i.borrow();

@@ -89,6 +89,13 @@ fn django_errors_keep_their_class_and_wording() {
         line,
         r#"{"error":"ValueError","message":"Negative indexing is not supported."}"#
     );
+    let (line, _) = failure(&format!(
+        "{MODELS}Customer.objects.filter(Exists(Tag.objects.all()))\n"
+    ));
+    assert!(
+        line.starts_with(r#"{"error":"NotSupportedError","message":"Exists is not supported"#),
+        "{line}"
+    );
     let (line, _) = failure(&format!("{MODELS}Customer.objects.update(name='x')\n"));
     assert!(
         line.starts_with(r#"{"error":"NotSupportedError""#),

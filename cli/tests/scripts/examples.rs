@@ -85,3 +85,13 @@ fn tickets_with_choices_and_auto_now_match_django() {
 fn abstract_base_models_match_django() {
     check("abstract_models");
 }
+
+#[test]
+fn one_to_one_passports_match_django() {
+    check("passports");
+}
+
+#[test]
+fn books_with_relations_and_windows_match_django() {
+    check("books");
+}

@@ -145,3 +145,36 @@ fn every_command_has_help_with_examples() {
         );
     }
 }
+
+#[test]
+fn eager_loading_saves_the_queries_the_log_shows() {
+    let source = format!(
+        "{SHOP}for name in ['Ann', 'Bob', 'Cy']:\n    c = Customer.objects.create(name=name)\n    Order.objects.create(customer=c, amount=Decimal('1'))\n\
+reset_queries()\n\
+names = [o.customer.name for o in Order.objects.all()]\n\
+lazy = len(connection.queries)\n\
+reset_queries()\n\
+names2 = [o.customer.name for o in Order.objects.select_related('customer')]\n\
+joined = len(connection.queries)\n\
+reset_queries()\n\
+counts = [len(c.order_set.all()) for c in Customer.objects.prefetch_related('order_set')]\n\
+print(names == names2, lazy, joined, counts, len(connection.queries))\n"
+    );
+    let out = run_source(&source, "json", &[]);
+    assert!(out.success, "{}", out.stderr);
+    // N+1: one query for the orders and one per order; select_related: one; prefetch: two.
+    assert_eq!(out.stdout, "[true,4,1,[1,1,1],2]\n");
+}
+
+#[test]
+fn a_queries_file_imports_its_models_file() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let models = "from django.db import models\n\nclass Thing(models.Model):\n    n = models.IntegerField()\n";
+    std::fs::write(dir.path().join("models.py"), models).expect("written");
+    let queries = "from .models import *\nfrom models import Thing\nThing.objects.create(n=3)\nprint(Thing.objects.count())\n";
+    let path = dir.path().join("queries.py");
+    std::fs::write(&path, queries).expect("written");
+    let out = quiver(&["run", &path.to_string_lossy(), "--format", "json"], "");
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(out.stdout, "1\n", "models.py runs once");
+}

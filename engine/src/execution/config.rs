@@ -13,6 +13,9 @@ pub struct SessionConfig {
     pub parallel_threshold_rows: usize,
     /// Optimizer rules switched off by name.
     pub disabled_rules: BTreeSet<String>,
+    /// Most rounds a recursive CTE may iterate before the query fails (a `UNION ALL` walk
+    /// over a cycle never ends on its own).
+    pub max_recursion_depth: usize,
 }
 
 impl Default for SessionConfig {
@@ -24,6 +27,7 @@ impl Default for SessionConfig {
             batch_size: 8192,
             parallel_threshold_rows: 200_000,
             disabled_rules: BTreeSet::new(),
+            max_recursion_depth: 10_000,
         }
     }
 }
@@ -37,6 +41,12 @@ impl SessionConfig {
     /// Sets the number of partitions.
     pub fn with_target_partitions(mut self, n: usize) -> Self {
         self.target_partitions = n.max(1);
+        self
+    }
+
+    /// Sets the most rounds a recursive CTE may iterate.
+    pub fn with_max_recursion_depth(mut self, depth: usize) -> Self {
+        self.max_recursion_depth = depth;
         self
     }
 

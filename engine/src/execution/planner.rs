@@ -8,6 +8,7 @@
 //! above `parallel_threshold_rows`), top-k instead of sort when a sort carries a fetch, and
 //! `DISTINCT` as a grouping on every column.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
@@ -18,15 +19,19 @@ use super::SessionConfig;
 use crate::error::{EngineError, Result};
 use crate::expr::{aggregate_type, Expr, SortExpr, WindowFunctionKind};
 use crate::logical_plan::{Aggregate, LogicalPlan, PlanSchema, Scan, Values, Window};
-use crate::physical_expr::{create_physical_expr, PhysicalExprRef};
+use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
 use crate::physical_plan::filter::FilterExec;
+use crate::physical_plan::first_per_key::FirstPerKeyExec;
 use crate::physical_plan::hash_aggregate::{AggregateSpec, HashAggregateExec};
 use crate::physical_plan::hash_join::HashJoinExec;
 use crate::physical_plan::limit::LimitExec;
 use crate::physical_plan::projection::ProjectionExec;
+use crate::physical_plan::recursive_query::{work_table_exec, RecursiveQueryExec};
 use crate::physical_plan::scan::ScanExec;
+use crate::physical_plan::set_operation::{SetOperationExec, SetOperator};
 use crate::physical_plan::sort::{PhysicalSortExpr, SortExec};
 use crate::physical_plan::top_k::TopKExec;
+use crate::physical_plan::union::UnionExec;
 use crate::physical_plan::values::ValuesExec;
 use crate::physical_plan::window::{PhysicalWindowExpr, WindowExec};
 use crate::physical_plan::ExecutionPlan;
@@ -37,11 +42,41 @@ const STRICT_CAST: CastOptions<'static> = CastOptions {
     format_options: arrow::util::display::FormatOptions::new(),
 };
 
+thread_local! {
+    /// The configuration of the plan being built on this thread. Physical subquery
+    /// expressions run their plans with it; they are created deep inside expression planning,
+    /// which takes no configuration of its own.
+    static PLANNING_CONFIG: RefCell<Option<SessionConfig>> = const { RefCell::new(None) };
+}
+
+/// The configuration of the physical plan being built on this thread (the default outside
+/// of [`create_physical_plan`]).
+pub(crate) fn planning_config() -> SessionConfig {
+    PLANNING_CONFIG.with(|c| c.borrow().clone().unwrap_or_default())
+}
+
+/// Restores the previous planning configuration when dropped.
+struct PlanningConfigGuard(Option<SessionConfig>);
+
+impl PlanningConfigGuard {
+    fn set(config: &SessionConfig) -> PlanningConfigGuard {
+        PlanningConfigGuard(PLANNING_CONFIG.with(|c| c.replace(Some(config.clone()))))
+    }
+}
+
+impl Drop for PlanningConfigGuard {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        PLANNING_CONFIG.with(|c| *c.borrow_mut() = previous);
+    }
+}
+
 /// Turns an (optimized) logical plan into an executable operator tree.
 pub fn create_physical_plan(
     plan: &LogicalPlan,
     config: &SessionConfig,
 ) -> Result<Arc<dyn ExecutionPlan>> {
+    let _config = PlanningConfigGuard::set(config);
     Ok(match plan {
         LogicalPlan::Scan(scan) => plan_scan(scan, config)?,
         LogicalPlan::Filter(filter) => {
@@ -60,19 +95,8 @@ pub fn create_physical_plan(
         }
         LogicalPlan::Aggregate(aggregate) => plan_aggregate(aggregate, config)?,
         LogicalPlan::Distinct(distinct) => {
-            let schema = distinct.input.schema();
-            let group_exprs = schema
-                .columns()
-                .into_iter()
-                .map(|column| create_physical_expr(&Expr::Column(column), schema))
-                .collect::<Result<Vec<_>>>()?;
             let input = create_physical_plan(&distinct.input, config)?;
-            Arc::new(HashAggregateExec::try_new(
-                input,
-                group_exprs,
-                vec![],
-                schema.arrow_schema(),
-            )?)
+            distinct_rows(input, distinct.input.schema())?
         }
         LogicalPlan::Sort(sort) => {
             let exprs = bind_sort_exprs(&sort.exprs, sort.input.schema())?;
@@ -116,8 +140,81 @@ pub fn create_physical_plan(
         LogicalPlan::Values(values) => plan_values(values)?,
         // Renaming the relation only changes how columns are resolved, which is done by now.
         LogicalPlan::SubqueryAlias(alias) => create_physical_plan(&alias.input, config)?,
+        LogicalPlan::DistinctOn(distinct_on) => {
+            let schema = distinct_on.input.schema();
+            let on = bind_all(&distinct_on.on, schema)?;
+            let mut keys: Vec<SortExpr> = distinct_on
+                .on
+                .iter()
+                .map(|e| e.clone().sort_asc())
+                .collect();
+            keys.extend(distinct_on.sort.iter().cloned());
+            let sorted = Arc::new(SortExec::try_new(
+                create_physical_plan(&distinct_on.input, config)?,
+                bind_sort_exprs(&keys, schema)?,
+            )?);
+            Arc::new(FirstPerKeyExec::try_new(sorted, on)?)
+        }
+        LogicalPlan::Union(union) => {
+            let inputs = union
+                .inputs
+                .iter()
+                .map(|input| create_physical_plan(input, config))
+                .collect::<Result<Vec<_>>>()?;
+            let all: Arc<dyn ExecutionPlan> =
+                Arc::new(UnionExec::try_new(inputs, union.schema.arrow_schema())?);
+            if union.all {
+                all
+            } else {
+                distinct_rows(all, &union.schema)?
+            }
+        }
+        LogicalPlan::Intersect(intersect) => Arc::new(SetOperationExec::try_new(
+            create_physical_plan(&intersect.left, config)?,
+            create_physical_plan(&intersect.right, config)?,
+            SetOperator::Intersect,
+            intersect.schema.arrow_schema(),
+        )?),
+        LogicalPlan::Except(except) => Arc::new(SetOperationExec::try_new(
+            create_physical_plan(&except.left, config)?,
+            create_physical_plan(&except.right, config)?,
+            SetOperator::Except,
+            except.schema.arrow_schema(),
+        )?),
+        // A CTE means its query wherever it is read.
+        LogicalPlan::Cte(cte) => create_physical_plan(&cte.input, config)?,
+        LogicalPlan::RecursiveQuery(recursive) => Arc::new(RecursiveQueryExec::try_new(
+            recursive,
+            create_physical_plan(&recursive.static_term, config)?,
+            config.clone(),
+        )?),
+        LogicalPlan::WorkTable(work_table) => work_table_exec(work_table)?,
         LogicalPlan::Window(window) => plan_window(window, config)?,
     })
+}
+
+/// `DISTINCT` over `input` (whose rows have `schema`): a grouping on every column.
+fn distinct_rows(
+    input: Arc<dyn ExecutionPlan>,
+    schema: &PlanSchema,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let group_exprs = (0..schema.len())
+        .map(|i| {
+            let field = &schema.field(i).field;
+            Ok(Arc::new(ColumnExpr::new(
+                field.name().clone(),
+                i,
+                field.data_type().clone(),
+                field.is_nullable(),
+            )) as PhysicalExprRef)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Arc::new(HashAggregateExec::try_new(
+        input,
+        group_exprs,
+        vec![],
+        schema.arrow_schema(),
+    )?))
 }
 
 fn plan_window(window: &Window, config: &SessionConfig) -> Result<Arc<dyn ExecutionPlan>> {

@@ -5,6 +5,7 @@ use std::fmt;
 use arrow::datatypes::DataType;
 use quiver_storage::ScalarValue;
 
+use super::subquery::{Exists, InSubquery, OuterColumn, Subquery};
 use super::{AggregateExpr, ScalarFunction, WindowFunction};
 
 /// A reference to a column, optionally qualified by the relation (table alias) it comes from.
@@ -239,6 +240,14 @@ pub enum Expr {
     /// Only the `Window` plan node evaluates it; boxed, as it is much larger than the rest.
     WindowFunction(Box<WindowFunction>),
     Alias(Alias),
+    /// A column of an enclosing query's row, read from inside a subquery.
+    OuterColumn(OuterColumn),
+    /// `(SELECT …)` producing one value.
+    ScalarSubquery(Subquery),
+    /// `[NOT] EXISTS (SELECT …)`.
+    Exists(Exists),
+    /// `expr [NOT] IN (SELECT …)`.
+    InSubquery(InSubquery),
 }
 
 /// An unqualified column reference.
@@ -508,6 +517,19 @@ impl fmt::Display for Expr {
             Expr::Aggregate(a) => write!(f, "{a}"),
             Expr::WindowFunction(w) => write!(f, "{w}"),
             Expr::Alias(a) => write!(f, "{} AS {}", a.expr, a.name),
+            Expr::OuterColumn(o) => write!(f, "{o}"),
+            Expr::ScalarSubquery(_) => f.write_str("(<subquery>)"),
+            Expr::Exists(x) => write!(
+                f,
+                "{}EXISTS (<subquery>)",
+                if x.negated { "NOT " } else { "" }
+            ),
+            Expr::InSubquery(i) => write!(
+                f,
+                "{} {}IN (<subquery>)",
+                i.expr,
+                if i.negated { "NOT " } else { "" }
+            ),
         }
     }
 }

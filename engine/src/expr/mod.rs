@@ -11,6 +11,7 @@ mod aggregate;
 mod expr;
 mod functions;
 mod schema;
+mod subquery;
 pub mod type_coercion;
 mod visit;
 mod window;
@@ -22,6 +23,10 @@ pub use expr::{
 };
 pub use functions::{DatePart, ScalarFunction, TruncUnit};
 pub use schema::aggregate_type;
+pub use subquery::{
+    exists, in_subquery, not_exists, outer_col, replace_in_plan, scalar_subquery, Exists,
+    InSubquery, OuterColumn, Subquery,
+};
 pub use visit::Transformed;
 pub use window::{
     WindowFrame, WindowFrameBound, WindowFrameExclusion, WindowFrameUnits, WindowFunction,

@@ -68,6 +68,37 @@ impl Expr {
             }
             Expr::WindowFunction(w) => w.data_type(schema)?,
             Expr::Alias(a) => a.expr.data_type(schema)?,
+            Expr::OuterColumn(o) => o.data_type.clone(),
+            Expr::ScalarSubquery(s) => {
+                let fields = s.plan.schema();
+                if fields.len() != 1 {
+                    return Err(EngineError::Plan(format!(
+                        "a scalar subquery must return one column, not {}",
+                        fields.len()
+                    )));
+                }
+                fields.field(0).field.data_type().clone()
+            }
+            Expr::Exists(_) => DataType::Boolean,
+            Expr::InSubquery(i) => {
+                let fields = i.subquery.plan.schema();
+                if fields.len() != 1 {
+                    return Err(EngineError::Plan(format!(
+                        "an IN subquery must return one column, not {}",
+                        fields.len()
+                    )));
+                }
+                let l = i.expr.data_type(schema)?;
+                let r = fields.field(0).field.data_type();
+                if comparison_common_type(&l, r).is_none() {
+                    return Err(EngineError::Plan(format!(
+                        "cannot compare {} with {}",
+                        value_type(&l),
+                        value_type(r)
+                    )));
+                }
+                DataType::Boolean
+            }
         })
     }
 
@@ -126,6 +157,10 @@ impl Expr {
             Expr::Aggregate(a) => a.func != AggregateFunction::Count,
             Expr::WindowFunction(w) => w.nullable(),
             Expr::Alias(a) => a.expr.nullable(schema)?,
+            Expr::OuterColumn(o) => o.nullable,
+            // No row gives NULL; `x IN (…)` is NULL when a member or `x` is.
+            Expr::ScalarSubquery(_) | Expr::InSubquery(_) => true,
+            Expr::Exists(_) => false,
             other => any(&mut other.children().into_iter())?,
         })
     }

@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 
 use super::{
-    Alias, BinaryExpr, Case, Cast, Column, Expr, InList, Like, RegexMatch, ScalarFunctionExpr,
+    Alias, BinaryExpr, Case, Cast, Column, Expr, InList, InSubquery, Like, RegexMatch,
+    ScalarFunctionExpr,
 };
 use crate::error::Result;
 
@@ -47,7 +48,12 @@ impl Expr {
     /// The direct children of this node.
     pub fn children(&self) -> Vec<&Expr> {
         match self {
-            Expr::Column(_) | Expr::Literal(_) => vec![],
+            Expr::Column(_)
+            | Expr::Literal(_)
+            | Expr::OuterColumn(_)
+            | Expr::ScalarSubquery(_)
+            | Expr::Exists(_) => vec![],
+            Expr::InSubquery(i) => vec![&i.expr],
             Expr::BinaryExpr(b) => vec![&b.left, &b.right],
             Expr::Not(e) | Expr::Negative(e) | Expr::IsNull(e) | Expr::IsNotNull(e) => vec![e],
             Expr::Case(c) => {
@@ -99,7 +105,16 @@ impl Expr {
         };
         let mut boxed = |e: Box<Expr>| -> Result<Box<Expr>> { Ok(Box::new(go(*e)?)) };
         let expr = match self {
-            e @ (Expr::Column(_) | Expr::Literal(_)) => e,
+            e @ (Expr::Column(_)
+            | Expr::Literal(_)
+            | Expr::OuterColumn(_)
+            | Expr::ScalarSubquery(_)
+            | Expr::Exists(_)) => e,
+            Expr::InSubquery(i) => Expr::InSubquery(InSubquery {
+                expr: boxed(i.expr)?,
+                subquery: i.subquery,
+                negated: i.negated,
+            }),
             Expr::BinaryExpr(b) => {
                 let left = boxed(b.left)?;
                 let right = boxed(b.right)?;
@@ -248,12 +263,20 @@ impl Expr {
         }
     }
 
-    /// Every column this expression references.
+    /// Every column this expression references, including the columns that a subquery inside
+    /// it reads from enclosing rows (outer references at any depth; those of a level further
+    /// out do not resolve against this expression's input, and callers skip them).
     pub fn column_refs(&self) -> BTreeSet<Column> {
         let mut out = BTreeSet::new();
         self.visit(&mut |e| {
-            if let Expr::Column(c) = e {
-                out.insert(c.clone());
+            match e {
+                Expr::Column(c) => {
+                    out.insert(c.clone());
+                }
+                Expr::ScalarSubquery(s) => out.extend(s.outer_columns()),
+                Expr::Exists(x) => out.extend(x.subquery.outer_columns()),
+                Expr::InSubquery(i) => out.extend(i.subquery.outer_columns()),
+                _ => {}
             }
             true
         });

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::LogicalPlan;
+use crate::expr::Expr;
 
 fn join_exprs<T: fmt::Display>(items: &[T]) -> String {
     items
@@ -65,6 +66,26 @@ impl LogicalPlan {
             LogicalPlan::Distinct(_) => "Distinct".to_string(),
             LogicalPlan::Values(v) => format!("Values: rows={}", v.rows.len()),
             LogicalPlan::SubqueryAlias(s) => format!("SubqueryAlias: {}", s.alias),
+            LogicalPlan::DistinctOn(d) => format!(
+                "DistinctOn: on=[{}], order=[{}]",
+                join_exprs(&d.on),
+                join_exprs(&d.sort)
+            ),
+            LogicalPlan::Union(u) if u.all => "Union: all".to_string(),
+            LogicalPlan::Union(_) => "Union: distinct".to_string(),
+            LogicalPlan::Intersect(_) => "Intersect".to_string(),
+            LogicalPlan::Except(_) => "Except".to_string(),
+            LogicalPlan::Cte(c) => match c.materialized {
+                Some(true) => format!("Cte: {} materialized", c.name),
+                Some(false) => format!("Cte: {} not materialized", c.name),
+                None => format!("Cte: {}", c.name),
+            },
+            LogicalPlan::RecursiveQuery(r) => format!(
+                "RecursiveQuery: {} {}",
+                r.name,
+                if r.distinct { "distinct" } else { "all" }
+            ),
+            LogicalPlan::WorkTable(w) => format!("WorkTable: {}", w.name),
             LogicalPlan::Window(w) => {
                 let mut line = format!("Window: {}", join_exprs(&w.window_exprs));
                 if let Some(fetch) = &w.partition_fetch {
@@ -79,13 +100,19 @@ impl LogicalPlan {
         }
     }
 
-    /// The indented multi-line EXPLAIN text.
+    /// The indented multi-line EXPLAIN text. The plans of subquery expressions follow their
+    /// node's line, each under a `Subquery:` line, before the node's inputs.
     pub fn display_indent(&self) -> String {
         let mut out = String::new();
         fn go(plan: &LogicalPlan, depth: usize, out: &mut String) {
             out.push_str(&"  ".repeat(depth));
             out.push_str(&plan.node_line());
             out.push('\n');
+            for subquery in plan.subquery_plans() {
+                out.push_str(&"  ".repeat(depth + 1));
+                out.push_str("Subquery:\n");
+                go(&subquery, depth + 2, out);
+            }
             for input in plan.inputs() {
                 go(input, depth + 1, out);
             }
@@ -106,6 +133,25 @@ impl LogicalPlan {
             }
         }
         go(self, 0, &mut out);
+        out
+    }
+}
+
+impl LogicalPlan {
+    /// The plans of the subquery expressions this node evaluates, in expression order.
+    pub fn subquery_plans(&self) -> Vec<std::sync::Arc<LogicalPlan>> {
+        let mut out = Vec::new();
+        for expr in self.expressions() {
+            expr.visit(&mut |e| {
+                match e {
+                    Expr::ScalarSubquery(s) => out.push(std::sync::Arc::clone(&s.plan)),
+                    Expr::Exists(x) => out.push(std::sync::Arc::clone(&x.subquery.plan)),
+                    Expr::InSubquery(i) => out.push(std::sync::Arc::clone(&i.subquery.plan)),
+                    _ => {}
+                }
+                true
+            });
+        }
         out
     }
 }

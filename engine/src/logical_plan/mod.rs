@@ -6,13 +6,17 @@
 //! the plan snapshots in tests and what error messages quote.
 
 mod builder;
+mod cte;
 mod display;
 mod plan;
 mod schema;
+mod set_operations;
 
 pub use builder::LogicalPlanBuilder;
+pub use cte::{Cte, RecursiveQuery, WorkTable};
 pub use plan::{
-    Aggregate, Distinct, Filter, Join, JoinType, Limit, LogicalPlan, PartitionFetch, Projection,
-    Scan, Sort, SubqueryAlias, Values, Window,
+    Aggregate, Distinct, DistinctOn, Filter, Join, JoinType, Limit, LogicalPlan, PartitionFetch,
+    Projection, Scan, Sort, SubqueryAlias, Values, Window,
 };
 pub use schema::{PlanSchema, PlanSchemaRef, QualifiedField};
+pub use set_operations::{Except, Intersect, Union};

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field};
 use quiver_storage::{Table, TableVersion};
 
+use super::cte::{Cte, RecursiveQuery, WorkTable};
+use super::set_operations::{Except, Intersect, Union};
 use super::{PlanSchema, PlanSchemaRef, QualifiedField};
 use crate::error::{EngineError, Result};
-use crate::expr::{Expr, SortExpr};
+use crate::expr::{Expr, SortExpr, Transformed};
 
 /// A relational operator tree.
 #[derive(Debug, Clone)]
@@ -22,6 +24,13 @@ pub enum LogicalPlan {
     Distinct(Distinct),
     Values(Values),
     SubqueryAlias(SubqueryAlias),
+    DistinctOn(DistinctOn),
+    Union(Union),
+    Intersect(Intersect),
+    Except(Except),
+    Cte(Cte),
+    RecursiveQuery(RecursiveQuery),
+    WorkTable(WorkTable),
     Window(Window),
 }
 
@@ -304,6 +313,29 @@ pub struct Distinct {
     pub input: Arc<LogicalPlan>,
 }
 
+/// The first row of each group of equal `on` values, in `sort` order (PostgreSQL's
+/// `DISTINCT ON`); what a correlated `ORDER BY … LIMIT 1` subquery becomes.
+#[derive(Debug, Clone)]
+pub struct DistinctOn {
+    pub input: Arc<LogicalPlan>,
+    pub on: Vec<Expr>,
+    pub sort: Vec<SortExpr>,
+}
+
+impl DistinctOn {
+    /// Checks the expressions against the input.
+    pub fn try_new(
+        input: Arc<LogicalPlan>,
+        on: Vec<Expr>,
+        sort: Vec<SortExpr>,
+    ) -> Result<DistinctOn> {
+        for e in on.iter().chain(sort.iter().map(|s| &s.expr)) {
+            e.data_type(input.schema())?;
+        }
+        Ok(DistinctOn { input, on, sort })
+    }
+}
+
 /// Literal rows.
 #[derive(Debug, Clone)]
 pub struct Values {
@@ -436,6 +468,13 @@ impl LogicalPlan {
             LogicalPlan::Distinct(d) => d.input.schema(),
             LogicalPlan::Values(v) => &v.schema,
             LogicalPlan::SubqueryAlias(s) => &s.schema,
+            LogicalPlan::DistinctOn(d) => d.input.schema(),
+            LogicalPlan::Union(u) => &u.schema,
+            LogicalPlan::Intersect(i) => &i.schema,
+            LogicalPlan::Except(e) => &e.schema,
+            LogicalPlan::Cte(c) => &c.schema,
+            LogicalPlan::RecursiveQuery(r) => &r.schema,
+            LogicalPlan::WorkTable(w) => &w.schema,
             LogicalPlan::Window(w) => &w.schema,
         }
     }
@@ -454,6 +493,13 @@ impl LogicalPlan {
             LogicalPlan::Distinct(_) => "Distinct",
             LogicalPlan::Values(_) => "Values",
             LogicalPlan::SubqueryAlias(_) => "SubqueryAlias",
+            LogicalPlan::DistinctOn(_) => "DistinctOn",
+            LogicalPlan::Union(_) => "Union",
+            LogicalPlan::Intersect(_) => "Intersect",
+            LogicalPlan::Except(_) => "Except",
+            LogicalPlan::Cte(_) => "Cte",
+            LogicalPlan::RecursiveQuery(_) => "RecursiveQuery",
+            LogicalPlan::WorkTable(_) => "WorkTable",
             LogicalPlan::Window(_) => "Window",
         }
     }
@@ -461,7 +507,7 @@ impl LogicalPlan {
     /// The node's inputs.
     pub fn inputs(&self) -> Vec<&Arc<LogicalPlan>> {
         match self {
-            LogicalPlan::Scan(_) | LogicalPlan::Values(_) => vec![],
+            LogicalPlan::Scan(_) | LogicalPlan::Values(_) | LogicalPlan::WorkTable(_) => vec![],
             LogicalPlan::Filter(f) => vec![&f.input],
             LogicalPlan::Projection(p) => vec![&p.input],
             LogicalPlan::Aggregate(a) => vec![&a.input],
@@ -470,6 +516,12 @@ impl LogicalPlan {
             LogicalPlan::Join(j) => vec![&j.left, &j.right],
             LogicalPlan::Distinct(d) => vec![&d.input],
             LogicalPlan::SubqueryAlias(s) => vec![&s.input],
+            LogicalPlan::DistinctOn(d) => vec![&d.input],
+            LogicalPlan::Union(u) => u.inputs.iter().collect(),
+            LogicalPlan::Intersect(i) => vec![&i.left, &i.right],
+            LogicalPlan::Except(e) => vec![&e.left, &e.right],
+            LogicalPlan::Cte(c) => vec![&c.input],
+            LogicalPlan::RecursiveQuery(r) => vec![&r.static_term, &r.recursive_term],
             LogicalPlan::Window(w) => vec![&w.input],
         }
     }
@@ -487,7 +539,9 @@ impl LogicalPlan {
         }
         let mut next = || inputs.remove(0);
         Ok(match self {
-            LogicalPlan::Scan(_) | LogicalPlan::Values(_) => self.clone(),
+            LogicalPlan::Scan(_) | LogicalPlan::Values(_) | LogicalPlan::WorkTable(_) => {
+                self.clone()
+            }
             LogicalPlan::Filter(f) => {
                 LogicalPlan::Filter(Filter::try_new(next(), f.predicate.clone())?)
             }
@@ -525,6 +579,32 @@ impl LogicalPlan {
                 LogicalPlan::SubqueryAlias(SubqueryAlias::new(next(), s.alias.clone()))
             }
             LogicalPlan::Window(w) => LogicalPlan::Window(w.with_input(next())?),
+            LogicalPlan::DistinctOn(d) => {
+                LogicalPlan::DistinctOn(DistinctOn::try_new(next(), d.on.clone(), d.sort.clone())?)
+            }
+            LogicalPlan::Union(u) => {
+                LogicalPlan::Union(Union::try_new(std::mem::take(&mut inputs), u.all)?)
+            }
+            LogicalPlan::Intersect(_) => {
+                let left = next();
+                LogicalPlan::Intersect(Intersect::try_new(left, next())?)
+            }
+            LogicalPlan::Except(_) => {
+                let left = next();
+                LogicalPlan::Except(Except::try_new(left, next())?)
+            }
+            LogicalPlan::Cte(c) => {
+                LogicalPlan::Cte(Cte::new(c.name.clone(), next(), c.materialized))
+            }
+            LogicalPlan::RecursiveQuery(r) => {
+                let static_term = next();
+                LogicalPlan::RecursiveQuery(RecursiveQuery::try_new(
+                    r.name.clone(),
+                    static_term,
+                    next(),
+                    r.distinct,
+                )?)
+            }
         })
     }
 
@@ -545,11 +625,103 @@ impl LogicalPlan {
                     .collect()
             }
             LogicalPlan::Values(v) => v.rows.iter().flatten().cloned().collect(),
-            LogicalPlan::Window(w) => w.window_exprs.clone(),
-            LogicalPlan::Limit(_) | LogicalPlan::Distinct(_) | LogicalPlan::SubqueryAlias(_) => {
-                vec![]
+            LogicalPlan::DistinctOn(d) => {
+                d.on.iter()
+                    .cloned()
+                    .chain(d.sort.iter().map(|s| s.expr.clone()))
+                    .collect()
             }
+            LogicalPlan::Window(w) => w.window_exprs.clone(),
+            LogicalPlan::Limit(_)
+            | LogicalPlan::Distinct(_)
+            | LogicalPlan::SubqueryAlias(_)
+            | LogicalPlan::Union(_)
+            | LogicalPlan::Intersect(_)
+            | LogicalPlan::Except(_)
+            | LogicalPlan::Cte(_)
+            | LogicalPlan::RecursiveQuery(_)
+            | LogicalPlan::WorkTable(_) => vec![],
         }
+    }
+
+    /// The same node with each of its own expressions (those of
+    /// [`expressions`](Self::expressions)) replaced by `f(expr)`; inputs are untouched.
+    pub fn map_expressions(
+        self: &Arc<Self>,
+        f: &mut dyn FnMut(Expr) -> Result<Transformed<Expr>>,
+    ) -> Result<Transformed<Arc<LogicalPlan>>> {
+        let mut changed = false;
+        let mut map = |exprs: &[Expr]| -> Result<Vec<Expr>> {
+            exprs
+                .iter()
+                .map(|e| {
+                    let t = f(e.clone())?;
+                    changed |= t.transformed;
+                    Ok(t.data)
+                })
+                .collect()
+        };
+        let node = match self.as_ref() {
+            LogicalPlan::Scan(s) => LogicalPlan::Scan(Scan {
+                filters: map(&s.filters)?,
+                ..s.clone()
+            }),
+            LogicalPlan::Filter(filter) => {
+                let predicate = map(std::slice::from_ref(&filter.predicate))?;
+                let predicate = predicate
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| EngineError::Internal("filter lost its predicate".into()))?;
+                LogicalPlan::Filter(Filter::try_new(Arc::clone(&filter.input), predicate)?)
+            }
+            LogicalPlan::Projection(p) => {
+                LogicalPlan::Projection(Projection::try_new(Arc::clone(&p.input), map(&p.exprs)?)?)
+            }
+            LogicalPlan::Aggregate(a) => LogicalPlan::Aggregate(Aggregate::try_new(
+                Arc::clone(&a.input),
+                map(&a.group_exprs)?,
+                map(&a.aggr_exprs)?,
+            )?),
+            LogicalPlan::Sort(s) => {
+                let keys: Vec<Expr> = s.exprs.iter().map(|e| e.expr.clone()).collect();
+                let exprs = map(&keys)?
+                    .into_iter()
+                    .zip(&s.exprs)
+                    .map(|(expr, old)| SortExpr::new(expr, old.asc, old.nulls_first))
+                    .collect();
+                LogicalPlan::Sort(Sort {
+                    input: Arc::clone(&s.input),
+                    exprs,
+                    fetch: s.fetch,
+                })
+            }
+            LogicalPlan::Join(j) => {
+                let lefts: Vec<Expr> = j.on.iter().map(|(l, _)| l.clone()).collect();
+                let rights: Vec<Expr> = j.on.iter().map(|(_, r)| r.clone()).collect();
+                let on = map(&lefts)?.into_iter().zip(map(&rights)?).collect();
+                let filter = match &j.filter {
+                    Some(e) => map(std::slice::from_ref(e))?.into_iter().next(),
+                    None => None,
+                };
+                LogicalPlan::Join(Join::try_new(
+                    Arc::clone(&j.left),
+                    Arc::clone(&j.right),
+                    on,
+                    filter,
+                    j.join_type,
+                )?)
+            }
+            LogicalPlan::Values(v) => {
+                let rows = v.rows.iter().map(|r| map(r)).collect::<Result<Vec<_>>>()?;
+                LogicalPlan::Values(Values::try_new(Arc::clone(&v.schema), rows)?)
+            }
+            _ => return Ok(Transformed::no(Arc::clone(self))),
+        };
+        Ok(if changed {
+            Transformed::yes(Arc::new(node))
+        } else {
+            Transformed::no(Arc::clone(self))
+        })
     }
 
     /// Rewrites the plan bottom-up with `f` applied to each node after its inputs.

@@ -128,6 +128,15 @@ pub(crate) fn estimated_rows(plan: &LogicalPlan) -> f64 {
         LogicalPlan::Values(values) => values.rows.len() as f64,
         LogicalPlan::SubqueryAlias(alias) => estimated_rows(&alias.input),
         LogicalPlan::Window(window) => estimated_rows(&window.input),
+        LogicalPlan::DistinctOn(distinct_on) => estimated_rows(&distinct_on.input),
+        LogicalPlan::Union(union) => union.inputs.iter().map(|i| estimated_rows(i)).sum(),
+        LogicalPlan::Intersect(intersect) => estimated_rows(&intersect.left),
+        LogicalPlan::Except(except) => estimated_rows(&except.left),
+        LogicalPlan::Cte(cte) => estimated_rows(&cte.input),
+        // A recursive query's size is unknown before it runs; its static term is a floor.
+        LogicalPlan::RecursiveQuery(recursive) => estimated_rows(&recursive.static_term),
+        // The previous round's rows: usually few next to the tables they join.
+        LogicalPlan::WorkTable(_) => 1.0,
     }
 }
 

@@ -7,6 +7,7 @@
 //! that changes what a query returns is a bug, reported as `Internal`.
 
 mod choose_build_side;
+mod decorrelate_subqueries;
 mod prune_chunks;
 mod prune_projections;
 mod push_down_filter;
@@ -22,6 +23,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 pub use choose_build_side::ChooseBuildSide;
+pub use decorrelate_subqueries::DecorrelateSubqueries;
 pub use prune_chunks::PruneChunks;
 pub use prune_projections::PruneProjections;
 pub use push_down_filter::PushDownFilter;
@@ -68,6 +70,7 @@ impl Optimizer {
     /// The default rule list, in the order they run.
     pub fn new() -> Optimizer {
         Optimizer::with_rules(vec![
+            Arc::new(DecorrelateSubqueries),
             Arc::new(SimplifyExpressions),
             Arc::new(PushDownFilter),
             Arc::new(PushDownLimit),

@@ -77,7 +77,33 @@ fn prune(
             let all = (0..distinct.input.schema().len()).collect();
             prune_inputs(plan, vec![all])
         }
-        LogicalPlan::Values(_) => Ok(Transformed::no(Arc::clone(plan))),
+        LogicalPlan::DistinctOn(distinct_on) => {
+            let mut needed = required.clone();
+            column_indices(
+                distinct_on
+                    .on
+                    .iter()
+                    .chain(distinct_on.sort.iter().map(|s| &s.expr)),
+                distinct_on.input.schema(),
+                &mut needed,
+            )?;
+            prune_inputs(plan, vec![needed])
+        }
+        LogicalPlan::Values(_) | LogicalPlan::WorkTable(_) => Ok(Transformed::no(Arc::clone(plan))),
+        // Set operations compare whole rows, and a CTE or recursive query is read by name
+        // elsewhere: every input column stays.
+        LogicalPlan::Union(_)
+        | LogicalPlan::Intersect(_)
+        | LogicalPlan::Except(_)
+        | LogicalPlan::Cte(_)
+        | LogicalPlan::RecursiveQuery(_) => {
+            let all = plan
+                .inputs()
+                .iter()
+                .map(|input| (0..input.schema().len()).collect())
+                .collect();
+            prune_inputs(plan, all)
+        }
     }
 }
 

@@ -157,9 +157,10 @@ fn push_into(
             )?))
         }
         LogicalPlan::Scan(scan) => {
-            let (below, above): (Vec<Expr>, Vec<Expr>) = predicates
-                .into_iter()
-                .partition(|p| p.column_refs().iter().all(|c| scan.schema.has_column(c)));
+            let (below, above): (Vec<Expr>, Vec<Expr>) = predicates.into_iter().partition(|p| {
+                // A subquery predicate stays in a Filter, where decorrelation finds it.
+                !p.contains_subquery() && p.column_refs().iter().all(|c| scan.schema.has_column(c))
+            });
             if below.is_empty() {
                 return keep_above(plan, above);
             }
@@ -198,6 +199,15 @@ fn push_into(
         LogicalPlan::Sort(_) | LogicalPlan::Limit(_) | LogicalPlan::Values(_) => {
             keep_above(plan, predicates)
         }
+        // Set operations and CTEs are boundaries (a filter could move into each input of a
+        // UNION, but plans of that shape are rare from the ORM).
+        LogicalPlan::DistinctOn(_)
+        | LogicalPlan::Union(_)
+        | LogicalPlan::Intersect(_)
+        | LogicalPlan::Except(_)
+        | LogicalPlan::Cte(_)
+        | LogicalPlan::RecursiveQuery(_)
+        | LogicalPlan::WorkTable(_) => keep_above(plan, predicates),
     }
 }
 
@@ -500,7 +510,11 @@ fn null_when_side_null(expr: &Expr, side: &PlanSchema) -> bool {
         | Expr::IsNotNull(_)
         | Expr::Case(_)
         | Expr::Aggregate(_)
-        | Expr::WindowFunction(_) => false,
+        | Expr::WindowFunction(_)
+        | Expr::OuterColumn(_)
+        | Expr::ScalarSubquery(_)
+        | Expr::Exists(_)
+        | Expr::InSubquery(_) => false,
     }
 }
 

@@ -160,7 +160,14 @@ fn simplify_node(plan: Arc<LogicalPlan>) -> Result<Transformed<Arc<LogicalPlan>>
         | LogicalPlan::Distinct(_)
         | LogicalPlan::Values(_)
         | LogicalPlan::SubqueryAlias(_)
-        | LogicalPlan::Window(_) => return Ok(Transformed::no(plan)),
+        | LogicalPlan::Window(_)
+        | LogicalPlan::DistinctOn(_)
+        | LogicalPlan::Union(_)
+        | LogicalPlan::Intersect(_)
+        | LogicalPlan::Except(_)
+        | LogicalPlan::Cte(_)
+        | LogicalPlan::RecursiveQuery(_)
+        | LogicalPlan::WorkTable(_) => return Ok(Transformed::no(plan)),
     };
     Ok(Transformed::yes(Arc::new(node)))
 }
@@ -319,7 +326,11 @@ fn fold(e: &Expr) -> Option<Expr> {
         | Expr::Literal(_)
         | Expr::Aggregate(_)
         | Expr::WindowFunction(_)
-        | Expr::Alias(_) => false,
+        | Expr::Alias(_)
+        | Expr::OuterColumn(_)
+        | Expr::ScalarSubquery(_)
+        | Expr::Exists(_)
+        | Expr::InSubquery(_) => false,
         other => other
             .children()
             .iter()

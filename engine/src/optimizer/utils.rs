@@ -28,15 +28,27 @@ pub(crate) fn with_filter(
     })
 }
 
-/// The positions in `schema` of every column `exprs` reference.
+/// The positions in `schema` of every column `exprs` reference. A column a nested subquery
+/// reads from a query further out does not resolve here and is skipped.
 pub(crate) fn column_indices<'a>(
     exprs: impl IntoIterator<Item = &'a Expr>,
     schema: &PlanSchema,
     out: &mut BTreeSet<usize>,
 ) -> Result<()> {
     for expr in exprs {
+        let mut direct = std::collections::BTreeSet::new();
+        expr.visit(&mut |e| {
+            if let Expr::Column(c) = e {
+                direct.insert(c.clone());
+            }
+            true
+        });
         for column in expr.column_refs() {
-            out.insert(schema.index_of_column(&column)?);
+            if direct.contains(&column) {
+                out.insert(schema.index_of_column(&column)?);
+            } else if let Some(i) = schema.maybe_index_of_column(&column)? {
+                out.insert(i);
+            }
         }
     }
     Ok(())

@@ -34,6 +34,7 @@ mod planner;
 mod properties;
 mod regex;
 mod scalar_functions;
+mod subquery;
 pub mod text;
 
 use std::fmt;
@@ -59,6 +60,7 @@ pub use not::NotExpr;
 pub use planner::create_physical_expr;
 pub use regex::RegexMatchExpr;
 pub use scalar_functions::{CoalesceExpr, FunctionExpr, NullIfExpr};
+pub use subquery::{SubqueryExpr, SubqueryKind};
 
 /// An expression ready to run on batches of one schema.
 pub trait PhysicalExpr: Send + Sync + fmt::Debug + fmt::Display {

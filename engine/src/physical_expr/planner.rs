@@ -11,6 +11,7 @@ use super::in_list::create_in_list;
 use super::like::create_like;
 use super::regex::create_regex_match;
 use super::scalar_functions::create_scalar_function;
+use super::subquery::{SubqueryExpr, SubqueryKind};
 use super::{
     BinaryExpr, ColumnExpr, IsNullExpr, LiteralExpr, NegativeExpr, NotExpr, PhysicalExprRef,
 };
@@ -82,10 +83,46 @@ pub(crate) fn create(expr: &Expr, schema: &PlanSchema) -> Result<PhysicalExprRef
         Expr::Aggregate(a) => Err(EngineError::Internal(format!(
             "aggregate {a} must be computed by an aggregate operator, not evaluated per row"
         ))),
+        Expr::OuterColumn(o) => Err(EngineError::Plan(format!(
+            "outer reference {} used outside of a subquery",
+            o.column
+        ))),
+        Expr::ScalarSubquery(s) => subquery(SubqueryKind::Scalar, s, schema),
+        Expr::Exists(x) => subquery(
+            SubqueryKind::Exists { negated: x.negated },
+            &x.subquery,
+            schema,
+        ),
+        Expr::InSubquery(i) => {
+            // Typed (and the probe checked) like the logical expression.
+            expr.data_type(schema)?;
+            subquery(
+                SubqueryKind::In {
+                    probe: (*i.expr).clone(),
+                    negated: i.negated,
+                },
+                &i.subquery,
+                schema,
+            )
+        }
         Expr::WindowFunction(w) => Err(EngineError::Internal(format!(
             "window function {w} must be computed by a window operator, not evaluated per row"
         ))),
     }
+}
+
+fn subquery(
+    kind: SubqueryKind,
+    subquery: &crate::expr::Subquery,
+    schema: &PlanSchema,
+) -> Result<PhysicalExprRef> {
+    Ok(Arc::new(SubqueryExpr::try_new(
+        kind,
+        Arc::clone(&subquery.plan),
+        subquery.outer_columns(),
+        schema,
+        crate::execution::planner::planning_config(),
+    )?))
 }
 
 /// `CAST(expr AS to)`; a literal is converted here, once.

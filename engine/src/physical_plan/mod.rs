@@ -9,15 +9,19 @@
 
 pub mod aggregate;
 pub mod filter;
+pub mod first_per_key;
 pub mod hash_aggregate;
 pub mod hash_join;
 pub mod hashing;
 pub mod limit;
 pub mod metrics;
 pub mod projection;
+pub mod recursive_query;
 pub mod scan;
+pub mod set_operation;
 pub mod sort;
 pub mod top_k;
+pub mod union;
 pub mod values;
 pub mod window;
 

@@ -265,6 +265,20 @@ pub(crate) fn expr_to_sql(expr: &Expr) -> Result<String> {
         Expr::Aggregate(a) => aggregate_to_sql(a)?,
         Expr::WindowFunction(w) => window_to_sql(w)?,
         Expr::Alias(a) => expr_to_sql(&a.expr)?,
+        // The enclosing query's relation names stay in scope inside the subquery.
+        Expr::OuterColumn(o) => column_to_sql(&o.column),
+        Expr::ScalarSubquery(s) => format!("({})", super::plan_to_sql(&s.plan)?),
+        Expr::Exists(x) => format!(
+            "({}EXISTS ({}))",
+            if x.negated { "NOT " } else { "" },
+            super::plan_to_sql(&x.subquery.plan)?
+        ),
+        Expr::InSubquery(i) => format!(
+            "({} {}IN ({}))",
+            expr_to_sql(&i.expr)?,
+            if i.negated { "NOT " } else { "" },
+            super::plan_to_sql(&i.subquery.plan)?
+        ),
     })
 }
 

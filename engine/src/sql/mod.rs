@@ -17,14 +17,29 @@ use crate::logical_plan::LogicalPlan;
 /// The SQL text of `plan`. The statement's output columns are named exactly as the plan's
 /// output fields.
 pub fn plan_to_sql(plan: &LogicalPlan) -> Result<String> {
-    let select = select::SelectBuilder::new(plan).build(plan)?;
+    let mut builder = select::SelectBuilder::new(plan);
+    let select = builder.build(plan)?;
     let names: Vec<String> = plan
         .schema()
         .fields()
         .iter()
         .map(|f| f.name().to_string())
         .collect();
-    select.to_sql(&names)
+    let body = select.to_sql(&names)?;
+    if builder.ctes.is_empty() {
+        return Ok(body);
+    }
+    let recursive = builder.ctes.iter().any(|(_, _, recursive)| *recursive);
+    let entries: Vec<String> = builder
+        .ctes
+        .iter()
+        .map(|(name, text, _)| format!("{} AS {text}", expr::quote_identifier(name)))
+        .collect();
+    Ok(format!(
+        "WITH {}{} {body}",
+        if recursive { "RECURSIVE " } else { "" },
+        entries.join(", ")
+    ))
 }
 
 #[cfg(test)]

@@ -252,6 +252,8 @@ fn with_dialect_casts(expr: Expr, schema: &PlanSchema) -> Result<Expr> {
 #[derive(Debug)]
 pub(crate) struct SelectBuilder {
     taken: BTreeSet<String>,
+    /// `WITH` entries met so far: name, `AS (…)` text, whether recursive.
+    pub(crate) ctes: Vec<(String, String, bool)>,
 }
 
 impl SelectBuilder {
@@ -266,6 +268,12 @@ impl SelectBuilder {
                 LogicalPlan::SubqueryAlias(alias) => {
                     taken.insert(alias.alias.clone());
                 }
+                LogicalPlan::Cte(cte) => {
+                    taken.insert(cte.name.clone());
+                }
+                LogicalPlan::RecursiveQuery(recursive) => {
+                    taken.insert(recursive.name.clone());
+                }
                 _ => {}
             }
             for input in plan.inputs() {
@@ -273,7 +281,10 @@ impl SelectBuilder {
             }
         }
         collect(plan, &mut taken);
-        SelectBuilder { taken }
+        SelectBuilder {
+            taken,
+            ctes: vec![],
+        }
     }
 
     fn fresh_alias(&mut self) -> String {
@@ -305,6 +316,7 @@ impl SelectBuilder {
                     select = self.derived(select)?;
                 }
                 let predicate = select.render(&filter.predicate)?;
+                select.selection_has_exists |= filter.predicate.contains_subquery();
                 if select.group_by.is_some() {
                     select.having.push(predicate);
                 } else {
@@ -383,6 +395,71 @@ impl SelectBuilder {
                 Ok(select)
             }
             LogicalPlan::Join(join) => self.join(join),
+            // Only the optimizer makes one; SQL is written from the plan the ORM built.
+            LogicalPlan::DistinctOn(_) => Err(EngineError::Plan(
+                "DISTINCT ON is not written as SQL".to_string(),
+            )),
+            LogicalPlan::Union(union) => {
+                let keyword = if union.all { " UNION ALL " } else { " UNION " };
+                let parts = union
+                    .inputs
+                    .iter()
+                    .map(|input| set_operand_sql(input))
+                    .collect::<Result<Vec<_>>>()?;
+                self.set_operation(&union.schema, parts.join(keyword))
+            }
+            LogicalPlan::Intersect(intersect) => {
+                let text = format!(
+                    "{} INTERSECT {}",
+                    set_operand_sql(&intersect.left)?,
+                    set_operand_sql(&intersect.right)?
+                );
+                self.set_operation(&intersect.schema, text)
+            }
+            LogicalPlan::Except(except) => {
+                let text = format!(
+                    "{} EXCEPT {}",
+                    set_operand_sql(&except.left)?,
+                    set_operand_sql(&except.right)?
+                );
+                self.set_operation(&except.schema, text)
+            }
+            LogicalPlan::Cte(cte) => {
+                if !self.ctes.iter().any(|(name, _, _)| name == &cte.name) {
+                    let body = super::plan_to_sql(&cte.input)?;
+                    let hint = match cte.materialized {
+                        Some(true) => "MATERIALIZED ",
+                        Some(false) => "NOT MATERIALIZED ",
+                        None => "",
+                    };
+                    self.ctes
+                        .push((cte.name.clone(), format!("{hint}({body})"), false));
+                }
+                Ok(named_relation(&cte.name, Arc::clone(&cte.schema)))
+            }
+            LogicalPlan::RecursiveQuery(recursive) => {
+                if !self.ctes.iter().any(|(name, _, _)| name == &recursive.name) {
+                    let keyword = if recursive.distinct {
+                        "UNION"
+                    } else {
+                        "UNION ALL"
+                    };
+                    let body = format!(
+                        "({} {keyword} {})",
+                        super::plan_to_sql(&recursive.static_term)?,
+                        super::plan_to_sql(&recursive.recursive_term)?
+                    );
+                    self.ctes.push((recursive.name.clone(), body, true));
+                }
+                Ok(named_relation(
+                    &recursive.name,
+                    Arc::clone(&recursive.schema),
+                ))
+            }
+            LogicalPlan::WorkTable(work_table) => Ok(named_relation(
+                &work_table.name,
+                Arc::clone(&work_table.schema),
+            )),
             LogicalPlan::Window(window) => {
                 let mut select = self.build(&window.input)?;
                 // Windows run after WHERE/GROUP BY/HAVING and before DISTINCT and LIMIT.
@@ -398,6 +475,20 @@ impl SelectBuilder {
                 Ok(select)
             }
         }
+    }
+
+    /// A set operation's text as a derived table whose columns have the plan's names.
+    fn set_operation(&mut self, schema: &PlanSchemaRef, text: String) -> Result<Select> {
+        let alias = self.fresh_alias();
+        let outputs = schema
+            .fields()
+            .iter()
+            .map(|f| Expr::Column(Column::qualified(alias.clone(), f.name())))
+            .collect();
+        let from = format!("({text}) AS {}", quote_identifier(&alias));
+        let mut select = Select::new(Arc::clone(schema), outputs, Some(from));
+        select.relations.insert(alias);
+        Ok(select)
     }
 
     fn values(&mut self, values: &Values) -> Result<Select> {
@@ -565,6 +656,29 @@ impl SelectBuilder {
         select.selection_has_exists = left.selection_has_exists || right.selection_has_exists;
         Ok(select)
     }
+}
+
+/// One operand of a set operation: its own statement, parenthesized when it orders or limits
+/// (which would otherwise apply to the whole set operation).
+fn set_operand_sql(plan: &LogicalPlan) -> Result<String> {
+    let text = super::plan_to_sql(plan)?;
+    if text.contains(" ORDER BY ") || text.contains(" LIMIT ") || text.contains(" OFFSET ") {
+        Ok(format!("SELECT * FROM ({text}) AS \"operand\""))
+    } else {
+        Ok(text)
+    }
+}
+
+/// A SELECT over a relation that a `WITH` clause defines.
+fn named_relation(name: &str, schema: PlanSchemaRef) -> Select {
+    let outputs = schema
+        .fields()
+        .iter()
+        .map(|f| Expr::Column(Column::qualified(name, f.name())))
+        .collect();
+    let mut select = Select::new(schema, outputs, Some(quote_identifier(name)));
+    select.relations.insert(name.to_string());
+    select
 }
 
 fn sort_keys(select: &Select, exprs: &[SortExpr]) -> Result<Vec<(String, String)>> {

@@ -98,6 +98,8 @@ pub enum Expression {
     WindowFunc(super::window::WindowFunc),
     /// An expression Django would have refused to construct; resolving it returns the error.
     Invalid(Refused),
+    /// `Subquery(qs)`, `Exists(qs)` or `OuterRef(name)` (see `subquery.rs`).
+    Subquery(Box<super::subquery::SubqueryExpression>),
 }
 
 /// The error an [`Expression::Invalid`] holds. Two are equal when they are the same Django
@@ -393,7 +395,8 @@ impl Expression {
             | Expression::Star
             | Expression::Window(_)
             | Expression::WindowFunc(_)
-            | Expression::Invalid(_) => false,
+            | Expression::Invalid(_)
+            | Expression::Subquery(_) => false,
             Expression::List(items) => items.iter().any(Expression::contains_aggregate),
             Expression::Combined { left, right, .. } => {
                 left.contains_aggregate() || right.contains_aggregate()
@@ -586,6 +589,7 @@ impl Expression {
                 "{f} is a window function: use it inside Window()."
             ))),
             Expression::Invalid(refused) => Err(refused.0.clone()),
+            Expression::Subquery(s) => s.resolve_typed(r),
         }
     }
 }
@@ -736,6 +740,7 @@ impl fmt::Display for Expression {
             Expression::Window(w) => write!(f, "{w}"),
             Expression::WindowFunc(w) => write!(f, "{w}"),
             Expression::Invalid(refused) => write!(f, "<invalid: {}>", refused.0),
+            Expression::Subquery(s) => write!(f, "{s}"),
         }
     }
 }

@@ -623,6 +623,10 @@ fn year_bounds(year: i128, iso: bool, data_type: &DataType) -> Result<(ScalarVal
 }
 
 fn in_list(call: &mut LookupCall<'_>) -> Result<Expr> {
+    if let Some(queryset) = super::subquery::SubqueryExpression::in_queryset(call.rhs) {
+        let lhs = call.lhs.value.expr.clone();
+        return super::subquery::in_queryset_predicate(lhs, &queryset, call.resolver);
+    }
     let Expression::List(items) = call.rhs else {
         return Err(Error::TypeError(format!(
             "The 'in' lookup needs a list or tuple of values, not {}.",

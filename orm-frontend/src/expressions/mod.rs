@@ -18,6 +18,7 @@ mod functions;
 mod lookups;
 mod q;
 mod resolver;
+mod subquery;
 mod window;
 
 pub use aggregates::{
@@ -38,6 +39,8 @@ pub use functions::{
 };
 pub use q::{Connector, QChild, Q};
 pub use resolver::{ResolvedField, Resolver};
+pub(crate) use subquery::{as_outer_reference, outer_ref_error};
+pub use subquery::{Exists, IntoOuterRef, OuterRef, Subquery, SubqueryExpression};
 pub use window::{
     contains_over_clause, CumeDist, DenseRank, FirstValue, Frame, Lag, LastValue, Lead, NthValue,
     Ntile, PercentRank, Rank, RowNumber, RowRange, ValueRange, Window, WindowFrameExclusion,

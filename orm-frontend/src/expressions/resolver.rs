@@ -4,11 +4,14 @@
 //! they ask a [`Resolver`] to turn a `__`-separated name into a column. The compiler
 //! implements it, walking model fields and relations (adding joins as needed) and annotations.
 
+use std::sync::Arc;
+
 use arrow::datatypes::DataType;
-use quiver_engine::Expr;
+use quiver_engine::{Expr, LogicalPlan};
 
 use crate::error::{Error, Result};
 use crate::model::FieldType;
+use crate::queryset::QuerySet;
 
 /// What a name resolved to.
 #[derive(Debug, Clone)]
@@ -50,4 +53,34 @@ pub trait Resolver {
 
     /// Name of the model the QuerySet is on (error messages).
     fn model_name(&self) -> &str;
+
+    /// Compiles `qs` as a subquery of the query being resolved: its `OuterRef`s read this
+    /// query's names.
+    fn resolve_subquery(&mut self, qs: &QuerySet) -> Result<Arc<LogicalPlan>> {
+        let _ = qs;
+        Err(Error::NotSupportedError(
+            "Subqueries are not allowed here.".to_string(),
+        ))
+    }
+
+    /// Resolves `OuterRef(name)` (nested `depth` times) met in the query being resolved.
+    /// A query that is not a subquery has no outer query: Django's `ValueError`.
+    fn resolve_outer_ref(&mut self, name: &str, depth: usize) -> Result<ResolvedField> {
+        let _ = (name, depth);
+        Err(super::outer_ref_error())
+    }
+
+    /// Resolves `cte.col(column)`: the column of CTE `cte` joined into this query.
+    fn resolve_cte_column(&mut self, cte: &str, column: &str) -> Result<ResolvedField> {
+        Err(Error::FieldError(format!(
+            "Cannot resolve {cte}.{column}: the CTE {cte} is not joined to this query."
+        )))
+    }
+
+    /// Resolves `name` in this query for a subquery `depth` levels in: columns become outer
+    /// references.
+    fn resolve_for_subquery(&mut self, name: &str, depth: usize) -> Result<ResolvedField> {
+        let _ = (name, depth);
+        Err(super::outer_ref_error())
+    }
 }

@@ -31,7 +31,7 @@ use crate::model::FieldType;
 use crate::queryset::OrderItem;
 
 /// A window function as written (`Rank()`, `Lag("x").offset(2)`); only valid inside
-/// [`Window`].
+/// [`Window`](struct@Window).
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowFunc {
     pub kind: WindowFunctionKind,
@@ -367,12 +367,12 @@ pub fn Window(expression: impl Into<Expression>) -> Expression {
 }
 
 impl Expression {
-    /// `partition_by=` of a [`Window`].
+    /// `partition_by=` of a [`Window`](struct@Window).
     pub fn partition_by<A: IntoArg>(self, keys: impl IntoIterator<Item = A>) -> Expression {
         self.with_window(|w| w.partition_by = keys.into_iter().map(IntoArg::into_arg).collect())
     }
 
-    /// `order_by=` of a [`Window`]: field names (`"-score"`) or ordering expressions.
+    /// `order_by=` of a [`Window`](struct@Window): field names (`"-score"`) or ordering expressions.
     pub fn order_by<O: Into<OrderItem>>(self, keys: impl IntoIterator<Item = O>) -> Expression {
         let mut order = Vec::new();
         for key in keys {
@@ -394,7 +394,7 @@ impl Expression {
         self.with_window(|w| w.order_by = order)
     }
 
-    /// `frame=` of a [`Window`].
+    /// `frame=` of a [`Window`](struct@Window).
     pub fn frame(self, frame: Frame) -> Expression {
         self.with_window(|w| w.frame = Some(frame))
     }
@@ -532,7 +532,7 @@ impl fmt::Display for Window {
     }
 }
 
-/// True when `expression` holds a [`Window`] anywhere (Django's `contains_over_clause`).
+/// True when `expression` holds a [`Window`](struct@Window) anywhere (Django's `contains_over_clause`).
 pub fn contains_over_clause(expression: &Expression) -> bool {
     match expression {
         Expression::Window(_) => true,

@@ -68,7 +68,8 @@ pub struct RelationPath {
     pub source: Arc<Model>,
     /// The model whose rows it reaches.
     pub target: Arc<Model>,
-    /// Joins from the source to the target, in order.
+    /// Joins from the source to the target, in order: one, or two for many-to-many (through
+    /// the link table). Never empty.
     pub steps: Vec<JoinStep>,
     /// The relation field's name: on the source (forward, many-to-many) or on the target
     /// (reverse ForeignKey/OneToOne), or the owner's ManyToManyField (reverse many-to-many).

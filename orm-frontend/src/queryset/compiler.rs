@@ -66,6 +66,10 @@ pub(crate) enum AggregateItem {
 
 /// Compiles the rows a QuerySet returns.
 pub(crate) fn compile(qs: &QuerySet) -> Result<CompiledQuery> {
+    if let Some(derived) = &qs.query.derived {
+        let source = super::set_operations::derived_source(qs, derived)?;
+        return super::set_operations::compile_derived(qs, source);
+    }
     let mut compiler = Compiler::for_queryset(qs)?;
     let select = compiler.select_query(&qs.query)?;
     let empty = qs.query.empty || select.where_.iter().any(is_false);
@@ -88,6 +92,10 @@ pub(crate) fn compile_aggregate(
     qs: &QuerySet,
     items: Vec<(String, AggregateItem)>,
 ) -> Result<CompiledQuery> {
+    if let Some(derived) = &qs.query.derived {
+        let source = super::set_operations::derived_source(qs, derived)?;
+        return super::set_operations::compile_derived_aggregate(qs, source, items);
+    }
     let query = &qs.query;
     let needs_subquery = query.is_sliced()
         || query.distinct
@@ -243,7 +251,8 @@ struct PathResolution {
 }
 
 /// Resolves one QuerySet's names into expressions over its FROM clause (see the module docs).
-pub(crate) struct Compiler {
+/// A subquery's compiler borrows the enclosing query's resolver for its `OuterRef`s.
+pub(crate) struct Compiler<'outer> {
     registry: Registry,
     catalog: Catalog,
     model: Arc<Model>,
@@ -259,6 +268,11 @@ pub(crate) struct Compiler {
     /// reused only within the call that made it (each chained `filter()` on a reverse relation
     /// joins again); everything else (annotations, values, ordering) reuses any equal join.
     filter_call_aliases: Option<BTreeSet<String>>,
+    /// The enclosing query, for a subquery (`OuterRef`), and how deep this one is nested.
+    outer: Option<&'outer mut dyn Resolver>,
+    depth: usize,
+    /// `cte.join()`s: the CTE's plan, the ON pairs and the join type, after the relations.
+    cte_joins: Vec<(Arc<LogicalPlan>, Vec<(Expr, Expr)>, quiver_engine::JoinType)>,
     /// Names standing for "this row has a related row matching …" (`split_exclude.rs`),
     /// with the boolean expression each resolves to.
     exists_marks: Vec<(String, Expr)>,
@@ -267,19 +281,45 @@ pub(crate) struct Compiler {
     values_joined: bool,
 }
 
-impl Compiler {
-    fn for_queryset(qs: &QuerySet) -> Result<Compiler> {
+impl<'outer> Compiler<'outer> {
+    fn for_queryset(qs: &QuerySet) -> Result<Compiler<'static>> {
         if let Some(error) = &qs.query.error {
             return Err(error.clone());
         }
         let registry = qs.db.registry();
         let model = registry.get(&qs.model)?;
-        Compiler::new(registry, qs.db.catalog().clone(), model)
+        let mut compiler = Compiler::new(registry, qs.db.catalog().clone(), model)?;
+        compiler.add_cte_joins(&qs.query)?;
+        Ok(compiler)
     }
 
-    fn new(registry: Registry, catalog: Catalog, model: Arc<Model>) -> Result<Compiler> {
-        let alias = model.table_name();
-        let table = catalog.table(&alias)?;
+    /// Joins the CTEs of `cte.join()` calls: each CTE's columns come into scope under its
+    /// name (for `cte.col`), and the ON pairs read the model's fields.
+    fn add_cte_joins(&mut self, query: &Query) -> Result<()> {
+        for join in &query.cte_joins {
+            let plan = super::cte::join_source(&join.cte)?;
+            let join_type = super::cte::engine_join_type(join.join_type);
+            let right = if join_type == quiver_engine::JoinType::Left {
+                plan.schema().with_all_nullable()
+            } else {
+                plan.schema().as_ref().clone()
+            };
+            let mut on = Vec::with_capacity(join.on.len());
+            self.schema = self.schema.join(&right);
+            for (field, expression) in &join.on {
+                let left = self.resolve_name(field)?.field.expr;
+                let right = expression.resolve(self)?;
+                on.push((left, right));
+            }
+            self.cte_joins.push((plan, on, join_type));
+        }
+        Ok(())
+    }
+
+    fn new(registry: Registry, catalog: Catalog, model: Arc<Model>) -> Result<Compiler<'static>> {
+        let table_name = model.table_name();
+        let table = catalog.table(&table_name)?;
+        let alias = table_name;
         let snapshot = table.snapshot();
         let schema = PlanSchema::from_arrow(Some(&alias), &table.schema());
         Ok(Compiler {
@@ -303,6 +343,9 @@ impl Compiler {
             visible: 0,
             ordering_stack: vec![],
             filter_call_aliases: None,
+            outer: None,
+            depth: 0,
+            cte_joins: vec![],
         })
     }
 
@@ -340,6 +383,9 @@ impl Compiler {
                 )],
                 None,
             )?;
+        }
+        for (plan, on, join_type) in &self.cte_joins {
+            builder = builder.join(Arc::clone(plan), *join_type, on.clone(), None)?;
         }
         Ok(builder)
     }
@@ -1061,7 +1107,9 @@ impl Compiler {
         condition: JoinCondition,
         multi_valued: bool,
     ) -> Result<String> {
-        let alias = if self.relations.iter().any(|r| r.alias == table_name) {
+        let alias = if let Some(prefix) = subquery_alias_prefix(self.depth) {
+            format!("{prefix}{}", self.relations.len())
+        } else if self.relations.iter().any(|r| r.alias == table_name) {
             format!("T{}", self.relations.len() + 1)
         } else {
             table_name.clone()
@@ -1112,7 +1160,7 @@ impl Compiler {
     }
 }
 
-impl Resolver for Compiler {
+impl Resolver for Compiler<'_> {
     fn resolve(&mut self, parts: &[&str]) -> Result<(ResolvedField, usize)> {
         let resolution = self.resolve_path(parts)?;
         Ok((resolution.field, resolution.consumed))
@@ -1120,6 +1168,130 @@ impl Resolver for Compiler {
 
     fn model_name(&self) -> &str {
         self.model.name()
+    }
+
+    fn resolve_subquery(&mut self, qs: &QuerySet) -> Result<Arc<LogicalPlan>> {
+        let depth = self.depth + 1;
+        compile_subquery(qs, self, depth)
+    }
+
+    fn resolve_outer_ref(&mut self, name: &str, depth: usize) -> Result<ResolvedField> {
+        match self.outer.as_deref_mut() {
+            Some(outer) => outer.resolve_for_subquery(name, depth),
+            None => Err(crate::expressions::outer_ref_error()),
+        }
+    }
+
+    fn resolve_cte_column(&mut self, cte: &str, column: &str) -> Result<ResolvedField> {
+        let found = self
+            .schema
+            .fields()
+            .iter()
+            .find(|f| f.relation.as_deref() == Some(cte) && f.name() == column);
+        match found {
+            Some(field) => Ok(ResolvedField {
+                expr: Expr::Column(field.column()),
+                data_type: field.field.data_type().clone(),
+                nullable: field.field.is_nullable(),
+                field_type: crate::model::FieldType::for_data_type(field.field.data_type()),
+                is_aggregate: false,
+                model: None,
+                unresolved: None,
+            }),
+            None => match self.outer.as_deref_mut() {
+                // A CTE joined by an enclosing query, read from a subquery.
+                Some(outer) => {
+                    let field = outer.resolve_cte_column(cte, column)?;
+                    let schema =
+                        PlanSchema::new(vec![quiver_engine::logical_plan::QualifiedField::new(
+                            Some(cte.to_string()),
+                            arrow::datatypes::Field::new(
+                                column,
+                                field.data_type.clone(),
+                                field.nullable,
+                            ),
+                        )]);
+                    crate::expressions::as_outer_reference(field, &schema)
+                }
+                None => Err(Error::FieldError(format!(
+                    "Cannot resolve {cte}.{column}: the CTE {cte} is not joined to this query."
+                ))),
+            },
+        }
+    }
+
+    fn resolve_for_subquery(&mut self, name: &str, depth: usize) -> Result<ResolvedField> {
+        if depth > 1 {
+            return self.resolve_outer_ref(name, depth - 1);
+        }
+        let field = self.resolve_name(name)?.field;
+        crate::expressions::as_outer_reference(field, &self.schema)
+    }
+}
+
+/// Compiles `qs` as a subquery nested `depth` levels deep under `outer`, whose names its
+/// `OuterRef`s read. Its tables are aliased `U0, U1, …` (`V0…` one level deeper), as
+/// Django's subqueries are, so no name is shared with an enclosing query. An unsliced
+/// subquery's ordering means nothing and is dropped.
+pub(crate) fn compile_subquery(
+    qs: &QuerySet,
+    outer: &mut dyn Resolver,
+    depth: usize,
+) -> Result<Arc<LogicalPlan>> {
+    let qs = if qs.query.is_sliced() {
+        qs.clone()
+    } else {
+        qs.clear_ordering()
+    };
+    let Compiler {
+        registry,
+        catalog,
+        model,
+        mut relations,
+        ..
+    } = Compiler::for_queryset(&qs.without_cte_joins())?;
+    let prefix = subquery_alias_prefix(depth).unwrap_or('U');
+    let base = format!("{prefix}0");
+    let schema = PlanSchema::from_arrow(Some(&base), &relations[0].table.schema());
+    relations[0].alias = base;
+    let mut compiler = Compiler {
+        registry,
+        catalog,
+        model,
+        relations,
+        exists_marks: vec![],
+        values_exprs: vec![],
+        values_joined: false,
+        schema,
+        annotations: vec![],
+        visible: 0,
+        ordering_stack: vec![],
+        filter_call_aliases: None,
+        outer: Some(outer),
+        depth,
+        cte_joins: vec![],
+    };
+    compiler.add_cte_joins(&qs.query)?;
+    let select = compiler.select_query(&qs.query)?;
+    let empty = qs.query.empty || select.where_.iter().any(is_false);
+    let plan = assemble(compiler.plan_from()?, select)?;
+    if empty {
+        return Ok(Arc::new(LogicalPlan::Values(Values::empty(
+            plan.schema()
+                .fields()
+                .iter()
+                .map(|f| f.field.as_ref().clone())
+                .collect(),
+        ))));
+    }
+    Ok(plan)
+}
+
+/// The letter of subquery table aliases at `depth` (`U` for a subquery of the main query).
+fn subquery_alias_prefix(depth: usize) -> Option<char> {
+    match depth {
+        0 => None,
+        d => Some(char::from(b'U' + ((d - 1) % 6) as u8)),
     }
 }
 
@@ -1150,7 +1322,7 @@ fn selects_annotation(query: &Query, index: usize, annotation: &ResolvedAnnotati
 /// the subquery's select list as `__col<n>` and an annotation is read from the subquery's
 /// column of its name.
 struct Summarizer<'a> {
-    compiler: &'a mut Compiler,
+    compiler: &'a mut Compiler<'static>,
     /// The annotations the QuerySet's rows include.
     selected: BTreeSet<String>,
     /// `Some` when aggregating over a subquery: the hidden columns it must select.
@@ -1194,6 +1366,14 @@ impl Resolver for Summarizer<'_> {
 
     fn model_name(&self) -> &str {
         self.compiler.model_name()
+    }
+
+    fn resolve_subquery(&mut self, qs: &QuerySet) -> Result<Arc<LogicalPlan>> {
+        self.compiler.resolve_subquery(qs)
+    }
+
+    fn resolve_cte_column(&mut self, cte: &str, column: &str) -> Result<ResolvedField> {
+        self.compiler.resolve_cte_column(cte, column)
     }
 }
 

@@ -3,6 +3,7 @@
 //! `write` inserts rows.
 
 mod compiler;
+mod cte;
 mod delete;
 pub(crate) mod eager;
 mod evaluate;
@@ -12,9 +13,11 @@ pub(crate) mod fixtures;
 mod queryset;
 mod related_manager;
 mod select_query;
+mod set_operations;
 mod window;
 mod write;
 
+pub use cte::{with_cte, CteJoinType, CTE};
 pub use delete::{DeleteCount, APP_LABEL};
 pub use eager::{prefetch_related_objects, Prefetch, SelectRelated};
 pub use queryset::{AggregateArg, OrderItem, QuerySet};

@@ -169,10 +169,23 @@ pub(crate) struct Query {
     pub empty: bool,
     /// The first misuse error of a chain method, reported on evaluation.
     pub error: Option<Error>,
+    /// Rows that come from a set operation or a CTE instead of the model's table.
+    pub derived: Option<std::sync::Arc<Derived>>,
+    /// `cte.join(...)` calls, in order.
+    pub cte_joins: Vec<super::cte::CteJoin>,
     /// `select_related(...)` (see `eager.rs`).
     pub select_related: crate::queryset::eager::SelectRelated,
     /// `prefetch_related(...)` lookups, in call order.
     pub prefetch: Vec<crate::queryset::eager::Prefetch>,
+}
+
+/// Where a derived QuerySet's rows come from (`set_operations.rs`, `cte.rs`).
+#[derive(Debug, Clone)]
+pub(crate) enum Derived {
+    /// `union()`, `intersection()`, `difference()`.
+    Combination(super::set_operations::Combination),
+    /// `cte.queryset()`.
+    Cte(super::cte::CTE),
 }
 
 impl Default for Query {
@@ -193,6 +206,8 @@ impl Default for Query {
             },
             empty: false,
             error: None,
+            derived: None,
+            cte_joins: vec![],
             select_related: crate::queryset::eager::SelectRelated::None,
             prefetch: vec![],
         }
@@ -246,6 +261,20 @@ impl QuerySet {
         }
     }
 
+    /// The same QuerySet without its `cte.join()`s (a subquery's compiler adds them itself).
+    pub(crate) fn without_cte_joins(&self) -> QuerySet {
+        self.chain(|query| query.cte_joins.clear())
+    }
+
+    /// Whether `values()`/`values_list()` chose the selected columns (a subquery used in
+    /// `__in` selects its primary key otherwise).
+    pub(crate) fn selects_fields(&self) -> bool {
+        self.query
+            .values
+            .as_ref()
+            .is_some_and(|v| !v.fields.is_empty())
+    }
+
     /// The model's name.
     pub fn model_name(&self) -> &str {
         &self.model
@@ -262,7 +291,7 @@ impl QuerySet {
         next
     }
 
-    fn fail(&self, error: Error) -> QuerySet {
+    pub(crate) fn fail(&self, error: Error) -> QuerySet {
         self.chain(|q| {
             q.error.get_or_insert(error);
         })
@@ -277,12 +306,18 @@ impl QuerySet {
     /// sense (conditions on a multi-valued relation inside one call match the same related
     /// row).
     pub fn filter(&self, q: impl Into<Q>) -> QuerySet {
+        if let Some(refused) = self.refuse_after_combination("filter") {
+            return refused;
+        }
         self.add_filter(q.into())
     }
 
     /// `exclude(q)`: removes rows matching `q` (rows where a compared field is NULL stay, as
     /// in Django).
     pub fn exclude(&self, q: impl Into<Q>) -> QuerySet {
+        if let Some(refused) = self.refuse_after_combination("exclude") {
+            return refused;
+        }
         self.add_filter(!q.into())
     }
 
@@ -329,6 +364,10 @@ impl QuerySet {
         S: Into<String>,
         E: Into<Expression>,
     {
+        let operation = if select { "annotate" } else { "alias" };
+        if let Some(refused) = self.refuse_after_combination(operation) {
+            return refused;
+        }
         let annotations: Vec<(String, Expression)> = annotations
             .into_iter()
             .map(|(name, expression)| (name.into(), expression.into()))
@@ -418,6 +457,9 @@ impl QuerySet {
     /// `distinct()`: removes duplicate rows (over the selected columns plus any ordering
     /// columns, as in Django).
     pub fn distinct(&self) -> QuerySet {
+        if let Some(refused) = self.refuse_after_combination("distinct") {
+            return refused;
+        }
         self.chain(|query| query.distinct = true)
     }
 

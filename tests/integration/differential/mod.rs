@@ -10,6 +10,7 @@
 //! - `statistics`: `Median`, `Percentile`, `Corr`, the covariances and `Regr*` against
 //!   DataFusion's `percentile_cont`, `corr`, `covar_*` and `regr_*`.
 //! - `metamorphic`: TLP, NoREC and slicing checks that need no second engine.
+//! - `subqueries`: subquery, `Exists`, `__in=qs`, set-operation and CTE QuerySets.
 //!
 //! Each property runs [`cases()`] cases: 256 by default, more with `QUIVER_PROPTEST_CASES`
 //! (`QUIVER_PROPTEST_CASES=5000 cargo test -p quiver-tests differential`). A failure shrinks
@@ -29,6 +30,7 @@ pub mod owners;
 pub mod querysets;
 pub mod relations;
 pub mod statistics;
+pub mod subqueries;
 pub mod tables;
 pub mod windows;
 

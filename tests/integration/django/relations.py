@@ -7,7 +7,7 @@
 # [label, {"error": ClassName, "message": text}]. Every ordering here is over non-NULL keys,
 # so SQLite's NULL placement (first, where PostgreSQL puts them last) never shows.
 from django.db import connection, models
-from django.db.models import Count, F, Max, Prefetch, Q, Sum
+from django.db.models import Avg, Count, F, Max, Prefetch, Q, Sum
 from django.test.utils import CaptureQueriesContext
 
 
@@ -169,6 +169,22 @@ case("through_two_paths_one_call", lambda: list(Person.objects.filter(membership
 case("through_two_paths_counts", lambda: list(Person.objects.annotate(m=Count("membership"), g=Count("groups")).values_list("name", "m", "g").order_by("name")))
 case("max_per_author_filtered", lambda: list(authors.filter(books__pages__lt=300).annotate(m=Max("books__pages")).values_list("name", "m").order_by("name")))
 
+case("m2m_back_to_same_model", lambda: names(authors.filter(books__authors__name="Bob")))
+case("m2m_then_symmetric", lambda: titles(books.filter(authors__friends__name="Ann").distinct()))
+case("having_across_m2m", lambda: titles(books.annotate(n=Count("authors")).filter(n__gt=1)))
+case("order_by_count", lambda: list(books.annotate(n=Count("authors")).order_by("-n", "title").values_list("title", flat=True)))
+case("aggregate_of_annotation", lambda: authors.annotate(n=Count("books")).aggregate(Avg("n"), Max("n")))
+case("aggregate_reverse_chain", lambda: Publisher.objects.aggregate(Count("book__authors"), s=Sum("book__pages")))
+case("filter_by_instance_reverse", lambda: names(authors.filter(books__publisher=acme).distinct()))
+case("forward_then_reverse", lambda: titles(books.filter(publisher__book__title="B")))
+case("distinct_count", lambda: authors.filter(books__title__in=["A", "C"]).distinct().count())
+case("values_annotate_m2m", lambda: list(authors.values("name").annotate(n=Count("books")).order_by("name")))
+case("fk_then_m2m", lambda: names(authors.filter(mentor__books__title="A")))
+case("exclude_fk_then_m2m", lambda: names(authors.exclude(mentor__books__title="A")))
+case("count_filter_m2m", lambda: list(authors.annotate(n=Count("books", filter=Q(books__pages__gt=100))).values_list("name", "n").order_by("name")))
+case("f_division_m2m", lambda: titles(books.filter(authors__age__gt=F("pages") / 10).distinct()))
+case("exclude_none_m2m", lambda: names(authors.exclude(books=None)))
+
 # Symmetric self many-to-many and self ForeignKey
 case("friends_symmetric", lambda: names(authors.filter(friends__name="Ann")))
 case("friends_of_ann", lambda: names(ann.friends.all()))
@@ -277,6 +293,8 @@ case("prefetch_reverse_fk", lambda: counted(lambda: [(p.name, [x.title for x in 
 case("prefetch_nested", lambda: counted(lambda: [(s.name, [(x.title, [y.name for y in x.authors.all()]) for x in s.books.all()]) for s in Store.objects.prefetch_related("books__authors").order_by("name")]))
 case("prefetch_custom", lambda: counted(lambda: [(x.name, [y.title for y in x.long_books]) for x in authors.prefetch_related(Prefetch("books", queryset=Book.objects.filter(pages__gt=50).order_by("-pages"), to_attr="long_books")).order_by("name")]))
 case("prefetch_sliced", lambda: counted(lambda: [(x.name, [y.title for y in x.top]) for x in authors.prefetch_related(Prefetch("books", queryset=Book.objects.order_by("-pages")[:1], to_attr="top")).order_by("name")]))
+case("prefetch_with_select_related", lambda: counted(lambda: [(x.name, sorted(y.publisher.name if y.publisher else "-" for y in x.books.all())) for x in authors.prefetch_related(Prefetch("books", queryset=Book.objects.select_related("publisher"))).order_by("name")]))
+case("prefetch_reverse_o2o_and_self", lambda: counted(lambda: [(x.name, x.profile.bio if hasattr(x, "profile") else None, sorted(m.name for m in x.mentees.all())) for x in authors.prefetch_related("profile", "mentees").order_by("name")]))
 case("prefetch_forward_fk", lambda: counted(lambda: [(x.title, x.publisher.name if x.publisher else None) for x in books.prefetch_related("publisher").order_by("title")]))
 
 

@@ -148,3 +148,7 @@ per_dept = emps.values("dept").annotate(total=Sum("salary")).annotate(rank=Windo
 case("rank_of_group_totals", lambda: list(per_dept.order_by("rank", F("dept").asc(nulls_first=True)).values_list("dept", "total", "rank")))
 case("running_share", lambda: list(emps.values("dept").annotate(n=Count("id")).annotate(running=Window(Sum("n"), order_by=F("dept").asc(nulls_first=True))).order_by(F("dept").asc(nulls_first=True)).values_list("dept", "n", "running")))
 case("aggregate_over_window", lambda: ranked.filter(rn__lte=2).aggregate(total=Sum("salary")))
+case("window_over_model_groups", lambda: list(emps.annotate(n=Count("id")).annotate(r=Window(DenseRank(), order_by=F("salary").desc(nulls_last=True))).order_by("name").values_list("name", "n", "r")))
+case("order_by_window_annotation", lambda: list(emps.annotate(r=Window(Sum("salary"), partition_by="dept")).order_by("-r", "name").values_list("name", flat=True)))
+case("count_with_window_no_filter", lambda: emps.annotate(r=Window(RowNumber())).count())
+case("distinct_window_values", lambda: sorted(emps.annotate(r=Window(Count("*"), partition_by="dept")).values_list("r", flat=True).distinct()))

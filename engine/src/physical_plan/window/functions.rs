@@ -698,4 +698,47 @@ mod tests {
         let lag: Vec<&str> = lag.as_string::<i32>().iter().map(|v| v.unwrap()).collect();
         assert_eq!(lag, ["-", "-", "a", "b", "c", "d"]);
     }
+
+    #[test]
+    fn variance_merges_states_over_sliding_frames() {
+        let values: ArrayRef = Arc::new(Int32Array::from(vec![
+            Some(1),
+            Some(2),
+            Some(4),
+            None,
+            Some(6),
+            Some(6),
+        ]));
+        let frame = WindowFrame::new(WindowFrameUnits::Rows, B::Preceding(1), B::Following(1));
+        let samp = run(
+            WindowFunctionKind::Aggregate(AggregateFunction::VarSamp),
+            vec![Arc::clone(&values)],
+            frame,
+            DataType::Float64,
+        );
+        let samp: Vec<Option<f64>> = samp.as_primitive::<Float64Type>().iter().collect();
+        let expected = [
+            Some(0.5),
+            Some(7.0 / 3.0),
+            Some(2.0),
+            Some(2.0),
+            Some(0.0),
+            Some(0.0),
+        ];
+        for (got, want) in samp.iter().zip(expected) {
+            assert!(
+                (got.unwrap() - want.unwrap()).abs() < 1e-12,
+                "{samp:?} vs {expected:?}"
+            );
+        }
+        let one = WindowFrame::new(WindowFrameUnits::Rows, B::CurrentRow, B::CurrentRow);
+        let std = run(
+            WindowFunctionKind::Aggregate(AggregateFunction::StdDevSamp),
+            vec![values],
+            one,
+            DataType::Float64,
+        );
+        // One value has no sample deviation; NULL has none at all.
+        assert_eq!(std.null_count(), 6);
+    }
 }

@@ -9,10 +9,10 @@
 //!    (a stable sort, so peers keep their input order and `row_number()` over ties is
 //!    reproducible);
 //! 2. partition boundaries and peer groups are found once by comparing neighbouring encoded
-//!    keys ([`frame::PartitionLayout`]);
-//! 3. each function runs over the sorted rows ([`functions`]): ranking functions in one pass,
+//!    keys (`frame::PartitionLayout`);
+//! 3. each function runs over the sorted rows (`functions.rs`): ranking functions in one pass,
 //!    frame aggregates in `O(n)` for running frames and through a segment tree
-//!    ([`segment_tree`]) for sliding ones, never `O(n · frame)`;
+//!    (`segment_tree.rs`) for sliding ones, never `O(n · frame)`;
 //! 4. the results are scattered back to input order with one `take`.
 //!
 //! The output is the input's rows in input order, followed by one column per window
@@ -178,11 +178,14 @@ impl ExecutionPlan for WindowExec {
             })?;
             let start = Instant::now();
             let batches: Vec<RecordBatch> = parts.into_iter().flatten().collect();
-            let mut batch = concat_batches(&input.schema(), &batches)?;
+            // With a partition fetch only the kept rows are copied out of the input batches.
+            let batch = match (fetch, exprs.first()) {
+                (Some(fetch), Some(first)) => {
+                    top_per_partition(&input.schema(), &batches, first, fetch)?
+                }
+                _ => concat_batches(&input.schema(), &batches)?,
+            };
             drop(batches);
-            if let (Some(fetch), Some(first)) = (fetch, exprs.first()) {
-                batch = top_per_partition(&batch, first, fetch)?;
-            }
             let output = compute_windows(&batch, &exprs, &schema)?;
             metrics.add_elapsed(start.elapsed());
             let batch_size = ctx.config.batch_size.max(1);
@@ -220,12 +223,31 @@ impl ExecutionPlan for WindowExec {
 /// the rows tied with the last of them when `fetch.with_ties`), in input order. Ties in
 /// `row_number` order go to the earlier input row, as in the full sort.
 fn top_per_partition(
-    batch: &RecordBatch,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
     expr: &PhysicalWindowExpr,
     fetch: PartitionFetch,
 ) -> Result<RecordBatch> {
-    let rows = batch.num_rows();
-    let evaluate = |e: &PhysicalExprRef| e.evaluate(batch)?.into_array(rows);
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if rows == 0 {
+        return Ok(RecordBatch::new_empty(Arc::clone(schema)));
+    }
+    // Only the key columns are concatenated; the kept rows are gathered at the end.
+    let evaluate = |e: &PhysicalExprRef| -> Result<ArrayRef> {
+        let parts = batches
+            .iter()
+            .map(|b| e.evaluate(b)?.into_array(b.num_rows()))
+            .collect::<Result<Vec<_>>>()?;
+        let whole = match parts.as_slice() {
+            [one] => Arc::clone(one),
+            _ => {
+                let refs: Vec<&dyn arrow::array::Array> =
+                    parts.iter().map(|a| a.as_ref()).collect();
+                arrow::compute::concat(&refs)?
+            }
+        };
+        comparable_key(whole)
+    };
     let partition_keys = expr
         .partition_by
         .iter()
@@ -292,15 +314,31 @@ fn top_per_partition(
         .collect();
     let mut kept: Vec<u32> = selected.into_iter().flatten().collect();
     kept.sort_unstable();
-    let indices = UInt32Array::from(kept);
-    let columns = batch
-        .columns()
+    // Row number → (batch, row within it).
+    let mut starts = Vec::with_capacity(batches.len());
+    let mut offset = 0;
+    for b in batches {
+        starts.push(offset);
+        offset += b.num_rows();
+    }
+    let locations: Vec<(usize, usize)> = kept
         .iter()
-        .map(|c| Ok(take(c, &indices, None)?))
+        .map(|&row| {
+            let row = row as usize;
+            let batch = starts.partition_point(|&start| start <= row) - 1;
+            (batch, row - starts[batch])
+        })
+        .collect();
+    let columns = (0..schema.fields().len())
+        .map(|c| {
+            let sources: Vec<&dyn arrow::array::Array> =
+                batches.iter().map(|b| b.column(c).as_ref()).collect();
+            Ok(arrow::compute::interleave(&sources, &locations)?)
+        })
         .collect::<Result<Vec<_>>>()?;
-    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(indices.len()));
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(locations.len()));
     Ok(RecordBatch::try_new_with_options(
-        batch.schema(),
+        Arc::clone(schema),
         columns,
         &options,
     )?)
@@ -350,6 +388,29 @@ fn compute_windows(
     )?)
 }
 
+/// A key column as PostgreSQL compares it: `-0.0` equals `0.0` (Arrow's row format orders
+/// them apart), so floats are normalized before encoding.
+fn comparable_key(array: ArrayRef) -> Result<ArrayRef> {
+    use arrow::array::{Float32Array, Float64Array};
+    Ok(match array.data_type() {
+        DataType::Float64 => {
+            let values: &Float64Array = array.as_primitive::<Float64Type>();
+            Arc::new(values.unary::<_, Float64Type>(|v| if v == 0.0 { 0.0 } else { v }))
+        }
+        DataType::Float32 => {
+            let values: &Float32Array = array.as_primitive::<arrow::datatypes::Float32Type>();
+            Arc::new(values.unary::<_, arrow::datatypes::Float32Type>(|v| {
+                if v == 0.0 {
+                    0.0
+                } else {
+                    v
+                }
+            }))
+        }
+        _ => array,
+    })
+}
+
 /// The input's rows sorted by one key set, with its partitions and peer groups.
 struct SortedRows {
     /// Sorted position → input row; `None` when the input order is already the sorted one.
@@ -363,7 +424,7 @@ struct SortedRows {
 impl SortedRows {
     fn try_new(batch: &RecordBatch, expr: &PhysicalWindowExpr) -> Result<SortedRows> {
         let rows = batch.num_rows();
-        let evaluate = |e: &PhysicalExprRef| e.evaluate(batch)?.into_array(rows);
+        let evaluate = |e: &PhysicalExprRef| comparable_key(e.evaluate(batch)?.into_array(rows)?);
         let partition_keys = expr
             .partition_by
             .iter()
@@ -552,5 +613,79 @@ impl SortedRows {
             inverse[row as usize] = position as u32;
         }
         Ok(take(&sorted, &UInt32Array::from(inverse), None)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::AsArray;
+    use arrow::datatypes::{DataType, Field, Int64Type};
+    use quiver_storage::{Catalog, ScalarValue};
+
+    use crate::execution::SessionContext;
+    use crate::expr::{col, Expr, WindowFunction, WindowFunctionKind};
+    use crate::logical_plan::{
+        LogicalPlan, LogicalPlanBuilder, PlanSchema, QualifiedField, Values,
+    };
+
+    /// Runs `rank() OVER (PARTITION BY g ORDER BY x)` (plus `row_number()`) over the rows and
+    /// returns both columns in input order.
+    fn ranks(rows: &[(i64, Option<f64>)]) -> (Vec<i64>, Vec<i64>) {
+        let schema = Arc::new(PlanSchema::new(vec![
+            QualifiedField::new(None, Field::new("g", DataType::Int64, false)),
+            QualifiedField::new(None, Field::new("x", DataType::Float64, true)),
+        ]));
+        let literal_rows = rows
+            .iter()
+            .map(|&(g, x)| {
+                vec![
+                    Expr::Literal(ScalarValue::Int64(Some(g))),
+                    Expr::Literal(ScalarValue::Float64(x)),
+                ]
+            })
+            .collect();
+        let values = Values::try_new(schema, literal_rows).unwrap();
+        let call = |fun| {
+            let mut w = WindowFunction::new(fun, vec![]);
+            w.partition_by = vec![col("g")];
+            w.order_by = vec![col("x").sort_asc()];
+            Expr::from(w)
+        };
+        let plan = LogicalPlanBuilder::from(LogicalPlan::Values(values))
+            .window(vec![
+                call(WindowFunctionKind::Rank).alias("r"),
+                call(WindowFunctionKind::RowNumber).alias("n"),
+            ])
+            .unwrap()
+            .build();
+        let result = SessionContext::new(Catalog::new()).execute(plan).unwrap();
+        let column = |name: &str| -> Vec<i64> {
+            result
+                .batches
+                .iter()
+                .flat_map(|b| {
+                    let i = b.schema().index_of(name).unwrap();
+                    b.column(i).as_primitive::<Int64Type>().values().to_vec()
+                })
+                .collect()
+        };
+        (column("r"), column("n"))
+    }
+
+    #[test]
+    fn results_come_back_in_input_order_and_negative_zero_is_a_peer_of_zero() {
+        let (rank, row_number) = ranks(&[
+            (1, Some(2.0)),
+            (2, Some(5.0)),
+            (1, Some(-0.0)),
+            (1, None),
+            (1, Some(0.0)),
+            (2, Some(5.0)),
+        ]);
+        assert_eq!(rank, [3, 1, 1, 4, 1, 1]);
+        // Peers keep their input order in row_number().
+        assert_eq!(row_number, [3, 1, 1, 4, 2, 2]);
     }
 }

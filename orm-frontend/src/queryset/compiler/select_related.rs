@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::queryset::eager::{related_column, selected_paths};
 use crate::queryset::queryset::Query;
 
-impl Compiler {
+impl Compiler<'_> {
     /// The hidden columns of `query`'s `select_related` paths (none without it).
     pub(super) fn select_related_items(&mut self, query: &Query) -> Result<Vec<(String, Expr)>> {
         let paths = selected_paths(&self.registry, &self.model, &query.select_related)?;

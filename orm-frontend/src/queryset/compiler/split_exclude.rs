@@ -40,7 +40,7 @@ use crate::queryset::select_query::{assemble, SelectQuery};
 /// The derived table's key column.
 const MARK_KEY: &str = "__pk";
 
-impl Compiler {
+impl Compiler<'_> {
     /// `q` with every lookup that sits under a negation and crosses a multi-valued relation
     /// replaced by a mark (see the module docs).
     pub(super) fn split_exclude(&mut self, q: &Q) -> Result<Q> {

@@ -1,0 +1,862 @@
+//! `Subquery`, `Exists`, `OuterRef`, `__in=qs`, set operations and CTEs, checked against real
+//! Django (and django-cte for the CTEs).
+//!
+//! `django/subqueries.py` runs the same QuerySets in Django 5.1.4 with django-cte 4.0.0; its
+//! output, `django/subqueries.sqlite.jsonl`, holds one `[label, value]` line per case and is
+//! produced by
+//!
+//! ```text
+//! /tmp/django-venv/bin/python /work/shared/django-oracle/django_runner.py \
+//!     tests/integration/django/subqueries.py --db sqlite > tests/integration/django/subqueries.sqlite.jsonl
+//! ```
+//!
+//! Every test runs its QuerySet twice, with the `decorrelate_subqueries` rule and without it
+//! (the once-per-key evaluation), and both must give Django's answer.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use quiver::prelude::*;
+use quiver::QuerySet;
+use serde_json::Value as Json;
+
+use crate::semantics::{matches, rows, Actual};
+
+/// Django's answers, by label.
+static DJANGO: LazyLock<HashMap<String, Json>> = LazyLock::new(|| {
+    include_str!("django/subqueries.sqlite.jsonl")
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let parsed: Json = serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("bad line {line}: {error}"));
+            match parsed {
+                Json::Array(mut pair) if pair.len() == 2 => {
+                    let value = pair.pop().unwrap_or(Json::Null);
+                    let label = pair.pop().and_then(|l| l.as_str().map(str::to_owned));
+                    (label.unwrap_or_default(), value)
+                }
+                other => panic!("not a [label, value] line: {other}"),
+            }
+        })
+        .collect()
+});
+
+fn assert_django(label: &str, actual: Actual) {
+    let expected = DJANGO
+        .get(label)
+        .unwrap_or_else(|| panic!("no Django output for {label}: re-run django/subqueries.py"));
+    assert!(
+        matches(expected, &actual),
+        "{label}:\n  Django: {expected}\n  Quiver: {actual:?}"
+    );
+}
+
+/// The shop of `django/subqueries.py`, in a database with or without decorrelation.
+fn shop(decorrelate: bool) -> Database {
+    let config = if decorrelate {
+        SessionConfig::new()
+    } else {
+        SessionConfig::new().disable_rule("decorrelate_subqueries")
+    };
+    let db = Database::with_config(config);
+    db.register(
+        Model::new("Customer")
+            .field("name", CharField::new(50))
+            .field("region", CharField::new(20).null()),
+    )
+    .expect("customer");
+    db.register(
+        Model::new("Order")
+            .field(
+                "customer",
+                ForeignKey::new("Customer", OnDelete::Cascade).related_name("orders"),
+            )
+            .field("amount", IntegerField::new())
+            .field("created", IntegerField::new())
+            .field("status", CharField::new(10)),
+    )
+    .expect("order");
+    db.register(
+        Model::new("Visit")
+            .field(
+                "customer",
+                ForeignKey::new("Customer", OnDelete::Cascade)
+                    .null()
+                    .related_name("visits"),
+            )
+            .field("region", CharField::new(20).null()),
+    )
+    .expect("visit");
+    for (name, region) in [
+        ("Ann", Some("EU")),
+        ("Bob", None),
+        ("Cid", Some("US")),
+        ("Dee", Some("EU")),
+    ] {
+        db.objects("Customer")
+            .create([
+                ("name", ScalarValue::from(name)),
+                ("region", ScalarValue::Utf8(region.map(str::to_owned))),
+            ])
+            .expect("customer created");
+    }
+    let orders = [
+        (1, 100, 3, "paid"),
+        (1, 250, 5, "new"),
+        (2, 40, 1, "paid"),
+        (1, 70, 4, "paid"),
+        (3, 15, 2, "cancelled"),
+    ];
+    for (customer, amount, created, status) in orders {
+        db.objects("Order")
+            .create([
+                ("customer", ScalarValue::Int64(Some(customer))),
+                ("amount", ScalarValue::Int32(Some(amount))),
+                ("created", ScalarValue::Int32(Some(created))),
+                ("status", ScalarValue::from(status)),
+            ])
+            .expect("order created");
+    }
+    for (customer, region) in [(Some(1), Some("EU")), (None, Some("US")), (Some(3), None)] {
+        db.objects("Visit")
+            .create([
+                ("customer", ScalarValue::Int64(customer)),
+                ("region", ScalarValue::Utf8(region.map(str::to_owned))),
+            ])
+            .expect("visit created");
+    }
+    db
+}
+
+/// Runs `build` on the shop with and without decorrelation; both must be Django's answer.
+fn check(label: &str, build: impl Fn(&Database) -> Actual) {
+    for decorrelate in [true, false] {
+        let actual = build(&shop(decorrelate));
+        let expected = DJANGO.get(label).cloned().unwrap_or(Json::Null);
+        assert!(
+            matches(&expected, &actual),
+            "{label} (decorrelate={decorrelate}):\n  Django: {expected}\n  Quiver: {actual:?}"
+        );
+    }
+    assert_django(label, build(&shop(true)));
+}
+
+fn flat(qs: &QuerySet, name: &str) -> Actual {
+    match qs.values_list([name]).fetch() {
+        Ok(r) => Actual::List(
+            r.iter()
+                .map(|row| match row.get_value(name) {
+                    Ok(v) => crate::semantics::scalar(&v),
+                    Err(_) => Actual::Null,
+                })
+                .collect(),
+        ),
+        Err(e) => Actual::Error {
+            name: e.django_name().to_owned(),
+            message: e.to_string(),
+        },
+    }
+}
+
+fn customers(db: &Database) -> QuerySet {
+    db.objects("Customer").order_by(["name"])
+}
+
+fn orders_of(db: &Database) -> QuerySet {
+    db.objects("Order")
+        .filter(Q::new("customer", OuterRef("pk")))
+}
+
+#[test]
+fn latest_order_amount_per_customer() {
+    check("latest_amount", |db| {
+        let latest = orders_of(db)
+            .order_by(["-created"])
+            .values(["amount"])
+            .slice(0..1);
+        rows(
+            &customers(db)
+                .annotate([("latest", Subquery(latest))])
+                .values(["name", "latest"]),
+        )
+    });
+}
+
+#[test]
+fn has_orders_and_exists_filters() {
+    check("has_orders", |db| {
+        rows(
+            &customers(db)
+                .annotate([("has_orders", Exists(orders_of(db)))])
+                .values(["name", "has_orders"]),
+        )
+    });
+    check("filter_exists", |db| {
+        flat(
+            &customers(db).filter(Exists(orders_of(db).filter(q!(status = "paid")))),
+            "name",
+        )
+    });
+    check("filter_not_exists", |db| {
+        flat(&customers(db).filter(!Exists(orders_of(db))), "name")
+    });
+    check("exclude_exists", |db| {
+        flat(
+            &customers(db).exclude(Exists(orders_of(db).filter(q!(amount__gt = 60)))),
+            "name",
+        )
+    });
+}
+
+#[test]
+fn counts_and_totals_per_parent_include_parents_without_rows() {
+    check("order_count", |db| {
+        let count = orders_of(db)
+            .order_by(Vec::<&str>::new())
+            .values(["customer"])
+            .annotate([("c", Count("id"))])
+            .values(["c"]);
+        rows(
+            &customers(db)
+                .annotate([("n", Coalesce([Subquery(count), Value(0)]))])
+                .values(["name", "n"]),
+        )
+    });
+    let total = |db: &Database| {
+        Subquery(
+            orders_of(db)
+                .order_by(Vec::<&str>::new())
+                .values(["customer"])
+                .annotate([("t", Sum("amount"))])
+                .values(["t"]),
+        )
+    };
+    check("order_total", |db| {
+        rows(
+            &customers(db)
+                .annotate([("total", total(db))])
+                .values(["name", "total"]),
+        )
+    });
+    check("filter_on_subquery", |db| {
+        flat(
+            &customers(db)
+                .annotate([("total", total(db))])
+                .filter(q!(total__gt = 50)),
+            "name",
+        )
+    });
+}
+
+#[test]
+fn subqueries_inside_case_arithmetic_and_ordering() {
+    check("subquery_in_case", |db| {
+        let kind = Case([
+            When(
+                Exists(orders_of(db).filter(q!(amount__gte = 200))),
+                Value("big"),
+            ),
+            When(Exists(orders_of(db)), Value("small")),
+        ])
+        .default(Value("none"));
+        rows(
+            &customers(db)
+                .annotate([("kind", kind)])
+                .values(["name", "kind"]),
+        )
+    });
+    check("subquery_arithmetic", |db| {
+        let first = orders_of(db)
+            .order_by(["created"])
+            .values(["amount"])
+            .slice(0..1);
+        rows(
+            &customers(db)
+                .annotate([("x", Subquery(first) * 2 + 1)])
+                .values(["name", "x"]),
+        )
+    });
+    check("order_by_subquery", |db| {
+        let first = orders_of(db)
+            .order_by(["created"])
+            .values(["created"])
+            .slice(0..1);
+        flat(
+            &db.objects("Customer")
+                .annotate([("first", Subquery(first))])
+                .filter(q!(first__isnull = false))
+                .order_by(["-first"]),
+            "name",
+        )
+    });
+}
+
+#[test]
+fn outer_references_over_relations_and_two_levels_out() {
+    check("outer_ref_relation", |db| {
+        let visits = db
+            .objects("Visit")
+            .filter(Q::new("region", OuterRef("customer__region")))
+            .order_by(Vec::<&str>::new())
+            .values(["region"])
+            .annotate([("c", Count("id"))])
+            .values(["c"]);
+        rows(
+            &db.objects("Order")
+                .annotate([("same_region_visits", Coalesce([Subquery(visits), Value(0)]))])
+                .order_by(["id"])
+                .values(["id", "same_region_visits"]),
+        )
+    });
+    check("nested_outer_ref", |db| {
+        let visits = db.objects("Visit").filter(
+            Q::new("customer", OuterRef("customer"))
+                & Q::new("region", OuterRef(OuterRef("region"))),
+        );
+        flat(
+            &customers(db).filter(Exists(orders_of(db).filter(Exists(visits)))),
+            "name",
+        )
+    });
+}
+
+#[test]
+fn in_with_a_queryset_and_not_in_with_nulls() {
+    check("pk_in", |db| {
+        let ids = db
+            .objects("Order")
+            .filter(q!(amount__gt = 60))
+            .values(["customer"]);
+        flat(&customers(db).filter(Q::new("pk__in", ids)), "name")
+    });
+    check("fk_in", |db| {
+        let eu = db.objects("Customer").filter(q!(region = "EU"));
+        flat(
+            &db.objects("Order")
+                .filter(Q::new("customer__in", eu))
+                .order_by(["id"]),
+            "id",
+        )
+    });
+    check("not_in_with_null", |db| {
+        let regions = db.objects("Visit").values(["region"]);
+        flat(
+            &customers(db).exclude(Q::new("region__in", regions)),
+            "name",
+        )
+    });
+    check("not_in_without_null", |db| {
+        let regions = db
+            .objects("Visit")
+            .filter(q!(region__isnull = false))
+            .values(["region"]);
+        flat(
+            &customers(db).exclude(Q::new("region__in", regions)),
+            "name",
+        )
+    });
+    check("filter_not_in_with_null", |db| {
+        let visitors = db.objects("Visit").values(["customer"]);
+        flat(&customers(db).filter(!Q::new("pk__in", visitors)), "name")
+    });
+}
+
+#[test]
+fn an_outer_ref_cannot_be_evaluated_alone() {
+    check("outer_ref_alone", |db| rows(&orders_of(db)));
+}
+
+#[test]
+fn decorrelation_shows_in_explain_and_can_be_switched_off() {
+    let plan = |decorrelate: bool| {
+        let db = shop(decorrelate);
+        let latest = orders_of(&db)
+            .order_by(["-created"])
+            .values(["amount"])
+            .slice(0..1);
+        customers(&db)
+            .annotate([("latest", Subquery(latest))])
+            .filter(Exists(orders_of(&db)))
+            .explain()
+            .expect("explain")
+    };
+    let with = plan(true);
+    let optimized = with
+        .split("== Optimized logical plan ==")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(optimized.contains("DistinctOn"), "{with}");
+    assert!(optimized.contains("Join: LeftSemi"), "{with}");
+    assert!(!optimized.contains("<subquery>"), "{with}");
+    let without = plan(false);
+    let optimized = without
+        .split("== Optimized logical plan ==")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(optimized.contains("EXISTS (<subquery>)"), "{without}");
+}
+
+#[test]
+fn sql_shows_django_style_subqueries() {
+    let db = shop(true);
+    let latest = orders_of(&db)
+        .order_by(["-created"])
+        .values(["amount"])
+        .slice(0..1);
+    let sql = customers(&db)
+        .annotate([("latest", Subquery(latest))])
+        .filter(Exists(orders_of(&db)))
+        .values(["name", "latest"])
+        .sql()
+        .expect("sql");
+    assert_eq!(
+        sql,
+        r#"SELECT "customer"."name", (SELECT "U0"."amount" FROM "order" AS "U0" WHERE ("U0"."customer_id" = "customer"."id") ORDER BY "U0"."created" DESC NULLS FIRST LIMIT 1) AS "latest" FROM "customer" AS "customer" WHERE (EXISTS (SELECT "U0"."id", "U0"."customer_id", "U0"."amount", "U0"."created", "U0"."status" FROM "order" AS "U0" WHERE ("U0"."customer_id" = "customer"."id"))) ORDER BY "customer"."name" ASC NULLS LAST"#
+    );
+}
+
+fn names_of(qs: &QuerySet) -> QuerySet {
+    qs.values(["name"])
+}
+
+#[test]
+fn set_operations_follow_djangos_rules() {
+    let eu = |db: &Database| names_of(&db.objects("Customer").filter(q!(region = "EU")));
+    let buyers =
+        |db: &Database| names_of(&db.objects("Customer").filter(q!(orders__amount__gt = 60)));
+    check("union", |db| {
+        rows(&eu(db).union([buyers(db)], false).order_by(["name"]))
+    });
+    check("union_all_count", |db| {
+        match eu(db).union([buyers(db)], true).count() {
+            Ok(n) => Actual::Int(n as i128),
+            Err(e) => Actual::Error {
+                name: e.django_name().to_owned(),
+                message: e.to_string(),
+            },
+        }
+    });
+    check("intersection", |db| {
+        rows(&eu(db).intersection([buyers(db)]).order_by(["name"]))
+    });
+    check("difference", |db| {
+        rows(&eu(db).difference([buyers(db)]).order_by(["name"]))
+    });
+    check("union_exists", |db| {
+        match eu(db).union([buyers(db)], false).exists() {
+            Ok(b) => Actual::Bool(b),
+            Err(e) => Actual::Error {
+                name: e.django_name().to_owned(),
+                message: e.to_string(),
+            },
+        }
+    });
+    check("filter_after_union", |db| {
+        rows(&eu(db).union([buyers(db)], false).filter(q!(name = "Ann")))
+    });
+    check("annotate_after_intersection", |db| {
+        rows(
+            &eu(db)
+                .intersection([buyers(db)])
+                .annotate([("n", Value(1))]),
+        )
+    });
+    check("union_slice", |db| {
+        let names = db.objects("Customer").values(["name"]);
+        let regions = db
+            .objects("Visit")
+            .filter(q!(region__isnull = false))
+            .values(["region"]);
+        flat(
+            &names
+                .union([regions], false)
+                .order_by(["-name"])
+                .slice(1..3),
+            "name",
+        )
+    });
+}
+
+/// The trees of `django/subqueries.py`: categories with products, an org chart, a bill of
+/// materials and a graph with a cycle.
+fn trees() -> Database {
+    let db = shop(true);
+    let models = [
+        Model::new("Category")
+            .field("name", CharField::new(30))
+            .field(
+                "parent",
+                ForeignKey::new("Category", OnDelete::Cascade)
+                    .null()
+                    .related_name("children"),
+            ),
+        Model::new("Product")
+            .field(
+                "category",
+                ForeignKey::new("Category", OnDelete::Cascade).related_name("products"),
+            )
+            .field("price", IntegerField::new()),
+        Model::new("Employee")
+            .field("name", CharField::new(30))
+            .field(
+                "manager",
+                ForeignKey::new("Employee", OnDelete::Cascade)
+                    .null()
+                    .related_name("reports"),
+            ),
+        Model::new("Part").field("name", CharField::new(30)),
+        Model::new("BomLine")
+            .field(
+                "parent",
+                ForeignKey::new("Part", OnDelete::Cascade).related_name("lines"),
+            )
+            .field(
+                "child",
+                ForeignKey::new("Part", OnDelete::Cascade).related_name("used_in"),
+            )
+            .field("qty", IntegerField::new()),
+        Model::new("Edge")
+            .field("src", IntegerField::new())
+            .field("dst", IntegerField::new()),
+    ];
+    for model in models {
+        db.register(model).expect("model");
+    }
+    let create = |model: &str, values: Vec<(&str, ScalarValue)>| {
+        db.objects(model).create(values).expect("row created");
+    };
+    let categories = [
+        ("Electronics", None),
+        ("Computers", Some(1)),
+        ("Laptops", Some(2)),
+        ("Phones", Some(1)),
+        ("Books", None),
+        ("Novels", Some(5)),
+    ];
+    for (name, parent) in categories {
+        create(
+            "Category",
+            vec![
+                ("name", name.into()),
+                ("parent", ScalarValue::Int64(parent)),
+            ],
+        );
+    }
+    for (category, price) in [
+        (3, 1000),
+        (3, 1500),
+        (2, 700),
+        (4, 400),
+        (6, 20),
+        (5, 35),
+        (1, 5),
+    ] {
+        create(
+            "Product",
+            vec![
+                ("category", ScalarValue::Int64(Some(category))),
+                ("price", ScalarValue::Int32(Some(price))),
+            ],
+        );
+    }
+    let employees = [
+        ("Ceo", None),
+        ("Cto", Some(1)),
+        ("Cfo", Some(1)),
+        ("Dev1", Some(2)),
+        ("Dev2", Some(2)),
+        ("Intern", Some(4)),
+    ];
+    for (name, manager) in employees {
+        create(
+            "Employee",
+            vec![
+                ("name", name.into()),
+                ("manager", ScalarValue::Int64(manager)),
+            ],
+        );
+    }
+    for name in ["Bike", "Wheel", "Spoke", "Frame", "Bolt"] {
+        create("Part", vec![("name", name.into())]);
+    }
+    for (parent, child, qty) in [(1, 2, 2), (1, 4, 1), (2, 3, 32), (2, 5, 2), (4, 5, 6)] {
+        create(
+            "BomLine",
+            vec![
+                ("parent", ScalarValue::Int64(Some(parent))),
+                ("child", ScalarValue::Int64(Some(child))),
+                ("qty", ScalarValue::Int32(Some(qty))),
+            ],
+        );
+    }
+    for (src, dst) in [(1, 2), (2, 3), (3, 1), (3, 4), (5, 6)] {
+        create(
+            "Edge",
+            vec![
+                ("src", ScalarValue::Int32(Some(src))),
+                ("dst", ScalarValue::Int32(Some(dst))),
+            ],
+        );
+    }
+    db
+}
+
+/// Categories with their paths and depths, from the roots down.
+fn category_tree(db: &Database) -> CTE {
+    let categories = db.objects("Category");
+    CTE::recursive(|cte| {
+        categories
+            .filter(q!(parent__isnull = true))
+            .annotate([("path", F("name")), ("depth", Value(0))])
+            .values(["id", "path", "depth"])
+            .union(
+                [cte.join(categories.clone(), [("parent", cte.col("id"))])
+                    .annotate([
+                        ("path", Concat([cte.col("path"), Value("/"), F("name")])),
+                        ("depth", cte.col("depth") + 1),
+                    ])
+                    .values(["id", "path", "depth"])],
+                true,
+            )
+    })
+}
+
+/// (root, node) for every node of every subtree.
+fn subtree_pairs(db: &Database) -> CTE {
+    let categories = db.objects("Category");
+    CTE::recursive(|cte| {
+        categories
+            .annotate([("root", F("id")), ("node", F("id"))])
+            .values(["root", "node"])
+            .union(
+                [cte.join(categories.clone(), [("parent", cte.col("node"))])
+                    .annotate([("root", cte.col("root")), ("node", F("id"))])
+                    .values(["root", "node"])],
+                true,
+            )
+    })
+}
+
+fn check_trees(label: &str, build: impl Fn(&Database) -> Actual) {
+    let db = trees();
+    assert_django(label, build(&db));
+}
+
+#[test]
+fn recursive_ctes_walk_trees() {
+    check_trees("tree_paths", |db| {
+        let tree = category_tree(db);
+        rows(
+            &with_cte(
+                [&tree],
+                tree.join(db.objects("Category"), [("id", tree.col("id"))]),
+            )
+            .annotate([("path", tree.col("path")), ("depth", tree.col("depth"))])
+            .order_by(["path"])
+            .values(["name", "path", "depth"]),
+        )
+    });
+    check_trees("subtree_totals", |db| {
+        let pairs = subtree_pairs(db);
+        rows(
+            &pairs
+                .join(db.objects("Product"), [("category", pairs.col("node"))])
+                .with_cte(&pairs)
+                .annotate([("root", pairs.col("root"))])
+                .values(["root"])
+                .annotate([("total", Sum("price"))])
+                .order_by(["root"]),
+        )
+    });
+    check_trees("descendants_of_electronics", |db| {
+        let pairs = subtree_pairs(db);
+        flat(
+            &pairs
+                .join(db.objects("Category"), [("id", pairs.col("node"))])
+                .annotate([("root", pairs.col("root"))])
+                .filter(q!(root = 1))
+                .order_by(["name"]),
+            "name",
+        )
+    });
+    check_trees("org_chart", |db| {
+        let employees = db.objects("Employee");
+        let org = CTE::recursive(|cte| {
+            employees
+                .filter(q!(manager__isnull = true))
+                .annotate([("depth", Value(0))])
+                .values(["id", "depth"])
+                .union(
+                    [cte.join(employees.clone(), [("manager", cte.col("id"))])
+                        .annotate([("depth", cte.col("depth") + 1)])
+                        .values(["id", "depth"])],
+                    true,
+                )
+        });
+        rows(
+            &org.join(employees.clone(), [("id", org.col("id"))])
+                .annotate([("depth", org.col("depth"))])
+                .order_by(["depth", "name"])
+                .values(["name", "depth"]),
+        )
+    });
+    check_trees("bill_of_materials", |db| {
+        let lines = db.objects("BomLine");
+        let bom = CTE::recursive(|cte| {
+            lines
+                .filter(q!(parent__name = "Bike"))
+                .annotate([("part", F("child")), ("need", F("qty"))])
+                .values(["part", "need"])
+                .union(
+                    [cte.join(lines.clone(), [("parent", cte.col("part"))])
+                        .annotate([("part", F("child")), ("need", cte.col("need") * F("qty"))])
+                        .values(["part", "need"])],
+                    true,
+                )
+        });
+        rows(
+            &bom.join(db.objects("Part"), [("id", bom.col("part"))])
+                .values(["name"])
+                .annotate([("total", Sum(bom.col("need")))])
+                .order_by(["name"]),
+        )
+    });
+}
+
+fn reachability(db: &Database, all: bool) -> CTE {
+    let edges = db.objects("Edge");
+    CTE::recursive(|cte| {
+        edges
+            .filter(q!(src = 1))
+            .annotate([("node", F("dst"))])
+            .values(["node"])
+            .union(
+                [cte.join(edges.clone(), [("src", cte.col("node"))])
+                    .annotate([("node", F("dst"))])
+                    .values(["node"])],
+                all,
+            )
+    })
+}
+
+#[test]
+fn graph_reachability_ends_on_cycles_with_union_and_hits_the_limit_with_union_all() {
+    check_trees("reachable_from_1", |db| {
+        let reach = reachability(db, false);
+        flat(
+            &reach.queryset().with_cte(&reach).order_by(["node"]),
+            "node",
+        )
+    });
+    // UNION ALL around the cycle 1 → 2 → 3 → 1 never ends; the recursion limit (the default,
+    // SessionConfig::max_recursion_depth) stops it.
+    let err = reachability(&trees(), true)
+        .queryset()
+        .count()
+        .expect_err("a cycle under UNION ALL must not finish");
+    assert_eq!(err.django_name(), "ResourcesExhausted", "{err}");
+    assert!(
+        err.to_string()
+            .contains("did not finish within 10000 iterations"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plain_ctes_join_and_filter() {
+    let totals = |db: &Database| {
+        CTE::new(
+            db.objects("Order")
+                .values(["customer"])
+                .annotate([("total", Sum("amount"))]),
+        )
+        .name("totals")
+    };
+    check_trees("cte_join_totals", |db| {
+        let totals = totals(db);
+        rows(
+            &totals
+                .join(db.objects("Customer"), [("id", totals.col("customer"))])
+                .annotate([("total", totals.col("total"))])
+                .order_by(["name"])
+                .values(["name", "total"]),
+        )
+    });
+    check_trees("cte_queryset_filter", |db| {
+        let totals = totals(db);
+        flat(
+            &totals
+                .queryset()
+                .filter(q!(total__gt = 30))
+                .order_by(["customer"]),
+            "customer",
+        )
+    });
+    let db = trees();
+    let totals = totals(&db);
+    let sql = totals
+        .join(db.objects("Customer"), [("id", totals.col("customer"))])
+        .annotate([("total", totals.col("total"))])
+        .values(["name", "total"])
+        .sql()
+        .expect("sql");
+    assert!(sql.starts_with("WITH \"totals\" AS (SELECT"), "{sql}");
+    let tree = category_tree(&db);
+    let sql = tree.queryset().sql().expect("sql");
+    assert!(sql.starts_with("WITH RECURSIVE \"cte\" AS ("), "{sql}");
+    assert!(sql.contains(" UNION ALL "), "{sql}");
+}
+
+#[test]
+fn subqueries_in_ordering_filter_values_and_aggregates() {
+    check("order_by_exists", |db| {
+        let small = Exists(orders_of(db).filter(q!(amount__lt = 50)));
+        flat(
+            &customers(db).order_by([OrderItem::from(small.desc()), "name".into()]),
+            "name",
+        )
+    });
+    check("filter_equals_subquery", |db| {
+        let largest = db
+            .objects("Order")
+            .filter(Q::new("customer", OuterRef("customer")))
+            .order_by(["-amount"])
+            .values(["amount"])
+            .slice(0..1);
+        flat(
+            &db.objects("Order")
+                .filter(Q::new("amount", Subquery(largest)))
+                .order_by(["id"]),
+            "id",
+        )
+    });
+    check("aggregate_over_subquery", |db| {
+        let latest = orders_of(db)
+            .order_by(["-created"])
+            .values(["amount"])
+            .slice(0..1);
+        match customers(db)
+            .annotate([("latest", Subquery(latest))])
+            .aggregate([("s", Sum("latest"))])
+        {
+            Ok(row) => Actual::Object(
+                row.iter()
+                    .map(|(name, value)| (name.to_owned(), crate::semantics::scalar(value)))
+                    .collect(),
+            ),
+            Err(e) => Actual::Error {
+                name: e.django_name().to_owned(),
+                message: e.to_string(),
+            },
+        }
+    });
+    check("two_columns_in_subquery", |db| {
+        let two = orders_of(db).values(["amount", "created"]).slice(0..1);
+        rows(
+            &customers(db)
+                .annotate([("x", Subquery(two))])
+                .values(["name", "x"]),
+        )
+    });
+}
