@@ -1,5 +1,7 @@
-//! H2O db-benchmark group-by questions q1–q5 and q8 ("largest two v3 by id6", a
-//! `row_number()` window filtered to `<= 2`), DataFusion as the peer engine.
+//! H2O db-benchmark group-by questions q1–q10 and join questions j1–j5, DataFusion as the
+//! peer engine. The QuerySets and the SQL live in `quiver_benches::questions` (shared with
+//! the agreement tests in `benches/tests/agreement.rs`, which check every answer against
+//! DataFusion's at a small scale).
 //!
 //! Quiver's figures are only meaningful as ratios to a peer measured in the same run on the same
 //! batches, so this file generates table `x` once (`quiver_benches::groupby_batches`, K = 100, no
@@ -18,9 +20,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use quiver::prelude::{
-    q, Avg, CharField, Database, FloatField, IntegerField, Model, QuerySet, RowNumber, Sum, Window,
-    F,
+use quiver::prelude::{Database, SessionConfig as QuiverConfig};
+use quiver_benches::questions::{
+    groupby_database, groupby_queryset, join_database, join_queryset, GROUPBY_QUESTIONS,
+    JOIN_QUESTIONS,
 };
 use tokio::runtime::Runtime;
 
@@ -28,104 +31,16 @@ const DEFAULT_ROWS: usize = 1_000_000;
 const GROUPS: usize = 100;
 const SEED: u64 = 20_240_601;
 
-/// The questions, in the SQL form DataFusion runs (`h2o.md`).
-const QUESTIONS: [(&str, &str); 6] = [
-    ("q1", "SELECT id1, sum(v1) AS v1 FROM x GROUP BY id1"),
-    (
-        "q2",
-        "SELECT id1, id2, sum(v1) AS v1 FROM x GROUP BY id1, id2",
-    ),
-    (
-        "q3",
-        "SELECT id3, sum(v1) AS v1, avg(v3) AS v3 FROM x GROUP BY id3",
-    ),
-    (
-        "q4",
-        "SELECT id4, avg(v1) AS v1, avg(v2) AS v2, avg(v3) AS v3 FROM x GROUP BY id4",
-    ),
-    (
-        "q5",
-        "SELECT id6, sum(v1) AS v1, sum(v2) AS v2, sum(v3) AS v3 FROM x GROUP BY id6",
-    ),
-    (
-        "q8",
-        "SELECT id6, v3 AS largest2_v3 FROM (SELECT id6, v3, row_number() OVER (PARTITION BY id6 \
-         ORDER BY v3 DESC) AS order_v3 FROM x WHERE v3 IS NOT NULL) AS sub_query \
-         WHERE order_v3 <= 2",
-    ),
-];
-
 /// A prepared query: each call runs it once and returns the number of result rows.
 type PreparedQuery = Box<dyn FnMut() -> usize>;
-
-/// The H2O table `x` as a Quiver model: id1/id2 are dictionary-encoded strings (as DuckDB's
-/// ENUM; the batches DataFusion reads are dictionary-encoded too).
-fn quiver_database(batches: &[RecordBatch]) -> quiver::Result<Database> {
-    let db = Database::new();
-    db.register(
-        Model::new("X")
-            .db_table("x")
-            .field("id1", CharField::new(5).dictionary())
-            .field("id2", CharField::new(5).dictionary())
-            .field("id3", CharField::new(12))
-            .field("id4", IntegerField::new())
-            .field("id5", IntegerField::new())
-            .field("id6", IntegerField::new())
-            .field("v1", IntegerField::new())
-            .field("v2", IntegerField::new())
-            .field("v3", FloatField::new()),
-    )?;
-    db.load_batches("X", batches.to_vec())?;
-    Ok(db)
-}
-
-/// Each question as a QuerySet (the Django spelling is in the comment). Annotation names get a
-/// prefix because Django refuses an annotation that shadows a field (`v1`).
-fn quiver_queryset(db: &Database, question: &str) -> QuerySet {
-    let x = db.objects("X");
-    match question {
-        // X.objects.values("id1").annotate(sum_v1=Sum("v1"))
-        "q1" => x.values(["id1"]).annotate([("sum_v1", Sum("v1"))]),
-        // X.objects.values("id1", "id2").annotate(sum_v1=Sum("v1"))
-        "q2" => x.values(["id1", "id2"]).annotate([("sum_v1", Sum("v1"))]),
-        // X.objects.values("id3").annotate(sum_v1=Sum("v1"), mean_v3=Avg("v3"))
-        "q3" => x
-            .values(["id3"])
-            .annotate([("sum_v1", Sum("v1")), ("mean_v3", Avg("v3"))]),
-        // X.objects.values("id4").annotate(mean_v1=Avg("v1"), mean_v2=Avg("v2"), mean_v3=Avg("v3"))
-        "q4" => x.values(["id4"]).annotate([
-            ("mean_v1", Avg("v1")),
-            ("mean_v2", Avg("v2")),
-            ("mean_v3", Avg("v3")),
-        ]),
-        // X.objects.filter(v3__isnull=False).annotate(order_v3=Window(RowNumber(),
-        //     partition_by="id6", order_by=F("v3").desc())).filter(order_v3__lte=2)
-        //     .values("id6", "v3")
-        "q8" => x
-            .filter(q!(v3__isnull = false))
-            .annotate([(
-                "order_v3",
-                Window(RowNumber())
-                    .partition_by(["id6"])
-                    .order_by([F("v3").desc()]),
-            )])
-            .filter(q!(order_v3__lte = 2))
-            .values(["id6", "v3"]),
-        // X.objects.values("id6").annotate(sum_v1=Sum("v1"), sum_v2=Sum("v2"), sum_v3=Sum("v3"))
-        _ => x.values(["id6"]).annotate([
-            ("sum_v1", Sum("v1")),
-            ("sum_v2", Sum("v2")),
-            ("sum_v3", Sum("v3")),
-        ]),
-    }
-}
 
 fn quiver_query(db: &Database, question: &str) -> PreparedQuery {
     let db = db.clone();
     let question = question.to_string();
     Box::new(move || {
         // Built inside the timed closure: compiling the QuerySet is part of what a user pays.
-        let batches = quiver_queryset(&db, &question)
+        let batches = groupby_queryset(&db, &question)
+            .unwrap_or_else(|| panic!("{question} is not a question"))
             .to_batches()
             .unwrap_or_else(|e| panic!("{question}: {e}"));
         batches.iter().map(RecordBatch::num_rows).sum()
@@ -141,21 +56,22 @@ fn rows_from_env() -> usize {
     }
 }
 
-/// A DataFusion session over `x`, its batches dealt round-robin into one partition per core so
-/// every core scans.
+/// A DataFusion session over `tables`, each table's batches dealt round-robin into one
+/// partition per core so every core scans.
 fn datafusion_context(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
+    tables: &[(&str, &SchemaRef, &[RecordBatch])],
     partitions: usize,
 ) -> Result<SessionContext> {
     let config = SessionConfig::new().with_target_partitions(partitions);
     let ctx = SessionContext::new_with_config(config);
-    let mut split = vec![Vec::new(); partitions];
-    for (index, batch) in batches.iter().enumerate() {
-        split[index % partitions].push(batch.clone());
+    for (name, schema, batches) in tables {
+        let mut split = vec![Vec::new(); partitions];
+        for (index, batch) in batches.iter().enumerate() {
+            split[index % partitions].push(batch.clone());
+        }
+        let table = MemTable::try_new(Arc::clone(schema), split)?;
+        ctx.register_table(*name, Arc::new(table))?;
     }
-    let table = MemTable::try_new(Arc::clone(schema), split)?;
-    ctx.register_table("x", Arc::new(table))?;
     Ok(ctx)
 }
 
@@ -176,10 +92,11 @@ fn h2o_groupby(c: &mut Criterion) {
 
     let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = Runtime::new().expect("tokio runtime starts");
-    let ctx = datafusion_context(&schema, &batches, partitions).expect("MemTable over x");
-    let db = quiver_database(&batches).expect("Quiver loads x");
+    let ctx = datafusion_context(&[("x", &schema, batches.as_slice())], partitions)
+        .expect("MemTable over x");
+    let db = groupby_database(&batches, QuiverConfig::default()).expect("Quiver loads x");
 
-    for (question, sql) in QUESTIONS {
+    for (question, sql) in GROUPBY_QUESTIONS {
         let run = || runtime.block_on(run_datafusion(&ctx, sql));
         let datafusion_rows = run().unwrap_or_else(|error| panic!("{question}: {error}"));
         let mut quiver = quiver_query(&db, question);
@@ -188,6 +105,60 @@ fn h2o_groupby(c: &mut Criterion) {
             quiver_rows, datafusion_rows,
             "{question}: result rows differ"
         );
+        eprintln!("h2o/{question}: {datafusion_rows} result rows");
+
+        let mut group = c.benchmark_group(format!("h2o/{question}"));
+        group.throughput(Throughput::Elements(rows as u64));
+        group.bench_function("datafusion", |b| {
+            b.iter(|| run().unwrap_or_else(|error| panic!("{question}: {error}")))
+        });
+        group.bench_function("quiver", |b| b.iter(&mut quiver));
+        group.finish();
+    }
+}
+
+fn h2o_join(c: &mut Criterion) {
+    let rows = rows_from_env();
+    let started = Instant::now();
+    let tables = quiver_benches::join_tables(rows, SEED);
+    eprintln!(
+        "h2o: generated the join tables, {rows} rows in x, in {:.2?}",
+        started.elapsed()
+    );
+    let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtime = Runtime::new().expect("tokio runtime starts");
+    let ctx = datafusion_context(
+        &[
+            ("x", &tables.x.schema, tables.x.batches.as_slice()),
+            (
+                "small",
+                &tables.small.schema,
+                tables.small.batches.as_slice(),
+            ),
+            (
+                "medium",
+                &tables.medium.schema,
+                tables.medium.batches.as_slice(),
+            ),
+            ("big", &tables.big.schema, tables.big.batches.as_slice()),
+        ],
+        partitions,
+    )
+    .expect("MemTables over the join tables");
+    let db = join_database(&tables, QuiverConfig::default()).expect("Quiver loads the join tables");
+
+    for (question, sql) in JOIN_QUESTIONS {
+        let run = || runtime.block_on(run_datafusion(&ctx, sql));
+        let datafusion_rows = run().unwrap_or_else(|error| panic!("{question}: {error}"));
+        let db = db.clone();
+        let mut quiver = move || -> usize {
+            let batches = join_queryset(&db, question)
+                .unwrap_or_else(|| panic!("{question} is not a question"))
+                .to_batches()
+                .unwrap_or_else(|e| panic!("{question}: {e}"));
+            batches.iter().map(RecordBatch::num_rows).sum()
+        };
+        assert_eq!(quiver(), datafusion_rows, "{question}: result rows differ");
         eprintln!("h2o/{question}: {datafusion_rows} result rows");
 
         let mut group = c.benchmark_group(format!("h2o/{question}"));
@@ -210,6 +181,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = h2o_groupby
+    targets = h2o_groupby, h2o_join
 }
 criterion_main!(benches);

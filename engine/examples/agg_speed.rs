@@ -110,7 +110,7 @@ fn plan(
     let mut specs = Vec::new();
     for (func, arg) in aggregates {
         let expr = create_physical_expr(&col(*arg), &input_schema)?;
-        let output_type = aggregate_type(*func, Some(&expr.data_type()))?;
+        let output_type = aggregate_type(*func, &[expr.data_type()])?;
         fields.push(Field::new(
             format!("{}_{arg}", func.name()),
             output_type.clone(),

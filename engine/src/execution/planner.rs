@@ -430,10 +430,11 @@ fn plan_aggregate(aggregate: &Aggregate, config: &SessionConfig) -> Result<Arc<d
                     "not an aggregate expression: {e}"
                 )));
             };
-            let arg_type = match call.args.first() {
-                Some(arg) => Some(arg.data_type(input_schema)?),
-                None => None,
-            };
+            let arg_types = call
+                .args
+                .iter()
+                .map(|arg| arg.data_type(input_schema))
+                .collect::<Result<Vec<_>>>()?;
             Ok(AggregateSpec {
                 func: call.func,
                 args: bind_all(&call.args, input_schema)?,
@@ -442,7 +443,7 @@ fn plan_aggregate(aggregate: &Aggregate, config: &SessionConfig) -> Result<Arc<d
                     Some(f) => Some(create_physical_expr(f, input_schema)?),
                     None => None,
                 },
-                output_type: aggregate_type(call.func, arg_type.as_ref())?,
+                output_type: aggregate_type(call.func, &arg_types)?,
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -19,6 +19,23 @@ pub enum AggregateFunction {
     StdDevPop,
     VarSamp,
     VarPop,
+    /// `percentile_cont(0.5)`: the continuous median, Float64.
+    Median,
+    /// `percentile_cont(fraction)` (PostgreSQL's, linear interpolation between the two
+    /// nearest values). Arguments: the value, then the fraction in `[0, 1]`, a constant.
+    PercentileCont,
+    /// `corr(y, x)`: Pearson's correlation coefficient.
+    Corr,
+    /// `covar_pop(y, x)`.
+    CovarPop,
+    /// `covar_samp(y, x)`.
+    CovarSamp,
+    /// `regr_slope(y, x)`: the least-squares slope of `y` on `x`.
+    RegrSlope,
+    /// `regr_intercept(y, x)`: the least-squares intercept of `y` on `x`.
+    RegrIntercept,
+    /// `regr_r2(y, x)`: the square of the correlation coefficient.
+    RegrR2,
 }
 
 impl AggregateFunction {
@@ -34,7 +51,45 @@ impl AggregateFunction {
             AggregateFunction::StdDevPop => "stddev_pop",
             AggregateFunction::VarSamp => "var_samp",
             AggregateFunction::VarPop => "var_pop",
+            AggregateFunction::Median => "median",
+            AggregateFunction::PercentileCont => "percentile_cont",
+            AggregateFunction::Corr => "corr",
+            AggregateFunction::CovarPop => "covar_pop",
+            AggregateFunction::CovarSamp => "covar_samp",
+            AggregateFunction::RegrSlope => "regr_slope",
+            AggregateFunction::RegrIntercept => "regr_intercept",
+            AggregateFunction::RegrR2 => "regr_r2",
         }
+    }
+
+    /// How many arguments the function takes at most (`COUNT` also takes none).
+    pub fn max_arguments(self) -> usize {
+        if self.is_two_argument() {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Functions of two arguments: the bivariate statistics (`y`, then `x`) and
+    /// `percentile_cont` (the value, then the fraction).
+    pub fn is_two_argument(self) -> bool {
+        self.is_bivariate() || self == AggregateFunction::PercentileCont
+    }
+
+    /// `corr`, the covariances and the `regr_*` family: functions of a pair `(y, x)`.
+    pub fn is_bivariate(self) -> bool {
+        use AggregateFunction as A;
+        matches!(
+            self,
+            A::Corr | A::CovarPop | A::CovarSamp | A::RegrSlope | A::RegrIntercept | A::RegrR2
+        )
+    }
+
+    /// Whether the function can run as a window aggregate and with `DISTINCT` (the
+    /// statistical ones added for the benchmarks cannot yet).
+    pub fn supports_window_and_distinct(self) -> bool {
+        !(self.is_two_argument() || self == AggregateFunction::Median)
     }
 }
 

@@ -59,11 +59,12 @@ impl Expr {
             Expr::Cast(c) => c.data_type.clone(),
             Expr::ScalarFunction(s) => scalar_function_type(s.func, &s.args, schema)?,
             Expr::Aggregate(a) => {
-                let arg = match a.args.first() {
-                    Some(e) => Some(e.data_type(schema)?),
-                    None => None,
-                };
-                aggregate_type(a.func, arg.as_ref())?
+                let args = a
+                    .args
+                    .iter()
+                    .map(|e| e.data_type(schema))
+                    .collect::<Result<Vec<_>>>()?;
+                aggregate_type(a.func, &args)?
             }
             Expr::WindowFunction(w) => w.data_type(schema)?,
             Expr::Alias(a) => a.expr.data_type(schema)?,
@@ -256,10 +257,37 @@ fn scalar_function_type(
     })
 }
 
-/// The result type of an aggregate over an argument of type `arg` (`None` for `COUNT(*)`).
-pub fn aggregate_type(func: AggregateFunction, arg: Option<&DataType>) -> Result<DataType> {
+/// The result type of an aggregate over arguments of types `args` (none for `COUNT(*)`),
+/// checking their number and, for the statistical functions, that every one is numeric.
+pub fn aggregate_type(func: AggregateFunction, args: &[DataType]) -> Result<DataType> {
     use AggregateFunction as A;
-    let arg = arg.map(value_type);
+    if args.len() > func.max_arguments() {
+        return Err(EngineError::Plan(format!(
+            "{} takes at most {} argument(s), got {}",
+            func.name(),
+            func.max_arguments(),
+            args.len()
+        )));
+    }
+    if func.is_two_argument() {
+        if args.len() != 2 {
+            return Err(EngineError::Plan(format!(
+                "{} takes two arguments, got {}",
+                func.name(),
+                args.len()
+            )));
+        }
+        for t in args.iter().map(value_type) {
+            if !(is_numeric(t) || t == &DataType::Null) {
+                return Err(EngineError::Plan(format!(
+                    "{} does not accept {t}",
+                    func.name()
+                )));
+            }
+        }
+        return Ok(DataType::Float64);
+    }
+    let arg = args.first().map(value_type);
     let need = || {
         arg.cloned()
             .ok_or_else(|| EngineError::Plan(format!("{}(*) is not valid", func.name())))
@@ -297,7 +325,7 @@ pub fn aggregate_type(func: AggregateFunction, arg: Option<&DataType>) -> Result
             DataType::Duration(u) => DataType::Duration(u),
             other => return Err(EngineError::Plan(format!("avg does not accept {other}"))),
         },
-        A::StdDevSamp | A::StdDevPop | A::VarSamp | A::VarPop => match need()? {
+        A::StdDevSamp | A::StdDevPop | A::VarSamp | A::VarPop | A::Median => match need()? {
             t if is_numeric(&t) || t == DataType::Null => DataType::Float64,
             other => {
                 return Err(EngineError::Plan(format!(
@@ -306,5 +334,17 @@ pub fn aggregate_type(func: AggregateFunction, arg: Option<&DataType>) -> Result
                 )))
             }
         },
+        A::PercentileCont
+        | A::Corr
+        | A::CovarPop
+        | A::CovarSamp
+        | A::RegrSlope
+        | A::RegrIntercept
+        | A::RegrR2 => {
+            return Err(EngineError::Internal(format!(
+                "{} reached the one-argument types",
+                func.name()
+            )))
+        }
     })
 }

@@ -322,11 +322,14 @@ impl WindowFunction {
         use WindowFunctionKind as K;
         Ok(match self.fun {
             K::Aggregate(func) => {
-                let t = match self.args.first() {
-                    Some(_) => Some(arg(0)?),
-                    None => None,
-                };
-                aggregate_type(func, t.as_ref())?
+                if !func.supports_window_and_distinct() {
+                    return Err(EngineError::Plan(format!(
+                        "{} is not supported as a window function",
+                        func.name()
+                    )));
+                }
+                let types = (0..self.args.len()).map(arg).collect::<Result<Vec<_>>>()?;
+                aggregate_type(func, &types)?
             }
             K::RowNumber | K::Rank | K::DenseRank => DataType::Int64,
             K::Ntile => {

@@ -76,10 +76,11 @@ impl AggregateSpec {
     }
 
     fn new_accumulator(&self) -> Result<Box<dyn GroupsAccumulator>> {
-        if self.args.len() > 1 {
+        if self.args.len() > self.func.max_arguments() {
             return Err(EngineError::Plan(format!(
-                "{} takes one argument, got {}",
+                "{} takes at most {} argument(s), got {}",
                 self.func.name(),
+                self.func.max_arguments(),
                 self.args.len()
             )));
         }

@@ -413,6 +413,12 @@ fn extract_to_sql(part: DatePart, value: &str) -> String {
 }
 
 fn aggregate_to_sql(aggregate: &AggregateExpr) -> Result<String> {
+    if let Some(mut text) = percentile_to_sql(aggregate)? {
+        if let Some(filter) = &aggregate.filter {
+            text.push_str(&format!(" FILTER (WHERE {})", expr_to_sql(filter)?));
+        }
+        return Ok(text);
+    }
     let args = if aggregate.args.is_empty() {
         if aggregate.distinct {
             return Err(EngineError::Plan(format!(
@@ -438,6 +444,33 @@ fn aggregate_to_sql(aggregate: &AggregateExpr) -> Result<String> {
         text.push_str(&format!(" FILTER (WHERE {})", expr_to_sql(filter)?));
     }
     Ok(text)
+}
+
+/// MEDIAN and PERCENTILE_CONT in PostgreSQL's ordered-set form,
+/// `percentile_cont(0.5) WITHIN GROUP (ORDER BY x)` (PostgreSQL has no `median`; DataFusion
+/// reads this form too). `None` for every other aggregate.
+fn percentile_to_sql(aggregate: &AggregateExpr) -> Result<Option<String>> {
+    let fraction = match (aggregate.func, aggregate.args.as_slice()) {
+        (AggregateFunction::Median, [_]) => "0.5".to_string(),
+        (AggregateFunction::PercentileCont, [_, fraction]) => expr_to_sql(fraction)?,
+        (AggregateFunction::Median | AggregateFunction::PercentileCont, _) => {
+            return Err(EngineError::Plan(format!(
+                "{} has the wrong number of arguments",
+                aggregate.func.name()
+            )))
+        }
+        _ => return Ok(None),
+    };
+    if aggregate.distinct {
+        return Err(EngineError::Plan(format!(
+            "{}(DISTINCT …) is not supported",
+            aggregate.func.name()
+        )));
+    }
+    Ok(Some(format!(
+        "percentile_cont({fraction}) WITHIN GROUP (ORDER BY {})",
+        expr_to_sql(&aggregate.args[0])?
+    )))
 }
 
 #[cfg(test)]
@@ -628,6 +661,28 @@ mod tests {
         let mut bad = AggregateExpr::new(AggregateFunction::Count, vec![]);
         bad.distinct = true;
         assert!(expr_to_sql(&bad.into()).is_err());
+    }
+
+    #[test]
+    fn statistical_aggregates_render_as_postgresql() {
+        let age = || qualified_col("T0", "age");
+        let median = AggregateExpr::new(AggregateFunction::Median, vec![age()]);
+        assert_eq!(
+            sql(median.into()),
+            r#"percentile_cont(0.5) WITHIN GROUP (ORDER BY "T0"."age")"#
+        );
+        let mut quartile =
+            AggregateExpr::new(AggregateFunction::PercentileCont, vec![age(), lit(0.25)]);
+        quartile.filter = Some(Box::new(age().gt(lit(3i32))));
+        assert_eq!(
+            sql(quartile.into()),
+            r#"percentile_cont(0.25) WITHIN GROUP (ORDER BY "T0"."age") FILTER (WHERE ("T0"."age" > 3))"#
+        );
+        let corr = AggregateExpr::new(
+            AggregateFunction::Corr,
+            vec![age(), qualified_col("T0", "height")],
+        );
+        assert_eq!(sql(corr.into()), r#"corr("T0"."age", "T0"."height")"#);
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! Aggregates: `Count`, `Sum`, `Avg`, `Min`, `Max`, `StdDev`, `Variance`, with Django's
-//! options `distinct`, `filter`, `default` and `output_field`.
+//! options `distinct`, `filter`, `default` and `output_field`; and the statistics Django
+//! leaves to `django.contrib.postgres` or to custom `Aggregate` subclasses: `Median`,
+//! `Percentile` (PostgreSQL's `percentile_cont`), `Corr`, `CovarPop` (`.sample(true)` for
+//! `covar_samp`, as in `django.contrib.postgres.aggregates.CovarPop(sample=True)`),
+//! `RegrSlope`, `RegrIntercept` and `RegrR2`, all `(y, x)` in that order like PostgreSQL's.
 //!
 //! Django's rules reproduced here: `Count("*")` is `COUNT(*)` and refuses a `filter`
 //! ("Star cannot be used with filter"); `Count` refuses `default` (it is never NULL);
@@ -15,7 +19,7 @@ use quiver_engine::expr::{AggregateExpr, AggregateFunction, ScalarFunction};
 use quiver_engine::Expr;
 
 use super::coercion::{self, Target};
-use super::expression::{canonical_field, cast_to, Expression, IntoArg, Resolved};
+use super::expression::{canonical_field, cast_to, Expression, IntoArg, Resolved, Value};
 use super::lookups::call;
 use super::q::Q;
 use super::resolver::Resolver;
@@ -32,6 +36,13 @@ pub enum AggregateKind {
     Max,
     StdDev,
     Variance,
+    Median,
+    Percentile,
+    Corr,
+    CovarPop,
+    RegrSlope,
+    RegrIntercept,
+    RegrR2,
 }
 
 impl AggregateKind {
@@ -45,6 +56,13 @@ impl AggregateKind {
             AggregateKind::Max => "Max",
             AggregateKind::StdDev => "StdDev",
             AggregateKind::Variance => "Variance",
+            AggregateKind::Median => "Median",
+            AggregateKind::Percentile => "Percentile",
+            AggregateKind::Corr => "Corr",
+            AggregateKind::CovarPop => "CovarPop",
+            AggregateKind::RegrSlope => "RegrSlope",
+            AggregateKind::RegrIntercept => "RegrIntercept",
+            AggregateKind::RegrR2 => "RegrR2",
         }
     }
 
@@ -60,12 +78,15 @@ impl AggregateKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Aggregate {
     pub kind: AggregateKind,
-    /// The argument; [`Expression::Star`] for `Count("*")`.
+    /// The argument; [`Expression::Star`] for `Count("*")`; `y` for the `(y, x)` statistics.
     pub arg: Box<Expression>,
+    /// The second argument: `x` for `Corr`, `CovarPop` and the `Regr*` family, the
+    /// fraction for `Percentile`.
+    pub second: Option<Box<Expression>>,
     pub distinct: bool,
     pub filter: Option<Q>,
     pub default: Option<Box<Expression>>,
-    /// `sample=True` for `StdDev`/`Variance`.
+    /// `sample=True` for `StdDev`/`Variance`/`CovarPop`.
     pub sample: bool,
     pub output_field: Option<FieldType>,
 }
@@ -78,6 +99,7 @@ fn aggregate(kind: AggregateKind, arg: impl IntoArg) -> Expression {
     Expression::Aggregate(Aggregate {
         kind,
         arg: Box::new(arg),
+        second: None,
         distinct: false,
         filter: None,
         default: None,
@@ -128,6 +150,73 @@ pub fn Variance(arg: impl IntoArg) -> Expression {
     aggregate(AggregateKind::Variance, arg)
 }
 
+/// An aggregate of two arguments (`y`, then `x` or the fraction).
+fn aggregate_of_two(kind: AggregateKind, first: impl IntoArg, second: Expression) -> Expression {
+    match aggregate(kind, first) {
+        Expression::Aggregate(mut a) => {
+            a.second = Some(Box::new(second));
+            Expression::Aggregate(a)
+        }
+        other => other,
+    }
+}
+
+/// `Median(expression)`: the continuous median (PostgreSQL's
+/// `percentile_cont(0.5) WITHIN GROUP (ORDER BY expression)`), a float; NULL over no rows.
+#[allow(non_snake_case)]
+pub fn Median(arg: impl IntoArg) -> Expression {
+    aggregate(AggregateKind::Median, arg)
+}
+
+/// `Percentile(expression, fraction)`: PostgreSQL's `percentile_cont(fraction)`, the value
+/// below which `fraction` of the rows lie, interpolated between the two nearest values.
+/// `fraction` must be between 0 and 1 (`ValueError` otherwise).
+#[allow(non_snake_case)]
+pub fn Percentile(arg: impl IntoArg, fraction: f64) -> Expression {
+    if !(0.0..=1.0).contains(&fraction) {
+        return Expression::refused(Error::ValueError(format!(
+            "Percentile fraction must be between 0 and 1, got {fraction}."
+        )));
+    }
+    aggregate_of_two(AggregateKind::Percentile, arg, Value(fraction))
+}
+
+/// `Corr(y, x)`: Pearson's correlation coefficient of the non-NULL pairs.
+#[allow(non_snake_case)]
+pub fn Corr(y: impl IntoArg, x: impl IntoArg) -> Expression {
+    aggregate_of_two(AggregateKind::Corr, y, x.into_arg())
+}
+
+/// `CovarPop(y, x)`: the population covariance (`.sample(true)` for the sample's).
+#[allow(non_snake_case)]
+pub fn CovarPop(y: impl IntoArg, x: impl IntoArg) -> Expression {
+    aggregate_of_two(AggregateKind::CovarPop, y, x.into_arg())
+}
+
+/// `CovarSamp(y, x)`: the sample covariance, `CovarPop(y, x).sample(true)`.
+#[allow(non_snake_case)]
+pub fn CovarSamp(y: impl IntoArg, x: impl IntoArg) -> Expression {
+    CovarPop(y, x).sample(true)
+}
+
+/// `RegrSlope(y, x)`: the slope of the least-squares line of `y` on `x`.
+#[allow(non_snake_case)]
+pub fn RegrSlope(y: impl IntoArg, x: impl IntoArg) -> Expression {
+    aggregate_of_two(AggregateKind::RegrSlope, y, x.into_arg())
+}
+
+/// `RegrIntercept(y, x)`: the intercept of the least-squares line of `y` on `x`.
+#[allow(non_snake_case)]
+pub fn RegrIntercept(y: impl IntoArg, x: impl IntoArg) -> Expression {
+    aggregate_of_two(AggregateKind::RegrIntercept, y, x.into_arg())
+}
+
+/// `RegrR2(y, x)`: the coefficient of determination (the squared correlation).
+#[allow(non_snake_case)]
+pub fn RegrR2(y: impl IntoArg, x: impl IntoArg) -> Expression {
+    aggregate_of_two(AggregateKind::RegrR2, y, x.into_arg())
+}
+
 impl Expression {
     /// `distinct=True` on an aggregate.
     pub fn distinct(self) -> Expression {
@@ -140,7 +229,7 @@ impl Expression {
         self.with_aggregate("filter", |a| a.filter = Some(q))
     }
 
-    /// `sample=` on `StdDev`/`Variance`.
+    /// `sample=` on `StdDev`/`Variance`/`CovarPop`.
     pub fn sample(self, sample: bool) -> Expression {
         self.with_aggregate("sample", |a| a.sample = sample)
     }
@@ -161,8 +250,13 @@ impl Expression {
 
 impl Aggregate {
     /// Django's `default_alias`: `"<field>__<name>"` when the only source is a plain `F`
-    /// (a `filter` counts as a second source, as in Django, so it has none).
+    /// (a `filter` counts as a second source, as in Django, so it has none; so does the `x`
+    /// of `Corr(y, x)`). `Percentile`'s fraction is a parameter, not a source:
+    /// `Percentile("v3", 0.9)` is `v3__percentile`.
     pub fn default_alias(&self) -> Option<String> {
+        if self.second.is_some() && self.kind != AggregateKind::Percentile {
+            return None;
+        }
         match (&*self.arg, &self.filter) {
             (Expression::F(name), None) => {
                 Some(format!("{name}__{}", self.kind.name().to_lowercase()))
@@ -182,6 +276,14 @@ impl Aggregate {
             (AggregateKind::StdDev, true) => AggregateFunction::StdDevSamp,
             (AggregateKind::Variance, false) => AggregateFunction::VarPop,
             (AggregateKind::Variance, true) => AggregateFunction::VarSamp,
+            (AggregateKind::Median, _) => AggregateFunction::Median,
+            (AggregateKind::Percentile, _) => AggregateFunction::PercentileCont,
+            (AggregateKind::Corr, _) => AggregateFunction::Corr,
+            (AggregateKind::CovarPop, false) => AggregateFunction::CovarPop,
+            (AggregateKind::CovarPop, true) => AggregateFunction::CovarSamp,
+            (AggregateKind::RegrSlope, _) => AggregateFunction::RegrSlope,
+            (AggregateKind::RegrIntercept, _) => AggregateFunction::RegrIntercept,
+            (AggregateKind::RegrR2, _) => AggregateFunction::RegrR2,
         }
     }
 
@@ -235,14 +337,28 @@ impl Aggregate {
             source_field = arg.output_field.clone();
             children.push(arg);
         }
-        let has_arg = !children.is_empty();
+        if let Some(second) = &self.second {
+            let second = second.resolve_typed(r)?;
+            if second.contains_aggregate {
+                return Err(Error::FieldError(format!(
+                    "Cannot compute {}('{}'): it is an aggregate",
+                    self.kind.name(),
+                    self.second
+                        .as_deref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                )));
+            }
+            children.push(second);
+        }
+        let arguments = children.len();
         if let Some(q) = &self.filter {
             let condition = q.resolve(r)?;
             children.push(Resolved::predicate(condition));
         }
         let (func, distinct) = (self.function(), self.distinct);
         let mut out = Resolved::node(children, move |mut a| {
-            let filter = (a.len() > usize::from(has_arg)).then(|| Box::new(a.remove(a.len() - 1)));
+            let filter = (a.len() > arguments).then(|| Box::new(a.remove(a.len() - 1)));
             Expr::Aggregate(AggregateExpr {
                 func,
                 args: a,
@@ -271,9 +387,16 @@ impl Aggregate {
         match self.kind {
             AggregateKind::Count => Ok(Some(FieldType::IntegerField)),
             AggregateKind::Sum | AggregateKind::Min | AggregateKind::Max => source,
-            AggregateKind::Avg | AggregateKind::StdDev | AggregateKind::Variance => {
-                source.map(|_| canonical_field(&resolved.data_type))
-            }
+            AggregateKind::Avg
+            | AggregateKind::StdDev
+            | AggregateKind::Variance
+            | AggregateKind::Median
+            | AggregateKind::Percentile
+            | AggregateKind::Corr
+            | AggregateKind::CovarPop
+            | AggregateKind::RegrSlope
+            | AggregateKind::RegrIntercept
+            | AggregateKind::RegrR2 => source.map(|_| canonical_field(&resolved.data_type)),
         }
     }
 }
@@ -304,6 +427,9 @@ impl fmt::Display for Aggregate {
     /// Django's repr: `Sum(F(amount), distinct=True)`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}({}", self.kind.name(), self.arg)?;
+        if let Some(second) = &self.second {
+            write!(f, ", {second}")?;
+        }
         if self.distinct {
             f.write_str(", distinct=True")?;
         }
@@ -469,5 +595,48 @@ mod tests {
         assert_eq!(Count("*").default_alias(), None);
         assert_eq!(Sum(F("a") + 1).default_alias(), None);
         assert_eq!(Count("id").filter(crate::q!(age = 1)).default_alias(), None);
+    }
+
+    #[test]
+    fn statistical_aggregates_resolve_and_name_themselves() {
+        assert_eq!(show(Median("age")), "median(order.age)");
+        assert_eq!(
+            show(Percentile("ratio", 0.9)),
+            "percentile_cont(order.ratio, 0.9)"
+        );
+        assert_eq!(show(Corr("ratio", "age")), "corr(order.ratio, order.age)");
+        assert_eq!(
+            show(CovarPop("ratio", "age")),
+            "covar_pop(order.ratio, order.age)"
+        );
+        assert_eq!(
+            show(CovarSamp("ratio", "age")),
+            "covar_samp(order.ratio, order.age)"
+        );
+        assert_eq!(
+            show(RegrSlope("ratio", "age")),
+            "regr_slope(order.ratio, order.age)"
+        );
+        assert_eq!(
+            show(RegrIntercept("ratio", "age")),
+            "regr_intercept(order.ratio, order.age)"
+        );
+        assert_eq!(
+            show(RegrR2("ratio", "age")),
+            "regr_r2(order.ratio, order.age)"
+        );
+        assert_eq!(Median("v3").default_alias().as_deref(), Some("v3__median"));
+        assert_eq!(
+            Percentile("v3", 0.25).default_alias().as_deref(),
+            Some("v3__percentile")
+        );
+        // Two source expressions: Django's "Complex aggregates require an alias".
+        assert_eq!(Corr("v1", "v2").default_alias(), None);
+        assert_eq!(Corr("v1", "v2").to_string(), "Corr(F(v1), F(v2))");
+        assert!(matches!(Percentile("v3", 1.5), Expression::Invalid(_)));
+        assert_eq!(
+            show(Median("age").distinct()),
+            "TypeError: Median does not allow distinct."
+        );
     }
 }

@@ -21,7 +21,10 @@ mod resolver;
 mod subquery;
 mod window;
 
-pub use aggregates::{Aggregate, AggregateKind, Avg, Count, Max, Min, StdDev, Sum, Variance};
+pub use aggregates::{
+    Aggregate, AggregateKind, Avg, Corr, Count, CovarPop, CovarSamp, Max, Median, Min, Percentile,
+    RegrIntercept, RegrR2, RegrSlope, StdDev, Sum, Variance,
+};
 pub use coercion::get_prep_value;
 pub use conditional::{Case, When};
 pub use decimal::{dec, Decimal};

@@ -7,6 +7,8 @@
 //! - `owners`: QuerySets on `Owner` aggregating across the reverse relation `items`.
 //! - `relations`: QuerySets across a ForeignKey and a many-to-many relation (three models).
 //! - `windows`: random window QuerySets against DataFusion's window functions.
+//! - `statistics`: `Median`, `Percentile`, `Corr`, the covariances and `Regr*` against
+//!   DataFusion's `percentile_cont`, `corr`, `covar_*` and `regr_*`.
 //! - `metamorphic`: TLP, NoREC and slicing checks that need no second engine.
 //! - `subqueries`: subquery, `Exists`, `__in=qs`, set-operation and CTE QuerySets.
 //!
@@ -27,6 +29,7 @@ pub mod metamorphic;
 pub mod owners;
 pub mod querysets;
 pub mod relations;
+pub mod statistics;
 pub mod subqueries;
 pub mod tables;
 pub mod windows;

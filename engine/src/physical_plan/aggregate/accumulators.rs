@@ -35,7 +35,7 @@ use arrow::datatypes::{
 };
 
 use super::distinct::DistinctAccumulator;
-use super::{min_max, variance, NO_GROUP};
+use super::{correlation, min_max, percentile, variance, NO_GROUP};
 use crate::error::{EngineError, Result};
 use crate::expr::AggregateFunction;
 
@@ -77,6 +77,12 @@ pub fn create_accumulator(
 ) -> Result<Box<dyn GroupsAccumulator>> {
     use AggregateFunction as F;
     if distinct {
+        if !func.supports_window_and_distinct() {
+            return Err(EngineError::Plan(format!(
+                "{}(DISTINCT …) is not supported",
+                func.name()
+            )));
+        }
         let Some(input_type) = input_type else {
             return Err(EngineError::Plan(format!(
                 "{}(DISTINCT *) is not valid",
@@ -166,6 +172,12 @@ pub fn create_accumulator(
         F::Max => min_max::create(input_type, true)?,
         F::StdDevSamp | F::StdDevPop | F::VarSamp | F::VarPop => {
             variance::VarianceAccumulator::try_new(func, input_type)?
+        }
+        F::Median | F::PercentileCont => {
+            percentile::PercentileAccumulator::try_new(func, input_type)?
+        }
+        F::Corr | F::CovarPop | F::CovarSamp | F::RegrSlope | F::RegrIntercept | F::RegrR2 => {
+            correlation::BivariateAccumulator::try_new(func)?
         }
     })
 }
