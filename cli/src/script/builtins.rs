@@ -112,6 +112,7 @@ pub fn builtin(name: &str) -> Option<Value> {
     }
     if FUNCTIONS.contains(&name)
         || super::queryset::is_expression_name(name)
+        || super::queryset::SUBQUERY_NAMES.contains(&name)
         || super::models::is_field_class(name)
     {
         return Some(Value::Builtin(Rc::from(name)));
@@ -131,6 +132,8 @@ pub fn builtin(name: &str) -> Option<Value> {
         "CASCADE" | "PROTECT" | "RESTRICT" | "SET_NULL" | "SET_DEFAULT" | "DO_NOTHING" => {
             Value::Opaque(Rc::from(name), Rc::new(vec![]))
         }
+        // `from django.db.models.sql.constants import INNER, LOUTER` (cte.join's _join_type).
+        "INNER" | "LOUTER" => Value::Opaque(Rc::from(name), Rc::new(vec![])),
         "__name__" => Value::str("app.models"),
         _ => return None,
     })
@@ -145,6 +148,7 @@ pub fn module_attribute(module: &str, name: &str) -> Result<Value, ScriptError> 
         {
             Some(Value::Builtin(Rc::from(n)))
         }
+        ("models", n @ ("Subquery" | "OuterRef" | "Exists")) => Some(Value::Builtin(Rc::from(n))),
         ("models", "Index" | "UniqueConstraint" | "CheckConstraint") => {
             Some(Value::Builtin(Rc::from(name)))
         }
@@ -215,6 +219,9 @@ pub fn call_builtin(
     args: Vec<Value>,
     kwargs: Vec<(String, Value)>,
 ) -> Result<Value, ScriptError> {
+    if super::queryset::SUBQUERY_NAMES.contains(&name) || name == "CTE.recursive" {
+        return super::queryset::call_subquery(interp, name, args, kwargs);
+    }
     if super::queryset::is_expression_name(name) {
         return super::queryset::call_expression(name, args, kwargs);
     }

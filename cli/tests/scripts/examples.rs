@@ -95,3 +95,15 @@ fn one_to_one_passports_match_django() {
 fn books_with_relations_and_windows_match_django() {
     check("books");
 }
+
+#[test]
+fn subqueries_and_set_operations_match_django() {
+    check("subqueries");
+}
+
+/// Made with django-cte 4.0.0 in the same venv (the recursive CTE, `with_cte`, `cte.join`
+/// with `_join_type=LOUTER`, `cte.queryset()`).
+#[test]
+fn recursive_ctes_over_a_category_tree_match_django() {
+    check("category_tree");
+}
