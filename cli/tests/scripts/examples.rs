@@ -107,3 +107,9 @@ fn subqueries_and_set_operations_match_django() {
 fn recursive_ctes_over_a_category_tree_match_django() {
     check("category_tree");
 }
+
+/// Instances from a union, a named recursive CTE (django-cte 4.0.0 for the expected output).
+#[test]
+fn node_tree_unions_and_named_ctes_match_django() {
+    check("node_tree");
+}
