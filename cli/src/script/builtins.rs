@@ -129,6 +129,9 @@ pub fn builtin(name: &str) -> Option<Value> {
         "time" => Value::Builtin(Rc::from("datetime.time")),
         "timedelta" => Value::Builtin(Rc::from("datetime.timedelta")),
         "Model" => Value::Builtin(Rc::from("Model")),
+        // django-cte's deprecated `objects = CTEManager()`: every Quiver manager has
+        // `with_cte()`, so the class body keeps it as a plain attribute.
+        "CTEManager" => Value::Builtin(Rc::from("CTEManager")),
         "CASCADE" | "PROTECT" | "RESTRICT" | "SET_NULL" | "SET_DEFAULT" | "DO_NOTHING" => {
             Value::Opaque(Rc::from(name), Rc::new(vec![]))
         }
@@ -231,6 +234,7 @@ pub fn call_builtin(
         return super::models::field_call(name, args, kwargs);
     }
     match name {
+        "CTEManager" => Ok(Value::Opaque(Rc::from("CTEManager"), Rc::new(vec![]))),
         "print" => {
             let sep = match kwarg(&kwargs, "sep") {
                 Some(Value::Str(s)) => s.to_string(),
