@@ -112,6 +112,7 @@ pub fn builtin(name: &str) -> Option<Value> {
     }
     if FUNCTIONS.contains(&name)
         || super::queryset::is_expression_name(name)
+        || super::queryset::SUBQUERY_NAMES.contains(&name)
         || super::models::is_field_class(name)
     {
         return Some(Value::Builtin(Rc::from(name)));
@@ -128,9 +129,14 @@ pub fn builtin(name: &str) -> Option<Value> {
         "time" => Value::Builtin(Rc::from("datetime.time")),
         "timedelta" => Value::Builtin(Rc::from("datetime.timedelta")),
         "Model" => Value::Builtin(Rc::from("Model")),
+        // django-cte's deprecated `objects = CTEManager()`: every Quiver manager has
+        // `with_cte()`, so the class body keeps it as a plain attribute.
+        "CTEManager" => Value::Builtin(Rc::from("CTEManager")),
         "CASCADE" | "PROTECT" | "RESTRICT" | "SET_NULL" | "SET_DEFAULT" | "DO_NOTHING" => {
             Value::Opaque(Rc::from(name), Rc::new(vec![]))
         }
+        // `from django.db.models.sql.constants import INNER, LOUTER` (cte.join's _join_type).
+        "INNER" | "LOUTER" => Value::Opaque(Rc::from(name), Rc::new(vec![])),
         "__name__" => Value::str("app.models"),
         _ => return None,
     })
@@ -145,6 +151,7 @@ pub fn module_attribute(module: &str, name: &str) -> Result<Value, ScriptError> 
         {
             Some(Value::Builtin(Rc::from(n)))
         }
+        ("models", n @ ("Subquery" | "OuterRef" | "Exists")) => Some(Value::Builtin(Rc::from(n))),
         ("models", "Index" | "UniqueConstraint" | "CheckConstraint") => {
             Some(Value::Builtin(Rc::from(name)))
         }
@@ -215,6 +222,9 @@ pub fn call_builtin(
     args: Vec<Value>,
     kwargs: Vec<(String, Value)>,
 ) -> Result<Value, ScriptError> {
+    if super::queryset::SUBQUERY_NAMES.contains(&name) || name == "CTE.recursive" {
+        return super::queryset::call_subquery(interp, name, args, kwargs);
+    }
     if super::queryset::is_expression_name(name) {
         return super::queryset::call_expression(name, args, kwargs);
     }
@@ -224,6 +234,7 @@ pub fn call_builtin(
         return super::models::field_call(name, args, kwargs);
     }
     match name {
+        "CTEManager" => Ok(Value::Opaque(Rc::from("CTEManager"), Rc::new(vec![]))),
         "print" => {
             let sep = match kwarg(&kwargs, "sep") {
                 Some(Value::Str(s)) => s.to_string(),

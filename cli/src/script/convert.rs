@@ -85,12 +85,8 @@ pub fn to_expression(value: &Value) -> Result<Expression, ScriptError> {
         Value::Tuple(items) => {
             Expression::List(items.iter().map(to_expression).collect::<Result<_, _>>()?)
         }
-        Value::QuerySet(_) => {
-            return Err(ScriptError::new(
-                "NotSupportedError",
-                "a QuerySet as a lookup value (a subquery) is not supported yet",
-            ))
-        }
+        // `pk__in=qs`, `amount=qs[:1]`: the QuerySet is a subquery (its single column).
+        Value::QuerySet(q) => Expression::from(q.qs.clone()),
         other => Expression::from(to_scalar(other)?),
     })
 }

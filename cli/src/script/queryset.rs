@@ -9,11 +9,14 @@
 //! - [`call_expression`]: expression classes by name (`Count`, `Coalesce`, `ExtractYear`, …);
 //! - [`window_expression`]: `Window`, the window functions, frames and `Prefetch`.
 //!
-//! To add a feature when the Rust API gains it (`Subquery`, `OuterRef`, `Exists`, `union`,
-//! `update`, `transaction.atomic` with rollback): move its name from [`NOT_YET`] /
-//! [`LATER_METHODS`] to the table, and write one arm calling the Rust API with the converted
-//! arguments — a few lines each. (A QuerySet given as a lookup value is refused in
-//! `convert::to_expression` until then.)
+//! Subqueries and CTEs need the interpreter (a QuerySet argument may be a manager; a
+//! recursive CTE calls a script function), so [`call_subquery`] maps `Subquery`, `Exists`,
+//! `OuterRef`, django-cte's `CTE`, `CTE.recursive` and `with_cte`; `cte.join()`,
+//! `cte.queryset()` and `cte.col.<name>` are in [`cte_method`] and [`get_attribute`].
+//!
+//! To add a feature when the Rust API gains it (`update`, `transaction.atomic` with
+//! rollback): move its name from [`LATER_METHODS`] to the table, and write one arm calling
+//! the Rust API with the converted arguments — a few lines each.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -30,7 +33,7 @@ use std::sync::Arc;
 use super::convert::{from_scalar, to_argument, to_expression, to_scalar};
 use super::error::ScriptError;
 use super::interpreter::Interpreter;
-use super::values::{InstanceValue, ModelClass, QuerySetValue, RelatedSet, Shape, Value};
+use super::values::{CteValue, InstanceValue, ModelClass, QuerySetValue, RelatedSet, Shape, Value};
 
 /// Expression classes (Django's `django.db.models` names) the script can call.
 pub const EXPRESSION_NAMES: [&str; 71] = [
@@ -107,11 +110,8 @@ pub const EXPRESSION_NAMES: [&str; 71] = [
     "Lower",
 ];
 
-/// Why the names in [`NOT_YET`] are refused.
-const NOT_YET_REASON: &str = "subqueries land with their QuerySet API";
-
-/// Names Django has that land in Quiver later; calling them says so.
-const NOT_YET: [&str; 3] = ["Subquery", "OuterRef", "Exists"];
+/// Subquery expressions and the django-cte names, which [`call_subquery`] builds.
+pub const SUBQUERY_NAMES: [&str; 5] = ["Subquery", "OuterRef", "Exists", "CTE", "with_cte"];
 
 /// Window functions, frames (Django's `django.db.models.functions.window`) and `Prefetch`.
 const WINDOW_NAMES: [&str; 16] = [
@@ -135,23 +135,14 @@ const WINDOW_NAMES: [&str; 16] = [
 
 /// True for an expression class name the script knows (supported or announced).
 pub fn is_expression_name(name: &str) -> bool {
-    EXPRESSION_NAMES.contains(&name) || NOT_YET.contains(&name) || WINDOW_NAMES.contains(&name)
+    EXPRESSION_NAMES.contains(&name) || WINDOW_NAMES.contains(&name)
 }
 
 /// QuerySet methods Django has and Quiver's QuerySet does not yet.
-const LATER_METHODS: [&str; 8] = [
-    "select_for_update",
-    "union",
-    "intersection",
-    "difference",
-    "dates",
-    "datetimes",
-    "raw",
-    "extra",
-];
+const LATER_METHODS: [&str; 5] = ["select_for_update", "dates", "datetimes", "raw", "extra"];
 
 /// QuerySet and manager methods, for the shell's completion.
-pub const QUERYSET_METHODS: [&str; 40] = [
+pub const QUERYSET_METHODS: [&str; 41] = [
     "all",
     "filter",
     "exclude",
@@ -191,6 +182,7 @@ pub const QUERYSET_METHODS: [&str; 40] = [
     "union",
     "intersection",
     "difference",
+    "with_cte",
     "query",
 ];
 
@@ -257,12 +249,6 @@ pub fn call_expression(
     args: Vec<Value>,
     mut kwargs: Vec<(String, Value)>,
 ) -> Result<Value, ScriptError> {
-    if NOT_YET.contains(&name) {
-        return Err(ScriptError::new(
-            "NotSupportedError",
-            format!("{name} is not supported by Quiver yet ({NOT_YET_REASON})"),
-        ));
-    }
     if WINDOW_NAMES.contains(&name) {
         return window_expression(name, args, kwargs);
     }
@@ -641,6 +627,191 @@ fn window_expression(
         None => result,
     };
     Ok(expr_value(result))
+}
+
+/// The QuerySet a subquery or CTE argument stands for: a QuerySet, a manager, or (as
+/// django-cte accepts) a model class.
+fn subquery_source(
+    interp: &mut Interpreter,
+    value: &Value,
+    what: &str,
+) -> Result<(QuerySet, String, Shape), ScriptError> {
+    let value = match value {
+        Value::ModelClass(class) => Value::Manager(Rc::from(class.name.as_str())),
+        other => other.clone(),
+    };
+    queryset_of(interp, &value)?.ok_or_else(|| {
+        ScriptError::type_error(format!(
+            "{what} takes a QuerySet, not {}",
+            value.type_name()
+        ))
+    })
+}
+
+fn cte_value(cte: quiver::queryset::CTE, model: String, shape: Shape) -> Value {
+    Value::Cte(Rc::new(CteValue { cte, model, shape }))
+}
+
+/// `Subquery(qs)`, `Exists(qs)`, `OuterRef("f")`, and django-cte's `CTE(qs, name=,
+/// materialized=)`, `CTE.recursive(make_cte, name=)` and `with_cte(*ctes, select=…)`.
+pub fn call_subquery(
+    interp: &mut Interpreter,
+    name: &str,
+    args: Vec<Value>,
+    mut kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
+    let first = |key: &str, kwargs: &mut Vec<(String, Value)>| {
+        args.first()
+            .cloned()
+            .or_else(|| take_kw(kwargs, key))
+            .ok_or_else(|| ScriptError::type_error(format!("{name}() is missing an argument")))
+    };
+    match name {
+        "Subquery" | "Exists" => {
+            let source = first("queryset", &mut kwargs)?;
+            let (qs, _, _) = subquery_source(interp, &source, name)?;
+            let mut e = if name == "Subquery" {
+                ex::Subquery(qs)
+            } else {
+                ex::Exists(qs)
+            };
+            if let Some(field) = take_kw(&mut kwargs, "output_field") {
+                e = e.output_field(field_spec(&field)?);
+            }
+            Ok(expr_value(e))
+        }
+        "OuterRef" => match first("name", &mut kwargs)? {
+            Value::Str(s) => Ok(expr_value(ex::OuterRef(s.to_string()))),
+            Value::Expression(e) => Ok(expr_value(ex::OuterRef((*e).clone()))),
+            other => Err(ScriptError::type_error(format!(
+                "OuterRef() takes a field name or an OuterRef, not {}",
+                other.type_name()
+            ))),
+        },
+        "CTE" => {
+            let source = first("queryset", &mut kwargs)?;
+            let (qs, model, shape) = subquery_source(interp, &source, name)?;
+            let mut cte = quiver::queryset::CTE::new(qs);
+            if let Some(Value::Str(n)) = kw(&kwargs, "name") {
+                cte = cte.name(n.to_string());
+            }
+            // django-cte writes MATERIALIZED only when asked; False is its default.
+            if kw(&kwargs, "materialized").is_some_and(|v| v.truthy()) {
+                cte = cte.materialized(true);
+            }
+            Ok(cte_value(cte, model, shape))
+        }
+        "CTE.recursive" => {
+            let make = first("make_cte_queryset", &mut kwargs)?;
+            let cte_name = match kw(&kwargs, "name") {
+                Some(Value::Str(n)) => n.to_string(),
+                _ => "cte".to_string(),
+            };
+            let mut outcome: Result<(String, Shape), ScriptError> =
+                Err(ScriptError::value_error("the recursive CTE was not built"));
+            let mut cte = quiver::queryset::CTE::recursive_named(cte_name, |this| {
+                let this_value = cte_value(this.clone(), String::new(), Shape::Dicts);
+                let made = interp
+                    .call(&make, vec![this_value], vec![])
+                    .and_then(|v| subquery_source(interp, &v, "CTE.recursive()"));
+                match made {
+                    Ok((qs, model, shape)) => {
+                        outcome = Ok((model, shape));
+                        qs
+                    }
+                    Err(e) => {
+                        outcome = Err(e);
+                        this.queryset()
+                    }
+                }
+            });
+            let (model, shape) = outcome?;
+            if kw(&kwargs, "materialized").is_some_and(|v| v.truthy()) {
+                cte = cte.materialized(true);
+            }
+            Ok(cte_value(cte, model, shape))
+        }
+        "with_cte" => {
+            let select = take_kw(&mut kwargs, "select").ok_or_else(|| {
+                ScriptError::type_error(
+                    "with_cte() missing 1 required keyword-only argument: 'select'",
+                )
+            })?;
+            let (qs, model, shape) = match &select {
+                Value::Cte(c) => (c.cte.queryset(), c.model.clone(), c.shape),
+                other => subquery_source(interp, other, "with_cte(select=...)")?,
+            };
+            let mut ctes = Vec::with_capacity(args.len());
+            for a in &args {
+                match a {
+                    Value::Cte(c) => ctes.push(c.cte.clone()),
+                    other => {
+                        return Err(ScriptError::type_error(format!(
+                            "with_cte() takes CTE objects, not {}",
+                            other.type_name()
+                        )))
+                    }
+                }
+            }
+            Ok(new_qs(
+                quiver::queryset::with_cte(ctes.iter(), qs),
+                &model,
+                shape,
+            ))
+        }
+        other => Err(ScriptError::new(
+            "NameError",
+            format!("name '{other}' is not defined"),
+        )),
+    }
+}
+
+/// `cte.join(Model_or_queryset, field=cte.col.x, _join_type=LOUTER)` and `cte.queryset()`.
+fn cte_method(
+    interp: &mut Interpreter,
+    cte: &Rc<CteValue>,
+    name: &str,
+    args: Vec<Value>,
+    mut kwargs: Vec<(String, Value)>,
+) -> Result<Value, ScriptError> {
+    match name {
+        "queryset" => Ok(new_qs(cte.cte.queryset(), &cte.model, cte.shape)),
+        "join" => {
+            let target = args
+                .first()
+                .ok_or_else(|| ScriptError::type_error("join() needs a model or a QuerySet"))?;
+            if args.len() > 1 {
+                return Err(ScriptError::new(
+                    "NotSupportedError",
+                    "cte.join() with Q conditions is not supported by Quiver; use field=cte.col.x",
+                ));
+            }
+            let (qs, model, shape) = subquery_source(interp, target, "join()")?;
+            let join_type = match take_kw(&mut kwargs, "_join_type") {
+                None => quiver::queryset::CteJoinType::Inner,
+                Some(Value::Opaque(t, _)) if &*t == "INNER" => quiver::queryset::CteJoinType::Inner,
+                Some(Value::Opaque(t, _)) if &*t == "LOUTER" => {
+                    quiver::queryset::CteJoinType::LeftOuter
+                }
+                Some(other) => {
+                    return Err(ScriptError::value_error(format!(
+                        "_join_type must be INNER or LOUTER, not {}",
+                        other.repr()
+                    )))
+                }
+            };
+            let on = kwargs
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), to_expression(v)?)))
+                .collect::<Result<Vec<_>, ScriptError>>()?;
+            Ok(new_qs(
+                cte.cte.join_with_type(qs, on, join_type),
+                &model,
+                shape,
+            ))
+        }
+        _ => Err(ScriptError::attribute("CTE", name)),
+    }
 }
 
 /// `left op right` when either side is a Django object (`Q & Q`, `F("a") * 2`); `None` for
@@ -1252,6 +1423,35 @@ fn queryset_method(
                 chain(qs.prefetch_related(lookups))
             }
         },
+        "union" | "intersection" | "difference" => {
+            let all = take_kw(&mut kwargs, "all").is_some_and(|v| v.truthy());
+            if let Some((k, _)) = kwargs.first() {
+                return Err(ScriptError::type_error(format!(
+                    "QuerySet.{name}() got an unexpected keyword argument '{k}'"
+                )));
+            }
+            let mut others = Vec::with_capacity(args.len());
+            for a in &args {
+                let (other, _, _) = queryset_of(interp, a)?.ok_or_else(|| {
+                    ScriptError::type_error(format!(
+                        "{name}() takes QuerySets, not {}",
+                        a.type_name()
+                    ))
+                })?;
+                others.push(other);
+            }
+            // The result has the first QuerySet's model, names and row shape (Django).
+            chain(match name {
+                "union" => qs.union(others, all),
+                "intersection" => qs.intersection(others),
+                _ => qs.difference(others),
+            })
+        }
+        // CTEManager's `qs.with_cte(cte)` (deprecated in django-cte 4.0, still there).
+        "with_cte" => match args.as_slice() {
+            [Value::Cte(c)] => chain(qs.with_cte(&c.cte)),
+            _ => Err(ScriptError::type_error("with_cte() takes one CTE")),
+        },
         "update" | "update_or_create" | "bulk_update" => Err(ScriptError::new(
             "NotSupportedError",
             format!("QuerySet.{name}() is not supported by Quiver yet (no updates or deletes)"),
@@ -1441,6 +1641,23 @@ pub fn get_attribute(
                 _ => Err(ScriptError::attribute("WindowFrameExclusion", name)),
             }
         }
+        // `type(e).__name__`, `type(x).__name__`.
+        Value::ExceptionClass { name: class, .. } if name == "__name__" => {
+            return Ok(Value::str(&**class))
+        }
+        Value::Builtin(b) if name == "__name__" => return Ok(Value::str(&**b)),
+        Value::Builtin(b) if &**b == "CTE" && name == "recursive" => {
+            return Ok(Value::Builtin(Rc::from("CTE.recursive")))
+        }
+        Value::Cte(c) => {
+            return match name {
+                "col" => Ok(Value::CteColumns(Rc::clone(c))),
+                "name" => Ok(Value::str(c.cte.cte_name())),
+                "join" | "queryset" => Ok(Value::Method(Box::new(object.clone()), Rc::from(name))),
+                _ => Err(ScriptError::attribute("CTE", name)),
+            }
+        }
+        Value::CteColumns(c) => return Ok(expr_value(c.cte.col(name))),
         Value::Builtin(b) if &**b == "datetime.datetime" && name == "now" => {
             return Ok(Value::Builtin(Rc::from("datetime.datetime.now")))
         }
@@ -1838,6 +2055,7 @@ pub fn call_method(
             queryset_method(interp, receiver, name, args, kwargs)
         }
         Value::Instance(i) => instance_method(interp, i, receiver, name, args, kwargs),
+        Value::Cte(c) => cte_method(interp, c, name, args, kwargs),
         Value::Expression(e) => {
             let e = (**e).clone();
             let flag = |k: &str| kw(&kwargs, k).is_some_and(|v| v.truthy());
@@ -2029,8 +2247,6 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.message, "Count does not allow default.");
-        let err = call_expression("Subquery", vec![], vec![]).unwrap_err();
-        assert_eq!(err.kind, "NotSupportedError");
         let err = call_expression("Window", vec![], vec![]).unwrap_err();
         assert_eq!(err.message, "Window() needs an expression");
         let rank = call_expression("Rank", vec![], vec![]).unwrap();
@@ -2044,5 +2260,35 @@ mod tests {
             panic!("not an expression")
         };
         assert!(window.to_string().contains("Rank"), "{window}");
+    }
+
+    fn interp() -> Interpreter {
+        Interpreter::new(
+            "t.py",
+            std::path::PathBuf::from("."),
+            crate::script::Mode::Print(crate::script::Format::Json),
+            Box::new(std::io::sink()),
+        )
+    }
+
+    #[test]
+    fn outer_refs_nest_and_subqueries_need_a_queryset() {
+        let mut i = interp();
+        let inner = call_subquery(&mut i, "OuterRef", vec![Value::str("region")], vec![]).unwrap();
+        let outer = call_subquery(&mut i, "OuterRef", vec![inner], vec![]).unwrap();
+        assert_eq!(
+            outer.repr(),
+            Value::Expression(Rc::new(ex::OuterRef(ex::OuterRef("region")))).repr()
+        );
+        let Value::Expression(e) = outer else {
+            panic!("not an expression")
+        };
+        assert_eq!(e.to_string(), "OuterRef(OuterRef(region))");
+        let err = call_subquery(&mut i, "OuterRef", vec![Value::Int(1)], vec![]).unwrap_err();
+        assert_eq!(err.kind, "TypeError");
+        let err = call_subquery(&mut i, "Subquery", vec![Value::Int(1)], vec![]).unwrap_err();
+        assert_eq!(err.message, "Subquery takes a QuerySet, not int");
+        let err = call_subquery(&mut i, "with_cte", vec![], vec![]).unwrap_err();
+        assert!(err.message.contains("'select'"), "{}", err.message);
     }
 }

@@ -103,6 +103,15 @@ pub struct QuerySetValue {
     pub columns: RefCell<Vec<String>>,
 }
 
+/// A CTE with the model and row shape of the QuerySet that defines it (what
+/// `cte.queryset()` yields, as django-cte keeps the defining QuerySet's iterable class).
+#[derive(Debug)]
+pub struct CteValue {
+    pub cte: quiver::queryset::CTE,
+    pub model: String,
+    pub shape: Shape,
+}
+
 /// A model object.
 #[derive(Debug)]
 pub struct InstanceValue {
@@ -176,6 +185,10 @@ pub enum Value {
     Prefetch(Rc<quiver::queryset::Prefetch>),
     /// A window frame (`RowRange(start=-1, end=0)`).
     Frame(Rc<quiver::expressions::Frame>),
+    /// A common table expression (django-cte's `CTE(qs)` / `CTE.recursive(fn)`).
+    Cte(Rc<CteValue>),
+    /// `cte.col`: its attributes are the CTE's columns (`cte.col.depth`).
+    CteColumns(Rc<CteValue>),
     QuerySet(Rc<QuerySetValue>),
     Instance(Rc<RefCell<InstanceValue>>),
     Expression(Rc<Expression>),
@@ -241,6 +254,8 @@ impl Value {
             Value::RelatedManager(_) => "RelatedManager".into(),
             Value::Prefetch(_) => "Prefetch".into(),
             Value::Frame(_) => "RowRange".into(),
+            Value::Cte(_) => "CTE".into(),
+            Value::CteColumns(_) => "CTEColumns".into(),
             Value::QuerySet(_) => "QuerySet".into(),
             Value::Instance(i) => i.borrow().model.clone(),
             Value::Expression(e) => expression_class(e).into(),
@@ -390,6 +405,8 @@ impl Value {
             }
             Value::Prefetch(p) => format!("<Prefetch: {}>", p.lookup),
             Value::Frame(f) => format!("<Frame: {f:?}>"),
+            Value::Cte(c) => format!("<CTE {}>", c.cte.cte_name()),
+            Value::CteColumns(c) => format!("<CTEColumns {}>", c.cte.cte_name()),
             Value::QuerySet(_) => "<QuerySet>".into(),
             Value::Instance(i) => {
                 let i = i.borrow();

@@ -95,3 +95,33 @@ fn one_to_one_passports_match_django() {
 fn books_with_relations_and_windows_match_django() {
     check("books");
 }
+
+#[test]
+fn subqueries_and_set_operations_match_django() {
+    check("subqueries");
+}
+
+/// Made with django-cte 4.0.0 in the same venv (the recursive CTE, `with_cte`, `cte.join`
+/// with `_join_type=LOUTER`, `cte.queryset()`).
+#[test]
+fn recursive_ctes_over_a_category_tree_match_django() {
+    check("category_tree");
+}
+
+/// Instances from a union, a named recursive CTE (django-cte 4.0.0 for the expected output).
+#[test]
+fn node_tree_unions_and_named_ctes_match_django() {
+    check("node_tree");
+}
+
+/// django-cte's deprecated manager style; Django 5.1.4 + django-cte 4.0.0 printed `1`
+/// (django_runner.py, sqlite) for this script.
+#[test]
+fn the_cte_manager_style_matches_django() {
+    let source = "from django.db import models\nfrom django_cte import CTE, CTEManager\n\
+        class T(models.Model):\n    x = models.IntegerField()\n    objects = CTEManager()\n\
+        T.objects.create(x=1)\nc = CTE(T.objects.values(\"x\"))\nprint(T.objects.with_cte(c).count())\n";
+    let out = crate::support::run_source(source, "json", &[]);
+    assert!(out.success, "{}", out.stderr);
+    assert!(compare("1", &out.stdout).is_empty(), "{}", out.stdout);
+}
