@@ -22,7 +22,7 @@
 //!
 //! # Representation
 //!
-//! A transaction keeps, per table it wrote, a [`TableDelta`]: the keys of committed rows it
+//! A transaction keeps, per table it wrote, a `TableDelta`: the keys of committed rows it
 //! replaced or deleted, and the batch of rows it wrote (inserts and new images of updated
 //! rows). Its view of a table is the latest committed version minus the removed keys plus
 //! the written rows; commit computes the same thing under the writer lock and publishes it.
