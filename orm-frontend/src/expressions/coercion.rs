@@ -767,8 +767,9 @@ pub(crate) fn python_repr(value: &ScalarValue) -> String {
     }
 }
 
-/// `repr(str)`: single quotes unless the text holds a single quote and no double quote.
-fn python_str_repr(s: &str) -> String {
+/// Python's `repr(str)`: single quotes unless the text holds a single quote and no double
+/// quote. Shared with the script frontend, whose output must read as Python's.
+pub fn python_str_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
@@ -797,8 +798,8 @@ fn python_str_repr(s: &str) -> String {
 }
 
 /// `repr(float)`: the shortest round-tripping digits, positional for exponents -4..16,
-/// scientific (`1e+16`, `1e-05`) outside.
-fn python_float(f: f64) -> String {
+/// scientific (`1e+16`, `1e-05`) outside. Shared with the script frontend.
+pub fn python_float(f: f64) -> String {
     if f.is_nan() {
         return "nan".to_string();
     }

@@ -25,7 +25,7 @@ pub use aggregates::{
     Aggregate, AggregateKind, Avg, Corr, Count, CovarPop, CovarSamp, Max, Median, Min, Percentile,
     RegrIntercept, RegrR2, RegrSlope, StdDev, Sum, Variance,
 };
-pub use coercion::get_prep_value;
+pub use coercion::{get_prep_value, python_float, python_str_repr};
 pub use conditional::{Case, When};
 pub use decimal::{dec, Decimal};
 pub use expression::{Cast, Expression, ExpressionWrapper, IntoArg, OrderBy, Value, F};
