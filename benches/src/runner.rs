@@ -220,6 +220,8 @@ pub enum BenchError {
     Unavailable(String),
     /// Generating the data failed.
     Data(String),
+    /// Writing a result (the `--svg` chart) failed (`OSError`).
+    Output(String),
     /// Quiver failed to load the data (`query: None`) or to answer a query.
     Quiver {
         query: Option<String>,
@@ -239,6 +241,7 @@ impl BenchError {
             BenchError::Options(_) => "ValueError",
             BenchError::Unavailable(_) => "NotSupportedError",
             BenchError::Data(_) => "DataError",
+            BenchError::Output(_) => "OSError",
             BenchError::Quiver { error, .. } => error.django_name(),
             BenchError::Peer { .. } => "DatabaseError",
         }
@@ -257,7 +260,8 @@ impl fmt::Display for BenchError {
         match self {
             BenchError::Options(message)
             | BenchError::Unavailable(message)
-            | BenchError::Data(message) => f.write_str(message),
+            | BenchError::Data(message)
+            | BenchError::Output(message) => f.write_str(message),
             BenchError::Quiver { query, error } => match query {
                 Some(query) => write!(f, "{query}: {error}"),
                 None => write!(f, "loading the data into Quiver: {error}"),

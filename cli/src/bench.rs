@@ -149,7 +149,7 @@ fn run_report(matches: &ArgMatches) -> Result<(), BenchError> {
         let path = PathBuf::from(path);
         BarChart::from_report(&report)
             .write_svg(&path)
-            .map_err(|message| BenchError::Options(format!("--svg: {message}")))?;
+            .map_err(|message| BenchError::Output(format!("--svg: {message}")))?;
         if !json {
             println!("chart: {}", path.display());
         }

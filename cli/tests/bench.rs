@@ -177,6 +177,24 @@ fn bad_options_fail_with_a_django_named_error_before_any_work() {
         "error: ValueError: --scale applies to tpch only, not h2o; size it with --rows"
     );
 
+    // The report is printed; the chart cannot be written.
+    let out = quiver(&[
+        "bench",
+        "tiny",
+        "--iterations",
+        "1",
+        "--svg",
+        "/nonexistent/dir/t.svg",
+    ]);
+    assert!(!out.success);
+    assert!(out.stdout.contains("get_pk"), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .starts_with("error: OSError: --svg: /nonexistent/dir/t.svg: "),
+        "{}",
+        out.stderr
+    );
+
     // Rejected by the argument parser (status 2) with the workloads listed.
     let out = quiver(&["bench", "h2"]);
     assert!(!out.success);
