@@ -16,6 +16,7 @@
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use quiver::prelude::{Database, SessionConfig};
 use quiver_engine::optimizer::Optimizer;
@@ -375,11 +376,7 @@ pub fn group_digits(n: usize) -> String {
     grouped
 }
 
-fn table(
-    name: &str,
-    schema: arrow::datatypes::SchemaRef,
-    batches: Vec<RecordBatch>,
-) -> (String, Table) {
+fn table(name: &str, schema: SchemaRef, batches: Vec<RecordBatch>) -> (String, Table) {
     (name.to_string(), Table { schema, batches })
 }
 
@@ -507,9 +504,11 @@ pub fn prepare(
                 queries,
             })
         }
-        // The TPC-H QuerySets (benches/src/tpch, `quiver_benches::tpch::{generate,
-        // load_quiver, queries}`) are being written on another branch; the lead wires this
-        // arm when it lands.
+        // The TPC-H QuerySets (`quiver_benches::tpch`) are on another branch; the lead wires
+        // this arm when it lands: `tpch::generate(sf)` for the data (its `tables()` are
+        // `Table`s, the peer's input), `tpch::load_quiver(&data, config)` for the database,
+        // and one `BenchQuery` per `tpch::queries()` entry whose `run` calls its `queryset`
+        // inside the timed call, as `h2o_run` does.
         Workload::Tpch => Err(BenchError::Unavailable(
             "tpch is not available in this build yet: the TPC-H QuerySets \
              (quiver_benches::tpch) have not landed; h2o, join, leaderboard and tiny are"

@@ -251,6 +251,9 @@ pub fn report_table(report: &Report) -> String {
             report.workload.name()
         )),
     }
+    if report.workload == Workload::Tiny {
+        out.push_str("target: under 50 µs per Quiver query (compile + optimize + execute)\n");
+    }
     if !report.disabled_rules.is_empty() {
         out.push_str(&format!(
             "optimizer rules off in Quiver: {}\n",

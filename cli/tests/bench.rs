@@ -124,6 +124,7 @@ fn tiny_as_json() {
     let report: serde_json::Value =
         serde_json::from_str(out.stdout.trim()).expect("one JSON object");
     assert_eq!(report["workload"], "tiny");
+    assert_eq!(report["size"], "10 rows in item");
     assert_eq!(report["iterations"], 3);
     let queries = report["queries"].as_array().expect("a list of queries");
     let rows: Vec<(&str, u64)> = queries
