@@ -597,7 +597,7 @@ impl Report {
 }
 
 /// A second engine timed on the same tables: it runs a SQL string and counts the rows.
-pub(crate) trait Peer {
+pub trait Peer {
     /// The engine and how it is configured, for the report.
     fn describe(&self) -> String;
     /// Plans and runs `sql`, collecting the whole result; returns its rows.

@@ -215,6 +215,15 @@ pub fn format_duration(duration: Duration) -> String {
     }
 }
 
+/// A ratio with two decimals, or three below 0.1 (where two would round tiny queries to 0).
+pub fn format_ratio(ratio: f64) -> String {
+    if ratio < 0.1 {
+        format!("{ratio:.3}")
+    } else {
+        format!("{ratio:.2}")
+    }
+}
+
 /// The peer's short name ("DataFusion") from its description.
 fn peer_name(report: &Report) -> Option<&str> {
     let peer = report.peer.as_deref()?;
@@ -290,16 +299,16 @@ pub fn report_table(report: &Report) -> String {
                     .map(|p| format_duration(p.median))
                     .unwrap_or_default(),
             );
-            line.push(query.ratio().map(|r| format!("{r:.2}")).unwrap_or_default());
+            line.push(query.ratio().map(format_ratio).unwrap_or_default());
         }
         line.push(rows_cell(query));
         lines.push(line);
     }
     if let Some(mean) = report.geometric_mean() {
-        let mut line = vec!["geometric mean".to_string(), String::new(), String::new()];
-        line.push(String::new());
-        line.push(format!("{mean:.2}"));
-        line.push(String::new());
+        // Under the ratio column: query, what, Quiver, peer, ratio, rows.
+        let mut line = vec![String::new(); 6];
+        line[0] = "geometric mean".to_string();
+        line[4] = format_ratio(mean);
         lines.push(line);
     }
     // The geometric-mean line spans the first two columns, so they are sized without it.
@@ -416,6 +425,9 @@ mod tests {
         assert_eq!(format_duration(Duration::from_nanos(31_240)), "31.2 µs");
         assert_eq!(format_duration(Duration::from_micros(18_240)), "18.2 ms");
         assert_eq!(format_duration(Duration::from_millis(1_234)), "1.23 s");
+        assert_eq!(format_ratio(0.24), "0.24");
+        assert_eq!(format_ratio(0.0123), "0.012");
+        assert_eq!(format_ratio(12.0), "12.00");
     }
 
     #[test]
