@@ -164,7 +164,9 @@ pub fn module_attribute(module: &str, name: &str) -> Result<Value, ScriptError> 
             Some(Value::Builtin(Rc::from(format!("datetime.{name}"))))
         }
         ("timezone", "now") => Some(Value::Builtin(Rc::from("timezone.now"))),
-        ("transaction", "atomic") => Some(Value::Builtin(Rc::from("transaction.atomic"))),
+        ("transaction", "atomic" | "on_commit" | "set_rollback") => {
+            Some(Value::Builtin(Rc::from(format!("transaction.{name}"))))
+        }
         ("connection", "queries") => None,
         ("decimal", "Decimal") => Some(Value::Builtin(Rc::from("Decimal"))),
         ("math", "pi") => Some(Value::Float(std::f64::consts::PI)),
@@ -743,6 +745,20 @@ pub fn call_builtin(
         }
         "date.today" => Ok(Value::Date(chrono::Utc::now().date_naive())),
         "transaction.atomic" => Ok(Value::Opaque(Rc::from("Atomic"), Rc::new(vec![]))),
+        "transaction.on_commit" => match args.into_iter().next().or(kwarg(&kwargs, "func")) {
+            Some(callback) => interp.on_commit(callback),
+            None => Err(ScriptError::type_error(
+                "on_commit() missing 1 required positional argument: 'func'",
+            )),
+        },
+        "transaction.set_rollback" => {
+            let flag = args
+                .first()
+                .cloned()
+                .or(kwarg(&kwargs, "rollback"))
+                .is_some_and(|v| v.truthy());
+            interp.set_rollback(flag)
+        }
         "reset_queries" => {
             interp.db.reset_queries();
             Ok(Value::None)

@@ -59,6 +59,8 @@ pub struct Interpreter {
     loaded_modules: std::collections::HashSet<String>,
     /// Runs once the script's models are registered (data loads named on the command line).
     pub on_ready: Option<Box<dyn FnMut(&Database) -> Result<(), ScriptError>>>,
+    /// The script's side of the current `transaction.atomic()` block.
+    pub(super) transaction: super::transaction::TransactionState,
 }
 
 impl Interpreter {
@@ -80,6 +82,7 @@ impl Interpreter {
             echo: false,
             loaded_modules: std::collections::HashSet::new(),
             on_ready: None,
+            transaction: Default::default(),
         }
     }
 
@@ -264,17 +267,8 @@ impl Interpreter {
                         self.assign(t, Value::None)?;
                     }
                 }
-                // Quiver has no transactions yet: the block runs, and its writes stay even
-                // when an exception leaves it (Django would roll them back).
-                let result = self.exec_block(body);
-                if result.is_err() {
-                    eprintln!(
-                        "warning: {}:{}: an exception left transaction.atomic(); \
-                         Quiver cannot roll back its writes",
-                        self.file, stmt.line
-                    );
-                }
-                return result;
+                // `with atomic(), atomic():` nests like two blocks; one savepoint does the same.
+                return self.atomic_block(body);
             }
             StmtKind::Try {
                 body,

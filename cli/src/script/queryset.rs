@@ -33,7 +33,9 @@ use std::sync::Arc;
 use super::convert::{from_scalar, to_argument, to_expression, to_scalar};
 use super::error::ScriptError;
 use super::interpreter::Interpreter;
-use super::values::{CteValue, InstanceValue, ModelClass, QuerySetValue, RelatedSet, Shape, Value};
+use super::values::{
+    CteValue, InstanceValue, Lock, ModelClass, QuerySetValue, RelatedSet, Shape, Value,
+};
 
 /// Expression classes (Django's `django.db.models` names) the script can call.
 pub const EXPRESSION_NAMES: [&str; 71] = [
@@ -139,10 +141,38 @@ pub fn is_expression_name(name: &str) -> bool {
 }
 
 /// QuerySet methods Django has and Quiver's QuerySet does not yet.
-const LATER_METHODS: [&str; 5] = ["select_for_update", "dates", "datetimes", "raw", "extra"];
+const LATER_METHODS: [&str; 4] = ["dates", "datetimes", "raw", "extra"];
+
+/// QuerySet methods that only build a new QuerySet (no query runs, so they are allowed in a
+/// transaction block that is marked for rollback).
+const LAZY_METHODS: [&str; 23] = [
+    "all",
+    "filter",
+    "exclude",
+    "annotate",
+    "alias",
+    "order_by",
+    "reverse",
+    "distinct",
+    "values",
+    "values_list",
+    "none",
+    "only",
+    "defer",
+    "using",
+    "iterator",
+    "select_related",
+    "prefetch_related",
+    "select_for_update",
+    "union",
+    "intersection",
+    "difference",
+    "with_cte",
+    "query",
+];
 
 /// QuerySet and manager methods, for the shell's completion.
-pub const QUERYSET_METHODS: [&str; 41] = [
+pub const QUERYSET_METHODS: [&str; 44] = [
     "all",
     "filter",
     "exclude",
@@ -176,6 +206,9 @@ pub const QUERYSET_METHODS: [&str; 41] = [
     "load_json",
     "load_parquet",
     "update",
+    "update_or_create",
+    "bulk_update",
+    "select_for_update",
     "delete",
     "select_related",
     "prefetch_related",
@@ -879,13 +912,27 @@ pub fn unary_django(op: &str, v: &Value) -> Result<Option<Value>, ScriptError> {
 }
 
 fn new_qs(qs: QuerySet, model: &str, shape: Shape) -> Value {
+    locked_qs(qs, model, shape, None)
+}
+
+/// A QuerySet value that keeps the `select_for_update()` of the one it was chained from.
+fn locked_qs(qs: QuerySet, model: &str, shape: Shape, lock: Option<Lock>) -> Value {
     Value::QuerySet(Rc::new(QuerySetValue {
         qs,
         model: model.to_string(),
         shape,
         cache: RefCell::new(None),
         columns: RefCell::new(Vec::new()),
+        lock,
     }))
+}
+
+/// The `select_for_update()` options of a QuerySet value.
+fn lock_of(value: &Value) -> Option<Lock> {
+    match value {
+        Value::QuerySet(q) => q.lock.clone(),
+        _ => None,
+    }
 }
 
 /// How many rows an evaluated QuerySet holds (`None` before it runs).
@@ -950,7 +997,11 @@ pub fn evaluate(interp: &mut Interpreter, value: &Value) -> Result<Vec<Value>, S
     let Some((qs, model, shape)) = queryset_of(interp, value)? else {
         return Ok(vec![]);
     };
-    let (rows, columns) = rows_and_columns(&interp.db, &qs, &model, shape)?;
+    interp.check_transaction()?;
+    let (rows, columns) = match lock_of(value) {
+        Some(lock) => locked_rows(&interp.db, &lock.apply(&qs), &model, shape)?,
+        None => rows_and_columns(&interp.db, &qs, &model, shape)?,
+    };
     if let Value::QuerySet(q) = value {
         *q.cache.borrow_mut() = Some(rows.clone());
         *q.columns.borrow_mut() = columns;
@@ -983,14 +1034,35 @@ fn rows_and_columns(
     shape: Shape,
 ) -> Result<(Vec<Value>, Vec<String>), ScriptError> {
     if shape == Shape::Instances {
-        let pk = pk_of(db, model);
         let rows = qs.fetch_instances()?;
         return Ok((
-            rows.iter().map(|i| instance_value(&pk, model, i)).collect(),
+            rows.iter().map(|i| instance_value(db, model, i)).collect(),
             vec![],
         ));
     }
     let rows = qs.fetch()?;
+    let columns = rows.columns().to_vec();
+    Ok((
+        rows.iter().map(|row| row_value(&row, shape)).collect(),
+        columns,
+    ))
+}
+
+/// The rows of a `select_for_update()` QuerySet, locked.
+fn locked_rows(
+    db: &quiver::Database,
+    locking: &quiver::queryset::SelectForUpdate,
+    model: &str,
+    shape: Shape,
+) -> Result<(Vec<Value>, Vec<String>), ScriptError> {
+    if shape == Shape::Instances {
+        let rows = locking.fetch_instances()?;
+        return Ok((
+            rows.iter().map(|i| instance_value(db, model, i)).collect(),
+            vec![],
+        ));
+    }
+    let rows = locking.fetch()?;
     let columns = rows.columns().to_vec();
     Ok((
         rows.iter().map(|row| row_value(&row, shape)).collect(),
@@ -1013,20 +1085,44 @@ fn row_value(row: &Row, shape: Shape) -> Value {
 /// One fetched row in the QuerySet's shape (an instance, a dict, a tuple or a value).
 fn shaped(db: &quiver::Database, model: &str, found: &Instance, shape: Shape) -> Value {
     match shape {
-        Shape::Instances => instance_value(&pk_of(db, model), model, found),
+        Shape::Instances => instance_value(db, model, found),
         shape => row_value(found.row(), shape),
     }
 }
 
 /// A fetched model object as a script instance.
-pub fn instance_value(pk: &str, model: &str, instance: &Instance) -> Value {
+pub fn instance_value(db: &quiver::Database, model: &str, instance: &Instance) -> Value {
+    let mut fields: Vec<(String, Value)> = instance
+        .values()
+        .map(|(k, v)| (k.to_string(), from_scalar(v)))
+        .collect();
+    // `Prefetch(..., to_attr="x")` puts a plain list (an object, for a single-valued
+    // relation) in the object's `__dict__`, where Django's output shows it after the fields;
+    // relations prefetched under their own name live in caches that it does not show.
+    if let Ok(registered) = db.model(model) {
+        for name in instance.cached_names() {
+            if registered.get_field(name).is_some()
+                || db.registry().accessor_relation(&registered, name).is_ok()
+            {
+                continue;
+            }
+            let value = match instance.cached_related(name) {
+                Some(Related::Many(items)) => Value::list(
+                    items
+                        .iter()
+                        .map(|x| instance_value(db, x.model_name(), x))
+                        .collect(),
+                ),
+                Some(Related::One(Some(x))) => instance_value(db, x.model_name(), x),
+                _ => Value::None,
+            };
+            fields.push((name.to_string(), value));
+        }
+    }
     Value::Instance(Rc::new(RefCell::new(InstanceValue {
         model: model.to_string(),
-        pk: pk.to_string(),
-        fields: instance
-            .values()
-            .map(|(k, v)| (k.to_string(), from_scalar(v)))
-            .collect(),
+        pk: pk_of(db, model),
+        fields,
         related: HashMap::new(),
         adding: false,
         source: Some(instance.clone()),
@@ -1061,11 +1157,7 @@ pub fn index(interp: &mut Interpreter, object: &Value, i: i64) -> Result<Value, 
     let i = isize::try_from(i)
         .map_err(|_| ScriptError::new("IndexError", "list index out of range"))?;
     match shape {
-        Shape::Instances => Ok(instance_value(
-            &pk_of(&interp.db, &model),
-            &model,
-            &qs.get_index(i)?,
-        )),
+        Shape::Instances => Ok(instance_value(&interp.db, &model, &qs.get_index(i)?)),
         _ => rows_of(&interp.db, &qs.slice(i..i.saturating_add(1)), &model, shape)?
             .into_iter()
             .next()
@@ -1169,7 +1261,11 @@ fn queryset_method(
 ) -> Result<Value, ScriptError> {
     let (qs, model, shape) = queryset_of(interp, receiver)?
         .ok_or_else(|| ScriptError::attribute(&receiver.type_name(), name))?;
-    let chain = |q: QuerySet| Ok(new_qs(q, &model, shape));
+    let lock = lock_of(receiver);
+    let chain = |q: QuerySet| Ok(locked_qs(q, &model, shape, lock.clone()));
+    if !LAZY_METHODS.contains(&name) {
+        interp.check_transaction()?;
+    }
     // `all()` of a prefetched relation is the prefetched rows: no query (Django).
     if let (Value::RelatedManager(set), "all") = (receiver, name) {
         if let Some(rows) = &set.cached {
@@ -1250,8 +1346,18 @@ fn queryset_method(
         }
         "get" => {
             let q = build_q(&args, &kwargs)?;
-            let found = qs.get(q).map_err(|e| model_error(e, &model))?;
+            let found = match &lock {
+                Some(lock) => lock.apply(&qs).get(q),
+                None => qs.get(q),
+            };
+            let found = found.map_err(|e| model_error(e, &model))?;
             Ok(shaped(&interp.db, &model, &found, shape))
+        }
+        "first" if lock.is_some() => {
+            let found = lock.as_ref().map(|l| l.apply(&qs).first()).transpose()?;
+            Ok(found
+                .flatten()
+                .map_or(Value::None, |i| shaped(&interp.db, &model, &i, shape)))
         }
         "first" | "last" => {
             let found = if name == "first" {
@@ -1300,17 +1406,17 @@ fn queryset_method(
                 _ => "pk".into(),
             };
             let bulk = qs.in_bulk(ids, &field)?;
-            let pk = pk_of(&interp.db, &model);
             let items = bulk
                 .iter()
-                .map(|(k, i)| (from_scalar(k), instance_value(&pk, &model, i)));
+                .map(|(k, i)| (from_scalar(k), instance_value(&interp.db, &model, i)));
             Ok(Value::dict(items.collect()))
         }
         "create" => {
             let mut kwargs = kwargs;
             auto_now(interp, &model, &mut kwargs)?;
-            let made = qs.create(field_values(&kwargs)?)?;
-            let made = instance_value(&pk_of(&interp.db, &model), &model, &made);
+            let made = qs.create(field_values(&kwargs)?).map_err(ScriptError::from);
+            let made = interp.after_write(made)?;
+            let made = instance_value(&interp.db, &model, &made);
             // Django keeps the related objects it was given: `order.customer` runs no query.
             if let Value::Instance(i) = &made {
                 for (k, v) in &kwargs {
@@ -1325,7 +1431,7 @@ fn queryset_method(
             let defaults = take_kw(&mut kwargs, "defaults");
             match qs.get(build_q(&[], &kwargs)?) {
                 Ok(found) => {
-                    let found = instance_value(&pk_of(&interp.db, &model), &model, &found);
+                    let found = instance_value(&interp.db, &model, &found);
                     Ok(Value::tuple(vec![found, Value::Bool(false)]))
                 }
                 Err(quiver::Error::DoesNotExist(_)) => {
@@ -1340,7 +1446,7 @@ fn queryset_method(
                     }
                     auto_now(interp, &model, &mut values)?;
                     let made = qs.create(field_values(&values)?)?;
-                    let made = instance_value(&pk_of(&interp.db, &model), &model, &made);
+                    let made = instance_value(&interp.db, &model, &made);
                     Ok(Value::tuple(vec![made, Value::Bool(true)]))
                 }
                 Err(e) => Err(model_error(e, &model)),
@@ -1360,20 +1466,47 @@ fn queryset_method(
                 auto_now(interp, &model, &mut i.fields)?;
                 rows.push(unsaved_values(&i)?);
             }
+            let options = bulk_create_options(interp, &kwargs)?;
             let model_arc = interp.db.model(&model)?;
             let pk = model_arc.pk().map(|f| f.attname().to_string());
             let before = next_pk(interp, &model)?;
-            qs.bulk_create(rows)?;
-            // Django sets the primary keys of the created objects (PostgreSQL, SQLite).
+            let inserted = if options.ignore_conflicts
+                || options.update_conflicts
+                || options.batch_size.is_some()
+            {
+                qs.bulk_create_with(rows, &options)
+            } else {
+                qs.bulk_create(rows)
+            };
+            interp.after_write(inserted.map_err(ScriptError::from))?;
+            // Django sets the primary keys of the created objects (PostgreSQL, SQLite), but
+            // not with ignore_conflicts, where it cannot tell which rows were inserted; with
+            // update_conflicts an object gets the key of the row it inserted or updated.
             let mut next = before;
             for o in &objects {
                 if let (Value::Instance(i), Some(pk)) = (o, &pk) {
-                    let mut i = i.borrow_mut();
-                    if matches!(i.get(pk), Some(Value::None) | None) {
+                    let unset = matches!(i.borrow().get(pk), Some(Value::None) | None);
+                    if unset && options.update_conflicts {
+                        let lookup = options
+                            .unique_fields
+                            .iter()
+                            .map(|f| {
+                                let attname = model_arc
+                                    .get_field(f)
+                                    .map_or(f.as_str(), |field| field.attname());
+                                let value = i.borrow().get(attname).cloned().unwrap_or(Value::None);
+                                Ok(Q::new(f.clone(), Expression::from(to_scalar(&value)?)))
+                            })
+                            .collect::<Result<Vec<Q>, ScriptError>>()?
+                            .into_iter()
+                            .fold(Q::all(), |all, q| all & q);
+                        let key = interp.db.objects(&model).get(lookup)?.pk();
+                        i.borrow_mut().set(pk, from_scalar(&key));
+                    } else if unset && !options.ignore_conflicts {
                         next += 1;
-                        i.set(pk, Value::Int(next));
+                        i.borrow_mut().set(pk, Value::Int(next));
                     }
-                    i.adding = false;
+                    i.borrow_mut().adding = false;
                 }
             }
             Ok(Value::list(objects))
@@ -1400,7 +1533,92 @@ fn queryset_method(
             let n = crate::loading::run(&interp.db, &load)?;
             Ok(Value::Int(n as i64))
         }
-        "delete" => Ok(delete_count(qs.delete()?)),
+        "delete" => {
+            let deleted = qs.delete().map_err(ScriptError::from);
+            Ok(delete_count(interp.after_write(deleted)?))
+        }
+        "update" => {
+            if !args.is_empty() {
+                return Err(ScriptError::type_error(format!(
+                    "QuerySet.update() takes 1 positional argument but {} were given",
+                    args.len() + 1
+                )));
+            }
+            let values = kwargs
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), to_expression(v)?)))
+                .collect::<Result<Vec<(String, Expression)>, ScriptError>>()?;
+            let updated = qs.update(values).map_err(ScriptError::from);
+            Ok(Value::Int(interp.after_write(updated)? as i64))
+        }
+        "update_or_create" => {
+            let defaults = take_kw(&mut kwargs, "defaults");
+            let create_defaults = take_kw(&mut kwargs, "create_defaults");
+            let defaults = defaults_of(interp, defaults, "defaults")?;
+            let create_defaults = match create_defaults {
+                None | Some(Value::None) => None,
+                given => {
+                    let mut values = defaults_of(interp, given, "create_defaults")?;
+                    auto_now(interp, &model, &mut values)?;
+                    Some(field_values(&values)?)
+                }
+            };
+            let (found, created) = qs
+                .update_or_create(
+                    field_values(&kwargs)?,
+                    field_values(&defaults)?,
+                    create_defaults,
+                )
+                .map_err(|e| model_error(e, &model))?;
+            let found = instance_value(&interp.db, &model, &found);
+            Ok(Value::tuple(vec![found, Value::Bool(created)]))
+        }
+        "bulk_update" => {
+            let objects = match args.first().cloned().or(kw(&kwargs, "objs")) {
+                Some(v) => interp.iterate(&v)?,
+                None => return Err(ScriptError::type_error(
+                    "bulk_update() missing 2 required positional arguments: 'objs' and 'fields'",
+                )),
+            };
+            let fields = match args.get(1).cloned().or(kw(&kwargs, "fields")) {
+                Some(v) => {
+                    let names = interp.iterate(&v)?;
+                    strings(&names, name)?
+                }
+                None => vec![],
+            };
+            let batch_size = batch_size(kw(&kwargs, "batch_size"))?;
+            let instances = objects
+                .iter()
+                .map(|o| stored_instance(&interp.db, o))
+                .collect::<Result<Vec<_>, _>>()?;
+            let updated = qs
+                .bulk_update(&instances, &fields, batch_size)
+                .map_err(ScriptError::from);
+            Ok(Value::Int(interp.after_write(updated)? as i64))
+        }
+        "select_for_update" => {
+            let flag = |k: &str| kw(&kwargs, k).is_some_and(|v| v.truthy());
+            let (nowait, skip_locked) = (flag("nowait"), flag("skip_locked"));
+            if nowait && skip_locked {
+                return Err(ScriptError::value_error(
+                    "The nowait option cannot be used with skip_locked.",
+                ));
+            }
+            let of = match kw(&kwargs, "of") {
+                Some(v) => {
+                    let names = interp.iterate(&v)?;
+                    strings(&names, name)?
+                }
+                None => vec![],
+            };
+            let lock = Lock {
+                nowait,
+                skip_locked,
+                of,
+            };
+            Ok(locked_qs(qs, &model, shape, Some(lock)))
+        }
         "select_related" => match args.as_slice() {
             [] => chain(qs.select_related_all()),
             [Value::None] => chain(qs.clear_select_related()),
@@ -1452,16 +1670,103 @@ fn queryset_method(
             [Value::Cte(c)] => chain(qs.with_cte(&c.cte)),
             _ => Err(ScriptError::type_error("with_cte() takes one CTE")),
         },
-        "update" | "update_or_create" | "bulk_update" => Err(ScriptError::new(
-            "NotSupportedError",
-            format!("QuerySet.{name}() is not supported by Quiver yet (no updates or deletes)"),
-        )),
         name if LATER_METHODS.contains(&name) => Err(ScriptError::new(
             "NotSupportedError",
             format!("QuerySet.{name}() is not supported by Quiver yet"),
         )),
         _ => Err(ScriptError::attribute(&receiver.type_name(), name)),
     }
+}
+
+/// `bulk_create(objs, batch_size=, ignore_conflicts=, update_conflicts=, update_fields=,
+/// unique_fields=)`'s options.
+fn bulk_create_options(
+    interp: &mut Interpreter,
+    kwargs: &[(String, Value)],
+) -> Result<quiver::queryset::BulkCreateOptions, ScriptError> {
+    let mut options = quiver::queryset::BulkCreateOptions::new();
+    options.batch_size = batch_size(kw(kwargs, "batch_size"))?;
+    options.ignore_conflicts = kw(kwargs, "ignore_conflicts").is_some_and(|v| v.truthy());
+    options.update_conflicts = kw(kwargs, "update_conflicts").is_some_and(|v| v.truthy());
+    for (key, target) in [
+        ("update_fields", &mut options.update_fields),
+        ("unique_fields", &mut options.unique_fields),
+    ] {
+        if let Some(v) = kw(kwargs, key).filter(|v| !matches!(v, Value::None)) {
+            let names = interp.iterate(&v)?;
+            *target = strings(&names, "bulk_create")?;
+        }
+    }
+    Ok(options)
+}
+
+/// `batch_size=`: `None`, or a positive number of rows (Django's check).
+fn batch_size(value: Option<Value>) -> Result<Option<usize>, ScriptError> {
+    match value {
+        None | Some(Value::None) => Ok(None),
+        Some(Value::Int(n)) if n > 0 => Ok(Some(n as usize)),
+        Some(Value::Int(_)) => Err(ScriptError::value_error(
+            "Batch size must be a positive integer.",
+        )),
+        Some(other) => Err(ScriptError::type_error(format!(
+            "batch_size must be an integer, not {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// `update_or_create`'s `defaults=` / `create_defaults=` dict as field values; callables
+/// are called, as Django's `resolve_callables` does.
+fn defaults_of(
+    interp: &mut Interpreter,
+    value: Option<Value>,
+    what: &str,
+) -> Result<Vec<(String, Value)>, ScriptError> {
+    let pairs = match value {
+        None | Some(Value::None) => return Ok(vec![]),
+        Some(Value::Dict(d)) => d.borrow().clone(),
+        Some(other) => {
+            return Err(ScriptError::type_error(format!(
+                "{what} must be a dict, not {}",
+                other.type_name()
+            )))
+        }
+    };
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::Function(_) => interp.call(&v, vec![], vec![])?,
+                v => v,
+            };
+            Ok((k.to_str(), v))
+        })
+        .collect()
+}
+
+/// A script object as the crate's instance of its stored row: the model's concrete fields
+/// (no annotations or `to_attr` lists), bound to the database.
+fn stored_instance(db: &quiver::Database, value: &Value) -> Result<Instance, ScriptError> {
+    let Value::Instance(i) = value else {
+        return Err(ScriptError::type_error(format!(
+            "expected a model instance, got {}",
+            value.type_name()
+        )));
+    };
+    let i = i.borrow();
+    let model = db.model(&i.model)?;
+    let pairs = model
+        .fields()
+        .iter()
+        .filter_map(|f| {
+            i.get(f.attname())
+                .map(|v| Ok((f.attname().to_string(), to_scalar(v)?)))
+        })
+        .collect::<Result<Vec<(String, quiver::ScalarValue)>, ScriptError>>()?;
+    Ok(
+        Instance::new(i.model.clone(), Some(i.pk.clone()), Row::from_pairs(pairs))
+            .with_database(db.clone()),
+    )
 }
 
 /// The highest automatic key so far (for setting keys after `bulk_create`).
@@ -1687,18 +1992,7 @@ pub fn get_attribute(
             return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
         }
         Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_) => {
-            if !QUERYSET_METHODS.contains(&name)
-                && !matches!(
-                    name,
-                    "update_or_create"
-                        | "bulk_update"
-                        | "dates"
-                        | "datetimes"
-                        | "raw"
-                        | "extra"
-                        | "select_for_update"
-                )
-            {
+            if !QUERYSET_METHODS.contains(&name) && !LATER_METHODS.contains(&name) {
                 return Err(ScriptError::attribute(&object.type_name(), name));
             }
             return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
@@ -1754,7 +2048,7 @@ fn instance_attribute(
             let value = match found {
                 Some(obj) => {
                     let target = obj.model_name().to_string();
-                    instance_value(&pk_of(&interp.db, &target), &target, &obj)
+                    instance_value(&interp.db, &target, &obj)
                 }
                 None => Value::None,
             };
@@ -1787,7 +2081,7 @@ fn instance_attribute(
             .objects(&target)
             .get(Q::new(lookup, Expression::from(to_scalar(&key)?)))
             .map_err(|e| model_error(e, &target))?;
-        let value = instance_value(&pk_of(&interp.db, &target), &target, &found);
+        let value = instance_value(&interp.db, &target, &found);
         i.borrow_mut()
             .related
             .insert(name.to_string(), value.clone());
@@ -1827,7 +2121,7 @@ fn instance_attribute(
                 .iter()
                 .map(|x| {
                     let target = x.model_name().to_string();
-                    instance_value(&pk_of(&interp.db, &target), &target, x)
+                    instance_value(&interp.db, &target, x)
                 })
                 .collect::<Vec<_>>()
         })
@@ -1862,12 +2156,11 @@ fn related_attribute(
         )));
     };
     let source = source.with_database(interp.db.clone());
-    let target_pk = pk_of(&interp.db, &target);
     if path.is_multi_valued() {
         let cached = source.prefetched(name).map(|items| {
             items
                 .iter()
-                .map(|x| instance_value(&target_pk, &target, x))
+                .map(|x| instance_value(&interp.db, &target, x))
                 .collect()
         });
         let manager = source.related(name)?;
@@ -1881,7 +2174,7 @@ fn related_attribute(
     }
     let found = source.related_object(name)?;
     let value = match found {
-        Some(obj) => instance_value(&target_pk, &target, &obj),
+        Some(obj) => instance_value(&interp.db, &target, &obj),
         None => {
             // Django's `Customer.profile.RelatedObjectDoesNotExist` (a DoesNotExist).
             let mut e = ScriptError::new(
@@ -1934,11 +2227,7 @@ fn related_write(
     match name {
         "create" => {
             let made = manager.create(field_values(&kwargs)?)?;
-            Ok(instance_value(
-                &pk_of(&interp.db, &set.model),
-                &set.model,
-                &made,
-            ))
+            Ok(instance_value(&interp.db, &set.model, &made))
         }
         "clear" => {
             manager.clear()?;
@@ -2088,18 +2377,41 @@ fn instance_method(
     let model = i.borrow().model.clone();
     match name {
         "save" => {
+            interp.check_transaction()?;
+            let update_fields = match kw(&kwargs, "update_fields") {
+                None | Some(Value::None) => None,
+                Some(v) => {
+                    let names = interp.iterate(&v)?;
+                    Some(strings(&names, "save")?)
+                }
+            };
             let adding = i.borrow().adding;
-            if !adding {
-                return Err(ScriptError::new(
-                    "NotSupportedError",
-                    format!(
-                        "{model}.save() of a saved object needs an UPDATE; Quiver has none yet"
-                    ),
+            let has_key = !matches!(i.borrow().pk_value(), Value::None);
+            if update_fields.is_some() && !has_key {
+                return Err(ScriptError::value_error(
+                    "Cannot force an update in save() with no primary key.",
                 ));
+            }
+            if !adding || update_fields.is_some() {
+                // An UPDATE of the row with this key (an INSERT when there is none, unless
+                // update_fields limits it); the object keeps the values it was given.
+                let mut stored = stored_instance(&interp.db, receiver)?;
+                let saved = match &update_fields {
+                    Some(fields) => stored.save_update_fields(fields),
+                    None => stored.save(),
+                };
+                interp.after_write(saved.map_err(ScriptError::from))?;
+                let mut inst = i.borrow_mut();
+                inst.adding = false;
+                if inst.source.is_none() {
+                    inst.source = Some(stored);
+                }
+                return Ok(Value::None);
             }
             auto_now(interp, &model, &mut i.borrow_mut().fields)?;
             let values = unsaved_values(&i.borrow())?;
-            let made = interp.db.objects(&model).create(values)?;
+            let made = interp.db.objects(&model).create(values);
+            let made = interp.after_write(made.map_err(ScriptError::from))?;
             let mut inst = i.borrow_mut();
             for (k, v) in made.values() {
                 inst.set(k, from_scalar(v));
@@ -2131,7 +2443,9 @@ fn instance_method(
                     "{model} object can't be deleted because its {pk} attribute is set to None."
                 )));
             };
-            let deleted = source.with_database(interp.db.clone()).delete()?;
+            interp.check_transaction()?;
+            let deleted = source.with_database(interp.db.clone()).delete();
+            let deleted = interp.after_write(deleted.map_err(ScriptError::from))?;
             // Django sets the primary key of a deleted object to None.
             let mut inst = i.borrow_mut();
             let pk = inst.pk.clone();

@@ -101,6 +101,33 @@ pub struct QuerySetValue {
     pub cache: RefCell<Option<Vec<Value>>>,
     /// The selected column names, known once evaluated (table headers of `values_list`).
     pub columns: RefCell<Vec<String>>,
+    /// `select_for_update(...)`: evaluating the QuerySet locks its rows.
+    pub lock: Option<Lock>,
+}
+
+/// The options of `select_for_update(nowait=, skip_locked=, of=)`.
+#[derive(Debug, Clone, Default)]
+pub struct Lock {
+    pub nowait: bool,
+    pub skip_locked: bool,
+    pub of: Vec<String>,
+}
+
+impl Lock {
+    /// The crate's locking QuerySet for `qs`.
+    pub fn apply(&self, qs: &quiver::QuerySet) -> quiver::queryset::SelectForUpdate {
+        let mut locking = qs.select_for_update();
+        if self.nowait {
+            locking = locking.nowait();
+        }
+        if self.skip_locked {
+            locking = locking.skip_locked();
+        }
+        if !self.of.is_empty() {
+            locking = locking.of(self.of.clone());
+        }
+        locking
+    }
 }
 
 /// A CTE with the model and row shape of the QuerySet that defines it (what

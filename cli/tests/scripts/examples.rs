@@ -125,3 +125,13 @@ fn the_cte_manager_style_matches_django() {
     assert!(out.success, "{}", out.stderr);
     assert!(compare("1", &out.stdout).is_empty(), "{}", out.stdout);
 }
+
+#[test]
+fn bank_writes_and_transactions_match_django() {
+    check("bank");
+}
+
+#[test]
+fn refused_writes_raise_djangos_errors() {
+    check("write_errors");
+}

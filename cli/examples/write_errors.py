@@ -1,0 +1,42 @@
+"""Writes Django refuses, each caught and printed as (exception class, message)."""
+from django.db import models, transaction
+from django.db.models import F
+
+
+class Shelf(models.Model):
+    label = models.CharField(max_length=10, unique=True)
+
+
+class Item(models.Model):
+    name = models.CharField(max_length=10)
+    shelf = models.ForeignKey(Shelf, on_delete=models.CASCADE)
+    qty = models.IntegerField(default=0)
+
+
+def attempt(action, message=True):
+    try:
+        action()
+        print("no error")
+    except Exception as e:
+        # IntegrityError texts are the database's own (Quiver words them as PostgreSQL does).
+        print(type(e).__name__, str(e) if message else "")
+
+
+shelf = Shelf.objects.create(label="a")
+item = Item.objects.create(name="x", shelf=shelf)
+attempt(lambda: Item.objects.all()[:1].update(qty=1))
+attempt(lambda: Item.objects.update(qty=F("shelf__label")))
+attempt(lambda: Item.objects.select_for_update(nowait=True, skip_locked=True))
+attempt(lambda: Item.objects.bulk_update([item], []))
+attempt(lambda: Item.objects.bulk_update([item], ["id"]))
+attempt(lambda: Item.objects.bulk_update([Item(name="new", shelf=shelf)], ["qty"]))
+attempt(lambda: Item.objects.bulk_update([item], ["qty"], batch_size=0))
+attempt(lambda: Item.objects.bulk_create([Item(name="y", shelf=shelf)], batch_size=0))
+attempt(lambda: Item.objects.bulk_create([Item(name="y", shelf=shelf)], ignore_conflicts=True, update_conflicts=True))
+attempt(lambda: item.save(update_fields=["nope"]))
+attempt(lambda: Item(name="z", shelf=shelf).save(update_fields=["qty"]))
+attempt(lambda: transaction.set_rollback(True))
+attempt(lambda: Shelf.objects.create(label="a"), message=False)
+attempt(lambda: Item.objects.filter(pk=item.pk).update(shelf_id=999), message=False)
+attempt(lambda: Item.objects.filter(pk=item.pk).update(name=None), message=False)
+print(list(Item.objects.values_list("name", "shelf_id", "qty")), Item.objects.count(), Shelf.objects.count())

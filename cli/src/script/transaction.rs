@@ -1,0 +1,157 @@
+//! `with transaction.atomic():`, `transaction.on_commit(fn)` and `transaction.set_rollback()`
+//! on the `quiver` crate's transactions ([`quiver::Database::atomic`]).
+//!
+//! A block runs inside `Database::atomic`, so an exception that leaves it rolls its writes back
+//! and a nested block is a savepoint. Two Django rules live here because they concern the
+//! script rather than the storage:
+//! - a database error of a write inside a block (an `IntegrityError` caught by `try/except`
+//!   without an inner `atomic()`) marks the block for rollback (Django's
+//!   `connection.needs_rollback`): until the block ends every query raises
+//!   `TransactionManagementError`, and the block then rolls back instead of committing. An
+//!   inner `atomic()` around the failing write avoids this, as in Django, because its
+//!   savepoint undoes the failure.
+//! - `on_commit` callbacks are script functions, which cannot travel into the storage layer's
+//!   callbacks; the storage transaction reports the ids of the callbacks that committed (a
+//!   rolled-back savepoint drops its own), and the interpreter calls them after the outermost
+//!   block commits.
+
+use std::sync::{Arc, Mutex};
+
+use super::ast::Stmt;
+use super::error::ScriptError;
+use super::interpreter::{Flow, Interpreter};
+use super::values::Value;
+
+/// Django's message for a query in a block marked for rollback.
+pub const BROKEN_TRANSACTION: &str = "An error occurred in the current transaction. You can't \
+                                      execute queries until the end of the 'atomic' block.";
+
+/// The script's side of the current transaction.
+#[derive(Debug, Default)]
+pub struct TransactionState {
+    /// A write failed inside the current block (Django's `connection.needs_rollback`).
+    needs_rollback: bool,
+    /// `on_commit` callbacks of the current outermost block; an id is an index.
+    callbacks: Vec<Value>,
+    /// Ids of the callbacks whose transaction committed, in registration order.
+    committed: Arc<Mutex<Vec<usize>>>,
+}
+
+/// Whether an exception is a database error that marks the block for rollback (Django's
+/// `mark_for_rollback_on_error` sees these come out of the database).
+fn is_database_error(error: &ScriptError) -> bool {
+    matches!(
+        error.kind.as_str(),
+        "IntegrityError" | "DataError" | "DatabaseError" | "OperationalError" | "InternalError"
+    )
+}
+
+impl Interpreter {
+    /// `with transaction.atomic(), ...: body`.
+    pub(super) fn atomic_block(&mut self, body: &[Stmt]) -> Result<Flow, ScriptError> {
+        let db = self.db.clone();
+        let outermost = !db.in_atomic_block();
+        let mut failure: Option<ScriptError> = None;
+        let mut flow = Flow::Normal;
+        let mut rolled_back_on_purpose = false;
+        let result = db.atomic(|_| match self.exec_block(body) {
+            Ok(finished) => {
+                flow = finished;
+                if self.transaction.needs_rollback {
+                    // Django's __exit__ rolls a marked block back silently.
+                    rolled_back_on_purpose = true;
+                    return Err(quiver::Error::TransactionManagementError(
+                        BROKEN_TRANSACTION.into(),
+                    ));
+                }
+                Ok(())
+            }
+            Err(error) => {
+                failure = Some(error);
+                Err(quiver::Error::TransactionManagementError(
+                    "the block raised".into(),
+                ))
+            }
+        });
+        // The rollback to this block's savepoint (or of the whole transaction) undid the
+        // failed write, so the enclosing block may go on.
+        self.transaction.needs_rollback = false;
+        let committed = result.is_ok();
+        if outermost {
+            let callbacks = std::mem::take(&mut self.transaction.callbacks);
+            let ids = match self.transaction.committed.lock() {
+                Ok(mut ids) => std::mem::take(&mut *ids),
+                Err(_) => vec![],
+            };
+            if committed && failure.is_none() {
+                for id in ids {
+                    if let Some(callback) = callbacks.get(id) {
+                        self.call(callback, vec![], vec![])?;
+                    }
+                }
+            }
+        }
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        match result {
+            Err(_) if rolled_back_on_purpose => Ok(flow),
+            Err(error) => Err(error.into()),
+            Ok(()) => Ok(flow),
+        }
+    }
+
+    /// `transaction.on_commit(func)`: after the outermost block commits, at once outside
+    /// any block (Django's autocommit).
+    pub(super) fn on_commit(&mut self, callback: Value) -> Result<Value, ScriptError> {
+        if !self.db.in_atomic_block() {
+            self.call(&callback, vec![], vec![])?;
+            return Ok(Value::None);
+        }
+        let id = self.transaction.callbacks.len();
+        self.transaction.callbacks.push(callback);
+        let committed = Arc::clone(&self.transaction.committed);
+        self.db.on_commit(move || {
+            if let Ok(mut ids) = committed.lock() {
+                ids.push(id);
+            }
+        });
+        Ok(Value::None)
+    }
+
+    /// `transaction.set_rollback(flag)`: marks (or unmarks) the current block for rollback.
+    pub(super) fn set_rollback(&mut self, flag: bool) -> Result<Value, ScriptError> {
+        if !self.db.in_atomic_block() {
+            return Err(ScriptError::new(
+                "TransactionManagementError",
+                "The rollback flag doesn't work outside of an 'atomic' block.",
+            ));
+        }
+        self.transaction.needs_rollback = flag;
+        Ok(Value::None)
+    }
+
+    /// Refuses a query in a block marked for rollback (Django's `validate_no_broken_transaction`).
+    pub(super) fn check_transaction(&self) -> Result<(), ScriptError> {
+        if self.transaction.needs_rollback && self.db.in_atomic_block() {
+            return Err(ScriptError::new(
+                "TransactionManagementError",
+                BROKEN_TRANSACTION,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Notes the outcome of a write: a database error inside a block marks it for rollback.
+    pub(super) fn after_write<T>(
+        &mut self,
+        outcome: Result<T, ScriptError>,
+    ) -> Result<T, ScriptError> {
+        if let Err(error) = &outcome {
+            if is_database_error(error) && self.db.in_atomic_block() {
+                self.transaction.needs_rollback = true;
+            }
+        }
+        outcome
+    }
+}
