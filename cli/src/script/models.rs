@@ -219,6 +219,7 @@ pub fn field_call(
                 spec,
                 choices: None,
                 auto_now: false,
+                auto_now_on_save: false,
             })));
         }
         other => {
@@ -262,6 +263,7 @@ pub fn field_call(
         spec,
         choices,
         auto_now,
+        auto_now_on_save: flag("auto_now"),
     })))
 }
 
@@ -322,6 +324,7 @@ pub fn define_model(
         name: name.to_string(),
         choices: HashMap::new(),
         auto_now: Vec::new(),
+        auto_now_on_save: Vec::new(),
         attributes: HashMap::new(),
         abstract_model: None,
         str_method: None,
@@ -339,6 +342,9 @@ pub fn define_model(
         }
         class.choices.extend(base.choices.clone());
         class.auto_now.extend(base.auto_now.iter().cloned());
+        class
+            .auto_now_on_save
+            .extend(base.auto_now_on_save.iter().cloned());
         class.attributes.extend(base.attributes.clone());
         class.methods.extend(base.methods.clone());
         class.str_method = class.str_method.take().or_else(|| base.str_method.clone());
@@ -391,6 +397,9 @@ fn model_body(
                             }
                             if def.auto_now {
                                 class.auto_now.push(field_name.clone());
+                            }
+                            if def.auto_now_on_save {
+                                class.auto_now_on_save.push(field_name.clone());
                             }
                         }
                         other => interp.set_name(field_name, other.clone()),

@@ -1817,6 +1817,36 @@ fn auto_now(
     Ok(())
 }
 
+/// `auto_now=True` fields take the current date/time on every `save()` (Django's
+/// `pre_save`), among `update_fields` only when those are given.
+fn touch_auto_now(
+    interp: &Interpreter,
+    model: &str,
+    instance: &Rc<RefCell<InstanceValue>>,
+    update_fields: Option<&[String]>,
+) -> Result<(), ScriptError> {
+    let Some(class) = interp.classes.get(model) else {
+        return Ok(());
+    };
+    let registered = interp.db.model(model)?;
+    let now = chrono::Utc::now().naive_utc();
+    for name in &class.auto_now_on_save {
+        if update_fields.is_some_and(|fields| !fields.contains(name)) {
+            continue;
+        }
+        let Some(field) = registered.get_field(name) else {
+            continue;
+        };
+        let value = match field.field_type() {
+            quiver::model::FieldType::DateField => Value::Date(now.date()),
+            quiver::model::FieldType::TimeField => Value::Time(now.time()),
+            _ => Value::DateTime(now),
+        };
+        instance.borrow_mut().set(field.attname(), value);
+    }
+    Ok(())
+}
+
 fn unsaved_values(i: &InstanceValue) -> Result<Vec<(String, quiver::ScalarValue)>, ScriptError> {
     i.fields
         .iter()
@@ -2392,9 +2422,16 @@ fn instance_method(
                     "Cannot force an update in save() with no primary key.",
                 ));
             }
-            if !adding || update_fields.is_some() {
-                // An UPDATE of the row with this key (an INSERT when there is none, unless
-                // update_fields limits it); the object keeps the values it was given.
+            if has_key {
+                // An UPDATE of the row with this key, an INSERT when there is none (also
+                // for a new object given an existing key, as Django does for automatic
+                // keys), unless update_fields limits it to the UPDATE. The object keeps the
+                // values it was given.
+                if adding {
+                    auto_now(interp, &model, &mut i.borrow_mut().fields)?;
+                } else {
+                    touch_auto_now(interp, &model, i, update_fields.as_deref())?;
+                }
                 let mut stored = stored_instance(&interp.db, receiver)?;
                 let saved = match &update_fields {
                     Some(fields) => stored.save_update_fields(fields),

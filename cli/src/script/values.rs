@@ -45,6 +45,8 @@ pub struct FieldDef {
     pub choices: Option<Vec<(Value, Value)>>,
     /// `auto_now=True` / `auto_now_add=True`: filled with the current date/time on create.
     pub auto_now: bool,
+    /// `auto_now=True`: also set to the current date/time by every `save()`.
+    pub auto_now_on_save: bool,
 }
 
 /// A model class defined by the script.
@@ -55,6 +57,8 @@ pub struct ModelClass {
     pub choices: HashMap<String, Vec<(Value, Value)>>,
     /// Field names filled with the current date/time when an object is created.
     pub auto_now: Vec<String>,
+    /// The `auto_now=True` ones among them, which every `save()` sets again.
+    pub auto_now_on_save: Vec<String>,
     /// Class attributes other than fields and methods (`STATUS = [...]`, `OPEN = "o"`).
     pub attributes: HashMap<String, Value>,
     /// For `Meta.abstract = True`: the fields and options subclasses inherit (the class

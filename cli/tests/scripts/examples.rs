@@ -135,3 +135,13 @@ fn bank_writes_and_transactions_match_django() {
 fn refused_writes_raise_djangos_errors() {
     check("write_errors");
 }
+
+#[test]
+fn prefetch_to_attr_lists_match_django() {
+    check("to_attr");
+}
+
+#[test]
+fn saves_and_updates_match_django() {
+    check("saves");
+}
