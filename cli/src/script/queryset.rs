@@ -2408,13 +2408,41 @@ fn instance_method(
     match name {
         "save" => {
             interp.check_transaction()?;
-            let update_fields = match kw(&kwargs, "update_fields") {
+            if let Some((k, _)) = kwargs.iter().find(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "force_insert" | "force_update" | "using" | "update_fields"
+                )
+            }) {
+                return Err(ScriptError::type_error(format!(
+                    "Model.save() got an unexpected keyword argument '{k}'"
+                )));
+            }
+            let flag = |k: &str| kw(&kwargs, k).is_some_and(|v| v.truthy());
+            let (force_insert, force_update) = (flag("force_insert"), flag("force_update"));
+            let mut update_fields = match kw(&kwargs, "update_fields") {
                 None | Some(Value::None) => None,
                 Some(v) => {
                     let names = interp.iterate(&v)?;
                     Some(strings(&names, "save")?)
                 }
             };
+            if force_insert && (force_update || update_fields.is_some()) {
+                return Err(ScriptError::value_error(
+                    "Cannot force both insert and updating in model saving.",
+                ));
+            }
+            if force_update && update_fields.is_none() {
+                let registered = interp.db.model(&model)?;
+                update_fields = Some(
+                    registered
+                        .fields()
+                        .iter()
+                        .filter(|f| !f.is_primary_key())
+                        .map(|f| f.name().to_string())
+                        .collect(),
+                );
+            }
             let adding = i.borrow().adding;
             let has_key = !matches!(i.borrow().pk_value(), Value::None);
             if update_fields.is_some() && !has_key {
@@ -2422,7 +2450,7 @@ fn instance_method(
                     "Cannot force an update in save() with no primary key.",
                 ));
             }
-            if has_key {
+            if has_key && !force_insert {
                 // An UPDATE of the row with this key, an INSERT when there is none (also
                 // for a new object given an existing key, as Django does for automatic
                 // keys), unless update_fields limits it to the UPDATE. The object keeps the
@@ -2436,8 +2464,14 @@ fn instance_method(
                 let saved = match &update_fields {
                     Some(fields) => stored.save_update_fields(fields),
                     None => stored.save(),
-                };
-                interp.after_write(saved.map_err(ScriptError::from))?;
+                }
+                .map_err(|e| match e {
+                    quiver::Error::Engine(_) if force_update => {
+                        ScriptError::new("DatabaseError", "Forced update did not affect any rows.")
+                    }
+                    other => ScriptError::from(other),
+                });
+                interp.after_write(saved)?;
                 let mut inst = i.borrow_mut();
                 inst.adding = false;
                 if inst.source.is_none() {

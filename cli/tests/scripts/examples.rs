@@ -145,3 +145,8 @@ fn prefetch_to_attr_lists_match_django() {
 fn saves_and_updates_match_django() {
     check("saves");
 }
+
+#[test]
+fn forced_saves_match_django() {
+    check("force_save");
+}
