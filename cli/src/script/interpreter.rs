@@ -22,6 +22,19 @@ use super::models::PendingModel;
 use super::output::{self, Format, Printable};
 use super::values::{Function, FunctionBody, ModelClass, Value};
 
+/// What a top-level name holds, for the shell's completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GlobalKind {
+    /// A model class (`Customer`).
+    Model(String),
+    /// A manager, related manager or QuerySet of a model.
+    QuerySet(String),
+    /// A model instance.
+    Instance(String),
+    /// A module-like namespace (`transaction`, `models`).
+    Module(&'static str),
+}
+
 /// What `print()` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -89,6 +102,26 @@ impl Interpreter {
     /// Names visible at the top level (for the shell's completion).
     pub fn global_names(&self) -> Vec<String> {
         self.globals.keys().cloned().collect()
+    }
+
+    /// What the shell's completion needs to know of each top-level name: the model behind a
+    /// model class, manager, QuerySet or instance, and which of these it is.
+    pub fn global_kinds(&self) -> Vec<(String, GlobalKind)> {
+        self.globals
+            .iter()
+            .filter_map(|(name, value)| {
+                let kind = match value {
+                    Value::ModelClass(class) => GlobalKind::Model(class.name.clone()),
+                    Value::Manager(model) => GlobalKind::QuerySet(model.to_string()),
+                    Value::QuerySet(q) => GlobalKind::QuerySet(q.model.clone()),
+                    Value::RelatedManager(set) => GlobalKind::QuerySet(set.model.clone()),
+                    Value::Instance(i) => GlobalKind::Instance(i.borrow().model.clone()),
+                    Value::Module(module) => GlobalKind::Module(module),
+                    _ => return None,
+                };
+                Some((name.clone(), kind))
+            })
+            .collect()
     }
 
     /// Runs a whole module. An uncaught exception stops it and is returned with its position.

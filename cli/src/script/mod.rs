@@ -27,5 +27,5 @@ pub mod transaction;
 pub mod values;
 
 pub use error::ScriptError;
-pub use interpreter::{Interpreter, Mode};
+pub use interpreter::{GlobalKind, Interpreter, Mode};
 pub use output::Format;
