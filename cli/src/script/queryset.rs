@@ -2564,7 +2564,8 @@ pub fn call_command(
             let mut objects = 0;
             for fixture in &args[1..] {
                 let path = interp.base_dir.join(fixture.to_str());
-                objects += interp.db.load_fixture(&path)?;
+                objects +=
+                    crate::loading::run(&interp.db, &crate::loading::DataLoad::Fixture(path))?;
             }
             // Django's loaddata reports on stdout unless verbosity=0.
             if !matches!(kw(&kwargs, "verbosity"), Some(Value::Int(0))) {
