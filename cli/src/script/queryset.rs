@@ -1429,25 +1429,18 @@ fn queryset_method(
         }
         "get_or_create" => {
             let defaults = take_kw(&mut kwargs, "defaults");
-            match qs.get(build_q(&[], &kwargs)?) {
+            let lookup = build_q(&[], &kwargs)?;
+            match qs.get(lookup.clone()) {
                 Ok(found) => {
                     let found = instance_value(&interp.db, &model, &found);
                     Ok(Value::tuple(vec![found, Value::Bool(false)]))
                 }
                 Err(quiver::Error::DoesNotExist(_)) => {
-                    let mut values: Vec<(String, Value)> = kwargs
-                        .into_iter()
-                        .filter(|(k, _)| !k.contains("__"))
-                        .collect();
-                    if let Some(Value::Dict(d)) = defaults {
-                        for (k, v) in d.borrow().iter() {
-                            values.push((k.to_str(), v.clone()));
-                        }
-                    }
-                    auto_now(interp, &model, &mut values)?;
-                    let made = qs.create(field_values(&values)?)?;
+                    let defaults = defaults_of(interp, defaults, "defaults")?;
+                    let params = creation_params(interp, &model, &kwargs, defaults)?;
+                    let (made, created) = create_or_get(&interp.db, &qs, &lookup, params)?;
                     let made = instance_value(&interp.db, &model, &made);
-                    Ok(Value::tuple(vec![made, Value::Bool(true)]))
+                    Ok(Value::tuple(vec![made, Value::Bool(created)]))
                 }
                 Err(e) => Err(model_error(e, &model)),
             }
@@ -1552,24 +1545,50 @@ fn queryset_method(
             Ok(Value::Int(interp.after_write(updated)? as i64))
         }
         "update_or_create" => {
-            let defaults = take_kw(&mut kwargs, "defaults");
-            let create_defaults = take_kw(&mut kwargs, "create_defaults");
-            let defaults = defaults_of(interp, defaults, "defaults")?;
-            let create_defaults = match create_defaults {
-                None | Some(Value::None) => None,
-                given => {
-                    let mut values = defaults_of(interp, given, "create_defaults")?;
-                    auto_now(interp, &model, &mut values)?;
-                    Some(field_values(&values)?)
-                }
+            // Django 5.1: in one transaction, `select_for_update().get_or_create(
+            // create_defaults, **kwargs)`, then the found object gets `defaults` and is saved
+            // with update_fields.
+            let update_defaults = take_kw(&mut kwargs, "defaults");
+            let update_defaults = defaults_of(interp, update_defaults, "defaults")?;
+            let create_defaults = match take_kw(&mut kwargs, "create_defaults") {
+                None | Some(Value::None) => update_defaults.clone(),
+                given => defaults_of(interp, given, "create_defaults")?,
             };
-            let (found, created) = qs
-                .update_or_create(
-                    field_values(&kwargs)?,
-                    field_values(&defaults)?,
-                    create_defaults,
-                )
-                .map_err(|e| model_error(e, &model))?;
+            let lookup = build_q(&[], &kwargs)?;
+            // Invalid names only matter when the object is created (Django checks them there).
+            let params = creation_params(interp, &model, &kwargs, create_defaults);
+            let updates = field_values(&update_defaults)?;
+            let names: Vec<String> = updates.iter().map(|(k, _)| k.clone()).collect();
+            let locking = qs.select_for_update();
+            let mut failure = None;
+            let outcome = interp.db.atomic(|_| match locking.get(lookup.clone()) {
+                Ok(mut found) => {
+                    for (name, value) in &updates {
+                        found.set(name, value.clone())?;
+                    }
+                    if !names.is_empty() {
+                        found.save_update_fields(&names)?;
+                    }
+                    Ok((found, false))
+                }
+                Err(quiver::Error::DoesNotExist(_)) => {
+                    match params
+                        .clone()
+                        .and_then(|p| create_or_get(&interp.db, &qs, &lookup, p))
+                    {
+                        Ok(made) => Ok(made),
+                        Err(error) => {
+                            failure = Some(error);
+                            Err(quiver::Error::ValueError("creation failed".into()))
+                        }
+                    }
+                }
+                Err(other) => Err(other),
+            });
+            if let Some(error) = failure {
+                return Err(error);
+            }
+            let (found, created) = outcome.map_err(|e| model_error(e, &model))?;
             let found = instance_value(&interp.db, &model, &found);
             Ok(Value::tuple(vec![found, Value::Bool(created)]))
         }
@@ -1698,6 +1717,72 @@ fn bulk_create_options(
         }
     }
     Ok(options)
+}
+
+/// The values a `get_or_create`/`update_or_create` creates an object from: the keyword
+/// arguments without lookups (`name__iexact`) plus the defaults, every name a field of the
+/// model (Django's `_extract_model_params`), `auto_now` fields filled in.
+fn creation_params(
+    interp: &Interpreter,
+    model: &str,
+    kwargs: &[(String, Value)],
+    defaults: Vec<(String, Value)>,
+) -> Result<Vec<(String, Value)>, ScriptError> {
+    let mut params: Vec<(String, Value)> = kwargs
+        .iter()
+        .filter(|(k, _)| !k.contains("__"))
+        .cloned()
+        .collect();
+    for (name, value) in defaults {
+        match params.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => params.push((name, value)),
+        }
+    }
+    let registered = interp.db.model(model)?;
+    let mut invalid: Vec<&str> = params
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| {
+            !registered
+                .fields()
+                .iter()
+                .any(|f| f.name() == *k || f.attname() == *k)
+        })
+        .collect();
+    if !invalid.is_empty() {
+        invalid.sort_unstable();
+        return Err(ScriptError::new(
+            "FieldError",
+            format!(
+                "Invalid field name(s) for model {}: '{}'.",
+                registered.name(),
+                invalid.join("', '")
+            ),
+        ));
+    }
+    auto_now(interp, model, &mut params)?;
+    Ok(params)
+}
+
+/// `get_or_create`'s creation: inserts in a savepoint; when that violates a constraint
+/// (another writer created the object first), the object is looked up again and the
+/// `IntegrityError` raised only if it still does not exist.
+fn create_or_get(
+    db: &quiver::Database,
+    qs: &QuerySet,
+    lookup: &Q,
+    params: Vec<(String, Value)>,
+) -> Result<(Instance, bool), ScriptError> {
+    let values = field_values(&params)?;
+    match db.atomic(|_| qs.create(values)) {
+        Ok(made) => Ok((made, true)),
+        Err(quiver::Error::IntegrityError(message)) => match qs.get(lookup.clone()) {
+            Ok(found) => Ok((found, false)),
+            Err(_) => Err(ScriptError::new("IntegrityError", message)),
+        },
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// `batch_size=`: `None`, or a positive number of rows (Django's check).

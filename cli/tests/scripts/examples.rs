@@ -150,3 +150,8 @@ fn saves_and_updates_match_django() {
 fn forced_saves_match_django() {
     check("force_save");
 }
+
+#[test]
+fn get_or_create_and_update_or_create_match_django() {
+    check("get_or_create");
+}
