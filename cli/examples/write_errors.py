@@ -1,6 +1,7 @@
 """Writes Django refuses, each caught and printed as (exception class, message)."""
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import F, Sum, Window
+from django.db.models.functions import RowNumber
 
 
 class Shelf(models.Model):
@@ -39,4 +40,12 @@ attempt(lambda: transaction.set_rollback(True))
 attempt(lambda: Shelf.objects.create(label="a"), message=False)
 attempt(lambda: Item.objects.filter(pk=item.pk).update(shelf_id=999), message=False)
 attempt(lambda: Item.objects.filter(pk=item.pk).update(name=None), message=False)
+# Django prints these expressions with its own repr(); the class is what a script catches.
+attempt(lambda: Item.objects.update(qty=Sum("qty")), message=False)
+attempt(lambda: Item.objects.update(qty=Window(RowNumber())), message=False)
+attempt(lambda: Item.objects.update(nope=1))
+attempt(lambda: Item.objects.update(qty=F("missing") + 1))
+attempt(lambda: Item.objects.bulk_update([item], ["nope"]))
+attempt(lambda: Item.objects.all()[:1].delete())
+attempt(lambda: Item.objects.bulk_create([Item(name="y", shelf=shelf)], update_conflicts=True, update_fields=["qty"]))
 print(list(Item.objects.values_list("name", "shelf_id", "qty")), Item.objects.count(), Shelf.objects.count())

@@ -18,7 +18,7 @@ use super::operators::{binary, compare_values, decimal_round, overflow, round_ha
 use super::values::{float_repr, Value};
 
 /// Exception classes a script can name.
-const EXCEPTIONS: [&str; 39] = [
+const EXCEPTIONS: [&str; 40] = [
     "BaseException",
     "Exception",
     "ValueError",
@@ -36,6 +36,7 @@ const EXCEPTIONS: [&str; 39] = [
     "NotImplementedError",
     "StopIteration",
     "FieldError",
+    "FieldDoesNotExist",
     "ObjectDoesNotExist",
     "DoesNotExist",
     "MultipleObjectsReturned",

@@ -1541,7 +1541,21 @@ fn queryset_method(
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), to_expression(v)?)))
                 .collect::<Result<Vec<(String, Expression)>, ScriptError>>()?;
-            let updated = qs.update(values).map_err(ScriptError::from);
+            // Django's checks, before the crate's (whose message prints the expression's
+            // internals).
+            if let Some((k, e)) = values.iter().find(|(_, e)| e.contains_aggregate()) {
+                return Err(ScriptError::new(
+                    "FieldError",
+                    format!("Aggregate functions are not allowed in this query ({k}={e})."),
+                ));
+            }
+            if let Some((k, e)) = values.iter().find(|(_, e)| ex::contains_over_clause(e)) {
+                return Err(ScriptError::new(
+                    "FieldError",
+                    format!("Window expressions are not allowed in this query ({k}={e})."),
+                ));
+            }
+            let updated = qs.update(values).map_err(field_does_not_exist);
             Ok(Value::Int(interp.after_write(updated)? as i64))
         }
         "update_or_create" => {
@@ -1613,7 +1627,7 @@ fn queryset_method(
                 .collect::<Result<Vec<_>, _>>()?;
             let updated = qs
                 .bulk_update(&instances, &fields, batch_size)
-                .map_err(ScriptError::from);
+                .map_err(field_does_not_exist);
             Ok(Value::Int(interp.after_write(updated)? as i64))
         }
         "select_for_update" => {
@@ -1695,6 +1709,16 @@ fn queryset_method(
         )),
         _ => Err(ScriptError::attribute(&receiver.type_name(), name)),
     }
+}
+
+/// Django looks the fields of `update()` and `bulk_update()` up with `_meta.get_field()`,
+/// whose miss is `FieldDoesNotExist` (not a `FieldError`), with the same message.
+fn field_does_not_exist(error: quiver::Error) -> ScriptError {
+    let mut error = ScriptError::from(error);
+    if error.kind == "FieldError" && error.message.contains(" has no field named '") {
+        error.kind = "FieldDoesNotExist".into();
+    }
+    error
 }
 
 /// `bulk_create(objs, batch_size=, ignore_conflicts=, update_conflicts=, update_fields=,
