@@ -999,7 +999,7 @@ pub fn evaluate(interp: &mut Interpreter, value: &Value) -> Result<Vec<Value>, S
     };
     interp.check_transaction()?;
     let (rows, columns) = match lock_of(value) {
-        Some(lock) => locked_rows(&interp.db, &lock.apply(&qs), &model, shape)?,
+        Some(lock) => locked_rows(&interp.db, &qs, &lock, &model, shape)?,
         None => rows_and_columns(&interp.db, &qs, &model, shape)?,
     };
     if let Value::QuerySet(q) = value {
@@ -1048,21 +1048,32 @@ fn rows_and_columns(
     ))
 }
 
-/// The rows of a `select_for_update()` QuerySet, locked.
+/// The rows of a `select_for_update()` QuerySet, locked. `values()` rows lock through
+/// their primary keys: the keys are locked first (leaving out rows locked elsewhere with
+/// `skip_locked`), then the rows with those keys are read.
 fn locked_rows(
     db: &quiver::Database,
-    locking: &quiver::queryset::SelectForUpdate,
+    qs: &QuerySet,
+    lock: &Lock,
     model: &str,
     shape: Shape,
 ) -> Result<(Vec<Value>, Vec<String>), ScriptError> {
     if shape == Shape::Instances {
-        let rows = locking.fetch_instances()?;
+        let rows = lock.apply(qs).fetch_instances()?;
         return Ok((
             rows.iter().map(|i| instance_value(db, model, i)).collect(),
             vec![],
         ));
     }
-    let rows = locking.fetch()?;
+    let pk = pk_of(db, model);
+    let keys = lock.apply(&qs.values([pk.clone()])).fetch()?;
+    let keys = keys
+        .iter()
+        .map(|row| Ok(Expression::from(row.get_value(&pk)?)))
+        .collect::<Result<Vec<Expression>, quiver::Error>>()?;
+    let rows = qs
+        .filter(Q::new("pk__in", Expression::List(keys)))
+        .fetch()?;
     let columns = rows.columns().to_vec();
     Ok((
         rows.iter().map(|row| row_value(&row, shape)).collect(),
@@ -1304,7 +1315,7 @@ fn queryset_method(
                 fields.extend(exprs.iter().map(|(k, _)| k.clone()));
                 qs = qs.annotate(exprs);
             }
-            Ok(new_qs(qs.values(fields), &model, Shape::Dicts))
+            Ok(locked_qs(qs.values(fields), &model, Shape::Dicts, lock))
         }
         "values_list" => {
             let flat = take_kw(&mut kwargs, "flat").is_some_and(|v| v.truthy());
@@ -1319,7 +1330,7 @@ fn queryset_method(
             } else {
                 Shape::Lists
             };
-            Ok(new_qs(q, &model, shape))
+            Ok(locked_qs(q, &model, shape, lock))
         }
         // Django answers both from an evaluated QuerySet's result cache, without a query.
         "count" | "exists" if cached_len(receiver).is_some() => {

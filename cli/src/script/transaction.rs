@@ -155,3 +155,141 @@ impl Interpreter {
         outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::io::Write;
+    use std::path::PathBuf;
+    use std::rc::Rc;
+
+    use super::super::{parser, Format, Mode};
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    const MODELS: &str = "from django.db import models, transaction, IntegrityError
+class Account(models.Model):
+    owner = models.CharField(max_length=9, unique=True)
+    balance = models.IntegerField(default=0)
+Account.objects.create(owner='ann', balance=10)
+def owners():
+    return list(Account.objects.order_by('owner').values_list('owner', 'balance'))
+";
+
+    /// Runs `MODELS` + `source`; the JSON lines printed, or the uncaught error.
+    fn run(source: &str) -> (String, Option<ScriptError>) {
+        let out = Captured::default();
+        let mut interp = Interpreter::new(
+            "t.py",
+            PathBuf::from("."),
+            Mode::Print(Format::Json),
+            Box::new(out.clone()),
+        );
+        let body = parser::parse(&format!("{MODELS}{source}"), "t.py").expect("it parses");
+        let error = interp.run_module(&body).err();
+        assert!(!interp.db.in_atomic_block(), "every block ended");
+        let text = String::from_utf8_lossy(&out.0.borrow()).into_owned();
+        (text, error)
+    }
+
+    #[test]
+    fn a_block_commits_or_rolls_back_as_a_whole() {
+        let (out, error) = run("with transaction.atomic():
+    Account.objects.create(owner='bob')
+    Account.objects.update(balance=5)
+print(owners())
+with transaction.atomic():
+    Account.objects.update(balance=0)
+    Account.objects.create(owner='ann')
+");
+        assert_eq!(out, "[[\"ann\",5],[\"bob\",5]]\n");
+        let error = error.expect("the duplicate owner leaves the block");
+        assert_eq!(error.kind, "IntegrityError");
+        assert_eq!(error.location.map(|l| l.line), Some(14));
+        let (out, _) = run("try:
+    with transaction.atomic():
+        Account.objects.update(balance=0)
+        Account.objects.create(owner='ann')
+except IntegrityError:
+    pass
+print(owners())
+");
+        assert_eq!(out, "[[\"ann\",10]]\n");
+    }
+
+    #[test]
+    fn inner_blocks_are_savepoints_and_a_caught_failure_breaks_the_block() {
+        let (out, error) = run("with transaction.atomic():
+    Account.objects.update(balance=1)
+    try:
+        with transaction.atomic():
+            Account.objects.update(balance=2)
+            Account.objects.create(owner='ann')
+    except IntegrityError:
+        print(owners())
+print(owners())
+with transaction.atomic():
+    Account.objects.update(balance=3)
+    try:
+        Account.objects.create(owner='ann')
+    except IntegrityError:
+        pass
+    Account.objects.count()
+");
+        assert_eq!(out, "[[\"ann\",1]]\n[[\"ann\",1]]\n");
+        let error = error.expect("a query in the broken block raises");
+        assert_eq!(error.kind, "TransactionManagementError");
+        assert_eq!(error.message, BROKEN_TRANSACTION);
+        // The broken block rolled back; queries work again after it.
+        let (out, error) = run("with transaction.atomic():
+    Account.objects.update(balance=3)
+    try:
+        Account.objects.create(owner='ann')
+    except IntegrityError:
+        pass
+print(owners())
+");
+        assert_eq!(error, None);
+        assert_eq!(out, "[[\"ann\",10]]\n");
+    }
+
+    #[test]
+    fn on_commit_runs_after_the_outermost_commit_only() {
+        let (out, error) = run("seen = []
+with transaction.atomic():
+    transaction.on_commit(lambda: seen.append('a'))
+    try:
+        with transaction.atomic():
+            transaction.on_commit(lambda: seen.append('dropped'))
+            1 / 0
+    except ZeroDivisionError:
+        pass
+    with transaction.atomic():
+        transaction.on_commit(lambda: seen.append('b'))
+    print(seen)
+try:
+    with transaction.atomic():
+        transaction.on_commit(lambda: seen.append('rolled back'))
+        transaction.set_rollback(True)
+        print('marked')
+except Exception as e:
+    print(type(e).__name__)
+transaction.on_commit(lambda: seen.append('now'))
+print(seen)
+");
+        assert_eq!(error, None);
+        assert_eq!(out, "[]\n\"marked\"\n[\"a\",\"b\",\"now\"]\n");
+    }
+}
