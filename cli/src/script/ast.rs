@@ -101,6 +101,17 @@ pub struct Stmt {
     pub col: usize,
 }
 
+/// How a method is read as an attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Property {
+    /// A plain function or method.
+    No,
+    /// `@property`: computed on every read.
+    Computed,
+    /// `@cached_property`: computed on the first read, then kept in the object's `__dict__`.
+    Cached,
+}
+
 /// Statement kinds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StmtKind {
@@ -119,6 +130,8 @@ pub enum StmtKind {
         name: String,
         params: Vec<Param>,
         body: Vec<Stmt>,
+        /// `@property` / `@cached_property` (a model method read as an attribute).
+        property: Property,
     },
     Return(Option<Expr>),
     If(Expr, Vec<Stmt>, Vec<Stmt>),

@@ -243,7 +243,9 @@ impl Interpreter {
                 self.assign(target, result)?;
             }
             StmtKind::Class { name, bases, body } => self.define_class(name, bases, body, stmt)?,
-            StmtKind::Def { name, params, body } => {
+            StmtKind::Def {
+                name, params, body, ..
+            } => {
                 let function =
                     self.make_function(name, params, FunctionBody::Statements(body.clone()))?;
                 self.set_name(name, Value::Function(Rc::new(function)));

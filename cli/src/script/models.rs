@@ -14,7 +14,7 @@ use std::rc::Rc;
 use quiver::model::{FieldSpec, FieldType, OnDelete, RelationSpec};
 use quiver::{Database, Model};
 
-use super::ast::{ExprKind, Stmt, StmtKind};
+use super::ast::{ExprKind, Property, Stmt, StmtKind};
 use super::convert::to_scalar;
 use super::error::{Location, ScriptError};
 use super::interpreter::Interpreter;
@@ -329,6 +329,7 @@ pub fn define_model(
         abstract_model: None,
         str_method: None,
         methods: HashMap::new(),
+        properties: Vec::new(),
     };
     let mut model = Model::new(name);
     for base in bases {
@@ -347,6 +348,7 @@ pub fn define_model(
             .extend(base.auto_now_on_save.iter().cloned());
         class.attributes.extend(base.attributes.clone());
         class.methods.extend(base.methods.clone());
+        class.properties.extend(base.properties.iter().cloned());
         class.str_method = class.str_method.take().or_else(|| base.str_method.clone());
     }
     // The class body is its own scope: constants defined there (`GENRES = [...]`) are
@@ -417,6 +419,7 @@ fn model_body(
                 name: method,
                 params,
                 body,
+                property,
             } => {
                 let function = Rc::new(
                     interp
@@ -426,6 +429,9 @@ fn model_body(
                 if method == "__str__" {
                     class.str_method = Some(function);
                 } else {
+                    if *property != Property::No {
+                        class.properties.push((method.clone(), *property));
+                    }
                     class.methods.insert(method.clone(), function);
                 }
             }

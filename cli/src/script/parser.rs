@@ -197,6 +197,80 @@ impl Parser {
         )))
     }
 
+    /// A decorated `def`. `@transaction.atomic` (or `@transaction.atomic()`, `@atomic`): the
+    /// function's body runs in `with transaction.atomic():`, which is what Django's
+    /// decorator does on each call. `@property` / `@cached_property` on a model method: the
+    /// method is read as an attribute. Other decorators are outside the subset.
+    fn decorated(&mut self) -> Result<Stmt, ScriptError> {
+        let at = self.peek().clone();
+        self.advance();
+        let decorator = self.expression()?;
+        let is_atomic = |e: &Expr| match &e.kind {
+            ExprKind::Attribute(module, name) => {
+                name == "atomic" && matches!(&module.kind, ExprKind::Name(m) if m == "transaction")
+            }
+            ExprKind::Name(name) => name == "atomic",
+            _ => false,
+        };
+        let atomic = match &decorator.kind {
+            ExprKind::Call(callee, args) if args.is_empty() && is_atomic(callee) => true,
+            _ => is_atomic(&decorator),
+        };
+        let property = match &decorator.kind {
+            ExprKind::Name(name) if name == "property" => Property::Computed,
+            ExprKind::Name(name) | ExprKind::Attribute(_, name) if name == "cached_property" => {
+                Property::Cached
+            }
+            _ => Property::No,
+        };
+        if !atomic && property == Property::No {
+            return Err(ScriptError::unsupported(
+                "decorators other than @transaction.atomic and @property",
+            )
+            .at(&self.file, at.line, at.col));
+        }
+        self.end_of_statement()?;
+        let start = self.peek().clone();
+        if self.at_op("@") {
+            return Err(self.unsupported_here("more than one decorator"));
+        }
+        if !self.eat_keyword("def") {
+            return Err(self.error_here("expected 'def' after a decorator"));
+        }
+        let mut def = self.def(start.line, start.col)?;
+        if let StmtKind::Def { property: kind, .. } = &mut def.kind {
+            *kind = property;
+        }
+        if let (true, StmtKind::Def { body, .. }) = (atomic, &mut def.kind) {
+            let call = Expr {
+                kind: ExprKind::Call(
+                    Box::new(Expr {
+                        kind: ExprKind::Attribute(
+                            Box::new(Expr {
+                                kind: ExprKind::Name("transaction".into()),
+                                line: at.line,
+                                col: at.col,
+                            }),
+                            "atomic".into(),
+                        ),
+                        line: at.line,
+                        col: at.col,
+                    }),
+                    vec![],
+                ),
+                line: at.line,
+                col: at.col,
+            };
+            let inner = std::mem::take(body);
+            body.push(Stmt {
+                kind: StmtKind::With(vec![(call, None)], inner),
+                line: at.line,
+                col: at.col,
+            });
+        }
+        Ok(def)
+    }
+
     /// A statement; `a; b` on one line gives several.
     fn statement(&mut self) -> Result<Vec<Stmt>, ScriptError> {
         let start = self.peek().clone();
@@ -286,7 +360,7 @@ impl Parser {
             }
         }
         if self.at_op("@") {
-            return Err(self.unsupported_here("decorators"));
+            return Ok(vec![self.decorated()?]);
         }
         let mut out = vec![self.simple_statement()?];
         while self.at_op(";") {
@@ -569,7 +643,12 @@ impl Parser {
         }
         let body = self.block()?;
         Ok(Stmt {
-            kind: StmtKind::Def { name, params, body },
+            kind: StmtKind::Def {
+                name,
+                params,
+                body,
+                property: Property::No,
+            },
             line,
             col,
         })
@@ -1390,7 +1469,7 @@ mod tests {
         );
         assert_eq!(
             err("@decorator\ndef f(): pass\n"),
-            "t.py:1:1: SyntaxError: unsupported construct: decorators"
+            "t.py:1:1: SyntaxError: unsupported construct: decorators other than @transaction.atomic and @property"
         );
         assert_eq!(
             err("x: int = 3\n"),

@@ -1468,7 +1468,7 @@ fn queryset_method(
                 };
                 let mut i = i.borrow_mut();
                 auto_now(interp, &model, &mut i.fields)?;
-                rows.push(unsaved_values(&i)?);
+                rows.push(unsaved_values(&interp.db, &i)?);
             }
             let options = bulk_create_options(interp, &kwargs)?;
             let model_arc = interp.db.model(&model)?;
@@ -1967,10 +1967,17 @@ fn touch_auto_now(
     Ok(())
 }
 
-fn unsaved_values(i: &InstanceValue) -> Result<Vec<(String, quiver::ScalarValue)>, ScriptError> {
+/// The values a new object is inserted with: its concrete fields that are set (attributes
+/// such as a `@cached_property` value are not columns).
+fn unsaved_values(
+    db: &quiver::Database,
+    i: &InstanceValue,
+) -> Result<Vec<(String, quiver::ScalarValue)>, ScriptError> {
+    let model = db.model(&i.model)?;
     i.fields
         .iter()
         .filter(|(_, v)| !matches!(v, Value::None))
+        .filter(|(k, _)| model.fields().iter().any(|f| f.attname() == k))
         .map(|(k, v)| Ok((k.clone(), to_scalar(v)?)))
         .collect()
 }
@@ -2246,6 +2253,19 @@ fn instance_attribute(
     ) || display_field(interp, &model_name, name).is_some()
     {
         return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
+    }
+    // `@property`: reading the attribute runs the method; `@cached_property` keeps the
+    // value in the object (its `__dict__`, where Django's output shows it).
+    let property = interp.classes.get(&model_name).and_then(|c| {
+        let (_, kind) = c.properties.iter().find(|(p, _)| p == name)?;
+        Some((c.methods.get(name).cloned()?, *kind))
+    });
+    if let Some((method, kind)) = property {
+        let value = interp.call_function(&method, vec![object.clone()], vec![])?;
+        if kind == super::ast::Property::Cached {
+            i.borrow_mut().set(name, value.clone());
+        }
+        return Ok(value);
     }
     let is_method = interp
         .classes
@@ -2600,7 +2620,7 @@ fn instance_method(
                 return Ok(Value::None);
             }
             auto_now(interp, &model, &mut i.borrow_mut().fields)?;
-            let values = unsaved_values(&i.borrow())?;
+            let values = unsaved_values(&interp.db, &i.borrow())?;
             let made = interp.db.objects(&model).create(values);
             let made = interp.after_write(made.map_err(ScriptError::from))?;
             let mut inst = i.borrow_mut();

@@ -68,6 +68,9 @@ pub struct ModelClass {
     pub str_method: Option<Rc<Function>>,
     /// Methods other than `__str__`, callable on instances.
     pub methods: HashMap<String, Rc<Function>>,
+    /// The methods decorated with `@property` / `@cached_property`: reading the attribute
+    /// calls them.
+    pub properties: Vec<(String, super::ast::Property)>,
 }
 
 /// The related objects behind a related manager.

@@ -155,3 +155,8 @@ fn forced_saves_match_django() {
 fn get_or_create_and_update_or_create_match_django() {
     check("get_or_create");
 }
+
+#[test]
+fn properties_and_atomic_functions_match_django() {
+    check("decorators");
+}
