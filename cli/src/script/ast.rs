@@ -74,6 +74,8 @@ pub enum ExprKind {
     /// `a if cond else b`.
     IfElse(Box<Expr>, Box<Expr>, Box<Expr>),
     Lambda(Vec<Param>, Box<Expr>),
+    /// `*items` in a list, tuple or set display, or an assignment target (`a, *rest = …`).
+    Starred(Box<Expr>),
 }
 
 /// A function parameter.

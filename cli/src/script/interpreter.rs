@@ -713,6 +713,37 @@ impl Interpreter {
                 self.set_name(name, value);
                 Ok(())
             }
+            ExprKind::Tuple(targets) | ExprKind::List(targets)
+                if targets
+                    .iter()
+                    .any(|t| matches!(t.kind, ExprKind::Starred(_))) =>
+            {
+                // `first, *rest = items`: the starred name takes what the others leave.
+                let items = self.iterate(&value)?;
+                let star = targets
+                    .iter()
+                    .position(|t| matches!(t.kind, ExprKind::Starred(_)))
+                    .unwrap_or_default();
+                let after = targets.len() - star - 1;
+                if items.len() < targets.len() - 1 {
+                    return Err(ScriptError::value_error(format!(
+                        "not enough values to unpack (expected at least {}, got {})",
+                        targets.len() - 1,
+                        items.len()
+                    )));
+                }
+                let rest_end = items.len() - after;
+                for (t, v) in targets[..star].iter().zip(&items[..star]) {
+                    self.assign(t, v.clone())?;
+                }
+                if let ExprKind::Starred(inner) = &targets[star].kind {
+                    self.assign(inner, Value::list(items[star..rest_end].to_vec()))?;
+                }
+                for (t, v) in targets[star + 1..].iter().zip(&items[rest_end..]) {
+                    self.assign(t, v.clone())?;
+                }
+                Ok(())
+            }
             ExprKind::Tuple(targets) | ExprKind::List(targets) => {
                 let items = self.iterate(&value)?;
                 if items.len() != targets.len() {
@@ -963,6 +994,14 @@ impl Interpreter {
                     self.eval(other)?
                 }
             }
+            ExprKind::Starred(_) => {
+                return Err(ScriptError::syntax(
+                    &self.file,
+                    expr.line,
+                    expr.col,
+                    "can't use starred expression here",
+                ))
+            }
             ExprKind::Lambda(params, body) => {
                 let function =
                     self.make_function("<lambda>", params, FunctionBody::Lambda((**body).clone()))?;
@@ -971,8 +1010,19 @@ impl Interpreter {
         })
     }
 
+    /// The items of a list, tuple or set display; `*x` spreads an iterable.
     fn eval_all(&mut self, items: &[Expr]) -> Result<Vec<Value>, ScriptError> {
-        items.iter().map(|i| self.eval(i)).collect()
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match &item.kind {
+                ExprKind::Starred(inner) => {
+                    let value = self.eval(inner)?;
+                    out.extend(self.iterate(&value)?);
+                }
+                _ => out.push(self.eval(item)?),
+            }
+        }
+        Ok(out)
     }
 
     fn comprehension(

@@ -556,7 +556,22 @@ impl Parser {
         match &target.kind {
             ExprKind::Name(_) | ExprKind::Attribute(..) | ExprKind::Subscript(..) => Ok(()),
             ExprKind::Tuple(items) | ExprKind::List(items) => {
-                items.iter().try_for_each(|i| self.check_target(i))
+                let starred = items
+                    .iter()
+                    .filter(|i| matches!(i.kind, ExprKind::Starred(_)))
+                    .count();
+                if starred > 1 {
+                    return Err(ScriptError::syntax(
+                        &self.file,
+                        target.line,
+                        target.col,
+                        "multiple starred expressions in assignment",
+                    ));
+                }
+                items.iter().try_for_each(|i| match &i.kind {
+                    ExprKind::Starred(inner) => self.check_target(inner),
+                    _ => self.check_target(i),
+                })
             }
             _ => Err(ScriptError::syntax(
                 &self.file,
@@ -759,8 +774,14 @@ impl Parser {
     }
 
     fn star_or_expression(&mut self) -> Result<Expr, ScriptError> {
-        if self.at_op("*") {
-            return Err(self.unsupported_here("starred expressions"));
+        let start = self.peek().clone();
+        if self.eat_op("*") {
+            let inner = self.expression()?;
+            return Ok(Expr {
+                kind: ExprKind::Starred(Box::new(inner)),
+                line: start.line,
+                col: start.col,
+            });
         }
         self.expression()
     }
@@ -1241,8 +1262,8 @@ impl Parser {
                 if self.at_op("**") {
                     return Err(self.unsupported_here("dict unpacking (**)"));
                 }
-                let first = self.expression()?;
-                if self.eat_op(":") {
+                let first = self.star_or_expression()?;
+                if !matches!(first.kind, ExprKind::Starred(_)) && self.eat_op(":") {
                     let value = self.expression()?;
                     if self.at_keyword("for") {
                         let generators = self.comprehension()?;
@@ -1276,7 +1297,7 @@ impl Parser {
                         if self.at_op("}") {
                             break;
                         }
-                        items.push(self.expression()?);
+                        items.push(self.star_or_expression()?);
                     }
                     self.expect_op("}")?;
                     expr(ExprKind::Set(items))

@@ -59,10 +59,20 @@ fn constructs_outside_the_subset_say_which() {
         message,
         "9:1: SyntaxError: unsupported construct: class 'VipCustomer(Customer)': multi-table inheritance (only abstract base models)"
     );
-    let (_, message) = failure("x = [*range(3)]\n");
+    let (_, message) = failure("@staticmethod\ndef f():\n    pass\n");
     assert_eq!(
         message,
-        "1:6: SyntaxError: unsupported construct: starred expressions"
+        "1:1: SyntaxError: unsupported construct: decorators other than @transaction.atomic and @property"
+    );
+    let (_, message) = failure("x = 1\ny = *[x]\n");
+    assert_eq!(
+        message,
+        "2:5: SyntaxError: can't use starred expression here"
+    );
+    let (_, message) = failure("a, *b, *c = [1, 2]\n");
+    assert_eq!(
+        message,
+        "1:1: SyntaxError: multiple starred expressions in assignment"
     );
 }
 
