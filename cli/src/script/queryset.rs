@@ -1428,14 +1428,7 @@ fn queryset_method(
             let made = qs.create(field_values(&kwargs)?).map_err(ScriptError::from);
             let made = interp.after_write(made)?;
             let made = instance_value(&interp.db, &model, &made);
-            // Django keeps the related objects it was given: `order.customer` runs no query.
-            if let Value::Instance(i) = &made {
-                for (k, v) in &kwargs {
-                    if matches!(v, Value::Instance(_)) {
-                        i.borrow_mut().related.insert(k.clone(), v.clone());
-                    }
-                }
-            }
+            keep_given(&interp.db, &made, &kwargs)?;
             Ok(made)
         }
         "get_or_create" => {
@@ -1449,8 +1442,11 @@ fn queryset_method(
                 Err(quiver::Error::DoesNotExist(_)) => {
                     let defaults = defaults_of(interp, defaults, "defaults")?;
                     let params = creation_params(interp, &model, &kwargs, defaults)?;
-                    let (made, created) = create_or_get(&interp.db, &qs, &lookup, params)?;
+                    let (made, created) = create_or_get(&interp.db, &qs, &lookup, params.clone())?;
                     let made = instance_value(&interp.db, &model, &made);
+                    if created {
+                        keep_given(&interp.db, &made, &params)?;
+                    }
                     Ok(Value::tuple(vec![made, Value::Bool(created)]))
                 }
                 Err(e) => Err(model_error(e, &model)),
@@ -1615,6 +1611,12 @@ fn queryset_method(
             }
             let (found, created) = outcome.map_err(|e| model_error(e, &model))?;
             let found = instance_value(&interp.db, &model, &found);
+            match (created, &params) {
+                (true, Ok(given)) => keep_given(&interp.db, &found, given)?,
+                // Django sets `defaults` on the object it found and saves them.
+                (false, _) => keep_given(&interp.db, &found, &update_defaults)?,
+                _ => {}
+            }
             Ok(Value::tuple(vec![found, Value::Bool(created)]))
         }
         "bulk_update" => {
@@ -1798,6 +1800,40 @@ fn creation_params(
     }
     auto_now(interp, model, &mut params)?;
     Ok(params)
+}
+
+/// Django's `create()` builds the object from the values it was given and saves it: the
+/// object keeps those values as given (`Decimal("1")` stays `1`, not the column's `1.00`),
+/// and the related objects given, so `order.customer` runs no query. Only the key comes
+/// from the database.
+fn keep_given(
+    db: &quiver::Database,
+    made: &Value,
+    given: &[(String, Value)],
+) -> Result<(), ScriptError> {
+    let Value::Instance(i) = made else {
+        return Ok(());
+    };
+    let model = db.model(&i.borrow().model)?;
+    for (name, value) in given {
+        let Some(field) = model
+            .fields()
+            .iter()
+            .find(|f| f.name() == name || f.attname() == name)
+        else {
+            continue;
+        };
+        let mut inst = i.borrow_mut();
+        match value {
+            Value::Instance(related) if field.relation().is_some() => {
+                let key = related.borrow().pk_value();
+                inst.set(field.attname(), key);
+                inst.related.insert(field.name().to_string(), value.clone());
+            }
+            _ => inst.set(field.attname(), value.clone()),
+        }
+    }
+    Ok(())
 }
 
 /// `get_or_create`'s creation: inserts in a savepoint; when that violates a constraint
@@ -2623,10 +2659,10 @@ fn instance_method(
             let values = unsaved_values(&interp.db, &i.borrow())?;
             let made = interp.db.objects(&model).create(values);
             let made = interp.after_write(made.map_err(ScriptError::from))?;
+            // Django's INSERT returns only the new key; the object keeps its own values.
             let mut inst = i.borrow_mut();
-            for (k, v) in made.values() {
-                inst.set(k, from_scalar(v));
-            }
+            let pk = inst.pk.clone();
+            inst.set(&pk, from_scalar(&made.get_value(&pk)?));
             inst.adding = false;
             inst.source = Some(made);
             Ok(Value::None)
