@@ -1506,7 +1506,11 @@ fn queryset_method(
                         next += 1;
                         i.borrow_mut().set(pk, Value::Int(next));
                     }
-                    i.borrow_mut().adding = false;
+                    // Django marks saved only the objects it knows the key of.
+                    let keyed = !matches!(i.borrow().get(pk), Some(Value::None) | None);
+                    if keyed {
+                        i.borrow_mut().adding = false;
+                    }
                 }
             }
             Ok(Value::list(objects))

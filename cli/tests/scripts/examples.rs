@@ -160,3 +160,8 @@ fn get_or_create_and_update_or_create_match_django() {
 fn properties_and_atomic_functions_match_django() {
     check("decorators");
 }
+
+#[test]
+fn bulk_create_conflicts_match_django() {
+    check("bulk_create");
+}
