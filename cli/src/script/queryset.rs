@@ -2194,6 +2194,26 @@ pub fn get_attribute(
             }
             return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
         }
+        // `obj._state.adding` / `obj._state.db` (Django's ModelState).
+        Value::Instance(i) if name == "_state" => {
+            let adding = Value::Bool(i.borrow().adding);
+            let db = if i.borrow().adding {
+                Value::None
+            } else {
+                Value::str("default")
+            };
+            return Ok(Value::Opaque(
+                Rc::from("ModelState"),
+                Rc::new(vec![("adding".into(), adding), ("db".into(), db)]),
+            ));
+        }
+        Value::Opaque(kind, state) if &**kind == "ModelState" => {
+            return state
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| ScriptError::attribute("ModelState", name));
+        }
         Value::Instance(i) => return instance_attribute(interp, i, object, name),
         Value::Expression(_) if matches!(name, "asc" | "desc" | "distinct" | "filter") => {
             return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)))
