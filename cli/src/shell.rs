@@ -208,10 +208,8 @@ impl Vocabulary {
     /// `.` its fields, and the arguments of `filter(`, `values(`, `F(`, … the model's fields,
     /// with lookups and the related model's fields after `__`.
     fn complete(&self, line: &str, pos: usize) -> (usize, Vec<String>) {
-        let before = &line[..pos];
-        let start = before
-            .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .map_or(0, |i| i + 1);
+        let before = line.get(..pos).unwrap_or(line);
+        let start = word_start(before);
         let word = &before[start..];
         let candidates = self
             .after_dot(&before[..start])
@@ -317,15 +315,21 @@ impl Vocabulary {
 fn call_at(text: &str) -> Option<(&str, &str)> {
     let open = innermost_open_paren(text)?;
     let callee = &text[..open];
-    let start = callee
-        .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1);
+    let start = word_start(callee);
     let name = &callee[start..];
     if FIELD_ARGUMENT_CALLS.contains(&name) {
         Some((&callee[..start], name))
     } else {
         call_at(callee)
     }
+}
+
+/// Where the name that ends `text` starts (a byte position on a character boundary).
+fn word_start(text: &str) -> usize {
+    text.char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8())
 }
 
 /// The first name of a method chain ending at the end of `text`, and the rest of it:
@@ -368,19 +372,87 @@ fn innermost_open_paren(text: &str) -> Option<usize> {
 
 /// True while the input so far needs more lines (an open block or bracket).
 fn needs_more(buffer: &str) -> bool {
-    let last = buffer.lines().last().unwrap_or("");
-    if buffer.lines().count() > 1 {
-        return !last.trim().is_empty();
+    let scan = scan(buffer);
+    if scan.depth > 0 || scan.open_string {
+        return true;
     }
-    let depth: i32 = buffer
-        .chars()
-        .map(|c| match c {
-            '(' | '[' | '{' => 1,
-            ')' | ']' | '}' => -1,
-            _ => 0,
-        })
-        .sum();
-    depth > 0 || last.trim_end().ends_with(':') || last.trim_end().ends_with('\\')
+    let last = buffer.lines().last().unwrap_or("");
+    if last.trim_end().ends_with('\\') {
+        return true;
+    }
+    // A block (`for ...:`) ends at an empty line, as in Python's REPL.
+    scan.block && !last.trim().is_empty()
+}
+
+/// What a scan of the input so far found, outside strings and comments.
+struct Scan {
+    /// Open brackets.
+    depth: i32,
+    /// A string literal is still open (a triple-quoted one spans lines).
+    open_string: bool,
+    /// Some line (outside brackets) ends with `:`, so a block is open.
+    block: bool,
+}
+
+fn scan(buffer: &str) -> Scan {
+    let chars: Vec<char> = buffer.chars().collect();
+    let mut depth = 0i32;
+    let mut quote: Option<(char, bool)> = None;
+    let mut block = false;
+    let mut last_code = ' ';
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let triple = chars
+            .get(i..i + 3)
+            .is_some_and(|t| t.iter().all(|x| *x == c));
+        match quote {
+            Some((q, long)) => {
+                if c == '\\' {
+                    i += 2;
+                    continue;
+                }
+                if c == q && (!long || triple) {
+                    quote = None;
+                    i += if long { 3 } else { 1 };
+                    last_code = q;
+                    continue;
+                }
+                if c == '\n' && !long {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '\'' | '"' => {
+                    quote = Some((c, triple));
+                    i += if triple { 3 } else { 1 };
+                    continue;
+                }
+                '#' => {
+                    while i < chars.len() && chars[i] != '\n' {
+                        i += 1;
+                    }
+                    continue;
+                }
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => depth -= 1,
+                '\n' if depth <= 0 && last_code == ':' => block = true,
+                _ => {}
+            },
+        }
+        if quote.is_none() && !c.is_whitespace() {
+            last_code = c;
+        }
+        i += 1;
+    }
+    if depth <= 0 && last_code == ':' {
+        block = true;
+    }
+    Scan {
+        depth,
+        open_string: quote.is_some_and(|(_, long)| long),
+        block,
+    }
 }
 
 /// Runs the prompt until end of input.
@@ -444,6 +516,16 @@ mod tests {
         assert!(!needs_more("for x in y:\n    print(x)\n\n"));
         assert!(needs_more("print(1,\n"));
         assert!(!needs_more("print(1)\n"));
+        // Brackets and colons inside strings and comments do not count.
+        assert!(!needs_more("print(':(')  # (\n"));
+        assert!(!needs_more("d = {'a': 1}\n"));
+        // A bracketed expression over several lines ends when the brackets close.
+        assert!(needs_more("qs = Order.objects.filter(\n"));
+        assert!(!needs_more(
+            "qs = Order.objects.filter(\n    amount__gt=1)\n"
+        ));
+        assert!(needs_more("s = \"\"\"two\nlines\n"));
+        assert!(needs_more("with transaction.atomic():  # go\n    x = 1\n"));
     }
     fn vocabulary() -> Vocabulary {
         let source = "from django.db import models
@@ -494,6 +576,12 @@ ann = Customer.objects.create(name='a')
         assert_eq!(complete(&v, "qs.annotate(total=Sum(\"am"), ["amount"]);
         let (start, _) = v.complete("x = qs.filter(amo", 17);
         assert_eq!(start, 14);
+        // Non-ASCII text before the word.
+        assert_eq!(
+            complete(&v, "x = '→'; qs.up"),
+            ["update", "update_or_create"]
+        );
+        assert_eq!(v.complete("é→Or", 7).0, 5);
         // Elsewhere: every known name.
         assert!(complete(&v, "Cu").contains(&"Customer".to_string()));
         assert!(complete(&v, "q").contains(&"qs".to_string()));
