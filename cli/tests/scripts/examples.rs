@@ -165,3 +165,8 @@ fn properties_and_atomic_functions_match_django() {
 fn bulk_create_conflicts_match_django() {
     check("bulk_create");
 }
+
+#[test]
+fn related_writes_match_django() {
+    check("related_writes");
+}
