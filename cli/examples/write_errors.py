@@ -49,3 +49,21 @@ attempt(lambda: Item.objects.bulk_update([item], ["nope"]))
 attempt(lambda: Item.objects.all()[:1].delete())
 attempt(lambda: Item.objects.bulk_create([Item(name="y", shelf=shelf)], update_conflicts=True, update_fields=["qty"]))
 print(list(Item.objects.values_list("name", "shelf_id", "qty")), Item.objects.count(), Shelf.objects.count())
+
+# atomic(savepoint=False): an exception leaving the inner block breaks the outer one.
+try:
+    with transaction.atomic():
+        Shelf.objects.create(label="b")
+        try:
+            with transaction.atomic(savepoint=False):
+                Shelf.objects.create(label="c")
+                raise ValueError("inner")
+        except ValueError:
+            print("caught inner")
+        Shelf.objects.count()
+except transaction.TransactionManagementError as e:
+    print(type(e).__name__)
+with transaction.atomic():
+    with transaction.atomic(savepoint=False):
+        Shelf.objects.create(label="d")
+print(sorted(Shelf.objects.values_list("label", flat=True)))

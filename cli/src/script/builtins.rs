@@ -165,6 +165,10 @@ pub fn module_attribute(module: &str, name: &str) -> Result<Value, ScriptError> 
             Some(Value::Builtin(Rc::from(format!("datetime.{name}"))))
         }
         ("timezone", "now") => Some(Value::Builtin(Rc::from("timezone.now"))),
+        (
+            "transaction",
+            "TransactionManagementError" | "DatabaseError" | "Error" | "ProgrammingError",
+        ) => builtin(name),
         ("transaction", "atomic" | "on_commit" | "set_rollback") => {
             Some(Value::Builtin(Rc::from(format!("transaction.{name}"))))
         }
@@ -745,7 +749,19 @@ pub fn call_builtin(
             Ok(Value::DateTime(chrono::Utc::now().naive_utc()))
         }
         "date.today" => Ok(Value::Date(chrono::Utc::now().date_naive())),
-        "transaction.atomic" => Ok(Value::Opaque(Rc::from("Atomic"), Rc::new(vec![]))),
+        "transaction.atomic" => {
+            // `atomic(using=None, savepoint=True, durable=False)`; only `savepoint` changes
+            // what a script sees (one database, no durability checks).
+            let savepoint = args
+                .get(1)
+                .cloned()
+                .or(kwarg(&kwargs, "savepoint"))
+                .is_none_or(|v| v.truthy());
+            Ok(Value::Opaque(
+                Rc::from("Atomic"),
+                Rc::new(vec![("savepoint".into(), Value::Bool(savepoint))]),
+            ))
+        }
         "transaction.on_commit" => match args.into_iter().next().or(kwarg(&kwargs, "func")) {
             Some(callback) => interp.on_commit(callback),
             None => Err(ScriptError::type_error(

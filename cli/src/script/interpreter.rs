@@ -290,20 +290,28 @@ impl Interpreter {
                 }
             },
             StmtKind::With(items, body) => {
+                let mut savepoint = true;
                 for (ctx, target) in items {
                     let value = self.eval(ctx)?;
-                    if !matches!(&value, Value::Opaque(name, _) if &**name == "Atomic") {
+                    let Value::Opaque(name, options) = &value else {
+                        return Err(ScriptError::unsupported(format!(
+                            "'with' on {} (only transaction.atomic() is supported)",
+                            value.type_name()
+                        )));
+                    };
+                    if &**name != "Atomic" {
                         return Err(ScriptError::unsupported(format!(
                             "'with' on {} (only transaction.atomic() is supported)",
                             value.type_name()
                         )));
                     }
+                    savepoint &= options.iter().all(|(k, v)| k != "savepoint" || v.truthy());
                     if let Some(t) = target {
                         self.assign(t, Value::None)?;
                     }
                 }
                 // `with atomic(), atomic():` nests like two blocks; one savepoint does the same.
-                return self.atomic_block(body);
+                return self.atomic_block(body, savepoint);
             }
             StmtKind::Try {
                 body,

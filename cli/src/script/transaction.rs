@@ -47,10 +47,22 @@ fn is_database_error(error: &ScriptError) -> bool {
 }
 
 impl Interpreter {
-    /// `with transaction.atomic(), ...: body`.
-    pub(super) fn atomic_block(&mut self, body: &[Stmt]) -> Result<Flow, ScriptError> {
+    /// `with transaction.atomic(), ...: body`. With `savepoint=False` a nested block takes
+    /// no savepoint: an exception leaving it marks the enclosing block for rollback instead.
+    pub(super) fn atomic_block(
+        &mut self,
+        body: &[Stmt],
+        savepoint: bool,
+    ) -> Result<Flow, ScriptError> {
         let db = self.db.clone();
         let outermost = !db.in_atomic_block();
+        if !outermost && !savepoint {
+            let result = self.exec_block(body);
+            if result.is_err() {
+                self.transaction.needs_rollback = true;
+            }
+            return result;
+        }
         let mut failure: Option<ScriptError> = None;
         let mut flow = Flow::Normal;
         let mut rolled_back_on_purpose = false;
