@@ -1,5 +1,5 @@
 """Writes Django refuses, each caught and printed as (exception class, message)."""
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, Sum, Window
 from django.db.models.functions import RowNumber
 
@@ -66,4 +66,17 @@ except transaction.TransactionManagementError as e:
 with transaction.atomic():
     with transaction.atomic(savepoint=False):
         Shelf.objects.create(label="d")
+print(sorted(Shelf.objects.values_list("label", flat=True)))
+# A block entered inside a broken one takes no savepoint; the broken block still rolls back.
+try:
+    with transaction.atomic():
+        Shelf.objects.create(label="e")
+        try:
+            Shelf.objects.create(label="a")
+        except IntegrityError:
+            print("caught")
+        with transaction.atomic():
+            print("entered")
+except Exception as e:
+    print(type(e).__name__)
 print(sorted(Shelf.objects.values_list("label", flat=True)))

@@ -56,7 +56,9 @@ impl Interpreter {
     ) -> Result<Flow, ScriptError> {
         let db = self.db.clone();
         let outermost = !db.in_atomic_block();
-        if !outermost && !savepoint {
+        // Django takes no savepoint in a block already marked for rollback: the inner block
+        // runs in the broken one, which stays marked.
+        if !outermost && (!savepoint || self.transaction.needs_rollback) {
             let result = self.exec_block(body);
             if result.is_err() {
                 self.transaction.needs_rollback = true;
@@ -258,9 +260,11 @@ with transaction.atomic():
         Account.objects.create(owner='ann')
     except IntegrityError:
         pass
+    with transaction.atomic():
+        print('entered')
     Account.objects.count()
 ");
-        assert_eq!(out, "[[\"ann\",1]]\n[[\"ann\",1]]\n");
+        assert_eq!(out, "[[\"ann\",1]]\n[[\"ann\",1]]\n\"entered\"\n");
         let error = error.expect("a query in the broken block raises");
         assert_eq!(error.kind, "TransactionManagementError");
         assert_eq!(error.message, BROKEN_TRANSACTION);
