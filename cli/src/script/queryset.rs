@@ -14,9 +14,15 @@
 //! `OuterRef`, django-cte's `CTE`, `CTE.recursive` and `with_cte`; `cte.join()`,
 //! `cte.queryset()` and `cte.col.<name>` are in [`cte_method`] and [`get_attribute`].
 //!
-//! To add a feature when the Rust API gains it (`update`, `transaction.atomic` with
-//! rollback): move its name from [`LATER_METHODS`] to the table, and write one arm calling
-//! the Rust API with the converted arguments — a few lines each.
+//! Writes (`update`, `save`, `bulk_create`/`bulk_update`, `get_or_create`/`update_or_create`,
+//! `select_for_update`) follow Django's object semantics on top of the crate's: a created
+//! object keeps the values it was given, `update_fields`/`force_update` choose the UPDATE,
+//! and every failed write reports to [`transaction`](super::transaction), which marks the
+//! enclosing `atomic()` block for rollback as Django does.
+//!
+//! To add a feature when the Rust API gains it (`dates`, `raw`): move its name from
+//! [`LATER_METHODS`] to the table, and write one arm calling the Rust API with the converted
+//! arguments — a few lines each.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
