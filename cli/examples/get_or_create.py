@@ -30,3 +30,8 @@ with transaction.atomic():
     attempt(lambda: City.objects.get_or_create(name="Oslo", size=99))
     print(City.objects.count())
 print(sorted(City.objects.values_list("name", "size")))
+
+# Callable defaults are called (Django's resolve_callables).
+from django.utils import timezone
+stamp, created = City.objects.update_or_create(name="Nuuk", defaults={"size": lambda: 7})
+print(created, stamp.size, timezone.now() is not None)

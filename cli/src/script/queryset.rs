@@ -1902,7 +1902,9 @@ fn defaults_of(
         .into_iter()
         .map(|(k, v)| {
             let v = match v {
-                Value::Function(_) => interp.call(&v, vec![], vec![])?,
+                Value::Function(_) | Value::Builtin(_) | Value::Method(..) => {
+                    interp.call(&v, vec![], vec![])?
+                }
                 v => v,
             };
             Ok((k.to_str(), v))
