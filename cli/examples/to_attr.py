@@ -56,3 +56,9 @@ with transaction.atomic():
     first = Book.objects.select_for_update(of=("self", "author")).order_by("title").first()
     rows = list(Book.objects.select_for_update(nowait=True).filter(pages__gt=60).values_list("title", flat=True))
 print(first.title, rows)
+# first()/last() on a locking QuerySet lock the row they return.
+with transaction.atomic():
+    early = Book.objects.select_for_update().order_by("pages").first()
+    late = Book.objects.select_for_update(skip_locked=True).order_by("pages").last()
+    none = Book.objects.select_for_update().filter(pages__gt=1000).first()
+print(early.title, late.title, none)

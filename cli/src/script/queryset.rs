@@ -1370,11 +1370,21 @@ fn queryset_method(
             let found = found.map_err(|e| model_error(e, &model))?;
             Ok(shaped(&interp.db, &model, &found, shape))
         }
-        "first" if lock.is_some() => {
-            let found = lock.as_ref().map(|l| l.apply(&qs).first()).transpose()?;
-            Ok(found
-                .flatten()
-                .map_or(Value::None, |i| shaped(&interp.db, &model, &i, shape)))
+        // `first()`/`last()` lock the one row they return: found in the QuerySet's order,
+        // then locked and read again (`None` when it no longer matches or, with
+        // skip_locked, is locked elsewhere).
+        "first" | "last" if lock.is_some() => {
+            let candidate = if name == "first" {
+                qs.first()?
+            } else {
+                qs.last()?
+            };
+            let (Some(candidate), Some(lock)) = (candidate, &lock) else {
+                return Ok(Value::None);
+            };
+            let one = qs.filter(Q::new("pk", Expression::from(candidate.pk())));
+            let found = lock.apply(&one).first()?;
+            Ok(found.map_or(Value::None, |i| shaped(&interp.db, &model, &i, shape)))
         }
         "first" | "last" => {
             let found = if name == "first" {
