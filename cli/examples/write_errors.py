@@ -80,3 +80,19 @@ try:
 except Exception as e:
     print(type(e).__name__)
 print(sorted(Shelf.objects.values_list("label", flat=True)))
+
+# on_commit(robust=True) goes on past a failing callback; without it the error propagates.
+seen = []
+def boom():
+    raise ValueError("boom")
+with transaction.atomic():
+    transaction.on_commit(boom, robust=True)
+    transaction.on_commit(lambda: seen.append("after"))
+print(seen)
+try:
+    with transaction.atomic():
+        transaction.on_commit(boom)
+        transaction.on_commit(lambda: seen.append("skipped"))
+except ValueError as e:
+    print("raised", str(e))
+print(seen)

@@ -762,8 +762,15 @@ pub fn call_builtin(
                 Rc::new(vec![("savepoint".into(), Value::Bool(savepoint))]),
             ))
         }
-        "transaction.on_commit" => match args.into_iter().next().or(kwarg(&kwargs, "func")) {
-            Some(callback) => interp.on_commit(callback),
+        "transaction.on_commit" => match args.first().cloned().or(kwarg(&kwargs, "func")) {
+            Some(callback) => {
+                let robust = args
+                    .get(2)
+                    .cloned()
+                    .or(kwarg(&kwargs, "robust"))
+                    .is_some_and(|v| v.truthy());
+                interp.on_commit(callback, robust)
+            }
             None => Err(ScriptError::type_error(
                 "on_commit() missing 1 required positional argument: 'func'",
             )),

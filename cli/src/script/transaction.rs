@@ -31,8 +31,9 @@ pub const BROKEN_TRANSACTION: &str = "An error occurred in the current transacti
 pub struct TransactionState {
     /// A write failed inside the current block (Django's `connection.needs_rollback`).
     needs_rollback: bool,
-    /// `on_commit` callbacks of the current outermost block; an id is an index.
-    callbacks: Vec<Value>,
+    /// `on_commit` callbacks of the current outermost block and their `robust=` flag; an
+    /// id is an index.
+    callbacks: Vec<(Value, bool)>,
     /// Ids of the callbacks whose transaction committed, in registration order.
     committed: Arc<Mutex<Vec<usize>>>,
 }
@@ -99,8 +100,17 @@ impl Interpreter {
             };
             if committed && failure.is_none() {
                 for id in ids {
-                    if let Some(callback) = callbacks.get(id) {
-                        self.call(callback, vec![], vec![])?;
+                    if let Some((callback, robust)) = callbacks.get(id) {
+                        match self.call(callback, vec![], vec![]) {
+                            // `robust=True`: Django logs the error and runs the others.
+                            Err(error) if *robust => eprintln!(
+                                "Error calling {} in on_commit() (robust=True): {error}",
+                                callback.repr()
+                            ),
+                            other => {
+                                other?;
+                            }
+                        }
                     }
                 }
             }
@@ -115,15 +125,27 @@ impl Interpreter {
         }
     }
 
-    /// `transaction.on_commit(func)`: after the outermost block commits, at once outside
-    /// any block (Django's autocommit).
-    pub(super) fn on_commit(&mut self, callback: Value) -> Result<Value, ScriptError> {
+    /// `transaction.on_commit(func, robust=False)`: after the outermost block commits, at
+    /// once outside any block (Django's autocommit).
+    pub(super) fn on_commit(
+        &mut self,
+        callback: Value,
+        robust: bool,
+    ) -> Result<Value, ScriptError> {
         if !self.db.in_atomic_block() {
-            self.call(&callback, vec![], vec![])?;
+            match self.call(&callback, vec![], vec![]) {
+                Err(error) if robust => eprintln!(
+                    "Error calling {} in on_commit() (robust=True): {error}",
+                    callback.repr()
+                ),
+                other => {
+                    other?;
+                }
+            }
             return Ok(Value::None);
         }
         let id = self.transaction.callbacks.len();
-        self.transaction.callbacks.push(callback);
+        self.transaction.callbacks.push((callback, robust));
         let committed = Arc::clone(&self.transaction.committed);
         self.db.on_commit(move || {
             if let Ok(mut ids) = committed.lock() {
