@@ -2586,7 +2586,9 @@ pub fn call_method(
         Value::RelatedManager(set)
             if matches!(name, "add" | "remove" | "clear" | "set" | "create") =>
         {
-            related_write(interp, set, name, args, kwargs)
+            interp.check_transaction()?;
+            let written = related_write(interp, set, name, args, kwargs);
+            interp.after_write(written)
         }
         Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_) => {
             queryset_method(interp, receiver, name, args, kwargs)
