@@ -1456,7 +1456,7 @@ fn queryset_method(
                     Ok(Value::tuple(vec![found, Value::Bool(false)]))
                 }
                 Err(quiver::Error::DoesNotExist(_)) => {
-                    let defaults = defaults_of(interp, defaults, "defaults")?;
+                    let defaults = defaults_of(interp, defaults)?;
                     let params = creation_params(interp, &model, &kwargs, defaults)?;
                     let (made, created) = create_or_get(&interp.db, &qs, &lookup, params.clone())?;
                     let made = instance_value(&interp.db, &model, &made);
@@ -1473,10 +1473,7 @@ fn queryset_method(
             let mut rows = vec![];
             for o in &objects {
                 let Value::Instance(i) = o else {
-                    return Err(ScriptError::type_error(format!(
-                        "bulk_create() takes model instances, not {}",
-                        o.type_name()
-                    )));
+                    return Err(ScriptError::attribute(&o.type_name(), "pk"));
                 };
                 let mut i = i.borrow_mut();
                 auto_now(interp, &model, &mut i.fields)?;
@@ -1590,10 +1587,10 @@ fn queryset_method(
             // create_defaults, **kwargs)`, then the found object gets `defaults` and is saved
             // with update_fields.
             let update_defaults = take_kw(&mut kwargs, "defaults");
-            let update_defaults = defaults_of(interp, update_defaults, "defaults")?;
+            let update_defaults = defaults_of(interp, update_defaults)?;
             let create_defaults = match take_kw(&mut kwargs, "create_defaults") {
                 None | Some(Value::None) => update_defaults.clone(),
-                given => defaults_of(interp, given, "create_defaults")?,
+                given => defaults_of(interp, given)?,
             };
             let lookup = build_q(&[], &kwargs)?;
             // Invalid names only matter when the object is created (Django checks them there).
@@ -1885,7 +1882,7 @@ fn batch_size(value: Option<Value>) -> Result<Option<usize>, ScriptError> {
             "Batch size must be a positive integer.",
         )),
         Some(other) => Err(ScriptError::type_error(format!(
-            "batch_size must be an integer, not {}",
+            "'<=' not supported between instances of '{}' and 'int'",
             other.type_name()
         ))),
     }
@@ -1896,16 +1893,16 @@ fn batch_size(value: Option<Value>) -> Result<Option<usize>, ScriptError> {
 fn defaults_of(
     interp: &mut Interpreter,
     value: Option<Value>,
-    what: &str,
 ) -> Result<Vec<(String, Value)>, ScriptError> {
     let pairs = match value {
         None | Some(Value::None) => return Ok(vec![]),
         Some(Value::Dict(d)) => d.borrow().clone(),
         Some(other) => {
+            // Django iterates `defaults.items()` after merging it into a dict.
             return Err(ScriptError::type_error(format!(
-                "{what} must be a dict, not {}",
+                "'{}' object is not iterable",
                 other.type_name()
-            )))
+            )));
         }
     };
     pairs
@@ -1926,10 +1923,8 @@ fn defaults_of(
 /// (no annotations or `to_attr` lists), bound to the database.
 fn stored_instance(db: &quiver::Database, value: &Value) -> Result<Instance, ScriptError> {
     let Value::Instance(i) = value else {
-        return Err(ScriptError::type_error(format!(
-            "expected a model instance, got {}",
-            value.type_name()
-        )));
+        // What Django meets first when it reads the object.
+        return Err(ScriptError::attribute(&value.type_name(), "pk"));
     };
     let i = i.borrow();
     let model = db.model(&i.model)?;

@@ -170,3 +170,8 @@ fn bulk_create_conflicts_match_django() {
 fn related_writes_match_django() {
     check("related_writes");
 }
+
+#[test]
+fn write_calls_with_bad_arguments_raise_like_django() {
+    check("bad_arguments");
+}
