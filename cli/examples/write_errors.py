@@ -96,3 +96,6 @@ try:
 except ValueError as e:
     print("raised", str(e))
 print(seen)
+
+# update_conflicts without update_fields.
+attempt(lambda: Item.objects.bulk_create([Item(name="y", shelf=shelf)], update_conflicts=True, unique_fields=["id"]))

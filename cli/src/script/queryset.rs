@@ -1770,6 +1770,13 @@ fn bulk_create_options(
             *target = strings(&names, "bulk_create")?;
         }
     }
+    // Django's check, ahead of the crate's (whose message has stray spaces).
+    if options.update_conflicts && !options.ignore_conflicts && options.update_fields.is_empty() {
+        return Err(ScriptError::value_error(
+            "Fields that will be updated when a row insertion fails on conflicts must be \
+             provided.",
+        ));
+    }
     Ok(options)
 }
 
