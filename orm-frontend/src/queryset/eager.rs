@@ -378,6 +378,14 @@ fn prefetch_level(
     if !loaded {
         let path = db.registry().accessor_relation(&model, name)?;
         let queryset = if last { lookup.queryset.clone() } else { None };
+        let sliced = queryset.as_ref().is_some_and(|qs| qs.query.is_sliced());
+        if sliced && lookup.to_attr.is_none() && path.is_multi_valued() {
+            // Without to_attr the QuerySet becomes the related manager's, which Django
+            // filters by the parent: refused on a sliced QuerySet.
+            return Err(Error::TypeError(
+                "Cannot filter a query once a slice has been taken.".into(),
+            ));
+        }
         fetch_relation(db, instances, &path, queryset, &attr)?;
     }
     if last {
