@@ -1573,7 +1573,10 @@ fn joins_are_inner_or_left_as_djangos_join_promotion_decides() {
     let cities = db.objects("City");
     let memberships = db.objects("Membership");
     let cases: Vec<(&str, QuerySet)> = vec![
-        ("joins_values_non_null_fk", profiles.values(["author__name"])),
+        (
+            "joins_values_non_null_fk",
+            profiles.values(["author__name"]),
+        ),
         (
             "joins_values_list_chain_then_nullable",
             profiles.values_list(["author__mentor__name"]),
@@ -1752,7 +1755,10 @@ fn sliced_prefetch_querysets_run_one_windowed_query() {
     let per_parent = |parents: &QuerySet, prefetch: Prefetch, key: &str, field: &str| {
         let attr = prefetch.to_attr.clone().unwrap_or_default();
         counted(&db, || {
-            let found = parents.prefetch_related([prefetch]).fetch_instances().unwrap();
+            let found = parents
+                .prefetch_related([prefetch])
+                .fetch_instances()
+                .unwrap();
             Json::Array(
                 found
                     .iter()
@@ -1806,9 +1812,9 @@ fn sliced_prefetch_querysets_run_one_windowed_query() {
         ),
     );
     let refused = publishers
-        .prefetch_related([
-            Prefetch::new("book_set").queryset(books.order_by(["pages"]).slice(..1))
-        ])
+        .prefetch_related(
+            [Prefetch::new("book_set").queryset(books.order_by(["pages"]).slice(..1))],
+        )
         .fetch_instances()
         .map(|_| Json::Null);
     assert_django("prefetch_sliced_without_to_attr", outcome(refused));

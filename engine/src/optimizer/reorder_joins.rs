@@ -292,11 +292,17 @@ fn greedy_order(region: &Region, edges: &[Edge]) -> Vec<usize> {
         // (unconnected, estimated result, input rows, input)
         let mut best: Option<(bool, f64, f64, usize)> = None;
         for candidate in (0..n).filter(|i| !joined.contains(i)) {
-            let (unconnected, result) =
-                match join_rows(region, edges, &joined, joined_rows, candidate, rows[candidate]) {
-                    Some(result) => (false, result),
-                    None => (true, joined_rows * rows[candidate]),
-                };
+            let (unconnected, result) = match join_rows(
+                region,
+                edges,
+                &joined,
+                joined_rows,
+                candidate,
+                rows[candidate],
+            ) {
+                Some(result) => (false, result),
+                None => (true, joined_rows * rows[candidate]),
+            };
             let better = best.is_none_or(|(u, r, s, _)| {
                 (unconnected, result, rows[candidate])
                     .partial_cmp(&(u, r, s))
@@ -329,15 +335,14 @@ fn join_rows(
     edges
         .iter()
         .filter_map(|edge| {
-            let (inside, outside) = if edge.right_input == candidate
-                && joined.contains(&edge.left_input)
-            {
-                ((&edge.left, edge.left_input), &edge.right)
-            } else if edge.left_input == candidate && joined.contains(&edge.right_input) {
-                ((&edge.right, edge.right_input), &edge.left)
-            } else {
-                return None;
-            };
+            let (inside, outside) =
+                if edge.right_input == candidate && joined.contains(&edge.left_input) {
+                    ((&edge.left, edge.left_input), &edge.right)
+                } else if edge.left_input == candidate && joined.contains(&edge.right_input) {
+                    ((&edge.right, edge.right_input), &edge.left)
+                } else {
+                    return None;
+                };
             let inside_distinct =
                 distinct(&region.inputs[inside.1], inside.0).min(joined_rows.max(1.0));
             let outside_distinct =
@@ -407,7 +412,9 @@ pub(crate) fn cardinality(plan: &LogicalPlan) -> f64 {
                 .fold(rows, |rows, f| rows * selectivity(scan, f))
         }
         LogicalPlan::Filter(filter) => match filter.input.as_ref() {
-            LogicalPlan::Scan(scan) => cardinality(&filter.input) * selectivity(scan, &filter.predicate),
+            LogicalPlan::Scan(scan) => {
+                cardinality(&filter.input) * selectivity(scan, &filter.predicate)
+            }
             _ => cardinality(&filter.input) * 0.5,
         },
         LogicalPlan::Projection(projection) => cardinality(&projection.input),
@@ -451,7 +458,11 @@ impl ColumnFacts {
 }
 
 fn column_facts(scan: &Scan, column: &Column) -> Option<ColumnFacts> {
-    if column.relation.as_deref().is_some_and(|r| r != scan.relation) {
+    if column
+        .relation
+        .as_deref()
+        .is_some_and(|r| r != scan.relation)
+    {
         return None;
     }
     let table_schema = scan.source.schema();
@@ -527,19 +538,22 @@ fn selectivity(scan: &Scan, predicate: &Expr) -> f64 {
                 a + b - a * b
             }
             Operator::Eq | Operator::IsNotDistinctFrom => {
-                match (facts_of(left), facts_of(right), left.as_ref(), right.as_ref()) {
+                match (
+                    facts_of(left),
+                    facts_of(right),
+                    left.as_ref(),
+                    right.as_ref(),
+                ) {
                     (Some(f), None, _, Expr::Literal(_)) | (None, Some(f), Expr::Literal(_), _) => {
                         (1.0 - f.nulls / f.rows.max(1.0)) / f.distinct()
                     }
                     _ => UNKNOWN,
                 }
             }
-            Operator::NotEq | Operator::IsDistinctFrom => {
-                match (facts_of(left), right.as_ref()) {
-                    (Some(f), Expr::Literal(_)) => 1.0 - 1.0 / f.distinct(),
-                    _ => UNKNOWN,
-                }
-            }
+            Operator::NotEq | Operator::IsDistinctFrom => match (facts_of(left), right.as_ref()) {
+                (Some(f), Expr::Literal(_)) => 1.0 - 1.0 / f.distinct(),
+                _ => UNKNOWN,
+            },
             Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq => {
                 range_selectivity(facts_of(left), right, *op).unwrap_or(UNKNOWN)
             }
@@ -587,4 +601,281 @@ fn range_selectivity(facts: Option<ColumnFacts>, value: &Expr, op: Operator) -> 
         _ => 1.0 - below,
     };
     Some(fraction * non_null)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use arrow::array::{ArrayRef, Int64Array, RecordBatch};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::util::pretty::pretty_format_batches;
+    use insta::assert_snapshot;
+    use quiver_storage::{Catalog, Table};
+
+    use super::*;
+    use crate::execution::{SessionConfig, SessionContext};
+    use crate::expr::{lit, qualified_col};
+    use crate::logical_plan::LogicalPlanBuilder;
+    use crate::optimizer::utils::fixtures::optimize_with;
+    use crate::optimizer::Optimizer;
+
+    /// A table of Int64 columns, `id` first and declared its primary key.
+    fn table(catalog: &Catalog, name: &str, columns: &[(&str, Vec<i64>)]) -> Arc<Table> {
+        let schema = Arc::new(Schema::new(
+            columns
+                .iter()
+                .map(|(column, _)| Field::new(*column, DataType::Int64, false))
+                .collect::<Vec<_>>(),
+        ));
+        let table = catalog.create_table(name, Arc::clone(&schema)).unwrap();
+        table.set_primary_key(0, format!("{name}_pkey"));
+        let arrays: Vec<ArrayRef> = columns
+            .iter()
+            .map(|(_, values)| Arc::new(Int64Array::from(values.clone())) as ArrayRef)
+            .collect();
+        table
+            .append(&[RecordBatch::try_new(schema, arrays).unwrap()])
+            .unwrap();
+        table
+    }
+
+    /// 1000 orders over 100 customers (each in one of 10 countries) and 10 products.
+    fn shop(catalog: &Catalog) -> (Arc<Table>, Arc<Table>, Arc<Table>, Arc<Table>) {
+        let order = table(
+            catalog,
+            "order",
+            &[
+                ("id", (1..=1000).collect()),
+                ("customer_id", (1..=1000).map(|i| i % 100 + 1).collect()),
+                ("product_id", (1..=1000).map(|i| i % 10 + 1).collect()),
+            ],
+        );
+        let customer = table(
+            catalog,
+            "customer",
+            &[
+                ("id", (1..=100).collect()),
+                ("country_id", (1..=100).map(|i| i % 10 + 1).collect()),
+            ],
+        );
+        let country = table(
+            catalog,
+            "country",
+            &[("id", (1..=10).collect()), ("code", (1..=10).collect())],
+        );
+        let product = table(
+            catalog,
+            "product",
+            &[("id", (1..=10).collect()), ("price", (1..=10).collect())],
+        );
+        (order, customer, country, product)
+    }
+
+    fn scan(table: &Arc<Table>, filter: Option<Expr>) -> Arc<LogicalPlan> {
+        let builder = LogicalPlanBuilder::scan(Arc::clone(table), table.name());
+        match filter {
+            Some(filter) => builder.filter(filter).unwrap().build(),
+            None => builder.build(),
+        }
+    }
+
+    fn key(left: (&str, &str), right: (&str, &str)) -> Vec<(Expr, Expr)> {
+        vec![(
+            qualified_col(left.0, left.1),
+            qualified_col(right.0, right.1),
+        )]
+    }
+
+    /// `order ⋈ customer ⋈ product` as the compiler writes `values("customer__id",
+    /// "product__price")`, with `filter` on product.
+    fn star(catalog: &Catalog, filter: Option<Expr>) -> Arc<LogicalPlan> {
+        let (order, customer, _, product) = shop(catalog);
+        LogicalPlanBuilder::from(scan(&order, None))
+            .join(
+                scan(&customer, None),
+                JoinType::Inner,
+                key(("order", "customer_id"), ("customer", "id")),
+                None,
+            )
+            .unwrap()
+            .join(
+                scan(&product, filter),
+                JoinType::Inner,
+                key(("order", "product_id"), ("product", "id")),
+                None,
+            )
+            .unwrap()
+            .build()
+    }
+
+    #[test]
+    fn the_selective_input_joins_first() {
+        // One product of ten: order ⋈ product is ~100 rows, order ⋈ customer 1000.
+        let plan = star(
+            &Catalog::new(),
+            Some(qualified_col("product", "price").eq(lit(3i64))),
+        );
+        assert_snapshot!(optimize_with(ReorderJoins, plan), @r"
+        Projection: order.id, order.customer_id, order.product_id, customer.id, customer.country_id, product.id, product.price
+          Join: Inner, on=[order.customer_id = customer.id]
+            Join: Inner, on=[order.product_id = product.id]
+              Scan: order
+              Filter: (product.price = 3)
+                Scan: product
+            Scan: customer
+        ");
+    }
+
+    #[test]
+    fn a_good_order_is_kept() {
+        // Without the filter both dimensions keep every order: the written order stays.
+        let plan = star(&Catalog::new(), None);
+        let before = plan.to_string();
+        assert_eq!(optimize_with(ReorderJoins, plan), before);
+    }
+
+    #[test]
+    fn a_chain_joins_its_small_end_first() {
+        // order ⋈ customer ⋈ country: customer ⋈ country (100 rows) comes before the orders.
+        let (order, customer, country, _) = shop(&Catalog::new());
+        let plan = LogicalPlanBuilder::from(scan(&order, None))
+            .join(
+                scan(&customer, None),
+                JoinType::Inner,
+                key(("order", "customer_id"), ("customer", "id")),
+                None,
+            )
+            .unwrap()
+            .join(
+                scan(
+                    &country,
+                    Some(qualified_col("country", "code").gt(lit(5i64))),
+                ),
+                JoinType::Inner,
+                key(("customer", "country_id"), ("country", "id")),
+                None,
+            )
+            .unwrap()
+            .build();
+        assert_snapshot!(optimize_with(ReorderJoins, plan), @r"
+        Join: Inner, on=[order.customer_id = customer.id]
+          Scan: order
+          Join: Inner, on=[customer.country_id = country.id]
+            Scan: customer
+            Filter: (country.code > 5)
+              Scan: country
+        ");
+    }
+
+    #[test]
+    fn outer_joins_are_inputs_never_reordered() {
+        let (order, customer, country, _) = shop(&Catalog::new());
+        // customer LEFT JOIN country is one input; the region above has two and stays.
+        let left = LogicalPlanBuilder::scan(customer, "customer")
+            .join(
+                LogicalPlanBuilder::scan(country, "country")
+                    .filter(qualified_col("country", "code").eq(lit(3i64)))
+                    .unwrap()
+                    .build(),
+                JoinType::Left,
+                vec![(
+                    qualified_col("customer", "country_id"),
+                    qualified_col("country", "id"),
+                )],
+                None,
+            )
+            .unwrap()
+            .build();
+        let plan = LogicalPlanBuilder::scan(order, "order")
+            .join(
+                left,
+                JoinType::Inner,
+                vec![(
+                    qualified_col("order", "customer_id"),
+                    qualified_col("customer", "id"),
+                )],
+                None,
+            )
+            .unwrap()
+            .build();
+        let before = plan.to_string();
+        assert_eq!(optimize_with(ReorderJoins, plan), before);
+    }
+
+    #[test]
+    fn statistics_give_selectivities() {
+        let (order, ..) = shop(&Catalog::new());
+        let scan = |filter: Expr| {
+            let LogicalPlan::Scan(scan) = LogicalPlanBuilder::scan(Arc::clone(&order), "order")
+                .build()
+                .as_ref()
+                .clone()
+            else {
+                unreachable!("a scan")
+            };
+            selectivity(&scan, &filter)
+        };
+        let customer = || qualified_col("order", "customer_id");
+        // 100 distinct customers; ids 1..=1000 are the primary key.
+        assert!((scan(customer().eq(lit(7i64))) - 0.01).abs() < 1e-9);
+        assert!((scan(qualified_col("order", "id").eq(lit(7i64))) - 0.001).abs() < 1e-9);
+        assert!((scan(customer().lt(lit(26i64))) - 0.25).abs() < 1e-9);
+        assert!((scan(customer().gt_eq(lit(26i64))) - 0.75).abs() < 1e-9);
+        let either = customer().eq(lit(1i64)).or(customer().eq(lit(2i64)));
+        assert!((scan(either) - 0.0199).abs() < 1e-9);
+        assert!((scan(customer().is_null())).abs() < 1e-9);
+        assert!((scan(customer().in_list(vec![lit(1i64), lit(2i64)], false)) - 0.02).abs() < 1e-9);
+        // What statistics cannot tell is one half, as ChooseBuildSide assumes.
+        let unknown = customer()
+            .binary_op(Operator::Plus, lit(1i64))
+            .eq(qualified_col("order", "id"));
+        assert!((scan(unknown) - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn results_are_unchanged_and_the_rule_can_be_switched_off() {
+        let catalog = Catalog::new();
+        let plan = star(
+            &catalog,
+            Some(qualified_col("product", "price").gt(lit(7i64))),
+        );
+        let sorted = |config: SessionConfig| {
+            let context = SessionContext::with_config(catalog.clone(), config);
+            let sort = LogicalPlanBuilder::from(Arc::clone(&plan))
+                .sort(vec![qualified_col("order", "id").sort_asc()])
+                .unwrap()
+                .build();
+            let result = context.execute(sort).unwrap();
+            assert_eq!(result.num_rows(), 300);
+            pretty_format_batches(&result.batches).unwrap().to_string()
+        };
+        let on = sorted(SessionConfig::default());
+        let off = sorted(SessionConfig::default().disable_rule("reorder_joins"));
+        assert_eq!(on, off);
+        let optimizer = Optimizer::new();
+        let reordered = optimizer
+            .optimize(Arc::clone(&plan), &BTreeSet::new())
+            .unwrap()
+            .to_string();
+        let kept = optimizer
+            .optimize(
+                Arc::clone(&plan),
+                &BTreeSet::from(["reorder_joins".to_string()]),
+            )
+            .unwrap()
+            .to_string();
+        // The selective product join moves below the customer join.
+        let depth = |plan: &str, key: &str| plan.find(key).unwrap_or_default();
+        let (product, customer) = (
+            "order.product_id = product.id",
+            "order.customer_id = customer.id",
+        );
+        assert!(
+            depth(&reordered, product) > depth(&reordered, customer),
+            "{reordered}"
+        );
+        assert!(depth(&kept, product) < depth(&kept, customer), "{kept}");
+        assert_ne!(reordered, kept);
+    }
 }

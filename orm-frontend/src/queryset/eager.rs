@@ -24,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::expressions::{OrderBy, RowNumber, Window, F, Q};
 use crate::model::{many_to_many_back_name, Model, Registry, RelationKind, RelationPath};
 use crate::queryset::evaluate::instances;
-use crate::queryset::related_manager::key_string;
 use crate::queryset::queryset::OrderItem;
+use crate::queryset::related_manager::key_string;
 use crate::queryset::QuerySet;
 use crate::results::related::field_name_of_column;
 use crate::results::{Instance, Related, Row, Rows};
@@ -477,7 +477,8 @@ fn fetch_relation(
         RelationKind::ManyToMany | RelationKind::ReverseManyToMany => {
             let back = many_to_many_back_name(path)
                 .ok_or_else(|| Error::TypeError("not a many-to-many relation".into()))?;
-            let filtered = per_parent(base, &back, keys.clone()).annotate([(PREFETCH_KEY, F(back))]);
+            let filtered =
+                per_parent(base, &back, keys.clone()).annotate([(PREFETCH_KEY, F(back))]);
             (filtered, PREFETCH_KEY.to_string())
         }
     };

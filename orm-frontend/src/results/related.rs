@@ -54,9 +54,8 @@ impl Instance {
             RelationKind::ReverseOneToOne => false,
             _ => return Err(multi_valued(name)),
         };
-        let missing = || {
-            Error::RelatedObjectDoesNotExist(format!("{} has no {name}.", model.name()))
-        };
+        let missing =
+            || Error::RelatedObjectDoesNotExist(format!("{} has no {name}.", model.name()));
         if let Some(Related::One(None)) = self.related_cache.get(name) {
             return if nullable { Ok(None) } else { Err(missing()) };
         }

@@ -125,9 +125,7 @@ mod tests {
             "T3"
         ));
         // exclude(referrer__name="Ann"): NOT (name = 'Ann' AND name IS NOT NULL) keeps NULLs.
-        let excluded = Expr::Not(Box::new(
-            name().eq(lit("Ann")).and(name().is_not_null()),
-        ));
+        let excluded = Expr::Not(Box::new(name().eq(lit("Ann")).and(name().is_not_null())));
         assert!(!rejects_nulls(&excluded, "T3"));
         assert!(!rejects_nulls(&name().in_list(vec![], false), "T3"));
     }
