@@ -1835,3 +1835,39 @@ fn sliced_prefetch_querysets_run_one_windowed_query() {
         "{prefetch_sql}"
     );
 }
+
+#[test]
+fn inner_join_chains_are_reordered_by_estimated_size() {
+    // Book ⋈ book_authors ⋈ author ⋈ publisher, all INNER (the filters demote the
+    // nullable publisher join): the one author named Ann and the one publisher named Acme
+    // are joined before the link rows.
+    let db = library();
+    let qs = db
+        .objects("Book")
+        .filter(q!(authors__name = "Ann", publisher__name = "Acme"))
+        .values(["title", "authors__age"]);
+    let rows = tuples(&qs.order_by(["title"]));
+    let optimized = |qs: &QuerySet| {
+        let text = qs.explain().unwrap();
+        let start = text.find("== Optimized logical plan ==").unwrap();
+        let end = text.find("== Physical plan ==").unwrap();
+        text[start..end].to_string()
+    };
+    let reordered = optimized(&qs);
+    db.set_config(db.config().disable_rule("reorder_joins"));
+    let written = optimized(&qs);
+    assert_eq!(tuples(&qs.order_by(["title"])), rows);
+    assert_eq!(rows, json!([["A", 30], ["B", 30]]));
+    // Reordered, the filtered author meets the link rows first (the deepest join); as
+    // written, the books do.
+    let depth = |plan: &str, key: &str| plan.find(key).unwrap_or_default();
+    let (author, book) = (
+        "on=[book_authors.author_id = author.id]",
+        "on=[book_authors.book_id = book.id]",
+    );
+    assert!(
+        depth(&reordered, author) > depth(&reordered, book),
+        "{reordered}"
+    );
+    assert!(depth(&written, author) < depth(&written, book), "{written}");
+}

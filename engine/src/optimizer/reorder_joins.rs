@@ -100,8 +100,8 @@ struct Region {
 }
 
 impl Region {
-    /// Collects the inputs and conditions under `plan`, looking through projections that
-    /// only reorder the columns of an inner join (what `ChooseBuildSide` leaves after a swap).
+    /// Collects the inputs and conditions under `plan`, looking through projections of
+    /// plain columns between the joins ([`is_column_projection`]).
     fn flatten(&mut self, plan: &Arc<LogicalPlan>) {
         match plan.as_ref() {
             LogicalPlan::Join(join) if join.join_type == JoinType::Inner => {
@@ -112,7 +112,7 @@ impl Region {
                     self.filters.extend(filter.clone().split_conjunction());
                 }
             }
-            LogicalPlan::Projection(projection) if is_column_reorder(plan) => {
+            LogicalPlan::Projection(projection) if is_column_projection(plan) => {
                 self.flatten(&projection.input);
             }
             _ => self.inputs.push(Arc::clone(plan)),
@@ -215,17 +215,19 @@ fn reordered(region: &Region, plan: &Arc<LogicalPlan>) -> Result<Option<Arc<Logi
     ))))
 }
 
-/// Whether `plan` is a projection [`Region::flatten`] looks through.
-fn is_column_reorder(plan: &LogicalPlan) -> bool {
+/// Whether `plan` is a projection [`Region::flatten`] looks through: plain columns of an
+/// inner join, as `prune_projections` (dropping unused columns) and `ChooseBuildSide`
+/// (restoring the order after a swap) put between joins. The rebuilt region keeps every
+/// column and the projection on top selects the region's own.
+fn is_column_projection(plan: &LogicalPlan) -> bool {
     matches!(plan, LogicalPlan::Projection(projection)
         if is_inner_join(&projection.input)
-            && projection.exprs.len() == projection.input.schema().len()
             && projection.exprs.iter().all(|e| matches!(e, Expr::Column(_))))
 }
 
 /// `plan`'s region with its inputs replaced, in flattening order, by `inputs`; without the
-/// column-reordering projections when `strip` is set (to compare a region with its
-/// rebuilt form).
+/// projections between its joins when `strip` is set (to compare a region with its rebuilt
+/// form).
 fn rebuild(
     plan: &Arc<LogicalPlan>,
     inputs: &mut VecDeque<Arc<LogicalPlan>>,
@@ -237,7 +239,7 @@ fn rebuild(
             let right = rebuild(&join.right, inputs, strip)?;
             Ok(Arc::new(plan.with_new_inputs(vec![left, right])?))
         }
-        LogicalPlan::Projection(projection) if is_column_reorder(plan) => {
+        LogicalPlan::Projection(projection) if is_column_projection(plan) => {
             let input = rebuild(&projection.input, inputs, strip)?;
             if strip {
                 return Ok(input);
