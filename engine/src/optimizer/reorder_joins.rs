@@ -128,15 +128,18 @@ impl Region {
         }
     }
 
-    /// The inputs whose columns `expr` reads; `None` when a column is in none of them.
+    /// The inputs whose columns `expr` reads; `None` when a column is unqualified or not in
+    /// exactly one input.
     fn inputs_of(&self, expr: &Expr) -> Option<BTreeSet<usize>> {
         let mut out = BTreeSet::new();
         for column in expr.column_refs() {
             column.relation.as_ref()?;
-            let found = self
-                .inputs
-                .iter()
-                .position(|input| input.schema().has_column(&column))?;
+            let mut holding =
+                (0..self.inputs.len()).filter(|i| self.inputs[*i].schema().has_column(&column));
+            let found = holding.next()?;
+            if holding.next().is_some() {
+                return None;
+            }
             out.insert(found);
         }
         Some(out)

@@ -3,11 +3,11 @@
 //! The pass has two halves. First the [`Compiler`] *resolves* everything the QuerySet
 //! recorded — annotations, filters, the selected values, the ordering — into engine
 //! expressions over one FROM clause. It is the [`Resolver`] the expressions module calls back
-//! for every field path: a path through a forward ForeignKey/OneToOne adds a LEFT join once
-//! (a many-to-one LEFT join never repeats rows; the optimizer turns it INNER when a filter
-//! rejects NULLs), `fk` and `fk__pk` stop at the local `<fk>_id` column without a join, a
-//! reverse relation joins the related rows (anew for each `filter()` call, as Django does),
-//! and an unknown name is Django's `FieldError` with its "Choices are: …" list. Annotations
+//! for every field path: a path through a forward ForeignKey/OneToOne adds a join once (a
+//! many-to-one join never repeats rows) — INNER or LEFT as Django's join promotion decides,
+//! see `compiler/join_promotion.rs` —, `fk` and `fk__pk` stop at the local `<fk>_id` column
+//! without a join, a reverse relation joins the related rows (anew for each `filter()` call,
+//! as Django does), and an unknown name is Django's `FieldError` with its "Choices are: …" list. Annotations
 //! and filters are resolved in the order they were called, since that decides which joins
 //! they share. The result is a [`SelectQuery`], from which
 //! [`assemble`](super::select_query::assemble) builds the operators in SQL's logical order:
@@ -20,7 +20,7 @@
 //!         Filter             HAVING: filter() conditions containing aggregates
 //!           Aggregate        GROUP BY (group_by_rule), every aggregate once
 //!             Filter         WHERE
-//!               Join Left    one per relation followed (T2, T3… when a table repeats)
+//!               Join         one per relation followed (T2, T3… when a table repeats)
 //!                 Scan       the model's table, alias = table name
 //! ```
 //!
@@ -354,7 +354,7 @@ impl<'outer> Compiler<'outer> {
         &self.relations[0].alias
     }
 
-    /// Scan of the model's table, then one LEFT join per related path, in creation order.
+    /// Scan of the model's table, then one join per related path, in creation order.
     /// Every scan of a table reads the same snapshot (taken when the table first appeared).
     fn plan_from(&self) -> Result<LogicalPlanBuilder> {
         let scan = |relation: &Relation| {
