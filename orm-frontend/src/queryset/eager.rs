@@ -557,11 +557,16 @@ fn per_parent(base: QuerySet, field: &str, keys: Vec<ScalarValue>) -> QuerySet {
     let mut filtered = unsliced
         .filter(Q::new(format!("{field}__in"), keys))
         .alias([(PREFETCH_ROW, row_number)])
-        .filter(Q::new(format!("{PREFETCH_ROW}__gt"), low as i64));
+        .filter(Q::new(format!("{PREFETCH_ROW}__gt"), row_count(low)));
     if let Some(high) = high {
-        filtered = filtered.filter(Q::new(format!("{PREFETCH_ROW}__lte"), high as i64));
+        filtered = filtered.filter(Q::new(format!("{PREFETCH_ROW}__lte"), row_count(high)));
     }
     filtered
+}
+
+/// A slice bound as the row number it is compared with.
+fn row_count(bound: usize) -> i64 {
+    i64::try_from(bound).unwrap_or(i64::MAX)
 }
 
 /// One ordering item in the opposite direction (`reverse()` on the prefetch QuerySet).
