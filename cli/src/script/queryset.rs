@@ -2422,7 +2422,7 @@ fn related_attribute(
             cached,
         }))));
     }
-    let found = source.related_object(name)?;
+    let found = source.related_object_or_none(name)?;
     let value = match found {
         Some(obj) => instance_value(&interp.db, &target, &obj),
         None => {
