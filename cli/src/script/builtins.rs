@@ -619,7 +619,14 @@ pub fn call_builtin(
             match super::queryset::get_attribute(interp, &args[0], attr) {
                 Ok(v) if name == "getattr" => Ok(v),
                 Ok(_) => Ok(Value::Bool(true)),
-                Err(e) if e.kind == "AttributeError" || e.kind == "FieldError" => {
+                // Django's RelatedObjectDoesNotExist is also an AttributeError: `hasattr(place,
+                // "restaurant")` is False when the reverse one-to-one row is missing.
+                Err(e)
+                    if matches!(
+                        e.kind.as_str(),
+                        "AttributeError" | "FieldError" | "RelatedObjectDoesNotExist"
+                    ) =>
+                {
                     match (name, args.get(2)) {
                         ("hasattr", _) => Ok(Value::Bool(false)),
                         (_, Some(default)) => Ok(default.clone()),
