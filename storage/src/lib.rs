@@ -28,10 +28,10 @@ mod statistics;
 mod table;
 pub mod transaction;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, SnapshotGuard};
 pub use chunk::{Chunk, CHUNK_ROWS};
 pub use error::{Result, StorageError};
-pub use index::{BuiltIndex, IndexDefinition, IndexKind, RowAddress};
+pub use index::{BuiltIndex, ChunkIndex, IndexDefinition, IndexKind, RowAddress};
 pub use locks::{LockManager, LockWait, TxnId};
 pub use row_key::{batch_keys, column_keys, RowKey};
 pub use scalar::ScalarValue;
