@@ -60,18 +60,36 @@ pub(crate) fn declare_constraints(registry: &Registry, model: &Model, table: &Ta
             table.add_index(ordered_index(name, vec![index], vec![false]))?;
         }
         if let Some(relation) = field.relation() {
-            if relation.to_field.is_some() {
-                continue;
-            }
-            let target = if relation.to == "self" {
-                table_name.clone()
+            let target_model = if relation.to == "self" {
+                None
             } else {
-                registry.get(&relation.to)?.table_name()
+                Some(registry.get(&relation.to)?)
+            };
+            let target = target_model.as_deref().unwrap_or(model);
+            // `to_field=` references that (unique) column instead of the primary key.
+            let target_column = match &relation.to_field {
+                Some(to_field) => Some(
+                    target
+                        .fields()
+                        .iter()
+                        .position(|f| f.name() == to_field.as_str())
+                        .ok_or_else(|| {
+                            Error::ImproperlyConfigured(format!(
+                                "{}.{}: (fields.E312) The to_field '{to_field}' doesn't exist on \
+                                 the related model '{}'.",
+                                model.name(),
+                                field.name(),
+                                target.name()
+                            ))
+                        })?,
+                ),
+                None => None,
             };
             table.add_foreign_key(ForeignKeyConstraint {
                 name: format!("{table_name}_{}_fkey", field.column()),
                 column: index,
-                target_table: target,
+                target_table: target.table_name(),
+                target_column,
             });
         }
     }
@@ -267,17 +285,9 @@ impl Database {
             columns,
             condition,
         };
-        // Validate by re-checking every stored row through an empty transaction's view.
-        let version = table.committed();
-        for chunk in version.chunks() {
-            quiver_storage::transaction::check_unique_rows(
-                &table,
-                &version,
-                chunk.batch(),
-                &unique,
-            )
+        // The stored rows must already satisfy it (one pass over their constraint indexes).
+        quiver_storage::transaction::validate_unique(&table, &table.committed(), &unique)
             .map_err(storage_error)?;
-        }
         table.add_unique_constraint(unique);
         Ok(())
     }
