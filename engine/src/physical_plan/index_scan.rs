@@ -54,6 +54,25 @@ impl IndexScanExec {
             }
             IndexKeys::Range { low, high } => index.range(bound_key(low)?, bound_key(high)?)?,
             IndexKeys::Ordered { descending, limit } => index.ordered(*descending, Some(*limit))?,
+            IndexKeys::Prefix {
+                prefix,
+                low,
+                high,
+                order,
+            } => {
+                let prefix = prefix.iter().map(key_of).collect::<Result<Vec<_>>>()?;
+                let (descending, limit) = match order {
+                    Some((descending, limit)) => (*descending, Some(*limit)),
+                    None => (false, None),
+                };
+                index.prefix(
+                    &prefix,
+                    bound_key(low)?,
+                    bound_key(high)?,
+                    descending,
+                    limit,
+                )?
+            }
         };
         let gathered = Arc::new(gather(&scan.snapshot, &addresses)?);
         let rows = gathered.num_rows();

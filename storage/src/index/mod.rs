@@ -394,9 +394,7 @@ impl BuiltIndex {
         descending: bool,
         limit: Option<usize>,
     ) -> Result<Vec<RowAddress>> {
-        self.require_ordered("prefix scans")?;
-        if prefix.len() > self.columns || self.columns < 2 || prefix.iter().any(RowKey::has_null)
-        {
+        if prefix.len() > self.columns || self.columns < 2 || prefix.iter().any(RowKey::has_null) {
             return Err(StorageError::Internal(format!(
                 "a prefix of {} parts on an index of {} columns",
                 prefix.len(),
@@ -405,10 +403,12 @@ impl BuiltIndex {
         }
         let limit = limit.unwrap_or(usize::MAX);
         if prefix.len() == self.columns {
+            // The whole key: a point lookup, which a hash index serves too.
             let mut rows = self.lookup(&[composite(prefix, &[])]);
             rows.truncate(limit);
             return Ok(rows);
         }
+        self.require_ordered("prefix scans")?;
         // Values of the next part, then (only when no bound excludes them) its NULLs, which
         // a composite key sorts first: they are read last ascending and first descending.
         let admits_nulls = matches!((&low, &high), (Bound::Unbounded, Bound::Unbounded));
