@@ -1058,4 +1058,116 @@ mod tests {
         assert!(snapshot.chunks().len() <= 2, "{}", snapshot.chunks().len());
         assert_eq!(contents(&snapshot)[48], (48, -49));
     }
+
+    #[test]
+    fn foreign_keys_to_a_unique_column_are_checked_at_commit() {
+        let (catalog, parent) = catalog();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("parent_v", DataType::Int64, true),
+        ]));
+        let child = catalog.create_table("c", schema).unwrap();
+        child.set_primary_key(0, "c_pkey");
+        child.add_foreign_key(ForeignKeyConstraint {
+            name: "c_parent_v_fkey".into(),
+            column: 1,
+            target_table: "t".into(),
+            target_column: Some(1),
+        });
+        let txn = catalog.begin();
+        txn.insert(&parent, &rows(&parent, &[(1, 100), (2, 200)]))
+            .unwrap();
+        txn.insert(&child, &rows(&child, &[(1, 200)])).unwrap();
+        txn.commit().unwrap();
+        // Referencing a key value (1) instead of the to_field value fails.
+        let txn = catalog.begin();
+        txn.insert(&child, &rows(&child, &[(2, 1)])).unwrap();
+        let err = txn.commit().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Key (parent_v)=(1) is not present in table \"t\"."),
+            "{err}"
+        );
+        // Changing the referenced value of a referenced row fails; of another row it does not.
+        let txn = catalog.begin();
+        txn.update(&parent, &rows(&parent, &[(2, 201)])).unwrap();
+        let err = txn.commit().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Key (v)=(200) is still referenced from table \"c\"."),
+            "{err}"
+        );
+        let txn = catalog.begin();
+        txn.update(&parent, &rows(&parent, &[(1, 101)])).unwrap();
+        txn.commit().unwrap();
+        // Deleting the referenced row while another row takes over its value is fine.
+        let txn = catalog.begin();
+        txn.delete(&parent, &[RowKey::Int(2)]).unwrap();
+        txn.update(&parent, &rows(&parent, &[(1, 200)])).unwrap();
+        txn.commit().unwrap();
+        assert_eq!(contents(&parent.snapshot()), [(1, 200)]);
+    }
+
+    #[test]
+    fn a_pinned_snapshot_reads_one_state_of_every_table() {
+        let (catalog, left) = catalog();
+        let right = catalog.create_table("u", left.schema()).unwrap();
+        right.set_primary_key(0, "u_pkey");
+        let txn = catalog.begin();
+        txn.insert(&left, &rows(&left, &[(1, 10)])).unwrap();
+        txn.insert(&right, &rows(&right, &[(1, 0)])).unwrap();
+        txn.commit().unwrap();
+        let before = catalog.version();
+        let pin = catalog.pin_snapshot();
+        assert_eq!(pin.version(), before);
+        // A transaction on another thread moves 10 from one table to the other meanwhile.
+        let mover = catalog.clone();
+        std::thread::spawn(move || {
+            let (left, right) = (mover.table("t").unwrap(), mover.table("u").unwrap());
+            let txn = mover.begin();
+            txn.update(&left, &rows(&left, &[(1, 0)])).unwrap();
+            txn.update(&right, &rows(&right, &[(1, 10)])).unwrap();
+            txn.commit().unwrap();
+        })
+        .join()
+        .unwrap();
+        assert_eq!(catalog.version(), before + 1);
+        {
+            let _nested = catalog.pin_snapshot();
+            assert_eq!(contents(&right.snapshot()), [(1, 0)]);
+        }
+        assert_eq!(contents(&left.snapshot()), [(1, 10)]);
+        assert_eq!(contents(&right.snapshot()), [(1, 0)]);
+        drop(pin);
+        assert_eq!(contents(&left.snapshot()), [(1, 0)]);
+        assert_eq!(contents(&right.snapshot()), [(1, 10)]);
+    }
+
+    #[test]
+    fn a_one_row_update_reuses_every_untouched_chunks_key_index() {
+        let (catalog, table) = catalog();
+        let n = CHUNK_ROWS as i64 * 3;
+        let all: Vec<(i64, i64)> = (0..n).map(|i| (i, i)).collect();
+        let txn = catalog.begin();
+        txn.insert(&table, &rows(&table, &all)).unwrap();
+        txn.commit().unwrap();
+        let txn = catalog.begin();
+        txn.update(&table, &rows(&table, &[(5, -5)])).unwrap();
+        txn.commit().unwrap();
+        let before = table.snapshot();
+        assert!(before.chunks().iter().all(|c| c.cached_indexes() > 0));
+        let txn = catalog.begin();
+        txn.update(&table, &rows(&table, &[(CHUNK_ROWS as i64 + 1, -1)]))
+            .unwrap();
+        txn.commit().unwrap();
+        let after = table.snapshot();
+        // Only the chunk holding the row, and the chunk of the new image, are new.
+        let shared = after
+            .chunks()
+            .iter()
+            .filter(|c| before.chunks().iter().any(|b| Arc::ptr_eq(b, c)))
+            .count();
+        assert_eq!(shared, after.chunks().len() - 2, "{}", after.chunks().len());
+        assert_eq!(after.num_rows(), n as usize);
+    }
 }

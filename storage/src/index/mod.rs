@@ -93,7 +93,10 @@ pub(crate) enum Indexed<'a> {
 impl Indexed<'_> {
     fn cache_key(&self) -> String {
         match self {
-            Indexed::Declared(definition) => format!("index:{}", definition.name),
+            // Index names are unique per table, and a chunk belongs to one table.
+            Indexed::Declared(definition) => {
+                format!("index:{:?}:{}", definition.kind, definition.name)
+            }
             Indexed::Unique(constraint) => format!("unique:{}", constraint.name),
             Indexed::Column(column) => format!("column:{column}"),
         }
@@ -518,4 +521,240 @@ pub(crate) fn rows_with_keys(
     };
     rows.sort_unstable();
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{AsArray, Int64Array};
+    use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+
+    use super::*;
+
+    fn version(values: &[Option<i64>]) -> TableVersion {
+        let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
+        let half = values.len() / 2;
+        let chunk = |part: &[Option<i64>]| {
+            Chunk::new(
+                RecordBatch::try_new(
+                    Arc::clone(&schema),
+                    vec![Arc::new(part.iter().copied().collect::<Int64Array>())],
+                )
+                .unwrap(),
+            )
+        };
+        TableVersion::from_chunks(1, vec![chunk(&values[..half]), chunk(&values[half..])])
+    }
+
+    fn values(version: &TableVersion, addresses: &[RowAddress]) -> Vec<Option<i64>> {
+        let gathered = gather(version, addresses).unwrap();
+        gathered
+            .chunks()
+            .iter()
+            .flat_map(|c| {
+                c.batch()
+                    .column(0)
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    fn definition(kind: IndexKind) -> IndexDefinition {
+        IndexDefinition {
+            name: "x_idx".into(),
+            columns: vec![0],
+            descending: vec![false],
+            kind,
+            condition: None,
+        }
+    }
+
+    #[test]
+    fn point_range_and_ordered_reads() {
+        let v = version(&[Some(5), None, Some(1), Some(5), Some(9), Some(3)]);
+        let hash = BuiltIndex::build(&definition(IndexKind::Hash), &v).unwrap();
+        assert_eq!(
+            values(&v, &hash.lookup(&[RowKey::Int(5), RowKey::Int(7)])),
+            [Some(5), Some(5)]
+        );
+        assert!(hash.range(Bound::Unbounded, Bound::Unbounded).is_err());
+        let ordered = BuiltIndex::build(&definition(IndexKind::Ordered), &v).unwrap();
+        assert_eq!(ordered.len(), 6);
+        let range = ordered
+            .range(
+                Bound::Included(RowKey::Int(3)),
+                Bound::Excluded(RowKey::Int(9)),
+            )
+            .unwrap();
+        assert_eq!(values(&v, &range), [Some(3), Some(5), Some(5)]);
+        assert_eq!(
+            values(&v, &ordered.ordered(false, Some(2)).unwrap()),
+            [Some(1), Some(3)]
+        );
+        assert_eq!(
+            values(&v, &ordered.ordered(true, Some(3)).unwrap()),
+            [None, Some(9), Some(5)]
+        );
+        assert_eq!(
+            values(&v, &ordered.ordered(false, None).unwrap()),
+            [Some(1), Some(3), Some(5), Some(5), Some(9), None]
+        );
+    }
+
+    #[test]
+    fn partial_indexes_hold_only_accepted_rows() {
+        let v = version(&[Some(1), Some(2), Some(3), Some(4)]);
+        let mut partial = definition(IndexKind::Ordered);
+        partial.condition = Some(Arc::new(|batch: &RecordBatch| {
+            Ok(batch
+                .column(0)
+                .as_primitive::<Int64Type>()
+                .iter()
+                .map(|v| v.map(|v| v % 2 == 0))
+                .collect())
+        }));
+        let index = BuiltIndex::build(&partial, &v).unwrap();
+        assert_eq!(index.len(), 2);
+        assert_eq!(
+            values(&v, &index.ordered(false, None).unwrap()),
+            [Some(2), Some(4)]
+        );
+    }
+
+    /// Two chunks of `(a, b)` rows.
+    fn pairs(rows: &[(i64, Option<i64>)]) -> TableVersion {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("b", DataType::Int64, true),
+        ]));
+        let chunk = |part: &[(i64, Option<i64>)]| {
+            Chunk::new(
+                RecordBatch::try_new(
+                    Arc::clone(&schema),
+                    vec![
+                        Arc::new(part.iter().map(|r| r.0).collect::<Int64Array>()),
+                        Arc::new(part.iter().map(|r| r.1).collect::<Int64Array>()),
+                    ],
+                )
+                .unwrap(),
+            )
+        };
+        let half = rows.len() / 2;
+        TableVersion::from_chunks(1, vec![chunk(&rows[..half]), chunk(&rows[half..])])
+    }
+
+    fn b_values(version: &TableVersion, addresses: &[RowAddress]) -> Vec<Option<i64>> {
+        let gathered = gather(version, addresses).unwrap();
+        gathered
+            .chunks()
+            .iter()
+            .flat_map(|c| {
+                c.batch()
+                    .column(1)
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn composite_prefix_scans_order_the_next_column_with_postgres_null_placement() {
+        let v = pairs(&[
+            (1, Some(5)),
+            (2, Some(7)),
+            (1, None),
+            (1, Some(9)),
+            (1, Some(2)),
+            (2, None),
+            (1, Some(7)),
+            (0, Some(8)),
+        ]);
+        let definition = IndexDefinition {
+            name: "ab".into(),
+            columns: vec![0, 1],
+            descending: vec![false, true],
+            kind: IndexKind::Ordered,
+            condition: None,
+        };
+        let index = BuiltIndex::build(&definition, &v).unwrap();
+        let one = [RowKey::Int(1)];
+        let scan = |low, high, descending, limit| {
+            b_values(
+                &v,
+                &index.prefix(&one, low, high, descending, limit).unwrap(),
+            )
+        };
+        use Bound::{Excluded, Included, Unbounded};
+        assert_eq!(
+            scan(Unbounded, Unbounded, true, None),
+            [None, Some(9), Some(7), Some(5), Some(2)]
+        );
+        assert_eq!(scan(Unbounded, Unbounded, true, Some(2)), [None, Some(9)]);
+        assert_eq!(
+            scan(Unbounded, Unbounded, false, Some(3)),
+            [Some(2), Some(5), Some(7)]
+        );
+        assert_eq!(
+            scan(Unbounded, Unbounded, false, None),
+            [Some(2), Some(5), Some(7), Some(9), None]
+        );
+        // Bounds on the next column exclude its NULLs.
+        assert_eq!(
+            scan(Excluded(RowKey::Int(5)), Unbounded, false, None),
+            [Some(7), Some(9)]
+        );
+        assert_eq!(
+            scan(Unbounded, Included(RowKey::Int(7)), true, None),
+            [Some(7), Some(5), Some(2)]
+        );
+        assert!(scan(
+            Included(RowKey::Int(8)),
+            Excluded(RowKey::Int(8)),
+            false,
+            None
+        )
+        .is_empty());
+        // The whole key is a point lookup; an empty prefix orders by the first column.
+        let whole = index
+            .prefix(
+                &[RowKey::Int(2), RowKey::Int(7)],
+                Unbounded,
+                Unbounded,
+                false,
+                None,
+            )
+            .unwrap();
+        assert_eq!(b_values(&v, &whole), [Some(7)]);
+        assert_eq!(
+            b_values(&v, &index.ordered(false, Some(1)).unwrap()),
+            [Some(8)]
+        );
+        assert!(index
+            .prefix(&[RowKey::Null], Unbounded, Unbounded, false, None)
+            .is_err());
+    }
+
+    #[test]
+    fn a_new_version_reuses_the_indexes_of_the_chunks_it_shares() {
+        let v = version(&[Some(1), Some(2), Some(3), Some(4)]);
+        let definition = definition(IndexKind::Ordered);
+        let first = BuiltIndex::build(&definition, &v).unwrap();
+        let fresh = Chunk::new(v.chunks()[1].batch().slice(0, 1));
+        let next = TableVersion::from_chunks(2, vec![Arc::clone(&v.chunks()[0]), fresh]);
+        let second = BuiltIndex::build(&definition, &next).unwrap();
+        assert!(Arc::ptr_eq(
+            &first.chunk_indexes()[0],
+            &second.chunk_indexes()[0]
+        ));
+        assert!(!Arc::ptr_eq(
+            &first.chunk_indexes()[1],
+            &second.chunk_indexes()[1]
+        ));
+        assert_eq!(
+            values(&next, &second.ordered(true, None).unwrap()),
+            [Some(3), Some(2), Some(1)]
+        );
+    }
 }
