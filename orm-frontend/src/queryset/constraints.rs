@@ -8,10 +8,14 @@
 //! `DEFERRABLE INITIALLY DEFERRED`). NOT NULL is checked where values are built, with
 //! PostgreSQL's wording, and again by the table's schema.
 //!
-//! `Meta.constraints` entries (`CheckConstraint`, `UniqueConstraint` with `condition=`) are
-//! added to a registered model with [`Database::add_check_constraint`] and
-//! [`Database::add_unique_constraint`]; their conditions are compiled once by the QuerySet
-//! compiler and evaluated on written rows by the engine's physical expressions.
+//! `Meta.constraints` entries (`CheckConstraint`, `UniqueConstraint` with `condition=`) and
+//! named or partial `Meta.indexes` are declared on the model builder
+//! ([`Model::constraint`], [`Model::index_spec`]) and put on the table right after the model is
+//! registered ([`declare_meta`]), or added to a registered model later with
+//! [`Database::add_check_constraint`], [`Database::add_unique_constraint`] and
+//! [`Database::add_index`]. Their conditions are compiled once by the QuerySet compiler and
+//! evaluated on written rows by the engine's physical expressions; unique constraints are
+//! checked through the storage layer's per-chunk indexes of each constraint.
 
 use std::sync::Arc;
 
@@ -25,7 +29,7 @@ use quiver_storage::{
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::expressions::Q;
-use crate::model::{Model, Registry};
+use crate::model::{MetaConstraint, Model, Registry};
 use crate::queryset::storage_error;
 
 /// Puts `model`'s primary key, unique fields, `unique_together` sets and foreign keys on
@@ -146,9 +150,25 @@ pub(crate) fn declare_constraints(registry: &Registry, model: &Model, table: &Ta
     Ok(())
 }
 
+/// Declares `model`'s `Meta.constraints` and named `Meta.indexes` ([`Model::constraint`],
+/// [`Model::index_spec`]) once it is registered: their conditions are QuerySet filters on the
+/// model, compiled against the registered model.
+pub(crate) fn declare_meta(db: &Database, model: &Model) -> Result<()> {
+    for spec in model.index_specs() {
+        db.add_index(model.name(), spec.clone())?;
+    }
+    for constraint in model.constraints() {
+        match constraint {
+            MetaConstraint::Unique(spec) => db.add_unique_constraint(model.name(), spec.clone())?,
+            MetaConstraint::Check(check) => db.add_check_constraint(model.name(), check.clone())?,
+        }
+    }
+    Ok(())
+}
+
 /// `models.Index(fields=[...], name=..., condition=Q(...))`, added with
 /// [`Database::add_index`]: composite, descending (`"-created"`), partial, hash or ordered.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IndexSpec {
     /// The index name (shown by EXPLAIN).
     pub name: String,
@@ -188,7 +208,7 @@ impl IndexSpec {
 }
 
 /// `models.CheckConstraint(condition=Q(...), name=...)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckConstraint {
     /// The constraint's name (in error messages).
     pub name: String,
@@ -207,7 +227,7 @@ impl CheckConstraint {
 }
 
 /// `models.UniqueConstraint(fields=[...], name=..., condition=Q(...))`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UniqueConstraintSpec {
     /// The constraint's name.
     pub name: String,
