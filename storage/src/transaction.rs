@@ -689,7 +689,7 @@ fn present_values(
     if wanted.is_empty() {
         return Ok(present);
     }
-    let indexed = Indexed::Column(column);
+    let indexed = Indexed::Columns(std::slice::from_ref(&column));
     for chunk in version.chunks() {
         let index = indexed.of(chunk)?;
         if wanted.len() <= index.len() {

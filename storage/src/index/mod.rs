@@ -86,8 +86,8 @@ pub(crate) enum Indexed<'a> {
     Declared(&'a IndexDefinition),
     /// A unique constraint: the rows taking part in it (condition TRUE, no NULL part).
     Unique(&'a UniqueConstraint),
-    /// One column's non-NULL values (primary and foreign key look-ups).
-    Column(usize),
+    /// Non-NULL values of some columns (primary, foreign and unique key look-ups).
+    Columns(&'a [usize]),
 }
 
 impl Indexed<'_> {
@@ -98,7 +98,7 @@ impl Indexed<'_> {
                 format!("index:{:?}:{}", definition.kind, definition.name)
             }
             Indexed::Unique(constraint) => format!("unique:{}", constraint.name),
-            Indexed::Column(column) => format!("column:{column}"),
+            Indexed::Columns(columns) => format!("columns:{columns:?}"),
         }
     }
 
@@ -123,8 +123,8 @@ impl Indexed<'_> {
                 IndexKind::Hash,
                 false,
             ),
-            Indexed::Column(column) => {
-                ChunkIndex::build(batch, &[*column], None, IndexKind::Hash, false)
+            Indexed::Columns(columns) => {
+                ChunkIndex::build(batch, columns, None, IndexKind::Hash, false)
             }
         }
     }
@@ -507,7 +507,7 @@ pub(crate) fn rows_with_keys(
     column: usize,
     keys: &HashSet<&RowKey>,
 ) -> Result<Vec<u32>> {
-    let index = Indexed::Column(column).of(chunk)?;
+    let index = Indexed::Columns(&[column]).of(chunk)?;
     let mut rows: Vec<u32> = if keys.len() <= index.len() {
         keys.iter()
             .flat_map(|k| index.get(k).iter().copied())
@@ -521,6 +521,70 @@ pub(crate) fn rows_with_keys(
     };
     rows.sort_unstable();
     Ok(rows)
+}
+
+/// For each of `keys` (values of `columns`, non-NULL) that some row of `version` holds, that
+/// row's value of `key_column` (its primary key), through each chunk's cached hash index on
+/// the columns: what `bulk_create(ignore_conflicts=)` and `update_conflicts=` need to know,
+/// without reading the table.
+pub fn key_owners(
+    version: &TableVersion,
+    columns: &[usize],
+    key_column: usize,
+    keys: &HashSet<RowKey>,
+) -> Result<HashMap<RowKey, RowKey>> {
+    let mut owners = HashMap::new();
+    if keys.is_empty() {
+        return Ok(owners);
+    }
+    let indexed = Indexed::Columns(columns);
+    for chunk in version.chunks() {
+        let index = indexed.of(chunk)?;
+        let found: Vec<(&RowKey, u32)> = if keys.len() <= index.len() {
+            keys.iter()
+                .flat_map(|k| index.get(k).iter().map(move |&row| (k, row)))
+                .collect()
+        } else {
+            index
+                .keyed()
+                .filter(|(k, _)| keys.contains(*k))
+                .flat_map(|(k, rows)| rows.iter().map(move |&row| (k, row)))
+                .collect()
+        };
+        if found.is_empty() {
+            continue;
+        }
+        let rows = arrow::array::UInt32Array::from_iter_values(found.iter().map(|f| f.1));
+        let owner_keys = crate::column_keys(&arrow::compute::take(
+            chunk.batch().column(key_column),
+            &rows,
+            None,
+        )?)?;
+        for ((key, _), owner) in found.into_iter().zip(owner_keys) {
+            owners.insert(key.clone(), owner);
+        }
+    }
+    Ok(owners)
+}
+
+/// The rows of `version` whose `key_column` holds one of `keys`, through each chunk's key
+/// index (chunks without any of them are not read).
+pub fn rows_by_key(
+    version: &TableVersion,
+    key_column: usize,
+    keys: &HashSet<RowKey>,
+) -> Result<Vec<RecordBatch>> {
+    let wanted: HashSet<&RowKey> = keys.iter().collect();
+    let mut out = Vec::new();
+    for chunk in version.chunks() {
+        let rows = rows_with_keys(chunk, key_column, &wanted)?;
+        if rows.is_empty() {
+            continue;
+        }
+        let indices = arrow::array::UInt32Array::from(rows);
+        out.push(arrow::compute::take_record_batch(chunk.batch(), &indices)?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
