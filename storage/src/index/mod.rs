@@ -417,13 +417,13 @@ impl BuiltIndex {
         let admits_nulls = matches!((&low, &high), (Bound::Unbounded, Bound::Unbounded));
         let start = match &low {
             Bound::Unbounded => Bound::Excluded(composite(prefix, &[RowKey::Null, after_all()])),
-            Bound::Included(v) => Bound::Included(composite(prefix, &[v.clone()])),
+            Bound::Included(v) => Bound::Included(composite(prefix, std::slice::from_ref(v))),
             Bound::Excluded(v) => Bound::Excluded(composite(prefix, &[v.clone(), after_all()])),
         };
         let end = match &high {
             Bound::Unbounded => Bound::Excluded(composite(prefix, &[after_all()])),
             Bound::Included(v) => Bound::Excluded(composite(prefix, &[v.clone(), after_all()])),
-            Bound::Excluded(v) => Bound::Excluded(composite(prefix, &[v.clone()])),
+            Bound::Excluded(v) => Bound::Excluded(composite(prefix, std::slice::from_ref(v))),
         };
         let null_start = Bound::Included(composite(prefix, &[RowKey::Null]));
         let null_end = Bound::Excluded(composite(prefix, &[RowKey::Null, after_all()]));
