@@ -133,6 +133,33 @@ fn meta_constraints_and_to_field_match_django() {
 }
 
 #[test]
+fn db_constraint_false_leaves_a_foreign_key_unchecked() {
+    let db = Database::new();
+    db.register(Model::new("Shop").field("code", CharField::new(10).unique()))
+        .unwrap();
+    db.register(
+        Model::new("Visit").field(
+            "shop",
+            ForeignKey::new("Shop", OnDelete::DoNothing)
+                .to_field("code")
+                .db_constraint(false),
+        ),
+    )
+    .unwrap();
+    db.objects("Visit")
+        .create([("shop_id", "nowhere".into())])
+        .unwrap();
+    assert_eq!(db.objects("Visit").count().unwrap(), 1);
+    assert_eq!(
+        db.objects("Visit")
+            .filter(q!(shop__isnull = true))
+            .count()
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
 fn meta_declarations_with_bad_fields_refuse_the_model_and_leave_nothing_behind() {
     let db = Database::new();
     let err = db
@@ -144,6 +171,30 @@ fn meta_declarations_with_bad_fields_refuse_the_model_and_leave_nothing_behind()
         .unwrap_err();
     assert_eq!(err.django_name(), "FieldError", "{err}");
     assert!(db.model("Thing").is_err());
+    assert!(db.catalog().table("thing").is_err());
+    // Django's ValueErrors for declarations without fields.
+    let err = db
+        .register(
+            Model::new("Thing")
+                .field("x", IntegerField::new())
+                .index_spec(IndexSpec::new(Vec::<String>::new(), "thing_idx")),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "At least one field is required to define an index."
+    );
+    let err = db
+        .register(
+            Model::new("Thing")
+                .field("x", IntegerField::new())
+                .constraint(UniqueConstraintSpec::new(
+                    Vec::<String>::new(),
+                    "thing_uniq",
+                )),
+        )
+        .unwrap_err();
+    assert_eq!(err.django_name(), "ValueError");
     assert!(db.catalog().table("thing").is_err());
     // The same model registers once fixed.
     db.register(

@@ -63,7 +63,7 @@ pub(crate) fn declare_constraints(registry: &Registry, model: &Model, table: &Ta
             let name = format!("{table_name}_{}_idx", field.column());
             table.add_index(ordered_index(name, vec![index], vec![false]))?;
         }
-        if let Some(relation) = field.relation() {
+        if let Some(relation) = field.relation().filter(|_| field.spec().db_constraint) {
             let target_model = if relation.to == "self" {
                 None
             } else {
@@ -291,6 +291,12 @@ impl Database {
     ) -> Result<()> {
         let model = self.model(model)?;
         let table = self.catalog().table(&model.table_name())?;
+        if constraint.fields.is_empty() {
+            return Err(Error::ValueError(
+                "At least one field or expression is required to define a unique constraint."
+                    .into(),
+            ));
+        }
         let columns = constraint
             .fields
             .iter()
@@ -317,6 +323,11 @@ impl Database {
     pub fn add_index(&self, model: &str, spec: IndexSpec) -> Result<()> {
         let model = self.model(model)?;
         let table = self.catalog().table(&model.table_name())?;
+        if spec.fields.is_empty() {
+            return Err(Error::ValueError(
+                "At least one field is required to define an index.".into(),
+            ));
+        }
         let mut columns = Vec::new();
         let mut descending = Vec::new();
         for name in &spec.fields {
