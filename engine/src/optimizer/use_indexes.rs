@@ -27,7 +27,7 @@
 //!
 //! ```text
 //! Sort: T0.created DESC NULLS FIRST, fetch=10
-//!   Scan: order AS T0 filters=[(T0.customer_id = 1)] index=order_customer_created_idx prefix=[1] order=desc limit=10
+//!   Scan: order AS T0 filters=[(T0.customer_id = 1)] index=order_customer_id_created_idx prefix=[1] order=desc limit=10
 //! ``` Switch the rule off with `SessionConfig::disable_rule("use_indexes")`;
 //! the same switch turns off the physical planner's index nested loop join
 //! (`physical_plan/index_nested_loop_join.rs`), which reads a join's indexed inner table through
