@@ -67,6 +67,8 @@ pub(crate) enum AggregateItem {
 
 /// Compiles the rows a QuerySet returns.
 pub(crate) fn compile(qs: &QuerySet) -> Result<CompiledQuery> {
+    // One committed state of the whole database for every table the query reads.
+    let _snapshot = qs.db.catalog().pin_snapshot();
     if let Some(derived) = &qs.query.derived {
         let source = super::set_operations::derived_source(qs, derived)?;
         return super::set_operations::compile_derived(qs, source);
@@ -93,6 +95,7 @@ pub(crate) fn compile_aggregate(
     qs: &QuerySet,
     items: Vec<(String, AggregateItem)>,
 ) -> Result<CompiledQuery> {
+    let _snapshot = qs.db.catalog().pin_snapshot();
     if let Some(derived) = &qs.query.derived {
         let source = super::set_operations::derived_source(qs, derived)?;
         return super::set_operations::compile_derived_aggregate(qs, source, items);
