@@ -15,7 +15,7 @@ mod set_operations;
 pub use builder::LogicalPlanBuilder;
 pub use cte::{Cte, RecursiveQuery, WorkTable};
 pub use plan::{
-    Aggregate, Distinct, DistinctOn, Filter, IndexKeys, IndexLookup, Join, JoinType, Limit,
+    Aggregate, Distinct, DistinctOn, Filter, IndexKeys, IndexLookup, Join, JoinType, Limit, MARK_COLUMN,
     LogicalPlan, PartitionFetch, Projection, Scan, Sort, SubqueryAlias, Values, Window,
 };
 pub use schema::{PlanSchema, PlanSchemaRef, QualifiedField};

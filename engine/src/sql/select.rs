@@ -556,13 +556,22 @@ impl SelectBuilder {
     }
 
     fn join(&mut self, join: &Join) -> Result<Select> {
+        if join.join_type == JoinType::LeftMark {
+            // Only the optimizer makes mark joins, from an EXISTS that the plan before
+            // optimization (what `QuerySet::sql()` renders) still spells out.
+            return Err(EngineError::Plan(
+                "a mark join has no SQL form; render the plan before decorrelation".into(),
+            ));
+        }
         let mut left = self.build(&join.left)?;
         let mut right = self.build(&join.right)?;
         let (left_outer, right_outer) = match join.join_type {
             JoinType::Left => (false, true),
             JoinType::Right => (true, false),
             JoinType::Full => (true, true),
-            JoinType::Inner | JoinType::LeftSemi | JoinType::LeftAnti => (false, false),
+            JoinType::Inner | JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => {
+                (false, false)
+            }
         };
         let full = join.join_type == JoinType::Full;
         // A null-extended side must produce NULL in every column of an unmatched row, which
