@@ -159,6 +159,32 @@ fn flat(qs: &QuerySet, name: &str) -> Actual {
     }
 }
 
+/// `list(values_list(...))`: one list per row, the columns in `names`' order.
+fn tuples(qs: &QuerySet, names: &[&str]) -> Actual {
+    match qs.fetch() {
+        Ok(result) => Actual::List(
+            result
+                .iter()
+                .map(|row| {
+                    Actual::List(
+                        names
+                            .iter()
+                            .map(|n| {
+                                row.get_value(n)
+                                    .map_or(Actual::Null, |v| crate::semantics::scalar(&v))
+                            })
+                            .collect(),
+                    )
+                })
+                .collect(),
+        ),
+        Err(e) => Actual::Error {
+            name: e.django_name().to_owned(),
+            message: e.to_string(),
+        },
+    }
+}
+
 fn customers(db: &Database) -> QuerySet {
     db.objects("Customer").order_by(["name"])
 }
@@ -207,6 +233,148 @@ fn has_orders_and_exists_filters() {
             "name",
         )
     });
+}
+
+/// EXISTS and IN as values: `check` runs each with the mark join (decorrelated) and with the
+/// once-per-key evaluation; both must give Django's answer, NULLs included.
+#[test]
+fn exists_and_in_as_values_combined_negated_and_over_nulls() {
+    let visit_regions = |db: &Database| {
+        db.objects("Visit")
+            .filter(Q::new("customer", OuterRef("pk")))
+            .values(["region"])
+    };
+    check("exists_and_q_annotation", |db| {
+        let paid = Exists(orders_of(db).filter(q!(status = "paid")));
+        rows(
+            &customers(db)
+                .annotate([("x", Q::from(paid) & q!(region = "EU"))])
+                .values(["name", "x"]),
+        )
+    });
+    check("exists_or_filter", |db| {
+        let big = Exists(orders_of(db).filter(q!(amount__gt = 200)));
+        flat(
+            &customers(db).filter(Q::from(big) | q!(region = "US")),
+            "name",
+        )
+    });
+    check("exists_or_exists_annotation", |db| {
+        let small = Exists(orders_of(db).filter(q!(amount__lt = 20)));
+        let visited = Exists(db.objects("Visit").filter(Q::new("customer", OuterRef("pk"))));
+        rows(
+            &customers(db)
+                .annotate([("x", small | visited)])
+                .values(["name", "x"]),
+        )
+    });
+    check("not_exists_annotation", |db| {
+        rows(
+            &customers(db)
+                .annotate([("none", !Exists(orders_of(db)))])
+                .values(["name", "none"]),
+        )
+    });
+    check("filter_on_exists_annotation", |db| {
+        let paid = Exists(orders_of(db).filter(q!(status = "paid")));
+        flat(
+            &customers(db)
+                .annotate([("has", paid)])
+                .filter(q!(has = false)),
+            "name",
+        )
+    });
+    check("in_as_value_with_nulls", |db| {
+        rows(
+            &customers(db)
+                .annotate([("x", Q::new("region__in", visit_regions(db)))])
+                .values(["name", "x"]),
+        )
+    });
+    check("not_in_as_value_with_nulls", |db| {
+        rows(
+            &customers(db)
+                .annotate([("x", !Q::new("region__in", visit_regions(db)))])
+                .values(["name", "x"]),
+        )
+    });
+    check("pk_in_as_value", |db| {
+        let big = db
+            .objects("Order")
+            .filter(Q::new("customer", OuterRef("pk")) & q!(amount__gt = 60))
+            .values(["customer"]);
+        rows(
+            &customers(db)
+                .annotate([("x", Q::new("pk__in", big))])
+                .values(["name", "x"]),
+        )
+    });
+    check("exists_in_when_with_or", |db| {
+        let cancelled = Exists(orders_of(db).filter(q!(status = "cancelled")));
+        let kind = Case([When(
+            Q::from(cancelled) | q!(region__isnull = true),
+            Value("odd"),
+        )])
+        .default(Value("plain"));
+        rows(
+            &customers(db)
+                .annotate([("kind", kind)])
+                .values(["name", "kind"]),
+        )
+    });
+}
+
+#[test]
+fn exists_as_a_value_is_one_mark_join_in_explain() {
+    let optimized = |decorrelate: bool, qs: &dyn Fn(&Database) -> QuerySet| {
+        let db = shop(decorrelate);
+        let text = qs(&db).explain().expect("explain");
+        text.split("== Optimized logical plan ==")
+            .nth(1)
+            .unwrap_or_default()
+            .split("== Physical plan ==")
+            .collect::<Vec<_>>()
+            .join("\n== Physical plan ==")
+    };
+    let has_orders = |db: &Database| {
+        customers(db)
+            .annotate([("has_orders", Exists(orders_of(db)))])
+            .values(["name", "has_orders"])
+    };
+    let with = optimized(true, &has_orders);
+    assert_eq!(with.matches("Join: LeftMark").count(), 1, "{with}");
+    assert!(with.contains("HashJoinExec: LEFT MARK JOIN"), "{with}");
+    assert!(!with.contains("<subquery>"), "{with}");
+    let without = optimized(false, &has_orders);
+    assert!(!without.contains("LeftMark"), "{without}");
+    assert!(without.contains("EXISTS (<subquery>)"), "{without}");
+    // A nullable IN needs a second mark for its NULL outcome; a NOT NULL one does not.
+    let nullable_in = |db: &Database| {
+        customers(db).annotate([(
+            "x",
+            Q::new(
+                "region__in",
+                db.objects("Visit")
+                    .filter(Q::new("customer", OuterRef("pk")))
+                    .values(["region"]),
+            ),
+        )])
+    };
+    let plan = optimized(true, &nullable_in);
+    assert_eq!(plan.matches("Join: LeftMark").count(), 2, "{plan}");
+    let pk_in = |db: &Database| {
+        customers(db).annotate([(
+            "x",
+            Q::new(
+                "pk__in",
+                db.objects("Order")
+                    .filter(Q::new("customer", OuterRef("pk")))
+                    .values(["customer"]),
+            ),
+        )])
+    };
+    let plan = optimized(true, &pk_in);
+    assert_eq!(plan.matches("Join: LeftMark").count(), 1, "{plan}");
 }
 
 #[test]
@@ -461,6 +629,17 @@ fn set_operations_follow_djangos_rules() {
                 .intersection([buyers(db)])
                 .annotate([("n", Value(1))]),
         )
+    });
+    check("union_names_of_first", |db| {
+        let first = db
+            .objects("Customer")
+            .filter(q!(name = "Ann"))
+            .values_list(["name", "region"]);
+        let second = db
+            .objects("Visit")
+            .filter(q!(region = "US"))
+            .values_list(["region", "region"]);
+        tuples(&first.union([second], false).order_by(["name"]), &["name", "region"])
     });
     check("union_slice", |db| {
         let names = db.objects("Customer").values(["name"]);
