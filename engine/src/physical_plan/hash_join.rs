@@ -853,6 +853,10 @@ mod tests {
                 JoinType::LeftSemi if !partners.is_empty() => out.push(row_text(Some(l))),
                 JoinType::LeftAnti if partners.is_empty() => out.push(row_text(Some(l))),
                 JoinType::LeftSemi | JoinType::LeftAnti => {}
+                JoinType::LeftMark => {
+                    let mark = if partners.is_empty() { "false" } else { "true" };
+                    out.push([row_text(Some(l)), vec![mark.to_string()]].concat());
+                }
                 _ => {
                     for r in &partners {
                         out.push([row_text(Some(l)), row_text(Some(r))].concat());
@@ -884,8 +888,10 @@ mod tests {
             .iter()
             .map(|f| nullable(f, left_nullable))
             .collect();
-        if !matches!(join_type, JoinType::LeftSemi | JoinType::LeftAnti) {
-            fields.extend(right.fields().iter().map(|f| nullable(f, right_nullable)));
+        match join_type {
+            JoinType::LeftSemi | JoinType::LeftAnti => {}
+            JoinType::LeftMark => fields.push(Field::new("mark", DataType::Boolean, false)),
+            _ => fields.extend(right.fields().iter().map(|f| nullable(f, right_nullable))),
         }
         Arc::new(Schema::new(fields))
     }
@@ -955,13 +961,14 @@ mod tests {
         out
     }
 
-    const ALL: [JoinType; 6] = [
+    const ALL: [JoinType; 7] = [
         JoinType::Inner,
         JoinType::Left,
         JoinType::Right,
         JoinType::Full,
         JoinType::LeftSemi,
         JoinType::LeftAnti,
+        JoinType::LeftMark,
     ];
 
     #[test]
