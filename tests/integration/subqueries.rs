@@ -1039,3 +1039,113 @@ fn subqueries_in_ordering_filter_values_and_aggregates() {
         )
     });
 }
+
+/// `CTE(qs, materialized=…)`: results agree whichever way the CTE runs; the plans differ. A
+/// CTE read once (or `materialized=False`) is inlined, so a filter on its grouping key reaches
+/// the scan; `materialized=True` keeps it a boundary and runs it once.
+#[test]
+fn materialized_and_inlined_ctes_agree_and_plan_differently() {
+    let db = trees();
+    let totals = |materialized: Option<bool>| {
+        let cte = CTE::new(
+            db.objects("Order")
+                .values(["customer"])
+                .annotate([("total", Sum("amount"))]),
+        )
+        .name("totals");
+        match materialized {
+            Some(m) => cte.materialized(m),
+            None => cte,
+        }
+    };
+    // django-cte (same fixture): `with_cte(totals, select=totals.queryset())
+    //     .filter(customer__lte=2).order_by("customer").values_list("customer", "total")`
+    // gives [[1, 420], [2, 40]] with materialized=True, False and unset.
+    for materialized in [Some(true), Some(false), None] {
+        let qs = totals(materialized)
+            .queryset()
+            .filter(q!(customer__lte = 2))
+            .order_by(["customer"])
+            .values_list(["customer", "total"]);
+        let rows = qs.fetch().expect("runs");
+        assert_eq!(rows.column::<i64>("customer").expect("ints"), [1, 2]);
+        assert_eq!(rows.column::<i64>("total").expect("ints"), [420, 40]);
+        let explain = qs.explain().expect("explain");
+        let physical = explain
+            .split("== Physical plan ==")
+            .nth(1)
+            .unwrap_or_default();
+        let optimized = explain
+            .split("== Optimized logical plan ==")
+            .nth(1)
+            .unwrap_or_default();
+        // Inlined, the filter on the grouping key goes below the aggregate into the scan.
+        let pushed = optimized.contains("filters=[(order.customer_id <= 2)]");
+        if materialized == Some(true) {
+            assert!(optimized.contains("Cte: totals materialized"), "{explain}");
+            assert!(physical.contains("MaterializedCteExec: totals"), "{explain}");
+            assert!(!pushed, "{explain}");
+        } else {
+            assert!(!optimized.contains("Cte:"), "{explain}");
+            assert!(!physical.contains("MaterializedCteExec"), "{explain}");
+            assert!(pushed, "{explain}");
+        }
+        assert!(
+            qs.sql()
+                .expect("sql")
+                .starts_with(match materialized {
+                    Some(true) => "WITH \"totals\" AS MATERIALIZED (",
+                    Some(false) => "WITH \"totals\" AS NOT MATERIALIZED (",
+                    None => "WITH \"totals\" AS (",
+                }),
+            "{}",
+            qs.sql().unwrap_or_default()
+        );
+    }
+}
+
+/// A CTE read twice in one query runs once by default (PostgreSQL 12+), twice when
+/// `materialized=False`; either way the answer is the same.
+#[test]
+fn a_cte_read_twice_is_computed_once_unless_not_materialized() {
+    let db = trees();
+    for materialized in [None, Some(false)] {
+        let base = CTE::new(
+            db.objects("Order")
+                .values(["customer"])
+                .annotate([("total", Sum("amount"))]),
+        )
+        .name("totals");
+        let totals = match materialized {
+            Some(m) => base.materialized(m),
+            None => base,
+        };
+        // Customers joined with their total, keeping those whose total is above the
+        // smallest one (a second read of the CTE, in a subquery).
+        let smallest = totals
+            .queryset()
+            .order_by(["total"])
+            .values(["total"])
+            .slice(0..1);
+        let qs = totals
+            .join(db.objects("Customer"), [("id", totals.col("customer"))])
+            .annotate([("total", totals.col("total"))])
+            .filter(Q::new("total__gt", Subquery(smallest)))
+            .order_by(["name"])
+            .values(["name", "total"]);
+        let rows = qs.fetch().expect("runs");
+        assert_eq!(rows.column::<String>("name").expect("names"), ["Ann", "Bob"]);
+        assert_eq!(rows.column::<i64>("total").expect("ints"), [420, 40]);
+        let explain = qs.explain().expect("explain");
+        let optimized = explain
+            .split("== Optimized logical plan ==")
+            .nth(1)
+            .unwrap_or_default();
+        let shared = optimized.matches("Cte: totals materialized").count();
+        if materialized.is_none() {
+            assert_eq!(shared, 2, "{explain}");
+        } else {
+            assert_eq!(shared, 0, "{explain}");
+        }
+    }
+}

@@ -8,13 +8,16 @@
 //! materialized never reaches this operator: the `inline_ctes` rule turns it into its query
 //! under the CTE's name, so filters push into it as PostgreSQL 12+ does.
 //!
-//! The registry of shared results lives for one call of `create_physical_plan` at the top
-//! (the planner enters it). Plans made later at run time — the per-key runs of a subquery
-//! the optimizer could not decorrelate, the rounds of a recursive query — get their own.
+//! The registry of shared results is opened by the outermost `create_physical_plan` call.
+//! The subquery expressions planned inside keep it, so the plans they make at run time (a
+//! subquery that was not decorrelated runs once, or once per outer key) read the same
+//! rows; the rounds of a recursive query plan their term afresh, with a registry of their
+//! own.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use arrow::array::RecordBatch;
@@ -29,6 +32,8 @@ use crate::logical_plan::Cte;
 pub struct SharedRows {
     input: Arc<dyn ExecutionPlan>,
     batches: OnceLock<Result<Arc<Vec<RecordBatch>>>>,
+    /// How many references have been planned (for EXPLAIN).
+    references: AtomicUsize,
 }
 
 impl SharedRows {
@@ -39,11 +44,17 @@ impl SharedRows {
     }
 }
 
-/// The shared results of the plan being built, by CTE name and query text.
-type Registry = HashMap<(String, String), Arc<SharedRows>>;
+/// The shared results of one query's CTEs, by CTE name and query text.
+pub(crate) type SharedCtes = Arc<Mutex<HashMap<(String, String), Arc<SharedRows>>>>;
 
 thread_local! {
-    static SHARED: RefCell<Option<Registry>> = const { RefCell::new(None) };
+    static SHARED: RefCell<Option<SharedCtes>> = const { RefCell::new(None) };
+}
+
+/// The registry open on this thread (a subquery expression keeps it, so the plans it makes
+/// at run time read the same materialized CTEs as the query around it).
+pub(crate) fn current_shared_ctes() -> Option<SharedCtes> {
+    SHARED.with(|s| s.borrow().clone())
 }
 
 /// Keeps the registry of shared CTE results open while the outermost physical plan is built;
@@ -53,14 +64,19 @@ pub(crate) struct SharedCtesScope {
 }
 
 impl SharedCtesScope {
-    /// Opens the registry unless it is open already.
+    /// Opens a new registry unless one is open already.
     pub(crate) fn enter() -> SharedCtesScope {
+        SharedCtesScope::resume(None)
+    }
+
+    /// Opens `registry` (a fresh one for `None`) unless one is open already.
+    pub(crate) fn resume(registry: Option<SharedCtes>) -> SharedCtesScope {
         let opened = SHARED.with(|s| {
             let mut shared = s.borrow_mut();
             if shared.is_some() {
                 return false;
             }
-            *shared = Some(HashMap::new());
+            *shared = Some(registry.unwrap_or_default());
             true
         });
         SharedCtesScope { opened }
@@ -95,29 +111,27 @@ impl MaterializedCteExec {
         plan_input: impl FnOnce() -> Result<Arc<dyn ExecutionPlan>>,
     ) -> Result<MaterializedCteExec> {
         let key = (cte.name.clone(), cte.input.display_indent());
-        let known = SHARED.with(|s| {
-            s.borrow()
-                .as_ref()
-                .and_then(|registry| registry.get(&key).cloned())
+        let registry = current_shared_ctes();
+        let known = registry.as_ref().and_then(|r| {
+            r.lock()
+                .map(|r| r.get(&key).cloned())
+                .unwrap_or_default()
         });
-        let (rows, reference) = match known {
-            Some(rows) => {
-                let reference = Arc::strong_count(&rows);
-                (rows, reference)
-            }
+        let rows = match known {
+            Some(rows) => rows,
             None => {
                 let rows = Arc::new(SharedRows {
                     input: plan_input()?,
                     batches: OnceLock::new(),
+                    references: AtomicUsize::new(0),
                 });
-                SHARED.with(|s| {
-                    if let Some(registry) = s.borrow_mut().as_mut() {
-                        registry.insert(key, Arc::clone(&rows));
-                    }
-                });
-                (rows, 1)
+                if let Some(Ok(mut registry)) = registry.as_ref().map(|r| r.lock()) {
+                    registry.insert(key, Arc::clone(&rows));
+                }
+                rows
             }
         };
+        let reference = rows.references.fetch_add(1, Ordering::Relaxed) + 1;
         let schema = rows.input.schema();
         Ok(MaterializedCteExec {
             name: cte.name.clone(),
@@ -176,5 +190,78 @@ impl ExecutionPlan for MaterializedCteExec {
 
     fn metrics(&self) -> Option<&OperatorMetrics> {
         Some(&self.metrics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quiver_storage::Catalog;
+
+    use crate::execution::SessionContext;
+    use crate::expr::{
+        col, lit, qualified_col, scalar_subquery, AggregateExpr, AggregateFunction, Expr,
+    };
+    use crate::logical_plan::{Cte, JoinType, LogicalPlan, LogicalPlanBuilder};
+    use crate::optimizer::utils::fixtures::author_scan;
+    use std::sync::Arc;
+
+    /// `older` (authors over 40) self-joined, plus a scalar subquery counting it: three
+    /// references.
+    fn three_references(materialized: Option<bool>) -> Arc<LogicalPlan> {
+        let older = || {
+            let query = author_scan()
+                .filter(col("age").gt(lit(35i32)))
+                .unwrap()
+                .build();
+            Arc::new(LogicalPlan::Cte(Cte::new("older", query, materialized)))
+        };
+        let count = LogicalPlanBuilder::from(older())
+            .aggregate(
+                vec![],
+                vec![Expr::Aggregate(AggregateExpr::new(AggregateFunction::Count, vec![])).alias("n")],
+            )
+            .unwrap()
+            .build();
+        LogicalPlanBuilder::from(older())
+            .join(
+                LogicalPlanBuilder::from(older()).alias("again").build(),
+                JoinType::Inner,
+                vec![(qualified_col("older", "id"), qualified_col("again", "id"))],
+                None,
+            )
+            .unwrap()
+            .project(vec![
+                qualified_col("older", "id"),
+                scalar_subquery(count).alias("n"),
+            ])
+            .unwrap()
+            .build()
+    }
+
+    #[test]
+    fn a_materialized_cte_runs_once_for_all_its_references() {
+        let ctx = SessionContext::new(Catalog::new());
+        for materialized in [None, Some(true), Some(false)] {
+            let plan = three_references(materialized);
+            let result = ctx.execute(Arc::clone(&plan)).unwrap();
+            // Ages are 20 + id for ids 1..=20: ids 16..=20 are over 35.
+            assert_eq!(result.num_rows(), 5, "{materialized:?}");
+            let text = ctx.explain(plan, true).unwrap();
+            let physical = text.split("== Physical plan ==").nth(1).unwrap();
+            let scans = physical.matches("ScanExec: author").count();
+            if materialized == Some(false) {
+                assert_eq!(scans, 2, "{text}");
+                assert!(!physical.contains("MaterializedCteExec"), "{text}");
+            } else {
+                // Shown and run once: its rows are counted once.
+                assert_eq!(scans, 1, "{text}");
+                assert!(physical.contains("ScanExec: author filters=[(age@2 > 35)]"));
+                assert!(physical.contains("chunks=1/3 partitions=1, rows=5,"), "{text}");
+                assert!(
+                    physical.contains("(reference 2, reads the rows of reference 1)"),
+                    "{text}"
+                );
+            }
+        }
     }
 }

@@ -1241,6 +1241,12 @@ pub(crate) fn compile_subquery(
     outer: &mut dyn Resolver,
     depth: usize,
 ) -> Result<Arc<LogicalPlan>> {
+    // A union or a CTE's queryset reads its own rows (an OuterRef inside one is refused by
+    // its resolver, which knows no outer query).
+    if let Some(derived) = &qs.query.derived {
+        let source = super::set_operations::derived_source(qs, derived)?;
+        return Ok(super::set_operations::compile_derived(qs, source)?.plan);
+    }
     let qs = if qs.query.is_sliced() {
         qs.clone()
     } else {
