@@ -261,7 +261,10 @@ fn exists_and_in_as_values_combined_negated_and_over_nulls() {
     });
     check("exists_or_exists_annotation", |db| {
         let small = Exists(orders_of(db).filter(q!(amount__lt = 20)));
-        let visited = Exists(db.objects("Visit").filter(Q::new("customer", OuterRef("pk"))));
+        let visited = Exists(
+            db.objects("Visit")
+                .filter(Q::new("customer", OuterRef("pk"))),
+        );
         rows(
             &customers(db)
                 .annotate([("x", small | visited)])
@@ -639,7 +642,10 @@ fn set_operations_follow_djangos_rules() {
             .objects("Visit")
             .filter(q!(region = "US"))
             .values_list(["region", "region"]);
-        tuples(&first.union([second], false).order_by(["name"]), &["name", "region"])
+        tuples(
+            &first.union([second], false).order_by(["name"]),
+            &["name", "region"],
+        )
     });
     check("union_slice", |db| {
         let names = db.objects("Customer").values(["name"]);
@@ -1083,7 +1089,10 @@ fn materialized_and_inlined_ctes_agree_and_plan_differently() {
         let pushed = optimized.contains("filters=[(order.customer_id <= 2)]");
         if materialized == Some(true) {
             assert!(optimized.contains("Cte: totals materialized"), "{explain}");
-            assert!(physical.contains("MaterializedCteExec: totals"), "{explain}");
+            assert!(
+                physical.contains("MaterializedCteExec: totals"),
+                "{explain}"
+            );
             assert!(!pushed, "{explain}");
         } else {
             assert!(!optimized.contains("Cte:"), "{explain}");
@@ -1091,13 +1100,11 @@ fn materialized_and_inlined_ctes_agree_and_plan_differently() {
             assert!(pushed, "{explain}");
         }
         assert!(
-            qs.sql()
-                .expect("sql")
-                .starts_with(match materialized {
-                    Some(true) => "WITH \"totals\" AS MATERIALIZED (",
-                    Some(false) => "WITH \"totals\" AS NOT MATERIALIZED (",
-                    None => "WITH \"totals\" AS (",
-                }),
+            qs.sql().expect("sql").starts_with(match materialized {
+                Some(true) => "WITH \"totals\" AS MATERIALIZED (",
+                Some(false) => "WITH \"totals\" AS NOT MATERIALIZED (",
+                None => "WITH \"totals\" AS (",
+            }),
             "{}",
             qs.sql().unwrap_or_default()
         );
@@ -1134,7 +1141,10 @@ fn a_cte_read_twice_is_computed_once_unless_not_materialized() {
             .order_by(["name"])
             .values(["name", "total"]);
         let rows = qs.fetch().expect("runs");
-        assert_eq!(rows.column::<String>("name").expect("names"), ["Ann", "Bob"]);
+        assert_eq!(
+            rows.column::<String>("name").expect("names"),
+            ["Ann", "Bob"]
+        );
         assert_eq!(rows.column::<i64>("total").expect("ints"), [420, 40]);
         let explain = qs.explain().expect("explain");
         let optimized = explain

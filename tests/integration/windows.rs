@@ -703,9 +703,7 @@ fn windows_inside_subqueries_are_computed_by_the_subquery() {
         assert_django(
             "subquery_window_pk_in",
             column(
-                &emps()
-                    .filter(Q::new("pk__in", top2))
-                    .order_by(["name"]),
+                &emps().filter(Q::new("pk__in", top2)).order_by(["name"]),
                 "name",
             ),
         );

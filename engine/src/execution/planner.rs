@@ -205,9 +205,11 @@ pub fn create_physical_plan(
         )?),
         // A materialized CTE runs once for all its references; any other means its query
         // wherever it is read.
-        LogicalPlan::Cte(cte) if cte.materialized == Some(true) => Arc::new(
-            MaterializedCteExec::try_new(cte, || create_physical_plan(&cte.input, config))?,
-        ),
+        LogicalPlan::Cte(cte) if cte.materialized == Some(true) => {
+            Arc::new(MaterializedCteExec::try_new(cte, || {
+                create_physical_plan(&cte.input, config)
+            })?)
+        }
         LogicalPlan::Cte(cte) => create_physical_plan(&cte.input, config)?,
         LogicalPlan::RecursiveQuery(recursive) => Arc::new(RecursiveQueryExec::try_new(
             recursive,

@@ -419,8 +419,12 @@ fn mark_join(input: &Arc<LogicalPlan>, expr: &Expr) -> Result<Option<(Arc<Logica
         // The unknown-mark would be a cross join: leave it to the once-per-key path.
         return Ok(None);
     }
-    let (joined, equal) =
-        mark_join_with(input, &correlation, vec![(probe.clone(), selected.clone())], vec![])?;
+    let (joined, equal) = mark_join_with(
+        input,
+        &correlation,
+        vec![(probe.clone(), selected.clone())],
+        vec![],
+    )?;
     let (joined, value) = if nullable {
         let unknown_rows = probe.is_null().or(selected.is_null());
         let (joined, unknown) = mark_join_with(&joined, &correlation, vec![], vec![unknown_rows])?;
@@ -466,7 +470,7 @@ fn mark_join_with(
         .cloned()
         .chain(extra_filters)
         .map(|f| {
-            Ok(f.replace_columns(&mut |c| {
+            f.replace_columns(&mut |c| {
                 if outer.has_column(c) || !inner_schema.has_column(c) {
                     return None;
                 }
@@ -481,7 +485,7 @@ fn mark_join_with(
                     alias.clone(),
                     format!("__col{}", position + 1),
                 )))
-            })?)
+            })
         })
         .collect::<Result<Vec<Expr>>>()?;
     exprs.extend(

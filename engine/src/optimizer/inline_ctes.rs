@@ -195,7 +195,9 @@ mod tests {
         let self_join = |materialized| {
             LogicalPlanBuilder::from(cte(materialized))
                 .join(
-                    LogicalPlanBuilder::from(cte(materialized)).alias("again").build(),
+                    LogicalPlanBuilder::from(cte(materialized))
+                        .alias("again")
+                        .build(),
                     JoinType::Inner,
                     vec![(qualified_col("older", "id"), qualified_col("again", "id"))],
                     None,

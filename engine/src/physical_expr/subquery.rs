@@ -27,11 +27,11 @@ use super::in_list::create_in_list;
 use super::{ColumnarValue, LiteralExpr, PhysicalExpr, PhysicalExprRef};
 use crate::error::{EngineError, Result};
 use crate::execution::planner::create_physical_plan;
-use crate::physical_plan::cte::{current_shared_ctes, SharedCtes, SharedCtesScope};
 use crate::execution::SessionConfig;
 use crate::expr::{lit, replace_in_plan, Column, Expr, InList};
 use crate::logical_plan::{LogicalPlan, PlanSchema};
 use crate::optimizer::Optimizer;
+use crate::physical_plan::cte::{current_shared_ctes, SharedCtes, SharedCtesScope};
 use crate::physical_plan::{collect, TaskContext};
 
 /// What the subquery's rows are turned into.

@@ -112,11 +112,9 @@ impl MaterializedCteExec {
     ) -> Result<MaterializedCteExec> {
         let key = (cte.name.clone(), cte.input.display_indent());
         let registry = current_shared_ctes();
-        let known = registry.as_ref().and_then(|r| {
-            r.lock()
-                .map(|r| r.get(&key).cloned())
-                .unwrap_or_default()
-        });
+        let known = registry
+            .as_ref()
+            .and_then(|r| r.lock().map(|r| r.get(&key).cloned()).unwrap_or_default());
         let rows = match known {
             Some(rows) => rows,
             None => {
@@ -218,7 +216,10 @@ mod tests {
         let count = LogicalPlanBuilder::from(older())
             .aggregate(
                 vec![],
-                vec![Expr::Aggregate(AggregateExpr::new(AggregateFunction::Count, vec![])).alias("n")],
+                vec![
+                    Expr::Aggregate(AggregateExpr::new(AggregateFunction::Count, vec![]))
+                        .alias("n"),
+                ],
             )
             .unwrap()
             .build();
@@ -256,7 +257,10 @@ mod tests {
                 // Shown and run once: its rows are counted once.
                 assert_eq!(scans, 1, "{text}");
                 assert!(physical.contains("ScanExec: author filters=[(age@2 > 35)]"));
-                assert!(physical.contains("chunks=1/3 partitions=1, rows=5,"), "{text}");
+                assert!(
+                    physical.contains("chunks=1/3 partitions=1, rows=5,"),
+                    "{text}"
+                );
                 assert!(
                     physical.contains("(reference 2, reads the rows of reference 1)"),
                     "{text}"

@@ -96,20 +96,24 @@ fn spec() -> impl Strategy<Value = SubquerySpec> {
         (-5i32..60).prop_map(|qty| SubquerySpec::CteTotals { qty }),
         (-50i64..50).prop_map(|score| SubquerySpec::RecursiveRun { score }),
         (-5i32..60, -50i64..50).prop_map(|(qty, score)| SubquerySpec::ExistsOr { qty, score }),
-        (any::<bool>(), proptest::sample::select(CATEGORIES).prop_map(str::to_string))
+        (
+            any::<bool>(),
+            proptest::sample::select(CATEGORIES).prop_map(str::to_string)
+        )
             .prop_map(|(negated, category)| SubquerySpec::ExistsInCase { negated, category }),
-        (any::<bool>(), proptest::sample::select(CATEGORIES).prop_map(str::to_string))
+        (
+            any::<bool>(),
+            proptest::sample::select(CATEGORIES).prop_map(str::to_string)
+        )
             .prop_map(|(negated, category)| SubquerySpec::InAsValue { negated, category }),
         (any::<bool>(), -5i32..60).prop_map(|(negated, qty)| SubquerySpec::PkIn { negated, qty }),
         (0i64..4).prop_map(|k| SubquerySpec::TopPerOwner { k }),
-        (
-            proptest::option::of(any::<bool>()),
-            0i64..12
-        )
-            .prop_map(|(materialized, owner)| SubquerySpec::CteMaterialized {
+        (proptest::option::of(any::<bool>()), 0i64..12).prop_map(|(materialized, owner)| {
+            SubquerySpec::CteMaterialized {
                 materialized,
-                owner
-            }),
+                owner,
+            }
+        }),
     ]
 }
 
@@ -273,7 +277,11 @@ impl SubquerySpec {
             SubquerySpec::ExistsInCase { negated, category } => {
                 let exists =
                     Exists(items_of_outer(db).filter(Q::new("category", category.as_str())));
-                let condition = if *negated { !Q::from(exists) } else { Q::from(exists) };
+                let condition = if *negated {
+                    !Q::from(exists)
+                } else {
+                    Q::from(exists)
+                };
                 (
                     owners
                         .annotate([("x", Case([When(condition, Value(1))]).default(Value(0)))])
