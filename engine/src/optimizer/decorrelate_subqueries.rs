@@ -1052,6 +1052,66 @@ mod tests {
     }
 
     #[test]
+    fn exists_as_a_value_becomes_a_mark_join() {
+        // Customer.objects.annotate(has_orders=Exists(orders_of), big=~Exists(orders over 200))
+        let (customers, orders) = (customer(), order());
+        let big = orders_of_outer(&customers, &orders)
+            .filter(u0("amount").gt(lit(200i64)))
+            .unwrap()
+            .build();
+        let plan = LogicalPlanBuilder::scan(Arc::clone(&customers), "T1")
+            .project(vec![
+                t1("name"),
+                exists(orders_of_outer(&customers, &orders).build()).alias("has_orders"),
+                not_exists(big).alias("no_big"),
+            ])
+            .unwrap()
+            .sort(vec![t1("name").sort_asc()])
+            .unwrap()
+            .build();
+        let optimized = decorrelated(&plan);
+        assert_snapshot!(optimized, @r"
+        Sort: T1.name ASC NULLS LAST
+          Projection: T1.name, __subquery1.__mark AS has_orders, NOT __subquery2.__mark AS no_big
+            Join: LeftMark, on=[T1.id = __subquery2.__key1], mark=__subquery2.__mark
+              Join: LeftMark, on=[T1.id = __subquery1.__key1], mark=__subquery1.__mark
+                Scan: customer AS T1
+                SubqueryAlias: __subquery1
+                  Projection: U0.customer_id AS __key1
+                    Scan: order AS U0
+              SubqueryAlias: __subquery2
+                Projection: U0.customer_id AS __key1
+                  Filter: (U0.amount > 200)
+                    Scan: order AS U0
+        ");
+        assert_snapshot!(run_both(&plan), @r"
+        +------+------------+--------+
+        | name | has_orders | no_big |
+        +------+------------+--------+
+        | Ann  | true       | false  |
+        | Bob  | true       | true   |
+        | Cid  | false      | true   |
+        | Dee  | false      | true   |
+        +------+------------+--------+
+        ");
+        // The optimized plan still has SQL: the marks are EXISTS tests in the select list.
+        let optimized = Optimizer::with_rules(vec![Arc::new(DecorrelateSubqueries)])
+            .optimize(Arc::clone(&plan), &BTreeSet::new())
+            .unwrap();
+        let sql = crate::sql::plan_to_sql(&optimized).unwrap();
+        assert_eq!(sql.matches("EXISTS (SELECT").count(), 2, "{sql}");
+        assert!(
+            sql.contains(r#"WHERE ("T1"."id" = "__subquery1"."__key1")"#),
+            "{sql}"
+        );
+        // The second mark reads the first one's row through the derived table.
+        assert!(
+            sql.contains(r#"WHERE ("subquery"."id" = "__subquery2"."__key1")"#),
+            "{sql}"
+        );
+    }
+
+    #[test]
     fn not_in_keeps_null_semantics() {
         let (customers, orders) = (customer(), order());
         // customer.id NOT IN (SELECT customer_id FROM order): a NULL customer_id makes the
