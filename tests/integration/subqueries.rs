@@ -378,6 +378,19 @@ fn exists_as_a_value_is_one_mark_join_in_explain() {
     };
     let plan = optimized(true, &pk_in);
     assert_eq!(plan.matches("Join: LeftMark").count(), 1, "{plan}");
+    // order_by(Exists(...).desc()) and Exists under OR in a filter: marks too.
+    let ordered = |db: &Database| {
+        let small = Exists(orders_of(db).filter(q!(amount__lt = 50)));
+        customers(db).order_by([OrderItem::from(small.desc()), "name".into()])
+    };
+    let plan = optimized(true, &ordered);
+    assert_eq!(plan.matches("Join: LeftMark").count(), 1, "{plan}");
+    let either = |db: &Database| {
+        let big = Exists(orders_of(db).filter(q!(amount__gt = 200)));
+        customers(db).filter(Q::from(big) | q!(region = "US"))
+    };
+    let plan = optimized(true, &either);
+    assert_eq!(plan.matches("Join: LeftMark").count(), 1, "{plan}");
 }
 
 #[test]
