@@ -100,6 +100,13 @@ impl Instance {
         RelatedManager::new(db.clone(), path, key, cached)
     }
 
+    /// The names eagerly loaded relations are stored under (accessors, forward relation
+    /// names and `Prefetch` `to_attr`s), in name order: what a frontend needs to show the
+    /// `to_attr` attributes Django puts in an object's `__dict__`.
+    pub fn cached_names(&self) -> impl Iterator<Item = &str> {
+        self.related_cache.keys().map(String::as_str)
+    }
+
     /// A relation loaded by `select_related`/`prefetch_related` (by accessor or `to_attr`).
     pub fn cached_related(&self, name: &str) -> Option<&Related> {
         self.related_cache.get(name)
