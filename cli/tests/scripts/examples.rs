@@ -175,3 +175,11 @@ fn related_writes_match_django() {
 fn write_calls_with_bad_arguments_raise_like_django() {
     check("bad_arguments");
 }
+
+/// The leaderboard walk-through (the script twin of `orm-frontend/examples/leaderboard.rs`):
+/// windows, a filter on a window, rank and neighbours, `update(score=F("score") + delta)` in
+/// transactions, and `update()` with a window refused with Django's `FieldError`.
+#[test]
+fn leaderboard_matches_django() {
+    check("leaderboard");
+}

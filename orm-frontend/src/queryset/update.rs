@@ -54,6 +54,9 @@ impl QuerySet {
                     "Aggregate functions are not allowed in this query ({name}={expression:?})."
                 )));
             }
+            if let Some(error) = crate::expressions::refuse_window_in_write(&name, &expression) {
+                return Err(error);
+            }
             targets.push((position, expression));
         }
         if targets.is_empty() {
