@@ -9,12 +9,14 @@
 //! - [`questions`]: the H2O questions as QuerySets next to the SQL DataFusion runs.
 //! - [`runner`]: times QuerySets and reports per-question medians (for `quiver bench`).
 //! - [`shop`]: customers and orders, and a tree of nodes, for the subquery and CTE benchmarks.
+//! - [`tpch`]: the TPC-H tables, models and 22 queries (QuerySets next to their SQL).
 //! - [`parse_row_count`]: sizes such as `1e7` from environment variables and command lines.
 
 pub mod h2o;
 pub mod questions;
 pub mod runner;
 pub mod shop;
+pub mod tpch;
 
 pub use h2o::{groupby_batches, groupby_schema, join_tables, JoinTables, Table, BATCH_SIZE};
 
