@@ -16,8 +16,8 @@ use tpchgen::generators::{
     PartSuppGenerator, RegionGenerator, SupplierGenerator,
 };
 use tpchgen_arrow::{
-    CustomerArrow, LineItemArrow, NationArrow, OrderArrow, PartArrow, PartSuppArrow,
-    RegionArrow, SupplierArrow,
+    CustomerArrow, LineItemArrow, NationArrow, OrderArrow, PartArrow, PartSuppArrow, RegionArrow,
+    SupplierArrow,
 };
 
 use crate::h2o::{Table, BATCH_SIZE};
@@ -55,7 +55,10 @@ impl TpchData {
 
     /// Rows over all eight tables.
     pub fn num_rows(&self) -> usize {
-        self.tables().iter().map(|(_, table)| table.num_rows()).sum()
+        self.tables()
+            .iter()
+            .map(|(_, table)| table.num_rows())
+            .sum()
     }
 }
 
@@ -82,16 +85,24 @@ pub fn generate(scale_factor: f64) -> TpchData {
     };
     thread::scope(|scope| {
         let supplier = scope.spawn(move || {
-            generate_parts(SupplierArrow::schema_ref(), parts_for(1e4), |part, count| {
-                SupplierArrow::new(SupplierGenerator::new(scale_factor, part, count))
-                    .with_batch_size(BATCH_SIZE)
-            })
+            generate_parts(
+                SupplierArrow::schema_ref(),
+                parts_for(1e4),
+                |part, count| {
+                    SupplierArrow::new(SupplierGenerator::new(scale_factor, part, count))
+                        .with_batch_size(BATCH_SIZE)
+                },
+            )
         });
         let customer = scope.spawn(move || {
-            generate_parts(CustomerArrow::schema_ref(), parts_for(1.5e5), |part, count| {
-                CustomerArrow::new(CustomerGenerator::new(scale_factor, part, count))
-                    .with_batch_size(BATCH_SIZE)
-            })
+            generate_parts(
+                CustomerArrow::schema_ref(),
+                parts_for(1.5e5),
+                |part, count| {
+                    CustomerArrow::new(CustomerGenerator::new(scale_factor, part, count))
+                        .with_batch_size(BATCH_SIZE)
+                },
+            )
         });
         let part = scope.spawn(move || {
             generate_parts(PartArrow::schema_ref(), parts_for(2e5), |part, count| {
@@ -100,10 +111,14 @@ pub fn generate(scale_factor: f64) -> TpchData {
             })
         });
         let partsupp = scope.spawn(move || {
-            generate_parts(PartSuppArrow::schema_ref(), parts_for(8e5), |part, count| {
-                PartSuppArrow::new(PartSuppGenerator::new(scale_factor, part, count))
-                    .with_batch_size(BATCH_SIZE)
-            })
+            generate_parts(
+                PartSuppArrow::schema_ref(),
+                parts_for(8e5),
+                |part, count| {
+                    PartSuppArrow::new(PartSuppGenerator::new(scale_factor, part, count))
+                        .with_batch_size(BATCH_SIZE)
+                },
+            )
         });
         let orders = scope.spawn(move || {
             generate_parts(OrderArrow::schema_ref(), parts_for(1.5e6), |part, count| {
@@ -111,10 +126,14 @@ pub fn generate(scale_factor: f64) -> TpchData {
                     .with_batch_size(BATCH_SIZE)
             })
         });
-        let lineitem = generate_parts(LineItemArrow::schema_ref(), parts_for(6e6), |part, count| {
-            LineItemArrow::new(LineItemGenerator::new(scale_factor, part, count))
-                .with_batch_size(BATCH_SIZE)
-        });
+        let lineitem = generate_parts(
+            LineItemArrow::schema_ref(),
+            parts_for(6e6),
+            |part, count| {
+                LineItemArrow::new(LineItemGenerator::new(scale_factor, part, count))
+                    .with_batch_size(BATCH_SIZE)
+            },
+        );
         let join = |handle: thread::ScopedJoinHandle<'_, Table>, schema: SchemaRef| {
             // A generator thread only panics on a bug in tpchgen; keep the table empty
             // rather than unwinding through the scope.

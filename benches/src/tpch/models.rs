@@ -166,7 +166,9 @@ mod tests {
         // Every lineitem reaches its region through order → customer → nation.
         let in_asia = db
             .objects("Lineitem")
-            .filter(q!(l_orderkey__o_custkey__c_nationkey__n_regionkey__r_name = "ASIA"))
+            .filter(q!(
+                l_orderkey__o_custkey__c_nationkey__n_regionkey__r_name = "ASIA"
+            ))
             .count()
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(in_asia > 0 && in_asia < data.lineitem.num_rows());

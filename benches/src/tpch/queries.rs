@@ -5,8 +5,7 @@
 //! How the SQL shapes map onto the ORM:
 //! - joins along foreign keys are lookups through the relations (`l_orderkey__o_custkey__
 //!   c_mktsegment`), which join INNER because every key is required;
-//! - `GROUP BY` is `values(...).annotate(aggregate)`; a second `values(...)` after it only
-//!   puts the columns into the SQL's order (Django does not regroup on it);
+//! - `GROUP BY` is `values(...).annotate(aggregate)`;
 //! - a query that aggregates all its rows into one (Q6, Q14, Q17, Q19) and an uncorrelated
 //!   aggregate subquery (Q11, Q15, Q22) group by a constant: `annotate(all_rows=Value(1))
 //!   .values("all_rows")`, the Django idiom that compiles to an aggregate without GROUP BY
@@ -20,11 +19,13 @@
 //!   Q9 reads the supply cost through a correlated `Subquery`.
 //!
 //! Every QuerySet selects the SQL's columns in the SQL's order (names differ: the ORM names
-//! a related value by its path), so results compare column by column.
+//! a related value by its path), except where Django's `values()` cannot: it puts fields
+//! before annotations, so Q3 and Q10 return their `revenue` last (the agreement test maps
+//! those columns).
 
 use quiver::prelude::{
-    dec, q, with_cte, Avg, Case, Coalesce, Count, Database, Error, Exists, Expression,
-    ExtractYear, Max, Min, NaiveDate, OuterRef, QuerySet, Subquery, Substr, Sum, Value, When, CTE, F, Q,
+    dec, q, with_cte, Avg, Case, Coalesce, Count, Database, Error, Exists, Expression, ExtractYear,
+    Min, NaiveDate, OuterRef, QuerySet, Subquery, Substr, Sum, Value, When, CTE, F, Q,
 };
 
 /// One TPC-H query: its number, its name in the specification, the SQL text DataFusion runs
@@ -153,8 +154,10 @@ fn q2(db: &Database) -> quiver::Result<QuerySet> {
     Ok(db
         .objects("Partsupp")
         .filter(
-            q!(ps_partkey__p_size = 15, ps_partkey__p_type__endswith = "BRASS")
-                & europe()
+            q!(
+                ps_partkey__p_size = 15,
+                ps_partkey__p_type__endswith = "BRASS"
+            ) & europe()
                 & Q::new("ps_supplycost", Subquery(cheapest)),
         )
         .values([
@@ -198,12 +201,6 @@ fn q3(db: &Database) -> quiver::Result<QuerySet> {
             "l_orderkey__o_shippriority",
         ])
         .annotate([("revenue", Sum(volume()))])
-        .values([
-            "l_orderkey",
-            "revenue",
-            "l_orderkey__o_orderdate",
-            "l_orderkey__o_shippriority",
-        ])
         .order_by(["-revenue", "l_orderkey__o_orderdate"])
         .slice(0..10))
 }
@@ -267,10 +264,7 @@ fn q6(db: &Database) -> quiver::Result<QuerySet> {
         l_discount__range = (dec("0.05"), dec("0.07")),
         l_quantity__lt = 24
     )))
-    .annotate([(
-        "revenue",
-        Sum(F("l_extendedprice") * F("l_discount")),
-    )])
+    .annotate([("revenue", Sum(F("l_extendedprice") * F("l_discount")))])
     .values(["revenue"]))
 }
 
@@ -296,11 +290,16 @@ fn q7(db: &Database) -> quiver::Result<QuerySet> {
     };
     Ok(db
         .objects("Lineitem")
-        .filter(q!(l_shipdate__range = (day(1995, 1, 1)?, day(1996, 12, 31)?)))
+        .filter(q!(
+            l_shipdate__range = (day(1995, 1, 1)?, day(1996, 12, 31)?)
+        ))
         .filter(between("FRANCE", "GERMANY") | between("GERMANY", "FRANCE"))
         .annotate([
             ("supp_nation", F("l_suppkey__s_nationkey__n_name")),
-            ("cust_nation", F("l_orderkey__o_custkey__c_nationkey__n_name")),
+            (
+                "cust_nation",
+                F("l_orderkey__o_custkey__c_nationkey__n_name"),
+            ),
             ("l_year", ExtractYear("l_shipdate")),
         ])
         .values(["supp_nation", "cust_nation", "l_year"])
@@ -322,8 +321,11 @@ const Q8: &str = "select o_year, \
     group by o_year order by o_year";
 
 fn q8(db: &Database) -> quiver::Result<QuerySet> {
-    let brazil = Case([When(q!(l_suppkey__s_nationkey__n_name = "BRAZIL"), volume())])
-        .default(dec("0"));
+    let brazil = Case([When(
+        q!(l_suppkey__s_nationkey__n_name = "BRAZIL"),
+        volume(),
+    )])
+    .default(dec("0"));
     Ok(db
         .objects("Lineitem")
         .filter(q!(
@@ -361,10 +363,7 @@ fn q9(db: &Database) -> quiver::Result<QuerySet> {
         .annotate([
             ("nation", F("l_suppkey__s_nationkey__n_name")),
             ("o_year", ExtractYear("l_orderkey__o_orderdate")),
-            (
-                "amount",
-                volume() - Subquery(supply_cost) * F("l_quantity"),
-            ),
+            ("amount", volume() - Subquery(supply_cost) * F("l_quantity")),
         ])
         .values(["nation", "o_year"])
         .annotate([("sum_profit", Sum("amount"))])
@@ -386,20 +385,10 @@ fn q10(db: &Database) -> quiver::Result<QuerySet> {
         "",
         "__c_name",
         "__c_acctbal",
-        "__c_phone",
         "__c_nationkey__n_name",
         "__c_address",
+        "__c_phone",
         "__c_comment",
-    ];
-    let selected = [
-        customer(""),
-        customer("__c_name"),
-        "revenue".to_string(),
-        customer("__c_acctbal"),
-        customer("__c_nationkey__n_name"),
-        customer("__c_address"),
-        customer("__c_phone"),
-        customer("__c_comment"),
     ];
     Ok(db
         .objects("Lineitem")
@@ -410,7 +399,6 @@ fn q10(db: &Database) -> quiver::Result<QuerySet> {
         ))
         .values(grouped.map(customer))
         .annotate([("revenue", Sum(volume()))])
-        .values(selected)
         .order_by(["-revenue"])
         .slice(0..20))
 }
@@ -504,8 +492,8 @@ const Q14: &str = "select 100.00 * sum(case when p_type like 'PROMO%' \
     and l_shipdate >= date '1995-09-01' and l_shipdate < date '1995-10-01'";
 
 fn q14(db: &Database) -> quiver::Result<QuerySet> {
-    let promotion = Case([When(q!(l_partkey__p_type__startswith = "PROMO"), volume())])
-        .default(dec("0"));
+    let promotion =
+        Case([When(q!(l_partkey__p_type__startswith = "PROMO"), volume())]).default(dec("0"));
     Ok(whole(db.objects("Lineitem").filter(q!(
         l_shipdate__gte = day(1995, 9, 1)?,
         l_shipdate__lt = day(1995, 10, 1)?
@@ -539,9 +527,13 @@ fn q15(db: &Database) -> quiver::Result<QuerySet> {
             .annotate([("total_revenue", Sum(volume()))]),
     )
     .name("revenue0");
-    let top = whole(revenue.queryset())
-        .annotate([("top", Max("total_revenue"))])
-        .values(["top"]);
+    // The largest revenue: an aggregate annotation over a CTE is not supported (Quiver says
+    // so), the first row in descending order is the same value.
+    let top = revenue
+        .queryset()
+        .order_by(["-total_revenue"])
+        .values(["total_revenue"])
+        .slice(0..1);
     Ok(with_cte(
         [&revenue],
         revenue.join(
@@ -611,7 +603,10 @@ fn q17(db: &Database) -> quiver::Result<QuerySet> {
         .values(["small"]);
     Ok(whole(
         db.objects("Lineitem")
-            .filter(q!(l_partkey__p_brand = "Brand#23", l_partkey__p_container = "MED BOX"))
+            .filter(q!(
+                l_partkey__p_brand = "Brand#23",
+                l_partkey__p_container = "MED BOX"
+            ))
             .filter(Q::new("l_quantity__lt", Subquery(small_quantity))),
     )
     .annotate([("avg_yearly", Sum("l_extendedprice") / dec("7.0"))])
@@ -684,8 +679,18 @@ fn q19(db: &Database) -> quiver::Result<QuerySet> {
             ))
             .filter(
                 kind("Brand#12", ["SM CASE", "SM BOX", "SM PACK", "SM PKG"], 1, 5)
-                    | kind("Brand#23", ["MED BAG", "MED BOX", "MED PKG", "MED PACK"], 10, 10)
-                    | kind("Brand#34", ["LG CASE", "LG BOX", "LG PACK", "LG PKG"], 20, 15),
+                    | kind(
+                        "Brand#23",
+                        ["MED BAG", "MED BOX", "MED PKG", "MED PACK"],
+                        10,
+                        10,
+                    )
+                    | kind(
+                        "Brand#34",
+                        ["LG CASE", "LG BOX", "LG PACK", "LG PKG"],
+                        20,
+                        15,
+                    ),
             ),
     )
     .annotate([("revenue", Sum(volume()))])
@@ -802,7 +807,8 @@ mod tests {
     fn the_22_queries_are_numbered_in_order() {
         let numbers: Vec<u8> = queries().iter().map(|query| query.number).collect();
         assert_eq!(numbers, (1..=22).collect::<Vec<u8>>());
-        assert!(queries().iter().all(|query| query.sql.starts_with("select")
-            || query.sql.starts_with("with")));
+        assert!(queries()
+            .iter()
+            .all(|query| query.sql.starts_with("select") || query.sql.starts_with("with")));
     }
 }
