@@ -134,13 +134,12 @@ pub fn generate(scale_factor: f64) -> TpchData {
                     .with_batch_size(BATCH_SIZE)
             },
         );
-        let join = |handle: thread::ScopedJoinHandle<'_, Table>, schema: SchemaRef| {
-            // A generator thread only panics on a bug in tpchgen; keep the table empty
-            // rather than unwinding through the scope.
-            handle.join().unwrap_or_else(|_| Table {
-                schema,
-                batches: Vec::new(),
-            })
+        // A generator thread only panics on a bug in tpchgen: pass that panic on rather
+        // than return a table with rows missing.
+        let join = |handle: thread::ScopedJoinHandle<'_, Table>| {
+            handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         };
         TpchData {
             scale_factor,
@@ -150,11 +149,11 @@ pub fn generate(scale_factor: f64) -> TpchData {
             nation: generate_parts(NationArrow::schema_ref(), 1, |part, count| {
                 NationArrow::new(NationGenerator::new(scale_factor, part, count))
             }),
-            supplier: join(supplier, SupplierArrow::schema_ref()),
-            customer: join(customer, CustomerArrow::schema_ref()),
-            part: join(part, PartArrow::schema_ref()),
-            partsupp: join(partsupp, PartSuppArrow::schema_ref()),
-            orders: join(orders, OrderArrow::schema_ref()),
+            supplier: join(supplier),
+            customer: join(customer),
+            part: join(part),
+            partsupp: join(partsupp),
+            orders: join(orders),
             lineitem,
         }
     })
@@ -178,7 +177,11 @@ where
             .collect();
         handles
             .into_iter()
-            .map(|handle| handle.join().unwrap_or_default())
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect()
     });
     Table {
