@@ -190,9 +190,11 @@ pub fn groupby_queryset(db: &Database, question: &str) -> Option<QuerySet> {
 /// class Big(Model):    id1, id2 = BigIntegerField(); id3 = BigIntegerField(unique=True)
 ///                      id4, id5, id6 = CharField(); v2 = FloatField()
 /// class JoinX(Model):
-///     small = ForeignKey(Small, DO_NOTHING, to_field="id1", db_column="id1")
-///     medium = ForeignKey(Medium, DO_NOTHING, to_field="id2", db_column="id2", null=True)
-///     big = ForeignKey(Big, DO_NOTHING, to_field="id3", db_column="id3")
+///     # H2O's x holds keys its dimension tables lack: no FOREIGN KEY constraints.
+///     small = ForeignKey(Small, DO_NOTHING, to_field="id1", db_column="id1", db_constraint=False)
+///     medium = ForeignKey(Medium, DO_NOTHING, to_field="id2", db_column="id2", null=True,
+///                         db_constraint=False)
+///     big = ForeignKey(Big, DO_NOTHING, to_field="id3", db_column="id3", db_constraint=False)
 ///     id4 = CharField(); id5 = CharField(); id6 = CharField(); v1 = FloatField()
 /// ```
 ///
@@ -236,20 +238,23 @@ pub fn join_database(tables: &JoinTables, config: SessionConfig) -> quiver::Resu
                 "small",
                 ForeignKey::new("Small", OnDelete::DoNothing)
                     .to_field("id1")
-                    .db_column("id1"),
+                    .db_column("id1")
+                    .db_constraint(false),
             )
             .field(
                 "medium",
                 ForeignKey::new("Medium", OnDelete::DoNothing)
                     .to_field("id2")
                     .db_column("id2")
+                    .db_constraint(false)
                     .null(),
             )
             .field(
                 "big",
                 ForeignKey::new("Big", OnDelete::DoNothing)
                     .to_field("id3")
-                    .db_column("id3"),
+                    .db_column("id3")
+                    .db_constraint(false),
             )
             .field("id4", CharField::new(32))
             .field("id5", CharField::new(32))

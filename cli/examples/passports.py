@@ -32,3 +32,5 @@ try:
 except ObjectDoesNotExist as e:
     print("no visa:", str(e))
 print(Person.objects.filter(passport__number="X1").values_list("name", flat=True))
+bob = Person.objects.get(name="Bob")
+print(hasattr(bob, "passport"), hasattr(bob, "visa_of"), getattr(bob, "passport", "none"))

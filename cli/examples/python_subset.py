@@ -55,3 +55,16 @@ print(set(), {1, 2} | {3}, sorted({3, 1, 2}))
 print(datetime.datetime(2024, 1, 2, 3, 4, 5, 6).isoformat(), str(datetime.datetime(2024, 1, 2, 3, 4)), datetime.time(1, 2, 3))
 print(str(datetime.timedelta(days=1, seconds=3661)), str(datetime.timedelta(seconds=-1)))
 print(divmod(17, 5), pow(2, 8), isinstance(1, int), isinstance("a", (int, str)), type(1) is int)
+
+# Starred unpacking and displays.
+a, *rest = [1, 2, 3, 4]
+first, *mid, last = range(5)
+*init, end = "abc"
+x, *y = (9,)
+print(a, rest, first, mid, last, init, end, x, y)
+nums = [1, 2]
+print([*nums, *"ab", 3], (*nums, 0), sorted({*nums, 5}), [*[]])
+try:
+    p, *q, r = [1]
+except ValueError as e:
+    print(str(e))

@@ -53,6 +53,17 @@ fn progress(path: &PathBuf) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// For loads that read the whole file at once (Parquet, fixtures): a spinner on large
+/// files, as progress in bytes is not known.
+fn spinner(path: &PathBuf) -> Option<ProgressBar> {
+    progress(path).map(|_| {
+        let s = ProgressBar::new_spinner();
+        s.set_message(format!("loading {}", path.display()));
+        s.enable_steady_tick(Duration::from_millis(120));
+        s
+    })
+}
+
 fn open(path: &PathBuf) -> Result<File, ScriptError> {
     File::open(path)
         .map_err(|e| ScriptError::new("FileNotFoundError", format!("{}: {e}", path.display())))
@@ -61,7 +72,14 @@ fn open(path: &PathBuf) -> Result<File, ScriptError> {
 /// Loads one file (with a progress bar when it is large); returns the rows loaded.
 pub fn run(db: &Database, load: &DataLoad) -> Result<usize, ScriptError> {
     Ok(match load {
-        DataLoad::Fixture(path) => db.load_fixture(path)?,
+        DataLoad::Fixture(path) => {
+            let spinner = spinner(path);
+            let n = db.load_fixture(path);
+            if let Some(s) = spinner {
+                s.finish_and_clear();
+            }
+            n?
+        }
         DataLoad::Csv(model, path) => {
             let file = open(path)?;
             let name = path.display().to_string();
@@ -92,17 +110,12 @@ pub fn run(db: &Database, load: &DataLoad) -> Result<usize, ScriptError> {
             db.load_json_text(model, &text, &path.display().to_string())?
         }
         DataLoad::Parquet(model, path) => {
-            let spinner = progress(path).map(|_| {
-                let s = ProgressBar::new_spinner();
-                s.set_message(format!("loading {}", path.display()));
-                s.enable_steady_tick(Duration::from_millis(120));
-                s
-            });
-            let n = db.load_parquet(model, path)?;
+            let spinner = spinner(path);
+            let n = db.load_parquet(model, path);
             if let Some(s) = spinner {
                 s.finish_and_clear();
             }
-            n
+            n?
         }
     })
 }

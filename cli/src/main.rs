@@ -81,6 +81,7 @@ fn cli() -> Command {
         .about("Django's QuerySet API on a native columnar engine")
         .subcommand_required(true)
         .arg_required_else_help(true)
+        .after_help("Examples:\n  quiver run cli/examples/students.py --format json\n  quiver shell models.py --fixture data.json\n  quiver explain cli/examples/orders.py\n  quiver demo\n\n`quiver <command> --help` shows each command's options and examples.")
         .subcommand(
             data_args(
                 Command::new("run")

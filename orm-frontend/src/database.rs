@@ -150,7 +150,16 @@ impl Database {
                 .lock()
                 .insert(added.name().to_string(), 1);
         }
-        *registry = candidate;
+        let previous = std::mem::replace(&mut *registry, candidate);
+        drop(registry);
+        // Meta.constraints and named indexes compile Q conditions against the registered model.
+        if let Err(error) = crate::queryset::declare_meta(self, &model) {
+            *self.state.registry.write() = previous;
+            for name in &created {
+                let _ = self.state.catalog.drop_table(name);
+            }
+            return Err(error);
+        }
         Ok(model)
     }
 

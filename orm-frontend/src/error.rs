@@ -13,6 +13,12 @@ pub enum Error {
     /// "`<Model>` matching query does not exist."
     #[error("{0}")]
     DoesNotExist(String),
+    /// `RelatedObjectDoesNotExist`: a single-valued relation has no object — a reverse
+    /// OneToOne with no row ("Place has no restaurant."), or an unset non-null ForeignKey.
+    /// In Django a subclass of the related model's `DoesNotExist` (and of `AttributeError`):
+    /// [`Error::is_object_does_not_exist`] is true for both.
+    #[error("{0}")]
+    RelatedObjectDoesNotExist(String),
     /// `Model.MultipleObjectsReturned`: `get()` found more than one row.
     #[error("{0}")]
     MultipleObjectsReturned(String),
@@ -70,6 +76,7 @@ impl Error {
         match self {
             Error::FieldError(_) => "FieldError",
             Error::DoesNotExist(_) => "DoesNotExist",
+            Error::RelatedObjectDoesNotExist(_) => "RelatedObjectDoesNotExist",
             Error::MultipleObjectsReturned(_) => "MultipleObjectsReturned",
             Error::ValidationError(_) => "ValidationError",
             Error::IntegrityError(_) => "IntegrityError",
@@ -89,6 +96,17 @@ impl Error {
             Error::Engine(EngineError::Internal(_)) => "InternalError",
             Error::Engine(_) => "DatabaseError",
         }
+    }
+}
+
+impl Error {
+    /// Whether `except ObjectDoesNotExist` would catch this error: `DoesNotExist` and its
+    /// subclass `RelatedObjectDoesNotExist`.
+    pub fn is_object_does_not_exist(&self) -> bool {
+        matches!(
+            self,
+            Error::DoesNotExist(_) | Error::RelatedObjectDoesNotExist(_)
+        )
     }
 }
 

@@ -9,7 +9,7 @@
 use quiver_engine::ScalarValue;
 
 use crate::database::Database;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::expressions::Q;
 use crate::model::{ForeignKey, Model};
 use crate::queryset::{QuerySet, SelectRelated};
@@ -77,7 +77,8 @@ impl<T> ForeignKey<T> {
 
 impl<T: ModelDef + FromRow + Clone> ForeignKey<T> {
     /// Django's `order.customer`: the loaded object, or one query for it (none for a NULL
-    /// key). The key is the target's primary key.
+    /// key, which is `None`). The key is the target's primary key; a key with no row behind
+    /// it is the target's `DoesNotExist`, as Django's descriptor raises.
     pub fn fetch(&self, db: &Database) -> Result<Option<T>> {
         if let Some(loaded) = &self.loaded {
             return Ok(Some(loaded.as_ref().clone()));
@@ -85,13 +86,21 @@ impl<T: ModelDef + FromRow + Clone> ForeignKey<T> {
         if self.id.is_null() {
             return Ok(None);
         }
-        Ok(db
-            .objects(T::model().name())
+        let model = T::model();
+        match db
+            .objects(model.name())
             .filter(Q::new("pk", self.id.clone()))
             .clear_ordering()
             .fetch_as::<T>()?
             .into_iter()
-            .next())
+            .next()
+        {
+            Some(found) => Ok(Some(found)),
+            None => Err(Error::DoesNotExist(format!(
+                "{} matching query does not exist.",
+                model.name()
+            ))),
+        }
     }
 }
 
@@ -117,6 +126,17 @@ pub fn prefetched_collection<T: FromRow>(instance: &Instance, name: &str) -> Res
         .iter()
         .map(T::from_instance)
         .collect()
+}
+
+/// A single related object for a typed struct (the reverse side of a OneToOneField, as
+/// `#[quiver(related = "profile")] profile: Option<Profile>`): what `select_related` or
+/// `prefetch_related` stored under `name`, converted; `None` when there is no related row
+/// or nothing was loaded.
+pub fn prefetched_object<T: FromRow>(instance: &Instance, name: &str) -> Result<Option<T>> {
+    match instance.cached_related(name) {
+        Some(Related::One(Some(object))) => Ok(Some(T::from_instance(object)?)),
+        _ => Ok(None),
+    }
 }
 
 /// A Rust value that becomes one inserted row.
@@ -362,5 +382,81 @@ mod tests {
             .collect();
         assert_eq!(amounts, [vec![10, 20], vec![5]]);
         assert_eq!(db.query_count() - before, 2);
+    }
+
+    /// A typed OneToOneField (`#[quiver(one_to_one)]`) and its reverse side as an
+    /// `Option<T>` that `prefetch_related` fills.
+    #[derive(Debug, Clone, PartialEq, crate::Model)]
+    #[quiver(name = "Member", ordering = "name")]
+    struct Member {
+        id: Option<i64>,
+        #[quiver(max_length = 20)]
+        name: String,
+        #[quiver(related = "badge")]
+        badge: Option<Badge>,
+    }
+
+    #[derive(Debug, Clone, PartialEq, crate::Model)]
+    #[quiver(name = "Badge")]
+    struct Badge {
+        id: Option<i64>,
+        #[quiver(one_to_one, related_name = "badge")]
+        member: ForeignKey<Member>,
+        #[quiver(max_length = 10)]
+        code: String,
+    }
+
+    #[test]
+    fn typed_one_to_one_fields_and_missing_related_objects() {
+        let db = Database::new();
+        db.register_model::<Member>().unwrap();
+        db.register_model::<Badge>().unwrap();
+        let field = db.model("Badge").unwrap();
+        assert!(matches!(
+            field.get_field("member").map(|f| f.field_type().clone()),
+            Some(crate::model::FieldType::OneToOneField(_))
+        ));
+        let members = ["Ann", "Bob"].map(|name| Member {
+            id: None,
+            name: name.to_string(),
+            badge: None,
+        });
+        db.objects_of::<Member>()
+            .bulk_create_typed(members)
+            .unwrap();
+        let badge = Badge {
+            id: None,
+            member: ForeignKey::from_id(1i64),
+            code: "gold".into(),
+        };
+        db.objects_of::<Badge>().bulk_create_typed([badge]).unwrap();
+
+        let before = db.query_count();
+        let loaded = db
+            .objects_of::<Member>()
+            .prefetch_related(["badge"])
+            .fetch_as::<Member>()
+            .unwrap();
+        assert_eq!(db.query_count() - before, 2);
+        assert_eq!(loaded[0].name, "Ann");
+        assert_eq!(
+            loaded[0].badge.as_ref().map(|b| b.code.as_str()),
+            Some("gold")
+        );
+        assert_eq!(loaded[1].badge, None);
+
+        // Django's descriptors: no reverse row is RelatedObjectDoesNotExist, a key with no
+        // row the target's DoesNotExist.
+        let bob = db.objects("Member").get(crate::q!(name = "Bob")).unwrap();
+        assert!(matches!(
+            bob.related_object("badge"),
+            Err(Error::RelatedObjectDoesNotExist(m)) if m == "Member has no badge."
+        ));
+        assert!(!bob.has_related_object("badge").unwrap());
+        let dangling = ForeignKey::<Member>::from_id(99i64).fetch(&db);
+        assert!(matches!(
+            dangling,
+            Err(Error::DoesNotExist(m)) if m == "Member matching query does not exist."
+        ));
     }
 }

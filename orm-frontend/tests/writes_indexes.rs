@@ -207,7 +207,8 @@ fn joins_on_an_indexed_key_narrow_the_inner_side_and_agree_with_hash_joins() {
     };
     let plan = forward().explain().unwrap();
     assert!(
-        plan.contains("IndexNestedLoopJoinExec: LEFT JOIN") && plan.contains("index=customer_pkey"),
+        plan.contains("IndexNestedLoopJoinExec: INNER JOIN")
+            && plan.contains("index=customer_pkey"),
         "{plan}"
     );
     let plan = reverse().explain().unwrap();

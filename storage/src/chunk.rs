@@ -1,21 +1,26 @@
-//! [`Chunk`]: an immutable slice of a table with its statistics.
+//! [`Chunk`]: an immutable slice of a table with its statistics and the indexes built over it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use parking_lot::Mutex;
 
-use crate::ColumnStatistics;
+use crate::index::ChunkIndex;
+use crate::{ColumnStatistics, Result};
 
 /// The most rows one chunk holds. Large enough to amortise per-batch overhead in the engine,
 /// small enough that statistics can prune usefully and that chunks spread over cores.
 pub const CHUNK_ROWS: usize = 64 * 1024;
 
 /// An immutable RecordBatch plus one [`ColumnStatistics`] per column. Chunks are shared between
-/// table versions (`Arc`), so a new version costs only a new list of pointers.
+/// table versions (`Arc`), so a new version costs only a new list of pointers — and so do the
+/// chunk's indexes, cached here the first time a lookup needs them (see `index`).
 #[derive(Debug)]
 pub struct Chunk {
     batch: RecordBatch,
     statistics: Vec<ColumnStatistics>,
+    indexes: Mutex<HashMap<String, Arc<ChunkIndex>>>,
 }
 
 impl Chunk {
@@ -26,7 +31,33 @@ impl Chunk {
             .iter()
             .map(|c| ColumnStatistics::compute(c.as_ref()))
             .collect();
-        Arc::new(Chunk { batch, statistics })
+        Arc::new(Chunk {
+            batch,
+            statistics,
+            indexes: Mutex::default(),
+        })
+    }
+
+    /// The index cached under `key`, built by `build` on first use.
+    pub(crate) fn cached_index(
+        &self,
+        key: &str,
+        build: impl FnOnce(&RecordBatch) -> Result<ChunkIndex>,
+    ) -> Result<Arc<ChunkIndex>> {
+        if let Some(index) = self.indexes.lock().get(key) {
+            return Ok(Arc::clone(index));
+        }
+        // Built outside the lock: two racing builders produce the same index.
+        let index = Arc::new(build(&self.batch)?);
+        self.indexes
+            .lock()
+            .insert(key.to_string(), Arc::clone(&index));
+        Ok(index)
+    }
+
+    /// How many indexes are cached on this chunk (tests check that writes reuse them).
+    pub fn cached_indexes(&self) -> usize {
+        self.indexes.lock().len()
     }
 
     /// The chunk's data.

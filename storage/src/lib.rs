@@ -11,8 +11,11 @@
 //! there) keeps its uncommitted changes as a delta that [`Table::snapshot`] applies for the
 //! thread running it, checks unique, check and foreign-key constraints, and publishes all its
 //! tables at once on commit; [`LockManager`] (`locks.rs`) holds row locks with deadlock
-//! detection; `index/` builds hash and ordered indexes per immutable version, so they are exact
-//! for whatever version a query reads.
+//! detection; `index/` builds hash and ordered indexes per immutable chunk and caches them on
+//! the chunk, so table versions that share chunks share their indexes (a write re-indexes only
+//! the chunks it creates) and every index is exact for whatever version a query reads. The
+//! [`Catalog`] publishes commits atomically across tables and pins one database-wide state for a
+//! query ([`Catalog::pin_snapshot`]).
 //!
 //! This crate is the bottom of the stack (`orm-frontend → engine → storage`) and also hosts
 //! [`ScalarValue`], the single-value type shared by statistics, literals and results.
@@ -28,10 +31,10 @@ mod statistics;
 mod table;
 pub mod transaction;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, SnapshotGuard};
 pub use chunk::{Chunk, CHUNK_ROWS};
 pub use error::{Result, StorageError};
-pub use index::{BuiltIndex, IndexDefinition, IndexKind, RowAddress};
+pub use index::{BuiltIndex, ChunkIndex, IndexDefinition, IndexKind, RowAddress};
 pub use locks::{LockManager, LockWait, TxnId};
 pub use row_key::{batch_keys, column_keys, RowKey};
 pub use scalar::ScalarValue;

@@ -15,6 +15,7 @@ use parking_lot::{Mutex, RwLock};
 
 use std::collections::HashMap;
 
+use crate::catalog::{pinned, Publication};
 use crate::index::{BuiltIndex, IndexDefinition};
 use crate::transaction::Transaction;
 use crate::{Chunk, Result, StorageError, CHUNK_ROWS};
@@ -71,8 +72,11 @@ pub struct ForeignKeyConstraint {
     pub name: String,
     /// The referencing column of this table.
     pub column: usize,
-    /// The referenced table; its key column is the referenced column.
+    /// The referenced table.
     pub target_table: String,
+    /// The referenced column (`ForeignKey(to_field=...)`, a unique column); `None`: the
+    /// referenced table's primary key.
+    pub target_column: Option<usize>,
 }
 
 /// What a table enforces on every write.
@@ -154,6 +158,8 @@ pub struct Table {
     /// Shared by every table of a catalog, so that a transaction commit that publishes several
     /// tables excludes every other writer for the whole publication.
     write_lock: Arc<Mutex<()>>,
+    /// The catalog's publication lock and commit version (see `catalog`).
+    publication: Arc<Publication>,
     /// The catalog this table belongs to (0: none), to find the calling thread's transaction.
     catalog_id: u64,
     /// The primary key column: a row's identity for updates, deletes and locks.
@@ -165,7 +171,7 @@ pub struct Table {
 impl Table {
     /// An empty table.
     pub fn new(name: impl Into<String>, schema: SchemaRef) -> Table {
-        Table::in_catalog(name, schema, 0, Arc::new(Mutex::new(())))
+        Table::in_catalog(name, schema, 0, Arc::default(), Arc::default())
     }
 
     pub(crate) fn in_catalog(
@@ -173,12 +179,14 @@ impl Table {
         schema: SchemaRef,
         catalog_id: u64,
         write_lock: Arc<Mutex<()>>,
+        publication: Arc<Publication>,
     ) -> Table {
         Table {
             name: name.into(),
             schema,
             current: RwLock::new(Arc::new(TableVersion::default())),
             write_lock,
+            publication,
             catalog_id,
             key_column: RwLock::new(None),
             constraints: RwLock::new(TableConstraints::default()),
@@ -249,10 +257,12 @@ impl Table {
         Arc::clone(&self.schema)
     }
 
-    /// A consistent, immutable view of the table for the calling thread: the latest committed
-    /// version or, inside a transaction of this table's catalog, that version plus the
-    /// transaction's own changes (PostgreSQL's READ COMMITTED: each statement sees what was
-    /// committed when it started, and its own transaction's writes).
+    /// A consistent, immutable view of the table for the calling thread: the committed version
+    /// (the one pinned by [`Catalog::pin_snapshot`](crate::Catalog::pin_snapshot) while a
+    /// database snapshot is pinned on this thread, else the latest) or, inside a transaction
+    /// of this table's catalog, that version plus the transaction's own changes (PostgreSQL's
+    /// READ COMMITTED: each statement sees what was committed when it started, and its own
+    /// transaction's writes).
     pub fn snapshot(&self) -> Arc<TableVersion> {
         if self.catalog_id != 0 {
             if let Some(transaction) = Transaction::current(self.catalog_id) {
@@ -261,6 +271,16 @@ impl Table {
                 if let Ok(view) = transaction.view(self) {
                     return view;
                 }
+            }
+        }
+        self.read_base()
+    }
+
+    /// The committed version this thread reads: the pinned one, else the latest.
+    pub(crate) fn read_base(&self) -> Arc<TableVersion> {
+        if self.catalog_id != 0 {
+            if let Some(version) = pinned(self.catalog_id, &self.name) {
+                return version;
             }
         }
         self.committed()
@@ -331,11 +351,11 @@ impl Table {
     }
 
     /// Publishes `chunks` as the next committed version. The caller holds the catalog's write
-    /// lock (see [`write_lock`](Self::write_lock)) and computed `chunks` from the version it
-    /// read under that lock.
+    /// lock and publication lock (a commit publishing several tables as one publication) and
+    /// computed `chunks` from the version it read under the write lock.
     pub(crate) fn publish_locked(&self, chunks: Vec<Arc<Chunk>>) {
         let base = self.current.read().version;
-        self.publish(base, chunks);
+        self.swap(base, chunks);
     }
 
     /// Checks a batch against the table's schema (types and NOT NULL).
@@ -349,6 +369,10 @@ impl Table {
     }
 
     fn publish(&self, base_version: u64, chunks: Vec<Arc<Chunk>>) {
+        self.publication.publish(|| self.swap(base_version, chunks));
+    }
+
+    fn swap(&self, base_version: u64, chunks: Vec<Arc<Chunk>>) {
         let num_rows = chunks.iter().map(|c| c.num_rows()).sum();
         let version = TableVersion {
             version: base_version + 1,

@@ -16,9 +16,9 @@
 //! - Inserts take no locks; two transactions inserting the same key both succeed until the
 //!   second one commits, which fails with the unique violation (first committer wins).
 //! - A commit publishes every table it changed under the catalog's single writer lock, so other
-//!   writers never interleave with it. A query that reads several tables pins each table when
-//!   it first reads it; a commit that lands between those two moments can be seen in one table
-//!   and not yet in the other (per-table, not cross-table, snapshot atomicity for readers).
+//!   writers never interleave with it, and as one publication: a query pins one committed state
+//!   of the whole database while it is planned ([`Catalog::pin_snapshot`]), so a join or a
+//!   subquery over two tables never sees a commit in one table and not in the other.
 //!
 //! # Representation
 //!
@@ -28,6 +28,12 @@
 //! the written rows; commit computes the same thing under the writer lock and publishes it.
 //! Because every replaced row is locked, no other transaction can have changed those rows
 //! since they were read, so re-applying the delta onto a newer committed version is exact.
+//!
+//! Rows are found by key through each chunk's cached hash index on the key column, unique
+//! constraints are checked through each chunk's cached index of the constraint, and foreign
+//! keys through the referenced and referencing columns' indexes (see `index`): chunks a commit
+//! leaves untouched keep their indexes, so a one-row write costs a probe per chunk and the
+//! indexing of the chunks it creates, not a pass over the table.
 //!
 //! Savepoints copy the deltas (nested `atomic()` blocks); rolling back to one restores them and
 //! drops the `on_commit` callbacks registered since. Row locks taken inside a rolled-back
@@ -39,13 +45,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use arrow::array::{Array, BooleanArray, RecordBatch};
-use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::array::{Array, BooleanArray, RecordBatch, UInt32Array};
+use arrow::compute::{concat_batches, filter_record_batch, take};
 use parking_lot::Mutex;
 
+use crate::index::{rows_with_keys, Indexed};
 use crate::locks::{LockManager, LockWait, TxnId};
 use crate::row_key::{batch_keys, column_keys, RowKey};
-use crate::table::UniqueConstraint;
+use crate::table::{ForeignKeyConstraint, UniqueConstraint};
 use crate::{Catalog, Chunk, Result, StorageError, Table, TableVersion, CHUNK_ROWS};
 
 /// Transaction ids and the row locks of one catalog.
@@ -134,26 +141,28 @@ impl TableDelta {
         Ok(())
     }
 
-    /// `committed` minus the removed rows plus the added ones.
+    /// `committed` minus the removed rows plus the added ones. Chunks holding none of the
+    /// removed keys (found through each chunk's key index) are shared untouched.
     fn apply(&self, committed: &TableVersion) -> Result<Vec<Arc<Chunk>>> {
         let mut chunks = Vec::with_capacity(committed.chunks().len() + 1);
+        let removed: HashSet<&RowKey> = self.removed.iter().collect();
         for chunk in committed.chunks() {
-            if self.removed.is_empty() {
+            if removed.is_empty() {
                 chunks.push(Arc::clone(chunk));
                 continue;
             }
             let key_column = self.table.key_column().ok_or_else(|| {
                 StorageError::Internal(format!("table \"{}\" has no key", self.table.name()))
             })?;
-            let keys = column_keys(chunk.batch().column(key_column))?;
-            let keep: BooleanArray = keys
-                .iter()
-                .map(|k| Some(!self.removed.contains(k)))
-                .collect();
-            let kept = keep.true_count();
-            if kept == chunk.num_rows() {
+            let rows = rows_with_keys(chunk, key_column, &removed)?;
+            if rows.is_empty() {
                 chunks.push(Arc::clone(chunk));
-            } else if kept > 0 {
+            } else if rows.len() < chunk.num_rows() {
+                let mut keep = vec![true; chunk.num_rows()];
+                for row in rows {
+                    keep[row as usize] = false;
+                }
+                let keep = BooleanArray::from(keep);
                 chunks.push(Chunk::new(filter_record_batch(chunk.batch(), &keep)?));
             }
         }
@@ -282,7 +291,7 @@ impl Transaction {
     /// What this transaction sees of `table`: the latest committed version with its own
     /// changes applied.
     pub fn view(&self, table: &Table) -> Result<Arc<TableVersion>> {
-        let committed = table.committed();
+        let committed = table.read_base();
         let mut state = self.state.lock();
         let Some(delta) = state.deltas.get(table.name()) else {
             return Ok(committed);
@@ -487,9 +496,11 @@ impl Transaction {
             let _writer = write_lock.lock();
             let result = self.prepare(&state);
             if let Ok(versions) = &result {
-                for (table, chunks) in versions {
-                    table.publish_locked(chunks.clone());
-                }
+                self.catalog.publication().publish(|| {
+                    for (table, chunks) in versions {
+                        table.publish_locked(chunks.clone());
+                    }
+                });
             }
             result.map(|_| ())
         };
@@ -548,12 +559,13 @@ impl Transaction {
             let Some(added) = &delta.added else { continue };
             for fk in delta.table.constraints().foreign_keys {
                 let target = self.catalog.table(&fk.target_table)?;
+                let target_column = referenced_column(&fk, &target)?;
                 let values = column_keys(added.column(fk.column))?;
                 let wanted: HashSet<&RowKey> = values.iter().filter(|k| !k.has_null()).collect();
                 if wanted.is_empty() {
                     continue;
                 }
-                let present = present_keys(&target, &version_of(&target), &wanted)?;
+                let present = present_values(&version_of(&target), target_column, &wanted)?;
                 if let Some(missing) = values
                     .iter()
                     .find(|k| !k.has_null() && !present.contains(*k))
@@ -570,50 +582,89 @@ impl Transaction {
                 }
             }
         }
-        // Rows removed here must no longer be referenced (unless re-added by this transaction).
+        // Referenced values that rows removed here held, and that no row holds any more, must
+        // no longer be referenced.
+        let mut referencing: Vec<(Arc<Table>, ForeignKeyConstraint)> = Vec::new();
+        for name in self.catalog.table_names() {
+            let table = self.catalog.table(&name)?;
+            for fk in table.constraints().foreign_keys {
+                referencing.push((Arc::clone(&table), fk));
+            }
+        }
         for delta in state.deltas.values() {
             if delta.removed.is_empty() {
                 continue;
             }
             let table = &delta.table;
-            let gone: HashSet<&RowKey> = delta
-                .removed
+            for (from, fk) in referencing
                 .iter()
-                .filter(|k| !delta.added_keys.contains(*k))
-                .collect();
-            if gone.is_empty() {
-                continue;
-            }
-            for name in self.catalog.table_names() {
-                let referencing = self.catalog.table(&name)?;
-                for fk in referencing.constraints().foreign_keys {
-                    if fk.target_table != table.name() {
-                        continue;
-                    }
-                    let version = version_of(&referencing);
-                    for chunk in version.chunks() {
-                        let values = column_keys(chunk.batch().column(fk.column))?;
-                        if let Some(key) = values.iter().find(|k| gone.contains(k)) {
-                            let key_name = table
-                                .key_column()
-                                .map(|k| table.schema().field(k).name().clone())
-                                .unwrap_or_default();
-                            return Err(StorageError::IntegrityViolation(format!(
-                                "update or delete on table \"{}\" violates foreign key \
-                                 constraint \"{}\" on table \"{}\"\nDETAIL:  Key \
-                                 ({key_name})=({key}) is still referenced from table \"{}\".",
-                                table.name(),
-                                fk.name,
-                                referencing.name(),
-                                referencing.name()
-                            )));
-                        }
-                    }
+                .filter(|(_, fk)| fk.target_table == table.name())
+            {
+                let target_column = referenced_column(fk, table)?;
+                let gone = gone_values(delta, &version_of(table), target_column)?;
+                if gone.is_empty() {
+                    continue;
+                }
+                let gone: HashSet<&RowKey> = gone.iter().collect();
+                for chunk in version_of(from).chunks() {
+                    let rows = rows_with_keys(chunk, fk.column, &gone)?;
+                    let Some(&row) = rows.first() else { continue };
+                    let key = column_keys(&chunk.batch().column(fk.column).slice(row as usize, 1))?
+                        .into_iter()
+                        .next()
+                        .unwrap_or(RowKey::Null);
+                    let key_name = table.schema().field(target_column).name().clone();
+                    return Err(StorageError::IntegrityViolation(format!(
+                        "update or delete on table \"{}\" violates foreign key constraint \"{}\" \
+                         on table \"{}\"\nDETAIL:  Key ({key_name})=({key}) is still referenced \
+                         from table \"{}\".",
+                        table.name(),
+                        fk.name,
+                        from.name(),
+                        from.name()
+                    )));
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The column of `target` that `fk` references: its `to_field` column or the primary key.
+fn referenced_column(fk: &ForeignKeyConstraint, target: &Table) -> Result<usize> {
+    fk.target_column.or(target.key_column()).ok_or_else(|| {
+        StorageError::Internal(format!(
+            "foreign key \"{}\" references table \"{}\", which has no key",
+            fk.name,
+            target.name()
+        ))
+    })
+}
+
+/// The non-NULL values of `column` that rows `delta` removed held in the committed version and
+/// that no row of `new_version` holds.
+fn gone_values(
+    delta: &TableDelta,
+    new_version: &TableVersion,
+    column: usize,
+) -> Result<HashSet<RowKey>> {
+    let table = &delta.table;
+    let key_column = table
+        .key_column()
+        .ok_or_else(|| StorageError::Internal(format!("table \"{}\" has no key", table.name())))?;
+    let removed: HashSet<&RowKey> = delta.removed.iter().collect();
+    let mut old: HashSet<RowKey> = HashSet::new();
+    for chunk in table.committed().chunks() {
+        let rows = rows_with_keys(chunk, key_column, &removed)?;
+        if rows.is_empty() {
+            continue;
+        }
+        let values = take(chunk.batch().column(column), &UInt32Array::from(rows), None)?;
+        old.extend(column_keys(&values)?.into_iter().filter(|k| !k.has_null()));
+    }
+    let candidates: HashSet<&RowKey> = old.iter().collect();
+    let still = present_values(new_version, column, &candidates)?;
+    Ok(old.into_iter().filter(|k| !still.contains(k)).collect())
 }
 
 /// The keys of `batch` by the table's key column.
@@ -627,21 +678,37 @@ fn table_keys(table: &Table, batch: &RecordBatch) -> Result<Vec<RowKey>> {
     column_keys(batch.column(key_column))
 }
 
-/// Which of `wanted` are keys of `version` of `table`.
-fn present_keys(
-    table: &Table,
+/// Which of `wanted` (non-NULL) some row of `version` holds in `column`, through each chunk's
+/// index on the column.
+fn present_values(
     version: &TableVersion,
+    column: usize,
     wanted: &HashSet<&RowKey>,
 ) -> Result<HashSet<RowKey>> {
-    let key_column = table
-        .key_column()
-        .ok_or_else(|| StorageError::Internal(format!("table \"{}\" has no key", table.name())))?;
     let mut present = HashSet::new();
+    if wanted.is_empty() {
+        return Ok(present);
+    }
+    let indexed = Indexed::Columns(std::slice::from_ref(&column));
     for chunk in version.chunks() {
-        for key in column_keys(chunk.batch().column(key_column))? {
-            if wanted.contains(&key) {
-                present.insert(key);
-            }
+        let index = indexed.of(chunk)?;
+        if wanted.len() <= index.len() {
+            present.extend(
+                wanted
+                    .iter()
+                    .filter(|k| !index.get(k).is_empty())
+                    .map(|k| (*k).clone()),
+            );
+        } else {
+            present.extend(
+                index
+                    .keyed()
+                    .filter(|(k, _)| wanted.contains(k))
+                    .map(|(k, _)| k.clone()),
+            );
+        }
+        if present.len() == wanted.len() {
+            break;
         }
     }
     Ok(present)
@@ -703,40 +770,80 @@ pub fn check_unique_rows(
     check_unique(table, version, touched, constraint)
 }
 
+/// Fails when two rows of `version` share a key of `constraint` (validating a constraint added
+/// to a table that already holds rows): one pass over the chunks' constraint indexes.
+pub fn validate_unique(
+    table: &Table,
+    version: &TableVersion,
+    constraint: &UniqueConstraint,
+) -> Result<()> {
+    let indexed = Indexed::Unique(constraint);
+    let mut seen: HashSet<RowKey> = HashSet::new();
+    for chunk in version.chunks() {
+        let index = indexed.of(chunk)?;
+        for (key, rows) in index.keyed() {
+            if rows.len() > 1 || !seen.insert(key.clone()) {
+                return Err(duplicate_key(table, constraint, key));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn duplicate_key(table: &Table, constraint: &UniqueConstraint, key: &RowKey) -> StorageError {
+    let schema = table.schema();
+    let columns: Vec<&str> = constraint
+        .columns
+        .iter()
+        .map(|&c| schema.field(c).name().as_str())
+        .collect();
+    StorageError::IntegrityViolation(format!(
+        "duplicate key value violates unique constraint \"{}\"\nDETAIL:  Key ({})=({key}) \
+         already exists.",
+        constraint.name,
+        columns.join(", ")
+    ))
+}
+
+/// Counts, through each chunk's index of the constraint, how often each key of `touched`
+/// occurs in `version`; a count above one is a violation.
 fn check_unique(
     table: &Table,
     version: &TableVersion,
     touched: &RecordBatch,
     constraint: &UniqueConstraint,
 ) -> Result<()> {
-    let mut counts: HashMap<RowKey, usize> = constrained_keys(touched, constraint)?
+    let wanted: Vec<RowKey> = constrained_keys(touched, constraint)?
         .into_iter()
         .flatten()
-        .map(|k| (k, 0))
         .collect();
-    if counts.is_empty() {
+    if wanted.is_empty() {
         return Ok(());
     }
+    let mut counts: HashMap<&RowKey, usize> = wanted.iter().map(|k| (k, 0)).collect();
+    let indexed = Indexed::Unique(constraint);
     for chunk in version.chunks() {
-        for key in constrained_keys(chunk.batch(), constraint)?
-            .into_iter()
-            .flatten()
-        {
-            if let Some(count) = counts.get_mut(&key) {
-                *count += 1;
+        let index = indexed.of(chunk)?;
+        let mut found: Vec<(&RowKey, usize)> = Vec::new();
+        if counts.len() <= index.len() {
+            for key in counts.keys() {
+                let rows = index.get(key).len();
+                if rows > 0 {
+                    found.push((*key, rows));
+                }
+            }
+        } else {
+            for (key, rows) in index.keyed() {
+                if counts.contains_key(key) {
+                    found.push((key, rows.len()));
+                }
+            }
+        }
+        for (key, rows) in found {
+            if let Some(count) = counts.get_mut(key) {
+                *count += rows;
                 if *count > 1 {
-                    let schema = table.schema();
-                    let columns: Vec<&str> = constraint
-                        .columns
-                        .iter()
-                        .map(|&c| schema.field(c).name().as_str())
-                        .collect();
-                    return Err(StorageError::IntegrityViolation(format!(
-                        "duplicate key value violates unique constraint \"{}\"\nDETAIL:  Key \
-                         ({})=({key}) already exists.",
-                        constraint.name,
-                        columns.join(", ")
-                    )));
+                    return Err(duplicate_key(table, constraint, key));
                 }
             }
         }
@@ -913,6 +1020,7 @@ mod tests {
             name: "c_parent_id_fkey".into(),
             column: 1,
             target_table: "t".into(),
+            target_column: None,
         });
         let txn = catalog.begin();
         txn.insert(&child, &rows(&child, &[(1, 7)])).unwrap();
@@ -949,5 +1057,117 @@ mod tests {
         assert_eq!(snapshot.num_rows(), 50);
         assert!(snapshot.chunks().len() <= 2, "{}", snapshot.chunks().len());
         assert_eq!(contents(&snapshot)[48], (48, -49));
+    }
+
+    #[test]
+    fn foreign_keys_to_a_unique_column_are_checked_at_commit() {
+        let (catalog, parent) = catalog();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("parent_v", DataType::Int64, true),
+        ]));
+        let child = catalog.create_table("c", schema).unwrap();
+        child.set_primary_key(0, "c_pkey");
+        child.add_foreign_key(ForeignKeyConstraint {
+            name: "c_parent_v_fkey".into(),
+            column: 1,
+            target_table: "t".into(),
+            target_column: Some(1),
+        });
+        let txn = catalog.begin();
+        txn.insert(&parent, &rows(&parent, &[(1, 100), (2, 200)]))
+            .unwrap();
+        txn.insert(&child, &rows(&child, &[(1, 200)])).unwrap();
+        txn.commit().unwrap();
+        // Referencing a key value (1) instead of the to_field value fails.
+        let txn = catalog.begin();
+        txn.insert(&child, &rows(&child, &[(2, 1)])).unwrap();
+        let err = txn.commit().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Key (parent_v)=(1) is not present in table \"t\"."),
+            "{err}"
+        );
+        // Changing the referenced value of a referenced row fails; of another row it does not.
+        let txn = catalog.begin();
+        txn.update(&parent, &rows(&parent, &[(2, 201)])).unwrap();
+        let err = txn.commit().unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Key (v)=(200) is still referenced from table \"c\"."),
+            "{err}"
+        );
+        let txn = catalog.begin();
+        txn.update(&parent, &rows(&parent, &[(1, 101)])).unwrap();
+        txn.commit().unwrap();
+        // Deleting the referenced row while another row takes over its value is fine.
+        let txn = catalog.begin();
+        txn.delete(&parent, &[RowKey::Int(2)]).unwrap();
+        txn.update(&parent, &rows(&parent, &[(1, 200)])).unwrap();
+        txn.commit().unwrap();
+        assert_eq!(contents(&parent.snapshot()), [(1, 200)]);
+    }
+
+    #[test]
+    fn a_pinned_snapshot_reads_one_state_of_every_table() {
+        let (catalog, left) = catalog();
+        let right = catalog.create_table("u", left.schema()).unwrap();
+        right.set_primary_key(0, "u_pkey");
+        let txn = catalog.begin();
+        txn.insert(&left, &rows(&left, &[(1, 10)])).unwrap();
+        txn.insert(&right, &rows(&right, &[(1, 0)])).unwrap();
+        txn.commit().unwrap();
+        let before = catalog.version();
+        let pin = catalog.pin_snapshot();
+        assert_eq!(pin.version(), before);
+        // A transaction on another thread moves 10 from one table to the other meanwhile.
+        let mover = catalog.clone();
+        std::thread::spawn(move || {
+            let (left, right) = (mover.table("t").unwrap(), mover.table("u").unwrap());
+            let txn = mover.begin();
+            txn.update(&left, &rows(&left, &[(1, 0)])).unwrap();
+            txn.update(&right, &rows(&right, &[(1, 10)])).unwrap();
+            txn.commit().unwrap();
+        })
+        .join()
+        .unwrap();
+        assert_eq!(catalog.version(), before + 1);
+        {
+            let _nested = catalog.pin_snapshot();
+            assert_eq!(contents(&right.snapshot()), [(1, 0)]);
+        }
+        assert_eq!(contents(&left.snapshot()), [(1, 10)]);
+        assert_eq!(contents(&right.snapshot()), [(1, 0)]);
+        drop(pin);
+        assert_eq!(contents(&left.snapshot()), [(1, 0)]);
+        assert_eq!(contents(&right.snapshot()), [(1, 10)]);
+    }
+
+    #[test]
+    fn a_one_row_update_reuses_every_untouched_chunks_key_index() {
+        let (catalog, table) = catalog();
+        let n = CHUNK_ROWS as i64 * 3;
+        let all: Vec<(i64, i64)> = (0..n).map(|i| (i, i)).collect();
+        let txn = catalog.begin();
+        txn.insert(&table, &rows(&table, &all)).unwrap();
+        txn.commit().unwrap();
+        let txn = catalog.begin();
+        txn.update(&table, &rows(&table, &[(5, -5)])).unwrap();
+        txn.commit().unwrap();
+        let before = table.snapshot();
+        assert!(before.chunks().iter().all(|c| c.cached_indexes() > 0));
+        let txn = catalog.begin();
+        txn.update(&table, &rows(&table, &[(CHUNK_ROWS as i64 + 1, -1)]))
+            .unwrap();
+        txn.commit().unwrap();
+        let after = table.snapshot();
+        // Only the chunk holding the row, and the chunk of the new image, are new.
+        let shared = after
+            .chunks()
+            .iter()
+            .filter(|c| before.chunks().iter().any(|b| Arc::ptr_eq(b, c)))
+            .count();
+        assert_eq!(shared, after.chunks().len() - 2, "{}", after.chunks().len());
+        assert_eq!(after.num_rows(), n as usize);
     }
 }

@@ -1529,7 +1529,7 @@ fn prefetch_combines_with_select_related_and_reverse_one_to_one() {
                 found
                     .iter()
                     .map(|a| {
-                        let bio = a.related_object("profile").unwrap();
+                        let bio = a.related_object_or_none("profile").unwrap();
                         json!([
                             a.get::<String>("name").unwrap(),
                             bio.map_or(Json::Null, |p| json!(p.get::<String>("bio").unwrap())),
@@ -1540,4 +1540,334 @@ fn prefetch_combines_with_select_related_and_reverse_one_to_one() {
             )
         }),
     );
+}
+
+/// The JOINs of `qs.sql()`, in order, as `[kind, table]` (`INNER` or `LEFT`): what the
+/// Django script extracts from `str(qs.query)`.
+fn joins(qs: &QuerySet) -> Json {
+    let sql = qs.sql().expect("sql");
+    let mut out = Vec::new();
+    let mut pieces = sql.split(" JOIN \"");
+    let mut before = pieces.next().unwrap_or_default();
+    for piece in pieces {
+        let kind = if before.ends_with("INNER") {
+            "INNER"
+        } else if before.ends_with("LEFT") {
+            "LEFT"
+        } else {
+            "OTHER"
+        };
+        let table = piece.split('"').next().unwrap_or_default();
+        out.push(json!([kind, table]));
+        before = piece;
+    }
+    Json::Array(out)
+}
+
+#[test]
+fn joins_are_inner_or_left_as_djangos_join_promotion_decides() {
+    let db = library();
+    let authors = db.objects("Author");
+    let books = db.objects("Book");
+    let profiles = db.objects("Profile");
+    let cities = db.objects("City");
+    let memberships = db.objects("Membership");
+    let cases: Vec<(&str, QuerySet)> = vec![
+        (
+            "joins_values_non_null_fk",
+            profiles.values(["author__name"]),
+        ),
+        (
+            "joins_values_list_chain_then_nullable",
+            profiles.values_list(["author__mentor__name"]),
+        ),
+        (
+            "joins_order_by_non_null_fk",
+            cities.order_by(["country__name"]),
+        ),
+        (
+            "joins_annotate_f_non_null_fk",
+            cities.annotate([("c", F("country__name"))]),
+        ),
+        (
+            "joins_annotate_f_nullable_fk",
+            books.annotate([("p", F("publisher__name"))]),
+        ),
+        (
+            "joins_order_by_nullable_fk",
+            authors.order_by(["mentor__name"]),
+        ),
+        (
+            "joins_filter_demotes_nullable",
+            authors.filter(q!(mentor__name = "Ann")),
+        ),
+        (
+            "joins_filter_demotes_chain",
+            authors.filter(q!(mentor__mentor__name = "Ann")),
+        ),
+        (
+            "joins_filter_isnull_keeps_left",
+            authors.filter(q!(mentor__name__isnull = true)),
+        ),
+        (
+            "joins_exclude_keeps_left",
+            authors.exclude(q!(mentor__name = "Ann")),
+        ),
+        (
+            "joins_or_keeps_left",
+            authors.filter(q!(mentor__name = "Ann") | q!(age = 50)),
+        ),
+        (
+            "joins_or_both_sides_demote",
+            authors.filter(q!(mentor__name = "Ann") | q!(mentor__age = 40)),
+        ),
+        ("joins_filter_m2m", authors.filter(q!(books__title = "A"))),
+        (
+            "joins_count_reverse",
+            db.objects("Publisher").annotate([("n", Count("book"))]),
+        ),
+        (
+            "joins_through_values",
+            memberships.values(["person__name", "group__name"]),
+        ),
+        (
+            "joins_select_related_non_null",
+            memberships.select_related(["person"]),
+        ),
+        (
+            "joins_select_related_chain",
+            profiles.select_related(["author__mentor"]),
+        ),
+        (
+            "joins_values_then_filter_nullable",
+            profiles
+                .values(["author__mentor__name"])
+                .filter(q!(author__mentor__age = 30)),
+        ),
+    ];
+    for (label, qs) in cases {
+        assert_django(label, joins(&qs));
+    }
+    // The rows over those joins.
+    assert_django(
+        "inner_values_rows",
+        tuples(
+            &profiles
+                .values_list(["bio", "author__name", "author__mentor__name"])
+                .order_by(["bio"]),
+        ),
+    );
+    assert_django(
+        "inner_order_by_rows",
+        tuples(
+            &cities
+                .order_by(["country__name", "name"])
+                .values_list(["name", "country__name"]),
+        ),
+    );
+    assert_django(
+        "demoted_filter_rows",
+        names(&authors.filter(q!(mentor__name = "Ann") | q!(mentor__age = 40))),
+    );
+    // The plan has the same join types as the SQL.
+    let plan = profiles.values(["author__mentor__name"]).explain().unwrap();
+    assert!(
+        plan.contains("Join: Inner, on=[profile.author_id = author.id]"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("Join: Left, on=[author.mentor_id = T3.id]"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn a_missing_reverse_one_to_one_raises_related_object_does_not_exist() {
+    let db = library();
+    let authors = db.objects("Author");
+    let dee = authors.get(q!(name = "Dee")).unwrap();
+    let error = dee.related_object("profile").unwrap_err();
+    assert_django(
+        "o2o_missing_raises",
+        json!({"error": error.django_name(), "message": error.to_string()}),
+    );
+    assert_django(
+        "o2o_missing_is_object_does_not_exist",
+        json!(error.is_object_does_not_exist()),
+    );
+    let found = authors.order_by(["name"]).fetch_instances().unwrap();
+    assert_django(
+        "o2o_hasattr",
+        Json::Array(
+            found
+                .iter()
+                .map(|a| {
+                    json!([
+                        a.get::<String>("name").unwrap(),
+                        a.has_related_object("profile").unwrap()
+                    ])
+                })
+                .collect(),
+        ),
+    );
+    assert!(dee.related_object_or_none("profile").unwrap().is_none());
+    // The same answer from the cache a prefetch filled, without a query.
+    let prefetched = authors
+        .prefetch_related(["profile"])
+        .order_by(["name"])
+        .fetch_instances()
+        .unwrap();
+    let before = db.query_count();
+    let cy = &prefetched[2];
+    assert!(matches!(
+        cy.related_object("profile"),
+        Err(Error::RelatedObjectDoesNotExist(m)) if m == "Author has no profile."
+    ));
+    assert!(prefetched[0].has_related_object("profile").unwrap());
+    assert_eq!(db.query_count(), before);
+    // A nullable ForeignKey holding NULL is None, not an error.
+    let ann = authors.get(q!(name = "Ann")).unwrap();
+    assert!(ann.related_object("mentor").unwrap().is_none());
+    let bob_profile = db
+        .objects("Profile")
+        .select_related(["author"])
+        .get(q!(bio = "edits"))
+        .unwrap();
+    assert_django(
+        "o2o_missing_after_select_related",
+        name_of(bob_profile.related_object("author").unwrap(), "name"),
+    );
+}
+
+#[test]
+fn sliced_prefetch_querysets_run_one_windowed_query() {
+    let db = library();
+    let list_of = |instance: &Instance, attr: &str, field: &str| {
+        json!(instance
+            .prefetched(attr)
+            .unwrap()
+            .iter()
+            .map(|b| b.get::<String>(field).unwrap())
+            .collect::<Vec<_>>())
+    };
+    let publishers = db.objects("Publisher").order_by(["name"]);
+    let books = db.objects("Book");
+    let per_parent = |parents: &QuerySet, prefetch: Prefetch, key: &str, field: &str| {
+        let attr = prefetch.to_attr.clone().unwrap_or_default();
+        counted(&db, || {
+            let found = parents
+                .prefetch_related([prefetch])
+                .fetch_instances()
+                .unwrap();
+            Json::Array(
+                found
+                    .iter()
+                    .map(|p| json!([p.get::<String>(key).unwrap(), list_of(p, &attr, field)]))
+                    .collect(),
+            )
+        })
+    };
+    assert_django(
+        "prefetch_sliced_offset",
+        per_parent(
+            &publishers,
+            Prefetch::new("book_set")
+                .queryset(books.order_by(["-pages"]).slice(1..3))
+                .to_attr("some"),
+            "name",
+            "title",
+        ),
+    );
+    assert_django(
+        "prefetch_sliced_m2m_open_end",
+        per_parent(
+            &db.objects("Author").order_by(["name"]),
+            Prefetch::new("books")
+                .queryset(books.order_by(["title"]).slice(1..))
+                .to_attr("rest"),
+            "name",
+            "title",
+        ),
+    );
+    assert_django(
+        "prefetch_sliced_reverse_m2m",
+        per_parent(
+            &books.order_by(["title"]),
+            Prefetch::new("authors")
+                .queryset(db.objects("Author").order_by(["-name"]).slice(..1))
+                .to_attr("last"),
+            "title",
+            "name",
+        ),
+    );
+    assert_django(
+        "prefetch_sliced_reversed",
+        per_parent(
+            &publishers,
+            Prefetch::new("book_set")
+                .queryset(books.order_by(["pages"]).reverse().slice(..1))
+                .to_attr("longest"),
+            "name",
+            "title",
+        ),
+    );
+    let refused = publishers
+        .prefetch_related(
+            [Prefetch::new("book_set").queryset(books.order_by(["pages"]).slice(..1))],
+        )
+        .fetch_instances()
+        .map(|_| Json::Null);
+    assert_django("prefetch_sliced_without_to_attr", outcome(refused));
+    // The slice is a window in the prefetch query itself, not a cut made in memory.
+    db.enable_query_log(true);
+    db.reset_queries();
+    publishers
+        .prefetch_related([Prefetch::new("book_set")
+            .queryset(books.order_by(["-pages"]).slice(..1))
+            .to_attr("top")])
+        .fetch_instances()
+        .unwrap();
+    let log = db.queries();
+    assert_eq!(log.len(), 2);
+    let prefetch_sql = &log[1].sql;
+    assert!(
+        prefetch_sql.contains("row_number() OVER (PARTITION BY"),
+        "{prefetch_sql}"
+    );
+}
+
+#[test]
+fn inner_join_chains_are_reordered_by_estimated_size() {
+    // Book ⋈ book_authors ⋈ author ⋈ publisher, all INNER (the filters demote the
+    // nullable publisher join): the one author named Ann and the one publisher named Acme
+    // are joined before the link rows.
+    let db = library();
+    let qs = db
+        .objects("Book")
+        .filter(q!(authors__name = "Ann", publisher__name = "Acme"))
+        .values(["title", "authors__age"]);
+    let rows = tuples(&qs.order_by(["title"]));
+    let optimized = |qs: &QuerySet| {
+        let text = qs.explain().unwrap();
+        let start = text.find("== Optimized logical plan ==").unwrap();
+        let end = text.find("== Physical plan ==").unwrap();
+        text[start..end].to_string()
+    };
+    let reordered = optimized(&qs);
+    db.set_config(db.config().disable_rule("reorder_joins"));
+    let written = optimized(&qs);
+    assert_eq!(tuples(&qs.order_by(["title"])), rows);
+    assert_eq!(rows, json!([["A", 30], ["B", 30]]));
+    // Reordered, the filtered author meets the link rows first (the deepest join); as
+    // written, the books do.
+    let depth = |plan: &str, key: &str| plan.find(key).unwrap_or_default();
+    let (author, book) = (
+        "on=[book_authors.author_id = author.id]",
+        "on=[book_authors.book_id = book.id]",
+    );
+    assert!(
+        depth(&reordered, author) > depth(&reordered, book),
+        "{reordered}"
+    );
+    assert!(depth(&written, author) < depth(&written, book), "{written}");
 }

@@ -74,6 +74,8 @@ pub enum ExprKind {
     /// `a if cond else b`.
     IfElse(Box<Expr>, Box<Expr>, Box<Expr>),
     Lambda(Vec<Param>, Box<Expr>),
+    /// `*items` in a list, tuple or set display, or an assignment target (`a, *rest = …`).
+    Starred(Box<Expr>),
 }
 
 /// A function parameter.
@@ -101,6 +103,17 @@ pub struct Stmt {
     pub col: usize,
 }
 
+/// How a method is read as an attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Property {
+    /// A plain function or method.
+    No,
+    /// `@property`: computed on every read.
+    Computed,
+    /// `@cached_property`: computed on the first read, then kept in the object's `__dict__`.
+    Cached,
+}
+
 /// Statement kinds.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StmtKind {
@@ -119,6 +132,8 @@ pub enum StmtKind {
         name: String,
         params: Vec<Param>,
         body: Vec<Stmt>,
+        /// `@property` / `@cached_property` (a model method read as an attribute).
+        property: Property,
     },
     Return(Option<Expr>),
     If(Expr, Vec<Stmt>, Vec<Stmt>),

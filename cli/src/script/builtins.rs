@@ -18,7 +18,7 @@ use super::operators::{binary, compare_values, decimal_round, overflow, round_ha
 use super::values::{float_repr, Value};
 
 /// Exception classes a script can name.
-const EXCEPTIONS: [&str; 39] = [
+const EXCEPTIONS: [&str; 40] = [
     "BaseException",
     "Exception",
     "ValueError",
@@ -36,6 +36,7 @@ const EXCEPTIONS: [&str; 39] = [
     "NotImplementedError",
     "StopIteration",
     "FieldError",
+    "FieldDoesNotExist",
     "ObjectDoesNotExist",
     "DoesNotExist",
     "MultipleObjectsReturned",
@@ -164,7 +165,13 @@ pub fn module_attribute(module: &str, name: &str) -> Result<Value, ScriptError> 
             Some(Value::Builtin(Rc::from(format!("datetime.{name}"))))
         }
         ("timezone", "now") => Some(Value::Builtin(Rc::from("timezone.now"))),
-        ("transaction", "atomic") => Some(Value::Builtin(Rc::from("transaction.atomic"))),
+        (
+            "transaction",
+            "TransactionManagementError" | "DatabaseError" | "Error" | "ProgrammingError",
+        ) => builtin(name),
+        ("transaction", "atomic" | "on_commit" | "set_rollback") => {
+            Some(Value::Builtin(Rc::from(format!("transaction.{name}"))))
+        }
         ("connection", "queries") => None,
         ("decimal", "Decimal") => Some(Value::Builtin(Rc::from("Decimal"))),
         ("math", "pi") => Some(Value::Float(std::f64::consts::PI)),
@@ -612,7 +619,14 @@ pub fn call_builtin(
             match super::queryset::get_attribute(interp, &args[0], attr) {
                 Ok(v) if name == "getattr" => Ok(v),
                 Ok(_) => Ok(Value::Bool(true)),
-                Err(e) if e.kind == "AttributeError" || e.kind == "FieldError" => {
+                // Django's RelatedObjectDoesNotExist is also an AttributeError: `hasattr(place,
+                // "restaurant")` is False when the reverse one-to-one row is missing.
+                Err(e)
+                    if matches!(
+                        e.kind.as_str(),
+                        "AttributeError" | "FieldError" | "RelatedObjectDoesNotExist"
+                    ) =>
+                {
                     match (name, args.get(2)) {
                         ("hasattr", _) => Ok(Value::Bool(false)),
                         (_, Some(default)) => Ok(default.clone()),
@@ -742,7 +756,40 @@ pub fn call_builtin(
             Ok(Value::DateTime(chrono::Utc::now().naive_utc()))
         }
         "date.today" => Ok(Value::Date(chrono::Utc::now().date_naive())),
-        "transaction.atomic" => Ok(Value::Opaque(Rc::from("Atomic"), Rc::new(vec![]))),
+        "transaction.atomic" => {
+            // `atomic(using=None, savepoint=True, durable=False)`; only `savepoint` changes
+            // what a script sees (one database, no durability checks).
+            let savepoint = args
+                .get(1)
+                .cloned()
+                .or(kwarg(&kwargs, "savepoint"))
+                .is_none_or(|v| v.truthy());
+            Ok(Value::Opaque(
+                Rc::from("Atomic"),
+                Rc::new(vec![("savepoint".into(), Value::Bool(savepoint))]),
+            ))
+        }
+        "transaction.on_commit" => match args.first().cloned().or(kwarg(&kwargs, "func")) {
+            Some(callback) => {
+                let robust = args
+                    .get(2)
+                    .cloned()
+                    .or(kwarg(&kwargs, "robust"))
+                    .is_some_and(|v| v.truthy());
+                interp.on_commit(callback, robust)
+            }
+            None => Err(ScriptError::type_error(
+                "on_commit() missing 1 required positional argument: 'func'",
+            )),
+        },
+        "transaction.set_rollback" => {
+            let flag = args
+                .first()
+                .cloned()
+                .or(kwarg(&kwargs, "rollback"))
+                .is_some_and(|v| v.truthy());
+            interp.set_rollback(flag)
+        }
         "reset_queries" => {
             interp.db.reset_queries();
             Ok(Value::None)

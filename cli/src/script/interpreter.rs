@@ -22,6 +22,19 @@ use super::models::PendingModel;
 use super::output::{self, Format, Printable};
 use super::values::{Function, FunctionBody, ModelClass, Value};
 
+/// What a top-level name holds, for the shell's completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GlobalKind {
+    /// A model class (`Customer`).
+    Model(String),
+    /// A manager, related manager or QuerySet of a model.
+    QuerySet(String),
+    /// A model instance.
+    Instance(String),
+    /// A module-like namespace (`transaction`, `models`).
+    Module(&'static str),
+}
+
 /// What `print()` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -59,6 +72,8 @@ pub struct Interpreter {
     loaded_modules: std::collections::HashSet<String>,
     /// Runs once the script's models are registered (data loads named on the command line).
     pub on_ready: Option<Box<dyn FnMut(&Database) -> Result<(), ScriptError>>>,
+    /// The script's side of the current `transaction.atomic()` block.
+    pub(super) transaction: super::transaction::TransactionState,
 }
 
 impl Interpreter {
@@ -80,12 +95,33 @@ impl Interpreter {
             echo: false,
             loaded_modules: std::collections::HashSet::new(),
             on_ready: None,
+            transaction: Default::default(),
         }
     }
 
     /// Names visible at the top level (for the shell's completion).
     pub fn global_names(&self) -> Vec<String> {
         self.globals.keys().cloned().collect()
+    }
+
+    /// What the shell's completion needs to know of each top-level name: the model behind a
+    /// model class, manager, QuerySet or instance, and which of these it is.
+    pub fn global_kinds(&self) -> Vec<(String, GlobalKind)> {
+        self.globals
+            .iter()
+            .filter_map(|(name, value)| {
+                let kind = match value {
+                    Value::ModelClass(class) => GlobalKind::Model(class.name.clone()),
+                    Value::Manager(model) => GlobalKind::QuerySet(model.to_string()),
+                    Value::QuerySet(q) => GlobalKind::QuerySet(q.model.clone()),
+                    Value::RelatedManager(set) => GlobalKind::QuerySet(set.model.clone()),
+                    Value::Instance(i) => GlobalKind::Instance(i.borrow().model.clone()),
+                    Value::Module(module) => GlobalKind::Module(module),
+                    _ => return None,
+                };
+                Some((name.clone(), kind))
+            })
+            .collect()
     }
 
     /// Runs a whole module. An uncaught exception stops it and is returned with its position.
@@ -207,7 +243,9 @@ impl Interpreter {
                 self.assign(target, result)?;
             }
             StmtKind::Class { name, bases, body } => self.define_class(name, bases, body, stmt)?,
-            StmtKind::Def { name, params, body } => {
+            StmtKind::Def {
+                name, params, body, ..
+            } => {
                 let function =
                     self.make_function(name, params, FunctionBody::Statements(body.clone()))?;
                 self.set_name(name, Value::Function(Rc::new(function)));
@@ -252,29 +290,28 @@ impl Interpreter {
                 }
             },
             StmtKind::With(items, body) => {
+                let mut savepoint = true;
                 for (ctx, target) in items {
                     let value = self.eval(ctx)?;
-                    if !matches!(&value, Value::Opaque(name, _) if &**name == "Atomic") {
+                    let Value::Opaque(name, options) = &value else {
+                        return Err(ScriptError::unsupported(format!(
+                            "'with' on {} (only transaction.atomic() is supported)",
+                            value.type_name()
+                        )));
+                    };
+                    if &**name != "Atomic" {
                         return Err(ScriptError::unsupported(format!(
                             "'with' on {} (only transaction.atomic() is supported)",
                             value.type_name()
                         )));
                     }
+                    savepoint &= options.iter().all(|(k, v)| k != "savepoint" || v.truthy());
                     if let Some(t) = target {
                         self.assign(t, Value::None)?;
                     }
                 }
-                // Quiver has no transactions yet: the block runs, and its writes stay even
-                // when an exception leaves it (Django would roll them back).
-                let result = self.exec_block(body);
-                if result.is_err() {
-                    eprintln!(
-                        "warning: {}:{}: an exception left transaction.atomic(); \
-                         Quiver cannot roll back its writes",
-                        self.file, stmt.line
-                    );
-                }
-                return result;
+                // `with atomic(), atomic():` nests like two blocks; one savepoint does the same.
+                return self.atomic_block(body, savepoint);
             }
             StmtKind::Try {
                 body,
@@ -684,6 +721,37 @@ impl Interpreter {
                 self.set_name(name, value);
                 Ok(())
             }
+            ExprKind::Tuple(targets) | ExprKind::List(targets)
+                if targets
+                    .iter()
+                    .any(|t| matches!(t.kind, ExprKind::Starred(_))) =>
+            {
+                // `first, *rest = items`: the starred name takes what the others leave.
+                let items = self.iterate(&value)?;
+                let star = targets
+                    .iter()
+                    .position(|t| matches!(t.kind, ExprKind::Starred(_)))
+                    .unwrap_or_default();
+                let after = targets.len() - star - 1;
+                if items.len() < targets.len() - 1 {
+                    return Err(ScriptError::value_error(format!(
+                        "not enough values to unpack (expected at least {}, got {})",
+                        targets.len() - 1,
+                        items.len()
+                    )));
+                }
+                let rest_end = items.len() - after;
+                for (t, v) in targets[..star].iter().zip(&items[..star]) {
+                    self.assign(t, v.clone())?;
+                }
+                if let ExprKind::Starred(inner) = &targets[star].kind {
+                    self.assign(inner, Value::list(items[star..rest_end].to_vec()))?;
+                }
+                for (t, v) in targets[star + 1..].iter().zip(&items[rest_end..]) {
+                    self.assign(t, v.clone())?;
+                }
+                Ok(())
+            }
             ExprKind::Tuple(targets) | ExprKind::List(targets) => {
                 let items = self.iterate(&value)?;
                 if items.len() != targets.len() {
@@ -934,6 +1002,14 @@ impl Interpreter {
                     self.eval(other)?
                 }
             }
+            ExprKind::Starred(_) => {
+                return Err(ScriptError::syntax(
+                    &self.file,
+                    expr.line,
+                    expr.col,
+                    "can't use starred expression here",
+                ))
+            }
             ExprKind::Lambda(params, body) => {
                 let function =
                     self.make_function("<lambda>", params, FunctionBody::Lambda((**body).clone()))?;
@@ -942,8 +1018,19 @@ impl Interpreter {
         })
     }
 
+    /// The items of a list, tuple or set display; `*x` spreads an iterable.
     fn eval_all(&mut self, items: &[Expr]) -> Result<Vec<Value>, ScriptError> {
-        items.iter().map(|i| self.eval(i)).collect()
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            match &item.kind {
+                ExprKind::Starred(inner) => {
+                    let value = self.eval(inner)?;
+                    out.extend(self.iterate(&value)?);
+                }
+                _ => out.push(self.eval(item)?),
+            }
+        }
+        Ok(out)
     }
 
     fn comprehension(

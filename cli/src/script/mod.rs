@@ -4,7 +4,8 @@
 //! The stages follow a script through: [`lexer`] (tokens with indentation) → [`parser`]
 //! ([`ast`]) → [`interpreter`] (statements and Python values: [`values`], [`builtins`],
 //! [`operators`], [`containers`], [`format`](mod@format), [`methods`]) → [`models`] (classes to
-//! registered models) and [`queryset`] (Django names to the Rust QuerySet API) → [`output`]
+//! registered models) and [`queryset`] (Django names to the Rust QuerySet API) and [`transaction`]
+//! (`transaction.atomic()` blocks) → [`output`]
 //! (the `--format json|table|csv` printers). Errors are Python exceptions with a position
 //! ([`error`]).
 
@@ -22,8 +23,9 @@ pub mod operators;
 pub mod output;
 pub mod parser;
 pub mod queryset;
+pub mod transaction;
 pub mod values;
 
 pub use error::ScriptError;
-pub use interpreter::{Interpreter, Mode};
+pub use interpreter::{GlobalKind, Interpreter, Mode};
 pub use output::Format;

@@ -14,7 +14,7 @@ use std::rc::Rc;
 use quiver::model::{FieldSpec, FieldType, OnDelete, RelationSpec};
 use quiver::{Database, Model};
 
-use super::ast::{ExprKind, Stmt, StmtKind};
+use super::ast::{ExprKind, Property, Stmt, StmtKind};
 use super::convert::to_scalar;
 use super::error::{Location, ScriptError};
 use super::interpreter::Interpreter;
@@ -219,6 +219,7 @@ pub fn field_call(
                 spec,
                 choices: None,
                 auto_now: false,
+                auto_now_on_save: false,
             })));
         }
         other => {
@@ -262,6 +263,7 @@ pub fn field_call(
         spec,
         choices,
         auto_now,
+        auto_now_on_save: flag("auto_now"),
     })))
 }
 
@@ -322,10 +324,12 @@ pub fn define_model(
         name: name.to_string(),
         choices: HashMap::new(),
         auto_now: Vec::new(),
+        auto_now_on_save: Vec::new(),
         attributes: HashMap::new(),
         abstract_model: None,
         str_method: None,
         methods: HashMap::new(),
+        properties: Vec::new(),
     };
     let mut model = Model::new(name);
     for base in bases {
@@ -339,8 +343,12 @@ pub fn define_model(
         }
         class.choices.extend(base.choices.clone());
         class.auto_now.extend(base.auto_now.iter().cloned());
+        class
+            .auto_now_on_save
+            .extend(base.auto_now_on_save.iter().cloned());
         class.attributes.extend(base.attributes.clone());
         class.methods.extend(base.methods.clone());
+        class.properties.extend(base.properties.iter().cloned());
         class.str_method = class.str_method.take().or_else(|| base.str_method.clone());
     }
     // The class body is its own scope: constants defined there (`GENRES = [...]`) are
@@ -392,6 +400,9 @@ fn model_body(
                             if def.auto_now {
                                 class.auto_now.push(field_name.clone());
                             }
+                            if def.auto_now_on_save {
+                                class.auto_now_on_save.push(field_name.clone());
+                            }
                         }
                         other => interp.set_name(field_name, other.clone()),
                     }
@@ -408,6 +419,7 @@ fn model_body(
                 name: method,
                 params,
                 body,
+                property,
             } => {
                 let function = Rc::new(
                     interp
@@ -417,6 +429,9 @@ fn model_body(
                 if method == "__str__" {
                     class.str_method = Some(function);
                 } else {
+                    if *property != Property::No {
+                        class.properties.push((method.clone(), *property));
+                    }
                     class.methods.insert(method.clone(), function);
                 }
             }

@@ -197,6 +197,80 @@ impl Parser {
         )))
     }
 
+    /// A decorated `def`. `@transaction.atomic` (or `@transaction.atomic()`, `@atomic`): the
+    /// function's body runs in `with transaction.atomic():`, which is what Django's
+    /// decorator does on each call. `@property` / `@cached_property` on a model method: the
+    /// method is read as an attribute. Other decorators are outside the subset.
+    fn decorated(&mut self) -> Result<Stmt, ScriptError> {
+        let at = self.peek().clone();
+        self.advance();
+        let decorator = self.expression()?;
+        let is_atomic = |e: &Expr| match &e.kind {
+            ExprKind::Attribute(module, name) => {
+                name == "atomic" && matches!(&module.kind, ExprKind::Name(m) if m == "transaction")
+            }
+            ExprKind::Name(name) => name == "atomic",
+            _ => false,
+        };
+        let atomic = match &decorator.kind {
+            ExprKind::Call(callee, args) if args.is_empty() && is_atomic(callee) => true,
+            _ => is_atomic(&decorator),
+        };
+        let property = match &decorator.kind {
+            ExprKind::Name(name) if name == "property" => Property::Computed,
+            ExprKind::Name(name) | ExprKind::Attribute(_, name) if name == "cached_property" => {
+                Property::Cached
+            }
+            _ => Property::No,
+        };
+        if !atomic && property == Property::No {
+            return Err(ScriptError::unsupported(
+                "decorators other than @transaction.atomic and @property",
+            )
+            .at(&self.file, at.line, at.col));
+        }
+        self.end_of_statement()?;
+        let start = self.peek().clone();
+        if self.at_op("@") {
+            return Err(self.unsupported_here("more than one decorator"));
+        }
+        if !self.eat_keyword("def") {
+            return Err(self.error_here("expected 'def' after a decorator"));
+        }
+        let mut def = self.def(start.line, start.col)?;
+        if let StmtKind::Def { property: kind, .. } = &mut def.kind {
+            *kind = property;
+        }
+        if let (true, StmtKind::Def { body, .. }) = (atomic, &mut def.kind) {
+            let call = Expr {
+                kind: ExprKind::Call(
+                    Box::new(Expr {
+                        kind: ExprKind::Attribute(
+                            Box::new(Expr {
+                                kind: ExprKind::Name("transaction".into()),
+                                line: at.line,
+                                col: at.col,
+                            }),
+                            "atomic".into(),
+                        ),
+                        line: at.line,
+                        col: at.col,
+                    }),
+                    vec![],
+                ),
+                line: at.line,
+                col: at.col,
+            };
+            let inner = std::mem::take(body);
+            body.push(Stmt {
+                kind: StmtKind::With(vec![(call, None)], inner),
+                line: at.line,
+                col: at.col,
+            });
+        }
+        Ok(def)
+    }
+
     /// A statement; `a; b` on one line gives several.
     fn statement(&mut self) -> Result<Vec<Stmt>, ScriptError> {
         let start = self.peek().clone();
@@ -286,7 +360,7 @@ impl Parser {
             }
         }
         if self.at_op("@") {
-            return Err(self.unsupported_here("decorators"));
+            return Ok(vec![self.decorated()?]);
         }
         let mut out = vec![self.simple_statement()?];
         while self.at_op(";") {
@@ -482,7 +556,22 @@ impl Parser {
         match &target.kind {
             ExprKind::Name(_) | ExprKind::Attribute(..) | ExprKind::Subscript(..) => Ok(()),
             ExprKind::Tuple(items) | ExprKind::List(items) => {
-                items.iter().try_for_each(|i| self.check_target(i))
+                let starred = items
+                    .iter()
+                    .filter(|i| matches!(i.kind, ExprKind::Starred(_)))
+                    .count();
+                if starred > 1 {
+                    return Err(ScriptError::syntax(
+                        &self.file,
+                        target.line,
+                        target.col,
+                        "multiple starred expressions in assignment",
+                    ));
+                }
+                items.iter().try_for_each(|i| match &i.kind {
+                    ExprKind::Starred(inner) => self.check_target(inner),
+                    _ => self.check_target(i),
+                })
             }
             _ => Err(ScriptError::syntax(
                 &self.file,
@@ -569,7 +658,12 @@ impl Parser {
         }
         let body = self.block()?;
         Ok(Stmt {
-            kind: StmtKind::Def { name, params, body },
+            kind: StmtKind::Def {
+                name,
+                params,
+                body,
+                property: Property::No,
+            },
             line,
             col,
         })
@@ -680,8 +774,14 @@ impl Parser {
     }
 
     fn star_or_expression(&mut self) -> Result<Expr, ScriptError> {
-        if self.at_op("*") {
-            return Err(self.unsupported_here("starred expressions"));
+        let start = self.peek().clone();
+        if self.eat_op("*") {
+            let inner = self.expression()?;
+            return Ok(Expr {
+                kind: ExprKind::Starred(Box::new(inner)),
+                line: start.line,
+                col: start.col,
+            });
         }
         self.expression()
     }
@@ -1162,8 +1262,8 @@ impl Parser {
                 if self.at_op("**") {
                     return Err(self.unsupported_here("dict unpacking (**)"));
                 }
-                let first = self.expression()?;
-                if self.eat_op(":") {
+                let first = self.star_or_expression()?;
+                if !matches!(first.kind, ExprKind::Starred(_)) && self.eat_op(":") {
                     let value = self.expression()?;
                     if self.at_keyword("for") {
                         let generators = self.comprehension()?;
@@ -1197,7 +1297,7 @@ impl Parser {
                         if self.at_op("}") {
                             break;
                         }
-                        items.push(self.expression()?);
+                        items.push(self.star_or_expression()?);
                     }
                     self.expect_op("}")?;
                     expr(ExprKind::Set(items))
@@ -1390,7 +1490,7 @@ mod tests {
         );
         assert_eq!(
             err("@decorator\ndef f(): pass\n"),
-            "t.py:1:1: SyntaxError: unsupported construct: decorators"
+            "t.py:1:1: SyntaxError: unsupported construct: decorators other than @transaction.atomic and @property"
         );
         assert_eq!(
             err("x: int = 3\n"),

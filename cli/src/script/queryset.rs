@@ -14,9 +14,15 @@
 //! `OuterRef`, django-cte's `CTE`, `CTE.recursive` and `with_cte`; `cte.join()`,
 //! `cte.queryset()` and `cte.col.<name>` are in [`cte_method`] and [`get_attribute`].
 //!
-//! To add a feature when the Rust API gains it (`update`, `transaction.atomic` with
-//! rollback): move its name from [`LATER_METHODS`] to the table, and write one arm calling
-//! the Rust API with the converted arguments — a few lines each.
+//! Writes (`update`, `save`, `bulk_create`/`bulk_update`, `get_or_create`/`update_or_create`,
+//! `select_for_update`) follow Django's object semantics on top of the crate's: a created
+//! object keeps the values it was given, `update_fields`/`force_update` choose the UPDATE,
+//! and every failed write reports to [`transaction`](super::transaction), which marks the
+//! enclosing `atomic()` block for rollback as Django does.
+//!
+//! To add a feature when the Rust API gains it (`dates`, `raw`): move its name from
+//! [`LATER_METHODS`] to the table, and write one arm calling the Rust API with the converted
+//! arguments — a few lines each.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -33,7 +39,9 @@ use std::sync::Arc;
 use super::convert::{from_scalar, to_argument, to_expression, to_scalar};
 use super::error::ScriptError;
 use super::interpreter::Interpreter;
-use super::values::{CteValue, InstanceValue, ModelClass, QuerySetValue, RelatedSet, Shape, Value};
+use super::values::{
+    CteValue, InstanceValue, Lock, ModelClass, QuerySetValue, RelatedSet, Shape, Value,
+};
 
 /// Expression classes (Django's `django.db.models` names) the script can call.
 pub const EXPRESSION_NAMES: [&str; 71] = [
@@ -139,10 +147,38 @@ pub fn is_expression_name(name: &str) -> bool {
 }
 
 /// QuerySet methods Django has and Quiver's QuerySet does not yet.
-const LATER_METHODS: [&str; 5] = ["select_for_update", "dates", "datetimes", "raw", "extra"];
+const LATER_METHODS: [&str; 4] = ["dates", "datetimes", "raw", "extra"];
+
+/// QuerySet methods that only build a new QuerySet (no query runs, so they are allowed in a
+/// transaction block that is marked for rollback).
+const LAZY_METHODS: [&str; 23] = [
+    "all",
+    "filter",
+    "exclude",
+    "annotate",
+    "alias",
+    "order_by",
+    "reverse",
+    "distinct",
+    "values",
+    "values_list",
+    "none",
+    "only",
+    "defer",
+    "using",
+    "iterator",
+    "select_related",
+    "prefetch_related",
+    "select_for_update",
+    "union",
+    "intersection",
+    "difference",
+    "with_cte",
+    "query",
+];
 
 /// QuerySet and manager methods, for the shell's completion.
-pub const QUERYSET_METHODS: [&str; 41] = [
+pub const QUERYSET_METHODS: [&str; 44] = [
     "all",
     "filter",
     "exclude",
@@ -176,6 +212,9 @@ pub const QUERYSET_METHODS: [&str; 41] = [
     "load_json",
     "load_parquet",
     "update",
+    "update_or_create",
+    "bulk_update",
+    "select_for_update",
     "delete",
     "select_related",
     "prefetch_related",
@@ -879,13 +918,27 @@ pub fn unary_django(op: &str, v: &Value) -> Result<Option<Value>, ScriptError> {
 }
 
 fn new_qs(qs: QuerySet, model: &str, shape: Shape) -> Value {
+    locked_qs(qs, model, shape, None)
+}
+
+/// A QuerySet value that keeps the `select_for_update()` of the one it was chained from.
+fn locked_qs(qs: QuerySet, model: &str, shape: Shape, lock: Option<Lock>) -> Value {
     Value::QuerySet(Rc::new(QuerySetValue {
         qs,
         model: model.to_string(),
         shape,
         cache: RefCell::new(None),
         columns: RefCell::new(Vec::new()),
+        lock,
     }))
+}
+
+/// The `select_for_update()` options of a QuerySet value.
+fn lock_of(value: &Value) -> Option<Lock> {
+    match value {
+        Value::QuerySet(q) => q.lock.clone(),
+        _ => None,
+    }
 }
 
 /// How many rows an evaluated QuerySet holds (`None` before it runs).
@@ -950,7 +1003,11 @@ pub fn evaluate(interp: &mut Interpreter, value: &Value) -> Result<Vec<Value>, S
     let Some((qs, model, shape)) = queryset_of(interp, value)? else {
         return Ok(vec![]);
     };
-    let (rows, columns) = rows_and_columns(&interp.db, &qs, &model, shape)?;
+    interp.check_transaction()?;
+    let (rows, columns) = match lock_of(value) {
+        Some(lock) => locked_rows(&interp.db, &qs, &lock, &model, shape)?,
+        None => rows_and_columns(&interp.db, &qs, &model, shape)?,
+    };
     if let Value::QuerySet(q) = value {
         *q.cache.borrow_mut() = Some(rows.clone());
         *q.columns.borrow_mut() = columns;
@@ -983,14 +1040,46 @@ fn rows_and_columns(
     shape: Shape,
 ) -> Result<(Vec<Value>, Vec<String>), ScriptError> {
     if shape == Shape::Instances {
-        let pk = pk_of(db, model);
         let rows = qs.fetch_instances()?;
         return Ok((
-            rows.iter().map(|i| instance_value(&pk, model, i)).collect(),
+            rows.iter().map(|i| instance_value(db, model, i)).collect(),
             vec![],
         ));
     }
     let rows = qs.fetch()?;
+    let columns = rows.columns().to_vec();
+    Ok((
+        rows.iter().map(|row| row_value(&row, shape)).collect(),
+        columns,
+    ))
+}
+
+/// The rows of a `select_for_update()` QuerySet, locked. `values()` rows lock through
+/// their primary keys: the keys are locked first (leaving out rows locked elsewhere with
+/// `skip_locked`), then the rows with those keys are read.
+fn locked_rows(
+    db: &quiver::Database,
+    qs: &QuerySet,
+    lock: &Lock,
+    model: &str,
+    shape: Shape,
+) -> Result<(Vec<Value>, Vec<String>), ScriptError> {
+    if shape == Shape::Instances {
+        let rows = lock.apply(qs).fetch_instances()?;
+        return Ok((
+            rows.iter().map(|i| instance_value(db, model, i)).collect(),
+            vec![],
+        ));
+    }
+    let pk = pk_of(db, model);
+    let keys = lock.apply(&qs.values([pk.clone()])).fetch()?;
+    let keys = keys
+        .iter()
+        .map(|row| Ok(Expression::from(row.get_value(&pk)?)))
+        .collect::<Result<Vec<Expression>, quiver::Error>>()?;
+    let rows = qs
+        .filter(Q::new("pk__in", Expression::List(keys)))
+        .fetch()?;
     let columns = rows.columns().to_vec();
     Ok((
         rows.iter().map(|row| row_value(&row, shape)).collect(),
@@ -1013,20 +1102,44 @@ fn row_value(row: &Row, shape: Shape) -> Value {
 /// One fetched row in the QuerySet's shape (an instance, a dict, a tuple or a value).
 fn shaped(db: &quiver::Database, model: &str, found: &Instance, shape: Shape) -> Value {
     match shape {
-        Shape::Instances => instance_value(&pk_of(db, model), model, found),
+        Shape::Instances => instance_value(db, model, found),
         shape => row_value(found.row(), shape),
     }
 }
 
 /// A fetched model object as a script instance.
-pub fn instance_value(pk: &str, model: &str, instance: &Instance) -> Value {
+pub fn instance_value(db: &quiver::Database, model: &str, instance: &Instance) -> Value {
+    let mut fields: Vec<(String, Value)> = instance
+        .values()
+        .map(|(k, v)| (k.to_string(), from_scalar(v)))
+        .collect();
+    // `Prefetch(..., to_attr="x")` puts a plain list (an object, for a single-valued
+    // relation) in the object's `__dict__`, where Django's output shows it after the fields;
+    // relations prefetched under their own name live in caches that it does not show.
+    if let Ok(registered) = db.model(model) {
+        for name in instance.cached_names() {
+            if registered.get_field(name).is_some()
+                || db.registry().accessor_relation(&registered, name).is_ok()
+            {
+                continue;
+            }
+            let value = match instance.cached_related(name) {
+                Some(Related::Many(items)) => Value::list(
+                    items
+                        .iter()
+                        .map(|x| instance_value(db, x.model_name(), x))
+                        .collect(),
+                ),
+                Some(Related::One(Some(x))) => instance_value(db, x.model_name(), x),
+                _ => Value::None,
+            };
+            fields.push((name.to_string(), value));
+        }
+    }
     Value::Instance(Rc::new(RefCell::new(InstanceValue {
         model: model.to_string(),
-        pk: pk.to_string(),
-        fields: instance
-            .values()
-            .map(|(k, v)| (k.to_string(), from_scalar(v)))
-            .collect(),
+        pk: pk_of(db, model),
+        fields,
         related: HashMap::new(),
         adding: false,
         source: Some(instance.clone()),
@@ -1061,11 +1174,7 @@ pub fn index(interp: &mut Interpreter, object: &Value, i: i64) -> Result<Value, 
     let i = isize::try_from(i)
         .map_err(|_| ScriptError::new("IndexError", "list index out of range"))?;
     match shape {
-        Shape::Instances => Ok(instance_value(
-            &pk_of(&interp.db, &model),
-            &model,
-            &qs.get_index(i)?,
-        )),
+        Shape::Instances => Ok(instance_value(&interp.db, &model, &qs.get_index(i)?)),
         _ => rows_of(&interp.db, &qs.slice(i..i.saturating_add(1)), &model, shape)?
             .into_iter()
             .next()
@@ -1169,7 +1278,11 @@ fn queryset_method(
 ) -> Result<Value, ScriptError> {
     let (qs, model, shape) = queryset_of(interp, receiver)?
         .ok_or_else(|| ScriptError::attribute(&receiver.type_name(), name))?;
-    let chain = |q: QuerySet| Ok(new_qs(q, &model, shape));
+    let lock = lock_of(receiver);
+    let chain = |q: QuerySet| Ok(locked_qs(q, &model, shape, lock.clone()));
+    if !LAZY_METHODS.contains(&name) {
+        interp.check_transaction()?;
+    }
     // `all()` of a prefetched relation is the prefetched rows: no query (Django).
     if let (Value::RelatedManager(set), "all") = (receiver, name) {
         if let Some(rows) = &set.cached {
@@ -1208,7 +1321,7 @@ fn queryset_method(
                 fields.extend(exprs.iter().map(|(k, _)| k.clone()));
                 qs = qs.annotate(exprs);
             }
-            Ok(new_qs(qs.values(fields), &model, Shape::Dicts))
+            Ok(locked_qs(qs.values(fields), &model, Shape::Dicts, lock))
         }
         "values_list" => {
             let flat = take_kw(&mut kwargs, "flat").is_some_and(|v| v.truthy());
@@ -1223,7 +1336,7 @@ fn queryset_method(
             } else {
                 Shape::Lists
             };
-            Ok(new_qs(q, &model, shape))
+            Ok(locked_qs(q, &model, shape, lock))
         }
         // Django answers both from an evaluated QuerySet's result cache, without a query.
         "count" | "exists" if cached_len(receiver).is_some() => {
@@ -1250,8 +1363,28 @@ fn queryset_method(
         }
         "get" => {
             let q = build_q(&args, &kwargs)?;
-            let found = qs.get(q).map_err(|e| model_error(e, &model))?;
+            let found = match &lock {
+                Some(lock) => lock.apply(&qs).get(q),
+                None => qs.get(q),
+            };
+            let found = found.map_err(|e| model_error(e, &model))?;
             Ok(shaped(&interp.db, &model, &found, shape))
+        }
+        // `first()`/`last()` lock the one row they return: found in the QuerySet's order,
+        // then locked and read again (`None` when it no longer matches or, with
+        // skip_locked, is locked elsewhere).
+        "first" | "last" if lock.is_some() => {
+            let candidate = if name == "first" {
+                qs.first()?
+            } else {
+                qs.last()?
+            };
+            let (Some(candidate), Some(lock)) = (candidate, &lock) else {
+                return Ok(Value::None);
+            };
+            let one = qs.filter(Q::new("pk", Expression::from(candidate.pk())));
+            let found = lock.apply(&one).first()?;
+            Ok(found.map_or(Value::None, |i| shaped(&interp.db, &model, &i, shape)))
         }
         "first" | "last" => {
             let found = if name == "first" {
@@ -1300,48 +1433,37 @@ fn queryset_method(
                 _ => "pk".into(),
             };
             let bulk = qs.in_bulk(ids, &field)?;
-            let pk = pk_of(&interp.db, &model);
             let items = bulk
                 .iter()
-                .map(|(k, i)| (from_scalar(k), instance_value(&pk, &model, i)));
+                .map(|(k, i)| (from_scalar(k), instance_value(&interp.db, &model, i)));
             Ok(Value::dict(items.collect()))
         }
         "create" => {
             let mut kwargs = kwargs;
             auto_now(interp, &model, &mut kwargs)?;
-            let made = qs.create(field_values(&kwargs)?)?;
-            let made = instance_value(&pk_of(&interp.db, &model), &model, &made);
-            // Django keeps the related objects it was given: `order.customer` runs no query.
-            if let Value::Instance(i) = &made {
-                for (k, v) in &kwargs {
-                    if matches!(v, Value::Instance(_)) {
-                        i.borrow_mut().related.insert(k.clone(), v.clone());
-                    }
-                }
-            }
+            let made = qs.create(field_values(&kwargs)?).map_err(ScriptError::from);
+            let made = interp.after_write(made)?;
+            let made = instance_value(&interp.db, &model, &made);
+            keep_given(&interp.db, &made, &kwargs)?;
             Ok(made)
         }
         "get_or_create" => {
             let defaults = take_kw(&mut kwargs, "defaults");
-            match qs.get(build_q(&[], &kwargs)?) {
+            let lookup = build_q(&[], &kwargs)?;
+            match qs.get(lookup.clone()) {
                 Ok(found) => {
-                    let found = instance_value(&pk_of(&interp.db, &model), &model, &found);
+                    let found = instance_value(&interp.db, &model, &found);
                     Ok(Value::tuple(vec![found, Value::Bool(false)]))
                 }
                 Err(quiver::Error::DoesNotExist(_)) => {
-                    let mut values: Vec<(String, Value)> = kwargs
-                        .into_iter()
-                        .filter(|(k, _)| !k.contains("__"))
-                        .collect();
-                    if let Some(Value::Dict(d)) = defaults {
-                        for (k, v) in d.borrow().iter() {
-                            values.push((k.to_str(), v.clone()));
-                        }
+                    let defaults = defaults_of(interp, defaults)?;
+                    let params = creation_params(interp, &model, &kwargs, defaults)?;
+                    let (made, created) = create_or_get(&interp.db, &qs, &lookup, params.clone())?;
+                    let made = instance_value(&interp.db, &model, &made);
+                    if created {
+                        keep_given(&interp.db, &made, &params)?;
                     }
-                    auto_now(interp, &model, &mut values)?;
-                    let made = qs.create(field_values(&values)?)?;
-                    let made = instance_value(&pk_of(&interp.db, &model), &model, &made);
-                    Ok(Value::tuple(vec![made, Value::Bool(true)]))
+                    Ok(Value::tuple(vec![made, Value::Bool(created)]))
                 }
                 Err(e) => Err(model_error(e, &model)),
             }
@@ -1351,29 +1473,57 @@ fn queryset_method(
             let mut rows = vec![];
             for o in &objects {
                 let Value::Instance(i) = o else {
-                    return Err(ScriptError::type_error(format!(
-                        "bulk_create() takes model instances, not {}",
-                        o.type_name()
-                    )));
+                    return Err(ScriptError::attribute(&o.type_name(), "pk"));
                 };
                 let mut i = i.borrow_mut();
                 auto_now(interp, &model, &mut i.fields)?;
-                rows.push(unsaved_values(&i)?);
+                rows.push(unsaved_values(&interp.db, &i)?);
             }
+            let options = bulk_create_options(interp, &kwargs)?;
             let model_arc = interp.db.model(&model)?;
             let pk = model_arc.pk().map(|f| f.attname().to_string());
             let before = next_pk(interp, &model)?;
-            qs.bulk_create(rows)?;
-            // Django sets the primary keys of the created objects (PostgreSQL, SQLite).
+            let inserted = if options.ignore_conflicts
+                || options.update_conflicts
+                || options.batch_size.is_some()
+            {
+                qs.bulk_create_with(rows, &options)
+            } else {
+                qs.bulk_create(rows)
+            };
+            interp.after_write(inserted.map_err(ScriptError::from))?;
+            // Django sets the primary keys of the created objects (PostgreSQL, SQLite), but
+            // not with ignore_conflicts, where it cannot tell which rows were inserted; with
+            // update_conflicts an object gets the key of the row it inserted or updated.
             let mut next = before;
             for o in &objects {
                 if let (Value::Instance(i), Some(pk)) = (o, &pk) {
-                    let mut i = i.borrow_mut();
-                    if matches!(i.get(pk), Some(Value::None) | None) {
+                    let unset = matches!(i.borrow().get(pk), Some(Value::None) | None);
+                    if unset && options.update_conflicts {
+                        let lookup = options
+                            .unique_fields
+                            .iter()
+                            .map(|f| {
+                                let attname = model_arc
+                                    .get_field(f)
+                                    .map_or(f.as_str(), |field| field.attname());
+                                let value = i.borrow().get(attname).cloned().unwrap_or(Value::None);
+                                Ok(Q::new(f.clone(), Expression::from(to_scalar(&value)?)))
+                            })
+                            .collect::<Result<Vec<Q>, ScriptError>>()?
+                            .into_iter()
+                            .fold(Q::all(), |all, q| all & q);
+                        let key = interp.db.objects(&model).get(lookup)?.pk();
+                        i.borrow_mut().set(pk, from_scalar(&key));
+                    } else if unset && !options.ignore_conflicts {
                         next += 1;
-                        i.set(pk, Value::Int(next));
+                        i.borrow_mut().set(pk, Value::Int(next));
                     }
-                    i.adding = false;
+                    // Django marks saved only the objects it knows the key of.
+                    let keyed = !matches!(i.borrow().get(pk), Some(Value::None) | None);
+                    if keyed {
+                        i.borrow_mut().adding = false;
+                    }
                 }
             }
             Ok(Value::list(objects))
@@ -1400,7 +1550,138 @@ fn queryset_method(
             let n = crate::loading::run(&interp.db, &load)?;
             Ok(Value::Int(n as i64))
         }
-        "delete" => Ok(delete_count(qs.delete()?)),
+        "delete" => {
+            let deleted = qs.delete().map_err(ScriptError::from);
+            Ok(delete_count(interp.after_write(deleted)?))
+        }
+        "update" => {
+            if !args.is_empty() {
+                return Err(ScriptError::type_error(format!(
+                    "QuerySet.update() takes 1 positional argument but {} were given",
+                    args.len() + 1
+                )));
+            }
+            let values = kwargs
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), to_expression(v)?)))
+                .collect::<Result<Vec<(String, Expression)>, ScriptError>>()?;
+            // Django's checks, before the crate's (whose message prints the expression's
+            // internals).
+            if let Some((k, e)) = values.iter().find(|(_, e)| e.contains_aggregate()) {
+                return Err(ScriptError::new(
+                    "FieldError",
+                    format!("Aggregate functions are not allowed in this query ({k}={e})."),
+                ));
+            }
+            if let Some((k, e)) = values.iter().find(|(_, e)| ex::contains_over_clause(e)) {
+                return Err(ScriptError::new(
+                    "FieldError",
+                    format!("Window expressions are not allowed in this query ({k}={e})."),
+                ));
+            }
+            let updated = qs.update(values).map_err(field_does_not_exist);
+            Ok(Value::Int(interp.after_write(updated)? as i64))
+        }
+        "update_or_create" => {
+            // Django 5.1: in one transaction, `select_for_update().get_or_create(
+            // create_defaults, **kwargs)`, then the found object gets `defaults` and is saved
+            // with update_fields.
+            let update_defaults = take_kw(&mut kwargs, "defaults");
+            let update_defaults = defaults_of(interp, update_defaults)?;
+            let create_defaults = match take_kw(&mut kwargs, "create_defaults") {
+                None | Some(Value::None) => update_defaults.clone(),
+                given => defaults_of(interp, given)?,
+            };
+            let lookup = build_q(&[], &kwargs)?;
+            // Invalid names only matter when the object is created (Django checks them there).
+            let params = creation_params(interp, &model, &kwargs, create_defaults);
+            let updates = field_values(&update_defaults)?;
+            let names: Vec<String> = updates.iter().map(|(k, _)| k.clone()).collect();
+            let locking = qs.select_for_update();
+            let mut failure = None;
+            let outcome = interp.db.atomic(|_| match locking.get(lookup.clone()) {
+                Ok(mut found) => {
+                    for (name, value) in &updates {
+                        found.set(name, value.clone())?;
+                    }
+                    if !names.is_empty() {
+                        found.save_update_fields(&names)?;
+                    }
+                    Ok((found, false))
+                }
+                Err(quiver::Error::DoesNotExist(_)) => {
+                    match params
+                        .clone()
+                        .and_then(|p| create_or_get(&interp.db, &qs, &lookup, p))
+                    {
+                        Ok(made) => Ok(made),
+                        Err(error) => {
+                            failure = Some(error);
+                            Err(quiver::Error::ValueError("creation failed".into()))
+                        }
+                    }
+                }
+                Err(other) => Err(other),
+            });
+            if let Some(error) = failure {
+                return Err(error);
+            }
+            let (found, created) = outcome.map_err(|e| model_error(e, &model))?;
+            let found = instance_value(&interp.db, &model, &found);
+            match (created, &params) {
+                (true, Ok(given)) => keep_given(&interp.db, &found, given)?,
+                // Django sets `defaults` on the object it found and saves them.
+                (false, _) => keep_given(&interp.db, &found, &update_defaults)?,
+                _ => {}
+            }
+            Ok(Value::tuple(vec![found, Value::Bool(created)]))
+        }
+        "bulk_update" => {
+            let objects = match args.first().cloned().or(kw(&kwargs, "objs")) {
+                Some(v) => interp.iterate(&v)?,
+                None => return Err(ScriptError::type_error(
+                    "bulk_update() missing 2 required positional arguments: 'objs' and 'fields'",
+                )),
+            };
+            let fields = match args.get(1).cloned().or(kw(&kwargs, "fields")) {
+                Some(v) => {
+                    let names = interp.iterate(&v)?;
+                    strings(&names, name)?
+                }
+                None => vec![],
+            };
+            let batch_size = batch_size(kw(&kwargs, "batch_size"))?;
+            let instances = objects
+                .iter()
+                .map(|o| stored_instance(&interp.db, o))
+                .collect::<Result<Vec<_>, _>>()?;
+            let updated = qs
+                .bulk_update(&instances, &fields, batch_size)
+                .map_err(field_does_not_exist);
+            Ok(Value::Int(interp.after_write(updated)? as i64))
+        }
+        "select_for_update" => {
+            let flag = |k: &str| kw(&kwargs, k).is_some_and(|v| v.truthy());
+            let (nowait, skip_locked) = (flag("nowait"), flag("skip_locked"));
+            if nowait && skip_locked {
+                return Err(ScriptError::value_error(
+                    "The nowait option cannot be used with skip_locked.",
+                ));
+            }
+            let of = match kw(&kwargs, "of") {
+                Some(v) => {
+                    let names = interp.iterate(&v)?;
+                    strings(&names, name)?
+                }
+                None => vec![],
+            };
+            let lock = Lock {
+                nowait,
+                skip_locked,
+                of,
+            };
+            Ok(locked_qs(qs, &model, shape, Some(lock)))
+        }
         "select_related" => match args.as_slice() {
             [] => chain(qs.select_related_all()),
             [Value::None] => chain(qs.clear_select_related()),
@@ -1452,16 +1733,220 @@ fn queryset_method(
             [Value::Cte(c)] => chain(qs.with_cte(&c.cte)),
             _ => Err(ScriptError::type_error("with_cte() takes one CTE")),
         },
-        "update" | "update_or_create" | "bulk_update" => Err(ScriptError::new(
-            "NotSupportedError",
-            format!("QuerySet.{name}() is not supported by Quiver yet (no updates or deletes)"),
-        )),
         name if LATER_METHODS.contains(&name) => Err(ScriptError::new(
             "NotSupportedError",
             format!("QuerySet.{name}() is not supported by Quiver yet"),
         )),
         _ => Err(ScriptError::attribute(&receiver.type_name(), name)),
     }
+}
+
+/// Django looks the fields of `update()` and `bulk_update()` up with `_meta.get_field()`,
+/// whose miss is `FieldDoesNotExist` (not a `FieldError`), with the same message.
+fn field_does_not_exist(error: quiver::Error) -> ScriptError {
+    let mut error = ScriptError::from(error);
+    if error.kind == "FieldError" && error.message.contains(" has no field named '") {
+        error.kind = "FieldDoesNotExist".into();
+    }
+    error
+}
+
+/// `bulk_create(objs, batch_size=, ignore_conflicts=, update_conflicts=, update_fields=,
+/// unique_fields=)`'s options.
+fn bulk_create_options(
+    interp: &mut Interpreter,
+    kwargs: &[(String, Value)],
+) -> Result<quiver::queryset::BulkCreateOptions, ScriptError> {
+    let mut options = quiver::queryset::BulkCreateOptions::new();
+    options.batch_size = batch_size(kw(kwargs, "batch_size"))?;
+    options.ignore_conflicts = kw(kwargs, "ignore_conflicts").is_some_and(|v| v.truthy());
+    options.update_conflicts = kw(kwargs, "update_conflicts").is_some_and(|v| v.truthy());
+    for (key, target) in [
+        ("update_fields", &mut options.update_fields),
+        ("unique_fields", &mut options.unique_fields),
+    ] {
+        if let Some(v) = kw(kwargs, key).filter(|v| !matches!(v, Value::None)) {
+            let names = interp.iterate(&v)?;
+            *target = strings(&names, "bulk_create")?;
+        }
+    }
+    // Django's check, ahead of the crate's (whose message has stray spaces).
+    if options.update_conflicts && !options.ignore_conflicts && options.update_fields.is_empty() {
+        return Err(ScriptError::value_error(
+            "Fields that will be updated when a row insertion fails on conflicts must be \
+             provided.",
+        ));
+    }
+    Ok(options)
+}
+
+/// The values a `get_or_create`/`update_or_create` creates an object from: the keyword
+/// arguments without lookups (`name__iexact`) plus the defaults, every name a field of the
+/// model (Django's `_extract_model_params`), `auto_now` fields filled in.
+fn creation_params(
+    interp: &Interpreter,
+    model: &str,
+    kwargs: &[(String, Value)],
+    defaults: Vec<(String, Value)>,
+) -> Result<Vec<(String, Value)>, ScriptError> {
+    let mut params: Vec<(String, Value)> = kwargs
+        .iter()
+        .filter(|(k, _)| !k.contains("__"))
+        .cloned()
+        .collect();
+    for (name, value) in defaults {
+        match params.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = value,
+            None => params.push((name, value)),
+        }
+    }
+    let registered = interp.db.model(model)?;
+    let mut invalid: Vec<&str> = params
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| {
+            !registered
+                .fields()
+                .iter()
+                .any(|f| f.name() == *k || f.attname() == *k)
+        })
+        .collect();
+    if !invalid.is_empty() {
+        invalid.sort_unstable();
+        return Err(ScriptError::new(
+            "FieldError",
+            format!(
+                "Invalid field name(s) for model {}: '{}'.",
+                registered.name(),
+                invalid.join("', '")
+            ),
+        ));
+    }
+    auto_now(interp, model, &mut params)?;
+    Ok(params)
+}
+
+/// Django's `create()` builds the object from the values it was given and saves it: the
+/// object keeps those values as given (`Decimal("1")` stays `1`, not the column's `1.00`),
+/// and the related objects given, so `order.customer` runs no query. Only the key comes
+/// from the database.
+fn keep_given(
+    db: &quiver::Database,
+    made: &Value,
+    given: &[(String, Value)],
+) -> Result<(), ScriptError> {
+    let Value::Instance(i) = made else {
+        return Ok(());
+    };
+    let model = db.model(&i.borrow().model)?;
+    for (name, value) in given {
+        let Some(field) = model
+            .fields()
+            .iter()
+            .find(|f| f.name() == name || f.attname() == name)
+        else {
+            continue;
+        };
+        let mut inst = i.borrow_mut();
+        match value {
+            Value::Instance(related) if field.relation().is_some() => {
+                let key = related.borrow().pk_value();
+                inst.set(field.attname(), key);
+                inst.related.insert(field.name().to_string(), value.clone());
+            }
+            _ => inst.set(field.attname(), value.clone()),
+        }
+    }
+    Ok(())
+}
+
+/// `get_or_create`'s creation: inserts in a savepoint; when that violates a constraint
+/// (another writer created the object first), the object is looked up again and the
+/// `IntegrityError` raised only if it still does not exist.
+fn create_or_get(
+    db: &quiver::Database,
+    qs: &QuerySet,
+    lookup: &Q,
+    params: Vec<(String, Value)>,
+) -> Result<(Instance, bool), ScriptError> {
+    let values = field_values(&params)?;
+    match db.atomic(|_| qs.create(values)) {
+        Ok(made) => Ok((made, true)),
+        Err(quiver::Error::IntegrityError(message)) => match qs.get(lookup.clone()) {
+            Ok(found) => Ok((found, false)),
+            Err(_) => Err(ScriptError::new("IntegrityError", message)),
+        },
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `batch_size=`: `None`, or a positive number of rows (Django's check).
+fn batch_size(value: Option<Value>) -> Result<Option<usize>, ScriptError> {
+    match value {
+        None | Some(Value::None) => Ok(None),
+        Some(Value::Int(n)) if n > 0 => Ok(Some(n as usize)),
+        Some(Value::Int(_)) => Err(ScriptError::value_error(
+            "Batch size must be a positive integer.",
+        )),
+        Some(other) => Err(ScriptError::type_error(format!(
+            "'<=' not supported between instances of '{}' and 'int'",
+            other.type_name()
+        ))),
+    }
+}
+
+/// `update_or_create`'s `defaults=` / `create_defaults=` dict as field values; callables
+/// are called, as Django's `resolve_callables` does.
+fn defaults_of(
+    interp: &mut Interpreter,
+    value: Option<Value>,
+) -> Result<Vec<(String, Value)>, ScriptError> {
+    let pairs = match value {
+        None | Some(Value::None) => return Ok(vec![]),
+        Some(Value::Dict(d)) => d.borrow().clone(),
+        Some(other) => {
+            // Django iterates `defaults.items()` after merging it into a dict.
+            return Err(ScriptError::type_error(format!(
+                "'{}' object is not iterable",
+                other.type_name()
+            )));
+        }
+    };
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::Function(_) | Value::Builtin(_) | Value::Method(..) => {
+                    interp.call(&v, vec![], vec![])?
+                }
+                v => v,
+            };
+            Ok((k.to_str(), v))
+        })
+        .collect()
+}
+
+/// A script object as the crate's instance of its stored row: the model's concrete fields
+/// (no annotations or `to_attr` lists), bound to the database.
+fn stored_instance(db: &quiver::Database, value: &Value) -> Result<Instance, ScriptError> {
+    let Value::Instance(i) = value else {
+        // What Django meets first when it reads the object.
+        return Err(ScriptError::attribute(&value.type_name(), "pk"));
+    };
+    let i = i.borrow();
+    let model = db.model(&i.model)?;
+    let pairs = model
+        .fields()
+        .iter()
+        .filter_map(|f| {
+            i.get(f.attname())
+                .map(|v| Ok((f.attname().to_string(), to_scalar(v)?)))
+        })
+        .collect::<Result<Vec<(String, quiver::ScalarValue)>, ScriptError>>()?;
+    Ok(
+        Instance::new(i.model.clone(), Some(i.pk.clone()), Row::from_pairs(pairs))
+            .with_database(db.clone()),
+    )
 }
 
 /// The highest automatic key so far (for setting keys after `bulk_create`).
@@ -1512,10 +1997,47 @@ fn auto_now(
     Ok(())
 }
 
-fn unsaved_values(i: &InstanceValue) -> Result<Vec<(String, quiver::ScalarValue)>, ScriptError> {
+/// `auto_now=True` fields take the current date/time on every `save()` (Django's
+/// `pre_save`), among `update_fields` only when those are given.
+fn touch_auto_now(
+    interp: &Interpreter,
+    model: &str,
+    instance: &Rc<RefCell<InstanceValue>>,
+    update_fields: Option<&[String]>,
+) -> Result<(), ScriptError> {
+    let Some(class) = interp.classes.get(model) else {
+        return Ok(());
+    };
+    let registered = interp.db.model(model)?;
+    let now = chrono::Utc::now().naive_utc();
+    for name in &class.auto_now_on_save {
+        if update_fields.is_some_and(|fields| !fields.contains(name)) {
+            continue;
+        }
+        let Some(field) = registered.get_field(name) else {
+            continue;
+        };
+        let value = match field.field_type() {
+            quiver::model::FieldType::DateField => Value::Date(now.date()),
+            quiver::model::FieldType::TimeField => Value::Time(now.time()),
+            _ => Value::DateTime(now),
+        };
+        instance.borrow_mut().set(field.attname(), value);
+    }
+    Ok(())
+}
+
+/// The values a new object is inserted with: its concrete fields that are set (attributes
+/// such as a `@cached_property` value are not columns).
+fn unsaved_values(
+    db: &quiver::Database,
+    i: &InstanceValue,
+) -> Result<Vec<(String, quiver::ScalarValue)>, ScriptError> {
+    let model = db.model(&i.model)?;
     i.fields
         .iter()
         .filter(|(_, v)| !matches!(v, Value::None))
+        .filter(|(k, _)| model.fields().iter().any(|f| f.attname() == k))
         .map(|(k, v)| Ok((k.clone(), to_scalar(v)?)))
         .collect()
 }
@@ -1687,21 +2209,30 @@ pub fn get_attribute(
             return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
         }
         Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_) => {
-            if !QUERYSET_METHODS.contains(&name)
-                && !matches!(
-                    name,
-                    "update_or_create"
-                        | "bulk_update"
-                        | "dates"
-                        | "datetimes"
-                        | "raw"
-                        | "extra"
-                        | "select_for_update"
-                )
-            {
+            if !QUERYSET_METHODS.contains(&name) && !LATER_METHODS.contains(&name) {
                 return Err(ScriptError::attribute(&object.type_name(), name));
             }
             return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
+        }
+        // `obj._state.adding` / `obj._state.db` (Django's ModelState).
+        Value::Instance(i) if name == "_state" => {
+            let adding = Value::Bool(i.borrow().adding);
+            let db = if i.borrow().adding {
+                Value::None
+            } else {
+                Value::str("default")
+            };
+            return Ok(Value::Opaque(
+                Rc::from("ModelState"),
+                Rc::new(vec![("adding".into(), adding), ("db".into(), db)]),
+            ));
+        }
+        Value::Opaque(kind, state) if &**kind == "ModelState" => {
+            return state
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| ScriptError::attribute("ModelState", name));
         }
         Value::Instance(i) => return instance_attribute(interp, i, object, name),
         Value::Expression(_) if matches!(name, "asc" | "desc" | "distinct" | "filter") => {
@@ -1754,7 +2285,7 @@ fn instance_attribute(
             let value = match found {
                 Some(obj) => {
                     let target = obj.model_name().to_string();
-                    instance_value(&pk_of(&interp.db, &target), &target, &obj)
+                    instance_value(&interp.db, &target, &obj)
                 }
                 None => Value::None,
             };
@@ -1787,7 +2318,7 @@ fn instance_attribute(
             .objects(&target)
             .get(Q::new(lookup, Expression::from(to_scalar(&key)?)))
             .map_err(|e| model_error(e, &target))?;
-        let value = instance_value(&pk_of(&interp.db, &target), &target, &found);
+        let value = instance_value(&interp.db, &target, &found);
         i.borrow_mut()
             .related
             .insert(name.to_string(), value.clone());
@@ -1802,6 +2333,19 @@ fn instance_attribute(
     ) || display_field(interp, &model_name, name).is_some()
     {
         return Ok(Value::Method(Box::new(object.clone()), Rc::from(name)));
+    }
+    // `@property`: reading the attribute runs the method; `@cached_property` keeps the
+    // value in the object (its `__dict__`, where Django's output shows it).
+    let property = interp.classes.get(&model_name).and_then(|c| {
+        let (_, kind) = c.properties.iter().find(|(p, _)| p == name)?;
+        Some((c.methods.get(name).cloned()?, *kind))
+    });
+    if let Some((method, kind)) = property {
+        let value = interp.call_function(&method, vec![object.clone()], vec![])?;
+        if kind == super::ast::Property::Cached {
+            i.borrow_mut().set(name, value.clone());
+        }
+        return Ok(value);
     }
     let is_method = interp
         .classes
@@ -1827,7 +2371,7 @@ fn instance_attribute(
                 .iter()
                 .map(|x| {
                     let target = x.model_name().to_string();
-                    instance_value(&pk_of(&interp.db, &target), &target, x)
+                    instance_value(&interp.db, &target, x)
                 })
                 .collect::<Vec<_>>()
         })
@@ -1862,12 +2406,11 @@ fn related_attribute(
         )));
     };
     let source = source.with_database(interp.db.clone());
-    let target_pk = pk_of(&interp.db, &target);
     if path.is_multi_valued() {
         let cached = source.prefetched(name).map(|items| {
             items
                 .iter()
-                .map(|x| instance_value(&target_pk, &target, x))
+                .map(|x| instance_value(&interp.db, &target, x))
                 .collect()
         });
         let manager = source.related(name)?;
@@ -1879,9 +2422,9 @@ fn related_attribute(
             cached,
         }))));
     }
-    let found = source.related_object(name)?;
+    let found = source.related_object_or_none(name)?;
     let value = match found {
-        Some(obj) => instance_value(&target_pk, &target, &obj),
+        Some(obj) => instance_value(&interp.db, &target, &obj),
         None => {
             // Django's `Customer.profile.RelatedObjectDoesNotExist` (a DoesNotExist).
             let mut e = ScriptError::new(
@@ -1934,11 +2477,7 @@ fn related_write(
     match name {
         "create" => {
             let made = manager.create(field_values(&kwargs)?)?;
-            Ok(instance_value(
-                &pk_of(&interp.db, &set.model),
-                &set.model,
-                &made,
-            ))
+            Ok(instance_value(&interp.db, &set.model, &made))
         }
         "clear" => {
             manager.clear()?;
@@ -2049,7 +2588,9 @@ pub fn call_method(
         Value::RelatedManager(set)
             if matches!(name, "add" | "remove" | "clear" | "set" | "create") =>
         {
-            related_write(interp, set, name, args, kwargs)
+            interp.check_transaction()?;
+            let written = related_write(interp, set, name, args, kwargs);
+            interp.after_write(written)
         }
         Value::QuerySet(_) | Value::Manager(_) | Value::RelatedManager(_) => {
             queryset_method(interp, receiver, name, args, kwargs)
@@ -2088,22 +2629,86 @@ fn instance_method(
     let model = i.borrow().model.clone();
     match name {
         "save" => {
-            let adding = i.borrow().adding;
-            if !adding {
-                return Err(ScriptError::new(
-                    "NotSupportedError",
-                    format!(
-                        "{model}.save() of a saved object needs an UPDATE; Quiver has none yet"
-                    ),
+            interp.check_transaction()?;
+            if let Some((k, _)) = kwargs.iter().find(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "force_insert" | "force_update" | "using" | "update_fields"
+                )
+            }) {
+                return Err(ScriptError::type_error(format!(
+                    "Model.save() got an unexpected keyword argument '{k}'"
+                )));
+            }
+            let flag = |k: &str| kw(&kwargs, k).is_some_and(|v| v.truthy());
+            let (force_insert, force_update) = (flag("force_insert"), flag("force_update"));
+            let mut update_fields = match kw(&kwargs, "update_fields") {
+                None | Some(Value::None) => None,
+                Some(v) => {
+                    let names = interp.iterate(&v)?;
+                    Some(strings(&names, "save")?)
+                }
+            };
+            if force_insert && (force_update || update_fields.is_some()) {
+                return Err(ScriptError::value_error(
+                    "Cannot force both insert and updating in model saving.",
                 ));
             }
-            auto_now(interp, &model, &mut i.borrow_mut().fields)?;
-            let values = unsaved_values(&i.borrow())?;
-            let made = interp.db.objects(&model).create(values)?;
-            let mut inst = i.borrow_mut();
-            for (k, v) in made.values() {
-                inst.set(k, from_scalar(v));
+            if force_update && update_fields.is_none() {
+                let registered = interp.db.model(&model)?;
+                update_fields = Some(
+                    registered
+                        .fields()
+                        .iter()
+                        .filter(|f| !f.is_primary_key())
+                        .map(|f| f.name().to_string())
+                        .collect(),
+                );
             }
+            let adding = i.borrow().adding;
+            let has_key = !matches!(i.borrow().pk_value(), Value::None);
+            if update_fields.is_some() && !has_key {
+                return Err(ScriptError::value_error(
+                    "Cannot force an update in save() with no primary key.",
+                ));
+            }
+            if has_key && !force_insert {
+                // An UPDATE of the row with this key, an INSERT when there is none (also
+                // for a new object given an existing key, as Django does for automatic
+                // keys), unless update_fields limits it to the UPDATE. The object keeps the
+                // values it was given.
+                if adding {
+                    auto_now(interp, &model, &mut i.borrow_mut().fields)?;
+                } else {
+                    touch_auto_now(interp, &model, i, update_fields.as_deref())?;
+                }
+                let mut stored = stored_instance(&interp.db, receiver)?;
+                let saved = match &update_fields {
+                    Some(fields) => stored.save_update_fields(fields),
+                    None => stored.save(),
+                }
+                .map_err(|e| match e {
+                    quiver::Error::Engine(_) if force_update => {
+                        ScriptError::new("DatabaseError", "Forced update did not affect any rows.")
+                    }
+                    other => ScriptError::from(other),
+                });
+                interp.after_write(saved)?;
+                let mut inst = i.borrow_mut();
+                inst.adding = false;
+                if inst.source.is_none() {
+                    inst.source = Some(stored);
+                }
+                return Ok(Value::None);
+            }
+            auto_now(interp, &model, &mut i.borrow_mut().fields)?;
+            let values = unsaved_values(&interp.db, &i.borrow())?;
+            let made = interp.db.objects(&model).create(values);
+            let made = interp.after_write(made.map_err(ScriptError::from))?;
+            // Django's INSERT returns only the new key; the object keeps its own values.
+            let mut inst = i.borrow_mut();
+            let pk = inst.pk.clone();
+            inst.set(&pk, from_scalar(&made.get_value(&pk)?));
             inst.adding = false;
             inst.source = Some(made);
             Ok(Value::None)
@@ -2131,7 +2736,9 @@ fn instance_method(
                     "{model} object can't be deleted because its {pk} attribute is set to None."
                 )));
             };
-            let deleted = source.with_database(interp.db.clone()).delete()?;
+            interp.check_transaction()?;
+            let deleted = source.with_database(interp.db.clone()).delete();
+            let deleted = interp.after_write(deleted.map_err(ScriptError::from))?;
             // Django sets the primary key of a deleted object to None.
             let mut inst = i.borrow_mut();
             let pk = inst.pk.clone();
@@ -2179,7 +2786,8 @@ pub fn call_command(
             let mut objects = 0;
             for fixture in &args[1..] {
                 let path = interp.base_dir.join(fixture.to_str());
-                objects += interp.db.load_fixture(&path)?;
+                objects +=
+                    crate::loading::run(&interp.db, &crate::loading::DataLoad::Fixture(path))?;
             }
             // Django's loaddata reports on stdout unless verbosity=0.
             if !matches!(kw(&kwargs, "verbosity"), Some(Value::Int(0))) {

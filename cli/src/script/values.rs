@@ -45,6 +45,8 @@ pub struct FieldDef {
     pub choices: Option<Vec<(Value, Value)>>,
     /// `auto_now=True` / `auto_now_add=True`: filled with the current date/time on create.
     pub auto_now: bool,
+    /// `auto_now=True`: also set to the current date/time by every `save()`.
+    pub auto_now_on_save: bool,
 }
 
 /// A model class defined by the script.
@@ -55,6 +57,8 @@ pub struct ModelClass {
     pub choices: HashMap<String, Vec<(Value, Value)>>,
     /// Field names filled with the current date/time when an object is created.
     pub auto_now: Vec<String>,
+    /// The `auto_now=True` ones among them, which every `save()` sets again.
+    pub auto_now_on_save: Vec<String>,
     /// Class attributes other than fields and methods (`STATUS = [...]`, `OPEN = "o"`).
     pub attributes: HashMap<String, Value>,
     /// For `Meta.abstract = True`: the fields and options subclasses inherit (the class
@@ -64,6 +68,9 @@ pub struct ModelClass {
     pub str_method: Option<Rc<Function>>,
     /// Methods other than `__str__`, callable on instances.
     pub methods: HashMap<String, Rc<Function>>,
+    /// The methods decorated with `@property` / `@cached_property`: reading the attribute
+    /// calls them.
+    pub properties: Vec<(String, super::ast::Property)>,
 }
 
 /// The related objects behind a related manager.
@@ -101,6 +108,33 @@ pub struct QuerySetValue {
     pub cache: RefCell<Option<Vec<Value>>>,
     /// The selected column names, known once evaluated (table headers of `values_list`).
     pub columns: RefCell<Vec<String>>,
+    /// `select_for_update(...)`: evaluating the QuerySet locks its rows.
+    pub lock: Option<Lock>,
+}
+
+/// The options of `select_for_update(nowait=, skip_locked=, of=)`.
+#[derive(Debug, Clone, Default)]
+pub struct Lock {
+    pub nowait: bool,
+    pub skip_locked: bool,
+    pub of: Vec<String>,
+}
+
+impl Lock {
+    /// The crate's locking QuerySet for `qs`.
+    pub fn apply(&self, qs: &quiver::QuerySet) -> quiver::queryset::SelectForUpdate {
+        let mut locking = qs.select_for_update();
+        if self.nowait {
+            locking = locking.nowait();
+        }
+        if self.skip_locked {
+            locking = locking.skip_locked();
+        }
+        if !self.of.is_empty() {
+            locking = locking.of(self.of.clone());
+        }
+        locking
+    }
 }
 
 /// A CTE with the model and row shape of the QuerySet that defines it (what

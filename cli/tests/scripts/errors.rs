@@ -59,10 +59,20 @@ fn constructs_outside_the_subset_say_which() {
         message,
         "9:1: SyntaxError: unsupported construct: class 'VipCustomer(Customer)': multi-table inheritance (only abstract base models)"
     );
-    let (_, message) = failure("x = [*range(3)]\n");
+    let (_, message) = failure("@staticmethod\ndef f():\n    pass\n");
     assert_eq!(
         message,
-        "1:6: SyntaxError: unsupported construct: starred expressions"
+        "1:1: SyntaxError: unsupported construct: decorators other than @transaction.atomic and @property"
+    );
+    let (_, message) = failure("x = 1\ny = *[x]\n");
+    assert_eq!(
+        message,
+        "2:5: SyntaxError: can't use starred expression here"
+    );
+    let (_, message) = failure("a, *b, *c = [1, 2]\n");
+    assert_eq!(
+        message,
+        "1:1: SyntaxError: multiple starred expressions in assignment"
     );
 }
 
@@ -111,10 +121,59 @@ fn django_errors_keep_their_class_and_wording() {
         line,
         r#"{"error":"ValueError","message":"This queryset contains a reference to an outer query and may only be used in a subquery."}"#
     );
-    let (line, _) = failure(&format!("{MODELS}Customer.objects.update(name='x')\n"));
+}
+
+#[test]
+fn write_refusals_name_the_position() {
+    // Django on PostgreSQL (django/db/models/sql/compiler.py, as_sql); SQLite accepts it.
+    let (line, message) = failure(&format!(
+        "{MODELS}with_lock = Customer.objects.select_for_update()\nlist(with_lock)\n"
+    ));
+    assert_eq!(
+        line,
+        r#"{"error":"TransactionManagementError","message":"select_for_update cannot be used outside of a transaction."}"#
+    );
+    assert_eq!(
+        message,
+        "10:1: TransactionManagementError: select_for_update cannot be used outside of a transaction."
+    );
+    let (line, message) = failure(&format!(
+        "{MODELS}Customer.objects.create(name='a')\nCustomer.objects.all()[:1].update(name='b')\n"
+    ));
+    assert_eq!(
+        line,
+        r#"{"error":"TypeError","message":"Cannot update a query once a slice has been taken."}"#
+    );
+    assert_eq!(
+        message,
+        "10:28: TypeError: Cannot update a query once a slice has been taken."
+    );
+    // An uncaught error leaves the block: its writes are undone before the script stops.
+    let source = format!(
+        "{MODELS}from django.db import transaction
+Customer.objects.create(name='kept')
+try:
+    with transaction.atomic():
+        Customer.objects.update(name='lost')
+        Customer.objects.get(name='nobody')
+except Customer.DoesNotExist:
+    pass
+print(list(Customer.objects.values_list('name', flat=True)))
+with transaction.atomic():
+    Customer.objects.update(name='x')
+    1 / 0
+"
+    );
+    let out = crate::support::run_source(&source, "json", &[]);
+    assert!(!out.success);
+    assert_eq!(
+        out.stdout,
+        "[\"kept\"]\n{\"error\":\"ZeroDivisionError\",\"message\":\"division by zero\"}\n"
+    );
     assert!(
-        line.starts_with(r#"{"error":"NotSupportedError""#),
-        "{line}"
+        out.stderr.contains("script.py:20:5: ZeroDivisionError"),
+        "{}",
+        out.stderr
     );
 }
 

@@ -125,3 +125,53 @@ fn the_cte_manager_style_matches_django() {
     assert!(out.success, "{}", out.stderr);
     assert!(compare("1", &out.stdout).is_empty(), "{}", out.stdout);
 }
+
+#[test]
+fn bank_writes_and_transactions_match_django() {
+    check("bank");
+}
+
+#[test]
+fn refused_writes_raise_djangos_errors() {
+    check("write_errors");
+}
+
+#[test]
+fn prefetch_to_attr_lists_match_django() {
+    check("to_attr");
+}
+
+#[test]
+fn saves_and_updates_match_django() {
+    check("saves");
+}
+
+#[test]
+fn forced_saves_match_django() {
+    check("force_save");
+}
+
+#[test]
+fn get_or_create_and_update_or_create_match_django() {
+    check("get_or_create");
+}
+
+#[test]
+fn properties_and_atomic_functions_match_django() {
+    check("decorators");
+}
+
+#[test]
+fn bulk_create_conflicts_match_django() {
+    check("bulk_create");
+}
+
+#[test]
+fn related_writes_match_django() {
+    check("related_writes");
+}
+
+#[test]
+fn write_calls_with_bad_arguments_raise_like_django() {
+    check("bad_arguments");
+}

@@ -178,3 +178,18 @@ fn a_queries_file_imports_its_models_file() {
     assert!(out.success, "{}", out.stderr);
     assert_eq!(out.stdout, "1\n", "models.py runs once");
 }
+
+#[test]
+fn created_objects_keep_the_values_they_were_given() {
+    // Django prints `1 1.00 [Decimal('1'), 'Ann']` (this script with `builtins.print`, run by
+    // `django_runner.py --db sqlite`): create() returns the object built from its arguments;
+    // the database only gives the key.
+    let source = format!(
+        "{SHOP}ann = Customer.objects.create(name='Ann')\n\
+o = Order.objects.create(customer=ann, amount=Decimal('1'))\n\
+print(o.amount, Order.objects.get(pk=o.pk).amount, [o.amount, o.customer.name])\n"
+    );
+    let out = run_source(&source, "table", &[]);
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(out.stdout, "1 1.00 [Decimal('1'), 'Ann']\n");
+}

@@ -77,6 +77,34 @@ pub enum IndexKeys {
     },
     /// The first `limit` rows in the index's order (`ORDER BY key LIMIT k`).
     Ordered { descending: bool, limit: usize },
+    /// Rows of a composite index whose leading columns equal `prefix`, whose next column lies
+    /// between the bounds, read in that column's order keeping the first `limit` when `order`
+    /// is `Some((descending, limit))` (`filter(a=1, b__gt=5)`, `filter(a=1).order_by("-b")[:k]`).
+    Prefix {
+        prefix: Vec<ScalarValue>,
+        low: std::ops::Bound<ScalarValue>,
+        high: std::ops::Bound<ScalarValue>,
+        order: Option<(bool, usize)>,
+    },
+}
+
+fn fmt_range(
+    f: &mut std::fmt::Formatter<'_>,
+    low: &std::ops::Bound<ScalarValue>,
+    high: &std::ops::Bound<ScalarValue>,
+) -> std::fmt::Result {
+    use std::ops::Bound;
+    let low = match low {
+        Bound::Included(v) => format!("[{v}"),
+        Bound::Excluded(v) => format!("({v}"),
+        Bound::Unbounded => "(*".to_string(),
+    };
+    let high = match high {
+        Bound::Included(v) => format!("{v}]"),
+        Bound::Excluded(v) => format!("{v})"),
+        Bound::Unbounded => "*)".to_string(),
+    };
+    write!(f, " range={low}..{high}")
 }
 
 impl std::fmt::Display for IndexLookup {
@@ -84,19 +112,29 @@ impl std::fmt::Display for IndexLookup {
         write!(f, "index={}", self.index)?;
         match &self.keys {
             IndexKeys::Points(values) => write!(f, " points={}", values.len()),
-            IndexKeys::Range { low, high } => {
-                use std::ops::Bound;
-                let low = match low {
-                    Bound::Included(v) => format!("[{v}"),
-                    Bound::Excluded(v) => format!("({v}"),
-                    Bound::Unbounded => "(*".to_string(),
-                };
-                let high = match high {
-                    Bound::Included(v) => format!("{v}]"),
-                    Bound::Excluded(v) => format!("{v})"),
-                    Bound::Unbounded => "*)".to_string(),
-                };
-                write!(f, " range={low}..{high}")
+            IndexKeys::Range { low, high } => fmt_range(f, low, high),
+            IndexKeys::Prefix {
+                prefix,
+                low,
+                high,
+                order,
+            } => {
+                let values: Vec<String> = prefix.iter().map(ToString::to_string).collect();
+                write!(f, " prefix=[{}]", values.join(", "))?;
+                if !matches!(
+                    (low, high),
+                    (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
+                ) {
+                    fmt_range(f, low, high)?;
+                }
+                match order {
+                    Some((descending, limit)) => write!(
+                        f,
+                        " order={} limit={limit}",
+                        if *descending { "desc" } else { "asc" }
+                    ),
+                    None => Ok(()),
+                }
             }
             IndexKeys::Ordered { descending, limit } => write!(
                 f,

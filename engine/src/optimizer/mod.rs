@@ -13,6 +13,7 @@ mod prune_chunks;
 mod prune_projections;
 mod push_down_filter;
 mod push_down_limit;
+mod reorder_joins;
 mod replace_rank_filter_with_top_k;
 mod replace_sort_limit_with_top_k;
 mod simplify_expressions;
@@ -32,6 +33,7 @@ pub use prune_projections::PruneProjections;
 pub use push_down_filter::PushDownFilter;
 pub(crate) use push_down_limit::merge_limits;
 pub use push_down_limit::PushDownLimit;
+pub use reorder_joins::ReorderJoins;
 pub use replace_rank_filter_with_top_k::ReplaceRankFilterWithTopK;
 pub use replace_sort_limit_with_top_k::ReplaceSortLimitWithTopK;
 pub use simplify_expressions::SimplifyExpressions;
@@ -83,6 +85,7 @@ impl Optimizer {
             Arc::new(ReplaceRankFilterWithTopK),
             Arc::new(PruneProjections),
             Arc::new(PruneChunks),
+            Arc::new(ReorderJoins),
             Arc::new(ChooseBuildSide),
             Arc::new(UseIndexes),
         ])

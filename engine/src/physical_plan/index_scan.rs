@@ -1,10 +1,11 @@
 //! [`IndexScanExec`]: reads the rows an index finds instead of the whole table.
 //!
 //! The `use_indexes` rule records which index and which keys on the logical scan; this
-//! operator looks them up in the index built for the scan's snapshot (built on first use and
-//! cached on that immutable version, so it is exact for it), gathers those rows in index
-//! order, and scans them with the scan's filters and projection, which still decide exactly
-//! which rows qualify.
+//! operator looks them up in the index of the scan's snapshot (the indexes of its chunks, built
+//! on first use and cached on those immutable chunks, so it is exact for it), gathers those rows
+//! in index order, and scans them with the scan's filters and projection, which still decide
+//! exactly which rows qualify. A composite index answers `IndexKeys::Prefix` lookups: an
+//! equality prefix, a range on the next column and, for a top-k, that column's order.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -54,6 +55,25 @@ impl IndexScanExec {
             }
             IndexKeys::Range { low, high } => index.range(bound_key(low)?, bound_key(high)?)?,
             IndexKeys::Ordered { descending, limit } => index.ordered(*descending, Some(*limit))?,
+            IndexKeys::Prefix {
+                prefix,
+                low,
+                high,
+                order,
+            } => {
+                let prefix = prefix.iter().map(key_of).collect::<Result<Vec<_>>>()?;
+                let (descending, limit) = match order {
+                    Some((descending, limit)) => (*descending, Some(*limit)),
+                    None => (false, None),
+                };
+                index.prefix(
+                    &prefix,
+                    bound_key(low)?,
+                    bound_key(high)?,
+                    descending,
+                    limit,
+                )?
+            }
         };
         let gathered = Arc::new(gather(&scan.snapshot, &addresses)?);
         let rows = gathered.num_rows();

@@ -59,6 +59,7 @@ struct FieldAttrs {
     related_name: Option<String>,
     null: bool,
     related: Option<String>,
+    one_to_one: bool,
 }
 
 #[derive(Default)]
@@ -119,11 +120,13 @@ fn parse_field_attrs(field: &syn::Field) -> syn::Result<FieldAttrs> {
                 attrs.null = true;
             } else if path.is_ident("related") {
                 attrs.related = Some(meta.value()?.parse::<LitStr>()?.value());
+            } else if path.is_ident("one_to_one") {
+                attrs.one_to_one = true;
             } else {
                 return Err(meta.error(
                     "unknown field attribute; expected primary_key, unique, db_index, max_length, \
-                     max_digits, decimal_places, foreign_key, on_delete, related_name, null or \
-                     related",
+                     max_digits, decimal_places, foreign_key, on_delete, related_name, null, \
+                     related or one_to_one",
                 ));
             }
             Ok(())
@@ -234,11 +237,19 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
         let inner_name = type_name(inner);
         let is_int = matches!(inner_name.as_str(), "i16" | "i32" | "i64");
         if let Some(accessor) = &attrs.related {
-            // A prefetched collection: no column.
-            from_row.push(quote! { #rust_name: ::std::vec::Vec::new() });
-            from_instance.push(quote! {
-                #rust_name: ::quiver::typed::prefetched_collection(instance, #accessor)?
-            });
+            // Loaded related objects, no column: a collection (`Vec<T>`), or the one object
+            // of a reverse OneToOne (`Option<T>`).
+            if nullable {
+                from_row.push(quote! { #rust_name: ::std::option::Option::None });
+                from_instance.push(quote! {
+                    #rust_name: ::quiver::typed::prefetched_object(instance, #accessor)?
+                });
+            } else {
+                from_row.push(quote! { #rust_name: ::std::vec::Vec::new() });
+                from_instance.push(quote! {
+                    #rust_name: ::quiver::typed::prefetched_collection(instance, #accessor)?
+                });
+            }
             continue;
         }
         let typed_target = (inner_name == "ForeignKey")
@@ -267,7 +278,11 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
                 quote!(<#target as ::quiver::ModelDef>::model().name().to_string())
             };
             let on_delete = on_delete_tokens(attrs.on_delete.as_deref(), field)?;
-            let mut spec = quote!(::quiver::model::ForeignKey::new(#to, #on_delete));
+            let mut spec = if attrs.one_to_one {
+                quote!(::quiver::model::OneToOneField::new(#to, #on_delete))
+            } else {
+                quote!(::quiver::model::ForeignKey::new(#to, #on_delete))
+            };
             if attrs.null || nullable {
                 spec = quote!(#spec.null());
             }

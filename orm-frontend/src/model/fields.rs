@@ -185,6 +185,8 @@ pub struct FieldSpec {
     pub db_column: Option<String>,
     /// Store the strings dictionary-encoded (`CharField`/`TextField` only).
     pub dictionary: bool,
+    /// `db_constraint=False` on a relation: no FOREIGN KEY constraint is checked.
+    pub db_constraint: bool,
 }
 
 impl FieldSpec {
@@ -200,6 +202,7 @@ impl FieldSpec {
             primary_key: false,
             db_column: None,
             dictionary: false,
+            db_constraint: true,
         }
     }
 
@@ -301,6 +304,13 @@ impl FieldSpec {
         if let FieldType::ManyToManyField(m) = &mut self.field_type {
             m.symmetrical = Some(symmetrical);
         }
+        self
+    }
+
+    /// `db_constraint=False` on a `ForeignKey`/`OneToOneField`: the column may hold values the
+    /// target does not (legacy or analytical data); joins still follow the relation.
+    pub fn db_constraint(mut self, db_constraint: bool) -> Self {
+        self.db_constraint = db_constraint;
         self
     }
 

@@ -10,7 +10,7 @@ mod registry;
 mod relations;
 
 pub use fields::*;
-pub use model::{Field, Index, Model};
+pub use model::{Field, Index, MetaConstraint, Model};
 pub use registry::{Registry, ReverseRelation};
 pub use relations::{
     many_to_many_back_name, JoinStep, ManyToManyLink, RelationKind, RelationPath, ReverseManyToMany,

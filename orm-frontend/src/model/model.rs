@@ -13,6 +13,7 @@ use arrow::datatypes::{DataType, Field as ArrowField, Schema};
 
 use crate::error::{Error, Result};
 use crate::model::{BigAutoField, FieldSpec, FieldType, RelationSpec};
+use crate::queryset::{CheckConstraint, IndexSpec, UniqueConstraintSpec};
 
 /// A field attached to a model under a name.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +108,27 @@ pub struct Index {
     pub name: Option<String>,
 }
 
+/// A `Meta.constraints` entry: [`Model::constraint`] takes either kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetaConstraint {
+    /// `models.UniqueConstraint(fields=[...], name=..., condition=Q(...))`.
+    Unique(UniqueConstraintSpec),
+    /// `models.CheckConstraint(condition=Q(...), name=...)`.
+    Check(CheckConstraint),
+}
+
+impl From<UniqueConstraintSpec> for MetaConstraint {
+    fn from(spec: UniqueConstraintSpec) -> MetaConstraint {
+        MetaConstraint::Unique(spec)
+    }
+}
+
+impl From<CheckConstraint> for MetaConstraint {
+    fn from(check: CheckConstraint) -> MetaConstraint {
+        MetaConstraint::Check(check)
+    }
+}
+
 /// A model: a name, its fields in declaration order and its `Meta` options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
@@ -121,6 +143,10 @@ pub struct Model {
     get_latest_by: Vec<String>,
     unique_together: Vec<Vec<String>>,
     indexes: Vec<Index>,
+    /// `Meta.indexes` entries with a name, `condition=` or hash kind.
+    index_specs: Vec<IndexSpec>,
+    /// `Meta.constraints`.
+    constraints: Vec<MetaConstraint>,
 }
 
 impl Model {
@@ -136,6 +162,8 @@ impl Model {
             get_latest_by: vec![],
             unique_together: vec![],
             indexes: vec![],
+            index_specs: vec![],
+            constraints: vec![],
         }
     }
 
@@ -201,13 +229,61 @@ impl Model {
         self
     }
 
-    /// `Meta.indexes`: an index on `fields`. Recorded and validated; used later by storage.
+    /// `Meta.indexes`: an ordered index on `fields` (`"-created"` descending), named
+    /// `<table>_<columns>_idx`. The optimizer's `use_indexes` rule chooses it on its own.
     pub fn index<S: Into<String>>(mut self, fields: impl IntoIterator<Item = S>) -> Model {
         self.indexes.push(Index {
             fields: fields.into_iter().map(Into::into).collect(),
             name: None,
         });
         self
+    }
+
+    /// `Meta.indexes` entry `models.Index(fields=[...], name=..., condition=Q(...))`: a named,
+    /// possibly partial (`condition=`) or hash index, declared when the model is registered.
+    ///
+    /// ```
+    /// # use quiver::prelude::*;
+    /// let db = Database::new();
+    /// db.register(Model::new("Customer").field("name", CharField::new(20)))?;
+    /// db.register(
+    ///     Model::new("Order")
+    ///         .field("customer", ForeignKey::new("Customer", OnDelete::Cascade))
+    ///         .field("created", DateTimeField::new())
+    ///         .field("paid", BooleanField::new())
+    ///         .index_spec(IndexSpec::new(["customer", "-created"], "order_recent_idx"))
+    ///         .index_spec(IndexSpec::new(["created"], "order_unpaid_idx").condition(q!(paid = false)))
+    ///         .constraint(CheckConstraint::new(q!(created__year__gte = 2000), "order_recent"))
+    ///         .constraint(
+    ///             UniqueConstraintSpec::new(["customer"], "one_unpaid_order")
+    ///                 .condition(q!(paid = false)),
+    ///         ),
+    /// )?;
+    /// let plan = db.objects("Order").filter(q!(customer = 1)).order_by(["-created"]).slice(0..5).explain()?;
+    /// assert!(plan.contains("index=order_recent_idx prefix=[1] order=desc limit=5"));
+    /// # Ok::<(), quiver::Error>(())
+    /// ```
+    pub fn index_spec(mut self, spec: IndexSpec) -> Model {
+        self.index_specs.push(spec);
+        self
+    }
+
+    /// `Meta.constraints` entry: a [`UniqueConstraintSpec`] (`fields=`, `name=`, optional
+    /// `condition=`) or a [`CheckConstraint`] (`condition=`, Django 5.1's name for `check=`).
+    /// Enforced on every write path from registration on, with PostgreSQL's messages.
+    pub fn constraint(mut self, constraint: impl Into<MetaConstraint>) -> Model {
+        self.constraints.push(constraint.into());
+        self
+    }
+
+    /// The `Meta.indexes` entries given with [`index_spec`](Self::index_spec).
+    pub fn index_specs(&self) -> &[IndexSpec] {
+        &self.index_specs
+    }
+
+    /// The `Meta.constraints` entries.
+    pub fn constraints(&self) -> &[MetaConstraint] {
+        &self.constraints
     }
 
     /// The model's name (`"Customer"`).

@@ -38,6 +38,10 @@ pub struct JoinStep {
     pub model: Arc<Model>,
     /// Its column matched against `parent_column`.
     pub column: String,
+    /// Whether a row of the model the step starts from may have no row here (Django's
+    /// `Join.nullable`): a nullable ForeignKey, or any reverse or many-to-many step. Such a
+    /// join is LEFT OUTER; any other is INNER unless a LEFT join precedes it on the path.
+    pub nullable: bool,
 }
 
 /// A `ManyToManyField`'s link table and its two ForeignKeys.
@@ -337,6 +341,7 @@ impl Registry {
                     parent_column: field.column().to_string(),
                     model: Arc::clone(&target),
                     column: key.column().to_string(),
+                    nullable: field.is_nullable(),
                 }],
                 target,
                 field_name: name.to_string(),
@@ -390,6 +395,7 @@ impl Registry {
                     parent_column: key.column().to_string(),
                     model: Arc::clone(&related),
                     column: fk.column().to_string(),
+                    nullable: true,
                 }],
                 target: related,
                 field_name: reverse.field_name,
@@ -515,11 +521,13 @@ fn many_to_many_path(
                 parent_column: source_key.column().to_string(),
                 model: Arc::clone(&link.link),
                 column: from_field.column().to_string(),
+                nullable: true,
             },
             JoinStep {
                 parent_column: to_field.column().to_string(),
                 model: Arc::clone(&target),
                 column: target_key.column().to_string(),
+                nullable: to_field.is_nullable(),
             },
         ],
         target,

@@ -3,11 +3,11 @@
 //! The pass has two halves. First the [`Compiler`] *resolves* everything the QuerySet
 //! recorded — annotations, filters, the selected values, the ordering — into engine
 //! expressions over one FROM clause. It is the [`Resolver`] the expressions module calls back
-//! for every field path: a path through a forward ForeignKey/OneToOne adds a LEFT join once
-//! (a many-to-one LEFT join never repeats rows; the optimizer turns it INNER when a filter
-//! rejects NULLs), `fk` and `fk__pk` stop at the local `<fk>_id` column without a join, a
-//! reverse relation joins the related rows (anew for each `filter()` call, as Django does),
-//! and an unknown name is Django's `FieldError` with its "Choices are: …" list. Annotations
+//! for every field path: a path through a forward ForeignKey/OneToOne adds a join once (a
+//! many-to-one join never repeats rows) — INNER or LEFT as Django's join promotion decides,
+//! see `compiler/join_promotion.rs` —, `fk` and `fk__pk` stop at the local `<fk>_id` column
+//! without a join, a reverse relation joins the related rows (anew for each `filter()` call,
+//! as Django does), and an unknown name is Django's `FieldError` with its "Choices are: …" list. Annotations
 //! and filters are resolved in the order they were called, since that decides which joins
 //! they share. The result is a [`SelectQuery`], from which
 //! [`assemble`](super::select_query::assemble) builds the operators in SQL's logical order:
@@ -20,7 +20,7 @@
 //!         Filter             HAVING: filter() conditions containing aggregates
 //!           Aggregate        GROUP BY (group_by_rule), every aggregate once
 //!             Filter         WHERE
-//!               Join Left    one per relation followed (T2, T3… when a table repeats)
+//!               Join         one per relation followed (T2, T3… when a table repeats)
 //!                 Scan       the model's table, alias = table name
 //! ```
 //!
@@ -34,16 +34,17 @@ use arrow::datatypes::DataType;
 use quiver_engine::expr::{qualified_col, AggregateExpr, AggregateFunction};
 use quiver_engine::logical_plan::{Scan, Values};
 use quiver_engine::{
-    lit, Expr, LogicalPlan, LogicalPlanBuilder, PlanSchema, ScalarValue, SortExpr,
+    lit, Expr, JoinType, LogicalPlan, LogicalPlanBuilder, PlanSchema, ScalarValue, SortExpr,
 };
 use quiver_storage::{Catalog, Table, TableVersion};
 
 use crate::error::{Error, Result};
 use crate::expressions::{Expression, ResolvedField, Resolver, F, Q};
-use crate::model::{Field, FieldType, Model, Registry};
+use crate::model::{Field, FieldType, JoinStep, Model, Registry};
 use crate::queryset::queryset::{Annotation, GroupBy, OrderItem, Query, QuerySet};
 use crate::queryset::select_query::{assemble, group_by_rule, SelectQuery};
 
+mod join_promotion;
 mod select_related;
 mod split_exclude;
 
@@ -66,6 +67,8 @@ pub(crate) enum AggregateItem {
 
 /// Compiles the rows a QuerySet returns.
 pub(crate) fn compile(qs: &QuerySet) -> Result<CompiledQuery> {
+    // One committed state of the whole database for every table the query reads.
+    let _snapshot = qs.db.catalog().pin_snapshot();
     if let Some(derived) = &qs.query.derived {
         let source = super::set_operations::derived_source(qs, derived)?;
         return super::set_operations::compile_derived(qs, source);
@@ -92,6 +95,7 @@ pub(crate) fn compile_aggregate(
     qs: &QuerySet,
     items: Vec<(String, AggregateItem)>,
 ) -> Result<CompiledQuery> {
+    let _snapshot = qs.db.catalog().pin_snapshot();
     if let Some(derived) = &qs.query.derived {
         let source = super::set_operations::derived_source(qs, derived)?;
         return super::set_operations::compile_derived_aggregate(qs, source, items);
@@ -214,8 +218,8 @@ struct Relation {
     subquery: Option<Arc<LogicalPlan>>,
     /// `None` for the QuerySet's own table.
     join: Option<JoinCondition>,
-    /// LEFT for every relation followed; LEFT ANTI for an `exclude()` mark that became a
-    /// whole WHERE conjunct (`split_exclude.rs`).
+    /// INNER or LEFT as Django's join promotion decides (`join_promotion.rs`); LEFT ANTI
+    /// for an `exclude()` mark that became a whole WHERE conjunct (`split_exclude.rs`).
     join_type: quiver_engine::JoinType,
     /// Whether this relation's rows can repeat a row of the QuerySet's model: it was reached
     /// through a reverse ForeignKey (one customer, many orders), directly or further up.
@@ -353,7 +357,7 @@ impl<'outer> Compiler<'outer> {
         &self.relations[0].alias
     }
 
-    /// Scan of the model's table, then one LEFT join per related path, in creation order.
+    /// Scan of the model's table, then one join per related path, in creation order.
     /// Every scan of a table reads the same snapshot (taken when the table first appeared).
     fn plan_from(&self) -> Result<LogicalPlanBuilder> {
         let scan = |relation: &Relation| {
@@ -569,7 +573,7 @@ impl<'outer> Compiler<'outer> {
         let q = self.split_exclude(q)?;
         self.filter_call_aliases = Some(BTreeSet::new());
         let predicate = q.resolve(self);
-        self.filter_call_aliases = None;
+        let used = self.filter_call_aliases.take().unwrap_or_default();
         let predicate = predicate?;
         self.check_negation_across_multi_valued(&predicate)?;
         for conjunct in predicate.split_conjunction() {
@@ -580,6 +584,7 @@ impl<'outer> Compiler<'outer> {
             if conjunct.contains_aggregate() || conjunct.contains_window() {
                 having.push(conjunct);
             } else {
+                self.demote_joins(&conjunct, &used);
                 where_.push(conjunct);
             }
         }
@@ -909,13 +914,7 @@ impl<'outer> Compiler<'outer> {
                     // relation itself stands for their primary key (`Count("orders")`).
                     let multi_valued = relation.is_multi_valued();
                     for step in &relation.steps {
-                        alias = self.join(
-                            &alias,
-                            &step.parent_column,
-                            &step.model,
-                            &step.column,
-                            multi_valued,
-                        )?;
+                        alias = self.join(&alias, step, multi_valued)?;
                     }
                     model = Arc::clone(&relation.target);
                     through_join = true;
@@ -1009,7 +1008,13 @@ impl<'outer> Compiler<'outer> {
                     relation_target: Some(target),
                 });
             }
-            alias = self.join(&alias, field.column(), &target, key.column(), false)?;
+            let step = crate::model::JoinStep {
+                parent_column: field.column().to_string(),
+                model: Arc::clone(&target),
+                column: key.column().to_string(),
+                nullable: field.is_nullable(),
+            };
+            alias = self.join(&alias, &step, false)?;
             model = target;
             through_join = true;
             i += 1;
@@ -1060,23 +1065,18 @@ impl<'outer> Compiler<'outer> {
                 .is_ok_and(|r| r.is_some())
     }
 
-    /// The alias of `LEFT JOIN target ON parent_alias.parent_field = target.target_field`.
+    /// The alias of `JOIN step.model ON parent_alias.parent_column = step.model.column`.
     /// An equal join is reused (the most recent one, as Django does) unless it is
     /// multi-valued and belongs to another `filter()` call; otherwise a new one is made,
-    /// named by its table the first time and `T<n>` after.
-    fn join(
-        &mut self,
-        parent_alias: &str,
-        parent_column: &str,
-        target: &Model,
-        column: &str,
-        reverse: bool,
-    ) -> Result<String> {
-        let table_name = target.table_name();
+    /// named by its table the first time and `T<n>` after. A new join is LEFT OUTER when
+    /// the step is nullable or the join it hangs from is LEFT, INNER otherwise (Django's
+    /// `Query.join`); a filter may demote it later (`join_promotion.rs`).
+    fn join(&mut self, parent_alias: &str, step: &JoinStep, reverse: bool) -> Result<String> {
+        let table_name = step.model.table_name();
         let condition = JoinCondition {
             parent_alias: parent_alias.to_string(),
-            parent_column: parent_column.to_string(),
-            column: column.to_string(),
+            parent_column: step.parent_column.clone(),
+            column: step.column.clone(),
         };
         let reusable = self.relations.iter().rev().find(|r| {
             r.table.name() == table_name
@@ -1091,11 +1091,16 @@ impl<'outer> Compiler<'outer> {
         let alias = match reusable {
             Some(existing) => existing.alias.clone(),
             None => {
-                let parent_multi = self
-                    .relations
-                    .iter()
-                    .any(|r| r.alias == parent_alias && r.multi_valued);
-                self.new_join(table_name, condition, reverse || parent_multi)?
+                let parent = self.relations.iter().find(|r| r.alias == parent_alias);
+                let parent_multi = parent.is_some_and(|r| r.multi_valued);
+                let parent_outer =
+                    parent.is_some_and(|r| r.join.is_some() && r.join_type != JoinType::Inner);
+                let join_type = if step.nullable || parent_outer {
+                    JoinType::Left
+                } else {
+                    JoinType::Inner
+                };
+                self.new_join(table_name, condition, join_type, reverse || parent_multi)?
             }
         };
         if let Some(used) = &mut self.filter_call_aliases {
@@ -1108,6 +1113,7 @@ impl<'outer> Compiler<'outer> {
         &mut self,
         table_name: String,
         condition: JoinCondition,
+        join_type: JoinType,
         multi_valued: bool,
     ) -> Result<String> {
         let alias = if let Some(prefix) = subquery_alias_prefix(self.depth) {
@@ -1130,7 +1136,7 @@ impl<'outer> Compiler<'outer> {
             snapshot,
             subquery: None,
             join: Some(condition),
-            join_type: quiver_engine::JoinType::Left,
+            join_type,
             multi_valued,
         });
         Ok(alias)
@@ -1767,7 +1773,7 @@ mod tests {
             lines(
                 "Projection: order.id, order.customer_id, order.referrer_id, order.amount, order.status
                    Filter: (customer.name = 'Ann') AND (customer.region = 'EU')
-                     Join: Left, on=[order.customer_id = customer.id]
+                     Join: Inner, on=[order.customer_id = customer.id]
                        Scan: order
                        Scan: customer"
             )
@@ -1795,8 +1801,8 @@ mod tests {
                 "Projection: country.name AS customer__country__name
                    Filter: (customer.name = 'Bob')
                      Join: Left, on=[T3.country_id = country.id]
-                       Join: Left, on=[order.customer_id = T3.id]
-                         Join: Left, on=[order.referrer_id = customer.id]
+                       Join: Inner, on=[order.customer_id = T3.id]
+                         Join: Inner, on=[order.referrer_id = customer.id]
                            Scan: order
                            Scan: customer
                          Scan: customer AS T3
@@ -1828,7 +1834,7 @@ mod tests {
             lines(
                 "Projection: customer.id, customer.name, customer.region, customer.country_id
                    Filter: (order.amount > 100) AND (order.status = 'paid')
-                     Join: Left, on=[customer.id = order.customer_id]
+                     Join: Inner, on=[customer.id = order.customer_id]
                        Scan: customer
                        Scan: order"
             )
@@ -1846,8 +1852,8 @@ mod tests {
             lines(
                 "Projection: customer.id, customer.name, customer.region, customer.country_id
                    Filter: ((order.amount > 100) AND (T3.status = 'paid'))
-                     Join: Left, on=[customer.id = T3.customer_id]
-                       Join: Left, on=[customer.id = order.customer_id]
+                     Join: Inner, on=[customer.id = T3.customer_id]
+                       Join: Inner, on=[customer.id = order.customer_id]
                          Scan: customer
                          Scan: order
                        Scan: order AS T3"
@@ -1902,7 +1908,7 @@ mod tests {
                        Distinct
                          Projection: customer.id AS __pk
                            Filter: (order.status = 'paid')
-                             Join: Left, on=[customer.id = order.customer_id]
+                             Join: Inner, on=[customer.id = order.customer_id]
                                Scan: customer
                                Scan: order"
             )
@@ -1939,7 +1945,7 @@ mod tests {
                 "Projection: id, customer_id, referrer_id, amount, status
                    Sort: __order0 DESC NULLS FIRST, customer_id ASC NULLS LAST
                      Projection: order.id, order.customer_id, order.referrer_id, order.amount, order.status, customer.name AS __order0
-                       Join: Left, on=[order.customer_id = customer.id]
+                       Join: Inner, on=[order.customer_id = customer.id]
                          Scan: order
                          Scan: customer"
             )
@@ -2036,7 +2042,7 @@ mod tests {
                      SubqueryAlias: subquery
                        Projection: order.status, __agg0 AS n, customer.country_id AS __col1
                          Aggregate: groupBy=[order.status, customer.country_id], aggr=[count(order.id) AS __agg0]
-                           Join: Left, on=[order.customer_id = customer.id]
+                           Join: Inner, on=[order.customer_id = customer.id]
                              Scan: order
                              Scan: customer"
             )

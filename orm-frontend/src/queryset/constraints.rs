@@ -8,10 +8,14 @@
 //! `DEFERRABLE INITIALLY DEFERRED`). NOT NULL is checked where values are built, with
 //! PostgreSQL's wording, and again by the table's schema.
 //!
-//! `Meta.constraints` entries (`CheckConstraint`, `UniqueConstraint` with `condition=`) are
-//! added to a registered model with [`Database::add_check_constraint`] and
-//! [`Database::add_unique_constraint`]; their conditions are compiled once by the QuerySet
-//! compiler and evaluated on written rows by the engine's physical expressions.
+//! `Meta.constraints` entries (`CheckConstraint`, `UniqueConstraint` with `condition=`) and
+//! named or partial `Meta.indexes` are declared on the model builder
+//! ([`Model::constraint`], [`Model::index_spec`]) and put on the table right after the model is
+//! registered ([`declare_meta`]), or added to a registered model later with
+//! [`Database::add_check_constraint`], [`Database::add_unique_constraint`] and
+//! [`Database::add_index`]. Their conditions are compiled once by the QuerySet compiler and
+//! evaluated on written rows by the engine's physical expressions; unique constraints are
+//! checked through the storage layer's per-chunk indexes of each constraint.
 
 use std::sync::Arc;
 
@@ -25,7 +29,7 @@ use quiver_storage::{
 use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::expressions::Q;
-use crate::model::{Model, Registry};
+use crate::model::{MetaConstraint, Model, Registry};
 use crate::queryset::storage_error;
 
 /// Puts `model`'s primary key, unique fields, `unique_together` sets and foreign keys on
@@ -59,19 +63,37 @@ pub(crate) fn declare_constraints(registry: &Registry, model: &Model, table: &Ta
             let name = format!("{table_name}_{}_idx", field.column());
             table.add_index(ordered_index(name, vec![index], vec![false]))?;
         }
-        if let Some(relation) = field.relation() {
-            if relation.to_field.is_some() {
-                continue;
-            }
-            let target = if relation.to == "self" {
-                table_name.clone()
+        if let Some(relation) = field.relation().filter(|_| field.spec().db_constraint) {
+            let target_model = if relation.to == "self" {
+                None
             } else {
-                registry.get(&relation.to)?.table_name()
+                Some(registry.get(&relation.to)?)
+            };
+            let target = target_model.as_deref().unwrap_or(model);
+            // `to_field=` references that (unique) column instead of the primary key.
+            let target_column = match &relation.to_field {
+                Some(to_field) => Some(
+                    target
+                        .fields()
+                        .iter()
+                        .position(|f| f.name() == to_field.as_str())
+                        .ok_or_else(|| {
+                            Error::ImproperlyConfigured(format!(
+                                "{}.{}: (fields.E312) The to_field '{to_field}' doesn't exist on \
+                                 the related model '{}'.",
+                                model.name(),
+                                field.name(),
+                                target.name()
+                            ))
+                        })?,
+                ),
+                None => None,
             };
             table.add_foreign_key(ForeignKeyConstraint {
                 name: format!("{table_name}_{}_fkey", field.column()),
                 column: index,
-                target_table: target,
+                target_table: target.table_name(),
+                target_column,
             });
         }
     }
@@ -128,9 +150,25 @@ pub(crate) fn declare_constraints(registry: &Registry, model: &Model, table: &Ta
     Ok(())
 }
 
+/// Declares `model`'s `Meta.constraints` and named `Meta.indexes` ([`Model::constraint`],
+/// [`Model::index_spec`]) once it is registered: their conditions are QuerySet filters on the
+/// model, compiled against the registered model.
+pub(crate) fn declare_meta(db: &Database, model: &Model) -> Result<()> {
+    for spec in model.index_specs() {
+        db.add_index(model.name(), spec.clone())?;
+    }
+    for constraint in model.constraints() {
+        match constraint {
+            MetaConstraint::Unique(spec) => db.add_unique_constraint(model.name(), spec.clone())?,
+            MetaConstraint::Check(check) => db.add_check_constraint(model.name(), check.clone())?,
+        }
+    }
+    Ok(())
+}
+
 /// `models.Index(fields=[...], name=..., condition=Q(...))`, added with
 /// [`Database::add_index`]: composite, descending (`"-created"`), partial, hash or ordered.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IndexSpec {
     /// The index name (shown by EXPLAIN).
     pub name: String,
@@ -170,7 +208,7 @@ impl IndexSpec {
 }
 
 /// `models.CheckConstraint(condition=Q(...), name=...)`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckConstraint {
     /// The constraint's name (in error messages).
     pub name: String,
@@ -189,7 +227,7 @@ impl CheckConstraint {
 }
 
 /// `models.UniqueConstraint(fields=[...], name=..., condition=Q(...))`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UniqueConstraintSpec {
     /// The constraint's name.
     pub name: String,
@@ -253,6 +291,12 @@ impl Database {
     ) -> Result<()> {
         let model = self.model(model)?;
         let table = self.catalog().table(&model.table_name())?;
+        if constraint.fields.is_empty() {
+            return Err(Error::ValueError(
+                "At least one field or expression is required to define a unique constraint."
+                    .into(),
+            ));
+        }
         let columns = constraint
             .fields
             .iter()
@@ -267,17 +311,9 @@ impl Database {
             columns,
             condition,
         };
-        // Validate by re-checking every stored row through an empty transaction's view.
-        let version = table.committed();
-        for chunk in version.chunks() {
-            quiver_storage::transaction::check_unique_rows(
-                &table,
-                &version,
-                chunk.batch(),
-                &unique,
-            )
+        // The stored rows must already satisfy it (one pass over their constraint indexes).
+        quiver_storage::transaction::validate_unique(&table, &table.committed(), &unique)
             .map_err(storage_error)?;
-        }
         table.add_unique_constraint(unique);
         Ok(())
     }
@@ -287,6 +323,11 @@ impl Database {
     pub fn add_index(&self, model: &str, spec: IndexSpec) -> Result<()> {
         let model = self.model(model)?;
         let table = self.catalog().table(&model.table_name())?;
+        if spec.fields.is_empty() {
+            return Err(Error::ValueError(
+                "At least one field is required to define an index.".into(),
+            ));
+        }
         let mut columns = Vec::new();
         let mut descending = Vec::new();
         for name in &spec.fields {

@@ -11,9 +11,8 @@
 //! link table, with the parent's key selected as `__prefetch_key`), grouped by that key in a
 //! hash map and stored on each parent ([`Related::Many`], or `One` for single-valued
 //! relations). A [`Prefetch`] gives the last level a custom QuerySet (filtered, ordered,
-//! annotated) and a `to_attr`. A sliced custom QuerySet is sliced per parent — Django 4.2+
-//! does it with a window function in the query; here the rows are fetched unsliced and each
-//! parent's list is sliced after the stitching, which gives the same lists.
+//! annotated) and a `to_attr`. A sliced custom QuerySet is sliced per parent in the same
+//! query with a `ROW_NUMBER()` window partitioned by the parent's key, as Django 4.2+ does.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,9 +21,10 @@ use quiver_engine::ScalarValue;
 
 use crate::database::Database;
 use crate::error::{Error, Result};
-use crate::expressions::{F, Q};
+use crate::expressions::{OrderBy, RowNumber, Window, F, Q};
 use crate::model::{many_to_many_back_name, Model, Registry, RelationKind, RelationPath};
 use crate::queryset::evaluate::instances;
+use crate::queryset::queryset::OrderItem;
 use crate::queryset::related_manager::key_string;
 use crate::queryset::QuerySet;
 use crate::results::related::field_name_of_column;
@@ -38,6 +38,9 @@ pub(crate) const RELATED_PREFIX: &str = "__related";
 
 /// The hidden annotation holding the parent's key in a many-to-many prefetch query.
 const PREFETCH_KEY: &str = "__prefetch_key";
+
+/// The hidden alias numbering a sliced prefetch QuerySet's rows per parent.
+const PREFETCH_ROW: &str = "__prefetch_row";
 
 /// What `select_related` asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -375,6 +378,14 @@ fn prefetch_level(
     if !loaded {
         let path = db.registry().accessor_relation(&model, name)?;
         let queryset = if last { lookup.queryset.clone() } else { None };
+        let sliced = queryset.as_ref().is_some_and(|qs| qs.query.is_sliced());
+        if sliced && lookup.to_attr.is_none() && path.is_multi_valued() {
+            // Without to_attr the QuerySet becomes the related manager's, which Django
+            // filters by the parent: refused on a sliced QuerySet.
+            return Err(Error::TypeError(
+                "Cannot filter a query once a slice has been taken.".into(),
+            ));
+        }
         fetch_relation(db, instances, &path, queryset, &attr)?;
     }
     if last {
@@ -441,12 +452,6 @@ fn fetch_relation(
         }
         None => db.objects(path.target.name()),
     };
-    // A sliced QuerySet is sliced per parent after the stitching.
-    let (low, high) = (base.query.low, base.query.high);
-    let mut base = base;
-    base.query.low = 0;
-    base.query.high = None;
-    base.query.empty = false;
     let many_to_many = matches!(
         path.kind,
         RelationKind::ManyToMany | RelationKind::ReverseManyToMany
@@ -459,10 +464,7 @@ fn fetch_relation(
                 .get_field(&key)
                 .map(|f| f.attname().to_string())
                 .unwrap_or(key.clone());
-            (
-                base.filter(Q::new(format!("{key}__in"), keys.clone())),
-                attname,
-            )
+            (per_parent(base, &key, keys.clone()), attname)
         }
         RelationKind::ReverseForeignKey | RelationKind::ReverseOneToOne => {
             let attname = path
@@ -470,17 +472,13 @@ fn fetch_relation(
                 .get_field(&path.field_name)
                 .map(|f| f.attname().to_string())
                 .unwrap_or_else(|| format!("{}_id", path.field_name));
-            (
-                base.filter(Q::new(format!("{}__in", path.field_name), keys.clone())),
-                attname,
-            )
+            (per_parent(base, &path.field_name, keys.clone()), attname)
         }
         RelationKind::ManyToMany | RelationKind::ReverseManyToMany => {
             let back = many_to_many_back_name(path)
                 .ok_or_else(|| Error::TypeError("not a many-to-many relation".into()))?;
-            let filtered = base
-                .filter(Q::new(format!("{back}__in"), keys.clone()))
-                .annotate([(PREFETCH_KEY, F(back))]);
+            let filtered =
+                per_parent(base, &back, keys.clone()).annotate([(PREFETCH_KEY, F(back))]);
             (filtered, PREFETCH_KEY.to_string())
         }
     };
@@ -505,20 +503,87 @@ fn fetch_relation(
     );
     for parent in parents.iter_mut() {
         let key = parent.column_value(&path.source, &step.parent_column)?;
-        let mut items = key_string(&key)
+        let items = key_string(&key)
             .and_then(|k| by_key.get(&k).cloned())
             .unwrap_or_default();
         let related = if single {
             Related::One(items.into_iter().next().map(Box::new))
         } else {
-            let end = high.unwrap_or(usize::MAX).min(items.len());
-            let start = low.min(end);
-            items.truncate(end);
-            Related::Many(items.split_off(start))
+            Related::Many(items)
         };
         parent.set_related(attr, related);
     }
     Ok(())
+}
+
+/// `base` restricted to the rows related to `keys` through `field` (`field__in=keys`).
+///
+/// A sliced `base` is sliced per parent in the same query, as Django 4.2+ does: the rows are
+/// numbered per parent (`ROW_NUMBER() OVER (PARTITION BY field ORDER BY <base's ordering>)`)
+/// and only the numbers inside the slice are kept, so `Prefetch("books",
+/// queryset=Book.objects.order_by("-rating")[:3])` loads each author's top three books in
+/// one query.
+fn per_parent(base: QuerySet, field: &str, keys: Vec<ScalarValue>) -> QuerySet {
+    let query = &base.query;
+    if !query.is_sliced() {
+        return base.filter(Q::new(format!("{field}__in"), keys));
+    }
+    let (low, high) = (query.low, query.high);
+    let mut order: Vec<OrderItem> = match &query.ordering {
+        Some(items) => items
+            .iter()
+            .filter(|item| !matches!(item, OrderItem::Random(_)))
+            .cloned()
+            .collect(),
+        None => base
+            .db
+            .model(&base.model)
+            .map(|model| {
+                model
+                    .default_ordering()
+                    .iter()
+                    .map(|name| OrderItem::Field(name.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    if query.reversed {
+        order = order.into_iter().map(reversed).collect();
+    }
+    let mut unsliced = base.clone();
+    unsliced.query.low = 0;
+    unsliced.query.high = None;
+    let row_number = Window(RowNumber()).partition_by([F(field)]).order_by(order);
+    let mut filtered = unsliced
+        .filter(Q::new(format!("{field}__in"), keys))
+        .alias([(PREFETCH_ROW, row_number)])
+        .filter(Q::new(format!("{PREFETCH_ROW}__gt"), row_count(low)));
+    if let Some(high) = high {
+        filtered = filtered.filter(Q::new(format!("{PREFETCH_ROW}__lte"), row_count(high)));
+    }
+    filtered
+}
+
+/// A slice bound as the row number it is compared with.
+fn row_count(bound: usize) -> i64 {
+    i64::try_from(bound).unwrap_or(i64::MAX)
+}
+
+/// One ordering item in the opposite direction (`reverse()` on the prefetch QuerySet).
+fn reversed(item: OrderItem) -> OrderItem {
+    match item {
+        OrderItem::Field(name) => match name.strip_prefix('-') {
+            Some(rest) => OrderItem::Field(rest.to_string()),
+            None => OrderItem::Field(format!("-{name}")),
+        },
+        OrderItem::Expression(order) => OrderItem::Expression(OrderBy {
+            descending: !order.descending,
+            nulls_first: order.nulls_last,
+            nulls_last: order.nulls_first,
+            ..order
+        }),
+        other => other,
+    }
 }
 
 fn without_column(instance: Instance, column: &str) -> Instance {

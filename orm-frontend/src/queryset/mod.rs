@@ -22,7 +22,7 @@ mod update;
 mod window;
 mod write;
 
-pub(crate) use constraints::declare_constraints;
+pub(crate) use constraints::{declare_constraints, declare_meta};
 pub use constraints::{CheckConstraint, IndexSpec, UniqueConstraintSpec};
 pub use cte::{with_cte, CteJoinType, CTE};
 pub use delete::{DeleteCount, APP_LABEL};

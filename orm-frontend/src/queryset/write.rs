@@ -19,7 +19,7 @@ use crate::database::{array_from_values, cast_value};
 use crate::error::{Error, Result};
 use crate::expressions::Q;
 use crate::model::Model;
-use crate::queryset::update::{field_index, keep_keys};
+use crate::queryset::update::field_index;
 use crate::queryset::{storage_error, QuerySet};
 use crate::results::Instance;
 
@@ -415,39 +415,27 @@ fn insert_in_batches(
     Ok(())
 }
 
-/// The rows of the calling thread's view of `table` whose key is in `keys`.
+/// The rows of the calling thread's view of `table` whose key is in `keys`, found through the
+/// chunks' key indexes.
 fn rows_with_keys(table: &Table, keys: &HashSet<RowKey>) -> Result<RecordBatch> {
     let key_column = table.key_column().ok_or_else(|| {
         Error::NotSupportedError(format!("table \"{}\" has no primary key", table.name()))
     })?;
-    let name = table.schema().field(key_column).name().clone();
-    let mut seen = HashSet::new();
-    let parts = table
-        .snapshot()
-        .chunks()
-        .iter()
-        .map(|chunk| keep_keys(chunk.batch(), &name, keys, &mut seen))
-        .collect::<Result<Vec<_>>>()?;
+    let parts = quiver_storage::index::rows_by_key(&table.snapshot(), key_column, keys)
+        .map_err(storage_error)?;
     concat_batches(&table.schema(), &parts).map_err(|e| Error::Engine(e.into()))
 }
 
-/// For each unique constraint, the keys present in the calling thread's view of `table`.
-fn existing_keys(table: &Table, columns: &[usize]) -> Result<HashMap<RowKey, RowKey>> {
-    let key_column = table.key_column();
-    let mut existing = HashMap::new();
-    for chunk in table.snapshot().chunks() {
-        let keys = batch_keys(chunk.batch(), columns).map_err(storage_error)?;
-        let pks = match key_column {
-            Some(k) => column_keys(chunk.batch().column(k)).map_err(storage_error)?,
-            None => vec![RowKey::Null; keys.len()],
-        };
-        for (key, pk) in keys.into_iter().zip(pks) {
-            if !key.has_null() {
-                existing.insert(key, pk);
-            }
-        }
-    }
-    Ok(existing)
+/// Which of `keys` (values of `columns`) rows of the calling thread's view of `table` hold,
+/// with the primary key of the row holding each, through the chunks' indexes on `columns`.
+fn existing_keys(
+    table: &Table,
+    columns: &[usize],
+    keys: &HashSet<RowKey>,
+) -> Result<HashMap<RowKey, RowKey>> {
+    let key_column = table.key_column().unwrap_or(columns[0]);
+    quiver_storage::index::key_owners(&table.snapshot(), columns, key_column, keys)
+        .map_err(storage_error)
 }
 
 /// `ON CONFLICT DO NOTHING`: `batch` without the rows that collide, on any unique
@@ -458,10 +446,11 @@ fn without_conflicts(table: &Table, batch: &RecordBatch) -> Result<RecordBatch> 
         if constraint.condition.is_some() {
             continue;
         }
-        let mut taken: HashSet<RowKey> = existing_keys(table, &constraint.columns)?
+        let keys = batch_keys(batch, &constraint.columns).map_err(storage_error)?;
+        let wanted: HashSet<RowKey> = keys.iter().filter(|k| !k.has_null()).cloned().collect();
+        let mut taken: HashSet<RowKey> = existing_keys(table, &constraint.columns, &wanted)?
             .into_keys()
             .collect();
-        let keys = batch_keys(batch, &constraint.columns).map_err(storage_error)?;
         for (row, key) in keys.into_iter().enumerate() {
             if keep[row] && !key.has_null() && !taken.insert(key) {
                 keep[row] = false;
@@ -491,8 +480,9 @@ fn upsert(
         .iter()
         .map(|n| field_index(model, n))
         .collect::<Result<Vec<_>>>()?;
-    let existing = existing_keys(table, &unique_columns)?;
     let keys = batch_keys(batch, &unique_columns).map_err(storage_error)?;
+    let wanted: HashSet<RowKey> = keys.iter().filter(|k| !k.has_null()).cloned().collect();
+    let existing = existing_keys(table, &unique_columns, &wanted)?;
     // The last incoming row for a stored row wins (PostgreSQL refuses two; be lenient).
     let mut incoming_for: HashMap<RowKey, u32> = HashMap::new();
     let mut insert = vec![true; batch.num_rows()];

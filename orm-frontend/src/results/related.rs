@@ -31,54 +31,74 @@ pub enum Related {
 impl Instance {
     /// `instance.<name>` for a single-valued relation: a forward ForeignKey/OneToOneField or
     /// the reverse side of a OneToOneField. Served from the cache `select_related` /
-    /// `prefetch_related` filled; otherwise one query (a NULL key runs none). A missing
-    /// reverse OneToOne object is `None` (Django raises `RelatedObjectDoesNotExist`).
+    /// `prefetch_related` filled; otherwise one query (a NULL key runs none).
+    ///
+    /// As in Django, `Ok(None)` is only a nullable ForeignKey holding NULL. A reverse
+    /// OneToOne with no row, or a non-null ForeignKey that is unset, is
+    /// `RelatedObjectDoesNotExist` ("Place has no restaurant."); a key pointing at a missing
+    /// row is the related model's `DoesNotExist`. [`Instance::related_object_or_none`] and
+    /// [`Instance::has_related_object`] are the non-raising forms (Django's `hasattr`).
     pub fn related_object(&self, name: &str) -> Result<Option<Instance>> {
         match self.related_cache.get(name) {
-            Some(Related::One(found)) => return Ok(found.as_deref().cloned()),
-            Some(Related::Many(_)) => {
-                return Err(Error::TypeError(format!(
-                    "'{name}' is a multi-valued relation: use related(\"{name}\")"
-                )))
-            }
-            None => {}
+            Some(Related::One(Some(found))) => return Ok(Some(found.as_ref().clone())),
+            Some(Related::Many(_)) => return Err(multi_valued(name)),
+            _ => {}
         }
         let db = self.database()?;
         let model = db.model(&self.model)?;
         let path = db.registry().accessor_relation(&model, name)?;
-        let (queryset, value) = match path.kind {
-            RelationKind::Forward => {
-                let step = &path.steps[0];
-                let value = self.column_value(&model, &step.parent_column)?;
-                let key = field_name_of_column(&path.target, &step.column)?;
-                (
-                    db.objects(path.target.name())
-                        .filter(Q::new(key, value.clone())),
-                    value,
-                )
-            }
-            RelationKind::ReverseOneToOne => {
-                let step = &path.steps[0];
-                let value = self.column_value(&model, &step.parent_column)?;
-                let queryset = db
-                    .objects(path.target.name())
-                    .filter(Q::new(path.field_name.clone(), value.clone()));
-                (queryset, value)
-            }
-            _ => {
-                return Err(Error::TypeError(format!(
-                    "'{name}' is a multi-valued relation: use related(\"{name}\")"
-                )))
-            }
+        let nullable = match path.kind {
+            RelationKind::Forward => model
+                .get_field(&path.field_name)
+                .is_some_and(|f| f.is_nullable()),
+            RelationKind::ReverseOneToOne => false,
+            _ => return Err(multi_valued(name)),
         };
-        if value.is_null() {
-            return Ok(None);
+        let missing =
+            || Error::RelatedObjectDoesNotExist(format!("{} has no {name}.", model.name()));
+        if let Some(Related::One(None)) = self.related_cache.get(name) {
+            return if nullable { Ok(None) } else { Err(missing()) };
         }
+        let step = &path.steps[0];
+        let value = self.column_value(&model, &step.parent_column)?;
+        if value.is_null() {
+            return if nullable { Ok(None) } else { Err(missing()) };
+        }
+        let queryset = match path.kind {
+            RelationKind::Forward => {
+                let key = field_name_of_column(&path.target, &step.column)?;
+                db.objects(path.target.name()).filter(Q::new(key, value))
+            }
+            _ => db
+                .objects(path.target.name())
+                .filter(Q::new(path.field_name.clone(), value)),
+        };
         let mut found = queryset.clear_ordering().slice(..2).fetch_instances()?;
-        Ok(match found.len() {
-            0 => None,
-            _ => Some(found.remove(0)),
-        })
+        match (found.is_empty(), path.kind) {
+            (false, _) => Ok(Some(found.remove(0))),
+            (true, RelationKind::ReverseOneToOne) => Err(missing()),
+            // A ForeignKey value with no row behind it (constraints off): Django's
+            // `get()` on the related model.
+            (true, _) => Err(Error::DoesNotExist(format!(
+                "{} matching query does not exist.",
+                path.target.name()
+            ))),
+        }
+    }
+
+    /// [`Instance::related_object`], with `None` where it raises `RelatedObjectDoesNotExist`
+    /// (a reverse OneToOne with no row): the question `hasattr(place, "restaurant")` asks.
+    pub fn related_object_or_none(&self, name: &str) -> Result<Option<Instance>> {
+        match self.related_object(name) {
+            Err(Error::RelatedObjectDoesNotExist(_)) => Ok(None),
+            other => other,
+        }
+    }
+
+    /// Django's `hasattr(instance, name)` for a single-valued relation: whether the related
+    /// object exists (runs the query `related_object` would, or reads the eager cache).
+    pub fn has_related_object(&self, name: &str) -> Result<bool> {
+        Ok(self.related_object_or_none(name)?.is_some())
     }
 
     /// `instance.<accessor>` for a multi-valued relation: the related manager
@@ -98,6 +118,13 @@ impl Instance {
             _ => None,
         };
         RelatedManager::new(db.clone(), path, key, cached)
+    }
+
+    /// The names eagerly loaded relations are stored under (accessors, forward relation
+    /// names and `Prefetch` `to_attr`s), in name order: what a frontend needs to show the
+    /// `to_attr` attributes Django puts in an object's `__dict__`.
+    pub fn cached_names(&self) -> impl Iterator<Item = &str> {
+        self.related_cache.keys().map(String::as_str)
     }
 
     /// A relation loaded by `select_related`/`prefetch_related` (by accessor or `to_attr`).
@@ -130,6 +157,12 @@ impl Instance {
             })?;
         self.get_value(field.attname())
     }
+}
+
+fn multi_valued(name: &str) -> Error {
+    Error::TypeError(format!(
+        "'{name}' is a multi-valued relation: use related(\"{name}\")"
+    ))
 }
 
 /// The name of `model`'s field stored in `column`.

@@ -2,7 +2,8 @@
 //! nullable ForeignKey (`Book.publisher`) and a many-to-many relation (`Book.authors`, reverse
 //! name `books`) — run in Quiver and, through `QuerySet::sql()`, in DataFusion over the same
 //! tables (the link table `book_authors` included). Results are compared as multisets, and
-//! with Quiver's `choose_build_side` rule switched off (it only swaps join inputs).
+//! with Quiver's `choose_build_side` and `reorder_joins` rules switched off (they only swap
+//! join inputs and reorder INNER joins).
 //!
 //! ```text
 //! Publisher.objects.filter(book__authors__age__gt=3).annotate(n=Count("book__authors"))
@@ -134,6 +135,13 @@ pub enum RelationQuery {
     IsNull { authors: bool, flag: bool },
     /// `Book.exclude(authors__age__lt=a) | filter(publisher__isnull=True)` as one Q.
     ExcludeOr { age: i64 },
+    /// `Book.filter(authors__age__gt=a, publisher__name=p).values("pages",
+    /// "authors__name", "publisher__name")`: four inputs in one chain of INNER joins (the
+    /// filter demotes the nullable publisher join), which `reorder_joins` may reorder.
+    InnerChain { age: i64, publisher: usize },
+    /// `Publisher.filter(book__authors__age__gt=a).values("name", "book__pages",
+    /// "book__authors__name")`: the same tables reached from the other end.
+    ReverseChain { age: i64 },
 }
 
 fn relation_query() -> impl Strategy<Value = RelationQuery> {
@@ -153,6 +161,9 @@ fn relation_query() -> impl Strategy<Value = RelationQuery> {
         (any::<bool>(), any::<bool>())
             .prop_map(|(authors, flag)| RelationQuery::IsNull { authors, flag }),
         (0i64..8).prop_map(|age| RelationQuery::ExcludeOr { age }),
+        (0i64..8, 0usize..3)
+            .prop_map(|(age, publisher)| RelationQuery::InnerChain { age, publisher }),
+        (0i64..8).prop_map(|age| RelationQuery::ReverseChain { age }),
     ]
 }
 
@@ -223,6 +234,15 @@ impl RelationQuery {
             RelationQuery::ExcludeOr { age } => books
                 .filter(!q!(authors__age__lt = *age) | q!(publisher__isnull = true))
                 .values(["id", "pages"]),
+            RelationQuery::InnerChain { age, publisher } => {
+                let name = format!("p{publisher}");
+                books
+                    .filter(q!(authors__age__gt = *age, publisher__name = name.as_str()))
+                    .values(["pages", "authors__name", "publisher__name"])
+            }
+            RelationQuery::ReverseChain { age } => publishers
+                .filter(q!(book__authors__age__gt = *age))
+                .values(["name", "book__pages", "book__authors__name"]),
         }
     }
 }
@@ -272,21 +292,32 @@ pub fn check_relations(library: &Library, query: &RelationQuery) -> Result<(), S
         run_sql(&inputs, &sql).map_err(|e| format!("DataFusion failed: {e}\n{}", context(&sql)))?;
     compare_multiset(&canonical_rows(&quiver), &canonical_rows(&datafusion))
         .map_err(|difference| format!("{difference}\n{}", context(&sql)))?;
-    // The same rows with every hash join built on the side the compiler wrote (metamorphic:
-    // `choose_build_side` only swaps inputs).
-    db.set_config(db.config().disable_rule("choose_build_side"));
-    let unswapped = qs.to_batches().map_err(|e| {
-        format!(
-            "Quiver failed without choose_build_side: {e}\n{}",
-            context(&sql)
-        )
-    })?;
-    compare_multiset(&canonical_rows(&quiver), &canonical_rows(&unswapped)).map_err(|difference| {
-        format!(
-            "choose_build_side changed the rows: {difference}\n{}",
-            context(&sql)
-        )
-    })
+    // The same rows with every hash join built on the side the compiler wrote, with the
+    // joins in the order the compiler wrote them, and both (metamorphic: `choose_build_side`
+    // only swaps inputs, `reorder_joins` only reorders INNER joins).
+    let config = db.config();
+    for rules in [
+        &["choose_build_side"][..],
+        &["reorder_joins"],
+        &["reorder_joins", "choose_build_side"],
+    ] {
+        let off = rules
+            .iter()
+            .fold(config.clone(), |config, rule| config.disable_rule(*rule));
+        db.set_config(off);
+        let rows = qs
+            .to_batches()
+            .map_err(|e| format!("Quiver failed without {rules:?}: {e}\n{}", context(&sql)))?;
+        compare_multiset(&canonical_rows(&quiver), &canonical_rows(&rows)).map_err(
+            |difference| {
+                format!(
+                    "switching off {rules:?} changed the rows: {difference}\n{}",
+                    context(&sql)
+                )
+            },
+        )?;
+    }
+    Ok(())
 }
 
 proptest! {

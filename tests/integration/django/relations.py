@@ -248,6 +248,49 @@ case("publisher_author_count", lambda: list(Publisher.objects.annotate(n=Count("
 case("values_group_across_m2m", lambda: list(books.values("authors__name").annotate(p=Sum("pages")).filter(authors__name__isnull=False).order_by("authors__name")))
 case("f_across_m2m", lambda: titles(books.filter(pages__gt=F("authors__age") * 5).distinct()))
 
+# Join types (Django's join promotion): the JOINs of str(qs.query), in order, as
+# [kind, table] with the app label dropped from the table name.
+import re
+
+
+def joins(qs):
+    sql = str(qs.query)
+    return [
+        ["INNER" if kind == "INNER" else "LEFT", table.split("_", 1)[1]]
+        for kind, table in re.findall(r'(INNER|LEFT OUTER) JOIN "(\w+)"', sql)
+    ]
+
+
+profiles = Profile.objects.all()
+cities = City.objects.all()
+case("joins_values_non_null_fk", lambda: joins(profiles.values("author__name")))
+case("joins_values_list_chain_then_nullable", lambda: joins(profiles.values_list("author__mentor__name")))
+case("joins_order_by_non_null_fk", lambda: joins(cities.order_by("country__name")))
+case("joins_annotate_f_non_null_fk", lambda: joins(cities.annotate(c=F("country__name"))))
+case("joins_annotate_f_nullable_fk", lambda: joins(books.annotate(p=F("publisher__name"))))
+case("joins_order_by_nullable_fk", lambda: joins(authors.order_by("mentor__name")))
+case("joins_filter_demotes_nullable", lambda: joins(authors.filter(mentor__name="Ann")))
+case("joins_filter_demotes_chain", lambda: joins(authors.filter(mentor__mentor__name="Ann")))
+case("joins_filter_isnull_keeps_left", lambda: joins(authors.filter(mentor__name__isnull=True)))
+case("joins_exclude_keeps_left", lambda: joins(authors.exclude(mentor__name="Ann")))
+case("joins_or_keeps_left", lambda: joins(authors.filter(Q(mentor__name="Ann") | Q(age=50))))
+case("joins_or_both_sides_demote", lambda: joins(authors.filter(Q(mentor__name="Ann") | Q(mentor__age=40))))
+case("joins_filter_m2m", lambda: joins(authors.filter(books__title="A")))
+case("joins_count_reverse", lambda: joins(Publisher.objects.annotate(n=Count("book"))))
+case("joins_through_values", lambda: joins(Membership.objects.values("person__name", "group__name")))
+case("joins_select_related_non_null", lambda: joins(Membership.objects.select_related("person")))
+case("joins_select_related_chain", lambda: joins(profiles.select_related("author__mentor")))
+case("joins_values_then_filter_nullable", lambda: joins(profiles.values("author__mentor__name").filter(author__mentor__age=30)))
+case("inner_values_rows", lambda: list(profiles.values_list("bio", "author__name", "author__mentor__name").order_by("bio")))
+case("inner_order_by_rows", lambda: list(cities.order_by("country__name", "name").values_list("name", "country__name")))
+case("demoted_filter_rows", lambda: names(authors.filter(Q(mentor__name="Ann") | Q(mentor__age=40))))
+
+# A reverse OneToOne with no row raises RelatedObjectDoesNotExist; hasattr() is False.
+case("o2o_missing_raises", lambda: Author.objects.get(name="Dee").profile.bio)
+case("o2o_missing_is_object_does_not_exist", lambda: issubclass(Author.profile.RelatedObjectDoesNotExist, Profile.DoesNotExist))
+case("o2o_hasattr", lambda: [[x.name, hasattr(x, "profile")] for x in authors.order_by("name")])
+case("o2o_missing_after_select_related", lambda: Profile.objects.select_related("author").get(bio="edits").author.name)
+
 # Related managers
 def managers():
     out = {}
@@ -296,6 +339,14 @@ case("prefetch_sliced", lambda: counted(lambda: [(x.name, [y.title for y in x.to
 case("prefetch_with_select_related", lambda: counted(lambda: [(x.name, sorted(y.publisher.name if y.publisher else "-" for y in x.books.all())) for x in authors.prefetch_related(Prefetch("books", queryset=Book.objects.select_related("publisher"))).order_by("name")]))
 case("prefetch_reverse_o2o_and_self", lambda: counted(lambda: [(x.name, x.profile.bio if hasattr(x, "profile") else None, sorted(m.name for m in x.mentees.all())) for x in authors.prefetch_related("profile", "mentees").order_by("name")]))
 case("prefetch_forward_fk", lambda: counted(lambda: [(x.title, x.publisher.name if x.publisher else None) for x in books.prefetch_related("publisher").order_by("title")]))
+
+# Sliced Prefetch querysets: one windowed query per level, sliced per parent.
+case("prefetch_sliced_offset", lambda: counted(lambda: [(p.name, [x.title for x in p.some]) for p in Publisher.objects.prefetch_related(Prefetch("book_set", queryset=Book.objects.order_by("-pages")[1:3], to_attr="some")).order_by("name")]))
+case("prefetch_sliced_m2m_open_end", lambda: counted(lambda: [(x.name, [y.title for y in x.rest]) for x in authors.prefetch_related(Prefetch("books", queryset=Book.objects.order_by("title")[1:], to_attr="rest")).order_by("name")]))
+case("prefetch_sliced_reverse_m2m", lambda: counted(lambda: [(x.title, [y.name for y in x.last]) for x in books.prefetch_related(Prefetch("authors", queryset=Author.objects.order_by("-name")[:1], to_attr="last")).order_by("title")]))
+case("prefetch_sliced_reversed", lambda: counted(lambda: [(p.name, [x.title for x in p.longest]) for p in Publisher.objects.prefetch_related(Prefetch("book_set", queryset=Book.objects.order_by("pages").reverse()[:1], to_attr="longest")).order_by("name")]))
+# Without to_attr the sliced QuerySet becomes the related manager's, which Django filters.
+case("prefetch_sliced_without_to_attr", lambda: [(p.name, [x.title for x in p.book_set.all()]) for p in Publisher.objects.prefetch_related(Prefetch("book_set", queryset=Book.objects.order_by("pages")[:1])).order_by("name")])
 
 
 # Deletes follow on_delete

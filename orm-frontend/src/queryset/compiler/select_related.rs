@@ -1,9 +1,10 @@
 //! `select_related`: the joins and hidden columns that load related objects in one query.
 //!
 //! Each selected path (`customer`, `customer__country`) is joined like any forward path —
-//! LEFT, reused when a filter already made the same join — and every field of the model it
-//! reaches is selected as `__related<i>__<attname>`, which `eager.rs` turns back into
-//! instances. A many-to-one LEFT join never repeats the QuerySet's rows.
+//! INNER for a non-null ForeignKey, LEFT for a nullable one or after a LEFT join (as
+//! Django's `select_related` does), reused when a filter already made the same join — and
+//! every field of the model it reaches is selected as `__related<i>__<attname>`, which
+//! `eager.rs` turns back into instances. A many-to-one join never repeats the QuerySet's rows.
 
 use std::sync::Arc;
 
@@ -28,13 +29,7 @@ impl Compiler<'_> {
                     continue;
                 };
                 for step in &relation.steps {
-                    alias = self.join(
-                        &alias,
-                        &step.parent_column,
-                        &step.model,
-                        &step.column,
-                        false,
-                    )?;
+                    alias = self.join(&alias, step, false)?;
                 }
                 model = Arc::clone(&relation.target);
             }
