@@ -14,6 +14,7 @@
 //! - [`runner`]: times a workload's queries on Quiver and the peer engine (`quiver bench`).
 //! - [`chart`]: the SVG bar chart of a run's ratios.
 //! - [`shop`]: customers and orders, and a tree of nodes, for the subquery and CTE benchmarks.
+//! - [`tpch`]: the TPC-H tables, models and 22 queries (QuerySets next to their SQL).
 //! - [`parse_row_count`]: sizes such as `1e7` from environment variables and command lines.
 
 pub mod chart;
@@ -25,6 +26,7 @@ pub mod questions;
 pub mod runner;
 pub mod shop;
 pub mod tiny;
+pub mod tpch;
 
 pub use h2o::{groupby_batches, groupby_schema, join_tables, JoinTables, Table, BATCH_SIZE};
 

@@ -28,6 +28,7 @@ use crate::questions::{
     JOIN_QUESTIONS,
 };
 use crate::tiny::{run_tiny_query, tiny_batches, tiny_database, TINY_QUERIES, TINY_ROWS};
+use crate::tpch;
 
 /// The peer engine this build times next to Quiver (name and version), or `None` when the
 /// crate was built without its `datafusion` feature.
@@ -217,8 +218,6 @@ impl BenchOptions {
 pub enum BenchError {
     /// The options do not make sense (`ValueError`).
     Options(String),
-    /// The workload is not part of this build (`NotSupportedError`).
-    Unavailable(String),
     /// Generating the data failed.
     Data(String),
     /// Writing a result (the `--svg` chart) failed (`OSError`).
@@ -240,7 +239,6 @@ impl BenchError {
     pub fn django_name(&self) -> &'static str {
         match self {
             BenchError::Options(_) => "ValueError",
-            BenchError::Unavailable(_) => "NotSupportedError",
             BenchError::Data(_) => "DataError",
             BenchError::Output(_) => "OSError",
             BenchError::Quiver { error, .. } => error.django_name(),
@@ -260,7 +258,6 @@ impl fmt::Display for BenchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BenchError::Options(message)
-            | BenchError::Unavailable(message)
             | BenchError::Data(message)
             | BenchError::Output(message) => f.write_str(message),
             BenchError::Quiver { query, error } => match query {
@@ -504,16 +501,47 @@ pub fn prepare(
                 queries,
             })
         }
-        // The TPC-H QuerySets (`quiver_benches::tpch`) are on another branch; the lead wires
-        // this arm when it lands: `tpch::generate(sf)` for the data (its `tables()` are
-        // `Table`s, the peer's input), `tpch::load_quiver(&data, config)` for the database,
-        // and one `BenchQuery` per `tpch::queries()` entry whose `run` calls its `queryset`
-        // inside the timed call, as `h2o_run` does.
-        Workload::Tpch => Err(BenchError::Unavailable(
-            "tpch is not available in this build yet: the TPC-H QuerySets \
-             (quiver_benches::tpch) have not landed; h2o, join, leaderboard and tiny are"
-                .into(),
-        )),
+        Workload::Tpch => {
+            let scale_factor = options.scale.unwrap_or(1.0);
+            progress(Progress::Stage(&format!(
+                "generating TPC-H at scale factor {scale_factor}"
+            )));
+            let data = tpch::generate(scale_factor);
+            progress(Progress::Stage(
+                "loading the eight TPC-H tables into Quiver",
+            ));
+            let db = tpch::load_quiver(&data, config)?;
+            let queries = tpch::queries()
+                .into_iter()
+                .map(|query| {
+                    let build = query.queryset;
+                    BenchQuery {
+                        name: query.label(),
+                        description: query.name.to_string(),
+                        sql: query.sql.to_string(),
+                        // Built inside the timed call, as for H2O: compiling is part of the cost.
+                        run: Box::new(move |db: &Database| {
+                            let batches = build(db)?.to_batches()?;
+                            Ok(batches.iter().map(RecordBatch::num_rows).sum())
+                        }),
+                    }
+                })
+                .collect();
+            Ok(Suite {
+                workload: options.workload,
+                size: format!(
+                    "scale factor {scale_factor}, {} rows in 8 tables",
+                    group_digits(data.num_rows())
+                ),
+                db,
+                tables: data
+                    .tables()
+                    .into_iter()
+                    .map(|(name, table)| (name.to_string(), table.clone()))
+                    .collect(),
+                queries,
+            })
+        }
     }
 }
 

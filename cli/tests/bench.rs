@@ -152,6 +152,38 @@ fn tiny_as_json() {
     assert_eq!(report["peer"].is_string(), PEER);
 }
 
+/// All 22 TPC-H queries at a tiny scale factor, with the row counts DataFusion gives at SF 0.01
+/// (`benches/tests/tpch.rs` checks the rows themselves).
+#[test]
+fn tpch_at_a_tiny_scale_runs_all_22_queries() {
+    let out = quiver(&[
+        "bench",
+        "tpch",
+        "--scale",
+        "0.01",
+        "--iterations",
+        "1",
+        "--format",
+        "json",
+    ]);
+    assert!(out.success, "{}{}", out.stdout, out.stderr);
+    let report: serde_json::Value =
+        serde_json::from_str(out.stdout.trim()).expect("one JSON object");
+    assert_eq!(report["workload"], "tpch");
+    let queries = report["queries"].as_array().expect("a list of queries");
+    let rows: Vec<u64> = queries
+        .iter()
+        .map(|q| q["quiver_rows"].as_u64().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        rows,
+        [4, 4, 10, 5, 5, 1, 4, 2, 173, 20, 359, 2, 33, 1, 1, 296, 1, 2, 1, 1, 1, 7]
+    );
+    for query in queries {
+        assert_eq!(query["rows_agree"].as_bool(), PEER.then_some(true));
+    }
+}
+
 #[test]
 fn bad_options_fail_with_a_django_named_error_before_any_work() {
     let out = quiver(&["bench", "h2o", "--disable-rule", "push_down_filters"]);

@@ -9,6 +9,7 @@
 mod choose_build_side;
 mod decorrelate_subqueries;
 mod inline_ctes;
+mod project_subqueries_below_aggregate;
 mod prune_chunks;
 mod prune_projections;
 mod push_down_filter;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 pub use choose_build_side::ChooseBuildSide;
 pub use decorrelate_subqueries::DecorrelateSubqueries;
 pub use inline_ctes::InlineCtes;
+pub use project_subqueries_below_aggregate::ProjectSubqueriesBelowAggregate;
 pub use prune_chunks::PruneChunks;
 pub use prune_projections::PruneProjections;
 pub use push_down_filter::PushDownFilter;
@@ -77,6 +79,7 @@ impl Optimizer {
     pub fn new() -> Optimizer {
         Optimizer::with_rules(vec![
             Arc::new(InlineCtes),
+            Arc::new(ProjectSubqueriesBelowAggregate),
             Arc::new(DecorrelateSubqueries),
             Arc::new(SimplifyExpressions),
             Arc::new(PushDownFilter),

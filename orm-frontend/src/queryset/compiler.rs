@@ -434,7 +434,10 @@ impl<'outer> Compiler<'outer> {
                 let mut base = Vec::with_capacity(names.len());
                 for name in names {
                     let expr = self.values_expr(name)?;
-                    if !expr.contains_aggregate() {
+                    // Django's `Value.get_group_by_cols()` is empty: grouping by a constant
+                    // (`annotate(all_rows=Value(1)).values("all_rows")`) is no GROUP BY at
+                    // all, so the aggregate answers one row even over no rows.
+                    if !expr.contains_aggregate() && !expr.column_refs().is_empty() {
                         base.push(expr);
                     }
                 }
@@ -1258,6 +1261,13 @@ pub(crate) fn compile_subquery(
     } else {
         qs.clear_ordering()
     };
+    if qs.query.derived.is_some() {
+        // A QuerySet over a derived table (`cte.queryset()`, a `union()`) reads that table,
+        // not its model's: it compiles whole, as on its own (an `OuterRef` in it is refused
+        // there as unresolved).
+        let CompiledQuery { plan, empty } = compile(&qs)?;
+        return Ok(if empty { empty_plan(&plan) } else { plan });
+    }
     let Compiler {
         registry,
         catalog,
@@ -1290,16 +1300,18 @@ pub(crate) fn compile_subquery(
     let select = compiler.select_query(&qs.query)?;
     let empty = qs.query.empty || select.where_.iter().any(is_false);
     let plan = assemble(compiler.plan_from()?, select)?;
-    if empty {
-        return Ok(Arc::new(LogicalPlan::Values(Values::empty(
-            plan.schema()
-                .fields()
-                .iter()
-                .map(|f| f.field.as_ref().clone())
-                .collect(),
-        ))));
-    }
-    Ok(plan)
+    Ok(if empty { empty_plan(&plan) } else { plan })
+}
+
+/// No rows, in `plan`'s columns.
+fn empty_plan(plan: &Arc<LogicalPlan>) -> Arc<LogicalPlan> {
+    Arc::new(LogicalPlan::Values(Values::empty(
+        plan.schema()
+            .fields()
+            .iter()
+            .map(|f| f.field.as_ref().clone())
+            .collect(),
+    )))
 }
 
 /// The letter of subquery table aliases at `depth` (`U` for a subquery of the main query).
@@ -1627,6 +1639,69 @@ mod tests {
                      Scan: customer"
             )
         );
+    }
+
+    #[test]
+    fn a_subquery_over_a_cte_reads_the_cte() {
+        use crate::expressions::Subquery;
+        use crate::queryset::fixtures::shop;
+        use crate::queryset::{with_cte, CTE};
+        // TPC-H Q15's shape: the rows of a CTE whose total is the CTE's largest (before,
+        // the subquery scanned the CTE's model, `order`, and every row matched itself).
+        let db = shop();
+        let totals = CTE::new(
+            db.objects("Order")
+                .values(["customer"])
+                .annotate([("total", Sum("amount"))]),
+        )
+        .name("totals");
+        let largest = totals
+            .queryset()
+            .order_by(["-total"])
+            .values(["total"])
+            .slice(0..1);
+        let qs = with_cte(
+            [&totals],
+            totals.join(db.objects("Customer"), [("id", totals.col("customer"))]),
+        )
+        .annotate([("total", totals.col("total"))])
+        .filter(crate::expressions::Q::new("total", Subquery(largest)))
+        .values(["name", "total"]);
+        let rows = qs.fetch().unwrap();
+        assert_eq!(rows.column::<String>("name").unwrap(), ["Ann"]);
+        assert_eq!(rows.column::<i64>("total").unwrap(), [350]);
+    }
+
+    #[test]
+    fn values_of_a_constant_do_not_group() {
+        // Django 5.1: Item.objects.annotate(all_rows=Value(1)).values("all_rows")
+        //     .annotate(total=Sum("price")).values("total")
+        // compiles to `SELECT SUM(price) AS total FROM item` (no GROUP BY), and over no rows
+        // answers [{"total": None}] — django_runner.py on that script, --db sqlite.
+        let db = shop_schema();
+        let qs = db
+            .objects("Order")
+            .annotate([("all_rows", Expression::from(1))])
+            .values(["all_rows"])
+            .annotate([("total", Sum("amount"))])
+            .values(["total"]);
+        assert_eq!(
+            plan(&qs),
+            lines(
+                "Projection: __agg0 AS total
+                   Aggregate: groupBy=[], aggr=[sum(order.amount) AS __agg0]
+                     Scan: order"
+            )
+        );
+        let rows = qs.fetch().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(rows
+            .iter()
+            .next()
+            .unwrap()
+            .get_value("total")
+            .unwrap()
+            .is_null());
     }
 
     #[test]
