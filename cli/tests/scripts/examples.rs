@@ -175,3 +175,8 @@ fn related_writes_match_django() {
 fn write_calls_with_bad_arguments_raise_like_django() {
     check("bad_arguments");
 }
+
+#[test]
+fn meta_constraints_partial_indexes_and_db_constraint_match_django() {
+    check("constraints");
+}
