@@ -507,11 +507,17 @@ pub(crate) fn cast_value(value: &ScalarValue, field: &Field) -> Result<ScalarVal
     if value.is_null() {
         return Ok(ScalarValue::null_of(target));
     }
+    // Django's `get_prep_value` words the refusal ("Field 'n' expected a number but got
+    // 'x'."); the generic text is for values it would accept but the column cannot hold.
     let fail = || {
-        Error::ValueError(format!(
-            "Field '{}' expected a value of type {target} but got '{value}'.",
-            field.name()
-        ))
+        crate::expressions::get_prep_value(field.spec(), field.name(), value)
+            .err()
+            .unwrap_or_else(|| {
+                Error::ValueError(format!(
+                    "Field '{}' expected a value of type {target} but got '{value}'.",
+                    field.name()
+                ))
+            })
     };
     let array = cast_with_options(value.to_array(1).as_ref(), target, &strict_cast())
         .map_err(|_| fail())?;

@@ -40,6 +40,7 @@ impl QuerySet {
         if let Some(error) = &self.query.error {
             return Err(error.clone());
         }
+        self.refuse_write_after_combination("delete")?;
         if self.query.is_sliced() {
             return Err(Error::TypeError(
                 "Cannot use 'limit' or 'offset' with delete().".into(),

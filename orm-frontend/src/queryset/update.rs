@@ -20,7 +20,7 @@ use quiver_storage::{column_keys, LockWait, RowKey};
 use super::queryset::DeferredLoading;
 use crate::database::{not_null_violation, strict_cast};
 use crate::error::{Error, Result};
-use crate::expressions::Expression;
+use crate::expressions::{get_prep_value, Expression};
 use crate::model::{Field, Model};
 use crate::queryset::{storage_error, QuerySet};
 
@@ -38,6 +38,7 @@ impl QuerySet {
         if let Some(error) = &self.query.error {
             return Err(error.clone());
         }
+        self.refuse_write_after_combination("update")?;
         if self.query.is_sliced() {
             return Err(Error::TypeError(
                 "Cannot update a query once a slice has been taken.".into(),
@@ -49,11 +50,20 @@ impl QuerySet {
         for (name, expression) in values {
             let (name, expression): (String, Expression) = (name.into(), expression.into());
             let position = field_index(&model, &name)?;
+            let field = &model.fields()[position];
             if expression.contains_aggregate() {
                 return Err(Error::FieldError(format!(
-                    "Aggregate functions are not allowed in this query ({name}={expression:?})."
+                    "Aggregate functions are not allowed in this query ({}={}).",
+                    field.name(),
+                    resolved_repr(&model, &expression)
                 )));
             }
+            // A plain value goes through the field's `get_db_prep_save` as in Django's
+            // SQLUpdateCompiler: `"7"` is stored as 7, `"x"` is its ValueError.
+            let expression = match expression.direct_value() {
+                Some(value) => Expression::from(get_prep_value(field.spec(), field.name(), value)?),
+                None => expression,
+            };
             targets.push((position, expression));
         }
         if targets.is_empty() {
@@ -123,6 +133,7 @@ impl QuerySet {
         if let Some(error) = &self.query.error {
             return Err(error.clone());
         }
+        self.refuse_write_after_combination("delete")?;
         if self.query.is_sliced() {
             return Err(Error::TypeError(
                 "Cannot use 'limit' or 'offset' with delete().".into(),
@@ -162,6 +173,18 @@ impl QuerySet {
         Ok((count, counts))
     }
 
+    /// Django's `_not_support_combined_queries` for a write: "Calling QuerySet.update() after
+    /// union() is not supported."
+    pub(crate) fn refuse_write_after_combination(&self, operation: &str) -> Result<()> {
+        match self
+            .refuse_after_combination(operation)
+            .and_then(|refused| refused.query.error)
+        {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
     /// The QuerySet a write reads: the same filters and annotations over whole model rows, in
     /// no particular order.
     pub(crate) fn write_base(&self) -> QuerySet {
@@ -173,6 +196,49 @@ impl QuerySet {
             defer: true,
         };
         qs
+    }
+}
+
+/// Django's `repr()` of an update value once resolved against `model`, as its
+/// "Aggregate functions are not allowed" error quotes it: a model field reads
+/// `Col(app_item, app.Item.n)` and a top-level arithmetic expression
+/// `<CombinedExpression: … + Value(1)>`. (A `filter=` is shown as its `Q`, not as Django's
+/// resolved lookup.)
+pub(crate) fn resolved_repr(model: &Model, expression: &Expression) -> String {
+    let text = expression.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("F(") {
+        let at_word_start = !rest[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let name_end = rest[start + 2..].find(')').map(|end| start + 2 + end);
+        let field = name_end
+            .filter(|_| at_word_start)
+            .and_then(|end| crate::database::field_position(model, &rest[start + 2..end]))
+            .map(|position| &model.fields()[position]);
+        match (field, name_end) {
+            (Some(field), Some(end)) => {
+                out.push_str(&rest[..start]);
+                out.push_str(&format!(
+                    "Col({}, {}.{})",
+                    model.table_name(),
+                    model_label(model),
+                    field.name()
+                ));
+                rest = &rest[end + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..start + 2]);
+                rest = &rest[start + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    match expression {
+        Expression::Combined { .. } => format!("<CombinedExpression: {out}>"),
+        _ => out,
     }
 }
 
@@ -351,6 +417,77 @@ mod tests {
         let err = db.objects("Account").update([("nope", 1i64)]).unwrap_err();
         assert_eq!(err.to_string(), "Account has no field named 'nope'");
         assert_eq!(balances(&db), [100, 50, 0]);
+    }
+
+    /// Messages from `django_runner.py orm-frontend/tests/django/update_errors.py --db sqlite`
+    /// (`update_errors.expected.jsonl`, Django 5.1.4); Django's `Col` alias is its table
+    /// name, here `account`.
+    #[test]
+    fn update_errors_read_as_djangos() {
+        use crate::expressions::{Count, Max, Sum};
+        let db = db();
+        let error = |result: Result<usize>| {
+            let err = result.unwrap_err();
+            (err.django_name().to_string(), err.to_string())
+        };
+        let accounts = || db.objects("Account");
+        let combined = accounts().union([accounts()], false);
+        assert_eq!(
+            error(combined.update([("balance", 1i64)])),
+            (
+                "NotSupportedError".into(),
+                "Calling QuerySet.update() after union() is not supported.".into()
+            )
+        );
+        let err = combined.delete().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Calling QuerySet.delete() after union() is not supported."
+        );
+        assert_eq!(
+            error(accounts().update([("balance", "x")])),
+            (
+                "ValueError".into(),
+                "Field 'balance' expected a number but got 'x'.".into()
+            )
+        );
+        let aggregate = |e: Expression| error(accounts().update([("balance", e)])).1;
+        assert_eq!(
+            aggregate(Sum("balance")),
+            "Aggregate functions are not allowed in this query \
+             (balance=Sum(Col(account, app.Account.balance)))."
+        );
+        assert_eq!(
+            aggregate(Sum("balance") + 1),
+            "Aggregate functions are not allowed in this query \
+             (balance=<CombinedExpression: Sum(Col(account, app.Account.balance)) + Value(1)>)."
+        );
+        assert_eq!(
+            aggregate(Count("id").distinct()),
+            "Aggregate functions are not allowed in this query \
+             (balance=Count(Col(account, app.Account.id), distinct=True))."
+        );
+        assert_eq!(
+            aggregate(Max(F("balance") * 2)),
+            "Aggregate functions are not allowed in this query \
+             (balance=Max(Col(account, app.Account.balance) * Value(2)))."
+        );
+        // A number given as text is stored as the number, as Django's get_prep_value does.
+        assert_eq!(
+            accounts()
+                .filter(q!(owner = "cy"))
+                .update([("balance", "7")])
+                .unwrap(),
+            1
+        );
+        assert_eq!(balances(&db), [100, 50, 7]);
+        let err = accounts()
+            .create([("owner", "dan".into()), ("balance", "y".into())])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Field 'balance' expected a number but got 'y'."
+        );
     }
 
     /// The shapes `(1, {"app.Account": 1})` and `(0, {})` and the update counts are real

@@ -372,7 +372,8 @@ fn check_options(model: &Model, options: &BulkCreateOptions) -> Result<()> {
     if options.update_conflicts {
         if options.update_fields.is_empty() {
             return Err(Error::ValueError(
-                "Fields that will be updated when a row insertion fails on conflicts must be                  provided."
+                "Fields that will be updated when a row insertion fails on conflicts must be \
+                 provided."
                     .into(),
             ));
         }
@@ -390,7 +391,7 @@ fn check_options(model: &Model, options: &BulkCreateOptions) -> Result<()> {
             .any(|n| model.fields()[field_index(model, n).unwrap_or_default()].is_primary_key())
         {
             return Err(Error::ValueError(
-                "bulk_create() can only be used with concrete fields in update_fields.".into(),
+                "bulk_create() cannot be used with primary keys in update_fields.".into(),
             ));
         }
     }
