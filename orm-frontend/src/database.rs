@@ -257,6 +257,11 @@ impl Database {
         Ok(result)
     }
 
+    /// The query log, for the writes that record their statements in it.
+    pub(crate) fn query_log(&self) -> &QueryLog {
+        &self.state.query_log
+    }
+
     /// Turns the query log (Django's `connection.queries`) on or off.
     pub fn enable_query_log(&self, enabled: bool) {
         self.state.query_log.set_enabled(enabled);

@@ -1951,10 +1951,13 @@ fn stored_instance(db: &quiver::Database, value: &Value) -> Result<Instance, Scr
 
 /// The highest automatic key so far (for setting keys after `bulk_create`).
 fn next_pk(interp: &mut Interpreter, model: &str) -> Result<i64, ScriptError> {
-    let row = interp
-        .db
-        .objects(model)
-        .aggregate([AggregateArg::from(("m", ex::Max("pk")))])?;
+    // Django reads no key before its INSERT, so this read stays out of `connection.queries`.
+    let row = quiver::query_log::internal_reads(|| {
+        interp
+            .db
+            .objects(model)
+            .aggregate([AggregateArg::from(("m", ex::Max("pk")))])
+    })?;
     Ok(match row.get_value("m")? {
         v if v.is_null() => 0,
         v => v.as_i64().unwrap_or(0),
@@ -2539,6 +2542,11 @@ pub fn set_attribute(
     name: &str,
     value: Value,
 ) -> Result<(), ScriptError> {
+    // `connection.force_debug_cursor = True` makes Django log queries without DEBUG; a
+    // script's connection always logs them.
+    if matches!(object, Value::Module("connection")) && name == "force_debug_cursor" {
+        return Ok(());
+    }
     let Value::Instance(i) = object else {
         return Err(ScriptError::new(
             "AttributeError",

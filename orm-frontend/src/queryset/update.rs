@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch};
 use arrow::compute::kernels::cast::cast_with_options;
@@ -22,6 +23,7 @@ use crate::database::{not_null_violation, strict_cast};
 use crate::error::{Error, Result};
 use crate::expressions::{get_prep_value, Expression};
 use crate::model::{Field, Model};
+use crate::query_log::{delete_where_sql, internal_reads, update_sql};
 use crate::queryset::{storage_error, QuerySet};
 
 impl QuerySet {
@@ -85,45 +87,54 @@ impl QuerySet {
             ));
         }
         let table = self.db.catalog().table(&model.table_name())?;
-        self.db.write(|transaction| {
-            let keys = matching_keys(&base, &pk)?;
-            if keys.is_empty() {
-                return Ok(0);
-            }
-            let locked: HashSet<RowKey> = transaction
-                .lock_rows(table.name(), &keys, LockWait::Block)
-                .map_err(storage_error)?
-                .into_iter()
-                .collect();
-            let mut seen = HashSet::new();
-            let mut images = Vec::new();
-            for batch in annotated.to_batches()? {
-                let batch = keep_keys(&batch, pk.attname(), &locked, &mut seen)?;
-                if batch.num_rows() == 0 {
-                    continue;
+        let started = Instant::now();
+        // Django runs one UPDATE statement; the reads below are how Quiver carries it out.
+        // Django runs one UPDATE statement; the reads below are how Quiver carries it out.
+        let updated = internal_reads(|| {
+            self.db.write(|transaction| {
+                let keys = matching_keys(&base, &pk)?;
+                if keys.is_empty() {
+                    return Ok(0);
                 }
-                let columns = model
-                    .fields()
-                    .iter()
-                    .enumerate()
-                    .map(|(index, field)| {
-                        let source = match targets.iter().position(|(p, _)| *p == index) {
-                            Some(t) => &names[t],
-                            None => field.attname(),
-                        };
-                        conform_column(&model, field, column(&batch, source)?)
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                images.push(
-                    RecordBatch::try_new(table.schema(), columns)
-                        .map_err(|e| Error::Engine(e.into()))?,
-                );
-            }
-            let image =
-                concat_batches(&table.schema(), &images).map_err(|e| Error::Engine(e.into()))?;
-            transaction.update(&table, &image).map_err(storage_error)?;
-            Ok(image.num_rows())
-        })
+                let locked: HashSet<RowKey> = transaction
+                    .lock_rows(table.name(), &keys, LockWait::Block)
+                    .map_err(storage_error)?
+                    .into_iter()
+                    .collect();
+                let mut seen = HashSet::new();
+                let mut images = Vec::new();
+                for batch in annotated.to_batches()? {
+                    let batch = keep_keys(&batch, pk.attname(), &locked, &mut seen)?;
+                    if batch.num_rows() == 0 {
+                        continue;
+                    }
+                    let columns = model
+                        .fields()
+                        .iter()
+                        .enumerate()
+                        .map(|(index, field)| {
+                            let source = match targets.iter().position(|(p, _)| *p == index) {
+                                Some(t) => &names[t],
+                                None => field.attname(),
+                            };
+                            conform_column(&model, field, column(&batch, source)?)
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    images.push(
+                        RecordBatch::try_new(table.schema(), columns)
+                            .map_err(|e| Error::Engine(e.into()))?,
+                    );
+                }
+                let image = concat_batches(&table.schema(), &images)
+                    .map_err(|e| Error::Engine(e.into()))?;
+                transaction.update(&table, &image).map_err(storage_error)?;
+                Ok(image.num_rows())
+            })
+        });
+        self.db
+            .query_log()
+            .record_statement(|| update_sql(self, &model, &targets), started.elapsed());
+        updated
     }
 
     /// The matching rows of this model's table deleted under row locks, without the
@@ -148,24 +159,31 @@ impl QuerySet {
         let pk = model.pk_field()?.clone();
         let base = self.write_base();
         let table = self.db.catalog().table(&model.table_name())?;
-        let count = self.db.write(|transaction| {
-            let keys = matching_keys(&base, &pk)?;
-            if keys.is_empty() {
-                return Ok(0);
-            }
-            let locked: HashSet<RowKey> = transaction
-                .lock_rows(table.name(), &keys, LockWait::Block)
-                .map_err(storage_error)?
-                .into_iter()
-                .collect();
-            let still: Vec<RowKey> = matching_keys(&base, &pk)?
-                .into_iter()
-                .filter(|k| locked.contains(k))
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            transaction.delete(&table, &still).map_err(storage_error)
-        })?;
+        let started = Instant::now();
+        let count = internal_reads(|| {
+            self.db.write(|transaction| {
+                let keys = matching_keys(&base, &pk)?;
+                if keys.is_empty() {
+                    return Ok(0);
+                }
+                let locked: HashSet<RowKey> = transaction
+                    .lock_rows(table.name(), &keys, LockWait::Block)
+                    .map_err(storage_error)?
+                    .into_iter()
+                    .collect();
+                let still: Vec<RowKey> = matching_keys(&base, &pk)?
+                    .into_iter()
+                    .filter(|k| locked.contains(k))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                transaction.delete(&table, &still).map_err(storage_error)
+            })
+        });
+        self.db
+            .query_log()
+            .record_statement(|| delete_where_sql(self, &model), started.elapsed());
+        let count = count?;
         let mut counts = BTreeMap::new();
         if count > 0 {
             counts.insert(model_label(&model), count);
@@ -254,9 +272,10 @@ pub(crate) fn field_index(model: &Model, name: &str) -> Result<usize> {
 }
 
 /// The primary keys of the rows `qs` matches (in its slice, if any).
+/// A write's own read, so not logged.
 pub(crate) fn matching_keys(qs: &QuerySet, pk: &Field) -> Result<Vec<RowKey>> {
     let mut keys = Vec::new();
-    for batch in qs.values([pk.attname()]).to_batches()? {
+    for batch in internal_reads(|| qs.values([pk.attname()]).to_batches())? {
         keys.extend(column_keys(batch.column(0)).map_err(storage_error)?);
     }
     Ok(keys)

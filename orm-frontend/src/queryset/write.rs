@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow::compute::{concat_batches, filter_record_batch, take};
@@ -19,6 +20,7 @@ use crate::database::{array_from_values, cast_value};
 use crate::error::{Error, Result};
 use crate::expressions::Q;
 use crate::model::Model;
+use crate::query_log::{bulk_update_sql, insert_batches_sql, insert_instances_sql, internal_reads};
 use crate::queryset::update::field_index;
 use crate::queryset::{storage_error, QuerySet};
 use crate::results::Instance;
@@ -113,9 +115,13 @@ impl QuerySet {
     /// defaults filled in). The QuerySet's filters do not apply, as in Django.
     pub fn create(&self, values: impl IntoFieldValues) -> Result<Instance> {
         let model = self.db.model(&self.model)?;
+        let started = Instant::now();
         let mut made = self
             .db
             .insert_rows(&model, vec![values.into_field_values()])?;
+        self.db
+            .query_log()
+            .record_statement(|| insert_instances_sql(&model, &made), started.elapsed());
         Ok(made.remove(0))
     }
 
@@ -132,7 +138,12 @@ impl QuerySet {
         if rows.is_empty() {
             return Ok(0);
         }
-        Ok(self.db.insert_rows(&model, rows)?.len())
+        let started = Instant::now();
+        let made = self.db.insert_rows(&model, rows)?;
+        self.db
+            .query_log()
+            .record_statement(|| insert_instances_sql(&model, &made), started.elapsed());
+        Ok(made.len())
     }
 
     /// `bulk_create(objs, batch_size=, ignore_conflicts=, update_conflicts=, ...)`: inserts
@@ -179,16 +190,59 @@ impl QuerySet {
         let table = self.db.catalog().table(&model.table_name())?;
         let batch =
             concat_batches(&table.schema(), &batches).map_err(|e| Error::Engine(e.into()))?;
+        let started = Instant::now();
+        let written = internal_reads(|| self.write_with_options(model, &table, &batch, options));
+        // One INSERT per batch, as Django sends them, with its conflict clause.
+        let suffix = if options.ignore_conflicts {
+            " ON CONFLICT DO NOTHING".to_string()
+        } else if options.update_conflicts {
+            let columns = |names: &[String]| {
+                names
+                    .iter()
+                    .filter_map(|n| field_index(model, n).ok())
+                    .map(|p| format!("\"{}\"", model.fields()[p].column()))
+                    .collect::<Vec<_>>()
+            };
+            let updates: Vec<String> = columns(&options.update_fields)
+                .into_iter()
+                .map(|c| format!("{c} = EXCLUDED.{c}"))
+                .collect();
+            format!(
+                " ON CONFLICT({}) DO UPDATE SET {}",
+                columns(&options.unique_fields).join(", "),
+                updates.join(", ")
+            )
+        } else {
+            String::new()
+        };
+        let log = self.db.query_log();
+        let elapsed = started.elapsed();
+        if log.is_enabled() {
+            for statement in insert_batches_sql(model, &batch, options.batch_size, &suffix) {
+                log.record_statement(|| statement, elapsed);
+            }
+        }
+        written
+    }
+
+    fn write_with_options(
+        &self,
+        model: &Arc<Model>,
+        table: &Arc<Table>,
+        batch: &RecordBatch,
+        options: &BulkCreateOptions,
+    ) -> Result<usize> {
+        let table = Arc::clone(table);
         self.db.write(|transaction| {
             if options.ignore_conflicts {
-                let batch = without_conflicts(&table, &batch)?;
+                let batch = without_conflicts(&table, batch)?;
                 insert_in_batches(transaction, &table, &batch, options.batch_size)?;
                 return Ok(batch.num_rows());
             }
             if options.update_conflicts {
-                return upsert(transaction, model, &table, &batch, options);
+                return upsert(transaction, model, &table, batch, options);
             }
-            insert_in_batches(transaction, &table, &batch, options.batch_size)?;
+            insert_in_batches(transaction, &table, batch, options.batch_size)?;
             Ok(batch.num_rows())
         })
     }
@@ -243,7 +297,8 @@ impl QuerySet {
             first_of.entry(key.clone()).or_insert(i);
         }
         let table = self.db.catalog().table(&model.table_name())?;
-        self.db.write(|transaction| {
+        let started = Instant::now();
+        let updated = self.db.write(|transaction| {
             let locked: HashSet<RowKey> = transaction
                 .lock_rows(table.name(), &keys, quiver_storage::LockWait::Block)
                 .map_err(storage_error)?
@@ -273,7 +328,29 @@ impl QuerySet {
                 .map_err(|e| Error::Engine(e.into()))?;
             transaction.update(&table, &image).map_err(storage_error)?;
             Ok(image.num_rows())
-        })
+        });
+        // Django sends one UPDATE ... CASE WHEN per batch of objects.
+        let log = self.db.query_log();
+        if log.is_enabled() {
+            let elapsed = started.elapsed();
+            let rows: Vec<(ScalarValue, Vec<ScalarValue>)> = objs
+                .iter()
+                .map(|obj| {
+                    let values = positions
+                        .iter()
+                        .map(|&p| {
+                            obj.get_value(model.fields()[p].attname())
+                                .unwrap_or(ScalarValue::Null)
+                        })
+                        .collect();
+                    (obj.pk(), values)
+                })
+                .collect();
+            for part in rows.chunks(batch_size.unwrap_or(rows.len()).max(1)) {
+                log.record_statement(|| bulk_update_sql(&model, &positions, part), elapsed);
+            }
+        }
+        updated
     }
 
     /// `get_or_create(defaults=, **kwargs)`: the object matching the `lookup` values exactly,
