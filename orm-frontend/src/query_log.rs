@@ -348,6 +348,7 @@ pub(crate) fn update_in_sql(
 #[cfg(test)]
 mod tests {
     use crate::prelude::*;
+    use quiver_engine::ScalarValue;
 
     #[test]
     fn logs_each_executed_query_when_enabled() {
@@ -365,5 +366,182 @@ mod tests {
         assert!(queries[1].sql.starts_with("SELECT"), "{}", queries[1].sql);
         db.reset_queries();
         assert!(db.queries().is_empty());
+    }
+
+    /// The statement counts are Django's: `django_runner.py
+    /// orm-frontend/tests/django/write_queries.py --db sqlite` printed
+    /// `write_queries.expected.jsonl`; SQLite's backend also logs BEGIN/COMMIT around
+    /// atomic writes, which PostgreSQL's (whose behaviour Quiver follows) does not, so they
+    /// are left out here.
+    #[test]
+    fn writes_log_the_statements_django_sends() {
+        let db = Database::new();
+        db.register(Model::new("Branch").field("city", CharField::new(20)))
+            .unwrap();
+        db.register(
+            Model::new("Account")
+                .field(
+                    "branch",
+                    ForeignKey::new("Branch", OnDelete::Cascade).null(),
+                )
+                .field("owner", CharField::new(20))
+                .field("balance", IntegerField::new()),
+        )
+        .unwrap();
+        db.register(
+            Model::new("Note")
+                .field("account", ForeignKey::new("Account", OnDelete::Cascade))
+                .field("text", CharField::new(20)),
+        )
+        .unwrap();
+        db.enable_query_log(true);
+        let kinds = |action: &dyn Fn()| {
+            db.reset_queries();
+            action();
+            db.queries()
+                .iter()
+                .map(|q| q.sql.split(' ').next().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        };
+        let oslo = db
+            .objects("Branch")
+            .create([("city", "Oslo".into())])
+            .unwrap();
+        let account = |owner: &str, balance: i64| -> Vec<(String, ScalarValue)> {
+            vec![
+                ("branch".into(), oslo.pk()),
+                ("owner".into(), owner.into()),
+                ("balance".into(), balance.into()),
+            ]
+        };
+        let create = || {
+            db.objects("Account").create(account("ann", 100)).unwrap();
+        };
+        assert_eq!(kinds(&create), ["INSERT"]);
+        assert_eq!(
+            db.queries()[0].sql,
+            "INSERT INTO \"account\" (\"id\", \"branch_id\", \"owner\", \"balance\") \
+             VALUES (1, 1, 'ann', 100)"
+        );
+        let mut ann = db.objects("Account").get(q!(owner = "ann")).unwrap();
+        let save = || {
+            let mut ann = ann.clone();
+            ann.set("balance", 90i64).unwrap();
+            ann.save().unwrap();
+        };
+        assert_eq!(
+            kinds(&save),
+            ["UPDATE"],
+            "save() does not read the row back"
+        );
+        ann.set("balance", 90i64).unwrap();
+        db.reset_queries();
+        ann.save_update_fields(&["balance"]).unwrap();
+        assert_eq!(db.queries().len(), 1);
+        let bulk = || {
+            let rows: Vec<_> = (0..5).map(|i| account(&format!("b{i}"), i)).collect();
+            let options = BulkCreateOptions::default().batch_size(2);
+            db.objects("Account")
+                .bulk_create_with(rows, &options)
+                .unwrap();
+        };
+        assert_eq!(kinds(&bulk), ["INSERT", "INSERT", "INSERT"]);
+        let bulk_all = || {
+            let rows: Vec<_> = (0..3).map(|i| account(&format!("c{i}"), i)).collect();
+            db.objects("Account").bulk_create(rows).unwrap();
+        };
+        assert_eq!(kinds(&bulk_all), ["INSERT"]);
+        let update = || {
+            db.objects("Account")
+                .filter(q!(balance__gt = 10))
+                .update([("balance", F("balance") + 1)])
+                .unwrap();
+        };
+        assert_eq!(kinds(&update), ["UPDATE"]);
+        assert_eq!(
+            db.queries()[0].sql,
+            "UPDATE \"account\" SET \"balance\" = (\"account\".\"balance\" + CAST(1 AS INT)) \
+             WHERE (\"account\".\"balance\" > 10)"
+        );
+        let across = || {
+            db.objects("Account")
+                .filter(q!(branch__city = "Oslo"))
+                .update([("balance", 0i64)])
+                .unwrap();
+        };
+        assert_eq!(kinds(&across), ["UPDATE"]);
+        assert!(
+            db.queries()[0].sql.starts_with(
+                "UPDATE \"account\" SET \"balance\" = 0 WHERE \"account\".\"id\" IN (SELECT"
+            ),
+            "{}",
+            db.queries()[0].sql
+        );
+        let nothing = || {
+            db.objects("Account")
+                .filter(q!(balance__gt = 1000))
+                .update([("balance", 0i64)])
+                .unwrap();
+        };
+        assert_eq!(
+            kinds(&nothing),
+            ["UPDATE"],
+            "Django sends it even for no rows"
+        );
+        let found = || {
+            db.objects("Account")
+                .get_or_create([("owner", "ann".into())], [("balance", 1i64.into())])
+                .unwrap();
+        };
+        assert_eq!(kinds(&found), ["SELECT"]);
+        let made = || {
+            db.objects("Account")
+                .get_or_create([("owner", "new".into())], [("balance", 1i64.into())])
+                .unwrap();
+        };
+        assert_eq!(kinds(&made), ["SELECT", "INSERT"]);
+        let upsert = || {
+            db.objects("Account")
+                .update_or_create([("owner", "new".into())], [("balance", 2i64.into())], None)
+                .unwrap();
+        };
+        assert_eq!(kinds(&upsert), ["SELECT", "UPDATE"]);
+        db.objects("Note")
+            .create([("account", ann.pk()), ("text", "hi".into())])
+            .unwrap();
+        let fast = || {
+            db.objects("Note")
+                .filter(q!(text = "nope"))
+                .delete()
+                .unwrap();
+        };
+        assert_eq!(kinds(&fast), ["DELETE"], "nothing cascades from a Note");
+        let leaves = || {
+            db.objects("Account")
+                .filter(q!(owner__startswith = "c"))
+                .delete()
+                .unwrap();
+        };
+        assert_eq!(kinds(&leaves), ["SELECT", "DELETE", "DELETE"]);
+        let instance = || {
+            ann.delete().unwrap();
+        };
+        assert_eq!(kinds(&instance), ["DELETE", "DELETE"]);
+        assert_eq!(
+            db.queries()[1].sql,
+            "DELETE FROM \"account\" WHERE \"account\".\"id\" IN (1)"
+        );
+        let cascades = || {
+            db.objects("Branch").delete().unwrap();
+        };
+        assert_eq!(
+            kinds(&cascades),
+            ["SELECT", "SELECT", "DELETE", "DELETE", "DELETE"]
+        );
+        assert_eq!(
+            db.objects("Account").count().unwrap(),
+            1,
+            "the branchless row made by get_or_create stays"
+        );
     }
 }

@@ -180,3 +180,8 @@ fn write_calls_with_bad_arguments_raise_like_django() {
 fn meta_constraints_partial_indexes_and_db_constraint_match_django() {
     check("constraints");
 }
+
+#[test]
+fn the_query_log_shows_writes_as_django_does() {
+    check("query_log");
+}
