@@ -3,18 +3,28 @@
 //! Every figure Quiver publishes is a ratio to a peer engine measured in the same run on the
 //! same data, so the data lives here, in one place, rather than in each benchmark: the criterion
 //! suites in `benches/` feed the same batches to Quiver and to DataFusion. This crate itself
-//! depends only on Arrow and Quiver; DataFusion is a dev-dependency used by the benchmark files.
+//! depends on Arrow and Quiver; DataFusion is a dev-dependency of the benchmark files and an
+//! optional dependency (feature `datafusion`) of the runner, which `quiver bench` enables
+//! only when the CLI is built with its `bench` feature — CI never builds it for the CLI.
 //!
 //! - [`h2o`]: the H2O db-benchmark tables — [`groupby_batches`] and [`join_tables`].
 //! - [`questions`]: the H2O questions as QuerySets next to the SQL DataFusion runs.
-//! - [`runner`]: times QuerySets and reports per-question medians (for `quiver bench`).
+//! - [`leaderboard`]: players and the leaderboard's top-k and window queries.
+//! - [`tiny`]: small QuerySets on a 10-row table, for the fixed cost per query.
+//! - [`runner`]: times a workload's queries on Quiver and the peer engine (`quiver bench`).
+//! - [`chart`]: the SVG bar chart of a run's ratios.
 //! - [`shop`]: customers and orders, and a tree of nodes, for the subquery and CTE benchmarks.
 //! - [`parse_row_count`]: sizes such as `1e7` from environment variables and command lines.
 
+pub mod chart;
 pub mod h2o;
+pub mod leaderboard;
+#[cfg(feature = "datafusion")]
+pub mod peer;
 pub mod questions;
 pub mod runner;
 pub mod shop;
+pub mod tiny;
 
 pub use h2o::{groupby_batches, groupby_schema, join_tables, JoinTables, Table, BATCH_SIZE};
 

@@ -3,8 +3,10 @@
 //! `quiver run` executes a Django script (model classes, fixtures, QuerySets, `print`) on
 //! Quiver and prints what Django would print; `quiver shell` is the interactive prompt for
 //! the same language; `quiver explain` shows the plans of the QuerySets a script prints;
-//! `quiver demo` builds a seeded shop dataset and tours QuerySets over it.
+//! `quiver demo` builds a seeded shop dataset and tours QuerySets over it; `quiver bench`
+//! times benchmark workloads against DataFusion.
 
+mod bench;
 mod demo;
 mod loading;
 mod script;
@@ -125,6 +127,7 @@ fn cli() -> Command {
                 )
                 .after_help("Examples:\n  quiver demo\n  quiver demo --orders 3e6 --no-plans"),
         )
+        .subcommand(bench::command())
 }
 
 fn data_loads(matches: &ArgMatches) -> Result<Vec<DataLoad>, String> {
@@ -262,6 +265,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some(("bench", m)) => bench::run(m),
         _ => ExitCode::FAILURE,
     }
 }

@@ -159,6 +159,32 @@ fn flat(qs: &QuerySet, name: &str) -> Actual {
     }
 }
 
+/// `list(values_list(...))`: one list per row, the columns in `names`' order.
+fn tuples(qs: &QuerySet, names: &[&str]) -> Actual {
+    match qs.fetch() {
+        Ok(result) => Actual::List(
+            result
+                .iter()
+                .map(|row| {
+                    Actual::List(
+                        names
+                            .iter()
+                            .map(|n| {
+                                row.get_value(n)
+                                    .map_or(Actual::Null, |v| crate::semantics::scalar(&v))
+                            })
+                            .collect(),
+                    )
+                })
+                .collect(),
+        ),
+        Err(e) => Actual::Error {
+            name: e.django_name().to_owned(),
+            message: e.to_string(),
+        },
+    }
+}
+
 fn customers(db: &Database) -> QuerySet {
     db.objects("Customer").order_by(["name"])
 }
@@ -207,6 +233,164 @@ fn has_orders_and_exists_filters() {
             "name",
         )
     });
+}
+
+/// EXISTS and IN as values: `check` runs each with the mark join (decorrelated) and with the
+/// once-per-key evaluation; both must give Django's answer, NULLs included.
+#[test]
+fn exists_and_in_as_values_combined_negated_and_over_nulls() {
+    let visit_regions = |db: &Database| {
+        db.objects("Visit")
+            .filter(Q::new("customer", OuterRef("pk")))
+            .values(["region"])
+    };
+    check("exists_and_q_annotation", |db| {
+        let paid = Exists(orders_of(db).filter(q!(status = "paid")));
+        rows(
+            &customers(db)
+                .annotate([("x", Q::from(paid) & q!(region = "EU"))])
+                .values(["name", "x"]),
+        )
+    });
+    check("exists_or_filter", |db| {
+        let big = Exists(orders_of(db).filter(q!(amount__gt = 200)));
+        flat(
+            &customers(db).filter(Q::from(big) | q!(region = "US")),
+            "name",
+        )
+    });
+    check("exists_or_exists_annotation", |db| {
+        let small = Exists(orders_of(db).filter(q!(amount__lt = 20)));
+        let visited = Exists(
+            db.objects("Visit")
+                .filter(Q::new("customer", OuterRef("pk"))),
+        );
+        rows(
+            &customers(db)
+                .annotate([("x", small | visited)])
+                .values(["name", "x"]),
+        )
+    });
+    check("not_exists_annotation", |db| {
+        rows(
+            &customers(db)
+                .annotate([("none", !Exists(orders_of(db)))])
+                .values(["name", "none"]),
+        )
+    });
+    check("filter_on_exists_annotation", |db| {
+        let paid = Exists(orders_of(db).filter(q!(status = "paid")));
+        flat(
+            &customers(db)
+                .annotate([("has", paid)])
+                .filter(q!(has = false)),
+            "name",
+        )
+    });
+    check("in_as_value_with_nulls", |db| {
+        rows(
+            &customers(db)
+                .annotate([("x", Q::new("region__in", visit_regions(db)))])
+                .values(["name", "x"]),
+        )
+    });
+    check("not_in_as_value_with_nulls", |db| {
+        rows(
+            &customers(db)
+                .annotate([("x", !Q::new("region__in", visit_regions(db)))])
+                .values(["name", "x"]),
+        )
+    });
+    check("pk_in_as_value", |db| {
+        let big = db
+            .objects("Order")
+            .filter(Q::new("customer", OuterRef("pk")) & q!(amount__gt = 60))
+            .values(["customer"]);
+        rows(
+            &customers(db)
+                .annotate([("x", Q::new("pk__in", big))])
+                .values(["name", "x"]),
+        )
+    });
+    check("exists_in_when_with_or", |db| {
+        let cancelled = Exists(orders_of(db).filter(q!(status = "cancelled")));
+        let kind = Case([When(
+            Q::from(cancelled) | q!(region__isnull = true),
+            Value("odd"),
+        )])
+        .default(Value("plain"));
+        rows(
+            &customers(db)
+                .annotate([("kind", kind)])
+                .values(["name", "kind"]),
+        )
+    });
+}
+
+#[test]
+fn exists_as_a_value_is_one_mark_join_in_explain() {
+    let optimized = |decorrelate: bool, qs: &dyn Fn(&Database) -> QuerySet| {
+        let db = shop(decorrelate);
+        let text = qs(&db).explain().expect("explain");
+        text.split("== Optimized logical plan ==")
+            .nth(1)
+            .unwrap_or_default()
+            .split("== Physical plan ==")
+            .collect::<Vec<_>>()
+            .join("\n== Physical plan ==")
+    };
+    let has_orders = |db: &Database| {
+        customers(db)
+            .annotate([("has_orders", Exists(orders_of(db)))])
+            .values(["name", "has_orders"])
+    };
+    let with = optimized(true, &has_orders);
+    assert_eq!(with.matches("Join: LeftMark").count(), 1, "{with}");
+    assert!(with.contains("HashJoinExec: LEFT MARK JOIN"), "{with}");
+    assert!(!with.contains("<subquery>"), "{with}");
+    let without = optimized(false, &has_orders);
+    assert!(!without.contains("LeftMark"), "{without}");
+    assert!(without.contains("EXISTS (<subquery>)"), "{without}");
+    // A nullable IN needs a second mark for its NULL outcome; a NOT NULL one does not.
+    let nullable_in = |db: &Database| {
+        customers(db).annotate([(
+            "x",
+            Q::new(
+                "region__in",
+                db.objects("Visit")
+                    .filter(Q::new("customer", OuterRef("pk")))
+                    .values(["region"]),
+            ),
+        )])
+    };
+    let plan = optimized(true, &nullable_in);
+    assert_eq!(plan.matches("Join: LeftMark").count(), 2, "{plan}");
+    let pk_in = |db: &Database| {
+        customers(db).annotate([(
+            "x",
+            Q::new(
+                "pk__in",
+                db.objects("Order")
+                    .filter(Q::new("customer", OuterRef("pk")))
+                    .values(["customer"]),
+            ),
+        )])
+    };
+    let plan = optimized(true, &pk_in);
+    assert_eq!(plan.matches("Join: LeftMark").count(), 1, "{plan}");
+    // order_by(Exists(...).desc()) and Exists under OR in a filter: marks too.
+    let ordered = |db: &Database| {
+        let small = Exists(orders_of(db).filter(q!(amount__lt = 50)));
+        customers(db).order_by([OrderItem::from(small.desc()), "name".into()])
+    };
+    let plan = optimized(true, &ordered);
+    assert_eq!(plan.matches("Join: LeftMark").count(), 1, "{plan}");
+    let either = |db: &Database| {
+        let big = Exists(orders_of(db).filter(q!(amount__gt = 200)));
+        customers(db).filter(Q::from(big) | q!(region = "US"))
+    };
+    let plan = optimized(true, &either);
+    assert_eq!(plan.matches("Join: LeftMark").count(), 1, "{plan}");
 }
 
 #[test]
@@ -460,6 +644,20 @@ fn set_operations_follow_djangos_rules() {
             &eu(db)
                 .intersection([buyers(db)])
                 .annotate([("n", Value(1))]),
+        )
+    });
+    check("union_names_of_first", |db| {
+        let first = db
+            .objects("Customer")
+            .filter(q!(name = "Ann"))
+            .values_list(["name", "region"]);
+        let second = db
+            .objects("Visit")
+            .filter(q!(region = "US"))
+            .values_list(["region", "region"]);
+        tuples(
+            &first.union([second], false).order_by(["name"]),
+            &["name", "region"],
         )
     });
     check("union_slice", |db| {
@@ -859,4 +1057,118 @@ fn subqueries_in_ordering_filter_values_and_aggregates() {
                 .values(["name", "x"]),
         )
     });
+}
+
+/// `CTE(qs, materialized=…)`: results agree whichever way the CTE runs; the plans differ. A
+/// CTE read once (or `materialized=False`) is inlined, so a filter on its grouping key reaches
+/// the scan; `materialized=True` keeps it a boundary and runs it once.
+#[test]
+fn materialized_and_inlined_ctes_agree_and_plan_differently() {
+    let db = trees();
+    let totals = |materialized: Option<bool>| {
+        let cte = CTE::new(
+            db.objects("Order")
+                .values(["customer"])
+                .annotate([("total", Sum("amount"))]),
+        )
+        .name("totals");
+        match materialized {
+            Some(m) => cte.materialized(m),
+            None => cte,
+        }
+    };
+    // django-cte (same fixture): `with_cte(totals, select=totals.queryset())
+    //     .filter(customer__lte=2).order_by("customer").values_list("customer", "total")`
+    // gives [[1, 420], [2, 40]] with materialized=True, False and unset.
+    for materialized in [Some(true), Some(false), None] {
+        let qs = totals(materialized)
+            .queryset()
+            .filter(q!(customer__lte = 2))
+            .order_by(["customer"])
+            .values_list(["customer", "total"]);
+        let rows = qs.fetch().expect("runs");
+        assert_eq!(rows.column::<i64>("customer").expect("ints"), [1, 2]);
+        assert_eq!(rows.column::<i64>("total").expect("ints"), [420, 40]);
+        let explain = qs.explain().expect("explain");
+        let physical = explain
+            .split("== Physical plan ==")
+            .nth(1)
+            .unwrap_or_default();
+        let optimized = explain
+            .split("== Optimized logical plan ==")
+            .nth(1)
+            .unwrap_or_default();
+        // Inlined, the filter on the grouping key goes below the aggregate into the scan.
+        let pushed = optimized.contains("filters=[(order.customer_id <= 2)]");
+        if materialized == Some(true) {
+            assert!(optimized.contains("Cte: totals materialized"), "{explain}");
+            assert!(
+                physical.contains("MaterializedCteExec: totals"),
+                "{explain}"
+            );
+            assert!(!pushed, "{explain}");
+        } else {
+            assert!(!optimized.contains("Cte:"), "{explain}");
+            assert!(!physical.contains("MaterializedCteExec"), "{explain}");
+            assert!(pushed, "{explain}");
+        }
+        assert!(
+            qs.sql().expect("sql").starts_with(match materialized {
+                Some(true) => "WITH \"totals\" AS MATERIALIZED (",
+                Some(false) => "WITH \"totals\" AS NOT MATERIALIZED (",
+                None => "WITH \"totals\" AS (",
+            }),
+            "{}",
+            qs.sql().unwrap_or_default()
+        );
+    }
+}
+
+/// A CTE read twice in one query runs once by default (PostgreSQL 12+), twice when
+/// `materialized=False`; either way the answer is the same.
+#[test]
+fn a_cte_read_twice_is_computed_once_unless_not_materialized() {
+    let db = trees();
+    for materialized in [None, Some(false)] {
+        let base = CTE::new(
+            db.objects("Order")
+                .values(["customer"])
+                .annotate([("total", Sum("amount"))]),
+        )
+        .name("totals");
+        let totals = match materialized {
+            Some(m) => base.materialized(m),
+            None => base,
+        };
+        // Customers joined with their total, keeping those whose total is above the
+        // smallest one (a second read of the CTE, in a subquery).
+        let smallest = totals
+            .queryset()
+            .order_by(["total"])
+            .values(["total"])
+            .slice(0..1);
+        let qs = totals
+            .join(db.objects("Customer"), [("id", totals.col("customer"))])
+            .annotate([("total", totals.col("total"))])
+            .filter(Q::new("total__gt", Subquery(smallest)))
+            .order_by(["name"])
+            .values(["name", "total"]);
+        let rows = qs.fetch().expect("runs");
+        assert_eq!(
+            rows.column::<String>("name").expect("names"),
+            ["Ann", "Bob"]
+        );
+        assert_eq!(rows.column::<i64>("total").expect("ints"), [420, 40]);
+        let explain = qs.explain().expect("explain");
+        let optimized = explain
+            .split("== Optimized logical plan ==")
+            .nth(1)
+            .unwrap_or_default();
+        let shared = optimized.matches("Cte: totals materialized").count();
+        if materialized.is_none() {
+            assert_eq!(shared, 2, "{explain}");
+        } else {
+            assert_eq!(shared, 0, "{explain}");
+        }
+    }
 }

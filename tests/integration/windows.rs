@@ -667,3 +667,168 @@ fn windows_with_model_grouping_ordering_count_and_distinct() {
         .order_by(["r"]);
     assert_django("distinct_window_values", column(&distinct, "r"));
 }
+
+/// `[[name, value], …]` of a QuerySet ordered by name.
+fn name_pairs(qs: &QuerySet, value: &str) -> Actual {
+    match qs.order_by(["name"]).values(["name", value]).fetch() {
+        Ok(result) => Actual::List(
+            result
+                .iter()
+                .map(|r| {
+                    Actual::List(
+                        ["name", value]
+                            .iter()
+                            .map(|c| r.get_value(c).map_or(Actual::Null, |v| scalar(&v)))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        ),
+        Err(e) => error(e),
+    }
+}
+
+#[test]
+fn windows_inside_subqueries_are_computed_by_the_subquery() {
+    // Every case runs with and without subquery decorrelation.
+    for decorrelate in [true, false] {
+        let config = if decorrelate {
+            SessionConfig::new()
+        } else {
+            SessionConfig::new().disable_rule("decorrelate_subqueries")
+        };
+        let db = staff_in(Database::with_config(config));
+        let emps = || db.objects("Emp");
+        let top2 = ranked(&db).filter(q!(rn__lte = 2)).values(["pk"]);
+        assert_django(
+            "subquery_window_pk_in",
+            column(
+                &emps().filter(Q::new("pk__in", top2)).order_by(["name"]),
+                "name",
+            ),
+        );
+        let top3 = emps()
+            .annotate([(
+                "r",
+                Window(Rank()).order_by([F("salary").desc_nulls_last()]),
+            )])
+            .filter(q!(r__lte = 3))
+            .values(["pk"]);
+        assert_django(
+            "subquery_window_in_subquery_expression",
+            column(
+                &emps()
+                    .filter(Q::new("pk__in", Subquery(top3)))
+                    .order_by(["name"]),
+                "name",
+            ),
+        );
+        // `dept=OuterRef` is a WHERE (before the window), `rn=1` a QUALIFY (after it).
+        let top_of_dept = ranked(&db)
+            .filter(Q::new("dept", OuterRef("dept")) & q!(rn = 1))
+            .values(["name"])
+            .slice(0..1);
+        assert_django(
+            "subquery_window_top_of_dept",
+            name_pairs(&emps().annotate([("top", Subquery(top_of_dept))]), "top"),
+        );
+        let dept_total = emps()
+            .filter(Q::new("dept", OuterRef("dept")))
+            .annotate([("t", Window(Sum("salary")))])
+            .values(["t"])
+            .slice(0..1);
+        assert_django(
+            "subquery_window_value",
+            name_pairs(&emps().annotate([("total", Subquery(dept_total))]), "total"),
+        );
+        // A filter on pk=OuterRef runs before the window: each ranking sees one row.
+        let own = ranked(&db)
+            .filter(Q::new("pk", OuterRef("pk")))
+            .values(["rn"]);
+        assert_django(
+            "subquery_window_where_before_window",
+            name_pairs(&emps().annotate([("r", Subquery(own))]), "r"),
+        );
+        // A QUALIFY that reads the outer row: the global position equal to my id.
+        let at_my_id = emps()
+            .annotate([(
+                "g",
+                Window(RowNumber()).order_by([F("salary").desc_nulls_last(), F("name").asc()]),
+            )])
+            .filter(Q::new("g", OuterRef("pk")))
+            .values(["name"])
+            .slice(0..1);
+        assert_django(
+            "subquery_window_correlated_qualify",
+            name_pairs(&emps().annotate([("who", Subquery(at_my_id))]), "who"),
+        );
+        let big_dept = ranked(&db).filter(Q::new("dept", OuterRef("dept")) & q!(rn__gt = 3));
+        assert_django(
+            "exists_window",
+            column(&emps().filter(Exists(big_dept)).order_by(["name"]), "name"),
+        );
+        let firsts = ranked(&db).filter(q!(rn = 1)).values(["pk"]);
+        assert_django(
+            "window_annotation_of_subquery_values",
+            name_pairs(
+                &emps().filter(Q::new("pk__in", firsts)).annotate([(
+                    "r",
+                    Window(Rank()).order_by([F("salary").desc_nulls_last()]),
+                )]),
+                "r",
+            ),
+        );
+    }
+}
+
+/// Django's message up to the expression's repr, which is Django's own (`<Window: Max(Col(…))
+/// OVER ()>`); Quiver writes its expressions' repr there.
+fn django_message_before_repr(label: &str) -> (String, String) {
+    let expected = DJANGO.get(label).cloned().unwrap_or(Json::Null);
+    let name = expected["error"].as_str().unwrap_or_default().to_owned();
+    let message = expected["message"].as_str().unwrap_or_default();
+    let prefix = message.split_once('=').map_or(message, |(head, _)| head);
+    (name, format!("{prefix}="))
+}
+
+#[test]
+fn update_with_a_window_expression_is_a_field_error() {
+    let db = staff();
+    for (label, qs, value) in [
+        (
+            "update_with_window",
+            db.objects("Emp"),
+            Window(Max("salary")),
+        ),
+        (
+            "update_with_window_in_arithmetic",
+            db.objects("Emp").filter(q!(name = "Ann")),
+            F("salary") + Window(Max("salary")).partition_by(["dept"]),
+        ),
+    ] {
+        let (name, prefix) = django_message_before_repr(label);
+        let err = qs.update([("salary", value)]).unwrap_err();
+        assert_eq!(err.django_name(), name, "{label}");
+        assert_eq!(name, "FieldError");
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&prefix) && message.ends_with(")."),
+            "{label}: {message} (Django: {prefix}…)"
+        );
+    }
+    // Nothing was written.
+    assert_django(
+        "row_number",
+        pairs(&db, dept(Window(RowNumber()), by_salary_total())),
+    );
+    // A window inside Case/When is refused too; `create()`, `bulk_create()`, `bulk_update()`
+    // and `save()` take values, not expressions, so a window cannot reach them.
+    let err = db
+        .objects("Emp")
+        .update([(
+            "salary",
+            Case([When(q!(name = "Ann"), Window(Max("salary")))]).default(F("salary")),
+        )])
+        .unwrap_err();
+    assert_eq!(err.django_name(), "FieldError");
+}

@@ -185,3 +185,11 @@ fn meta_constraints_partial_indexes_and_db_constraint_match_django() {
 fn the_query_log_shows_writes_as_django_does() {
     check("query_log");
 }
+
+/// The leaderboard walk-through (the script twin of `orm-frontend/examples/leaderboard.rs`):
+/// windows, a filter on a window, rank and neighbours, `update(score=F("score") + delta)` in
+/// transactions, and `update()` with a window refused with Django's `FieldError`.
+#[test]
+fn leaderboard_matches_django() {
+    check("leaderboard");
+}

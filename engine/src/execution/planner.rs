@@ -23,6 +23,7 @@ use crate::logical_plan::{
     Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Scan, Values, Window,
 };
 use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
+use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
 use crate::physical_plan::filter::FilterExec;
 use crate::physical_plan::first_per_key::FirstPerKeyExec;
 use crate::physical_plan::hash_aggregate::{AggregateSpec, HashAggregateExec};
@@ -82,6 +83,7 @@ pub fn create_physical_plan(
     config: &SessionConfig,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let _config = PlanningConfigGuard::set(config);
+    let _shared_ctes = SharedCtesScope::enter();
     Ok(match plan {
         LogicalPlan::Scan(scan) => plan_scan(scan, config)?,
         LogicalPlan::Filter(filter) => {
@@ -201,7 +203,13 @@ pub fn create_physical_plan(
             SetOperator::Except,
             except.schema.arrow_schema(),
         )?),
-        // A CTE means its query wherever it is read.
+        // A materialized CTE runs once for all its references; any other means its query
+        // wherever it is read.
+        LogicalPlan::Cte(cte) if cte.materialized == Some(true) => {
+            Arc::new(MaterializedCteExec::try_new(cte, || {
+                create_physical_plan(&cte.input, config)
+            })?)
+        }
         LogicalPlan::Cte(cte) => create_physical_plan(&cte.input, config)?,
         LogicalPlan::RecursiveQuery(recursive) => Arc::new(RecursiveQueryExec::try_new(
             recursive,

@@ -64,6 +64,11 @@ impl LogicalPlan {
                 if let Some(f) = &j.filter {
                     line.push_str(&format!(", filter={f}"));
                 }
+                if j.join_type == super::JoinType::LeftMark {
+                    if let Some(mark) = j.schema.fields().last() {
+                        line.push_str(&format!(", mark={}", mark.column()));
+                    }
+                }
                 line
             }
             LogicalPlan::Distinct(_) => "Distinct".to_string(),

@@ -17,6 +17,7 @@ pub use cte::{Cte, RecursiveQuery, WorkTable};
 pub use plan::{
     Aggregate, Distinct, DistinctOn, Filter, IndexKeys, IndexLookup, Join, JoinType, Limit,
     LogicalPlan, PartitionFetch, Projection, Scan, Sort, SubqueryAlias, Values, Window,
+    MARK_COLUMN,
 };
 pub use schema::{PlanSchema, PlanSchemaRef, QualifiedField};
 pub use set_operations::{Except, Intersect, Union};

@@ -331,7 +331,14 @@ pub enum JoinType {
     LeftSemi,
     /// Left rows with no match.
     LeftAnti,
+    /// Every left row, once, plus a non-null boolean column telling whether it has a match
+    /// (a *mark* join: what an `EXISTS` used as a value becomes). The column is
+    /// [`MARK_COLUMN`], qualified by the right input's relation.
+    LeftMark,
 }
+
+/// The name of a [`JoinType::LeftMark`] join's boolean output column.
+pub const MARK_COLUMN: &str = "__mark";
 
 impl JoinType {
     /// The SQL keyword(s).
@@ -343,7 +350,17 @@ impl JoinType {
             JoinType::Full => "FULL JOIN",
             JoinType::LeftSemi => "LEFT SEMI JOIN",
             JoinType::LeftAnti => "LEFT ANTI JOIN",
+            JoinType::LeftMark => "LEFT MARK JOIN",
         }
+    }
+
+    /// True for the joins that output the left side's columns only (plus, for a mark
+    /// join, the mark): semi, anti and mark joins.
+    pub fn outputs_left_only(self) -> bool {
+        matches!(
+            self,
+            JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark
+        )
     }
 }
 
@@ -384,6 +401,11 @@ impl Join {
             JoinType::Right => ls.with_all_nullable().join(rs),
             JoinType::Full => ls.with_all_nullable().join(&rs.with_all_nullable()),
             JoinType::LeftSemi | JoinType::LeftAnti => ls.as_ref().clone(),
+            JoinType::LeftMark => {
+                let mut fields = ls.fields().to_vec();
+                fields.push(mark_field(rs)?);
+                PlanSchema::new(fields)
+            }
         };
         if let Some(f) = &filter {
             f.data_type(&ls.join(rs))?;
@@ -397,6 +419,27 @@ impl Join {
             schema: Arc::new(schema),
         })
     }
+}
+
+/// The mark column of a mark join whose right input has `right`'s schema: qualified by the
+/// relation all of the right side's columns share, so two mark joins of one query (each over
+/// its own aliased subquery) name their marks apart.
+fn mark_field(right: &PlanSchema) -> Result<QualifiedField> {
+    let relation = right.fields().first().and_then(|f| f.relation.clone());
+    if relation.is_none()
+        || right
+            .fields()
+            .iter()
+            .any(|f| f.relation.as_ref() != relation.as_ref())
+    {
+        return Err(EngineError::Plan(
+            "the right input of a mark join must be one aliased relation".into(),
+        ));
+    }
+    Ok(QualifiedField::new(
+        relation,
+        Field::new(MARK_COLUMN, DataType::Boolean, false),
+    ))
 }
 
 /// Removes duplicate rows (NULLs compare equal to each other here, as in SQL DISTINCT).

@@ -61,7 +61,9 @@ fn swapped(join: &Join) -> Result<Option<Arc<LogicalPlan>>> {
         JoinType::Inner => JoinType::Inner,
         JoinType::Left => JoinType::Right,
         JoinType::Right => JoinType::Left,
-        JoinType::Full | JoinType::LeftSemi | JoinType::LeftAnti => return Ok(None),
+        JoinType::Full | JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => {
+            return Ok(None)
+        }
     };
     if estimated_rows(&join.right) <= estimated_rows(&join.left) {
         return Ok(None);
@@ -122,6 +124,7 @@ pub(crate) fn estimated_rows(plan: &LogicalPlan) -> f64 {
         }
         LogicalPlan::Join(join) => match join.join_type {
             JoinType::LeftSemi | JoinType::LeftAnti => halved(estimated_rows(&join.left), 1),
+            JoinType::LeftMark => estimated_rows(&join.left),
             _ => estimated_rows(&join.left).max(estimated_rows(&join.right)),
         },
         LogicalPlan::Distinct(distinct) => estimated_rows(&distinct.input),

@@ -49,7 +49,7 @@ use crate::expr::{
 };
 use crate::logical_plan::{
     Aggregate, DistinctOn, Filter, Join, JoinType, LogicalPlan, PlanSchema, Projection,
-    SubqueryAlias,
+    SubqueryAlias, MARK_COLUMN,
 };
 
 /// Subquery decorrelation; see the module documentation.
@@ -249,6 +249,81 @@ fn restore_columns(
     )?)))
 }
 
+/// An `[NOT] EXISTS` or `[NOT] IN` test taken apart: its correlation with the outer row,
+/// whether it is negated, and for IN the probe expression (over the outer row) and the
+/// subquery's selected column (over `correlation.inner`).
+struct SubqueryTest {
+    correlation: Correlation,
+    negated: bool,
+    probe: Option<(Expr, Expr)>,
+}
+
+/// Takes apart an EXISTS or IN expression whose subquery can join `outer`; `None` for any
+/// other expression or a subquery of a shape the rule leaves alone.
+fn subquery_test(expr: &Expr, outer: &PlanSchema) -> Option<SubqueryTest> {
+    let test = match expr {
+        Expr::Exists(x) => {
+            let mut plan = Arc::clone(&x.subquery.plan);
+            // Which columns and how many rows (at least one) do not matter to EXISTS.
+            loop {
+                plan = match plan.as_ref() {
+                    LogicalPlan::Projection(p) => Arc::clone(&p.input),
+                    LogicalPlan::Sort(s) if s.fetch != Some(0) => Arc::clone(&s.input),
+                    LogicalPlan::Distinct(d) => Arc::clone(&d.input),
+                    LogicalPlan::Limit(l) if l.skip == 0 && l.fetch != Some(0) => {
+                        Arc::clone(&l.input)
+                    }
+                    _ => break,
+                };
+            }
+            if plan.expressions().iter().any(Expr::contains_outer_column)
+                && !matches!(plan.as_ref(), LogicalPlan::Filter(_))
+            {
+                return None;
+            }
+            let correlation = pull_correlation(&plan, outer)?;
+            if correlation.keys.is_empty() {
+                return None;
+            }
+            SubqueryTest {
+                correlation,
+                negated: x.negated,
+                probe: None,
+            }
+        }
+        Expr::InSubquery(i) => {
+            let mut plan = Arc::clone(&i.subquery.plan);
+            if let LogicalPlan::Distinct(d) = plan.as_ref() {
+                plan = Arc::clone(&d.input);
+            }
+            let LogicalPlan::Projection(projection) = plan.as_ref() else {
+                return None;
+            };
+            let [selected] = projection.exprs.as_slice() else {
+                return None;
+            };
+            let selected = selected.clone().unalias();
+            if selected.contains_outer_column()
+                || selected.contains_subquery()
+                || i.expr.contains_subquery()
+                || i.expr.contains_outer_column()
+            {
+                return None;
+            }
+            let correlation = pull_correlation(&projection.input, outer)?;
+            SubqueryTest {
+                correlation,
+                negated: i.negated,
+                probe: Some(((*i.expr).clone(), selected)),
+            }
+        }
+        _ => return None,
+    };
+    relations(outer)
+        .is_disjoint(&relations(test.correlation.inner.schema()))
+        .then_some(test)
+}
+
 /// `input` semi/anti-joined with the subquery of an EXISTS or IN conjunct, when its shape
 /// allows.
 fn semi_join(input: &Arc<LogicalPlan>, conjunct: &Expr) -> Result<Option<Arc<LogicalPlan>>> {
@@ -273,63 +348,14 @@ fn semi_join(input: &Arc<LogicalPlan>, conjunct: &Expr) -> Result<Option<Arc<Log
         },
         other => other,
     };
-    let (mut correlation, negated, probe) = match conjunct {
-        Expr::Exists(x) => {
-            let mut plan = Arc::clone(&x.subquery.plan);
-            // Which columns and how many rows (at least one) do not matter to EXISTS.
-            loop {
-                plan = match plan.as_ref() {
-                    LogicalPlan::Projection(p) => Arc::clone(&p.input),
-                    LogicalPlan::Sort(s) if s.fetch != Some(0) => Arc::clone(&s.input),
-                    LogicalPlan::Distinct(d) => Arc::clone(&d.input),
-                    LogicalPlan::Limit(l) if l.skip == 0 && l.fetch != Some(0) => {
-                        Arc::clone(&l.input)
-                    }
-                    _ => break,
-                };
-            }
-            if plan.expressions().iter().any(Expr::contains_outer_column)
-                && !matches!(plan.as_ref(), LogicalPlan::Filter(_))
-            {
-                return Ok(None);
-            }
-            let Some(correlation) = pull_correlation(&plan, outer) else {
-                return Ok(None);
-            };
-            if correlation.keys.is_empty() {
-                return Ok(None);
-            }
-            (correlation, x.negated, None)
-        }
-        Expr::InSubquery(i) => {
-            let mut plan = Arc::clone(&i.subquery.plan);
-            if let LogicalPlan::Distinct(d) = plan.as_ref() {
-                plan = Arc::clone(&d.input);
-            }
-            let LogicalPlan::Projection(projection) = plan.as_ref() else {
-                return Ok(None);
-            };
-            let [selected] = projection.exprs.as_slice() else {
-                return Ok(None);
-            };
-            let selected = selected.clone().unalias();
-            if selected.contains_outer_column()
-                || selected.contains_subquery()
-                || i.expr.contains_subquery()
-                || i.expr.contains_outer_column()
-            {
-                return Ok(None);
-            }
-            let Some(correlation) = pull_correlation(&projection.input, outer) else {
-                return Ok(None);
-            };
-            (correlation, i.negated, Some(((*i.expr).clone(), selected)))
-        }
-        _ => return Ok(None),
-    };
-    if !relations(outer).is_disjoint(&relations(correlation.inner.schema())) {
+    let Some(SubqueryTest {
+        mut correlation,
+        negated,
+        probe,
+    }) = subquery_test(conjunct, outer)
+    else {
         return Ok(None);
-    }
+    };
     let join_type = if negated {
         JoinType::LeftAnti
     } else {
@@ -359,6 +385,141 @@ fn semi_join(input: &Arc<LogicalPlan>, conjunct: &Expr) -> Result<Option<Arc<Log
         join_type,
     )?;
     Ok(Some(Arc::new(LogicalPlan::Join(join))))
+}
+
+/// Shape 4: a correlated `[NOT] EXISTS` or `[NOT] IN` used as a value — in a projection, under
+/// OR, inside CASE — becomes a mark join of `input`, which keeps every row and adds whether it
+/// has a match; returns the joined input and the test's value over the joined row.
+///
+/// EXISTS is never NULL, so one mark answers it. `x IN (…)` is NULL when no row equals `x`
+/// but `x` is NULL or some row's value is (among the rows of the correlation); when either
+/// side is nullable a second mark join finds those rows, and the value is
+/// `CASE WHEN equal THEN TRUE WHEN unknown THEN NULL ELSE FALSE END`.
+fn mark_join(input: &Arc<LogicalPlan>, expr: &Expr) -> Result<Option<(Arc<LogicalPlan>, Expr)>> {
+    if !matches!(expr, Expr::Exists(x) if x.subquery.is_correlated())
+        && !matches!(expr, Expr::InSubquery(i) if i.subquery.is_correlated())
+    {
+        return Ok(None);
+    }
+    let outer = Arc::clone(input.schema());
+    let Some(SubqueryTest {
+        correlation,
+        negated,
+        probe,
+    }) = subquery_test(expr, &outer)
+    else {
+        return Ok(None);
+    };
+    let Some((probe, selected)) = probe else {
+        let (joined, mark) = mark_join_with(input, &correlation, vec![], vec![])?;
+        return Ok(Some((joined, if negated { mark.not() } else { mark })));
+    };
+    let nullable = probe.nullable(&outer)? || selected.nullable(correlation.inner.schema())?;
+    if nullable && correlation.keys.is_empty() {
+        // The unknown-mark would be a cross join: leave it to the once-per-key path.
+        return Ok(None);
+    }
+    let (joined, equal) = mark_join_with(
+        input,
+        &correlation,
+        vec![(probe.clone(), selected.clone())],
+        vec![],
+    )?;
+    let (joined, value) = if nullable {
+        let unknown_rows = probe.is_null().or(selected.is_null());
+        let (joined, unknown) = mark_join_with(&joined, &correlation, vec![], vec![unknown_rows])?;
+        let value = Expr::Case(crate::expr::Case {
+            operand: None,
+            when_then: vec![
+                (equal, lit(true)),
+                (unknown, Expr::Literal(ScalarValue::Boolean(None))),
+            ],
+            else_expr: Some(Box::new(lit(false))),
+        });
+        (joined, value)
+    } else {
+        (joined, equal)
+    };
+    Ok(Some((joined, if negated { value.not() } else { value })))
+}
+
+/// `input` mark-joined with `correlation.inner` on the correlation's keys plus `extra_keys`,
+/// with its filters plus `extra_filters` as the residual condition (outer columns as plain
+/// columns, inner ones over `correlation.inner`). The right side is a projection of just the
+/// key and filter columns under a fresh alias, so the mark column's name is unique.
+fn mark_join_with(
+    input: &Arc<LogicalPlan>,
+    correlation: &Correlation,
+    extra_keys: Vec<(Expr, Expr)>,
+    extra_filters: Vec<Expr>,
+) -> Result<(Arc<LogicalPlan>, Expr)> {
+    let outer = input.schema();
+    let alias = fresh_alias(outer);
+    let inner_schema = correlation.inner.schema();
+    let keys: Vec<(Expr, Expr)> = correlation.keys.iter().cloned().chain(extra_keys).collect();
+    let mut exprs: Vec<Expr> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (_, inner))| inner.clone().alias(format!("__key{}", i + 1)))
+        .collect();
+    // Inner columns the residual condition reads, projected under names of their own.
+    let mut inner_columns: Vec<Column> = Vec::new();
+    let filters = correlation
+        .filters
+        .iter()
+        .cloned()
+        .chain(extra_filters)
+        .map(|f| {
+            f.replace_columns(&mut |c| {
+                if outer.has_column(c) || !inner_schema.has_column(c) {
+                    return None;
+                }
+                let position = match inner_columns.iter().position(|known| known == c) {
+                    Some(p) => p,
+                    None => {
+                        inner_columns.push(c.clone());
+                        inner_columns.len() - 1
+                    }
+                };
+                Some(Expr::Column(Column::qualified(
+                    alias.clone(),
+                    format!("__col{}", position + 1),
+                )))
+            })
+        })
+        .collect::<Result<Vec<Expr>>>()?;
+    exprs.extend(
+        inner_columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Expr::Column(c.clone()).alias(format!("__col{}", i + 1))),
+    );
+    let projected = Arc::new(LogicalPlan::Projection(Projection::try_new(
+        Arc::clone(&correlation.inner),
+        exprs,
+    )?));
+    let right = Arc::new(LogicalPlan::SubqueryAlias(SubqueryAlias::new(
+        projected, &alias,
+    )));
+    let on = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (outer_key, _))| {
+            (
+                outer_key.clone(),
+                Expr::Column(Column::qualified(&alias, format!("__key{}", i + 1))),
+            )
+        })
+        .collect();
+    let join = Join::try_new(
+        Arc::clone(input),
+        right,
+        on,
+        Expr::conjunction(filters),
+        JoinType::LeftMark,
+    )?;
+    let mark = Expr::Column(Column::qualified(alias, MARK_COLUMN));
+    Ok((Arc::new(LogicalPlan::Join(join)), mark))
 }
 
 fn decorrelate_projection(
@@ -401,6 +562,15 @@ fn join_scalar_subqueries(
     let mut out = Vec::with_capacity(exprs.len());
     for expr in exprs {
         let t = expr.transform_up(&mut |e| {
+            if matches!(e, Expr::Exists(_) | Expr::InSubquery(_)) {
+                return match mark_join(&plan, &e)? {
+                    Some((joined, value)) => {
+                        plan = joined;
+                        Ok(Transformed::yes(value))
+                    }
+                    None => Ok(Transformed::no(e)),
+                };
+            }
             let Expr::ScalarSubquery(s) = &e else {
                 return Ok(Transformed::no(e));
             };
@@ -879,6 +1049,66 @@ mod tests {
         | Dee  |
         +------+
         ");
+    }
+
+    #[test]
+    fn exists_as_a_value_becomes_a_mark_join() {
+        // Customer.objects.annotate(has_orders=Exists(orders_of), big=~Exists(orders over 200))
+        let (customers, orders) = (customer(), order());
+        let big = orders_of_outer(&customers, &orders)
+            .filter(u0("amount").gt(lit(200i64)))
+            .unwrap()
+            .build();
+        let plan = LogicalPlanBuilder::scan(Arc::clone(&customers), "T1")
+            .project(vec![
+                t1("name"),
+                exists(orders_of_outer(&customers, &orders).build()).alias("has_orders"),
+                not_exists(big).alias("no_big"),
+            ])
+            .unwrap()
+            .sort(vec![t1("name").sort_asc()])
+            .unwrap()
+            .build();
+        let optimized = decorrelated(&plan);
+        assert_snapshot!(optimized, @r"
+        Sort: T1.name ASC NULLS LAST
+          Projection: T1.name, __subquery1.__mark AS has_orders, NOT __subquery2.__mark AS no_big
+            Join: LeftMark, on=[T1.id = __subquery2.__key1], mark=__subquery2.__mark
+              Join: LeftMark, on=[T1.id = __subquery1.__key1], mark=__subquery1.__mark
+                Scan: customer AS T1
+                SubqueryAlias: __subquery1
+                  Projection: U0.customer_id AS __key1
+                    Scan: order AS U0
+              SubqueryAlias: __subquery2
+                Projection: U0.customer_id AS __key1
+                  Filter: (U0.amount > 200)
+                    Scan: order AS U0
+        ");
+        assert_snapshot!(run_both(&plan), @r"
+        +------+------------+--------+
+        | name | has_orders | no_big |
+        +------+------------+--------+
+        | Ann  | true       | false  |
+        | Bob  | true       | true   |
+        | Cid  | false      | true   |
+        | Dee  | false      | true   |
+        +------+------------+--------+
+        ");
+        // The optimized plan still has SQL: the marks are EXISTS tests in the select list.
+        let optimized = Optimizer::with_rules(vec![Arc::new(DecorrelateSubqueries)])
+            .optimize(Arc::clone(&plan), &BTreeSet::new())
+            .unwrap();
+        let sql = crate::sql::plan_to_sql(&optimized).unwrap();
+        assert_eq!(sql.matches("EXISTS (SELECT").count(), 2, "{sql}");
+        assert!(
+            sql.contains(r#"WHERE ("T1"."id" = "__subquery1"."__key1")"#),
+            "{sql}"
+        );
+        // The second mark reads the first one's row through the derived table.
+        assert!(
+            sql.contains(r#"WHERE ("subquery"."id" = "__subquery2"."__key1")"#),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod choose_build_side;
 mod decorrelate_subqueries;
+mod inline_ctes;
 mod prune_chunks;
 mod prune_projections;
 mod push_down_filter;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 
 pub use choose_build_side::ChooseBuildSide;
 pub use decorrelate_subqueries::DecorrelateSubqueries;
+pub use inline_ctes::InlineCtes;
 pub use prune_chunks::PruneChunks;
 pub use prune_projections::PruneProjections;
 pub use push_down_filter::PushDownFilter;
@@ -74,6 +76,7 @@ impl Optimizer {
     /// The default rule list, in the order they run.
     pub fn new() -> Optimizer {
         Optimizer::with_rules(vec![
+            Arc::new(InlineCtes),
             Arc::new(DecorrelateSubqueries),
             Arc::new(SimplifyExpressions),
             Arc::new(PushDownFilter),

@@ -273,7 +273,11 @@ fn prune_join(
     let left_width = left_schema.len();
     let mut left = BTreeSet::new();
     let mut right = BTreeSet::new();
-    let outputs_right = !matches!(join.join_type, JoinType::LeftSemi | JoinType::LeftAnti);
+    // A mark join's one extra column (the mark) reads no input column.
+    let outputs_right = !matches!(
+        join.join_type,
+        JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark
+    );
     for &i in required {
         if i < left_width {
             left.insert(i);

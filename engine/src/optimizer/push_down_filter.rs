@@ -390,7 +390,8 @@ fn push_into_join(
     // preserves must stay in the ON condition (it decides matching, not which rows survive).
     let (on_left, on_right) = match join_type {
         JoinType::Inner | JoinType::LeftSemi => (true, true),
-        JoinType::Left | JoinType::LeftAnti => (false, true),
+        // A mark join keeps every left row: the ON condition only decides the mark.
+        JoinType::Left | JoinType::LeftAnti | JoinType::LeftMark => (false, true),
         JoinType::Right => (true, false),
         JoinType::Full => (false, false),
     };
@@ -418,7 +419,9 @@ fn push_into_join(
     // Predicates from a Filter above the join.
     let (above_left, above_right) = match join_type {
         JoinType::Inner => (true, true),
-        JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti => (true, false),
+        JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => {
+            (true, false)
+        }
         JoinType::Right => (false, true),
         JoinType::Full => (false, false),
     };

@@ -31,6 +31,7 @@ use crate::execution::SessionConfig;
 use crate::expr::{lit, replace_in_plan, Column, Expr, InList};
 use crate::logical_plan::{LogicalPlan, PlanSchema};
 use crate::optimizer::Optimizer;
+use crate::physical_plan::cte::{current_shared_ctes, SharedCtes, SharedCtesScope};
 use crate::physical_plan::{collect, TaskContext};
 
 /// What the subquery's rows are turned into.
@@ -61,6 +62,9 @@ pub struct SubqueryExpr {
     config: SessionConfig,
     data_type: DataType,
     cache: Mutex<HashMap<Vec<u8>, PhysicalExprRef>>,
+    /// The materialized CTEs of the query this expression was planned in, so that its runs
+    /// read their rows instead of computing them again.
+    shared_ctes: Option<SharedCtes>,
 }
 
 impl fmt::Debug for SubqueryExpr {
@@ -124,6 +128,7 @@ impl SubqueryExpr {
             config,
             data_type,
             cache: Mutex::new(HashMap::new()),
+            shared_ctes: current_shared_ctes(),
         })
     }
 
@@ -150,7 +155,10 @@ impl SubqueryExpr {
             replaced.data
         };
         let optimized = Optimizer::new().optimize(plan, &self.config.disabled_rules)?;
-        let physical = create_physical_plan(&optimized, &self.config)?;
+        let physical = {
+            let _shared = SharedCtesScope::resume(self.shared_ctes.clone());
+            create_physical_plan(&optimized, &self.config)?
+        };
         let batches = collect(physical, &TaskContext::new(self.config.clone()))?;
         let mut rows = Vec::new();
         for batch in &batches {

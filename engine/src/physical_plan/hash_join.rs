@@ -13,7 +13,8 @@
 //! pairs, and output batches are assembled with `take`. A probe batch whose matches would
 //! exceed `batch_size` rows is emitted in several batches. A residual `filter` is evaluated on
 //! the candidate pairs; "matched" always means "keys equal and filter TRUE", so LEFT, SEMI and
-//! ANTI joins treat a left row whose candidates all fail the filter as unmatched.
+//! ANTI joins treat a left row whose candidates all fail the filter as unmatched. A MARK
+//! join emits every left row once with that outcome as a boolean column.
 //!
 //! **Unmatched right rows** (RIGHT and FULL joins) are emitted exactly once, after every left
 //! partition has finished: each probe stream marks the right rows it matched in a private
@@ -134,6 +135,7 @@ impl HashJoinExec {
             .collect();
         let expected_fields = match join_type {
             JoinType::LeftSemi | JoinType::LeftAnti => left_schema.fields().len(),
+            JoinType::LeftMark => left_schema.fields().len() + 1,
             _ => pairs_fields.len(),
         };
         if schema.fields().len() != expected_fields {
@@ -407,15 +409,13 @@ impl ProbeStream {
             }
         };
         let join_type = self.params.join_type;
-        if self.params.filter.is_none()
-            && matches!(join_type, JoinType::LeftSemi | JoinType::LeftAnti)
-        {
+        if self.params.filter.is_none() && join_type.outputs_left_only() {
             // Without a filter a key match is a match: no pairs needed.
             let keep: BooleanArray = ids
                 .iter()
-                .map(|&id| Some((first(id) != NO_ROW) == (join_type == JoinType::LeftSemi)))
+                .map(|&id| Some((first(id) != NO_ROW) == (join_type != JoinType::LeftAnti)))
                 .collect();
-            return self.push(filter_record_batch(left, &keep)?);
+            return self.finish_left_only(left, keep);
         }
         // Left rows that found a passing match (for LEFT/FULL/SEMI/ANTI).
         let mut matched = vec![false; left.num_rows()];
@@ -528,15 +528,31 @@ impl ProbeStream {
                         }
                     }
                 }
-                JoinType::LeftSemi | JoinType::LeftAnti => {}
+                JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => {}
             }
         }
-        if matches!(join_type, JoinType::LeftSemi | JoinType::LeftAnti) {
-            let semi = join_type == JoinType::LeftSemi;
-            let keep: BooleanArray = matched.iter().map(|m| Some(*m == semi)).collect();
-            self.push(filter_record_batch(left, &keep)?)?;
+        if join_type.outputs_left_only() {
+            let anti = join_type == JoinType::LeftAnti;
+            let keep: BooleanArray = matched.iter().map(|m| Some(*m != anti)).collect();
+            self.finish_left_only(left, keep)?;
         }
         Ok(())
+    }
+
+    /// The output of a semi, anti or mark join for one left batch, given whether each row
+    /// is kept (semi, anti) or matched (mark): the kept rows, or every row with its mark.
+    fn finish_left_only(&mut self, left: &RecordBatch, keep: BooleanArray) -> Result<()> {
+        if self.params.join_type != JoinType::LeftMark {
+            return self.push(filter_record_batch(left, &keep)?);
+        }
+        let mut columns = left.columns().to_vec();
+        columns.push(Arc::new(keep));
+        let options = RecordBatchOptions::new().with_row_count(Some(left.num_rows()));
+        self.push(RecordBatch::try_new_with_options(
+            Arc::clone(&self.params.schema),
+            columns,
+            &options,
+        )?)
     }
 
     fn push(&mut self, batch: RecordBatch) -> Result<()> {
@@ -837,6 +853,10 @@ mod tests {
                 JoinType::LeftSemi if !partners.is_empty() => out.push(row_text(Some(l))),
                 JoinType::LeftAnti if partners.is_empty() => out.push(row_text(Some(l))),
                 JoinType::LeftSemi | JoinType::LeftAnti => {}
+                JoinType::LeftMark => {
+                    let mark = if partners.is_empty() { "false" } else { "true" };
+                    out.push([row_text(Some(l)), vec![mark.to_string()]].concat());
+                }
                 _ => {
                     for r in &partners {
                         out.push([row_text(Some(l)), row_text(Some(r))].concat());
@@ -868,8 +888,10 @@ mod tests {
             .iter()
             .map(|f| nullable(f, left_nullable))
             .collect();
-        if !matches!(join_type, JoinType::LeftSemi | JoinType::LeftAnti) {
-            fields.extend(right.fields().iter().map(|f| nullable(f, right_nullable)));
+        match join_type {
+            JoinType::LeftSemi | JoinType::LeftAnti => {}
+            JoinType::LeftMark => fields.push(Field::new("mark", DataType::Boolean, false)),
+            _ => fields.extend(right.fields().iter().map(|f| nullable(f, right_nullable))),
         }
         Arc::new(Schema::new(fields))
     }
@@ -939,13 +961,14 @@ mod tests {
         out
     }
 
-    const ALL: [JoinType; 6] = [
+    const ALL: [JoinType; 7] = [
         JoinType::Inner,
         JoinType::Left,
         JoinType::Right,
         JoinType::Full,
         JoinType::LeftSemi,
         JoinType::LeftAnti,
+        JoinType::LeftMark,
     ];
 
     #[test]

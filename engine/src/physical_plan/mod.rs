@@ -8,6 +8,7 @@
 //! how a query uses every core without an async runtime.
 
 pub mod aggregate;
+pub mod cte;
 pub mod filter;
 pub mod first_per_key;
 pub mod hash_aggregate;

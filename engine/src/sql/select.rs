@@ -17,9 +17,12 @@ use arrow::datatypes::DataType;
 
 use super::expr::{expr_to_sql, key_to_sql, quote_identifier, type_to_sql};
 use crate::error::{EngineError, Result};
-use crate::expr::{Cast, Column, Expr, ScalarFunction, ScalarFunctionExpr, SortExpr};
+use crate::expr::{
+    exists, outer_col, Cast, Column, Expr, ScalarFunction, ScalarFunctionExpr, SortExpr,
+    Transformed,
+};
 use crate::logical_plan::{
-    Join, JoinType, LogicalPlan, PlanSchema, PlanSchemaRef, Scan, Sort, Values,
+    Filter, Join, JoinType, LogicalPlan, PlanSchema, PlanSchemaRef, Scan, Sort, Values,
 };
 use crate::optimizer::merge_limits;
 
@@ -555,14 +558,75 @@ impl SelectBuilder {
         Ok(select)
     }
 
+    /// A mark join is the EXISTS it came from, in the select list: the left side's rows,
+    /// plus `EXISTS (SELECT … FROM right WHERE keys AND filter)` with the left side's columns
+    /// as outer references.
+    fn mark_join(&mut self, join: &Join) -> Result<Select> {
+        let mut left = self.build(&join.left)?;
+        if !left.is_plain() || !left.outputs_are_columns() {
+            left = self.derived(left)?;
+        }
+        left.order_by.clear();
+        let left_schema = join.left.schema();
+        let mut unresolved = None;
+        let mut to_outer = |e: &Expr| -> Result<Expr> {
+            Ok(e.clone()
+                .transform_up(&mut |e| {
+                    let Expr::Column(c) = &e else {
+                        return Ok(Transformed::no(e));
+                    };
+                    if !left_schema.has_column(c) {
+                        return Ok(Transformed::no(e));
+                    }
+                    let field = left_schema.field(left_schema.index_of_column(c)?);
+                    match left.resolve(&e)? {
+                        Expr::Column(column) => Ok(Transformed::yes(outer_col(
+                            column,
+                            field.field.data_type().clone(),
+                            field.field.is_nullable(),
+                        ))),
+                        other => {
+                            unresolved = Some(other);
+                            Ok(Transformed::no(e))
+                        }
+                    }
+                })?
+                .data)
+        };
+        let mut conditions = Vec::new();
+        for (l, r) in &join.on {
+            conditions.push(to_outer(l)?.eq(r.clone()));
+        }
+        if let Some(filter) = &join.filter {
+            conditions.push(to_outer(filter)?);
+        }
+        if let Some(expr) = unresolved {
+            return Err(EngineError::Plan(format!(
+                "a mark join over the computed column {expr} has no SQL form"
+            )));
+        }
+        let mut tested = Arc::clone(&join.right);
+        if let Some(predicate) = Expr::conjunction(conditions) {
+            tested = Arc::new(LogicalPlan::Filter(Filter::try_new(tested, predicate)?));
+        }
+        left.outputs.push(exists(tested));
+        left.schema = Arc::clone(&join.schema);
+        Ok(left)
+    }
+
     fn join(&mut self, join: &Join) -> Result<Select> {
+        if join.join_type == JoinType::LeftMark {
+            return self.mark_join(join);
+        }
         let mut left = self.build(&join.left)?;
         let mut right = self.build(&join.right)?;
         let (left_outer, right_outer) = match join.join_type {
             JoinType::Left => (false, true),
             JoinType::Right => (true, false),
             JoinType::Full => (true, true),
-            JoinType::Inner | JoinType::LeftSemi | JoinType::LeftAnti => (false, false),
+            JoinType::Inner | JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => {
+                (false, false)
+            }
         };
         let full = join.join_type == JoinType::Full;
         // A null-extended side must produce NULL in every column of an unmatched row, which

@@ -41,6 +41,7 @@ pub use q::{Connector, QChild, Q};
 pub use resolver::{ResolvedField, Resolver};
 pub(crate) use subquery::{as_outer_reference, outer_ref_error};
 pub use subquery::{Exists, IntoOuterRef, OuterRef, Subquery, SubqueryExpression};
+pub(crate) use window::refuse_window_in_write;
 pub use window::{
     contains_over_clause, CumeDist, DenseRank, FirstValue, Frame, Lag, LastValue, Lead, NthValue,
     Ntile, PercentRank, Rank, RowNumber, RowRange, ValueRange, Window, WindowFrameExclusion,

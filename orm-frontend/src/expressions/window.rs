@@ -544,6 +544,35 @@ pub fn contains_over_clause(expression: &Expression) -> bool {
         | Expression::Wrapper { expr: e, .. }
         | Expression::Cast { expr: e, .. } => contains_over_clause(e),
         Expression::Func(f) => f.args.iter().any(contains_over_clause),
+        Expression::List(items) => items.iter().any(contains_over_clause),
+        Expression::Conditional(q) => q_contains_over_clause(q),
+        Expression::Case(c) => {
+            c.whens
+                .iter()
+                .any(|w| q_contains_over_clause(&w.condition) || contains_over_clause(&w.then))
+                || c.default.as_deref().is_some_and(contains_over_clause)
+        }
+        // A subquery computes its own windows; the query around it holds none.
         _ => false,
     }
+}
+
+/// True when a lookup value or boolean expression inside `q` holds a window.
+fn q_contains_over_clause(q: &crate::expressions::Q) -> bool {
+    use crate::expressions::QChild;
+    q.children.iter().any(|c| match c {
+        QChild::Lookup(_, value) => contains_over_clause(value),
+        QChild::Q(q) => q_contains_over_clause(q),
+        QChild::Expression(e) => contains_over_clause(e),
+    })
+}
+
+/// The `FieldError` Django's update and insert compilers raise for a value holding a window
+/// (`update(score=Window(…))`), or `None` when `expression` holds none.
+pub(crate) fn refuse_window_in_write(field: &str, expression: &Expression) -> Option<Error> {
+    contains_over_clause(expression).then(|| {
+        Error::FieldError(format!(
+            "Window expressions are not allowed in this query ({field}={expression})."
+        ))
+    })
 }

@@ -41,7 +41,7 @@ use quiver_storage::{Catalog, Table, TableVersion};
 use crate::error::{Error, Result};
 use crate::expressions::{Expression, ResolvedField, Resolver, F, Q};
 use crate::model::{Field, FieldType, JoinStep, Model, Registry};
-use crate::queryset::queryset::{Annotation, GroupBy, OrderItem, Query, QuerySet};
+use crate::queryset::queryset::{Annotation, GroupBy, OrderItem, Query, QuerySet, ValuesKind};
 use crate::queryset::select_query::{assemble, group_by_rule, SelectQuery};
 
 mod join_promotion;
@@ -636,8 +636,11 @@ impl<'outer> Compiler<'outer> {
                 // named there in the order asked, then those added after values() in
                 // definition order.
                 let is_annotation = |name: &String| annotations.iter().any(|a| &a.name == name);
+                // values_list("a", "a") repeats the column (its tuples have two items, which
+                // a union with a two-column query needs); values("a", "a") has one key.
+                let repeats = matches!(values.kind, ValuesKind::List { .. });
                 for name in values.fields.iter().filter(|n| !is_annotation(n)) {
-                    if items.iter().any(|(n, _)| n == name) {
+                    if !repeats && items.iter().any(|(n, _)| n == name) {
                         continue;
                     }
                     let expr = self.values_expr(name)?;
@@ -1244,6 +1247,12 @@ pub(crate) fn compile_subquery(
     outer: &mut dyn Resolver,
     depth: usize,
 ) -> Result<Arc<LogicalPlan>> {
+    // A union or a CTE's queryset reads its own rows (an OuterRef inside one is refused by
+    // its resolver, which knows no outer query).
+    if let Some(derived) = &qs.query.derived {
+        let source = super::set_operations::derived_source(qs, derived)?;
+        return Ok(super::set_operations::compile_derived(qs, source)?.plan);
+    }
     let qs = if qs.query.is_sliced() {
         qs.clone()
     } else {

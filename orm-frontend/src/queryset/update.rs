@@ -60,6 +60,9 @@ impl QuerySet {
                     resolved_repr(&model, &expression)
                 )));
             }
+            if let Some(error) = crate::expressions::refuse_window_in_write(&name, &expression) {
+                return Err(error);
+            }
             // A plain value goes through the field's `get_db_prep_save` as in Django's
             // SQLUpdateCompiler: `"7"` is stored as 7, `"x"` is its ValueError.
             let expression = match expression.direct_value() {

@@ -3,7 +3,8 @@
 //! `QuerySet::sql()`, in DataFusion.
 //!
 //! Every generated QuerySet ends with `.order_by(["id"])` (or its first column for set
-//! operations), so results compare in order. Not generated: `OuterRef` over a relation from a
+//! operations), so results compare in order. EXISTS and IN used as values (the mark joins)
+//! are compared between the two Quiver paths where DataFusion 55 cannot plan them. Not generated: `OuterRef` over a relation from a
 //! derived table (DataFusion's SQL would need the outer relation in scope), recursive CTEs
 //! with `UNION ALL` over data that may cycle (tested in `subqueries.rs` with the limit), and
 //! NULLs inside an `IN (SELECT …)`: DataFusion 55 keeps rows that `NOT (x IN (SELECT …))`
@@ -46,6 +47,24 @@ pub enum SubquerySpec {
     CteTotals { qty: i32 },
     /// Owners reachable from those with `score < k` by consecutive ids (a recursive CTE).
     RecursiveRun { score: i64 },
+    /// `Owner.filter(Exists(Item.filter(owner=OuterRef("pk"), qty__gt=k)) | Q(score__lt=s))`
+    /// (a mark join when decorrelated).
+    ExistsOr { qty: i32, score: i64 },
+    /// `Owner.annotate(x=Case(When([~]Exists(…, category=c), then=1), default=0))`.
+    ExistsInCase { negated: bool, category: String },
+    /// `Item.annotate(x=[~]Q(qty__in=Item.filter(owner=OuterRef("owner"), category=c)
+    /// .values("qty")))`: a correlated IN as a value, NULLs on both sides.
+    InAsValue { negated: bool, category: String },
+    /// `Owner.filter([~]Q(pk__in=Item.filter(qty__gt=k).values("owner")))`.
+    PkIn { negated: bool, qty: i32 },
+    /// `Item.filter(pk__in=Item.annotate(rn=Window(RowNumber(), partition_by="owner",
+    /// order_by=["-qty", "id"])).filter(rn__lte=k).values("pk"))`: a window in a subquery.
+    TopPerOwner { k: i64 },
+    /// `CTE(totals, materialized=m).queryset().filter(owner__lte=k)`.
+    CteMaterialized {
+        materialized: Option<bool>,
+        owner: i64,
+    },
 }
 
 const CATEGORIES: &[&str] = &["a", "b", "c"];
@@ -76,6 +95,25 @@ fn spec() -> impl Strategy<Value = SubquerySpec> {
         }),
         (-5i32..60).prop_map(|qty| SubquerySpec::CteTotals { qty }),
         (-50i64..50).prop_map(|score| SubquerySpec::RecursiveRun { score }),
+        (-5i32..60, -50i64..50).prop_map(|(qty, score)| SubquerySpec::ExistsOr { qty, score }),
+        (
+            any::<bool>(),
+            proptest::sample::select(CATEGORIES).prop_map(str::to_string)
+        )
+            .prop_map(|(negated, category)| SubquerySpec::ExistsInCase { negated, category }),
+        (
+            any::<bool>(),
+            proptest::sample::select(CATEGORIES).prop_map(str::to_string)
+        )
+            .prop_map(|(negated, category)| SubquerySpec::InAsValue { negated, category }),
+        (any::<bool>(), -5i32..60).prop_map(|(negated, qty)| SubquerySpec::PkIn { negated, qty }),
+        (0i64..4).prop_map(|k| SubquerySpec::TopPerOwner { k }),
+        (proptest::option::of(any::<bool>()), 0i64..12).prop_map(|(materialized, owner)| {
+            SubquerySpec::CteMaterialized {
+                materialized,
+                owner,
+            }
+        }),
     ]
 }
 
@@ -226,6 +264,103 @@ impl SubquerySpec {
                     names(&["id"]),
                 )
             }
+            SubquerySpec::ExistsOr { qty, score } => {
+                let exists = Exists(items_of_outer(db).filter(q!(qty__gt = *qty)));
+                (
+                    owners
+                        .filter(Q::from(exists) | q!(score__lt = *score))
+                        .order_by(["id"])
+                        .values(["id", "name"]),
+                    names(&["id", "name"]),
+                )
+            }
+            SubquerySpec::ExistsInCase { negated, category } => {
+                let exists =
+                    Exists(items_of_outer(db).filter(Q::new("category", category.as_str())));
+                let condition = if *negated {
+                    !Q::from(exists)
+                } else {
+                    Q::from(exists)
+                };
+                (
+                    owners
+                        .annotate([("x", Case([When(condition, Value(1))]).default(Value(0)))])
+                        .order_by(["id"])
+                        .values(["id", "x"]),
+                    names(&["id", "x"]),
+                )
+            }
+            SubquerySpec::InAsValue { negated, category } => {
+                let qtys = db
+                    .objects("Item")
+                    .filter(
+                        Q::new("owner", OuterRef("owner")) & Q::new("category", category.as_str()),
+                    )
+                    .values(["qty"]);
+                let q = Q::new("qty__in", qtys);
+                let q = if *negated { !q } else { q };
+                (
+                    db.objects("Item")
+                        .annotate([("x", q)])
+                        .order_by(["id"])
+                        .values(["id", "x"]),
+                    names(&["id", "x"]),
+                )
+            }
+            SubquerySpec::PkIn { negated, qty } => {
+                let owners_of = db
+                    .objects("Item")
+                    .filter(q!(qty__gt = *qty))
+                    .values(["owner"]);
+                let q = Q::new("pk__in", owners_of);
+                let q = if *negated { !q } else { q };
+                (
+                    owners.filter(q).order_by(["id"]).values(["id"]),
+                    names(&["id"]),
+                )
+            }
+            SubquerySpec::TopPerOwner { k } => {
+                let top = db
+                    .objects("Item")
+                    .annotate([(
+                        "rn",
+                        Window(RowNumber())
+                            .partition_by(["owner"])
+                            .order_by([F("qty").desc_nulls_last(), F("id").asc()]),
+                    )])
+                    .filter(q!(rn__lte = *k))
+                    .values(["pk"]);
+                (
+                    db.objects("Item")
+                        .filter(Q::new("pk__in", top))
+                        .order_by(["id"])
+                        .values(["id"]),
+                    names(&["id"]),
+                )
+            }
+            SubquerySpec::CteMaterialized {
+                materialized,
+                owner,
+            } => {
+                let totals = CTE::new(
+                    db.objects("Item")
+                        .values(["owner"])
+                        .annotate([("total", Sum("qty"))]),
+                )
+                .name("totals");
+                let totals = match materialized {
+                    Some(m) => totals.materialized(*m),
+                    None => totals,
+                };
+                (
+                    totals
+                        .queryset()
+                        .filter(q!(owner__lte = *owner))
+                        .order_by(["owner"])
+                        .values(["owner", "total"]),
+                    names(&["owner", "total"]),
+                )
+            }
         }
     }
 }
@@ -279,7 +414,11 @@ pub fn check_subquery(dataset: &Dataset, spec: &SubquerySpec) -> Result<(), Stri
     if matches!(spec, SubquerySpec::PerOwner { count: true, .. }) {
         return Ok(());
     }
-    let datafusion = run_sql(&loaded.datafusion_tables(), &sql);
+    // DataFusion 55's parser takes no `AS [NOT] MATERIALIZED` hint; it never changes rows.
+    let hintless = sql
+        .replace(" AS NOT MATERIALIZED (", " AS (")
+        .replace(" AS MATERIALIZED (", " AS (");
+    let datafusion = run_sql(&loaded.datafusion_tables(), &hintless);
     if matches!(&datafusion, Err(error) if error.contains("This feature is not implemented")) {
         return Ok(());
     }

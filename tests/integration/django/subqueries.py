@@ -88,6 +88,19 @@ case("fk_in", lambda: list(Order.objects.filter(customer__in=Customer.objects.fi
 case("not_in_with_null", lambda: list(customers.exclude(region__in=Visit.objects.values("region")).values_list("name", flat=True)))
 case("not_in_without_null", lambda: list(customers.exclude(region__in=Visit.objects.filter(region__isnull=False).values("region")).values_list("name", flat=True)))
 case("filter_not_in_with_null", lambda: list(customers.filter(~Q(pk__in=Visit.objects.values("customer"))).values_list("name", flat=True)))
+# EXISTS and IN used as values (a mark join when decorrelated): annotated, combined with
+# & and |, negated, filtered on; a correlated IN over NULLs is NULL, not FALSE.
+visit_regions = Visit.objects.filter(customer=OuterRef("pk")).values("region")
+case("exists_and_q_annotation", lambda: list(customers.annotate(x=Exists(orders_of.filter(status="paid")) & Q(region="EU")).values("name", "x")))
+case("exists_or_filter", lambda: list(customers.filter(Exists(orders_of.filter(amount__gt=200)) | Q(region="US")).values_list("name", flat=True)))
+case("exists_or_exists_annotation", lambda: list(customers.annotate(x=Exists(orders_of.filter(amount__lt=20)) | Exists(Visit.objects.filter(customer=OuterRef("pk")))).values("name", "x")))
+case("not_exists_annotation", lambda: list(customers.annotate(none=~Exists(orders_of)).values("name", "none")))
+case("filter_on_exists_annotation", lambda: list(customers.annotate(has=Exists(orders_of.filter(status="paid"))).filter(has=False).values_list("name", flat=True)))
+case("in_as_value_with_nulls", lambda: list(customers.annotate(x=Q(region__in=visit_regions)).values("name", "x")))
+case("not_in_as_value_with_nulls", lambda: list(customers.annotate(x=~Q(region__in=visit_regions)).values("name", "x")))
+case("pk_in_as_value", lambda: list(customers.annotate(x=Q(pk__in=Order.objects.filter(customer=OuterRef("pk"), amount__gt=60).values("customer"))).values("name", "x")))
+case("exists_in_when_with_or", lambda: list(customers.annotate(kind=Case(When(Exists(orders_of.filter(status="cancelled")) | Q(region__isnull=True), then=Value("odd")), default=Value("plain"))).values("name", "kind")))
+
 # An unresolved OuterRef evaluated alone.
 case("outer_ref_alone", lambda: list(orders_of))
 

@@ -152,3 +152,20 @@ case("window_over_model_groups", lambda: list(emps.annotate(n=Count("id")).annot
 case("order_by_window_annotation", lambda: list(emps.annotate(r=Window(Sum("salary"), partition_by="dept")).order_by("-r", "name").values_list("name", flat=True)))
 case("count_with_window_no_filter", lambda: emps.annotate(r=Window(RowNumber())).count())
 case("distinct_window_values", lambda: sorted(emps.annotate(r=Window(Count("*"), partition_by="dept")).values_list("r", flat=True).distinct()))
+
+# Windows in subqueries: the subquery computes its windows (and filters on them) on its own.
+from django.db.models import Exists, OuterRef, Subquery  # noqa: E402
+
+case("subquery_window_pk_in", lambda: list(emps.filter(pk__in=ranked.filter(rn__lte=2).values("pk")).order_by("name").values_list("name", flat=True)))
+case("subquery_window_in_subquery_expression", lambda: list(emps.filter(pk__in=Subquery(emps.annotate(r=Window(Rank(), order_by=F("salary").desc(nulls_last=True))).filter(r__lte=3).values("pk"))).order_by("name").values_list("name", flat=True)))
+case("subquery_window_top_of_dept", lambda: list(emps.annotate(top=Subquery(ranked.filter(dept=OuterRef("dept"), rn=1).values("name")[:1])).order_by("name").values_list("name", "top")))
+case("subquery_window_value", lambda: list(emps.annotate(total=Subquery(Emp.objects.filter(dept=OuterRef("dept")).annotate(t=Window(Sum("salary"))).values("t")[:1])).order_by("name").values_list("name", "total")))
+case("subquery_window_where_before_window", lambda: list(emps.annotate(r=Subquery(ranked.filter(pk=OuterRef("pk")).values("rn"))).order_by("name").values_list("name", "r")))
+case("subquery_window_correlated_qualify", lambda: list(emps.annotate(who=Subquery(emps.annotate(g=Window(RowNumber(), order_by=[F("salary").desc(nulls_last=True), "name"])).filter(g=OuterRef("pk")).values("name")[:1])).order_by("name").values_list("name", "who")))
+case("exists_window", lambda: list(emps.filter(Exists(ranked.filter(dept=OuterRef("dept"), rn__gt=3))).order_by("name").values_list("name", flat=True)))
+case("window_annotation_of_subquery_values", lambda: list(emps.filter(pk__in=ranked.filter(rn=1).values("pk")).annotate(r=Window(Rank(), order_by=F("salary").desc(nulls_last=True))).order_by("name").values_list("name", "r")))
+
+# Writes refuse window expressions (Django's SQLUpdateCompiler / SQLInsertCompiler).
+case("update_with_window", lambda: emps.update(salary=Window(Max("salary"))))
+case("update_with_window_in_arithmetic", lambda: emps.filter(name="Ann").update(salary=F("salary") + Window(Max("salary"), partition_by="dept")))
+case("create_with_window", lambda: Emp.objects.create(name="Zed", hired=datetime.date(2024, 1, 1), salary=Window(Max("salary"))).pk)
