@@ -115,7 +115,7 @@ fn identifier(name: &str) -> String {
 }
 
 /// A value as a SQL literal in a write statement, where the column gives it its type.
-pub(crate) fn literal(value: &ScalarValue) -> String {
+fn literal(value: &ScalarValue) -> String {
     if value.is_null() {
         return "NULL".to_string();
     }
@@ -366,6 +366,32 @@ mod tests {
         assert!(queries[1].sql.starts_with("SELECT"), "{}", queries[1].sql);
         db.reset_queries();
         assert!(db.queries().is_empty());
+    }
+
+    #[test]
+    fn write_literals_quote_text_and_keep_numbers_bare() {
+        use super::literal;
+        assert_eq!(literal(&ScalarValue::Utf8(Some("it's".into()))), "'it''s'");
+        assert_eq!(literal(&ScalarValue::Int32(None)), "NULL");
+        assert_eq!(literal(&ScalarValue::Int64(Some(-7))), "-7");
+        assert_eq!(literal(&ScalarValue::Float64(Some(2.0))), "2.0");
+        assert_eq!(literal(&ScalarValue::Boolean(Some(false))), "FALSE");
+        assert_eq!(literal(&ScalarValue::Date32(Some(19_727))), "'2024-01-05'");
+    }
+
+    #[test]
+    fn reads_inside_internal_reads_are_not_logged() {
+        let db = Database::new();
+        db.register(Model::new("Tag").field("name", CharField::new(10)))
+            .unwrap();
+        db.enable_query_log(true);
+        super::internal_reads(|| {
+            super::internal_reads(|| db.objects("Tag").count().unwrap());
+            db.objects("Tag").count().unwrap()
+        });
+        assert!(db.queries().is_empty());
+        db.objects("Tag").count().unwrap();
+        assert_eq!(db.queries().len(), 1, "logging resumes after the block");
     }
 
     /// The statement counts are Django's: `django_runner.py

@@ -225,6 +225,7 @@ impl QuerySet {
         written
     }
 
+    /// The writes of `bulk_create` with `options`, in one transaction.
     fn write_with_options(
         &self,
         model: &Arc<Model>,
@@ -232,17 +233,16 @@ impl QuerySet {
         batch: &RecordBatch,
         options: &BulkCreateOptions,
     ) -> Result<usize> {
-        let table = Arc::clone(table);
         self.db.write(|transaction| {
             if options.ignore_conflicts {
-                let batch = without_conflicts(&table, batch)?;
-                insert_in_batches(transaction, &table, &batch, options.batch_size)?;
+                let batch = without_conflicts(table, batch)?;
+                insert_in_batches(transaction, table, &batch, options.batch_size)?;
                 return Ok(batch.num_rows());
             }
             if options.update_conflicts {
-                return upsert(transaction, model, &table, batch, options);
+                return upsert(transaction, model, table, batch, options);
             }
-            insert_in_batches(transaction, &table, batch, options.batch_size)?;
+            insert_in_batches(transaction, table, batch, options.batch_size)?;
             Ok(batch.num_rows())
         })
     }
