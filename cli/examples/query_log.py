@@ -48,6 +48,15 @@ show("save new with explicit pk", lambda: Account(id=77, branch=oslo, owner="pk"
 show("bulk_create 5 in batches of 2", lambda: Account.objects.bulk_create(
     [Account(branch=oslo, owner=f"b{i}", balance=i) for i in range(5)], batch_size=2))
 show("bulk_create 3", lambda: Account.objects.bulk_create([Account(owner=f"c{i}", balance=i) for i in range(3)]))
+show("bulk_create updating conflicts", lambda: Account.objects.bulk_create(
+    [Account(id=77, owner="pk2", balance=2), Account(id=500, owner="d", balance=3)],
+    update_conflicts=True, update_fields=["balance"], unique_fields=["id"]))
+show("bulk_create with and without keys", lambda: Account.objects.bulk_create(
+    [Account(id=600, owner="e", balance=2), Account(owner="f", balance=3), Account(id=601, owner="g", balance=4)]))
+show("bulk_create ignoring conflicts", lambda: Account.objects.bulk_create(
+    [Account(id=77, owner="pk3", balance=2)], ignore_conflicts=True))
+show("bulk_update in batches of 1", lambda: Account.objects.bulk_update(
+    list(Account.objects.filter(owner__startswith="b")[:2]), ["balance"], batch_size=1))
 show("update", lambda: Account.objects.filter(balance__gt=10).update(balance=F("balance") + 1))
 show("update through a relation", lambda: Account.objects.filter(branch__city="Oslo").update(balance=0))
 show("update matching nothing", lambda: Account.objects.filter(balance__gt=1000).update(balance=0))

@@ -306,6 +306,17 @@ impl Database {
         let mut ids = self.state.next_ids.lock();
         let mut next_id = ids.get(model.name()).copied().unwrap_or(1);
         let fields = model.fields();
+        // Django's bulk_create inserts the objects that have keys before those that get one,
+        // so a new key never collides with a key given later in the same call.
+        for (name, value) in rows.iter().flatten() {
+            if let Some(field) = field_position(model, name).map(|p| &fields[p]) {
+                if field.field_type().is_auto() && !value.is_null() {
+                    if let Some(id) = cast_value(value, field)?.as_i64() {
+                        next_id = next_id.max(id.saturating_add(1));
+                    }
+                }
+            }
+        }
         let mut columns: Vec<Vec<ScalarValue>> = vec![Vec::with_capacity(rows.len()); fields.len()];
         for row in &rows {
             let mut given: Vec<Option<&ScalarValue>> = vec![None; fields.len()];

@@ -155,9 +155,9 @@ fn insert_sql(model: &Model, rows: &[Vec<ScalarValue>]) -> String {
     )
 }
 
-/// The `INSERT` that stored `instances` (all their columns, keys included).
-pub(crate) fn insert_instances_sql(model: &Model, instances: &[Instance]) -> String {
-    let rows: Vec<Vec<ScalarValue>> = instances
+/// The values of `instances`, in `model`'s column order.
+pub(crate) fn instance_rows(model: &Model, instances: &[Instance]) -> Vec<Vec<ScalarValue>> {
+    instances
         .iter()
         .map(|instance| {
             model
@@ -166,12 +166,11 @@ pub(crate) fn insert_instances_sql(model: &Model, instances: &[Instance]) -> Str
                 .map(|f| instance.get_value(f.attname()).unwrap_or(ScalarValue::Null))
                 .collect()
         })
-        .collect();
-    insert_sql(model, &rows)
+        .collect()
 }
 
 /// The rows of `batch` (in the table's column order) as values.
-fn batch_rows(batch: &RecordBatch) -> Vec<Vec<ScalarValue>> {
+pub(crate) fn batch_rows(batch: &RecordBatch) -> Vec<Vec<ScalarValue>> {
     (0..batch.num_rows())
         .map(|row| {
             batch
@@ -185,22 +184,43 @@ fn batch_rows(batch: &RecordBatch) -> Vec<Vec<ScalarValue>> {
         .collect()
 }
 
-/// The `INSERT`s of `bulk_create(batch_size=)`: one per batch of `batch`'s rows, each ending
-/// in `suffix` (`ON CONFLICT DO NOTHING`, ...).
-pub(crate) fn insert_batches_sql(
+/// Whether each row given to `create`/`bulk_create` names its primary key.
+pub(crate) fn primary_key_given(model: &Model, rows: &[Vec<(String, ScalarValue)>]) -> Vec<bool> {
+    let pk = model.pk();
+    rows.iter()
+        .map(|row| {
+            row.iter().any(|(name, value)| {
+                !value.is_null()
+                    && (name == "pk"
+                        || pk.is_some_and(|pk| pk.name() == name || pk.attname() == name))
+            })
+        })
+        .collect()
+}
+
+/// The `INSERT`s Django's `bulk_create` sends for `rows` (as stored): the objects that came
+/// with a primary key first, then the others, each group in batches of `batch_size`, each
+/// statement ending in `suffix` (`ON CONFLICT DO NOTHING`, ...). Without `pk_given` the rows
+/// form one group.
+pub(crate) fn insert_statements(
     model: &Model,
-    batch: &RecordBatch,
+    rows: Vec<Vec<ScalarValue>>,
+    pk_given: Option<&[bool]>,
     batch_size: Option<usize>,
     suffix: &str,
 ) -> Vec<String> {
-    let size = batch_size.unwrap_or(batch.num_rows()).max(1);
-    (0..batch.num_rows())
-        .step_by(size)
-        .map(|offset| {
-            let part = batch.slice(offset, size.min(batch.num_rows() - offset));
-            format!("{}{suffix}", insert_sql(model, &batch_rows(&part)))
-        })
-        .collect()
+    let (with_pk, without_pk): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| pk_given.is_none_or(|given| given.get(*i).copied().unwrap_or(false)));
+    let mut statements = Vec::new();
+    for group in [with_pk, without_pk] {
+        let group: Vec<Vec<ScalarValue>> = group.into_iter().map(|(_, row)| row).collect();
+        for part in group.chunks(batch_size.unwrap_or(group.len()).max(1)) {
+            statements.push(format!("{}{suffix}", insert_sql(model, part)));
+        }
+    }
+    statements
 }
 
 /// The `WHERE` of a write on the rows `qs` matches, as Django's compiler writes it: the

@@ -1495,7 +1495,18 @@ fn queryset_method(
             // Django sets the primary keys of the created objects (PostgreSQL, SQLite), but
             // not with ignore_conflicts, where it cannot tell which rows were inserted; with
             // update_conflicts an object gets the key of the row it inserted or updated.
-            let mut next = before;
+            // New keys come after every key given in this call (see `Database::build_rows`).
+            let given_max = objects
+                .iter()
+                .filter_map(|o| match (o, &pk) {
+                    (Value::Instance(i), Some(pk)) => match i.borrow().get(pk) {
+                        Some(Value::Int(n)) => Some(*n),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .max();
+            let mut next = given_max.map_or(before, |given| before.max(given));
             for o in &objects {
                 if let (Value::Instance(i), Some(pk)) = (o, &pk) {
                     let unset = matches!(i.borrow().get(pk), Some(Value::None) | None);
@@ -1513,7 +1524,11 @@ fn queryset_method(
                             .collect::<Result<Vec<Q>, ScriptError>>()?
                             .into_iter()
                             .fold(Q::all(), |all, q| all & q);
-                        let key = interp.db.objects(&model).get(lookup)?.pk();
+                        // Django reads the keys back in its INSERT ... RETURNING: no query.
+                        let key = quiver::query_log::internal_reads(|| {
+                            interp.db.objects(&model).get(lookup)
+                        })?
+                        .pk();
                         i.borrow_mut().set(pk, from_scalar(&key));
                     } else if unset && !options.ignore_conflicts {
                         next += 1;

@@ -20,7 +20,10 @@ use crate::database::{array_from_values, cast_value};
 use crate::error::{Error, Result};
 use crate::expressions::Q;
 use crate::model::Model;
-use crate::query_log::{bulk_update_sql, insert_batches_sql, insert_instances_sql, internal_reads};
+use crate::query_log::{
+    batch_rows, bulk_update_sql, insert_statements, instance_rows, internal_reads,
+    primary_key_given,
+};
 use crate::queryset::update::field_index;
 use crate::queryset::{storage_error, QuerySet};
 use crate::results::Instance;
@@ -116,13 +119,22 @@ impl QuerySet {
     pub fn create(&self, values: impl IntoFieldValues) -> Result<Instance> {
         let model = self.db.model(&self.model)?;
         let started = Instant::now();
-        let mut made = self
+        let made = self
             .db
             .insert_rows(&model, vec![values.into_field_values()])?;
-        self.db
-            .query_log()
-            .record_statement(|| insert_instances_sql(&model, &made), started.elapsed());
-        Ok(made.remove(0))
+        self.log_inserts(
+            &model,
+            instance_rows(&model, &made),
+            None,
+            None,
+            "",
+            started,
+        );
+        made.into_iter().next().ok_or_else(|| {
+            Error::Engine(quiver_engine::EngineError::Internal(
+                "create() stored no row".into(),
+            ))
+        })
     }
 
     /// `bulk_create(objs)`: inserts every row in one atomic append; returns how many.
@@ -139,11 +151,30 @@ impl QuerySet {
             return Ok(0);
         }
         let started = Instant::now();
+        let pk_given = primary_key_given(&model, &rows);
         let made = self.db.insert_rows(&model, rows)?;
-        self.db
-            .query_log()
-            .record_statement(|| insert_instances_sql(&model, &made), started.elapsed());
+        let stored = instance_rows(&model, &made);
+        self.log_inserts(&model, stored, Some(&pk_given), None, "", started);
         Ok(made.len())
+    }
+
+    /// Logs the INSERTs Django's `bulk_create` sends for `rows`.
+    fn log_inserts(
+        &self,
+        model: &Model,
+        rows: Vec<Vec<ScalarValue>>,
+        pk_given: Option<&[bool]>,
+        batch_size: Option<usize>,
+        suffix: &str,
+        started: Instant,
+    ) {
+        let log = self.db.query_log();
+        if log.is_enabled() {
+            let elapsed = started.elapsed();
+            for statement in insert_statements(model, rows, pk_given, batch_size, suffix) {
+                log.record_statement(|| statement, elapsed);
+            }
+        }
     }
 
     /// `bulk_create(objs, batch_size=, ignore_conflicts=, update_conflicts=, ...)`: inserts
@@ -164,8 +195,9 @@ impl QuerySet {
         if rows.is_empty() {
             return Ok(0);
         }
+        let pk_given = primary_key_given(&model, &rows);
         let (batch, _) = self.db.build_rows(&model, rows)?;
-        self.insert_with_options(&model, vec![batch], options)
+        self.insert_with_options(&model, vec![batch], options, Some(&pk_given))
     }
 
     /// `bulk_create` straight from Arrow batches (columns by attname, as
@@ -178,7 +210,7 @@ impl QuerySet {
         let model = self.db.model(&self.model)?;
         check_options(&model, options)?;
         let converted = self.db.conform_batches(&model, &batches)?;
-        self.insert_with_options(&model, converted, options)
+        self.insert_with_options(&model, converted, options, None)
     }
 
     fn insert_with_options(
@@ -186,6 +218,7 @@ impl QuerySet {
         model: &Arc<Model>,
         batches: Vec<RecordBatch>,
         options: &BulkCreateOptions,
+        pk_given: Option<&[bool]>,
     ) -> Result<usize> {
         let table = self.db.catalog().table(&model.table_name())?;
         let batch =
@@ -215,12 +248,9 @@ impl QuerySet {
         } else {
             String::new()
         };
-        let log = self.db.query_log();
-        let elapsed = started.elapsed();
-        if log.is_enabled() {
-            for statement in insert_batches_sql(model, &batch, options.batch_size, &suffix) {
-                log.record_statement(|| statement, elapsed);
-            }
+        if self.db.query_log().is_enabled() {
+            let rows = batch_rows(&batch);
+            self.log_inserts(model, rows, pk_given, options.batch_size, &suffix, started);
         }
         written
     }
@@ -602,4 +632,43 @@ fn upsert(
     insert_in_batches(transaction, table, &fresh, options.batch_size)?;
     count += fresh.num_rows();
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use quiver_engine::ScalarValue;
+
+    use crate::model::{IntegerField, Model};
+    use crate::Database;
+
+    /// Keys from `django_runner.py orm-frontend/tests/django/bulk_create_keys.py --db sqlite`
+    /// (`bulk_create_keys.expected.jsonl`); the two INSERTs (objects with keys, then the
+    /// others) from `cli/examples/query_log.py`.
+    #[test]
+    fn bulk_create_gives_new_keys_after_the_given_ones() {
+        let db = Database::new();
+        db.register(Model::new("Item").field("n", IntegerField::new()))
+            .unwrap();
+        db.objects("Item").create([("n", 1i64.into())]).unwrap();
+        db.enable_query_log(true);
+        let row = |id: Option<i64>, n: i64| -> Vec<(String, ScalarValue)> {
+            let mut row = vec![("n".to_string(), ScalarValue::from(n))];
+            if let Some(id) = id {
+                row.push(("id".to_string(), ScalarValue::from(id)));
+            }
+            row
+        };
+        let rows = vec![row(Some(600), 2), row(None, 3), row(Some(601), 4)];
+        assert_eq!(db.objects("Item").bulk_create(rows).unwrap(), 3);
+        let statements: Vec<String> = db.queries().into_iter().map(|q| q.sql).collect();
+        let stored = db.objects("Item").order_by(["n"]).fetch().unwrap();
+        assert_eq!(stored.column::<i64>("id").unwrap(), [1, 600, 602, 601]);
+        assert_eq!(
+            statements,
+            [
+                "INSERT INTO \"item\" (\"id\", \"n\") VALUES (600, 2), (601, 4)",
+                "INSERT INTO \"item\" (\"id\", \"n\") VALUES (602, 3)"
+            ]
+        );
+    }
 }
