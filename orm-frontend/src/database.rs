@@ -257,6 +257,11 @@ impl Database {
         Ok(result)
     }
 
+    /// The query log, for the writes that record their statements in it.
+    pub(crate) fn query_log(&self) -> &QueryLog {
+        &self.state.query_log
+    }
+
     /// Turns the query log (Django's `connection.queries`) on or off.
     pub fn enable_query_log(&self, enabled: bool) {
         self.state.query_log.set_enabled(enabled);
@@ -301,6 +306,17 @@ impl Database {
         let mut ids = self.state.next_ids.lock();
         let mut next_id = ids.get(model.name()).copied().unwrap_or(1);
         let fields = model.fields();
+        // Django's bulk_create inserts the objects that have keys before those that get one,
+        // so a new key never collides with a key given later in the same call.
+        for (name, value) in rows.iter().flatten() {
+            if let Some(field) = field_position(model, name).map(|p| &fields[p]) {
+                if field.field_type().is_auto() && !value.is_null() {
+                    if let Some(id) = cast_value(value, field)?.as_i64() {
+                        next_id = next_id.max(id.saturating_add(1));
+                    }
+                }
+            }
+        }
         let mut columns: Vec<Vec<ScalarValue>> = vec![Vec::with_capacity(rows.len()); fields.len()];
         for row in &rows {
             let mut given: Vec<Option<&ScalarValue>> = vec![None; fields.len()];
@@ -507,11 +523,17 @@ pub(crate) fn cast_value(value: &ScalarValue, field: &Field) -> Result<ScalarVal
     if value.is_null() {
         return Ok(ScalarValue::null_of(target));
     }
+    // Django's `get_prep_value` words the refusal ("Field 'n' expected a number but got
+    // 'x'."); the generic text is for values it would accept but the column cannot hold.
     let fail = || {
-        Error::ValueError(format!(
-            "Field '{}' expected a value of type {target} but got '{value}'.",
-            field.name()
-        ))
+        crate::expressions::get_prep_value(field.spec(), field.name(), value)
+            .err()
+            .unwrap_or_else(|| {
+                Error::ValueError(format!(
+                    "Field '{}' expected a value of type {target} but got '{value}'.",
+                    field.name()
+                ))
+            })
     };
     let array = cast_with_options(value.to_array(1).as_ref(), target, &strict_cast())
         .map_err(|_| fail())?;

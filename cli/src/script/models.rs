@@ -2,16 +2,19 @@
 //! [`quiver::Model`](struct@quiver::Model).
 //!
 //! Field assignments evaluate to field definitions (`models.CharField(max_length=10)` →
-//! [`FieldSpec`]); a nested `class Meta` gives ordering, `db_table`, indexes,
-//! `unique_together`, `get_latest_by` (constraints and unknown options are accepted and
-//! ignored); `def __str__` is kept for display and other methods are callable on instances.
+//! [`FieldSpec`]); a nested `class Meta` gives ordering, `db_table`, indexes (named and partial
+//! ones too), `constraints` (`UniqueConstraint`, `CheckConstraint`), `unique_together` and
+//! `get_latest_by` (other options, such as `verbose_name`, are accepted and ignored);
+//! `def __str__` is kept for display and other methods are callable on instances.
 //! Classes are registered together, in dependency order, before the first statement that
 //! uses the database, so relations may name models defined later (`"Customer"`).
 
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use quiver::expressions::Q;
 use quiver::model::{FieldSpec, FieldType, OnDelete, RelationSpec};
+use quiver::queryset::{CheckConstraint, IndexSpec, UniqueConstraintSpec};
 use quiver::{Database, Model};
 
 use super::ast::{ExprKind, Property, Stmt, StmtKind};
@@ -245,6 +248,9 @@ pub fn field_call(
     }
     if flag("primary_key") {
         spec = spec.primary_key();
+    }
+    if option(&kwargs, "db_constraint").is_some_and(|v| !v.truthy()) {
+        spec = spec.db_constraint(false);
     }
     if let Some(Value::Str(column)) = option(&kwargs, "db_column") {
         spec = spec.db_column(column.to_string());
@@ -494,26 +500,154 @@ fn apply_meta(
                     }
                 }
                 "indexes" => {
-                    let items = match &value {
-                        Value::List(l) => l.borrow().clone(),
-                        Value::Tuple(t) => t.to_vec(),
-                        _ => vec![],
-                    };
-                    for index in items {
-                        if let Value::Opaque(_, options) = &index {
-                            if let Some((_, fields)) = options.iter().find(|(k, _)| k == "fields") {
-                                model =
-                                    model.index(string_list(fields, "indexes").map_err(located)?);
-                            }
-                        }
+                    for index in sequence(&value) {
+                        model = meta_index(model, &index).map_err(located)?;
                     }
                 }
-                // constraints, verbose_name, abstract, managed, … are accepted and ignored.
+                "constraints" => {
+                    for constraint in sequence(&value) {
+                        model = meta_constraint(model, &constraint).map_err(located)?;
+                    }
+                }
+                // verbose_name, managed, … are accepted and ignored.
                 _ => {}
             }
         }
     }
     Ok((model, is_abstract))
+}
+
+/// The items of a list or tuple option; anything else has none.
+fn sequence(value: &Value) -> Vec<Value> {
+    match value {
+        Value::List(l) => l.borrow().clone(),
+        Value::Tuple(t) => t.to_vec(),
+        _ => vec![],
+    }
+}
+
+/// The keyword arguments of a `models.Index(...)` / `models.*Constraint(...)` call.
+fn meta_call_options<'a>(
+    value: &'a Value,
+    expected: &[&str],
+    option_name: &str,
+) -> Result<(&'a str, &'a [(String, Value)]), ScriptError> {
+    match value {
+        Value::Opaque(class, options) if expected.contains(&&**class) => Ok((class, options)),
+        other => Err(ScriptError::type_error(format!(
+            "Meta.{option_name} entries must be {}, not {}",
+            expected.join(" or "),
+            other.type_name()
+        ))),
+    }
+}
+
+/// `condition=Q(...)` (or Django's older `check=` for a `CheckConstraint`), refused with
+/// Django's error when it is not a `Q`.
+fn condition_option(
+    options: &[(String, Value)],
+    names: &[&str],
+    class: &str,
+) -> Result<Option<Q>, ScriptError> {
+    for name in names {
+        match option(options, name) {
+            None | Some(Value::None) => {}
+            Some(Value::Q(q)) => return Ok(Some((**q).clone())),
+            Some(_) if class == "CheckConstraint" => return Err(check_condition_error()),
+            Some(_) => {
+                return Err(ScriptError::value_error(format!(
+                    "{class}.condition must be a Q instance."
+                )))
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn check_condition_error() -> ScriptError {
+    ScriptError::type_error("CheckConstraint.condition must be a Q instance or boolean expression.")
+}
+
+/// The `name=` of an index or constraint.
+fn name_option(options: &[(String, Value)], class: &str) -> Result<Option<String>, ScriptError> {
+    match option(options, "name") {
+        None | Some(Value::None) => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s.to_string())),
+        Some(other) => Err(ScriptError::type_error(format!(
+            "{class}.name must be a string, not {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// `models.Index(fields=[...], name=..., condition=Q(...))`: an unnamed one without a
+/// condition is a plain `Meta.indexes` entry named as Django names it; a named or partial one
+/// goes through [`IndexSpec`]. Django's own checks: a partial index must be named.
+fn meta_index(model: Model, index: &Value) -> Result<Model, ScriptError> {
+    let (_, options) = meta_call_options(index, &["Index"], "indexes")?;
+    let fields = match option(options, "fields") {
+        Some(fields) => string_list(fields, "indexes")?,
+        None => vec![],
+    };
+    if fields.is_empty() {
+        return Err(ScriptError::value_error(
+            "At least one field or expression is required to define an index.",
+        ));
+    }
+    let condition = condition_option(options, &["condition"], "Index")?;
+    let name = name_option(options, "Index")?;
+    Ok(match (name, condition) {
+        (None, None) => model.index(fields),
+        (None, Some(_)) => {
+            return Err(ScriptError::value_error(
+                "An index must be named to use condition.",
+            ))
+        }
+        (Some(name), condition) => {
+            let mut spec = IndexSpec::new(fields, name);
+            if let Some(condition) = condition {
+                spec = spec.condition(condition);
+            }
+            model.index_spec(spec)
+        }
+    })
+}
+
+/// `models.UniqueConstraint(fields=[...], name=..., condition=Q(...))` and
+/// `models.CheckConstraint(condition=Q(...), name=...)` (`check=` before Django 5.1).
+fn meta_constraint(model: Model, constraint: &Value) -> Result<Model, ScriptError> {
+    let (class, options) = meta_call_options(
+        constraint,
+        &["UniqueConstraint", "CheckConstraint"],
+        "constraints",
+    )?;
+    let name = name_option(options, class)?;
+    if class == "CheckConstraint" {
+        let name = name.ok_or_else(|| {
+            ScriptError::type_error(
+                "CheckConstraint.__init__() missing 1 required keyword-only argument: 'name'",
+            )
+        })?;
+        let condition = condition_option(options, &["condition", "check"], class)?
+            .ok_or_else(check_condition_error)?;
+        return Ok(model.constraint(CheckConstraint::new(condition, name)));
+    }
+    let name =
+        name.ok_or_else(|| ScriptError::value_error("A unique constraint must be named."))?;
+    let fields = match option(options, "fields") {
+        Some(fields) => string_list(fields, "constraints")?,
+        None => vec![],
+    };
+    if fields.is_empty() {
+        return Err(ScriptError::value_error(
+            "At least one field or expression is required to define a unique constraint.",
+        ));
+    }
+    let mut spec = UniqueConstraintSpec::new(fields, name);
+    if let Some(condition) = condition_option(options, &["condition"], class)? {
+        spec = spec.condition(condition);
+    }
+    Ok(model.constraint(spec))
 }
 
 /// Registers models so that every relation's target comes first.
@@ -634,6 +768,192 @@ mod tests {
         assert_eq!(
             err.message,
             "ForeignKey.__init__() missing 1 required positional argument: 'on_delete'"
+        );
+    }
+
+    fn call(class: &str, pairs: &[(&str, Value)]) -> Value {
+        Value::Opaque(Rc::from(class), Rc::new(kw(pairs)))
+    }
+
+    fn q(field: &str, value: i64) -> Value {
+        Value::Q(Rc::new(Q::new(
+            field,
+            quiver::expressions::Expression::from(value),
+        )))
+    }
+
+    #[test]
+    fn meta_constraints_and_indexes_map_to_the_model_builder() {
+        let fields = || Value::List(Rc::new(std::cell::RefCell::new(vec![Value::str("a")])));
+        let model = Model::new("T");
+        let model = meta_constraint(
+            model,
+            &call(
+                "UniqueConstraint",
+                &[
+                    ("fields", fields()),
+                    ("name", Value::str("u")),
+                    ("condition", q("b", 1)),
+                ],
+            ),
+        )
+        .unwrap();
+        let model = meta_constraint(
+            model,
+            &call(
+                "CheckConstraint",
+                &[("check", q("a", 2)), ("name", Value::str("c"))],
+            ),
+        )
+        .unwrap();
+        let model = meta_index(
+            model,
+            &call(
+                "Index",
+                &[
+                    ("fields", fields()),
+                    ("name", Value::str("i")),
+                    ("condition", q("b", 3)),
+                ],
+            ),
+        )
+        .unwrap();
+        let model = meta_index(model, &call("Index", &[("fields", fields())])).unwrap();
+        let [quiver::model::MetaConstraint::Unique(unique), quiver::model::MetaConstraint::Check(check)] =
+            model.constraints()
+        else {
+            panic!("constraints: {:?}", model.constraints())
+        };
+        assert_eq!(
+            (unique.name.as_str(), unique.fields.as_slice()),
+            ("u", &["a".to_string()][..])
+        );
+        assert_eq!(
+            unique.condition.as_ref().map(ToString::to_string),
+            Some(Q::new("b", quiver::expressions::Expression::from(1i64)).to_string())
+        );
+        assert_eq!(
+            (check.name.as_str(), check.condition.to_string()),
+            (
+                "c",
+                Q::new("a", quiver::expressions::Expression::from(2i64)).to_string()
+            )
+        );
+        assert_eq!(model.index_specs().len(), 1);
+        assert_eq!(model.index_specs()[0].name, "i");
+        assert!(model.index_specs()[0].condition.is_some());
+        assert_eq!(model.indexes().len(), 1);
+        let fk = field_call(
+            "ForeignKey",
+            vec![
+                Value::str("A"),
+                Value::Opaque(Rc::from("CASCADE"), Rc::new(vec![])),
+            ],
+            kw(&[("db_constraint", Value::Bool(false))]),
+        )
+        .unwrap();
+        let Value::Field(fk) = fk else {
+            panic!("not a field")
+        };
+        assert!(!fk.spec.db_constraint);
+    }
+
+    /// Messages from Django 5.1.4 (`models.Index(...)` etc. run in the oracle's venv).
+    #[test]
+    fn bad_meta_entries_raise_djangos_errors() {
+        let fields = || Value::List(Rc::new(std::cell::RefCell::new(vec![Value::str("a")])));
+        let error = |result: Result<Model, ScriptError>| {
+            let e = result.unwrap_err();
+            (e.kind.to_string(), e.message)
+        };
+        let model = || Model::new("T");
+        assert_eq!(
+            error(meta_index(
+                model(),
+                &call("Index", &[("fields", fields()), ("condition", q("a", 1))])
+            )),
+            (
+                "ValueError".into(),
+                "An index must be named to use condition.".into()
+            )
+        );
+        assert_eq!(
+            error(meta_index(
+                model(),
+                &call("Index", &[("name", Value::str("i"))])
+            )),
+            (
+                "ValueError".into(),
+                "At least one field or expression is required to define an index.".into()
+            )
+        );
+        assert_eq!(
+            error(meta_index(
+                model(),
+                &call(
+                    "Index",
+                    &[
+                        ("fields", fields()),
+                        ("name", Value::str("i")),
+                        ("condition", Value::Int(1))
+                    ]
+                )
+            )),
+            (
+                "ValueError".into(),
+                "Index.condition must be a Q instance.".into()
+            )
+        );
+        assert_eq!(
+            error(meta_constraint(
+                model(),
+                &call("CheckConstraint", &[("condition", q("a", 1))])
+            )),
+            (
+                "TypeError".into(),
+                "CheckConstraint.__init__() missing 1 required keyword-only argument: 'name'"
+                    .into()
+            )
+        );
+        assert_eq!(
+            error(meta_constraint(
+                model(),
+                &call(
+                    "CheckConstraint",
+                    &[("check", Value::Int(1)), ("name", Value::str("c"))]
+                )
+            )),
+            (
+                "TypeError".into(),
+                "CheckConstraint.condition must be a Q instance or boolean expression.".into()
+            )
+        );
+        assert_eq!(
+            error(meta_constraint(
+                model(),
+                &call("UniqueConstraint", &[("fields", fields())])
+            )),
+            (
+                "ValueError".into(),
+                "A unique constraint must be named.".into()
+            )
+        );
+        assert_eq!(
+            error(meta_constraint(
+                model(),
+                &call(
+                    "UniqueConstraint",
+                    &[
+                        ("fields", fields()),
+                        ("name", Value::str("u")),
+                        ("condition", Value::Int(1))
+                    ]
+                )
+            )),
+            (
+                "ValueError".into(),
+                "UniqueConstraint.condition must be a Q instance.".into()
+            )
         );
     }
 

@@ -1495,7 +1495,18 @@ fn queryset_method(
             // Django sets the primary keys of the created objects (PostgreSQL, SQLite), but
             // not with ignore_conflicts, where it cannot tell which rows were inserted; with
             // update_conflicts an object gets the key of the row it inserted or updated.
-            let mut next = before;
+            // New keys come after every key given in this call (see `Database::build_rows`).
+            let given_max = objects
+                .iter()
+                .filter_map(|o| match (o, &pk) {
+                    (Value::Instance(i), Some(pk)) => match i.borrow().get(pk) {
+                        Some(Value::Int(n)) => Some(*n),
+                        _ => None,
+                    },
+                    _ => None,
+                })
+                .max();
+            let mut next = given_max.map_or(before, |given| before.max(given));
             for o in &objects {
                 if let (Value::Instance(i), Some(pk)) = (o, &pk) {
                     let unset = matches!(i.borrow().get(pk), Some(Value::None) | None);
@@ -1513,7 +1524,11 @@ fn queryset_method(
                             .collect::<Result<Vec<Q>, ScriptError>>()?
                             .into_iter()
                             .fold(Q::all(), |all, q| all & q);
-                        let key = interp.db.objects(&model).get(lookup)?.pk();
+                        // Django reads the keys back in its INSERT ... RETURNING: no query.
+                        let key = quiver::query_log::internal_reads(|| {
+                            interp.db.objects(&model).get(lookup)
+                        })?
+                        .pk();
                         i.borrow_mut().set(pk, from_scalar(&key));
                     } else if unset && !options.ignore_conflicts {
                         next += 1;
@@ -1565,14 +1580,7 @@ fn queryset_method(
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), to_expression(v)?)))
                 .collect::<Result<Vec<(String, Expression)>, ScriptError>>()?;
-            // Django's checks, before the crate's (whose message prints the expression's
-            // internals).
-            if let Some((k, e)) = values.iter().find(|(_, e)| e.contains_aggregate()) {
-                return Err(ScriptError::new(
-                    "FieldError",
-                    format!("Aggregate functions are not allowed in this query ({k}={e})."),
-                ));
-            }
+            // Aggregates are refused by the crate, with Django's repr of the resolved value.
             if let Some((k, e)) = values.iter().find(|(_, e)| ex::contains_over_clause(e)) {
                 return Err(ScriptError::new(
                     "FieldError",
@@ -1951,10 +1959,13 @@ fn stored_instance(db: &quiver::Database, value: &Value) -> Result<Instance, Scr
 
 /// The highest automatic key so far (for setting keys after `bulk_create`).
 fn next_pk(interp: &mut Interpreter, model: &str) -> Result<i64, ScriptError> {
-    let row = interp
-        .db
-        .objects(model)
-        .aggregate([AggregateArg::from(("m", ex::Max("pk")))])?;
+    // Django reads no key before its INSERT, so this read stays out of `connection.queries`.
+    let row = quiver::query_log::internal_reads(|| {
+        interp
+            .db
+            .objects(model)
+            .aggregate([AggregateArg::from(("m", ex::Max("pk")))])
+    })?;
     Ok(match row.get_value("m")? {
         v if v.is_null() => 0,
         v => v.as_i64().unwrap_or(0),
@@ -2539,6 +2550,11 @@ pub fn set_attribute(
     name: &str,
     value: Value,
 ) -> Result<(), ScriptError> {
+    // `connection.force_debug_cursor = True` makes Django log queries without DEBUG; a
+    // script's connection always logs them.
+    if matches!(object, Value::Module("connection")) && name == "force_debug_cursor" {
+        return Ok(());
+    }
     let Value::Instance(i) = object else {
         return Err(ScriptError::new(
             "AttributeError",

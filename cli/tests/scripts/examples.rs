@@ -176,6 +176,16 @@ fn write_calls_with_bad_arguments_raise_like_django() {
     check("bad_arguments");
 }
 
+#[test]
+fn meta_constraints_partial_indexes_and_db_constraint_match_django() {
+    check("constraints");
+}
+
+#[test]
+fn the_query_log_shows_writes_as_django_does() {
+    check("query_log");
+}
+
 /// The leaderboard walk-through (the script twin of `orm-frontend/examples/leaderboard.rs`):
 /// windows, a filter on a window, rank and neighbours, `update(score=F("score") + delta)` in
 /// transactions, and `update()` with a window refused with Django's `FieldError`.

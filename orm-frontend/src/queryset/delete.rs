@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use quiver_engine::ScalarValue;
 
@@ -23,6 +24,7 @@ use crate::database::Database;
 use crate::error::{Error, Result};
 use crate::expressions::Q;
 use crate::model::{Field, Model, OnDelete};
+use crate::query_log::{delete_in_sql, delete_where_sql, internal_reads, update_in_sql};
 use crate::queryset::related_manager::{key_set, key_string, rewrite_rows};
 use crate::queryset::QuerySet;
 use crate::results::Instance;
@@ -40,6 +42,7 @@ impl QuerySet {
         if let Some(error) = &self.query.error {
             return Err(error.clone());
         }
+        self.refuse_write_after_combination("delete")?;
         if self.query.is_sliced() {
             return Err(Error::TypeError(
                 "Cannot use 'limit' or 'offset' with delete().".into(),
@@ -60,6 +63,13 @@ impl QuerySet {
             .clear_ordering()
             .clear_select_related()
             .clear_prefetch_related();
+        // Django deletes rows nothing cascades from with one DELETE (its "fast delete");
+        // otherwise it SELECTs them first.
+        if fast_deletable(&self.db, &model)? {
+            let rows = internal_reads(|| plain.fetch_instances())?;
+            let statement = delete_where_sql(self, &model);
+            return delete_logged(&self.db, &model, rows, Some(statement));
+        }
         let rows = plain.fetch_instances()?;
         delete_instances(&self.db, &model, rows)
     }
@@ -125,6 +135,17 @@ fn referencing(db: &Database, model: &Model) -> Result<Vec<Referencing>> {
     Ok(out)
 }
 
+/// True when nothing has to be done across relations when `model`'s rows go (every relation
+/// pointing at it is DO_NOTHING): Django's `Collector.can_fast_delete`.
+fn fast_deletable(db: &Database, model: &Model) -> Result<bool> {
+    Ok(referencing(db, model)?.iter().all(|reference| {
+        reference
+            .field
+            .relation()
+            .is_none_or(|relation| relation.on_delete == OnDelete::DoNothing)
+    }))
+}
+
 /// Django's `Collector`.
 struct Collector<'a> {
     db: &'a Database,
@@ -135,6 +156,12 @@ struct Collector<'a> {
     updates: Vec<(Arc<Model>, String, ScalarValue, Vec<ScalarValue>)>,
     /// RESTRICT references: `(referencing model, field name, referenced model, their keys)`.
     restricted: Vec<(Arc<Model>, String, String, Vec<ScalarValue>)>,
+    /// The statements Django's collector sends before the per-model DELETEs, for the query
+    /// log: fast deletes of referencing rows, then SET_NULL / SET_DEFAULT updates.
+    fast_deletes: Vec<String>,
+    field_updates: Vec<String>,
+    /// Models whose rows went by a fast delete (no DELETE by primary key is logged for them).
+    fast_models: HashSet<String>,
 }
 
 impl Collector<'_> {
@@ -175,12 +202,42 @@ impl Collector<'_> {
             if keys.is_empty() || relation.on_delete == OnDelete::DoNothing {
                 continue;
             }
-            let related = self
+            // What Django sends for this relation: a fast DELETE of the referencing rows when
+            // nothing cascades further from them, an UPDATE for SET_NULL / SET_DEFAULT, and
+            // otherwise a SELECT of them (the read below, then logged).
+            let fast = relation.on_delete == OnDelete::Cascade
+                && fast_deletable(self.db, &reference.model)?;
+            let lazy = matches!(relation.on_delete, OnDelete::SetNull | OnDelete::SetDefault);
+            if fast {
+                self.fast_models.insert(reference.model.name().to_string());
+                self.fast_deletes.push(delete_in_sql(
+                    &reference.model,
+                    reference.field.column(),
+                    &keys,
+                ));
+            } else if lazy {
+                let value = match relation.on_delete {
+                    OnDelete::SetDefault => reference.field.spec().default.clone(),
+                    _ => None,
+                };
+                self.field_updates.push(update_in_sql(
+                    &reference.model,
+                    reference.field.column(),
+                    &value.unwrap_or(ScalarValue::Null),
+                    reference.field.column(),
+                    &keys,
+                ));
+            }
+            let related_rows = self
                 .db
                 .objects(reference.model.name())
                 .filter(Q::new(format!("{}__in", reference.field.name()), keys))
-                .clear_ordering()
-                .fetch_instances()?;
+                .clear_ordering();
+            let related = if fast || lazy {
+                internal_reads(|| related_rows.fetch_instances())?
+            } else {
+                related_rows.fetch_instances()?
+            };
             if related.is_empty() {
                 continue;
             }
@@ -269,21 +326,76 @@ pub(crate) fn delete_instances(
     model: &Arc<Model>,
     instances: Vec<Instance>,
 ) -> Result<DeleteCount> {
-    db.write(|_| collect_and_delete(db, model, instances))
+    delete_logged(db, model, instances, None)
 }
 
-fn collect_and_delete(
+/// [`delete_instances`], with `fast_delete` the statement that deletes `instances` when Django
+/// would not have read them first (a QuerySet nothing cascades from).
+fn delete_logged(
     db: &Database,
     model: &Arc<Model>,
     instances: Vec<Instance>,
+    fast_delete: Option<String>,
 ) -> Result<DeleteCount> {
+    let started = Instant::now();
     let mut collector = Collector {
         db,
         order: vec![],
         rows: HashMap::new(),
         updates: vec![],
         restricted: vec![],
+        fast_deletes: vec![],
+        field_updates: vec![],
+        fast_models: HashSet::new(),
     };
+    if let Some(statement) = fast_delete {
+        collector.fast_models.insert(model.name().to_string());
+        collector.fast_deletes.push(statement);
+    }
+    let result = db.write(|_| collect_and_delete(&mut collector, model, instances));
+    if result.is_ok() || collector_finished(&result) {
+        let log = db.query_log();
+        let elapsed = started.elapsed();
+        for statement in collector.statements()? {
+            log.record_statement(|| statement, elapsed);
+        }
+    }
+    result
+}
+
+/// True when the error came from the writes (a constraint at commit), after the collector had
+/// decided what to send; Django has then logged its statements.
+fn collector_finished(result: &Result<DeleteCount>) -> bool {
+    matches!(result, Err(Error::IntegrityError(_)))
+}
+
+impl Collector<'_> {
+    /// The writes Django sends once collection is done, in its order: fast deletes, field
+    /// updates, then a DELETE by primary key per model, referencing models first.
+    fn statements(&self) -> Result<Vec<String>> {
+        let mut out = self.fast_deletes.clone();
+        out.extend(self.field_updates.iter().cloned());
+        for target in self.order.iter().rev() {
+            if self.fast_models.contains(target.name()) {
+                continue;
+            }
+            if let Some((pks, _)) = self.rows.get(target.name()) {
+                if !pks.is_empty() {
+                    let pk = target.pk_field()?.column().to_string();
+                    out.push(delete_in_sql(target, &pk, pks));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn collect_and_delete(
+    collector: &mut Collector<'_>,
+    model: &Arc<Model>,
+    instances: Vec<Instance>,
+) -> Result<DeleteCount> {
+    let db = collector.db;
     collector.collect(model, instances)?;
     collector.check_restricted()?;
     for (target, column, value, pks) in &collector.updates {

@@ -12,6 +12,7 @@ use quiver_engine::ScalarValue;
 
 use crate::error::{Error, Result};
 use crate::expressions::{Expression, Q};
+use crate::query_log::internal_reads;
 use crate::queryset::update::field_index;
 use crate::results::{Instance, Row};
 
@@ -62,7 +63,8 @@ impl Instance {
                 .filter(Q::new("pk", pk.clone()))
                 .update(fields)?;
             if updated > 0 {
-                return self.refresh_from_db();
+                // Django's save() reads nothing back; this re-read is Quiver's own.
+                return internal_reads(|| self.refresh_from_db());
             }
         }
         let values: Vec<(String, ScalarValue)> = self

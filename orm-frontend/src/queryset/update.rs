@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch};
 use arrow::compute::kernels::cast::cast_with_options;
@@ -20,8 +21,9 @@ use quiver_storage::{column_keys, LockWait, RowKey};
 use super::queryset::DeferredLoading;
 use crate::database::{not_null_violation, strict_cast};
 use crate::error::{Error, Result};
-use crate::expressions::Expression;
+use crate::expressions::{get_prep_value, Expression};
 use crate::model::{Field, Model};
+use crate::query_log::{delete_where_sql, internal_reads, update_sql};
 use crate::queryset::{storage_error, QuerySet};
 
 impl QuerySet {
@@ -38,6 +40,7 @@ impl QuerySet {
         if let Some(error) = &self.query.error {
             return Err(error.clone());
         }
+        self.refuse_write_after_combination("update")?;
         if self.query.is_sliced() {
             return Err(Error::TypeError(
                 "Cannot update a query once a slice has been taken.".into(),
@@ -49,14 +52,23 @@ impl QuerySet {
         for (name, expression) in values {
             let (name, expression): (String, Expression) = (name.into(), expression.into());
             let position = field_index(&model, &name)?;
+            let field = &model.fields()[position];
             if expression.contains_aggregate() {
                 return Err(Error::FieldError(format!(
-                    "Aggregate functions are not allowed in this query ({name}={expression:?})."
+                    "Aggregate functions are not allowed in this query ({}={}).",
+                    field.name(),
+                    resolved_repr(&model, &expression)
                 )));
             }
             if let Some(error) = crate::expressions::refuse_window_in_write(&name, &expression) {
                 return Err(error);
             }
+            // A plain value goes through the field's `get_db_prep_save` as in Django's
+            // SQLUpdateCompiler: `"7"` is stored as 7, `"x"` is its ValueError.
+            let expression = match expression.direct_value() {
+                Some(value) => Expression::from(get_prep_value(field.spec(), field.name(), value)?),
+                None => expression,
+            };
             targets.push((position, expression));
         }
         if targets.is_empty() {
@@ -78,45 +90,54 @@ impl QuerySet {
             ));
         }
         let table = self.db.catalog().table(&model.table_name())?;
-        self.db.write(|transaction| {
-            let keys = matching_keys(&base, &pk)?;
-            if keys.is_empty() {
-                return Ok(0);
-            }
-            let locked: HashSet<RowKey> = transaction
-                .lock_rows(table.name(), &keys, LockWait::Block)
-                .map_err(storage_error)?
-                .into_iter()
-                .collect();
-            let mut seen = HashSet::new();
-            let mut images = Vec::new();
-            for batch in annotated.to_batches()? {
-                let batch = keep_keys(&batch, pk.attname(), &locked, &mut seen)?;
-                if batch.num_rows() == 0 {
-                    continue;
+        let started = Instant::now();
+        // Django runs one UPDATE statement; the reads below are how Quiver carries it out.
+        // Django runs one UPDATE statement; the reads below are how Quiver carries it out.
+        let updated = internal_reads(|| {
+            self.db.write(|transaction| {
+                let keys = matching_keys(&base, &pk)?;
+                if keys.is_empty() {
+                    return Ok(0);
                 }
-                let columns = model
-                    .fields()
-                    .iter()
-                    .enumerate()
-                    .map(|(index, field)| {
-                        let source = match targets.iter().position(|(p, _)| *p == index) {
-                            Some(t) => &names[t],
-                            None => field.attname(),
-                        };
-                        conform_column(&model, field, column(&batch, source)?)
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                images.push(
-                    RecordBatch::try_new(table.schema(), columns)
-                        .map_err(|e| Error::Engine(e.into()))?,
-                );
-            }
-            let image =
-                concat_batches(&table.schema(), &images).map_err(|e| Error::Engine(e.into()))?;
-            transaction.update(&table, &image).map_err(storage_error)?;
-            Ok(image.num_rows())
-        })
+                let locked: HashSet<RowKey> = transaction
+                    .lock_rows(table.name(), &keys, LockWait::Block)
+                    .map_err(storage_error)?
+                    .into_iter()
+                    .collect();
+                let mut seen = HashSet::new();
+                let mut images = Vec::new();
+                for batch in annotated.to_batches()? {
+                    let batch = keep_keys(&batch, pk.attname(), &locked, &mut seen)?;
+                    if batch.num_rows() == 0 {
+                        continue;
+                    }
+                    let columns = model
+                        .fields()
+                        .iter()
+                        .enumerate()
+                        .map(|(index, field)| {
+                            let source = match targets.iter().position(|(p, _)| *p == index) {
+                                Some(t) => &names[t],
+                                None => field.attname(),
+                            };
+                            conform_column(&model, field, column(&batch, source)?)
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    images.push(
+                        RecordBatch::try_new(table.schema(), columns)
+                            .map_err(|e| Error::Engine(e.into()))?,
+                    );
+                }
+                let image = concat_batches(&table.schema(), &images)
+                    .map_err(|e| Error::Engine(e.into()))?;
+                transaction.update(&table, &image).map_err(storage_error)?;
+                Ok(image.num_rows())
+            })
+        });
+        self.db
+            .query_log()
+            .record_statement(|| update_sql(self, &model, &targets), started.elapsed());
+        updated
     }
 
     /// The matching rows of this model's table deleted under row locks, without the
@@ -126,6 +147,7 @@ impl QuerySet {
         if let Some(error) = &self.query.error {
             return Err(error.clone());
         }
+        self.refuse_write_after_combination("delete")?;
         if self.query.is_sliced() {
             return Err(Error::TypeError(
                 "Cannot use 'limit' or 'offset' with delete().".into(),
@@ -140,29 +162,48 @@ impl QuerySet {
         let pk = model.pk_field()?.clone();
         let base = self.write_base();
         let table = self.db.catalog().table(&model.table_name())?;
-        let count = self.db.write(|transaction| {
-            let keys = matching_keys(&base, &pk)?;
-            if keys.is_empty() {
-                return Ok(0);
-            }
-            let locked: HashSet<RowKey> = transaction
-                .lock_rows(table.name(), &keys, LockWait::Block)
-                .map_err(storage_error)?
-                .into_iter()
-                .collect();
-            let still: Vec<RowKey> = matching_keys(&base, &pk)?
-                .into_iter()
-                .filter(|k| locked.contains(k))
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            transaction.delete(&table, &still).map_err(storage_error)
-        })?;
+        let started = Instant::now();
+        let count = internal_reads(|| {
+            self.db.write(|transaction| {
+                let keys = matching_keys(&base, &pk)?;
+                if keys.is_empty() {
+                    return Ok(0);
+                }
+                let locked: HashSet<RowKey> = transaction
+                    .lock_rows(table.name(), &keys, LockWait::Block)
+                    .map_err(storage_error)?
+                    .into_iter()
+                    .collect();
+                let still: Vec<RowKey> = matching_keys(&base, &pk)?
+                    .into_iter()
+                    .filter(|k| locked.contains(k))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                transaction.delete(&table, &still).map_err(storage_error)
+            })
+        });
+        self.db
+            .query_log()
+            .record_statement(|| delete_where_sql(self, &model), started.elapsed());
+        let count = count?;
         let mut counts = BTreeMap::new();
         if count > 0 {
             counts.insert(model_label(&model), count);
         }
         Ok((count, counts))
+    }
+
+    /// Django's `_not_support_combined_queries` for a write: "Calling QuerySet.update() after
+    /// union() is not supported."
+    pub(crate) fn refuse_write_after_combination(&self, operation: &str) -> Result<()> {
+        match self
+            .refuse_after_combination(operation)
+            .and_then(|refused| refused.query.error)
+        {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 
     /// The QuerySet a write reads: the same filters and annotations over whole model rows, in
@@ -179,6 +220,49 @@ impl QuerySet {
     }
 }
 
+/// Django's `repr()` of an update value once resolved against `model`, as its
+/// "Aggregate functions are not allowed" error quotes it: a model field reads
+/// `Col(app_item, app.Item.n)` and a top-level arithmetic expression
+/// `<CombinedExpression: … + Value(1)>`. (A `filter=` is shown as its `Q`, not as Django's
+/// resolved lookup.)
+pub(crate) fn resolved_repr(model: &Model, expression: &Expression) -> String {
+    let text = expression.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(start) = rest.find("F(") {
+        let at_word_start = !rest[..start]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let name_end = rest[start + 2..].find(')').map(|end| start + 2 + end);
+        let field = name_end
+            .filter(|_| at_word_start)
+            .and_then(|end| crate::database::field_position(model, &rest[start + 2..end]))
+            .map(|position| &model.fields()[position]);
+        match (field, name_end) {
+            (Some(field), Some(end)) => {
+                out.push_str(&rest[..start]);
+                out.push_str(&format!(
+                    "Col({}, {}.{})",
+                    model.table_name(),
+                    model_label(model),
+                    field.name()
+                ));
+                rest = &rest[end + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..start + 2]);
+                rest = &rest[start + 2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    match expression {
+        Expression::Combined { .. } => format!("<CombinedExpression: {out}>"),
+        _ => out,
+    }
+}
+
 /// Django's `Model._meta.label` (`"app.Customer"`).
 pub(crate) fn model_label(model: &Model) -> String {
     format!("{}.{}", super::APP_LABEL, model.name())
@@ -191,9 +275,10 @@ pub(crate) fn field_index(model: &Model, name: &str) -> Result<usize> {
 }
 
 /// The primary keys of the rows `qs` matches (in its slice, if any).
+/// A write's own read, so not logged.
 pub(crate) fn matching_keys(qs: &QuerySet, pk: &Field) -> Result<Vec<RowKey>> {
     let mut keys = Vec::new();
-    for batch in qs.values([pk.attname()]).to_batches()? {
+    for batch in internal_reads(|| qs.values([pk.attname()]).to_batches())? {
         keys.extend(column_keys(batch.column(0)).map_err(storage_error)?);
     }
     Ok(keys)
@@ -354,6 +439,77 @@ mod tests {
         let err = db.objects("Account").update([("nope", 1i64)]).unwrap_err();
         assert_eq!(err.to_string(), "Account has no field named 'nope'");
         assert_eq!(balances(&db), [100, 50, 0]);
+    }
+
+    /// Messages from `django_runner.py orm-frontend/tests/django/update_errors.py --db sqlite`
+    /// (`update_errors.expected.jsonl`, Django 5.1.4); Django's `Col` alias is its table
+    /// name, here `account`.
+    #[test]
+    fn update_errors_read_as_djangos() {
+        use crate::expressions::{Count, Max, Sum};
+        let db = db();
+        let error = |result: Result<usize>| {
+            let err = result.unwrap_err();
+            (err.django_name().to_string(), err.to_string())
+        };
+        let accounts = || db.objects("Account");
+        let combined = accounts().union([accounts()], false);
+        assert_eq!(
+            error(combined.update([("balance", 1i64)])),
+            (
+                "NotSupportedError".into(),
+                "Calling QuerySet.update() after union() is not supported.".into()
+            )
+        );
+        let err = combined.delete().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Calling QuerySet.delete() after union() is not supported."
+        );
+        assert_eq!(
+            error(accounts().update([("balance", "x")])),
+            (
+                "ValueError".into(),
+                "Field 'balance' expected a number but got 'x'.".into()
+            )
+        );
+        let aggregate = |e: Expression| error(accounts().update([("balance", e)])).1;
+        assert_eq!(
+            aggregate(Sum("balance")),
+            "Aggregate functions are not allowed in this query \
+             (balance=Sum(Col(account, app.Account.balance)))."
+        );
+        assert_eq!(
+            aggregate(Sum("balance") + 1),
+            "Aggregate functions are not allowed in this query \
+             (balance=<CombinedExpression: Sum(Col(account, app.Account.balance)) + Value(1)>)."
+        );
+        assert_eq!(
+            aggregate(Count("id").distinct()),
+            "Aggregate functions are not allowed in this query \
+             (balance=Count(Col(account, app.Account.id), distinct=True))."
+        );
+        assert_eq!(
+            aggregate(Max(F("balance") * 2)),
+            "Aggregate functions are not allowed in this query \
+             (balance=Max(Col(account, app.Account.balance) * Value(2)))."
+        );
+        // A number given as text is stored as the number, as Django's get_prep_value does.
+        assert_eq!(
+            accounts()
+                .filter(q!(owner = "cy"))
+                .update([("balance", "7")])
+                .unwrap(),
+            1
+        );
+        assert_eq!(balances(&db), [100, 50, 7]);
+        let err = accounts()
+            .create([("owner", "dan".into()), ("balance", "y".into())])
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Field 'balance' expected a number but got 'y'."
+        );
     }
 
     /// The shapes `(1, {"app.Account": 1})` and `(0, {})` and the update counts are real

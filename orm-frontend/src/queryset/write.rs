@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::{ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow::compute::{concat_batches, filter_record_batch, take};
@@ -19,6 +20,10 @@ use crate::database::{array_from_values, cast_value};
 use crate::error::{Error, Result};
 use crate::expressions::Q;
 use crate::model::Model;
+use crate::query_log::{
+    batch_rows, bulk_update_sql, insert_statements, instance_rows, internal_reads,
+    primary_key_given,
+};
 use crate::queryset::update::field_index;
 use crate::queryset::{storage_error, QuerySet};
 use crate::results::Instance;
@@ -113,10 +118,23 @@ impl QuerySet {
     /// defaults filled in). The QuerySet's filters do not apply, as in Django.
     pub fn create(&self, values: impl IntoFieldValues) -> Result<Instance> {
         let model = self.db.model(&self.model)?;
-        let mut made = self
+        let started = Instant::now();
+        let made = self
             .db
             .insert_rows(&model, vec![values.into_field_values()])?;
-        Ok(made.remove(0))
+        self.log_inserts(
+            &model,
+            instance_rows(&model, &made),
+            None,
+            None,
+            "",
+            started,
+        );
+        made.into_iter().next().ok_or_else(|| {
+            Error::Engine(quiver_engine::EngineError::Internal(
+                "create() stored no row".into(),
+            ))
+        })
     }
 
     /// `bulk_create(objs)`: inserts every row in one atomic append; returns how many.
@@ -132,7 +150,31 @@ impl QuerySet {
         if rows.is_empty() {
             return Ok(0);
         }
-        Ok(self.db.insert_rows(&model, rows)?.len())
+        let started = Instant::now();
+        let pk_given = primary_key_given(&model, &rows);
+        let made = self.db.insert_rows(&model, rows)?;
+        let stored = instance_rows(&model, &made);
+        self.log_inserts(&model, stored, Some(&pk_given), None, "", started);
+        Ok(made.len())
+    }
+
+    /// Logs the INSERTs Django's `bulk_create` sends for `rows`.
+    fn log_inserts(
+        &self,
+        model: &Model,
+        rows: Vec<Vec<ScalarValue>>,
+        pk_given: Option<&[bool]>,
+        batch_size: Option<usize>,
+        suffix: &str,
+        started: Instant,
+    ) {
+        let log = self.db.query_log();
+        if log.is_enabled() {
+            let elapsed = started.elapsed();
+            for statement in insert_statements(model, rows, pk_given, batch_size, suffix) {
+                log.record_statement(|| statement, elapsed);
+            }
+        }
     }
 
     /// `bulk_create(objs, batch_size=, ignore_conflicts=, update_conflicts=, ...)`: inserts
@@ -153,8 +195,9 @@ impl QuerySet {
         if rows.is_empty() {
             return Ok(0);
         }
+        let pk_given = primary_key_given(&model, &rows);
         let (batch, _) = self.db.build_rows(&model, rows)?;
-        self.insert_with_options(&model, vec![batch], options)
+        self.insert_with_options(&model, vec![batch], options, Some(&pk_given))
     }
 
     /// `bulk_create` straight from Arrow batches (columns by attname, as
@@ -167,7 +210,7 @@ impl QuerySet {
         let model = self.db.model(&self.model)?;
         check_options(&model, options)?;
         let converted = self.db.conform_batches(&model, &batches)?;
-        self.insert_with_options(&model, converted, options)
+        self.insert_with_options(&model, converted, options, None)
     }
 
     fn insert_with_options(
@@ -175,20 +218,61 @@ impl QuerySet {
         model: &Arc<Model>,
         batches: Vec<RecordBatch>,
         options: &BulkCreateOptions,
+        pk_given: Option<&[bool]>,
     ) -> Result<usize> {
         let table = self.db.catalog().table(&model.table_name())?;
         let batch =
             concat_batches(&table.schema(), &batches).map_err(|e| Error::Engine(e.into()))?;
+        let started = Instant::now();
+        let written = internal_reads(|| self.write_with_options(model, &table, &batch, options));
+        // One INSERT per batch, as Django sends them, with its conflict clause.
+        let suffix = if options.ignore_conflicts {
+            " ON CONFLICT DO NOTHING".to_string()
+        } else if options.update_conflicts {
+            let columns = |names: &[String]| {
+                names
+                    .iter()
+                    .filter_map(|n| field_index(model, n).ok())
+                    .map(|p| format!("\"{}\"", model.fields()[p].column()))
+                    .collect::<Vec<_>>()
+            };
+            let updates: Vec<String> = columns(&options.update_fields)
+                .into_iter()
+                .map(|c| format!("{c} = EXCLUDED.{c}"))
+                .collect();
+            format!(
+                " ON CONFLICT({}) DO UPDATE SET {}",
+                columns(&options.unique_fields).join(", "),
+                updates.join(", ")
+            )
+        } else {
+            String::new()
+        };
+        if self.db.query_log().is_enabled() {
+            let rows = batch_rows(&batch);
+            self.log_inserts(model, rows, pk_given, options.batch_size, &suffix, started);
+        }
+        written
+    }
+
+    /// The writes of `bulk_create` with `options`, in one transaction.
+    fn write_with_options(
+        &self,
+        model: &Arc<Model>,
+        table: &Arc<Table>,
+        batch: &RecordBatch,
+        options: &BulkCreateOptions,
+    ) -> Result<usize> {
         self.db.write(|transaction| {
             if options.ignore_conflicts {
-                let batch = without_conflicts(&table, &batch)?;
-                insert_in_batches(transaction, &table, &batch, options.batch_size)?;
+                let batch = without_conflicts(table, batch)?;
+                insert_in_batches(transaction, table, &batch, options.batch_size)?;
                 return Ok(batch.num_rows());
             }
             if options.update_conflicts {
-                return upsert(transaction, model, &table, &batch, options);
+                return upsert(transaction, model, table, batch, options);
             }
-            insert_in_batches(transaction, &table, &batch, options.batch_size)?;
+            insert_in_batches(transaction, table, batch, options.batch_size)?;
             Ok(batch.num_rows())
         })
     }
@@ -243,7 +327,8 @@ impl QuerySet {
             first_of.entry(key.clone()).or_insert(i);
         }
         let table = self.db.catalog().table(&model.table_name())?;
-        self.db.write(|transaction| {
+        let started = Instant::now();
+        let updated = self.db.write(|transaction| {
             let locked: HashSet<RowKey> = transaction
                 .lock_rows(table.name(), &keys, quiver_storage::LockWait::Block)
                 .map_err(storage_error)?
@@ -273,7 +358,29 @@ impl QuerySet {
                 .map_err(|e| Error::Engine(e.into()))?;
             transaction.update(&table, &image).map_err(storage_error)?;
             Ok(image.num_rows())
-        })
+        });
+        // Django sends one UPDATE ... CASE WHEN per batch of objects.
+        let log = self.db.query_log();
+        if log.is_enabled() {
+            let elapsed = started.elapsed();
+            let rows: Vec<(ScalarValue, Vec<ScalarValue>)> = objs
+                .iter()
+                .map(|obj| {
+                    let values = positions
+                        .iter()
+                        .map(|&p| {
+                            obj.get_value(model.fields()[p].attname())
+                                .unwrap_or(ScalarValue::Null)
+                        })
+                        .collect();
+                    (obj.pk(), values)
+                })
+                .collect();
+            for part in rows.chunks(batch_size.unwrap_or(rows.len()).max(1)) {
+                log.record_statement(|| bulk_update_sql(&model, &positions, part), elapsed);
+            }
+        }
+        updated
     }
 
     /// `get_or_create(defaults=, **kwargs)`: the object matching the `lookup` values exactly,
@@ -372,7 +479,8 @@ fn check_options(model: &Model, options: &BulkCreateOptions) -> Result<()> {
     if options.update_conflicts {
         if options.update_fields.is_empty() {
             return Err(Error::ValueError(
-                "Fields that will be updated when a row insertion fails on conflicts must be                  provided."
+                "Fields that will be updated when a row insertion fails on conflicts must be \
+                 provided."
                     .into(),
             ));
         }
@@ -390,7 +498,7 @@ fn check_options(model: &Model, options: &BulkCreateOptions) -> Result<()> {
             .any(|n| model.fields()[field_index(model, n).unwrap_or_default()].is_primary_key())
         {
             return Err(Error::ValueError(
-                "bulk_create() can only be used with concrete fields in update_fields.".into(),
+                "bulk_create() cannot be used with primary keys in update_fields.".into(),
             ));
         }
     }
@@ -524,4 +632,43 @@ fn upsert(
     insert_in_batches(transaction, table, &fresh, options.batch_size)?;
     count += fresh.num_rows();
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use quiver_engine::ScalarValue;
+
+    use crate::model::{IntegerField, Model};
+    use crate::Database;
+
+    /// Keys from `django_runner.py orm-frontend/tests/django/bulk_create_keys.py --db sqlite`
+    /// (`bulk_create_keys.expected.jsonl`); the two INSERTs (objects with keys, then the
+    /// others) from `cli/examples/query_log.py`.
+    #[test]
+    fn bulk_create_gives_new_keys_after_the_given_ones() {
+        let db = Database::new();
+        db.register(Model::new("Item").field("n", IntegerField::new()))
+            .unwrap();
+        db.objects("Item").create([("n", 1i64.into())]).unwrap();
+        db.enable_query_log(true);
+        let row = |id: Option<i64>, n: i64| -> Vec<(String, ScalarValue)> {
+            let mut row = vec![("n".to_string(), ScalarValue::from(n))];
+            if let Some(id) = id {
+                row.push(("id".to_string(), ScalarValue::from(id)));
+            }
+            row
+        };
+        let rows = vec![row(Some(600), 2), row(None, 3), row(Some(601), 4)];
+        assert_eq!(db.objects("Item").bulk_create(rows).unwrap(), 3);
+        let statements: Vec<String> = db.queries().into_iter().map(|q| q.sql).collect();
+        let stored = db.objects("Item").order_by(["n"]).fetch().unwrap();
+        assert_eq!(stored.column::<i64>("id").unwrap(), [1, 600, 602, 601]);
+        assert_eq!(
+            statements,
+            [
+                "INSERT INTO \"item\" (\"id\", \"n\") VALUES (600, 2), (601, 4)",
+                "INSERT INTO \"item\" (\"id\", \"n\") VALUES (602, 3)"
+            ]
+        );
+    }
 }
