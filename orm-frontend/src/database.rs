@@ -199,12 +199,9 @@ impl Database {
         let table = self.state.catalog.table(&model.table_name())?;
         let converted = self.conform_batches(&model, &batches)?;
         self.write(|transaction| {
-            for batch in &converted {
-                transaction
-                    .insert(&table, batch)
-                    .map_err(crate::queryset::storage_error)?;
-            }
-            Ok(())
+            transaction
+                .insert_batches(&table, &converted)
+                .map_err(crate::queryset::storage_error)
         })?;
         Ok(converted.iter().map(RecordBatch::num_rows).sum())
     }

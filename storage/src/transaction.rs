@@ -332,11 +332,26 @@ impl Transaction {
     /// Inserts `batch` (in the table's schema). Checks NOT NULL, unique and check constraints
     /// against this transaction's view; on a violation nothing changes.
     pub fn insert(&self, table: &Arc<Table>, batch: &RecordBatch) -> Result<()> {
-        if batch.num_rows() == 0 {
-            return Ok(());
+        self.insert_batches(table, std::slice::from_ref(batch))
+    }
+
+    /// Inserts every row of `batches` as one statement: all of them or, on a violation, none.
+    ///
+    /// Loading a table batch by batch through [`insert`](Self::insert) would make each call
+    /// re-concatenate and re-check everything the transaction added before it (quadratic in
+    /// the number of batches); this concatenates once and checks once.
+    pub fn insert_batches(&self, table: &Arc<Table>, batches: &[RecordBatch]) -> Result<()> {
+        let mut conformed = Vec::with_capacity(batches.len());
+        for batch in batches.iter().filter(|batch| batch.num_rows() > 0) {
+            table.check_batch(batch)?;
+            conformed.push(table.conform(batch));
         }
-        table.check_batch(batch)?;
-        let batch = table.conform(batch);
+        let batch = match conformed.len() {
+            0 => return Ok(()),
+            1 => conformed.remove(0),
+            _ => concat_batches(&table.schema(), &conformed)?,
+        };
+        drop(conformed);
         let keys = match table.key_column() {
             Some(k) => column_keys(batch.column(k))?,
             None => vec![],

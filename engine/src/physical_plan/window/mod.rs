@@ -39,7 +39,9 @@ use rayon::prelude::*;
 
 use self::frame::{PartitionLayout, RangeKeys};
 use self::functions::{evaluate, WindowInput};
-use super::sort::{deferred, display_sort_exprs, drain_partitions, PhysicalSortExpr};
+use super::sort::{
+    deferred, display_sort_exprs, drain_partitions, stable_sort_indices, PhysicalSortExpr,
+};
 use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
 use crate::expr::{WindowFrame, WindowFrameBound, WindowFrameUnits, WindowFunctionKind};
@@ -458,11 +460,18 @@ impl SortedRows {
                 .chain(&order_options)
                 .copied()
                 .collect();
-            let encoded = encode(&all_keys, &all_options)?;
-            let mut positions: Vec<u32> = (0..rows as u32).collect();
-            // Stable (rayon's parallel merge sort): peers keep their input order.
-            positions.par_sort_by(|&a, &b| encoded.row(a as usize).cmp(&encoded.row(b as usize)));
-            Some(UInt32Array::from(positions))
+            if all_keys.len() == 1 {
+                // One key (a global `ORDER BY score`): Arrow's specialised one-column sort,
+                // made stable, beats comparing encoded rows.
+                Some(stable_sort_indices(&all_keys, &all_options, rows, None)?)
+            } else {
+                let encoded = encode(&all_keys, &all_options)?;
+                let mut positions: Vec<u32> = (0..rows as u32).collect();
+                // Stable (rayon's parallel merge sort): peers keep their input order.
+                positions
+                    .par_sort_by(|&a, &b| encoded.row(a as usize).cmp(&encoded.row(b as usize)));
+                Some(UInt32Array::from(positions))
+            }
         };
         let sorted = |array: &ArrayRef| -> Result<ArrayRef> {
             match &permutation {
