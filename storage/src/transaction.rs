@@ -1023,6 +1023,28 @@ mod tests {
     }
 
     #[test]
+    fn insert_batches_is_one_statement() {
+        let (catalog, table) = catalog();
+        let txn = catalog.begin();
+        let batches = [
+            rows(&table, &[(1, 1), (2, 2)]),
+            rows(&table, &[]),
+            rows(&table, &[(3, 3)]),
+        ];
+        txn.insert_batches(&table, &batches).unwrap();
+        assert_eq!(
+            contents(&txn.view(&table).unwrap()),
+            [(1, 1), (2, 2), (3, 3)]
+        );
+        // A duplicate across two batches refuses both: nothing of the statement stays.
+        let clashing = [rows(&table, &[(4, 4)]), rows(&table, &[(5, 5), (4, 6)])];
+        assert!(txn.insert_batches(&table, &clashing).is_err());
+        txn.insert_batches(&table, &[]).unwrap();
+        txn.commit().unwrap();
+        assert_eq!(contents(&table.snapshot()), [(1, 1), (2, 2), (3, 3)]);
+    }
+
+    #[test]
     fn foreign_keys_are_checked_at_commit() {
         let (catalog, parent) = catalog();
         let schema = Arc::new(Schema::new(vec![
