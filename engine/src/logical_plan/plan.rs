@@ -77,11 +77,13 @@ pub enum IndexKeys {
     },
     /// The first `limit` rows in the index's order (`ORDER BY key LIMIT k`).
     Ordered { descending: bool, limit: usize },
-    /// Rows of a composite index whose leading columns equal `prefix`, whose next column lies
-    /// between the bounds, read in that column's order keeping the first `limit` when `order`
-    /// is `Some((descending, limit))` (`filter(a=1, b__gt=5)`, `filter(a=1).order_by("-b")[:k]`).
+    /// Rows of an ordered index whose leading columns equal one of `prefixes` (several from an
+    /// `IN` list; one empty prefix for none), whose next column lies between the bounds, read
+    /// in that column's order keeping the first `limit` per prefix when `order` is
+    /// `Some((descending, limit))` (`filter(a=1, b__gt=5)`, `filter(a__in=[1, 2]).order_by("-b")[:k]`,
+    /// `filter(a__gte=5).order_by("a")[:k]`). A hash index serves whole keys only.
     Prefix {
-        prefix: Vec<ScalarValue>,
+        prefixes: Vec<Vec<ScalarValue>>,
         low: std::ops::Bound<ScalarValue>,
         high: std::ops::Bound<ScalarValue>,
         order: Option<(bool, usize)>,
@@ -114,13 +116,29 @@ impl std::fmt::Display for IndexLookup {
             IndexKeys::Points(values) => write!(f, " points={}", values.len()),
             IndexKeys::Range { low, high } => fmt_range(f, low, high),
             IndexKeys::Prefix {
-                prefix,
+                prefixes,
                 low,
                 high,
                 order,
             } => {
-                let values: Vec<String> = prefix.iter().map(ToString::to_string).collect();
-                write!(f, " prefix=[{}]", values.join(", "))?;
+                let show = |prefix: &Vec<ScalarValue>| {
+                    let values: Vec<String> = prefix.iter().map(ToString::to_string).collect();
+                    format!("[{}]", values.join(", "))
+                };
+                match prefixes.as_slice() {
+                    [prefix] if prefix.is_empty() => {}
+                    [prefix] => write!(f, " prefix={}", show(prefix))?,
+                    _ => {
+                        let shown: Vec<String> = prefixes.iter().take(8).map(show).collect();
+                        let more = prefixes.len().saturating_sub(8);
+                        let more = if more > 0 {
+                            format!(", … {more} more")
+                        } else {
+                            String::new()
+                        };
+                        write!(f, " prefixes=[{}{more}]", shown.join(", "))?;
+                    }
+                }
                 if !matches!(
                     (low, high),
                     (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)

@@ -4,8 +4,10 @@
 //! operator looks them up in the index of the scan's snapshot (the indexes of its chunks, built
 //! on first use and cached on those immutable chunks, so it is exact for it), gathers those rows
 //! in index order, and scans them with the scan's filters and projection, which still decide
-//! exactly which rows qualify. A composite index answers `IndexKeys::Prefix` lookups: an
-//! equality prefix, a range on the next column and, for a top-k, that column's order.
+//! exactly which rows qualify. An ordered index answers `IndexKeys::Prefix` lookups: one or
+//! several equality prefixes (an `IN` list on a composite index's leading column makes one
+//! per value), a range on the next column and, for a top-k, that column's order, reading each
+//! prefix's first `k` rows (the top-k operator above keeps the best `k` of them).
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -56,23 +58,31 @@ impl IndexScanExec {
             IndexKeys::Range { low, high } => index.range(bound_key(low)?, bound_key(high)?)?,
             IndexKeys::Ordered { descending, limit } => index.ordered(*descending, Some(*limit))?,
             IndexKeys::Prefix {
-                prefix,
+                prefixes,
                 low,
                 high,
                 order,
             } => {
-                let prefix = prefix.iter().map(key_of).collect::<Result<Vec<_>>>()?;
                 let (descending, limit) = match order {
                     Some((descending, limit)) => (*descending, Some(*limit)),
                     None => (false, None),
                 };
-                index.prefix(
-                    &prefix,
-                    bound_key(low)?,
-                    bound_key(high)?,
-                    descending,
-                    limit,
-                )?
+                let (low, high) = (bound_key(low)?, bound_key(high)?);
+                let mut addresses = Vec::new();
+                for prefix in prefixes {
+                    let prefix = prefix.iter().map(key_of).collect::<Result<Vec<_>>>()?;
+                    addresses.extend(if definition.columns.len() == 1 && prefix.is_empty() {
+                        index.range_in_order(low.clone(), high.clone(), descending, limit)?
+                    } else {
+                        index.prefix(&prefix, low.clone(), high.clone(), descending, limit)?
+                    });
+                }
+                // Several prefixes: each one's first rows, which the sort above merges; or
+                // every match, read in table order as a full scan would.
+                if order.is_none() && prefixes.len() > 1 {
+                    addresses.sort_unstable();
+                }
+                addresses
             }
         };
         let gathered = Arc::new(gather(&scan.snapshot, &addresses)?);
