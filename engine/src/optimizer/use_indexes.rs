@@ -931,4 +931,153 @@ mod tests {
         let plan = top(t0("name").eq(lit("a")).and(t0("id").gt(lit(2i64))), false);
         assert!(!plan.contains("order=desc"), "{plan}");
     }
+
+    /// `author` with only a partial index on `name` for `age >= 25`, its condition compiled
+    /// under another alias than the scans', as the ORM compiles it.
+    fn partial_author() -> Arc<Table> {
+        let table = author();
+        let condition: Arc<dyn std::any::Any + Send + Sync> =
+            Arc::new(qualified_col("author", "age").gt_eq(lit(25i32)));
+        table
+            .add_index(IndexDefinition {
+                name: "author_senior_name_idx".into(),
+                columns: vec![1],
+                descending: vec![false],
+                kind: IndexKind::Hash,
+                condition: Some(Arc::new(|batch: &arrow::array::RecordBatch| {
+                    let age = arrow::array::Int32Array::new_scalar(25);
+                    Ok(arrow::compute::kernels::cmp::gt_eq(batch.column(2), &age)?)
+                })),
+                condition_expr: Some(condition),
+            })
+            .unwrap();
+        table
+    }
+
+    fn partial_plan(filter: Expr) -> String {
+        optimize_with(
+            UseIndexes,
+            Arc::new(LogicalPlan::Scan(Scan {
+                filters: vec![filter],
+                ..Scan::new(partial_author(), "T0")
+            })),
+        )
+    }
+
+    #[test]
+    fn a_partial_index_serves_filters_that_imply_its_condition() {
+        let name = || t0("name").eq(lit("author7"));
+        let in_list = |values: Vec<i32>| {
+            Expr::InList(crate::expr::InList {
+                expr: Box::new(t0("age")),
+                list: values.into_iter().map(lit).collect(),
+                negated: false,
+            })
+        };
+        let implied = [
+            name().and(t0("age").gt_eq(lit(25i32))),
+            name().and(t0("age").gt_eq(lit(30i32))),
+            name().and(t0("age").gt(lit(25i32))),
+            name().and(t0("age").eq(lit(27i32))),
+            name().and(in_list(vec![25, 40])),
+            // Between two bounds, written either way round.
+            name().and(lit(26i32).lt_eq(t0("age"))).and(t0("age").lt(lit(30i32))),
+        ];
+        for filter in implied {
+            let plan = partial_plan(filter.clone());
+            assert!(
+                plan.ends_with("index=author_senior_name_idx points=1"),
+                "{filter}: {plan}"
+            );
+        }
+        let not_implied = [
+            name(),
+            name().and(t0("age").gt(lit(24i32))),
+            name().and(t0("age").lt_eq(lit(40i32))),
+            name().and(in_list(vec![24, 40])),
+            name().and(t0("age").eq(lit(25i32)).or(t0("id").eq(lit(3i64)))),
+        ];
+        for filter in not_implied {
+            let plan = partial_plan(filter.clone());
+            assert!(!plan.contains("author_senior_name_idx"), "{filter}: {plan}");
+        }
+    }
+
+    #[test]
+    fn in_lists_fix_composite_prefixes() {
+        let names = Expr::InList(crate::expr::InList {
+            expr: Box::new(t0("name")),
+            list: vec![lit("a"), lit("b"), lit("a"), lit(ScalarValue::Null)],
+            negated: false,
+        });
+        let plan = optimize_with(UseIndexes, composite_scan(Some(names.clone())));
+        assert!(
+            plan.ends_with("index=author_name_age_idx prefixes=[[a], [b]]"),
+            "{plan}"
+        );
+        let both = names.clone().and(t0("age").eq(lit(21i32)));
+        let plan = optimize_with(UseIndexes, composite_scan(Some(both)));
+        assert!(
+            plan.ends_with("index=author_name_age_idx prefixes=[[a, 21], [b, 21]]"),
+            "{plan}"
+        );
+        let ranged = names.clone().and(t0("age").lt(lit(30i32)));
+        let plan = optimize_with(UseIndexes, composite_scan(Some(ranged)));
+        assert!(
+            plan.ends_with("index=author_name_age_idx prefixes=[[a], [b]] range=(*..30)"),
+            "{plan}"
+        );
+        let plan = LogicalPlanBuilder::from(composite_scan(Some(names)))
+            .sort(vec![SortExpr::new(t0("age"), false, true)])
+            .unwrap()
+            .build();
+        let LogicalPlan::Sort(sort) = plan.as_ref() else {
+            unreachable!()
+        };
+        let plan = optimize_with(
+            UseIndexes,
+            Arc::new(LogicalPlan::Sort(Sort {
+                fetch: Some(2),
+                ..sort.clone()
+            })),
+        );
+        assert!(
+            plan.contains("index=author_name_age_idx prefixes=[[a], [b]] order=desc limit=2"),
+            "{plan}"
+        );
+    }
+
+    #[test]
+    fn implication_compares_values_in_sql_order() {
+        assert_eq!(
+            compare(&ScalarValue::Float64(Some(-2.0)), &ScalarValue::Float64(Some(1.0))),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            compare(&ScalarValue::Int32(Some(7)), &ScalarValue::Int64(Some(7))),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            compare(&ScalarValue::from("b"), &ScalarValue::Int64(Some(7))),
+            None
+        );
+        assert!(interval_within(
+            &Bound::Excluded(ScalarValue::Int64(Some(5))),
+            &Bound::Unbounded,
+            Operator::Gt,
+            &ScalarValue::Int64(Some(5))
+        ));
+        assert!(!interval_within(
+            &Bound::Included(ScalarValue::Int64(Some(5))),
+            &Bound::Unbounded,
+            Operator::Gt,
+            &ScalarValue::Int64(Some(5))
+        ));
+        assert!(interval_within(
+            &Bound::Included(ScalarValue::Int64(Some(5))),
+            &Bound::Included(ScalarValue::Int64(Some(5))),
+            Operator::Eq,
+            &ScalarValue::Int64(Some(5))
+        ));
+    }
 }
