@@ -981,7 +981,9 @@ mod tests {
             name().and(t0("age").eq(lit(27i32))),
             name().and(in_list(vec![25, 40])),
             // Between two bounds, written either way round.
-            name().and(lit(26i32).lt_eq(t0("age"))).and(t0("age").lt(lit(30i32))),
+            name()
+                .and(lit(26i32).lt_eq(t0("age")))
+                .and(t0("age").lt(lit(30i32))),
         ];
         for filter in implied {
             let plan = partial_plan(filter.clone());
@@ -1050,7 +1052,10 @@ mod tests {
     #[test]
     fn implication_compares_values_in_sql_order() {
         assert_eq!(
-            compare(&ScalarValue::Float64(Some(-2.0)), &ScalarValue::Float64(Some(1.0))),
+            compare(
+                &ScalarValue::Float64(Some(-2.0)),
+                &ScalarValue::Float64(Some(1.0))
+            ),
             Some(Ordering::Less)
         );
         assert_eq!(
