@@ -529,10 +529,7 @@ fn column_test(scan: &Scan, condition: &Expr) -> Option<(usize, ColumnTest)> {
     }
     if let Expr::InList(list) = condition {
         let column = scan_column(scan, &list.expr)?;
-        return match points_on(scan, column, condition) {
-            Some(values) => Some((column, ColumnTest::In(values))),
-            None => None,
-        };
+        return points_on(scan, column, condition).map(|values| (column, ColumnTest::In(values)));
     }
     let Expr::BinaryExpr(b) = condition else {
         // A boolean column, or its negation.
