@@ -359,6 +359,35 @@ fn points_ranges_and_top_k_on_indexed_orders() {
                     .slice(0..3)
             },
         ),
+        // More sort keys after the indexed one: the index also returns the last row's ties.
+        (
+            "priority_ties_top",
+            Uses("index=ticket_priority_recent order=asc limit=5 with ties"),
+            |t| t.order_by(["priority", "id"]).slice(0..5),
+        ),
+        (
+            "priority_ties_top_desc",
+            Uses("index=ticket_priority_recent order=desc limit=5 with ties"),
+            |t| t.order_by(["-priority", "-id"]).slice(0..5),
+        ),
+        (
+            "customer_recent_ties",
+            Uses("index=ticket_customer_recent prefix=[4] order=desc limit=3 with ties"),
+            |t| {
+                t.filter(q!(customer = 4))
+                    .order_by(["-created", "id"])
+                    .slice(0..3)
+            },
+        ),
+        (
+            "code_range_ties",
+            Uses("index=ticket_code_idx range=[500..*) order=asc limit=4 with ties"),
+            |t| {
+                t.filter(q!(code__gte = 500))
+                    .order_by(["code", "-id"])
+                    .slice(0..4)
+            },
+        ),
         // Float keys do not sort negative values numerically: equality only.
         (
             "score_point",
@@ -516,9 +545,11 @@ fn atom() -> impl Strategy<Value = Q> {
     ]
 }
 
-/// A conjunction of lookups, sometimes with one OR or NOT, and an optional top-k on a unique
-/// column.
-fn random_query() -> impl Strategy<Value = (Q, Option<(&'static str, isize)>)> {
+/// A conjunction of lookups, sometimes with one OR or NOT, and an optional top-k in a total
+/// order (a unique column, or one with ties and a unique one after it).
+type Order = Option<(Vec<&'static str>, isize)>;
+
+fn random_query() -> impl Strategy<Value = (Q, Order)> {
     let filter = prop_oneof![
         4 => prop::collection::vec(atom(), 1..4)
             .prop_map(|atoms| atoms.into_iter().fold(Q::all(), |q, a| q & a)),
@@ -526,7 +557,17 @@ fn random_query() -> impl Strategy<Value = (Q, Option<(&'static str, isize)>)> {
         1 => (atom(), atom()).prop_map(|(a, b)| a & !b),
     ];
     let order = prop::option::of((
-        prop::sample::select(vec!["created", "-created", "code", "-code", "id", "-id"]),
+        prop::sample::select(vec![
+            vec!["created"],
+            vec!["-created"],
+            vec!["code"],
+            vec!["-code"],
+            vec!["-id"],
+            vec!["priority", "id"],
+            vec!["-priority", "-id"],
+            vec!["paid", "-created"],
+            vec!["customer", "code"],
+        ]),
         1isize..12,
     ));
     (filter, order)
@@ -547,8 +588,8 @@ proptest! {
                 SessionConfig::new().disable_rule("use_indexes")
             };
             let qs = DB.objects("Ticket").filter(filter.clone());
-            let qs = match order {
-                Some((key, k)) => qs.order_by([key]).slice(0..k),
+            let qs = match &order {
+                Some((keys, k)) => qs.order_by(keys.clone()).slice(0..*k),
                 None => qs.order_by(["id"]),
             };
             // The configuration is per database: run both under one lock.

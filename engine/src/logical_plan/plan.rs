@@ -63,6 +63,10 @@ pub struct IndexLookup {
     pub index: String,
     /// What to look up.
     pub keys: IndexKeys,
+    /// For a limited ordered read: also every row tied with the last row read on the index
+    /// column, so that a sort with more keys after it (`order_by("-created", "id")[:k]`)
+    /// still finds its first `k` rows among them.
+    pub with_ties: bool,
 }
 
 /// The rows an index lookup returns.
@@ -159,7 +163,11 @@ impl std::fmt::Display for IndexLookup {
                 " order={} limit={limit}",
                 if *descending { "desc" } else { "asc" }
             ),
+        }?;
+        if self.with_ties {
+            write!(f, " with ties")?;
         }
+        Ok(())
     }
 }
 

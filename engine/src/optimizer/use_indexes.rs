@@ -16,7 +16,9 @@
 //! Served: `=` and `IN` on a hash or ordered index; `<`, `<=`, `>`, `>=` (and `BETWEEN`, which
 //! arrives as two of them) on an ordered index; `ORDER BY key [DESC] LIMIT k` with PostgreSQL's
 //! default NULL placement on an ordered index, when every filter of the scan is a range on the
-//! key (or implied by the index, below). `get()`/`exists()` by key are point lookups. Float
+//! key (or implied by the index, below); later sort keys (`order_by("-created", "id")[:k]`)
+//! make the index also return every row tied with the last one it read on the indexed column
+//! (`with ties` in EXPLAIN). `get()`/`exists()` by key are point lookups. Float
 //! columns get points only: their index keys do not sort negative values numerically.
 //!
 //! A composite index `(a, b, ...)` serves equalities or `IN` lists on a prefix of its columns,
@@ -244,6 +246,7 @@ fn filter_lookup(scan: &Scan) -> Result<Option<IndexLookup>> {
                         IndexLookup {
                             index: definition.name.clone(),
                             keys: IndexKeys::Points(points),
+                            with_ties: false,
                         },
                     );
                     break 'points;
@@ -263,6 +266,7 @@ fn filter_lookup(scan: &Scan) -> Result<Option<IndexLookup>> {
                 IndexLookup {
                     index: definition.name.clone(),
                     keys: IndexKeys::Range { low, high },
+                    with_ties: false,
                 },
             );
             break;
@@ -300,6 +304,7 @@ fn filter_lookup(scan: &Scan) -> Result<Option<IndexLookup>> {
                     high,
                     order: None,
                 },
+                with_ties: false,
             },
         );
     }
@@ -649,13 +654,15 @@ fn interval_within(
     }
 }
 
-/// `Sort(fetch = k)` on one column of a scan, through an ordered index in that column's order:
+/// `Sort(fetch = k)` on a column of a scan (then any other keys), through an ordered index in
+/// that column's order:
 /// the index's rows after a prefix of fixed columns, within the bounds the filters put on the
 /// sort column, when every filter is such a prefix equality, such a bound or a conjunct of the
 /// index's condition (so the index's first `k` rows per prefix hold the query's first `k`).
-/// The sort stays and orders them.
+/// The sort stays and orders them; with more sort keys the index also returns every row tied
+/// with the last one it read, among which the later keys choose.
 fn ordered_top_k(sort: &Sort) -> Result<Option<Arc<LogicalPlan>>> {
-    let (Some(fetch), [key]) = (sort.fetch, sort.exprs.as_slice()) else {
+    let (Some(fetch), [key, rest @ ..]) = (sort.fetch, sort.exprs.as_slice()) else {
         return Ok(None);
     };
     // PostgreSQL's default NULL placement is what the index order gives.
@@ -674,9 +681,11 @@ fn ordered_top_k(sort: &Sort) -> Result<Option<Arc<LogicalPlan>>> {
     if !ordered_keys(&column_type(scan, column)) {
         return Ok(None);
     }
-    let Some(lookup) = top_k_lookup(scan, column, !key.asc, fetch)? else {
+    let Some(mut lookup) = top_k_lookup(scan, column, !key.asc, fetch)? else {
         return Ok(None);
     };
+    // More sort keys break the index column's ties: read all rows tied with the last one.
+    lookup.with_ties = !rest.is_empty();
     if scan.index.as_ref() == Some(&lookup) {
         return Ok(None);
     }
@@ -745,6 +754,7 @@ fn top_k_lookup(
         return Ok(Some(IndexLookup {
             index: definition.name.clone(),
             keys,
+            with_ties: false,
         }));
     }
     Ok(None)

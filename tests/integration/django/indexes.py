@@ -118,3 +118,8 @@ case("exists_by_pk", lambda: [tickets.filter(id=400).exists(), tickets.filter(id
 case("score_top", lambda: ids(tickets.order_by("score", "id")[:5]))
 case("score_range", lambda: ids(tickets.filter(score__lt=-20).order_by("id")))
 case("score_point", lambda: ids(tickets.filter(score=-12.5).order_by("id")))
+# A top-k whose first key has ties, broken by later keys.
+case("priority_ties_top", lambda: ids(tickets.order_by("priority", "id")[:5]))
+case("priority_ties_top_desc", lambda: ids(tickets.order_by("-priority", "-id")[:5]))
+case("customer_recent_ties", lambda: ids(tickets.filter(customer=4).order_by("-created", "id")[:3]))
+case("code_range_ties", lambda: ids(tickets.filter(code__gte=500).order_by("code", "-id")[:4]))
