@@ -243,6 +243,83 @@ fn partial_indexes_are_read_only_when_the_filter_implies_their_condition() {
 }
 
 #[test]
+fn partial_indexes_stay_exact_as_writes_move_rows_in_and_out_of_their_condition() {
+    let db = tickets();
+    let queries: [fn(QuerySet) -> QuerySet; 4] = [
+        |t| t.filter(q!(amount__gte = 600)).order_by(["id"]),
+        |t| {
+            t.filter(q!(amount__in = vec![520i64, 610, 700]))
+                .order_by(["id"])
+        },
+        |t| {
+            t.filter(q!(status = "open"))
+                .order_by(["-created"])
+                .slice(0..6)
+        },
+        |t| {
+            t.filter(q!(paid = false, created__lt = 200))
+                .order_by(["id"])
+        },
+    ];
+    let agree = |when: &str| {
+        for (i, make) in queries.iter().enumerate() {
+            let with = ids(&make(db.objects("Ticket")));
+            db.set_config(SessionConfig::new().disable_rule("use_indexes"));
+            let without = ids(&make(db.objects("Ticket")));
+            db.set_config(SessionConfig::new());
+            assert_eq!(with, without, "{when}: query {i}");
+        }
+    };
+    agree("loaded");
+    let tickets = db.objects("Ticket");
+    let explained = queries[1](tickets.clone())
+        .explain()
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        explained.contains("index=ticket_big_amount points=3"),
+        "{explained}"
+    );
+    // Into the condition and out of it, by update, delete and a rolled-back transaction.
+    let moved = tickets
+        .filter(q!(amount__lt = 0))
+        .update([("amount", F("amount") + 1000)])
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert!(moved > 0);
+    tickets
+        .filter(q!(amount__gte = 900))
+        .update([
+            ("amount", Value(520i64)),
+            ("status", Value("open")),
+            ("paid", Value(false)),
+        ])
+        .unwrap_or_else(|error| panic!("{error}"));
+    tickets
+        .filter(q!(status = "open", created__gt = 900))
+        .update([("status", "void")])
+        .unwrap_or_else(|error| panic!("{error}"));
+    tickets
+        .filter(q!(code__lt = 100))
+        .delete()
+        .unwrap_or_else(|error| panic!("{error}"));
+    agree("after writes");
+    let before = ids(&queries[1](tickets.clone()));
+    let rolled_back = db.atomic(|_| {
+        tickets
+            .filter(q!(amount = 520))
+            .update([("amount", Value(10i64)), ("paid", Value(true))])?;
+        assert!(ids(&queries[1](db.objects("Ticket")))
+            .iter()
+            .all(|id| !before.contains(id)));
+        agree("inside the transaction");
+        Err::<(), _>(Error::ValueError("roll back".into()))
+    });
+    assert!(rolled_back.is_err());
+    assert_eq!(ids(&queries[1](tickets.clone())), before);
+    assert!(!before.is_empty());
+    agree("after the rollback");
+}
+
+#[test]
 fn in_lists_on_a_composite_prefix_make_one_lookup_per_value() {
     let db = tickets();
     use Plan::Uses;

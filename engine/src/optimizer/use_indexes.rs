@@ -149,10 +149,14 @@ fn candidates(scan: &Scan, conjuncts: &[Expr]) -> Result<Vec<Candidate>> {
             continue;
         };
         // In the form the scan's filters reached after simplification, so equal conjuncts
-        // compare equal.
-        let condition = simplify(on_scan(scan, expr.clone())?, &scan.table_schema())?
-            .data
-            .split_conjunction();
+        // compare equal. A condition that does not simplify leaves the index unread rather
+        // than failing the query.
+        let Ok(condition) = on_scan(scan, expr.clone())
+            .and_then(|expr| simplify(expr, &scan.table_schema()))
+            .map(|simplified| simplified.data.split_conjunction())
+        else {
+            continue;
+        };
         if condition.iter().all(|c| implied(scan, c, conjuncts)) {
             out.push(Candidate {
                 definition,
