@@ -9,11 +9,14 @@
 //! - `relations`: reverse and many-to-many relations, related managers, eager loading and
 //!   deletes, against real Django (`django/relations.py`).
 //! - `windows`: window functions against real Django (`django/windows.py`).
+//! - `indexes`: the `use_indexes` rule's choices (EXPLAIN) for every lookup kind, with the
+//!   rows checked against real Django (`django/indexes.py`) and against the rule switched off.
 //! - `regressions`: the smallest QuerySets showing bugs the property tests found, ignored
 //!   until fixed.
 
 mod datafusion_oracle;
 mod differential;
+mod indexes;
 mod regressions;
 mod relations;
 mod semantics;
