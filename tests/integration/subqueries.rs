@@ -581,6 +581,107 @@ fn decorrelation_shows_in_explain_and_can_be_switched_off() {
     assert!(optimized.contains("EXISTS (<subquery>)"), "{without}");
 }
 
+/// `Customer.objects.filter(pk=OuterRef("customer")).values("region")`: a lookup by the
+/// primary key, no aggregate, no slice.
+fn region_of_customer(db: &Database) -> QuerySet {
+    db.objects("Customer")
+        .filter(Q::new("pk", OuterRef("customer")))
+        .values(["region"])
+}
+
+fn optimized_plan(qs: &QuerySet) -> String {
+    let explain = qs.explain().expect("explain");
+    explain
+        .split("== Optimized logical plan ==")
+        .nth(1)
+        .and_then(|rest| rest.split("== ").next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn lookups_without_aggregate_or_slice_are_single_joins() {
+    check("lookup_by_pk", |db| {
+        rows(
+            &db.objects("Order")
+                .order_by(["id"])
+                .annotate([("region", Subquery(region_of_customer(db)))])
+                .values(["id", "region"]),
+        )
+    });
+    check("lookup_in_filter", |db| {
+        let qs = db
+            .objects("Order")
+            .annotate([("region", Subquery(region_of_customer(db)))])
+            .filter(q!(region = "EU"))
+            .order_by(["id"]);
+        flat(&qs, "id")
+    });
+    // Orders per customer are not unique: Ann's three would be an error, the others one or
+    // no row each.
+    check("lookup_by_non_unique_key", |db| {
+        rows(
+            &customers(db)
+                .exclude(q!(name = "Ann"))
+                .annotate([("amount", Subquery(orders_of(db).values(["amount"])))])
+                .values(["name", "amount"]),
+        )
+    });
+    check("lookup_visit_region", |db| {
+        let visit = db
+            .objects("Visit")
+            .filter(Q::new("customer", OuterRef("pk")))
+            .values(["region"]);
+        rows(
+            &customers(db)
+                .annotate([("visit", Subquery(visit))])
+                .values(["name", "visit"]),
+        )
+    });
+    // The plans: a plain LEFT join on the primary key, a counted one on the foreign key.
+    let db = shop(true);
+    let by_pk = db
+        .objects("Order")
+        .annotate([("region", Subquery(region_of_customer(&db)))]);
+    let plan = optimized_plan(&by_pk);
+    assert!(plan.contains("Join: Left"), "{plan}");
+    assert!(
+        !plan.contains("<subquery>") && !plan.contains("__rows"),
+        "{plan}"
+    );
+    let by_foreign_key =
+        customers(&db).annotate([("amount", Subquery(orders_of(&db).values(["amount"])))]);
+    let plan = optimized_plan(&by_foreign_key);
+    assert!(plan.contains("Join: Left"), "{plan}");
+    assert!(plan.contains("count(*) AS __rows"), "{plan}");
+}
+
+#[test]
+fn a_lookup_that_meets_several_rows_is_postgresqls_error() {
+    // Ann has three orders. PostgreSQL raises "more than one row returned by a subquery used
+    // as an expression" (a CardinalityViolation, which Django re-raises as a DatabaseError
+    // subclass); SQLite, the oracle's backend, silently takes one of the rows, so this case
+    // follows PostgreSQL, as SEMANTICS.md says, and is not in the Django output.
+    for decorrelate in [true, false] {
+        let db = shop(decorrelate);
+        let qs = customers(&db)
+            .annotate([("amount", Subquery(orders_of(&db).values(["amount"])))])
+            .values(["name", "amount"]);
+        let error = qs.fetch().expect_err("Ann has three orders");
+        assert_eq!(
+            error.django_name(),
+            "DatabaseError",
+            "decorrelate={decorrelate}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("more than one row returned by a subquery used as an expression"),
+            "decorrelate={decorrelate}: {error}"
+        );
+    }
+}
+
 #[test]
 fn sql_shows_django_style_subqueries() {
     let db = shop(true);
