@@ -50,12 +50,11 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use arrow::datatypes::{DataType, TimeUnit};
 use quiver_storage::ScalarValue;
 
 use super::OptimizerRule;
 use crate::error::Result;
-use arrow::datatypes::{DataType, TimeUnit};
-
 use crate::expr::{
     lit, AggregateExpr, AggregateFunction, BinaryExpr, Column, Expr, Operator, SortExpr, Subquery,
     Transformed,
