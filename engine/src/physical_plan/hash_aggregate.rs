@@ -266,7 +266,7 @@ impl HashAggregateExec {
         let groups = state.groups.len();
         let fields = self.schema.fields();
         let mut columns = Vec::with_capacity(fields.len());
-        for (key, field) in state.groups.emit()?.into_iter().zip(fields.iter()) {
+        for (key, field) in state.groups.emit_encoded()?.into_iter().zip(fields.iter()) {
             columns.push(emit_as(key, field.data_type())?);
         }
         let aggregate_fields = &fields[self.group_exprs.len()..];
@@ -299,7 +299,7 @@ impl HashAggregateExec {
             if self.group_exprs.is_empty() {
                 mapping.push(0);
             } else {
-                target.groups.intern(&other.groups.emit()?, &mut mapping)?;
+                target.groups.intern(&other.groups.emit_encoded()?, &mut mapping)?;
             }
             let total_groups = target.groups.len();
             for (accumulator, other_accumulator) in
@@ -402,7 +402,7 @@ fn split_by_hash(
     partial: &PartialAggregate,
     buckets: usize,
 ) -> Result<(Vec<ArrayRef>, Vec<Vec<u32>>)> {
-    let keys = partial.groups.emit()?;
+    let keys = partial.groups.emit_encoded()?;
     let mut hashes = Vec::new();
     create_hashes(&keys, &mut hashes)?;
     let mut positions = vec![Vec::with_capacity(hashes.len() / buckets + 1); buckets];

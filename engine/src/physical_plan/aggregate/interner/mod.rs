@@ -503,8 +503,9 @@ impl ColumnInterner {
 
 /// `array` as the type `target`: unchanged when it already is, wrapped as a dictionary when
 /// `target` is a dictionary over `array`'s type (every value distinct, so the keys are
-/// `0..len`), cast otherwise. Group keys come out of an interner decoded; the plan's schema
-/// may want them dictionary-encoded again.
+/// `0..len`), cast otherwise. Group keys come out of an interner decoded, or as dictionaries
+/// over the distinct values ([`GroupValues::emit_encoded`](super::group_values::GroupValues));
+/// the plan's schema may want either form.
 pub fn emit_as(array: ArrayRef, target: &DataType) -> Result<ArrayRef> {
     if array.data_type() == target {
         return Ok(array);
