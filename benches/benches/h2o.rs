@@ -91,7 +91,10 @@ async fn run_datafusion(ctx: &SessionContext, sql: &str) -> Result<usize> {
 }
 
 fn h2o_groupby(c: &mut Criterion) {
-    if !GROUPBY_QUESTIONS.iter().any(|(question, _)| selected(question)) {
+    if !GROUPBY_QUESTIONS
+        .iter()
+        .any(|(question, _)| selected(question))
+    {
         return;
     }
     let rows = rows_from_env();
@@ -134,7 +137,10 @@ fn h2o_groupby(c: &mut Criterion) {
 }
 
 fn h2o_join(c: &mut Criterion) {
-    if !JOIN_QUESTIONS.iter().any(|(question, _)| selected(question)) {
+    if !JOIN_QUESTIONS
+        .iter()
+        .any(|(question, _)| selected(question))
+    {
         return;
     }
     let rows = rows_from_env();

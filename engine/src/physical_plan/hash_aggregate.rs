@@ -362,7 +362,9 @@ impl HashAggregateExec {
             if self.group_exprs.is_empty() {
                 mapping.push(0);
             } else {
-                target.groups.intern(&other.groups.emit_encoded()?, &mut mapping)?;
+                target
+                    .groups
+                    .intern(&other.groups.emit_encoded()?, &mut mapping)?;
             }
             let total_groups = target.groups.len();
             for (accumulator, other_accumulator) in
@@ -1161,14 +1163,29 @@ pub(crate) mod tests {
                 spec(AggregateFunction::Count, vec![], DataType::Int64),
             ]
         };
-        let serial = aggregate(chunks(&batch, 8192), 1, &["a", "b", "c"], aggregates(), 8192)
-            .unwrap();
+        let serial = aggregate(
+            chunks(&batch, 8192),
+            1,
+            &["a", "b", "c"],
+            aggregates(),
+            8192,
+        )
+        .unwrap();
         assert_eq!(serial.len(), half as usize);
         for row in &serial {
             let a: i64 = row[0].parse().unwrap();
-            let b = if a % 13 == 0 { String::new() } else { format!("s{}", a % 50) };
+            let b = if a % 13 == 0 {
+                String::new()
+            } else {
+                format!("s{}", a % 50)
+            };
             let c = if a % 2 == 0 { "even" } else { "odd" };
-            let expected = [b, c.to_string(), (2 * a + half).to_string(), "2".to_string()];
+            let expected = [
+                b,
+                c.to_string(),
+                (2 * a + half).to_string(),
+                "2".to_string(),
+            ];
             assert_eq!(row[1..], expected, "group {a}");
         }
         for partitions in [2, 3] {

@@ -509,20 +509,25 @@ fn dictionary_of(indices: UInt32Array, values: ArrayRef) -> Result<ArrayRef> {
     if i32::try_from(values.len()).is_err() {
         return Ok(take(values.as_ref(), &indices, None)?);
     }
-    let nulls = values.logical_nulls().filter(|n| n.null_count() > 0).map(|value_nulls| {
-        NullBuffer::from_iter(
-            indices
-                .values()
-                .iter()
-                .map(|&index| value_nulls.is_valid(index as usize)),
-        )
-    });
+    let nulls = values
+        .logical_nulls()
+        .filter(|n| n.null_count() > 0)
+        .map(|value_nulls| {
+            NullBuffer::from_iter(
+                indices
+                    .values()
+                    .iter()
+                    .map(|&index| value_nulls.is_valid(index as usize)),
+            )
+        });
     // Every index is below `values.len()`, which fits `i32`.
     let keys = Int32Array::new(
         indices.values().iter().map(|&index| index as i32).collect(),
         nulls,
     );
-    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values)?))
+    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
+        keys, values,
+    )?))
 }
 
 #[cfg(test)]
