@@ -9,6 +9,8 @@
 //! planning, execution and materialising the whole result.
 //!
 //! Rows: 1e6 by default; `QUIVER_H2O_ROWS=1e7` (or `10000000`) for the headline size.
+//! `QUIVER_H2O_QUESTIONS=j1,q10` runs only those questions, and skips generating and loading
+//! the tables of a suite none of them belongs to (at 1e7 that load is most of a short run).
 //! Run with `cargo bench -p quiver-benches --bench h2o [-- --quick]`.
 
 use std::sync::Arc;
@@ -47,6 +49,14 @@ fn quiver_query(db: &Database, question: &str) -> PreparedQuery {
     })
 }
 
+/// Whether `question` is selected by `QUIVER_H2O_QUESTIONS` (every question when unset).
+fn selected(question: &str) -> bool {
+    match std::env::var("QUIVER_H2O_QUESTIONS") {
+        Ok(list) => list.split(',').any(|q| q.trim() == question),
+        Err(_) => true,
+    }
+}
+
 fn rows_from_env() -> usize {
     match std::env::var("QUIVER_H2O_ROWS") {
         Ok(text) => quiver_benches::parse_row_count(&text).unwrap_or_else(|| {
@@ -81,6 +91,12 @@ async fn run_datafusion(ctx: &SessionContext, sql: &str) -> Result<usize> {
 }
 
 fn h2o_groupby(c: &mut Criterion) {
+    if !GROUPBY_QUESTIONS
+        .iter()
+        .any(|(question, _)| selected(question))
+    {
+        return;
+    }
     let rows = rows_from_env();
     let started = Instant::now();
     let (schema, batches) = quiver_benches::groupby_batches(rows, GROUPS, 0, SEED);
@@ -97,6 +113,9 @@ fn h2o_groupby(c: &mut Criterion) {
     let db = groupby_database(&batches, QuiverConfig::default()).expect("Quiver loads x");
 
     for (question, sql) in GROUPBY_QUESTIONS {
+        if !selected(question) {
+            continue;
+        }
         let run = || runtime.block_on(run_datafusion(&ctx, sql));
         let datafusion_rows = run().unwrap_or_else(|error| panic!("{question}: {error}"));
         let mut quiver = quiver_query(&db, question);
@@ -118,6 +137,12 @@ fn h2o_groupby(c: &mut Criterion) {
 }
 
 fn h2o_join(c: &mut Criterion) {
+    if !JOIN_QUESTIONS
+        .iter()
+        .any(|(question, _)| selected(question))
+    {
+        return;
+    }
     let rows = rows_from_env();
     let started = Instant::now();
     let tables = quiver_benches::join_tables(rows, SEED);
@@ -148,6 +173,9 @@ fn h2o_join(c: &mut Criterion) {
     let db = join_database(&tables, QuiverConfig::default()).expect("Quiver loads the join tables");
 
     for (question, sql) in JOIN_QUESTIONS {
+        if !selected(question) {
+            continue;
+        }
         let run = || runtime.block_on(run_datafusion(&ctx, sql));
         let datafusion_rows = run().unwrap_or_else(|error| panic!("{question}: {error}"));
         let db = db.clone();

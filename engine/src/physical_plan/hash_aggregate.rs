@@ -13,6 +13,11 @@
 //! bucket from all partials; buckets hold disjoint keys, so their results are simply emitted
 //! one after the other.
 //!
+//! When the keys are nearly unique (a thread's first [`ROUTING_PROBE_ROWS`] rows make almost as
+//! many groups), local tables would hold every row only for the merge to intern them all again.
+//! Such a thread then routes its remaining rows by key hash into the same buckets, and the
+//! bucket's merge thread aggregates them directly: every group is interned once.
+//!
 //! The output is one partition: the group columns (in the types of the plan's schema, so a
 //! dictionary key comes back dictionary-encoded), then one column per aggregate, in batches of
 //! `batch_size` rows. Without GROUP BY there is exactly one row, even over empty input.
@@ -23,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, RecordBatchOptions};
 use arrow::buffer::NullBuffer;
-use arrow::compute::{cast, nullif, prep_null_mask_filter, take};
+use arrow::compute::{cast, nullif, prep_null_mask_filter, take, take_record_batch};
 use arrow::datatypes::{DataType, SchemaRef};
 
 use super::aggregate::accumulators::{create_accumulator, GroupsAccumulator};
@@ -40,6 +45,16 @@ use crate::physical_expr::PhysicalExprRef;
 /// Below this many groups (summed over the partial states) one thread merges everything;
 /// above it the merge is split by key hash across threads.
 const PARALLEL_MERGE_MIN_GROUPS: usize = 1 << 17;
+
+/// Rows a thread aggregates before it judges whether partial aggregation pays off.
+const ROUTING_PROBE_ROWS: usize = 100_000;
+
+/// A thread whose groups reach this share of its rows after [`ROUTING_PROBE_ROWS`] stops
+/// aggregating locally: nearly every row is a new group, so a thread-local table would only
+/// be built to be interned again by the merge (DataFusion skips partial aggregation on the
+/// same kind of probe). It routes its remaining rows by key hash to the merge's buckets
+/// instead, so each group is interned once, by the one thread that owns its bucket.
+const ROUTING_MIN_GROUP_RATIO: f64 = 0.8;
 
 /// Hash aggregation: thread-local hash tables per input partition, merged at the end.
 #[derive(Debug)]
@@ -168,6 +183,13 @@ struct PartialAggregate {
     accumulators: Vec<Box<dyn GroupsAccumulator>>,
 }
 
+/// What one input thread hands to the merge: its partial state and, once partial aggregation
+/// stopped paying off, the rest of its rows routed by key hash, one list of batches per bucket.
+struct WorkerOutput {
+    partial: PartialAggregate,
+    routed: Vec<Vec<RecordBatch>>,
+}
+
 impl HashAggregateExec {
     /// Creates the operator. `schema` is the logical plan's: the group columns then the
     /// aggregates. Unsupported key or argument types are reported here, before execution.
@@ -208,15 +230,53 @@ impl HashAggregateExec {
         })
     }
 
-    /// Drains one input partition into a fresh partial state.
+    /// Interns the keys of one batch into `state` and folds its rows into the accumulators.
+    fn aggregate_batch(
+        &self,
+        state: &mut PartialAggregate,
+        batch: &RecordBatch,
+        keys: &mut Vec<ArrayRef>,
+        ids: &mut Vec<u32>,
+    ) -> Result<()> {
+        let rows = batch.num_rows();
+        ids.clear();
+        if self.group_exprs.is_empty() {
+            ids.resize(rows, 0);
+        } else {
+            self.evaluate_keys(batch, keys)?;
+            state.groups.intern(keys, ids)?;
+        }
+        let total_groups = state.groups.len();
+        for (spec, accumulator) in self.aggregates.iter().zip(&mut state.accumulators) {
+            let args = spec.arguments(batch)?;
+            accumulator.update_batch(&args, ids, total_groups)?;
+        }
+        Ok(())
+    }
+
+    fn evaluate_keys(&self, batch: &RecordBatch, keys: &mut Vec<ArrayRef>) -> Result<()> {
+        keys.clear();
+        for expr in &self.group_exprs {
+            keys.push(expr.evaluate(batch)?.into_array(batch.num_rows())?);
+        }
+        Ok(())
+    }
+
+    /// Drains one input partition into a fresh partial state; with `buckets > 1` it may switch
+    /// to routing rows to the merge's buckets (see [`ROUTING_MIN_GROUP_RATIO`]).
     fn aggregate_partition(
         &self,
         partition: usize,
+        buckets: usize,
         ctx: &Arc<TaskContext>,
-    ) -> Result<PartialAggregate> {
+    ) -> Result<WorkerOutput> {
         let mut state = self.new_partial()?;
+        let mut routed: Vec<Vec<RecordBatch>> = Vec::new();
         let mut ids: Vec<u32> = Vec::new();
         let mut keys: Vec<ArrayRef> = Vec::with_capacity(self.group_exprs.len());
+        let mut hashes: Vec<u64> = Vec::new();
+        let mut rows_seen = 0;
+        let may_route = buckets > 1 && !self.group_exprs.is_empty();
         // Time spent here, not in the input that produces the batches.
         let mut busy = Duration::ZERO;
         for batch in self.input.execute(partition, ctx)? {
@@ -226,36 +286,39 @@ impl HashAggregateExec {
             if rows == 0 {
                 continue;
             }
-            ids.clear();
-            if self.group_exprs.is_empty() {
-                ids.resize(rows, 0);
+            if !routed.is_empty() {
+                self.evaluate_keys(&batch, &mut keys)?;
+                route_batch(&batch, &keys, &mut hashes, &mut routed)?;
             } else {
-                keys.clear();
-                for expr in &self.group_exprs {
-                    keys.push(expr.evaluate(&batch)?.into_array(rows)?);
+                self.aggregate_batch(&mut state, &batch, &mut keys, &mut ids)?;
+                let probed = rows_seen < ROUTING_PROBE_ROWS;
+                rows_seen += rows;
+                if may_route
+                    && probed
+                    && rows_seen >= ROUTING_PROBE_ROWS
+                    && state.groups.len() as f64 >= ROUTING_MIN_GROUP_RATIO * rows_seen as f64
+                {
+                    routed = vec![Vec::new(); buckets];
                 }
-                state.groups.intern(&keys, &mut ids)?;
-            }
-            let total_groups = state.groups.len();
-            for (spec, accumulator) in self.aggregates.iter().zip(&mut state.accumulators) {
-                let args = spec.arguments(&batch)?;
-                accumulator.update_batch(&args, &ids, total_groups)?;
             }
             busy += start.elapsed();
         }
         self.metrics.add_elapsed(busy);
-        Ok(state)
+        Ok(WorkerOutput {
+            partial: state,
+            routed,
+        })
     }
 
     /// Runs every input partition on its own thread.
-    fn aggregate_partitions(&self, ctx: &Arc<TaskContext>) -> Result<Vec<PartialAggregate>> {
+    fn aggregate_partitions(&self, ctx: &Arc<TaskContext>) -> Result<Vec<WorkerOutput>> {
         let partitions = self.input.output_partitions();
         if partitions <= 1 {
-            return Ok(vec![self.aggregate_partition(0, ctx)?]);
+            return Ok(vec![self.aggregate_partition(0, 1, ctx)?]);
         }
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..partitions)
-                .map(|p| scope.spawn(move || self.aggregate_partition(p, ctx)))
+                .map(|p| scope.spawn(move || self.aggregate_partition(p, partitions, ctx)))
                 .collect();
             handles.into_iter().map(join_worker).collect()
         })
@@ -266,7 +329,7 @@ impl HashAggregateExec {
         let groups = state.groups.len();
         let fields = self.schema.fields();
         let mut columns = Vec::with_capacity(fields.len());
-        for (key, field) in state.groups.emit()?.into_iter().zip(fields.iter()) {
+        for (key, field) in state.groups.emit_encoded()?.into_iter().zip(fields.iter()) {
             columns.push(emit_as(key, field.data_type())?);
         }
         let aggregate_fields = &fields[self.group_exprs.len()..];
@@ -299,7 +362,9 @@ impl HashAggregateExec {
             if self.group_exprs.is_empty() {
                 mapping.push(0);
             } else {
-                target.groups.intern(&other.groups.emit()?, &mut mapping)?;
+                target
+                    .groups
+                    .intern(&other.groups.emit_encoded()?, &mut mapping)?;
             }
             let total_groups = target.groups.len();
             for (accumulator, other_accumulator) in
@@ -313,7 +378,12 @@ impl HashAggregateExec {
 
     /// Splits the groups of every partial state by key hash into one bucket per partial and
     /// merges each bucket on its own thread.
-    fn merge_parallel(&self, partials: Vec<PartialAggregate>) -> Result<Vec<RecordBatch>> {
+    /// `routed[b]` are rows (not yet aggregated) whose key hash falls in bucket `b`.
+    fn merge_parallel(
+        &self,
+        partials: Vec<PartialAggregate>,
+        routed: Vec<Vec<RecordBatch>>,
+    ) -> Result<Vec<RecordBatch>> {
         let buckets = partials.len();
         // Per partial: its keys, and the positions of its groups falling in each bucket.
         let split: Vec<(Vec<ArrayRef>, Vec<Vec<u32>>)> = std::thread::scope(|scope| {
@@ -325,8 +395,12 @@ impl HashAggregateExec {
         })?;
         let (partials, split) = (&partials, &split);
         let batches: Vec<RecordBatch> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..buckets)
-                .map(|bucket| scope.spawn(move || self.merge_bucket(partials, split, bucket)))
+            let handles: Vec<_> = routed
+                .into_iter()
+                .enumerate()
+                .map(|(bucket, rows)| {
+                    scope.spawn(move || self.merge_bucket(partials, split, bucket, rows))
+                })
                 .collect();
             handles.into_iter().map(join_worker).collect::<Result<_>>()
         })?;
@@ -338,9 +412,14 @@ impl HashAggregateExec {
         partials: &[PartialAggregate],
         split: &[(Vec<ArrayRef>, Vec<Vec<u32>>)],
         bucket: usize,
+        routed: Vec<RecordBatch>,
     ) -> Result<RecordBatch> {
         let mut target = self.new_partial()?;
         let mut ids = Vec::new();
+        let mut keys = Vec::with_capacity(self.group_exprs.len());
+        for batch in routed {
+            self.aggregate_batch(&mut target, &batch, &mut keys, &mut ids)?;
+        }
         for (partial, (keys, positions)) in partials.iter().zip(split) {
             let positions = &positions[bucket];
             let indices = arrow::array::UInt32Array::from(positions.clone());
@@ -363,14 +442,26 @@ impl HashAggregateExec {
     }
 
     fn run(&self, ctx: &Arc<TaskContext>) -> Result<Vec<RecordBatch>> {
-        let partials = self.aggregate_partitions(ctx)?;
+        let outputs = self.aggregate_partitions(ctx)?;
         let start = Instant::now();
+        let buckets = outputs.len();
+        let mut partials = Vec::with_capacity(buckets);
+        let mut routed: Vec<Vec<RecordBatch>> = vec![Vec::new(); buckets];
+        let mut any_routed = false;
+        for output in outputs {
+            partials.push(output.partial);
+            for (bucket, batches) in output.routed.into_iter().enumerate() {
+                any_routed = true;
+                routed[bucket].extend(batches);
+            }
+        }
         let total_groups: usize = partials.iter().map(|p| p.groups.len()).sum();
-        let results = if partials.len() > 1
-            && !self.group_exprs.is_empty()
-            && total_groups >= PARALLEL_MERGE_MIN_GROUPS
+        let results = if any_routed
+            || (partials.len() > 1
+                && !self.group_exprs.is_empty()
+                && total_groups >= PARALLEL_MERGE_MIN_GROUPS)
         {
-            self.merge_parallel(partials)?
+            self.merge_parallel(partials, routed)?
         } else {
             self.merge_serial(partials)?
         };
@@ -402,17 +493,46 @@ fn split_by_hash(
     partial: &PartialAggregate,
     buckets: usize,
 ) -> Result<(Vec<ArrayRef>, Vec<Vec<u32>>)> {
-    let keys = partial.groups.emit()?;
+    let keys = partial.groups.emit_encoded()?;
     let mut hashes = Vec::new();
     create_hashes(&keys, &mut hashes)?;
     let mut positions = vec![Vec::with_capacity(hashes.len() / buckets + 1); buckets];
-    for (position, hash) in hashes.iter().enumerate() {
-        // The middle bits pick the bucket: hashbrown uses the low bits for the slot and the
-        // top seven for its tag, and a bucket whose keys all shared those would probe badly.
-        let bucket = (((hash >> 16) as u32 as u64 * buckets as u64) >> 32) as usize;
-        positions[bucket].push(position as u32);
+    for (position, &hash) in hashes.iter().enumerate() {
+        positions[bucket_of(hash, buckets)].push(position as u32);
     }
     Ok((keys, positions))
+}
+
+/// The merge bucket of a key hash. The middle bits pick it: hashbrown uses the low bits for
+/// the slot and the top seven for its tag, and a bucket whose keys all shared those would
+/// probe badly.
+#[inline(always)]
+fn bucket_of(hash: u64, buckets: usize) -> usize {
+    (((hash >> 16) as u32 as u64 * buckets as u64) >> 32) as usize
+}
+
+/// Splits `batch` by the hash of its key columns `keys` (hashed as [`split_by_hash`] hashes
+/// emitted keys, so a key lands in the same bucket either way) and appends each bucket's rows
+/// to `routed[bucket]`.
+fn route_batch(
+    batch: &RecordBatch,
+    keys: &[ArrayRef],
+    hashes: &mut Vec<u64>,
+    routed: &mut [Vec<RecordBatch>],
+) -> Result<()> {
+    create_hashes(keys, hashes)?;
+    let buckets = routed.len();
+    let mut positions = vec![Vec::with_capacity(hashes.len() / buckets + 1); buckets];
+    for (row, &hash) in hashes.iter().enumerate() {
+        positions[bucket_of(hash, buckets)].push(row as u32);
+    }
+    for (positions, target) in positions.into_iter().zip(routed) {
+        if !positions.is_empty() {
+            let indices = arrow::array::UInt32Array::from(positions);
+            target.push(take_record_batch(batch, &indices)?);
+        }
+    }
+    Ok(())
 }
 
 /// The result of a scoped worker thread; a panic becomes an internal error.
@@ -1002,6 +1122,83 @@ pub(crate) mod tests {
         let got = aggregate(chunks(&batch, 10_000), 3, &["k"], aggregates, 4096).unwrap();
         assert_eq!(got.len(), n as usize);
         assert!(got.iter().all(|r| r[1] == "2" && r[2] == "2"));
+    }
+
+    #[test]
+    fn nearly_unique_multi_column_keys_are_routed_to_the_merge_buckets() {
+        // Every key (a, b) occurs twice, 120_000 rows apart: each thread's first rows make
+        // almost as many groups as rows, so past ROUTING_PROBE_ROWS it routes the rest by key
+        // hash, and the second occurrence of a key must meet the first (aggregated locally, or
+        // routed by another thread) in the same bucket. `b` is text with NULLs (emitted as a
+        // dictionary for the merge) and `c` a dictionary.
+        let half: i64 = 120_000;
+        let n = 2 * half;
+        assert!(half as usize > ROUTING_PROBE_ROWS);
+        let a: Vec<i64> = (0..n).map(|i| i % half).collect();
+        let b: Vec<Option<String>> = a
+            .iter()
+            .map(|a| (a % 13 != 0).then(|| format!("s{}", a % 50)))
+            .collect();
+        let c: DictionaryArray<Int32Type> = a
+            .iter()
+            .map(|a| Some(if a % 2 == 0 { "even" } else { "odd" }))
+            .collect();
+        let batch = table(
+            &["a", "b", "c", "v"],
+            vec![
+                Arc::new(Int64Array::from(a)),
+                Arc::new(StringArray::from(b)),
+                Arc::new(c),
+                Arc::new(Int64Array::from((0..n).collect::<Vec<i64>>())),
+            ],
+        );
+        let schema = batch.schema();
+        let aggregates = || {
+            vec![
+                spec(
+                    AggregateFunction::Sum,
+                    vec![col("v", &schema)],
+                    DataType::Int64,
+                ),
+                spec(AggregateFunction::Count, vec![], DataType::Int64),
+            ]
+        };
+        let serial = aggregate(
+            chunks(&batch, 8192),
+            1,
+            &["a", "b", "c"],
+            aggregates(),
+            8192,
+        )
+        .unwrap();
+        assert_eq!(serial.len(), half as usize);
+        for row in &serial {
+            let a: i64 = row[0].parse().unwrap();
+            let b = if a % 13 == 0 {
+                String::new()
+            } else {
+                format!("s{}", a % 50)
+            };
+            let c = if a % 2 == 0 { "even" } else { "odd" };
+            let expected = [
+                b,
+                c.to_string(),
+                (2 * a + half).to_string(),
+                "2".to_string(),
+            ];
+            assert_eq!(row[1..], expected, "group {a}");
+        }
+        for partitions in [2, 3] {
+            let routed = aggregate(
+                chunks(&batch, 8192),
+                partitions,
+                &["a", "b", "c"],
+                aggregates(),
+                8192,
+            )
+            .unwrap();
+            assert_eq!(routed, serial, "{partitions} partitions");
+        }
     }
 
     #[test]

@@ -413,11 +413,16 @@ impl ColumnInterner {
         };
         match keys.nulls().filter(|n| n.null_count() > 0) {
             None => {
-                for &key in key_values.iter() {
-                    let id = lookup(key)?;
-                    unmapped |= id == NO_GROUP;
-                    ids.push(id);
-                }
+                // One branch-free gather; a key out of range reads as unmapped and is
+                // reported below.
+                let dictionary_ids = &mapping.ids;
+                ids.extend(key_values.iter().map(|&key| {
+                    dictionary_ids
+                        .get(num_key_index(key))
+                        .copied()
+                        .unwrap_or(NO_GROUP)
+                }));
+                unmapped = ids[start..].contains(&NO_GROUP);
             }
             Some(nulls) => {
                 let null_id = self.values.null_group()?;
@@ -441,9 +446,12 @@ impl ColumnInterner {
         for (row, id) in ids[start..].iter().enumerate() {
             if *id == NO_GROUP {
                 let position = num_key_index(key_values[row]);
-                if mapping.ids[position] == NO_GROUP {
+                let Some(slot) = mapping.ids.get_mut(position) else {
+                    return Err(EngineError::Execution("dictionary key out of range".into()));
+                };
+                if *slot == NO_GROUP {
                     // Mark as pending so each value is interned once.
-                    mapping.ids[position] = NO_GROUP - 1;
+                    *slot = NO_GROUP - 1;
                     pending.push(position as u32);
                 }
             }
@@ -503,8 +511,9 @@ impl ColumnInterner {
 
 /// `array` as the type `target`: unchanged when it already is, wrapped as a dictionary when
 /// `target` is a dictionary over `array`'s type (every value distinct, so the keys are
-/// `0..len`), cast otherwise. Group keys come out of an interner decoded; the plan's schema
-/// may want them dictionary-encoded again.
+/// `0..len`), cast otherwise. Group keys come out of an interner decoded, or as dictionaries
+/// over the distinct values ([`GroupValues::emit_encoded`](super::group_values::GroupValues));
+/// the plan's schema may want either form.
 pub fn emit_as(array: ArrayRef, target: &DataType) -> Result<ArrayRef> {
     if array.data_type() == target {
         return Ok(array);

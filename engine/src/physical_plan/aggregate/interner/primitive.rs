@@ -217,6 +217,21 @@ where
         let values = array.values();
         let nulls = array.nulls().filter(|n| n.null_count() > 0);
         let base = dense.base;
+        if nulls.is_none() {
+            // The common case once the keys have been seen: one gather with no branch but
+            // the bounds check, then one scan for keys that are still new (rare after the
+            // first batches), which the general loop below fixes up.
+            let start = ids.len();
+            let dense_ids = &dense.ids;
+            ids.extend(values.iter().map(|&value| {
+                let offset = value.dense_key().unwrap_or(base).wrapping_sub(base) as usize;
+                dense_ids.get(offset).copied().unwrap_or(NO_GROUP)
+            }));
+            if !ids[start..].contains(&NO_GROUP) {
+                return Ok(());
+            }
+            ids.truncate(start);
+        }
         for (row, &value) in values.iter().enumerate() {
             if nulls.is_some_and(|n| n.is_null(row)) {
                 ids.push(match self.null_group {
