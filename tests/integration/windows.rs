@@ -1032,7 +1032,10 @@ fn rank_ranges_skip_the_rows_before_them_and_answer_like_django() {
         let expected = &RANK_RANGES["rank_and_row_number_5_8"];
         assert!(matches(expected, &actual), "{expected} vs {actual:?}");
         let n = count(db).count().expect("counts");
-        assert!(matches(&RANK_RANGES["rank_range_count"], &Actual::Int(n as i128)));
+        assert!(matches(
+            &RANK_RANGES["rank_range_count"],
+            &Actual::Int(n as i128)
+        ));
     }
     let plan = count(&fast).explain().expect("explains");
     assert!(plan.contains("partition_fetch=2..=7 with ties"), "{plan}");

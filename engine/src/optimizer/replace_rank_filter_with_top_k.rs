@@ -169,15 +169,18 @@ fn bounds_of(conjunct: &Expr, window: &Window) -> Option<Vec<Bound>> {
 /// `row_number` and `rank` (not `dense_rank`, which would need the skipped rows' distinct
 /// keys) when there is an ORDER BY (without one, every row is a peer of the first).
 fn skippable(window: &Window) -> bool {
-    window.window_exprs.iter().all(|e| match e.clone().unalias() {
-        Expr::WindowFunction(w) => {
-            matches!(
-                w.fun,
-                WindowFunctionKind::RowNumber | WindowFunctionKind::Rank
-            ) && !w.order_by.is_empty()
-        }
-        _ => false,
-    })
+    window
+        .window_exprs
+        .iter()
+        .all(|e| match e.clone().unalias() {
+            Expr::WindowFunction(w) => {
+                matches!(
+                    w.fun,
+                    WindowFunctionKind::RowNumber | WindowFunctionKind::Rank
+                ) && !w.order_by.is_empty()
+            }
+            _ => false,
+        })
 }
 
 /// Whether every window expression keeps its values on a partition's first rows when the
@@ -306,7 +309,10 @@ mod tests {
         let mut dense = call.clone();
         dense.fun = WindowFunctionKind::DenseRank;
         let plan = author_scan()
-            .window(vec![Expr::from(call).alias("rk"), Expr::from(dense).alias("dr")])
+            .window(vec![
+                Expr::from(call).alias("rk"),
+                Expr::from(dense).alias("dr"),
+            ])
             .unwrap()
             .filter(col("rk").gt_eq(lit(5i64)).and(col("rk").lt_eq(lit(9i64))))
             .unwrap()

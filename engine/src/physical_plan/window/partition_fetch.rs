@@ -350,7 +350,12 @@ mod tests {
                 Some(i64::MAX),
                 Some(3),
             ])),
-            Arc::new(UInt64Array::from(vec![Some(0), Some(u64::MAX), None, Some(7)])),
+            Arc::new(UInt64Array::from(vec![
+                Some(0),
+                Some(u64::MAX),
+                None,
+                Some(7),
+            ])),
             Arc::new(Float64Array::from(vec![
                 Some(1.5),
                 Some(f64::NAN),
@@ -361,11 +366,17 @@ mod tests {
                 Some(f64::INFINITY),
                 Some(-0.0),
             ])),
-            Arc::new(Date32Array::from(vec![Some(-3), None, Some(19_000), Some(0)])),
+            Arc::new(Date32Array::from(vec![
+                Some(-3),
+                None,
+                Some(19_000),
+                Some(0),
+            ])),
         ];
         for array in arrays {
             let array = comparable_key(array).unwrap();
-            for (descending, nulls_first) in [(false, false), (false, true), (true, false), (true, true)]
+            for (descending, nulls_first) in
+                [(false, false), (false, true), (true, false), (true, true)]
             {
                 let options = SortOptions {
                     descending,
@@ -422,8 +433,14 @@ mod tests {
             (vec![1, 3, 4, 7], 0)
         );
         // Past the end, or an empty range.
-        assert_eq!(select_by_normalized_keys(&keys, fetch(8, 12, true)), (vec![], 0));
-        assert_eq!(select_by_normalized_keys(&keys, fetch(4, 4, true)), (vec![], 0));
+        assert_eq!(
+            select_by_normalized_keys(&keys, fetch(8, 12, true)),
+            (vec![], 0)
+        );
+        assert_eq!(
+            select_by_normalized_keys(&keys, fetch(4, 4, true)),
+            (vec![], 0)
+        );
         assert_eq!(
             select_by_normalized_keys(&keys, fetch(6, 100, false)),
             (vec![0, 2, 6], 5)
