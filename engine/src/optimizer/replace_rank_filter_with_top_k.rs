@@ -291,7 +291,7 @@ mod tests {
             .filter(col("rn").eq(lit(7i64)))
             .unwrap()
             .build();
-        assert!(optimize(plan).contains("partition_fetch=7..=7,"));
+        assert!(optimize(plan).contains("partition_fetch=7..=7\n"));
         let plan = ranked(WindowFunctionKind::RowNumber)
             .filter(col("rn").gt(lit(7i64)).and(col("rn").lt(lit(20i64))))
             .unwrap()
