@@ -147,9 +147,9 @@ fn bounds_of(conjunct: &Expr, window: &Window) -> Option<Vec<Bound>> {
     };
     let (rows, skip) = match op {
         Operator::LtEq => (Some(k), None),
-        Operator::Lt => (Some(k - 1), None),
-        Operator::Eq => (Some(k), Some(k - 1)),
-        Operator::GtEq => (None, Some(k - 1)),
+        Operator::Lt => (Some(k.saturating_sub(1)), None),
+        Operator::Eq => (Some(k), Some(k.saturating_sub(1))),
+        Operator::GtEq => (None, Some(k.saturating_sub(1))),
         Operator::Gt => (None, Some(k)),
         _ => return None,
     };
@@ -297,6 +297,16 @@ mod tests {
             .unwrap()
             .build();
         assert!(optimize(plan).contains("partition_fetch=8..=19"));
+        // Extreme bounds neither overflow nor skip anything.
+        let plan = ranked(WindowFunctionKind::Rank)
+            .filter(
+                col("rn")
+                    .gt_eq(lit(i64::MIN))
+                    .and(col("rn").lt(lit(i64::MIN))),
+            )
+            .unwrap()
+            .build();
+        assert!(!optimize(plan).contains("partition_fetch"));
         // A lower bound alone fetches nothing.
         let plan = ranked(WindowFunctionKind::Rank)
             .filter(col("rn").gt_eq(lit(500i64)))
