@@ -24,9 +24,12 @@ use serde_json::Value as Json;
 
 use crate::semantics::{column, error, matches, rows, scalar, Actual};
 
-static DJANGO: LazyLock<HashMap<String, Json>> = LazyLock::new(|| {
-    include_str!("django/windows.sqlite.jsonl")
-        .lines()
+static DJANGO: LazyLock<HashMap<String, Json>> =
+    LazyLock::new(|| django_lines(include_str!("django/windows.sqlite.jsonl")));
+
+/// The `[label, value]` lines a Django script printed, by label.
+fn django_lines(text: &str) -> HashMap<String, Json> {
+    text.lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
             let parsed: Json = serde_json::from_str(line)
@@ -41,7 +44,7 @@ static DJANGO: LazyLock<HashMap<String, Json>> = LazyLock::new(|| {
             }
         })
         .collect()
-});
+}
 
 fn assert_django(label: &str, actual: Actual) {
     let expected = DJANGO
@@ -831,4 +834,311 @@ fn update_with_a_window_expression_is_a_field_error() {
         )])
         .unwrap_err();
     assert_eq!(err.django_name(), "FieldError");
+}
+
+/// Django's answers for the rank ranges ("the players ranked around one player"):
+///
+/// ```text
+/// /tmp/django-venv/bin/python /work/shared/django-oracle/django_runner.py \
+///     tests/integration/django/rank_ranges.py --db sqlite > tests/integration/django/rank_ranges.sqlite.jsonl
+/// ```
+static RANK_RANGES: LazyLock<HashMap<String, Json>> =
+    LazyLock::new(|| django_lines(include_str!("django/rank_ranges.sqlite.jsonl")));
+
+/// The fixture of `django/rank_ranges.py`: ties that straddle the ranges' ends, NULL scores,
+/// levels and countries.
+fn gamers_in(db: Database) -> Database {
+    db.register(
+        Model::new("Gamer")
+            .field("name", CharField::new(20))
+            .field("country", CharField::new(2).null())
+            .field("score", IntegerField::new().null())
+            .field("level", IntegerField::new().null()),
+    )
+    .expect("valid model");
+    let rows: [(&str, Option<&str>, Option<i32>, Option<i32>); 12] = [
+        ("a", Some("FR"), Some(50), Some(1)),
+        ("b", Some("FR"), Some(70), Some(2)),
+        ("c", Some("DE"), Some(70), None),
+        ("d", Some("DE"), None, Some(3)),
+        ("e", Some("FR"), Some(40), Some(1)),
+        ("f", None, Some(70), Some(2)),
+        ("g", Some("DE"), Some(40), Some(2)),
+        ("h", None, None, Some(1)),
+        ("i", Some("FR"), Some(90), Some(3)),
+        ("j", Some("DE"), Some(40), None),
+        ("k", Some("FR"), Some(10), Some(1)),
+        ("l", None, Some(40), Some(3)),
+    ];
+    for (name, country, score, level) in rows {
+        db.objects("Gamer")
+            .create([
+                ("name", ScalarValue::from(name)),
+                ("country", ScalarValue::Utf8(country.map(str::to_owned))),
+                ("score", ScalarValue::Int32(score)),
+                ("level", ScalarValue::Int32(level)),
+            ])
+            .expect("row created");
+    }
+    db
+}
+
+/// `[[field, …], …]` of `qs` ordered by name.
+fn listed(qs: &QuerySet, fields: &[&str]) -> Actual {
+    match qs.order_by(["name"]).values(fields.to_vec()).fetch() {
+        Ok(result) => Actual::List(
+            result
+                .iter()
+                .map(|r| {
+                    Actual::List(
+                        fields
+                            .iter()
+                            .map(|c| r.get_value(c).map_or(Actual::Null, |v| scalar(&v)))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        ),
+        Err(e) => error(e),
+    }
+}
+
+#[test]
+fn rank_ranges_skip_the_rows_before_them_and_answer_like_django() {
+    let fast = gamers_in(Database::new());
+    let plain = gamers_in(Database::with_config(
+        SessionConfig::new().disable_rule("replace_rank_filter_with_top_k"),
+    ));
+    let desc_first = || [F("score").desc_nulls_first()];
+    let desc_last = || [F("score").desc_nulls_last()];
+    let asc_first = || [F("score").asc_nulls_first()];
+    let asc_last = || [F("score").asc_nulls_last()];
+    let cases: Vec<(&str, Expression, Q, &[&str])> = vec![
+        (
+            "rank_desc_nulls_first_3_6",
+            Window(Rank()).order_by(desc_first()),
+            q!(w__range = (3, 6)),
+            &["name", "w"],
+        ),
+        (
+            "rank_desc_nulls_last_3_6",
+            Window(Rank()).order_by(desc_last()),
+            q!(w__range = (3, 6)),
+            &["name", "w"],
+        ),
+        (
+            "rank_desc_nulls_last_6_9",
+            Window(Rank()).order_by(desc_last()),
+            q!(w__range = (6, 9)),
+            &["name", "w"],
+        ),
+        (
+            "rank_asc_nulls_first_eq_3",
+            Window(Rank()).order_by(asc_first()),
+            q!(w = 3),
+            &["name", "w"],
+        ),
+        (
+            "rank_asc_nulls_first_eq_4",
+            Window(Rank()).order_by(asc_first()),
+            q!(w = 4),
+            &["name", "w"],
+        ),
+        (
+            "rank_asc_nulls_last_gt_8_lt_12",
+            Window(Rank()).order_by(asc_last()),
+            q!(w__gt = 8, w__lt = 12),
+            &["name", "w"],
+        ),
+        (
+            "rank_beyond_the_table",
+            Window(Rank()).order_by(desc_last()),
+            q!(w__range = (20, 30)),
+            &["name", "w"],
+        ),
+        (
+            "row_number_total_4_7",
+            Window(RowNumber()).order_by([F("score").desc_nulls_last(), F("name").asc()]),
+            q!(w__range = (4, 7)),
+            &["name", "w"],
+        ),
+        (
+            "row_number_two_keys_2_5",
+            Window(RowNumber()).order_by([
+                F("score").desc_nulls_last(),
+                F("level").asc_nulls_first(),
+                F("name").asc(),
+            ]),
+            q!(w__range = (2, 5)),
+            &["name", "w"],
+        ),
+        (
+            "rank_two_keys_2_5",
+            Window(Rank()).order_by([F("score").desc_nulls_last(), F("level").asc_nulls_first()]),
+            q!(w__range = (2, 5)),
+            &["name", "w"],
+        ),
+        (
+            "rank_per_country_2_3",
+            Window(Rank())
+                .partition_by(["country"])
+                .order_by(desc_last()),
+            q!(w__range = (2, 3)),
+            &["name", "country", "w"],
+        ),
+        (
+            "row_number_per_country_gt_1_lt_4",
+            Window(RowNumber())
+                .partition_by(["country"])
+                .order_by([F("score").desc_nulls_first(), F("name").asc()]),
+            q!(w__gt = 1, w__lt = 4),
+            &["name", "country", "w"],
+        ),
+    ];
+    for (label, window, lookup, fields) in cases {
+        let expected = RANK_RANGES
+            .get(label)
+            .unwrap_or_else(|| panic!("no Django output for {label}: re-run rank_ranges.py"));
+        for db in [&fast, &plain] {
+            let qs = db
+                .objects("Gamer")
+                .annotate([("w", window.clone())])
+                .filter(lookup.clone());
+            let actual = listed(&qs, fields);
+            assert!(
+                matches(expected, &actual),
+                "{label}:\n  Django: {expected}\n  Quiver: {actual:?}"
+            );
+        }
+    }
+    let both = |db: &Database| {
+        db.objects("Gamer")
+            .annotate([
+                ("rk", Window(Rank()).order_by(desc_last())),
+                (
+                    "rn",
+                    Window(RowNumber()).order_by([F("score").desc_nulls_last(), F("name").asc()]),
+                ),
+            ])
+            .filter(q!(rk__range = (5, 8)))
+    };
+    let count = |db: &Database| {
+        db.objects("Gamer")
+            .annotate([("w", Window(Rank()).order_by(desc_last()))])
+            .filter(q!(w__range = (2, 7)))
+    };
+    for db in [&fast, &plain] {
+        let actual = listed(&both(db), &["name", "rk", "rn"]);
+        let expected = &RANK_RANGES["rank_and_row_number_5_8"];
+        assert!(matches(expected, &actual), "{expected} vs {actual:?}");
+        let n = count(db).count().expect("counts");
+        assert!(matches(
+            &RANK_RANGES["rank_range_count"],
+            &Actual::Int(n as i128)
+        ));
+    }
+    let plan = count(&fast).explain().expect("explains");
+    assert!(plan.contains("partition_fetch=2..=7 with ties"), "{plan}");
+    let plan = count(&plain).explain().expect("explains");
+    assert!(!plan.contains("partition_fetch"), "{plan}");
+}
+
+/// splitmix64: the random test below needs no `rand` and is the same on every run.
+fn split_mix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[test]
+fn random_rank_ranges_answer_like_the_full_sort() {
+    // 3,000 players over 4 countries (and NULL), scores in 0..40 (heavy ties) or NULL, levels
+    // in 0..3 or NULL: every range end lands inside a peer group somewhere.
+    let mut state = 7;
+    let mut players = Vec::new();
+    for i in 0..3_000 {
+        let mut draw = |n: u64| split_mix(&mut state) % n;
+        let country = ["FR", "DE", "JP", "US"]
+            .get(draw(5) as usize)
+            .map(|c| (*c).to_owned());
+        let score = (draw(10) != 0).then(|| draw(40) as i32);
+        let level = (draw(4) != 0).then(|| draw(3) as i32);
+        players.push(vec![
+            ("name", ScalarValue::from(format!("p{i:04}").as_str())),
+            ("country", ScalarValue::Utf8(country)),
+            ("score", ScalarValue::Int32(score)),
+            ("level", ScalarValue::Int32(level)),
+        ]);
+    }
+    let load = |config: SessionConfig| {
+        let db = Database::with_config(config);
+        db.register(
+            Model::new("Gamer")
+                .field("name", CharField::new(20))
+                .field("country", CharField::new(2).null())
+                .field("score", IntegerField::new().null())
+                .field("level", IntegerField::new().null()),
+        )
+        .expect("valid model");
+        db.objects("Gamer")
+            .bulk_create(players.clone())
+            .expect("rows created");
+        db
+    };
+    let fast = load(SessionConfig::new());
+    let plain = load(SessionConfig::new().disable_rule("replace_rank_filter_with_top_k"));
+    let orders: Vec<Vec<OrderBy>> = vec![
+        vec![F("score").desc_nulls_first()],
+        vec![F("score").desc_nulls_last()],
+        vec![F("score").asc_nulls_first()],
+        vec![F("score").asc_nulls_last(), F("level").desc_nulls_first()],
+        vec![F("level").asc_nulls_last(), F("score").desc_nulls_last()],
+    ];
+    let mut checked = 0;
+    for (o, order) in orders.iter().enumerate() {
+        for partitioned in [false, true] {
+            for row_number in [false, true] {
+                let mut keys = order.clone();
+                if row_number {
+                    keys.push(F("name").asc());
+                }
+                let mut window = if row_number {
+                    Window(RowNumber())
+                } else {
+                    Window(Rank())
+                };
+                if partitioned {
+                    window = window.partition_by(["country"]);
+                }
+                let window = window.order_by(keys);
+                let size: i64 = if partitioned { 700 } else { 3_100 };
+                for _ in 0..4 {
+                    let low = (split_mix(&mut state) % size as u64) as i64;
+                    let high = low + (split_mix(&mut state) % 90) as i64;
+                    let query = |db: &Database| {
+                        let qs = db
+                            .objects("Gamer")
+                            .annotate([("w", window.clone())])
+                            .filter(q!(w__range = (low, high)));
+                        listed(&qs, &["name", "w"])
+                    };
+                    let (a, b) = (query(&fast), query(&plain));
+                    assert!(matches!(a, Actual::List(_)), "{a:?}");
+                    assert_eq!(a, b, "order {o} partitioned {partitioned} {low}..={high}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 80);
+    // Some ranges must have hit rows, or the comparison proves nothing.
+    let hit = fast
+        .objects("Gamer")
+        .annotate([("w", Window(Rank()).order_by([F("score").desc_nulls_last()]))])
+        .filter(q!(w__range = (1_000, 1_100)))
+        .count()
+        .expect("counts");
+    assert!(hit > 50, "{hit}");
 }

@@ -97,11 +97,7 @@ impl LogicalPlan {
             LogicalPlan::Window(w) => {
                 let mut line = format!("Window: {}", join_exprs(&w.window_exprs));
                 if let Some(fetch) = &w.partition_fetch {
-                    line.push_str(&format!(
-                        ", partition_fetch={}{}",
-                        fetch.rows,
-                        if fetch.with_ties { " with ties" } else { "" }
-                    ));
+                    line.push_str(&format!(", partition_fetch={fetch}"));
                 }
                 line
             }

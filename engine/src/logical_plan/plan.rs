@@ -549,11 +549,27 @@ pub struct Window {
 
 /// Which rows of each partition a [`Window`] must produce: the first `rows` in the window
 /// order, plus (`with_ties`) every row tied with the last of them — what `row_number() <= k`
-/// and `rank() <= k` keep.
+/// and `rank() <= k` keep. With `skip > 0` (`rank() BETWEEN skip + 1 AND rows`) the rows
+/// before position `skip` are not needed either, except for the peers of the row there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartitionFetch {
+    pub skip: usize,
     pub rows: usize,
     pub with_ties: bool,
+}
+
+impl std::fmt::Display for PartitionFetch {
+    /// `3`, `3 with ties`, or the rows' positions `11..=20` (1-based) when some are skipped.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.skip > 0 {
+            write!(f, "{}..=", self.skip + 1)?;
+        }
+        write!(f, "{}", self.rows)?;
+        if self.with_ties {
+            write!(f, " with ties")?;
+        }
+        Ok(())
+    }
 }
 
 impl Window {

@@ -21,6 +21,17 @@
 //! `dense_rank`) over the same PARTITION BY and ORDER BY: their values on a partition's first
 //! rows do not depend on the rows after them. The filter stays, so the rows are exactly
 //! those of the plan before.
+//!
+//! A lower bound as well (`rank() BETWEEN 500 AND 510`, Django's `rk__range`: "the players
+//! ranked around this one") sets `partition_fetch.skip`: the rows before position 500 are
+//! then only counted, not sorted, and each kept row's rank is its rank among the kept rows
+//! plus that count. This needs every window expression to be `row_number` or `rank` with an
+//! ORDER BY (`dense_rank` would need the skipped rows' distinct keys):
+//!
+//! ```text
+//! Filter: ((__win0 >= 500) AND (__win0 <= 510))
+//!   Window: rank() OVER (ORDER BY T0.score DESC NULLS FIRST) AS __win0, partition_fetch=500..=510 with ties
+//! ```
 
 use std::sync::Arc;
 
@@ -46,16 +57,33 @@ impl OptimizerRule for ReplaceRankFilterWithTopK {
             let LogicalPlan::Window(window) = filter.input.as_ref() else {
                 return Ok(Transformed::no(node));
             };
-            let Some(fetch) = filter
+            let bounds: Vec<Bound> = filter
                 .predicate
                 .clone()
                 .split_conjunction()
                 .iter()
-                .filter_map(|conjunct| bound(conjunct, window))
+                .flat_map(|conjunct| bounds(conjunct, window))
+                .collect();
+            let Some(mut fetch) = bounds
+                .iter()
+                .filter_map(|b| match b {
+                    Bound::Upper(fetch) => Some(*fetch),
+                    Bound::Lower(_) => None,
+                })
                 .min_by_key(|f| (f.rows, f.with_ties))
             else {
                 return Ok(Transformed::no(node));
             };
+            if skippable(window) {
+                fetch.skip = bounds
+                    .iter()
+                    .filter_map(|b| match b {
+                        Bound::Lower(skip) => Some(*skip),
+                        Bound::Upper(_) => None,
+                    })
+                    .max()
+                    .unwrap_or(0);
+            }
             if window.partition_fetch == Some(fetch) || !prefix_stable(window) {
                 return Ok(Transformed::no(node));
             }
@@ -66,6 +94,14 @@ impl OptimizerRule for ReplaceRankFilterWithTopK {
             ])?)))
         })
     }
+}
+
+/// What one conjunct of the filter says about the rows' positions in their partition.
+enum Bound {
+    /// `rank <= k`: the rows of the first `k` positions (with ties for `rank`).
+    Upper(PartitionFetch),
+    /// `rank >= k`: no row before position `k - 1` (0-based), the value here.
+    Lower(usize),
 }
 
 /// The window call computing output column `column` of `window`, if it is one.
@@ -82,8 +118,14 @@ fn call_for<'a>(column: &Column, window: &'a Window) -> Option<&'a crate::expr::
     }
 }
 
-/// `rank_column <= k` (or `<`, `=`, mirrored) as the fetch it allows.
-fn bound(conjunct: &Expr, window: &Window) -> Option<PartitionFetch> {
+/// `rank_column <= k` (or `<`, `=`, mirrored) as the fetch it allows, or `rank_column >= k`
+/// (`>`, `=`) as the rows it skips. A row's `row_number()` and `rank()` are both at least one
+/// more than its 0-based position's first peer, so `>= k` on either skips `k - 1` positions.
+fn bounds(conjunct: &Expr, window: &Window) -> Vec<Bound> {
+    bounds_of(conjunct, window).unwrap_or_default()
+}
+
+fn bounds_of(conjunct: &Expr, window: &Window) -> Option<Vec<Bound>> {
     let Expr::BinaryExpr(BinaryExpr { left, op, right }) = conjunct else {
         return None;
     };
@@ -98,18 +140,47 @@ fn bound(conjunct: &Expr, window: &Window) -> Option<PartitionFetch> {
         quiver_storage::ScalarValue::Int16(Some(k)) => i64::from(*k),
         _ => return None,
     };
-    let rows = match op {
-        Operator::LtEq | Operator::Eq => k,
-        Operator::Lt => k - 1,
-        _ => return None,
-    };
-    let rows = usize::try_from(rows).ok()?;
     let with_ties = match call_for(column, window)?.fun {
         WindowFunctionKind::RowNumber => false,
         WindowFunctionKind::Rank => true,
         _ => return None,
     };
-    Some(PartitionFetch { rows, with_ties })
+    let (rows, skip) = match op {
+        Operator::LtEq => (Some(k), None),
+        Operator::Lt => (Some(k.saturating_sub(1)), None),
+        Operator::Eq => (Some(k), Some(k.saturating_sub(1))),
+        Operator::GtEq => (None, Some(k.saturating_sub(1))),
+        Operator::Gt => (None, Some(k)),
+        _ => return None,
+    };
+    let upper = rows.and_then(|rows| {
+        Some(Bound::Upper(PartitionFetch {
+            skip: 0,
+            rows: usize::try_from(rows).ok()?,
+            with_ties,
+        }))
+    });
+    let lower = skip.and_then(|skip| Some(Bound::Lower(usize::try_from(skip.max(0)).ok()?)));
+    Some(upper.into_iter().chain(lower).collect())
+}
+
+/// Whether the rows before a lower bound can be skipped: every expression's value on a kept
+/// row is then its value among the kept rows plus the number skipped, which holds for
+/// `row_number` and `rank` (not `dense_rank`, which would need the skipped rows' distinct
+/// keys) when there is an ORDER BY (without one, every row is a peer of the first).
+fn skippable(window: &Window) -> bool {
+    window
+        .window_exprs
+        .iter()
+        .all(|e| match e.clone().unalias() {
+            Expr::WindowFunction(w) => {
+                matches!(
+                    w.fun,
+                    WindowFunctionKind::RowNumber | WindowFunctionKind::Rank
+                ) && !w.order_by.is_empty()
+            }
+            _ => false,
+        })
 }
 
 /// Whether every window expression keeps its values on a partition's first rows when the
@@ -198,5 +269,68 @@ mod tests {
             .unwrap()
             .build();
         assert!(!optimize(plan).contains("partition_fetch"));
+    }
+
+    #[test]
+    fn a_lower_bound_skips_rows_for_row_number_and_rank_only() {
+        let plan = ranked(WindowFunctionKind::Rank)
+            .filter(
+                col("rn")
+                    .gt_eq(lit(500i64))
+                    .and(col("rn").lt_eq(lit(510i64))),
+            )
+            .unwrap()
+            .build();
+        assert_snapshot!(optimize(plan), @r"
+        Filter: ((rn >= 500) AND (rn <= 510))
+          Window: rank() OVER (PARTITION BY T0.name ORDER BY T0.age DESC NULLS FIRST) AS rn, partition_fetch=500..=510 with ties
+            Scan: author AS T0
+        ");
+        // `= k` is both bounds; `> k` skips k positions.
+        let plan = ranked(WindowFunctionKind::RowNumber)
+            .filter(col("rn").eq(lit(7i64)))
+            .unwrap()
+            .build();
+        assert!(optimize(plan).contains("partition_fetch=7..=7\n"));
+        let plan = ranked(WindowFunctionKind::RowNumber)
+            .filter(col("rn").gt(lit(7i64)).and(col("rn").lt(lit(20i64))))
+            .unwrap()
+            .build();
+        assert!(optimize(plan).contains("partition_fetch=8..=19"));
+        // Extreme bounds neither overflow nor skip anything.
+        let plan = ranked(WindowFunctionKind::Rank)
+            .filter(
+                col("rn")
+                    .gt_eq(lit(i64::MIN))
+                    .and(col("rn").lt(lit(i64::MIN))),
+            )
+            .unwrap()
+            .build();
+        assert!(!optimize(plan).contains("partition_fetch"));
+        // A lower bound alone fetches nothing.
+        let plan = ranked(WindowFunctionKind::Rank)
+            .filter(col("rn").gt_eq(lit(500i64)))
+            .unwrap()
+            .build();
+        assert!(!optimize(plan).contains("partition_fetch"));
+        // dense_rank beside the ranked column keeps every row before the range.
+        let mut call = WindowFunction::new(WindowFunctionKind::Rank, vec![]);
+        call.order_by = vec![qualified_col("T0", "age").sort_desc()];
+        let mut dense = call.clone();
+        dense.fun = WindowFunctionKind::DenseRank;
+        let plan = author_scan()
+            .window(vec![
+                Expr::from(call).alias("rk"),
+                Expr::from(dense).alias("dr"),
+            ])
+            .unwrap()
+            .filter(col("rk").gt_eq(lit(5i64)).and(col("rk").lt_eq(lit(9i64))))
+            .unwrap()
+            .build();
+        let optimized = optimize(plan);
+        assert!(
+            optimized.contains("partition_fetch=9 with ties"),
+            "{optimized}"
+        );
     }
 }

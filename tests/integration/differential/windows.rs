@@ -6,7 +6,8 @@
 //! (NULL keys included), ordered by one or two of `qty`, `price`, `amount`, `day`, `name` in
 //! every direction and NULL placement, with the default frame, a `RowRange` or (aggregates over
 //! one integer key) a `ValueRange` with offsets; optionally with a plain filter before the
-//! window and a filter on the window after it (Django's QUALIFY). Both engines answer
+//! window and a filter on the window after it (Django's QUALIFY: `w <= k` or a range `lo..=k`,
+//! which the rank-range fetch plans without the rows before `lo`). Both engines answer
 //! `values("id", "w")`, compared as multisets.
 //!
 //! What is not generated: orders that leave peers where the function's value depends on the
@@ -128,8 +129,9 @@ struct WindowSpec {
     order: Vec<(&'static str, bool, bool)>,
     frame: Option<Frame>,
     prefilter: bool,
-    /// `filter(w__lte=k)`, or with `| Q(w=None)` (which the partition top-k cannot use).
-    qualify: Option<(i64, bool)>,
+    /// `filter(w__lte=k)`, or with `| Q(w=None)` (which the partition top-k cannot use), and
+    /// `w__gte=lo` when `lo > 1` (a rank range, whose rows before `lo` are skipped).
+    qualify: Option<(i64, bool, i64)>,
 }
 
 impl WindowSpec {
@@ -170,8 +172,9 @@ impl WindowSpec {
         }
         qs = qs.annotate([("w", self.window())]);
         match self.qualify {
-            Some((k, true)) => qs = qs.filter(q!(w__lte = k) | q!(w = None::<i64>)),
-            Some((k, false)) => qs = qs.filter(q!(w__lte = k)),
+            Some((k, true, _)) => qs = qs.filter(q!(w__lte = k) | q!(w = None::<i64>)),
+            Some((k, false, low)) if low > 1 => qs = qs.filter(q!(w__range = (low, k))),
+            Some((k, false, _)) => qs = qs.filter(q!(w__lte = k)),
             None => {}
         }
         qs.values(["id", "w"])
@@ -238,7 +241,7 @@ fn window_spec() -> impl Strategy<Value = WindowSpec> {
         0u8..4,
         (bound(), bound()),
         any::<bool>(),
-        proptest::option::of((0i64..=3, any::<bool>())),
+        proptest::option::of((0i64..=6, any::<bool>(), 1i64..=4)),
     )
         .prop_map(
             |(function, partition, mut order, frame_kind, (a, b), prefilter, qualify)| {

@@ -21,10 +21,13 @@
 //! With a partition fetch (set by the `replace_rank_filter_with_top_k` rule for "top k per
 //! group") the rows each partition does not need are dropped first: the rows are hashed by
 //! partition key and each partition's best `k` are *selected* (`select_nth_unstable`, linear
-//! time) rather than sorted, so only `k` rows per partition reach the sort.
+//! time) rather than sorted, so only `k` rows per partition reach the sort. A range fetch
+//! (`rank() BETWEEN lo AND hi`) also drops the rows before `lo` and adds their count to the
+//! kept rows' ranks (`partition_fetch.rs`).
 
 mod frame;
 mod functions;
+mod partition_fetch;
 mod segment_tree;
 
 use std::fmt;
@@ -34,11 +37,12 @@ use std::time::Instant;
 use arrow::array::{ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{cast, concat_batches, take, SortOptions};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, SchemaRef};
-use arrow::row::{RowConverter, Rows, SortField};
+use arrow::row::{RowConverter, SortField};
 use rayon::prelude::*;
 
 use self::frame::{PartitionLayout, RangeKeys};
 use self::functions::{evaluate, WindowInput};
+use self::partition_fetch::fetch_per_partition;
 use super::sort::{
     deferred, display_sort_exprs, drain_partitions, stable_sort_indices, PhysicalSortExpr,
 };
@@ -181,14 +185,18 @@ impl ExecutionPlan for WindowExec {
             let start = Instant::now();
             let batches: Vec<RecordBatch> = parts.into_iter().flatten().collect();
             // With a partition fetch only the kept rows are copied out of the input batches.
-            let batch = match (fetch, exprs.first()) {
+            let (batch, offsets) = match (fetch, exprs.first()) {
                 (Some(fetch), Some(first)) => {
-                    top_per_partition(&input.schema(), &batches, first, fetch)?
+                    let fetched = fetch_per_partition(&input.schema(), &batches, first, fetch)?;
+                    (fetched.batch, fetched.offsets)
                 }
-                _ => concat_batches(&input.schema(), &batches)?,
+                _ => (concat_batches(&input.schema(), &batches)?, None),
             };
             drop(batches);
-            let output = compute_windows(&batch, &exprs, &schema)?;
+            let mut output = compute_windows(&batch, &exprs, &schema)?;
+            if let Some(offsets) = offsets {
+                output = add_offsets(output, &exprs, &offsets)?;
+            }
             metrics.add_elapsed(start.elapsed());
             let batch_size = ctx.config.batch_size.max(1);
             let rows = output.num_rows();
@@ -219,131 +227,6 @@ impl ExecutionPlan for WindowExec {
     fn metrics(&self) -> Option<&OperatorMetrics> {
         Some(&self.metrics)
     }
-}
-
-/// The rows of `batch` among the first `fetch.rows` of their partition in `expr`'s order (and
-/// the rows tied with the last of them when `fetch.with_ties`), in input order. Ties in
-/// `row_number` order go to the earlier input row, as in the full sort.
-fn top_per_partition(
-    schema: &SchemaRef,
-    batches: &[RecordBatch],
-    expr: &PhysicalWindowExpr,
-    fetch: PartitionFetch,
-) -> Result<RecordBatch> {
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    if rows == 0 {
-        return Ok(RecordBatch::new_empty(Arc::clone(schema)));
-    }
-    // Only the key columns are concatenated; the kept rows are gathered at the end.
-    let evaluate = |e: &PhysicalExprRef| -> Result<ArrayRef> {
-        let parts = batches
-            .iter()
-            .map(|b| e.evaluate(b)?.into_array(b.num_rows()))
-            .collect::<Result<Vec<_>>>()?;
-        let whole = match parts.as_slice() {
-            [one] => Arc::clone(one),
-            _ => {
-                let refs: Vec<&dyn arrow::array::Array> =
-                    parts.iter().map(|a| a.as_ref()).collect();
-                arrow::compute::concat(&refs)?
-            }
-        };
-        comparable_key(whole)
-    };
-    let partition_keys = expr
-        .partition_by
-        .iter()
-        .map(evaluate)
-        .collect::<Result<Vec<_>>>()?;
-    let order_keys = expr
-        .order_by
-        .iter()
-        .map(|key| evaluate(&key.expr))
-        .collect::<Result<Vec<_>>>()?;
-    let encode = |keys: &[ArrayRef], options: Vec<SortOptions>| -> Result<Option<Rows>> {
-        if keys.is_empty() {
-            return Ok(None);
-        }
-        let fields = keys
-            .iter()
-            .zip(options)
-            .map(|(k, o)| SortField::new_with_options(k.data_type().clone(), o))
-            .collect();
-        Ok(Some(RowConverter::new(fields)?.convert_columns(keys)?))
-    };
-    let partitions = encode(
-        &partition_keys,
-        vec![SortOptions::default(); partition_keys.len()],
-    )?;
-    let order = encode(
-        &order_keys,
-        expr.order_by.iter().map(|k| k.options).collect(),
-    )?;
-    let mut groups: hashbrown::HashMap<&[u8], Vec<u32>> = hashbrown::HashMap::new();
-    for i in 0..rows {
-        let key: &[u8] = match &partitions {
-            Some(p) => p.row(i).data(),
-            None => &[],
-        };
-        groups.entry(key).or_default().push(i as u32);
-    }
-    let compare = |a: &u32, b: &u32| match &order {
-        Some(o) => o.row(*a as usize).cmp(&o.row(*b as usize)).then(a.cmp(b)),
-        None => a.cmp(b),
-    };
-    let groups: Vec<Vec<u32>> = groups.into_values().collect();
-    let selected: Vec<Vec<u32>> = groups
-        .into_par_iter()
-        .map(|mut members| {
-            if fetch.rows == 0 {
-                return Vec::new();
-            }
-            if members.len() <= fetch.rows {
-                return members;
-            }
-            members.select_nth_unstable_by(fetch.rows - 1, compare);
-            let last = members[fetch.rows - 1];
-            match (&order, fetch.with_ties) {
-                (Some(o), true) => {
-                    let bound = o.row(last as usize);
-                    members.retain(|&m| o.row(m as usize) <= bound);
-                }
-                (None, true) => {}
-                _ => members.truncate(fetch.rows),
-            }
-            members
-        })
-        .collect();
-    let mut kept: Vec<u32> = selected.into_iter().flatten().collect();
-    kept.sort_unstable();
-    // Row number → (batch, row within it).
-    let mut starts = Vec::with_capacity(batches.len());
-    let mut offset = 0;
-    for b in batches {
-        starts.push(offset);
-        offset += b.num_rows();
-    }
-    let locations: Vec<(usize, usize)> = kept
-        .iter()
-        .map(|&row| {
-            let row = row as usize;
-            let batch = starts.partition_point(|&start| start <= row) - 1;
-            (batch, row - starts[batch])
-        })
-        .collect();
-    let columns = (0..schema.fields().len())
-        .map(|c| {
-            let sources: Vec<&dyn arrow::array::Array> =
-                batches.iter().map(|b| b.column(c).as_ref()).collect();
-            Ok(arrow::compute::interleave(&sources, &locations)?)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(locations.len()));
-    Ok(RecordBatch::try_new_with_options(
-        Arc::clone(schema),
-        columns,
-        &options,
-    )?)
 }
 
 /// The input's columns followed by every window expression's result, in input order.
@@ -388,6 +271,32 @@ fn compute_windows(
         columns,
         &options,
     )?)
+}
+
+/// `output` with `offsets` (per row) added to every window column: the rows a range fetch
+/// skipped come before each kept row (only `row_number` and `rank` allow skipping).
+fn add_offsets(
+    output: RecordBatch,
+    exprs: &[PhysicalWindowExpr],
+    offsets: &[i64],
+) -> Result<RecordBatch> {
+    let first = output.num_columns() - exprs.len();
+    let offsets: ArrayRef = Arc::new(arrow::array::Int64Array::from(offsets.to_vec()));
+    let mut columns = output.columns().to_vec();
+    for (column, expr) in columns[first..].iter_mut().zip(exprs) {
+        if !matches!(
+            expr.fun,
+            WindowFunctionKind::RowNumber | WindowFunctionKind::Rank
+        ) {
+            return Err(EngineError::Internal(format!(
+                "a partition fetch skipped rows before {}, which only row_number and rank allow",
+                expr.fun.name()
+            )));
+        }
+        let shift = cast(&offsets, column.data_type())?;
+        *column = arrow::compute::kernels::numeric::add(column, &shift)?;
+    }
+    Ok(RecordBatch::try_new(output.schema(), columns)?)
 }
 
 /// A key column as PostgreSQL compares it: `-0.0` equals `0.0` (Arrow's row format orders
