@@ -35,6 +35,7 @@ pub use prune_projections::PruneProjections;
 pub use push_down_filter::PushDownFilter;
 pub(crate) use push_down_limit::merge_limits;
 pub use push_down_limit::PushDownLimit;
+pub(crate) use reorder_joins::cardinality;
 pub use reorder_joins::ReorderJoins;
 pub use replace_rank_filter_with_top_k::ReplaceRankFilterWithTopK;
 pub use replace_sort_limit_with_top_k::ReplaceSortLimitWithTopK;

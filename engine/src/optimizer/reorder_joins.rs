@@ -48,6 +48,7 @@ use super::OptimizerRule;
 use crate::error::Result;
 use crate::expr::{BinaryExpr, Column, Expr, Operator, Transformed};
 use crate::logical_plan::{Join, JoinType, LogicalPlan, Projection, Scan};
+use crate::physical_plan::index_nested_loop_join::MAX_OUTER_ROWS;
 
 /// Greedy join ordering for trees of INNER joins; see the module documentation.
 #[derive(Debug, Default, Clone, Copy)]
@@ -352,12 +353,10 @@ fn best_tree(region: &Region, edges: &[Edge]) -> Option<Vec<Option<Best>>> {
             if left & lowest != 0 {
                 if let (Some(a), Some(b)) = (best[left], best[right]) {
                     if let Some(rows) = split_rows(region, edges, (left, a.rows), (right, b.rows)) {
-                        let (probe, build) = if a.rows >= b.rows {
-                            (a.rows, b.rows)
-                        } else {
-                            (b.rows, a.rows)
-                        };
-                        let cost = a.cost + b.cost + rows + probe + 2.0 * build;
+                        let join_cost = index_join_cost(region, edges, (left, a.rows), right)
+                            .or_else(|| index_join_cost(region, edges, (right, b.rows), left))
+                            .unwrap_or_else(|| hash_join_cost(a.rows, b.rows));
+                        let cost = a.cost + b.cost + rows + join_cost;
                         if found.is_none_or(|f| cost < f.cost) {
                             found = Some(Best {
                                 cost,
@@ -376,6 +375,60 @@ fn best_tree(region: &Region, edges: &[Edge]) -> Option<Vec<Option<Best>>> {
     Some(best)
 }
 
+/// What a hash join costs besides its output: its probe side's rows, plus twice its build
+/// side's (interning a key costs more than looking one up).
+fn hash_join_cost(left_rows: f64, right_rows: f64) -> f64 {
+    left_rows.max(right_rows) + 2.0 * left_rows.min(right_rows)
+}
+
+/// What joining the input set `outer` (`outer_rows` rows) to the single input `inner`
+/// costs besides its output when the planner will run it as an index nested loop join: one
+/// key, `inner` a plain scan with a full index on its key column, `outer` estimated within
+/// [`MAX_OUTER_ROWS`]. Only the outer rows are handled then (the inner rows are read
+/// through the index), which is what makes a small filtered dimension set worth joining to
+/// a fact table's indexed foreign key first (TPC-H q8's one part type).
+fn index_join_cost(
+    region: &Region,
+    edges: &[Edge],
+    (outer, outer_rows): (usize, f64),
+    inner: usize,
+) -> Option<f64> {
+    if inner.count_ones() != 1 || outer_rows > MAX_OUTER_ROWS as f64 {
+        return None;
+    }
+    let inner_input = inner.trailing_zeros() as usize;
+    let holds = |set: usize, input: usize| set & (1 << input) != 0;
+    let mut keys = edges.iter().filter_map(|edge| {
+        if edge.left_input == inner_input && holds(outer, edge.right_input) {
+            Some(&edge.left)
+        } else if edge.right_input == inner_input && holds(outer, edge.left_input) {
+            Some(&edge.right)
+        } else {
+            None
+        }
+    });
+    let (Some(Expr::Column(column)), None) = (keys.next(), keys.next()) else {
+        return None;
+    };
+    let LogicalPlan::Scan(scan) = region.inputs[inner_input].as_ref() else {
+        return None;
+    };
+    if scan.index.is_some()
+        || column
+            .relation
+            .as_deref()
+            .is_some_and(|r| r != scan.relation)
+    {
+        return None;
+    }
+    let position = scan.source.schema().index_of(&column.name).ok()?;
+    scan.source
+        .indexes()
+        .iter()
+        .any(|d| d.columns == [position] && d.condition.is_none())
+        .then_some(3.0 * outer_rows)
+}
+
 /// The input set, estimated rows and cost (as [`best_tree`] counts it) of the region as
 /// written under `plan`; inputs are numbered in [`Region::flatten`]'s order.
 fn written_cost(
@@ -391,8 +444,10 @@ fn written_cost(
                 written_cost(region, edges, &join.right, next_input)?;
             let rows = split_rows(region, edges, (left, left_rows), (right, right_rows))
                 .unwrap_or(left_rows * right_rows);
-            let (probe, build) = (left_rows.max(right_rows), left_rows.min(right_rows));
-            let cost = left_cost + right_cost + rows + probe + 2.0 * build;
+            let join_cost = index_join_cost(region, edges, (left, left_rows), right)
+                .or_else(|| index_join_cost(region, edges, (right, right_rows), left))
+                .unwrap_or_else(|| hash_join_cost(left_rows, right_rows));
+            let cost = left_cost + right_cost + rows + join_cost;
             Some((left | right, rows, cost))
         }
         LogicalPlan::Projection(projection) if is_column_projection(plan) => {
