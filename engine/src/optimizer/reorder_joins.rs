@@ -27,8 +27,8 @@
 //!
 //! Estimates use what the storage keeps: a scan's rows (of the chunks `prune_chunks` kept),
 //! each column's per-chunk min/max and NULL counts, and the primary key. A filter's
-//! selectivity is `1/distinct` for `=` (at least one tenth when the distinct count is
-//! unknown, as for text), the covered part of [min, max] for a range, the NULL
+//! selectivity is `1/distinct` for `=` (at least one in a hundred when the distinct count
+//! is unknown, as for text), the covered part of [min, max] for a range, the NULL
 //! fraction for `IS NULL`, combined by AND/OR/NOT, and one half for anything else (the
 //! factor [`ChooseBuildSide`](super::ChooseBuildSide) uses). A column's distinct count is its
 //! row count for a primary key, and at most `max - min + 1` for an integer column. A join on
@@ -48,7 +48,6 @@ use super::OptimizerRule;
 use crate::error::Result;
 use crate::expr::{BinaryExpr, Column, Expr, Operator, Transformed};
 use crate::logical_plan::{Join, JoinType, LogicalPlan, Projection, Scan};
-use crate::physical_plan::index_nested_loop_join::MAX_OUTER_ROWS;
 
 /// Greedy join ordering for trees of INNER joins; see the module documentation.
 #[derive(Debug, Default, Clone, Copy)]
@@ -353,10 +352,7 @@ fn best_tree(region: &Region, edges: &[Edge]) -> Option<Vec<Option<Best>>> {
             if left & lowest != 0 {
                 if let (Some(a), Some(b)) = (best[left], best[right]) {
                     if let Some(rows) = split_rows(region, edges, (left, a.rows), (right, b.rows)) {
-                        let join_cost = index_join_cost(region, edges, (left, a.rows), right)
-                            .or_else(|| index_join_cost(region, edges, (right, b.rows), left))
-                            .unwrap_or_else(|| hash_join_cost(a.rows, b.rows));
-                        let cost = a.cost + b.cost + rows + join_cost;
+                        let cost = a.cost + b.cost + rows + hash_join_cost(a.rows, b.rows);
                         if found.is_none_or(|f| cost < f.cost) {
                             found = Some(Best {
                                 cost,
@@ -381,54 +377,6 @@ fn hash_join_cost(left_rows: f64, right_rows: f64) -> f64 {
     left_rows.max(right_rows) + 2.0 * left_rows.min(right_rows)
 }
 
-/// What joining the input set `outer` (`outer_rows` rows) to the single input `inner`
-/// costs besides its output when the planner will run it as an index nested loop join: one
-/// key, `inner` a plain scan with a full index on its key column, `outer` estimated within
-/// [`MAX_OUTER_ROWS`]. Only the outer rows are handled then (the inner rows are read
-/// through the index), which is what makes a small filtered dimension set worth joining to
-/// a fact table's indexed foreign key first (TPC-H q8's one part type).
-fn index_join_cost(
-    region: &Region,
-    edges: &[Edge],
-    (outer, outer_rows): (usize, f64),
-    inner: usize,
-) -> Option<f64> {
-    if inner.count_ones() != 1 || outer_rows > MAX_OUTER_ROWS as f64 {
-        return None;
-    }
-    let inner_input = inner.trailing_zeros() as usize;
-    let holds = |set: usize, input: usize| set & (1 << input) != 0;
-    let mut keys = edges.iter().filter_map(|edge| {
-        if edge.left_input == inner_input && holds(outer, edge.right_input) {
-            Some(&edge.left)
-        } else if edge.right_input == inner_input && holds(outer, edge.left_input) {
-            Some(&edge.right)
-        } else {
-            None
-        }
-    });
-    let (Some(Expr::Column(column)), None) = (keys.next(), keys.next()) else {
-        return None;
-    };
-    let LogicalPlan::Scan(scan) = region.inputs[inner_input].as_ref() else {
-        return None;
-    };
-    if scan.index.is_some()
-        || column
-            .relation
-            .as_deref()
-            .is_some_and(|r| r != scan.relation)
-    {
-        return None;
-    }
-    let position = scan.source.schema().index_of(&column.name).ok()?;
-    scan.source
-        .indexes()
-        .iter()
-        .any(|d| d.columns == [position] && d.condition.is_none())
-        .then_some(3.0 * outer_rows)
-}
-
 /// The input set, estimated rows and cost (as [`best_tree`] counts it) of the region as
 /// written under `plan`; inputs are numbered in [`Region::flatten`]'s order.
 fn written_cost(
@@ -444,10 +392,7 @@ fn written_cost(
                 written_cost(region, edges, &join.right, next_input)?;
             let rows = split_rows(region, edges, (left, left_rows), (right, right_rows))
                 .unwrap_or(left_rows * right_rows);
-            let join_cost = index_join_cost(region, edges, (left, left_rows), right)
-                .or_else(|| index_join_cost(region, edges, (right, right_rows), left))
-                .unwrap_or_else(|| hash_join_cost(left_rows, right_rows));
-            let cost = left_cost + right_cost + rows + join_cost;
+            let cost = left_cost + right_cost + rows + hash_join_cost(left_rows, right_rows);
             Some((left | right, rows, cost))
         }
         LogicalPlan::Projection(projection) if is_column_projection(plan) => {
@@ -800,8 +745,10 @@ fn scan_rows(scan: &Scan) -> f64 {
 }
 
 /// The fraction of rows an equality keeps when the column's distinct count is unknown (as
-/// with text): the one value a query names is usually a common one.
-const UNKNOWN_EQUALITY: f64 = 0.1;
+/// with text). Text columns that queries compare with a constant are mostly categories of
+/// tens to hundreds of values (TPC-H's `p_type` has 150, `n_name` 25): one in a hundred
+/// sizes those right, where one per row would take a three-valued status for a key.
+const UNKNOWN_EQUALITY: f64 = 0.01;
 
 /// What the storage knows of one column of a scan, over the chunks it reads.
 struct ColumnFacts {
