@@ -22,7 +22,7 @@ use crate::expr::{aggregate_type, Expr, SortExpr, WindowFunctionKind};
 use crate::logical_plan::{
     Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Scan, Values, Window,
 };
-use crate::optimizer::cardinality;
+use crate::optimizer::{cardinality, join_cardinality};
 use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
 use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
 use crate::physical_plan::filter::FilterExec;
@@ -226,7 +226,8 @@ pub fn create_physical_plan(
 /// index nested loop join: one key; the inner side a plain scan whose key column has a full
 /// single-column index; a join type that keeps no unmatched inner rows (inner; left, semi and
 /// anti with the inner side on the right; right with it on the left); the outer side
-/// estimated at most [`MAX_OUTER_ROWS`] rows; `use_indexes` enabled.
+/// estimated at most [`MAX_OUTER_ROWS`] rows and the join at most that many or an eighth of
+/// the inner table's; `use_indexes` enabled.
 fn indexed_inner<'a>(
     join: &'a Join,
     config: &SessionConfig,
@@ -266,6 +267,15 @@ fn indexed_inner<'a>(
         // primary key) runs as a plain, partitioned hash join instead.
         if !allowed || cardinality(outer) > MAX_OUTER_ROWS as f64 {
             continue;
+        }
+        // Nor when the outer keys would gather many rows and much of the inner table through
+        // the index (25 nations finding all their customers): a hash join reads it faster.
+        if let LogicalPlan::Scan(scan) = inner.as_ref() {
+            let gathered = join_cardinality(join);
+            if gathered > MAX_OUTER_ROWS as f64 && gathered * 8.0 > scan.snapshot.num_rows() as f64
+            {
+                continue;
+            }
         }
         let (LogicalPlan::Scan(scan), Expr::Column(column)) = (inner.as_ref(), inner_key) else {
             continue;

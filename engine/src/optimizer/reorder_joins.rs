@@ -672,7 +672,7 @@ pub(crate) fn cardinality(plan: &LogicalPlan) -> f64 {
 /// Estimated output rows of a join: `|L|·|R| / max(distinct(l), distinct(r))` for its most
 /// selective key pair (a foreign key joined to a primary key keeps the foreign key side's
 /// rows), halved by a residual filter; outer joins keep at least their preserved sides' rows.
-fn join_cardinality(join: &Join) -> f64 {
+pub(crate) fn join_cardinality(join: &Join) -> f64 {
     let (left, right) = (cardinality(&join.left), cardinality(&join.right));
     let matched = join
         .on
