@@ -22,13 +22,14 @@ use crate::expr::{aggregate_type, Expr, SortExpr, WindowFunctionKind};
 use crate::logical_plan::{
     Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Scan, Values, Window,
 };
+use crate::optimizer::{cardinality, join_cardinality};
 use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
 use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
 use crate::physical_plan::filter::FilterExec;
 use crate::physical_plan::first_per_key::FirstPerKeyExec;
 use crate::physical_plan::hash_aggregate::{AggregateSpec, HashAggregateExec};
 use crate::physical_plan::hash_join::HashJoinExec;
-use crate::physical_plan::index_nested_loop_join::IndexNestedLoopJoinExec;
+use crate::physical_plan::index_nested_loop_join::{IndexNestedLoopJoinExec, MAX_OUTER_ROWS};
 use crate::physical_plan::index_scan::IndexScanExec;
 use crate::physical_plan::limit::LimitExec;
 use crate::physical_plan::projection::ProjectionExec;
@@ -224,7 +225,9 @@ pub fn create_physical_plan(
 /// The inner scan, its index and whether it is the left input, when `join` can run as an
 /// index nested loop join: one key; the inner side a plain scan whose key column has a full
 /// single-column index; a join type that keeps no unmatched inner rows (inner; left, semi and
-/// anti with the inner side on the right; right with it on the left); `use_indexes` enabled.
+/// anti with the inner side on the right; right with it on the left); the outer side
+/// estimated at most [`MAX_OUTER_ROWS`] rows and the join at most that many or an eighth of
+/// the inner table's; `use_indexes` enabled.
 fn indexed_inner<'a>(
     join: &'a Join,
     config: &SessionConfig,
@@ -259,8 +262,20 @@ fn indexed_inner<'a>(
         ),
     ];
     for (allowed, inner, inner_key, outer, outer_key, inner_is_left) in candidates {
-        if !allowed {
+        // The operator collects its outer side into one partition before it can tell it is
+        // small: an outer side estimated above its limit (a fact table probing a dimension's
+        // primary key) runs as a plain, partitioned hash join instead.
+        if !allowed || cardinality(outer) > MAX_OUTER_ROWS as f64 {
             continue;
+        }
+        // Nor when the outer keys would gather many rows and much of the inner table through
+        // the index (25 nations finding all their customers): a hash join reads it faster.
+        if let LogicalPlan::Scan(scan) = inner.as_ref() {
+            let gathered = join_cardinality(join);
+            if gathered > MAX_OUTER_ROWS as f64 && gathered * 8.0 > scan.snapshot.num_rows() as f64
+            {
+                continue;
+            }
         }
         let (LogicalPlan::Scan(scan), Expr::Column(column)) = (inner.as_ref(), inner_key) else {
             continue;
@@ -899,6 +914,66 @@ mod tests {
         assert!(
             physical.contains("LimitExec: skip=0, fetch=5, rows=5"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn index_nested_loop_joins_only_for_outer_sides_estimated_small() {
+        // orders(id < 50) ⋈ kinds on an indexed key runs through the index; all 20 000
+        // orders probing it run as a partitioned hash join (the index join would collect
+        // them into one partition first).
+        let catalog = Catalog::new();
+        orders(&catalog, 20_000);
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        let kinds = catalog.create_table("kinds", Arc::clone(&schema)).unwrap();
+        kinds.set_primary_key(0, "kinds_pkey");
+        kinds
+            .add_index(IndexDefinition {
+                name: "kinds_pkey".into(),
+                columns: vec![0],
+                descending: vec![false],
+                kind: quiver_storage::IndexKind::Hash,
+                condition: None,
+            })
+            .unwrap();
+        let ids: Int64Array = (0..1000).collect();
+        kinds
+            .append(&[RecordBatch::try_new(schema, vec![Arc::new(ids)]).unwrap()])
+            .unwrap();
+        let context = session(&catalog, 2);
+        let plan_for = |filter: Option<Expr>| {
+            let mut builder = LogicalPlanBuilder::scan(catalog.table("orders").unwrap(), "orders");
+            if let Some(filter) = filter {
+                builder = builder.filter(filter).unwrap();
+            }
+            let plan = builder
+                .join(
+                    LogicalPlanBuilder::scan(catalog.table("kinds").unwrap(), "kinds").build(),
+                    JoinType::Inner,
+                    vec![(
+                        qualified_col("orders", "amount"),
+                        qualified_col("kinds", "id"),
+                    )],
+                    None,
+                )
+                .unwrap()
+                .build();
+            let physical = context.create_physical_plan(Arc::clone(&plan)).unwrap();
+            let rows = context.execute(plan).unwrap().num_rows();
+            (display_plan(physical.as_ref(), false), rows)
+        };
+        let (small, small_rows) = plan_for(Some(qualified_col("orders", "id").lt(lit(50i64))));
+        assert!(small.contains("IndexNestedLoopJoinExec"), "{small}");
+        // Ids 0..50 with an amount (every 11th has none).
+        assert_eq!(small_rows, 45);
+        let (large, large_rows) = plan_for(None);
+        assert!(
+            large.starts_with("HashJoinExec") && !large.contains("IndexNestedLoop"),
+            "{large}"
+        );
+        assert_eq!(
+            large_rows,
+            (0..20_000).filter(|i| amount(*i).is_some()).count()
         );
     }
 }

@@ -18,15 +18,18 @@
 //!                                                 Scan: author AS T1
 //! ```
 //!
-//! Estimates are deliberately simple: a scan reads its snapshot's rows (only the chunks
-//! statistics kept, when pruned), each pushed-down or separate filter halves them, a join
-//! yields as many rows as its larger input, an aggregate with no GROUP BY one row, a limit at
-//! most its fetch. Semi, anti and full joins are left alone, as are joins whose columns
-//! cannot be told apart by relation and name.
+//! Both sides are estimated as [`ReorderJoins`](super::ReorderJoins) estimates them (its
+//! `cardinality`: filters' selectivities from the storage's statistics, a join's rows from
+//! its keys' distinct counts), so the join order and the build sides it chose are kept.
+//! What statistics cannot tell falls back to [`estimated_rows`]: each filter halves a
+//! scan, a join yields as many rows as its larger input, an aggregate with no GROUP BY one
+//! row, a limit at most its fetch. Semi, anti and full joins are left alone, as are joins
+//! whose columns cannot be told apart by relation and name.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use super::reorder_joins::cardinality;
 use super::OptimizerRule;
 use crate::error::Result;
 use crate::expr::{Column, Expr, Transformed};
@@ -65,7 +68,7 @@ fn swapped(join: &Join) -> Result<Option<Arc<LogicalPlan>>> {
             return Ok(None)
         }
     };
-    if estimated_rows(&join.right) <= estimated_rows(&join.left) {
+    if cardinality(&join.right) <= cardinality(&join.left) {
         return Ok(None);
     }
     // The projection names columns by relation and name: they must be unique.

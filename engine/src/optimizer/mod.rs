@@ -36,6 +36,7 @@ pub use push_down_filter::PushDownFilter;
 pub(crate) use push_down_limit::merge_limits;
 pub use push_down_limit::PushDownLimit;
 pub use reorder_joins::ReorderJoins;
+pub(crate) use reorder_joins::{cardinality, join_cardinality};
 pub use replace_rank_filter_with_top_k::ReplaceRankFilterWithTopK;
 pub use replace_sort_limit_with_top_k::ReplaceSortLimitWithTopK;
 pub use simplify_expressions::SimplifyExpressions;

@@ -18,7 +18,10 @@
 //! that a filter below would change.
 //!
 //! Joins: an inner join takes a predicate into whichever side it reads, and a cross-side
-//! equality becomes a join key. An outer join only takes predicates on its preserved side;
+//! equality becomes a join key. A cross-side disjunction whose every branch restricts one side
+//! (`(n1.name = 'FRANCE' AND n2.name = 'GERMANY') OR (n1.name = 'GERMANY' AND …)`) also
+//! sends that side what it implies (`n1.name = 'FRANCE' OR n1.name = 'GERMANY'`), and itself
+//! becomes the join's condition, so it is derived from once. An outer join only takes predicates on its preserved side;
 //! but a predicate above it that can never be TRUE on a NULL-extended row (it *rejects
 //! nulls*: `T1.pages > 100` is NULL when T1's columns are NULL) removes exactly the rows the
 //! outer join added, so the join is turned into an inner one first. That is what lets Django's
@@ -433,8 +436,19 @@ fn push_into_join(
                 match as_join_key(&predicate, left_schema, right_schema) {
                     Some(key) => on.push(key),
                     None => {
-                        above.push(predicate);
-                        continue;
+                        let implied = |schema| implied_by(&predicate, schema);
+                        match (implied(left_schema), implied(right_schema)) {
+                            (None, None) => {
+                                above.push(predicate);
+                                continue;
+                            }
+                            (left, right) => {
+                                left_predicates.extend(left);
+                                right_predicates.extend(right);
+                                // In the join's own condition it is not derived from again.
+                                join_filter.push(predicate);
+                            }
+                        }
                     }
                 }
             }
@@ -460,6 +474,51 @@ fn push_into_join(
         Arc::new(LogicalPlan::Join(node)),
         above,
     )?))
+}
+
+/// A predicate over `side`'s columns alone that holds wherever `predicate` holds, derived
+/// from a disjunction whose every branch restricts `side`: from TPC-H q7's
+/// `(n1.name = 'FRANCE' AND n2.name = 'GERMANY') OR (n1.name = 'GERMANY' AND n2.name =
+/// 'FRANCE')`, `n1.name = 'FRANCE' OR n1.name = 'GERMANY'` for `n1`'s side. `None` when
+/// `predicate` is no such disjunction (or reads anything volatile or outside the plan).
+/// The original stays where it is; the derived one only lets the side drop rows early.
+fn implied_by(predicate: &Expr, side: &PlanSchema) -> Option<Expr> {
+    if !matches!(
+        predicate,
+        Expr::BinaryExpr(BinaryExpr {
+            op: Operator::Or,
+            ..
+        })
+    ) || is_volatile(predicate)
+    {
+        return None;
+    }
+    implied_on(predicate, side)
+}
+
+fn implied_on(predicate: &Expr, side: &PlanSchema) -> Option<Expr> {
+    match predicate {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Or,
+            right,
+        }) => Some(implied_on(left, side)?.or(implied_on(right, side)?)),
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) => match (implied_on(left, side), implied_on(right, side)) {
+            (Some(l), Some(r)) => Some(l.and(r)),
+            (one, other) => one.or(other),
+        },
+        other => {
+            let columns = other.column_refs();
+            (!columns.is_empty()
+                && !other.contains_subquery()
+                && columns.iter().all(|c| side.has_column(c)))
+            .then(|| other.clone())
+        }
+    }
 }
 
 /// True when `predicate` is never TRUE on a row whose `side` columns are all NULL.
@@ -669,6 +728,48 @@ mod tests {
             Scan: author AS T0 filters=[(T0.age > 30)]
             Scan: book AS T1 filters=[(T1.pages < 500)]
         ");
+    }
+
+    #[test]
+    fn disjunctions_send_each_side_what_they_imply() {
+        // TPC-H q7's shape: every branch restricts both sides, so each side gets the OR of
+        // its own restrictions, and the whole condition stays on the join.
+        let plan = author_book(JoinType::Inner)
+            .filter(
+                t0("age")
+                    .eq(lit(30i32))
+                    .and(t1("pages").eq(lit(100i32)))
+                    .or(t0("age").eq(lit(40i32)).and(t1("pages").gt(lit(200i32)))),
+            )
+            .unwrap()
+            .build();
+        assert_snapshot!(optimize_with(PushDownFilter, plan), @r"
+        Join: Inner, on=[T0.id = T1.author_id], filter=(((T0.age = 30) AND (T1.pages = 100)) OR ((T0.age = 40) AND (T1.pages > 200)))
+          Scan: author AS T0 filters=[((T0.age = 30) OR (T0.age = 40))]
+          Scan: book AS T1 filters=[((T1.pages = 100) OR (T1.pages > 200))]
+        ");
+        // A branch that does not restrict a side implies nothing for it.
+        let plan = author_book(JoinType::Inner)
+            .filter(
+                t0("age")
+                    .eq(lit(30i32))
+                    .and(t1("pages").eq(lit(100i32)))
+                    .or(t0("age").eq(lit(40i32))),
+            )
+            .unwrap()
+            .build();
+        assert_snapshot!(optimize_with(PushDownFilter, plan), @r"
+        Join: Inner, on=[T0.id = T1.author_id], filter=(((T0.age = 30) AND (T1.pages = 100)) OR (T0.age = 40))
+          Scan: author AS T0 filters=[((T0.age = 30) OR (T0.age = 40))]
+          Scan: book AS T1
+        ");
+        // Outer joins are left alone.
+        let plan = author_book(JoinType::Full)
+            .filter(t0("age").eq(lit(30i32)).or(t1("pages").eq(lit(100i32))))
+            .unwrap()
+            .build();
+        let before = plan.to_string();
+        assert_eq!(optimize_with(PushDownFilter, plan), before);
     }
 
     #[test]
