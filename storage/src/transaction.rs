@@ -104,6 +104,8 @@ struct View {
 /// view it reads meanwhile.
 struct TableDelta {
     table: Arc<Table>,
+    /// The table's name, shared by the undo entries.
+    name: Arc<str>,
     /// Keys of committed rows this transaction replaced or deleted.
     removed: HashSet<RowKey>,
     /// Batches of rows written (inserts and new images of updated rows), in statement order.
@@ -119,10 +121,10 @@ struct TableDelta {
 /// How to undo one change to a delta (statement failures and savepoint rollbacks undo a
 /// suffix of the log instead of copying the deltas beforehand).
 enum Undo {
-    Removed(String, RowKey),
-    Written(String),
-    Live(String, RowKey, Option<(u32, u32)>),
-    View(String, Option<View>),
+    Removed(Arc<str>, RowKey),
+    Written(Arc<str>),
+    Live(Arc<str>, RowKey, Option<(u32, u32)>),
+    View(Arc<str>, Option<View>),
 }
 
 /// Merges the trailing chunks of rows a transaction inserted while the last is at least half
@@ -166,6 +168,7 @@ impl TableDelta {
     fn new(table: &Arc<Table>) -> TableDelta {
         TableDelta {
             table: Arc::clone(table),
+            name: Arc::from(table.name()),
             removed: HashSet::new(),
             written: Vec::new(),
             live: HashMap::new(),
@@ -173,8 +176,8 @@ impl TableDelta {
         }
     }
 
-    fn name(&self) -> String {
-        self.table.name().to_string()
+    fn name(&self) -> Arc<str> {
+        Arc::clone(&self.name)
     }
 
     fn key_column(&self) -> Result<usize> {
@@ -429,7 +432,7 @@ impl TxnState {
                     t.clone()
                 }
             };
-            let Some(delta) = self.deltas.get_mut(&table) else {
+            let Some(delta) = self.deltas.get_mut(table.as_ref()) else {
                 continue;
             };
             match undo {
@@ -664,9 +667,7 @@ impl Transaction {
                 .deltas
                 .entry(table.name().to_string())
                 .or_insert_with(|| TableDelta::new(table));
-            state
-                .undo
-                .push(Undo::View(table.name().to_string(), delta.view.clone()));
+            state.undo.push(Undo::View(delta.name(), delta.view.clone()));
             let edited = edit(delta, &committed, &mut state.undo);
             let view = delta.view.as_ref().map(|v| Arc::clone(&v.version));
             match (edited, view) {
@@ -799,7 +800,6 @@ impl Transaction {
                 continue;
             }
             let committed = delta.table.committed();
-            let live = delta.live_rows()?;
             let (chunks, checked) = match &delta.view {
                 Some(view) if view.base == committed.version() && !view.rebased => {
                     (view.version.chunks().to_vec(), true)
@@ -811,15 +811,21 @@ impl Transaction {
                 committed.version(),
                 chunks.clone(),
             ));
-            if !checked {
-                for batch in &live {
-                    for constraint in delta.table.constraints().unique {
-                        check_unique(&delta.table, &version, batch, &constraint)?;
+            // The written rows are read again only when something is checked again: unique
+            // constraints after a rebase, foreign keys always.
+            let has_foreign_keys = !delta.table.constraints().foreign_keys.is_empty();
+            if !checked || has_foreign_keys {
+                let live = delta.live_rows()?;
+                if !checked {
+                    for batch in &live {
+                        for constraint in delta.table.constraints().unique {
+                            check_unique(&delta.table, &version, batch, &constraint)?;
+                        }
                     }
                 }
+                written.insert(name.clone(), live);
             }
             new_versions.insert(name.clone(), version);
-            written.insert(name.clone(), live);
             versions.push((Arc::clone(&delta.table), chunks));
         }
         self.check_foreign_keys(state, &new_versions, &written)?;

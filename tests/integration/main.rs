@@ -9,6 +9,8 @@
 //! - `relations`: reverse and many-to-many relations, related managers, eager loading and
 //!   deletes, against real Django (`django/relations.py`).
 //! - `windows`: window functions against real Django (`django/windows.py`).
+//! - `writes`: in-place updates, many statements in one `atomic()` and `bulk_create` as one
+//!   statement, against real Django (`django/writes.py`) and a model of the rows.
 //! - `regressions`: the smallest QuerySets showing bugs the property tests found, ignored
 //!   until fixed.
 
@@ -19,3 +21,4 @@ mod relations;
 mod semantics;
 mod subqueries;
 mod windows;
+mod writes;

@@ -177,11 +177,48 @@ fn kept_aside(kind: IndexKind, composite: bool, key: &RowKey) -> bool {
     !(kind == IndexKind::Ordered && composite) && key.has_null()
 }
 
+/// The rows of one key. Most keys of most indexes (every key of a unique one) have one row,
+/// which is kept inline: building the index of a chunk then allocates nothing per key.
+#[derive(Debug, Clone)]
+enum RowList {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl RowList {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            RowList::One(row) => std::slice::from_ref(row),
+            RowList::Many(rows) => rows,
+        }
+    }
+
+    fn push(&mut self, row: u32) {
+        match self {
+            RowList::One(first) => *self = RowList::Many(vec![*first, row]),
+            RowList::Many(rows) => rows.push(row),
+        }
+    }
+
+    /// Removes `row`; returns how many entries went and whether none is left.
+    fn remove(&mut self, row: u32) -> (usize, bool) {
+        match self {
+            RowList::One(only) if *only == row => (1, true),
+            RowList::One(_) => (0, false),
+            RowList::Many(rows) => {
+                let before = rows.len();
+                rows.retain(|&r| r != row);
+                (before - rows.len(), rows.is_empty())
+            }
+        }
+    }
+}
+
 /// Rows by key: the body of a chunk index, or of the patch over one.
 #[derive(Debug, Default, Clone)]
 struct Entries {
-    hash: HashMap<RowKey, Vec<u32>>,
-    ordered: BTreeMap<RowKey, Vec<u32>>,
+    hash: HashMap<RowKey, RowList>,
+    ordered: BTreeMap<RowKey, RowList>,
     nulls: Vec<u32>,
     entries: usize,
     /// The least and greatest non-NULL key (what a set of wanted keys is clipped to).
@@ -207,8 +244,20 @@ impl Entries {
             return;
         }
         match kind {
-            IndexKind::Hash => self.hash.entry(key).or_default().push(row),
-            IndexKind::Ordered => self.ordered.entry(key).or_default().push(row),
+            IndexKind::Hash => match self.hash.entry(key) {
+                std::collections::hash_map::Entry::Occupied(mut rows) => rows.get_mut().push(row),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(RowList::One(row));
+                }
+            },
+            IndexKind::Ordered => match self.ordered.entry(key) {
+                std::collections::btree_map::Entry::Occupied(mut rows) => {
+                    rows.get_mut().push(row)
+                }
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(RowList::One(row));
+                }
+            },
         }
     }
 
@@ -225,10 +274,9 @@ impl Entries {
             IndexKind::Ordered => self.ordered.get_mut(key),
         };
         let Some(rows) = map_rows else { return };
-        let before = rows.len();
-        rows.retain(|&r| r != row);
-        self.entries -= before - rows.len();
-        if rows.is_empty() {
+        let (removed, emptied) = rows.remove(row);
+        self.entries -= removed;
+        if emptied {
             match kind {
                 IndexKind::Hash => self.hash.remove(key),
                 IndexKind::Ordered => self.ordered.remove(key),
@@ -241,10 +289,10 @@ impl Entries {
             IndexKind::Hash => self.hash.get(key),
             IndexKind::Ordered => self.ordered.get(key),
         };
-        found.map_or(&[], Vec::as_slice)
+        found.map_or(&[], RowList::as_slice)
     }
 
-    fn keyed(&self, kind: IndexKind) -> Box<dyn Iterator<Item = (&RowKey, &Vec<u32>)> + '_> {
+    fn keyed(&self, kind: IndexKind) -> Box<dyn Iterator<Item = (&RowKey, &RowList)> + '_> {
         match kind {
             IndexKind::Hash => Box::new(self.hash.iter()),
             IndexKind::Ordered => Box::new(self.ordered.iter()),
@@ -433,7 +481,7 @@ impl ChunkIndex {
         let base = self
             .base
             .keyed(self.spec.kind)
-            .map(|(key, rows)| (key, self.fresh(rows)))
+            .map(|(key, rows)| (key, self.fresh(rows.as_slice())))
             .filter(|(_, rows)| !rows.is_empty());
         match &self.patch {
             None => Box::new(base),
@@ -467,7 +515,7 @@ impl ChunkIndex {
         high: Bound<&RowKey>,
     ) -> Box<dyn DoubleEndedIterator<Item = (&'a RowKey, Rows<'a>)> + 'a> {
         let base = checked_range(&self.base.ordered, low, high)
-            .map(|(key, rows)| (key, self.fresh(rows)))
+            .map(|(key, rows)| (key, self.fresh(rows.as_slice())))
             .filter(|(_, rows)| !rows.is_empty());
         let Some(patch) = &self.patch else {
             return Box::new(base);
@@ -500,10 +548,10 @@ fn composite(parts: &[RowKey], more: &[RowKey]) -> RowKey {
 /// `map.range(low, high)`, empty where `BTreeMap::range` would panic (low above high, or
 /// equal bounds with one excluded).
 fn checked_range<'a>(
-    map: &'a BTreeMap<RowKey, Vec<u32>>,
+    map: &'a BTreeMap<RowKey, RowList>,
     low: Bound<&RowKey>,
     high: Bound<&RowKey>,
-) -> Box<dyn DoubleEndedIterator<Item = (&'a RowKey, &'a Vec<u32>)> + 'a> {
+) -> Box<dyn DoubleEndedIterator<Item = (&'a RowKey, &'a RowList)> + 'a> {
     let value = |b: Bound<&RowKey>| match b {
         Bound::Included(v) | Bound::Excluded(v) => Some(v.clone()),
         Bound::Unbounded => None,
