@@ -294,7 +294,7 @@ fn in_place_updates_keep_indexes_and_snapshots_exact() {
         .sum();
     assert_eq!(old_total, (0..rows).map(|i| i % 50).sum::<i64>());
     let total = objects()
-        .aggregate([Sum("v").into()])
+        .aggregate([Sum("v")])
         .unwrap()
         .get::<i64>("v__sum")
         .unwrap();
@@ -311,7 +311,7 @@ fn many_statements_in_one_atomic_block() {
     db.objects("Player").bulk_create(named(&names)).unwrap();
     let total = || {
         db.objects("Player")
-            .aggregate([Sum("score").into()])
+            .aggregate([Sum("score")])
             .unwrap()
             .get::<i64>("score__sum")
             .unwrap()
