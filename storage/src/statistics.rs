@@ -39,16 +39,16 @@ impl ColumnStatistics {
     /// have to enclose, and narrowing them would need a pass over the column).
     pub fn replaced(&self, old: &dyn Array, new: &dyn Array) -> ColumnStatistics {
         let incoming = ColumnStatistics::compute(new);
-        let widen = |ours: &Option<ScalarValue>, theirs: Option<ScalarValue>, keep: Ordering| {
-            match (ours, theirs) {
-                (_, None) => ours.clone(),
-                (None, Some(_)) => None,
-                (Some(ours), Some(theirs)) => match ours.partial_cmp_same_type(&theirs) {
-                    Some(order) if order == keep || order == Ordering::Equal => Some(ours.clone()),
-                    Some(_) => Some(theirs),
-                    None => None,
-                },
-            }
+        let widen = |ours: &Option<ScalarValue>, theirs: Option<ScalarValue>, keep: Ordering| match (
+            ours, theirs,
+        ) {
+            (_, None) => ours.clone(),
+            (None, Some(_)) => None,
+            (Some(ours), Some(theirs)) => match ours.partial_cmp_same_type(&theirs) {
+                Some(order) if order == keep || order == Ordering::Equal => Some(ours.clone()),
+                Some(_) => Some(theirs),
+                None => None,
+            },
         };
         let null_count = self.null_count - old.null_count() + new.null_count();
         let all_null_before = self.all_null();

@@ -23,22 +23,33 @@
 //! # Representation
 //!
 //! A transaction keeps, per table it wrote, a `TableDelta`: the keys of committed rows it
-//! replaced or deleted, and the batch of rows it wrote (inserts and new images of updated
-//! rows). Its view of a table is the latest committed version minus the removed keys plus
-//! the written rows; commit computes the same thing under the writer lock and publishes it.
-//! Because every replaced row is locked, no other transaction can have changed those rows
-//! since they were read, so re-applying the delta onto a newer committed version is exact.
+//! replaced or deleted, and the batches of rows it wrote (inserts and new images of updated
+//! rows), of which the latest image per key is live. Next to that logical delta it keeps a
+//! *view*: the committed version it read, edited statement by statement as a commit would —
+//! an update rewrites the rows in place in the chunks holding them (`Chunk::replace_rows`:
+//! only changed columns are copied, indexes of unchanged columns shared, the others
+//! patched), a delete filters the chunks holding its rows, an insert appends chunks and
+//! merges the trailing small ones geometrically. So a statement costs what it changes, not
+//! what the transaction wrote before it, and N statements cost O(N log N) copied rows.
 //!
-//! Rows are found by key through each chunk's cached hash index on the key column, unique
-//! constraints are checked through each chunk's cached index of the constraint, and foreign
-//! keys through the referenced and referencing columns' indexes (see `index`): chunks a commit
-//! leaves untouched keep their indexes, so a one-row write costs a probe per chunk and the
-//! indexing of the chunks it creates, not a pass over the table.
+//! Commit publishes the view as it is when no other commit came since it was built (the
+//! statements already checked it); otherwise it re-applies the logical delta to the newer
+//! committed version (minus the removed keys, plus the live written rows) and checks the
+//! unique constraints again. Because every replaced row is locked, no other transaction can
+//! have changed those rows since they were read, so re-applying is exact.
 //!
-//! Savepoints copy the deltas (nested `atomic()` blocks); rolling back to one restores them and
-//! drops the `on_commit` callbacks registered since. Row locks taken inside a rolled-back
-//! savepoint stay held until the transaction ends (PostgreSQL releases them; holding them longer
-//! is safe, only less concurrent).
+//! Rows are found by key through each chunk's cached hash index on the key column, with the
+//! wanted keys clipped to each chunk's key bounds first (a run of ids touches the chunks
+//! holding them only); unique constraints are checked the same way, and only when a
+//! statement changed one of their columns; foreign keys through the referenced and
+//! referencing columns' indexes (see `index`).
+//!
+//! Savepoints (nested `atomic()` blocks, and every statement inside a transaction) cost
+//! nothing up front: changes to the deltas are logged while a savepoint or a statement is
+//! open, and rolling back undoes the log's suffix and drops the `on_commit` callbacks
+//! registered since. Row locks taken inside a rolled-back savepoint stay held until the
+//! transaction ends (PostgreSQL releases them; holding them longer is safe, only less
+//! concurrent).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -397,7 +408,8 @@ impl TableDelta {
         let own_from = chunks.len();
         let live = self.live_rows()?;
         #[cfg(test)]
-        ROWS_COPIED.with(|c| c.set(c.get() + live.iter().map(RecordBatch::num_rows).sum::<usize>()));
+        ROWS_COPIED
+            .with(|c| c.set(c.get() + live.iter().map(RecordBatch::num_rows).sum::<usize>()));
         if !live.is_empty() {
             push_chunks(&mut chunks, &concat_batches(&self.table.schema(), &live)?);
         }
@@ -667,7 +679,9 @@ impl Transaction {
                 .deltas
                 .entry(table.name().to_string())
                 .or_insert_with(|| TableDelta::new(table));
-            state.undo.push(Undo::View(delta.name(), delta.view.clone()));
+            state
+                .undo
+                .push(Undo::View(delta.name(), delta.view.clone()));
             let edited = edit(delta, &committed, &mut state.undo);
             let view = delta.view.as_ref().map(|v| Arc::clone(&v.version));
             match (edited, view) {
@@ -1531,7 +1545,9 @@ mod tests {
         let mut model: Vec<(i64, i64)> = all;
         let mut seed = 7u64;
         for step in 0..600 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let id = (seed >> 33) as i64 % n;
             let v = (seed >> 17) as i64 % 120 - 10;
             // Read the index first so that the update patches it rather than leaving it to
@@ -1552,8 +1568,14 @@ mod tests {
                     .map(|a| {
                         let batch = version.chunks()[a.chunk as usize].batch();
                         (
-                            batch.column(0).as_primitive::<Int64Type>().value(a.row as usize),
-                            batch.column(1).as_primitive::<Int64Type>().value(a.row as usize),
+                            batch
+                                .column(0)
+                                .as_primitive::<Int64Type>()
+                                .value(a.row as usize),
+                            batch
+                                .column(1)
+                                .as_primitive::<Int64Type>()
+                                .value(a.row as usize),
                         )
                     })
                     .collect()
@@ -1571,7 +1593,10 @@ mod tests {
             assert_eq!(found, wanted);
             let range = values_at(
                 index
-                    .range(Bound::Included(RowKey::Int(-5)), Bound::Excluded(RowKey::Int(3)))
+                    .range(
+                        Bound::Included(RowKey::Int(-5)),
+                        Bound::Excluded(RowKey::Int(3)),
+                    )
                     .unwrap(),
             );
             let in_range = model.iter().filter(|r| (-5..3).contains(&r.1)).count();
@@ -1635,11 +1660,15 @@ mod tests {
             .unwrap();
         setup.commit().unwrap();
         let txn = catalog.begin();
-        txn.insert(&table, &rows(&table, &[(4, 4), (5, 5)])).unwrap();
-        txn.update(&table, &rows(&table, &[(4, 40), (1, 10)])).unwrap();
-        txn.delete(&table, &[RowKey::Int(5), RowKey::Int(2)]).unwrap();
+        txn.insert(&table, &rows(&table, &[(4, 4), (5, 5)]))
+            .unwrap();
+        txn.update(&table, &rows(&table, &[(4, 40), (1, 10)]))
+            .unwrap();
+        txn.delete(&table, &[RowKey::Int(5), RowKey::Int(2)])
+            .unwrap();
         let depth = txn.savepoint();
-        txn.update(&table, &rows(&table, &[(3, 30), (4, 41)])).unwrap();
+        txn.update(&table, &rows(&table, &[(3, 30), (4, 41)]))
+            .unwrap();
         txn.rollback_to(depth).unwrap();
         assert_eq!(
             contents(&txn.view(&table).unwrap()),
@@ -1671,4 +1700,3 @@ mod tests {
         assert_eq!(contents(&table.snapshot()).len(), 5);
     }
 }
-

@@ -189,10 +189,12 @@ fn in_place_updates_keep_indexes_and_snapshots_exact() {
         arrow::datatypes::Field::new("k", arrow::datatypes::DataType::Int64, false),
         arrow::datatypes::Field::new("v", arrow::datatypes::DataType::Int64, false),
     ]));
-    let mut model: Vec<(i64, i64, i64)> = (0..rows).map(|i| (i, (i * 7919) % rows, i % 50)).collect();
+    let mut model: Vec<(i64, i64, i64)> =
+        (0..rows).map(|i| (i, (i * 7919) % rows, i % 50)).collect();
     let column = |f: fn(&(i64, i64, i64)) -> i64, model: &[(i64, i64, i64)]| {
-        Arc::new(arrow::array::Int64Array::from_iter_values(model.iter().map(f)))
-            as arrow::array::ArrayRef
+        Arc::new(arrow::array::Int64Array::from_iter_values(
+            model.iter().map(f),
+        )) as arrow::array::ArrayRef
     };
     let batch = arrow::array::RecordBatch::try_new(
         schema,
@@ -209,10 +211,20 @@ fn in_place_updates_keep_indexes_and_snapshots_exact() {
     let objects = || db.objects("T");
     // Warm the indexes so that the updates patch them.
     assert_eq!(objects().filter(q!(k = 5)).count().unwrap(), 1);
-    assert_eq!(objects().filter(q!(v = 7)).order_by(["-id"]).slice(0..5).count().unwrap(), 5);
+    assert_eq!(
+        objects()
+            .filter(q!(v = 7))
+            .order_by(["-id"])
+            .slice(0..5)
+            .count()
+            .unwrap(),
+        5
+    );
     let mut seed = 11u64;
     for step in 0..300 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let id = (seed >> 33) as i64 % rows;
         if step % 10 == 9 {
             // A few rows at once, through a range on the key.
@@ -252,7 +264,11 @@ fn in_place_updates_keep_indexes_and_snapshots_exact() {
             .column::<i64>("id")
             .unwrap();
         ids.sort();
-        let mut want: Vec<i64> = model.iter().filter(|r| r.1 == probe.1).map(|r| r.0).collect();
+        let mut want: Vec<i64> = model
+            .iter()
+            .filter(|r| r.1 == probe.1)
+            .map(|r| r.0)
+            .collect();
         want.sort();
         assert_eq!(ids, want);
         let top = objects()
@@ -263,7 +279,11 @@ fn in_place_updates_keep_indexes_and_snapshots_exact() {
             .unwrap()
             .column::<i64>("id")
             .unwrap();
-        let mut want: Vec<i64> = model.iter().filter(|r| r.2 == probe.2).map(|r| r.0).collect();
+        let mut want: Vec<i64> = model
+            .iter()
+            .filter(|r| r.2 == probe.2)
+            .map(|r| r.0)
+            .collect();
         want.sort_by(|a, b| b.cmp(a));
         want.truncate(10);
         assert_eq!(top, want);
@@ -324,8 +344,10 @@ fn many_statements_in_one_atomic_block() {
                     .filter(q!(pk = i + 1))
                     .update([("score", F("score") + round)])?;
             }
-            db.objects("Player")
-                .create([("name", format!("extra{round}").into()), ("score", 1i64.into())])?;
+            db.objects("Player").create([
+                ("name", format!("extra{round}").into()),
+                ("score", 1i64.into()),
+            ])?;
         }
         Ok(())
     })

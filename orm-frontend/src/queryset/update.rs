@@ -101,9 +101,7 @@ impl QuerySet {
                 let first = annotated.to_batches()?;
                 let mut keys = Vec::new();
                 for batch in &first {
-                    keys.extend(
-                        column_keys(column(batch, pk.attname())?).map_err(storage_error)?,
-                    );
+                    keys.extend(column_keys(column(batch, pk.attname())?).map_err(storage_error)?);
                 }
                 if keys.is_empty() {
                     return Ok(0);

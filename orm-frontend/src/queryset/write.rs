@@ -514,7 +514,11 @@ fn check_options(model: &Model, options: &BulkCreateOptions) -> Result<()> {
 }
 
 /// Inserts `batch` as one statement.
-fn insert_rows(transaction: &Arc<Transaction>, table: &Arc<Table>, batch: &RecordBatch) -> Result<()> {
+fn insert_rows(
+    transaction: &Arc<Transaction>,
+    table: &Arc<Table>,
+    batch: &RecordBatch,
+) -> Result<()> {
     transaction.insert(table, batch).map_err(storage_error)
 }
 

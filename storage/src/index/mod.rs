@@ -12,12 +12,16 @@
 //! Chunks are immutable and shared (`Arc`) between table versions: a write copies only the
 //! chunks it changes and appends chunks for new rows. So an index is kept *per chunk* and
 //! cached on the chunk the first time it is needed: the next version's index is the previous
-//! version's chunk indexes, shared, plus indexes of the few chunks the write created. A
-//! single-row update on a 10M-row table rebuilds the index of one chunk (at most
-//! [`CHUNK_ROWS`](crate::CHUNK_ROWS) rows), not of the table. Because a chunk's index describes
-//! exactly that chunk's rows, it can never disagree with the data under any write path or
-//! rollback: a rolled-back transaction's chunks, and their indexes, are simply never published.
-//! Lookups probe each chunk's index and merge the answers in key order.
+//! version's chunk indexes, shared, plus indexes of the few chunks the write created. An
+//! update rewrites rows in place, so the rewritten chunk keeps the row numbers: its indexes
+//! over columns the update left alone are the old chunk's, shared, and the others are the old
+//! chunk's entries plus a small patch (the replaced rows, hidden in the old entries, and their
+//! new entries), rebuilt from the chunk once the patch grows past `PATCH_ROWS` rows. A
+//! one-row update on a 10M-row table therefore touches a few entries, not a chunk, let alone
+//! the table. Because a chunk's index describes exactly that chunk's rows, it can never
+//! disagree with the data under any write path or rollback: a rolled-back transaction's
+//! chunks, and their indexes, are simply never published. Lookups probe each chunk's index
+//! (only for the keys within its key bounds) and merge the answers in key order.
 //!
 //! The same per-chunk indexes serve the transaction layer: uniqueness checks probe a hash index
 //! of each unique constraint, and rows are found by primary key through a hash index on the key
@@ -251,9 +255,7 @@ impl Entries {
                 }
             },
             IndexKind::Ordered => match self.ordered.entry(key) {
-                std::collections::btree_map::Entry::Occupied(mut rows) => {
-                    rows.get_mut().push(row)
-                }
+                std::collections::btree_map::Entry::Occupied(mut rows) => rows.get_mut().push(row),
                 std::collections::btree_map::Entry::Vacant(slot) => {
                     slot.insert(RowList::One(row));
                 }
@@ -386,7 +388,11 @@ impl ChunkIndex {
         changed: &[bool],
     ) -> Result<Derived> {
         let touched = self.spec.condition.is_some()
-            || self.spec.columns.iter().any(|&c| changed.get(c) != Some(&false));
+            || self
+                .spec
+                .columns
+                .iter()
+                .any(|&c| changed.get(c) != Some(&false));
         if !touched {
             return Ok(Derived::Same);
         }
@@ -485,12 +491,14 @@ impl ChunkIndex {
             .filter(|(_, rows)| !rows.is_empty());
         match &self.patch {
             None => Box::new(base),
-            Some(patch) => Box::new(base.chain(
-                patch
-                    .entries
-                    .keyed(self.spec.kind)
-                    .map(|(key, rows)| (key, Cow::Borrowed(rows.as_slice()))),
-            )),
+            Some(patch) => Box::new(
+                base.chain(
+                    patch
+                        .entries
+                        .keyed(self.spec.kind)
+                        .map(|(key, rows)| (key, Cow::Borrowed(rows.as_slice()))),
+                ),
+            ),
         }
     }
 
@@ -631,10 +639,14 @@ impl BuiltIndex {
         let keys = sorted_keys(keys);
         let mut out = Vec::new();
         for (chunk, index) in self.chunks.iter().enumerate() {
-            out.extend(find_rows(index, &keys).into_iter().map(|(row, _)| RowAddress {
-                chunk: chunk as u32,
-                row,
-            }));
+            out.extend(
+                find_rows(index, &keys)
+                    .into_iter()
+                    .map(|(row, _)| RowAddress {
+                        chunk: chunk as u32,
+                        row,
+                    }),
+            );
         }
         out
     }
@@ -684,7 +696,11 @@ impl BuiltIndex {
                 row,
             };
             let values: Box<dyn Iterator<Item = (&RowKey, Rows<'_>)>> = if descending {
-                Box::new(index.ordered_range(Bound::Unbounded, Bound::Unbounded).rev())
+                Box::new(
+                    index
+                        .ordered_range(Bound::Unbounded, Bound::Unbounded)
+                        .rev(),
+                )
             } else {
                 Box::new(index.ordered_range(Bound::Unbounded, Bound::Unbounded))
             };
@@ -856,7 +872,10 @@ pub(crate) fn find_rows(index: &ChunkIndex, keys: &[&RowKey]) -> Vec<(u32, usize
 /// through the chunk's cached index on the column.
 pub(crate) fn rows_with_keys(chunk: &Chunk, column: usize, keys: &[&RowKey]) -> Result<Vec<u32>> {
     let index = Indexed::Columns(&[column]).of(chunk)?;
-    Ok(find_rows(&index, keys).into_iter().map(|(row, _)| row).collect())
+    Ok(find_rows(&index, keys)
+        .into_iter()
+        .map(|(row, _)| row)
+        .collect())
 }
 
 /// For each of `keys` (values of `columns`, non-NULL) that some row of `version` holds, that
