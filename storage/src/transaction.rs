@@ -441,7 +441,7 @@ impl TxnState {
             let Some(undo) = self.undo.pop() else { break };
             let table = match &undo {
                 Undo::Removed(t, _) | Undo::Written(t) | Undo::Live(t, _, _) | Undo::View(t, _) => {
-                    t.clone()
+                    Arc::clone(t)
                 }
             };
             let Some(delta) = self.deltas.get_mut(table.as_ref()) else {
