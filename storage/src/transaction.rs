@@ -259,9 +259,12 @@ impl TableDelta {
         let b = self.written.len() as u32;
         self.written.push(batch.clone());
         undo.push(Undo::Written(self.name()));
+        // Undoing `Written` forgets the batch's own live entries; only keys that were live
+        // before (a later image of a row) need their previous place logged.
         for (r, key) in keys.iter().enumerate() {
-            let previous = self.live.insert(key.clone(), (b, r as u32));
-            undo.push(Undo::Live(self.name(), key.clone(), previous));
+            if let Some(previous) = self.live.insert(key.clone(), (b, r as u32)) {
+                undo.push(Undo::Live(self.name(), key.clone(), Some(previous)));
+            }
         }
     }
 
@@ -452,7 +455,20 @@ impl TxnState {
                     delta.removed.remove(&key);
                 }
                 Undo::Written(_) => {
-                    delta.written.pop();
+                    let Some(batch) = delta.written.pop() else {
+                        continue;
+                    };
+                    let b = delta.written.len() as u32;
+                    let keys = match delta.table.key_column() {
+                        // The keys were read from this batch when it was written.
+                        Some(k) => column_keys(batch.column(k)).unwrap_or_default(),
+                        None => Vec::new(),
+                    };
+                    for (r, key) in keys.iter().enumerate() {
+                        if delta.live.get(key) == Some(&(b, r as u32)) {
+                            delta.live.remove(key);
+                        }
+                    }
                 }
                 Undo::Live(_, key, Some(previous)) => {
                     delta.live.insert(key, previous);
