@@ -1550,6 +1550,7 @@ mod tests {
                 descending: vec![false],
                 kind: IndexKind::Ordered,
                 condition: None,
+                condition_expr: None,
             })
             .unwrap();
         let n = 2_000i64;

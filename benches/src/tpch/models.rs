@@ -99,7 +99,8 @@ pub fn tpch_models() -> Vec<Model> {
             .field("ps_suppkey", key("Supplier", "ps_suppkey", "partsupps"))
             .field("ps_availqty", IntegerField::new())
             .field("ps_supplycost", money())
-            .field("ps_comment", CharField::new(199)),
+            .field("ps_comment", CharField::new(199))
+            .unique_together(["ps_partkey", "ps_suppkey"]),
         Model::new("Orders")
             .db_table("orders")
             .field("o_orderkey", BigIntegerField::new().primary_key())

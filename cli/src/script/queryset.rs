@@ -1370,20 +1370,19 @@ fn queryset_method(
             let found = found.map_err(|e| model_error(e, &model))?;
             Ok(shaped(&interp.db, &model, &found, shape))
         }
-        // `first()`/`last()` lock the one row they return: found in the QuerySet's order,
-        // then locked and read again (`None` when it no longer matches or, with
-        // skip_locked, is locked elsewhere).
+        // `first()`/`last()` lock the one row they return: the first (last) row in the
+        // QuerySet's order that can be locked, passing over rows locked elsewhere with
+        // skip_locked, as PostgreSQL's LIMIT above FOR UPDATE does.
         "first" | "last" if lock.is_some() => {
-            let candidate = if name == "first" {
-                qs.first()?
-            } else {
-                qs.last()?
-            };
-            let (Some(candidate), Some(lock)) = (candidate, &lock) else {
+            let Some(lock) = &lock else {
                 return Ok(Value::None);
             };
-            let one = qs.filter(Q::new("pk", Expression::from(candidate.pk())));
-            let found = lock.apply(&one).first()?;
+            let locking = lock.apply(&qs);
+            let found = if name == "first" {
+                locking.first()?
+            } else {
+                locking.last()?
+            };
             Ok(found.map_or(Value::None, |i| shaped(&interp.db, &model, &i, shape)))
         }
         "first" | "last" => {

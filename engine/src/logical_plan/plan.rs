@@ -63,6 +63,10 @@ pub struct IndexLookup {
     pub index: String,
     /// What to look up.
     pub keys: IndexKeys,
+    /// For a limited ordered read: also every row tied with the last row read on the index
+    /// column, so that a sort with more keys after it (`order_by("-created", "id")[:k]`)
+    /// still finds its first `k` rows among them.
+    pub with_ties: bool,
 }
 
 /// The rows an index lookup returns.
@@ -77,11 +81,13 @@ pub enum IndexKeys {
     },
     /// The first `limit` rows in the index's order (`ORDER BY key LIMIT k`).
     Ordered { descending: bool, limit: usize },
-    /// Rows of a composite index whose leading columns equal `prefix`, whose next column lies
-    /// between the bounds, read in that column's order keeping the first `limit` when `order`
-    /// is `Some((descending, limit))` (`filter(a=1, b__gt=5)`, `filter(a=1).order_by("-b")[:k]`).
+    /// Rows of an ordered index whose leading columns equal one of `prefixes` (several from an
+    /// `IN` list; one empty prefix for none), whose next column lies between the bounds, read
+    /// in that column's order keeping the first `limit` per prefix when `order` is
+    /// `Some((descending, limit))` (`filter(a=1, b__gt=5)`, `filter(a__in=[1, 2]).order_by("-b")[:k]`,
+    /// `filter(a__gte=5).order_by("a")[:k]`). A hash index serves whole keys only.
     Prefix {
-        prefix: Vec<ScalarValue>,
+        prefixes: Vec<Vec<ScalarValue>>,
         low: std::ops::Bound<ScalarValue>,
         high: std::ops::Bound<ScalarValue>,
         order: Option<(bool, usize)>,
@@ -114,13 +120,29 @@ impl std::fmt::Display for IndexLookup {
             IndexKeys::Points(values) => write!(f, " points={}", values.len()),
             IndexKeys::Range { low, high } => fmt_range(f, low, high),
             IndexKeys::Prefix {
-                prefix,
+                prefixes,
                 low,
                 high,
                 order,
             } => {
-                let values: Vec<String> = prefix.iter().map(ToString::to_string).collect();
-                write!(f, " prefix=[{}]", values.join(", "))?;
+                let show = |prefix: &Vec<ScalarValue>| {
+                    let values: Vec<String> = prefix.iter().map(ToString::to_string).collect();
+                    format!("[{}]", values.join(", "))
+                };
+                match prefixes.as_slice() {
+                    [prefix] if prefix.is_empty() => {}
+                    [prefix] => write!(f, " prefix={}", show(prefix))?,
+                    _ => {
+                        let shown: Vec<String> = prefixes.iter().take(8).map(show).collect();
+                        let more = prefixes.len().saturating_sub(8);
+                        let more = if more > 0 {
+                            format!(", … {more} more")
+                        } else {
+                            String::new()
+                        };
+                        write!(f, " prefixes=[{}{more}]", shown.join(", "))?;
+                    }
+                }
                 if !matches!(
                     (low, high),
                     (std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)
@@ -141,7 +163,11 @@ impl std::fmt::Display for IndexLookup {
                 " order={} limit={limit}",
                 if *descending { "desc" } else { "asc" }
             ),
+        }?;
+        if self.with_ties {
+            write!(f, " with ties")?;
         }
+        Ok(())
     }
 }
 

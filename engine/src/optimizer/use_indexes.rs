@@ -1,9 +1,9 @@
 //! [`UseIndexes`]: reads a table through one of its indexes when a pushed-down filter or a
 //! top-k order can be answered by it.
 //!
-//! The rule chooses, per scan, one single-column index (partial indexes are left to
-//! uniqueness checks) and records the lookup on the scan; the scan's filters stay and are
-//! still applied to the rows the index returns, so the index only has to find a superset.
+//! The rule chooses, per scan, one index and records the lookup on the scan; the scan's filters
+//! stay and are still applied to the rows the index returns, so the index only has to find a
+//! superset of them.
 //!
 //! ```text
 //! before                                        after
@@ -15,34 +15,55 @@
 //!
 //! Served: `=` and `IN` on a hash or ordered index; `<`, `<=`, `>`, `>=` (and `BETWEEN`, which
 //! arrives as two of them) on an ordered index; `ORDER BY key [DESC] LIMIT k` with PostgreSQL's
-//! default NULL placement on an ordered index when the scan has no filter. `get()`/`exists()` by
-//! key are point lookups.
+//! default NULL placement on an ordered index, when every filter of the scan is a range on the
+//! key (or implied by the index, below); later sort keys (`order_by("-created", "id")[:k]`)
+//! make the index also return every row tied with the last one it read on the indexed column
+//! (`with ties` in EXPLAIN). `get()`/`exists()` by key are point lookups. Float
+//! columns get points only: their index keys do not sort negative values numerically.
 //!
-//! A composite index `(a, b, ...)` serves equalities on a prefix of its columns, then a range on
-//! the next one (`a = 1`, `a = 1 AND b = 2`, `a = 1 AND b > 5`); the lookup with the most
-//! equalities wins, a single-column one on ties. An ordered composite index also serves a top-k
-//! on the column after an equality prefix when the prefix (and a range on that column) is
+//! A composite index `(a, b, ...)` serves equalities or `IN` lists on a prefix of its columns,
+//! then a range on the next one (`a = 1`, `a IN (1, 2) AND b = 2`, `a = 1 AND b > 5`) — an `IN`
+//! list makes one lookup per combination of values, up to [`MAX_PREFIXES`]; the lookup with the
+//! most fixed columns wins, a single-column one on ties. An ordered composite index also serves
+//! a top-k on the column after that prefix when the prefix (and a range on that column) is
 //! every filter of the scan — `Meta.indexes = [Index(fields=["customer", "-created"])]` with
-//! `filter(customer=1).order_by("-created")[:10]`:
+//! `filter(customer=1).order_by("-created")[:10]`, or `filter(customer__in=[1, 2])...`, where
+//! each customer's first ten rows are read and the sort above keeps the ten best of them:
 //!
 //! ```text
 //! Sort: T0.created DESC NULLS FIRST, fetch=10
 //!   Scan: order AS T0 filters=[(T0.customer_id = 1)] index=order_customer_id_created_idx prefix=[1] order=desc limit=10
-//! ``` Switch the rule off with `SessionConfig::disable_rule("use_indexes")`;
-//! the same switch turns off the physical planner's index nested loop join
-//! (`physical_plan/index_nested_loop_join.rs`), which reads a join's indexed inner table through
-//! the index when the outer side is small.
+//! ```
+//!
+//! A partial index (`Index(..., condition=Q(...))`) holds only the rows its condition accepts,
+//! so it is read only when the scan's filters imply that condition: each conjunct of the
+//! condition is one of the filters, or follows from the filters' equalities, `IN` lists and
+//! ranges on the same column (`amount >= 900` from `amount = 950` or `amount > 1000`;
+//! `amount IS NOT NULL` from any comparison on `amount`). A filter that is one of the
+//! condition's conjuncts is then answered by the index itself, which lets
+//! `Index(fields=["-created"], condition=Q(status="open"))` serve
+//! `filter(status="open").order_by("-created")[:10]`.
+//!
+//! Switch the rule off with `SessionConfig::disable_rule("use_indexes")`; the same switch turns
+//! off the physical planner's index nested loop join (`physical_plan/index_nested_loop_join.rs`),
+//! which reads a join's indexed inner table through the index when the outer side is small.
 
+use std::cmp::Ordering;
 use std::ops::Bound;
 use std::sync::Arc;
 
 use arrow::datatypes::DataType;
 use quiver_storage::{column_keys, IndexDefinition, IndexKind, RowKey, ScalarValue};
 
+use super::simplify_expressions::simplify;
 use super::OptimizerRule;
 use crate::error::Result;
-use crate::expr::{Expr, Operator, Transformed};
+use crate::expr::{Column, Expr, Operator, Transformed};
 use crate::logical_plan::{IndexKeys, IndexLookup, LogicalPlan, Scan, Sort};
+
+/// At most this many lookups (combinations of `IN` values on a composite prefix) per scan; a
+/// longer product fixes fewer columns.
+pub const MAX_PREFIXES: usize = 1024;
 
 /// Chooses index lookups for scans; see the module documentation.
 #[derive(Debug, Default, Clone, Copy)]
@@ -57,7 +78,7 @@ impl OptimizerRule for UseIndexes {
         plan.transform_up(&mut |node| {
             match node.as_ref() {
                 LogicalPlan::Scan(scan) if scan.index.is_none() && !scan.filters.is_empty() => {
-                    if let Some(lookup) = filter_lookup(scan) {
+                    if let Some(lookup) = filter_lookup(scan)? {
                         let scan = Scan {
                             index: Some(lookup),
                             ..scan.clone()
@@ -75,6 +96,75 @@ impl OptimizerRule for UseIndexes {
             Ok(Transformed::no(node))
         })
     }
+}
+
+/// An index the scan may read, with the conjuncts of its condition (none for a full index).
+struct Candidate {
+    definition: IndexDefinition,
+    condition: Vec<Expr>,
+}
+
+/// `expr` with every column qualified by the scan's relation (conditions were compiled under
+/// another alias, and filters and conditions are compared as expressions).
+fn on_scan(scan: &Scan, expr: Expr) -> Result<Expr> {
+    Ok(expr
+        .transform_up(&mut |e| match e {
+            Expr::Column(column) if column.relation.as_deref() != Some(&scan.relation) => {
+                Ok(Transformed::yes(Expr::Column(Column::qualified(
+                    scan.relation.clone(),
+                    column.name,
+                ))))
+            }
+            other => Ok(Transformed::no(other)),
+        })?
+        .data)
+}
+
+/// The conjuncts of the scan's filters, qualified by its relation.
+fn scan_conjuncts(scan: &Scan) -> Result<Vec<Expr>> {
+    scan.filters
+        .iter()
+        .flat_map(|f| f.clone().split_conjunction())
+        .map(|c| on_scan(scan, c))
+        .collect()
+}
+
+/// The scan's full indexes, and its partial indexes whose condition `conjuncts` imply, in
+/// declaration order.
+fn candidates(scan: &Scan, conjuncts: &[Expr]) -> Result<Vec<Candidate>> {
+    let mut out = Vec::new();
+    for definition in scan.source.indexes() {
+        if definition.condition.is_none() {
+            out.push(Candidate {
+                definition,
+                condition: vec![],
+            });
+            continue;
+        }
+        let Some(expr) = definition
+            .condition_expr
+            .as_ref()
+            .and_then(|e| e.downcast_ref::<Expr>())
+        else {
+            continue;
+        };
+        // In the form the scan's filters reached after simplification, so equal conjuncts
+        // compare equal. A condition that does not simplify leaves the index unread rather
+        // than failing the query.
+        let Ok(condition) = on_scan(scan, expr.clone())
+            .and_then(|expr| simplify(expr, &scan.table_schema()))
+            .map(|simplified| simplified.data.split_conjunction())
+        else {
+            continue;
+        };
+        if condition.iter().all(|c| implied(scan, c, conjuncts)) {
+            out.push(Candidate {
+                definition,
+                condition,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The position of the column `expr` reads from `scan`'s table (looking through integer widening
@@ -106,6 +196,20 @@ fn is_integer(data_type: &DataType) -> bool {
     )
 }
 
+/// True when an ordered index on a column of this type keeps its values in the order SQL
+/// compares them. Float keys are bit patterns, which put negative values after positive ones,
+/// so a float column's index serves equalities only.
+fn ordered_keys(data_type: &DataType) -> bool {
+    !matches!(
+        data_type,
+        DataType::Float16 | DataType::Float32 | DataType::Float64
+    )
+}
+
+fn column_type(scan: &Scan, column: usize) -> DataType {
+    scan.source.schema().field(column).data_type().clone()
+}
+
 /// True when index keys built from a literal of this type equal the keys of the column's
 /// values (row keys normalise integers, and text whatever its encoding).
 fn comparable(column: &DataType, literal: &ScalarValue) -> bool {
@@ -116,53 +220,37 @@ fn comparable(column: &DataType, literal: &ScalarValue) -> bool {
         || column == &literal
 }
 
-fn single_column_indexes(scan: &Scan) -> Vec<IndexDefinition> {
-    scan.source
-        .indexes()
-        .into_iter()
-        .filter(|d| d.columns.len() == 1 && d.condition.is_none())
-        .collect()
-}
-
-/// Composite, non-partial indexes of the scan's table.
-fn composite_indexes(scan: &Scan) -> Vec<IndexDefinition> {
-    scan.source
-        .indexes()
-        .into_iter()
-        .filter(|d| d.columns.len() > 1 && d.condition.is_none())
-        .collect()
-}
-
-/// How good a lookup is: equalities it uses, then whether it bounds a range.
+/// How good a lookup is: columns it fixes, then whether it bounds a range.
 type Score = (usize, usize);
 
-/// The best lookup the scan's filters allow: the most equalities (a composite prefix), then a
-/// point lookup before a range; on ties the single-column index.
-fn filter_lookup(scan: &Scan) -> Option<IndexLookup> {
-    let conjuncts: Vec<Expr> = scan
-        .filters
-        .iter()
-        .flat_map(|f| f.clone().split_conjunction())
-        .collect();
+/// The best lookup the scan's filters allow: the most fixed columns (a composite prefix), then
+/// a point lookup before a range; on ties the single-column index.
+fn filter_lookup(scan: &Scan) -> Result<Option<IndexLookup>> {
+    let conjuncts = scan_conjuncts(scan)?;
+    let candidates = candidates(scan, &conjuncts)?;
     let mut best: Option<(Score, IndexLookup)> = None;
     let mut consider = |score: Score, lookup: IndexLookup| {
         if best.as_ref().is_none_or(|(s, _)| score > *s) {
             best = Some((score, lookup));
         }
     };
-    let indexes = single_column_indexes(scan);
-    let schema = scan.source.schema();
-    'points: for definition in &indexes {
+    let single: Vec<&IndexDefinition> = candidates
+        .iter()
+        .map(|c| &c.definition)
+        .filter(|d| d.columns.len() == 1)
+        .collect();
+    'points: for definition in &single {
         let column = definition.columns[0];
-        let data_type = schema.field(column).data_type();
+        let data_type = column_type(scan, column);
         for conjunct in &conjuncts {
             if let Some(points) = points_on(scan, column, conjunct) {
-                if points.iter().all(|v| comparable(data_type, v)) {
+                if points.iter().all(|v| comparable(&data_type, v)) {
                     consider(
                         (1, 0),
                         IndexLookup {
                             index: definition.name.clone(),
                             keys: IndexKeys::Points(points),
+                            with_ties: false,
                         },
                     );
                     break 'points;
@@ -170,24 +258,34 @@ fn filter_lookup(scan: &Scan) -> Option<IndexLookup> {
             }
         }
     }
-    for definition in indexes.iter().filter(|d| d.kind == IndexKind::Ordered) {
-        let (low, high) = bounds_on(scan, definition.columns[0], &conjuncts);
+    for definition in single.iter().filter(|d| d.kind == IndexKind::Ordered) {
+        let column = definition.columns[0];
+        if !ordered_keys(&column_type(scan, column)) {
+            continue;
+        }
+        let (low, high) = bounds_on(scan, column, &conjuncts);
         if !matches!((&low, &high), (Bound::Unbounded, Bound::Unbounded)) {
             consider(
                 (0, 1),
                 IndexLookup {
                     index: definition.name.clone(),
                     keys: IndexKeys::Range { low, high },
+                    with_ties: false,
                 },
             );
             break;
         }
     }
-    for definition in composite_indexes(scan) {
-        let prefix = equality_prefix(scan, &definition, &conjuncts);
-        let (low, high) = match definition.columns.get(prefix.len()) {
+    for candidate in candidates.iter().filter(|c| c.definition.columns.len() > 1) {
+        let definition = &candidate.definition;
+        let sets = prefix_sets(scan, definition, &conjuncts);
+        let (low, high) = match definition.columns.get(sets.len()) {
             Some(&next) if definition.kind == IndexKind::Ordered => {
-                bounds_on(scan, next, &conjuncts)
+                if ordered_keys(&column_type(scan, next)) {
+                    bounds_on(scan, next, &conjuncts)
+                } else {
+                    (Bound::Unbounded, Bound::Unbounded)
+                }
             }
             // A hash index serves the whole key only.
             Some(_) => continue,
@@ -197,62 +295,93 @@ fn filter_lookup(scan: &Scan) -> Option<IndexLookup> {
             (&low, &high),
             (Bound::Unbounded, Bound::Unbounded)
         ));
-        if prefix.is_empty() && ranged == 0 {
+        if sets.is_empty() && ranged == 0 {
             continue;
         }
         consider(
-            (prefix.len(), ranged),
+            (sets.len(), ranged),
             IndexLookup {
                 index: definition.name.clone(),
                 keys: IndexKeys::Prefix {
-                    prefix,
+                    prefixes: combinations(&sets),
                     low,
                     high,
                     order: None,
                 },
+                with_ties: false,
             },
         );
     }
-    best.map(|(_, lookup)| lookup)
+    Ok(best.map(|(_, lookup)| lookup))
 }
 
-/// The values of the longest prefix of `definition`'s columns that conjuncts `column = v`
-/// (one non-NULL value of a comparable type each) fix.
-fn equality_prefix(
+/// Per leading column of `definition`, the values conjuncts `column = v` / `column IN (...)`
+/// allow it (non-NULL, of a comparable type; the values every such conjunct allows), for the
+/// longest prefix of columns that have some, shortened until the combinations number at most
+/// [`MAX_PREFIXES`].
+fn prefix_sets(
     scan: &Scan,
     definition: &IndexDefinition,
     conjuncts: &[Expr],
-) -> Vec<ScalarValue> {
-    let schema = scan.source.schema();
-    let mut prefix = Vec::new();
+) -> Vec<Vec<ScalarValue>> {
+    let mut sets: Vec<Vec<ScalarValue>> = Vec::new();
     for &column in &definition.columns {
-        let data_type = schema.field(column).data_type();
-        let value = conjuncts
-            .iter()
-            .find_map(|c| match points_on_eq(scan, column, c) {
-                Some(v) if !v.is_null() && comparable(data_type, &v) => Some(v),
-                _ => None,
+        let data_type = column_type(scan, column);
+        let mut allowed: Option<Vec<ScalarValue>> = None;
+        for conjunct in conjuncts {
+            let Some(points) = points_on(scan, column, conjunct) else {
+                continue;
+            };
+            if !points.iter().all(|v| comparable(&data_type, v)) {
+                continue;
+            }
+            allowed = Some(match allowed {
+                None => distinct(points),
+                Some(so_far) => so_far
+                    .into_iter()
+                    .filter(|v| points.iter().any(|p| same_value(p, v)))
+                    .collect(),
             });
-        match value {
-            Some(v) => prefix.push(v),
+        }
+        match allowed {
+            Some(values) => sets.push(values),
             None => break,
         }
     }
-    prefix
+    while sets.iter().map(Vec::len).product::<usize>() > MAX_PREFIXES {
+        sets.pop();
+    }
+    sets
 }
 
-/// `column = v` (not `IN`): the value.
-fn points_on_eq(scan: &Scan, column: usize, conjunct: &Expr) -> Option<ScalarValue> {
-    match conjunct {
-        Expr::BinaryExpr(b) if b.op == Operator::Eq => match (b.left.as_ref(), b.right.as_ref()) {
-            (left, Expr::Literal(v)) if scan_column(scan, left) == Some(column) => Some(v.clone()),
-            (Expr::Literal(v), right) if scan_column(scan, right) == Some(column) => {
-                Some(v.clone())
-            }
-            _ => None,
-        },
-        _ => None,
+fn distinct(values: Vec<ScalarValue>) -> Vec<ScalarValue> {
+    let mut out: Vec<ScalarValue> = Vec::with_capacity(values.len());
+    for value in values {
+        if !out.iter().any(|v| same_value(v, &value)) {
+            out.push(value);
+        }
     }
+    out
+}
+
+fn same_value(a: &ScalarValue, b: &ScalarValue) -> bool {
+    compare(a, b) == Some(Ordering::Equal)
+}
+
+/// Every combination of one value per set, in order.
+fn combinations(sets: &[Vec<ScalarValue>]) -> Vec<Vec<ScalarValue>> {
+    sets.iter().fold(vec![vec![]], |prefixes, values| {
+        prefixes
+            .iter()
+            .flat_map(|prefix| {
+                values.iter().map(move |v| {
+                    let mut next = prefix.clone();
+                    next.push(v.clone());
+                    next
+                })
+            })
+            .collect()
+    })
 }
 
 /// The tightest bounds the conjuncts' comparisons put on `column` (non-NULL, comparable
@@ -262,7 +391,7 @@ fn bounds_on(
     column: usize,
     conjuncts: &[Expr],
 ) -> (Bound<ScalarValue>, Bound<ScalarValue>) {
-    let data_type = scan.source.schema().field(column).data_type().clone();
+    let data_type = column_type(scan, column);
     let (mut low, mut high) = (Bound::Unbounded, Bound::Unbounded);
     for conjunct in conjuncts {
         if let Some((op, value)) = comparison_on(scan, column, conjunct) {
@@ -281,7 +410,8 @@ fn bounds_on(
     (low, high)
 }
 
-/// `column = v` or `column IN (v, ...)`: the values (NULLs never match and are dropped).
+/// `column = v`, `column IN (v, ...)` or, on a boolean column, `column` / `NOT column`: the
+/// values (NULLs never match and are dropped).
 fn points_on(scan: &Scan, column: usize, conjunct: &Expr) -> Option<Vec<ScalarValue>> {
     match conjunct {
         Expr::BinaryExpr(b) if b.op == Operator::Eq => {
@@ -305,6 +435,17 @@ fn points_on(scan: &Scan, column: usize, conjunct: &Expr) -> Option<Vec<ScalarVa
                 })
                 .collect::<Option<Vec<_>>>()
                 .map(|values| values.into_iter().filter(|v| !v.is_null()).collect())
+        }
+        Expr::Column(_) if scan_column(scan, conjunct) == Some(column) => {
+            (column_type(scan, column) == DataType::Boolean)
+                .then(|| vec![ScalarValue::Boolean(Some(true))])
+        }
+        Expr::Not(inner)
+            if matches!(inner.as_ref(), Expr::Column(_))
+                && scan_column(scan, inner) == Some(column) =>
+        {
+            (column_type(scan, column) == DataType::Boolean)
+                .then(|| vec![ScalarValue::Boolean(Some(false))])
         }
         _ => None,
     }
@@ -333,9 +474,22 @@ fn comparison_on(scan: &Scan, column: usize, conjunct: &Expr) -> Option<(Operato
     }
 }
 
-/// The value as the index orders it (`None` sorts first: an unusable value never wins).
+/// The value as the index orders it.
 fn order_key(value: &ScalarValue) -> Option<RowKey> {
     column_keys(&value.to_array(1)).ok()?.into_iter().next()
+}
+
+/// How SQL orders two non-NULL values of one column's type (integers of any width alike);
+/// `None` when they do not compare.
+fn compare(a: &ScalarValue, b: &ScalarValue) -> Option<Ordering> {
+    if let (ScalarValue::Float64(Some(x)), ScalarValue::Float64(Some(y))) = (a, b) {
+        return x.partial_cmp(y);
+    }
+    if a.is_null() || b.is_null() || matches!(a, ScalarValue::Float64(_)) {
+        return None;
+    }
+    let (a, b) = (order_key(a)?, order_key(b)?);
+    (std::mem::discriminant(&a) == std::mem::discriminant(&b)).then(|| a.cmp(&b))
 }
 
 fn bound_value(bound: &Bound<ScalarValue>) -> Option<&ScalarValue> {
@@ -345,14 +499,13 @@ fn bound_value(bound: &Bound<ScalarValue>) -> Option<&ScalarValue> {
     }
 }
 
-/// Of two lower bounds, the one that admits fewer rows (values of one type compare by their
-/// partial order; an incomparable pair keeps the first).
+/// Of two lower bounds, the one that admits fewer rows (an incomparable pair keeps the first).
 fn tighter_low(current: Bound<ScalarValue>, new: Bound<ScalarValue>) -> Bound<ScalarValue> {
     match (bound_value(&current), bound_value(&new)) {
         (None, _) => new,
-        (Some(a), Some(b)) => match order_key(b).partial_cmp(&order_key(a)) {
-            Some(std::cmp::Ordering::Greater) => new,
-            Some(std::cmp::Ordering::Equal) if matches!(new, Bound::Excluded(_)) => new,
+        (Some(a), Some(b)) => match compare(b, a) {
+            Some(Ordering::Greater) => new,
+            Some(Ordering::Equal) if matches!(new, Bound::Excluded(_)) => new,
             _ => current,
         },
         (Some(_), None) => current,
@@ -362,21 +515,158 @@ fn tighter_low(current: Bound<ScalarValue>, new: Bound<ScalarValue>) -> Bound<Sc
 fn tighter_high(current: Bound<ScalarValue>, new: Bound<ScalarValue>) -> Bound<ScalarValue> {
     match (bound_value(&current), bound_value(&new)) {
         (None, _) => new,
-        (Some(a), Some(b)) => match order_key(b).partial_cmp(&order_key(a)) {
-            Some(std::cmp::Ordering::Less) => new,
-            Some(std::cmp::Ordering::Equal) if matches!(new, Bound::Excluded(_)) => new,
+        (Some(a), Some(b)) => match compare(b, a) {
+            Some(Ordering::Less) => new,
+            Some(Ordering::Equal) if matches!(new, Bound::Excluded(_)) => new,
             _ => current,
         },
         (Some(_), None) => current,
     }
 }
 
-/// `Sort(fetch = k)` on one column of a scan, through an ordered index in that column's order:
-/// a single-column index when the scan has no filter, or a composite one whose equality
-/// prefix (and a range on the sort column) is every filter of the scan. The scan reads only
-/// the index's first `k` rows in that order; the sort stays and orders them.
+/// What a conjunct of a partial index's condition asks of one column.
+enum ColumnTest {
+    Compare(Operator, ScalarValue),
+    In(Vec<ScalarValue>),
+    NotNull,
+}
+
+/// `condition` as a test on one column of the scan, when it is one.
+fn column_test(scan: &Scan, condition: &Expr) -> Option<(usize, ColumnTest)> {
+    if let Expr::IsNotNull(inner) = condition {
+        return Some((scan_column(scan, inner)?, ColumnTest::NotNull));
+    }
+    if let Expr::InList(list) = condition {
+        let column = scan_column(scan, &list.expr)?;
+        return points_on(scan, column, condition).map(|values| (column, ColumnTest::In(values)));
+    }
+    let Expr::BinaryExpr(b) = condition else {
+        // A boolean column, or its negation.
+        let column = match condition {
+            Expr::Not(inner) => scan_column(scan, inner)?,
+            _ => scan_column(scan, condition)?,
+        };
+        let [value] = points_on(scan, column, condition)?.try_into().ok()?;
+        return Some((column, ColumnTest::Compare(Operator::Eq, value)));
+    };
+    let column = scan_column(scan, &b.left).or_else(|| scan_column(scan, &b.right))?;
+    if b.op == Operator::Eq {
+        let [value] = points_on(scan, column, condition)?.try_into().ok()?;
+        return Some((column, ColumnTest::Compare(Operator::Eq, value)));
+    }
+    let (op, value) = comparison_on(scan, column, condition)?;
+    (!value.is_null()).then_some((column, ColumnTest::Compare(op, value)))
+}
+
+/// True when the scan's filter conjuncts imply `condition` (a conjunct of a partial index's
+/// condition): it is one of them, or their equalities, `IN` lists and ranges on its column
+/// imply it.
+fn implied(scan: &Scan, condition: &Expr, conjuncts: &[Expr]) -> bool {
+    if conjuncts.contains(condition)
+        || matches!(condition, Expr::Literal(ScalarValue::Boolean(Some(true))))
+    {
+        return true;
+    }
+    let Some((column, test)) = column_test(scan, condition) else {
+        return false;
+    };
+    let data_type = column_type(scan, column);
+    let usable = |v: &ScalarValue| !v.is_null() && comparable(&data_type, v);
+    let point_sets: Vec<Vec<ScalarValue>> = conjuncts
+        .iter()
+        .filter_map(|c| points_on(scan, column, c))
+        .filter(|points| points.iter().all(usable))
+        .collect();
+    let (low, high) = bounds_on(scan, column, conjuncts);
+    match test {
+        ColumnTest::NotNull => {
+            !point_sets.is_empty()
+                || !matches!((&low, &high), (Bound::Unbounded, Bound::Unbounded))
+                || conjuncts.iter().any(|c| match c {
+                    Expr::IsNotNull(inner) => scan_column(scan, inner) == Some(column),
+                    _ => false,
+                })
+        }
+        ColumnTest::Compare(op, value) => {
+            if !usable(&value) {
+                return false;
+            }
+            point_sets
+                .iter()
+                .any(|points| points.iter().all(|p| satisfies(p, op, &value)))
+                || interval_within(&low, &high, op, &value)
+        }
+        ColumnTest::In(values) => {
+            let inside = |p: &ScalarValue| values.iter().any(|v| same_value(p, v));
+            let single = match (&low, &high) {
+                (Bound::Included(l), Bound::Included(h)) if same_value(l, h) => Some(l),
+                _ => None,
+            };
+            point_sets.iter().any(|points| points.iter().all(inside)) || single.is_some_and(inside)
+        }
+    }
+}
+
+/// `value <op> bound` holds.
+fn satisfies(value: &ScalarValue, op: Operator, bound: &ScalarValue) -> bool {
+    let Some(ordering) = compare(value, bound) else {
+        return false;
+    };
+    match op {
+        Operator::Eq => ordering == Ordering::Equal,
+        Operator::Lt => ordering == Ordering::Less,
+        Operator::LtEq => ordering != Ordering::Greater,
+        Operator::Gt => ordering == Ordering::Greater,
+        Operator::GtEq => ordering != Ordering::Less,
+        _ => false,
+    }
+}
+
+/// Every value within `low..high` satisfies `value <op> bound`.
+fn interval_within(
+    low: &Bound<ScalarValue>,
+    high: &Bound<ScalarValue>,
+    op: Operator,
+    bound: &ScalarValue,
+) -> bool {
+    let at_least = |b: &Bound<ScalarValue>, strict: bool| match b {
+        Bound::Included(v) => {
+            satisfies(v, if strict { Operator::Gt } else { Operator::GtEq }, bound)
+        }
+        Bound::Excluded(v) => satisfies(v, Operator::GtEq, bound),
+        Bound::Unbounded => false,
+    };
+    let at_most = |b: &Bound<ScalarValue>, strict: bool| match b {
+        Bound::Included(v) => {
+            satisfies(v, if strict { Operator::Lt } else { Operator::LtEq }, bound)
+        }
+        Bound::Excluded(v) => satisfies(v, Operator::LtEq, bound),
+        Bound::Unbounded => false,
+    };
+    match op {
+        Operator::GtEq => at_least(low, false),
+        Operator::Gt => at_least(low, true),
+        Operator::LtEq => at_most(high, false),
+        Operator::Lt => at_most(high, true),
+        Operator::Eq => match (low, high) {
+            (Bound::Included(l), Bound::Included(h)) => {
+                satisfies(l, Operator::Eq, bound) && satisfies(h, Operator::Eq, bound)
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// `Sort(fetch = k)` on a column of a scan (then any other keys), through an ordered index in
+/// that column's order:
+/// the index's rows after a prefix of fixed columns, within the bounds the filters put on the
+/// sort column, when every filter is such a prefix equality, such a bound or a conjunct of the
+/// index's condition (so the index's first `k` rows per prefix hold the query's first `k`).
+/// The sort stays and orders them; with more sort keys the index also returns every row tied
+/// with the last one it read, among which the later keys choose.
 fn ordered_top_k(sort: &Sort) -> Result<Option<Arc<LogicalPlan>>> {
-    let (Some(fetch), [key]) = (sort.fetch, sort.exprs.as_slice()) else {
+    let (Some(fetch), [key, rest @ ..]) = (sort.fetch, sort.exprs.as_slice()) else {
         return Ok(None);
     };
     // PostgreSQL's default NULL placement is what the index order gives.
@@ -392,23 +682,14 @@ fn ordered_top_k(sort: &Sort) -> Result<Option<Arc<LogicalPlan>>> {
     let Some(column) = scan_column(scan, &key.expr) else {
         return Ok(None);
     };
-    let lookup = if scan.filters.is_empty() {
-        single_column_indexes(scan)
-            .into_iter()
-            .find(|d| d.kind == IndexKind::Ordered && d.columns[0] == column)
-            .map(|definition| IndexLookup {
-                index: definition.name,
-                keys: IndexKeys::Ordered {
-                    descending: !key.asc,
-                    limit: fetch,
-                },
-            })
-    } else {
-        None
-    };
-    let Some(lookup) = lookup.or_else(|| composite_top_k(scan, column, !key.asc, fetch)) else {
+    if !ordered_keys(&column_type(scan, column)) {
+        return Ok(None);
+    }
+    let Some(mut lookup) = top_k_lookup(scan, column, !key.asc, fetch)? else {
         return Ok(None);
     };
+    // More sort keys break the index column's ties: read all rows tied with the last one.
+    lookup.with_ties = !rest.is_empty();
     if scan.index.as_ref() == Some(&lookup) {
         return Ok(None);
     }
@@ -423,58 +704,64 @@ fn ordered_top_k(sort: &Sort) -> Result<Option<Arc<LogicalPlan>>> {
     }))))
 }
 
-/// A composite ordered index whose column after an equality prefix is `column`, when the
-/// prefix's equalities and comparisons on `column` are all of the scan's filters (so the
-/// index's first `limit` rows are the query's).
-fn composite_top_k(
+/// The first ordered index (in declaration order) that serves a top-`limit` on `column`; see
+/// [`ordered_top_k`].
+fn top_k_lookup(
     scan: &Scan,
     column: usize,
     descending: bool,
     limit: usize,
-) -> Option<IndexLookup> {
-    let conjuncts: Vec<Expr> = scan
-        .filters
-        .iter()
-        .flat_map(|f| f.clone().split_conjunction())
-        .collect();
-    for definition in composite_indexes(scan) {
+) -> Result<Option<IndexLookup>> {
+    let conjuncts = scan_conjuncts(scan)?;
+    let data_type = column_type(scan, column);
+    for candidate in candidates(scan, &conjuncts)? {
+        let definition = &candidate.definition;
         if definition.kind != IndexKind::Ordered {
             continue;
         }
         let Some(position) = definition.columns.iter().position(|&c| c == column) else {
             continue;
         };
-        let prefix = equality_prefix(scan, &definition, &conjuncts);
-        if prefix.len() < position {
+        let mut sets = prefix_sets(scan, definition, &conjuncts);
+        if sets.len() < position {
             continue;
         }
+        sets.truncate(position);
         let prefix_columns = &definition.columns[..position];
-        let schema = scan.source.schema();
         let answered = conjuncts.iter().all(|conjunct| {
-            let equality = prefix_columns
-                .iter()
-                .zip(&prefix)
-                .any(|(&c, v)| points_on_eq(scan, c, conjunct).is_some_and(|found| &found == v));
-            let bound = comparison_on(scan, column, conjunct).is_some_and(|(_, v)| {
-                !v.is_null() && comparable(schema.field(column).data_type(), &v)
+            let fixed = prefix_columns.iter().zip(&sets).any(|(&c, chosen)| {
+                points_on(scan, c, conjunct).is_some_and(|allowed| {
+                    chosen
+                        .iter()
+                        .all(|v| allowed.iter().any(|a| same_value(a, v)))
+                })
             });
-            equality || bound
+            let bound = comparison_on(scan, column, conjunct)
+                .is_some_and(|(_, v)| !v.is_null() && comparable(&data_type, &v));
+            fixed || bound || candidate.condition.contains(conjunct)
         });
         if !answered {
             continue;
         }
         let (low, high) = bounds_on(scan, column, &conjuncts);
-        return Some(IndexLookup {
-            index: definition.name.clone(),
-            keys: IndexKeys::Prefix {
-                prefix: prefix[..position].to_vec(),
+        let unbounded = matches!((&low, &high), (Bound::Unbounded, Bound::Unbounded));
+        let keys = if definition.columns.len() == 1 && unbounded {
+            IndexKeys::Ordered { descending, limit }
+        } else {
+            IndexKeys::Prefix {
+                prefixes: combinations(&sets),
                 low,
                 high,
                 order: Some((descending, limit)),
-            },
-        });
+            }
+        };
+        return Ok(Some(IndexLookup {
+            index: definition.name.clone(),
+            keys,
+            with_ties: false,
+        }));
     }
-    None
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -501,6 +788,7 @@ mod tests {
                     descending: vec![false],
                     kind,
                     condition: None,
+                    condition_expr: None,
                 })
                 .unwrap();
         }
@@ -575,6 +863,7 @@ mod tests {
                 descending: vec![false, true],
                 kind: IndexKind::Ordered,
                 condition: None,
+                condition_expr: None,
             })
             .unwrap();
         table
@@ -652,5 +941,159 @@ mod tests {
         // A filter the index does not answer would drop rows after the limit: no top-k.
         let plan = top(t0("name").eq(lit("a")).and(t0("id").gt(lit(2i64))), false);
         assert!(!plan.contains("order=desc"), "{plan}");
+    }
+
+    /// `author` with only a partial index on `name` for `age >= 25`, its condition compiled
+    /// under another alias than the scans', as the ORM compiles it.
+    fn partial_author() -> Arc<Table> {
+        let table = author();
+        let condition: Arc<dyn std::any::Any + Send + Sync> =
+            Arc::new(qualified_col("author", "age").gt_eq(lit(25i32)));
+        table
+            .add_index(IndexDefinition {
+                name: "author_senior_name_idx".into(),
+                columns: vec![1],
+                descending: vec![false],
+                kind: IndexKind::Hash,
+                condition: Some(Arc::new(|batch: &arrow::array::RecordBatch| {
+                    let age = arrow::array::Int32Array::new_scalar(25);
+                    Ok(arrow::compute::kernels::cmp::gt_eq(batch.column(2), &age)?)
+                })),
+                condition_expr: Some(condition),
+            })
+            .unwrap();
+        table
+    }
+
+    fn partial_plan(filter: Expr) -> String {
+        optimize_with(
+            UseIndexes,
+            Arc::new(LogicalPlan::Scan(Scan {
+                filters: vec![filter],
+                ..Scan::new(partial_author(), "T0")
+            })),
+        )
+    }
+
+    #[test]
+    fn a_partial_index_serves_filters_that_imply_its_condition() {
+        let name = || t0("name").eq(lit("author7"));
+        let in_list = |values: Vec<i32>| {
+            Expr::InList(crate::expr::InList {
+                expr: Box::new(t0("age")),
+                list: values.into_iter().map(lit).collect(),
+                negated: false,
+            })
+        };
+        let implied = [
+            name().and(t0("age").gt_eq(lit(25i32))),
+            name().and(t0("age").gt_eq(lit(30i32))),
+            name().and(t0("age").gt(lit(25i32))),
+            name().and(t0("age").eq(lit(27i32))),
+            name().and(in_list(vec![25, 40])),
+            // Between two bounds, written either way round.
+            name()
+                .and(lit(26i32).lt_eq(t0("age")))
+                .and(t0("age").lt(lit(30i32))),
+        ];
+        for filter in implied {
+            let plan = partial_plan(filter.clone());
+            assert!(
+                plan.ends_with("index=author_senior_name_idx points=1"),
+                "{filter}: {plan}"
+            );
+        }
+        let not_implied = [
+            name(),
+            name().and(t0("age").gt(lit(24i32))),
+            name().and(t0("age").lt_eq(lit(40i32))),
+            name().and(in_list(vec![24, 40])),
+            name().and(t0("age").eq(lit(25i32)).or(t0("id").eq(lit(3i64)))),
+        ];
+        for filter in not_implied {
+            let plan = partial_plan(filter.clone());
+            assert!(!plan.contains("author_senior_name_idx"), "{filter}: {plan}");
+        }
+    }
+
+    #[test]
+    fn in_lists_fix_composite_prefixes() {
+        let names = Expr::InList(crate::expr::InList {
+            expr: Box::new(t0("name")),
+            list: vec![lit("a"), lit("b"), lit("a"), lit(ScalarValue::Null)],
+            negated: false,
+        });
+        let plan = optimize_with(UseIndexes, composite_scan(Some(names.clone())));
+        assert!(
+            plan.ends_with("index=author_name_age_idx prefixes=[[a], [b]]"),
+            "{plan}"
+        );
+        let both = names.clone().and(t0("age").eq(lit(21i32)));
+        let plan = optimize_with(UseIndexes, composite_scan(Some(both)));
+        assert!(
+            plan.ends_with("index=author_name_age_idx prefixes=[[a, 21], [b, 21]]"),
+            "{plan}"
+        );
+        let ranged = names.clone().and(t0("age").lt(lit(30i32)));
+        let plan = optimize_with(UseIndexes, composite_scan(Some(ranged)));
+        assert!(
+            plan.ends_with("index=author_name_age_idx prefixes=[[a], [b]] range=(*..30)"),
+            "{plan}"
+        );
+        let plan = LogicalPlanBuilder::from(composite_scan(Some(names)))
+            .sort(vec![SortExpr::new(t0("age"), false, true)])
+            .unwrap()
+            .build();
+        let LogicalPlan::Sort(sort) = plan.as_ref() else {
+            unreachable!()
+        };
+        let plan = optimize_with(
+            UseIndexes,
+            Arc::new(LogicalPlan::Sort(Sort {
+                fetch: Some(2),
+                ..sort.clone()
+            })),
+        );
+        assert!(
+            plan.contains("index=author_name_age_idx prefixes=[[a], [b]] order=desc limit=2"),
+            "{plan}"
+        );
+    }
+
+    #[test]
+    fn implication_compares_values_in_sql_order() {
+        assert_eq!(
+            compare(
+                &ScalarValue::Float64(Some(-2.0)),
+                &ScalarValue::Float64(Some(1.0))
+            ),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            compare(&ScalarValue::Int32(Some(7)), &ScalarValue::Int64(Some(7))),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            compare(&ScalarValue::from("b"), &ScalarValue::Int64(Some(7))),
+            None
+        );
+        assert!(interval_within(
+            &Bound::Excluded(ScalarValue::Int64(Some(5))),
+            &Bound::Unbounded,
+            Operator::Gt,
+            &ScalarValue::Int64(Some(5))
+        ));
+        assert!(!interval_within(
+            &Bound::Included(ScalarValue::Int64(Some(5))),
+            &Bound::Unbounded,
+            Operator::Gt,
+            &ScalarValue::Int64(Some(5))
+        ));
+        assert!(interval_within(
+            &Bound::Included(ScalarValue::Int64(Some(5))),
+            &Bound::Included(ScalarValue::Int64(Some(5))),
+            Operator::Eq,
+            &ScalarValue::Int64(Some(5))
+        ));
     }
 }

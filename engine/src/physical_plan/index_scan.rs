@@ -4,15 +4,19 @@
 //! operator looks them up in the index of the scan's snapshot (the indexes of its chunks, built
 //! on first use and cached on those immutable chunks, so it is exact for it), gathers those rows
 //! in index order, and scans them with the scan's filters and projection, which still decide
-//! exactly which rows qualify. A composite index answers `IndexKeys::Prefix` lookups: an
-//! equality prefix, a range on the next column and, for a top-k, that column's order.
+//! exactly which rows qualify. An ordered index answers `IndexKeys::Prefix` lookups: one or
+//! several equality prefixes (an `IN` list on a composite index's leading column makes one
+//! per value), a range on the next column and, for a top-k, that column's order, reading each
+//! prefix's first `k` rows (the top-k operator above keeps the best `k` of them) — and, when
+//! the sort has more keys, every row tied with each prefix's `k`-th on the indexed column.
 
 use std::ops::Bound;
 use std::sync::Arc;
 
+use arrow::array::ArrayRef;
 use arrow::datatypes::SchemaRef;
-use quiver_storage::index::{gather, index_of};
-use quiver_storage::{column_keys, RowKey, ScalarValue};
+use quiver_storage::index::{gather, index_of, BuiltIndex, RowAddress};
+use quiver_storage::{column_keys, IndexDefinition, RowKey, ScalarValue};
 
 use super::scan::ScanExec;
 use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
@@ -54,25 +58,53 @@ impl IndexScanExec {
                 index.lookup(&keys)
             }
             IndexKeys::Range { low, high } => index.range(bound_key(low)?, bound_key(high)?)?,
-            IndexKeys::Ordered { descending, limit } => index.ordered(*descending, Some(*limit))?,
+            IndexKeys::Ordered { descending, limit } => {
+                let found = index.ordered(*descending, Some(*limit))?;
+                if lookup.with_ties {
+                    with_ties(scan, &definition, &index, &[], found, *limit, || {
+                        Ok(index.ordered(*descending, None)?)
+                    })?
+                } else {
+                    found
+                }
+            }
             IndexKeys::Prefix {
-                prefix,
+                prefixes,
                 low,
                 high,
                 order,
             } => {
-                let prefix = prefix.iter().map(key_of).collect::<Result<Vec<_>>>()?;
                 let (descending, limit) = match order {
                     Some((descending, limit)) => (*descending, Some(*limit)),
                     None => (false, None),
                 };
-                index.prefix(
-                    &prefix,
-                    bound_key(low)?,
-                    bound_key(high)?,
-                    descending,
-                    limit,
-                )?
+                let (low, high) = (bound_key(low)?, bound_key(high)?);
+                let mut addresses = Vec::new();
+                for prefix in prefixes {
+                    let prefix = prefix.iter().map(key_of).collect::<Result<Vec<_>>>()?;
+                    let read = |limit: Option<usize>| -> Result<Vec<RowAddress>> {
+                        Ok(if definition.columns.len() == 1 && prefix.is_empty() {
+                            index.range_in_order(low.clone(), high.clone(), descending, limit)?
+                        } else {
+                            index.prefix(&prefix, low.clone(), high.clone(), descending, limit)?
+                        })
+                    };
+                    let found = read(limit)?;
+                    addresses.extend(match limit {
+                        Some(limit) if lookup.with_ties => {
+                            with_ties(scan, &definition, &index, &prefix, found, limit, || {
+                                read(None)
+                            })?
+                        }
+                        _ => found,
+                    });
+                }
+                // Several prefixes: each one's first rows, which the sort above merges; or
+                // every match, read in table order as a full scan would.
+                if order.is_none() && prefixes.len() > 1 {
+                    addresses.sort_unstable();
+                }
+                addresses
             }
         };
         let gathered = Arc::new(gather(&scan.snapshot, &addresses)?);
@@ -93,6 +125,59 @@ impl IndexScanExec {
             scan: inner,
         })
     }
+}
+
+/// `found` (up to `limit` rows read in the order of the index column after `prefix`) and every
+/// other row tied with its last row on that column; `read_all` when that value is NULL.
+fn with_ties(
+    scan: &Scan,
+    definition: &IndexDefinition,
+    index: &BuiltIndex,
+    prefix: &[RowKey],
+    mut found: Vec<RowAddress>,
+    limit: usize,
+    read_all: impl FnOnce() -> Result<Vec<RowAddress>>,
+) -> Result<Vec<RowAddress>> {
+    let Some(last) = found.last().filter(|_| found.len() >= limit) else {
+        return Ok(found);
+    };
+    let (Some(&column), Some(chunk)) = (
+        definition.columns.get(prefix.len()),
+        scan.snapshot.chunks().get(last.chunk as usize),
+    ) else {
+        return Err(EngineError::Internal(format!(
+            "index {} read a row it does not have",
+            definition.name
+        )));
+    };
+    let value = chunk.batch().column(column).slice(last.row as usize, 1);
+    let key = key_of_array(&value)?;
+    if key.has_null() {
+        return read_all();
+    }
+    let tied = if definition.columns.len() == prefix.len() + 1 {
+        let whole = if prefix.is_empty() {
+            key
+        } else {
+            RowKey::Composite(prefix.iter().cloned().chain([key]).collect())
+        };
+        index.lookup(&[whole])
+    } else {
+        let mut longer = prefix.to_vec();
+        longer.push(key);
+        index.prefix(&longer, Bound::Unbounded, Bound::Unbounded, false, None)?
+    };
+    found.extend(tied);
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
+}
+
+fn key_of_array(array: &ArrayRef) -> Result<RowKey> {
+    column_keys(array)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| EngineError::Internal("an index key of no value".into()))
 }
 
 fn key_of(value: &ScalarValue) -> Result<RowKey> {

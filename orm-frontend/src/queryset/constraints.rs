@@ -44,6 +44,7 @@ pub(crate) fn declare_constraints(registry: &Registry, model: &Model, table: &Ta
             descending,
             kind: IndexKind::Ordered,
             condition: None,
+            condition_expr: None,
         };
     for (index, field) in model.fields().iter().enumerate() {
         if field.is_primary_key() {
@@ -338,9 +339,14 @@ impl Database {
             columns.push(crate::queryset::update::field_index(&model, name)?);
             descending.push(desc);
         }
-        let condition = match &spec.condition {
-            Some(q) => Some(self.row_predicate(&model, q)?),
-            None => None,
+        // The optimizer proves a query's filter implies the condition from its expression.
+        let (condition, condition_expr) = match &spec.condition {
+            Some(q) => {
+                let (predicate, schema) = self.compiled_condition(&model, q)?;
+                let expr: Arc<dyn std::any::Any + Send + Sync> = Arc::new(predicate.clone());
+                (Some(row_predicate(predicate, &schema)?), Some(expr))
+            }
+            None => (None, None),
         };
         table.add_index(IndexDefinition {
             name: spec.name,
@@ -348,6 +354,7 @@ impl Database {
             descending,
             kind: spec.kind,
             condition,
+            condition_expr,
         })?;
         Ok(())
     }
@@ -355,25 +362,36 @@ impl Database {
     /// Compiles `q` over `model`'s own columns into a predicate on batches in the table's
     /// schema, evaluated by the engine's physical expressions.
     fn row_predicate(&self, model: &Model, q: &Q) -> Result<RowPredicate> {
-        let plan = self.objects(model.name()).filter(q.clone()).query_plan()?;
-        let (predicate, schema) = filter_over_scan(&plan).ok_or_else(|| {
-            Error::FieldError("Joined field references are not permitted in this query".to_string())
-        })?;
-        let physical = create_physical_expr(&predicate, &schema)?;
-        Ok(Arc::new(move |batch: &RecordBatch| {
-            let value = physical
-                .evaluate(batch)
-                .and_then(|v| v.into_array(batch.num_rows()))
-                .map_err(|e| quiver_storage::StorageError::Internal(e.to_string()))?;
-            value
-                .as_any()
-                .downcast_ref::<BooleanArray>()
-                .cloned()
-                .ok_or_else(|| {
-                    quiver_storage::StorageError::Internal("a condition must be boolean".into())
-                })
-        }))
+        let (predicate, schema) = self.compiled_condition(model, q)?;
+        row_predicate(predicate, &schema)
     }
+
+    /// `q` compiled over `model`'s own columns, with the table's schema.
+    fn compiled_condition(&self, model: &Model, q: &Q) -> Result<(Expr, PlanSchema)> {
+        let plan = self.objects(model.name()).filter(q.clone()).query_plan()?;
+        filter_over_scan(&plan).ok_or_else(|| {
+            Error::FieldError("Joined field references are not permitted in this query".to_string())
+        })
+    }
+}
+
+/// `predicate` as a predicate on batches in the table's schema, evaluated by the engine's
+/// physical expressions.
+fn row_predicate(predicate: Expr, schema: &PlanSchema) -> Result<RowPredicate> {
+    let physical = create_physical_expr(&predicate, schema)?;
+    Ok(Arc::new(move |batch: &RecordBatch| {
+        let value = physical
+            .evaluate(batch)
+            .and_then(|v| v.into_array(batch.num_rows()))
+            .map_err(|e| quiver_storage::StorageError::Internal(e.to_string()))?;
+        value
+            .as_any()
+            .downcast_ref::<BooleanArray>()
+            .cloned()
+            .ok_or_else(|| {
+                quiver_storage::StorageError::Internal("a condition must be boolean".into())
+            })
+    }))
 }
 
 /// The predicate of the filter directly over the model's scan (and the scan's full schema), or

@@ -370,7 +370,7 @@ impl QuerySet {
     }
 
     /// Django's `QuerySet.ordered`.
-    fn is_ordered(&self, model: &Model) -> bool {
+    pub(crate) fn is_ordered(&self, model: &Model) -> bool {
         self.has_explicit_ordering()
             || (self.query.ordering.is_none()
                 && !model.default_ordering().is_empty()

@@ -83,8 +83,16 @@ impl SelectForUpdate {
     }
 
     /// Locks the matching rows and returns them as committed after the locks were taken.
+    ///
+    /// A sliced QuerySet (`[:10]`, `first()`) locks only the rows it returns, and counts only
+    /// rows it could lock: as PostgreSQL applies `LIMIT`/`OFFSET` above the row locking, so
+    /// that `select_for_update(skip_locked=True).order_by("created")[:10]` hands each worker
+    /// of a job queue ten rows no other worker holds.
     pub fn fetch(&self) -> Result<Rows> {
         let model = self.qs.db.model(&self.qs.model)?;
+        if self.qs.query.is_sliced() && !self.qs.query.empty && self.locks_self() {
+            return self.fetch_sliced(&model);
+        }
         let locked = self.lock(&model)?;
         let pk = model.pk_field()?;
         let rows = self.qs.fetch()?;
@@ -133,33 +141,124 @@ impl SelectForUpdate {
         }
     }
 
-    /// The first locked row in the QuerySet's order, if any.
+    /// `first()`: the first row in the QuerySet's order (by primary key when unordered) that
+    /// could be locked; only that row is locked. With `skip_locked`, a first row locked by
+    /// another transaction is passed over for the next one, as in Django on PostgreSQL.
     pub fn first(&self) -> Result<Option<Instance>> {
-        Ok(self.fetch_instances()?.into_iter().next())
+        let model = self.qs.db.model(&self.qs.model)?;
+        let mut one = self.clone();
+        if !self.qs.is_ordered(&model) {
+            one.qs = one.qs.order_by(["pk"]);
+        }
+        one.qs = one.qs.slice(..1);
+        Ok(one.fetch_instances()?.into_iter().next())
     }
 
-    /// Takes the locks; returns the keys of this model's rows that are now held.
-    fn lock(&self, model: &Model) -> Result<HashSet<RowKey>> {
+    /// How to wait for a row locked elsewhere; refuses `nowait` with `skip_locked`, and any
+    /// locking outside `atomic()`, before anything is read.
+    fn wait_mode(&self) -> Result<LockWait> {
         if self.nowait && self.skip_locked {
             return Err(Error::ValueError(
                 "The nowait option cannot be used with skip_locked.".into(),
             ));
         }
-        let Some(transaction) = self.qs.db.catalog().current_transaction() else {
-            return Err(Error::TransactionManagementError(
-                "select_for_update cannot be used outside of a transaction.".into(),
-            ));
-        };
-        let wait = if self.nowait {
+        if self.qs.db.catalog().current_transaction().is_none() {
+            return Err(outside_a_transaction());
+        }
+        Ok(if self.nowait {
             LockWait::NoWait
         } else if self.skip_locked {
             LockWait::SkipLocked
         } else {
             LockWait::Block
+        })
+    }
+
+    /// `last()`: the last row in the QuerySet's order (by primary key when unordered) that
+    /// could be locked; only that row is locked.
+    pub fn last(&self) -> Result<Option<Instance>> {
+        let model = self.qs.db.model(&self.qs.model)?;
+        let mut one = self.clone();
+        one.qs = if self.qs.is_ordered(&model) {
+            one.qs.reverse()
+        } else {
+            one.qs.order_by(["-pk"])
         };
+        one.first()
+    }
+
+    /// Whether this model's own rows are locked (`of=` empty or naming `"self"`).
+    fn locks_self(&self) -> bool {
+        self.of.is_empty() || self.of.iter().any(|p| p == "self")
+    }
+
+    /// [`fetch`](Self::fetch) of a sliced QuerySet: walks the unsliced QuerySet's rows in
+    /// order, locking as many as the slice's end needs (skipping those locked elsewhere with
+    /// `skip_locked`, and those that no longer match once their lock was granted), then
+    /// applies the slice to the rows it holds. Rows the offset passes over stay locked, as
+    /// PostgreSQL's `OFFSET` above `FOR UPDATE` leaves them.
+    fn fetch_sliced(&self, model: &Model) -> Result<Rows> {
+        self.wait_mode()?;
+        let (low, high) = (self.qs.query.low, self.qs.query.high);
+        let unsliced = self.qs.chain(|query| {
+            query.low = 0;
+            query.high = None;
+        });
+        let pk = model.pk_field()?;
+        let candidates = matching_keys(&unsliced, pk)?;
+        let wanted = high.unwrap_or(candidates.len());
+        let mut chosen: Vec<RowKey> = Vec::with_capacity(wanted.min(candidates.len()));
+        let mut next = 0;
+        while chosen.len() < wanted && next < candidates.len() {
+            let take = (wanted - chosen.len()).min(candidates.len() - next);
+            let batch = candidates[next..next + take].to_vec();
+            next += take;
+            let held = self.lock_keys(model, &unsliced, batch)?;
+            // Re-read: a row updated while we waited for its lock may no longer match.
+            let mut still: HashSet<RowKey> = matching_keys(&unsliced, pk)?.into_iter().collect();
+            still.retain(|key| held.contains(key));
+            chosen.extend(
+                candidates[next - take..next]
+                    .iter()
+                    .filter(|key| still.contains(*key))
+                    .cloned(),
+            );
+        }
+        chosen.truncate(wanted);
+        let keep: HashSet<RowKey> = chosen.into_iter().skip(low).collect();
+        let rows = unsliced.fetch()?;
+        let schema = std::sync::Arc::clone(rows.schema());
+        let mut seen = HashSet::new();
+        let batches = rows
+            .into_batches()
+            .iter()
+            .map(|batch| keep_keys(batch, pk.attname(), &keep, &mut seen))
+            .collect::<Result<Vec<RecordBatch>>>()?;
+        Ok(Rows::new(schema, batches))
+    }
+
+    /// Takes the locks; returns the keys of this model's rows that are now held.
+    fn lock(&self, model: &Model) -> Result<HashSet<RowKey>> {
+        self.wait_mode()?;
         let pk = model.pk_field()?;
         let keys = matching_keys(&self.qs, pk)?;
-        let lock_self = self.of.is_empty() || self.of.iter().any(|p| p == "self");
+        self.lock_keys(model, &self.qs, keys)
+    }
+
+    /// Locks the rows of this model with `keys` (or, for `of=` paths, the related rows they
+    /// point to through `qs`); returns the keys of this model's rows now held.
+    fn lock_keys(
+        &self,
+        model: &Model,
+        qs: &QuerySet,
+        keys: Vec<RowKey>,
+    ) -> Result<HashSet<RowKey>> {
+        let wait = self.wait_mode()?;
+        let Some(transaction) = self.qs.db.catalog().current_transaction() else {
+            return Err(outside_a_transaction());
+        };
+        let pk = model.pk_field()?;
+        let lock_self = self.locks_self();
         let mut held: HashSet<RowKey> = if lock_self {
             transaction
                 .lock_rows(&model.table_name(), &keys, wait)
@@ -171,8 +270,7 @@ impl SelectForUpdate {
         };
         for path in self.of.iter().filter(|p| *p != "self") {
             let (target, target_pk) = related_model(&self.qs, model, path)?;
-            let pairs = self
-                .qs
+            let pairs = qs
                 .values([
                     pk.attname().to_string(),
                     format!("{path}__{}", target_pk.name()),
@@ -183,7 +281,7 @@ impl SelectForUpdate {
                 let related =
                     quiver_storage::column_keys(batch.column(1)).map_err(storage_error)?;
                 for (own, related) in own.into_iter().zip(related) {
-                    if related.has_null() {
+                    if related.has_null() || !held.contains(&own) {
                         continue;
                     }
                     let got = transaction
@@ -197,6 +295,12 @@ impl SelectForUpdate {
         }
         Ok(held)
     }
+}
+
+fn outside_a_transaction() -> Error {
+    Error::TransactionManagementError(
+        "select_for_update cannot be used outside of a transaction.".into(),
+    )
 }
 
 /// The model at the end of a forward relation path (`"customer"`, `"order__customer"`), and
@@ -321,5 +425,107 @@ mod tests {
             Ok(())
         })
         .unwrap();
+    }
+
+    /// The job-queue pattern: `select_for_update(skip_locked=True).order_by(..)[:n]` gives
+    /// each worker `n` rows no other worker holds, and locks only those (PostgreSQL applies
+    /// LIMIT/OFFSET above the row locks).
+    #[test]
+    fn a_sliced_skip_locked_query_returns_the_next_free_rows_and_locks_only_them() {
+        let db = Database::new();
+        db.register(Model::new("Job").field("created", IntegerField::new()))
+            .unwrap();
+        for created in 1..=6i64 {
+            db.objects("Job")
+                .create([("created", created.into())])
+                .unwrap();
+        }
+        let (locked_tx, locked_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let worker = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                db.atomic(|_| {
+                    let mine = db
+                        .objects("Job")
+                        .order_by(["created"])
+                        .slice(..2)
+                        .select_for_update()
+                        .skip_locked()
+                        .fetch()?;
+                    assert_eq!(mine.column::<i64>("created")?, [1, 2]);
+                    locked_tx.send(()).unwrap();
+                    done_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+                    Ok(())
+                })
+                .unwrap();
+            })
+        };
+        locked_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        db.atomic(|_| {
+            let jobs = db.objects("Job").order_by(["created"]);
+            let next = jobs.slice(..2).select_for_update().skip_locked().fetch()?;
+            assert_eq!(next.column::<i64>("created")?, [3, 4]);
+            // first() passes over the rows held elsewhere (and finds its own, re-entrant).
+            let first = jobs.select_for_update().skip_locked().first()?;
+            assert_eq!(
+                first.map(|job| job.get::<i64>("created")).transpose()?,
+                Some(3)
+            );
+            // OFFSET counts only rows this transaction could lock.
+            let offset = jobs.slice(3..4).select_for_update().skip_locked().fetch()?;
+            assert_eq!(offset.column::<i64>("created")?, [6]);
+            Ok(())
+        })
+        .unwrap();
+        done_tx.send(()).unwrap();
+        worker.join().unwrap();
+        // Only the rows returned (and passed over by the offset) were locked: row 5 and 6
+        // were free for another transaction while the slice [:2] held 3 and 4.
+        db.atomic(|_| {
+            let (held_tx, held_rx) = mpsc::channel();
+            let (release_tx, release_rx) = mpsc::channel::<()>();
+            let holder = {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    db.atomic(|_| {
+                        db.objects("Job")
+                            .order_by(["created"])
+                            .slice(..2)
+                            .select_for_update()
+                            .fetch()?;
+                        held_tx.send(()).unwrap();
+                        release_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+                        Ok(())
+                    })
+                    .unwrap();
+                })
+            };
+            held_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            let rest = db
+                .objects("Job")
+                .filter(q!(created__gte = 3))
+                .select_for_update()
+                .nowait()
+                .fetch()?;
+            assert_eq!(rest.len(), 4);
+            release_tx.send(()).unwrap();
+            holder.join().unwrap();
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn a_sliced_locking_query_is_refused_outside_a_transaction_even_when_empty() {
+        let db = db();
+        let err = db
+            .objects("Account")
+            .filter(q!(owner = "nobody"))
+            .slice(..1)
+            .select_for_update()
+            .fetch()
+            .unwrap_err();
+        assert_eq!(err.django_name(), "TransactionManagementError");
     }
 }

@@ -39,6 +39,8 @@ use crate::row_key::batch_keys;
 use crate::table::{RowPredicate, UniqueConstraint};
 use crate::{Chunk, Result, RowKey, StorageError, TableVersion};
 
+mod reads;
+
 /// Which structure an index uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexKind {
@@ -62,6 +64,11 @@ pub struct IndexDefinition {
     pub kind: IndexKind,
     /// Only rows for which this is TRUE are indexed (a partial index).
     pub condition: Option<RowPredicate>,
+    /// `condition` as the query planner compiled it (a `quiver_engine::Expr` over the table's
+    /// columns), opaque to storage: the optimizer reads it to prove that a query's filter
+    /// implies the condition before it reads the partial index. A partial index without it is
+    /// never chosen for a query.
+    pub condition_expr: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for IndexDefinition {
@@ -939,7 +946,7 @@ mod tests {
 
     use super::*;
 
-    fn version(values: &[Option<i64>]) -> TableVersion {
+    pub(super) fn version(values: &[Option<i64>]) -> TableVersion {
         let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
         let half = values.len() / 2;
         let chunk = |part: &[Option<i64>]| {
@@ -954,7 +961,7 @@ mod tests {
         TableVersion::from_chunks(1, vec![chunk(&values[..half]), chunk(&values[half..])])
     }
 
-    fn values(version: &TableVersion, addresses: &[RowAddress]) -> Vec<Option<i64>> {
+    pub(super) fn values(version: &TableVersion, addresses: &[RowAddress]) -> Vec<Option<i64>> {
         let gathered = gather(version, addresses).unwrap();
         gathered
             .chunks()
@@ -969,13 +976,14 @@ mod tests {
             .collect()
     }
 
-    fn definition(kind: IndexKind) -> IndexDefinition {
+    pub(super) fn definition(kind: IndexKind) -> IndexDefinition {
         IndexDefinition {
             name: "x_idx".into(),
             columns: vec![0],
             descending: vec![false],
             kind,
             condition: None,
+            condition_expr: None,
         }
     }
 
@@ -1086,6 +1094,7 @@ mod tests {
             descending: vec![false, true],
             kind: IndexKind::Ordered,
             condition: None,
+            condition_expr: None,
         };
         let index = BuiltIndex::build(&definition, &v).unwrap();
         let one = [RowKey::Int(1)];

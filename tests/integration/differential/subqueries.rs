@@ -65,6 +65,12 @@ pub enum SubquerySpec {
         materialized: Option<bool>,
         owner: i64,
     },
+    /// `Item.annotate(x=Subquery(Owner.filter(pk=OuterRef("owner")).values(field)))`: a
+    /// lookup by primary key (a single join without a row count).
+    Lookup { field: &'static str },
+    /// `Owner.annotate(x=Subquery(Item.filter(owner=OuterRef("pk"), category=c).values("qty")))`:
+    /// a lookup by a key that is not unique, so an owner with two such items is an error.
+    LookupNotUnique { category: String },
 }
 
 const CATEGORIES: &[&str] = &["a", "b", "c"];
@@ -113,6 +119,11 @@ fn spec() -> impl Strategy<Value = SubquerySpec> {
                 materialized,
                 owner,
             }
+        }),
+        proptest::sample::select(&["name", "region", "score"][..])
+            .prop_map(|field| SubquerySpec::Lookup { field }),
+        proptest::sample::select(CATEGORIES).prop_map(|category| SubquerySpec::LookupNotUnique {
+            category: category.to_string()
         }),
     ]
 }
@@ -361,6 +372,64 @@ impl SubquerySpec {
                     names(&["owner", "total"]),
                 )
             }
+            SubquerySpec::Lookup { field } => {
+                let value = db
+                    .objects("Owner")
+                    .filter(Q::new("pk", OuterRef("owner")))
+                    .values([*field]);
+                (
+                    db.objects("Item")
+                        .annotate([("x", Subquery(value))])
+                        .order_by(["id"])
+                        .values(["id", "x"]),
+                    names(&["id", "x"]),
+                )
+            }
+            SubquerySpec::LookupNotUnique { category } => {
+                let value = items_of_outer(db)
+                    .filter(Q::new("category", category.as_str()))
+                    .values(["qty"]);
+                (
+                    owners
+                        .annotate([("x", Subquery(value))])
+                        .order_by(["id"])
+                        .values(["id", "x"]),
+                    names(&["id", "x"]),
+                )
+            }
+        }
+    }
+}
+
+impl SubquerySpec {
+    /// For the lookups, which DataFusion 55 cannot plan as correlated subqueries ("must be
+    /// aggregated to return at most one row"), the same question as joins: the SQL whose rows
+    /// Quiver's must equal when it returns rows, and the SQL that lists the keys with more
+    /// than one row, which must be non-empty when Quiver raises PostgreSQL's error.
+    fn datafusion_lookup(&self) -> Option<(String, Option<String>)> {
+        match self {
+            SubquerySpec::Lookup { field } => Some((
+                format!(
+                    "SELECT \"item\".\"id\" AS \"id\", \"owner\".\"{field}\" AS \"x\" FROM \"item\" \
+                     LEFT JOIN \"owner\" ON \"owner\".\"id\" = \"item\".\"owner_id\" \
+                     ORDER BY \"item\".\"id\""
+                ),
+                None,
+            )),
+            SubquerySpec::LookupNotUnique { category } => Some((
+                format!(
+                    "SELECT \"owner\".\"id\" AS \"id\", \"one\".\"qty\" AS \"x\" FROM \"owner\" \
+                     LEFT JOIN (SELECT \"owner_id\", min(\"qty\") AS \"qty\" FROM \"item\" \
+                     WHERE \"category\" = '{category}' GROUP BY \"owner_id\" HAVING count(*) = 1) \
+                     AS \"one\" ON \"one\".\"owner_id\" = \"owner\".\"id\" ORDER BY \"owner\".\"id\""
+                ),
+                Some(format!(
+                    "SELECT \"item\".\"owner_id\" FROM \"item\" JOIN \"owner\" \
+                     ON \"owner\".\"id\" = \"item\".\"owner_id\" WHERE \"category\" = '{category}' \
+                     GROUP BY \"item\".\"owner_id\" HAVING count(*) > 1"
+                )),
+            )),
+            _ => None,
         }
     }
 }
@@ -413,6 +482,30 @@ pub fn check_subquery(dataset: &Dataset, spec: &SubquerySpec) -> Result<(), Stri
     // COALESCE); Django's answer, 0, is checked in `subqueries.rs` (`order_count`).
     if matches!(spec, SubquerySpec::PerOwner { count: true, .. }) {
         return Ok(());
+    }
+    if let Some((rows_sql, duplicates_sql)) = spec.datafusion_lookup() {
+        let tables = loaded.datafusion_tables();
+        if let (Err(error), Some(duplicates_sql)) = (&decorrelated, duplicates_sql) {
+            let duplicates = run_sql(&tables, &duplicates_sql)?;
+            if !error
+                .to_string()
+                .contains("more than one row returned by a subquery used as an expression")
+                || duplicates.iter().all(|b| b.num_rows() == 0)
+            {
+                return Err(format!("unexpected error {error}\n{context}"));
+            }
+            return Ok(());
+        }
+        return Judging {
+            context,
+            expected_names,
+            ordered: true,
+            may_fail: false,
+            decimal_average_columns: vec![],
+            datafusion: run_sql(&tables, &rows_sql),
+            quiver: decorrelated,
+        }
+        .verdict();
     }
     // DataFusion 55's parser takes no `AS [NOT] MATERIALIZED` hint; it never changes rows.
     let hintless = sql

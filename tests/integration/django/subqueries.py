@@ -256,3 +256,13 @@ case("order_by_exists", lambda: list(customers.order_by(Exists(orders_of.filter(
 case("filter_equals_subquery", lambda: list(Order.objects.filter(amount=Subquery(Order.objects.filter(customer=OuterRef("customer")).order_by("-amount").values("amount")[:1])).order_by("id").values_list("id", flat=True)))
 case("aggregate_over_subquery", lambda: customers.annotate(latest=Subquery(orders_of.order_by("-created").values("amount")[:1])).aggregate(s=Sum("latest")))
 case("two_columns_in_subquery", lambda: list(customers.annotate(x=Subquery(orders_of.values("amount", "created")[:1])).values("name", "x")))
+
+# A lookup (no aggregate, no slice) decorrelates into a single join: one value or NULL per row.
+case("lookup_by_pk", lambda: list(Order.objects.order_by("id").annotate(
+    region=Subquery(Customer.objects.filter(pk=OuterRef("customer")).values("region"))).values("id", "region")))
+case("lookup_in_filter", lambda: list(Order.objects.annotate(
+    region=Subquery(Customer.objects.filter(pk=OuterRef("customer")).values("region"))).filter(region="EU").order_by("id").values_list("id", flat=True)))
+case("lookup_by_non_unique_key", lambda: list(customers.exclude(name="Ann").annotate(
+    amount=Subquery(orders_of.values("amount"))).values("name", "amount")))
+case("lookup_visit_region", lambda: list(customers.annotate(
+    visit=Subquery(Visit.objects.filter(customer=OuterRef("pk")).values("region"))).values("name", "visit")))
