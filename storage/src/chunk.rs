@@ -3,10 +3,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{make_array, ArrayRef, MutableArrayData, RecordBatch, UInt32Array};
+use arrow::compute::{interleave, take};
+use arrow::datatypes::DataType;
 use parking_lot::Mutex;
 
-use crate::index::ChunkIndex;
+use crate::index::{ChunkIndex, Derived};
 use crate::{ColumnStatistics, Result};
 
 /// The most rows one chunk holds. Large enough to amortise per-batch overhead in the engine,
@@ -36,6 +38,60 @@ impl Chunk {
             statistics,
             indexes: Mutex::default(),
         })
+    }
+
+    /// The chunk made from this one by replacing `rows` (ascending, distinct) with the rows
+    /// of `images`, in the same positions, and which columns changed. Columns whose values
+    /// stay the same are shared, not copied; statistics are widened rather than recomputed;
+    /// cached indexes whose columns did not change are shared, the others are patched with
+    /// the replaced rows' entries (see `index`), so a one-row update costs a copy of the
+    /// changed columns of one chunk, not a pass over it per index.
+    pub(crate) fn replace_rows(
+        &self,
+        rows: &[u32],
+        images: &RecordBatch,
+    ) -> Result<(Arc<Chunk>, Vec<bool>)> {
+        let indices = UInt32Array::from(rows.to_vec());
+        let mut columns = Vec::with_capacity(self.batch.num_columns());
+        let mut statistics = Vec::with_capacity(self.batch.num_columns());
+        let mut changed = Vec::with_capacity(self.batch.num_columns());
+        for (position, (old, new)) in self
+            .batch
+            .columns()
+            .iter()
+            .zip(images.columns())
+            .enumerate()
+        {
+            let replaced = take(old.as_ref(), &indices, None)?;
+            if replaced.to_data() == new.to_data() {
+                columns.push(Arc::clone(old));
+                statistics.push(self.statistics[position].clone());
+                changed.push(false);
+                continue;
+            }
+            columns.push(scatter(old, rows, new)?);
+            statistics.push(self.statistics[position].replaced(replaced.as_ref(), new.as_ref()));
+            changed.push(true);
+        }
+        let batch = RecordBatch::try_new(self.batch.schema(), columns)?;
+        let mut indexes = HashMap::new();
+        for (key, index) in self.indexes.lock().iter() {
+            match index.derive(&self.batch, rows, images, &changed)? {
+                Derived::Same => {
+                    indexes.insert(key.clone(), Arc::clone(index));
+                }
+                Derived::Patched(patched) => {
+                    indexes.insert(key.clone(), Arc::new(patched));
+                }
+                Derived::Rebuild => {}
+            }
+        }
+        let chunk = Arc::new(Chunk {
+            batch,
+            statistics,
+            indexes: Mutex::new(indexes),
+        });
+        Ok((chunk, changed))
     }
 
     /// The index cached under `key`, built by `build` on first use.
@@ -89,6 +145,41 @@ impl Chunk {
             })
             .sum()
     }
+}
+
+/// `old` with the values at `rows` (ascending) replaced by `new`'s, in order: runs of
+/// unchanged values are copied as slices.
+fn scatter(old: &ArrayRef, rows: &[u32], new: &ArrayRef) -> Result<ArrayRef> {
+    if matches!(old.data_type(), DataType::Dictionary(_, _)) {
+        // Two dictionaries are merged by `interleave`; a slice copy would mix their keys.
+        let mut next = 0;
+        let pairs: Vec<(usize, usize)> = (0..old.len())
+            .map(|i| {
+                if rows.get(next) == Some(&(i as u32)) {
+                    next += 1;
+                    (1, next - 1)
+                } else {
+                    (0, i)
+                }
+            })
+            .collect();
+        return Ok(interleave(&[old.as_ref(), new.as_ref()], &pairs)?);
+    }
+    let (old_data, new_data) = (old.to_data(), new.to_data());
+    let mut out = MutableArrayData::new(vec![&old_data, &new_data], false, old.len());
+    let mut from = 0;
+    for (i, &row) in rows.iter().enumerate() {
+        let row = row as usize;
+        if row > from {
+            out.try_extend(0, from, row)?;
+        }
+        out.try_extend(1, i, i + 1)?;
+        from = row + 1;
+    }
+    if from < old.len() {
+        out.try_extend(0, from, old.len())?;
+    }
+    Ok(make_array(out.freeze()))
 }
 
 #[cfg(test)]

@@ -12,8 +12,9 @@
 //! thread running it, checks unique, check and foreign-key constraints, and publishes all its
 //! tables at once on commit; [`LockManager`] (`locks.rs`) holds row locks with deadlock
 //! detection; `index/` builds hash and ordered indexes per immutable chunk and caches them on
-//! the chunk, so table versions that share chunks share their indexes (a write re-indexes only
-//! the chunks it creates) and every index is exact for whatever version a query reads. The
+//! the chunk, so table versions that share chunks share their indexes (an update patches the
+//! indexes of the chunk it rewrites in place; other writes index only the chunks they create)
+//! and every index is exact for whatever version a query reads. The
 //! [`Catalog`] publishes commits atomically across tables and pins one database-wide state for a
 //! query ([`Catalog::pin_snapshot`]).
 //!

@@ -1,5 +1,7 @@
 //! Per-chunk, per-column statistics used to skip chunks a filter cannot match.
 
+use std::cmp::Ordering;
+
 use arrow::array::{Array, AsArray};
 use arrow::compute;
 use arrow::datatypes::{
@@ -29,6 +31,40 @@ impl ColumnStatistics {
             max,
             null_count: array.null_count(),
             row_count: array.len(),
+        }
+    }
+
+    /// The statistics after the values `old` (some rows of the column) were replaced by
+    /// `new`: the NULL count exact, the bounds widened to enclose the new values (bounds only
+    /// have to enclose, and narrowing them would need a pass over the column).
+    pub fn replaced(&self, old: &dyn Array, new: &dyn Array) -> ColumnStatistics {
+        let incoming = ColumnStatistics::compute(new);
+        let widen = |ours: &Option<ScalarValue>, theirs: Option<ScalarValue>, keep: Ordering| match (
+            ours, theirs,
+        ) {
+            (_, None) => ours.clone(),
+            (None, Some(_)) => None,
+            (Some(ours), Some(theirs)) => match ours.partial_cmp_same_type(&theirs) {
+                Some(order) if order == keep || order == Ordering::Equal => Some(ours.clone()),
+                Some(_) => Some(theirs),
+                None => None,
+            },
+        };
+        let null_count = self.null_count - old.null_count() + new.null_count();
+        let all_null_before = self.all_null();
+        let (min, max) = if all_null_before {
+            (incoming.min, incoming.max)
+        } else {
+            (
+                widen(&self.min, incoming.min, Ordering::Less),
+                widen(&self.max, incoming.max, Ordering::Greater),
+            )
+        };
+        ColumnStatistics {
+            min,
+            max,
+            null_count,
+            row_count: self.row_count,
         }
     }
 

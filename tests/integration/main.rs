@@ -9,6 +9,8 @@
 //! - `relations`: reverse and many-to-many relations, related managers, eager loading and
 //!   deletes, against real Django (`django/relations.py`).
 //! - `windows`: window functions against real Django (`django/windows.py`).
+//! - `writes`: in-place updates, many statements in one `atomic()` and `bulk_create` as one
+//!   statement, against real Django (`django/writes.py`) and a model of the rows.
 //! - `indexes`: the `use_indexes` rule's choices (EXPLAIN) for every lookup kind, with the
 //!   rows checked against real Django (`django/indexes.py`) and against the rule switched off.
 //! - `regressions`: the smallest QuerySets showing bugs the property tests found, ignored
@@ -22,3 +24,4 @@ mod relations;
 mod semantics;
 mod subqueries;
 mod windows;
+mod writes;

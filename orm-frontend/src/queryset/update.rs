@@ -91,11 +91,18 @@ impl QuerySet {
         }
         let table = self.db.catalog().table(&model.table_name())?;
         let started = Instant::now();
-        // Django runs one UPDATE statement; the reads below are how Quiver carries it out.
-        // Django runs one UPDATE statement; the reads below are how Quiver carries it out.
+        // Django runs one UPDATE statement; the reads below are how Quiver carries it out:
+        // the matching rows with their new values, read once, then locked. Only when some
+        // commit came between the read and the locks (another writer held one of them, or
+        // just committed) are they read again, as PostgreSQL re-reads a row it waited for.
         let updated = internal_reads(|| {
             self.db.write(|transaction| {
-                let keys = matching_keys(&base, &pk)?;
+                let read_at = self.db.catalog().version();
+                let first = annotated.to_batches()?;
+                let mut keys = Vec::new();
+                for batch in &first {
+                    keys.extend(column_keys(column(batch, pk.attname())?).map_err(storage_error)?);
+                }
                 if keys.is_empty() {
                     return Ok(0);
                 }
@@ -104,9 +111,14 @@ impl QuerySet {
                     .map_err(storage_error)?
                     .into_iter()
                     .collect();
+                let current = if self.db.catalog().version() == read_at {
+                    first
+                } else {
+                    annotated.to_batches()?
+                };
                 let mut seen = HashSet::new();
                 let mut images = Vec::new();
-                for batch in annotated.to_batches()? {
+                for batch in current {
                     let batch = keep_keys(&batch, pk.attname(), &locked, &mut seen)?;
                     if batch.num_rows() == 0 {
                         continue;

@@ -32,7 +32,8 @@ use crate::results::Instance;
 /// update_fields=, unique_fields=)`.
 #[derive(Debug, Clone, Default)]
 pub struct BulkCreateOptions {
-    /// Rows per insert statement (all statements run in one transaction); `None`: one.
+    /// Rows per INSERT Django would send (what the query log shows); the rows are stored
+    /// as one statement either way, all or none.
     pub batch_size: Option<usize>,
     /// `ON CONFLICT DO NOTHING`: rows that would violate a unique constraint are skipped.
     pub ignore_conflicts: bool,
@@ -221,10 +222,8 @@ impl QuerySet {
         pk_given: Option<&[bool]>,
     ) -> Result<usize> {
         let table = self.db.catalog().table(&model.table_name())?;
-        let batch =
-            concat_batches(&table.schema(), &batches).map_err(|e| Error::Engine(e.into()))?;
         let started = Instant::now();
-        let written = internal_reads(|| self.write_with_options(model, &table, &batch, options));
+        let written = internal_reads(|| self.write_with_options(model, &table, &batches, options));
         // One INSERT per batch, as Django sends them, with its conflict clause.
         let suffix = if options.ignore_conflicts {
             " ON CONFLICT DO NOTHING".to_string()
@@ -249,31 +248,40 @@ impl QuerySet {
             String::new()
         };
         if self.db.query_log().is_enabled() {
+            let batch =
+                concat_batches(&table.schema(), &batches).map_err(|e| Error::Engine(e.into()))?;
             let rows = batch_rows(&batch);
             self.log_inserts(model, rows, pk_given, options.batch_size, &suffix, started);
         }
         written
     }
 
-    /// The writes of `bulk_create` with `options`, in one transaction.
+    /// The writes of `bulk_create` with `options`, in one transaction. Without a conflict
+    /// option every row goes in as one statement, whatever `batch_size` says: Django's
+    /// batches are separate INSERTs inside one `atomic()`, so all of them or none are
+    /// stored, and one statement checks the constraints once instead of once per batch.
     fn write_with_options(
         &self,
         model: &Arc<Model>,
         table: &Arc<Table>,
-        batch: &RecordBatch,
+        batches: &[RecordBatch],
         options: &BulkCreateOptions,
     ) -> Result<usize> {
         self.db.write(|transaction| {
+            if !options.ignore_conflicts && !options.update_conflicts {
+                transaction
+                    .insert_batches(table, batches)
+                    .map_err(storage_error)?;
+                return Ok(batches.iter().map(RecordBatch::num_rows).sum());
+            }
+            let batch =
+                concat_batches(&table.schema(), batches).map_err(|e| Error::Engine(e.into()))?;
             if options.ignore_conflicts {
-                let batch = without_conflicts(table, batch)?;
-                insert_in_batches(transaction, table, &batch, options.batch_size)?;
+                let batch = without_conflicts(table, &batch)?;
+                insert_rows(transaction, table, &batch)?;
                 return Ok(batch.num_rows());
             }
-            if options.update_conflicts {
-                return upsert(transaction, model, table, batch, options);
-            }
-            insert_in_batches(transaction, table, batch, options.batch_size)?;
-            Ok(batch.num_rows())
+            upsert(transaction, model, table, &batch, options)
         })
     }
 
@@ -505,22 +513,13 @@ fn check_options(model: &Model, options: &BulkCreateOptions) -> Result<()> {
     Ok(())
 }
 
-fn insert_in_batches(
+/// Inserts `batch` as one statement.
+fn insert_rows(
     transaction: &Arc<Transaction>,
     table: &Arc<Table>,
     batch: &RecordBatch,
-    batch_size: Option<usize>,
 ) -> Result<()> {
-    let size = batch_size.unwrap_or(batch.num_rows()).max(1);
-    let mut offset = 0;
-    while offset < batch.num_rows() {
-        let len = size.min(batch.num_rows() - offset);
-        transaction
-            .insert(table, &batch.slice(offset, len))
-            .map_err(storage_error)?;
-        offset += len;
-    }
-    Ok(())
+    transaction.insert(table, batch).map_err(storage_error)
 }
 
 /// The rows of the calling thread's view of `table` whose key is in `keys`, found through the
@@ -629,7 +628,7 @@ fn upsert(
     }
     let mask: BooleanArray = insert.into_iter().map(Some).collect();
     let fresh = filter_record_batch(batch, &mask).map_err(|e| Error::Engine(e.into()))?;
-    insert_in_batches(transaction, table, &fresh, options.batch_size)?;
+    insert_rows(transaction, table, &fresh)?;
     count += fresh.num_rows();
     Ok(count)
 }

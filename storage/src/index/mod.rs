@@ -12,22 +12,27 @@
 //! Chunks are immutable and shared (`Arc`) between table versions: a write copies only the
 //! chunks it changes and appends chunks for new rows. So an index is kept *per chunk* and
 //! cached on the chunk the first time it is needed: the next version's index is the previous
-//! version's chunk indexes, shared, plus indexes of the few chunks the write created. A
-//! single-row update on a 10M-row table rebuilds the index of one chunk (at most
-//! [`CHUNK_ROWS`](crate::CHUNK_ROWS) rows), not of the table. Because a chunk's index describes
-//! exactly that chunk's rows, it can never disagree with the data under any write path or
-//! rollback: a rolled-back transaction's chunks, and their indexes, are simply never published.
-//! Lookups probe each chunk's index and merge the answers in key order.
+//! version's chunk indexes, shared, plus indexes of the few chunks the write created. An
+//! update rewrites rows in place, so the rewritten chunk keeps the row numbers: its indexes
+//! over columns the update left alone are the old chunk's, shared, and the others are the old
+//! chunk's entries plus a small patch (the replaced rows, hidden in the old entries, and their
+//! new entries), rebuilt from the chunk once the patch grows past `PATCH_ROWS` rows. A
+//! one-row update on a 10M-row table therefore touches a few entries, not a chunk, let alone
+//! the table. Because a chunk's index describes exactly that chunk's rows, it can never
+//! disagree with the data under any write path or rollback: a rolled-back transaction's
+//! chunks, and their indexes, are simply never published. Lookups probe each chunk's index
+//! (only for the keys within its key bounds) and merge the answers in key order.
 //!
 //! The same per-chunk indexes serve the transaction layer: uniqueness checks probe a hash index
 //! of each unique constraint, and rows are found by primary key through a hash index on the key
 //! column, so neither scans the table.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, UInt32Array};
 use arrow::compute::interleave;
 
 use crate::row_key::batch_keys;
@@ -93,133 +98,456 @@ pub(crate) enum Indexed<'a> {
     Declared(&'a IndexDefinition),
     /// A unique constraint: the rows taking part in it (condition TRUE, no NULL part).
     Unique(&'a UniqueConstraint),
-    /// Non-NULL values of some columns (primary, foreign and unique key look-ups).
+    /// Values of some columns (primary, foreign and unique key look-ups).
     Columns(&'a [usize]),
 }
 
 impl Indexed<'_> {
+    /// What the index is built from. Every kind keeps NULL keys aside (never returned by a
+    /// key look-up), so a unique constraint without a condition, a declared hash index and
+    /// a key look-up on the same columns are one index, built and cached once per chunk.
+    fn spec(&self) -> IndexSpec {
+        match self {
+            Indexed::Declared(definition) => IndexSpec {
+                columns: definition.columns.clone(),
+                condition: definition.condition.clone(),
+                kind: definition.kind,
+            },
+            Indexed::Unique(constraint) => IndexSpec {
+                columns: constraint.columns.clone(),
+                condition: constraint.condition.clone(),
+                kind: IndexKind::Hash,
+            },
+            Indexed::Columns(columns) => IndexSpec {
+                columns: columns.to_vec(),
+                condition: None,
+                kind: IndexKind::Hash,
+            },
+        }
+    }
+
     fn cache_key(&self) -> String {
         match self {
-            // Index names are unique per table, and a chunk belongs to one table.
-            Indexed::Declared(definition) => {
-                format!("index:{:?}:{}", definition.kind, definition.name)
+            // Index and constraint names are unique per table, and a chunk belongs to one
+            // table; a condition is known only by its owner's name.
+            Indexed::Declared(definition) if definition.condition.is_some() => {
+                format!("index:{}", definition.name)
             }
-            Indexed::Unique(constraint) => format!("unique:{}", constraint.name),
-            Indexed::Columns(columns) => format!("columns:{columns:?}"),
+            Indexed::Unique(constraint) if constraint.condition.is_some() => {
+                format!("unique:{}", constraint.name)
+            }
+            Indexed::Declared(definition) => {
+                format!("{:?}:{:?}", definition.kind, definition.columns)
+            }
+            Indexed::Unique(constraint) => format!("Hash:{:?}", constraint.columns),
+            Indexed::Columns(columns) => format!("Hash:{columns:?}"),
         }
     }
 
     /// The index of `chunk`, from the chunk's cache or built now.
     pub(crate) fn of(&self, chunk: &Chunk) -> Result<Arc<ChunkIndex>> {
-        chunk.cached_index(&self.cache_key(), |batch| self.build(batch))
+        chunk.cached_index(&self.cache_key(), |batch| {
+            ChunkIndex::build(self.spec(), batch)
+        })
+    }
+}
+
+/// How a chunk index is built: its columns, the rows it accepts and its structure. Kept on
+/// the index, so that an index can be carried over to a chunk derived from its own.
+#[derive(Clone)]
+struct IndexSpec {
+    columns: Vec<usize>,
+    condition: Option<RowPredicate>,
+    kind: IndexKind,
+}
+
+impl IndexSpec {
+    /// Per row of `batch`: its key, when the index holds the row.
+    fn keys(&self, batch: &RecordBatch) -> Result<Vec<Option<RowKey>>> {
+        let keys = batch_keys(batch, &self.columns)?;
+        let accepted: Option<BooleanArray> = match &self.condition {
+            Some(condition) => Some(condition(batch)?),
+            None => None,
+        };
+        Ok(keys
+            .into_iter()
+            .enumerate()
+            .map(|(row, key)| {
+                let held = accepted
+                    .as_ref()
+                    .is_none_or(|a| a.is_valid(row) && a.value(row));
+                held.then_some(key)
+            })
+            .collect())
+    }
+}
+
+/// True when `key` goes to the NULL rows rather than the map: a NULL part, except in a
+/// composite ordered index, whose map orders NULL parts itself.
+fn kept_aside(kind: IndexKind, composite: bool, key: &RowKey) -> bool {
+    !(kind == IndexKind::Ordered && composite) && key.has_null()
+}
+
+/// The rows of one key. Most keys of most indexes (every key of a unique one) have one row,
+/// which is kept inline: building the index of a chunk then allocates nothing per key.
+#[derive(Debug, Clone)]
+enum RowList {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl RowList {
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            RowList::One(row) => std::slice::from_ref(row),
+            RowList::Many(rows) => rows,
+        }
     }
 
-    fn build(&self, batch: &RecordBatch) -> Result<ChunkIndex> {
+    fn push(&mut self, row: u32) {
         match self {
-            Indexed::Declared(definition) => ChunkIndex::build(
-                batch,
-                &definition.columns,
-                definition.condition.as_ref(),
-                definition.kind,
-                true,
-            ),
-            Indexed::Unique(constraint) => ChunkIndex::build(
-                batch,
-                &constraint.columns,
-                constraint.condition.as_ref(),
-                IndexKind::Hash,
-                false,
-            ),
-            Indexed::Columns(columns) => {
-                ChunkIndex::build(batch, columns, None, IndexKind::Hash, false)
+            RowList::One(first) => *self = RowList::Many(vec![*first, row]),
+            RowList::Many(rows) => rows.push(row),
+        }
+    }
+
+    /// Removes `row`; returns how many entries went and whether none is left.
+    fn remove(&mut self, row: u32) -> (usize, bool) {
+        match self {
+            RowList::One(only) if *only == row => (1, true),
+            RowList::One(_) => (0, false),
+            RowList::Many(rows) => {
+                let before = rows.len();
+                rows.retain(|&r| r != row);
+                (before - rows.len(), rows.is_empty())
             }
         }
     }
+}
+
+/// Rows by key: the body of a chunk index, or of the patch over one.
+#[derive(Debug, Default, Clone)]
+struct Entries {
+    hash: HashMap<RowKey, RowList>,
+    ordered: BTreeMap<RowKey, RowList>,
+    nulls: Vec<u32>,
+    entries: usize,
+    /// The least and greatest non-NULL key (what a set of wanted keys is clipped to).
+    bounds: Option<(RowKey, RowKey)>,
+}
+
+impl Entries {
+    fn insert(&mut self, kind: IndexKind, composite: bool, key: RowKey, row: u32) {
+        self.entries += 1;
+        let has_null = key.has_null();
+        if !has_null {
+            self.bounds = Some(match self.bounds.take() {
+                None => (key.clone(), key.clone()),
+                Some((low, high)) => {
+                    let low = if key < low { key.clone() } else { low };
+                    let high = if key > high { key.clone() } else { high };
+                    (low, high)
+                }
+            });
+        }
+        if kept_aside(kind, composite, &key) {
+            self.nulls.push(row);
+            return;
+        }
+        match kind {
+            IndexKind::Hash => match self.hash.entry(key) {
+                std::collections::hash_map::Entry::Occupied(mut rows) => rows.get_mut().push(row),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(RowList::One(row));
+                }
+            },
+            IndexKind::Ordered => match self.ordered.entry(key) {
+                std::collections::btree_map::Entry::Occupied(mut rows) => rows.get_mut().push(row),
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(RowList::One(row));
+                }
+            },
+        }
+    }
+
+    /// Removes `row` from `key`'s entry (the bounds stay: they only have to enclose).
+    fn remove(&mut self, kind: IndexKind, composite: bool, key: &RowKey, row: u32) {
+        let before = self.nulls.len();
+        if kept_aside(kind, composite, key) {
+            self.nulls.retain(|&r| r != row);
+            self.entries -= before - self.nulls.len();
+            return;
+        }
+        let map_rows = match kind {
+            IndexKind::Hash => self.hash.get_mut(key),
+            IndexKind::Ordered => self.ordered.get_mut(key),
+        };
+        let Some(rows) = map_rows else { return };
+        let (removed, emptied) = rows.remove(row);
+        self.entries -= removed;
+        if emptied {
+            match kind {
+                IndexKind::Hash => self.hash.remove(key),
+                IndexKind::Ordered => self.ordered.remove(key),
+            };
+        }
+    }
+
+    fn get(&self, kind: IndexKind, key: &RowKey) -> &[u32] {
+        let found = match kind {
+            IndexKind::Hash => self.hash.get(key),
+            IndexKind::Ordered => self.ordered.get(key),
+        };
+        found.map_or(&[], RowList::as_slice)
+    }
+
+    fn keyed(&self, kind: IndexKind) -> Box<dyn Iterator<Item = (&RowKey, &RowList)> + '_> {
+        match kind {
+            IndexKind::Hash => Box::new(self.hash.iter()),
+            IndexKind::Ordered => Box::new(self.ordered.iter()),
+        }
+    }
+}
+
+/// The rows of a chunk whose values an update replaced since the base index was built, and
+/// their new entries.
+#[derive(Debug, Default, Clone)]
+struct Patch {
+    /// Rows whose base entries are out of date.
+    stale: HashSet<u32>,
+    /// How many of the stale rows the base holds.
+    stale_in_base: usize,
+    entries: Entries,
+}
+
+/// Distinct rows a patch may replace before the index is rebuilt instead: a patch is copied
+/// on every derivation, a rebuild reads the whole chunk, and about the square root of
+/// [`CHUNK_ROWS`](crate::CHUNK_ROWS) balances the two.
+pub(crate) const PATCH_ROWS: usize = 256;
+
+/// What becomes of a chunk's index when some of its rows are replaced.
+pub(crate) enum Derived {
+    /// The index holds for the new chunk as it is (no indexed value changed).
+    Same,
+    /// The index with the replaced rows' entries updated.
+    Patched(ChunkIndex),
+    /// Too many rows changed: build the new chunk's index when it is next needed.
+    Rebuild,
 }
 
 /// The index of one chunk: row numbers within the chunk by key.
 ///
 /// A single-column ordered index keeps NULL keys aside (they sort last ascending, as in
 /// PostgreSQL); a composite ordered one keeps every key in its map, where a NULL part sorts
-/// first, and prefix scans place NULLs of the scanned column themselves.
-#[derive(Debug)]
+/// first, and prefix scans place NULLs of the scanned column themselves. Key look-ups never
+/// return rows with a NULL key part.
+///
+/// An index over a chunk made from another by replacing a few rows (an `update()`) shares
+/// the other's entries and adds a small patch: the replaced rows, hidden in the shared
+/// entries, and their new entries. Readers merge the two.
 pub struct ChunkIndex {
-    kind: IndexKind,
-    hash: HashMap<RowKey, Vec<u32>>,
-    ordered: BTreeMap<RowKey, Vec<u32>>,
-    nulls: Vec<u32>,
-    entries: usize,
+    spec: IndexSpec,
+    base: Arc<Entries>,
+    patch: Option<Patch>,
 }
 
+impl std::fmt::Debug for ChunkIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkIndex")
+            .field("kind", &self.spec.kind)
+            .field("columns", &self.spec.columns)
+            .field("entries", &self.len())
+            .field("patched_rows", &self.patched_rows())
+            .finish()
+    }
+}
+
+/// A chunk index's rows of one key: borrowed from an unpatched index, else merged.
+pub type Rows<'a> = Cow<'a, [u32]>;
+
 impl ChunkIndex {
-    fn build(
-        batch: &RecordBatch,
-        columns: &[usize],
-        condition: Option<&RowPredicate>,
-        kind: IndexKind,
-        keep_nulls: bool,
-    ) -> Result<ChunkIndex> {
-        let composite = columns.len() > 1;
-        let mut index = ChunkIndex {
-            kind,
-            hash: HashMap::new(),
-            ordered: BTreeMap::new(),
-            nulls: Vec::new(),
-            entries: 0,
-        };
-        let keys = batch_keys(batch, columns)?;
-        let accepted: Option<BooleanArray> = match condition {
-            Some(condition) => Some(condition(batch)?),
-            None => None,
-        };
-        for (row, key) in keys.into_iter().enumerate() {
-            if let Some(accepted) = &accepted {
-                if !(accepted.is_valid(row) && accepted.value(row)) {
-                    continue;
-                }
-            }
-            let has_null = key.has_null();
-            if has_null && !keep_nulls {
-                continue;
-            }
-            index.entries += 1;
-            let row = row as u32;
-            match kind {
-                IndexKind::Ordered if composite => index.ordered.entry(key).or_default().push(row),
-                _ if has_null => index.nulls.push(row),
-                IndexKind::Hash => index.hash.entry(key).or_default().push(row),
-                IndexKind::Ordered => index.ordered.entry(key).or_default().push(row),
+    fn build(spec: IndexSpec, batch: &RecordBatch) -> Result<ChunkIndex> {
+        let composite = spec.columns.len() > 1;
+        let mut entries = Entries::default();
+        for (row, key) in spec.keys(batch)?.into_iter().enumerate() {
+            if let Some(key) = key {
+                entries.insert(spec.kind, composite, key, row as u32);
             }
         }
-        Ok(index)
+        Ok(ChunkIndex {
+            spec,
+            base: Arc::new(entries),
+            patch: None,
+        })
+    }
+
+    fn composite(&self) -> bool {
+        self.spec.columns.len() > 1
+    }
+
+    /// This index carried over to the chunk made from `old` (the chunk it indexes) by
+    /// replacing `rows` (ascending) with the rows of `images`, given which columns changed.
+    pub(crate) fn derive(
+        &self,
+        old: &RecordBatch,
+        rows: &[u32],
+        images: &RecordBatch,
+        changed: &[bool],
+    ) -> Result<Derived> {
+        let touched = self.spec.condition.is_some()
+            || self
+                .spec
+                .columns
+                .iter()
+                .any(|&c| changed.get(c) != Some(&false));
+        if !touched {
+            return Ok(Derived::Same);
+        }
+        let mut patch = self.patch.clone().unwrap_or_default();
+        if patch.stale.len() + rows.len() > PATCH_ROWS {
+            return Ok(Derived::Rebuild);
+        }
+        let indices = UInt32Array::from(rows.to_vec());
+        let old_keys = self
+            .spec
+            .keys(&arrow::compute::take_record_batch(old, &indices)?)?;
+        let new_keys = self.spec.keys(images)?;
+        let (kind, composite) = (self.spec.kind, self.composite());
+        for ((&row, old_key), new_key) in rows.iter().zip(old_keys).zip(new_keys) {
+            if patch.stale.insert(row) {
+                patch.stale_in_base += usize::from(old_key.is_some());
+            } else if let Some(old_key) = old_key {
+                patch.entries.remove(kind, composite, &old_key, row);
+            }
+            if let Some(new_key) = new_key {
+                patch.entries.insert(kind, composite, new_key, row);
+            }
+        }
+        Ok(Derived::Patched(ChunkIndex {
+            spec: self.spec.clone(),
+            base: Arc::clone(&self.base),
+            patch: Some(patch),
+        }))
+    }
+
+    /// Rows replaced since the index was built (0: a fresh index).
+    pub fn patched_rows(&self) -> usize {
+        self.patch.as_ref().map_or(0, |p| p.stale.len())
     }
 
     /// Rows indexed (including NULL keys).
     pub fn len(&self) -> usize {
-        self.entries
+        match &self.patch {
+            None => self.base.entries,
+            Some(patch) => self.base.entries - patch.stale_in_base + patch.entries.entries,
+        }
     }
 
     /// True when no row is indexed.
     pub fn is_empty(&self) -> bool {
-        self.entries == 0
+        self.len() == 0
     }
 
-    /// The rows whose key equals `key` (never a NULL key).
-    pub fn get(&self, key: &RowKey) -> &[u32] {
-        let found = match self.kind {
-            IndexKind::Hash => self.hash.get(key),
-            IndexKind::Ordered => self.ordered.get(key),
-        };
-        found.map_or(&[], Vec::as_slice)
-    }
-
-    /// Every non-NULL key with its rows, in no particular order.
-    pub(crate) fn keyed(&self) -> Box<dyn Iterator<Item = (&RowKey, &Vec<u32>)> + '_> {
-        match self.kind {
-            IndexKind::Hash => Box::new(self.hash.iter()),
-            IndexKind::Ordered => Box::new(self.ordered.iter()),
+    /// The least and greatest non-NULL key (enclosing: after an update they may be wider).
+    pub fn bounds(&self) -> Option<(&RowKey, &RowKey)> {
+        let base = self.base.bounds.as_ref();
+        let patch = self.patch.as_ref().and_then(|p| p.entries.bounds.as_ref());
+        match (base, patch) {
+            (Some((l, h)), None) | (None, Some((l, h))) => Some((l, h)),
+            (Some((l1, h1)), Some((l2, h2))) => Some((l1.min(l2), h1.max(h2))),
+            (None, None) => None,
         }
     }
+
+    /// Base rows still current.
+    fn fresh<'a>(&self, rows: &'a [u32]) -> Rows<'a> {
+        match &self.patch {
+            Some(patch) if rows.iter().any(|r| patch.stale.contains(r)) => Cow::Owned(
+                rows.iter()
+                    .copied()
+                    .filter(|r| !patch.stale.contains(r))
+                    .collect(),
+            ),
+            _ => Cow::Borrowed(rows),
+        }
+    }
+
+    /// The rows whose key equals `key` (never a NULL key), ascending.
+    pub fn get(&self, key: &RowKey) -> Rows<'_> {
+        let base = self.base.get(self.spec.kind, key);
+        let Some(patch) = &self.patch else {
+            return Cow::Borrowed(base);
+        };
+        let added = patch.entries.get(self.spec.kind, key);
+        let fresh = self.fresh(base);
+        if added.is_empty() {
+            return fresh;
+        }
+        let mut rows: Vec<u32> = fresh.iter().chain(added).copied().collect();
+        rows.sort_unstable();
+        Cow::Owned(rows)
+    }
+
+    /// Every non-NULL key with its rows, in no particular order; a key may come twice (from
+    /// the base and from the patch), never with no rows.
+    pub(crate) fn keyed(&self) -> Box<dyn Iterator<Item = (&RowKey, Rows<'_>)> + '_> {
+        let base = self
+            .base
+            .keyed(self.spec.kind)
+            .map(|(key, rows)| (key, self.fresh(rows.as_slice())))
+            .filter(|(_, rows)| !rows.is_empty());
+        match &self.patch {
+            None => Box::new(base),
+            Some(patch) => Box::new(
+                base.chain(
+                    patch
+                        .entries
+                        .keyed(self.spec.kind)
+                        .map(|(key, rows)| (key, Cow::Borrowed(rows.as_slice()))),
+                ),
+            ),
+        }
+    }
+
+    /// Rows with a NULL key (single-column indexes).
+    fn nulls(&self) -> Rows<'_> {
+        let base = self.fresh(&self.base.nulls);
+        match &self.patch {
+            Some(patch) if !patch.entries.nulls.is_empty() => {
+                let mut rows: Vec<u32> = base.iter().chain(&patch.entries.nulls).copied().collect();
+                rows.sort_unstable();
+                Cow::Owned(rows)
+            }
+            _ => base,
+        }
+    }
+
+    /// The ordered entries within the bounds, in key order (a key may come twice after a
+    /// patch), empty where `BTreeMap::range` would panic.
+    fn ordered_range<'a>(
+        &'a self,
+        low: Bound<&RowKey>,
+        high: Bound<&RowKey>,
+    ) -> Box<dyn DoubleEndedIterator<Item = (&'a RowKey, Rows<'a>)> + 'a> {
+        let base = checked_range(&self.base.ordered, low, high)
+            .map(|(key, rows)| (key, self.fresh(rows.as_slice())))
+            .filter(|(_, rows)| !rows.is_empty());
+        let Some(patch) = &self.patch else {
+            return Box::new(base);
+        };
+        let mut merged: Vec<(&RowKey, Rows<'a>)> = base.collect();
+        merged.extend(
+            checked_range(&patch.entries.ordered, low, high)
+                .map(|(key, rows)| (key, Cow::Borrowed(rows.as_slice()))),
+        );
+        merged.sort_by(|a, b| a.0.cmp(b.0));
+        Box::new(merged.into_iter())
+    }
+}
+
+/// The rows of a [`Rows`] by value.
+fn owned_rows(rows: Rows<'_>) -> std::vec::IntoIter<u32> {
+    rows.into_owned().into_iter()
 }
 
 /// Sorts after every scalar key part (a composite key's parts are never composite), so
@@ -235,10 +563,10 @@ fn composite(parts: &[RowKey], more: &[RowKey]) -> RowKey {
 /// `map.range(low, high)`, empty where `BTreeMap::range` would panic (low above high, or
 /// equal bounds with one excluded).
 fn checked_range<'a>(
-    map: &'a BTreeMap<RowKey, Vec<u32>>,
+    map: &'a BTreeMap<RowKey, RowList>,
     low: Bound<&RowKey>,
     high: Bound<&RowKey>,
-) -> Box<dyn DoubleEndedIterator<Item = (&'a RowKey, &'a Vec<u32>)> + 'a> {
+) -> Box<dyn DoubleEndedIterator<Item = (&'a RowKey, &'a RowList)> + 'a> {
     let value = |b: Bound<&RowKey>| match b {
         Bound::Included(v) | Bound::Excluded(v) => Some(v.clone()),
         Bound::Unbounded => None,
@@ -315,17 +643,18 @@ impl BuiltIndex {
     /// The rows whose key equals one of `keys` (composite keys for a composite index), in
     /// address order.
     pub fn lookup(&self, keys: &[RowKey]) -> Vec<RowAddress> {
+        let keys = sorted_keys(keys);
         let mut out = Vec::new();
         for (chunk, index) in self.chunks.iter().enumerate() {
-            for key in keys {
-                out.extend(index.get(key).iter().map(|&row| RowAddress {
-                    chunk: chunk as u32,
-                    row,
-                }));
-            }
+            out.extend(
+                find_rows(index, &keys)
+                    .into_iter()
+                    .map(|(row, _)| RowAddress {
+                        chunk: chunk as u32,
+                        row,
+                    }),
+            );
         }
-        out.sort_unstable();
-        out.dedup();
         out
     }
 
@@ -343,7 +672,7 @@ impl BuiltIndex {
         self.require_ordered("ranges")?;
         let mut found = Vec::new();
         for (chunk, index) in self.chunks.iter().enumerate() {
-            for (key, rows) in checked_range(&index.ordered, low.as_ref(), high.as_ref()) {
+            for (key, rows) in index.ordered_range(low.as_ref(), high.as_ref()) {
                 found.extend(rows.iter().map(|&row| {
                     let address = RowAddress {
                         chunk: chunk as u32,
@@ -365,7 +694,7 @@ impl BuiltIndex {
             return self.prefix(&[], Bound::Unbounded, Bound::Unbounded, descending, limit);
         }
         let limit = limit.unwrap_or(usize::MAX);
-        let null = RowKey::Null;
+        let null: &RowKey = &RowKey::Null;
         let (null_group, value_group) = if descending { (0, 1) } else { (1, 0) };
         let mut found: Vec<Found<'_>> = Vec::new();
         for (chunk, index) in self.chunks.iter().enumerate() {
@@ -373,15 +702,19 @@ impl BuiltIndex {
                 chunk: chunk as u32,
                 row,
             };
-            let values: Box<dyn Iterator<Item = (&RowKey, &Vec<u32>)>> = if descending {
-                Box::new(index.ordered.iter().rev())
+            let values: Box<dyn Iterator<Item = (&RowKey, Rows<'_>)>> = if descending {
+                Box::new(
+                    index
+                        .ordered_range(Bound::Unbounded, Bound::Unbounded)
+                        .rev(),
+                )
             } else {
-                Box::new(index.ordered.iter())
+                Box::new(index.ordered_range(Bound::Unbounded, Bound::Unbounded))
             };
             let values = values.flat_map(move |(key, rows)| {
-                rows.iter().map(move |&row| (value_group, key, at(row)))
+                owned_rows(rows).map(move |row| (value_group, key, at(row)))
             });
-            let nulls = index.nulls.iter().map(|&row| (null_group, &null, at(row)));
+            let nulls = owned_rows(index.nulls()).map(move |row| (null_group, null, at(row)));
             let in_order: Box<dyn Iterator<Item = Found<'_>>> = if descending {
                 Box::new(nulls.chain(values))
             } else {
@@ -437,26 +770,26 @@ impl BuiltIndex {
         let (null_group, value_group) = if descending { (0, 1) } else { (1, 0) };
         let mut found: Vec<Found<'_>> = Vec::new();
         for (chunk, index) in self.chunks.iter().enumerate() {
-            let values = checked_range(&index.ordered, start.as_ref(), end.as_ref());
-            let values: Box<dyn Iterator<Item = (&RowKey, &Vec<u32>)>> = if descending {
+            let values = index.ordered_range(start.as_ref(), end.as_ref());
+            let values: Box<dyn Iterator<Item = (&RowKey, Rows<'_>)>> = if descending {
                 Box::new(values.rev())
             } else {
                 Box::new(values)
             };
-            let nulls: Box<dyn Iterator<Item = (&RowKey, &Vec<u32>)>> = if admits_nulls {
-                checked_range(&index.ordered, null_start.as_ref(), null_end.as_ref())
+            let nulls: Box<dyn Iterator<Item = (&RowKey, Rows<'_>)>> = if admits_nulls {
+                index.ordered_range(null_start.as_ref(), null_end.as_ref())
             } else {
                 Box::new(std::iter::empty())
             };
             let values = values.map(|entry| (value_group, entry));
             let nulls = nulls.map(|entry| (null_group, entry));
-            let in_order: Box<dyn Iterator<Item = (u8, (&RowKey, &Vec<u32>))>> = if descending {
+            let in_order: Box<dyn Iterator<Item = (u8, (&RowKey, Rows<'_>))>> = if descending {
                 Box::new(nulls.chain(values))
             } else {
                 Box::new(values.chain(nulls))
             };
             let rows = in_order.flat_map(|(group, (key, rows))| {
-                rows.iter().map(move |&row| {
+                owned_rows(rows).map(move |row| {
                     let address = RowAddress {
                         chunk: chunk as u32,
                         row,
@@ -506,28 +839,50 @@ pub fn index_of(version: &TableVersion, definition: &IndexDefinition) -> Result<
     version.cached_index(definition)
 }
 
-/// The rows of `chunk` whose `column` holds one of `keys` (non-NULL), found through the
-/// chunk's cached index on the column, or by reading the column when `keys` outnumber the
-/// chunk's rows.
-pub(crate) fn rows_with_keys(
-    chunk: &Chunk,
-    column: usize,
-    keys: &HashSet<&RowKey>,
-) -> Result<Vec<u32>> {
-    let index = Indexed::Columns(&[column]).of(chunk)?;
-    let mut rows: Vec<u32> = if keys.len() <= index.len() {
-        keys.iter()
-            .flat_map(|k| index.get(k).iter().copied())
-            .collect()
-    } else {
-        index
-            .keyed()
-            .filter(|(k, _)| keys.contains(k))
-            .flat_map(|(_, rows)| rows.iter().copied())
-            .collect()
+/// `keys` without NULLs, sorted and deduplicated: what [`find_rows`] clips to a chunk's
+/// key bounds.
+pub(crate) fn sorted_keys<'a>(keys: impl IntoIterator<Item = &'a RowKey>) -> Vec<&'a RowKey> {
+    let mut sorted: Vec<&RowKey> = keys.into_iter().filter(|k| !k.has_null()).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted
+}
+
+/// The rows `index` holds under one of `keys` (sorted, no NULLs; see [`sorted_keys`]), each
+/// with the position of its key in `keys`, by row. Keys outside the index's bounds are not
+/// looked up, so a chunk that holds none of a run of keys (ids of another chunk) costs two
+/// binary searches; when the keys outnumber the index's entries the index is read instead.
+pub(crate) fn find_rows(index: &ChunkIndex, keys: &[&RowKey]) -> Vec<(u32, usize)> {
+    let Some((low, high)) = index.bounds() else {
+        return Vec::new();
     };
-    rows.sort_unstable();
-    Ok(rows)
+    let start = keys.partition_point(|k| *k < low);
+    let end = keys.partition_point(|k| *k <= high);
+    let wanted = &keys[start..end.max(start)];
+    let mut found: Vec<(u32, usize)> = Vec::new();
+    if wanted.len() <= index.len() {
+        for (i, key) in wanted.iter().enumerate() {
+            found.extend(index.get(key).iter().map(|&row| (row, start + i)));
+        }
+    } else {
+        for (key, rows) in index.keyed() {
+            if let Ok(i) = wanted.binary_search(&key) {
+                found.extend(rows.iter().map(|&row| (row, start + i)));
+            }
+        }
+    }
+    found.sort_unstable();
+    found
+}
+
+/// The rows of `chunk` whose `column` holds one of `keys` (sorted, no NULLs), ascending,
+/// through the chunk's cached index on the column.
+pub(crate) fn rows_with_keys(chunk: &Chunk, column: usize, keys: &[&RowKey]) -> Result<Vec<u32>> {
+    let index = Indexed::Columns(&[column]).of(chunk)?;
+    Ok(find_rows(&index, keys)
+        .into_iter()
+        .map(|(row, _)| row)
+        .collect())
 }
 
 /// For each of `keys` (values of `columns`, non-NULL) that some row of `version` holds, that
@@ -541,34 +896,24 @@ pub fn key_owners(
     keys: &HashSet<RowKey>,
 ) -> Result<HashMap<RowKey, RowKey>> {
     let mut owners = HashMap::new();
-    if keys.is_empty() {
+    let wanted = sorted_keys(keys);
+    if wanted.is_empty() {
         return Ok(owners);
     }
     let indexed = Indexed::Columns(columns);
     for chunk in version.chunks() {
-        let index = indexed.of(chunk)?;
-        let found: Vec<(&RowKey, u32)> = if keys.len() <= index.len() {
-            keys.iter()
-                .flat_map(|k| index.get(k).iter().map(move |&row| (k, row)))
-                .collect()
-        } else {
-            index
-                .keyed()
-                .filter(|(k, _)| keys.contains(*k))
-                .flat_map(|(k, rows)| rows.iter().map(move |&row| (k, row)))
-                .collect()
-        };
+        let found = find_rows(indexed.of(chunk)?.as_ref(), &wanted);
         if found.is_empty() {
             continue;
         }
-        let rows = arrow::array::UInt32Array::from_iter_values(found.iter().map(|f| f.1));
+        let rows = UInt32Array::from_iter_values(found.iter().map(|f| f.0));
         let owner_keys = crate::column_keys(&arrow::compute::take(
             chunk.batch().column(key_column),
             &rows,
             None,
         )?)?;
-        for ((key, _), owner) in found.into_iter().zip(owner_keys) {
-            owners.insert(key.clone(), owner);
+        for ((_, key), owner) in found.into_iter().zip(owner_keys) {
+            owners.insert(wanted[key].clone(), owner);
         }
     }
     Ok(owners)
@@ -581,14 +926,14 @@ pub fn rows_by_key(
     key_column: usize,
     keys: &HashSet<RowKey>,
 ) -> Result<Vec<RecordBatch>> {
-    let wanted: HashSet<&RowKey> = keys.iter().collect();
+    let wanted = sorted_keys(keys);
     let mut out = Vec::new();
     for chunk in version.chunks() {
         let rows = rows_with_keys(chunk, key_column, &wanted)?;
         if rows.is_empty() {
             continue;
         }
-        let indices = arrow::array::UInt32Array::from(rows);
+        let indices = UInt32Array::from(rows);
         out.push(arrow::compute::take_record_batch(chunk.batch(), &indices)?);
     }
     Ok(out)

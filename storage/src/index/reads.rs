@@ -5,7 +5,7 @@
 
 use std::ops::Bound;
 
-use super::{checked_range, merge_in_order, BuiltIndex, Found, RowAddress};
+use super::{merge_in_order, owned_rows, BuiltIndex, Found, RowAddress, Rows};
 use crate::{Result, RowKey};
 
 impl BuiltIndex {
@@ -22,14 +22,14 @@ impl BuiltIndex {
         let limit = limit.unwrap_or(usize::MAX);
         let mut found: Vec<Found<'_>> = Vec::new();
         for (chunk, index) in self.chunks.iter().enumerate() {
-            let entries = checked_range(&index.ordered, low.as_ref(), high.as_ref());
-            let entries: Box<dyn Iterator<Item = (&RowKey, &Vec<u32>)>> = if descending {
+            let entries = index.ordered_range(low.as_ref(), high.as_ref());
+            let entries: Box<dyn Iterator<Item = (&RowKey, Rows<'_>)>> = if descending {
                 Box::new(entries.rev())
             } else {
                 Box::new(entries)
             };
             let rows = entries.flat_map(|(key, rows)| {
-                rows.iter().map(move |&row| {
+                owned_rows(rows).map(move |row| {
                     let address = RowAddress {
                         chunk: chunk as u32,
                         row,
