@@ -934,6 +934,7 @@ mod tests {
                 descending: vec![false],
                 kind: quiver_storage::IndexKind::Hash,
                 condition: None,
+                condition_expr: None,
             })
             .unwrap();
         let ids: Int64Array = (0..1000).collect();
