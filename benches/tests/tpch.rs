@@ -352,7 +352,11 @@ fn q09_reads_the_supply_cost_through_a_plain_left_join() {
         .split("== Optimized logical plan ==")
         .nth(1)
         .unwrap_or_default();
-    assert!(optimized.contains("Join: Left"), "{explain}");
+    // choose_build_side may swap the sides (partsupp is the smaller input): a Right join.
+    assert!(
+        optimized.contains("Join: Left") || optimized.contains("Join: Right"),
+        "{explain}"
+    );
     assert!(!optimized.contains("<subquery>"), "{explain}");
     assert!(!optimized.contains("__rows"), "{explain}");
 }
