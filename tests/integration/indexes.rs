@@ -28,24 +28,8 @@ use serde_json::Value as Json;
 
 use crate::semantics::{matches, scalar, Actual};
 
-static DJANGO: LazyLock<HashMap<String, Json>> = LazyLock::new(|| {
-    include_str!("django/indexes.sqlite.jsonl")
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            let parsed: Json = serde_json::from_str(line)
-                .unwrap_or_else(|error| panic!("bad line {line}: {error}"));
-            match parsed {
-                Json::Array(mut pair) if pair.len() == 2 => {
-                    let value = pair.pop().unwrap_or(Json::Null);
-                    let label = pair.pop().and_then(|l| l.as_str().map(str::to_owned));
-                    (label.unwrap_or_default(), value)
-                }
-                other => panic!("not a [label, value] line: {other}"),
-            }
-        })
-        .collect()
-});
+static DJANGO: LazyLock<HashMap<String, Json>> =
+    LazyLock::new(|| crate::semantics::django_lines(include_str!("django/indexes.sqlite.jsonl")));
 
 fn assert_django(label: &str, actual: &Actual) {
     let expected = DJANGO

@@ -28,9 +28,13 @@ use quiver::QuerySet;
 use serde_json::Value as Json;
 
 /// Django's answers, by label.
-static DJANGO: LazyLock<HashMap<String, Json>> = LazyLock::new(|| {
-    include_str!("django/semantics.sqlite.jsonl")
-        .lines()
+static DJANGO: LazyLock<HashMap<String, Json>> =
+    LazyLock::new(|| django_lines(include_str!("django/semantics.sqlite.jsonl")));
+
+/// Parses a Django oracle output file (`django_runner.py ... > X.sqlite.jsonl`): one
+/// `[label, value]` JSON array per line, into Django's answers by label.
+pub fn django_lines(text: &str) -> HashMap<String, Json> {
+    text.lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
             let parsed: Json = serde_json::from_str(line)
@@ -45,7 +49,7 @@ static DJANGO: LazyLock<HashMap<String, Json>> = LazyLock::new(|| {
             }
         })
         .collect()
-});
+}
 
 /// A Quiver result in the shape of the runner's JSON, keeping whether a number is an
 /// integer, a float or a decimal.

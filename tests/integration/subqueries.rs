@@ -24,22 +24,7 @@ use crate::semantics::{matches, rows, Actual};
 
 /// Django's answers, by label.
 static DJANGO: LazyLock<HashMap<String, Json>> = LazyLock::new(|| {
-    include_str!("django/subqueries.sqlite.jsonl")
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            let parsed: Json = serde_json::from_str(line)
-                .unwrap_or_else(|error| panic!("bad line {line}: {error}"));
-            match parsed {
-                Json::Array(mut pair) if pair.len() == 2 => {
-                    let value = pair.pop().unwrap_or(Json::Null);
-                    let label = pair.pop().and_then(|l| l.as_str().map(str::to_owned));
-                    (label.unwrap_or_default(), value)
-                }
-                other => panic!("not a [label, value] line: {other}"),
-            }
-        })
-        .collect()
+    crate::semantics::django_lines(include_str!("django/subqueries.sqlite.jsonl"))
 });
 
 fn assert_django(label: &str, actual: Actual) {

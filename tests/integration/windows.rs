@@ -22,30 +22,12 @@ use quiver::prelude::*;
 use quiver::QuerySet;
 use serde_json::Value as Json;
 
-use crate::semantics::{column, error, matches, rows, scalar, Actual};
+use crate::semantics::{column, django_lines, error, matches, rows, scalar, Actual};
 
 static DJANGO: LazyLock<HashMap<String, Json>> =
     LazyLock::new(|| django_lines(include_str!("django/windows.sqlite.jsonl")));
 
 /// The `[label, value]` lines a Django script printed, by label.
-fn django_lines(text: &str) -> HashMap<String, Json> {
-    text.lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            let parsed: Json = serde_json::from_str(line)
-                .unwrap_or_else(|error| panic!("bad line {line}: {error}"));
-            match parsed {
-                Json::Array(mut pair) if pair.len() == 2 => {
-                    let value = pair.pop().unwrap_or(Json::Null);
-                    let label = pair.pop().and_then(|l| l.as_str().map(str::to_owned));
-                    (label.unwrap_or_default(), value)
-                }
-                other => panic!("not a [label, value] line: {other}"),
-            }
-        })
-        .collect()
-}
-
 fn assert_django(label: &str, actual: Actual) {
     let expected = DJANGO
         .get(label)

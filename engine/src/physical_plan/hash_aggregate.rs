@@ -13,7 +13,7 @@
 //! bucket from all partials; buckets hold disjoint keys, so their results are simply emitted
 //! one after the other.
 //!
-//! When the keys are nearly unique (a thread's first [`ROUTING_PROBE_ROWS`] rows make almost as
+//! When the keys are nearly unique (a thread's first `ROUTING_PROBE_ROWS` rows make almost as
 //! many groups), local tables would hold every row only for the merge to intern them all again.
 //! Such a thread then routes its remaining rows by key hash into the same buckets, and the
 //! bucket's merge thread aggregates them directly: every group is interned once.
