@@ -138,6 +138,16 @@ enum Undo {
     View(Arc<str>, Option<View>),
 }
 
+/// `chunk` without the rows at positions `rows` (fewer than all of them).
+fn without_rows(chunk: &Chunk, rows: &[u32]) -> Result<Arc<Chunk>> {
+    let mut keep = vec![true; chunk.num_rows()];
+    for &row in rows {
+        keep[row as usize] = false;
+    }
+    let keep = BooleanArray::from(keep);
+    Ok(Chunk::new(filter_record_batch(chunk.batch(), &keep)?))
+}
+
 /// Merges the trailing chunks of rows a transaction inserted while the last is at least half
 /// the one before it (and both fit one chunk): chunk sizes then grow geometrically, so N
 /// small inserts keep O(log N) chunks and copy each row O(log N) times.
@@ -366,12 +376,7 @@ impl TableDelta {
             if rows.is_empty() {
                 chunks.push(Arc::clone(chunk));
             } else if rows.len() < chunk.num_rows() {
-                let mut keep = vec![true; chunk.num_rows()];
-                for row in rows {
-                    keep[row as usize] = false;
-                }
-                let keep = BooleanArray::from(keep);
-                chunks.push(Chunk::new(filter_record_batch(chunk.batch(), &keep)?));
+                chunks.push(without_rows(chunk, &rows)?);
             } else if position < view.own_from {
                 own_from -= 1;
             }
@@ -400,12 +405,7 @@ impl TableDelta {
             if rows.is_empty() {
                 chunks.push(Arc::clone(chunk));
             } else if rows.len() < chunk.num_rows() {
-                let mut keep = vec![true; chunk.num_rows()];
-                for row in rows {
-                    keep[row as usize] = false;
-                }
-                let keep = BooleanArray::from(keep);
-                chunks.push(Chunk::new(filter_record_batch(chunk.batch(), &keep)?));
+                chunks.push(without_rows(chunk, &rows)?);
             }
         }
         let own_from = chunks.len();
