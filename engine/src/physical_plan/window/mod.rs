@@ -332,20 +332,29 @@ struct SortedRows {
     rows: usize,
 }
 
+/// The PARTITION BY and ORDER BY keys of `expr`, each computed by `evaluate`.
+pub(super) fn window_keys(
+    expr: &PhysicalWindowExpr,
+    evaluate: impl Fn(&PhysicalExprRef) -> Result<ArrayRef>,
+) -> Result<(Vec<ArrayRef>, Vec<ArrayRef>)> {
+    let partition_keys = expr
+        .partition_by
+        .iter()
+        .map(&evaluate)
+        .collect::<Result<Vec<_>>>()?;
+    let order_keys = expr
+        .order_by
+        .iter()
+        .map(|key| evaluate(&key.expr))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((partition_keys, order_keys))
+}
+
 impl SortedRows {
     fn try_new(batch: &RecordBatch, expr: &PhysicalWindowExpr) -> Result<SortedRows> {
         let rows = batch.num_rows();
         let evaluate = |e: &PhysicalExprRef| comparable_key(e.evaluate(batch)?.into_array(rows)?);
-        let partition_keys = expr
-            .partition_by
-            .iter()
-            .map(evaluate)
-            .collect::<Result<Vec<_>>>()?;
-        let order_keys = expr
-            .order_by
-            .iter()
-            .map(|key| evaluate(&key.expr))
-            .collect::<Result<Vec<_>>>()?;
+        let (partition_keys, order_keys) = window_keys(expr, evaluate)?;
         let encode = |keys: &[ArrayRef], options: &[SortOptions]| -> Result<arrow::row::Rows> {
             let fields = keys
                 .iter()

@@ -19,7 +19,7 @@ use arrow::compute::SortOptions;
 use arrow::row::{RowConverter, Rows, SortField};
 use rayon::prelude::*;
 
-use super::{comparable_key, PhysicalWindowExpr};
+use super::{comparable_key, window_keys, PhysicalWindowExpr};
 use crate::error::Result;
 use crate::logical_plan::PartitionFetch;
 use crate::physical_expr::PhysicalExprRef;
@@ -64,16 +64,7 @@ pub(super) fn fetch_per_partition(
         };
         comparable_key(whole)
     };
-    let partition_keys = expr
-        .partition_by
-        .iter()
-        .map(evaluate)
-        .collect::<Result<Vec<_>>>()?;
-    let order_keys = expr
-        .order_by
-        .iter()
-        .map(|key| evaluate(&key.expr))
-        .collect::<Result<Vec<_>>>()?;
+    let (partition_keys, order_keys) = window_keys(expr, evaluate)?;
     if let ([], [key]) = (partition_keys.as_slice(), order_keys.as_slice()) {
         if let Some(keys) = normalized_keys(key, expr.order_by[0].options)? {
             let (members, offset) = select_by_normalized_keys(&keys, fetch);
