@@ -81,16 +81,26 @@ fn quiver_database(batches: &[RecordBatch]) -> Database {
     db
 }
 
-fn datafusion_context(schema: &SchemaRef, batches: &[RecordBatch]) -> SessionContext {
-    let partitions = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let ctx =
-        SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions));
-    let mut split = vec![Vec::new(); partitions];
+fn partitions() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A MemTable over `batches`, spread round-robin over one partition per core.
+fn memtable(schema: &SchemaRef, batches: &[RecordBatch]) -> MemTable {
+    let mut split = vec![Vec::new(); partitions()];
     for (index, batch) in batches.iter().enumerate() {
-        split[index % partitions].push(batch.clone());
+        split[index % split.len()].push(batch.clone());
     }
-    let table = MemTable::try_new(Arc::clone(schema), split).expect("MemTable over t");
-    ctx.register_table("t", Arc::new(table))
+    MemTable::try_new(Arc::clone(schema), split).expect("MemTable over the batches")
+}
+
+fn datafusion_session() -> SessionContext {
+    SessionContext::new_with_config(SessionConfig::new().with_target_partitions(partitions()))
+}
+
+fn datafusion_context(schema: &SchemaRef, batches: &[RecordBatch]) -> SessionContext {
+    let ctx = datafusion_session();
+    ctx.register_table("t", Arc::new(memtable(schema, batches)))
         .expect("t registers");
     ctx
 }
@@ -236,20 +246,42 @@ fn writes(c: &mut Criterion) {
     });
     group.finish();
 
-    // bulk_create of every row from Arrow batches into an empty table (DataFusion: register
-    // the batches as a table).
+    // bulk_create of every row from Arrow batches into an empty table (DataFusion: its own
+    // write path, `INSERT INTO t SELECT * FROM src` into an empty MemTable of the same
+    // schema, planning included; Quiver also checks the primary key's uniqueness and builds
+    // its hash index on the way).
     let mut group = c.benchmark_group("writes/bulk_create");
     group.sample_size(10);
+    if rows > DEFAULT_ROWS {
+        group.warm_up_time(Duration::from_millis(1));
+        group.measurement_time(Duration::from_secs(1));
+    }
+    let insert = "INSERT INTO t SELECT * FROM src";
+    let fresh_context = || {
+        let fresh = datafusion_session();
+        fresh
+            .register_table("src", Arc::new(memtable(&schema, &batches)))
+            .expect("src registers");
+        let empty = MemTable::try_new(Arc::clone(&schema), vec![Vec::new(); partitions()])
+            .expect("empty MemTable");
+        fresh
+            .register_table("t", Arc::new(empty))
+            .expect("t registers");
+        fresh
+    };
+    {
+        let check = fresh_context();
+        datafusion_rows(&runtime, &check, insert);
+        let copied = datafusion_rows(&runtime, &check, "SELECT * FROM t");
+        assert_eq!(
+            copied, rows,
+            "INSERT INTO t SELECT * FROM src copies every row"
+        );
+    }
     group.bench_function("datafusion", |b| {
         b.iter_batched(
-            SessionContext::new,
-            |fresh| {
-                let table = MemTable::try_new(Arc::clone(&schema), vec![batches.clone()])
-                    .expect("MemTable");
-                fresh
-                    .register_table("t", Arc::new(table))
-                    .expect("registers");
-            },
+            fresh_context,
+            |fresh| datafusion_rows(&runtime, &fresh, insert),
             BatchSize::PerIteration,
         )
     });

@@ -124,8 +124,14 @@ struct TableDelta {
     written: Vec<RecordBatch>,
     /// Per key, where its current image is in `written` (batch, row): a later image of the
     /// same row, or its deletion, makes an earlier one dead. Tables without a key keep every
-    /// written row.
-    live: HashMap<RowKey, (u32, u32)>,
+    /// written row. Holds the rows of `written[..indexed]` only (see `indexed`).
+    live: HashMap<RowKey, (u32, u32), ahash::RandomState>,
+    /// `written[indexed..]` are inserted batches whose rows are not in `live` yet: every one
+    /// of them is live (the primary key's unique check made their keys new, and an update or
+    /// delete enters them into `live` before it supersedes any). A bulk insert of 10M rows
+    /// then builds no per-row map at all; the first later update or delete in the same
+    /// transaction pays for it once.
+    indexed: usize,
     view: Option<View>,
 }
 
@@ -173,6 +179,9 @@ thread_local! {
     /// Rows copied by merges and rebuilds of transaction views on this thread (tests count
     /// them to show that a transaction's cost grows linearly, not quadratically).
     static ROWS_COPIED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Keys entered into transactions' `live` maps on this thread (tests count them to show
+    /// that a bulk insert builds no per-row map).
+    static KEYS_INDEXED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// `batch` cut into chunks of at most [`CHUNK_ROWS`] rows.
@@ -192,7 +201,8 @@ impl TableDelta {
             name: Arc::from(table.name()),
             removed: HashSet::new(),
             written: Vec::new(),
-            live: HashMap::new(),
+            live: HashMap::default(),
+            indexed: 0,
             view: None,
         }
     }
@@ -210,7 +220,12 @@ impl TableDelta {
     fn is_empty(&self) -> bool {
         self.removed.is_empty()
             && match self.table.key_column() {
-                Some(_) => self.live.is_empty(),
+                Some(_) => {
+                    self.live.is_empty()
+                        && self.written[self.indexed..]
+                            .iter()
+                            .all(|b| b.num_rows() == 0)
+                }
                 None => self.written.iter().all(|b| b.num_rows() == 0),
             }
     }
@@ -221,7 +236,7 @@ impl TableDelta {
             return Ok(self.written.clone());
         };
         let mut out = Vec::new();
-        for (b, batch) in self.written.iter().enumerate() {
+        for (b, batch) in self.written[..self.indexed].iter().enumerate() {
             let keys = column_keys(batch.column(key_column))?;
             let keep: BooleanArray = keys
                 .iter()
@@ -233,6 +248,12 @@ impl TableDelta {
                 out.push(kept);
             }
         }
+        out.extend(
+            self.written[self.indexed..]
+                .iter()
+                .filter(|b| b.num_rows() > 0)
+                .cloned(),
+        );
         Ok(out)
     }
 
@@ -264,8 +285,38 @@ impl TableDelta {
         });
     }
 
+    /// Enters the rows of the inserted batches not yet in `live` (see `indexed`).
+    fn index_live(&mut self) -> Result<()> {
+        let Some(key_column) = self.table.key_column() else {
+            self.indexed = self.written.len();
+            return Ok(());
+        };
+        while self.indexed < self.written.len() {
+            let b = self.indexed;
+            let keys = column_keys(self.written[b].column(key_column))?;
+            #[cfg(test)]
+            KEYS_INDEXED.with(|c| c.set(c.get() + keys.len()));
+            self.live.reserve(keys.len());
+            for (r, key) in keys.into_iter().enumerate() {
+                self.live.insert(key, (b as u32, r as u32));
+            }
+            self.indexed += 1;
+        }
+        Ok(())
+    }
+
+    /// Records `batch` as inserted: its rows enter `live` only when an update or delete
+    /// needs them (see `indexed`).
+    fn write_inserted(&mut self, batch: &RecordBatch, undo: &mut Vec<Undo>) {
+        self.written.push(batch.clone());
+        undo.push(Undo::Written(self.name()));
+    }
+
     /// Records `batch` as written with `keys` (empty for a table without a key).
-    fn write(&mut self, batch: &RecordBatch, keys: &[RowKey], undo: &mut Vec<Undo>) {
+    fn write(&mut self, batch: &RecordBatch, keys: &[RowKey], undo: &mut Vec<Undo>) -> Result<()> {
+        self.index_live()?;
+        #[cfg(test)]
+        KEYS_INDEXED.with(|c| c.set(c.get() + keys.len()));
         let b = self.written.len() as u32;
         self.written.push(batch.clone());
         undo.push(Undo::Written(self.name()));
@@ -276,9 +327,12 @@ impl TableDelta {
                 undo.push(Undo::Live(self.name(), key.clone(), Some(previous)));
             }
         }
+        self.indexed = self.written.len();
+        Ok(())
     }
 
-    /// Marks the committed row of `key` as gone (unless the transaction wrote it).
+    /// Marks the committed row of `key` as gone (unless the transaction wrote it). Callers
+    /// index `live` first.
     fn remove_committed(&mut self, key: &RowKey, undo: &mut Vec<Undo>) {
         if !self.live.contains_key(key) && self.removed.insert(key.clone()) {
             undo.push(Undo::Removed(self.name(), key.clone()));
@@ -289,11 +343,10 @@ impl TableDelta {
         &mut self,
         committed: &Arc<TableVersion>,
         batch: &RecordBatch,
-        keys: &[RowKey],
         undo: &mut Vec<Undo>,
     ) -> Result<()> {
         let view = self.current_view(committed)?;
-        self.write(batch, keys, undo);
+        self.write_inserted(batch, undo);
         let mut chunks = view.version.chunks().to_vec();
         push_chunks(&mut chunks, batch);
         merge_tail(&mut chunks, view.own_from)?;
@@ -312,6 +365,7 @@ impl TableDelta {
         undo: &mut Vec<Undo>,
     ) -> Result<Vec<bool>> {
         let key_column = self.key_column()?;
+        self.index_live()?;
         let view = self.current_view(committed)?;
         let mut image_of: HashMap<&RowKey, u32> = HashMap::with_capacity(keys.len());
         for (row, key) in keys.iter().enumerate() {
@@ -355,7 +409,7 @@ impl TableDelta {
         for key in keys {
             self.remove_committed(key, undo);
         }
-        self.write(batch, keys, undo);
+        self.write(batch, keys, undo)?;
         self.set_view(&view, chunks, view.own_from);
         Ok(changed)
     }
@@ -367,6 +421,7 @@ impl TableDelta {
         undo: &mut Vec<Undo>,
     ) -> Result<()> {
         let key_column = self.key_column()?;
+        self.index_live()?;
         let view = self.current_view(committed)?;
         let wanted = sorted_keys(keys);
         let mut chunks = Vec::with_capacity(view.version.chunks().len());
@@ -459,10 +514,12 @@ impl TxnState {
                         continue;
                     };
                     let b = delta.written.len() as u32;
+                    let indexed = delta.indexed > delta.written.len();
+                    delta.indexed = delta.indexed.min(delta.written.len());
                     let keys = match delta.table.key_column() {
                         // The keys were read from this batch when it was written.
-                        Some(k) => column_keys(batch.column(k)).unwrap_or_default(),
-                        None => Vec::new(),
+                        Some(k) if indexed => column_keys(batch.column(k)).unwrap_or_default(),
+                        _ => Vec::new(),
                     };
                     for (r, key) in keys.iter().enumerate() {
                         if delta.live.get(key) == Some(&(b, r as u32)) {
@@ -614,13 +671,9 @@ impl Transaction {
             _ => concat_batches(&table.schema(), &conformed)?,
         };
         drop(conformed);
-        let keys = match table.key_column() {
-            Some(k) => column_keys(batch.column(k))?,
-            None => vec![],
-        };
         let all = vec![true; batch.num_columns()];
         self.change(table, &batch, |delta, committed, undo| {
-            delta.insert(committed, &batch, &keys, undo)?;
+            delta.insert(committed, &batch, undo)?;
             Ok(all)
         })
     }
@@ -658,13 +711,15 @@ impl Transaction {
     /// Locks the keys that do not name this transaction's own new rows.
     fn lock_committed(&self, table: &Table, keys: &[RowKey]) -> Result<()> {
         let foreign: Vec<RowKey> = {
-            let state = self.state.lock();
-            match state.deltas.get(table.name()) {
-                Some(delta) => keys
-                    .iter()
-                    .filter(|k| !delta.live.contains_key(*k) || delta.removed.contains(*k))
-                    .cloned()
-                    .collect(),
+            let mut state = self.state.lock();
+            match state.deltas.get_mut(table.name()) {
+                Some(delta) => {
+                    delta.index_live()?;
+                    keys.iter()
+                        .filter(|k| !delta.live.contains_key(*k) || delta.removed.contains(*k))
+                        .cloned()
+                        .collect()
+                }
                 None => keys.to_vec(),
             }
         };
@@ -1666,6 +1721,60 @@ mod tests {
         assert_eq!(committed.len(), n as usize);
         assert_eq!(committed[0], (0, -1));
         assert_eq!(committed[3], (3, 3));
+    }
+
+    /// Work counted, not timed: a bulk insert indexes each new row once (its primary key's
+    /// chunk index, which the unique check needs and reads keep), builds no per-row map of
+    /// written keys, and copies no row, however many rows the table already holds; the first
+    /// update of the transaction's own rows enters them into that map once.
+    #[test]
+    fn bulk_inserts_index_each_new_row_once() {
+        use crate::index::ENTRIES_BUILT;
+        let (catalog, table) = catalog();
+        let counters = || {
+            (
+                ENTRIES_BUILT.with(|c| c.get()),
+                KEYS_INDEXED.with(|c| c.get()),
+                ROWS_COPIED.with(|c| c.get()),
+            )
+        };
+        let batches = |from: i64, rows: i64| -> Vec<RecordBatch> {
+            (from..from + rows)
+                .collect::<Vec<i64>>()
+                .chunks(10_000)
+                .map(|ids| rows_of(&table, ids))
+                .collect()
+        };
+        fn rows_of(table: &Table, ids: &[i64]) -> RecordBatch {
+            let pairs: Vec<(i64, i64)> = ids.iter().map(|&i| (i, i % 7)).collect();
+            rows(table, &pairs)
+        }
+        let first = 3 * CHUNK_ROWS as i64 + 5;
+        let second = 2 * CHUNK_ROWS as i64;
+        for (from, count) in [(0, first), (first, second)] {
+            let before = counters();
+            let txn = catalog.begin();
+            txn.insert_batches(&table, &batches(from, count)).unwrap();
+            let after_insert = counters();
+            assert_eq!(after_insert.0 - before.0, count as usize, "rows indexed");
+            assert_eq!(after_insert.1, before.1, "no written-key map");
+            assert_eq!(after_insert.2, before.2, "no row copied");
+            if from > 0 {
+                // The transaction's own rows enter its key map once, at its first update.
+                txn.update(&table, &rows(&table, &[(from + 1, -1)]))
+                    .unwrap();
+                let updated = counters();
+                assert_eq!(updated.1 - after_insert.1, count as usize + 1);
+                txn.update(&table, &rows(&table, &[(from + 2, -2)]))
+                    .unwrap();
+                assert_eq!(counters().1 - updated.1, 1);
+            }
+            txn.commit().unwrap();
+        }
+        let stored = contents(&table.snapshot());
+        assert_eq!(stored.len(), (first + second) as usize);
+        assert_eq!(stored[first as usize + 1], (first + 1, -1));
+        assert_eq!(stored[first as usize + 3], (first + 3, (first + 3) % 7));
     }
 
     #[test]

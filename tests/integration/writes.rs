@@ -367,3 +367,72 @@ fn many_statements_in_one_atomic_block() {
     assert_eq!(total(), start + 500 * (1 + 2 + 3) + 4);
     assert_eq!(db.objects("Player").count().unwrap(), 504);
 }
+
+/// A bulk insert enters its rows into the transaction's map of written keys only when a later
+/// statement of the same transaction updates or deletes some of them: rows inserted, then
+/// updated, deleted and re-inserted, with a savepoint rolled back in between, read back
+/// exactly, inside the block and after commit.
+#[test]
+fn bulk_created_rows_updated_and_deleted_in_the_same_atomic_block() {
+    let db = players();
+    let names: Vec<String> = (0..3000).map(|i| format!("p{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let scores = |db: &Database| -> Vec<(String, i64)> {
+        let rows = db.objects("Player").order_by(["name"]).fetch().unwrap();
+        let names = rows.column::<String>("name").unwrap();
+        names
+            .into_iter()
+            .zip(rows.column::<i64>("score").unwrap())
+            .collect()
+    };
+    db.atomic(|_| {
+        db.objects("Player").bulk_create(named(&names[..2000]))?;
+        db.objects("Player").bulk_create(named(&names[2000..]))?;
+        // A savepoint that fails after touching rows of both inserts.
+        let failed: quiver::Result<()> = db.atomic(|_| {
+            db.objects("Player")
+                .filter(q!(score__lt = 10))
+                .update([("score", F("score") + 1000)])?;
+            db.objects("Player").filter(q!(name = "p2500")).delete()?;
+            db.objects("Player")
+                .create([("name", "p2001".into()), ("score", 0i64.into())])?;
+            Ok(())
+        });
+        assert_eq!(failed.unwrap_err().django_name(), "IntegrityError");
+        assert_eq!(db.objects("Player").count()?, 3000);
+        assert_eq!(
+            db.objects("Player").filter(q!(score__gte = 1000)).count()?,
+            0
+        );
+        // Statements that stand: rows of the first insert updated, of the second deleted,
+        // a deleted name inserted again.
+        assert_eq!(
+            db.objects("Player")
+                .filter(q!(score__lt = 5))
+                .update([("score", F("score") + 100)])?,
+            10
+        );
+        // Automatic ids follow the insertion order: p2900..p2999.
+        db.objects("Player").filter(q!(pk__gt = 2900)).delete()?;
+        db.objects("Player")
+            .create([("name", "p2999".into()), ("score", 7i64.into())])?;
+        Ok(())
+    })
+    .unwrap();
+    let mut expected: Vec<(String, i64)> = (0..3000i64)
+        .filter(|i| !(2900..3000).contains(i))
+        .map(|i| {
+            let score = if i < 2000 { i } else { i - 2000 };
+            (format!("p{i}"), score)
+        })
+        .map(|(name, score)| {
+            let bumped = if score < 5 { score + 100 } else { score };
+            (name, bumped)
+        })
+        .collect();
+    expected.push(("p2999".to_string(), 7));
+    expected.sort();
+    assert_eq!(scores(&db), expected);
+    let by_name = db.objects("Player").get(q!(name = "p2003")).unwrap();
+    assert_eq!(by_name.get::<i64>("score").unwrap(), 103);
+}

@@ -228,7 +228,7 @@ impl RowList {
 /// Rows by key: the body of a chunk index, or of the patch over one.
 #[derive(Debug, Default, Clone)]
 struct Entries {
-    hash: HashMap<RowKey, RowList>,
+    hash: HashMap<RowKey, RowList, ahash::RandomState>,
     ordered: BTreeMap<RowKey, RowList>,
     nulls: Vec<u32>,
     entries: usize,
@@ -335,6 +335,13 @@ pub(crate) enum Derived {
     Rebuild,
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Rows read by chunk index builds on this thread (tests count them to show that a write
+    /// indexes each new row once, and no stored row again).
+    pub(crate) static ENTRIES_BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The index of one chunk: row numbers within the chunk by key.
 ///
 /// A single-column ordered index keeps NULL keys aside (they sort last ascending, as in
@@ -369,6 +376,8 @@ impl ChunkIndex {
     fn build(spec: IndexSpec, batch: &RecordBatch) -> Result<ChunkIndex> {
         let composite = spec.columns.len() > 1;
         let mut entries = Entries::default();
+        #[cfg(test)]
+        ENTRIES_BUILT.with(|c| c.set(c.get() + batch.num_rows()));
         for (row, key) in spec.keys(batch)?.into_iter().enumerate() {
             if let Some(key) = key {
                 entries.insert(spec.kind, composite, key, row as u32);
