@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{make_array, ArrayRef, MutableArrayData, RecordBatch, UInt32Array};
-use arrow::compute::{interleave, take};
+use arrow::array::{
+    make_array, ArrayRef, BooleanArray, MutableArrayData, RecordBatch, UInt32Array,
+};
+use arrow::compute::{filter_record_batch, interleave, take};
 use arrow::datatypes::DataType;
 use parking_lot::Mutex;
 
@@ -92,6 +94,36 @@ impl Chunk {
             indexes: Mutex::new(indexes),
         });
         Ok((chunk, changed))
+    }
+
+    /// This chunk without the rows at positions `rows` (ascending, distinct, fewer than all),
+    /// for a delete. Its cached indexes are carried over with the remaining rows renumbered
+    /// (see `ChunkIndex::without_rows`) instead of being rebuilt from the data, so a delete
+    /// costs no key extraction or hashing of the rows that stay.
+    pub(crate) fn without_rows(&self, rows: &[u32]) -> Result<Arc<Chunk>> {
+        let mut keep = vec![true; self.num_rows()];
+        for &row in rows {
+            if let Some(slot) = keep.get_mut(row as usize) {
+                *slot = false;
+            }
+        }
+        let batch = filter_record_batch(&self.batch, &BooleanArray::from(keep))?;
+        let mut indexes = HashMap::new();
+        for (key, index) in self.indexes.lock().iter() {
+            if let Some(renumbered) = index.without_rows(rows) {
+                indexes.insert(key.clone(), Arc::new(renumbered));
+            }
+        }
+        let statistics = batch
+            .columns()
+            .iter()
+            .map(|c| ColumnStatistics::compute(c.as_ref()))
+            .collect();
+        Ok(Arc::new(Chunk {
+            batch,
+            statistics,
+            indexes: Mutex::new(indexes),
+        }))
     }
 
     /// The index cached under `key`, built by `build` on first use.

@@ -340,6 +340,9 @@ thread_local! {
     /// Rows read by chunk index builds on this thread (tests count them to show that a write
     /// indexes each new row once, and no stored row again).
     pub(crate) static ENTRIES_BUILT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Entries carried over to a chunk a delete made, renumbered instead of rebuilt.
+    pub(crate) static ENTRIES_RENUMBERED: std::cell::Cell<usize> =
+        const { std::cell::Cell::new(0) };
 }
 
 /// The index of one chunk: row numbers within the chunk by key.
@@ -437,6 +440,68 @@ impl ChunkIndex {
             base: Arc::clone(&self.base),
             patch: Some(patch),
         }))
+    }
+
+    /// This index for the chunk made from its own by removing `rows` (ascending, distinct):
+    /// the other rows' entries, renumbered to their new positions, without reading the data
+    /// again. A patched index is left to be rebuilt (`None`): its patch would have to be
+    /// renumbered too, and patches are small, recent and rebuilt soon anyway.
+    pub(crate) fn without_rows(&self, rows: &[u32]) -> Option<ChunkIndex> {
+        if self.patch.is_some() {
+            return None;
+        }
+        #[cfg(test)]
+        ENTRIES_RENUMBERED.with(|c| c.set(c.get() + self.base.entries));
+        // A remaining row moves down by the number of removed rows before it.
+        let moved = |row: u32| -> Option<u32> {
+            match rows.binary_search(&row) {
+                Ok(_) => None,
+                Err(before) => Some(row - before as u32),
+            }
+        };
+        let renumber = |list: &RowList| -> Option<RowList> {
+            match list {
+                RowList::One(row) => moved(*row).map(RowList::One),
+                RowList::Many(many) => {
+                    let kept: Vec<u32> = many.iter().filter_map(|&r| moved(r)).collect();
+                    match kept.len() {
+                        0 => None,
+                        1 => Some(RowList::One(kept[0])),
+                        _ => Some(RowList::Many(kept)),
+                    }
+                }
+            }
+        };
+        let base = &self.base;
+        let mut hash = HashMap::with_capacity_and_hasher(base.hash.len(), Default::default());
+        let mut entries = 0;
+        for (key, list) in &base.hash {
+            if let Some(list) = renumber(list) {
+                entries += list.as_slice().len();
+                hash.insert(key.clone(), list);
+            }
+        }
+        // A BTreeMap collected from its own (sorted) order is built in one pass.
+        let ordered: BTreeMap<RowKey, RowList> = base
+            .ordered
+            .iter()
+            .filter_map(|(key, list)| renumber(list).map(|list| (key.clone(), list)))
+            .inspect(|(_, list)| entries += list.as_slice().len())
+            .collect();
+        let nulls: Vec<u32> = base.nulls.iter().filter_map(|&r| moved(r)).collect();
+        entries += nulls.len();
+        Some(ChunkIndex {
+            spec: self.spec.clone(),
+            base: Arc::new(Entries {
+                hash,
+                ordered,
+                nulls,
+                entries,
+                // Bounds only have to enclose the keys.
+                bounds: base.bounds.clone(),
+            }),
+            patch: None,
+        })
     }
 
     /// Rows replaced since the index was built (0: a fresh index).
