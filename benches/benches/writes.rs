@@ -87,9 +87,10 @@ fn partitions() -> usize {
 
 /// A MemTable over `batches`, spread round-robin over one partition per core.
 fn memtable(schema: &SchemaRef, batches: &[RecordBatch]) -> MemTable {
-    let mut split = vec![Vec::new(); partitions()];
+    let count = partitions();
+    let mut split = vec![Vec::new(); count];
     for (index, batch) in batches.iter().enumerate() {
-        split[index % split.len()].push(batch.clone());
+        split[index % count].push(batch.clone());
     }
     MemTable::try_new(Arc::clone(schema), split).expect("MemTable over the batches")
 }
