@@ -14,12 +14,11 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::compute::{cast_with_options, concat, CastOptions, SortOptions};
 use arrow::datatypes::Schema;
-use quiver_storage::IndexDefinition;
 
 use super::SessionConfig;
 use crate::error::{EngineError, Result};
 use crate::expr::{aggregate_type, Expr, SortExpr, WindowFunctionKind};
-use crate::logical_plan::{Aggregate, JoinType, LogicalPlan, PlanSchema, Scan, Values, Window};
+use crate::logical_plan::{Aggregate, LogicalPlan, PlanSchema, Scan, Values, Window};
 use crate::optimizer::index_join;
 use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
 use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
@@ -431,12 +430,12 @@ fn plan_values(values: &Values) -> Result<Arc<dyn ExecutionPlan>> {
 mod tests {
     use arrow::array::{AsArray, BooleanArray, DictionaryArray, Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Int32Type, Int64Type};
-    use quiver_storage::{Catalog, Table, CHUNK_ROWS};
+    use quiver_storage::{Catalog, IndexDefinition, Table, CHUNK_ROWS};
 
     use super::*;
     use crate::execution::{QueryResult, SessionContext};
     use crate::expr::qualified_col;
-    use crate::logical_plan::{LogicalPlanBuilder, QualifiedField, Sort};
+    use crate::logical_plan::{JoinType, LogicalPlanBuilder, QualifiedField, Sort};
     use crate::physical_plan::display_plan;
     use crate::{col, lit, ScalarValue};
 
