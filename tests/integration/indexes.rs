@@ -926,6 +926,9 @@ fn atom() -> impl Strategy<Value = Q> {
         (1i64..14).prop_map(|c| q!(customer = c)),
         prop::collection::vec(1i64..14, 0..4).prop_map(|c| q!(customer__in = c)),
         (-100i64..100).prop_map(|s| q!(score__lt = s as f64 / 4.0)),
+        (-100i64..100).prop_map(|s| q!(score__gte = s as f64 / 4.0)),
+        (-100i64..100, 0i64..60)
+            .prop_map(|(s, w)| q!(score__range = (s as f64 / 4.0, (s + w) as f64 / 4.0))),
         (-100i64..100).prop_map(|s| q!(score = s as f64 / 4.0)),
         (1i64..420).prop_map(|id| q!(id = id)),
     ]
@@ -953,6 +956,9 @@ fn random_query() -> impl Strategy<Value = (Q, Order)> {
             vec!["-priority", "-id"],
             vec!["paid", "-created"],
             vec!["customer", "code"],
+            vec!["score", "id"],
+            vec!["-score", "-id"],
+            vec!["-score", "id"],
         ]),
         1isize..12,
     ));
@@ -990,4 +996,103 @@ proptest! {
         DB.set_config(SessionConfig::new());
         prop_assert_eq!(with, without, "filter {:?} order {:?}", filter, order);
     }
+
+    /// Random lookups and orders over float keys of every kind (`-0.0`, NaN, infinities, NULL,
+    /// tiny and large magnitudes) give the same rows with the `use_indexes` rule on and off,
+    /// through a descending single-column index and a composite `(sensor, value)` one.
+    #[test]
+    fn random_float_lookups_agree_with_the_rule_on_and_off((filter, order) in float_query()) {
+        static DB: LazyLock<Database> = LazyLock::new(float_readings);
+        let run = |rule: bool| -> Result<Vec<i64>, TestCaseError> {
+            let config = if rule {
+                SessionConfig::new()
+            } else {
+                SessionConfig::new().disable_rule("use_indexes")
+            };
+            let qs = DB.objects("Reading").filter(filter.clone());
+            let qs = match &order {
+                Some((keys, k)) => qs.order_by(keys.clone()).slice(0..*k),
+                None => qs.order_by(["id"]),
+            };
+            DB.set_config(config);
+            let found = qs.fetch().and_then(|rows| rows.column::<i64>("id"));
+            found.map_err(|error| TestCaseError::fail(format!("{error}")))
+        };
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let with = run(true)?;
+        let without = run(false)?;
+        DB.set_config(SessionConfig::new());
+        prop_assert_eq!(with, without, "filter {:?} order {:?}", filter, order);
+    }
+}
+
+/// Float values the random readings and lookups draw from.
+const SPECIAL_FLOATS: [f64; 13] = [
+    f64::NEG_INFINITY,
+    -1e300,
+    -2.5,
+    -1.0,
+    -1e-300,
+    -0.0,
+    0.0,
+    1e-300,
+    0.5,
+    2.5,
+    1e300,
+    f64::INFINITY,
+    f64::NAN,
+];
+
+/// 300 readings over 4 sensors, their values drawn (deterministically) from
+/// [`SPECIAL_FLOATS`] and NULL, in the model of [`readings`].
+fn float_readings() -> Database {
+    let db = readings();
+    let rows = (0..300usize).map(|i| {
+        let pick = (i * 7 + i / 13) % (SPECIAL_FLOATS.len() + 1);
+        vec![
+            ("sensor", ScalarValue::Int64(Some((i % 4) as i64))),
+            (
+                "value",
+                ScalarValue::Float64(SPECIAL_FLOATS.get(pick).copied()),
+            ),
+        ]
+    });
+    db.objects("Reading").bulk_create(rows).expect("readings");
+    db
+}
+
+fn float_atom() -> impl Strategy<Value = Q> {
+    let value = || prop::sample::select(SPECIAL_FLOATS.to_vec());
+    prop_oneof![
+        value().prop_map(|v| q!(value = v)),
+        value().prop_map(|v| q!(value__lt = v)),
+        value().prop_map(|v| q!(value__lte = v)),
+        value().prop_map(|v| q!(value__gt = v)),
+        value().prop_map(|v| q!(value__gte = v)),
+        (value(), value()).prop_map(|(a, b)| q!(value__range = (a, b))),
+        prop::collection::vec(value(), 0..4).prop_map(|v| q!(value__in = v)),
+        any::<bool>().prop_map(|n| q!(value__isnull = n)),
+        (0i64..4).prop_map(|s| q!(sensor = s)),
+        prop::collection::vec(0i64..4, 0..3).prop_map(|s| q!(sensor__in = s)),
+    ]
+}
+
+fn float_query() -> impl Strategy<Value = (Q, Order)> {
+    let filter = prop_oneof![
+        4 => prop::collection::vec(float_atom(), 1..4)
+            .prop_map(|atoms| atoms.into_iter().fold(Q::all(), |q, a| q & a)),
+        1 => (float_atom(), float_atom()).prop_map(|(a, b)| a | b),
+    ];
+    let order = prop::option::of((
+        prop::sample::select(vec![
+            vec!["value", "id"],
+            vec!["-value", "id"],
+            vec!["-value", "-id"],
+            vec!["sensor", "value", "id"],
+            vec!["sensor", "-value", "-id"],
+        ]),
+        1isize..20,
+    ));
+    (filter, order)
 }
