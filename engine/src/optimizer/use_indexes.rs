@@ -932,6 +932,7 @@ mod tests {
 
     use super::*;
     use crate::expr::{lit, qualified_col, SortExpr};
+    use crate::logical_plan::JoinType;
     use crate::logical_plan::LogicalPlanBuilder;
     use crate::optimizer::utils::fixtures::{author, optimize_with};
 
@@ -1255,5 +1256,157 @@ mod tests {
             Operator::Eq,
             &ScalarValue::Int64(Some(5))
         ));
+    }
+
+    #[test]
+    fn float_columns_serve_ranges_and_orders_through_their_ordered_index() {
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("id", DataType::Int64, false),
+            arrow::datatypes::Field::new("score", DataType::Float64, true),
+        ]));
+        let table = Arc::new(Table::new("reading", schema));
+        table
+            .add_index(IndexDefinition {
+                name: "reading_score_idx".into(),
+                columns: vec![1],
+                descending: vec![true],
+                kind: IndexKind::Ordered,
+                condition: None,
+                condition_expr: None,
+            })
+            .unwrap();
+        let scan = |filter: Expr| {
+            Arc::new(LogicalPlan::Scan(Scan {
+                filters: vec![filter],
+                ..Scan::new(Arc::clone(&table), "T0")
+            }))
+        };
+        let plan = optimize_with(UseIndexes, scan(t0("score").lt(lit(-2.5f64))));
+        assert!(
+            plan.ends_with("index=reading_score_idx range=(*..-2.5)"),
+            "{plan}"
+        );
+        let plan = LogicalPlanBuilder::from(scan(t0("score").gt_eq(lit(-1.0f64))))
+            .sort(vec![SortExpr::new(t0("score"), false, true)])
+            .unwrap()
+            .build();
+        let LogicalPlan::Sort(sort) = plan.as_ref() else {
+            unreachable!()
+        };
+        let plan = optimize_with(
+            UseIndexes,
+            Arc::new(LogicalPlan::Sort(Sort {
+                fetch: Some(3),
+                ..sort.clone()
+            })),
+        );
+        assert!(
+            plan.contains("index=reading_score_idx range=[-1..*) order=desc limit=3"),
+            "{plan}"
+        );
+        // Implication compares floats in PostgreSQL's order: NaN above every number, -0 = 0.
+        let nan = ScalarValue::Float64(Some(f64::NAN));
+        assert_eq!(
+            compare(&nan, &ScalarValue::Float64(Some(f64::INFINITY))),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(compare(&nan, &nan), Some(Ordering::Equal));
+        assert_eq!(
+            compare(
+                &ScalarValue::Float64(Some(-0.0)),
+                &ScalarValue::Float64(Some(0.0))
+            ),
+            Some(Ordering::Equal)
+        );
+    }
+
+    /// `author` with a hash index on `(age, name)`, an ordered one on `(name, age)` and a
+    /// partial one on `name` for `age >= 25`.
+    fn join_author() -> Arc<Table> {
+        let table = partial_author();
+        for (name, columns, kind) in [
+            ("author_age_name_hash", vec![2, 1], IndexKind::Hash),
+            ("author_name_age_idx", vec![1, 2], IndexKind::Ordered),
+        ] {
+            table
+                .add_index(IndexDefinition {
+                    name: name.into(),
+                    descending: vec![false; columns.len()],
+                    columns,
+                    kind,
+                    condition: None,
+                    condition_expr: None,
+                })
+                .unwrap();
+        }
+        table
+    }
+
+    /// How `T1 JOIN T0 ON keys` reads `T0` (with `filter` on it), `T1` a small scan.
+    fn join_read(keys: &[&str], filter: Option<Expr>) -> Option<String> {
+        let inner = Arc::new(LogicalPlan::Scan(Scan {
+            filters: filter.into_iter().collect(),
+            ..Scan::new(join_author(), "T0")
+        }));
+        let outer = Arc::new(LogicalPlan::Scan(Scan {
+            filters: vec![qualified_col("T1", "id").lt(lit(3i64))],
+            ..Scan::new(author(), "T1")
+        }));
+        let on = keys
+            .iter()
+            .map(|&k| (qualified_col("T1", k), t0(k)))
+            .collect();
+        let plan = LogicalPlanBuilder::from(outer)
+            .join(inner, JoinType::Inner, on, None)
+            .unwrap()
+            .build();
+        let LogicalPlan::Join(join) = plan.as_ref() else {
+            unreachable!()
+        };
+        let found = index_join(join, &SessionConfig::new())?;
+        assert!(!found.inner_is_left);
+        Some(found.describe())
+    }
+
+    #[test]
+    fn index_joins_read_composite_prefixes_and_implied_partial_indexes() {
+        // The join's key leads the ordered composite index; the hash one needs both columns.
+        assert_eq!(
+            join_read(&["name"], None).as_deref(),
+            Some("index=author_name_age_idx prefix=[name]")
+        );
+        // Both keys, in either order, fill the hash index (declared first among equals).
+        assert_eq!(
+            join_read(&["name", "age"], None).as_deref(),
+            Some("index=author_age_name_hash prefix=[age, name]")
+        );
+        // A filter implying the partial index's condition makes it the smaller read …
+        assert_eq!(
+            join_read(&["name"], Some(t0("age").gt_eq(lit(30i32)))).as_deref(),
+            Some("index=author_senior_name_idx partial prefix=[name]")
+        );
+        // … unless an equality fixes the composite index's next column too.
+        let fixed = t0("age").eq(lit(30i32));
+        assert_eq!(
+            join_read(&["name"], Some(fixed)).as_deref(),
+            Some("index=author_name_age_idx prefix=[name, age = 1 value]")
+        );
+        // No index leads with `id`; and the switch turns the join off.
+        assert_eq!(join_read(&["id"], None), None);
+        let config = SessionConfig::new().disable_rule("use_indexes");
+        let plan = LogicalPlanBuilder::scan(author(), "T1")
+            .join(
+                LogicalPlanBuilder::scan(join_author(), "T0").build(),
+                JoinType::Inner,
+                vec![(qualified_col("T1", "name"), t0("name"))],
+                None,
+            )
+            .unwrap()
+            .build();
+        let LogicalPlan::Join(join) = plan.as_ref() else {
+            unreachable!()
+        };
+        assert!(index_join(join, &config).is_none());
+        assert!(index_join(join, &SessionConfig::new()).is_some());
     }
 }
