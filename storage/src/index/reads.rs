@@ -149,8 +149,8 @@ mod tests {
     fn float_keys_read_in_numeric_order() {
         use std::sync::Arc;
 
-        use arrow::array::{Float64Array, RecordBatch};
-        use arrow::datatypes::{DataType, Field, Schema};
+        use arrow::array::{AsArray, Float64Array, RecordBatch};
+        use arrow::datatypes::{DataType, Field, Float64Type, Schema};
 
         use crate::{Chunk, TableVersion};
 
@@ -177,12 +177,7 @@ mod tests {
                 .chunks()
                 .iter()
                 .flat_map(|c| {
-                    let column = c.batch().column(0).clone();
-                    let floats = column
-                        .as_any()
-                        .downcast_ref::<Float64Array>()
-                        .unwrap()
-                        .clone();
+                    let floats = c.batch().column(0).as_primitive::<Float64Type>().clone();
                     floats
                         .iter()
                         .map(|v| v.map_or("null".into(), |v| v.abs().to_string()))
