@@ -241,3 +241,129 @@ impl ExecutionPlan for IndexNestedLoopJoinExec {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{AsArray, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use quiver_storage::{Catalog, IndexDefinition, IndexKind};
+
+    use super::*;
+    use crate::execution::{SessionConfig, SessionContext};
+    use crate::expr::qualified_col;
+    use crate::lit;
+    use crate::logical_plan::{LogicalPlan, LogicalPlanBuilder};
+
+    const STATUSES: [&str; 3] = ["a", "b", "c"];
+
+    /// `visit` (2000 rows: customer `i % 50`, status `STATUSES[i % 3]`, amount `i`) with a hash
+    /// index on `(status, customer)`, and five wanted `(customer, status)` pairs, NULLs
+    /// among them.
+    fn tables(catalog: &Catalog) -> Arc<LogicalPlan> {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("customer", DataType::Int64, true),
+            Field::new("status", DataType::Utf8, true),
+        ]));
+        let visit = catalog.create_table("visit", Arc::clone(&schema)).unwrap();
+        visit
+            .add_index(IndexDefinition {
+                name: "visit_status_customer".into(),
+                columns: vec![2, 1],
+                descending: vec![false, false],
+                kind: IndexKind::Hash,
+                condition: None,
+                condition_expr: None,
+            })
+            .unwrap();
+        let ids: Int64Array = (0..2000).collect();
+        let customers: Int64Array = (0..2000).map(|i| Some(i % 50)).collect();
+        let statuses: StringArray = (0..2000).map(|i| Some(STATUSES[i % 3])).collect();
+        visit
+            .append(&[RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![Arc::new(ids), Arc::new(customers), Arc::new(statuses)],
+            )
+            .unwrap()])
+            .unwrap();
+        let wanted = catalog.create_table("wanted", Arc::clone(&schema)).unwrap();
+        let pairs = [
+            (Some(7), Some("a")),
+            (Some(7), Some("b")),
+            (Some(8), Some("c")),
+            (None, Some("a")),
+            (Some(9), None),
+        ];
+        wanted
+            .append(&[RecordBatch::try_new(
+                schema,
+                vec![
+                    Arc::new((0..5).collect::<Int64Array>()),
+                    Arc::new(pairs.iter().map(|p| p.0).collect::<Int64Array>()),
+                    Arc::new(pairs.iter().map(|p| p.1).collect::<StringArray>()),
+                ],
+            )
+            .unwrap()])
+            .unwrap();
+        // The inner filter (`id >= 100`) stays a residual on the rows the index finds.
+        let inner = LogicalPlanBuilder::scan(visit, "V")
+            .filter(qualified_col("V", "id").gt_eq(lit(100i64)))
+            .unwrap()
+            .build();
+        LogicalPlanBuilder::scan(wanted, "W")
+            .join(
+                inner,
+                JoinType::Inner,
+                vec![
+                    (
+                        qualified_col("W", "customer"),
+                        qualified_col("V", "customer"),
+                    ),
+                    (qualified_col("W", "status"), qualified_col("V", "status")),
+                ],
+                None,
+            )
+            .unwrap()
+            .project(vec![qualified_col("V", "id")])
+            .unwrap()
+            .build()
+    }
+
+    fn ids(context: &SessionContext, plan: &Arc<LogicalPlan>) -> Vec<i64> {
+        let result = context.execute(Arc::clone(plan)).unwrap();
+        let mut ids: Vec<i64> = result
+            .batches
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    #[test]
+    fn a_join_on_two_keys_reads_both_columns_of_a_hash_index_in_its_order() {
+        let catalog = Catalog::new();
+        let plan = tables(&catalog);
+        let context = SessionContext::new(catalog.clone());
+        let explained = context.explain(Arc::clone(&plan), false).unwrap();
+        assert!(
+            explained.contains("IndexNestedLoopJoinExec: INNER JOIN")
+                && explained.contains("index=visit_status_customer prefix=[status, customer]"),
+            "{explained}"
+        );
+        let expected: Vec<i64> = (100..2000)
+            .filter(|i| {
+                let (customer, status) = (i % 50, STATUSES[(i % 3) as usize]);
+                matches!((customer, status), (7, "a") | (7, "b") | (8, "c"))
+            })
+            .collect();
+        assert_eq!(ids(&context, &plan), expected);
+        let plain =
+            SessionContext::with_config(catalog, SessionConfig::new().disable_rule("use_indexes"));
+        let explained = plain.explain(Arc::clone(&plan), false).unwrap();
+        assert!(!explained.contains("IndexNestedLoop"), "{explained}");
+        assert_eq!(ids(&plain, &plan), expected);
+    }
+}
