@@ -686,13 +686,24 @@ fn index_joins_read_composite_prefixes_and_implied_partial_indexes() {
         },
     );
     assert_django("visit_reverse_open", &reverse);
-    let subquery = rule_on_and_off(&db, "Visit", &[], &["id"], &|v| {
-        let wanted = db
-            .objects("Customer")
-            .filter(q!(name__in = vec!["c7", "c8"]));
-        v.filter(Q::new("customer__in", wanted) & q!(status = "void"))
-            .order_by(["id"])
-    });
+    // `customer__in=<QuerySet>` is a semi join: the visits read through the index are those
+    // of the two customers the subquery finds.
+    let subquery = rule_on_and_off(
+        &db,
+        "Visit",
+        &[
+            "IndexNestedLoopJoinExec: LEFT SEMI JOIN",
+            "index=visit_customer_status prefix=[customer_id, status = 1 value]",
+        ],
+        &["id"],
+        &|v| {
+            let wanted = db
+                .objects("Customer")
+                .filter(q!(name__in = vec!["c7", "c8"]));
+            v.filter(Q::new("customer__in", wanted) & q!(status = "void"))
+                .order_by(["id"])
+        },
+    );
     assert_django("visit_subquery_in", &subquery);
 }
 

@@ -40,8 +40,9 @@
 //! so it is read only when the scan's filters imply that condition: each conjunct of the
 //! condition is one of the filters, or follows from the filters' equalities, `IN` lists and
 //! ranges on the same column (`amount >= 900` from `amount = 950` or `amount > 1000`;
-//! `amount IS NOT NULL` from any comparison on `amount`). A filter that is one of the
-//! condition's conjuncts is then answered by the index itself, which lets
+//! `amount IS NOT NULL` from any comparison on `amount`). A filter the condition implies in
+//! turn (one of its conjuncts, or the same test written otherwise) is then answered by the
+//! index itself, which lets
 //! `Index(fields=["-created"], condition=Q(status="open"))` serve
 //! `filter(status="open").order_by("-created")[:10]`.
 //!
@@ -655,7 +656,7 @@ fn interval_within(
 /// `Sort(fetch = k)` on a column of a scan (then any other keys), through an ordered index in
 /// that column's order:
 /// the index's rows after a prefix of fixed columns, within the bounds the filters put on the
-/// sort column, when every filter is such a prefix equality, such a bound or a conjunct of the
+/// sort column, when every filter is such a prefix equality, such a bound or implied by the
 /// index's condition (so the index's first `k` rows per prefix hold the query's first `k`).
 /// The sort stays and orders them; with more sort keys the index also returns every row tied
 /// with the last one it read, among which the later keys choose.
@@ -729,7 +730,8 @@ fn top_k_lookup(
             });
             let bound = comparison_on(scan, column, conjunct)
                 .is_some_and(|(_, v)| !v.is_null() && comparable(&data_type, &v));
-            fixed || bound || candidate.condition.contains(conjunct)
+            // A conjunct the index's condition implies holds for every row the index has.
+            fixed || bound || implied(scan, conjunct, &candidate.condition)
         });
         if !answered {
             continue;
@@ -807,7 +809,7 @@ impl IndexJoin {
 /// How `join` reads an indexed inner side, when it can run as an index nested loop join: the
 /// inner side a plain scan (no index look-up of its own) with an index that [`join_index`]
 /// finds for the join's keys; a join type that keeps no unmatched inner rows (inner; left, semi
-/// and anti with the inner side on the right; right with it on the left); the outer side
+/// and anti with the inner side on the right; right and semi with it on the left); the outer side
 /// estimated at most [`MAX_OUTER_ROWS`] rows and the join at most that many or an
 /// eighth of the inner table's; `use_indexes` enabled.
 pub fn index_join(join: &Join, config: &SessionConfig) -> Option<IndexJoin> {
@@ -818,7 +820,12 @@ pub fn index_join(join: &Join, config: &SessionConfig) -> Option<IndexJoin> {
         join.join_type,
         JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti
     );
-    let left_inner = matches!(join.join_type, JoinType::Inner | JoinType::Right);
+    // A semi join keeps its left rows that match: reading only the left rows the right
+    // side's keys find is the same (`filter(customer__in=Customer.objects.filter(...))`).
+    let left_inner = matches!(
+        join.join_type,
+        JoinType::Inner | JoinType::Right | JoinType::LeftSemi
+    );
     let sides = [
         (right_inner, &join.right, &join.left, false),
         (left_inner, &join.left, &join.right, true),
@@ -1408,5 +1415,57 @@ mod tests {
         };
         assert!(index_join(join, &config).is_none());
         assert!(index_join(join, &SessionConfig::new()).is_some());
+    }
+
+    #[test]
+    fn a_partial_index_serves_a_top_k_when_the_filter_is_its_condition_in_another_form() {
+        let table = author();
+        let condition: Arc<dyn std::any::Any + Send + Sync> =
+            Arc::new(qualified_col("author", "age").gt_eq(lit(25i32)));
+        table
+            .add_index(IndexDefinition {
+                name: "author_senior_name_idx".into(),
+                columns: vec![1],
+                descending: vec![true],
+                kind: IndexKind::Ordered,
+                condition: Some(Arc::new(|batch: &arrow::array::RecordBatch| {
+                    let age = arrow::array::Int32Array::new_scalar(25);
+                    Ok(arrow::compute::kernels::cmp::gt_eq(batch.column(2), &age)?)
+                })),
+                condition_expr: Some(condition),
+            })
+            .unwrap();
+        let top = |filter: Expr| {
+            let scan = Arc::new(LogicalPlan::Scan(Scan {
+                filters: vec![filter],
+                ..Scan::new(Arc::clone(&table), "T0")
+            }));
+            let plan = LogicalPlanBuilder::from(scan)
+                .sort(vec![SortExpr::new(t0("name"), false, true)])
+                .unwrap()
+                .build();
+            let LogicalPlan::Sort(sort) = plan.as_ref() else {
+                unreachable!()
+            };
+            optimize_with(
+                UseIndexes,
+                Arc::new(LogicalPlan::Sort(Sort {
+                    fetch: Some(3),
+                    ..sort.clone()
+                })),
+            )
+        };
+        // `25 <= age` is the condition `age >= 25` written the other way round.
+        for filter in [t0("age").gt_eq(lit(25i32)), lit(25i32).lt_eq(t0("age"))] {
+            let plan = top(filter);
+            assert!(
+                plan.contains("index=author_senior_name_idx order=desc limit=3"),
+                "{plan}"
+            );
+        }
+        // `age >= 30` implies the condition but is not implied by it: the index's first rows
+        // may fail it, so no top-k.
+        let plan = top(t0("age").gt_eq(lit(30i32)));
+        assert!(!plan.contains("order=desc"), "{plan}");
     }
 }

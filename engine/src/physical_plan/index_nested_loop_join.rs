@@ -11,9 +11,9 @@
 //! equalities fix the next columns to — or a partial one whose condition the inner scan's
 //! filters imply (`optimizer::use_indexes::index_join` chooses). Either way the hash join decides the result, so the two paths agree: every
 //! inner row that can match an outer row has one of the outer keys. That holds whenever the
-//! join keeps no unmatched inner rows: inner joins, and left/semi/anti joins with the inner
-//! side on the right or right joins with it on the left — the only cases the planner hands to
-//! this operator.
+//! join keeps no unmatched inner rows: inner joins, left/semi/anti joins with the inner side
+//! on the right, and right or semi joins with it on the left (a semi join's left rows without
+//! a match are dropped anyway) — the only cases the planner hands to this operator.
 
 use std::sync::Arc;
 
