@@ -761,7 +761,7 @@ fn top_k_lookup(
 /// columns, per outer key (each one is a look-up).
 const MAX_FIXED_PER_KEY: usize = 16;
 
-/// How an index nested loop join reads its inner side; see [`index_join`].
+/// How an index nested loop join reads its inner side, as the `use_indexes` rule chose it.
 #[derive(Debug, Clone)]
 pub struct IndexJoin {
     /// The inner scan (its filters stay, as a residual on the rows the index finds).
