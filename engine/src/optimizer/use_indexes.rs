@@ -56,9 +56,13 @@
 //! `Index(fields=["customer", "status"])` serves `filter(status="open", customer__name="c3")`
 //! with one look-up per customer). A partial index qualifies when the inner scan's filters
 //! imply its condition. Every filter of the inner scan stays as a residual on the rows found.
+//! A semi join (`filter(customer__in=Customer.objects.filter(...))`) reads its left side so
+//! when the subquery's side is the small one:
 //!
 //! ```text
-//! IndexNestedLoopJoinExec: INNER JOIN, on=[T1.id = T0.customer_id], index=ticket_customer_status prefix=[customer_id, status = 1 value] (…)
+//! IndexNestedLoopJoinExec: LEFT SEMI JOIN, on=[customer_id@1 = id@0], index=visit_customer_status prefix=[customer_id, status = 1 value] (…)
+//!   ScanExec: visit filters=[(status@2 = 'void')] partitions=1
+//!   IndexScanExec: customer index=customer_name_key points=2, rows=2
 //! ```
 //!
 //! Switch the rule off with `SessionConfig::disable_rule("use_indexes")`; the same switch turns
