@@ -813,8 +813,7 @@ fn readings() -> Database {
             .index_spec(IndexSpec::new(["sensor", "value"], "reading_sensor_value")),
     )
     .expect("valid model");
-    // `-0.0` before `0.0`: the sort operator orders `-0.0` below `0.0` (Arrow's total order),
-    // where PostgreSQL has a tie; that is the sort's to fix, and this test is about the index.
+    // `-0.0` and `0.0` tie (as in PostgreSQL); ties keep pk order on both paths.
     let values = [
         Some(-0.0),
         Some(0.0),
