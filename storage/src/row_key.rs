@@ -4,6 +4,12 @@
 //! table versions (a copy-on-write rewrite moves rows between chunks, so a position is not an
 //! identity). Keys are extracted column-at-a-time: one cast per column to a small set of
 //! physical shapes, then a tight loop, so building the key set of a 10M-row table stays cheap.
+//!
+//! The same keys are the entries of ordered indexes, so their `Ord` must be SQL's order for
+//! every type. Floats are therefore not stored by bit pattern (which puts negative numbers
+//! after positive ones, in reverse) but by an order-preserving encoding, in PostgreSQL's order:
+//! `-0` and `0` are one key, every NaN is one key, and NaN sorts above every number, infinity
+//! included (see [`RowKey::float`]).
 
 use std::fmt;
 
@@ -22,7 +28,8 @@ pub enum RowKey {
     Int(i64),
     /// Decimals, by their unscaled 128-bit value.
     Wide(i128),
-    /// Floats, by bit pattern (with -0.0 folded into 0.0).
+    /// Floats, by their order-preserving encoding ([`RowKey::float`]): comparing two keys
+    /// compares the numbers as PostgreSQL does.
     Float(u64),
     /// Text.
     Text(Box<str>),
@@ -30,7 +37,39 @@ pub enum RowKey {
     Composite(Box<[RowKey]>),
 }
 
+/// The sign bit of an `f64`.
+const SIGN: u64 = 1 << 63;
+
 impl RowKey {
+    /// The key of a float: `-0.0` folded into `0.0` and every NaN into the positive quiet NaN
+    /// (PostgreSQL's `-0 = 0` and `NaN = NaN`), then the bits of a negative number all flipped
+    /// and the sign bit of a positive one set, so that the keys' unsigned order is the numbers'
+    /// order: `-inf < … < -0 = 0 < … < inf < NaN`.
+    pub fn float(value: f64) -> RowKey {
+        let canonical = if value == 0.0 {
+            0.0
+        } else if value.is_nan() {
+            f64::NAN
+        } else {
+            value
+        };
+        let bits = canonical.to_bits();
+        RowKey::Float(if bits & SIGN != 0 { !bits } else { bits | SIGN })
+    }
+
+    /// The number a [`RowKey::Float`] encodes (its canonical value: `0.0`, not `-0.0`; one
+    /// NaN), `None` for other keys.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            RowKey::Float(key) => Some(f64::from_bits(if key & SIGN != 0 {
+                key ^ SIGN
+            } else {
+                !key
+            })),
+            _ => None,
+        }
+    }
+
     /// True when the key or any part of it is NULL: PostgreSQL treats such rows as distinct in
     /// a unique constraint (`NULLS DISTINCT`).
     pub fn has_null(&self) -> bool {
@@ -48,7 +87,7 @@ impl fmt::Display for RowKey {
             RowKey::Null => write!(f, "null"),
             RowKey::Int(v) => write!(f, "{v}"),
             RowKey::Wide(v) => write!(f, "{v}"),
-            RowKey::Float(bits) => write!(f, "{}", f64::from_bits(*bits)),
+            RowKey::Float(_) => write!(f, "{}", self.as_f64().unwrap_or(f64::NAN)),
             RowKey::Text(s) => write!(f, "{s}"),
             RowKey::Composite(parts) => {
                 for (i, part) in parts.iter().enumerate() {
@@ -118,12 +157,7 @@ pub fn column_keys(array: &ArrayRef) -> Result<Vec<RowKey>> {
                     if nulls(i) {
                         RowKey::Null
                     } else {
-                        let v = values.value(i);
-                        RowKey::Float(if v == 0.0 {
-                            0f64.to_bits()
-                        } else {
-                            v.to_bits()
-                        })
+                        RowKey::float(values.value(i))
                     }
                 })
                 .collect()
@@ -170,7 +204,7 @@ pub fn batch_keys(batch: &RecordBatch, columns: &[usize]) -> Result<Vec<RowKey>>
 mod tests {
     use std::sync::Arc;
 
-    use arrow::array::{Int32Array, StringArray};
+    use arrow::array::{Float32Array, Float64Array, Int32Array, StringArray};
 
     use super::*;
 
@@ -184,5 +218,46 @@ mod tests {
         assert_eq!(keys[0].to_string(), "1, a");
         assert!(!keys[0].has_null());
         assert!(keys[1].has_null());
+    }
+
+    #[test]
+    fn float_keys_sort_as_postgres_orders_numbers() {
+        let ascending = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            0.0,
+            f64::MIN_POSITIVE,
+            0.5,
+            1.0,
+            1e300,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        let keys: Vec<RowKey> = ascending.iter().map(|&v| RowKey::float(v)).collect();
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "{keys:?}");
+        // -0 = 0 and NaN = NaN, whatever the NaN's sign or payload.
+        assert_eq!(RowKey::float(-0.0), RowKey::float(0.0));
+        assert_eq!(RowKey::float(-f64::NAN), RowKey::float(f64::NAN));
+        assert_eq!(
+            RowKey::float(f64::from_bits(f64::NAN.to_bits() | 1)),
+            RowKey::float(f64::NAN)
+        );
+        // Every key decodes to its number, and displays as it.
+        for (key, value) in keys.iter().zip(ascending) {
+            let decoded = key.as_f64().unwrap();
+            assert!(decoded == value || (decoded.is_nan() && value.is_nan()));
+        }
+        assert_eq!(RowKey::float(-0.0).to_string(), "0");
+        assert_eq!(RowKey::float(-2.5).to_string(), "-2.5");
+        assert_eq!(RowKey::Int(1).as_f64(), None);
+        // Column keys use the encoding, from either float width, NULLs apart.
+        let wide: ArrayRef = Arc::new(Float64Array::from(vec![Some(-3.0), None, Some(2.0)]));
+        let narrow: ArrayRef = Arc::new(Float32Array::from(vec![Some(-3.0), None, Some(2.0)]));
+        let expected = [RowKey::float(-3.0), RowKey::Null, RowKey::float(2.0)];
+        assert_eq!(column_keys(&wide).unwrap(), expected);
+        assert_eq!(column_keys(&narrow).unwrap(), expected);
     }
 }

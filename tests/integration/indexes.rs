@@ -16,6 +16,11 @@
 //! Every ordered case orders by a unique column (or ends with `id`), so SQLite's NULL order
 //! and tie order never show. A property test then runs random conjunctions of lookups, with
 //! and without a top-k order, with the rule on and off.
+//!
+//! Float keys sort as PostgreSQL orders floats (`-0 = 0`, NaN above every number, NULLs last
+//! ascending). SQLite stores no NaN, so the cases with NaN, infinities and `-0.0`
+//! (`float_keys_*`) state PostgreSQL's answer by hand, and a second property test runs random
+//! lookups and orders over such values with the rule on and off.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -78,6 +83,22 @@ fn tickets() -> Database {
             .index_spec(
                 IndexSpec::new(["amount"], "ticket_void_low")
                     .condition(q!(status = "void", priority__lte = 2)),
+            )
+            .index_spec(IndexSpec::new(["-score"], "ticket_paid_score").condition(q!(paid = true))),
+    )
+    .expect("valid model");
+    db.register(
+        Model::new("Visit")
+            .field("customer", ForeignKey::new("Customer", OnDelete::Cascade))
+            .field("status", CharField::new(10))
+            .field("created", IntegerField::new())
+            .field("amount", IntegerField::new())
+            .index_spec(IndexSpec::new(
+                ["customer", "status"],
+                "visit_customer_status",
+            ))
+            .index_spec(
+                IndexSpec::new(["customer"], "visit_big_customer").condition(q!(amount__gte = 500)),
             ),
     )
     .expect("valid model");
@@ -103,6 +124,18 @@ fn tickets() -> Database {
         ]
     });
     db.objects("Ticket").bulk_create(rows).expect("tickets");
+    let visits = (0..600i64).map(|i| {
+        vec![
+            ("customer", ScalarValue::Int64(Some((i * 5) % 13 + 1))),
+            (
+                "status",
+                ScalarValue::from(STATUSES[((i * 7 + i / 5) % 3) as usize]),
+            ),
+            ("created", ScalarValue::Int64(Some((i * 43) % 1201))),
+            ("amount", ScalarValue::Int64(Some((i * 59) % 1009 - 200))),
+        ]
+    });
+    db.objects("Visit").bulk_create(visits).expect("visits");
     db
 }
 
@@ -370,7 +403,7 @@ fn in_lists_on_a_composite_prefix_make_one_lookup_per_value() {
 #[test]
 fn points_ranges_and_top_k_on_indexed_orders() {
     let db = tickets();
-    use Plan::{Avoids, Uses};
+    use Plan::Uses;
     let cases: Vec<(&str, Plan, fn(QuerySet) -> QuerySet)> = vec![
         (
             "pk_point",
@@ -449,18 +482,64 @@ fn points_ranges_and_top_k_on_indexed_orders() {
                     .slice(0..4)
             },
         ),
-        // Float keys do not sort negative values numerically: equality only.
+        // Float keys sort numerically, negative values included.
         (
             "score_point",
             Uses("index=ticket_score_idx points=1"),
             |t| t.filter(q!(score = -12.5)).order_by(["id"]),
         ),
-        ("score_range", Avoids("ticket_score_idx"), |t| {
-            t.filter(q!(score__lt = -20.0)).order_by(["id"])
+        ("score_zero", Uses("index=ticket_score_idx points=1"), |t| {
+            t.filter(q!(score = 0.0)).order_by(["id"])
         }),
-        ("score_top", Avoids("ticket_score_idx"), |t| {
-            t.order_by(["score", "id"]).slice(0..5)
-        }),
+        (
+            "score_range",
+            Uses("index=ticket_score_idx range=(*..-20)"),
+            |t| t.filter(q!(score__lt = -20.0)).order_by(["id"]),
+        ),
+        (
+            "score_between",
+            Uses("index=ticket_score_idx range=[-1.5..1.5]"),
+            |t| t.filter(q!(score__range = (-1.5, 1.5))).order_by(["id"]),
+        ),
+        (
+            "score_top",
+            Uses("index=ticket_score_idx order=asc limit=5 with ties"),
+            |t| t.order_by(["score", "id"]).slice(0..5),
+        ),
+        (
+            "score_top_desc",
+            Uses("index=ticket_score_idx order=desc limit=5 with ties"),
+            |t| t.order_by(["-score", "-id"]).slice(0..5),
+        ),
+        // Range, order and limit on a float: the negative values nearest zero first.
+        (
+            "score_negative_top",
+            Uses("index=ticket_score_idx range=(*..0) order=desc limit=6 with ties"),
+            |t| {
+                t.filter(q!(score__lt = 0.0))
+                    .order_by(["-score", "id"])
+                    .slice(0..6)
+            },
+        ),
+        (
+            "score_range_top",
+            Uses("index=ticket_score_idx range=[-3.5..10) order=asc limit=6 with ties"),
+            |t| {
+                t.filter(q!(score__gte = -3.5, score__lt = 10.0))
+                    .order_by(["score", "id"])
+                    .slice(0..6)
+            },
+        ),
+        // A partial index whose condition is the filter serves the top-k on its key.
+        (
+            "paid_score_top",
+            Uses("index=ticket_paid_score order=desc limit=10 with ties"),
+            |t| {
+                t.filter(q!(paid = true))
+                    .order_by(["-score", "id"])
+                    .slice(0..10)
+            },
+        ),
     ];
     for (label, plan, make) in cases {
         check(&db, label, plan, make);
@@ -470,22 +549,162 @@ fn points_ranges_and_top_k_on_indexed_orders() {
 #[test]
 fn a_float_top_k_orders_negative_values_numerically() {
     let db = tickets();
-    let lowest = || {
-        db.objects("Ticket")
-            .order_by(["score"])
-            .slice(0..5)
-            .fetch()
+    let scores = |qs: QuerySet| {
+        qs.fetch()
             .and_then(|rows| rows.column::<f64>("score"))
             .unwrap_or_else(|error| panic!("{error}"))
     };
-    let plan = db
-        .objects("Ticket")
-        .order_by(["score"])
-        .slice(0..5)
+    let lowest = || db.objects("Ticket").order_by(["score"]).slice(0..5);
+    let plan = lowest().explain().unwrap_or_else(|error| panic!("{error}"));
+    assert!(
+        plan.contains("index=ticket_score_idx order=asc limit=5"),
+        "{plan}"
+    );
+    assert_eq!(scores(lowest()), [-25.0, -25.0, -24.75, -24.75, -24.5]);
+    // `filter(paid=True).order_by("-score")[:10]` over
+    // `Index(fields=["-score"], condition=Q(paid=True))`: a top-k read from the partial index,
+    // never the whole of it, with Django's scores (ties make only the scores certain).
+    let best_paid = || {
+        db.objects("Ticket")
+            .filter(q!(paid = true))
+            .order_by(["-score"])
+            .slice(0..10)
+    };
+    let plan = best_paid()
         .explain()
         .unwrap_or_else(|error| panic!("{error}"));
-    assert!(!plan.contains("ticket_score_idx"), "{plan}");
-    assert_eq!(lowest(), [-25.0, -25.0, -24.75, -24.75, -24.5]);
+    assert!(
+        plan.contains("IndexScanExec: ticket index=ticket_paid_score order=desc limit=10, rows=10"),
+        "{plan}"
+    );
+    let found = scores(best_paid());
+    assert_django(
+        "paid_score_top_scores",
+        &Actual::List(found.iter().map(|&s| Actual::Float(s)).collect()),
+    );
+    db.set_config(SessionConfig::new().disable_rule("use_indexes"));
+    assert_eq!(scores(best_paid()), found);
+    db.set_config(SessionConfig::new());
+}
+
+/// Runs `make` over `db`'s `model` with the rule on and off: its plan contains each of
+/// `texts` with the rule on and no index at all with it off, and both give the same rows, as
+/// `(ids, tuples of names)`.
+fn rule_on_and_off(
+    db: &Database,
+    model: &str,
+    texts: &[&str],
+    names: &[&str],
+    make: &dyn Fn(QuerySet) -> QuerySet,
+) -> Actual {
+    let qs = || make(db.objects(model));
+    let explained = qs().explain().unwrap_or_else(|error| panic!("{error}"));
+    for text in texts {
+        assert!(explained.contains(text), "no {text} in\n{explained}");
+    }
+    let tuples = |qs: QuerySet| -> Actual {
+        let rows = qs.fetch().unwrap_or_else(|error| panic!("{error}"));
+        Actual::List(
+            rows.iter()
+                .map(|row| {
+                    let values: Vec<Actual> = names
+                        .iter()
+                        .map(|name| scalar(&row.get_value(name).unwrap_or(ScalarValue::Null)))
+                        .collect();
+                    match <[Actual; 1]>::try_from(values) {
+                        Ok([single]) => single,
+                        Err(values) => Actual::List(values),
+                    }
+                })
+                .collect(),
+        )
+    };
+    let with = tuples(qs());
+    db.set_config(SessionConfig::new().disable_rule("use_indexes"));
+    let plain = qs().explain().unwrap_or_else(|error| panic!("{error}"));
+    let without = tuples(qs());
+    db.set_config(SessionConfig::new());
+    assert!(
+        !plain.contains("IndexScanExec") && !plain.contains("IndexNestedLoop"),
+        "rule off\n{plain}"
+    );
+    assert_eq!(
+        format!("{with:?}"),
+        format!("{without:?}"),
+        "rule on and off"
+    );
+    with
+}
+
+#[test]
+fn index_joins_read_composite_prefixes_and_implied_partial_indexes() {
+    let db = tickets();
+    // The join fixes `customer`, the inner filter `status`: one look-up of both per customer.
+    let composite = rule_on_and_off(
+        &db,
+        "Visit",
+        &[
+            "IndexNestedLoopJoinExec: INNER JOIN",
+            "index=visit_customer_status prefix=[customer_id, status = 1 value]",
+        ],
+        &["id", "customer__name"],
+        &|v| {
+            v.filter(q!(customer__name__in = vec!["c3", "c4"], status = "paid"))
+                .order_by(["id"])
+                .values(["id", "customer__name"])
+        },
+    );
+    assert_django("visit_join_composite", &composite);
+    // `amount >= 600` implies the partial index's `amount >= 500`; it and `created < 900`
+    // stay as the residual filter on the rows found.
+    let partial = rule_on_and_off(
+        &db,
+        "Visit",
+        &["index=visit_big_customer partial prefix=[customer_id]"],
+        &["id"],
+        &|v| {
+            v.filter(q!(
+                customer__name__in = vec!["c5", "c6"],
+                amount__gte = 600,
+                created__lt = 900
+            ))
+            .order_by(["id"])
+        },
+    );
+    assert_django("visit_join_partial", &partial);
+    // A reverse relation from a small outer side, aggregated.
+    let reverse = rule_on_and_off(
+        &db,
+        "Customer",
+        &["index=visit_customer_status prefix=[customer_id, status = 1 value]"],
+        &["name", "n", "total"],
+        &|c| {
+            c.filter(q!(name__in = vec!["c1", "c2"], visit__status = "open"))
+                .annotate([("n", Count("visit")), ("total", Sum("visit__amount"))])
+                .order_by(["name"])
+                .values(["name", "n", "total"])
+        },
+    );
+    assert_django("visit_reverse_open", &reverse);
+    // `customer__in=<QuerySet>` is a semi join: the visits read through the index are those
+    // of the two customers the subquery finds.
+    let subquery = rule_on_and_off(
+        &db,
+        "Visit",
+        &[
+            "IndexNestedLoopJoinExec: LEFT SEMI JOIN",
+            "index=visit_customer_status prefix=[customer_id, status = 1 value]",
+        ],
+        &["id"],
+        &|v| {
+            let wanted = db
+                .objects("Customer")
+                .filter(q!(name__in = vec!["c7", "c8"]));
+            v.filter(Q::new("customer__in", wanted) & q!(status = "void"))
+                .order_by(["id"])
+        },
+    );
+    assert_django("visit_subquery_in", &subquery);
 }
 
 #[test]
@@ -581,6 +800,122 @@ fn joins_get_and_exists_by_key() {
     assert_eq!(missing.django_name(), "DoesNotExist");
 }
 
+/// Readings with every kind of float key: ids 1..=12 hold, for sensor 1, `-0.0`, `0.0`, NaN,
+/// infinity, -infinity and NULL; for sensor 2, `-2.5`, `2.5`, `-1e-300`, `1.0`, NaN and NULL.
+/// A descending index on the value and a composite one on `(sensor, value)`.
+fn readings() -> Database {
+    let db = Database::new();
+    db.register(
+        Model::new("Reading")
+            .field("sensor", IntegerField::new())
+            .field("value", FloatField::new().null())
+            .index_spec(IndexSpec::new(["-value"], "reading_value_desc"))
+            .index_spec(IndexSpec::new(["sensor", "value"], "reading_sensor_value")),
+    )
+    .expect("valid model");
+    // `-0.0` and `0.0` tie (as in PostgreSQL); ties keep pk order on both paths.
+    let values = [
+        Some(-0.0),
+        Some(0.0),
+        Some(f64::NAN),
+        Some(f64::INFINITY),
+        Some(f64::NEG_INFINITY),
+        None,
+        Some(-2.5),
+        Some(2.5),
+        Some(-1e-300),
+        Some(1.0),
+        Some(f64::NAN),
+        None,
+    ];
+    let rows = values.iter().enumerate().map(|(i, &value)| {
+        vec![
+            ("sensor", ScalarValue::Int64(Some(1 + i as i64 / 6))),
+            ("value", ScalarValue::Float64(value)),
+        ]
+    });
+    db.objects("Reading").bulk_create(rows).expect("readings");
+    db
+}
+
+/// PostgreSQL's answers, by hand: `-0 = 0`, NaN equal to itself and above every number
+/// (so `NaN >= 0`, and `NaN` is not `< infinity`), NULLs last ascending and first descending.
+#[test]
+fn float_keys_order_zero_nan_infinity_and_null_as_postgres_does() {
+    let db = readings();
+    type Case = (&'static str, Vec<i64>, fn(QuerySet) -> QuerySet);
+    let cases: Vec<Case> = vec![
+        (
+            "index=reading_value_desc order=asc limit=7 with ties",
+            vec![5, 7, 9, 1, 2, 10, 8],
+            |r| r.order_by(["value", "id"]).slice(0..7),
+        ),
+        (
+            "index=reading_value_desc order=desc limit=5 with ties",
+            vec![6, 12, 3, 11, 4],
+            |r| r.order_by(["-value", "id"]).slice(0..5),
+        ),
+        (
+            "index=reading_value_desc range=(*..0)",
+            vec![5, 7, 9],
+            |r| r.filter(q!(value__lt = 0.0)).order_by(["id"]),
+        ),
+        (
+            "index=reading_value_desc range=[0..*)",
+            vec![1, 2, 3, 4, 8, 10, 11],
+            |r| r.filter(q!(value__gte = 0.0)).order_by(["id"]),
+        ),
+        ("index=reading_value_desc points=1", vec![1, 2], |r| {
+            r.filter(q!(value = -0.0)).order_by(["id"])
+        }),
+        ("index=reading_value_desc points=1", vec![3, 11], |r| {
+            r.filter(q!(value = f64::NAN)).order_by(["id"])
+        }),
+        (
+            "index=reading_value_desc range=(*..inf) order=desc limit=3 with ties",
+            vec![8, 10, 2],
+            |r| {
+                r.filter(q!(value__lt = f64::INFINITY))
+                    .order_by(["-value", "-id"])
+                    .slice(0..3)
+            },
+        ),
+        (
+            "index=reading_sensor_value prefix=[1] order=desc limit=3 with ties",
+            vec![6, 3, 4],
+            |r| {
+                r.filter(q!(sensor = 1))
+                    .order_by(["-value", "id"])
+                    .slice(0..3)
+            },
+        ),
+        (
+            "index=reading_sensor_value prefix=[1] order=asc limit=10 with ties",
+            vec![5, 1, 2, 4, 3, 6],
+            |r| {
+                r.filter(q!(sensor = 1))
+                    .order_by(["value", "id"])
+                    .slice(0..10)
+            },
+        ),
+        (
+            "index=reading_sensor_value prefix=[2] range=(-1..*)",
+            vec![8, 9, 10, 11],
+            |r| r.filter(q!(sensor = 2, value__gt = -1.0)).order_by(["id"]),
+        ),
+    ];
+    for (plan, expected, make) in cases {
+        let found = rule_on_and_off(&db, "Reading", &[plan], &["id"], &make);
+        let expected = Actual::List(
+            expected
+                .into_iter()
+                .map(|id| Actual::Int(id.into()))
+                .collect(),
+        );
+        assert_eq!(format!("{found:?}"), format!("{expected:?}"), "{plan}");
+    }
+}
+
 /// One lookup of a random filter, over columns every index of the fixture reads.
 fn atom() -> impl Strategy<Value = Q> {
     let small = || prop::collection::vec(0i64..5, 0..4);
@@ -601,6 +936,9 @@ fn atom() -> impl Strategy<Value = Q> {
         (1i64..14).prop_map(|c| q!(customer = c)),
         prop::collection::vec(1i64..14, 0..4).prop_map(|c| q!(customer__in = c)),
         (-100i64..100).prop_map(|s| q!(score__lt = s as f64 / 4.0)),
+        (-100i64..100).prop_map(|s| q!(score__gte = s as f64 / 4.0)),
+        (-100i64..100, 0i64..60)
+            .prop_map(|(s, w)| q!(score__range = (s as f64 / 4.0, (s + w) as f64 / 4.0))),
         (-100i64..100).prop_map(|s| q!(score = s as f64 / 4.0)),
         (1i64..420).prop_map(|id| q!(id = id)),
     ]
@@ -628,6 +966,9 @@ fn random_query() -> impl Strategy<Value = (Q, Order)> {
             vec!["-priority", "-id"],
             vec!["paid", "-created"],
             vec!["customer", "code"],
+            vec!["score", "id"],
+            vec!["-score", "-id"],
+            vec!["-score", "id"],
         ]),
         1isize..12,
     ));
@@ -665,4 +1006,103 @@ proptest! {
         DB.set_config(SessionConfig::new());
         prop_assert_eq!(with, without, "filter {:?} order {:?}", filter, order);
     }
+
+    /// Random lookups and orders over float keys of every kind (`-0.0`, NaN, infinities, NULL,
+    /// tiny and large magnitudes) give the same rows with the `use_indexes` rule on and off,
+    /// through a descending single-column index and a composite `(sensor, value)` one.
+    #[test]
+    fn random_float_lookups_agree_with_the_rule_on_and_off((filter, order) in float_query()) {
+        static DB: LazyLock<Database> = LazyLock::new(float_readings);
+        let run = |rule: bool| -> Result<Vec<i64>, TestCaseError> {
+            let config = if rule {
+                SessionConfig::new()
+            } else {
+                SessionConfig::new().disable_rule("use_indexes")
+            };
+            let qs = DB.objects("Reading").filter(filter.clone());
+            let qs = match &order {
+                Some((keys, k)) => qs.order_by(keys.clone()).slice(0..*k),
+                None => qs.order_by(["id"]),
+            };
+            DB.set_config(config);
+            let found = qs.fetch().and_then(|rows| rows.column::<i64>("id"));
+            found.map_err(|error| TestCaseError::fail(format!("{error}")))
+        };
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let with = run(true)?;
+        let without = run(false)?;
+        DB.set_config(SessionConfig::new());
+        prop_assert_eq!(with, without, "filter {:?} order {:?}", filter, order);
+    }
+}
+
+/// Float values the random readings and lookups draw from.
+const SPECIAL_FLOATS: [f64; 13] = [
+    f64::NEG_INFINITY,
+    -1e300,
+    -2.5,
+    -1.0,
+    -1e-300,
+    -0.0,
+    0.0,
+    1e-300,
+    0.5,
+    2.5,
+    1e300,
+    f64::INFINITY,
+    f64::NAN,
+];
+
+/// 300 readings over 4 sensors, their values drawn (deterministically) from
+/// [`SPECIAL_FLOATS`] and NULL, in the model of [`readings`].
+fn float_readings() -> Database {
+    let db = readings();
+    let rows = (0..300usize).map(|i| {
+        let pick = (i * 7 + i / 13) % (SPECIAL_FLOATS.len() + 1);
+        vec![
+            ("sensor", ScalarValue::Int64(Some((i % 4) as i64))),
+            (
+                "value",
+                ScalarValue::Float64(SPECIAL_FLOATS.get(pick).copied()),
+            ),
+        ]
+    });
+    db.objects("Reading").bulk_create(rows).expect("readings");
+    db
+}
+
+fn float_atom() -> impl Strategy<Value = Q> {
+    let value = || prop::sample::select(SPECIAL_FLOATS.to_vec());
+    prop_oneof![
+        value().prop_map(|v| q!(value = v)),
+        value().prop_map(|v| q!(value__lt = v)),
+        value().prop_map(|v| q!(value__lte = v)),
+        value().prop_map(|v| q!(value__gt = v)),
+        value().prop_map(|v| q!(value__gte = v)),
+        (value(), value()).prop_map(|(a, b)| q!(value__range = (a, b))),
+        prop::collection::vec(value(), 0..4).prop_map(|v| q!(value__in = v)),
+        any::<bool>().prop_map(|n| q!(value__isnull = n)),
+        (0i64..4).prop_map(|s| q!(sensor = s)),
+        prop::collection::vec(0i64..4, 0..3).prop_map(|s| q!(sensor__in = s)),
+    ]
+}
+
+fn float_query() -> impl Strategy<Value = (Q, Order)> {
+    let filter = prop_oneof![
+        4 => prop::collection::vec(float_atom(), 1..4)
+            .prop_map(|atoms| atoms.into_iter().fold(Q::all(), |q, a| q & a)),
+        1 => (float_atom(), float_atom()).prop_map(|(a, b)| a | b),
+    ];
+    let order = prop::option::of((
+        prop::sample::select(vec![
+            vec!["value", "id"],
+            vec!["-value", "id"],
+            vec!["-value", "-id"],
+            vec!["sensor", "value", "id"],
+            vec!["sensor", "-value", "-id"],
+        ]),
+        1isize..20,
+    ));
+    (filter, order)
 }

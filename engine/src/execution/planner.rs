@@ -13,23 +13,20 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow::compute::{cast_with_options, concat, CastOptions, SortOptions};
-use arrow::datatypes::{DataType, Schema};
-use quiver_storage::IndexDefinition;
+use arrow::datatypes::Schema;
 
 use super::SessionConfig;
 use crate::error::{EngineError, Result};
 use crate::expr::{aggregate_type, Expr, SortExpr, WindowFunctionKind};
-use crate::logical_plan::{
-    Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Scan, Values, Window,
-};
-use crate::optimizer::{cardinality, join_cardinality};
+use crate::logical_plan::{Aggregate, LogicalPlan, PlanSchema, Scan, Values, Window};
+use crate::optimizer::index_join;
 use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
 use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
 use crate::physical_plan::filter::FilterExec;
 use crate::physical_plan::first_per_key::FirstPerKeyExec;
 use crate::physical_plan::hash_aggregate::{AggregateSpec, HashAggregateExec};
 use crate::physical_plan::hash_join::HashJoinExec;
-use crate::physical_plan::index_nested_loop_join::{IndexNestedLoopJoinExec, MAX_OUTER_ROWS};
+use crate::physical_plan::index_nested_loop_join::IndexNestedLoopJoinExec;
 use crate::physical_plan::index_scan::IndexScanExec;
 use crate::physical_plan::limit::LimitExec;
 use crate::physical_plan::projection::ProjectionExec;
@@ -136,15 +133,13 @@ pub fn create_physical_plan(
             };
             let left = create_physical_plan(&join.left, config)?;
             let right = create_physical_plan(&join.right, config)?;
-            if let Some((scan, index, inner_is_left)) = indexed_inner(join, config) {
-                let inner_filters = bind_all(&scan.filters, &scan.table_schema())?;
+            if let Some(inner) = index_join(join, config) {
+                let inner_filters = bind_all(&inner.scan.filters, &inner.scan.table_schema())?;
                 return Ok(Arc::new(IndexNestedLoopJoinExec::try_new(
                     left,
                     right,
-                    inner_is_left,
-                    scan.clone(),
+                    inner,
                     inner_filters,
-                    index,
                     on,
                     filter,
                     join.join_type,
@@ -220,100 +215,6 @@ pub fn create_physical_plan(
         LogicalPlan::WorkTable(work_table) => work_table_exec(work_table)?,
         LogicalPlan::Window(window) => plan_window(window, config)?,
     })
-}
-
-/// The inner scan, its index and whether it is the left input, when `join` can run as an
-/// index nested loop join: one key; the inner side a plain scan whose key column has a full
-/// single-column index; a join type that keeps no unmatched inner rows (inner; left, semi and
-/// anti with the inner side on the right; right with it on the left); the outer side
-/// estimated at most [`MAX_OUTER_ROWS`] rows and the join at most that many or an eighth of
-/// the inner table's; `use_indexes` enabled.
-fn indexed_inner<'a>(
-    join: &'a Join,
-    config: &SessionConfig,
-) -> Option<(&'a Scan, IndexDefinition, bool)> {
-    if config.disabled_rules.contains("use_indexes") {
-        return None;
-    }
-    let [(left_key, right_key)] = join.on.as_slice() else {
-        return None;
-    };
-    let right_inner = matches!(
-        join.join_type,
-        JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti
-    );
-    let left_inner = matches!(join.join_type, JoinType::Inner | JoinType::Right);
-    let candidates = [
-        (
-            right_inner,
-            &join.right,
-            right_key,
-            &join.left,
-            left_key,
-            false,
-        ),
-        (
-            left_inner,
-            &join.left,
-            left_key,
-            &join.right,
-            right_key,
-            true,
-        ),
-    ];
-    for (allowed, inner, inner_key, outer, outer_key, inner_is_left) in candidates {
-        // The operator collects its outer side into one partition before it can tell it is
-        // small: an outer side estimated above its limit (a fact table probing a dimension's
-        // primary key) runs as a plain, partitioned hash join instead.
-        if !allowed || cardinality(outer) > MAX_OUTER_ROWS as f64 {
-            continue;
-        }
-        // Nor when the outer keys would gather many rows and much of the inner table through
-        // the index (25 nations finding all their customers): a hash join reads it faster.
-        if let LogicalPlan::Scan(scan) = inner.as_ref() {
-            let gathered = join_cardinality(join);
-            if gathered > MAX_OUTER_ROWS as f64 && gathered * 8.0 > scan.snapshot.num_rows() as f64
-            {
-                continue;
-            }
-        }
-        let (LogicalPlan::Scan(scan), Expr::Column(column)) = (inner.as_ref(), inner_key) else {
-            continue;
-        };
-        if scan.index.is_some()
-            || column
-                .relation
-                .as_deref()
-                .is_some_and(|r| r != scan.relation)
-        {
-            continue;
-        }
-        let Ok(position) = scan.source.schema().index_of(&column.name) else {
-            continue;
-        };
-        let column_type = scan.source.schema().field(position).data_type().clone();
-        let Ok(outer_type) = outer_key.data_type(outer.schema()) else {
-            continue;
-        };
-        let integer = |t: &DataType| {
-            matches!(
-                t,
-                DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
-            )
-        };
-        if !(outer_type == column_type || (integer(&outer_type) && integer(&column_type))) {
-            continue;
-        }
-        if let Some(index) = scan
-            .source
-            .indexes()
-            .into_iter()
-            .find(|d| d.columns == [position] && d.condition.is_none())
-        {
-            return Some((scan, index, inner_is_left));
-        }
-    }
-    None
 }
 
 /// `DISTINCT` over `input` (whose rows have `schema`): a grouping on every column.
@@ -529,12 +430,12 @@ fn plan_values(values: &Values) -> Result<Arc<dyn ExecutionPlan>> {
 mod tests {
     use arrow::array::{AsArray, BooleanArray, DictionaryArray, Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Int32Type, Int64Type};
-    use quiver_storage::{Catalog, Table, CHUNK_ROWS};
+    use quiver_storage::{Catalog, IndexDefinition, Table, CHUNK_ROWS};
 
     use super::*;
     use crate::execution::{QueryResult, SessionContext};
     use crate::expr::qualified_col;
-    use crate::logical_plan::{LogicalPlanBuilder, QualifiedField, Sort};
+    use crate::logical_plan::{JoinType, LogicalPlanBuilder, QualifiedField, Sort};
     use crate::physical_plan::display_plan;
     use crate::{col, lit, ScalarValue};
 

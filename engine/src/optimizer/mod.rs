@@ -40,6 +40,8 @@ pub(crate) use reorder_joins::{cardinality, join_cardinality};
 pub use replace_rank_filter_with_top_k::ReplaceRankFilterWithTopK;
 pub use replace_sort_limit_with_top_k::ReplaceSortLimitWithTopK;
 pub use simplify_expressions::SimplifyExpressions;
+pub(crate) use use_indexes::index_join;
+pub use use_indexes::IndexJoin;
 pub use use_indexes::UseIndexes;
 
 use crate::error::{EngineError, Result};

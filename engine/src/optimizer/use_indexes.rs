@@ -18,8 +18,9 @@
 //! default NULL placement on an ordered index, when every filter of the scan is a range on the
 //! key (or implied by the index, below); later sort keys (`order_by("-created", "id")[:k]`)
 //! make the index also return every row tied with the last one it read on the indexed column
-//! (`with ties` in EXPLAIN). `get()`/`exists()` by key are point lookups. Float
-//! columns get points only: their index keys do not sort negative values numerically.
+//! (`with ties` in EXPLAIN). `get()`/`exists()` by key are point lookups. Float keys
+//! sort as PostgreSQL orders floats (`-0 = 0`, NaN above every number; `quiver_storage::RowKey`),
+//! so a float column's index serves all of these too.
 //!
 //! A composite index `(a, b, ...)` serves equalities or `IN` lists on a prefix of its columns,
 //! then a range on the next one (`a = 1`, `a IN (1, 2) AND b = 2`, `a = 1 AND b > 5`) — an `IN`
@@ -39,14 +40,33 @@
 //! so it is read only when the scan's filters imply that condition: each conjunct of the
 //! condition is one of the filters, or follows from the filters' equalities, `IN` lists and
 //! ranges on the same column (`amount >= 900` from `amount = 950` or `amount > 1000`;
-//! `amount IS NOT NULL` from any comparison on `amount`). A filter that is one of the
-//! condition's conjuncts is then answered by the index itself, which lets
+//! `amount IS NOT NULL` from any comparison on `amount`). A filter the condition implies in
+//! turn (one of its conjuncts, or the same test written otherwise) is then answered by the
+//! index itself, which lets
 //! `Index(fields=["-created"], condition=Q(status="open"))` serve
 //! `filter(status="open").order_by("-created")[:10]`.
 //!
+//! # Index nested loop joins
+//!
+//! [`index_join`] chooses, for the physical planner, when a join reads its inner table through
+//! an index (`physical_plan/index_nested_loop_join.rs`): the outer side is estimated small and
+//! the inner side is a plain scan with an index whose leading columns the join keys fix —
+//! a single-column index on the key, or a composite one on the key and more, in any order
+//! of the join's keys — followed by columns the inner scan's equalities fix (so
+//! `Index(fields=["customer", "status"])` serves `filter(status="open", customer__name="c3")`
+//! with one look-up per customer). A partial index qualifies when the inner scan's filters
+//! imply its condition. Every filter of the inner scan stays as a residual on the rows found.
+//! A semi join (`filter(customer__in=Customer.objects.filter(...))`) reads its left side so
+//! when the subquery's side is the small one:
+//!
+//! ```text
+//! IndexNestedLoopJoinExec: LEFT SEMI JOIN, on=[customer_id@1 = id@0], index=visit_customer_status prefix=[customer_id, status = 1 value] (…)
+//!   ScanExec: visit filters=[(status@2 = 'void')] partitions=1
+//!   IndexScanExec: customer index=customer_name_key points=2, rows=2
+//! ```
+//!
 //! Switch the rule off with `SessionConfig::disable_rule("use_indexes")`; the same switch turns
-//! off the physical planner's index nested loop join (`physical_plan/index_nested_loop_join.rs`),
-//! which reads a join's indexed inner table through the index when the outer side is small.
+//! off the index nested loop join.
 
 use std::cmp::Ordering;
 use std::ops::Bound;
@@ -56,10 +76,12 @@ use arrow::datatypes::DataType;
 use quiver_storage::{column_keys, IndexDefinition, IndexKind, RowKey, ScalarValue};
 
 use super::simplify_expressions::simplify;
-use super::OptimizerRule;
+use super::{cardinality, join_cardinality, OptimizerRule};
 use crate::error::Result;
+use crate::execution::SessionConfig;
 use crate::expr::{Column, Expr, Operator, Transformed};
-use crate::logical_plan::{IndexKeys, IndexLookup, LogicalPlan, Scan, Sort};
+use crate::logical_plan::{IndexKeys, IndexLookup, Join, JoinType, LogicalPlan, Scan, Sort};
+use crate::physical_plan::index_nested_loop_join::MAX_OUTER_ROWS;
 
 /// At most this many lookups (combinations of `IN` values on a composite prefix) per scan; a
 /// longer product fixes fewer columns.
@@ -196,16 +218,6 @@ fn is_integer(data_type: &DataType) -> bool {
     )
 }
 
-/// True when an ordered index on a column of this type keeps its values in the order SQL
-/// compares them. Float keys are bit patterns, which put negative values after positive ones,
-/// so a float column's index serves equalities only.
-fn ordered_keys(data_type: &DataType) -> bool {
-    !matches!(
-        data_type,
-        DataType::Float16 | DataType::Float32 | DataType::Float64
-    )
-}
-
 fn column_type(scan: &Scan, column: usize) -> DataType {
     scan.source.schema().field(column).data_type().clone()
 }
@@ -260,9 +272,6 @@ fn filter_lookup(scan: &Scan) -> Result<Option<IndexLookup>> {
     }
     for definition in single.iter().filter(|d| d.kind == IndexKind::Ordered) {
         let column = definition.columns[0];
-        if !ordered_keys(&column_type(scan, column)) {
-            continue;
-        }
         let (low, high) = bounds_on(scan, column, &conjuncts);
         if !matches!((&low, &high), (Bound::Unbounded, Bound::Unbounded)) {
             consider(
@@ -278,14 +287,10 @@ fn filter_lookup(scan: &Scan) -> Result<Option<IndexLookup>> {
     }
     for candidate in candidates.iter().filter(|c| c.definition.columns.len() > 1) {
         let definition = &candidate.definition;
-        let sets = prefix_sets(scan, definition, &conjuncts);
+        let sets = prefix_sets(scan, &definition.columns, &conjuncts);
         let (low, high) = match definition.columns.get(sets.len()) {
             Some(&next) if definition.kind == IndexKind::Ordered => {
-                if ordered_keys(&column_type(scan, next)) {
-                    bounds_on(scan, next, &conjuncts)
-                } else {
-                    (Bound::Unbounded, Bound::Unbounded)
-                }
+                bounds_on(scan, next, &conjuncts)
             }
             // A hash index serves the whole key only.
             Some(_) => continue,
@@ -315,17 +320,13 @@ fn filter_lookup(scan: &Scan) -> Result<Option<IndexLookup>> {
     Ok(best.map(|(_, lookup)| lookup))
 }
 
-/// Per leading column of `definition`, the values conjuncts `column = v` / `column IN (...)`
-/// allow it (non-NULL, of a comparable type; the values every such conjunct allows), for the
-/// longest prefix of columns that have some, shortened until the combinations number at most
-/// [`MAX_PREFIXES`].
-fn prefix_sets(
-    scan: &Scan,
-    definition: &IndexDefinition,
-    conjuncts: &[Expr],
-) -> Vec<Vec<ScalarValue>> {
+/// Per leading column of `columns` (an index's, or the ones after those a join fixes), the
+/// values conjuncts `column = v` / `column IN (...)` allow it (non-NULL, of a comparable type;
+/// the values every such conjunct allows), for the longest prefix of columns that have some,
+/// shortened until the combinations number at most [`MAX_PREFIXES`].
+fn prefix_sets(scan: &Scan, columns: &[usize], conjuncts: &[Expr]) -> Vec<Vec<ScalarValue>> {
     let mut sets: Vec<Vec<ScalarValue>> = Vec::new();
-    for &column in &definition.columns {
+    for &column in columns {
         let data_type = column_type(scan, column);
         let mut allowed: Option<Vec<ScalarValue>> = None;
         for conjunct in conjuncts {
@@ -479,13 +480,11 @@ fn order_key(value: &ScalarValue) -> Option<RowKey> {
     column_keys(&value.to_array(1)).ok()?.into_iter().next()
 }
 
-/// How SQL orders two non-NULL values of one column's type (integers of any width alike);
-/// `None` when they do not compare.
+/// How SQL orders two non-NULL values of one column's type (integers of any width alike;
+/// floats as PostgreSQL does, `-0 = 0` and NaN above every number); `None` when they do not
+/// compare.
 fn compare(a: &ScalarValue, b: &ScalarValue) -> Option<Ordering> {
-    if let (ScalarValue::Float64(Some(x)), ScalarValue::Float64(Some(y))) = (a, b) {
-        return x.partial_cmp(y);
-    }
-    if a.is_null() || b.is_null() || matches!(a, ScalarValue::Float64(_)) {
+    if a.is_null() || b.is_null() {
         return None;
     }
     let (a, b) = (order_key(a)?, order_key(b)?);
@@ -661,7 +660,7 @@ fn interval_within(
 /// `Sort(fetch = k)` on a column of a scan (then any other keys), through an ordered index in
 /// that column's order:
 /// the index's rows after a prefix of fixed columns, within the bounds the filters put on the
-/// sort column, when every filter is such a prefix equality, such a bound or a conjunct of the
+/// sort column, when every filter is such a prefix equality, such a bound or implied by the
 /// index's condition (so the index's first `k` rows per prefix hold the query's first `k`).
 /// The sort stays and orders them; with more sort keys the index also returns every row tied
 /// with the last one it read, among which the later keys choose.
@@ -682,9 +681,6 @@ fn ordered_top_k(sort: &Sort) -> Result<Option<Arc<LogicalPlan>>> {
     let Some(column) = scan_column(scan, &key.expr) else {
         return Ok(None);
     };
-    if !ordered_keys(&column_type(scan, column)) {
-        return Ok(None);
-    }
     let Some(mut lookup) = top_k_lookup(scan, column, !key.asc, fetch)? else {
         return Ok(None);
     };
@@ -722,7 +718,7 @@ fn top_k_lookup(
         let Some(position) = definition.columns.iter().position(|&c| c == column) else {
             continue;
         };
-        let mut sets = prefix_sets(scan, definition, &conjuncts);
+        let mut sets = prefix_sets(scan, &definition.columns, &conjuncts);
         if sets.len() < position {
             continue;
         }
@@ -738,7 +734,8 @@ fn top_k_lookup(
             });
             let bound = comparison_on(scan, column, conjunct)
                 .is_some_and(|(_, v)| !v.is_null() && comparable(&data_type, &v));
-            fixed || bound || candidate.condition.contains(conjunct)
+            // A conjunct the index's condition implies holds for every row the index has.
+            fixed || bound || implied(scan, conjunct, &candidate.condition)
         });
         if !answered {
             continue;
@@ -764,6 +761,180 @@ fn top_k_lookup(
     Ok(None)
 }
 
+/// At most this many combinations of values the inner scan's filters fix after the join's
+/// columns, per outer key (each one is a look-up).
+const MAX_FIXED_PER_KEY: usize = 16;
+
+/// How an index nested loop join reads its inner side, as the `use_indexes` rule chose it.
+#[derive(Debug, Clone)]
+pub struct IndexJoin {
+    /// The inner scan (its filters stay, as a residual on the rows the index finds).
+    pub scan: Scan,
+    /// The index read.
+    pub index: IndexDefinition,
+    /// The inner side is the join's left input (else its right one).
+    pub inner_is_left: bool,
+    /// Per leading index column the join fixes, in index order: the position of its key pair
+    /// in the join's `on`.
+    pub key_pairs: Vec<usize>,
+    /// Then per following index column, the values the inner scan's filters allow it: a look-up
+    /// is made for every outer key with every combination of them.
+    pub fixed: Vec<Vec<ScalarValue>>,
+}
+
+impl IndexJoin {
+    /// The look-up for EXPLAIN: the index, and the columns its key prefix comes from.
+    pub fn describe(&self) -> String {
+        let schema = self.scan.source.schema();
+        let name = |c: usize| schema.field(c).name().clone();
+        let mut parts: Vec<String> = self.index.columns[..self.key_pairs.len()]
+            .iter()
+            .map(|&c| name(c))
+            .collect();
+        let fixed_columns = &self.index.columns[self.key_pairs.len()..];
+        for (&column, values) in fixed_columns.iter().zip(&self.fixed) {
+            let count = values.len();
+            let plural = if count == 1 { "" } else { "s" };
+            parts.push(format!("{} = {count} value{plural}", name(column)));
+        }
+        let partial = if self.index.condition.is_some() {
+            " partial"
+        } else {
+            ""
+        };
+        format!(
+            "index={}{partial} prefix=[{}]",
+            self.index.name,
+            parts.join(", ")
+        )
+    }
+}
+
+/// How `join` reads an indexed inner side, when it can run as an index nested loop join: the
+/// inner side a plain scan (no index look-up of its own) with an index that [`join_index`]
+/// finds for the join's keys; a join type that keeps no unmatched inner rows (inner; left, semi
+/// and anti with the inner side on the right; right and semi with it on the left); the outer side
+/// estimated at most [`MAX_OUTER_ROWS`] rows and the join at most that many or an
+/// eighth of the inner table's; `use_indexes` enabled.
+pub fn index_join(join: &Join, config: &SessionConfig) -> Option<IndexJoin> {
+    if config.disabled_rules.contains("use_indexes") || join.on.is_empty() {
+        return None;
+    }
+    let right_inner = matches!(
+        join.join_type,
+        JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti
+    );
+    // A semi join keeps its left rows that match: reading only the left rows the right
+    // side's keys find is the same (`filter(customer__in=Customer.objects.filter(...))`).
+    let left_inner = matches!(
+        join.join_type,
+        JoinType::Inner | JoinType::Right | JoinType::LeftSemi
+    );
+    let sides = [
+        (right_inner, &join.right, &join.left, false),
+        (left_inner, &join.left, &join.right, true),
+    ];
+    for (allowed, inner, outer, inner_is_left) in sides {
+        // The operator collects its outer side into one partition before it can tell it is
+        // small: an outer side estimated above its limit (a fact table probing a dimension's
+        // primary key) runs as a plain, partitioned hash join instead.
+        if !allowed || cardinality(outer) > MAX_OUTER_ROWS as f64 {
+            continue;
+        }
+        let LogicalPlan::Scan(scan) = inner.as_ref() else {
+            continue;
+        };
+        // Nor when the outer keys would gather many rows and much of the inner table through
+        // the index (25 nations finding all their customers): a hash join reads it faster.
+        let gathered = join_cardinality(join);
+        if scan.index.is_some()
+            || (gathered > MAX_OUTER_ROWS as f64
+                && gathered * 8.0 > scan.snapshot.num_rows() as f64)
+        {
+            continue;
+        }
+        // The inner scan's columns the join's keys fix, with their pair in `on`.
+        let mut keyed: Vec<(usize, usize)> = Vec::new();
+        for (pair, (left_key, right_key)) in join.on.iter().enumerate() {
+            let (inner_key, outer_key) = if inner_is_left {
+                (left_key, right_key)
+            } else {
+                (right_key, left_key)
+            };
+            let Expr::Column(_) = inner_key else {
+                continue;
+            };
+            let Some(column) = scan_column(scan, inner_key) else {
+                continue;
+            };
+            let Ok(outer_type) = outer_key.data_type(outer.schema()) else {
+                continue;
+            };
+            let inner_type = column_type(scan, column);
+            let same =
+                outer_type == inner_type || (is_integer(&outer_type) && is_integer(&inner_type));
+            if same && !keyed.iter().any(|(c, _)| *c == column) {
+                keyed.push((column, pair));
+            }
+        }
+        if let Some((index, key_pairs, fixed)) = join_index(scan, &keyed) {
+            return Some(IndexJoin {
+                scan: scan.clone(),
+                index,
+                inner_is_left,
+                key_pairs,
+                fixed,
+            });
+        }
+    }
+    None
+}
+
+/// The index of `scan` that a join fixing `keyed` columns (column, key pair) reads best, with
+/// the key pairs of its leading columns and the values the scan's filters fix the next ones
+/// to: the most columns fixed, then a partial index (its condition implied by the scan's
+/// filters, so it holds fewer rows), then declaration order. A hash index must be fixed whole.
+#[allow(clippy::type_complexity)]
+fn join_index(
+    scan: &Scan,
+    keyed: &[(usize, usize)],
+) -> Option<(IndexDefinition, Vec<usize>, Vec<Vec<ScalarValue>>)> {
+    if keyed.is_empty() {
+        return None;
+    }
+    let conjuncts = scan_conjuncts(scan).ok()?;
+    let mut best: Option<(
+        (usize, bool),
+        IndexDefinition,
+        Vec<usize>,
+        Vec<Vec<ScalarValue>>,
+    )> = None;
+    for candidate in candidates(scan, &conjuncts).ok()? {
+        let definition = candidate.definition;
+        let key_pairs: Vec<usize> = definition
+            .columns
+            .iter()
+            .map_while(|c| keyed.iter().find(|(k, _)| k == c).map(|(_, pair)| *pair))
+            .collect();
+        if key_pairs.is_empty() {
+            continue;
+        }
+        let mut fixed = prefix_sets(scan, &definition.columns[key_pairs.len()..], &conjuncts);
+        while fixed.iter().map(Vec::len).product::<usize>() > MAX_FIXED_PER_KEY {
+            fixed.pop();
+        }
+        let width = key_pairs.len() + fixed.len();
+        if definition.kind == IndexKind::Hash && width < definition.columns.len() {
+            continue;
+        }
+        let score = (width, definition.condition.is_some());
+        if best.as_ref().is_none_or(|(s, ..)| score > *s) {
+            best = Some((score, definition, key_pairs, fixed));
+        }
+    }
+    best.map(|(_, definition, key_pairs, fixed)| (definition, key_pairs, fixed))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -772,6 +943,7 @@ mod tests {
 
     use super::*;
     use crate::expr::{lit, qualified_col, SortExpr};
+    use crate::logical_plan::JoinType;
     use crate::logical_plan::LogicalPlanBuilder;
     use crate::optimizer::utils::fixtures::{author, optimize_with};
 
@@ -1095,5 +1267,209 @@ mod tests {
             Operator::Eq,
             &ScalarValue::Int64(Some(5))
         ));
+    }
+
+    #[test]
+    fn float_columns_serve_ranges_and_orders_through_their_ordered_index() {
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("id", DataType::Int64, false),
+            arrow::datatypes::Field::new("score", DataType::Float64, true),
+        ]));
+        let table = Arc::new(Table::new("reading", schema));
+        table
+            .add_index(IndexDefinition {
+                name: "reading_score_idx".into(),
+                columns: vec![1],
+                descending: vec![true],
+                kind: IndexKind::Ordered,
+                condition: None,
+                condition_expr: None,
+            })
+            .unwrap();
+        let scan = |filter: Expr| {
+            Arc::new(LogicalPlan::Scan(Scan {
+                filters: vec![filter],
+                ..Scan::new(Arc::clone(&table), "T0")
+            }))
+        };
+        let plan = optimize_with(UseIndexes, scan(t0("score").lt(lit(-2.5f64))));
+        assert!(
+            plan.ends_with("index=reading_score_idx range=(*..-2.5)"),
+            "{plan}"
+        );
+        let plan = LogicalPlanBuilder::from(scan(t0("score").gt_eq(lit(-1.0f64))))
+            .sort(vec![SortExpr::new(t0("score"), false, true)])
+            .unwrap()
+            .build();
+        let LogicalPlan::Sort(sort) = plan.as_ref() else {
+            unreachable!()
+        };
+        let plan = optimize_with(
+            UseIndexes,
+            Arc::new(LogicalPlan::Sort(Sort {
+                fetch: Some(3),
+                ..sort.clone()
+            })),
+        );
+        assert!(
+            plan.contains("index=reading_score_idx range=[-1..*) order=desc limit=3"),
+            "{plan}"
+        );
+        // Implication compares floats in PostgreSQL's order: NaN above every number, -0 = 0.
+        let nan = ScalarValue::Float64(Some(f64::NAN));
+        assert_eq!(
+            compare(&nan, &ScalarValue::Float64(Some(f64::INFINITY))),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(compare(&nan, &nan), Some(Ordering::Equal));
+        assert_eq!(
+            compare(
+                &ScalarValue::Float64(Some(-0.0)),
+                &ScalarValue::Float64(Some(0.0))
+            ),
+            Some(Ordering::Equal)
+        );
+    }
+
+    /// `author` with a hash index on `(age, name)`, an ordered one on `(name, age)` and a
+    /// partial one on `name` for `age >= 25`.
+    fn join_author() -> Arc<Table> {
+        let table = partial_author();
+        for (name, columns, kind) in [
+            ("author_age_name_hash", vec![2, 1], IndexKind::Hash),
+            ("author_name_age_idx", vec![1, 2], IndexKind::Ordered),
+        ] {
+            table
+                .add_index(IndexDefinition {
+                    name: name.into(),
+                    descending: vec![false; columns.len()],
+                    columns,
+                    kind,
+                    condition: None,
+                    condition_expr: None,
+                })
+                .unwrap();
+        }
+        table
+    }
+
+    /// How `T1 JOIN T0 ON keys` reads `T0` (with `filter` on it), `T1` a small scan.
+    fn join_read(keys: &[&str], filter: Option<Expr>) -> Option<String> {
+        let inner = Arc::new(LogicalPlan::Scan(Scan {
+            filters: filter.into_iter().collect(),
+            ..Scan::new(join_author(), "T0")
+        }));
+        let outer = Arc::new(LogicalPlan::Scan(Scan {
+            filters: vec![qualified_col("T1", "id").lt(lit(3i64))],
+            ..Scan::new(author(), "T1")
+        }));
+        let on = keys
+            .iter()
+            .map(|&k| (qualified_col("T1", k), t0(k)))
+            .collect();
+        let plan = LogicalPlanBuilder::from(outer)
+            .join(inner, JoinType::Inner, on, None)
+            .unwrap()
+            .build();
+        let LogicalPlan::Join(join) = plan.as_ref() else {
+            unreachable!()
+        };
+        let found = index_join(join, &SessionConfig::new())?;
+        assert!(!found.inner_is_left);
+        Some(found.describe())
+    }
+
+    #[test]
+    fn index_joins_read_composite_prefixes_and_implied_partial_indexes() {
+        // The join's key leads the ordered composite index; the hash one needs both columns.
+        assert_eq!(
+            join_read(&["name"], None).as_deref(),
+            Some("index=author_name_age_idx prefix=[name]")
+        );
+        // Both keys, in either order, fill the hash index (declared first among equals).
+        assert_eq!(
+            join_read(&["name", "age"], None).as_deref(),
+            Some("index=author_age_name_hash prefix=[age, name]")
+        );
+        // A filter implying the partial index's condition makes it the smaller read …
+        assert_eq!(
+            join_read(&["name"], Some(t0("age").gt_eq(lit(30i32)))).as_deref(),
+            Some("index=author_senior_name_idx partial prefix=[name]")
+        );
+        // … unless an equality fixes the composite index's next column too.
+        let fixed = t0("age").eq(lit(30i32));
+        assert_eq!(
+            join_read(&["name"], Some(fixed)).as_deref(),
+            Some("index=author_name_age_idx prefix=[name, age = 1 value]")
+        );
+        // No index leads with `id`; and the switch turns the join off.
+        assert_eq!(join_read(&["id"], None), None);
+        let config = SessionConfig::new().disable_rule("use_indexes");
+        let plan = LogicalPlanBuilder::scan(author(), "T1")
+            .join(
+                LogicalPlanBuilder::scan(join_author(), "T0").build(),
+                JoinType::Inner,
+                vec![(qualified_col("T1", "name"), t0("name"))],
+                None,
+            )
+            .unwrap()
+            .build();
+        let LogicalPlan::Join(join) = plan.as_ref() else {
+            unreachable!()
+        };
+        assert!(index_join(join, &config).is_none());
+        assert!(index_join(join, &SessionConfig::new()).is_some());
+    }
+
+    #[test]
+    fn a_partial_index_serves_a_top_k_when_the_filter_is_its_condition_in_another_form() {
+        let table = author();
+        let condition: Arc<dyn std::any::Any + Send + Sync> =
+            Arc::new(qualified_col("author", "age").gt_eq(lit(25i32)));
+        table
+            .add_index(IndexDefinition {
+                name: "author_senior_name_idx".into(),
+                columns: vec![1],
+                descending: vec![true],
+                kind: IndexKind::Ordered,
+                condition: Some(Arc::new(|batch: &arrow::array::RecordBatch| {
+                    let age = arrow::array::Int32Array::new_scalar(25);
+                    Ok(arrow::compute::kernels::cmp::gt_eq(batch.column(2), &age)?)
+                })),
+                condition_expr: Some(condition),
+            })
+            .unwrap();
+        let top = |filter: Expr| {
+            let scan = Arc::new(LogicalPlan::Scan(Scan {
+                filters: vec![filter],
+                ..Scan::new(Arc::clone(&table), "T0")
+            }));
+            let plan = LogicalPlanBuilder::from(scan)
+                .sort(vec![SortExpr::new(t0("name"), false, true)])
+                .unwrap()
+                .build();
+            let LogicalPlan::Sort(sort) = plan.as_ref() else {
+                unreachable!()
+            };
+            optimize_with(
+                UseIndexes,
+                Arc::new(LogicalPlan::Sort(Sort {
+                    fetch: Some(3),
+                    ..sort.clone()
+                })),
+            )
+        };
+        // `25 <= age` is the condition `age >= 25` written the other way round.
+        for filter in [t0("age").gt_eq(lit(25i32)), lit(25i32).lt_eq(t0("age"))] {
+            let plan = top(filter);
+            assert!(
+                plan.contains("index=author_senior_name_idx order=desc limit=3"),
+                "{plan}"
+            );
+        }
+        // `age >= 30` implies the condition but is not implied by it: the index's first rows
+        // may fail it, so no top-k.
+        let plan = top(t0("age").gt_eq(lit(30i32)));
+        assert!(!plan.contains("order=desc"), "{plan}");
     }
 }

@@ -25,14 +25,15 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, ArrayRef, RecordBatch, RecordBatchOptions, UInt32Array};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow::compute::kernels::cmp::distinct;
 use arrow::compute::{
     concat, interleave, lexsort_to_indices, sort_to_indices, take, SortColumn, SortOptions,
 };
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::{DataType, Float32Type, Float64Type, SchemaRef};
 use arrow::row::{RowConverter, SortField};
 
+use super::hashing::normalized_f64_bits;
 use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
 use crate::physical_expr::PhysicalExprRef;
@@ -381,6 +382,8 @@ pub(crate) fn stable_sort_indices(
     if keys.is_empty() || len == 0 {
         return Ok(UInt32Array::from_iter_values(0..len as u32));
     }
+    let normalized: Vec<ArrayRef> = keys.iter().map(sql_ordered_float_key).collect();
+    let keys = normalized.as_slice();
     if limit.is_none() && keys.len() == 1 && has_fast_single_key_sort(keys[0].data_type()) {
         return single_key_stable_sort(&keys[0], options[0]);
     }
@@ -412,6 +415,49 @@ pub(crate) fn stable_sort_indices(
         options: None,
     });
     Ok(lexsort_to_indices(&columns, limit)?)
+}
+
+/// `key` with `-0.0` as `0.0` and every NaN as the positive canonical NaN. Arrow orders
+/// floats by IEEE total order (`-0.0` before `0.0`, a negative NaN before every number);
+/// PostgreSQL orders them by value: `-0` equals `0` (a tie, broken by the next key or the
+/// input order) and NaN is one value above every number. Other types, and float keys without
+/// such values, are returned as they are (no copy).
+fn sql_ordered_float_key(key: &ArrayRef) -> ArrayRef {
+    fn normalized_f32(value: f32) -> f32 {
+        if value.is_nan() {
+            f32::NAN
+        } else if value == 0.0 {
+            0.0
+        } else {
+            value
+        }
+    }
+    match key.data_type() {
+        DataType::Float64 => {
+            let values = key.as_primitive::<Float64Type>();
+            if values
+                .values()
+                .iter()
+                .any(|&v| v.to_bits() != normalized_f64_bits(v))
+            {
+                return Arc::new(
+                    values.unary::<_, Float64Type>(|v| f64::from_bits(normalized_f64_bits(v))),
+                );
+            }
+        }
+        DataType::Float32 => {
+            let values = key.as_primitive::<Float32Type>();
+            if values
+                .values()
+                .iter()
+                .any(|&v| v.to_bits() != normalized_f32(v).to_bits())
+            {
+                return Arc::new(values.unary::<_, Float32Type>(normalized_f32));
+            }
+        }
+        _ => {}
+    }
+    Arc::clone(key)
 }
 
 /// Types that Arrow's specialised one-column sort handles and whose equality kernel agrees
@@ -702,6 +748,48 @@ pub(crate) mod tests {
                 Some("apple")
             ])
         );
+    }
+
+    #[test]
+    fn floats_sort_by_value_as_postgres_does() {
+        // PostgreSQL: -0 equals 0 (a tie, kept in input order here), every NaN is one value
+        // above +infinity, whatever its sign bit. Arrow's total order would put -0 before 0
+        // and a negative NaN first.
+        let negative_nan = f64::from_bits(f64::NAN.to_bits() | (1 << 63));
+        let floats = Arc::new(Float64Array::from(vec![
+            Some(0.0),
+            Some(negative_nan),
+            Some(-0.0),
+            Some(f64::INFINITY),
+            None,
+            Some(f64::NAN),
+            Some(-1.5),
+        ])) as ArrayRef;
+        let second = Arc::new(Int64Array::from(vec![1, 1, 1, 1, 1, 1, 1])) as ArrayRef;
+        let ascending = SortOptions {
+            descending: false,
+            nulls_first: false,
+        };
+        let order = [6, 0, 2, 3, 1, 5, 4];
+        let one_key = stable_sort_indices(&[Arc::clone(&floats)], &[ascending], 7, None).unwrap();
+        assert_eq!(one_key.values().to_vec(), order);
+        let two_keys = stable_sort_indices(
+            &[Arc::clone(&floats), Arc::clone(&second)],
+            &[ascending, ascending],
+            7,
+            None,
+        )
+        .unwrap();
+        assert_eq!(two_keys.values().to_vec(), order);
+        let limited =
+            stable_sort_indices(&[Arc::clone(&floats)], &[ascending], 7, Some(3)).unwrap();
+        assert_eq!(limited.values().to_vec(), order[..3]);
+        let descending = SortOptions {
+            descending: true,
+            nulls_first: true,
+        };
+        let down = stable_sort_indices(&[floats], &[descending], 7, None).unwrap();
+        assert_eq!(down.values().to_vec(), [4, 1, 5, 3, 0, 2, 6]);
     }
 
     #[test]

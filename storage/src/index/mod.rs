@@ -1114,7 +1114,7 @@ mod tests {
     }
 
     /// Two chunks of `(a, b)` rows.
-    fn pairs(rows: &[(i64, Option<i64>)]) -> TableVersion {
+    pub(super) fn pairs(rows: &[(i64, Option<i64>)]) -> TableVersion {
         let schema = Arc::new(Schema::new(vec![
             Field::new("a", DataType::Int64, false),
             Field::new("b", DataType::Int64, true),

@@ -102,7 +102,7 @@ pub struct Dataset {
 ///     name = CharField(max_length=50, null=True)
 ///     category = CharField(max_length=10)
 ///     qty = IntegerField(null=True)
-///     price = FloatField(null=True)
+///     price = FloatField(null=True, db_index=True)  # float index paths against DataFusion
 ///     amount = DecimalField(max_digits=10, decimal_places=2, null=True)
 ///     day = DateField(null=True)
 ///     flag = BooleanField(null=True)
@@ -118,7 +118,7 @@ pub fn models() -> [Model; 2] {
             .field("name", CharField::new(50).null())
             .field("category", CharField::new(10))
             .field("qty", IntegerField::new().null())
-            .field("price", FloatField::new().null())
+            .field("price", FloatField::new().null().db_index())
             .field("amount", DecimalField::new(10, 2).null())
             .field("day", DateField::new().null())
             .field("flag", BooleanField::new().null())

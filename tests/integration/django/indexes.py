@@ -35,6 +35,20 @@ class Ticket(models.Model):
             models.Index(
                 fields=["amount"], name="ticket_void_low", condition=Q(status="void", priority__lte=2)
             ),
+            models.Index(fields=["-score"], name="ticket_paid_score", condition=Q(paid=True)),
+        ]
+
+
+class Visit(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+    status = models.CharField(max_length=10)
+    created = models.IntegerField()
+    amount = models.IntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["customer", "status"], name="visit_customer_status"),
+            models.Index(fields=["customer"], name="visit_big_customer", condition=Q(amount__gte=500)),
         ]
 
 
@@ -51,6 +65,14 @@ for i in range(400):
         amount=(i * 53) % 997 - 300,
         score=((i * 31) % 200 - 100) / 4.0,
         paid=(i % 4 == 1),
+    )
+
+for i in range(600):
+    Visit.objects.create(
+        customer_id=(i * 5) % 13 + 1,
+        status=STATUSES[(i * 7 + i // 5) % 3],
+        created=(i * 43) % 1201,
+        amount=(i * 59) % 1009 - 200,
     )
 
 tickets = Ticket.objects.all()
@@ -123,3 +145,46 @@ case("priority_ties_top", lambda: ids(tickets.order_by("priority", "id")[:5]))
 case("priority_ties_top_desc", lambda: ids(tickets.order_by("-priority", "-id")[:5]))
 case("customer_recent_ties", lambda: ids(tickets.filter(customer=4).order_by("-created", "id")[:3]))
 case("code_range_ties", lambda: ids(tickets.filter(code__gte=500).order_by("code", "-id")[:4]))
+# Float keys in numeric order: negative ranges, orders both ways, range + order + limit.
+case("score_top_desc", lambda: ids(tickets.order_by("-score", "-id")[:5]))
+case("score_negative_top", lambda: ids(tickets.filter(score__lt=0).order_by("-score", "id")[:6]))
+case("score_range_top", lambda: ids(tickets.filter(score__gte=-3.5, score__lt=10).order_by("score", "id")[:6]))
+case("score_between", lambda: ids(tickets.filter(score__range=(-1.5, 1.5)).order_by("id")))
+case("score_zero", lambda: ids(tickets.filter(score=0).order_by("id")))
+# A top-k served by a partial index whose condition is the filter.
+case("paid_score_top", lambda: ids(tickets.filter(paid=True).order_by("-score", "id")[:10]))
+case(
+    "paid_score_top_scores",
+    lambda: list(tickets.filter(paid=True).order_by("-score")[:10].values_list("score", flat=True)),
+)
+# Index nested loop joins on a composite index's prefix, and on a partial index.
+visits = Visit.objects.all()
+case(
+    "visit_join_composite",
+    lambda: [
+        list(r)
+        for r in visits.filter(customer__name__in=["c3", "c4"], status="paid")
+        .order_by("id")
+        .values_list("id", "customer__name")
+    ],
+)
+case(
+    "visit_join_partial",
+    lambda: ids(visits.filter(customer__name__in=["c5", "c6"], amount__gte=600, created__lt=900).order_by("id")),
+)
+case(
+    "visit_reverse_open",
+    lambda: [
+        list(r)
+        for r in Customer.objects.filter(name__in=["c1", "c2"], visit__status="open")
+        .annotate(n=Count("visit"), total=Sum("visit__amount"))
+        .order_by("name")
+        .values_list("name", "n", "total")
+    ],
+)
+case(
+    "visit_subquery_in",
+    lambda: ids(
+        visits.filter(customer__in=Customer.objects.filter(name__in=["c7", "c8"]), status="void").order_by("id")
+    ),
+)
