@@ -119,6 +119,9 @@ pub fn create_physical_plan(
             Arc::new(LimitExec::new(input, limit.skip, limit.fetch))
         }
         LogicalPlan::Join(join) => {
+            if let Some(as_written) = unswapped_for_index(join, config)? {
+                return create_physical_plan(&Arc::new(LogicalPlan::Join(as_written)), config);
+            }
             let (left_schema, right_schema) = (join.left.schema(), join.right.schema());
             let on = join
                 .on
@@ -220,6 +223,27 @@ pub fn create_physical_plan(
         LogicalPlan::WorkTable(work_table) => work_table_exec(work_table)?,
         LogicalPlan::Window(window) => plan_window(window, config)?,
     })
+}
+
+/// A right semi (anti) join as the left one it was written as, when that one can run as an
+/// index nested loop join: `choose_build_side` swapped it to hash the smaller side, but when
+/// the larger side is an indexed table that few outer rows probe, the index reads less than
+/// either hash join.
+fn unswapped_for_index(join: &Join, config: &SessionConfig) -> Result<Option<Join>> {
+    let join_type = match join.join_type {
+        JoinType::RightSemi => JoinType::LeftSemi,
+        JoinType::RightAnti => JoinType::LeftAnti,
+        _ => return Ok(None),
+    };
+    let as_written = Join::try_new(
+        Arc::clone(&join.right),
+        Arc::clone(&join.left),
+        join.on.iter().map(|(l, r)| (r.clone(), l.clone())).collect(),
+        join.filter.clone(),
+        join_type,
+    )?;
+    let indexed = indexed_inner(&as_written, config).is_some();
+    Ok(indexed.then_some(as_written))
 }
 
 /// The inner scan, its index and whether it is the left input, when `join` can run as an
