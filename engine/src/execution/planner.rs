@@ -230,20 +230,11 @@ pub fn create_physical_plan(
 /// the larger side is an indexed table that few outer rows probe, the index reads less than
 /// either hash join.
 fn unswapped_for_index(join: &Join, config: &SessionConfig) -> Result<Option<Join>> {
-    let join_type = match join.join_type {
-        JoinType::RightSemi => JoinType::LeftSemi,
-        JoinType::RightAnti => JoinType::LeftAnti,
-        _ => return Ok(None),
-    };
-    let as_written = Join::try_new(
-        Arc::clone(&join.right),
-        Arc::clone(&join.left),
-        join.on.iter().map(|(l, r)| (r.clone(), l.clone())).collect(),
-        join.filter.clone(),
-        join_type,
-    )?;
-    let indexed = indexed_inner(&as_written, config).is_some();
-    Ok(indexed.then_some(as_written))
+    if !join.join_type.outputs_right_only() {
+        return Ok(None);
+    }
+    let as_written = join.swapped()?;
+    Ok(as_written.filter(|as_written| indexed_inner(as_written, config).is_some()))
 }
 
 /// The inner scan, its index and whether it is the left input, when `join` can run as an

@@ -479,6 +479,31 @@ impl Join {
     }
 }
 
+impl Join {
+    /// The same join with its inputs (and key pairs) swapped and the type mirrored —
+    /// a LEFT join becomes a RIGHT one, a left semi join a right semi join — or `None` for
+    /// a mark join, which has no mirror image. The output has the same columns, in the
+    /// swapped order for joins that output both sides.
+    pub fn swapped(&self) -> Result<Option<Join>> {
+        let Some(join_type) = self.join_type.swapped() else {
+            return Ok(None);
+        };
+        let on = self
+            .on
+            .iter()
+            .map(|(left, right)| (right.clone(), left.clone()))
+            .collect();
+        Join::try_new(
+            Arc::clone(&self.right),
+            Arc::clone(&self.left),
+            on,
+            self.filter.clone(),
+            join_type,
+        )
+        .map(Some)
+    }
+}
+
 /// The mark column of a mark join whose right input has `right`'s schema: qualified by the
 /// relation all of the right side's columns share, so two mark joins of one query (each over
 /// its own aliased subquery) name their marks apart.

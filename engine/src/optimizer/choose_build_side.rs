@@ -74,37 +74,24 @@ impl OptimizerRule for ChooseBuildSide {
 /// smaller input on the build side.
 fn swapped(join: &Join) -> Result<Option<Arc<LogicalPlan>>> {
     let (left_rows, right_rows) = (cardinality(&join.left), cardinality(&join.right));
-    let join_type = match join.join_type {
-        JoinType::Inner | JoinType::Left | JoinType::Right if right_rows > left_rows => {
-            join.join_type.swapped()
-        }
+    let swap = match join.join_type {
+        JoinType::Inner | JoinType::Left | JoinType::Right => right_rows > left_rows,
         // Semi and anti joins output one side's columns, so the swap needs no projection.
-        JoinType::LeftSemi | JoinType::LeftAnti | JoinType::RightSemi | JoinType::RightAnti
-            if right_rows > SEMI_MARGIN * left_rows =>
-        {
-            join.join_type.swapped()
+        JoinType::LeftSemi | JoinType::LeftAnti | JoinType::RightSemi | JoinType::RightAnti => {
+            right_rows > SEMI_MARGIN * left_rows
         }
-        _ => None,
+        JoinType::Full | JoinType::LeftMark => false,
     };
-    let Some(join_type) = join_type else {
+    if !swap {
+        return Ok(None);
+    }
+    let Some(inner) = join.swapped()? else {
         return Ok(None);
     };
-    let on = join
-        .on
-        .iter()
-        .map(|(left, right)| (right.clone(), left.clone()))
-        .collect();
-    let inner = Join::try_new(
-        Arc::clone(&join.right),
-        Arc::clone(&join.left),
-        on,
-        join.filter.clone(),
-        join_type,
-    )?;
-    if !join_type.outputs_left_only() && !join_type.outputs_right_only() {
-        return reordered(join, inner);
+    if inner.join_type.outputs_right_only() || inner.join_type.outputs_left_only() {
+        return Ok(Some(Arc::new(LogicalPlan::Join(inner))));
     }
-    Ok(Some(Arc::new(LogicalPlan::Join(inner))))
+    reordered(join, inner)
 }
 
 /// How many times larger than the left input the right input of a semi or anti join must

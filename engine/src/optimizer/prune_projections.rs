@@ -24,9 +24,7 @@ use super::utils::column_indices;
 use super::OptimizerRule;
 use crate::error::Result;
 use crate::expr::{Expr, Transformed};
-use crate::logical_plan::{
-    Aggregate, Join, LogicalPlan, PlanSchema, Projection, Scan, Window,
-};
+use crate::logical_plan::{Aggregate, Join, LogicalPlan, PlanSchema, Projection, Scan, Window};
 
 /// Column pruning; see the module documentation.
 #[derive(Debug, Default, Clone, Copy)]
@@ -305,8 +303,8 @@ mod tests {
 
     use super::*;
     use crate::expr::{col, lit, qualified_col, AggregateExpr, AggregateFunction};
-    use crate::optimizer::utils::fixtures::{author_scan, book_scan, optimize_with};
     use crate::logical_plan::JoinType;
+    use crate::optimizer::utils::fixtures::{author_scan, book_scan, optimize_with};
 
     fn t0(name: &str) -> Expr {
         qualified_col("T0", name)

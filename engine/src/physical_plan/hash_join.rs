@@ -223,7 +223,9 @@ impl HashJoinExec {
             keys: table,
             heads,
             next,
-            visited: (0..visits.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+            visited: (0..visits.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             remaining_probes: AtomicUsize::new(self.left.output_partitions()),
         })
     }
@@ -1122,16 +1124,7 @@ mod tests {
     #[test]
     fn hand_checked_right_semi_and_anti_joins() {
         let values = |join_type, filter| {
-            let rows = run_join(
-                &left_rows(),
-                &right_rows(),
-                join_type,
-                2,
-                filter,
-                3,
-                2,
-                2,
-            );
+            let rows = run_join(&left_rows(), &right_rows(), join_type, 2, filter, 3, 2, 2);
             let mut values: Vec<i64> = rows.iter().map(|r| r[2].parse().unwrap()).collect();
             values.sort();
             values

@@ -618,21 +618,12 @@ impl SelectBuilder {
         if join.join_type == JoinType::LeftMark {
             return self.mark_join(join);
         }
-        if let JoinType::RightSemi | JoinType::RightAnti = join.join_type {
+        if join.join_type.outputs_right_only() {
             // SQL has no right semi join: the same rows are the left one's with the inputs
             // swapped back (an EXISTS on the preserved side).
-            let swapped = Join::try_new(
-                Arc::clone(&join.right),
-                Arc::clone(&join.left),
-                join.on.iter().map(|(l, r)| (r.clone(), l.clone())).collect(),
-                join.filter.clone(),
-                if join.join_type == JoinType::RightSemi {
-                    JoinType::LeftSemi
-                } else {
-                    JoinType::LeftAnti
-                },
-            )?;
-            return self.join(&swapped);
+            if let Some(swapped) = join.swapped()? {
+                return self.join(&swapped);
+            }
         }
         let mut left = self.build(&join.left)?;
         let mut right = self.build(&join.right)?;

@@ -576,10 +576,34 @@ fn swapped_semi_and_anti_joins_agree_with_datafusion() {
     };
     let loaded = dataset.load().unwrap();
     let specs = [
-        (SubquerySpec::Exists { negated: false, qty: 3 }, "RightSemi"),
-        (SubquerySpec::Exists { negated: true, qty: 3 }, "RightAnti"),
-        (SubquerySpec::PkIn { negated: false, qty: 8 }, "RightSemi"),
-        (SubquerySpec::Exists { negated: true, qty: 1 }, "RightAnti"),
+        (
+            SubquerySpec::Exists {
+                negated: false,
+                qty: 3,
+            },
+            "RightSemi",
+        ),
+        (
+            SubquerySpec::Exists {
+                negated: true,
+                qty: 3,
+            },
+            "RightAnti",
+        ),
+        (
+            SubquerySpec::PkIn {
+                negated: false,
+                qty: 8,
+            },
+            "RightSemi",
+        ),
+        (
+            SubquerySpec::Exists {
+                negated: true,
+                qty: 1,
+            },
+            "RightAnti",
+        ),
     ];
     // (`~Q(pk__in=…)` over the nullable owner column is a NULL-aware NOT IN, which stays on
     // the evaluate-once path: not a join to swap.)
@@ -600,7 +624,10 @@ fn swapped_semi_and_anti_joins_agree_with_datafusion() {
     for (spec, join) in specs {
         let (qs, _) = spec.build(&loaded.db);
         let explain = qs.explain().unwrap();
-        assert!(explain.contains(&format!("Join: {join}")), "{spec}:\n{explain}");
+        assert!(
+            explain.contains(&format!("Join: {join}")),
+            "{spec}:\n{explain}"
+        );
         check_subquery(&dataset, &spec).unwrap();
         let expected = run(&qs).unwrap();
         assert!(!expected.rows.is_empty(), "{spec}");
