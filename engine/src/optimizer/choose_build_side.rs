@@ -27,7 +27,7 @@
 //! joins whose columns cannot be told apart by relation and name.
 //!
 //! A semi or anti join (an `EXISTS` / `NOT EXISTS`, `IN`) whose tested side is estimated
-//! more than [`SEMI_MARGIN`] times larger than the side it keeps becomes the RIGHT SEMI
+//! more than `SEMI_MARGIN` (2) times larger than the side it keeps becomes the RIGHT SEMI
 //! (RIGHT ANTI) join: the table is built over the few rows kept, and the many tested rows
 //! only look their keys up — TPC-H q4 hashes 57k orders instead of 3.8M line items. Its
 //! output is the same columns, so no projection is needed:
