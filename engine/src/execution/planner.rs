@@ -18,7 +18,7 @@ use arrow::datatypes::Schema;
 use super::SessionConfig;
 use crate::error::{EngineError, Result};
 use crate::expr::{aggregate_type, Expr, SortExpr, WindowFunctionKind};
-use crate::logical_plan::{Aggregate, LogicalPlan, PlanSchema, Scan, Values, Window};
+use crate::logical_plan::{Aggregate, Join, LogicalPlan, PlanSchema, Scan, Values, Window};
 use crate::optimizer::index_join;
 use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
 use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
@@ -116,6 +116,9 @@ pub fn create_physical_plan(
             Arc::new(LimitExec::new(input, limit.skip, limit.fetch))
         }
         LogicalPlan::Join(join) => {
+            if let Some(as_written) = unswapped_for_index(join, config)? {
+                return create_physical_plan(&Arc::new(LogicalPlan::Join(as_written)), config);
+            }
             let (left_schema, right_schema) = (join.left.schema(), join.right.schema());
             let on = join
                 .on
@@ -215,6 +218,18 @@ pub fn create_physical_plan(
         LogicalPlan::WorkTable(work_table) => work_table_exec(work_table)?,
         LogicalPlan::Window(window) => plan_window(window, config)?,
     })
+}
+
+/// A right semi (anti) join as the left one it was written as, when that one can run as an
+/// index nested loop join: `choose_build_side` swapped it to hash the smaller side, but when
+/// the larger side is an indexed table that few outer rows probe, the index reads less than
+/// either hash join.
+fn unswapped_for_index(join: &Join, config: &SessionConfig) -> Result<Option<Join>> {
+    if !join.join_type.outputs_right_only() {
+        return Ok(None);
+    }
+    let as_written = join.swapped()?;
+    Ok(as_written.filter(|as_written| index_join(as_written, config).is_some()))
 }
 
 /// `DISTINCT` over `input` (whose rows have `schema`): a grouping on every column.

@@ -346,7 +346,8 @@ pub struct Limit {
     pub fetch: Option<usize>,
 }
 
-/// Join kinds. Semi and anti joins output only the left side's columns.
+/// Join kinds. Left semi and anti joins output only the left side's columns, right ones
+/// only the right side's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JoinType {
     Inner,
@@ -357,6 +358,12 @@ pub enum JoinType {
     LeftSemi,
     /// Left rows with no match.
     LeftAnti,
+    /// Right rows with at least one match: a [`JoinType::LeftSemi`] with its inputs
+    /// swapped, so that the hash join builds on the (smaller) tested side and streams the
+    /// preserved one.
+    RightSemi,
+    /// Right rows with no match: the swapped [`JoinType::LeftAnti`].
+    RightAnti,
     /// Every left row, once, plus a non-null boolean column telling whether it has a match
     /// (a *mark* join: what an `EXISTS` used as a value becomes). The column is
     /// [`MARK_COLUMN`], qualified by the right input's relation.
@@ -377,7 +384,31 @@ impl JoinType {
             JoinType::LeftSemi => "LEFT SEMI JOIN",
             JoinType::LeftAnti => "LEFT ANTI JOIN",
             JoinType::LeftMark => "LEFT MARK JOIN",
+            JoinType::RightSemi => "RIGHT SEMI JOIN",
+            JoinType::RightAnti => "RIGHT ANTI JOIN",
         }
+    }
+
+    /// True for the joins that output the right side's columns only: right semi and anti
+    /// joins.
+    pub fn outputs_right_only(self) -> bool {
+        matches!(self, JoinType::RightSemi | JoinType::RightAnti)
+    }
+
+    /// The same join with its inputs swapped, for the types that have a mirror image (a
+    /// mark join has none).
+    pub fn swapped(self) -> Option<JoinType> {
+        Some(match self {
+            JoinType::Inner => JoinType::Inner,
+            JoinType::Left => JoinType::Right,
+            JoinType::Right => JoinType::Left,
+            JoinType::Full => JoinType::Full,
+            JoinType::LeftSemi => JoinType::RightSemi,
+            JoinType::LeftAnti => JoinType::RightAnti,
+            JoinType::RightSemi => JoinType::LeftSemi,
+            JoinType::RightAnti => JoinType::LeftAnti,
+            JoinType::LeftMark => return None,
+        })
     }
 
     /// True for the joins that output the left side's columns only (plus, for a mark
@@ -427,6 +458,7 @@ impl Join {
             JoinType::Right => ls.with_all_nullable().join(rs),
             JoinType::Full => ls.with_all_nullable().join(&rs.with_all_nullable()),
             JoinType::LeftSemi | JoinType::LeftAnti => ls.as_ref().clone(),
+            JoinType::RightSemi | JoinType::RightAnti => rs.as_ref().clone(),
             JoinType::LeftMark => {
                 let mut fields = ls.fields().to_vec();
                 fields.push(mark_field(rs)?);
@@ -444,6 +476,31 @@ impl Join {
             join_type,
             schema: Arc::new(schema),
         })
+    }
+}
+
+impl Join {
+    /// The same join with its inputs (and key pairs) swapped and the type mirrored —
+    /// a LEFT join becomes a RIGHT one, a left semi join a right semi join — or `None` for
+    /// a mark join, which has no mirror image. The output has the same columns, in the
+    /// swapped order for joins that output both sides.
+    pub fn swapped(&self) -> Result<Option<Join>> {
+        let Some(join_type) = self.join_type.swapped() else {
+            return Ok(None);
+        };
+        let on = self
+            .on
+            .iter()
+            .map(|(left, right)| (right.clone(), left.clone()))
+            .collect();
+        Join::try_new(
+            Arc::clone(&self.right),
+            Arc::clone(&self.left),
+            on,
+            self.filter.clone(),
+            join_type,
+        )
+        .map(Some)
     }
 }
 

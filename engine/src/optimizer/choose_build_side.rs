@@ -23,8 +23,21 @@
 //! its keys' distinct counts), so the join order and the build sides it chose are kept.
 //! What statistics cannot tell falls back to [`estimated_rows`]: each filter halves a
 //! scan, a join yields as many rows as its larger input, an aggregate with no GROUP BY one
-//! row, a limit at most its fetch. Semi, anti and full joins are left alone, as are joins
-//! whose columns cannot be told apart by relation and name.
+//! row, a limit at most its fetch. Full and mark joins are left alone, as are inner and outer
+//! joins whose columns cannot be told apart by relation and name.
+//!
+//! A semi or anti join (an `EXISTS` / `NOT EXISTS`, `IN`) whose tested side is estimated
+//! more than `SEMI_MARGIN` (2) times larger than the side it keeps becomes the RIGHT SEMI
+//! (RIGHT ANTI) join: the table is built over the few rows kept, and the many tested rows
+//! only look their keys up — TPC-H q4 hashes 57k orders instead of 3.8M line items. Its
+//! output is the same columns, so no projection is needed:
+//!
+//! ```text
+//! before                                          after
+//! Join: LeftSemi, on=[T1.author_id = T0.id]        Join: RightSemi, on=[T0.id = T1.author_id]
+//!   Scan: book AS T1            (2 rows)             Scan: author AS T0
+//!   Scan: author AS T0         (30 rows)             Scan: book AS T1
+//! ```
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -60,17 +73,35 @@ impl OptimizerRule for ChooseBuildSide {
 /// The join with its inputs swapped under a reordering projection, when that puts the
 /// smaller input on the build side.
 fn swapped(join: &Join) -> Result<Option<Arc<LogicalPlan>>> {
-    let join_type = match join.join_type {
-        JoinType::Inner => JoinType::Inner,
-        JoinType::Left => JoinType::Right,
-        JoinType::Right => JoinType::Left,
-        JoinType::Full | JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => {
-            return Ok(None)
+    let (left_rows, right_rows) = (cardinality(&join.left), cardinality(&join.right));
+    let swap = match join.join_type {
+        JoinType::Inner | JoinType::Left | JoinType::Right => right_rows > left_rows,
+        // Semi and anti joins output one side's columns, so the swap needs no projection.
+        JoinType::LeftSemi | JoinType::LeftAnti | JoinType::RightSemi | JoinType::RightAnti => {
+            right_rows > SEMI_MARGIN * left_rows
         }
+        JoinType::Full | JoinType::LeftMark => false,
     };
-    if cardinality(&join.right) <= cardinality(&join.left) {
+    if !swap {
         return Ok(None);
     }
+    let Some(inner) = join.swapped()? else {
+        return Ok(None);
+    };
+    if inner.join_type.outputs_right_only() || inner.join_type.outputs_left_only() {
+        return Ok(Some(Arc::new(LogicalPlan::Join(inner))));
+    }
+    reordered(join, inner)
+}
+
+/// How many times larger than the left input the right input of a semi or anti join must
+/// be estimated for the inputs to be swapped. A swapped join emits its rows only once every
+/// probe partition has finished, from one thread, so a near tie keeps the join as written.
+const SEMI_MARGIN: f64 = 2.0;
+
+/// `inner` (the swapped `join`) under a projection that restores `join`'s column order, or
+/// `None` when columns cannot be told apart by relation and name.
+fn reordered(join: &Join, inner: Join) -> Result<Option<Arc<LogicalPlan>>> {
     // The projection names columns by relation and name: they must be unique.
     let mut seen = BTreeSet::new();
     let mut columns = Vec::with_capacity(join.schema.fields().len());
@@ -86,18 +117,6 @@ fn swapped(join: &Join) -> Result<Option<Arc<LogicalPlan>>> {
             field.field.name().clone(),
         )));
     }
-    let on = join
-        .on
-        .iter()
-        .map(|(left, right)| (right.clone(), left.clone()))
-        .collect();
-    let inner = Join::try_new(
-        Arc::clone(&join.right),
-        Arc::clone(&join.left),
-        on,
-        join.filter.clone(),
-        join_type,
-    )?;
     let projection = Projection::try_new(Arc::new(LogicalPlan::Join(inner)), columns)?;
     Ok(Some(Arc::new(LogicalPlan::Projection(projection))))
 }
@@ -127,6 +146,7 @@ pub(crate) fn estimated_rows(plan: &LogicalPlan) -> f64 {
         }
         LogicalPlan::Join(join) => match join.join_type {
             JoinType::LeftSemi | JoinType::LeftAnti => halved(estimated_rows(&join.left), 1),
+            JoinType::RightSemi | JoinType::RightAnti => halved(estimated_rows(&join.right), 1),
             JoinType::LeftMark => estimated_rows(&join.left),
             _ => estimated_rows(&join.left).max(estimated_rows(&join.right)),
         },
@@ -157,7 +177,9 @@ mod tests {
 
     use super::*;
     use crate::expr::{lit, qualified_col};
+    use crate::logical_plan::LogicalPlanBuilder;
     use crate::optimizer::utils::fixtures::{author_scan, book_scan, optimize_with};
+    use crate::optimizer::Optimizer;
 
     #[test]
     fn builds_on_the_smaller_input() {
@@ -218,7 +240,7 @@ mod tests {
     }
 
     #[test]
-    fn filters_count_in_the_estimate_and_semi_joins_stay() {
+    fn filters_count_in_the_estimate() {
         // Five filters leave an estimated 30/32 of an author, fewer than the 2 books: the
         // books (right) are now the larger side and the join is swapped.
         let mut authors = author_scan();
@@ -245,15 +267,73 @@ mod tests {
             text.contains("Join: Inner, on=[T1.author_id = T0.id]"),
             "{text}"
         );
-        let semi = book_scan()
-            .join(
-                author_scan().build(),
-                JoinType::LeftSemi,
-                vec![(qualified_col("T1", "author_id"), qualified_col("T0", "id"))],
-                None,
-            )
+    }
+
+    #[test]
+    fn semi_and_anti_joins_build_on_the_smaller_side() {
+        // book (2 rows) semi-joined to author (30): the authors would be hashed to test two
+        // books, so the join becomes a RIGHT SEMI join building on the books. The output is
+        // the books' columns either way: no projection.
+        let join = |left: LogicalPlanBuilder, right: LogicalPlanBuilder, join_type, on| {
+            left.join(right.build(), join_type, vec![on], None)
+                .unwrap()
+                .build()
+        };
+        let book_author = (qualified_col("T1", "author_id"), qualified_col("T0", "id"));
+        let author_book = (qualified_col("T0", "id"), qualified_col("T1", "author_id"));
+        let semi = join(
+            book_scan(),
+            author_scan(),
+            JoinType::LeftSemi,
+            book_author.clone(),
+        );
+        assert_snapshot!(optimize_with(ChooseBuildSide, Arc::clone(&semi)), @r"
+        Join: RightSemi, on=[T0.id = T1.author_id]
+          Scan: author AS T0
+          Scan: book AS T1
+        ");
+        assert_eq!(semi.schema().fields(), {
+            let optimized = Optimizer::with_rules(vec![Arc::new(ChooseBuildSide)])
+                .optimize(Arc::clone(&semi), &BTreeSet::new())
+                .unwrap();
+            optimized.schema().fields().to_vec()
+        });
+        let anti = join(
+            book_scan(),
+            author_scan(),
+            JoinType::LeftAnti,
+            book_author.clone(),
+        );
+        assert_snapshot!(optimize_with(ChooseBuildSide, anti), @r"
+        Join: RightAnti, on=[T0.id = T1.author_id]
+          Scan: author AS T0
+          Scan: book AS T1
+        ");
+        // Already building on the books: kept, whichever side is preserved.
+        for join_type in [JoinType::LeftAnti, JoinType::RightSemi] {
+            let kept = join(author_scan(), book_scan(), join_type, author_book.clone());
+            let text = optimize_with(ChooseBuildSide, kept);
+            assert!(text.starts_with(&format!("Join: {join_type:?}")), "{text}");
+        }
+        // A right anti join written over the larger right input swaps back to a left one.
+        let right_anti = join(
+            book_scan(),
+            author_scan(),
+            JoinType::RightAnti,
+            book_author.clone(),
+        );
+        assert!(optimize_with(ChooseBuildSide, right_anti)
+            .starts_with("Join: LeftAnti, on=[T0.id = T1.author_id]"));
+        // A mark join has no mirror image.
+        let mark = join(book_scan(), author_scan(), JoinType::LeftMark, book_author);
+        assert!(optimize_with(ChooseBuildSide, mark).starts_with("Join: LeftMark"));
+        // Switched off by name, the semi join stays as written.
+        let optimizer = Optimizer::with_rules(vec![Arc::new(ChooseBuildSide)]);
+        let off = BTreeSet::from(["choose_build_side".to_string()]);
+        assert!(optimizer
+            .optimize(semi, &off)
             .unwrap()
-            .build();
-        assert!(optimize_with(ChooseBuildSide, semi).starts_with("Join: LeftSemi"));
+            .to_string()
+            .starts_with("Join: LeftSemi"));
     }
 }

@@ -24,9 +24,7 @@ use super::utils::column_indices;
 use super::OptimizerRule;
 use crate::error::Result;
 use crate::expr::{Expr, Transformed};
-use crate::logical_plan::{
-    Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Projection, Scan, Window,
-};
+use crate::logical_plan::{Aggregate, Join, LogicalPlan, PlanSchema, Projection, Scan, Window};
 
 /// Column pruning; see the module documentation.
 #[derive(Debug, Default, Clone, Copy)]
@@ -274,12 +272,11 @@ fn prune_join(
     let mut left = BTreeSet::new();
     let mut right = BTreeSet::new();
     // A mark join's one extra column (the mark) reads no input column.
-    let outputs_right = !matches!(
-        join.join_type,
-        JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark
-    );
+    let outputs_right = !join.join_type.outputs_left_only();
     for &i in required {
-        if i < left_width {
+        if join.join_type.outputs_right_only() {
+            right.insert(i);
+        } else if i < left_width {
             left.insert(i);
         } else if outputs_right {
             right.insert(i - left_width);
@@ -306,6 +303,7 @@ mod tests {
 
     use super::*;
     use crate::expr::{col, lit, qualified_col, AggregateExpr, AggregateFunction};
+    use crate::logical_plan::JoinType;
     use crate::optimizer::utils::fixtures::{author_scan, book_scan, optimize_with};
 
     fn t0(name: &str) -> Expr {

@@ -392,10 +392,10 @@ fn push_into_join(
     // Conjuncts of the ON condition. A conjunct on the side whose unmatched rows the join
     // preserves must stay in the ON condition (it decides matching, not which rows survive).
     let (on_left, on_right) = match join_type {
-        JoinType::Inner | JoinType::LeftSemi => (true, true),
+        JoinType::Inner | JoinType::LeftSemi | JoinType::RightSemi => (true, true),
         // A mark join keeps every left row: the ON condition only decides the mark.
         JoinType::Left | JoinType::LeftAnti | JoinType::LeftMark => (false, true),
-        JoinType::Right => (true, false),
+        JoinType::Right | JoinType::RightAnti => (true, false),
         JoinType::Full => (false, false),
     };
     for conjunct in join
@@ -425,7 +425,7 @@ fn push_into_join(
         JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => {
             (true, false)
         }
-        JoinType::Right => (false, true),
+        JoinType::Right | JoinType::RightSemi | JoinType::RightAnti => (false, true),
         JoinType::Full => (false, false),
     };
     for predicate in predicates {

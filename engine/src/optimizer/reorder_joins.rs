@@ -695,6 +695,7 @@ pub(crate) fn join_cardinality(join: &Join) -> f64 {
         JoinType::Right => matched.max(right),
         JoinType::Full => matched.max(left).max(right),
         JoinType::LeftSemi | JoinType::LeftAnti => left * 0.5,
+        JoinType::RightSemi | JoinType::RightAnti => right * 0.5,
         JoinType::LeftMark => left,
     }
 }

@@ -20,7 +20,11 @@
 //! partition has finished: each probe stream marks the right rows it matched in a private
 //! bitmap, ORs it into a shared atomic bitmap when its input ends, and the last stream to end
 //! emits the right rows nobody matched. (So every left partition must be run to its end, and
-//! each once, for those rows to appear.)
+//! each once, for those rows to appear.) RIGHT SEMI and RIGHT ANTI joins — a left semi or
+//! anti join swapped so that the table is built over the smaller, preserved side — work the
+//! same way and emit nothing while probing: the last stream emits the matched (semi) or
+//! unmatched (anti) right rows, right columns only. Without a residual filter a match is a
+//! key match, so their probe only looks keys up and marks key ids, not rows.
 //!
 //! Join keys of different types are cast to their common comparison type first (`Int32` with
 //! `Int64` compares as `Int64`); a dictionary and a plain column of the same value type need no
@@ -84,9 +88,10 @@ struct BuildSide {
     heads: Vec<u32>,
     /// Next right row with the same key.
     next: Vec<u32>,
-    /// Right rows matched by any probe stream (RIGHT/FULL joins).
+    /// Right rows matched by any probe stream (RIGHT/FULL/RIGHT SEMI/RIGHT ANTI joins), or
+    /// the key ids matched when [`JoinParams::marks_keys`].
     visited: Vec<AtomicU64>,
-    /// Probe streams still running (RIGHT/FULL joins).
+    /// Probe streams still running (RIGHT/FULL/RIGHT SEMI/RIGHT ANTI joins).
     remaining_probes: AtomicUsize,
 }
 
@@ -98,7 +103,7 @@ impl fmt::Debug for BuildSide {
 
 impl HashJoinExec {
     /// Creates the operator. `schema` is the logical join's output schema (for semi and anti
-    /// joins the left columns only).
+    /// joins one side's columns only).
     pub fn try_new(
         left: Arc<dyn ExecutionPlan>,
         right: Arc<dyn ExecutionPlan>,
@@ -135,6 +140,7 @@ impl HashJoinExec {
             .collect();
         let expected_fields = match join_type {
             JoinType::LeftSemi | JoinType::LeftAnti => left_schema.fields().len(),
+            JoinType::RightSemi | JoinType::RightAnti => right_schema.fields().len(),
             JoinType::LeftMark => left_schema.fields().len() + 1,
             _ => pairs_fields.len(),
         };
@@ -205,23 +211,41 @@ impl HashJoinExec {
                 *head = row as u32;
             }
         }
-        let tracks_visits = matches!(self.params.join_type, JoinType::Right | JoinType::Full);
+        let visits = if self.params.marks_keys() {
+            heads.len()
+        } else if self.params.tracks_right_rows() {
+            rows
+        } else {
+            0
+        };
         Ok(BuildSide {
             batch,
             keys: table,
             heads,
             next,
-            visited: if tracks_visits {
-                (0..rows.div_ceil(64)).map(|_| AtomicU64::new(0)).collect()
-            } else {
-                Vec::new()
-            },
+            visited: (0..visits.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             remaining_probes: AtomicUsize::new(self.left.output_partitions()),
         })
     }
 }
 
 impl JoinParams {
+    /// Whether the join emits right rows after probing, by whether they were matched.
+    fn tracks_right_rows(&self) -> bool {
+        matches!(
+            self.join_type,
+            JoinType::Right | JoinType::Full | JoinType::RightSemi | JoinType::RightAnti
+        )
+    }
+
+    /// Whether the probe marks matched key ids instead of rows: a right semi or anti join
+    /// without a residual filter, where every right row of a matched key is matched.
+    fn marks_keys(&self) -> bool {
+        self.join_type.outputs_right_only() && self.filter.is_none()
+    }
+
     /// One side's key columns of `batch`, cast to the common types where needed.
     fn keys(
         &self,
@@ -409,6 +433,16 @@ impl ProbeStream {
             }
         };
         let join_type = self.params.join_type;
+        if self.params.marks_keys() {
+            for &id in &ids {
+                if id != NO_GROUP {
+                    if let Some(word) = self.visited.get_mut(id as usize / 64) {
+                        *word |= 1 << (id % 64);
+                    }
+                }
+            }
+            return Ok(());
+        }
         if self.params.filter.is_none() && join_type.outputs_left_only() {
             // Without a filter a key match is a match: no pairs needed.
             let keep: BooleanArray = ids
@@ -528,7 +562,11 @@ impl ProbeStream {
                         }
                     }
                 }
-                JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => {}
+                JoinType::LeftSemi
+                | JoinType::LeftAnti
+                | JoinType::LeftMark
+                | JoinType::RightSemi
+                | JoinType::RightAnti => {}
             }
         }
         if join_type.outputs_left_only() {
@@ -563,9 +601,10 @@ impl ProbeStream {
     }
 
     /// Called once when the left input ends: publishes this stream's visits and, if it is the
-    /// last stream, emits the right rows no stream matched.
+    /// last stream, emits the right rows no stream matched (or, for a right semi join, those
+    /// some stream matched).
     fn finish_left(&mut self) -> Result<()> {
-        if !matches!(self.params.join_type, JoinType::Right | JoinType::Full) {
+        if !self.params.tracks_right_rows() {
             return Ok(());
         }
         for (shared, mine) in self.build.visited.iter().zip(&self.visited) {
@@ -577,21 +616,24 @@ impl ProbeStream {
         if self.build.remaining_probes.fetch_sub(1, Ordering::AcqRel) != 1 {
             return Ok(());
         }
-        let rows = self.build.batch.num_rows();
-        let unmatched: Vec<u32> = (0..rows as u32)
-            .filter(|&r| {
-                self.build.visited[r as usize / 64].load(Ordering::Relaxed) & (1 << (r % 64)) == 0
-            })
+        let matched = self.matched_right_rows();
+        let wanted = self.params.join_type == JoinType::RightSemi;
+        let emitted: Vec<u32> = (0..self.build.batch.num_rows() as u32)
+            .filter(|&r| (matched[r as usize / 64] & (1 << (r % 64)) != 0) == wanted)
             .collect();
-        for chunk in unmatched.chunks(self.batch_size) {
+        let right_only = self.params.join_type.outputs_right_only();
+        for chunk in emitted.chunks(self.batch_size) {
             let indices = UInt32Array::from(chunk.to_vec());
-            let mut columns: Vec<ArrayRef> = self
-                .params
-                .left_schema
-                .fields()
-                .iter()
-                .map(|f| new_null_array(f.data_type(), chunk.len()))
-                .collect();
+            let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.params.schema.fields().len());
+            if !right_only {
+                columns.extend(
+                    self.params
+                        .left_schema
+                        .fields()
+                        .iter()
+                        .map(|f| new_null_array(f.data_type(), chunk.len())),
+                );
+            }
             for column in self.build.batch.columns() {
                 columns.push(take(column.as_ref(), &indices, None)?);
             }
@@ -604,6 +646,32 @@ impl ProbeStream {
             self.push(batch)?;
         }
         Ok(())
+    }
+
+    /// The bitmap of right rows any stream matched, once every stream has published its
+    /// visits: the shared bitmap itself, or for marked key ids the rows of their chains.
+    fn matched_right_rows(&self) -> Vec<u64> {
+        let shared = self
+            .build
+            .visited
+            .iter()
+            .map(|word| word.load(Ordering::Relaxed));
+        if !self.params.marks_keys() {
+            return shared.collect();
+        }
+        let mut rows = vec![0u64; self.build.batch.num_rows().div_ceil(64)];
+        for (word_index, mut word) in shared.enumerate() {
+            while word != 0 {
+                let key = word_index * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                let mut row = self.build.heads.get(key).copied().unwrap_or(NO_ROW);
+                while row != NO_ROW {
+                    rows[row as usize / 64] |= 1 << (row % 64);
+                    row = self.build.next[row as usize];
+                }
+            }
+        }
+        rows
     }
 }
 
@@ -852,7 +920,10 @@ mod tests {
             match join_type {
                 JoinType::LeftSemi if !partners.is_empty() => out.push(row_text(Some(l))),
                 JoinType::LeftAnti if partners.is_empty() => out.push(row_text(Some(l))),
-                JoinType::LeftSemi | JoinType::LeftAnti => {}
+                JoinType::LeftSemi
+                | JoinType::LeftAnti
+                | JoinType::RightSemi
+                | JoinType::RightAnti => {}
                 JoinType::LeftMark => {
                     let mark = if partners.is_empty() { "false" } else { "true" };
                     out.push([row_text(Some(l)), vec![mark.to_string()]].concat());
@@ -874,6 +945,14 @@ mod tests {
                 }
             }
         }
+        if join_type.outputs_right_only() {
+            let anti = join_type == JoinType::RightAnti;
+            for r in right {
+                if left.iter().any(|l| matches(l, r)) != anti {
+                    out.push(row_text(Some(r)));
+                }
+            }
+        }
         out.sort();
         out
     }
@@ -888,9 +967,15 @@ mod tests {
             .iter()
             .map(|f| nullable(f, left_nullable))
             .collect();
+        if join_type.outputs_right_only() {
+            fields.clear();
+        }
         match join_type {
             JoinType::LeftSemi | JoinType::LeftAnti => {}
             JoinType::LeftMark => fields.push(Field::new("mark", DataType::Boolean, false)),
+            JoinType::RightSemi | JoinType::RightAnti => {
+                fields.extend(right.fields().iter().map(|f| f.as_ref().clone()));
+            }
             _ => fields.extend(right.fields().iter().map(|f| nullable(f, right_nullable))),
         }
         Arc::new(Schema::new(fields))
@@ -961,7 +1046,7 @@ mod tests {
         out
     }
 
-    const ALL: [JoinType; 7] = [
+    const ALL: [JoinType; 9] = [
         JoinType::Inner,
         JoinType::Left,
         JoinType::Right,
@@ -969,6 +1054,8 @@ mod tests {
         JoinType::LeftSemi,
         JoinType::LeftAnti,
         JoinType::LeftMark,
+        JoinType::RightSemi,
+        JoinType::RightAnti,
     ];
 
     #[test]
@@ -1035,6 +1122,26 @@ mod tests {
     }
 
     #[test]
+    fn hand_checked_right_semi_and_anti_joins() {
+        let values = |join_type, filter| {
+            let rows = run_join(&left_rows(), &right_rows(), join_type, 2, filter, 3, 2, 2);
+            let mut values: Vec<i64> = rows.iter().map(|r| r[2].parse().unwrap()).collect();
+            values.sort();
+            values
+        };
+        // (1, a) and (2, b) are on both sides, each twice on the right: four right rows
+        // match, duplicates included; NULL keys never match, so the anti join keeps them.
+        assert_eq!(values(JoinType::RightSemi, false), vec![1, 5, 20, 30]);
+        assert_eq!(values(JoinType::RightAnti, false), vec![40, 50, 60, 70]);
+        // With `left.v < right.w` only w = 20 (10 < 20) and w = 30 (12 < 30) have a partner.
+        assert_eq!(values(JoinType::RightSemi, true), vec![20, 30]);
+        assert_eq!(
+            values(JoinType::RightAnti, true),
+            vec![1, 5, 40, 50, 60, 70]
+        );
+    }
+
+    #[test]
     fn empty_sides() {
         let (left, right) = (left_rows(), right_rows());
         for join_type in ALL {
@@ -1042,7 +1149,7 @@ mod tests {
             let expected = reference(&left, &[], join_type, 2, false);
             let got = run_join(&left, &[], join_type, 2, false, 2, 1, 8192);
             assert_eq!(got, expected, "{join_type:?} with an empty right side");
-            // An empty left side: only RIGHT/FULL produce (unmatched right) rows.
+            // An empty left side: only RIGHT/FULL/RIGHT ANTI produce (unmatched right) rows.
             let expected = reference(&[], &right, join_type, 2, false);
             let got = run_join(&[], &right, join_type, 2, false, 1, 2, 8192);
             assert_eq!(got, expected, "{join_type:?} with an empty left side");
@@ -1053,7 +1160,13 @@ mod tests {
     fn many_to_one_join_over_many_rows() {
         let left: Vec<Row> = (0..3000).map(|i| (Some(i % 700), Some("k"), i)).collect();
         let right: Vec<Row> = (0..600).map(|i| (Some(i), Some("k"), -i)).collect();
-        for join_type in [JoinType::Inner, JoinType::Full, JoinType::LeftAnti] {
+        for join_type in [
+            JoinType::Inner,
+            JoinType::Full,
+            JoinType::LeftAnti,
+            JoinType::RightSemi,
+            JoinType::RightAnti,
+        ] {
             let expected = reference(&left, &right, join_type, 2, false);
             let got = run_join(&left, &right, join_type, 2, false, 3, 2, 1000);
             assert_eq!(got, expected, "{join_type:?}");

@@ -233,6 +233,33 @@ mod tests {
     }
 
     #[test]
+    fn right_semi_and_anti_joins_are_the_swapped_exists() {
+        // What ChooseBuildSide makes of `author WHERE [NOT] EXISTS (book …)`: the SQL is the
+        // EXISTS it came from, the kept side (author, now on the right) outside.
+        for (join_type, not) in [(JoinType::RightSemi, ""), (JoinType::RightAnti, "NOT ")] {
+            let plan = book_scan()
+                .filter(t1("pages").gt(lit(100i32)))
+                .unwrap()
+                .join(
+                    author_scan().build(),
+                    join_type,
+                    vec![(t1("author_id"), t0("id"))],
+                    Some(t1("title").not_eq(t0("name"))),
+                )
+                .unwrap()
+                .project(vec![t0("name")])
+                .unwrap()
+                .build();
+            assert_eq!(
+                sql(&plan),
+                format!(
+                    r#"SELECT "T0"."name" FROM "author" AS "T0" WHERE {not}EXISTS (SELECT 1 FROM "book" AS "T1" WHERE ("T1"."pages" > 100) AND ("T0"."id" = "T1"."author_id") AND ("T1"."title" <> "T0"."name"))"#
+                )
+            );
+        }
+    }
+
+    #[test]
     fn nodes_that_cannot_merge_become_derived_tables() {
         // A filter over a limit, and an aggregate over a sliced query (Django's
         // `qs[:5].aggregate(...)`).

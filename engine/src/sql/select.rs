@@ -618,15 +618,25 @@ impl SelectBuilder {
         if join.join_type == JoinType::LeftMark {
             return self.mark_join(join);
         }
+        if join.join_type.outputs_right_only() {
+            // SQL has no right semi join: the same rows are the left one's with the inputs
+            // swapped back (an EXISTS on the preserved side).
+            if let Some(swapped) = join.swapped()? {
+                return self.join(&swapped);
+            }
+        }
         let mut left = self.build(&join.left)?;
         let mut right = self.build(&join.right)?;
         let (left_outer, right_outer) = match join.join_type {
             JoinType::Left => (false, true),
             JoinType::Right => (true, false),
             JoinType::Full => (true, true),
-            JoinType::Inner | JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => {
-                (false, false)
-            }
+            JoinType::Inner
+            | JoinType::LeftSemi
+            | JoinType::LeftAnti
+            | JoinType::LeftMark
+            | JoinType::RightSemi
+            | JoinType::RightAnti => (false, false),
         };
         let full = join.join_type == JoinType::Full;
         // A null-extended side must produce NULL in every column of an unmatched row, which
