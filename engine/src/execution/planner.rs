@@ -26,7 +26,7 @@ use crate::optimizer::{cardinality, join_cardinality};
 use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
 use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
 use crate::physical_plan::filter::FilterExec;
-use crate::physical_plan::first_per_key::FirstPerKeyExec;
+use crate::physical_plan::first_per_key::{FirstPerKeyExec, HashFirstPerKeyExec};
 use crate::physical_plan::hash_aggregate::{AggregateSpec, HashAggregateExec};
 use crate::physical_plan::hash_join::HashJoinExec;
 use crate::physical_plan::index_nested_loop_join::{IndexNestedLoopJoinExec, MAX_OUTER_ROWS};
@@ -166,17 +166,24 @@ pub fn create_physical_plan(
         LogicalPlan::DistinctOn(distinct_on) => {
             let schema = distinct_on.input.schema();
             let on = bind_all(&distinct_on.on, schema)?;
-            let mut keys: Vec<SortExpr> = distinct_on
-                .on
-                .iter()
-                .map(|e| e.clone().sort_asc())
-                .collect();
-            keys.extend(distinct_on.sort.iter().cloned());
-            let sorted = Arc::new(SortExec::try_new(
-                create_physical_plan(&distinct_on.input, config)?,
-                bind_sort_exprs(&keys, schema)?,
-            )?);
-            Arc::new(FirstPerKeyExec::try_new(sorted, on)?)
+            let input = create_physical_plan(&distinct_on.input, config)?;
+            let order = bind_sort_exprs(&distinct_on.sort, schema)?;
+            // One pass keeping each key's best row; sorting everything is the fallback for
+            // key or order types the hash path cannot compare.
+            match HashFirstPerKeyExec::try_new(Arc::clone(&input), on.clone(), order)? {
+                Some(hashed) => Arc::new(hashed),
+                None => {
+                    let mut keys: Vec<SortExpr> = distinct_on
+                        .on
+                        .iter()
+                        .map(|e| e.clone().sort_asc())
+                        .collect();
+                    keys.extend(distinct_on.sort.iter().cloned());
+                    let sorted =
+                        Arc::new(SortExec::try_new(input, bind_sort_exprs(&keys, schema)?)?);
+                    Arc::new(FirstPerKeyExec::try_new(sorted, on)?)
+                }
+            }
         }
         LogicalPlan::Union(union) => {
             let inputs = union
