@@ -183,7 +183,14 @@ struct PackedTuples {
     keys: Vec<u64>,
     /// `(key, group)`.
     table: HashTable<(u64, u32)>,
+    /// While the keys fit [`DIRECT_MAX_BITS`] bits: the group of every possible key
+    /// ([`NO_GROUP`] when none), so a row costs one array read instead of a hash probe — the
+    /// common few-groups case (TPC-H q1's flag × status) never hashes.
+    direct: Vec<u32>,
 }
+
+/// Largest packed key width that [`PackedTuples::direct`] indexes (64 KiB of ids).
+const DIRECT_MAX_BITS: u32 = 14;
 
 impl PackedTuples {
     #[inline(always)]
@@ -220,6 +227,26 @@ impl PackedTuples {
             self.table
                 .insert_unique(hash_u64(key), (key, group as u32), |e| hash_u64(e.0));
         }
+        let width: u32 = self.bits.iter().sum();
+        self.direct.clear();
+        if width <= DIRECT_MAX_BITS {
+            self.direct.resize(1 << width, NO_GROUP);
+            for (group, &key) in self.keys.iter().enumerate() {
+                self.direct[key as usize] = group as u32;
+            }
+        }
+    }
+
+    /// Adds a new group for `key`.
+    fn insert(&mut self, key: u64, hash: u64) -> Result<u32> {
+        let group = next_group(self.keys.len())?;
+        self.keys.push(key);
+        self.table
+            .insert_unique(hash, (key, group), |e| hash_u64(e.0));
+        if let Some(slot) = self.direct.get_mut(key as usize) {
+            *slot = group;
+        }
+        Ok(group)
     }
 
     fn find(&self, key: u64) -> Option<u32> {
@@ -293,6 +320,7 @@ impl ManyColumns {
                 bits: vec![0; key_types.len()],
                 keys: Vec::new(),
                 table: HashTable::new(),
+                direct: vec![NO_GROUP],
             }),
             column_ids: vec![Vec::new(); key_types.len()],
         })
@@ -362,20 +390,23 @@ impl GroupValues for ManyColumns {
         ids.reserve(rows);
         let column_ids = &self.column_ids;
         match &mut self.tuples {
+            TupleStore::Packed(packed) if !packed.direct.is_empty() => {
+                for row in 0..rows {
+                    let key = PackedTuples::key(&packed.bits, column_ids, row);
+                    let group = match packed.direct[key as usize] {
+                        NO_GROUP => packed.insert(key, hash_u64(key))?,
+                        group => group,
+                    };
+                    ids.push(group);
+                }
+            }
             TupleStore::Packed(packed) => {
                 for row in 0..rows {
                     let key = PackedTuples::key(&packed.bits, column_ids, row);
                     let hash = hash_u64(key);
                     let group = match packed.table.find(hash, |e| e.0 == key) {
                         Some(&(_, group)) => group,
-                        None => {
-                            let group = next_group(packed.keys.len())?;
-                            packed.keys.push(key);
-                            packed
-                                .table
-                                .insert_unique(hash, (key, group), |e| hash_u64(e.0));
-                            group
-                        }
+                        None => packed.insert(key, hash)?,
                     };
                     ids.push(group);
                 }
