@@ -817,4 +817,41 @@ mod tests {
         assert_eq!(table.len(), 1, "the group exists before any row");
         assert!(table.emit().unwrap().is_empty());
     }
+
+    /// Two `CHAR(1)` columns (TPC-H q1's return flag and line status): the one-byte string
+    /// path and the direct-indexed packed keys, then longer values and NULLs in the same
+    /// columns, which leave both fast paths; ids stay those of first appearance throughout.
+    #[test]
+    fn one_byte_strings_and_direct_packed_keys() {
+        let mut table = new_group_values(&[DataType::Utf8, DataType::Utf8]).unwrap();
+        let strings = |values: Vec<Option<&str>>| -> ArrayRef {
+            Arc::new(arrow::array::StringArray::from(values))
+        };
+        let flag = strings(vec![Some("N"), Some("R"), Some("N"), Some("A")]);
+        let status = strings(vec![Some("O"), Some("F"), Some("O"), Some("F")]);
+        assert_eq!(intern(table.as_mut(), &[flag, status]), vec![0, 1, 0, 2]);
+        // A sliced batch (offsets not starting at 0) takes the same path.
+        let flag = strings(vec![Some("x"), Some("A"), Some("R")]).slice(1, 2);
+        let status = strings(vec![Some("F"), Some("F"), Some("F")]).slice(1, 2);
+        assert_eq!(intern(table.as_mut(), &[flag, status]), vec![2, 1]);
+        let flag = strings(vec![Some("NN"), None, Some("N"), Some("")]);
+        let status = strings(vec![Some("O"), Some("O"), Some("O"), Some("O")]);
+        assert_eq!(intern(table.as_mut(), &[flag, status]), vec![3, 4, 0, 5]);
+        let keys = table.emit().unwrap();
+        let flags: Vec<Option<&str>> = keys[0].as_string::<i32>().iter().collect();
+        assert_eq!(
+            flags,
+            vec![Some("N"), Some("R"), Some("A"), Some("NN"), None, Some("")]
+        );
+        // Many groups outgrow the direct array; earlier ids survive the move to the table.
+        let many: Vec<String> = (0..20_000).map(|i| format!("k{i}")).collect();
+        let flag = Arc::new(arrow::array::StringArray::from_iter_values(&many)) as ArrayRef;
+        let status = strings(vec![Some("O"); many.len()]);
+        let ids = intern(table.as_mut(), &[flag, status]);
+        assert_eq!(ids[0], 6);
+        assert_eq!(ids[19_999], 20_005);
+        let flag = strings(vec![Some("R"), Some("k7")]);
+        let status = strings(vec![Some("F"), Some("O")]);
+        assert_eq!(intern(table.as_mut(), &[flag, status]), vec![1, 13]);
+    }
 }
