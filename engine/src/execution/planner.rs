@@ -541,7 +541,7 @@ mod tests {
     use super::*;
     use crate::execution::{QueryResult, SessionContext};
     use crate::expr::qualified_col;
-    use crate::logical_plan::{LogicalPlanBuilder, QualifiedField, Sort};
+    use crate::logical_plan::{DistinctOn, LogicalPlanBuilder, QualifiedField, Sort};
     use crate::physical_plan::display_plan;
     use crate::{col, lit, ScalarValue};
 
@@ -983,5 +983,58 @@ mod tests {
             large_rows,
             (0..20_000).filter(|i| amount(*i).is_some()).count()
         );
+    }
+
+    /// `DISTINCT ON (name) … ORDER BY amount DESC NULLS FIRST` (what a correlated
+    /// `order_by("-amount")[:1]` becomes) runs as one hashed pass over a partitioned scan,
+    /// and keeps per name the row a stable sort would put first: a NULL amount, else the
+    /// largest, the lowest id between equal ones.
+    #[test]
+    fn distinct_on_keeps_each_keys_first_row_in_one_hashed_pass() {
+        let catalog = Catalog::new();
+        let rows = 2 * CHUNK_ROWS + 10;
+        let table = orders(&catalog, rows);
+        let scan = Arc::new(LogicalPlan::Scan(Scan::new(table, "o")));
+        let plan = Arc::new(LogicalPlan::DistinctOn(
+            DistinctOn::try_new(scan, vec![col("name")], vec![col("amount").sort_desc()]).unwrap(),
+        ));
+        let config = SessionConfig {
+            parallel_threshold_rows: 1000,
+            target_partitions: 4,
+            ..SessionConfig::default()
+        };
+        let physical = create_physical_plan(&plan, &config).unwrap();
+        let explain = display_plan(physical.as_ref(), false);
+        assert!(
+            explain.starts_with(
+                "HashFirstPerKeyExec: keys=[name@3], order=[amount@1 DESC NULLS FIRST]\n  ScanExec"
+            ),
+            "{explain}"
+        );
+        assert!(explain.contains("partitions=4"), "{explain}");
+        let batches = crate::physical_plan::collect(
+            physical,
+            &crate::physical_plan::TaskContext::new(config),
+        )
+        .unwrap();
+        let result = QueryResult {
+            schema: plan.schema().arrow_schema(),
+            batches,
+        };
+        let mut kept: Vec<(Option<String>, Option<i64>)> = strings(&result, "name")
+            .into_iter()
+            .zip(int64s(&result, "id"))
+            .collect();
+        kept.sort();
+        let mut expected = Vec::new();
+        for group in 0..13 {
+            // NULLS FIRST, then DESC, then input order (ids ascend in the table).
+            let best = (0..rows as i64)
+                .filter(|i| i % 13 == group)
+                .min_by_key(|&i| (amount(i).is_some(), std::cmp::Reverse(amount(i)), i))
+                .unwrap();
+            expected.push((Some(format!("n{group:02}")), Some(best)));
+        }
+        assert_eq!(kept, expected);
     }
 }
