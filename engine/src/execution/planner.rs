@@ -23,7 +23,7 @@ use crate::optimizer::index_join;
 use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
 use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
 use crate::physical_plan::filter::FilterExec;
-use crate::physical_plan::first_per_key::FirstPerKeyExec;
+use crate::physical_plan::first_per_key::{FirstPerKeyExec, HashFirstPerKeyExec};
 use crate::physical_plan::hash_aggregate::{AggregateSpec, HashAggregateExec};
 use crate::physical_plan::hash_join::HashJoinExec;
 use crate::physical_plan::index_nested_loop_join::IndexNestedLoopJoinExec;
@@ -164,17 +164,24 @@ pub fn create_physical_plan(
         LogicalPlan::DistinctOn(distinct_on) => {
             let schema = distinct_on.input.schema();
             let on = bind_all(&distinct_on.on, schema)?;
-            let mut keys: Vec<SortExpr> = distinct_on
-                .on
-                .iter()
-                .map(|e| e.clone().sort_asc())
-                .collect();
-            keys.extend(distinct_on.sort.iter().cloned());
-            let sorted = Arc::new(SortExec::try_new(
-                create_physical_plan(&distinct_on.input, config)?,
-                bind_sort_exprs(&keys, schema)?,
-            )?);
-            Arc::new(FirstPerKeyExec::try_new(sorted, on)?)
+            let input = create_physical_plan(&distinct_on.input, config)?;
+            let order = bind_sort_exprs(&distinct_on.sort, schema)?;
+            // One pass keeping each key's best row; sorting everything is the fallback for
+            // key or order types the hash path cannot compare.
+            match HashFirstPerKeyExec::try_new(Arc::clone(&input), on.clone(), order)? {
+                Some(hashed) => Arc::new(hashed),
+                None => {
+                    let mut keys: Vec<SortExpr> = distinct_on
+                        .on
+                        .iter()
+                        .map(|e| e.clone().sort_asc())
+                        .collect();
+                    keys.extend(distinct_on.sort.iter().cloned());
+                    let sorted =
+                        Arc::new(SortExec::try_new(input, bind_sort_exprs(&keys, schema)?)?);
+                    Arc::new(FirstPerKeyExec::try_new(sorted, on)?)
+                }
+            }
         }
         LogicalPlan::Union(union) => {
             let inputs = union
@@ -450,7 +457,7 @@ mod tests {
     use super::*;
     use crate::execution::{QueryResult, SessionContext};
     use crate::expr::qualified_col;
-    use crate::logical_plan::{JoinType, LogicalPlanBuilder, QualifiedField, Sort};
+    use crate::logical_plan::{DistinctOn, JoinType, LogicalPlanBuilder, QualifiedField, Sort};
     use crate::physical_plan::display_plan;
     use crate::{col, lit, ScalarValue};
 
@@ -892,5 +899,58 @@ mod tests {
             large_rows,
             (0..20_000).filter(|i| amount(*i).is_some()).count()
         );
+    }
+
+    /// `DISTINCT ON (name) … ORDER BY amount DESC NULLS FIRST` (what a correlated
+    /// `order_by("-amount")[:1]` becomes) runs as one hashed pass over a partitioned scan,
+    /// and keeps per name the row a stable sort would put first: a NULL amount, else the
+    /// largest, the lowest id between equal ones.
+    #[test]
+    fn distinct_on_keeps_each_keys_first_row_in_one_hashed_pass() {
+        let catalog = Catalog::new();
+        let rows = 2 * CHUNK_ROWS + 10;
+        let table = orders(&catalog, rows);
+        let scan = Arc::new(LogicalPlan::Scan(Scan::new(table, "o")));
+        let plan = Arc::new(LogicalPlan::DistinctOn(
+            DistinctOn::try_new(scan, vec![col("name")], vec![col("amount").sort_desc()]).unwrap(),
+        ));
+        let config = SessionConfig {
+            parallel_threshold_rows: 1000,
+            target_partitions: 4,
+            ..SessionConfig::default()
+        };
+        let physical = create_physical_plan(&plan, &config).unwrap();
+        let explain = display_plan(physical.as_ref(), false);
+        assert!(
+            explain.starts_with(
+                "HashFirstPerKeyExec: keys=[name@3], order=[amount@1 DESC NULLS FIRST]\n  ScanExec"
+            ),
+            "{explain}"
+        );
+        assert!(explain.contains("partitions=4"), "{explain}");
+        let batches = crate::physical_plan::collect(
+            physical,
+            &crate::physical_plan::TaskContext::new(config),
+        )
+        .unwrap();
+        let result = QueryResult {
+            schema: plan.schema().arrow_schema(),
+            batches,
+        };
+        let mut kept: Vec<(Option<String>, Option<i64>)> = strings(&result, "name")
+            .into_iter()
+            .zip(int64s(&result, "id"))
+            .collect();
+        kept.sort();
+        let mut expected = Vec::new();
+        for group in 0..13 {
+            // NULLS FIRST, then DESC, then input order (ids ascend in the table).
+            let best = (0..rows as i64)
+                .filter(|i| i % 13 == group)
+                .min_by_key(|&i| (amount(i).is_some(), std::cmp::Reverse(amount(i)), i))
+                .unwrap();
+            expected.push((Some(format!("n{group:02}")), Some(best)));
+        }
+        assert_eq!(kept, expected);
     }
 }

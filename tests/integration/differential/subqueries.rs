@@ -30,6 +30,13 @@ pub enum SubquerySpec {
     ExistsAnnotation { category: String },
     /// `Owner.annotate(latest=Subquery(Item.filter(owner=OuterRef("pk")).order_by("-id").values(field)[:1]))`.
     Latest { field: &'static str },
+    /// The same over an order with ties and NULLs (`qty`, `-qty`, `category`, `-day`): the
+    /// earliest row among the best ones wins, decorrelated (one hashed pass keeping each
+    /// owner's best row) exactly as per key (a stable sort of the owner's rows).
+    LatestBy {
+        order: &'static str,
+        field: &'static str,
+    },
     /// `Owner.annotate(n=Coalesce(Subquery(count per owner), 0))` or the qty sum.
     PerOwner { count: bool, qty: i32 },
     /// `Item.filter([~]Q(owner__in=Owner.filter(score__gt=k)))`.
@@ -86,6 +93,11 @@ fn spec() -> impl Strategy<Value = SubquerySpec> {
             .prop_map(|category| SubquerySpec::ExistsAnnotation { category }),
         proptest::sample::select(&["name", "qty", "category"][..])
             .prop_map(|field| SubquerySpec::Latest { field }),
+        (
+            proptest::sample::select(&["qty", "-qty", "category", "-day"][..]),
+            proptest::sample::select(&["id", "name", "qty"][..])
+        )
+            .prop_map(|(order, field)| SubquerySpec::LatestBy { order, field }),
         (any::<bool>(), -5i32..60).prop_map(|(count, qty)| SubquerySpec::PerOwner { count, qty }),
         (any::<bool>(), -50i64..50)
             .prop_map(|(negated, score)| SubquerySpec::InQuerySet { negated, score }),
@@ -168,6 +180,19 @@ impl SubquerySpec {
             SubquerySpec::Latest { field } => {
                 let latest = items_of_outer(db)
                     .order_by(["-id"])
+                    .values([*field])
+                    .slice(0..1);
+                (
+                    owners
+                        .annotate([("latest", Subquery(latest))])
+                        .order_by(["id"])
+                        .values(["id", "latest"]),
+                    names(&["id", "latest"]),
+                )
+            }
+            SubquerySpec::LatestBy { order, field } => {
+                let latest = items_of_outer(db)
+                    .order_by([*order])
                     .values([*field])
                     .slice(0..1);
                 (

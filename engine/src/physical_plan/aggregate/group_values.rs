@@ -183,7 +183,14 @@ struct PackedTuples {
     keys: Vec<u64>,
     /// `(key, group)`.
     table: HashTable<(u64, u32)>,
+    /// While the keys fit [`DIRECT_MAX_BITS`] bits: the group of every possible key
+    /// ([`NO_GROUP`] when none), so a row costs one array read instead of a hash probe — the
+    /// common few-groups case (TPC-H q1's flag × status) never hashes.
+    direct: Vec<u32>,
 }
+
+/// Largest packed key width that [`PackedTuples::direct`] indexes (64 KiB of ids).
+const DIRECT_MAX_BITS: u32 = 14;
 
 impl PackedTuples {
     #[inline(always)]
@@ -220,6 +227,26 @@ impl PackedTuples {
             self.table
                 .insert_unique(hash_u64(key), (key, group as u32), |e| hash_u64(e.0));
         }
+        let width: u32 = self.bits.iter().sum();
+        self.direct.clear();
+        if width <= DIRECT_MAX_BITS {
+            self.direct.resize(1 << width, NO_GROUP);
+            for (group, &key) in self.keys.iter().enumerate() {
+                self.direct[key as usize] = group as u32;
+            }
+        }
+    }
+
+    /// Adds a new group for `key`.
+    fn insert(&mut self, key: u64, hash: u64) -> Result<u32> {
+        let group = next_group(self.keys.len())?;
+        self.keys.push(key);
+        self.table
+            .insert_unique(hash, (key, group), |e| hash_u64(e.0));
+        if let Some(slot) = self.direct.get_mut(key as usize) {
+            *slot = group;
+        }
+        Ok(group)
     }
 
     fn find(&self, key: u64) -> Option<u32> {
@@ -293,6 +320,7 @@ impl ManyColumns {
                 bits: vec![0; key_types.len()],
                 keys: Vec::new(),
                 table: HashTable::new(),
+                direct: vec![NO_GROUP],
             }),
             column_ids: vec![Vec::new(); key_types.len()],
         })
@@ -362,20 +390,23 @@ impl GroupValues for ManyColumns {
         ids.reserve(rows);
         let column_ids = &self.column_ids;
         match &mut self.tuples {
+            TupleStore::Packed(packed) if !packed.direct.is_empty() => {
+                for row in 0..rows {
+                    let key = PackedTuples::key(&packed.bits, column_ids, row);
+                    let group = match packed.direct[key as usize] {
+                        NO_GROUP => packed.insert(key, hash_u64(key))?,
+                        group => group,
+                    };
+                    ids.push(group);
+                }
+            }
             TupleStore::Packed(packed) => {
                 for row in 0..rows {
                     let key = PackedTuples::key(&packed.bits, column_ids, row);
                     let hash = hash_u64(key);
                     let group = match packed.table.find(hash, |e| e.0 == key) {
                         Some(&(_, group)) => group,
-                        None => {
-                            let group = next_group(packed.keys.len())?;
-                            packed.keys.push(key);
-                            packed
-                                .table
-                                .insert_unique(hash, (key, group), |e| hash_u64(e.0));
-                            group
-                        }
+                        None => packed.insert(key, hash)?,
                     };
                     ids.push(group);
                 }
@@ -785,5 +816,42 @@ mod tests {
         let table = new_group_values(&[]).unwrap();
         assert_eq!(table.len(), 1, "the group exists before any row");
         assert!(table.emit().unwrap().is_empty());
+    }
+
+    /// Two `CHAR(1)` columns (TPC-H q1's return flag and line status): the one-byte string
+    /// path and the direct-indexed packed keys, then longer values and NULLs in the same
+    /// columns, which leave both fast paths; ids stay those of first appearance throughout.
+    #[test]
+    fn one_byte_strings_and_direct_packed_keys() {
+        let mut table = new_group_values(&[DataType::Utf8, DataType::Utf8]).unwrap();
+        let strings = |values: Vec<Option<&str>>| -> ArrayRef {
+            Arc::new(arrow::array::StringArray::from(values))
+        };
+        let flag = strings(vec![Some("N"), Some("R"), Some("N"), Some("A")]);
+        let status = strings(vec![Some("O"), Some("F"), Some("O"), Some("F")]);
+        assert_eq!(intern(table.as_mut(), &[flag, status]), vec![0, 1, 0, 2]);
+        // A sliced batch (offsets not starting at 0) takes the same path.
+        let flag = strings(vec![Some("x"), Some("A"), Some("R")]).slice(1, 2);
+        let status = strings(vec![Some("F"), Some("F"), Some("F")]).slice(1, 2);
+        assert_eq!(intern(table.as_mut(), &[flag, status]), vec![2, 1]);
+        let flag = strings(vec![Some("NN"), None, Some("N"), Some("")]);
+        let status = strings(vec![Some("O"), Some("O"), Some("O"), Some("O")]);
+        assert_eq!(intern(table.as_mut(), &[flag, status]), vec![3, 4, 0, 5]);
+        let keys = table.emit().unwrap();
+        let flags: Vec<Option<&str>> = keys[0].as_string::<i32>().iter().collect();
+        assert_eq!(
+            flags,
+            vec![Some("N"), Some("R"), Some("A"), Some("NN"), None, Some("")]
+        );
+        // Many groups outgrow the direct array; earlier ids survive the move to the table.
+        let many: Vec<String> = (0..20_000).map(|i| format!("k{i}")).collect();
+        let flag = Arc::new(arrow::array::StringArray::from_iter_values(&many)) as ArrayRef;
+        let status = strings(vec![Some("O"); many.len()]);
+        let ids = intern(table.as_mut(), &[flag, status]);
+        assert_eq!(ids[0], 6);
+        assert_eq!(ids[19_999], 20_005);
+        let flag = strings(vec![Some("R"), Some("k7")]);
+        let status = strings(vec![Some("F"), Some("O")]);
+        assert_eq!(intern(table.as_mut(), &[flag, status]), vec![1, 13]);
     }
 }

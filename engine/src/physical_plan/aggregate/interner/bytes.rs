@@ -7,6 +7,7 @@ use arrow::array::{
     OffsetSizeTrait, StringViewArray,
 };
 use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::ArrowNativeType;
 use arrow::datatypes::{
     ByteArrayType, ByteViewType, DataType, GenericBinaryType, GenericStringType,
 };
@@ -88,6 +89,9 @@ pub struct BytesInterner {
     views: Vec<u128>,
     arena: Vec<u8>,
     null_group: Option<u32>,
+    /// The id of each one-byte value seen so far (`u32::MAX` when none), filled as they
+    /// appear: flag and status columns (`CHAR(1)`) then cost one array read per row.
+    single_bytes: Vec<u32>,
 }
 
 impl BytesInterner {
@@ -99,6 +103,7 @@ impl BytesInterner {
             views: Vec::new(),
             arena: Vec::new(),
             null_group: None,
+            single_bytes: Vec::new(),
         }
     }
 
@@ -203,6 +208,9 @@ impl BytesInterner {
     ) -> Result<()> {
         ids.reserve(array.len());
         let nulls = array.nulls().filter(|n| n.null_count() > 0);
+        if nulls.is_none() && self.intern_single_bytes(array, ids)? {
+            return Ok(());
+        }
         for row in 0..array.len() {
             let id = match nulls {
                 Some(nulls) if nulls.is_null(row) => self.null_group()?,
@@ -214,6 +222,49 @@ impl BytesInterner {
             ids.push(id);
         }
         Ok(())
+    }
+
+    /// Interns an array (without NULLs) whose values are all one byte long through
+    /// [`BytesInterner::single_bytes`]; returns false, having done nothing, for any other.
+    fn intern_single_bytes<T: ByteArrayType>(
+        &mut self,
+        array: &GenericByteArray<T>,
+        ids: &mut Vec<u32>,
+    ) -> Result<bool> {
+        let offsets = array.value_offsets();
+        let Some(&first) = offsets.first() else {
+            return Ok(true);
+        };
+        let first = first.as_usize();
+        // Other columns fail this at once, without the pass below.
+        if offsets[offsets.len() - 1].as_usize() - first != array.len() {
+            return Ok(false);
+        }
+        // Offsets `first, first + 1, …`: every value is one byte (no branch per row, so the
+        // check vectorises).
+        let one_byte_each = offsets
+            .iter()
+            .enumerate()
+            .fold(true, |all, (i, o)| all & (o.as_usize() == first + i));
+        if !one_byte_each {
+            return Ok(false);
+        }
+        if self.single_bytes.is_empty() {
+            self.single_bytes = vec![u32::MAX; 256];
+        }
+        let bytes = &array.value_data()[first..first + array.len()];
+        for &byte in bytes {
+            let id = match self.single_bytes[byte as usize] {
+                u32::MAX => {
+                    let id = self.intern_inline(inline_view(&[byte]))?;
+                    self.single_bytes[byte as usize] = id;
+                    id
+                }
+                id => id,
+            };
+            ids.push(id);
+        }
+        Ok(true)
     }
 
     fn intern_views<T: ByteViewType + ?Sized>(
