@@ -83,7 +83,7 @@ struct BuildSide {
     /// First right row of each key id (`NO_ROW` for a key whose rows all hold a NULL, or, in
     /// a direct table, for a value no row holds).
     heads: Vec<u32>,
-    /// Next right row with the same key.
+    /// Next right row with the same key; empty when no two rows share a key.
     next: Vec<u32>,
     /// Right rows matched by any probe stream (RIGHT/FULL joins).
     visited: Vec<AtomicU64>,
@@ -207,14 +207,21 @@ impl HashJoinExec {
         let valid = all_valid(&keys);
         let mut heads = vec![NO_ROW; table.len()];
         let mut next = vec![NO_ROW; rows];
+        let mut duplicates = false;
         // Walking backwards makes each chain list its rows in input order.
         for row in (0..rows).rev() {
             let id = ids[row];
             if id != NO_GROUP && valid.as_ref().is_none_or(|v| v.is_valid(row)) {
                 let head = &mut heads[id as usize];
+                duplicates |= *head != NO_ROW;
                 next[row] = *head;
                 *head = row as u32;
             }
+        }
+        if !duplicates {
+            // Unique keys (a primary key's table): every chain is one row long, and probing
+            // need not read a `next` entry per match — with a large build side, a cache miss.
+            next = Vec::new();
         }
         let tracks_visits = matches!(self.params.join_type, JoinType::Right | JoinType::Full);
         Ok(BuildSide {
@@ -275,9 +282,10 @@ struct DirectKeys {
 }
 
 impl DirectKeys {
-    /// Ids per build row are at most this many times sparser than the rows: `heads` then
-    /// costs at most 16 bytes per build row, less than the rows themselves.
-    const MAX_SLOTS_PER_ROW: usize = 4;
+    /// The range may be at most this many times the build rows: `heads` then costs at most
+    /// 32 bytes per build row, about what a hash table over the keys would (TPC-H's orderkeys
+    /// use 1 value in 4, and a date filter on orders keeps about half of them).
+    const MAX_SLOTS_PER_ROW: usize = 8;
     /// Small builds may always use a direct table.
     const MIN_SLOTS: usize = 1 << 12;
 
@@ -547,9 +555,12 @@ impl ProbeStream {
                 .collect();
             return self.finish_left_only(left, keep);
         }
-        // Left rows that found a passing match (for LEFT/FULL/SEMI/ANTI).
-        let mut matched = vec![false; left.num_rows()];
         let keeps_unmatched_left = matches!(join_type, JoinType::Left | JoinType::Full);
+        // Left rows that found a passing match: needed by semi, anti and mark joins, and by
+        // LEFT/FULL joins whose filter can reject every candidate of a row.
+        let tracks_matches =
+            join_type.outputs_left_only() || (keeps_unmatched_left && self.params.filter.is_some());
+        let mut matched = vec![false; if tracks_matches { left.num_rows() } else { 0 }];
         // The next left row to pair, and where its chain resumes when a chunk ended inside
         // it (`NO_ROW`: start from the chain's head).
         let (mut row, mut resume) = (0, NO_ROW);
@@ -558,7 +569,10 @@ impl ProbeStream {
         while row < ids.len() {
             // One chunk of at most `batch_size` pairs. A long chain may continue in the next
             // chunk, so whether a row matched is only final once `row` has moved past it.
-            let (mut probe, mut build) = (Vec::new(), Vec::<u32>::new());
+            // Sized for the common many-to-one case: about one pair per left row.
+            let capacity = self.batch_size.min(ids.len() - row);
+            let (mut probe, mut build) =
+                (Vec::with_capacity(capacity), Vec::with_capacity(capacity));
             let chunk_start = row;
             // Whether every left row of the chunk produced at most one pair: then the probe
             // indices are increasing and the left side needs no gather.
@@ -578,7 +592,7 @@ impl ProbeStream {
                 while right != NO_ROW && probe.len() < self.batch_size {
                     probe.push(row as u32);
                     build.push(right);
-                    right = side.next[right as usize];
+                    right = side.next.get(right as usize).copied().unwrap_or(NO_ROW);
                 }
                 at_most_once &= probe.len() - pairs_before <= 1;
                 if right != NO_ROW {
@@ -625,14 +639,18 @@ impl ProbeStream {
                         .clone(),
                 ),
             };
-            for right in build.iter().flatten() {
-                if let Some(word) = self.visited.get_mut(right as usize / 64) {
-                    *word |= 1 << (right % 64);
+            if !self.visited.is_empty() {
+                for right in build.iter().flatten() {
+                    if let Some(word) = self.visited.get_mut(right as usize / 64) {
+                        *word |= 1 << (right % 64);
+                    }
                 }
             }
-            for (left_row, right) in probe.values().iter().zip(build.iter()) {
-                if right.is_some() {
-                    matched[*left_row as usize] = true;
+            if tracks_matches {
+                for (left_row, right) in probe.values().iter().zip(build.iter()) {
+                    if right.is_some() {
+                        matched[*left_row as usize] = true;
+                    }
                 }
             }
             match join_type {
@@ -1183,10 +1201,19 @@ mod tests {
     fn many_to_one_join_over_many_rows() {
         let left: Vec<Row> = (0..3000).map(|i| (Some(i % 700), Some("k"), i)).collect();
         let right: Vec<Row> = (0..600).map(|i| (Some(i), Some("k"), -i)).collect();
-        for join_type in [JoinType::Inner, JoinType::Full, JoinType::LeftAnti] {
-            let expected = reference(&left, &right, join_type, 2, false);
-            let got = run_join(&left, &right, join_type, 2, false, 3, 2, 1000);
-            assert_eq!(got, expected, "{join_type:?}");
+        // Unique right keys: one key is a direct table, two keys a hashed one; neither keeps
+        // a `next` chain.
+        for keys in [1, 2] {
+            for join_type in [
+                JoinType::Inner,
+                JoinType::Left,
+                JoinType::Full,
+                JoinType::LeftAnti,
+            ] {
+                let expected = reference(&left, &right, join_type, keys, false);
+                let got = run_join(&left, &right, join_type, keys, false, 3, 2, 1000);
+                assert_eq!(got, expected, "{join_type:?}, {keys} keys");
+            }
         }
     }
 
@@ -1244,13 +1271,13 @@ mod tests {
         };
         let dense: ArrayRef = Arc::new(Int64Array::from(vec![Some(-2), None, Some(9), Some(3)]));
         assert_eq!(table(vec![Arc::clone(&dense)], 4), Some((-2, 12)));
-        // 4 slots per row, at least 4096: 10_000 keys spread over 40_000 values qualify,
-        // over 40_001 they do not.
+        // 8 slots per row, at least 4096: 10_000 keys spread over 80_000 values qualify,
+        // over 80_001 they do not.
         let spread = |last: i64| -> ArrayRef {
             Arc::new(Int64Array::from_iter_values((0..9_999).chain([last])))
         };
-        assert_eq!(table(vec![spread(39_999)], 10_000), Some((0, 40_000)));
-        assert_eq!(table(vec![spread(40_000)], 10_000), None);
+        assert_eq!(table(vec![spread(79_999)], 10_000), Some((0, 80_000)));
+        assert_eq!(table(vec![spread(80_000)], 10_000), None);
         let wide: ArrayRef = Arc::new(Int64Array::from(vec![i64::MIN, i64::MAX]));
         assert_eq!(table(vec![wide], 2), None);
         let dictionary: ArrayRef = Arc::new(
