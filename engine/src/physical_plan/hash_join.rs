@@ -6,7 +6,12 @@
 //! type-specialised structure the aggregate groups by, which gives every distinct key a dense
 //! id; rows sharing a key are chained through a `next` vector (`heads[key] → row → next[row]`),
 //! CSR-like, so duplicates cost one `u32` each. Rows with a NULL in any key are left out of
-//! the chains: NULL never matches.
+//! the chains: NULL never matches. Two cases skip most of that work:
+//! - one integer key whose values span at most a few times as many values as the build has
+//!   rows (primary and surrogate keys) gets a direct table ([`DirectKeys`]): the key id is
+//!   `value - min`, so neither side hashes or compares keys;
+//! - when no two rows share a key (a primary key, or any unique column) `next` is dropped:
+//!   a probe then reads one `heads` entry per row and no chain.
 //!
 //! **Probe.** Each left partition streams on its own: a batch's keys are looked up (no
 //! insertion, so the table is shared read-only), the chains give `(left row, right row)`
