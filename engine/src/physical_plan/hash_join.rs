@@ -6,7 +6,12 @@
 //! type-specialised structure the aggregate groups by, which gives every distinct key a dense
 //! id; rows sharing a key are chained through a `next` vector (`heads[key] → row → next[row]`),
 //! CSR-like, so duplicates cost one `u32` each. Rows with a NULL in any key are left out of
-//! the chains: NULL never matches.
+//! the chains: NULL never matches. Two cases skip most of that work:
+//! - one integer key whose values span at most a few times as many values as the build has
+//!   rows (primary and surrogate keys) gets a direct table ([`DirectKeys`]): the key id is
+//!   `value - min`, so neither side hashes or compares keys;
+//! - when no two rows share a key (a primary key, or any unique column) `next` is dropped:
+//!   a probe then reads one `heads` entry per row and no chain.
 //!
 //! **Probe.** Each left partition streams on its own: a batch's keys are looked up (no
 //! insertion, so the table is shared read-only), the chains give `(left row, right row)`
@@ -43,7 +48,7 @@ use arrow::array::{
 };
 use arrow::buffer::NullBuffer;
 use arrow::compute::{cast, concat_batches, filter_record_batch, prep_null_mask_filter, take};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt32Type};
 
 use super::aggregate::group_values::{new_group_values, GroupLookupCache, GroupValues};
 use super::aggregate::NO_GROUP;
@@ -83,10 +88,11 @@ struct JoinParams {
 /// The collected right input and its key table.
 struct BuildSide {
     batch: RecordBatch,
-    keys: Box<dyn GroupValues>,
-    /// First right row of each key id (`NO_ROW` for a key whose rows all hold a NULL).
+    keys: KeyTable,
+    /// First right row of each key id (`NO_ROW` for a key whose rows all hold a NULL, or, in
+    /// a direct table, for a value no row holds).
     heads: Vec<u32>,
-    /// Next right row with the same key.
+    /// Next right row with the same key; empty when no two rows share a key.
     next: Vec<u32>,
     /// Right rows matched by any probe stream (RIGHT/FULL/RIGHT SEMI/RIGHT ANTI joins), or
     /// the key ids matched when [`JoinParams::marks_keys`].
@@ -191,25 +197,42 @@ impl HashJoinExec {
             )));
         }
         let keys = self.params.keys(&batch, |(_, right)| right)?;
-        let key_types: Vec<DataType> = keys.iter().map(|k| k.data_type().clone()).collect();
-        let mut table = new_group_values(&key_types)?;
         let mut ids = Vec::with_capacity(rows);
-        if keys.is_empty() {
-            // No equality condition: every right row shares the one (empty) key.
-            ids.resize(rows, 0);
-        } else {
-            table.intern(&keys, &mut ids)?;
-        }
+        let table = match DirectKeys::try_new(&keys, rows)? {
+            Some(direct) => {
+                direct.slots_of(&keys[0], &mut ids)?;
+                KeyTable::Direct(direct)
+            }
+            None => {
+                let key_types: Vec<DataType> = keys.iter().map(|k| k.data_type().clone()).collect();
+                let mut table = new_group_values(&key_types)?;
+                if keys.is_empty() {
+                    // No equality condition: every right row shares the one (empty) key.
+                    ids.resize(rows, 0);
+                } else {
+                    table.intern(&keys, &mut ids)?;
+                }
+                KeyTable::Hashed(table)
+            }
+        };
         let valid = all_valid(&keys);
         let mut heads = vec![NO_ROW; table.len()];
         let mut next = vec![NO_ROW; rows];
+        let mut duplicates = false;
         // Walking backwards makes each chain list its rows in input order.
         for row in (0..rows).rev() {
-            if valid.as_ref().is_none_or(|v| v.is_valid(row)) {
-                let head = &mut heads[ids[row] as usize];
+            let id = ids[row];
+            if id != NO_GROUP && valid.as_ref().is_none_or(|v| v.is_valid(row)) {
+                let head = &mut heads[id as usize];
+                duplicates |= *head != NO_ROW;
                 next[row] = *head;
                 *head = row as u32;
             }
+        }
+        if !duplicates {
+            // Unique keys (a primary key's table): every chain is one row long, and probing
+            // need not read a `next` entry per match — with a large build side, a cache miss.
+            next = Vec::new();
         }
         let visits = if self.params.marks_keys() {
             heads.len()
@@ -229,6 +252,126 @@ impl HashJoinExec {
             remaining_probes: AtomicUsize::new(self.left.output_partitions()),
         })
     }
+}
+
+/// The build side's key → key id map; a key id indexes [`BuildSide::heads`].
+enum KeyTable {
+    /// One integer key over a dense range: the id is the value's offset in the range.
+    Direct(DirectKeys),
+    /// Any keys: ids from the aggregate's type-specialised group table.
+    Hashed(Box<dyn GroupValues>),
+}
+
+impl KeyTable {
+    /// How many key ids exist.
+    fn len(&self) -> usize {
+        match self {
+            KeyTable::Direct(direct) => direct.slots,
+            KeyTable::Hashed(table) => table.len(),
+        }
+    }
+
+    /// Appends the key id of every row of `keys` to `ids`: [`NO_GROUP`] for a key the build
+    /// side lacks (a direct table also gives it for NULL keys).
+    fn lookup(
+        &self,
+        keys: &[ArrayRef],
+        ids: &mut Vec<u32>,
+        cache: &mut GroupLookupCache,
+    ) -> Result<()> {
+        match self {
+            KeyTable::Direct(direct) => direct.slots_of(&keys[0], ids),
+            KeyTable::Hashed(table) => table.lookup(keys, ids, cache),
+        }
+    }
+}
+
+/// A "perfect hash" for one integer key whose values span a range not much larger than the
+/// build side (surrogate and primary keys: TPC-H's `orderkey`, H2O's `id1`..`id3`): the key
+/// id is `value - min`, so building and probing hash nothing and compare no keys, and a
+/// probe is one subtraction and one load from `heads`.
+struct DirectKeys {
+    min: i64,
+    /// `max - min + 1`.
+    slots: usize,
+}
+
+impl DirectKeys {
+    /// The range may be at most this many times the build rows: `heads` then costs at most
+    /// 32 bytes per build row, about what a hash table over the keys would (TPC-H's orderkeys
+    /// use 1 value in 4, and a date filter on orders keeps about half of them).
+    const MAX_SLOTS_PER_ROW: usize = 8;
+    /// Small builds may always use a direct table.
+    const MIN_SLOTS: usize = 1 << 12;
+
+    /// The table for build `keys` of `rows` rows, when they qualify.
+    fn try_new(keys: &[ArrayRef], rows: usize) -> Result<Option<DirectKeys>> {
+        let [key] = keys else {
+            return Ok(None);
+        };
+        if !is_direct_type(key.data_type()) {
+            return Ok(None);
+        }
+        let values = cast(key, &DataType::Int64)?;
+        let values = values.as_primitive::<Int64Type>();
+        let (Some(min), Some(max)) = (arrow::compute::min(values), arrow::compute::max(values))
+        else {
+            // Every key NULL (or no rows): nothing can match; the hashed table handles that.
+            return Ok(None);
+        };
+        let slots = (max as i128 - min as i128 + 1) as u128;
+        let limit = (rows.saturating_mul(Self::MAX_SLOTS_PER_ROW)).max(Self::MIN_SLOTS);
+        if slots > limit as u128 || slots >= NO_GROUP as u128 {
+            return Ok(None);
+        }
+        Ok(Some(DirectKeys {
+            min,
+            slots: slots as usize,
+        }))
+    }
+
+    /// Appends the slot of every value of `key`, [`NO_GROUP`] where it is NULL or out of range.
+    fn slots_of(&self, key: &ArrayRef, ids: &mut Vec<u32>) -> Result<()> {
+        if !is_direct_type(key.data_type()) {
+            return Err(EngineError::Internal(format!(
+                "direct join key table probed with {}",
+                key.data_type()
+            )));
+        }
+        let values = cast(key, &DataType::Int64)?;
+        let values = values.as_primitive::<Int64Type>();
+        let start = ids.len();
+        let (min, slots) = (self.min, self.slots as u64);
+        ids.extend(values.values().iter().map(|&value| {
+            let slot = value.wrapping_sub(min) as u64;
+            if slot < slots {
+                slot as u32
+            } else {
+                NO_GROUP
+            }
+        }));
+        if let Some(nulls) = values.logical_nulls().filter(|n| n.null_count() > 0) {
+            for row in (0..nulls.len()).filter(|row| nulls.is_null(*row)) {
+                ids[start + row] = NO_GROUP;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Key types a [`DirectKeys`] table holds: integers that convert to `i64` exactly, plain or
+/// dictionary-encoded.
+fn is_direct_type(data_type: &DataType) -> bool {
+    matches!(
+        value_type(data_type),
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+    )
 }
 
 impl JoinParams {
@@ -451,9 +594,12 @@ impl ProbeStream {
                 .collect();
             return self.finish_left_only(left, keep);
         }
-        // Left rows that found a passing match (for LEFT/FULL/SEMI/ANTI).
-        let mut matched = vec![false; left.num_rows()];
         let keeps_unmatched_left = matches!(join_type, JoinType::Left | JoinType::Full);
+        // Left rows that found a passing match: needed by semi, anti and mark joins, and by
+        // LEFT/FULL joins whose filter can reject every candidate of a row.
+        let tracks_matches =
+            join_type.outputs_left_only() || (keeps_unmatched_left && self.params.filter.is_some());
+        let mut matched = vec![false; if tracks_matches { left.num_rows() } else { 0 }];
         // The next left row to pair, and where its chain resumes when a chunk ended inside
         // it (`NO_ROW`: start from the chain's head).
         let (mut row, mut resume) = (0, NO_ROW);
@@ -462,7 +608,10 @@ impl ProbeStream {
         while row < ids.len() {
             // One chunk of at most `batch_size` pairs. A long chain may continue in the next
             // chunk, so whether a row matched is only final once `row` has moved past it.
-            let (mut probe, mut build) = (Vec::new(), Vec::<u32>::new());
+            // Sized for the common many-to-one case: about one pair per left row.
+            let capacity = self.batch_size.min(ids.len() - row);
+            let (mut probe, mut build) =
+                (Vec::with_capacity(capacity), Vec::with_capacity(capacity));
             let chunk_start = row;
             // Whether every left row of the chunk produced at most one pair: then the probe
             // indices are increasing and the left side needs no gather.
@@ -482,7 +631,7 @@ impl ProbeStream {
                 while right != NO_ROW && probe.len() < self.batch_size {
                     probe.push(row as u32);
                     build.push(right);
-                    right = side.next[right as usize];
+                    right = side.next.get(right as usize).copied().unwrap_or(NO_ROW);
                 }
                 at_most_once &= probe.len() - pairs_before <= 1;
                 if right != NO_ROW {
@@ -529,14 +678,18 @@ impl ProbeStream {
                         .clone(),
                 ),
             };
-            for right in build.iter().flatten() {
-                if let Some(word) = self.visited.get_mut(right as usize / 64) {
-                    *word |= 1 << (right % 64);
+            if !self.visited.is_empty() {
+                for right in build.iter().flatten() {
+                    if let Some(word) = self.visited.get_mut(right as usize / 64) {
+                        *word |= 1 << (right % 64);
+                    }
                 }
             }
-            for (left_row, right) in probe.values().iter().zip(build.iter()) {
-                if right.is_some() {
-                    matched[*left_row as usize] = true;
+            if tracks_matches {
+                for (left_row, right) in probe.values().iter().zip(build.iter()) {
+                    if right.is_some() {
+                        matched[*left_row as usize] = true;
+                    }
                 }
             }
             match join_type {
@@ -667,7 +820,7 @@ impl ProbeStream {
                 let mut row = self.build.heads.get(key).copied().unwrap_or(NO_ROW);
                 while row != NO_ROW {
                     rows[row as usize / 64] |= 1 << (row % 64);
-                    row = self.build.next[row as usize];
+                    row = self.build.next.get(row as usize).copied().unwrap_or(NO_ROW);
                 }
             }
         }
@@ -1160,17 +1313,100 @@ mod tests {
     fn many_to_one_join_over_many_rows() {
         let left: Vec<Row> = (0..3000).map(|i| (Some(i % 700), Some("k"), i)).collect();
         let right: Vec<Row> = (0..600).map(|i| (Some(i), Some("k"), -i)).collect();
-        for join_type in [
-            JoinType::Inner,
-            JoinType::Full,
-            JoinType::LeftAnti,
-            JoinType::RightSemi,
-            JoinType::RightAnti,
-        ] {
-            let expected = reference(&left, &right, join_type, 2, false);
-            let got = run_join(&left, &right, join_type, 2, false, 3, 2, 1000);
-            assert_eq!(got, expected, "{join_type:?}");
+        // Unique right keys: one key is a direct table, two keys a hashed one; neither keeps
+        // a `next` chain.
+        for keys in [1, 2] {
+            for join_type in [
+                JoinType::Inner,
+                JoinType::Left,
+                JoinType::Full,
+                JoinType::LeftAnti,
+                JoinType::RightSemi,
+                JoinType::RightAnti,
+            ] {
+                let expected = reference(&left, &right, join_type, keys, false);
+                let got = run_join(&left, &right, join_type, keys, false, 3, 2, 1000);
+                assert_eq!(got, expected, "{join_type:?}, {keys} keys");
+            }
         }
+    }
+
+    /// Left and right rows on one integer key, `spread` apart: with spread 1 the right keys
+    /// are dense (a direct key table), with a large spread sparse (the hashed table). The left
+    /// side probes below, inside and above the right range, and with NULLs.
+    fn spread_rows(spread: i64) -> (Vec<Row>, Vec<Row>) {
+        let left = (-3..12)
+            .map(|k| Some(k * spread))
+            .chain([None, Some(i64::from(i32::MIN)), Some(i64::from(i32::MAX))])
+            .enumerate()
+            .map(|(i, k)| (k, Some("k"), i as i64))
+            .collect();
+        let right = [0, 1, 1, 3, 4, 4, 4, 7, 8]
+            .into_iter()
+            .map(|k| Some(k * spread))
+            .chain([None])
+            .enumerate()
+            .map(|(i, k)| (k, Some("k"), 5 + i as i64))
+            .collect();
+        (left, right)
+    }
+
+    #[test]
+    fn direct_and_hashed_key_tables_give_the_same_joins() {
+        for spread in [1, 100_000_000] {
+            let (left, right) = spread_rows(spread);
+            for join_type in ALL {
+                for filter in [false, true] {
+                    let expected = reference(&left, &right, join_type, 1, filter);
+                    for (left_partitions, batch_size) in [(1, 8192), (3, 2)] {
+                        let got = run_join(
+                            &left,
+                            &right,
+                            join_type,
+                            1,
+                            filter,
+                            left_partitions,
+                            2,
+                            batch_size,
+                        );
+                        assert_eq!(got, expected, "spread {spread}, {join_type:?}, {filter}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn direct_key_table_only_for_one_dense_integer_key() {
+        let table = |keys: Vec<ArrayRef>, rows| {
+            DirectKeys::try_new(&keys, rows)
+                .unwrap()
+                .map(|d| (d.min, d.slots))
+        };
+        let dense: ArrayRef = Arc::new(Int64Array::from(vec![Some(-2), None, Some(9), Some(3)]));
+        assert_eq!(table(vec![Arc::clone(&dense)], 4), Some((-2, 12)));
+        // 8 slots per row, at least 4096: 10_000 keys spread over 80_000 values qualify,
+        // over 80_001 they do not.
+        let spread = |last: i64| -> ArrayRef {
+            Arc::new(Int64Array::from_iter_values((0..9_999).chain([last])))
+        };
+        assert_eq!(table(vec![spread(79_999)], 10_000), Some((0, 80_000)));
+        assert_eq!(table(vec![spread(80_000)], 10_000), None);
+        let wide: ArrayRef = Arc::new(Int64Array::from(vec![i64::MIN, i64::MAX]));
+        assert_eq!(table(vec![wide], 2), None);
+        let dictionary: ArrayRef = Arc::new(
+            DictionaryArray::<Int32Type>::try_new(
+                Int32Array::from(vec![1, 0, 1]),
+                Arc::new(Int32Array::from(vec![5, 7])),
+            )
+            .unwrap(),
+        );
+        assert_eq!(table(vec![dictionary], 3), Some((5, 3)));
+        let strings: ArrayRef = Arc::new(StringArray::from(vec!["a"]));
+        assert_eq!(table(vec![strings], 1), None);
+        assert_eq!(table(vec![Arc::clone(&dense), dense], 4), None);
+        let nulls: ArrayRef = Arc::new(Int64Array::from(vec![None, None]));
+        assert_eq!(table(vec![nulls], 2), None);
     }
 
     #[test]
