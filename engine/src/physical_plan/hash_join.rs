@@ -8,7 +8,7 @@
 //! CSR-like, so duplicates cost one `u32` each. Rows with a NULL in any key are left out of
 //! the chains: NULL never matches. Two cases skip most of that work:
 //! - one integer key whose values span at most a few times as many values as the build has
-//!   rows (primary and surrogate keys) gets a direct table ([`DirectKeys`]): the key id is
+//!   rows (primary and surrogate keys) gets a direct table (`DirectKeys`): the key id is
 //!   `value - min`, so neither side hashes or compares keys;
 //! - when no two rows share a key (a primary key, or any unique column) `next` is dropped:
 //!   a probe then reads one `heads` entry per row and no chain.
