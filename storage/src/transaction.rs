@@ -1594,6 +1594,18 @@ mod tests {
         assert_eq!(contents(&after)[target as usize], (target, -1));
     }
 
+    /// `t_v`: an ordered index on the table's `v` column.
+    fn ordered_index_on_v() -> crate::index::IndexDefinition {
+        crate::index::IndexDefinition {
+            name: "t_v".into(),
+            columns: vec![1],
+            descending: vec![false],
+            kind: crate::index::IndexKind::Ordered,
+            condition: None,
+            condition_expr: None,
+        }
+    }
+
     /// A declared ordered index on `v` after many updates of one chunk, against a sorted
     /// copy of the data: patched indexes answer points, ranges and orders exactly, and a
     /// chunk's patch is rebuilt once it holds more than `PATCH_ROWS` rows.
@@ -1602,16 +1614,7 @@ mod tests {
         use crate::index::{index_of, IndexDefinition, IndexKind, RowAddress};
         use std::ops::Bound;
         let (catalog, table) = catalog();
-        table
-            .add_index(IndexDefinition {
-                name: "t_v".into(),
-                columns: vec![1],
-                descending: vec![false],
-                kind: IndexKind::Ordered,
-                condition: None,
-                condition_expr: None,
-            })
-            .unwrap();
+        table.add_index(ordered_index_on_v()).unwrap();
         let n = 2_000i64;
         let txn = catalog.begin();
         let all: Vec<(i64, i64)> = (0..n).map(|i| (i, i % 100)).collect();
@@ -1697,16 +1700,7 @@ mod tests {
             index_of, IndexDefinition, IndexKind, ENTRIES_BUILT, ENTRIES_RENUMBERED,
         };
         let (catalog, table) = catalog();
-        table
-            .add_index(IndexDefinition {
-                name: "t_v".into(),
-                columns: vec![1],
-                descending: vec![false],
-                kind: IndexKind::Ordered,
-                condition: None,
-                condition_expr: None,
-            })
-            .unwrap();
+        table.add_index(ordered_index_on_v()).unwrap();
         let n = 3_000i64;
         let all: Vec<(i64, i64)> = (0..n).map(|i| (i, i % 100)).collect();
         let txn = catalog.begin();

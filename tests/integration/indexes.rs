@@ -975,6 +975,33 @@ fn random_query() -> impl Strategy<Value = (Q, Order)> {
     (filter, order)
 }
 
+/// The ids of `model`'s rows that `filter` selects (`order` then sliced, or ordered by id),
+/// with the `use_indexes` rule on and then off. The configuration is per database, so both
+/// runs hold one lock.
+fn ids_with_the_rule_on_and_off(
+    db: &Database,
+    model: &str,
+    filter: &Q,
+    order: &Order,
+) -> Result<(Vec<i64>, Vec<i64>), TestCaseError> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let run = |config: SessionConfig| -> Result<Vec<i64>, TestCaseError> {
+        let qs = db.objects(model).filter(filter.clone());
+        let qs = match order {
+            Some((keys, k)) => qs.order_by(keys.clone()).slice(0..*k),
+            None => qs.order_by(["id"]),
+        };
+        db.set_config(config);
+        let found = qs.fetch().and_then(|rows| rows.column::<i64>("id"));
+        found.map_err(|error| TestCaseError::fail(format!("{error}")))
+    };
+    let with = run(SessionConfig::new());
+    let without = run(SessionConfig::new().disable_rule("use_indexes"));
+    db.set_config(SessionConfig::new());
+    Ok((with?, without?))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
@@ -983,27 +1010,7 @@ proptest! {
     #[test]
     fn random_filters_agree_with_the_rule_on_and_off((filter, order) in random_query()) {
         static DB: LazyLock<Database> = LazyLock::new(tickets);
-        let run = |rule: bool| -> Result<Vec<i64>, TestCaseError> {
-            let config = if rule {
-                SessionConfig::new()
-            } else {
-                SessionConfig::new().disable_rule("use_indexes")
-            };
-            let qs = DB.objects("Ticket").filter(filter.clone());
-            let qs = match &order {
-                Some((keys, k)) => qs.order_by(keys.clone()).slice(0..*k),
-                None => qs.order_by(["id"]),
-            };
-            // The configuration is per database: run both under one lock.
-            DB.set_config(config);
-            let found = qs.fetch().and_then(|rows| rows.column::<i64>("id"));
-            found.map_err(|error| TestCaseError::fail(format!("{error}")))
-        };
-        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let with = run(true)?;
-        let without = run(false)?;
-        DB.set_config(SessionConfig::new());
+        let (with, without) = ids_with_the_rule_on_and_off(&DB, "Ticket", &filter, &order)?;
         prop_assert_eq!(with, without, "filter {:?} order {:?}", filter, order);
     }
 
@@ -1013,26 +1020,7 @@ proptest! {
     #[test]
     fn random_float_lookups_agree_with_the_rule_on_and_off((filter, order) in float_query()) {
         static DB: LazyLock<Database> = LazyLock::new(float_readings);
-        let run = |rule: bool| -> Result<Vec<i64>, TestCaseError> {
-            let config = if rule {
-                SessionConfig::new()
-            } else {
-                SessionConfig::new().disable_rule("use_indexes")
-            };
-            let qs = DB.objects("Reading").filter(filter.clone());
-            let qs = match &order {
-                Some((keys, k)) => qs.order_by(keys.clone()).slice(0..*k),
-                None => qs.order_by(["id"]),
-            };
-            DB.set_config(config);
-            let found = qs.fetch().and_then(|rows| rows.column::<i64>("id"));
-            found.map_err(|error| TestCaseError::fail(format!("{error}")))
-        };
-        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let with = run(true)?;
-        let without = run(false)?;
-        DB.set_config(SessionConfig::new());
+        let (with, without) = ids_with_the_rule_on_and_off(&DB, "Reading", &filter, &order)?;
         prop_assert_eq!(with, without, "filter {:?} order {:?}", filter, order);
     }
 }

@@ -947,6 +947,24 @@ mod tests {
     use crate::logical_plan::LogicalPlanBuilder;
     use crate::optimizer::utils::fixtures::{author, optimize_with};
 
+    /// `input` ordered by `key` with a fetch of `k` (a top-k), optimized by [`UseIndexes`].
+    fn optimized_top_k(input: Arc<LogicalPlan>, key: SortExpr, k: usize) -> String {
+        let plan = LogicalPlanBuilder::from(input)
+            .sort(vec![key])
+            .unwrap()
+            .build();
+        let LogicalPlan::Sort(sort) = plan.as_ref() else {
+            unreachable!()
+        };
+        optimize_with(
+            UseIndexes,
+            Arc::new(LogicalPlan::Sort(Sort {
+                fetch: Some(k),
+                ..sort.clone()
+            })),
+        )
+    }
+
     fn indexed_author() -> Arc<Table> {
         let table = author();
         for (name, column, kind) in [
@@ -1007,18 +1025,8 @@ mod tests {
     #[test]
     fn top_k_on_an_ordered_index_with_default_null_placement() {
         let top = |asc: bool, nulls_first: bool| {
-            let plan = LogicalPlanBuilder::scan(indexed_author(), "T0")
-                .sort(vec![SortExpr::new(t0("age"), asc, nulls_first)])
-                .unwrap()
-                .build();
-            let LogicalPlan::Sort(sort) = plan.as_ref() else {
-                unreachable!()
-            };
-            let plan = Arc::new(LogicalPlan::Sort(Sort {
-                fetch: Some(3),
-                ..sort.clone()
-            }));
-            optimize_with(UseIndexes, plan)
+            let scan = LogicalPlanBuilder::scan(indexed_author(), "T0").build();
+            optimized_top_k(scan, SortExpr::new(t0("age"), asc, nulls_first), 3)
         };
         assert!(top(false, true).contains("index=author_age_idx order=desc limit=3"));
         assert!(top(true, false).contains("index=author_age_idx order=asc limit=3"));
@@ -1082,19 +1090,10 @@ mod tests {
     #[test]
     fn composite_top_k_after_an_equality_prefix() {
         let top = |filter: Expr, asc: bool| {
-            let plan = LogicalPlanBuilder::from(composite_scan(Some(filter)))
-                .sort(vec![SortExpr::new(t0("age"), asc, !asc)])
-                .unwrap()
-                .build();
-            let LogicalPlan::Sort(sort) = plan.as_ref() else {
-                unreachable!()
-            };
-            optimize_with(
-                UseIndexes,
-                Arc::new(LogicalPlan::Sort(Sort {
-                    fetch: Some(4),
-                    ..sort.clone()
-                })),
+            optimized_top_k(
+                composite_scan(Some(filter)),
+                SortExpr::new(t0("age"), asc, !asc),
+                4,
             )
         };
         let plan = top(t0("name").eq(lit("a")), false);
@@ -1119,22 +1118,27 @@ mod tests {
     /// under another alias than the scans', as the ORM compiles it.
     fn partial_author() -> Arc<Table> {
         let table = author();
-        let condition: Arc<dyn std::any::Any + Send + Sync> =
-            Arc::new(qualified_col("author", "age").gt_eq(lit(25i32)));
         table
-            .add_index(IndexDefinition {
-                name: "author_senior_name_idx".into(),
-                columns: vec![1],
-                descending: vec![false],
-                kind: IndexKind::Hash,
-                condition: Some(Arc::new(|batch: &arrow::array::RecordBatch| {
-                    let age = arrow::array::Int32Array::new_scalar(25);
-                    Ok(arrow::compute::kernels::cmp::gt_eq(batch.column(2), &age)?)
-                })),
-                condition_expr: Some(condition),
-            })
+            .add_index(senior_name_index(IndexKind::Hash, false))
             .unwrap();
         table
+    }
+
+    /// `author_senior_name_idx`: an index on `name` for the rows with `age >= 25`.
+    fn senior_name_index(kind: IndexKind, descending: bool) -> IndexDefinition {
+        let condition: Arc<dyn std::any::Any + Send + Sync> =
+            Arc::new(qualified_col("author", "age").gt_eq(lit(25i32)));
+        IndexDefinition {
+            name: "author_senior_name_idx".into(),
+            columns: vec![1],
+            descending: vec![descending],
+            kind,
+            condition: Some(Arc::new(|batch: &arrow::array::RecordBatch| {
+                let age = arrow::array::Int32Array::new_scalar(25);
+                Ok(arrow::compute::kernels::cmp::gt_eq(batch.column(2), &age)?)
+            })),
+            condition_expr: Some(condition),
+        }
     }
 
     fn partial_plan(filter: Expr) -> String {
@@ -1212,19 +1216,10 @@ mod tests {
             plan.ends_with("index=author_name_age_idx prefixes=[[a], [b]] range=(*..30)"),
             "{plan}"
         );
-        let plan = LogicalPlanBuilder::from(composite_scan(Some(names)))
-            .sort(vec![SortExpr::new(t0("age"), false, true)])
-            .unwrap()
-            .build();
-        let LogicalPlan::Sort(sort) = plan.as_ref() else {
-            unreachable!()
-        };
-        let plan = optimize_with(
-            UseIndexes,
-            Arc::new(LogicalPlan::Sort(Sort {
-                fetch: Some(2),
-                ..sort.clone()
-            })),
+        let plan = optimized_top_k(
+            composite_scan(Some(names)),
+            SortExpr::new(t0("age"), false, true),
+            2,
         );
         assert!(
             plan.contains("index=author_name_age_idx prefixes=[[a], [b]] order=desc limit=2"),
@@ -1297,19 +1292,10 @@ mod tests {
             plan.ends_with("index=reading_score_idx range=(*..-2.5)"),
             "{plan}"
         );
-        let plan = LogicalPlanBuilder::from(scan(t0("score").gt_eq(lit(-1.0f64))))
-            .sort(vec![SortExpr::new(t0("score"), false, true)])
-            .unwrap()
-            .build();
-        let LogicalPlan::Sort(sort) = plan.as_ref() else {
-            unreachable!()
-        };
-        let plan = optimize_with(
-            UseIndexes,
-            Arc::new(LogicalPlan::Sort(Sort {
-                fetch: Some(3),
-                ..sort.clone()
-            })),
+        let plan = optimized_top_k(
+            scan(t0("score").gt_eq(lit(-1.0f64))),
+            SortExpr::new(t0("score"), false, true),
+            3,
         );
         assert!(
             plan.contains("index=reading_score_idx range=[-1..*) order=desc limit=3"),
@@ -1424,40 +1410,15 @@ mod tests {
     #[test]
     fn a_partial_index_serves_a_top_k_when_the_filter_is_its_condition_in_another_form() {
         let table = author();
-        let condition: Arc<dyn std::any::Any + Send + Sync> =
-            Arc::new(qualified_col("author", "age").gt_eq(lit(25i32)));
         table
-            .add_index(IndexDefinition {
-                name: "author_senior_name_idx".into(),
-                columns: vec![1],
-                descending: vec![true],
-                kind: IndexKind::Ordered,
-                condition: Some(Arc::new(|batch: &arrow::array::RecordBatch| {
-                    let age = arrow::array::Int32Array::new_scalar(25);
-                    Ok(arrow::compute::kernels::cmp::gt_eq(batch.column(2), &age)?)
-                })),
-                condition_expr: Some(condition),
-            })
+            .add_index(senior_name_index(IndexKind::Ordered, true))
             .unwrap();
         let top = |filter: Expr| {
             let scan = Arc::new(LogicalPlan::Scan(Scan {
                 filters: vec![filter],
                 ..Scan::new(Arc::clone(&table), "T0")
             }));
-            let plan = LogicalPlanBuilder::from(scan)
-                .sort(vec![SortExpr::new(t0("name"), false, true)])
-                .unwrap()
-                .build();
-            let LogicalPlan::Sort(sort) = plan.as_ref() else {
-                unreachable!()
-            };
-            optimize_with(
-                UseIndexes,
-                Arc::new(LogicalPlan::Sort(Sort {
-                    fetch: Some(3),
-                    ..sort.clone()
-                })),
-            )
+            optimized_top_k(scan, SortExpr::new(t0("name"), false, true), 3)
         };
         // `25 <= age` is the condition `age >= 25` written the other way round.
         for filter in [t0("age").gt_eq(lit(25i32)), lit(25i32).lt_eq(t0("age"))] {
