@@ -1611,7 +1611,7 @@ mod tests {
     /// chunk's patch is rebuilt once it holds more than `PATCH_ROWS` rows.
     #[test]
     fn patched_indexes_agree_with_the_data_under_updates() {
-        use crate::index::{index_of, IndexDefinition, IndexKind, RowAddress};
+        use crate::index::{index_of, RowAddress};
         use std::ops::Bound;
         let (catalog, table) = catalog();
         table.add_index(ordered_index_on_v()).unwrap();
@@ -1696,9 +1696,7 @@ mod tests {
     /// no entry was built from the data for an unpatched index.
     #[test]
     fn deletes_renumber_indexes_exactly() {
-        use crate::index::{
-            index_of, IndexDefinition, IndexKind, ENTRIES_BUILT, ENTRIES_RENUMBERED,
-        };
+        use crate::index::{index_of, ENTRIES_BUILT, ENTRIES_RENUMBERED};
         let (catalog, table) = catalog();
         table.add_index(ordered_index_on_v()).unwrap();
         let n = 3_000i64;
