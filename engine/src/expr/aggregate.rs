@@ -36,6 +36,10 @@ pub enum AggregateFunction {
     RegrIntercept,
     /// `regr_r2(y, x)`: the square of the correlation coefficient.
     RegrR2,
+    /// `any_value(expr)`: some value of the group (the first row's, NULL included). The
+    /// optimizer groups by a primary key with it (`group_by_primary_key`); it is not a Django
+    /// aggregate.
+    AnyValue,
 }
 
 impl AggregateFunction {
@@ -59,6 +63,7 @@ impl AggregateFunction {
             AggregateFunction::RegrSlope => "regr_slope",
             AggregateFunction::RegrIntercept => "regr_intercept",
             AggregateFunction::RegrR2 => "regr_r2",
+            AggregateFunction::AnyValue => "any_value",
         }
     }
 
@@ -89,7 +94,9 @@ impl AggregateFunction {
     /// Whether the function can run as a window aggregate and with `DISTINCT` (the
     /// statistical ones added for the benchmarks cannot yet).
     pub fn supports_window_and_distinct(self) -> bool {
-        !(self.is_two_argument() || self == AggregateFunction::Median)
+        !(self.is_two_argument()
+            || self == AggregateFunction::Median
+            || self == AggregateFunction::AnyValue)
     }
 }
 

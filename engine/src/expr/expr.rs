@@ -218,6 +218,9 @@ pub struct ScalarFunctionExpr {
 pub struct Alias {
     pub expr: Box<Expr>,
     pub name: String,
+    /// The relation the output column is qualified by (`None` for a plain `AS name`): an
+    /// optimizer rule that computes a table's column another way keeps its qualified name.
+    pub relation: Option<String>,
 }
 
 /// A logical expression.
@@ -332,6 +335,15 @@ impl Expr {
         Expr::Alias(Alias {
             expr: Box::new(self.unalias()),
             name: name.into(),
+            relation: None,
+        })
+    }
+    /// `self AS relation.name`: an output column qualified like a table's column.
+    pub fn alias_qualified(self, relation: impl Into<String>, name: impl Into<String>) -> Expr {
+        Expr::Alias(Alias {
+            expr: Box::new(self.unalias()),
+            name: name.into(),
+            relation: Some(relation.into()),
         })
     }
     /// `CAST(self AS data_type)`
@@ -516,7 +528,10 @@ impl fmt::Display for Expr {
             }
             Expr::Aggregate(a) => write!(f, "{a}"),
             Expr::WindowFunction(w) => write!(f, "{w}"),
-            Expr::Alias(a) => write!(f, "{} AS {}", a.expr, a.name),
+            Expr::Alias(a) => match &a.relation {
+                Some(relation) => write!(f, "{} AS {relation}.{}", a.expr, a.name),
+                None => write!(f, "{} AS {}", a.expr, a.name),
+            },
             Expr::OuterColumn(o) => write!(f, "{o}"),
             Expr::ScalarSubquery(_) => f.write_str("(<subquery>)"),
             Expr::Exists(x) => write!(

@@ -173,6 +173,7 @@ impl Expr {
                 let i = schema.index_of_column(c)?;
                 schema.field(i).relation.clone()
             }
+            Expr::Alias(a) => a.relation.clone(),
             _ => None,
         };
         Ok(QualifiedField::new(
@@ -294,7 +295,7 @@ pub fn aggregate_type(func: AggregateFunction, args: &[DataType]) -> Result<Data
     };
     Ok(match func {
         A::Count => DataType::Int64,
-        A::Min | A::Max => need()?,
+        A::Min | A::Max | A::AnyValue => need()?,
         A::Sum => match need()? {
             t if is_integer(&t) => DataType::Int64,
             DataType::Decimal128(_, s) => DataType::Decimal128(MAX_DECIMAL_PRECISION, s),

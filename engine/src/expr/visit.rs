@@ -220,6 +220,7 @@ impl Expr {
             Expr::Alias(a) => Expr::Alias(Alias {
                 expr: boxed(a.expr)?,
                 name: a.name,
+                relation: a.relation,
             }),
         };
         Ok(Transformed {

@@ -8,6 +8,7 @@
 
 mod choose_build_side;
 mod decorrelate_subqueries;
+mod group_by_primary_key;
 mod inline_ctes;
 mod project_subqueries_below_aggregate;
 mod prune_chunks;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 
 pub use choose_build_side::ChooseBuildSide;
 pub use decorrelate_subqueries::DecorrelateSubqueries;
+pub use group_by_primary_key::GroupByPrimaryKey;
 pub use inline_ctes::InlineCtes;
 pub use project_subqueries_below_aggregate::ProjectSubqueriesBelowAggregate;
 pub use prune_chunks::PruneChunks;
@@ -87,6 +89,7 @@ impl Optimizer {
             Arc::new(SimplifyExpressions),
             Arc::new(PushDownFilter),
             Arc::new(PushDownLimit),
+            Arc::new(GroupByPrimaryKey),
             Arc::new(ReplaceSortLimitWithTopK),
             Arc::new(ReplaceRankFilterWithTopK),
             Arc::new(PruneProjections),

@@ -168,6 +168,9 @@ pub fn create_accumulator(
                 integer_or_duration!(avg_int)
             }
         },
+        F::AnyValue => Box::new(super::any_value::AnyValueAccumulator::new(
+            input_type.clone(),
+        )),
         F::Min => min_max::create(input_type, false)?,
         F::Max => min_max::create(input_type, true)?,
         F::StdDevSamp | F::StdDevPop | F::VarSamp | F::VarPop => {

@@ -14,6 +14,7 @@
 //! accumulator walks that vector next to the argument's raw value slice.
 
 pub mod accumulators;
+pub mod any_value;
 pub mod correlation;
 pub mod distinct;
 pub mod group_values;
