@@ -8,6 +8,7 @@
 //! once at the end with `interleave`. Per row it costs one check of the group's slot.
 
 use std::any::Any;
+use std::sync::Arc;
 
 use arrow::array::{new_null_array, Array, ArrayRef};
 use arrow::compute::interleave;
@@ -68,7 +69,7 @@ impl GroupsAccumulator for AnyValueAccumulator {
             }
         }
         if used {
-            self.arrays.push(array.clone());
+            self.arrays.push(Arc::clone(array));
         }
         Ok(())
     }
@@ -96,7 +97,7 @@ impl GroupsAccumulator for AnyValueAccumulator {
         }
         if used.iter().any(|&u| u) {
             // Keep all of them so the indices stay valid; an unused one costs a reference.
-            self.arrays.extend(other.arrays.iter().cloned());
+            self.arrays.extend(other.arrays.iter().map(Arc::clone));
         }
         Ok(())
     }
