@@ -30,7 +30,7 @@ use std::sync::Arc;
 use super::OptimizerRule;
 use crate::error::Result;
 use crate::expr::{AggregateExpr, AggregateFunction, Column, Expr, Transformed};
-use crate::logical_plan::{Aggregate, LogicalPlan, Projection};
+use crate::logical_plan::{Aggregate, JoinType, LogicalPlan, Projection};
 
 /// Groups by a primary key instead of the columns that depend on it; see the module
 /// documentation.
@@ -56,8 +56,13 @@ impl OptimizerRule for GroupByPrimaryKey {
 }
 
 /// The relations of the scans under `plan` (through filters, sorts, limits and joins) with
-/// their primary key column's name; `None` for a relation that appears twice or has no key.
-fn keyed_relations(plan: &LogicalPlan, out: &mut BTreeMap<String, Option<String>>) {
+/// their primary key column's name (`None` for a relation that appears twice or has no key),
+/// and the join key pairs `(a, b)` where a row's `a` decides `b`'s row.
+fn keyed_relations(
+    plan: &LogicalPlan,
+    out: &mut BTreeMap<String, Option<String>>,
+    equal: &mut Vec<(Column, Column)>,
+) {
     match plan {
         LogicalPlan::Scan(scan) => {
             let key = scan
@@ -68,12 +73,32 @@ fn keyed_relations(plan: &LogicalPlan, out: &mut BTreeMap<String, Option<String>
                 .and_modify(|seen| *seen = None)
                 .or_insert(key);
         }
-        LogicalPlan::Filter(filter) => keyed_relations(&filter.input, out),
-        LogicalPlan::Sort(sort) => keyed_relations(&sort.input, out),
-        LogicalPlan::Limit(limit) => keyed_relations(&limit.input, out),
+        LogicalPlan::Filter(filter) => keyed_relations(&filter.input, out, equal),
+        LogicalPlan::Sort(sort) => keyed_relations(&sort.input, out, equal),
+        LogicalPlan::Limit(limit) => keyed_relations(&limit.input, out, equal),
         LogicalPlan::Join(join) => {
-            keyed_relations(&join.left, out);
-            keyed_relations(&join.right, out);
+            keyed_relations(&join.left, out, equal);
+            keyed_relations(&join.right, out, equal);
+            // `left = right` decides the right row from the left value in an inner join and
+            // in a left join (no match: NULLs, for every row with that value); an inner join
+            // also the other way round.
+            for (left, right) in &join.on {
+                let (Expr::Column(left), Expr::Column(right)) = (left, right) else {
+                    continue;
+                };
+                match join.join_type {
+                    JoinType::Inner => {
+                        equal.push((left.clone(), right.clone()));
+                        equal.push((right.clone(), left.clone()));
+                    }
+                    // A residual filter could match one left row and not another with the
+                    // same value.
+                    JoinType::Left if join.filter.is_none() => {
+                        equal.push((left.clone(), right.clone()))
+                    }
+                    _ => {}
+                }
+            }
         }
         _ => {}
     }
@@ -83,26 +108,51 @@ fn keyed_relations(plan: &LogicalPlan, out: &mut BTreeMap<String, Option<String>
 /// columns; `None` when no grouped column depends on a grouped key.
 fn collapsed(aggregate: &Aggregate) -> Result<Option<Arc<LogicalPlan>>> {
     let mut relations = BTreeMap::new();
-    keyed_relations(&aggregate.input, &mut relations);
+    let mut equal = Vec::new();
+    keyed_relations(&aggregate.input, &mut relations, &mut equal);
+    let key_of = |relation: &str| relations.get(relation).and_then(Option::as_ref);
     let qualified = |expr: &Expr| match expr {
-        Expr::Column(Column {
-            relation: Some(relation),
-            name,
-        }) => Some((relation.clone(), name.clone())),
+        Expr::Column(
+            column @ Column {
+                relation: Some(_), ..
+            },
+        ) => Some(column.clone()),
         _ => None,
     };
-    // Relations whose primary key is grouped.
-    let grouped_keys: Vec<String> = aggregate
-        .group_exprs
+    let grouped: Vec<Column> = aggregate.group_exprs.iter().filter_map(qualified).collect();
+    let relation_of = |column: &Column| column.relation.clone().unwrap_or_default();
+    let is_key = |column: &Column| key_of(&relation_of(column)) == Some(&column.name);
+    // Relations whose primary key is grouped: their other columns depend on it.
+    let by_key: Vec<String> = grouped
         .iter()
-        .filter_map(qualified)
-        .filter(|(relation, name)| relations.get(relation).and_then(Option::as_ref) == Some(name))
-        .map(|(relation, _)| relation)
+        .filter(|c| is_key(c))
+        .map(relation_of)
+        .collect();
+    // Relations whose key a grouped column of another relation decides through a join (an
+    // order's `customer_id` decides the customer), when that column stays grouped: its own
+    // relation is neither keyed nor decided this way, so no two relations decide each other.
+    let deciders: Vec<(String, String)> = grouped
+        .iter()
+        .flat_map(|column| {
+            equal
+                .iter()
+                .filter(move |(a, b)| a == column && is_key(b))
+                .map(|(a, b)| (relation_of(b), relation_of(a)))
+        })
+        .filter(|(decided, decider)| decided != decider && !by_key.contains(decided))
+        .collect();
+    let decided: Vec<String> = deciders
+        .iter()
+        .filter(|(_, decider)| {
+            !by_key.contains(decider) && !deciders.iter().any(|(d, _)| d == decider)
+        })
+        .map(|(decided, _)| decided.clone())
         .collect();
     let depends = |expr: &Expr| {
-        qualified(expr).is_some_and(|(relation, name)| {
-            grouped_keys.contains(&relation)
-                && relations.get(&relation).and_then(Option::as_ref) != Some(&name)
+        qualified(expr).is_some_and(|column| {
+            let relation = relation_of(&column);
+            (by_key.contains(&relation) && !is_key(&column))
+                || (decided.contains(&relation) && !by_key.contains(&relation))
         })
     };
     if !aggregate.group_exprs.iter().any(depends) {
@@ -213,6 +263,46 @@ mod tests {
             .iter()
             .any(|l| l.contains("| author24 | 24 |     | 0 |")));
         assert_eq!(with.iter().filter(|l| l.contains("| author")).count(), 24);
+    }
+
+    #[test]
+    fn a_grouped_foreign_key_decides_the_joined_row() {
+        // `Book.objects.values("author_id", "author__name", "author__age").annotate(n=Count("id"))`
+        let authors = author();
+        authors.set_primary_key(0, "author_pkey".to_string());
+        let plan = LogicalPlanBuilder::scan(book(), "T1")
+            .join(
+                LogicalPlanBuilder::scan(authors, "T0").build(),
+                JoinType::Inner,
+                vec![(qualified_col("T1", "author_id"), t0("id"))],
+                None,
+            )
+            .unwrap()
+            .aggregate(
+                vec![qualified_col("T1", "author_id"), t0("name"), t0("age")],
+                vec![Expr::Aggregate(AggregateExpr::new(
+                    AggregateFunction::Count,
+                    vec![qualified_col("T1", "id")],
+                ))
+                .alias("n")],
+            )
+            .unwrap()
+            .build();
+        let optimized = optimize_with(GroupByPrimaryKey, Arc::clone(&plan));
+        assert!(
+            optimized.contains(
+                "Aggregate: groupBy=[T1.author_id], aggr=[count(T1.id) AS n, \
+                 any_value(T0.name) AS T0.name, any_value(T0.age) AS T0.age]"
+            ),
+            "{optimized}"
+        );
+        let with = rows(&plan, true);
+        assert_eq!(with, rows(&plan, false));
+        assert!(
+            with.iter()
+                .any(|l| l.contains("| 1         | author1 | 21  | 1 |")),
+            "{with:?}"
+        );
     }
 
     #[test]
