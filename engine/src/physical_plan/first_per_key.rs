@@ -25,7 +25,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use arrow::row::{OwnedRow, RowConverter, SortField};
 
 use super::aggregate::group_values::{new_group_values, GroupValues};
-use super::sort::{display_sort_exprs, PhysicalSortExpr};
+use super::sort::{display_sort_exprs, sql_ordered_float_key, PhysicalSortExpr};
 use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
 use crate::physical_expr::PhysicalExprRef;
@@ -211,7 +211,11 @@ impl HashFirstPerKeyExec {
         let order_columns = self
             .order
             .iter()
-            .map(|o| o.expr.evaluate(&batch)?.into_array(rows))
+            .map(|o| {
+                Ok(sql_ordered_float_key(
+                    &o.expr.evaluate(&batch)?.into_array(rows)?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         let order = self.converter.convert_columns(&order_columns)?;
         let groups = state.groups.len();
@@ -526,6 +530,45 @@ mod tests {
 
     fn order_key(schema: &SchemaRef) -> PhysicalSortExpr {
         order(schema, "k", false, false)
+    }
+
+    #[test]
+    fn float_order_ties_minus_zero_with_zero_and_every_nan() {
+        // PostgreSQL: -0 = 0 (a tie: the earlier row wins), every NaN one value above all
+        // numbers — as the sort path orders them.
+        let negative_nan = f64::from_bits(f64::NAN.to_bits() | (1 << 63));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Int64, false),
+            Field::new("o", DataType::Float64, false),
+            Field::new("unused", DataType::Int64, false),
+            Field::new("id", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 1, 2, 2, 3, 3])),
+                Arc::new(arrow::array::Float64Array::from(vec![
+                    0.0,
+                    -0.0,
+                    f64::NAN,
+                    negative_nan,
+                    negative_nan,
+                    5.0,
+                ])),
+                Arc::new(Int64Array::from(vec![0; 6])),
+                Arc::new(Int64Array::from(vec![0, 1, 2, 3, 4, 5])),
+            ],
+        )
+        .unwrap();
+        let input: Arc<dyn ExecutionPlan> =
+            MemorySourceExec::new(Arc::clone(&schema), vec![batch], 1);
+        let ascending = vec![order(&schema, "o", false, false)];
+        assert_eq!(
+            kept_ids(hashed(Arc::clone(&input), ascending), 8),
+            [0, 2, 5]
+        );
+        let descending = vec![order(&schema, "o", true, false)];
+        assert_eq!(kept_ids(hashed(input, descending), 8), [0, 2, 4]);
     }
 
     #[test]

@@ -422,7 +422,7 @@ pub(crate) fn stable_sort_indices(
 /// PostgreSQL orders them by value: `-0` equals `0` (a tie, broken by the next key or the
 /// input order) and NaN is one value above every number. Other types, and float keys without
 /// such values, are returned as they are (no copy).
-fn sql_ordered_float_key(key: &ArrayRef) -> ArrayRef {
+pub(crate) fn sql_ordered_float_key(key: &ArrayRef) -> ArrayRef {
     fn normalized_f32(value: f32) -> f32 {
         if value.is_nan() {
             f32::NAN

@@ -44,7 +44,8 @@ use self::frame::{PartitionLayout, RangeKeys};
 use self::functions::{evaluate, WindowInput};
 use self::partition_fetch::fetch_per_partition;
 use super::sort::{
-    deferred, display_sort_exprs, drain_partitions, stable_sort_indices, PhysicalSortExpr,
+    deferred, display_sort_exprs, drain_partitions, sql_ordered_float_key, stable_sort_indices,
+    PhysicalSortExpr,
 };
 use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
@@ -299,29 +300,6 @@ fn add_offsets(
     Ok(RecordBatch::try_new(output.schema(), columns)?)
 }
 
-/// A key column as PostgreSQL compares it: `-0.0` equals `0.0` (Arrow's row format orders
-/// them apart), so floats are normalized before encoding.
-fn comparable_key(array: ArrayRef) -> Result<ArrayRef> {
-    use arrow::array::{Float32Array, Float64Array};
-    Ok(match array.data_type() {
-        DataType::Float64 => {
-            let values: &Float64Array = array.as_primitive::<Float64Type>();
-            Arc::new(values.unary::<_, Float64Type>(|v| if v == 0.0 { 0.0 } else { v }))
-        }
-        DataType::Float32 => {
-            let values: &Float32Array = array.as_primitive::<arrow::datatypes::Float32Type>();
-            Arc::new(values.unary::<_, arrow::datatypes::Float32Type>(|v| {
-                if v == 0.0 {
-                    0.0
-                } else {
-                    v
-                }
-            }))
-        }
-        _ => array,
-    })
-}
-
 /// The input's rows sorted by one key set, with its partitions and peer groups.
 struct SortedRows {
     /// Sorted position → input row; `None` when the input order is already the sorted one.
@@ -353,7 +331,9 @@ pub(super) fn window_keys(
 impl SortedRows {
     fn try_new(batch: &RecordBatch, expr: &PhysicalWindowExpr) -> Result<SortedRows> {
         let rows = batch.num_rows();
-        let evaluate = |e: &PhysicalExprRef| comparable_key(e.evaluate(batch)?.into_array(rows)?);
+        let evaluate = |e: &PhysicalExprRef| -> Result<ArrayRef> {
+            Ok(sql_ordered_float_key(&e.evaluate(batch)?.into_array(rows)?))
+        };
         let (partition_keys, order_keys) = window_keys(expr, evaluate)?;
         let encode = |keys: &[ArrayRef], options: &[SortOptions]| -> Result<arrow::row::Rows> {
             let fields = keys

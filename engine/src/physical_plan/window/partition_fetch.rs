@@ -19,10 +19,11 @@ use arrow::compute::SortOptions;
 use arrow::row::{RowConverter, Rows, SortField};
 use rayon::prelude::*;
 
-use super::{comparable_key, window_keys, PhysicalWindowExpr};
+use super::{window_keys, PhysicalWindowExpr};
 use crate::error::Result;
 use crate::logical_plan::PartitionFetch;
 use crate::physical_expr::PhysicalExprRef;
+use crate::physical_plan::sort::sql_ordered_float_key;
 
 /// The rows of a partition fetch, in input order, with what to add to their ranks.
 pub(super) struct FetchedRows {
@@ -62,7 +63,7 @@ pub(super) fn fetch_per_partition(
                 arrow::compute::concat(&refs)?
             }
         };
-        comparable_key(whole)
+        Ok(sql_ordered_float_key(&whole))
     };
     let (partition_keys, order_keys) = window_keys(expr, evaluate)?;
     if let ([], [key]) = (partition_keys.as_slice(), order_keys.as_slice()) {
@@ -250,7 +251,7 @@ fn normalized_keys(key: &ArrayRef, options: SortOptions) -> Result<Option<Vec<u1
         }
         DataType::Float16 | DataType::Float32 | DataType::Float64 => {
             // Arrow's total order (as the sort path uses): flip a negative's bits, set a
-            // positive's sign bit; `comparable_key` has already made -0.0 equal 0.0.
+            // positive's sign bit; `sql_ordered_float_key` has already made -0.0 equal 0.0 and NaN one value.
             let as_float = arrow::compute::cast(key, &DataType::Float64)?;
             as_float
                 .as_primitive::<Float64Type>()
@@ -365,7 +366,7 @@ mod tests {
             ])),
         ];
         for array in arrays {
-            let array = comparable_key(array).unwrap();
+            let array = sql_ordered_float_key(&array);
             for (descending, nulls_first) in
                 [(false, false), (false, true), (true, false), (true, true)]
             {
