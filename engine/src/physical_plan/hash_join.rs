@@ -1576,7 +1576,13 @@ mod tests {
     #[test]
     fn build_columns_concatenated_on_threads_keep_their_order() {
         let right: Vec<Row> = (0..80_000)
-            .map(|i| (Some(i), Some(if i % 2 == 0 { "even" } else { "odd" }), 3 * i))
+            .map(|i| {
+                (
+                    Some(i),
+                    Some(if i % 2 == 0 { "even" } else { "odd" }),
+                    3 * i,
+                )
+            })
             .collect();
         let all = right_batch(&right);
         let batches = cut(&all, 777);
