@@ -2,8 +2,9 @@
 //!
 //! **Build.** The right input is collected once (its partitions on parallel threads) into one
 //! batch (a large one's columns concatenated on parallel threads), however many left
-//! partitions call `execute`: the first caller builds, the others wait on a `OnceLock`. The build keys are interned into a [`GroupValues`] table, the same
-//! type-specialised structure the aggregate groups by, which gives every distinct key a dense
+//! partitions call `execute`: the first caller builds, the others wait on a `OnceLock`. The
+//! build keys are interned into a [`GroupValues`] table, the same type-specialised structure
+//! the aggregate groups by, which gives every distinct key a dense
 //! id; rows sharing a key are chained through a `next` vector (`heads[key] → row → next[row]`),
 //! CSR-like, so duplicates cost one `u32` each. Rows with a NULL in any key are left out of
 //! the chains: NULL never matches. Two cases skip most of that work:
@@ -20,8 +21,8 @@
 //! residual filter (a join on a primary key, H2O's joins) an INNER, LEFT, RIGHT or FULL
 //! join's output follows the left rows, at most one pair each: a chunk of left rows that all
 //! matched, or any chunk of a LEFT/FULL join, is emitted as a zero-copy slice, otherwise one
-//! filter predicate selects the matched rows of every left column. A residual `filter` is evaluated on
-//! the candidate pairs; "matched" always means "keys equal and filter TRUE", so LEFT, SEMI and
+//! filter predicate selects the matched rows of every left column. A residual `filter` is
+//! evaluated on the candidate pairs; "matched" always means "keys equal and filter TRUE", so LEFT, SEMI and
 //! ANTI joins treat a left row whose candidates all fail the filter as unmatched. A MARK
 //! join emits every left row once with that outcome as a boolean column.
 //!
