@@ -22,9 +22,9 @@
 //! join's output follows the left rows, at most one pair each: a chunk of left rows that all
 //! matched, or any chunk of a LEFT/FULL join, is emitted as a zero-copy slice, otherwise one
 //! filter predicate selects the matched rows of every left column. A residual `filter` is
-//! evaluated on the candidate pairs; "matched" always means "keys equal and filter TRUE", so LEFT, SEMI and
-//! ANTI joins treat a left row whose candidates all fail the filter as unmatched. A MARK
-//! join emits every left row once with that outcome as a boolean column.
+//! evaluated on the candidate pairs; "matched" always means "keys equal and filter TRUE", so
+//! LEFT, SEMI and ANTI joins treat a left row whose candidates all fail the filter as
+//! unmatched. A MARK join emits every left row once with that outcome as a boolean column.
 //!
 //! **Unmatched right rows** (RIGHT and FULL joins) are emitted exactly once, after every left
 //! partition has finished: each probe stream marks the right rows it matched in a private
