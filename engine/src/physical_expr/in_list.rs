@@ -13,7 +13,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, GenericStringArray, OffsetSizeTrait, RecordBatch,
+};
 use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::kernels::boolean::{not, or_kleene};
 use arrow::compute::kernels::take::take;
@@ -45,7 +47,62 @@ enum ValueSet {
         has_true: bool,
         has_false: bool,
     },
-    Strings(HashSet<String>),
+    Strings(StringSet),
+}
+
+/// The most items a [`StringSet`] compares one by one; a longer list is hashed.
+const SHORT_STRING_LIST: usize = 16;
+
+/// String literals of an IN list. A short list (the usual `l_shipmode IN ('MAIL', 'SHIP')`)
+/// is compared item by item behind a bitmask of the items' byte lengths, so most
+/// non-matching rows are rejected from their offsets alone, without reading their bytes or
+/// hashing them; a long list is a hash set.
+#[derive(Debug, Default)]
+struct StringSet {
+    items: Vec<Box<[u8]>>,
+    /// Bit `n` is set when some item is `n` bytes long; bit 127 stands for every length
+    /// from 127 up.
+    lengths: u128,
+    hashed: HashSet<Box<[u8]>>,
+}
+
+impl StringSet {
+    fn insert(&mut self, value: &str) -> bool {
+        let bytes: Box<[u8]> = value.as_bytes().into();
+        if self.items.iter().any(|item| *item == bytes) || self.hashed.contains(&bytes) {
+            return true;
+        }
+        self.lengths |= 1u128 << bytes.len().min(127);
+        if self.items.len() < SHORT_STRING_LIST {
+            self.items.push(bytes);
+        } else {
+            self.hashed.extend(self.items.drain(..));
+            self.hashed.insert(bytes);
+        }
+        true
+    }
+
+    fn contains(&self, value: &[u8]) -> bool {
+        if self.lengths & (1u128 << value.len().min(127)) == 0 {
+            return false;
+        }
+        if self.hashed.is_empty() {
+            self.items.iter().any(|item| **item == *value)
+        } else {
+            self.hashed.contains(value)
+        }
+    }
+
+    /// Probes every value of a string array through its offsets and bytes.
+    fn probe<O: OffsetSizeTrait>(&self, strings: &GenericStringArray<O>) -> BooleanBuffer {
+        let offsets = strings.value_offsets();
+        let bytes = strings.value_data();
+        BooleanBuffer::collect_bool(strings.len(), |i| {
+            let start = offsets[i].as_usize();
+            let end = offsets[i + 1].as_usize();
+            self.contains(&bytes[start..end])
+        })
+    }
 }
 
 impl ValueSet {
@@ -64,7 +121,7 @@ impl ValueSet {
                 has_true: false,
                 has_false: false,
             },
-            DataType::Utf8 => ValueSet::Strings(HashSet::new()),
+            DataType::Utf8 => ValueSet::Strings(StringSet::default()),
             _ => return None,
         })
     }
@@ -100,7 +157,7 @@ impl ValueSet {
                 }
                 true
             }
-            (ValueSet::Strings(set), S::Utf8(Some(s))) => set.insert(s.clone()),
+            (ValueSet::Strings(set), S::Utf8(Some(s))) => set.insert(s),
             _ => return false,
         };
         true
@@ -150,9 +207,13 @@ impl ValueSet {
                     }
                 })
             }),
-            ValueSet::Strings(set) => array
-                .as_string_opt::<i32>()
-                .map(|s| BooleanBuffer::collect_bool(s.len(), |i| set.contains(s.value(i)))),
+            ValueSet::Strings(set) => match array.data_type() {
+                DataType::LargeUtf8 => array.as_string_opt::<i64>().map(|s| set.probe(s)),
+                DataType::Utf8View => array.as_string_view_opt().map(|s| {
+                    BooleanBuffer::collect_bool(s.len(), |i| set.contains(s.value(i).as_bytes()))
+                }),
+                _ => array.as_string_opt::<i32>().map(|s| set.probe(s)),
+            },
         };
         out.ok_or_else(|| {
             EngineError::Internal(format!(
