@@ -29,6 +29,7 @@ use quiver_storage::ScalarValue;
 use super::columnar_value::apply_unary;
 use super::comparison::{canonical_float, evaluate_comparison};
 use super::planner::{coerce, create};
+use super::substring_pattern::bytes_equal;
 use super::{ColumnarValue, PhysicalExpr, PhysicalExprRef};
 use crate::error::{EngineError, Result};
 use crate::expr::type_coercion::{comparison_common_type, is_integer, value_type};
@@ -87,7 +88,7 @@ impl StringSet {
             return false;
         }
         if self.hashed.is_empty() {
-            self.items.iter().any(|item| **item == *value)
+            self.items.iter().any(|item| bytes_equal(item, value))
         } else {
             self.hashed.contains(value)
         }

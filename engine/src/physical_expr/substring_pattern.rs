@@ -143,11 +143,12 @@ impl SubstringPattern {
     pub(crate) fn match_value(&self, value: &[u8]) -> Answer {
         let found = |yes: bool| if yes { Answer::Match } else { Answer::NoMatch };
         if let Some(exact) = &self.exact {
-            return found(value == exact.as_slice());
+            return found(bytes_equal(value, exact));
         }
-        if value.len() < self.prefix.len() + self.suffix.len()
-            || !value.starts_with(&self.prefix)
-            || !value.ends_with(&self.suffix)
+        let (prefix, suffix) = (self.prefix.len(), self.suffix.len());
+        if value.len() < prefix + suffix
+            || (prefix > 0 && !bytes_equal(&value[..prefix], &self.prefix))
+            || (suffix > 0 && !bytes_equal(&value[value.len() - suffix..], &self.suffix))
         {
             return Answer::NoMatch;
         }
@@ -221,6 +222,34 @@ impl SubstringPattern {
     }
 }
 
+/// Byte equality without a call into libc for short slices: a `memcmp` call per row costs
+/// more than the comparison of a TPC-H `l_shipmode` or a LIKE prefix. Up to 16 bytes, two
+/// overlapping loads from each end cover every byte.
+#[inline]
+pub(crate) fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |bytes: &[u8], at: usize| -> u64 {
+        let mut buffer = [0u8; 8];
+        buffer.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_ne_bytes(buffer)
+    };
+    let half = |bytes: &[u8], at: usize| -> u32 {
+        let mut buffer = [0u8; 4];
+        buffer.copy_from_slice(&bytes[at..at + 4]);
+        u32::from_ne_bytes(buffer)
+    };
+    match n {
+        0 => true,
+        1..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +290,21 @@ mod tests {
         assert_eq!(like("a_b", "a_b"), None);
         // `%` matches newlines and multi-byte characters.
         assert_eq!(like("%é%ß", "x\né\nyß"), Some(true));
+    }
+
+    #[test]
+    fn bytes_equal_compares_every_byte() {
+        let text = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        for n in 0..text.len() {
+            let a = &text[..n];
+            assert!(bytes_equal(a, a));
+            for i in 0..n {
+                let mut b = a.to_vec();
+                b[i] ^= 1;
+                assert!(!bytes_equal(a, &b), "{n} {i}");
+            }
+            assert!(!bytes_equal(a, &text[..n + 1]));
+        }
     }
 
     #[test]
