@@ -168,7 +168,10 @@ impl BinaryExpr {
         }
         let options = RecordBatchOptions::new().with_row_count(Some(undecided_count));
         let subset = RecordBatch::try_new_with_options(batch.schema(), subset_columns, &options)?;
-        let right = self.right.evaluate(&subset)?.into_boolean(undecided_count)?;
+        let right = self
+            .right
+            .evaluate(&subset)?
+            .into_boolean(undecided_count)?;
         let dominant = Some(!is_and);
         let mut next = 0;
         let out: BooleanArray = (0..num_rows)

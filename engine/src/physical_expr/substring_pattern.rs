@@ -92,7 +92,9 @@ impl SubstringPattern {
                 .extend_from_slice(literal.encode_utf8(&mut buffer).as_bytes());
         }
         if pieces.len() == 1 {
-            return pieces.pop().map(|whole| Self::new(Some(whole), vec![], (true, true)));
+            return pieces
+                .pop()
+                .map(|whole| Self::new(Some(whole), vec![], (true, true)));
         }
         // The first piece is anchored at the start, the last at the end (both possibly empty).
         Some(Self::new(None, pieces, (true, true)))
@@ -132,7 +134,9 @@ impl SubstringPattern {
         }
         let has_gaps = pieces.len() > 1;
         if !has_gaps && anchored_start && anchored_end {
-            return pieces.pop().map(|whole| Self::new(Some(whole), vec![], (true, true)));
+            return pieces
+                .pop()
+                .map(|whole| Self::new(Some(whole), vec![], (true, true)));
         }
         let mut out = Self::new(None, pieces, (anchored_start, anchored_end));
         out.gaps_exclude_newline = has_gaps;
@@ -255,7 +259,8 @@ mod tests {
     use super::*;
 
     fn like(pattern: &str, value: &str) -> Option<bool> {
-        SubstringPattern::from_like(pattern).map(|p| p.match_value(value.as_bytes()) == Answer::Match)
+        SubstringPattern::from_like(pattern)
+            .map(|p| p.match_value(value.as_bytes()) == Answer::Match)
     }
 
     fn regex(pattern: &str, value: &str) -> Option<Answer> {
@@ -264,8 +269,14 @@ mod tests {
 
     #[test]
     fn like_pieces_anchor_at_both_ends() {
-        assert_eq!(like("%special%requests%", "a special big requests x"), Some(true));
-        assert_eq!(like("%special%requests%", "requests before special"), Some(false));
+        assert_eq!(
+            like("%special%requests%", "a special big requests x"),
+            Some(true)
+        );
+        assert_eq!(
+            like("%special%requests%", "requests before special"),
+            Some(false)
+        );
         // The pieces may not overlap: "abab" holds "aba" and "bab" only overlapping.
         assert_eq!(like("%aba%bab%", "abab"), Some(false));
         assert_eq!(like("%aba%bab%", "ababab"), Some(true));
@@ -310,8 +321,14 @@ mod tests {
     #[test]
     fn regex_literals_and_gaps() {
         use Answer::*;
-        assert_eq!(regex("special.*requests", "x special y requests"), Some(Match));
-        assert_eq!(regex("special.*requests", "requests special"), Some(NoMatch));
+        assert_eq!(
+            regex("special.*requests", "x special y requests"),
+            Some(Match)
+        );
+        assert_eq!(
+            regex("special.*requests", "requests special"),
+            Some(NoMatch)
+        );
         assert_eq!(regex("special.*requests", "specialrequests"), Some(Match));
         // `.` does not match a newline: the regex decides.
         assert_eq!(
@@ -330,7 +347,9 @@ mod tests {
         assert_eq!(regex("^a.*?c$", "ac"), Some(Match));
         assert_eq!(regex("", "anything"), Some(Match));
         // Anything beyond literals and `.*` is the regex engine's.
-        for pattern in ["a+", "a|b", "[ab]", "a.b", "a\\.b", "(ab)", "a{2}", "a?", "\\d"] {
+        for pattern in [
+            "a+", "a|b", "[ab]", "a.b", "a\\.b", "(ab)", "a{2}", "a?", "\\d",
+        ] {
             assert!(SubstringPattern::from_regex(pattern).is_none(), "{pattern}");
         }
     }
@@ -339,7 +358,12 @@ mod tests {
     fn arrays_keep_nulls_and_read_dictionaries() {
         use arrow::array::{DictionaryArray, StringArray};
         use arrow::datatypes::Int32Type;
-        let values = vec![Some("special requests"), None, Some("plain"), Some("special\nrequests")];
+        let values = vec![
+            Some("special requests"),
+            None,
+            Some("plain"),
+            Some("special\nrequests"),
+        ];
         let pattern = SubstringPattern::from_regex("special.*requests").unwrap_or_else(|| panic!());
         let fallback = |value: &str| value.contains("\n");
         let plain: ArrayRef = Arc::new(StringArray::from(values.clone()));
