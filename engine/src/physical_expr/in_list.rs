@@ -70,21 +70,27 @@ struct StringSet {
 impl StringSet {
     fn insert(&mut self, value: &str) -> bool {
         let bytes: Box<[u8]> = value.as_bytes().into();
-        if self.items.iter().any(|item| *item == bytes) || self.hashed.contains(&bytes) {
+        if self.items.contains(&bytes) || self.hashed.contains(&bytes) {
             return true;
         }
         self.lengths |= 1u128 << bytes.len().min(127);
-        if self.items.len() < SHORT_STRING_LIST {
+        if self.hashed.is_empty() && self.items.len() < SHORT_STRING_LIST {
             self.items.push(bytes);
         } else {
+            // Past the short list's size every item lives in the hash set.
             self.hashed.extend(self.items.drain(..));
             self.hashed.insert(bytes);
         }
         true
     }
 
+    #[inline(always)]
+    fn has_length(&self, length: usize) -> bool {
+        (self.lengths >> length.min(127)) & 1 == 1
+    }
+
     fn contains(&self, value: &[u8]) -> bool {
-        if self.lengths & (1u128 << value.len().min(127)) == 0 {
+        if !self.has_length(value.len()) {
             return false;
         }
         if self.hashed.is_empty() {
@@ -94,15 +100,24 @@ impl StringSet {
         }
     }
 
-    /// Probes every value of a string array through its offsets and bytes.
+    /// Probes every value of a string array through its offsets and bytes; the short and
+    /// the hashed form each get their own loop, so the per-row work inlines.
     fn probe<O: OffsetSizeTrait>(&self, strings: &GenericStringArray<O>) -> BooleanBuffer {
         let offsets = strings.value_offsets();
         let bytes = strings.value_data();
-        BooleanBuffer::collect_bool(strings.len(), |i| {
-            let start = offsets[i].as_usize();
-            let end = offsets[i + 1].as_usize();
-            self.contains(&bytes[start..end])
-        })
+        let value = |i: usize| &bytes[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+        if self.hashed.is_empty() {
+            BooleanBuffer::collect_bool(strings.len(), |i| {
+                let value = value(i);
+                self.has_length(value.len())
+                    && self.items.iter().any(|item| bytes_equal(item, value))
+            })
+        } else {
+            BooleanBuffer::collect_bool(strings.len(), |i| {
+                let value = value(i);
+                self.has_length(value.len()) && self.hashed.contains(value)
+            })
+        }
     }
 }
 
@@ -535,5 +550,59 @@ mod tests {
             create_physical_expr(&e, &schema),
             Err(EngineError::Plan(_))
         ));
+    }
+
+    /// Short lists compare item by item, long ones hash; both read plain, large and view
+    /// strings, and lengths past the mask's last bit still compare.
+    #[test]
+    fn string_sets_short_and_hashed() {
+        use arrow::array::{LargeStringArray, StringViewArray};
+        let long = "x".repeat(200);
+        let values = vec![
+            Some("MAIL"),
+            Some("RAIL"),
+            None,
+            Some("SHIP"),
+            Some(""),
+            Some(long.as_str()),
+            Some("AIR REG"),
+        ];
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(values.clone())),
+            Arc::new(LargeStringArray::from(values.clone())),
+            Arc::new(StringViewArray::from(values.clone())),
+        ];
+        let short = ["MAIL", "SHIP", "", long.as_str()];
+        let many: Vec<String> = (0..40)
+            .map(|i| format!("item{i}"))
+            .chain(short.iter().map(|s| s.to_string()))
+            .collect();
+        for items in [
+            short.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            many,
+        ] {
+            let mut set = StringSet::default();
+            for item in &items {
+                assert!(set.insert(item));
+            }
+            assert_eq!(set.hashed.is_empty(), items.len() <= SHORT_STRING_LIST);
+            for array in &arrays {
+                let found = ValueSet::Strings(StringSet {
+                    items: set.items.clone(),
+                    lengths: set.lengths,
+                    hashed: set.hashed.clone(),
+                })
+                .contains(array.as_ref())
+                .unwrap();
+                let found: Vec<bool> = found.iter().collect();
+                // The NULL slot's bit is arbitrary; the caller masks it.
+                assert_eq!(
+                    [found[0], found[1], found[3], found[4], found[5], found[6]],
+                    [true, false, true, true, true, false],
+                    "{}",
+                    array.data_type()
+                );
+            }
+        }
     }
 }
