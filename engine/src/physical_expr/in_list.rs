@@ -13,7 +13,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, GenericStringArray, OffsetSizeTrait, RecordBatch,
+};
 use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::kernels::boolean::{not, or_kleene};
 use arrow::compute::kernels::take::take;
@@ -27,6 +29,7 @@ use quiver_storage::ScalarValue;
 use super::columnar_value::apply_unary;
 use super::comparison::{canonical_float, evaluate_comparison};
 use super::planner::{coerce, create};
+use super::substring_pattern::bytes_equal;
 use super::{ColumnarValue, PhysicalExpr, PhysicalExprRef};
 use crate::error::{EngineError, Result};
 use crate::expr::type_coercion::{comparison_common_type, is_integer, value_type};
@@ -45,7 +48,77 @@ enum ValueSet {
         has_true: bool,
         has_false: bool,
     },
-    Strings(HashSet<String>),
+    Strings(StringSet),
+}
+
+/// The most items a [`StringSet`] compares one by one; a longer list is hashed.
+const SHORT_STRING_LIST: usize = 16;
+
+/// String literals of an IN list. A short list (the usual `l_shipmode IN ('MAIL', 'SHIP')`)
+/// is compared item by item behind a bitmask of the items' byte lengths, so most
+/// non-matching rows are rejected from their offsets alone, without reading their bytes or
+/// hashing them; a long list is a hash set.
+#[derive(Debug, Default)]
+struct StringSet {
+    items: Vec<Box<[u8]>>,
+    /// Bit `n` is set when some item is `n` bytes long; bit 127 stands for every length
+    /// from 127 up.
+    lengths: u128,
+    hashed: HashSet<Box<[u8]>>,
+}
+
+impl StringSet {
+    fn insert(&mut self, value: &str) -> bool {
+        let bytes: Box<[u8]> = value.as_bytes().into();
+        if self.items.contains(&bytes) || self.hashed.contains(&bytes) {
+            return true;
+        }
+        self.lengths |= 1u128 << bytes.len().min(127);
+        if self.hashed.is_empty() && self.items.len() < SHORT_STRING_LIST {
+            self.items.push(bytes);
+        } else {
+            // Past the short list's size every item lives in the hash set.
+            self.hashed.extend(self.items.drain(..));
+            self.hashed.insert(bytes);
+        }
+        true
+    }
+
+    #[inline(always)]
+    fn has_length(&self, length: usize) -> bool {
+        (self.lengths >> length.min(127)) & 1 == 1
+    }
+
+    fn contains(&self, value: &[u8]) -> bool {
+        if !self.has_length(value.len()) {
+            return false;
+        }
+        if self.hashed.is_empty() {
+            self.items.iter().any(|item| bytes_equal(item, value))
+        } else {
+            self.hashed.contains(value)
+        }
+    }
+
+    /// Probes every value of a string array through its offsets and bytes; the short and
+    /// the hashed form each get their own loop, so the per-row work inlines.
+    fn probe<O: OffsetSizeTrait>(&self, strings: &GenericStringArray<O>) -> BooleanBuffer {
+        let offsets = strings.value_offsets();
+        let bytes = strings.value_data();
+        let value = |i: usize| &bytes[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+        if self.hashed.is_empty() {
+            BooleanBuffer::collect_bool(strings.len(), |i| {
+                let value = value(i);
+                self.has_length(value.len())
+                    && self.items.iter().any(|item| bytes_equal(item, value))
+            })
+        } else {
+            BooleanBuffer::collect_bool(strings.len(), |i| {
+                let value = value(i);
+                self.has_length(value.len()) && self.hashed.contains(value)
+            })
+        }
+    }
 }
 
 impl ValueSet {
@@ -64,7 +137,7 @@ impl ValueSet {
                 has_true: false,
                 has_false: false,
             },
-            DataType::Utf8 => ValueSet::Strings(HashSet::new()),
+            DataType::Utf8 => ValueSet::Strings(StringSet::default()),
             _ => return None,
         })
     }
@@ -100,7 +173,7 @@ impl ValueSet {
                 }
                 true
             }
-            (ValueSet::Strings(set), S::Utf8(Some(s))) => set.insert(s.clone()),
+            (ValueSet::Strings(set), S::Utf8(Some(s))) => set.insert(s),
             _ => return false,
         };
         true
@@ -150,9 +223,13 @@ impl ValueSet {
                     }
                 })
             }),
-            ValueSet::Strings(set) => array
-                .as_string_opt::<i32>()
-                .map(|s| BooleanBuffer::collect_bool(s.len(), |i| set.contains(s.value(i)))),
+            ValueSet::Strings(set) => match array.data_type() {
+                DataType::LargeUtf8 => array.as_string_opt::<i64>().map(|s| set.probe(s)),
+                DataType::Utf8View => array.as_string_view_opt().map(|s| {
+                    BooleanBuffer::collect_bool(s.len(), |i| set.contains(s.value(i).as_bytes()))
+                }),
+                _ => array.as_string_opt::<i32>().map(|s| set.probe(s)),
+            },
         };
         out.ok_or_else(|| {
             EngineError::Internal(format!(
@@ -473,5 +550,59 @@ mod tests {
             create_physical_expr(&e, &schema),
             Err(EngineError::Plan(_))
         ));
+    }
+
+    /// Short lists compare item by item, long ones hash; both read plain, large and view
+    /// strings, and lengths past the mask's last bit still compare.
+    #[test]
+    fn string_sets_short_and_hashed() {
+        use arrow::array::{LargeStringArray, StringViewArray};
+        let long = "x".repeat(200);
+        let values = vec![
+            Some("MAIL"),
+            Some("RAIL"),
+            None,
+            Some("SHIP"),
+            Some(""),
+            Some(long.as_str()),
+            Some("AIR REG"),
+        ];
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(values.clone())),
+            Arc::new(LargeStringArray::from(values.clone())),
+            Arc::new(StringViewArray::from(values.clone())),
+        ];
+        let short = ["MAIL", "SHIP", "", long.as_str()];
+        let many: Vec<String> = (0..40)
+            .map(|i| format!("item{i}"))
+            .chain(short.iter().map(|s| s.to_string()))
+            .collect();
+        for items in [
+            short.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            many,
+        ] {
+            let mut set = StringSet::default();
+            for item in &items {
+                assert!(set.insert(item));
+            }
+            assert_eq!(set.hashed.is_empty(), items.len() <= SHORT_STRING_LIST);
+            for array in &arrays {
+                let found = ValueSet::Strings(StringSet {
+                    items: set.items.clone(),
+                    lengths: set.lengths,
+                    hashed: set.hashed.clone(),
+                })
+                .contains(array.as_ref())
+                .unwrap();
+                let found: Vec<bool> = found.iter().collect();
+                // The NULL slot's bit is arbitrary; the caller masks it.
+                assert_eq!(
+                    [found[0], found[1], found[3], found[4], found[5], found[6]],
+                    [true, false, true, true, true, false],
+                    "{}",
+                    array.data_type()
+                );
+            }
+        }
     }
 }

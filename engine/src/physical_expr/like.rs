@@ -4,8 +4,10 @@
 //! character literal; that is how Django escapes user input in `contains`, `startswith` and
 //! friends (`'%50\%%'`). As in PostgreSQL, a pattern may not end with the escape character.
 //! Arrow's kernels accept dictionary-encoded columns and reduce simple patterns to
-//! `starts_with`/`ends_with`/`contains` before falling back to a regex. A value that is not
-//! text is matched through its text form, as Django's `::text` cast does.
+//! `starts_with`/`ends_with`/`contains` before falling back to a regex. A literal,
+//! case-sensitive pattern without `_` (`'%special%requests%'`, `'PROMO%'`) skips them: it is
+//! a [`SubstringPattern`], a few substring searches per row and never a regex. A value that
+//! is not text is matched through its text form, as Django's `::text` cast does.
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use quiver_storage::ScalarValue;
 
 use super::columnar_value::{apply_binary, KernelArg};
 use super::planner::{coerce, create};
+use super::substring_pattern::SubstringPattern;
 use super::{ColumnarValue, PhysicalExpr, PhysicalExprRef};
 use crate::error::{EngineError, Result};
 use crate::expr::type_coercion::is_string;
@@ -30,20 +33,27 @@ pub struct LikeExpr {
     pattern: PhysicalExprRef,
     negated: bool,
     case_insensitive: bool,
+    /// The literal pattern as substring searches, when it has that shape.
+    substrings: Option<SubstringPattern>,
 }
 
 /// Plans a LIKE against `schema`. A literal pattern is checked here.
 pub fn create_like(like: &Like, schema: &PlanSchema) -> Result<PhysicalExprRef> {
     let expr = text_operand(create(&like.expr, schema)?)?;
     let pattern = coerce(create(&like.pattern, schema)?, &DataType::Utf8, false)?;
+    let mut substrings = None;
     if let Some(ScalarValue::Utf8(Some(p))) = pattern.literal_value() {
         check_pattern(p)?;
+        if !like.case_insensitive {
+            substrings = SubstringPattern::from_like(p);
+        }
     }
     Ok(Arc::new(LikeExpr {
         expr,
         pattern,
         negated: like.negated,
         case_insensitive: like.case_insensitive,
+        substrings,
     }))
 }
 
@@ -114,6 +124,15 @@ impl PhysicalExpr for LikeExpr {
 
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
         let value = self.expr.evaluate(batch)?;
+        if let Some(substrings) = &self.substrings {
+            // `%` crosses newlines, so no value is ever left undecided.
+            let undecided = |_: &str| false;
+            if let ColumnarValue::Array(array) = &value {
+                if let Some(out) = substrings.match_array(array, self.negated, &undecided)? {
+                    return Ok(ColumnarValue::Array(out));
+                }
+            }
+        }
         let pattern = self.pattern.evaluate(batch)?;
         apply_binary(&value, &pattern, |v, p| self.kernel(v, p))
     }

@@ -35,6 +35,7 @@ mod properties;
 mod regex;
 mod scalar_functions;
 mod subquery;
+mod substring_pattern;
 pub mod text;
 
 use std::fmt;

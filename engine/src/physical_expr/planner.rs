@@ -52,6 +52,22 @@ pub(crate) fn create(expr: &Expr, schema: &PlanSchema) -> Result<PhysicalExprRef
         }
         Expr::Literal(v) => Ok(Arc::new(LiteralExpr::new(v.clone()))),
         Expr::Alias(a) => create(&a.expr, schema),
+        Expr::BinaryExpr(b) if matches!(b.op, Operator::And | Operator::Or) => {
+            let left = boolean_operand(create(&b.left, schema)?, b.op.sql())?;
+            let right = boolean_operand(create(&b.right, schema)?, b.op.sql())?;
+            // Outer references of a subquery do not resolve here; they are not read from
+            // this input either.
+            let right_columns = b
+                .right
+                .column_refs()
+                .iter()
+                .filter_map(|column| schema.index_of_column(column).ok())
+                .collect();
+            Ok(Arc::new(
+                BinaryExpr::new(left, b.op, right, DataType::Boolean)
+                    .with_right_columns(right_columns),
+            ))
+        }
         Expr::BinaryExpr(b) => {
             let left = create(&b.left, schema)?;
             let right = create(&b.right, schema)?;

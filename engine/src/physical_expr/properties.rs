@@ -9,6 +9,9 @@
 //!   some row overflows.
 //! - Float comparisons must follow PostgreSQL's order (NaN equal to itself, above all).
 //! - A float printed as text must read back as the same float.
+//! - AND/OR must be Kleene's, row by row, however many rows their left side decides.
+//! - LIKE and regex patterns matched by substring search must agree with Arrow's `like`
+//!   kernel and the `regex` crate.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -124,6 +127,17 @@ fn expressions() -> Vec<Expr> {
             .eq(lit(0i32))
             .or((lit(12i32) / col("b")).lt(lit(5i32))),
         col("f").gt(lit(0.5)).or(col("s").eq(lit("a"))),
+        // A left side that decides most rows: the right side runs on the others alone, and
+        // never divides by the zeros the left side excluded.
+        col("a")
+            .gt(lit(4i64))
+            .and((lit(12i64) / col("a")).gt(lit(1i64))),
+        col("a")
+            .lt(lit(5i64))
+            .or((lit(12i64) / (col("a") - lit(5i64))).gt(lit(1i64))),
+        col("a")
+            .gt(lit(4i64))
+            .and(col("s").eq(lit("a")).or(col("b").is_null())),
         col("f").eq(col("f")),
         col("s").in_list(vec![lit("a"), lit("ab"), lit(ScalarValue::Null)], true),
         col("a").in_list(vec![col("b"), lit(3i64)], false),
@@ -288,5 +302,88 @@ proptest! {
             let r = back.value(i);
             prop_assert!(r.to_bits() == v.to_bits() || (r.is_nan() && v.is_nan()), "{} became {}", v, r);
         }
+    }
+
+    #[test]
+    fn and_or_are_kleene_row_by_row(
+        rows in prop::collection::vec(
+            (prop::option::weighted(0.8, prop::bool::weighted(0.9)), prop::option::weighted(0.8, any::<bool>())),
+            0..60,
+        ),
+        or_bias in any::<bool>(),
+    ) {
+        // `or_bias` flips the left side so that OR, too, sees mostly deciding values.
+        let left: Vec<Option<bool>> = rows.iter().map(|r| r.0.map(|v| v == or_bias)).collect();
+        let right: Vec<Option<bool>> = rows.iter().map(|r| r.1).collect();
+        let (batch, schema) = batch(vec![
+            ("p", Arc::new(arrow::array::BooleanArray::from(left.clone())) as ArrayRef),
+            ("q", Arc::new(arrow::array::BooleanArray::from(right.clone()))),
+        ]);
+        for is_and in [true, false] {
+            let expr = if is_and { col("p").and(col("q")) } else { col("p").or(col("q")) };
+            let out = whole(&expr, &batch, &schema).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let got: Vec<Option<bool>> = out.as_boolean().iter().collect();
+            let expected: Vec<Option<bool>> = left
+                .iter()
+                .zip(&right)
+                .map(|(l, r)| match (is_and, *l, *r) {
+                    (true, Some(false), _) | (true, _, Some(false)) => Some(false),
+                    (true, Some(true), Some(true)) => Some(true),
+                    (false, Some(true), _) | (false, _, Some(true)) => Some(true),
+                    (false, Some(false), Some(false)) => Some(false),
+                    _ => None,
+                })
+                .collect();
+            prop_assert_eq!(got, expected, "{}", expr);
+        }
+    }
+
+    #[test]
+    fn substring_patterns_agree_with_like_and_regex(
+        values in prop::collection::vec(prop::option::weighted(0.9, "[ab%_\\\\\nü]{0,6}"), 0..30),
+        like_pieces in prop::collection::vec(prop_oneof![Just("a"), Just("b"), Just("%"), Just("\\%"), Just("\\_"), Just("ü"), Just("ab")], 0..5),
+        regex_pieces in prop::collection::vec(prop_oneof![Just("a"), Just("b"), Just(".*"), Just("ü"), Just("ab"), Just("%")], 0..5),
+        anchors in (any::<bool>(), any::<bool>()),
+        negated in any::<bool>(),
+    ) {
+        let strings: ArrayRef = Arc::new(arrow::array::StringArray::from(values.clone()));
+        let (batch, schema) = batch(vec![("s", Arc::clone(&strings))]);
+        let like_pattern: String = like_pieces.concat();
+        let expr = Expr::Like(Like {
+            expr: Box::new(col("s")),
+            pattern: Box::new(lit(like_pattern.as_str())),
+            negated,
+            case_insensitive: false,
+        });
+        let got = whole(&expr, &batch, &schema).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let pattern = arrow::array::StringArray::new_scalar(like_pattern.as_str());
+        let expected = if negated {
+            arrow::compute::kernels::comparison::nlike(&strings, &pattern)
+        } else {
+            arrow::compute::kernels::comparison::like(&strings, &pattern)
+        }
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(got.to_data(), expected.to_data(), "LIKE {}", like_pattern);
+
+        let regex_pattern = format!(
+            "{}{}{}",
+            if anchors.0 { "^" } else { "" },
+            regex_pieces.concat(),
+            if anchors.1 { "$" } else { "" }
+        );
+        let expr = Expr::RegexMatch(crate::expr::RegexMatch {
+            expr: Box::new(col("s")),
+            pattern: Box::new(lit(regex_pattern.as_str())),
+            negated,
+            case_insensitive: false,
+        });
+        let got = whole(&expr, &batch, &schema).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let regex = regex::Regex::new(&regex_pattern).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let expected: Vec<Option<bool>> = values
+            .iter()
+            .map(|v| v.as_ref().map(|v| regex.is_match(v) != negated))
+            .collect();
+        let got: Vec<Option<bool>> = got.as_boolean().iter().collect();
+        prop_assert_eq!(got, expected, "~ {}", regex_pattern);
     }
 }

@@ -5,7 +5,9 @@
 //! is a search (unanchored), as in PostgreSQL. Patterns use the `regex` crate's syntax, which
 //! agrees with PostgreSQL's advanced regular expressions on everything but back-references
 //! and look-around (rejected as malformed). A dictionary-encoded column is matched once per
-//! distinct value.
+//! distinct value. A case-sensitive literal pattern of plain text and `.*` gaps (TPC-H q13's
+//! `special.*requests`) is matched as a [`SubstringPattern`]: substring searches, with the
+//! regex consulted only for a value whose match would span a newline.
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use regex::{Regex, RegexBuilder};
 use super::columnar_value::{apply_binary, KernelArg};
 use super::like::text_operand;
 use super::planner::{coerce, create};
+use super::substring_pattern::SubstringPattern;
 use super::{ColumnarValue, PhysicalExpr, PhysicalExprRef};
 use crate::error::{EngineError, Result};
 use crate::expr::RegexMatch;
@@ -35,6 +38,8 @@ pub struct RegexMatchExpr {
     case_insensitive: bool,
     /// The compiled pattern when it is a (non-NULL) literal.
     compiled: Option<Regex>,
+    /// The literal pattern as substring searches, when it has that shape.
+    substrings: Option<SubstringPattern>,
 }
 
 /// Compiles a pattern; a malformed one is the user's error.
@@ -49,9 +54,16 @@ fn compile(pattern: &str, case_insensitive: bool) -> Result<Regex> {
 pub fn create_regex_match(regex: &RegexMatch, schema: &PlanSchema) -> Result<PhysicalExprRef> {
     let expr = text_operand(create(&regex.expr, schema)?)?;
     let pattern = coerce(create(&regex.pattern, schema)?, &DataType::Utf8, false)?;
-    let compiled = match pattern.literal_value() {
-        Some(ScalarValue::Utf8(Some(p))) => Some(compile(p, regex.case_insensitive)?),
-        _ => None,
+    let (compiled, substrings) = match pattern.literal_value() {
+        Some(ScalarValue::Utf8(Some(p))) => (
+            Some(compile(p, regex.case_insensitive)?),
+            if regex.case_insensitive {
+                None
+            } else {
+                SubstringPattern::from_regex(p)
+            },
+        ),
+        _ => (None, None),
     };
     Ok(Arc::new(RegexMatchExpr {
         expr,
@@ -59,12 +71,19 @@ pub fn create_regex_match(regex: &RegexMatch, schema: &PlanSchema) -> Result<Phy
         negated: regex.negated,
         case_insensitive: regex.case_insensitive,
         compiled,
+        substrings,
     }))
 }
 
 impl RegexMatchExpr {
     /// Matches every value of a string array (or dictionary of strings) against one regex.
     fn match_all(&self, regex: &Regex, array: &ArrayRef) -> Result<ArrayRef> {
+        if let Some(substrings) = &self.substrings {
+            let undecided = |value: &str| regex.is_match(value);
+            if let Some(out) = substrings.match_array(array, self.negated, &undecided)? {
+                return Ok(out);
+            }
+        }
         if let DataType::Dictionary(_, _) = array.data_type() {
             let dictionary = array.as_any_dictionary();
             let answers = self.match_all(regex, dictionary.values())?;

@@ -204,6 +204,13 @@ const FRAGMENTS: &[&str] = &[
     "a", "A", "b", "ab", "%", "_", "ß", "SS", "ss", "é", "É", "😀", "", "co", "CO", "x y",
 ];
 
+/// Patterns for `regex`: literal text and `.*` gaps with and without anchors (which Quiver
+/// matches by substring search), next to patterns only a regex engine can match.
+const REGEX_PATTERNS: &[&str] = &[
+    "a.*b", "^co", "b$", "^a.*b$", "co.*", "x y", "é.*ß", "a.*b.*c", "^$", ".*", "[ab]", "a+b",
+    "^c.*o$", "ab.*?a",
+];
+
 /// A literal of `kind`, drawn from near the generated data so comparisons split it.
 pub fn lit(kind: Kind) -> BoxedStrategy<Lit> {
     match kind {
@@ -501,7 +508,7 @@ pub enum Lookup {
     /// `in` with a list that may hold `None` (ignored) or be empty (matches nothing).
     In(Vec<Option<Lit>>),
     IsNull(bool),
-    /// `contains`, `icontains`, `startswith`, `istartswith`, `endswith`, `iexact`.
+    /// `contains`, `icontains`, `startswith`, `istartswith`, `endswith`, `iexact`, `regex`.
     Text(&'static str, String),
     Range(Lit, Lit),
 }
@@ -748,6 +755,12 @@ pub fn lookup(subject: Subject, rhs: Leaves) -> BoxedStrategy<Lookup> {
             4,
             (prop::sample::select(names), prop::sample::select(FRAGMENTS))
                 .prop_map(|(name, fragment)| Lookup::Text(name, fragment.to_owned()))
+                .boxed(),
+        ));
+        options.push((
+            2,
+            prop::sample::select(REGEX_PATTERNS)
+                .prop_map(|pattern| Lookup::Text("regex", pattern.to_owned()))
                 .boxed(),
         ));
     }
