@@ -369,7 +369,7 @@ mod tests {
         let mut values = Vec::new();
         let mut per_group: Vec<Vec<f64>> = vec![Vec::new(); total_groups];
         let mut state = 12345u64;
-        for g in 0..total_groups {
+        for (g, kept) in per_group.iter_mut().enumerate() {
             if g % 3 == 2 {
                 continue;
             }
@@ -380,7 +380,7 @@ mod tests {
                 let value = (state >> 40) as f64 / 7.0;
                 group_ids.push(g as u32);
                 values.push(value);
-                per_group[g].push(value);
+                kept.push(value);
             }
         }
         // Shuffle the rows' order across groups: interleave the two halves.
