@@ -1125,6 +1125,55 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn sorted_sparse_integer_keys_over_a_wide_range() {
+        // TPC-H's l_orderkey: ascending, one value in four of a range wider than the dense
+        // array's minimum, each key on one to four rows. Both the serial and the parallel
+        // merge give every group's sum and count.
+        let groups = 300_000i64;
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
+        let mut expected = Vec::new();
+        for g in 0..groups {
+            let key = 1 + 4 * g - g % 3;
+            let repeats = g % 4 + 1;
+            for r in 0..repeats {
+                keys.push(key);
+                values.push(g % 50 + r);
+            }
+            let sum: i64 = (0..repeats).map(|r| g % 50 + r).sum();
+            expected.push(vec![key.to_string(), sum.to_string(), repeats.to_string()]);
+        }
+        expected.sort();
+        let batch = table(
+            &["k", "v"],
+            vec![
+                Arc::new(Int64Array::from(keys)),
+                Arc::new(Int64Array::from(values)),
+            ],
+        );
+        let schema = batch.schema();
+        let aggregates = vec![
+            spec(
+                AggregateFunction::Sum,
+                vec![col("v", &schema)],
+                DataType::Int64,
+            ),
+            spec(AggregateFunction::Count, vec![], DataType::Int64),
+        ];
+        for partitions in [1, 2] {
+            let got = aggregate(
+                chunks(&batch, 8192),
+                partitions,
+                &["k"],
+                aggregates.clone(),
+                8192,
+            )
+            .unwrap();
+            assert_eq!(got, expected, "{partitions} partitions");
+        }
+    }
+
+    #[test]
     fn nearly_unique_multi_column_keys_are_routed_to_the_merge_buckets() {
         // Every key (a, b) occurs twice, 120_000 rows apart: each thread's first rows make
         // almost as many groups as rows, so past ROUTING_PROBE_ROWS it routes the rest by key

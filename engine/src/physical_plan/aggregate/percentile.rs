@@ -5,6 +5,9 @@
 //! row, no per-group allocation, and merging partitions is an append. At `evaluate` the
 //! pairs are bucketed by group (a counting sort: one pass to count, one to place) and each
 //! group's percentile is found by selection (`select_nth_unstable`), not by a full sort.
+//! With millions of values the groups are cut into ranges of about equal value counts, one
+//! per core, and each thread places and selects its own range (the merge that precedes
+//! `evaluate` runs on one thread, so this is where a median over many rows gets its cores).
 //!
 //! The result follows PostgreSQL's `percentile_cont`: over `n` sorted values the fraction
 //! `f` falls at position `f·(n−1)`; between the two nearest values the result is
@@ -158,23 +161,99 @@ impl GroupsAccumulator for PercentileAccumulator {
         for g in 0..total_groups {
             starts[g + 1] += starts[g];
         }
-        let mut next = starts.clone();
-        let mut sorted = vec![0.0; self.values.len()];
-        for (&group, &value) in self.groups.iter().zip(&self.values) {
-            sorted[next[group as usize]] = value;
-            next[group as usize] += 1;
-        }
         let fraction = self.fraction.unwrap_or(0.5);
-        let results: Float64Array = (0..total_groups)
-            .map(|g| percentile_cont(&mut sorted[starts[g]..starts[g + 1]], fraction))
-            .collect();
+        let mut sorted = vec![0.0; self.values.len()];
+        let mut results: Vec<Option<f64>> = vec![None; total_groups];
+        // Ranges of groups holding about the same number of values, one per thread; each
+        // thread scatters and selects only its own groups, into its own part of `sorted`.
+        let threads = evaluation_threads(self.values.len());
+        let mut bounds = vec![0];
+        for t in 1..threads {
+            let share = self.values.len() * t / threads;
+            let bound = starts
+                .partition_point(|&start| start < share)
+                .min(total_groups);
+            if bound > *bounds.last().unwrap_or(&0) {
+                bounds.push(bound);
+            }
+        }
+        bounds.push(total_groups);
+        let mut tasks = Vec::with_capacity(bounds.len());
+        let (mut rest_sorted, mut rest_results) = (sorted.as_mut_slice(), results.as_mut_slice());
+        for range in bounds.windows(2) {
+            let (low, high) = (range[0], range[1]);
+            let (slice, tail) =
+                std::mem::take(&mut rest_sorted).split_at_mut(starts[high] - starts[low]);
+            let (out, tail_results) = std::mem::take(&mut rest_results).split_at_mut(high - low);
+            rest_sorted = tail;
+            rest_results = tail_results;
+            tasks.push(GroupRange {
+                low,
+                starts: &starts[low..=high],
+                sorted: slice,
+                results: out,
+            });
+        }
+        let (groups, values) = (&self.groups, &self.values);
+        if tasks.len() == 1 {
+            for task in tasks {
+                task.evaluate(groups, values, fraction);
+            }
+        } else {
+            std::thread::scope(|scope| {
+                for task in tasks {
+                    scope.spawn(move || task.evaluate(groups, values, fraction));
+                }
+            });
+        }
         self.groups = Vec::new();
         self.values = Vec::new();
-        Ok(Arc::new(results))
+        Ok(Arc::new(Float64Array::from(results)))
     }
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+}
+
+/// Values below which one thread evaluates every group: a thread pays off only when it has
+/// millions of values to scatter and select.
+const VALUES_PER_THREAD: usize = 1 << 20;
+
+/// Threads for evaluating `values` kept values: at most the machine's parallelism.
+fn evaluation_threads(values: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (values / VALUES_PER_THREAD).clamp(1, cores)
+}
+
+/// Groups `low..low + results.len()`, evaluated by one thread.
+struct GroupRange<'a> {
+    low: usize,
+    /// The counting sort's starts of these groups and of the next one (absolute positions).
+    starts: &'a [usize],
+    /// `sorted[starts[0]..starts[last]]`: where these groups' values are gathered.
+    sorted: &'a mut [f64],
+    results: &'a mut [Option<f64>],
+}
+
+impl GroupRange<'_> {
+    /// Gathers the values of these groups from all the `(group, value)` pairs, then selects
+    /// each group's percentile.
+    fn evaluate(self, groups: &[u32], values: &[f64], fraction: f64) {
+        let base = self.starts[0];
+        let count = self.results.len();
+        let mut next: Vec<usize> = self.starts[..count].iter().map(|s| s - base).collect();
+        for (&group, &value) in groups.iter().zip(values) {
+            let local = (group as usize).wrapping_sub(self.low);
+            if local < count {
+                self.sorted[next[local]] = value;
+                next[local] += 1;
+            }
+        }
+        for (local, result) in self.results.iter_mut().enumerate() {
+            let range = self.starts[local] - base..self.starts[local + 1] - base;
+            *result = percentile_cont(&mut self.sorted[range], fraction);
+        }
     }
 }
 
@@ -279,5 +358,58 @@ mod tests {
         a.merge(b.as_ref(), &[1, 0], 2).unwrap();
         // Group 0: 9, 1, 2, 8 → 5; group 1: 100, 50 → 75.
         assert_eq!(results(a.evaluate(2).unwrap()), vec![Some(5.0), Some(75.0)]);
+    }
+
+    #[test]
+    fn millions_of_values_are_evaluated_in_parallel_ranges() {
+        // Enough values for several threads; group g holds (g % 7) * 300 + 1 values, and
+        // every third group none, so the ranges are uneven. Checked against sorting.
+        let total_groups = 5000;
+        let mut group_ids = Vec::new();
+        let mut values = Vec::new();
+        let mut per_group: Vec<Vec<f64>> = vec![Vec::new(); total_groups];
+        let mut state = 12345u64;
+        for (g, kept) in per_group.iter_mut().enumerate() {
+            if g % 3 == 2 {
+                continue;
+            }
+            for _ in 0..(g % 7) * 300 + 1 {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let value = (state >> 40) as f64 / 7.0;
+                group_ids.push(g as u32);
+                values.push(value);
+                kept.push(value);
+            }
+        }
+        // Shuffle the rows' order across groups: interleave the two halves.
+        let half = values.len() / 2;
+        let order: Vec<usize> = (0..half)
+            .flat_map(|i| [i, half + i])
+            .chain(2 * half..values.len())
+            .collect();
+        let group_ids: Vec<u32> = order.iter().map(|&i| group_ids[i]).collect();
+        let values: Vec<f64> = order.iter().map(|&i| values[i]).collect();
+        assert!(values.len() > 2 * VALUES_PER_THREAD);
+        let mut median =
+            PercentileAccumulator::try_new(AggregateFunction::Median, &DataType::Float64).unwrap();
+        let array: ArrayRef = Arc::new(Floats::from(values));
+        median
+            .update_batch(&[array], &group_ids, total_groups)
+            .unwrap();
+        let got = results(median.evaluate(total_groups).unwrap());
+        for (g, mut kept) in per_group.into_iter().enumerate() {
+            kept.sort_by(f64::total_cmp);
+            let expected = match kept.len() {
+                0 => None,
+                n if n % 2 == 1 => Some(kept[n / 2]),
+                n => Some((kept[n / 2 - 1] + kept[n / 2]) / 2.0),
+            };
+            match (got[g], expected) {
+                (Some(a), Some(b)) => assert!((a - b).abs() <= 1e-9 * b.abs(), "group {g}"),
+                (a, b) => assert_eq!(a, b, "group {g}"),
+            }
+        }
     }
 }

@@ -95,13 +95,23 @@ impl KeyNative for f32 {
 /// Key ranges up to this wide are always eligible for a dense id array (4 MiB of ids).
 const DENSE_MIN_RANGE: i128 = 1 << 20;
 
+/// Beyond [`DENSE_MIN_RANGE`], a key range stays dense while it is at most this many times
+/// the number of groups. At 8 the array costs 32 bytes per group, about what a hash table
+/// entry of an `i64` key and its id costs at hashbrown's load factor, and it takes in the
+/// usual surrogate keys: TPC-H's `l_orderkey` uses one value in four of its range.
+const DENSE_MAX_SPREAD: i128 = 8;
+
 /// Ids of integer keys in a small range, by position: `ids[value - base]`. A probe is one
 /// array read instead of a hash-table lookup (a "perfect hash", as DuckDB calls it), and the
 /// array is smaller than a table over the same keys.
 struct DenseIds {
     base: i64,
-    /// [`NO_GROUP`] where no value was seen.
+    /// [`NO_GROUP`] where no value was seen. It may reach beyond the keys seen so far: it
+    /// grows geometrically (as a `Vec` does), so keys arriving in ascending order, as a
+    /// sorted key column delivers them, are not copied once per batch.
     ids: Vec<u32>,
+    /// The smallest and the largest key placed so far.
+    seen: Option<(i64, i64)>,
 }
 
 impl DenseIds {
@@ -139,6 +149,7 @@ where
         let dense = T::Native::default().dense_key().map(|_| DenseIds {
             base: 0,
             ids: Vec::new(),
+            seen: None,
         });
         PrimitiveInterner {
             data_type,
@@ -150,14 +161,14 @@ where
     }
 
     /// Makes the dense array cover the keys of `array`, or gives it up for the hash table
-    /// when the range would be too wide: wider than [`DENSE_MIN_RANGE`] and than twice the
-    /// number of values seen so far (so the array stays proportional to the input).
+    /// when the range would be too wide: wider than [`DENSE_MIN_RANGE`] and than
+    /// [`DENSE_MAX_SPREAD`] times the number of groups (counting every row of `array` as a
+    /// possible new one), so the array stays proportional to the groups.
     /// Returns whether the dense array is in use.
     fn fit_dense(&mut self, array: &PrimitiveArray<T>) -> bool {
         let Some(dense) = &mut self.dense else {
             return false;
         };
-        let values = array.values();
         // Arrow's min/max kernels are vectorized; a value outside `i64` (a huge `u64`) has
         // no dense position, which ends the dense mode.
         let (low, high) = match (arrow::compute::min(array), arrow::compute::max(array)) {
@@ -171,26 +182,44 @@ where
             // No non-NULL value: nothing to place.
             _ => return true,
         };
-        let (low, high) = if dense.ids.is_empty() {
-            (low, high)
-        } else {
-            let end = dense.base + dense.ids.len() as i64 - 1;
-            (low.min(dense.base), high.max(end))
+        let (low, high) = match dense.seen {
+            None => (low, high),
+            Some((seen_low, seen_high)) => (low.min(seen_low), high.max(seen_high)),
         };
         let width = high as i128 - low as i128 + 1;
-        let allowed = DENSE_MIN_RANGE.max(2 * (self.values.len() + values.len()) as i128);
+        let groups = (self.values.len() + array.len()) as i128;
+        let allowed = DENSE_MIN_RANGE.max(DENSE_MAX_SPREAD * groups);
         if width > allowed {
             self.leave_dense();
             return false;
         }
-        if dense.ids.is_empty() || low < dense.base || width as usize > dense.ids.len() {
-            let mut ids = vec![NO_GROUP; width as usize];
-            let shift = (dense.base - low) as usize;
-            for (offset, &id) in dense.ids.iter().enumerate() {
-                ids[offset + shift] = id;
-            }
-            *dense = DenseIds { base: low, ids };
+        dense.seen = Some((low, high));
+        let len = dense.ids.len() as i128;
+        let base = dense.base as i128;
+        if !dense.ids.is_empty() && low as i128 >= base && (high as i128) < base + len {
+            return true;
         }
+        // Double the array (within what the groups allow), extended on the side the new
+        // keys fell off; copying the old ids costs amortized O(1) per key. The new array
+        // covers the old one too, slack included.
+        let (cover_low, cover_high) = if dense.ids.is_empty() {
+            (low as i128, high as i128)
+        } else {
+            ((low as i128).min(base), (high as i128).max(base + len - 1))
+        };
+        let target = (cover_high - cover_low + 1).max((2 * len).min(allowed));
+        let new_base = if !dense.ids.is_empty() && (low as i128) < base {
+            (cover_high - target + 1).max(i64::MIN as i128)
+        } else {
+            cover_low
+        };
+        let mut ids = vec![NO_GROUP; target as usize];
+        if !dense.ids.is_empty() {
+            let shift = (base - new_base) as usize;
+            ids[shift..shift + dense.ids.len()].copy_from_slice(&dense.ids);
+        }
+        dense.base = new_base as i64;
+        dense.ids = ids;
         true
     }
 
@@ -368,5 +397,103 @@ where
         )
         .with_data_type(self.data_type.clone());
         Ok(Arc::new(array))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use arrow::array::Int64Array;
+    use arrow::datatypes::Int64Type;
+
+    use super::*;
+
+    /// Interns `batches` and checks every id against `expected`, the first-seen numbering
+    /// of the keys, which it extends.
+    fn intern_all(
+        interner: &mut PrimitiveInterner<Int64Type>,
+        expected: &mut HashMap<i64, u32>,
+        batches: &[Vec<i64>],
+    ) {
+        for batch in batches {
+            let mut ids = Vec::new();
+            interner
+                .intern(&Int64Array::from(batch.clone()), &mut ids)
+                .unwrap();
+            let want: Vec<u32> = batch
+                .iter()
+                .map(|&key| {
+                    let fresh = expected.len() as u32;
+                    *expected.entry(key).or_insert(fresh)
+                })
+                .collect();
+            assert_eq!(ids, want);
+        }
+        assert_eq!(interner.len(), expected.len());
+    }
+
+    /// Ascending batches of keys using one value in four of their range, 1.5 million of
+    /// them over a range of 6 million: the shape of TPC-H's `l_orderkey`.
+    fn sparse_ascending(groups: i64, rows_per_batch: i64) -> Vec<Vec<i64>> {
+        let keys: Vec<i64> = (0..groups).map(|g| 1 + g * 4 - (g % 3)).collect();
+        keys.chunks(rows_per_batch as usize)
+            .map(|chunk| chunk.iter().flat_map(|&k| [k, k]).collect())
+            .collect()
+    }
+
+    #[test]
+    fn keys_using_one_value_in_four_stay_dense_and_grow_geometrically() {
+        let mut interner = PrimitiveInterner::<Int64Type>::new(DataType::Int64);
+        let batches = sparse_ascending(1_500_000, 4096);
+        let mut allocations = 0;
+        let mut last_len = 0;
+        let mut expected = HashMap::new();
+        for batch in &batches {
+            intern_all(&mut interner, &mut expected, std::slice::from_ref(batch));
+            let len = interner.dense.as_ref().map_or(0, |d| d.ids.len());
+            if len != last_len {
+                allocations += 1;
+                last_len = len;
+            }
+        }
+        let dense = interner.dense.as_ref().expect("the keys stay dense");
+        assert_eq!(dense.seen, Some((1, 1 + 1_499_999 * 4 - 2)));
+        // Doubling: a few dozen arrays at most, not one per batch (366 batches).
+        assert!(allocations < 20, "{allocations} allocations");
+        assert!(dense.ids.len() < 2 * 6_000_000 + 8192);
+        let emitted = interner.emit().unwrap();
+        assert_eq!(emitted.len(), 1_500_000);
+    }
+
+    #[test]
+    fn descending_and_scattered_keys_keep_their_ids_across_growth() {
+        let mut interner = PrimitiveInterner::<Int64Type>::new(DataType::Int64);
+        let mut batches = sparse_ascending(300_000, 1000);
+        batches.reverse();
+        // After growing downward, keys inside the old slack and below the range again.
+        batches.push(vec![1_000_000, 5, 1_199_990, -7, 1_199_999]);
+        batches.push(vec![-1_000_000, 3, 1_000_000]);
+        intern_all(&mut interner, &mut HashMap::new(), &batches);
+        assert!(interner.dense.is_some());
+        assert_eq!(
+            interner.dense.as_ref().unwrap().seen,
+            Some((-1_000_000, 1_199_999))
+        );
+    }
+
+    #[test]
+    fn keys_spread_wider_than_the_groups_allow_move_to_the_hash_table() {
+        let mut interner = PrimitiveInterner::<Int64Type>::new(DataType::Int64);
+        let mut expected = HashMap::new();
+        let spread: Vec<i64> = (0..200_000).map(|g| g * 16).collect();
+        intern_all(&mut interner, &mut expected, &[spread[..50_000].to_vec()]);
+        assert!(interner.dense.is_some(), "within the 1 Mi minimum range");
+        let rest = [spread[50_000..].to_vec(), vec![0, 16, 3]];
+        intern_all(&mut interner, &mut expected, &rest);
+        assert!(
+            interner.dense.is_none(),
+            "16 values per group is too sparse"
+        );
     }
 }
