@@ -125,10 +125,8 @@ impl PhysicalExpr for LikeExpr {
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
         let value = self.expr.evaluate(batch)?;
         if let Some(substrings) = &self.substrings {
-            // `%` crosses newlines, so no value is ever left undecided.
-            let undecided = |_: &str| false;
             if let ColumnarValue::Array(array) = &value {
-                if let Some(out) = substrings.match_array(array, self.negated, &undecided)? {
+                if let Some(out) = substrings.match_array(array, self.negated)? {
                     return Ok(ColumnarValue::Array(out));
                 }
             }

@@ -378,7 +378,7 @@ proptest! {
             case_insensitive: false,
         });
         let got = whole(&expr, &batch, &schema).map_err(|e| TestCaseError::fail(e.to_string()))?;
-        let regex = regex::Regex::new(&regex_pattern).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let regex = regex::RegexBuilder::new(&regex_pattern).dot_matches_new_line(true).build().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let expected: Vec<Option<bool>> = values
             .iter()
             .map(|v| v.as_ref().map(|v| regex.is_match(v) != negated))

@@ -6,8 +6,9 @@
 //! agrees with PostgreSQL's advanced regular expressions on everything but back-references
 //! and look-around (rejected as malformed). A dictionary-encoded column is matched once per
 //! distinct value. A case-sensitive literal pattern of plain text and `.*` gaps (TPC-H q13's
-//! `special.*requests`) is matched as a [`SubstringPattern`]: substring searches, with the
-//! regex consulted only for a value whose match would span a newline.
+//! `special.*requests`) is matched as a [`SubstringPattern`]: substring searches. As in
+//! PostgreSQL, whose regular expressions are not newline-sensitive by default, `.` matches a
+//! newline and `^`/`$` anchor at the ends of the whole value only.
 
 use std::fmt;
 use std::sync::Arc;
@@ -46,6 +47,7 @@ pub struct RegexMatchExpr {
 fn compile(pattern: &str, case_insensitive: bool) -> Result<Regex> {
     RegexBuilder::new(pattern)
         .case_insensitive(case_insensitive)
+        .dot_matches_new_line(true)
         .build()
         .map_err(|e| EngineError::Plan(format!("invalid regular expression: {e}")))
 }
@@ -79,8 +81,7 @@ impl RegexMatchExpr {
     /// Matches every value of a string array (or dictionary of strings) against one regex.
     fn match_all(&self, regex: &Regex, array: &ArrayRef) -> Result<ArrayRef> {
         if let Some(substrings) = &self.substrings {
-            let undecided = |value: &str| regex.is_match(value);
-            if let Some(out) = substrings.match_array(array, self.negated, &undecided)? {
+            if let Some(out) = substrings.match_array(array, self.negated)? {
                 return Ok(out);
             }
         }
@@ -268,6 +269,30 @@ mod tests {
             booleans(&out),
             vec![Some(true), Some(false), Some(true), None]
         );
+    }
+
+    #[test]
+    fn newlines_are_ordinary_characters_as_in_postgres() {
+        // PostgreSQL: SELECT 'a' || chr(10) || 'b' ~ 'a.b' is true; '^b' and 'a$' are false
+        // (not newline-sensitive by default); the `.*` form takes the substring path.
+        let (batch, schema) = batch(vec![(
+            "s",
+            Arc::new(StringArray::from(vec!["a\nb", "ab"])) as ArrayRef,
+        )]);
+        for (pattern, expected) in [
+            ("a.b", [true, false]),
+            ("a.*b", [true, true]),
+            ("^b", [false, false]),
+            ("a$", [false, false]),
+        ] {
+            let out = evaluate(
+                &regex(col("s"), lit(pattern), false, false),
+                &batch,
+                &schema,
+            )
+            .unwrap();
+            assert_eq!(booleans(&out), expected.map(Some).to_vec(), "{pattern}");
+        }
     }
 
     #[test]

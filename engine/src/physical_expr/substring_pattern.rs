@@ -9,9 +9,9 @@
 //! loses a match, since it leaves the most room for the ones after it). Bytes are compared,
 //! which is exact for UTF-8 text and UTF-8 literals.
 //!
-//! Only case-sensitive patterns qualify. LIKE's `%` matches any characters, newlines
-//! included; a regex's `.*` does not cross a newline, so a value containing one is handed
-//! back to the regex (see [`SubstringPattern::match_value`]).
+//! Only case-sensitive patterns qualify. LIKE's `%` and a regex's `.*` both match any
+//! characters, newlines included (PostgreSQL's regular expressions are not
+//! newline-sensitive unless asked to be), so every value is decided here.
 
 use std::sync::Arc;
 
@@ -31,17 +31,6 @@ pub(crate) struct SubstringPattern {
     prefix: Vec<u8>,
     middles: Vec<Finder<'static>>,
     suffix: Vec<u8>,
-    /// Whether the gaps may not contain a newline (a regex's `.` without the `s` flag).
-    gaps_exclude_newline: bool,
-}
-
-/// What one value gives: a match, no match, or "ask the regex" (a newline in a value a regex
-/// pattern with gaps is matched against).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Answer {
-    Match,
-    NoMatch,
-    Undecided,
 }
 
 impl SubstringPattern {
@@ -66,7 +55,6 @@ impl SubstringPattern {
                 .map(|piece| Finder::new(&piece).into_owned())
                 .collect(),
             suffix,
-            gaps_exclude_newline: false,
         }
     }
 
@@ -132,71 +120,53 @@ impl SubstringPattern {
                     .extend_from_slice(other.encode_utf8(&mut buffer).as_bytes()),
             }
         }
-        let has_gaps = pieces.len() > 1;
-        if !has_gaps && anchored_start && anchored_end {
+        if pieces.len() == 1 && anchored_start && anchored_end {
             return pieces
                 .pop()
                 .map(|whole| Self::new(Some(whole), vec![], (true, true)));
         }
-        let mut out = Self::new(None, pieces, (anchored_start, anchored_end));
-        out.gaps_exclude_newline = has_gaps;
-        Some(out)
+        Some(Self::new(None, pieces, (anchored_start, anchored_end)))
     }
 
     /// Whether `value` matches.
-    pub(crate) fn match_value(&self, value: &[u8]) -> Answer {
-        let found = |yes: bool| if yes { Answer::Match } else { Answer::NoMatch };
+    pub(crate) fn match_value(&self, value: &[u8]) -> bool {
         if let Some(exact) = &self.exact {
-            return found(bytes_equal(value, exact));
+            return bytes_equal(value, exact);
         }
         let (prefix, suffix) = (self.prefix.len(), self.suffix.len());
         if value.len() < prefix + suffix
             || (prefix > 0 && !bytes_equal(&value[..prefix], &self.prefix))
             || (suffix > 0 && !bytes_equal(&value[value.len() - suffix..], &self.suffix))
         {
-            return Answer::NoMatch;
+            return false;
         }
         let mut rest = &value[self.prefix.len()..value.len() - self.suffix.len()];
         for finder in &self.middles {
             match finder.find(rest) {
                 Some(at) => rest = &rest[at + finder.needle().len()..],
-                None => return Answer::NoMatch,
+                None => return false,
             }
         }
-        if self.gaps_exclude_newline && memchr::memchr(b'\n', value).is_some() {
-            return Answer::Undecided;
-        }
-        Answer::Match
+        true
     }
 
     /// Matches every value of a string array (or a dictionary of strings: once per distinct
-    /// value); `fallback` answers the undecided ones. `None` for a type it does not read.
-    pub(crate) fn match_array(
-        &self,
-        array: &ArrayRef,
-        negated: bool,
-        fallback: &dyn Fn(&str) -> bool,
-    ) -> Result<Option<ArrayRef>> {
+    /// value). `None` for a type it does not read.
+    pub(crate) fn match_array(&self, array: &ArrayRef, negated: bool) -> Result<Option<ArrayRef>> {
         let found = match array.data_type() {
             DataType::Dictionary(_, _) => {
                 let dictionary = array.as_any_dictionary();
-                let Some(answers) = self.match_array(dictionary.values(), negated, fallback)?
-                else {
+                let Some(answers) = self.match_array(dictionary.values(), negated)? else {
                     return Ok(None);
                 };
                 return Ok(Some(take(answers.as_ref(), dictionary.keys(), None)?));
             }
-            DataType::Utf8 => self.match_strings(array.as_string::<i32>(), fallback),
-            DataType::LargeUtf8 => self.match_strings(array.as_string::<i64>(), fallback),
+            DataType::Utf8 => self.match_strings(array.as_string::<i32>()),
+            DataType::LargeUtf8 => self.match_strings(array.as_string::<i64>()),
             DataType::Utf8View => {
                 let strings = array.as_string_view();
                 BooleanBuffer::collect_bool(strings.len(), |i| {
-                    let value = strings.value(i);
-                    match self.match_value(value.as_bytes()) {
-                        Answer::Match => true,
-                        Answer::NoMatch => false,
-                        Answer::Undecided => fallback(value),
-                    }
+                    self.match_value(strings.value(i).as_bytes())
                 })
             }
             _ => return Ok(None),
@@ -208,20 +178,11 @@ impl SubstringPattern {
         ))))
     }
 
-    fn match_strings<O: OffsetSizeTrait>(
-        &self,
-        strings: &GenericStringArray<O>,
-        fallback: &dyn Fn(&str) -> bool,
-    ) -> BooleanBuffer {
+    fn match_strings<O: OffsetSizeTrait>(&self, strings: &GenericStringArray<O>) -> BooleanBuffer {
         let offsets = strings.value_offsets();
         let bytes = strings.value_data();
         BooleanBuffer::collect_bool(strings.len(), |i| {
-            let value = &bytes[offsets[i].as_usize()..offsets[i + 1].as_usize()];
-            match self.match_value(value) {
-                Answer::Match => true,
-                Answer::NoMatch => false,
-                Answer::Undecided => fallback(strings.value(i)),
-            }
+            self.match_value(&bytes[offsets[i].as_usize()..offsets[i + 1].as_usize()])
         })
     }
 }
@@ -259,11 +220,10 @@ mod tests {
     use super::*;
 
     fn like(pattern: &str, value: &str) -> Option<bool> {
-        SubstringPattern::from_like(pattern)
-            .map(|p| p.match_value(value.as_bytes()) == Answer::Match)
+        SubstringPattern::from_like(pattern).map(|p| p.match_value(value.as_bytes()))
     }
 
-    fn regex(pattern: &str, value: &str) -> Option<Answer> {
+    fn regex(pattern: &str, value: &str) -> Option<bool> {
         SubstringPattern::from_regex(pattern).map(|p| p.match_value(value.as_bytes()))
     }
 
@@ -320,32 +280,25 @@ mod tests {
 
     #[test]
     fn regex_literals_and_gaps() {
-        use Answer::*;
         assert_eq!(
             regex("special.*requests", "x special y requests"),
-            Some(Match)
+            Some(true)
         );
-        assert_eq!(
-            regex("special.*requests", "requests special"),
-            Some(NoMatch)
-        );
-        assert_eq!(regex("special.*requests", "specialrequests"), Some(Match));
-        // `.` does not match a newline: the regex decides.
-        assert_eq!(
-            regex("special.*requests", "special\nrequests"),
-            Some(Undecided)
-        );
-        assert_eq!(regex("abc", "xabcx"), Some(Match));
-        assert_eq!(regex("abc", "a\nbc"), Some(NoMatch));
-        assert_eq!(regex("^abc", "abcx"), Some(Match));
-        assert_eq!(regex("^abc", "xabc"), Some(NoMatch));
-        assert_eq!(regex("abc$", "xabc"), Some(Match));
-        assert_eq!(regex("abc$", "abcx"), Some(NoMatch));
-        assert_eq!(regex("^abc$", "abc"), Some(Match));
-        assert_eq!(regex("^abc$", "abcabc"), Some(NoMatch));
-        assert_eq!(regex("^a.*c$", "abbc"), Some(Match));
-        assert_eq!(regex("^a.*?c$", "ac"), Some(Match));
-        assert_eq!(regex("", "anything"), Some(Match));
+        assert_eq!(regex("special.*requests", "requests special"), Some(false));
+        assert_eq!(regex("special.*requests", "specialrequests"), Some(true));
+        // `.` matches a newline, as in PostgreSQL.
+        assert_eq!(regex("special.*requests", "special\nrequests"), Some(true));
+        assert_eq!(regex("abc", "xabcx"), Some(true));
+        assert_eq!(regex("abc", "a\nbc"), Some(false));
+        assert_eq!(regex("^abc", "abcx"), Some(true));
+        assert_eq!(regex("^abc", "xabc"), Some(false));
+        assert_eq!(regex("abc$", "xabc"), Some(true));
+        assert_eq!(regex("abc$", "abcx"), Some(false));
+        assert_eq!(regex("^abc$", "abc"), Some(true));
+        assert_eq!(regex("^abc$", "abcabc"), Some(false));
+        assert_eq!(regex("^a.*c$", "abbc"), Some(true));
+        assert_eq!(regex("^a.*?c$", "ac"), Some(true));
+        assert_eq!(regex("", "anything"), Some(true));
         // Anything beyond literals and `.*` is the regex engine's.
         for pattern in [
             "a+", "a|b", "[ab]", "a.b", "a\\.b", "(ab)", "a{2}", "a?", "\\d",
@@ -365,13 +318,12 @@ mod tests {
             Some("special\nrequests"),
         ];
         let pattern = SubstringPattern::from_regex("special.*requests").unwrap_or_else(|| panic!());
-        let fallback = |value: &str| value.contains("\n");
         let plain: ArrayRef = Arc::new(StringArray::from(values.clone()));
         let dictionary: ArrayRef =
             Arc::new(values.into_iter().collect::<DictionaryArray<Int32Type>>());
         for array in [plain, dictionary] {
             let out = pattern
-                .match_array(&array, true, &fallback)
+                .match_array(&array, true)
                 .unwrap()
                 .unwrap_or_else(|| panic!());
             let out: Vec<Option<bool>> = out.as_boolean().iter().collect();
