@@ -58,12 +58,25 @@ enum KeySet {
     /// The build side has no non-NULL key: no probe row can match.
     Empty,
     /// Keys lie in `min..=max`; `bits` (when present) marks which values occur, bit
-    /// `value - min`.
+    /// `value - min`. `complete`: every value of the range is a key (a dense primary key),
+    /// so the range test alone is exact and `bits` is dropped.
     Range {
         min: i64,
         max: i64,
         bits: Option<Vec<u64>>,
+        complete: bool,
     },
+}
+
+/// What a scan does with a row range, given its key column's statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeTest {
+    /// No row of the range can match: skip it unread.
+    Skip,
+    /// Every row of the range matches: no need to test them.
+    KeepAll,
+    /// Test each row.
+    Test,
 }
 
 impl KeySet {
@@ -87,13 +100,24 @@ impl KeySet {
             }
             bits
         });
-        Some(KeySet::Range { min, max, bits })
+        let complete = bits.as_ref().is_some_and(|bits| {
+            let values = range as usize + 1;
+            let ones: usize = bits.iter().map(|word| word.count_ones() as usize).sum();
+            ones == values
+        });
+        let bits = if complete { None } else { bits };
+        Some(KeySet::Range {
+            min,
+            max,
+            bits,
+            complete,
+        })
     }
 
     fn contains(&self, value: i64) -> bool {
         match self {
             KeySet::Empty => false,
-            KeySet::Range { min, max, bits } => {
+            KeySet::Range { min, max, bits, .. } => {
                 if value < *min || value > *max {
                     return false;
                 }
@@ -108,11 +132,18 @@ impl KeySet {
         }
     }
 
-    /// Whether some value in `low..=high` may be a key.
-    fn overlaps(&self, low: i64, high: i64) -> bool {
+    /// What to do with rows whose non-NULL keys lie in `low..=high`.
+    fn test_range(&self, low: i64, high: i64, has_nulls: bool) -> RangeTest {
         match self {
-            KeySet::Empty => false,
-            KeySet::Range { min, max, .. } => low <= *max && high >= *min,
+            KeySet::Empty => RangeTest::Skip,
+            KeySet::Range { min, max, .. } if high < *min || low > *max => RangeTest::Skip,
+            KeySet::Range {
+                min,
+                max,
+                complete: true,
+                ..
+            } if !has_nulls && *min <= low && high <= *max => RangeTest::KeepAll,
+            KeySet::Range { .. } => RangeTest::Test,
         }
     }
 }
@@ -147,6 +178,7 @@ pub struct RuntimeFilter {
     rows_tested: AtomicUsize,
     rows_kept: AtomicUsize,
     ranges_skipped: AtomicUsize,
+    ranges_kept: AtomicUsize,
 }
 
 impl RuntimeFilter {
@@ -158,6 +190,7 @@ impl RuntimeFilter {
             rows_tested: AtomicUsize::new(0),
             rows_kept: AtomicUsize::new(0),
             ranges_skipped: AtomicUsize::new(0),
+            ranges_kept: AtomicUsize::new(0),
         })
     }
 
@@ -170,27 +203,31 @@ impl RuntimeFilter {
         }
     }
 
-    /// Whether a row range whose key column has `statistics` may hold a build key (`true`
-    /// until the join has published, or when the statistics say nothing).
-    pub fn may_match(&self, statistics: Option<&ColumnStatistics>) -> bool {
-        let Some(set) = self.published.get() else {
-            return true;
+    /// What a scan should do with a row range whose key column has `statistics`: test its
+    /// rows until the join has published or when the statistics say nothing.
+    pub fn test_range(&self, statistics: Option<&ColumnStatistics>) -> RangeTest {
+        let (Some(set), Some(statistics)) = (self.published.get(), statistics) else {
+            return RangeTest::Test;
         };
-        let Some(statistics) = statistics else {
-            return true;
+        let test = if statistics.null_count == statistics.row_count && statistics.row_count > 0 {
+            RangeTest::Skip // NULL never matches
+        } else {
+            let bounds = statistics
+                .min
+                .as_ref()
+                .and_then(scalar_as_i64)
+                .zip(statistics.max.as_ref().and_then(scalar_as_i64));
+            match bounds {
+                Some((low, high)) => set.test_range(low, high, statistics.null_count > 0),
+                None => RangeTest::Test,
+            }
         };
-        let all_null = statistics.null_count == statistics.row_count && statistics.row_count > 0;
-        let bounds = statistics
-            .min
-            .as_ref()
-            .and_then(scalar_as_i64)
-            .zip(statistics.max.as_ref().and_then(scalar_as_i64));
-        // NULL never matches; without integer bounds nothing can be ruled out.
-        let keep = !all_null && bounds.is_none_or(|(low, high)| set.overlaps(low, high));
-        if !keep {
-            self.ranges_skipped.fetch_add(1, Ordering::Relaxed);
-        }
-        keep
+        match test {
+            RangeTest::Skip => self.ranges_skipped.fetch_add(1, Ordering::Relaxed),
+            RangeTest::KeepAll => self.ranges_kept.fetch_add(1, Ordering::Relaxed),
+            RangeTest::Test => 0,
+        };
+        test
     }
 
     /// `rows tested → rows kept, ranges skipped` for EXPLAIN ANALYZE; `None` before publishing.
@@ -198,14 +235,16 @@ impl RuntimeFilter {
         self.published.get().map(|set| {
             let kind = match set {
                 KeySet::Empty => "no keys",
+                KeySet::Range { complete: true, .. } => "dense range",
                 KeySet::Range { bits: Some(_), .. } => "bitmap",
                 KeySet::Range { bits: None, .. } => "min/max",
             };
             format!(
-                "{kind}, {} of {} rows kept, {} ranges skipped",
+                "{kind}, {} of {} rows kept, {} ranges skipped, {} kept untested",
                 self.rows_kept.load(Ordering::Relaxed),
                 self.rows_tested.load(Ordering::Relaxed),
-                self.ranges_skipped.load(Ordering::Relaxed)
+                self.ranges_skipped.load(Ordering::Relaxed),
+                self.ranges_kept.load(Ordering::Relaxed)
             )
         })
     }
@@ -341,7 +380,7 @@ mod tests {
         assert_eq!(kept(&expr, &probe), vec![Some(5), Some(7), Some(-3)]);
         assert_eq!(
             expr.describe(),
-            "t.k (bitmap, 3 of 6 rows kept, 0 ranges skipped)"
+            "t.k (bitmap, 3 of 6 rows kept, 0 ranges skipped, 0 kept untested)"
         );
         assert_eq!(expr.to_string(), "t.k IN join keys");
     }
@@ -353,7 +392,7 @@ mod tests {
         let expr = RuntimeFilterExpr::new(Arc::clone(&filter), 1, "t.k");
         assert_eq!(kept(&expr, &[Some(1), None, Some(2)]), vec![]);
         let statistics = ColumnStatistics::compute(&Int64Array::from(vec![1, 2]));
-        assert!(!filter.may_match(Some(&statistics)));
+        assert_eq!(filter.test_range(Some(&statistics)), RangeTest::Skip);
     }
 
     #[test]
@@ -387,16 +426,47 @@ mod tests {
         let low = ColumnStatistics::compute(&Int64Array::from(vec![1, 9]));
         let high = ColumnStatistics::compute(&Int64Array::from(vec![20, 29]));
         // Not published yet: nothing is skipped.
-        assert!(filter.may_match(Some(&low)));
+        assert_eq!(filter.test_range(Some(&low)), RangeTest::Test);
         filter.publish(&[int64s(&[Some(10), Some(15)])]);
-        assert!(!filter.may_match(Some(&low)));
-        assert!(!filter.may_match(Some(&high)));
+        assert_eq!(filter.test_range(Some(&low)), RangeTest::Skip);
+        assert_eq!(filter.test_range(Some(&high)), RangeTest::Skip);
         let straddling = ColumnStatistics::compute(&Int64Array::from(vec![3, 12]));
-        assert!(filter.may_match(Some(&straddling)));
-        assert!(filter.may_match(None));
+        assert_eq!(filter.test_range(Some(&straddling)), RangeTest::Test);
+        // Inside the range but the keys have holes (11 to 14): each row is tested.
+        let inside = ColumnStatistics::compute(&Int64Array::from(vec![10, 15]));
+        assert_eq!(filter.test_range(Some(&inside)), RangeTest::Test);
+        assert_eq!(filter.test_range(None), RangeTest::Test);
         let nulls = ColumnStatistics::compute(&Int64Array::from(vec![None, None]));
-        assert!(!filter.may_match(Some(&nulls)));
+        assert_eq!(filter.test_range(Some(&nulls)), RangeTest::Skip);
         assert_eq!(filter.ranges_skipped.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_dense_key_range_keeps_ranges_inside_it_untested() {
+        // Every value 10..=20 is a key (in any order, with duplicates): a dense primary key.
+        let filter = RuntimeFilter::new(0);
+        let keys: Vec<Option<i64>> = (10..=20).rev().chain([12, 12]).map(Some).collect();
+        filter.publish(&[int64s(&keys)]);
+        let expr = RuntimeFilterExpr::new(Arc::clone(&filter), 1, "t.k");
+        let inside = ColumnStatistics::compute(&Int64Array::from(vec![12, 18]));
+        assert_eq!(filter.test_range(Some(&inside)), RangeTest::KeepAll);
+        // A NULL key in the range still has to be dropped.
+        let with_null = ColumnStatistics::compute(&Int64Array::from(vec![Some(12), None]));
+        assert_eq!(filter.test_range(Some(&with_null)), RangeTest::Test);
+        let overlapping = ColumnStatistics::compute(&Int64Array::from(vec![5, 12]));
+        assert_eq!(filter.test_range(Some(&overlapping)), RangeTest::Test);
+        assert_eq!(
+            kept(&expr, &[Some(9), Some(10), Some(20), Some(21), None]),
+            vec![Some(10), Some(20)]
+        );
+        assert!(expr
+            .describe()
+            .starts_with("t.k (dense range, 2 of 5 rows kept"));
+        assert!(
+            expr.describe().ends_with("1 kept untested)"),
+            "{}",
+            expr.describe()
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ use arrow::datatypes::SchemaRef;
 use quiver_storage::TableVersion;
 
 use super::filter::{check_boolean, Selection};
-use super::runtime_filter::RuntimeFilterExpr;
+use super::runtime_filter::{RangeTest, RuntimeFilterExpr};
 use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
 use crate::physical_expr::{PhysicalExpr, PhysicalExprRef};
@@ -204,21 +204,21 @@ impl ScanTask {
         let chunk = self.snapshot.chunks().get(range.chunk).ok_or_else(|| {
             EngineError::Internal(format!("chunk {} vanished from a snapshot", range.chunk))
         })?;
-        let statistics_rule_out = self
-            .runtime_filters
-            .iter()
-            .any(|filter| !filter.filter().may_match(chunk.statistics(filter.column())));
-        if statistics_rule_out {
-            return Ok(None);
+        let mut runtime_filters = Vec::with_capacity(self.runtime_filters.len());
+        for filter in &self.runtime_filters {
+            match filter
+                .filter()
+                .test_range(chunk.statistics(filter.column()))
+            {
+                RangeTest::Skip => return Ok(None),
+                RangeTest::KeepAll => {}
+                RangeTest::Test => runtime_filters.push(filter.as_ref() as &dyn PhysicalExpr),
+            }
         }
         let slice = chunk.batch().slice(range.offset, range.len);
         let mut selection = Selection::All;
-        let runtime_filters = self
-            .runtime_filters
-            .iter()
-            .map(|filter| filter.as_ref() as &dyn PhysicalExpr);
         let filters = self.filters.iter().map(|filter| filter.as_ref());
-        for filter in runtime_filters.chain(filters) {
+        for filter in runtime_filters.into_iter().chain(filters) {
             selection = selection.and(Selection::evaluate(filter, &slice)?)?;
             if matches!(selection, Selection::Nothing) {
                 return Ok(None);
