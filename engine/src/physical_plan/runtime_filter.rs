@@ -18,7 +18,7 @@
 //! lets every row through, so it is never wrong, only sometimes idle.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
@@ -36,6 +36,12 @@ pub const RUNTIME_JOIN_FILTERS: &str = "runtime_join_filters";
 
 /// Widest key range (in values) that gets an exact bitmap: 2^27 bits, 16 MiB.
 const MAX_BITMAP_RANGE: u64 = 1 << 27;
+
+/// Rows tested before the filter judges whether it pays: when it has kept more than
+/// [`KEEP_RATIO_GIVE_UP`] of them, testing costs more than the rows it saves (the join
+/// drops them anyway), so it stops testing rows (ranges are still skipped by statistics).
+const ROWS_BEFORE_JUDGING: usize = 1 << 17;
+const KEEP_RATIO_GIVE_UP: f64 = 0.9;
 
 /// Whether a key of this type can be published and tested as an `i64`.
 pub fn is_filterable_type(data_type: &DataType) -> bool {
@@ -179,6 +185,8 @@ pub struct RuntimeFilter {
     rows_kept: AtomicUsize,
     ranges_skipped: AtomicUsize,
     ranges_kept: AtomicUsize,
+    /// Set once the filter has kept too many of the rows it tested to be worth testing.
+    gave_up: AtomicBool,
 }
 
 impl RuntimeFilter {
@@ -191,6 +199,7 @@ impl RuntimeFilter {
             rows_kept: AtomicUsize::new(0),
             ranges_skipped: AtomicUsize::new(0),
             ranges_kept: AtomicUsize::new(0),
+            gave_up: AtomicBool::new(false),
         })
     }
 
@@ -230,6 +239,23 @@ impl RuntimeFilter {
         test
     }
 
+    /// Whether rows are still worth testing; decides (once) after [`ROWS_BEFORE_JUDGING`].
+    fn tests_rows(&self) -> bool {
+        if self.gave_up.load(Ordering::Relaxed) {
+            return false;
+        }
+        let tested = self.rows_tested.load(Ordering::Relaxed);
+        if tested < ROWS_BEFORE_JUDGING {
+            return true;
+        }
+        let kept = self.rows_kept.load(Ordering::Relaxed);
+        if kept as f64 > tested as f64 * KEEP_RATIO_GIVE_UP {
+            self.gave_up.store(true, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
     /// `rows tested → rows kept, ranges skipped` for EXPLAIN ANALYZE; `None` before publishing.
     fn summary(&self) -> Option<String> {
         self.published.get().map(|set| {
@@ -239,8 +265,12 @@ impl RuntimeFilter {
                 KeySet::Range { bits: Some(_), .. } => "bitmap",
                 KeySet::Range { bits: None, .. } => "min/max",
             };
+            let gave_up = match self.gave_up.load(Ordering::Relaxed) {
+                true => ", then stopped testing rows",
+                false => "",
+            };
             format!(
-                "{kind}, {} of {} rows kept, {} ranges skipped, {} kept untested",
+                "{kind}, {} of {} rows kept{gave_up}, {} ranges skipped, {} kept untested",
                 self.rows_kept.load(Ordering::Relaxed),
                 self.rows_tested.load(Ordering::Relaxed),
                 self.ranges_skipped.load(Ordering::Relaxed),
@@ -309,6 +339,9 @@ impl PhysicalExpr for RuntimeFilterExpr {
         let Some(set) = self.filter.published.get() else {
             return all();
         };
+        if !self.filter.tests_rows() {
+            return all();
+        }
         let Some(column) = batch.columns().get(self.column) else {
             return all();
         };
@@ -467,6 +500,36 @@ mod tests {
             "{}",
             expr.describe()
         );
+    }
+
+    #[test]
+    fn stops_testing_rows_when_nearly_all_match() {
+        // Keys 0..1000 without 500: a probe of 0..1000 keeps 99.9%, so after judging the
+        // filter lets rows through untested (the join drops the few non-matching ones).
+        let filter = RuntimeFilter::new(0);
+        let keys: Vec<Option<i64>> = (0..1000).filter(|&k| k != 500).map(Some).collect();
+        filter.publish(&[int64s(&keys)]);
+        let expr = RuntimeFilterExpr::new(Arc::clone(&filter), 1, "t.k");
+        let probe: Vec<Option<i64>> = (0..1000).map(Some).collect();
+        assert_eq!(kept(&expr, &probe).len(), 999);
+        while filter.rows_tested.load(Ordering::Relaxed) < ROWS_BEFORE_JUDGING {
+            kept(&expr, &probe);
+        }
+        assert_eq!(kept(&expr, &probe).len(), 1000);
+        assert!(
+            expr.describe()
+                .contains("rows kept, then stopped testing rows"),
+            "{}",
+            expr.describe()
+        );
+        // A selective filter keeps testing.
+        let selective = RuntimeFilter::new(0);
+        selective.publish(&[int64s(&[Some(1), Some(3)])]);
+        let expr = RuntimeFilterExpr::new(Arc::clone(&selective), 1, "t.k");
+        while selective.rows_tested.load(Ordering::Relaxed) < 2 * ROWS_BEFORE_JUDGING {
+            assert_eq!(kept(&expr, &probe), vec![Some(1), Some(3)]);
+        }
+        assert!(!selective.gave_up.load(Ordering::Relaxed));
     }
 
     #[test]
