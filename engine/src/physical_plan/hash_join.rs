@@ -1,9 +1,10 @@
 //! [`HashJoinExec`]: equi-join by hashing the right input and streaming the left through it.
 //!
 //! **Build.** The right input is collected once (its partitions on parallel threads) into one
-//! batch, however many left partitions call `execute`: the first caller builds, the others
-//! wait on a `OnceLock`. The build keys are interned into a [`GroupValues`] table, the same
-//! type-specialised structure the aggregate groups by, which gives every distinct key a dense
+//! batch (a large one's columns concatenated on parallel threads), however many left
+//! partitions call `execute`: the first caller builds, the others wait on a `OnceLock`. The
+//! build keys are interned into a [`GroupValues`] table, the same type-specialised structure
+//! the aggregate groups by, which gives every distinct key a dense
 //! id; rows sharing a key are chained through a `next` vector (`heads[key] → row → next[row]`),
 //! CSR-like, so duplicates cost one `u32` each. Rows with a NULL in any key are left out of
 //! the chains: NULL never matches. Two cases skip most of that work:
@@ -16,10 +17,14 @@
 //! **Probe.** Each left partition streams on its own: a batch's keys are looked up (no
 //! insertion, so the table is shared read-only), the chains give `(left row, right row)`
 //! pairs, and output batches are assembled with `take`. A probe batch whose matches would
-//! exceed `batch_size` rows is emitted in several batches. A residual `filter` is evaluated on
-//! the candidate pairs; "matched" always means "keys equal and filter TRUE", so LEFT, SEMI and
-//! ANTI joins treat a left row whose candidates all fail the filter as unmatched. A MARK
-//! join emits every left row once with that outcome as a boolean column.
+//! exceed `batch_size` rows is emitted in several batches. Over unique build keys without a
+//! residual filter (a join on a primary key, H2O's joins) an INNER, LEFT, RIGHT or FULL
+//! join's output follows the left rows, at most one pair each: a chunk of left rows that all
+//! matched, or any chunk of a LEFT/FULL join, is emitted as a zero-copy slice, otherwise one
+//! filter predicate selects the matched rows of every left column. A residual `filter` is
+//! evaluated on the candidate pairs; "matched" always means "keys equal and filter TRUE", so
+//! LEFT, SEMI and ANTI joins treat a left row whose candidates all fail the filter as
+//! unmatched. A MARK join emits every left row once with that outcome as a boolean column.
 //!
 //! **Unmatched right rows** (RIGHT and FULL joins) are emitted exactly once, after every left
 //! partition has finished: each probe stream marks the right rows it matched in a private
@@ -46,8 +51,10 @@ use arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions,
     UInt32Array,
 };
-use arrow::buffer::NullBuffer;
-use arrow::compute::{cast, concat_batches, filter_record_batch, prep_null_mask_filter, take};
+use arrow::buffer::{BooleanBuffer, NullBuffer};
+use arrow::compute::{
+    cast, concat, concat_batches, filter_record_batch, prep_null_mask_filter, take, FilterBuilder,
+};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt32Type};
 
 use super::aggregate::group_values::{new_group_values, GroupLookupCache, GroupValues};
@@ -198,7 +205,7 @@ impl HashJoinExec {
 
     fn build(&self, ctx: &Arc<TaskContext>) -> Result<BuildSide> {
         let batches = collect_partitions(&self.right, ctx)?;
-        let batch = concat_batches(&self.right.schema(), &batches)?;
+        let batch = concat_columns(&self.right.schema(), &batches, ctx.config.target_partitions)?;
         drop(batches);
         let rows = batch.num_rows();
         if rows >= NO_ROW as usize {
@@ -552,6 +559,61 @@ fn collect_partitions(
     Ok(per_partition.into_iter().flatten().collect())
 }
 
+/// `batches` as one batch. A large build side's columns are concatenated on up to `threads`
+/// threads, a share of the columns each: copying them is most of a big build's time.
+fn concat_columns(
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    threads: usize,
+) -> Result<RecordBatch> {
+    /// Below this many rows one thread copies faster than two start.
+    const PARALLEL_ROWS: usize = 1 << 16;
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    let width = schema.fields().len();
+    let threads = threads.min(width);
+    if threads <= 1 || batches.len() <= 1 || rows < PARALLEL_ROWS {
+        return Ok(concat_batches(schema, batches)?);
+    }
+    let shares: Vec<Vec<(usize, ArrayRef)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|thread| {
+                scope.spawn(move || -> Result<Vec<(usize, ArrayRef)>> {
+                    (thread..width)
+                        .step_by(threads)
+                        .map(|column| {
+                            let arrays: Vec<&dyn Array> =
+                                batches.iter().map(|b| b.column(column).as_ref()).collect();
+                            Ok((column, concat(&arrays)?))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(EngineError::Internal("a join build thread panicked".into()))
+                })
+            })
+            .collect::<Result<_>>()
+    })?;
+    let mut columns: Vec<Option<ArrayRef>> = vec![None; width];
+    for (column, array) in shares.into_iter().flatten() {
+        columns[column] = Some(array);
+    }
+    let columns = columns
+        .into_iter()
+        .map(|c| c.ok_or_else(|| EngineError::Internal("a build column was not copied".into())))
+        .collect::<Result<Vec<_>>>()?;
+    let options = RecordBatchOptions::new().with_row_count(Some(rows));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::clone(schema),
+        columns,
+        &options,
+    )?)
+}
+
 /// Streams one left partition through the build side.
 struct ProbeStream {
     left: BatchIter,
@@ -587,6 +649,15 @@ impl ProbeStream {
             }
         };
         let join_type = self.params.join_type;
+        if side.next.is_empty()
+            && self.params.filter.is_none()
+            && matches!(
+                join_type,
+                JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full
+            )
+        {
+            return self.probe_unique(left, &ids, &side);
+        }
         if self.params.marks_keys() {
             for &id in &ids {
                 if id != NO_GROUP {
@@ -737,6 +808,67 @@ impl ProbeStream {
             let anti = join_type == JoinType::LeftAnti;
             let keep: BooleanArray = matched.iter().map(|m| Some(*m != anti)).collect();
             self.finish_left_only(left, keep)?;
+        }
+        Ok(())
+    }
+
+    /// The probe of an inner or outer join without a residual filter over unique build keys:
+    /// each left row has at most one partner, so the output follows the left rows in order.
+    /// A chunk whose rows all matched (or a LEFT/FULL join's chunk, which keeps every row)
+    /// slices the left columns without copying; otherwise one filter predicate, computed
+    /// once, selects the matched rows of every left column. The right columns are gathered
+    /// once per output batch.
+    fn probe_unique(&mut self, left: &RecordBatch, ids: &[u32], side: &BuildSide) -> Result<()> {
+        let heads = &side.heads;
+        // NO_GROUP is past the end of `heads`: a missing key and an absent id agree.
+        let partners: Vec<u32> = ids
+            .iter()
+            .map(|&id| heads.get(id as usize).copied().unwrap_or(NO_ROW))
+            .collect();
+        let keeps_unmatched_left = matches!(self.params.join_type, JoinType::Left | JoinType::Full);
+        let mut start = 0;
+        while start < partners.len() {
+            let len = self.batch_size.min(partners.len() - start);
+            let chunk = &partners[start..start + len];
+            let matched = chunk.iter().filter(|&&r| r != NO_ROW).count();
+            if !self.visited.is_empty() {
+                for &right in chunk.iter().filter(|&&r| r != NO_ROW) {
+                    if let Some(word) = self.visited.get_mut(right as usize / 64) {
+                        *word |= 1 << (right % 64);
+                    }
+                }
+            }
+            let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.params.schema.fields().len());
+            let build = if matched == len {
+                columns.extend(left.slice(start, len).columns().iter().cloned());
+                UInt32Array::from(chunk.to_vec())
+            } else if keeps_unmatched_left {
+                columns.extend(left.slice(start, len).columns().iter().cloned());
+                build_indices(chunk.to_vec())
+            } else if matched == 0 {
+                start += len;
+                continue;
+            } else {
+                let mask = BooleanBuffer::collect_bool(len, |i| chunk[i] != NO_ROW);
+                let predicate = FilterBuilder::new(&BooleanArray::new(mask, None))
+                    .optimize()
+                    .build();
+                for column in left.columns() {
+                    columns.push(predicate.filter(&column.slice(start, len))?);
+                }
+                UInt32Array::from_iter_values(chunk.iter().copied().filter(|&r| r != NO_ROW))
+            };
+            for column in side.batch.columns() {
+                columns.push(take(column.as_ref(), &build, None)?);
+            }
+            let options = RecordBatchOptions::new().with_row_count(Some(build.len()));
+            let batch = RecordBatch::try_new_with_options(
+                Arc::clone(&self.params.schema),
+                columns,
+                &options,
+            )?;
+            self.push(batch)?;
+            start += len;
         }
         Ok(())
     }
@@ -1145,6 +1277,24 @@ mod tests {
         Arc::new(Schema::new(fields))
     }
 
+    /// How a test join's inputs are cut and run.
+    struct Layout {
+        left_partitions: usize,
+        right_partitions: usize,
+        batch_size: usize,
+        left_batch_rows: usize,
+        right_batch_rows: usize,
+        threads: usize,
+    }
+
+    /// `rows` of `all` cut into batches of `per_batch` rows.
+    fn cut(all: &RecordBatch, per_batch: usize) -> Vec<RecordBatch> {
+        (0..all.num_rows())
+            .step_by(per_batch)
+            .map(|i| all.slice(i, per_batch.min(all.num_rows() - i)))
+            .collect()
+    }
+
     /// Runs the hash join: left rows dealt one per batch into `left_partitions`, right rows
     /// two per batch into `right_partitions`.
     fn run_join(
@@ -1157,14 +1307,37 @@ mod tests {
         right_partitions: usize,
         batch_size: usize,
     ) -> Vec<Vec<String>> {
+        let layout = Layout {
+            left_partitions,
+            right_partitions,
+            batch_size,
+            left_batch_rows: 1,
+            right_batch_rows: 2,
+            threads: 2,
+        };
+        run_join_in(left, right, join_type, keys, filter, &layout)
+    }
+
+    /// Runs the hash join with its inputs cut and dealt as `layout` says.
+    fn run_join_in(
+        left: &[Row],
+        right: &[Row],
+        join_type: JoinType,
+        keys: usize,
+        filter: bool,
+        layout: &Layout,
+    ) -> Vec<Vec<String>> {
+        let Layout {
+            left_partitions,
+            right_partitions,
+            batch_size,
+            ..
+        } = *layout;
         let left_all = left_batch(left);
         let right_all = right_batch(right);
         let (left_schema, right_schema) = (left_all.schema(), right_all.schema());
-        let left_batches = (0..left.len()).map(|i| left_all.slice(i, 1)).collect();
-        let right_batches = (0..right.len())
-            .step_by(2)
-            .map(|i| right_all.slice(i, 2.min(right.len() - i)))
-            .collect();
+        let left_batches = cut(&left_all, layout.left_batch_rows);
+        let right_batches = cut(&right_all, layout.right_batch_rows);
         let left_source =
             MemorySourceExec::new(Arc::clone(&left_schema), left_batches, left_partitions);
         let right_source =
@@ -1189,7 +1362,7 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(join.output_partitions(), left_partitions);
-        let mut config = SessionConfig::new();
+        let mut config = SessionConfig::new().with_target_partitions(layout.threads);
         config.batch_size = batch_size;
         let batches = collect(join, &TaskContext::new(config)).unwrap();
         let mut out = Vec::new();
@@ -1340,6 +1513,96 @@ mod tests {
                 assert_eq!(got, expected, "{join_type:?}, {keys} keys");
             }
         }
+    }
+
+    /// Unique right keys probed by whole left batches (the path without chains): batches in
+    /// which every row matches (sliced), some rows match (filtered), none match, and NULL
+    /// keys; output batches smaller than an input batch; many right partitions and batches.
+    #[test]
+    fn unique_keys_probed_by_whole_batches() {
+        // Left keys: 0..2000 all present on the right, then 2000..4000 with every third row
+        // absent or NULL, then 4000..4500 absent everywhere.
+        let left: Vec<Row> = (0..4500)
+            .map(|i| {
+                let key = match i {
+                    0..2000 => Some(i),
+                    2000..4000 if i % 3 == 0 => Some(1_000_000 + i),
+                    2000..4000 if i % 3 == 1 => None,
+                    2000..4000 => Some(i),
+                    _ => Some(2_000_000 + i),
+                };
+                (key, Some("k"), i)
+            })
+            .collect();
+        let right: Vec<Row> = (0..5000).map(|i| (Some(i), Some("k"), -i)).collect();
+        for keys in [1, 2] {
+            for join_type in [
+                JoinType::Inner,
+                JoinType::Left,
+                JoinType::Right,
+                JoinType::Full,
+            ] {
+                let expected = reference(&left, &right, join_type, keys, false);
+                for layout in [
+                    Layout {
+                        left_partitions: 2,
+                        right_partitions: 3,
+                        batch_size: 8192,
+                        left_batch_rows: 500,
+                        right_batch_rows: 700,
+                        threads: 2,
+                    },
+                    Layout {
+                        left_partitions: 1,
+                        right_partitions: 1,
+                        batch_size: 300,
+                        left_batch_rows: 1000,
+                        right_batch_rows: 5000,
+                        threads: 1,
+                    },
+                    Layout {
+                        left_partitions: 3,
+                        right_partitions: 8,
+                        batch_size: 97,
+                        left_batch_rows: 4500,
+                        right_batch_rows: 999,
+                        threads: 4,
+                    },
+                ] {
+                    let got = run_join_in(&left, &right, join_type, keys, false, &layout);
+                    assert_eq!(
+                        got.len(),
+                        expected.len(),
+                        "{join_type:?}, {keys} keys, batch {}",
+                        layout.batch_size
+                    );
+                    assert_eq!(got, expected, "{join_type:?}, {keys} keys");
+                }
+            }
+        }
+        // Hand-checked: 2000 + 667 left rows (2000..4000 with i % 3 == 2) find their key.
+        let inner = reference(&left, &right, JoinType::Inner, 1, false);
+        assert_eq!(inner.len(), 2667);
+    }
+
+    #[test]
+    fn build_columns_concatenated_on_threads_keep_their_order() {
+        let right: Vec<Row> = (0..80_000)
+            .map(|i| {
+                (
+                    Some(i),
+                    Some(if i % 2 == 0 { "even" } else { "odd" }),
+                    3 * i,
+                )
+            })
+            .collect();
+        let all = right_batch(&right);
+        let batches = cut(&all, 777);
+        for threads in [1, 2, 3, 8] {
+            let joined = concat_columns(&all.schema(), &batches, threads).unwrap();
+            assert_eq!(joined, all, "{threads} threads");
+        }
+        assert_eq!(concat_columns(&all.schema(), &[], 2).unwrap().num_rows(), 0);
     }
 
     /// Left and right rows on one integer key, `spread` apart: with spread 1 the right keys
