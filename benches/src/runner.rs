@@ -189,7 +189,7 @@ impl BenchOptions {
                 "--iterations must be at least 1".into(),
             ));
         }
-        let rules = Optimizer::new().rule_names();
+        let rules = Optimizer::new().switchable_rule_names();
         if let Some(unknown) = self
             .disabled_rules
             .iter()

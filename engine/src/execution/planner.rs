@@ -7,6 +7,20 @@
 //! logical are made here: how many partitions a scan is split into (parallelism only pays
 //! above `parallel_threshold_rows`), top-k instead of sort when a sort carries a fetch, and
 //! `DISTINCT` as a grouping on every column.
+//!
+//! **Runtime join filters** (switch: `SessionConfig::disable_rule("runtime_join_filters")`).
+//! For a hash join that drops probe rows without a match (INNER, RIGHT, semi, RIGHT ANTI),
+//! each integer probe key that is a plain column is followed down the probe side — through
+//! filters, projections, aliases, unlimited sorts, the grouping keys of aggregates and the
+//! preserved sides of joins — to the table scan it comes from. That scan gets a filter the
+//! join fills with its build keys once built (`physical_plan/runtime_filter.rs`), so rows
+//! that cannot match are dropped (and whole chunks skipped) where they are read:
+//!
+//! ```text
+//! HashJoinExec: INNER, on=[l_orderkey = o_orderkey]       (build: orders of 1995 only)
+//!   ScanExec: lineitem runtime_filters=[lineitem.l_orderkey (bitmap, 1.5M of 6M rows kept, ..)]
+//!   ScanExec: orders filters=[..]
+//! ```
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -18,7 +32,9 @@ use arrow::datatypes::Schema;
 use super::SessionConfig;
 use crate::error::{EngineError, Result};
 use crate::expr::{aggregate_type, Expr, SortExpr, WindowFunctionKind};
-use crate::logical_plan::{Aggregate, Join, LogicalPlan, PlanSchema, Scan, Values, Window};
+use crate::logical_plan::{
+    Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Scan, Values, Window,
+};
 use crate::optimizer::index_join;
 use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
 use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
@@ -31,6 +47,9 @@ use crate::physical_plan::index_scan::IndexScanExec;
 use crate::physical_plan::limit::LimitExec;
 use crate::physical_plan::projection::ProjectionExec;
 use crate::physical_plan::recursive_query::{work_table_exec, RecursiveQueryExec};
+use crate::physical_plan::runtime_filter::{
+    is_filterable_type, RuntimeFilter, RuntimeFilterExpr, RUNTIME_JOIN_FILTERS,
+};
 use crate::physical_plan::scan::ScanExec;
 use crate::physical_plan::set_operation::{SetOperationExec, SetOperator};
 use crate::physical_plan::sort::{PhysicalSortExpr, SortExec};
@@ -51,6 +70,12 @@ thread_local! {
     /// expressions run their plans with it; they are created deep inside expression planning,
     /// which takes no configuration of its own.
     static PLANNING_CONFIG: RefCell<Option<SessionConfig>> = const { RefCell::new(None) };
+
+    /// Runtime join filters waiting for their scan to be planned: the address of the
+    /// logical [`Scan`] they belong to and the filter. A join registers them while its probe
+    /// side is planned and removes whatever its probe side did not take.
+    static PENDING_RUNTIME_FILTERS: RefCell<Vec<(usize, Arc<RuntimeFilterExpr>)>> =
+        const { RefCell::new(Vec::new()) };
 }
 
 /// The configuration of the physical plan being built on this thread (the default outside
@@ -134,9 +159,14 @@ pub fn create_physical_plan(
                 Some(f) => Some(create_physical_expr(f, &left_schema.join(right_schema))?),
                 None => None,
             };
-            let left = create_physical_plan(&join.left, config)?;
+            let index = index_join(join, config);
+            let runtime_filters = match index {
+                Some(_) => Vec::new(),
+                None => runtime_filter_targets(join, config),
+            };
+            let left = plan_probe_side(&join.left, &runtime_filters, config)?;
             let right = create_physical_plan(&join.right, config)?;
-            if let Some(inner) = index_join(join, config) {
+            if let Some(inner) = index {
                 let inner_filters = bind_all(&inner.scan.filters, &inner.scan.table_schema())?;
                 return Ok(Arc::new(IndexNestedLoopJoinExec::try_new(
                     left,
@@ -149,14 +179,22 @@ pub fn create_physical_plan(
                     join.schema.arrow_schema(),
                 )?));
             }
-            Arc::new(HashJoinExec::try_new(
-                left,
-                right,
-                on,
-                filter,
-                join.join_type,
-                join.schema.arrow_schema(),
-            )?)
+            Arc::new(
+                HashJoinExec::try_new(
+                    left,
+                    right,
+                    on,
+                    filter,
+                    join.join_type,
+                    join.schema.arrow_schema(),
+                )?
+                .with_runtime_filters(
+                    runtime_filters
+                        .iter()
+                        .map(|(_, expr)| Arc::clone(expr.filter()))
+                        .collect(),
+                ),
+            )
         }
         LogicalPlan::Values(values) => plan_values(values)?,
         // Renaming the relation only changes how columns are resolved, which is done by now.
@@ -331,9 +369,184 @@ fn bind_sort_exprs(exprs: &[SortExpr], schema: &PlanSchema) -> Result<Vec<Physic
         .collect()
 }
 
+/// Plans a hash join's probe side with `runtime_filters` (see [`runtime_filter_targets`])
+/// waiting for their scans; a filter whose scan was not planned as a [`ScanExec`] is dropped.
+fn plan_probe_side(
+    probe: &LogicalPlan,
+    runtime_filters: &[(usize, Arc<RuntimeFilterExpr>)],
+    config: &SessionConfig,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    if runtime_filters.is_empty() {
+        return create_physical_plan(probe, config);
+    }
+    PENDING_RUNTIME_FILTERS.with(|pending| {
+        pending.borrow_mut().extend(
+            runtime_filters
+                .iter()
+                .map(|(scan, expr)| (*scan, Arc::clone(expr))),
+        );
+    });
+    let planned = create_physical_plan(probe, config);
+    PENDING_RUNTIME_FILTERS.with(|pending| {
+        pending.borrow_mut().retain(|(_, waiting)| {
+            !runtime_filters
+                .iter()
+                .any(|(_, ours)| Arc::ptr_eq(ours, waiting))
+        });
+    });
+    planned
+}
+
+/// The runtime filters a hash join can give its probe side: for each key pair whose probe key
+/// is an integer column traced to exactly one table scan, the scan's address and a filter on
+/// the scan's column. Empty when the join keeps unmatched probe rows (LEFT, FULL, anti, mark
+/// joins) or the rule is switched off.
+fn runtime_filter_targets(
+    join: &Join,
+    config: &SessionConfig,
+) -> Vec<(usize, Arc<RuntimeFilterExpr>)> {
+    let drops_unmatched_probe_rows = matches!(
+        join.join_type,
+        JoinType::Inner
+            | JoinType::Right
+            | JoinType::LeftSemi
+            | JoinType::RightSemi
+            | JoinType::RightAnti
+    );
+    if !drops_unmatched_probe_rows || config.disabled_rules.contains(RUNTIME_JOIN_FILTERS) {
+        return Vec::new();
+    }
+    let (left_schema, right_schema) = (join.left.schema(), join.right.schema());
+    let mut targets = Vec::new();
+    for (key_index, (left_key, right_key)) in join.on.iter().enumerate() {
+        let Expr::Column(column) = left_key.clone().unalias() else {
+            continue;
+        };
+        let filterable = |key: &Expr, schema: &PlanSchema| {
+            key.data_type(schema)
+                .is_ok_and(|data_type| is_filterable_type(&data_type))
+        };
+        if !filterable(left_key, left_schema) || !filterable(right_key, right_schema) {
+            continue;
+        }
+        let Ok(position) = left_schema.index_of_column(&column) else {
+            continue;
+        };
+        let Some((scan, table_column)) = trace_to_scan(&join.left, position) else {
+            continue;
+        };
+        let address = scan as *const Scan as usize;
+        // A scan shared by two branches (an inlined CTE) would filter both.
+        if scans_at(&join.left, address) != 1 {
+            continue;
+        }
+        let name = format!(
+            "{}.{}",
+            scan.relation,
+            scan.source.schema().field(table_column).name()
+        );
+        let filter = RuntimeFilter::new(key_index);
+        targets.push((
+            address,
+            Arc::new(RuntimeFilterExpr::new(filter, table_column, name)),
+        ));
+    }
+    targets
+}
+
+/// Follows output column `position` of `plan` down to the table column it reads, through
+/// nodes that pass the column's values through and keep or drop whole rows by them: so that
+/// dropping a row at the scan drops exactly the output rows that came from it.
+fn trace_to_scan(plan: &LogicalPlan, position: usize) -> Option<(&Scan, usize)> {
+    match plan {
+        LogicalPlan::Scan(scan) => {
+            if scan.index.is_some() {
+                return None;
+            }
+            let column = match &scan.projection {
+                Some(projection) => *projection.get(position)?,
+                None => position,
+            };
+            Some((scan, column))
+        }
+        LogicalPlan::Filter(filter) => trace_to_scan(&filter.input, position),
+        LogicalPlan::SubqueryAlias(alias) => trace_to_scan(&alias.input, position),
+        LogicalPlan::Sort(sort) if sort.fetch.is_none() => trace_to_scan(&sort.input, position),
+        LogicalPlan::Projection(projection) => {
+            let input = &projection.input;
+            column_position(projection.exprs.get(position)?, input.schema())
+                .and_then(|inner| trace_to_scan(input, inner))
+        }
+        // A grouping key: dropping its rows drops whole groups.
+        LogicalPlan::Aggregate(aggregate) => {
+            let input = &aggregate.input;
+            column_position(aggregate.group_exprs.get(position)?, input.schema())
+                .and_then(|inner| trace_to_scan(input, inner))
+        }
+        LogicalPlan::Join(join) => {
+            let left_len = join.left.schema().len();
+            let on_left = position < left_len;
+            match join.join_type {
+                JoinType::Inner => match on_left {
+                    true => trace_to_scan(&join.left, position),
+                    false => trace_to_scan(&join.right, position - left_len),
+                },
+                JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark
+                    if on_left =>
+                {
+                    trace_to_scan(&join.left, position)
+                }
+                JoinType::Right if !on_left => trace_to_scan(&join.right, position - left_len),
+                JoinType::RightSemi | JoinType::RightAnti => trace_to_scan(&join.right, position),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The input position of `expr` when it is a plain column of `schema`.
+fn column_position(expr: &Expr, schema: &PlanSchema) -> Option<usize> {
+    match expr.clone().unalias() {
+        Expr::Column(column) => schema.index_of_column(&column).ok(),
+        _ => None,
+    }
+}
+
+/// How many times the scan at `address` occurs in `plan`.
+fn scans_at(plan: &LogicalPlan, address: usize) -> usize {
+    let here = match plan {
+        LogicalPlan::Scan(scan) => usize::from(scan as *const Scan as usize == address),
+        _ => 0,
+    };
+    here + plan
+        .inputs()
+        .into_iter()
+        .map(|input| scans_at(input, address))
+        .sum::<usize>()
+}
+
+/// The runtime filters waiting for `scan`, taken off the waiting list.
+fn take_runtime_filters(scan: &Scan) -> Vec<Arc<RuntimeFilterExpr>> {
+    let address = scan as *const Scan as usize;
+    PENDING_RUNTIME_FILTERS.with(|pending| {
+        let mut pending = pending.borrow_mut();
+        let mut taken = Vec::new();
+        pending.retain(|(waiting, expr)| {
+            let ours = *waiting == address;
+            if ours {
+                taken.push(Arc::clone(expr));
+            }
+            !ours
+        });
+        taken
+    })
+}
+
 fn plan_scan(scan: &Scan, config: &SessionConfig) -> Result<Arc<dyn ExecutionPlan>> {
     let table_schema = scan.table_schema();
     let filters = bind_all(&scan.filters, &table_schema)?;
+    let runtime_filters = take_runtime_filters(scan);
     if let Some(lookup) = &scan.index {
         return Ok(Arc::new(IndexScanExec::try_new(scan, lookup, filters)?));
     }
@@ -353,15 +566,18 @@ fn plan_scan(scan: &Scan, config: &SessionConfig) -> Result<Arc<dyn ExecutionPla
     } else {
         1
     };
-    Ok(Arc::new(ScanExec::try_new(
-        scan.table_name.clone(),
-        Arc::clone(&scan.snapshot),
-        scan.source.schema(),
-        scan.projection.clone(),
-        filters,
-        scan.chunks.clone(),
-        partitions,
-    )?))
+    Ok(Arc::new(
+        ScanExec::try_new(
+            scan.table_name.clone(),
+            Arc::clone(&scan.snapshot),
+            scan.source.schema(),
+            scan.projection.clone(),
+            filters,
+            scan.chunks.clone(),
+            partitions,
+        )?
+        .with_runtime_filters(runtime_filters),
+    ))
 }
 
 fn plan_aggregate(aggregate: &Aggregate, config: &SessionConfig) -> Result<Arc<dyn ExecutionPlan>> {
@@ -899,6 +1115,192 @@ mod tests {
             large_rows,
             (0..20_000).filter(|i| amount(*i).is_some()).count()
         );
+    }
+
+    /// A table `picked(id Int64)` holding `ids`.
+    fn picked(catalog: &Catalog, ids: &[i64]) -> Arc<Table> {
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
+        let table = catalog.create_table("picked", Arc::clone(&schema)).unwrap();
+        let ids: Int64Array = ids.iter().copied().collect();
+        table
+            .append(&[RecordBatch::try_new(schema, vec![Arc::new(ids)]).unwrap()])
+            .unwrap();
+        table
+    }
+
+    /// Runs `plan` with runtime join filters on and off: the EXPLAIN ANALYZE text with them
+    /// on, and the rows of both runs (every column as text, sorted).
+    fn with_and_without_runtime_filters(
+        catalog: &Catalog,
+        plan: Arc<LogicalPlan>,
+    ) -> (String, Vec<String>, Vec<String>) {
+        let rows = |context: &SessionContext| {
+            let result = context.execute(Arc::clone(&plan)).unwrap();
+            let mut rows: Vec<String> = result
+                .batches
+                .iter()
+                .flat_map(|batch| {
+                    (0..batch.num_rows()).map(move |row| {
+                        batch
+                            .columns()
+                            .iter()
+                            .map(|c| arrow::util::display::array_value_to_string(c, row).unwrap())
+                            .collect::<Vec<_>>()
+                            .join("|")
+                    })
+                })
+                .collect();
+            rows.sort();
+            rows
+        };
+        let on = session(catalog, 2);
+        let mut off = session(catalog, 2);
+        off.config_mut()
+            .disabled_rules
+            .insert(RUNTIME_JOIN_FILTERS.to_string());
+        let text = on.explain(Arc::clone(&plan), true).unwrap();
+        let off_text = off.explain(Arc::clone(&plan), true).unwrap();
+        assert!(!off_text.contains("runtime_filters"), "{off_text}");
+        (text, rows(&on), rows(&off))
+    }
+
+    /// The physical line of the scan of `table` in an EXPLAIN text.
+    fn scan_line<'a>(text: &'a str, table: &str) -> &'a str {
+        let physical = text.split("== Physical plan ==").nth(1).unwrap_or(text);
+        physical
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("ScanExec: {table}")))
+            .unwrap_or_else(|| panic!("no scan of {table} in {text}"))
+    }
+
+    #[test]
+    fn runtime_join_filters_drop_probe_rows_and_chunks_at_the_scan() {
+        // 3 × CHUNK_ROWS orders probe a 4-row table whose keys lie in the first chunk: the other chunks are skipped on their statistics, and
+        // of the first only the three matching rows leave the scan.
+        let catalog = Catalog::new();
+        let orders_table = orders(&catalog, 3 * CHUNK_ROWS);
+        let picked_table = picked(&catalog, &[5, 17, 4_000, 40_000]);
+        let plan = LogicalPlanBuilder::scan(orders_table, "orders")
+            .join(
+                LogicalPlanBuilder::scan(picked_table, "picked").build(),
+                JoinType::Inner,
+                vec![(qualified_col("orders", "id"), qualified_col("picked", "id"))],
+                None,
+            )
+            .unwrap()
+            .build();
+        let (text, on, off) = with_and_without_runtime_filters(&catalog, plan);
+        assert_eq!(on, off);
+        assert_eq!(on.len(), 4, "{on:?}");
+        let scan = scan_line(&text, "orders");
+        assert!(
+            scan.contains("runtime_filters=[orders.id (bitmap, 4 of") && scan.contains("rows=4,"),
+            "{text}"
+        );
+        let skipped: usize = scan
+            .split(" rows kept, ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(skipped >= 2, "{text}");
+    }
+
+    #[test]
+    fn runtime_join_filters_reach_through_grouping_keys_and_preserved_sides_only() {
+        let catalog = Catalog::new();
+        let orders_table = orders(&catalog, 20_000);
+        let picked_table = picked(&catalog, &[3, 500, 999, 2_000]);
+        let count = Expr::from(crate::expr::AggregateExpr::new(
+            crate::expr::AggregateFunction::Count,
+            vec![],
+        ))
+        .alias("n");
+        // (orders LEFT JOIN picked ON amount = id) grouped by orders.amount, joined to
+        // picked on the grouping key: the filter reaches the orders scan through the
+        // aggregate and the LEFT join's preserved side.
+        let grouped = LogicalPlanBuilder::scan(Arc::clone(&orders_table), "orders")
+            .join(
+                LogicalPlanBuilder::scan(Arc::clone(&picked_table), "p1").build(),
+                JoinType::Left,
+                vec![(qualified_col("orders", "amount"), qualified_col("p1", "id"))],
+                None,
+            )
+            .unwrap()
+            .aggregate(vec![qualified_col("orders", "amount")], vec![count])
+            .unwrap()
+            .alias("g")
+            .join(
+                LogicalPlanBuilder::scan(Arc::clone(&picked_table), "p2").build(),
+                JoinType::Inner,
+                vec![(qualified_col("g", "amount"), qualified_col("p2", "id"))],
+                None,
+            )
+            .unwrap()
+            .build();
+        let (text, on, off) = with_and_without_runtime_filters(&catalog, grouped);
+        assert_eq!(on, off);
+        // Amounts 3, 500 and 999 occur (i * 7919 % 1000 takes every value), 2000 never.
+        assert_eq!(on.len(), 3, "{on:?}");
+        assert!(
+            scan_line(&text, "orders").contains("runtime_filters=[orders.amount (bitmap"),
+            "{text}"
+        );
+
+        // The probe side's rows are kept by a LEFT join, and a key from the nullable side
+        // of a LEFT join below is not followed: neither gets a filter (checked on the plans
+        // as built; the optimizer may turn such a LEFT join into an inner one).
+        let targets = |plan: Arc<LogicalPlan>| match plan.as_ref() {
+            LogicalPlan::Join(join) => runtime_filter_targets(join, &SessionConfig::new()).len(),
+            other => panic!("not a join: {other}"),
+        };
+        let join = |left: LogicalPlanBuilder, right: &str, join_type, on: (Expr, Expr)| {
+            left.join(
+                LogicalPlanBuilder::scan(Arc::clone(&picked_table), right).build(),
+                join_type,
+                vec![on],
+                None,
+            )
+            .unwrap()
+        };
+        let orders_scan = || LogicalPlanBuilder::scan(Arc::clone(&orders_table), "orders");
+        let on_id = |relation| (qualified_col("orders", "id"), qualified_col(relation, "id"));
+        assert_eq!(
+            targets(join(orders_scan(), "p1", JoinType::Inner, on_id("p1")).build()),
+            1
+        );
+        assert_eq!(
+            targets(join(orders_scan(), "p1", JoinType::Left, on_id("p1")).build()),
+            0
+        );
+        assert_eq!(
+            targets(join(orders_scan(), "p1", JoinType::LeftAnti, on_id("p1")).build()),
+            0
+        );
+        let orders_nullable = LogicalPlanBuilder::scan(Arc::clone(&picked_table), "p0")
+            .join(
+                orders_scan().build(),
+                JoinType::Left,
+                vec![(qualified_col("p0", "id"), qualified_col("orders", "id"))],
+                None,
+            )
+            .unwrap();
+        assert_eq!(
+            targets(join(orders_nullable.clone(), "p2", JoinType::Inner, on_id("p2")).build()),
+            0
+        );
+        let p0_key = (qualified_col("p0", "id"), qualified_col("p2", "id"));
+        assert_eq!(
+            targets(join(orders_nullable, "p2", JoinType::Inner, p0_key).build()),
+            1
+        );
+        let mut off = SessionConfig::new();
+        off.disabled_rules.insert(RUNTIME_JOIN_FILTERS.to_string());
+        let plan = join(orders_scan(), "p1", JoinType::Inner, on_id("p1")).build();
+        let LogicalPlan::Join(inner) = plan.as_ref() else {
+            panic!("not a join");
+        };
+        assert!(runtime_filter_targets(inner, &off).is_empty());
     }
 
     /// `DISTINCT ON (name) … ORDER BY amount DESC NULLS FIRST` (what a correlated

@@ -50,6 +50,11 @@ use crate::error::{EngineError, Result};
 use crate::expr::Transformed;
 use crate::logical_plan::LogicalPlan;
 
+/// Optimizations the physical planner makes rather than a logical rewrite; `disable_rule`
+/// switches them off by these names like any rule (`runtime_join_filters`: see
+/// `physical_plan/runtime_filter.rs`).
+pub const PHYSICAL_RULES: &[&str] = &[crate::physical_plan::runtime_filter::RUNTIME_JOIN_FILTERS];
+
 /// A logical rewrite.
 pub trait OptimizerRule: Send + Sync {
     /// Stable name, e.g. `"push_down_filter"`.
@@ -113,6 +118,13 @@ impl Optimizer {
         self.rules.iter().map(|r| r.name()).collect()
     }
 
+    /// Every name `disable_rule` accepts: the logical rules in order, then [`PHYSICAL_RULES`].
+    pub fn switchable_rule_names(&self) -> Vec<&'static str> {
+        let mut names = self.rule_names();
+        names.extend_from_slice(PHYSICAL_RULES);
+        names
+    }
+
     /// Optimizes `plan`, skipping the rules named in `disabled`. An unknown name in
     /// `disabled` is an error, so a typo never silently benchmarks the wrong thing.
     pub fn optimize(
@@ -120,7 +132,7 @@ impl Optimizer {
         plan: Arc<LogicalPlan>,
         disabled: &BTreeSet<String>,
     ) -> Result<Arc<LogicalPlan>> {
-        let names = self.rule_names();
+        let names = self.switchable_rule_names();
         if let Some(unknown) = disabled.iter().find(|d| !names.contains(&d.as_str())) {
             return Err(EngineError::Plan(format!(
                 "unknown optimizer rule \"{unknown}\"; rules are: {}",

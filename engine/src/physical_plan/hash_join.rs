@@ -59,6 +59,7 @@ use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt32Type
 
 use super::aggregate::group_values::{new_group_values, GroupLookupCache, GroupValues};
 use super::aggregate::NO_GROUP;
+use super::runtime_filter::RuntimeFilter;
 use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
 use crate::expr::type_coercion::{comparison_common_type, value_type};
@@ -76,6 +77,8 @@ pub struct HashJoinExec {
     params: Arc<JoinParams>,
     build: OnceLock<Result<Arc<BuildSide>>>,
     metrics: Arc<OperatorMetrics>,
+    /// Filters given this join's build keys once it has built (see `runtime_filter.rs`).
+    runtime_filters: Vec<Arc<RuntimeFilter>>,
 }
 
 /// Everything a probe stream needs besides the build side.
@@ -178,7 +181,14 @@ impl HashJoinExec {
             }),
             build: OnceLock::new(),
             metrics: Arc::new(OperatorMetrics::default()),
+            runtime_filters: Vec::new(),
         })
+    }
+
+    /// Publishes the build keys into `runtime_filters` once the build is complete.
+    pub fn with_runtime_filters(mut self, runtime_filters: Vec<Arc<RuntimeFilter>>) -> Self {
+        self.runtime_filters = runtime_filters;
+        self
     }
 
     /// The build side, built by the first caller.
@@ -204,6 +214,7 @@ impl HashJoinExec {
             )));
         }
         let keys = self.params.keys(&batch, |(_, right)| right)?;
+        self.runtime_filters.iter().for_each(|f| f.publish(&keys));
         let mut ids = Vec::with_capacity(rows);
         let table = match DirectKeys::try_new(&keys, rows)? {
             Some(direct) => {

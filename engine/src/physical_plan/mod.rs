@@ -20,6 +20,7 @@ pub mod limit;
 pub mod metrics;
 pub mod projection;
 pub mod recursive_query;
+pub mod runtime_filter;
 pub mod scan;
 pub mod set_operation;
 pub mod sort;

@@ -12,6 +12,11 @@
 //! bound to the *whole* table schema and run on the unprojected slice (a filter may read a
 //! column the query does not return); only the projected columns are then copied by the
 //! filter kernel.
+//!
+//! A scan below a hash join's probe side may also hold runtime join filters
+//! ([`RuntimeFilterExpr`]): once the join has built, they skip row ranges whose chunk
+//! statistics lie outside the join's keys and drop rows without a matching key before the
+//! other filters run.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,9 +26,10 @@ use arrow::datatypes::SchemaRef;
 use quiver_storage::TableVersion;
 
 use super::filter::{check_boolean, Selection};
+use super::runtime_filter::{RangeTest, RuntimeFilterExpr};
 use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
-use crate::physical_expr::PhysicalExprRef;
+use crate::physical_expr::{PhysicalExpr, PhysicalExprRef};
 
 /// Rows `offset..offset + len` of chunk `chunk`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +48,8 @@ pub struct ScanExec {
     table_schema: SchemaRef,
     projection: Option<Vec<usize>>,
     filters: Vec<PhysicalExprRef>,
+    /// Filters on a hash join's build keys, tested before `filters`.
+    runtime_filters: Vec<Arc<RuntimeFilterExpr>>,
     chunks: Option<Vec<usize>>,
     schema: SchemaRef,
     /// The row ranges each output partition reads.
@@ -97,11 +105,18 @@ impl ScanExec {
             table_schema,
             projection,
             filters,
+            runtime_filters: Vec::new(),
             chunks,
             schema,
             partitions,
             metrics: Arc::new(OperatorMetrics::default()),
         })
+    }
+
+    /// Adds runtime join filters (their columns index the table schema).
+    pub fn with_runtime_filters(mut self, runtime_filters: Vec<Arc<RuntimeFilterExpr>>) -> Self {
+        self.runtime_filters = runtime_filters;
+        self
     }
 
     /// The scanned table's name.
@@ -167,6 +182,7 @@ fn batches_of(range: ChunkRange, batch_size: usize) -> impl Iterator<Item = Chun
 struct ScanTask {
     snapshot: Arc<TableVersion>,
     filters: Vec<PhysicalExprRef>,
+    runtime_filters: Vec<Arc<RuntimeFilterExpr>>,
     projection: Option<Vec<usize>>,
     schema: SchemaRef,
     metrics: Arc<OperatorMetrics>,
@@ -188,10 +204,22 @@ impl ScanTask {
         let chunk = self.snapshot.chunks().get(range.chunk).ok_or_else(|| {
             EngineError::Internal(format!("chunk {} vanished from a snapshot", range.chunk))
         })?;
+        let mut runtime_filters = Vec::with_capacity(self.runtime_filters.len());
+        for filter in &self.runtime_filters {
+            match filter
+                .filter()
+                .test_range(chunk.statistics(filter.column()))
+            {
+                RangeTest::Skip => return Ok(None),
+                RangeTest::KeepAll => {}
+                RangeTest::Test => runtime_filters.push(filter.as_ref() as &dyn PhysicalExpr),
+            }
+        }
         let slice = chunk.batch().slice(range.offset, range.len);
         let mut selection = Selection::All;
-        for filter in &self.filters {
-            selection = selection.and(Selection::evaluate(filter.as_ref(), &slice)?)?;
+        let filters = self.filters.iter().map(|filter| filter.as_ref());
+        for filter in runtime_filters.into_iter().chain(filters) {
+            selection = selection.and(Selection::evaluate(filter, &slice)?)?;
             if matches!(selection, Selection::Nothing) {
                 return Ok(None);
             }
@@ -240,6 +268,7 @@ impl ExecutionPlan for ScanExec {
         let task = ScanTask {
             snapshot: Arc::clone(&self.snapshot),
             filters: self.filters.clone(),
+            runtime_filters: self.runtime_filters.clone(),
             projection: self.projection.clone(),
             schema: Arc::clone(&self.schema),
             metrics: Arc::clone(&self.metrics),
@@ -264,6 +293,14 @@ impl ExecutionPlan for ScanExec {
         if !self.filters.is_empty() {
             let filters: Vec<String> = self.filters.iter().map(ToString::to_string).collect();
             line.push_str(&format!(" filters=[{}]", filters.join(", ")));
+        }
+        if !self.runtime_filters.is_empty() {
+            let filters: Vec<String> = self
+                .runtime_filters
+                .iter()
+                .map(|filter| filter.describe())
+                .collect();
+            line.push_str(&format!(" runtime_filters=[{}]", filters.join(", ")));
         }
         if let Some(chunks) = &self.chunks {
             line.push_str(&format!(
