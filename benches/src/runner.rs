@@ -18,16 +18,18 @@ use std::time::{Duration, Instant};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use quiver::prelude::{Database, SessionConfig};
+use quiver::prelude::{Database, QuerySet, SessionConfig};
 use quiver_engine::optimizer::Optimizer;
 
 use crate::h2o::{groupby_batches, join_tables, Table};
-use crate::leaderboard::{leaderboard_database, leaderboard_queries, players};
+use crate::leaderboard::{leaderboard_database, leaderboard_queries, players, LEADERBOARD_QUERIES};
 use crate::questions::{
     groupby_database, groupby_queryset, join_database, join_queryset, GROUPBY_QUESTIONS,
     JOIN_QUESTIONS,
 };
-use crate::tiny::{run_tiny_query, tiny_batches, tiny_database, TINY_QUERIES, TINY_ROWS};
+use crate::tiny::{
+    run_tiny_query, tiny_batches, tiny_database, tiny_queryset, TINY_QUERIES, TINY_ROWS,
+};
 use crate::tpch;
 
 /// The peer engine this build times next to Quiver (name and version), or `None` when the
@@ -92,6 +94,18 @@ impl Workload {
         }
     }
 
+    /// The names of the workload's queries, in the order they run (what `--queries` takes).
+    pub fn query_names(self) -> Vec<String> {
+        let names: Vec<&str> = match self {
+            Workload::GroupBy => GROUPBY_QUESTIONS.iter().map(|(name, _)| *name).collect(),
+            Workload::Join => JOIN_QUESTIONS.iter().map(|(name, _)| *name).collect(),
+            Workload::Leaderboard => LEADERBOARD_QUERIES.to_vec(),
+            Workload::Tiny => TINY_QUERIES.iter().map(|(name, _, _)| *name).collect(),
+            Workload::Tpch => return tpch::queries().iter().map(|q| q.label()).collect(),
+        };
+        names.into_iter().map(str::to_string).collect()
+    }
+
     /// Rows generated when `--rows` is not given (`None`: the workload is not sized by rows).
     pub fn default_rows(self) -> Option<usize> {
         match self {
@@ -127,6 +141,8 @@ pub struct BenchOptions {
     /// Optimizer rules switched off by name (`SessionConfig::disable_rule`); the peer runs
     /// with its defaults.
     pub disabled_rules: Vec<String>,
+    /// Only these queries, by name (`q3`, `j1`, `top100`); empty: every query.
+    pub queries: Vec<String>,
     /// Seed of the H2O generators.
     pub seed: u64,
 }
@@ -140,6 +156,7 @@ impl BenchOptions {
             scale: None,
             iterations: None,
             disabled_rules: Vec::new(),
+            queries: Vec::new(),
             seed: 20_240_601,
         }
     }
@@ -152,7 +169,7 @@ impl BenchOptions {
 
     /// Checks the options before any data is generated, so a typo fails in a millisecond
     /// rather than after minutes of generating: a size flag the workload does not take, zero
-    /// iterations, or an optimizer rule that does not exist.
+    /// iterations, an optimizer rule or a query that does not exist.
     pub fn validate(&self) -> Result<(), BenchError> {
         let workload = self.workload.name();
         if self.rows.is_some() && self.workload.default_rows().is_none() {
@@ -198,6 +215,13 @@ impl BenchOptions {
             return Err(BenchError::Options(format!(
                 "unknown optimizer rule \"{unknown}\"; rules are: {}",
                 rules.join(", ")
+            )));
+        }
+        let names = self.workload.query_names();
+        if let Some(unknown) = self.queries.iter().find(|query| !names.contains(query)) {
+            return Err(BenchError::Options(format!(
+                "{workload} has no query \"{unknown}\"; its queries are: {}",
+                names.join(", ")
             )));
         }
         Ok(())
@@ -297,6 +321,9 @@ pub enum Progress<'a> {
 /// Runs one query on Quiver and returns its number of result rows.
 pub type QuiverRun = Box<dyn Fn(&Database) -> quiver::Result<usize>>;
 
+/// Builds one query's QuerySet on the database (for `EXPLAIN ANALYZE`).
+pub type QuerySetBuild = Box<dyn Fn(&Database) -> quiver::Result<QuerySet>>;
+
 /// One query of a suite: the QuerySet (behind [`BenchQuery::run`]) and the SQL the peer
 /// engine runs for it.
 pub struct BenchQuery {
@@ -308,6 +335,8 @@ pub struct BenchQuery {
     pub sql: String,
     /// Builds the QuerySet on the database, runs it and counts the rows.
     pub run: QuiverRun,
+    /// Builds the QuerySet alone, for [`explain`].
+    pub queryset: QuerySetBuild,
 }
 
 impl fmt::Debug for BenchQuery {
@@ -384,6 +413,20 @@ pub fn prepare(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Suite, BenchError> {
     options.validate()?;
+    let mut suite = prepare_workload(options, progress)?;
+    if !options.queries.is_empty() {
+        suite
+            .queries
+            .retain(|query| options.queries.contains(&query.name));
+    }
+    Ok(suite)
+}
+
+/// [`prepare`] for every query of the workload.
+fn prepare_workload(
+    options: &BenchOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<Suite, BenchError> {
     let config = options.session_config();
     let rows = options
         .rows
@@ -403,6 +446,7 @@ pub fn prepare(
                     description: h2o_description(question),
                     sql: sql.to_string(),
                     run: h2o_run(question, groupby_queryset),
+                    queryset: h2o_queryset(question, groupby_queryset),
                 })
                 .collect();
             Ok(Suite {
@@ -427,6 +471,7 @@ pub fn prepare(
                     description: h2o_description(question),
                     sql: sql.to_string(),
                     run: h2o_run(question, join_queryset),
+                    queryset: h2o_queryset(question, join_queryset),
                 })
                 .collect();
             Ok(Suite {
@@ -456,16 +501,20 @@ pub fn prepare(
             let queries = leaderboard_queries(&db)
                 .into_iter()
                 .zip(descriptions)
-                .map(|((name, sql, queryset), description)| BenchQuery {
-                    name: name.to_string(),
-                    description: description.to_string(),
-                    sql,
-                    // The QuerySet is built once (it is a value); compiling, optimizing and
-                    // running it happen on every call, as in the criterion suite.
-                    run: Box::new(move |_db: &Database| {
-                        let batches = queryset.to_batches()?;
-                        Ok(batches.iter().map(RecordBatch::num_rows).sum())
-                    }),
+                .map(|((name, sql, queryset), description)| {
+                    let explained = queryset.clone();
+                    BenchQuery {
+                        name: name.to_string(),
+                        description: description.to_string(),
+                        sql,
+                        // The QuerySet is built once (it is a value); compiling, optimizing
+                        // and running it happen on every call, as in the criterion suite.
+                        run: Box::new(move |_db: &Database| {
+                            let batches = queryset.to_batches()?;
+                            Ok(batches.iter().map(RecordBatch::num_rows).sum())
+                        }),
+                        queryset: Box::new(move |_db: &Database| Ok(explained.clone())),
+                    }
                 })
                 .collect();
             Ok(Suite {
@@ -489,6 +538,11 @@ pub fn prepare(
                     run: Box::new(move |db: &Database| {
                         run_tiny_query(db, name).unwrap_or_else(|| {
                             Err(quiver::Error::ValueError(format!("no tiny query {name}")))
+                        })
+                    }),
+                    queryset: Box::new(move |db: &Database| {
+                        tiny_queryset(db, name).ok_or_else(|| {
+                            quiver::Error::ValueError(format!("no tiny query {name}"))
                         })
                     }),
                 })
@@ -524,6 +578,7 @@ pub fn prepare(
                             let batches = build(db)?.to_batches()?;
                             Ok(batches.iter().map(RecordBatch::num_rows).sum())
                         }),
+                        queryset: Box::new(build),
                     }
                 })
                 .collect();
@@ -543,6 +598,17 @@ pub fn prepare(
             })
         }
     }
+}
+
+/// The QuerySet of H2O question `question`, built by `build`.
+fn h2o_queryset(
+    question: &'static str,
+    build: fn(&Database, &str) -> Option<QuerySet>,
+) -> QuerySetBuild {
+    Box::new(move |db: &Database| {
+        build(db, question)
+            .ok_or_else(|| quiver::Error::ValueError(format!("no question {question}")))
+    })
 }
 
 /// A runner for H2O question `question`, built by `build` on each call.
@@ -725,6 +791,25 @@ pub fn run(
     measure(&suite, options, progress)
 }
 
+/// Runs every query of `suite` once on Quiver with `EXPLAIN ANALYZE`: the optimized plan
+/// with each operator's rows, time and details (indexes, runtime filters, chunks skipped),
+/// in the suite's order, as `(name, plan)` pairs.
+pub fn explain(suite: &Suite) -> Result<Vec<(String, String)>, BenchError> {
+    suite
+        .queries
+        .iter()
+        .map(|query| {
+            let plan = (query.queryset)(&suite.db)
+                .and_then(|queryset| queryset.explain_analyze())
+                .map_err(|error| BenchError::Quiver {
+                    query: Some(query.name.clone()),
+                    error,
+                })?;
+            Ok((query.name.clone(), plan))
+        })
+        .collect()
+}
+
 /// The median of `samples` (the mean of the middle two for an even count); zero for none.
 pub fn median(samples: &mut [Duration]) -> Duration {
     samples.sort();
@@ -871,6 +956,33 @@ mod tests {
             },
             "--iterations must be at least 1",
         );
+        check(
+            BenchOptions {
+                queries: vec!["j1".into(), "j9".into()],
+                ..BenchOptions::new(Workload::Join)
+            },
+            "join has no query \"j9\"; its queries are: j1, j2, j3, j4, j5",
+        );
+    }
+
+    #[test]
+    fn explain_analyzes_the_chosen_queries_only() {
+        let options = BenchOptions {
+            // The smallest scale the tests use (below it the generator repeats partsupp keys).
+            scale: Some(0.01),
+            queries: vec!["q19".into(), "q3".into()],
+            ..BenchOptions::new(Workload::Tpch)
+        };
+        let suite = prepare(&options, &mut quiet).unwrap_or_else(|e| panic!("{e}"));
+        let plans = explain(&suite).unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = plans.iter().map(|(name, _)| name.as_str()).collect();
+        // The suite's order, not the option's.
+        assert_eq!(names, ["q3", "q19"]);
+        for (name, plan) in &plans {
+            // Analyzed plans: every operator with its output rows and time.
+            assert!(plan.contains("JoinExec"), "{name}: {plan}");
+            assert!(plan.contains("rows="), "{name}: {plan}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use quiver::prelude::{q, CharField, Count, Database, FloatField, Model, SessionConfig};
+use quiver::prelude::{q, CharField, Count, Database, FloatField, Model, QuerySet, SessionConfig};
 
 /// Rows in the table `item`.
 pub const TINY_ROWS: usize = 10;
@@ -78,6 +78,18 @@ pub fn tiny_database(batches: &[RecordBatch], config: SessionConfig) -> quiver::
     )?;
     db.load_batches("Item", batches.to_vec())?;
     Ok(db)
+}
+
+/// The QuerySet behind tiny query `name` (`get_pk` as the filter `get` runs), or `None`.
+pub fn tiny_queryset(db: &Database, name: &str) -> Option<QuerySet> {
+    let items = db.objects("Item");
+    Some(match name {
+        "filter" => items.filter(q!(price__gt = 5)),
+        "values_count" => items.values(["category"]).annotate([("n", Count("id"))]),
+        "order_slice" => items.order_by(["-price"]).slice(0..3),
+        "get_pk" => items.filter(q!(pk = 7)),
+        _ => return None,
+    })
 }
 
 /// Builds, compiles, optimizes and runs the tiny query `name` and returns its row count;

@@ -25,6 +25,8 @@ Examples:
   quiver bench join --rows 1e6 --svg join.svg
   quiver bench h2o --disable-rule push_down_filter --iterations 3
   quiver bench tiny                       the fixed cost of small QuerySets
+  quiver bench tpch --scale 0.1 --queries q3,q19 --explain
+                                          the plans, with each operator's rows and time
   quiver bench leaderboard --format json
 
 Each query's median is taken over --iterations timed runs after one warm-up run; loading is
@@ -76,6 +78,20 @@ pub fn command() -> Command {
                 .help("Switch an optimizer rule off in Quiver (repeatable), e.g. push_down_filter"),
         )
         .arg(
+            Arg::new("queries")
+                .long("queries")
+                .value_name("NAMES")
+                .value_delimiter(',')
+                .action(ArgAction::Append)
+                .help("Only these queries, e.g. --queries q3,q19 (default: every query)"),
+        )
+        .arg(
+            Arg::new("explain")
+                .long("explain")
+                .action(ArgAction::SetTrue)
+                .help("Print each query's EXPLAIN ANALYZE on Quiver instead of timing it"),
+        )
+        .arg(
             Arg::new("svg")
                 .long("svg")
                 .value_name("PATH")
@@ -117,6 +133,12 @@ pub fn bench_options(matches: &ArgMatches) -> Result<BenchOptions, BenchError> {
             .flatten()
             .cloned()
             .collect(),
+        queries: matches
+            .get_many::<String>("queries")
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
         ..BenchOptions::new(workload)
     })
 }
@@ -136,6 +158,14 @@ fn run_report(matches: &ArgMatches) -> Result<(), BenchError> {
     let options = bench_options(matches)?;
     options.validate()?;
     let mut progress = ProgressDisplay::new();
+    if matches.get_flag("explain") {
+        let suite = runner::prepare(&options, &mut |step| progress.update(step));
+        progress.finish();
+        for (name, plan) in runner::explain(&suite?)? {
+            println!("== {name}\n{plan}\n");
+        }
+        return Ok(());
+    }
     let report = runner::run(&options, &mut |step| progress.update(step));
     progress.finish();
     let report = report?;

@@ -325,7 +325,9 @@ impl HashAggregateExec {
     }
 
     /// The result batch of one final state.
-    fn finish(&self, state: PartialAggregate) -> Result<RecordBatch> {
+    /// `threads`: how many threads an accumulator's own evaluation may use (the session's
+    /// partitions when one thread finishes every group, 1 when each bucket has its thread).
+    fn finish(&self, state: PartialAggregate, threads: usize) -> Result<RecordBatch> {
         let groups = state.groups.len();
         let fields = self.schema.fields();
         let mut columns = Vec::with_capacity(fields.len());
@@ -334,6 +336,7 @@ impl HashAggregateExec {
         }
         let aggregate_fields = &fields[self.group_exprs.len()..];
         for (mut accumulator, field) in state.accumulators.into_iter().zip(aggregate_fields) {
+            accumulator.set_evaluation_threads(threads);
             let result = accumulator.evaluate(groups)?;
             columns.push(if result.data_type() == field.data_type() {
                 result
@@ -350,7 +353,11 @@ impl HashAggregateExec {
     }
 
     /// Folds every partial state into the largest one, on this thread.
-    fn merge_serial(&self, mut partials: Vec<PartialAggregate>) -> Result<Vec<RecordBatch>> {
+    fn merge_serial(
+        &self,
+        mut partials: Vec<PartialAggregate>,
+        threads: usize,
+    ) -> Result<Vec<RecordBatch>> {
         // The largest state absorbs the others, so the fewest keys are interned again.
         let largest = (0..partials.len())
             .max_by_key(|&i| partials[i].groups.len())
@@ -373,7 +380,7 @@ impl HashAggregateExec {
                 accumulator.merge(other_accumulator.as_ref(), &mapping, total_groups)?;
             }
         }
-        Ok(vec![self.finish(target)?])
+        Ok(vec![self.finish(target, threads)?])
     }
 
     /// Splits the groups of every partial state by key hash into one bucket per partial and
@@ -438,7 +445,7 @@ impl HashAggregateExec {
                 accumulator.merge(other.as_ref(), &mapping, total_groups)?;
             }
         }
-        self.finish(target)
+        self.finish(target, 1)
     }
 
     fn run(&self, ctx: &Arc<TaskContext>) -> Result<Vec<RecordBatch>> {
@@ -463,7 +470,7 @@ impl HashAggregateExec {
         {
             self.merge_parallel(partials, routed)?
         } else {
-            self.merge_serial(partials)?
+            self.merge_serial(partials, ctx.config.target_partitions.max(1))?
         };
         let batch_size = ctx.config.batch_size.max(1);
         let mut batches = Vec::new();

@@ -62,6 +62,10 @@ pub trait GroupsAccumulator: Send + Sync + Any {
     /// The result of every group `0..total_groups`.
     fn evaluate(&mut self, total_groups: usize) -> Result<ArrayRef>;
 
+    /// How many threads [`GroupsAccumulator::evaluate`] may use; only accumulators with
+    /// heavy work left at the end (exact percentiles) use more than one.
+    fn set_evaluation_threads(&mut self, _threads: usize) {}
+
     /// For downcasting `other` in [`GroupsAccumulator::merge`].
     fn as_any(&self) -> &dyn Any;
 }

@@ -6,7 +6,7 @@
 //! pairs are bucketed by group (a counting sort: one pass to count, one to place) and each
 //! group's percentile is found by selection (`select_nth_unstable`), not by a full sort.
 //! With millions of values the groups are cut into ranges of about equal value counts, one
-//! per core, and each thread places and selects its own range (the merge that precedes
+//! per thread the session allows, and each thread places and selects its own range (the merge that precedes
 //! `evaluate` runs on one thread, so this is where a median over many rows gets its cores).
 //!
 //! The result follows PostgreSQL's `percentile_cont`: over `n` sorted values the fraction
@@ -35,6 +35,8 @@ pub struct PercentileAccumulator {
     fraction: Option<f64>,
     groups: Vec<u32>,
     values: Vec<f64>,
+    /// Most threads `evaluate` may use (the session's partitions, set by the aggregate).
+    threads: usize,
 }
 
 impl PercentileAccumulator {
@@ -63,6 +65,7 @@ impl PercentileAccumulator {
             fraction,
             groups: Vec::new(),
             values: Vec::new(),
+            threads: 1,
         }))
     }
 
@@ -166,7 +169,7 @@ impl GroupsAccumulator for PercentileAccumulator {
         let mut results: Vec<Option<f64>> = vec![None; total_groups];
         // Ranges of groups holding about the same number of values, one per thread; each
         // thread scatters and selects only its own groups, into its own part of `sorted`.
-        let threads = evaluation_threads(self.values.len());
+        let threads = evaluation_threads(self.values.len(), self.threads);
         let mut bounds = vec![0];
         for t in 1..threads {
             let share = self.values.len() * t / threads;
@@ -214,16 +217,19 @@ impl GroupsAccumulator for PercentileAccumulator {
     fn as_any(&self) -> &dyn Any {
         self
     }
+
+    fn set_evaluation_threads(&mut self, threads: usize) {
+        self.threads = threads;
+    }
 }
 
 /// Values below which one thread evaluates every group: a thread pays off only when it has
 /// millions of values to scatter and select.
 const VALUES_PER_THREAD: usize = 1 << 20;
 
-/// Threads for evaluating `values` kept values: at most the machine's parallelism.
-fn evaluation_threads(values: usize) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (values / VALUES_PER_THREAD).clamp(1, cores)
+/// Threads for evaluating `values` kept values: at most `allowed`.
+fn evaluation_threads(values: usize, allowed: usize) -> usize {
+    (values / VALUES_PER_THREAD).clamp(1, allowed.max(1))
 }
 
 /// Groups `low..low + results.len()`, evaluated by one thread.
@@ -398,6 +404,8 @@ mod tests {
         median
             .update_batch(&[array], &group_ids, total_groups)
             .unwrap();
+        // More threads than the values need: the ranges are cut by value counts.
+        median.set_evaluation_threads(8);
         let got = results(median.evaluate(total_groups).unwrap());
         for (g, mut kept) in per_group.into_iter().enumerate() {
             kept.sort_by(f64::total_cmp);
