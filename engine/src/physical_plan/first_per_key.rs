@@ -283,16 +283,7 @@ impl HashFirstPerKeyExec {
             let handles: Vec<_> = (0..partitions)
                 .map(|p| scope.spawn(move || self.winners_of(p, ctx)))
                 .collect();
-            handles
-                .into_iter()
-                .map(|handle| {
-                    handle.join().unwrap_or_else(|_| {
-                        Err(EngineError::Internal(
-                            "a first-per-key worker thread panicked".into(),
-                        ))
-                    })
-                })
-                .collect()
+            handles.into_iter().map(super::join_worker).collect()
         })
     }
 

@@ -36,7 +36,7 @@ use super::aggregate::group_values::{new_group_values, GroupValues};
 use super::aggregate::interner::emit_as;
 use super::aggregate::NO_GROUP;
 use super::hashing::create_hashes;
-use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
+use super::{join_worker, BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
 use crate::expr::type_coercion::value_type;
 use crate::expr::AggregateFunction;
@@ -540,15 +540,6 @@ fn route_batch(
         }
     }
     Ok(())
-}
-
-/// The result of a scoped worker thread; a panic becomes an internal error.
-fn join_worker<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
-    handle.join().unwrap_or_else(|_| {
-        Err(EngineError::Internal(
-            "an aggregate worker thread panicked".into(),
-        ))
-    })
 }
 
 impl ExecutionPlan for HashAggregateExec {

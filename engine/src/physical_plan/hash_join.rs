@@ -60,7 +60,7 @@ use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt32Type
 use super::aggregate::group_values::{new_group_values, GroupLookupCache, GroupValues};
 use super::aggregate::NO_GROUP;
 use super::runtime_filter::RuntimeFilter;
-use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
+use super::{collect, join_worker, BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
 use crate::expr::type_coercion::{comparison_common_type, value_type};
 use crate::logical_plan::JoinType;
@@ -204,7 +204,7 @@ impl HashJoinExec {
     }
 
     fn build(&self, ctx: &Arc<TaskContext>) -> Result<BuildSide> {
-        let batches = collect_partitions(&self.right, ctx)?;
+        let batches = collect(Arc::clone(&self.right), ctx)?;
         let batch = concat_columns(&self.right.schema(), &batches, ctx.config.target_partitions)?;
         drop(batches);
         let rows = batch.num_rows();
@@ -532,33 +532,6 @@ fn all_valid(keys: &[ArrayRef]) -> Option<NullBuffer> {
         .filter(|n| n.null_count() > 0)
 }
 
-/// Every batch of every partition of `plan`, partitions on parallel threads.
-fn collect_partitions(
-    plan: &Arc<dyn ExecutionPlan>,
-    ctx: &Arc<TaskContext>,
-) -> Result<Vec<RecordBatch>> {
-    let partitions = plan.output_partitions();
-    if partitions <= 1 {
-        return plan.execute(0, ctx)?.collect();
-    }
-    let per_partition: Vec<Vec<RecordBatch>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..partitions)
-            .map(|p| {
-                scope.spawn(move || -> Result<Vec<RecordBatch>> { plan.execute(p, ctx)?.collect() })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(EngineError::Internal("a join build thread panicked".into()))
-                })
-            })
-            .collect::<Result<_>>()
-    })?;
-    Ok(per_partition.into_iter().flatten().collect())
-}
-
 /// `batches` as one batch. A large build side's columns are concatenated on up to `threads`
 /// threads, a share of the columns each: copying them is most of a big build's time.
 fn concat_columns(
@@ -589,14 +562,7 @@ fn concat_columns(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(EngineError::Internal("a join build thread panicked".into()))
-                })
-            })
-            .collect::<Result<_>>()
+        handles.into_iter().map(join_worker).collect::<Result<_>>()
     })?;
     let mut columns: Vec<Option<ArrayRef>> = vec![None; width];
     for (column, array) in shares.into_iter().flatten() {

@@ -103,6 +103,15 @@ pub fn display_plan(plan: &dyn ExecutionPlan, analyze: bool) -> String {
     out
 }
 
+/// The result of a scoped worker thread; a panic becomes an internal error.
+pub(crate) fn join_worker<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+    handle.join().unwrap_or_else(|_| {
+        Err(crate::error::EngineError::Internal(
+            "a query worker thread panicked".into(),
+        ))
+    })
+}
+
 /// Runs every partition of `plan` (in parallel when there are several) and collects the
 /// batches, partition by partition in order.
 pub fn collect(plan: Arc<dyn ExecutionPlan>, ctx: &Arc<TaskContext>) -> Result<Vec<RecordBatch>> {
@@ -117,16 +126,7 @@ pub fn collect(plan: Arc<dyn ExecutionPlan>, ctx: &Arc<TaskContext>) -> Result<V
                 scope.spawn(move || -> Result<Vec<RecordBatch>> { plan.execute(p, ctx)?.collect() })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(crate::error::EngineError::Internal(
-                        "a query worker thread panicked".into(),
-                    ))
-                })
-            })
-            .collect()
+        handles.into_iter().map(join_worker).collect()
     });
     let mut out = Vec::new();
     for r in results {
