@@ -185,6 +185,30 @@ fn tpch_at_a_tiny_scale_runs_all_22_queries() {
 }
 
 #[test]
+fn explain_prints_the_chosen_queries_analyzed_plans() {
+    let out = quiver(&[
+        "bench",
+        "join",
+        "--rows",
+        "1000",
+        "--queries",
+        "j3,j1",
+        "--explain",
+    ]);
+    assert!(out.success, "{}", out.stderr);
+    let headings: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("== j"))
+        .collect();
+    assert_eq!(headings, ["== j1", "== j3"]);
+    assert!(out.stdout.contains("LEFT JOIN"), "{}", out.stdout);
+    assert!(out.stdout.contains("rows="), "{}", out.stdout);
+    // Nothing is timed.
+    assert!(!out.stdout.contains("median"), "{}", out.stdout);
+}
+
+#[test]
 fn bad_options_fail_with_a_django_named_error_before_any_work() {
     let out = quiver(&["bench", "h2o", "--disable-rule", "push_down_filters"]);
     assert!(!out.success);
@@ -202,6 +226,12 @@ fn bad_options_fail_with_a_django_named_error_before_any_work() {
     assert_eq!(
         out.stderr.trim(),
         "error: ValueError: --rows: \"many\" is not a row count (examples: 1e7, 10000000)"
+    );
+
+    let out = quiver(&["bench", "join", "--queries", "j1,j6"]);
+    assert_eq!(
+        out.stderr.trim(),
+        "error: ValueError: join has no query \"j6\"; its queries are: j1, j2, j3, j4, j5"
     );
 
     let out = quiver(&["bench", "h2o", "--scale", "1"]);
