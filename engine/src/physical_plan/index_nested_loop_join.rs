@@ -16,6 +16,7 @@
 //! a match are dropped anyway) — the only cases the planner hands to this operator.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -26,7 +27,7 @@ use quiver_storage::{column_keys, RowKey};
 use super::hash_join::HashJoinExec;
 use super::scan::ScanExec;
 use super::values::ValuesExec;
-use super::{collect, BatchIter, ExecutionPlan, TaskContext};
+use super::{collect, BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
 use crate::logical_plan::JoinType;
 use crate::optimizer::IndexJoin;
@@ -53,6 +54,7 @@ pub struct IndexNestedLoopJoinExec {
     schema: SchemaRef,
     /// How the last execution read the inner side (for EXPLAIN ANALYZE and tests).
     last_path: Mutex<Option<String>>,
+    metrics: OperatorMetrics,
 }
 
 impl IndexNestedLoopJoinExec {
@@ -106,6 +108,7 @@ impl IndexNestedLoopJoinExec {
             join_type,
             schema,
             last_path: Mutex::new(None),
+            metrics: OperatorMetrics::default(),
         })
     }
 
@@ -195,6 +198,7 @@ impl ExecutionPlan for IndexNestedLoopJoinExec {
     }
 
     fn execute(&self, _partition: usize, ctx: &Arc<TaskContext>) -> Result<BatchIter> {
+        let start = Instant::now();
         let inner_is_left = self.inner.inner_is_left;
         let (outer_plan, full_inner) = if inner_is_left {
             (&self.right, &self.left)
@@ -227,14 +231,28 @@ impl ExecutionPlan for IndexNestedLoopJoinExec {
             Arc::clone(&self.schema),
         )?;
         let batches = collect(Arc::new(join), ctx)?;
+        self.metrics.add_elapsed(start.elapsed());
+        for batch in &batches {
+            self.metrics.record_batch(batch.num_rows());
+        }
         Ok(Box::new(batches.into_iter().map(Ok)))
+    }
+
+    fn metrics(&self) -> Option<&OperatorMetrics> {
+        Some(&self.metrics)
     }
 
     fn describe(&self) -> String {
         let on: Vec<String> = self.on.iter().map(|(l, r)| format!("{l} = {r}")).collect();
+        // After a run, how it read the inner side (its scan below then reads nothing itself
+        // when the index was used).
+        let path = match self.last_path.lock().as_deref() {
+            Some(path) => format!(", read the inner side by {path}"),
+            None => String::new(),
+        };
         format!(
             "IndexNestedLoopJoinExec: {}, on=[{}], {} (outer rows <= {MAX_OUTER_ROWS}, \
-             else hash join)",
+             else hash join){path}",
             self.join_type.sql(),
             on.join(", "),
             self.inner.describe()
@@ -360,6 +378,17 @@ mod tests {
             })
             .collect();
         assert_eq!(ids(&context, &plan), expected);
+        // EXPLAIN ANALYZE gives the join its own rows and says how the inner side was read.
+        let analyzed = context.explain(Arc::clone(&plan), true).unwrap();
+        let join_line = analyzed
+            .lines()
+            .find(|line| line.contains("IndexNestedLoopJoinExec"))
+            .unwrap_or_default();
+        assert!(
+            join_line.contains("read the inner side by index")
+                && join_line.contains(&format!("rows={}", expected.len())),
+            "{analyzed}"
+        );
         let plain =
             SessionContext::with_config(catalog, SessionConfig::new().disable_rule("use_indexes"));
         let explained = plain.explain(Arc::clone(&plan), false).unwrap();
