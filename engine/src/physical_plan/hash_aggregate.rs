@@ -660,6 +660,18 @@ pub(crate) mod tests {
         create_physical_expr(&Expr::Literal(value), &plan_schema).unwrap()
     }
 
+    /// `SUM(v)` and `COUNT(*)`, both `Int64`, over a batch with an `Int64` column `v`.
+    fn sum_v_and_count(schema: &SchemaRef) -> Vec<AggregateSpec> {
+        vec![
+            spec(
+                AggregateFunction::Sum,
+                vec![col("v", schema)],
+                DataType::Int64,
+            ),
+            spec(AggregateFunction::Count, vec![], DataType::Int64),
+        ]
+    }
+
     fn spec(
         func: AggregateFunction,
         args: Vec<PhysicalExprRef>,
@@ -1109,14 +1121,7 @@ pub(crate) mod tests {
             ],
         );
         let schema = batch.schema();
-        let aggregates = vec![
-            spec(
-                AggregateFunction::Sum,
-                vec![col("v", &schema)],
-                DataType::Int64,
-            ),
-            spec(AggregateFunction::Count, vec![], DataType::Int64),
-        ];
+        let aggregates = sum_v_and_count(&schema);
         let got = aggregate(chunks(&batch, 10_000), 3, &["k"], aggregates, 4096).unwrap();
         assert_eq!(got.len(), n as usize);
         assert!(got.iter().all(|r| r[1] == "2" && r[2] == "2"));
@@ -1150,14 +1155,7 @@ pub(crate) mod tests {
             ],
         );
         let schema = batch.schema();
-        let aggregates = vec![
-            spec(
-                AggregateFunction::Sum,
-                vec![col("v", &schema)],
-                DataType::Int64,
-            ),
-            spec(AggregateFunction::Count, vec![], DataType::Int64),
-        ];
+        let aggregates = sum_v_and_count(&schema);
         for partitions in [1, 2] {
             let got = aggregate(
                 chunks(&batch, 8192),
@@ -1200,16 +1198,7 @@ pub(crate) mod tests {
             ],
         );
         let schema = batch.schema();
-        let aggregates = || {
-            vec![
-                spec(
-                    AggregateFunction::Sum,
-                    vec![col("v", &schema)],
-                    DataType::Int64,
-                ),
-                spec(AggregateFunction::Count, vec![], DataType::Int64),
-            ]
-        };
+        let aggregates = || sum_v_and_count(&schema);
         let serial = aggregate(
             chunks(&batch, 8192),
             1,
