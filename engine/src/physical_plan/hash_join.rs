@@ -111,6 +111,17 @@ struct BuildSide {
     remaining_probes: AtomicUsize,
 }
 
+impl BuildSide {
+    /// The build columns at `indices` (a NULL index gives a NULL row), in build column order.
+    fn gather(&self, indices: &UInt32Array) -> Result<Vec<ArrayRef>> {
+        self.batch
+            .columns()
+            .iter()
+            .map(|column| Ok(take(column.as_ref(), indices, None)?))
+            .collect()
+    }
+}
+
 impl fmt::Debug for BuildSide {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "BuildSide({} rows)", self.batch.num_rows())
@@ -824,9 +835,7 @@ impl ProbeStream {
                 }
                 UInt32Array::from_iter_values(chunk.iter().copied().filter(|&r| r != NO_ROW))
             };
-            for column in side.batch.columns() {
-                columns.push(take(column.as_ref(), &build, None)?);
-            }
+            columns.extend(side.gather(&build)?);
             let options = RecordBatchOptions::new().with_row_count(Some(build.len()));
             let batch = RecordBatch::try_new_with_options(
                 Arc::clone(&self.params.schema),
@@ -896,9 +905,7 @@ impl ProbeStream {
                         .map(|f| new_null_array(f.data_type(), chunk.len())),
                 );
             }
-            for column in self.build.batch.columns() {
-                columns.push(take(column.as_ref(), &indices, None)?);
-            }
+            columns.extend(self.build.gather(&indices)?);
             let options = RecordBatchOptions::new().with_row_count(Some(chunk.len()));
             let batch = RecordBatch::try_new_with_options(
                 Arc::clone(&self.params.schema),
