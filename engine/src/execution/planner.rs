@@ -21,6 +21,18 @@
 //!   ScanExec: lineitem runtime_filters=[lineitem.l_orderkey (bitmap, 1.5M of 6M rows kept, ..)]
 //!   ScanExec: orders filters=[..]
 //! ```
+//!
+//! **Join projections** (switch: `disable_rule("join_projection")`). A projection that only
+//! selects and renames columns of a hash join (what `values()` over related fields plans to)
+//! is folded into the join: the probe then materializes only the columns the projection
+//! keeps, and no operator runs above it.
+//!
+//! ```text
+//! ProjectionExec: [id1@0 AS small, .., v2@11 AS medium__v2]
+//!   HashJoinExec: INNER JOIN, on=[id2@1 = id2@1]
+//! becomes
+//! HashJoinExec: INNER JOIN, on=[id2@1 = id2@1], projection=[id1@0 AS small, .., v2@11 AS medium__v2]
+//! ```
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -33,7 +45,7 @@ use super::SessionConfig;
 use crate::error::{EngineError, Result};
 use crate::expr::{aggregate_type, Expr, SortExpr, WindowFunctionKind};
 use crate::logical_plan::{
-    Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Scan, Values, Window,
+    Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Projection, Scan, Values, Window,
 };
 use crate::optimizer::index_join;
 use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
@@ -41,7 +53,7 @@ use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
 use crate::physical_plan::filter::FilterExec;
 use crate::physical_plan::first_per_key::{FirstPerKeyExec, HashFirstPerKeyExec};
 use crate::physical_plan::hash_aggregate::{AggregateSpec, HashAggregateExec};
-use crate::physical_plan::hash_join::HashJoinExec;
+use crate::physical_plan::hash_join::{HashJoinExec, JOIN_PROJECTION};
 use crate::physical_plan::index_nested_loop_join::IndexNestedLoopJoinExec;
 use crate::physical_plan::index_scan::IndexScanExec;
 use crate::physical_plan::limit::LimitExec;
@@ -115,6 +127,11 @@ pub fn create_physical_plan(
             Arc::new(FilterExec::try_new(input, predicate)?)
         }
         LogicalPlan::Projection(projection) => {
+            if let LogicalPlan::Join(join) = projection.input.as_ref() {
+                if let Some(columns) = join_projection(projection, config)? {
+                    return plan_join(join, Some((columns, projection)), config);
+                }
+            }
             let exprs = bind_all(&projection.exprs, projection.input.schema())?;
             let input = create_physical_plan(&projection.input, config)?;
             Arc::new(ProjectionExec::try_new(
@@ -140,62 +157,7 @@ pub fn create_physical_plan(
             let input = create_physical_plan(&limit.input, config)?;
             Arc::new(LimitExec::new(input, limit.skip, limit.fetch))
         }
-        LogicalPlan::Join(join) => {
-            if let Some(as_written) = unswapped_for_index(join, config)? {
-                return create_physical_plan(&Arc::new(LogicalPlan::Join(as_written)), config);
-            }
-            let (left_schema, right_schema) = (join.left.schema(), join.right.schema());
-            let on = join
-                .on
-                .iter()
-                .map(|(l, r)| {
-                    Ok((
-                        create_physical_expr(l, left_schema)?,
-                        create_physical_expr(r, right_schema)?,
-                    ))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let filter = match &join.filter {
-                Some(f) => Some(create_physical_expr(f, &left_schema.join(right_schema))?),
-                None => None,
-            };
-            let index = index_join(join, config);
-            let runtime_filters = match index {
-                Some(_) => Vec::new(),
-                None => runtime_filter_targets(join, config),
-            };
-            let left = plan_probe_side(&join.left, &runtime_filters, config)?;
-            let right = create_physical_plan(&join.right, config)?;
-            if let Some(inner) = index {
-                let inner_filters = bind_all(&inner.scan.filters, &inner.scan.table_schema())?;
-                return Ok(Arc::new(IndexNestedLoopJoinExec::try_new(
-                    left,
-                    right,
-                    inner,
-                    inner_filters,
-                    on,
-                    filter,
-                    join.join_type,
-                    join.schema.arrow_schema(),
-                )?));
-            }
-            Arc::new(
-                HashJoinExec::try_new(
-                    left,
-                    right,
-                    on,
-                    filter,
-                    join.join_type,
-                    join.schema.arrow_schema(),
-                )?
-                .with_runtime_filters(
-                    runtime_filters
-                        .iter()
-                        .map(|(_, expr)| Arc::clone(expr.filter()))
-                        .collect(),
-                ),
-            )
-        }
+        LogicalPlan::Join(join) => plan_join(join, None, config)?,
         LogicalPlan::Values(values) => plan_values(values)?,
         // Renaming the relation only changes how columns are resolved, which is done by now.
         LogicalPlan::SubqueryAlias(alias) => create_physical_plan(&alias.input, config)?,
@@ -263,6 +225,120 @@ pub fn create_physical_plan(
         LogicalPlan::WorkTable(work_table) => work_table_exec(work_table)?,
         LogicalPlan::Window(window) => plan_window(window, config)?,
     })
+}
+
+/// A join's operator. `projection`: a column-only projection above the join (the columns it
+/// keeps, and the projection itself), folded into a hash join's output; other join operators
+/// get a `ProjectionExec` above them.
+fn plan_join(
+    join: &Join,
+    projection: Option<(Vec<usize>, &Projection)>,
+    config: &SessionConfig,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    if let Some(as_written) = unswapped_for_index(join, config)? {
+        let plan = create_physical_plan(&Arc::new(LogicalPlan::Join(as_written)), config)?;
+        return project_join(plan, projection);
+    }
+    let (left_schema, right_schema) = (join.left.schema(), join.right.schema());
+    let on = join
+        .on
+        .iter()
+        .map(|(l, r)| {
+            Ok((
+                create_physical_expr(l, left_schema)?,
+                create_physical_expr(r, right_schema)?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let filter = match &join.filter {
+        Some(f) => Some(create_physical_expr(f, &left_schema.join(right_schema))?),
+        None => None,
+    };
+    let index = index_join(join, config);
+    let runtime_filters = match index {
+        Some(_) => Vec::new(),
+        None => runtime_filter_targets(join, config),
+    };
+    let left = plan_probe_side(&join.left, &runtime_filters, config)?;
+    let right = create_physical_plan(&join.right, config)?;
+    if let Some(inner) = index {
+        let inner_filters = bind_all(&inner.scan.filters, &inner.scan.table_schema())?;
+        let plan = Arc::new(IndexNestedLoopJoinExec::try_new(
+            left,
+            right,
+            inner,
+            inner_filters,
+            on,
+            filter,
+            join.join_type,
+            join.schema.arrow_schema(),
+        )?);
+        return project_join(plan, projection);
+    }
+    let hash_join = HashJoinExec::try_new(
+        left,
+        right,
+        on,
+        filter,
+        join.join_type,
+        join.schema.arrow_schema(),
+    )?
+    .with_runtime_filters(
+        runtime_filters
+            .iter()
+            .map(|(_, expr)| Arc::clone(expr.filter()))
+            .collect(),
+    );
+    Ok(match projection {
+        Some((columns, projection)) => {
+            Arc::new(hash_join.with_projection(columns, projection.schema.arrow_schema())?)
+        }
+        None => Arc::new(hash_join),
+    })
+}
+
+/// `plan` under the projection [`plan_join`] was asked to fold, for a join operator that
+/// cannot take it.
+fn project_join(
+    plan: Arc<dyn ExecutionPlan>,
+    projection: Option<(Vec<usize>, &Projection)>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let Some((_, projection)) = projection else {
+        return Ok(plan);
+    };
+    let exprs = bind_all(&projection.exprs, projection.input.schema())?;
+    Ok(Arc::new(ProjectionExec::try_new(
+        plan,
+        exprs,
+        projection.schema.arrow_schema(),
+    )?))
+}
+
+/// The input columns a projection over a join keeps, when it only selects (and renames)
+/// columns and the `join_projection` rule is on: the hash join can then output them itself.
+fn join_projection(projection: &Projection, config: &SessionConfig) -> Result<Option<Vec<usize>>> {
+    if config.disabled_rules.contains(JOIN_PROJECTION) {
+        return Ok(None);
+    }
+    let input = projection.input.schema();
+    let mut columns = Vec::with_capacity(projection.exprs.len());
+    for expr in &projection.exprs {
+        let column = match expr {
+            Expr::Column(column) => column,
+            Expr::Alias(alias) => match alias.expr.as_ref() {
+                Expr::Column(column) => column,
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        columns.push(input.index_of_column(column)?);
+    }
+    let (input, output) = (input.arrow_schema(), projection.schema.arrow_schema());
+    let same_types = columns
+        .iter()
+        .zip(output.fields())
+        .all(|(&c, field)| input.field(c).data_type() == field.data_type());
+    Ok(same_types.then_some(columns))
 }
 
 /// A right semi (anti) join as the left one it was written as, when that one can run as an
@@ -1171,6 +1247,82 @@ mod tests {
             .lines()
             .find(|l| l.trim_start().starts_with(&format!("ScanExec: {table}")))
             .unwrap_or_else(|| panic!("no scan of {table} in {text}"))
+    }
+
+    #[test]
+    fn column_projections_fold_into_hash_joins() {
+        let catalog = Catalog::new();
+        let orders_table = orders(&catalog, 20_000);
+        let picked_table = picked(&catalog, &[3, 500, 999, 2_000, 30_000]);
+        let plan_for = |exprs: Vec<Expr>| {
+            LogicalPlanBuilder::scan(Arc::clone(&orders_table), "orders")
+                .join(
+                    LogicalPlanBuilder::scan(Arc::clone(&picked_table), "picked").build(),
+                    JoinType::Inner,
+                    vec![(qualified_col("orders", "id"), qualified_col("picked", "id"))],
+                    None,
+                )
+                .unwrap()
+                .project(exprs)
+                .unwrap()
+                .build()
+        };
+        let run = |plan: &Arc<LogicalPlan>, fold: bool| {
+            let mut context = session(&catalog, 2);
+            if !fold {
+                context
+                    .config_mut()
+                    .disabled_rules
+                    .insert(JOIN_PROJECTION.to_string());
+            }
+            let physical = context.create_physical_plan(Arc::clone(plan)).unwrap();
+            let result = context.execute(Arc::clone(plan)).unwrap();
+            let names: Vec<String> = result
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            (
+                display_plan(physical.as_ref(), false),
+                names,
+                int64s(&result, "amount"),
+            )
+        };
+        // Columns only, renamed and reordered, the join keys dropped: the join outputs them.
+        let plan = plan_for(vec![
+            qualified_col("orders", "amount"),
+            qualified_col("orders", "name").alias("order_name"),
+        ]);
+        let (folded, names, amounts) = run(&plan, true);
+        assert_eq!(
+            folded.lines().next().unwrap(),
+            "HashJoinExec: INNER JOIN, on=[id@0 = id@0], \
+             projection=[amount@1, name@2 AS order_name]",
+            "{folded}"
+        );
+        assert!(!folded.contains("ProjectionExec"), "{folded}");
+        assert_eq!(names, vec!["amount", "order_name"]);
+        let mut sorted = amounts.clone();
+        sorted.sort();
+        // Ids 3, 500, 999 and 2000 exist (30 000 does not); 3 * 7919 % 1000 = 757, ...
+        let expected: Vec<Option<i64>> = [3i64, 500, 999, 2_000]
+            .into_iter()
+            .map(amount)
+            .collect::<Vec<_>>();
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort();
+        assert_eq!(sorted, expected_sorted);
+        let (unfolded, unfolded_names, mut unfolded_amounts) = run(&plan, false);
+        assert!(unfolded.starts_with("ProjectionExec"), "{unfolded}");
+        assert_eq!(unfolded_names, names);
+        unfolded_amounts.sort();
+        assert_eq!(unfolded_amounts, sorted);
+        // A computed column keeps its ProjectionExec.
+        let computed = plan_for(vec![qualified_col("orders", "amount") + lit(1i64)]);
+        let physical = session(&catalog, 2).create_physical_plan(computed).unwrap();
+        let text = display_plan(physical.as_ref(), false);
+        assert!(text.starts_with("ProjectionExec"), "{text}");
     }
 
     #[test]

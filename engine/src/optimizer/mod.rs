@@ -52,8 +52,11 @@ use crate::logical_plan::LogicalPlan;
 
 /// Optimizations the physical planner makes rather than a logical rewrite; `disable_rule`
 /// switches them off by these names like any rule (`runtime_join_filters`: see
-/// `physical_plan/runtime_filter.rs`).
-pub const PHYSICAL_RULES: &[&str] = &[crate::physical_plan::runtime_filter::RUNTIME_JOIN_FILTERS];
+/// `physical_plan/runtime_filter.rs`; `join_projection`: `physical_plan/hash_join.rs`).
+pub const PHYSICAL_RULES: &[&str] = &[
+    crate::physical_plan::runtime_filter::RUNTIME_JOIN_FILTERS,
+    crate::physical_plan::hash_join::JOIN_PROJECTION,
+];
 
 /// A logical rewrite.
 pub trait OptimizerRule: Send + Sync {

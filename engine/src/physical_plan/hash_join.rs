@@ -66,6 +66,10 @@ use crate::expr::type_coercion::{comparison_common_type, value_type};
 use crate::logical_plan::JoinType;
 use crate::physical_expr::PhysicalExprRef;
 
+/// The physical rule that folds a column-only projection above a hash join into the join
+/// (see [`HashJoinExec::with_projection`]); `disable_rule` switches it off by this name.
+pub const JOIN_PROJECTION: &str = "join_projection";
+
 /// End of a chain of build rows.
 const NO_ROW: u32 = u32::MAX;
 
@@ -89,10 +93,16 @@ struct JoinParams {
     key_casts: Vec<Option<DataType>>,
     filter: Option<PhysicalExprRef>,
     join_type: JoinType,
+    /// The operator's output: the join's columns, or the projection's when there is one.
     schema: SchemaRef,
     /// Left columns then right columns, all nullable: what the filter is evaluated over.
     pairs_schema: SchemaRef,
     left_schema: SchemaRef,
+    /// The join's columns the output keeps, in output order (an embedded projection, see
+    /// [`HashJoinExec::with_projection`]); `None`: all of them.
+    projection: Option<Vec<usize>>,
+    /// The join's columns before the projection.
+    join_schema: SchemaRef,
 }
 
 /// The collected right input and its key table.
@@ -186,9 +196,11 @@ impl HashJoinExec {
                 key_casts,
                 filter,
                 join_type,
+                join_schema: Arc::clone(&schema),
                 schema,
                 pairs_schema: Arc::new(Schema::new(pairs_fields)),
                 left_schema,
+                projection: None,
             }),
             build: OnceLock::new(),
             metrics: Arc::new(OperatorMetrics::default()),
@@ -200,6 +212,37 @@ impl HashJoinExec {
     pub fn with_runtime_filters(mut self, runtime_filters: Vec<Arc<RuntimeFilter>>) -> Self {
         self.runtime_filters = runtime_filters;
         self
+    }
+
+    /// Outputs only the join's columns at `columns`, in that order, as `schema` (their
+    /// names may differ: a projection's aliases). Folding a column-only projection into the
+    /// join lets the probe skip the columns nobody reads (a key the parent drops), and saves
+    /// the operator above it.
+    pub fn with_projection(mut self, columns: Vec<usize>, schema: SchemaRef) -> Result<Self> {
+        let joined = Arc::clone(&self.params.join_schema);
+        if columns.len() != schema.fields().len() {
+            return Err(EngineError::Internal(format!(
+                "join projection of {} columns with a schema of {} fields",
+                columns.len(),
+                schema.fields().len()
+            )));
+        }
+        for (&column, field) in columns.iter().zip(schema.fields()) {
+            match joined.fields().get(column) {
+                Some(joined_field) if joined_field.data_type() == field.data_type() => {}
+                _ => {
+                    return Err(EngineError::Internal(format!(
+                        "join projection column {column} does not give {field}"
+                    )))
+                }
+            }
+        }
+        let params = Arc::get_mut(&mut self.params).ok_or_else(|| {
+            EngineError::Internal("join projection set after the join started".into())
+        })?;
+        params.projection = Some(columns);
+        params.schema = schema;
+        Ok(self)
     }
 
     /// The build side, built by the first caller.
@@ -495,13 +538,54 @@ impl JoinParams {
 
     /// A batch of pairs relabelled with the output schema.
     fn output(&self, pairs: RecordBatch) -> Result<RecordBatch> {
-        let options = RecordBatchOptions::new().with_row_count(Some(pairs.num_rows()));
+        let rows = pairs.num_rows();
+        self.emit(pairs.columns(), rows)
+    }
+
+    /// The output batch of `rows` rows from all the join's columns (before the embedded
+    /// projection): the projected ones, under the output schema.
+    fn emit(&self, columns: &[ArrayRef], rows: usize) -> Result<RecordBatch> {
+        let columns = match &self.projection {
+            None => columns.to_vec(),
+            Some(projection) => projection
+                .iter()
+                .map(|&c| {
+                    columns.get(c).cloned().ok_or_else(|| {
+                        EngineError::Internal(format!("join projection column {c} is missing"))
+                    })
+                })
+                .collect::<Result<_>>()?,
+        };
+        let options = RecordBatchOptions::new().with_row_count(Some(rows));
         Ok(RecordBatch::try_new_with_options(
             Arc::clone(&self.schema),
-            pairs.columns().to_vec(),
+            columns,
             &options,
         )?)
     }
+
+    /// Each output column's source: a left column, or a right column (index into the right
+    /// input's columns).
+    fn output_sources(&self, left_width: usize) -> Vec<Source> {
+        let source = |c: usize| {
+            if c < left_width {
+                Source::Left(c)
+            } else {
+                Source::Right(c - left_width)
+            }
+        };
+        match &self.projection {
+            Some(projection) => projection.iter().map(|&c| source(c)).collect(),
+            None => (0..self.schema.fields().len()).map(source).collect(),
+        }
+    }
+}
+
+/// Where an output column of an inner or outer join comes from.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Left(usize),
+    Right(usize),
 }
 
 /// Which left rows a chunk of pairs holds, in order.
@@ -803,6 +887,7 @@ impl ProbeStream {
             .map(|&id| heads.get(id as usize).copied().unwrap_or(NO_ROW))
             .collect();
         let keeps_unmatched_left = matches!(self.params.join_type, JoinType::Left | JoinType::Full);
+        let sources = self.params.output_sources(left.num_columns());
         let mut start = 0;
         while start < partners.len() {
             let len = self.batch_size.min(partners.len() - start);
@@ -815,13 +900,11 @@ impl ProbeStream {
                     }
                 }
             }
-            let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.params.schema.fields().len());
-            let build = if matched == len {
-                columns.extend(left.slice(start, len).columns().iter().cloned());
-                UInt32Array::from(chunk.to_vec())
+            let left_chunk = left.slice(start, len);
+            let (build, predicate) = if matched == len {
+                (UInt32Array::from(chunk.to_vec()), None)
             } else if keeps_unmatched_left {
-                columns.extend(left.slice(start, len).columns().iter().cloned());
-                build_indices(chunk.to_vec())
+                (build_indices(chunk.to_vec()), None)
             } else if matched == 0 {
                 start += len;
                 continue;
@@ -830,12 +913,23 @@ impl ProbeStream {
                 let predicate = FilterBuilder::new(&BooleanArray::new(mask, None))
                     .optimize()
                     .build();
-                for column in left.columns() {
-                    columns.push(predicate.filter(&column.slice(start, len))?);
-                }
-                UInt32Array::from_iter_values(chunk.iter().copied().filter(|&r| r != NO_ROW))
+                let build =
+                    UInt32Array::from_iter_values(chunk.iter().copied().filter(|&r| r != NO_ROW));
+                (build, Some(predicate))
             };
-            columns.extend(side.gather(&build)?);
+            let right = side.gather(&build)?;
+            let columns = sources
+                .iter()
+                .map(|source| match *source {
+                    Source::Left(c) => match &predicate {
+                        None => Ok(Arc::clone(left_chunk.column(c))),
+                        Some(predicate) => Ok(predicate.filter(left_chunk.column(c))?),
+                    },
+                    Source::Right(c) => right.get(c).cloned().ok_or_else(|| {
+                        EngineError::Internal(format!("build column {c} is missing"))
+                    }),
+                })
+                .collect::<Result<Vec<ArrayRef>>>()?;
             let options = RecordBatchOptions::new().with_row_count(Some(build.len()));
             let batch = RecordBatch::try_new_with_options(
                 Arc::clone(&self.params.schema),
@@ -852,16 +946,14 @@ impl ProbeStream {
     /// is kept (semi, anti) or matched (mark): the kept rows, or every row with its mark.
     fn finish_left_only(&mut self, left: &RecordBatch, keep: BooleanArray) -> Result<()> {
         if self.params.join_type != JoinType::LeftMark {
-            return self.push(filter_record_batch(left, &keep)?);
+            // The columns are the left's: project first, so only the kept ones are filtered.
+            let projected = self.params.emit(left.columns(), left.num_rows())?;
+            return self.push(filter_record_batch(&projected, &keep)?);
         }
         let mut columns = left.columns().to_vec();
         columns.push(Arc::new(keep));
-        let options = RecordBatchOptions::new().with_row_count(Some(left.num_rows()));
-        self.push(RecordBatch::try_new_with_options(
-            Arc::clone(&self.params.schema),
-            columns,
-            &options,
-        )?)
+        let batch = self.params.emit(&columns, left.num_rows())?;
+        self.push(batch)
     }
 
     fn push(&mut self, batch: RecordBatch) -> Result<()> {
@@ -906,12 +998,7 @@ impl ProbeStream {
                 );
             }
             columns.extend(self.build.gather(&indices)?);
-            let options = RecordBatchOptions::new().with_row_count(Some(chunk.len()));
-            let batch = RecordBatch::try_new_with_options(
-                Arc::clone(&self.params.schema),
-                columns,
-                &options,
-            )?;
+            let batch = self.params.emit(&columns, chunk.len())?;
             self.push(batch)?;
         }
         Ok(())
@@ -1029,6 +1116,22 @@ impl ExecutionPlan for HashJoinExec {
         );
         if let Some(filter) = &self.params.filter {
             text.push_str(&format!(", filter={filter}"));
+        }
+        if let Some(projection) = &self.params.projection {
+            let joined = self.params.join_schema.fields();
+            let columns: Vec<String> = projection
+                .iter()
+                .zip(self.params.schema.fields())
+                .map(|(&c, field)| {
+                    let from = joined.get(c).map_or("?", |f| f.name().as_str());
+                    if from == field.name() {
+                        format!("{from}@{c}")
+                    } else {
+                        format!("{from}@{c} AS {}", field.name())
+                    }
+                })
+                .collect();
+            text.push_str(&format!(", projection=[{}]", columns.join(", ")));
         }
         text
     }
@@ -1300,6 +1403,20 @@ mod tests {
         filter: bool,
         layout: &Layout,
     ) -> Vec<Vec<String>> {
+        run_projected_join(left, right, join_type, keys, filter, layout, None)
+    }
+
+    /// Runs the hash join as [`run_join_in`] does, outputting only the join's columns at
+    /// `projection` (renamed `p0`, `p1`, ...) when given.
+    fn run_projected_join(
+        left: &[Row],
+        right: &[Row],
+        join_type: JoinType,
+        keys: usize,
+        filter: bool,
+        layout: &Layout,
+        projection: Option<&[usize]>,
+    ) -> Vec<Vec<String>> {
         let Layout {
             left_partitions,
             right_partitions,
@@ -1322,18 +1439,28 @@ mod tests {
             .to_vec();
         let filter: Option<PhysicalExprRef> =
             filter.then(|| Arc::new(Less(2, 5)) as PhysicalExprRef);
-        let schema = output_schema(&left_schema, &right_schema, join_type);
-        let join = Arc::new(
-            HashJoinExec::try_new(
-                left_source,
-                right_source,
-                on,
-                filter,
-                join_type,
-                Arc::clone(&schema),
-            )
-            .unwrap(),
-        );
+        let mut schema = output_schema(&left_schema, &right_schema, join_type);
+        let mut join = HashJoinExec::try_new(
+            left_source,
+            right_source,
+            on,
+            filter,
+            join_type,
+            Arc::clone(&schema),
+        )
+        .unwrap();
+        if let Some(projection) = projection {
+            let fields: Vec<Field> = projection
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| schema.field(c).clone().with_name(format!("p{i}")))
+                .collect();
+            schema = Arc::new(Schema::new(fields));
+            join = join
+                .with_projection(projection.to_vec(), Arc::clone(&schema))
+                .unwrap();
+        }
+        let join = Arc::new(join);
         assert_eq!(join.output_partitions(), left_partitions);
         let mut config = SessionConfig::new().with_target_partitions(layout.threads);
         config.batch_size = batch_size;
@@ -1556,6 +1683,119 @@ mod tests {
         // Hand-checked: 2000 + 667 left rows (2000..4000 with i % 3 == 2) find their key.
         let inner = reference(&left, &right, JoinType::Inner, 1, false);
         assert_eq!(inner.len(), 2667);
+    }
+
+    /// Every join type with an embedded projection (columns reordered, one repeated, the
+    /// keys dropped) gives the projected columns of the plain join, on the chained path
+    /// (duplicate build keys, filters) and the unique-key path (all, some and no left rows
+    /// matched, NULL keys), over several partitions and batch sizes.
+    #[test]
+    fn embedded_projection_gives_the_projected_join() {
+        let unique_right: Vec<Row> = (0..40).map(|i| (Some(i), Some("k"), 100 - i)).collect();
+        let unique_left: Vec<Row> = (0..300)
+            .map(|i| {
+                let key = match i {
+                    0..100 => Some(i % 40),
+                    100..200 if i % 4 == 0 => None,
+                    100..200 if i % 4 == 1 => Some(500 + i),
+                    100..200 => Some(i % 40),
+                    _ => Some(1000 + i),
+                };
+                (key, Some("k"), i)
+            })
+            .collect();
+        let cases = [(left_rows(), right_rows()), (unique_left, unique_right)];
+        for (left, right) in &cases {
+            for join_type in ALL {
+                for keys in [1, 2] {
+                    for filter in [false, true] {
+                        let expected = reference(left, right, join_type, keys, filter);
+                        let width = expected.first().map_or(0, Vec::len);
+                        if width == 0 {
+                            continue;
+                        }
+                        // Reversed, without the first column (a key), the last one twice.
+                        let mut projection: Vec<usize> = (1..width).rev().collect();
+                        projection.push(width - 1);
+                        let mut expected: Vec<Vec<String>> = expected
+                            .iter()
+                            .map(|row| projection.iter().map(|&c| row[c].clone()).collect())
+                            .collect();
+                        expected.sort();
+                        for layout in [
+                            Layout {
+                                left_partitions: 1,
+                                right_partitions: 1,
+                                batch_size: 8192,
+                                left_batch_rows: 300,
+                                right_batch_rows: 40,
+                                threads: 1,
+                            },
+                            Layout {
+                                left_partitions: 3,
+                                right_partitions: 2,
+                                batch_size: 7,
+                                left_batch_rows: 7,
+                                right_batch_rows: 3,
+                                threads: 2,
+                            },
+                        ] {
+                            let got = run_projected_join(
+                                left,
+                                right,
+                                join_type,
+                                keys,
+                                filter,
+                                &layout,
+                                Some(&projection),
+                            );
+                            assert_eq!(
+                                got, expected,
+                                "{join_type:?}, {keys} keys, filter {filter}, batch {}",
+                                layout.batch_size
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn embedded_projection_shows_in_describe_and_checks_its_columns() {
+        let left = left_batch(&left_rows());
+        let right = right_batch(&right_rows());
+        let (left_schema, right_schema) = (left.schema(), right.schema());
+        let join = || {
+            HashJoinExec::try_new(
+                MemorySourceExec::new(Arc::clone(&left_schema), vec![left.clone()], 1),
+                MemorySourceExec::new(Arc::clone(&right_schema), vec![right.clone()], 1),
+                vec![(col("lk1", &left_schema), col("rk1", &right_schema))],
+                None,
+                JoinType::Inner,
+                output_schema(&left_schema, &right_schema, JoinType::Inner),
+            )
+            .unwrap()
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("v", DataType::Int64, false),
+            Field::new("right_w", DataType::Int64, false),
+        ]));
+        let projected = join()
+            .with_projection(vec![2, 5], Arc::clone(&schema))
+            .unwrap();
+        assert_eq!(
+            projected.describe(),
+            "HashJoinExec: INNER JOIN, on=[lk1@0 = rk1@0], projection=[v@2, w@5 AS right_w]"
+        );
+        assert_eq!(projected.schema(), schema);
+        // A column the join lacks, or of another type, is a bug in the caller.
+        for columns in [vec![2, 6], vec![1, 5]] {
+            let error = join()
+                .with_projection(columns, Arc::clone(&schema))
+                .unwrap_err();
+            assert!(matches!(error, EngineError::Internal(_)), "{error}");
+        }
     }
 
     #[test]
