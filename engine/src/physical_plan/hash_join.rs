@@ -54,6 +54,7 @@ use arrow::array::{
 use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::{
     cast, concat, concat_batches, filter_record_batch, prep_null_mask_filter, take, FilterBuilder,
+    FilterPredicate,
 };
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt32Type};
 
@@ -604,6 +605,49 @@ enum LeftRows<'a> {
     Take(&'a UInt32Array),
 }
 
+/// The matched rows of a chunk of left rows (in order, each once), selected from each left
+/// column by whichever kernel copies that column's layout fastest: fixed-width values are
+/// gathered by position (a tight loop, where copying each run of matched rows would call
+/// `memcpy` for a few values), variable-width ones copied run by run with a filter (a gather
+/// would copy them value by value).
+struct LeftSelection {
+    positions: UInt32Array,
+    predicate: FilterPredicate,
+}
+
+impl LeftSelection {
+    /// The rows of `partners` (each left row's build row) that have one, `matched` of them,
+    /// and their build rows.
+    fn of_partners(partners: &[u32], matched: usize) -> (LeftSelection, UInt32Array) {
+        let mut positions = Vec::with_capacity(matched);
+        let mut build = Vec::with_capacity(matched);
+        for (position, &partner) in partners.iter().enumerate() {
+            if partner != NO_ROW {
+                positions.push(position as u32);
+                build.push(partner);
+            }
+        }
+        let mask = BooleanBuffer::collect_bool(partners.len(), |i| partners[i] != NO_ROW);
+        let predicate = FilterBuilder::new(&BooleanArray::new(mask, None))
+            .optimize()
+            .build();
+        let selection = LeftSelection {
+            positions: UInt32Array::from(positions),
+            predicate,
+        };
+        (selection, UInt32Array::from(build))
+    }
+
+    /// The selected rows of `column`.
+    fn select(&self, column: &ArrayRef) -> Result<ArrayRef> {
+        if column.data_type().is_primitive() {
+            Ok(take(column.as_ref(), &self.positions, None)?)
+        } else {
+            Ok(self.predicate.filter(column)?)
+        }
+    }
+}
+
 /// Right row indices with [`NO_ROW`] as NULL (a left row without a match).
 fn build_indices(mut rows: Vec<u32>) -> UInt32Array {
     if !rows.contains(&NO_ROW) {
@@ -901,7 +945,7 @@ impl ProbeStream {
                 }
             }
             let left_chunk = left.slice(start, len);
-            let (build, predicate) = if matched == len {
+            let (build, selection) = if matched == len {
                 (UInt32Array::from(chunk.to_vec()), None)
             } else if keeps_unmatched_left {
                 (build_indices(chunk.to_vec()), None)
@@ -909,21 +953,16 @@ impl ProbeStream {
                 start += len;
                 continue;
             } else {
-                let mask = BooleanBuffer::collect_bool(len, |i| chunk[i] != NO_ROW);
-                let predicate = FilterBuilder::new(&BooleanArray::new(mask, None))
-                    .optimize()
-                    .build();
-                let build =
-                    UInt32Array::from_iter_values(chunk.iter().copied().filter(|&r| r != NO_ROW));
-                (build, Some(predicate))
+                let (selection, build) = LeftSelection::of_partners(chunk, matched);
+                (build, Some(selection))
             };
             let right = side.gather(&build)?;
             let columns = sources
                 .iter()
                 .map(|source| match *source {
-                    Source::Left(c) => match &predicate {
+                    Source::Left(c) => match &selection {
                         None => Ok(Arc::clone(left_chunk.column(c))),
-                        Some(predicate) => Ok(predicate.filter(left_chunk.column(c))?),
+                        Some(selection) => selection.select(left_chunk.column(c)),
                     },
                     Source::Right(c) => right.get(c).cloned().ok_or_else(|| {
                         EngineError::Internal(format!("build column {c} is missing"))
