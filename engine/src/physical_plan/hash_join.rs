@@ -20,8 +20,11 @@
 //! exceed `batch_size` rows is emitted in several batches. Over unique build keys without a
 //! residual filter (a join on a primary key, H2O's joins) an INNER, LEFT, RIGHT or FULL
 //! join's output follows the left rows, at most one pair each: a chunk of left rows that all
-//! matched, or any chunk of a LEFT/FULL join, is emitted as a zero-copy slice, otherwise one
-//! filter predicate selects the matched rows of every left column. A residual `filter` is
+//! matched, or any chunk of a LEFT/FULL join, is emitted as a zero-copy slice; otherwise the
+//! matched rows are gathered by position from fixed-width columns and copied run by run
+//! (one filter predicate) from variable-width ones. An embedded projection (a column-only
+//! projection above the join, folded in by the physical planner) limits the output to the
+//! columns the parent reads; the unique-key probe then copies only those. A residual `filter` is
 //! evaluated on the candidate pairs; "matched" always means "keys equal and filter TRUE", so
 //! LEFT, SEMI and ANTI joins treat a left row whose candidates all fail the filter as
 //! unmatched. A MARK join emits every left row once with that outcome as a boolean column.
