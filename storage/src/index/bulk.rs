@@ -93,10 +93,7 @@ fn keyed_groups(
 
 /// `(key, row)` pairs sorted by key then row, one entry per distinct key with its rows
 /// ascending.
-fn grouped<K: Ord>(
-    mut pairs: Vec<(K, u32)>,
-    key: impl Fn(K) -> RowKey,
-) -> Vec<(RowKey, RowList)> {
+fn grouped<K: Ord>(mut pairs: Vec<(K, u32)>, key: impl Fn(K) -> RowKey) -> Vec<(RowKey, RowList)> {
     // Rows are distinct, so an unstable sort of the pairs puts each key's rows in order.
     if !pairs.is_sorted() {
         pairs.sort_unstable();
@@ -254,13 +251,7 @@ mod tests {
             proptest::option::weighted(0.9, "[ab]{0,2}"),
             proptest::option::weighted(
                 0.9,
-                prop_oneof![
-                    Just(0.0),
-                    Just(-0.0),
-                    Just(f64::NAN),
-                    Just(1.5),
-                    Just(-2.0)
-                ],
+                prop_oneof![Just(0.0), Just(-0.0), Just(f64::NAN), Just(1.5), Just(-2.0)],
             ),
         )
     }
