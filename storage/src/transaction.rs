@@ -42,7 +42,9 @@
 //! wanted keys clipped to each chunk's key bounds first (a run of ids touches the chunks
 //! holding them only); unique constraints are checked the same way, and only when a
 //! statement changed one of their columns; foreign keys through the referenced and
-//! referencing columns' indexes (see `index`).
+//! referencing columns' indexes (see `index`). An insert's keys are checked distinct on the
+//! inserted column itself and absent from the rows stored before, so the chunks of new rows
+//! are not indexed until something reads them through an index: a bulk load builds no index.
 //!
 //! Savepoints (nested `atomic()` blocks, and every statement inside a transaction) cost
 //! nothing up front: changes to the deltas are logged while a savepoint or a statement is
@@ -371,11 +373,26 @@ impl TableDelta {
         let key_column = self.key_column()?;
         self.index_live()?;
         let view = self.current_view(committed)?;
-        let mut image_of: HashMap<&RowKey, u32> = HashMap::with_capacity(keys.len());
-        for (row, key) in keys.iter().enumerate() {
-            image_of.insert(key, row as u32);
+        // The wanted keys in order, each with the row of its image in `batch` (the last one
+        // when a key comes twice): a sort, which costs one pass over keys in key order,
+        // instead of a map from key to image.
+        let mut images_by_key: Vec<(&RowKey, u32)> = keys
+            .iter()
+            .enumerate()
+            .filter(|(_, key)| !key.has_null())
+            .map(|(row, key)| (key, row as u32))
+            .collect();
+        if !images_by_key.is_sorted() {
+            images_by_key.sort_unstable();
         }
-        let wanted = sorted_keys(keys);
+        images_by_key.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                earlier.1 = later.1;
+            }
+            same
+        });
+        let wanted: Vec<&RowKey> = images_by_key.iter().map(|(key, _)| *key).collect();
         let mut found_key = vec![false; wanted.len()];
         let mut changed = vec![false; batch.num_columns()];
         let mut chunks = view.version.chunks().to_vec();
@@ -387,7 +404,7 @@ impl TableDelta {
             let rows: Vec<u32> = found.iter().map(|f| f.0).collect();
             let images = UInt32Array::from_iter_values(found.iter().map(|f| {
                 found_key[f.1] = true;
-                image_of[wanted[f.1]]
+                images_by_key[f.1].1
             }));
             let images = take_record_batch(batch, &images)?;
             let (replaced, columns) = chunk.replace_rows(&rows, &images)?;
@@ -400,7 +417,7 @@ impl TableDelta {
             .iter()
             .enumerate()
             .filter(|(_, found)| !**found)
-            .map(|(i, _)| image_of[wanted[i]])
+            .map(|(i, _)| images_by_key[i].1)
             .collect();
         if !missing.is_empty() {
             push_chunks(
