@@ -1264,13 +1264,15 @@ fn check_new_keys(
     if let ([column], None) = (constraint.columns.as_slice(), &constraint.condition) {
         if let Some(ints) = int_keys(added.column(*column))? {
             let ints = ints.as_primitive::<Int64Type>();
-            let mut values: Vec<i64> = ints.iter().flatten().collect();
-            if !values.is_sorted_by(|a, b| a < b) {
+            // Ascending without NULLs (automatic ids) is read in place; otherwise the
+            // non-NULL values are sorted. A duplicate is reported by the general path,
+            // which names the first in row order, as PostgreSQL does.
+            let ascending = ints.null_count() == 0 && ints.values().is_sorted_by(|a, b| a < b);
+            let distinct = ascending || {
+                let mut values: Vec<i64> = ints.iter().flatten().collect();
                 values.sort_unstable();
-            }
-            // A duplicate is reported by the general path, which names the first in row
-            // order, as PostgreSQL does.
-            let distinct = values.windows(2).all(|pair| pair[0] != pair[1]);
+                values.windows(2).all(|pair| pair[0] != pair[1])
+            };
             if distinct && before.chunks().is_empty() {
                 return Ok(());
             }
