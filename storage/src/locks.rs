@@ -93,51 +93,53 @@ impl LockManager {
         let mut locks = self.table.lock();
         let mut newly: Vec<RowKey> = Vec::new();
         let result = (|| {
-            for key in sorted {
-                loop {
-                    let owner = locks.owners.get(table).and_then(|rows| rows.get(key));
-                    match owner.copied() {
+            let mut next = 0;
+            while next < sorted.len() {
+                // Free keys and keys `txn` holds already are taken in one pass over the
+                // table's lock map (found once, not per key); the pass stops at a key
+                // another transaction holds.
+                if !locks.owners.contains_key(table) {
+                    locks.owners.insert(table.to_string(), KeyMap::default());
+                }
+                let rows = locks.owners.get_mut(table).ok_or_else(|| {
+                    StorageError::Internal(format!("no lock map for table \"{table}\""))
+                })?;
+                let mut blocked = None;
+                for &key in &sorted[next..] {
+                    match rows.get(key) {
                         None => {
-                            match locks.owners.get_mut(table) {
-                                Some(rows) => {
-                                    rows.insert(key.clone(), txn);
-                                }
-                                None => {
-                                    let mut rows = KeyMap::default();
-                                    rows.insert(key.clone(), txn);
-                                    locks.owners.insert(table.to_string(), rows);
-                                }
-                            }
+                            rows.insert(key.clone(), txn);
                             newly.push(key.clone());
                             acquired.push(key.clone());
+                        }
+                        Some(&owner) if owner == txn => acquired.push(key.clone()),
+                        Some(&owner) => {
+                            blocked = Some(owner);
                             break;
                         }
-                        Some(owner) if owner == txn => {
-                            acquired.push(key.clone());
-                            break;
+                    }
+                    next += 1;
+                }
+                let Some(owner) = blocked else { break };
+                match wait {
+                    LockWait::SkipLocked => next += 1,
+                    LockWait::NoWait => {
+                        return Err(StorageError::LockNotAvailable(format!(
+                            "could not obtain lock on row in relation \"{table}\""
+                        )))
+                    }
+                    LockWait::Block => {
+                        if locks.reaches(owner, txn) {
+                            locks.waits_for.remove(&txn);
+                            return Err(StorageError::Deadlock(format!(
+                                "deadlock detected\nDETAIL:  Process {txn} waits for ShareLock \
+                                 on transaction {owner}; blocked by process {owner}."
+                            )));
                         }
-                        Some(owner) => match wait {
-                            LockWait::SkipLocked => break,
-                            LockWait::NoWait => {
-                                return Err(StorageError::LockNotAvailable(format!(
-                                    "could not obtain lock on row in relation \"{table}\""
-                                )))
-                            }
-                            LockWait::Block => {
-                                if locks.reaches(owner, txn) {
-                                    locks.waits_for.remove(&txn);
-                                    return Err(StorageError::Deadlock(format!(
-                                        "deadlock detected\nDETAIL:  Process {txn} waits for \
-                                         ShareLock on transaction {owner}; blocked by process \
-                                         {owner}."
-                                    )));
-                                }
-                                locks.waits_for.insert(txn, owner);
-                                self.released
-                                    .wait_for(&mut locks, Duration::from_millis(50));
-                                locks.waits_for.remove(&txn);
-                            }
-                        },
+                        locks.waits_for.insert(txn, owner);
+                        self.released
+                            .wait_for(&mut locks, Duration::from_millis(50));
+                        locks.waits_for.remove(&txn);
                     }
                 }
             }

@@ -12,6 +12,7 @@
 //! included (see [`RowKey::float`]).
 
 use std::fmt;
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::kernels::cast::cast;
@@ -102,15 +103,15 @@ impl fmt::Display for RowKey {
     }
 }
 
-/// The keys of every row of `array`.
-pub fn column_keys(array: &ArrayRef) -> Result<Vec<RowKey>> {
-    let n = array.len();
-    let nulls = |i: usize| array.is_null(i);
-    let keys = match array.data_type() {
+/// `array` as the `Int64` array of its keys' integers, when its keys are [`RowKey::Int`]
+/// (integers, dates, times, booleans); `None` for other types.
+pub(crate) fn int_keys(array: &ArrayRef) -> Result<Option<ArrayRef>> {
+    Ok(match array.data_type() {
+        DataType::Int64 => Some(Arc::clone(array)),
+        DataType::Boolean => Some(cast(&cast(array, &DataType::Int8)?, &DataType::Int64)?),
         DataType::Int8
         | DataType::Int16
         | DataType::Int32
-        | DataType::Int64
         | DataType::UInt8
         | DataType::UInt16
         | DataType::UInt32
@@ -119,24 +120,52 @@ pub fn column_keys(array: &ArrayRef) -> Result<Vec<RowKey>> {
         | DataType::Time32(_)
         | DataType::Time64(_)
         | DataType::Timestamp(_, _)
-        | DataType::Duration(_)
-        | DataType::Boolean => {
-            let ints = if matches!(array.data_type(), DataType::Boolean) {
-                cast(&cast(array, &DataType::Int8)?, &DataType::Int64)?
-            } else {
-                cast(array, &DataType::Int64)?
-            };
-            let values = ints.as_primitive::<Int64Type>();
-            (0..n)
-                .map(|i| {
-                    if nulls(i) {
-                        RowKey::Null
-                    } else {
-                        RowKey::Int(values.value(i))
-                    }
-                })
-                .collect()
+        | DataType::Duration(_) => Some(cast(array, &DataType::Int64)?),
+        _ => None,
+    })
+}
+
+/// `array` as the `Utf8` array of its keys' text, when its keys are [`RowKey::Text`];
+/// `None` for other types.
+pub(crate) fn text_keys(array: &ArrayRef) -> Result<Option<ArrayRef>> {
+    Ok(match array.data_type() {
+        DataType::Utf8 => Some(Arc::clone(array)),
+        DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
+            Some(cast(array, &DataType::Utf8)?)
         }
+        _ => None,
+    })
+}
+
+/// The keys of every row of `array`.
+pub fn column_keys(array: &ArrayRef) -> Result<Vec<RowKey>> {
+    let n = array.len();
+    let nulls = |i: usize| array.is_null(i);
+    if let Some(ints) = int_keys(array)? {
+        let values = ints.as_primitive::<Int64Type>();
+        return Ok((0..n)
+            .map(|i| {
+                if nulls(i) {
+                    RowKey::Null
+                } else {
+                    RowKey::Int(values.value(i))
+                }
+            })
+            .collect());
+    }
+    if let Some(text) = text_keys(array)? {
+        let values = text.as_string::<i32>();
+        return Ok((0..n)
+            .map(|i| {
+                if nulls(i) {
+                    RowKey::Null
+                } else {
+                    RowKey::Text(values.value(i).into())
+                }
+            })
+            .collect());
+    }
+    let keys = match array.data_type() {
         DataType::Decimal128(_, _) => {
             let values = array.as_primitive::<arrow::datatypes::Decimal128Type>();
             (0..n)
@@ -158,19 +187,6 @@ pub fn column_keys(array: &ArrayRef) -> Result<Vec<RowKey>> {
                         RowKey::Null
                     } else {
                         RowKey::float(values.value(i))
-                    }
-                })
-                .collect()
-        }
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(_, _) => {
-            let text = cast(array, &DataType::Utf8)?;
-            let values = text.as_string::<i32>();
-            (0..n)
-                .map(|i| {
-                    if nulls(i) {
-                        RowKey::Null
-                    } else {
-                        RowKey::Text(values.value(i).into())
                     }
                 })
                 .collect()

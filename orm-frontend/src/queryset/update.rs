@@ -106,12 +106,20 @@ impl QuerySet {
                 if keys.is_empty() {
                     return Ok(0);
                 }
-                let locked: HashSet<RowKey> = transaction
+                let acquired = transaction
                     .lock_rows(table.name(), &keys, LockWait::Block)
-                    .map_err(storage_error)?
-                    .into_iter()
-                    .collect();
-                let current = if self.db.catalog().version() == read_at {
+                    .map_err(storage_error)?;
+                let unchanged = self.db.catalog().version() == read_at;
+                // Nothing committed since the read and no row read twice (a join can repeat
+                // one): every row read is locked and written once, as read, so no per-row
+                // filter is needed.
+                let as_read = unchanged && acquired.len() == keys.len();
+                let locked: HashSet<RowKey> = if as_read {
+                    HashSet::new()
+                } else {
+                    acquired.into_iter().collect()
+                };
+                let current = if unchanged {
                     first
                 } else {
                     annotated.to_batches()?
@@ -119,7 +127,11 @@ impl QuerySet {
                 let mut seen = HashSet::new();
                 let mut images = Vec::new();
                 for batch in current {
-                    let batch = keep_keys(&batch, pk.attname(), &locked, &mut seen)?;
+                    let batch = if as_read {
+                        batch
+                    } else {
+                        keep_keys(&batch, pk.attname(), &locked, &mut seen)?
+                    };
                     if batch.num_rows() == 0 {
                         continue;
                     }
