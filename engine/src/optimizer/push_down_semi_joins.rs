@@ -5,8 +5,8 @@
 //! A semi join is a filter on its preserved side: it keeps a row or not by that row's key
 //! alone. Written above a tree of inner joins, it lets every row through those joins before
 //! deciding: TPC-H q18 joins all 6M line items with their orders and customers, and only then
-//! keeps the 399 whose order is in `o_orderkey IN (SELECT l_orderkey … HAVING sum(l_quantity)
-//! > 300)`. Applied to the input that holds the key, the join drops those rows first, its
+//! keeps the 399 whose order is in
+//! `o_orderkey IN (SELECT l_orderkey … HAVING sum(l_quantity) > 300)`. Applied to the input that holds the key, the join drops those rows first, its
 //! runtime filter reaches that input's scan, and the inner joins see only live rows. An inner
 //! join's `a = b` key makes `a` and `b` equal on every row it outputs, so a semi join on `a`
 //! may also go to the side holding `b` (q18's `l_orderkey` becomes `o_orderkey`: 1.5M orders
@@ -143,7 +143,10 @@ fn pushed(join: &Join) -> Result<Option<Arc<LogicalPlan>>> {
     };
     match semi.preserved.as_ref() {
         LogicalPlan::Projection(projection)
-            if projection.exprs.iter().all(|e| matches!(e, Expr::Column(_))) =>
+            if projection
+                .exprs
+                .iter()
+                .all(|e| matches!(e, Expr::Column(_))) =>
         {
             // Plain columns keep their names below the projection; the semi join keeps its
             // place above it unless it can go further down.
@@ -171,7 +174,10 @@ fn pushed_into_inner(semi: &SemiJoin<'_>, inner: &Join) -> Result<Option<Arc<Log
     for on_left in [true, false] {
         let side = if on_left { &inner.left } else { &inner.right };
         let schema = side.schema();
-        if !filter_columns.iter().all(|column| schema.has_column(column)) {
+        if !filter_columns
+            .iter()
+            .all(|column| schema.has_column(column))
+        {
             continue;
         }
         let Some(keys) = semi
@@ -187,7 +193,10 @@ fn pushed_into_inner(semi: &SemiJoin<'_>, inner: &Join) -> Result<Option<Arc<Log
         if rows > output_rows * (1.0 + 1e-9) {
             continue;
         }
-        if best.as_ref().is_none_or(|(_, _, best_rows)| rows < *best_rows) {
+        if best
+            .as_ref()
+            .is_none_or(|(_, _, best_rows)| rows < *best_rows)
+        {
             best = Some((on_left, keys, rows));
         }
     }
@@ -273,7 +282,12 @@ mod tests {
                 None,
             )
             .unwrap()
-            .join(subquery, join_type, vec![(key, qualified_col("U0", "id"))], None)
+            .join(
+                subquery,
+                join_type,
+                vec![(key, qualified_col("U0", "id"))],
+                None,
+            )
             .unwrap()
             .build()
     }
@@ -333,7 +347,10 @@ mod tests {
         let swapped = Join::try_new(
             Arc::clone(&join.right),
             projected,
-            join.on.iter().map(|(l, r)| (r.clone(), l.clone())).collect(),
+            join.on
+                .iter()
+                .map(|(l, r)| (r.clone(), l.clone()))
+                .collect(),
             None,
             JoinType::RightSemi,
         )
