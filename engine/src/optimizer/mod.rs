@@ -15,6 +15,7 @@ mod prune_chunks;
 mod prune_projections;
 mod push_down_filter;
 mod push_down_limit;
+mod push_down_semi_joins;
 mod reorder_joins;
 mod replace_rank_filter_with_top_k;
 mod replace_sort_limit_with_top_k;
@@ -37,6 +38,7 @@ pub use prune_projections::PruneProjections;
 pub use push_down_filter::PushDownFilter;
 pub(crate) use push_down_limit::merge_limits;
 pub use push_down_limit::PushDownLimit;
+pub use push_down_semi_joins::PushDownSemiJoins;
 pub use reorder_joins::ReorderJoins;
 pub(crate) use reorder_joins::{cardinality, join_cardinality};
 pub use replace_rank_filter_with_top_k::ReplaceRankFilterWithTopK;
@@ -97,6 +99,7 @@ impl Optimizer {
             Arc::new(SimplifyExpressions),
             Arc::new(PushDownFilter),
             Arc::new(PushDownLimit),
+            Arc::new(PushDownSemiJoins),
             Arc::new(GroupByPrimaryKey),
             Arc::new(ReplaceSortLimitWithTopK),
             Arc::new(ReplaceRankFilterWithTopK),
