@@ -59,6 +59,7 @@ use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt32Type
 
 use super::aggregate::group_values::{new_group_values, GroupLookupCache, GroupValues};
 use super::aggregate::NO_GROUP;
+use super::join_build::BuildRows;
 use super::runtime_filter::RuntimeFilter;
 use super::{collect, join_worker, BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
@@ -79,7 +80,13 @@ pub struct HashJoinExec {
     metrics: Arc<OperatorMetrics>,
     /// Filters given this join's build keys once it has built (see `runtime_filter.rs`).
     runtime_filters: Vec<Arc<RuntimeFilter>>,
+    /// Build sides of at least this many rows are stored row by row (see `join_build.rs`).
+    row_layout_rows: usize,
 }
+
+/// Below this many build rows the build columns fit in cache well enough that gathering
+/// from them beats writing rows first.
+const ROW_LAYOUT_ROWS: usize = 1 << 17;
 
 /// Everything a probe stream needs besides the build side.
 #[derive(Debug)]
@@ -97,7 +104,9 @@ struct JoinParams {
 
 /// The collected right input and its key table.
 struct BuildSide {
-    batch: RecordBatch,
+    payload: Payload,
+    /// How many right rows there are.
+    rows: usize,
     keys: KeyTable,
     /// First right row of each key id (`NO_ROW` for a key whose rows all hold a NULL, or, in
     /// a direct table, for a value no row holds).
@@ -111,20 +120,31 @@ struct BuildSide {
     remaining_probes: AtomicUsize,
 }
 
+/// The right rows' columns, as gathered by [`BuildSide::gather`].
+enum Payload {
+    /// One batch (a small build side: gathers stay in cache).
+    Columns(RecordBatch),
+    /// Row by row (a large build side: one cache miss per gathered row, see `join_build.rs`).
+    Rows(BuildRows),
+}
+
 impl BuildSide {
     /// The build columns at `indices` (a NULL index gives a NULL row), in build column order.
     fn gather(&self, indices: &UInt32Array) -> Result<Vec<ArrayRef>> {
-        self.batch
-            .columns()
-            .iter()
-            .map(|column| Ok(take(column.as_ref(), indices, None)?))
-            .collect()
+        match &self.payload {
+            Payload::Columns(batch) => batch
+                .columns()
+                .iter()
+                .map(|column| Ok(take(column.as_ref(), indices, None)?))
+                .collect(),
+            Payload::Rows(rows) => rows.gather(indices),
+        }
     }
 }
 
 impl fmt::Debug for BuildSide {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BuildSide({} rows)", self.batch.num_rows())
+        write!(f, "BuildSide({} rows)", self.rows)
     }
 }
 
@@ -193,12 +213,20 @@ impl HashJoinExec {
             build: OnceLock::new(),
             metrics: Arc::new(OperatorMetrics::default()),
             runtime_filters: Vec::new(),
+            row_layout_rows: ROW_LAYOUT_ROWS,
         })
     }
 
     /// Publishes the build keys into `runtime_filters` once the build is complete.
     pub fn with_runtime_filters(mut self, runtime_filters: Vec<Arc<RuntimeFilter>>) -> Self {
         self.runtime_filters = runtime_filters;
+        self
+    }
+
+    /// Stores build sides of at least `rows` rows row by row (tests use small ones).
+    #[cfg(test)]
+    fn with_row_layout_from(mut self, rows: usize) -> Self {
+        self.row_layout_rows = rows;
         self
     }
 
@@ -216,15 +244,46 @@ impl HashJoinExec {
 
     fn build(&self, ctx: &Arc<TaskContext>) -> Result<BuildSide> {
         let batches = collect(Arc::clone(&self.right), ctx)?;
-        let batch = concat_columns(&self.right.schema(), &batches, ctx.config.target_partitions)?;
-        drop(batches);
-        let rows = batch.num_rows();
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         if rows >= NO_ROW as usize {
             return Err(EngineError::ResourcesExhausted(format!(
                 "join build side of {rows} rows"
             )));
         }
-        let keys = self.params.keys(&batch, |(_, right)| right)?;
+        let schema = self.right.schema();
+        let threads = ctx.config.target_partitions;
+        let row_payload = if rows >= self.row_layout_rows.max(1) {
+            BuildRows::try_new(&schema, &batches, threads)?
+        } else {
+            None
+        };
+        let (payload, keys) = match row_payload {
+            Some(row_payload) => {
+                // Only the key columns are concatenated.
+                let mut per_batch = Vec::with_capacity(batches.len());
+                for batch in &batches {
+                    per_batch.push(self.params.keys(batch, |(_, right)| right)?);
+                }
+                drop(batches);
+                let keys = (0..self.params.on.len())
+                    .map(|k| {
+                        let arrays: Vec<&dyn Array> =
+                            per_batch.iter().map(|keys| keys[k].as_ref()).collect();
+                        match arrays.as_slice() {
+                            [_] => Ok(Arc::clone(&per_batch[0][k])),
+                            _ => Ok(concat(&arrays)?),
+                        }
+                    })
+                    .collect::<Result<Vec<ArrayRef>>>()?;
+                (Payload::Rows(row_payload), keys)
+            }
+            None => {
+                let batch = concat_columns(&schema, &batches, threads)?;
+                drop(batches);
+                let keys = self.params.keys(&batch, |(_, right)| right)?;
+                (Payload::Columns(batch), keys)
+            }
+        };
         self.runtime_filters.iter().for_each(|f| f.publish(&keys));
         let mut ids = Vec::with_capacity(rows);
         let table = match DirectKeys::try_new(&keys, rows)? {
@@ -271,7 +330,8 @@ impl HashJoinExec {
             0
         };
         Ok(BuildSide {
-            batch,
+            payload,
+            rows,
             keys: table,
             heads,
             next,
@@ -444,7 +504,7 @@ impl JoinParams {
         &self,
         left: &RecordBatch,
         left_rows: LeftRows<'_>,
-        right: &RecordBatch,
+        right: &BuildSide,
         build: &UInt32Array,
     ) -> Result<RecordBatch> {
         let mut columns = Vec::with_capacity(self.pairs_schema.fields().len());
@@ -462,9 +522,7 @@ impl JoinParams {
                 }
             }
         }
-        for column in right.columns() {
-            columns.push(take(column.as_ref(), build, None)?);
-        }
+        columns.extend(right.gather(build)?);
         let options = RecordBatchOptions::new().with_row_count(Some(build.len()));
         Ok(RecordBatch::try_new_with_options(
             Arc::clone(&self.pairs_schema),
@@ -724,7 +782,7 @@ impl ProbeStream {
                     keep: &keep,
                 }
             };
-            let pairs = self.params.pairs(left, left_rows, &side.batch, &build)?;
+            let pairs = self.params.pairs(left, left_rows, &side, &build)?;
             let (pairs, probe, build) = match self.params.passing(&pairs)? {
                 None => (pairs, probe, build),
                 Some(passing) => (
@@ -767,7 +825,7 @@ impl ProbeStream {
                             let padded = self.params.pairs(
                                 left,
                                 LeftRows::Take(&unmatched),
-                                &side.batch,
+                                &side,
                                 &nulls,
                             )?;
                             self.push(self.params.output(padded)?)?;
@@ -889,7 +947,7 @@ impl ProbeStream {
         }
         let matched = self.matched_right_rows();
         let wanted = self.params.join_type == JoinType::RightSemi;
-        let emitted: Vec<u32> = (0..self.build.batch.num_rows() as u32)
+        let emitted: Vec<u32> = (0..self.build.rows as u32)
             .filter(|&r| (matched[r as usize / 64] & (1 << (r % 64)) != 0) == wanted)
             .collect();
         let right_only = self.params.join_type.outputs_right_only();
@@ -928,7 +986,7 @@ impl ProbeStream {
         if !self.params.marks_keys() {
             return shared.collect();
         }
-        let mut rows = vec![0u64; self.build.batch.num_rows().div_ceil(64)];
+        let mut rows = vec![0u64; self.build.rows.div_ceil(64)];
         for (word_index, mut word) in shared.enumerate() {
             while word != 0 {
                 let key = word_index * 64 + word.trailing_zeros() as usize;
@@ -1291,7 +1349,8 @@ mod tests {
         run_join_in(left, right, join_type, keys, filter, &layout)
     }
 
-    /// Runs the hash join with its inputs cut and dealt as `layout` says.
+    /// Runs the hash join with its inputs cut and dealt as `layout` says, its build side
+    /// stored as columns and then as rows: both must give the same rows.
     fn run_join_in(
         left: &[Row],
         right: &[Row],
@@ -1299,6 +1358,22 @@ mod tests {
         keys: usize,
         filter: bool,
         layout: &Layout,
+    ) -> Vec<Vec<String>> {
+        let columns = run_join_stored(left, right, join_type, keys, filter, layout, usize::MAX);
+        let rows = run_join_stored(left, right, join_type, keys, filter, layout, 1);
+        assert_eq!(columns, rows, "build stored as rows, {join_type:?}");
+        columns
+    }
+
+    /// [`run_join_in`] with build sides of at least `row_layout_rows` rows stored as rows.
+    fn run_join_stored(
+        left: &[Row],
+        right: &[Row],
+        join_type: JoinType,
+        keys: usize,
+        filter: bool,
+        layout: &Layout,
+        row_layout_rows: usize,
     ) -> Vec<Vec<String>> {
         let Layout {
             left_partitions,
@@ -1332,7 +1407,8 @@ mod tests {
                 join_type,
                 Arc::clone(&schema),
             )
-            .unwrap(),
+            .unwrap()
+            .with_row_layout_from(row_layout_rows),
         );
         assert_eq!(join.output_partitions(), left_partitions);
         let mut config = SessionConfig::new().with_target_partitions(layout.threads);
