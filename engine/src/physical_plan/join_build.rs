@@ -187,36 +187,66 @@ impl BuildRows {
         Ok(())
     }
 
-    /// How many build rows there are.
-    pub(super) fn num_rows(&self) -> usize {
-        self.rows
-    }
-
     /// The build columns at `indices` (a NULL index gives a NULL row), in build column order.
     pub(super) fn gather(&self, indices: &arrow::array::UInt32Array) -> Result<Vec<ArrayRef>> {
         let width = self.width;
         let rows = &self.data[self.start..self.start + self.rows * width];
-        let mut scratch = Vec::with_capacity(indices.len() * width);
-        let zeros = vec![0u8; width];
-        for (position, &index) in indices.values().iter().enumerate() {
-            let row = if indices.is_null(position) {
-                Some(zeros.as_slice())
-            } else {
-                rows.get(index as usize * width..(index as usize + 1) * width)
-            };
-            let Some(row) = row else {
-                return Err(EngineError::Internal(format!(
-                    "join build row {index} of {}",
-                    self.rows
-                )));
-            };
-            scratch.extend_from_slice(row);
+        let scratch = match width {
+            16 => gather_rows::<16>(rows, indices),
+            32 => gather_rows::<32>(rows, indices),
+            64 => gather_rows::<64>(rows, indices),
+            _ => gather_rows_of(rows, width, indices),
         }
+        .ok_or_else(|| {
+            EngineError::Internal(format!("a join build row index past {} rows", self.rows))
+        })?;
         self.columns
             .iter()
             .map(|column| column.read(&scratch, width, indices))
             .collect()
     }
+}
+
+/// The rows at `indices`, `W` bytes each, one after another; zeros for a NULL index.
+/// `None` when a valid index is out of range.
+fn gather_rows<const W: usize>(
+    rows: &[u8],
+    indices: &arrow::array::UInt32Array,
+) -> Option<Vec<u8>> {
+    let mut scratch = vec![0u8; indices.len() * W];
+    let valid = indices.nulls();
+    for (position, (out, &index)) in scratch
+        .chunks_exact_mut(W)
+        .zip(indices.values().iter())
+        .enumerate()
+    {
+        if valid.is_none_or(|v| v.is_valid(position)) {
+            let start = index as usize * W;
+            out.copy_from_slice(rows.get(start..start + W)?);
+        }
+    }
+    Some(scratch)
+}
+
+/// [`gather_rows`] for any row width.
+fn gather_rows_of(
+    rows: &[u8],
+    width: usize,
+    indices: &arrow::array::UInt32Array,
+) -> Option<Vec<u8>> {
+    let mut scratch = vec![0u8; indices.len() * width];
+    let valid = indices.nulls();
+    for (position, (out, &index)) in scratch
+        .chunks_exact_mut(width)
+        .zip(indices.values().iter())
+        .enumerate()
+    {
+        if valid.is_none_or(|v| v.is_valid(position)) {
+            let start = index as usize * width;
+            out.copy_from_slice(rows.get(start..start + width)?);
+        }
+    }
+    Some(scratch)
 }
 
 impl PayloadColumn {
@@ -234,8 +264,13 @@ impl PayloadColumn {
                     EngineError::Internal("fixed-width column without values".into())
                 })?;
                 let values = &values.as_slice()[data.offset() * size..];
-                for (i, row) in rows.chunks_exact_mut(width).enumerate() {
-                    row[*offset..offset + size].copy_from_slice(&values[i * size..(i + 1) * size]);
+                let rows = rows.chunks_exact_mut(width);
+                match size {
+                    1 => write_fixed::<1>(rows, *offset, values),
+                    2 => write_fixed::<2>(rows, *offset, values),
+                    4 => write_fixed::<4>(rows, *offset, values),
+                    8 => write_fixed::<8>(rows, *offset, values),
+                    _ => write_fixed::<16>(rows, *offset, values),
                 }
             }
             Slot::Inline { offset, .. } => {
@@ -316,6 +351,17 @@ impl PayloadColumn {
             }
             Slot::Column(column) => Ok(take(column.as_ref(), indices, None)?),
         }
+    }
+}
+
+/// Writes value `i` of `values` (`N` bytes each) at `offset` of row `i`.
+fn write_fixed<const N: usize>(
+    rows: std::slice::ChunksExactMut<'_, u8>,
+    offset: usize,
+    values: &[u8],
+) {
+    for (row, value) in rows.zip(values.chunks_exact(N)) {
+        row[offset..offset + N].copy_from_slice(value);
     }
 }
 
@@ -441,7 +487,7 @@ mod tests {
             let built = BuildRows::try_new(&schema, &batches, threads)
                 .unwrap()
                 .unwrap();
-            assert_eq!(built.num_rows(), rows as usize);
+            assert_eq!(built.rows, rows as usize);
             // Seven columns in the row, "long" and "flag" as columns.
             let in_rows = built
                 .columns
@@ -460,6 +506,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_index_past_the_rows_is_an_error_not_a_panic() {
+        let batches = vec![batch(0, 100)];
+        let built = BuildRows::try_new(&batches[0].schema(), &batches, 1)
+            .unwrap()
+            .unwrap();
+        let past = UInt32Array::from(vec![3, 100]);
+        assert!(matches!(built.gather(&past), Err(EngineError::Internal(_))));
+        // A NULL index's value is never read.
+        let null_past = UInt32Array::from(vec![Some(3), None]);
+        let null_past = UInt32Array::new(vec![3, 100_000].into(), null_past.nulls().cloned());
+        let got = built.gather(&null_past).unwrap();
+        assert_eq!(
+            got[3]
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .value(0),
+            0.75
+        );
+        assert!(got.iter().all(|column| column.is_null(1)));
     }
 
     #[test]
