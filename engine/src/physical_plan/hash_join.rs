@@ -43,19 +43,21 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arrow::array::{
-    new_null_array, Array, ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions,
-    UInt32Array,
+    new_null_array, Array, ArrayRef, AsArray, BooleanArray, PrimitiveArray, RecordBatch,
+    RecordBatchOptions, UInt32Array,
 };
 use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::{
     cast, concat, concat_batches, filter_record_batch, prep_null_mask_filter, take, FilterBuilder,
 };
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt32Type};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, UInt32Type,
+};
 
 use super::aggregate::group_values::{new_group_values, GroupLookupCache, GroupValues};
 use super::aggregate::NO_GROUP;
@@ -284,39 +286,32 @@ impl HashJoinExec {
                 (Payload::Columns(batch), keys)
             }
         };
-        self.runtime_filters.iter().for_each(|f| f.publish(&keys));
-        let mut ids = Vec::with_capacity(rows);
-        let table = match DirectKeys::try_new(&keys, rows)? {
-            Some(direct) => {
-                direct.slots_of(&keys[0], &mut ids)?;
-                KeyTable::Direct(direct)
-            }
-            None => {
-                let key_types: Vec<DataType> = keys.iter().map(|k| k.data_type().clone()).collect();
-                let mut table = new_group_values(&key_types)?;
-                if keys.is_empty() {
-                    // No equality condition: every right row shares the one (empty) key.
-                    ids.resize(rows, 0);
-                } else {
-                    table.intern(&keys, &mut ids)?;
-                }
-                KeyTable::Hashed(table)
-            }
+        // Below this many rows one thread is faster than several starting.
+        const PARALLEL_ROWS: usize = 1 << 16;
+        let threads = if rows < PARALLEL_ROWS {
+            1
+        } else {
+            threads.max(1)
         };
-        let valid = all_valid(&keys);
-        let mut heads = vec![NO_ROW; table.len()];
-        let mut next = vec![NO_ROW; rows];
-        let mut duplicates = false;
-        // Walking backwards makes each chain list its rows in input order.
-        for row in (0..rows).rev() {
-            let id = ids[row];
-            if id != NO_GROUP && valid.as_ref().is_none_or(|v| v.is_valid(row)) {
-                let head = &mut heads[id as usize];
-                duplicates |= *head != NO_ROW;
-                next[row] = *head;
-                *head = row as u32;
+        let (table, ids) = std::thread::scope(|scope| {
+            // Publishing only reads the keys: it overlaps computing their ids.
+            let publisher = (threads > 1 && !self.runtime_filters.is_empty()).then(|| {
+                scope.spawn(|| {
+                    self.runtime_filters.iter().for_each(|f| f.publish(&keys));
+                    Ok(())
+                })
+            });
+            if publisher.is_none() {
+                self.runtime_filters.iter().for_each(|f| f.publish(&keys));
             }
-        }
+            let ids = key_ids(&keys, rows, threads);
+            publisher.map(join_worker).transpose()?;
+            ids
+        })?;
+        let valid = all_valid(&keys);
+        let (heads, mut next, duplicates) =
+            link_chains(&ids, valid.as_ref(), table.len(), threads)?;
+        drop(ids);
         if !duplicates {
             // Unique keys (a primary key's table): every chain is one row long, and probing
             // need not read a `next` entry per match — with a large build side, a cache miss.
@@ -341,6 +336,93 @@ impl HashJoinExec {
             remaining_probes: AtomicUsize::new(self.left.output_partitions()),
         })
     }
+}
+
+/// The key table over the build `keys` and the key id of each of their `rows` rows; a direct
+/// table's ids are computed on up to `threads` threads, a share of the rows each.
+fn key_ids(keys: &[ArrayRef], rows: usize, threads: usize) -> Result<(KeyTable, Vec<u32>)> {
+    if let Some(direct) = DirectKeys::try_new(keys, rows)? {
+        let mut ids = vec![0; rows];
+        let share = rows.div_ceil(threads).max(1);
+        if threads <= 1 {
+            direct.slots_into(&keys[0], &mut ids)?;
+        } else {
+            let direct = &direct;
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = ids
+                    .chunks_mut(share)
+                    .enumerate()
+                    .map(|(part, out)| {
+                        let key = keys[0].slice(part * share, out.len());
+                        scope.spawn(move || direct.slots_into(&key, out))
+                    })
+                    .collect();
+                handles.into_iter().try_for_each(join_worker)
+            })?;
+        }
+        return Ok((KeyTable::Direct(direct), ids));
+    }
+    let key_types: Vec<DataType> = keys.iter().map(|k| k.data_type().clone()).collect();
+    let mut table = new_group_values(&key_types)?;
+    let mut ids = Vec::with_capacity(rows);
+    if keys.is_empty() {
+        // No equality condition: every right row shares the one (empty) key.
+        ids.resize(rows, 0);
+    } else {
+        table.intern(keys, &mut ids)?;
+    }
+    Ok((KeyTable::Hashed(table), ids))
+}
+
+/// Chains the build rows by key id: `heads[id]` is the first row with key id `id` and
+/// `next[row]` the next row with the same id, both in input order, leaving out rows not
+/// `valid` (a NULL key) and ids of [`NO_GROUP`]; also says whether any chain is longer
+/// than one row. On several threads each links a range of key ids, walking all the ids:
+/// its share of `heads` is its own, and a row's `next` entry is written only by the
+/// thread that owns its id.
+fn link_chains(
+    ids: &[u32],
+    valid: Option<&NullBuffer>,
+    keys: usize,
+    threads: usize,
+) -> Result<(Vec<u32>, Vec<u32>, bool)> {
+    let mut heads = vec![NO_ROW; keys];
+    let next: Vec<AtomicU32> = (0..ids.len()).map(|_| AtomicU32::new(NO_ROW)).collect();
+    let share = keys.div_ceil(threads.max(1)).max(1);
+    let link = |first: usize, part: &mut [u32]| -> Result<bool> {
+        let mut duplicates = false;
+        // Walking backwards makes each chain list its rows in input order.
+        for (row, &id) in ids.iter().enumerate().rev() {
+            let slot = (id as usize).wrapping_sub(first);
+            if slot < part.len() && valid.is_none_or(|v| v.is_valid(row)) {
+                let head = &mut part[slot];
+                duplicates |= *head != NO_ROW;
+                next[row].store(*head, Ordering::Relaxed);
+                *head = row as u32;
+            }
+        }
+        Ok(duplicates)
+    };
+    let duplicates = if threads <= 1 || keys <= 1 {
+        link(0, &mut heads)?
+    } else {
+        let link = &link;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = heads
+                .chunks_mut(share)
+                .enumerate()
+                .map(|(part, heads)| scope.spawn(move || link(part * share, heads)))
+                .collect();
+            handles
+                .into_iter()
+                .map(join_worker)
+                .try_fold(false, |any, duplicates| {
+                    Ok::<_, EngineError>(any | duplicates?)
+                })
+        })?
+    };
+    let next = next.into_iter().map(AtomicU32::into_inner).collect();
+    Ok((heads, next, duplicates))
 }
 
 /// The build side's key → key id map; a key id indexes [`BuildSide::heads`].
@@ -401,10 +483,20 @@ impl DirectKeys {
         if !is_direct_type(key.data_type()) {
             return Ok(None);
         }
-        let values = cast(key, &DataType::Int64)?;
-        let values = values.as_primitive::<Int64Type>();
-        let (Some(min), Some(max)) = (arrow::compute::min(values), arrow::compute::max(values))
-        else {
+        let bounds = match key.data_type() {
+            DataType::Int32 => {
+                let values = key.as_primitive::<Int32Type>();
+                arrow::compute::min(values)
+                    .map(i64::from)
+                    .zip(arrow::compute::max(values).map(i64::from))
+            }
+            _ => {
+                let values = cast(key, &DataType::Int64)?;
+                let values = values.as_primitive::<Int64Type>();
+                arrow::compute::min(values).zip(arrow::compute::max(values))
+            }
+        };
+        let Some((min, max)) = bounds else {
             // Every key NULL (or no rows): nothing can match; the hashed table handles that.
             return Ok(None);
         };
@@ -421,30 +513,50 @@ impl DirectKeys {
 
     /// Appends the slot of every value of `key`, [`NO_GROUP`] where it is NULL or out of range.
     fn slots_of(&self, key: &ArrayRef, ids: &mut Vec<u32>) -> Result<()> {
-        if !is_direct_type(key.data_type()) {
+        let start = ids.len();
+        ids.resize(start + key.len(), 0);
+        self.slots_into(key, &mut ids[start..])
+    }
+
+    /// [`DirectKeys::slots_of`] into `out`, one slot per value of `key`.
+    fn slots_into(&self, key: &ArrayRef, out: &mut [u32]) -> Result<()> {
+        if !is_direct_type(key.data_type()) || out.len() != key.len() {
             return Err(EngineError::Internal(format!(
-                "direct join key table probed with {}",
+                "direct join key table probed with {} rows of {}",
+                key.len(),
                 key.data_type()
             )));
         }
-        let values = cast(key, &DataType::Int64)?;
-        let values = values.as_primitive::<Int64Type>();
-        let start = ids.len();
-        let (min, slots) = (self.min, self.slots as u64);
-        ids.extend(values.values().iter().map(|&value| {
-            let slot = value.wrapping_sub(min) as u64;
-            if slot < slots {
-                slot as u32
-            } else {
-                NO_GROUP
-            }
-        }));
-        if let Some(nulls) = values.logical_nulls().filter(|n| n.null_count() > 0) {
-            for row in (0..nulls.len()).filter(|row| nulls.is_null(*row)) {
-                ids[start + row] = NO_GROUP;
+        match key.data_type() {
+            // The common key types, read without a cast's copy.
+            DataType::Int32 => self.typed_slots(key.as_primitive::<Int32Type>(), out),
+            DataType::Int64 => self.typed_slots(key.as_primitive::<Int64Type>(), out),
+            _ => {
+                let values = cast(key, &DataType::Int64)?;
+                self.typed_slots(values.as_primitive::<Int64Type>(), out);
             }
         }
         Ok(())
+    }
+
+    fn typed_slots<T: ArrowPrimitiveType>(&self, values: &PrimitiveArray<T>, out: &mut [u32])
+    where
+        T::Native: Into<i64>,
+    {
+        let (min, slots) = (self.min, self.slots as u64);
+        for (slot, &value) in out.iter_mut().zip(values.values().iter()) {
+            let offset = value.into().wrapping_sub(min) as u64;
+            *slot = if offset < slots {
+                offset as u32
+            } else {
+                NO_GROUP
+            };
+        }
+        if let Some(nulls) = values.logical_nulls().filter(|n| n.null_count() > 0) {
+            for row in (0..nulls.len()).filter(|row| nulls.is_null(*row)) {
+                out[row] = NO_GROUP;
+            }
+        }
     }
 }
 
@@ -1730,6 +1842,95 @@ mod tests {
         assert_eq!(table(vec![Arc::clone(&dense), dense], 4), None);
         let nulls: ArrayRef = Arc::new(Int64Array::from(vec![None, None]));
         assert_eq!(table(vec![nulls], 2), None);
+    }
+
+    /// Key ids with long and short chains, ids no row of the table holds and NULL keys.
+    fn chained_ids(rows: usize) -> (Vec<u32>, NullBuffer) {
+        let ids = (0..rows as u32)
+            .map(|row| match row % 10 {
+                0 => NO_GROUP,
+                1..=3 => row.wrapping_mul(2_654_435_761) % 97,
+                _ => row % (rows as u32 / 2),
+            })
+            .collect();
+        let valid = NullBuffer::from_iter((0..rows).map(|row| row % 17 != 5));
+        (ids, valid)
+    }
+
+    /// The chains walked from `heads`: each key id's rows, in order.
+    fn chains(heads: &[u32], next: &[u32]) -> Vec<Vec<u32>> {
+        heads
+            .iter()
+            .map(|&head| {
+                let mut rows = Vec::new();
+                let mut row = head;
+                while row != NO_ROW {
+                    rows.push(row);
+                    row = next.get(row as usize).copied().unwrap_or(NO_ROW);
+                }
+                rows
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chains_linked_on_threads_match_one_thread() {
+        let rows = 10_000;
+        let keys = rows / 2;
+        let (ids, valid) = chained_ids(rows);
+        // The chains as a plain reference builds them: every valid row under its id.
+        let mut expected = vec![Vec::new(); keys];
+        for (row, &id) in ids.iter().enumerate() {
+            if id != NO_GROUP && valid.is_valid(row) {
+                expected[id as usize].push(row as u32);
+            }
+        }
+        for threads in 1..=8 {
+            let (heads, next, duplicates) = link_chains(&ids, Some(&valid), keys, threads).unwrap();
+            assert!(duplicates);
+            assert_eq!(chains(&heads, &next), expected, "{threads} threads");
+        }
+        // Unique ids: no chain is longer than one row, whatever the threads.
+        let unique: Vec<u32> = (0..rows as u32).rev().collect();
+        for threads in [1, 2, 3, 8] {
+            let (heads, _, duplicates) = link_chains(&unique, None, rows, threads).unwrap();
+            assert!(!duplicates);
+            assert_eq!(heads[0], rows as u32 - 1);
+            assert_eq!(heads[rows - 1], 0);
+        }
+    }
+
+    #[test]
+    fn direct_key_ids_on_threads_match_one_thread() {
+        let values: Vec<Option<i32>> = (0..100_003)
+            .map(|i| (i % 13 != 0).then_some(-500 + (i * 7919) % 120_000))
+            .collect();
+        for key in [
+            Arc::new(Int32Array::from(values.clone())) as ArrayRef,
+            Arc::new(arrow::array::Int64Array::from_iter(
+                values.iter().map(|v| v.map(i64::from)),
+            )),
+            Arc::new(arrow::array::Int16Array::from_iter(
+                values.iter().map(|v| v.map(|v| (v / 8) as i16)),
+            )),
+        ] {
+            let keys = [Arc::clone(&key)];
+            let (_, one) = key_ids(&keys, key.len(), 1).unwrap();
+            // A direct table's id is the value's distance from the smallest value.
+            let wide = cast(&key, &DataType::Int64).unwrap();
+            let wide = wide.as_primitive::<Int64Type>();
+            let min = arrow::compute::min(wide).unwrap();
+            let expected: Vec<u32> = wide
+                .iter()
+                .map(|v| v.map_or(NO_GROUP, |v| (v - min) as u32))
+                .collect();
+            assert_eq!(one, expected, "{}", key.data_type());
+            for threads in 2..=8 {
+                let (table, ids) = key_ids(&keys, key.len(), threads).unwrap();
+                assert!(matches!(table, KeyTable::Direct(_)));
+                assert_eq!(ids, one, "{} on {threads} threads", key.data_type());
+            }
+        }
     }
 
     #[test]
