@@ -1,16 +1,20 @@
 //! [`HashJoinExec`]: equi-join by hashing the right input and streaming the left through it.
 //!
-//! **Build.** The right input is collected once (its partitions on parallel threads) into one
-//! batch (a large one's columns concatenated on parallel threads), however many left
-//! partitions call `execute`: the first caller builds, the others wait on a `OnceLock`. The
-//! build keys are interned into a [`GroupValues`] table, the same type-specialised structure
-//! the aggregate groups by, which gives every distinct key a dense
-//! id; rows sharing a key are chained through a `next` vector (`heads[key] → row → next[row]`),
-//! CSR-like, so duplicates cost one `u32` each. Rows with a NULL in any key are left out of
-//! the chains: NULL never matches. Two cases skip most of that work:
+//! **Build.** The right input is collected once (its partitions on parallel threads),
+//! however many left partitions call `execute`: the first caller builds, the others wait on
+//! a `OnceLock`. A small build side becomes one batch (its columns concatenated on parallel
+//! threads); one of `ROW_LAYOUT_ROWS` (128 Ki) rows or more is stored row by row
+//! (`join_build.rs`), so that the probe's gathers, random reads of a table larger than the
+//! cache, cost one miss per row instead of one per column. The build keys are interned into
+//! a [`GroupValues`] table, the same type-specialised structure the aggregate groups by,
+//! which gives every distinct key a dense id; rows sharing a key are chained through a
+//! `next` vector (`heads[key] → row → next[row]`), CSR-like, so duplicates cost one `u32`
+//! each, linked on parallel threads that each own a range of key ids. Rows with a NULL in
+//! any key are left out of the chains: NULL never matches. Two cases skip most of that work:
 //! - one integer key whose values span at most a few times as many values as the build has
 //!   rows (primary and surrogate keys) gets a direct table (`DirectKeys`): the key id is
-//!   `value - min`, so neither side hashes or compares keys;
+//!   `value - min`, so neither side hashes or compares keys, and the build computes the
+//!   ids of a share of the rows per thread;
 //! - when no two rows share a key (a primary key, or any unique column) `next` is dropped:
 //!   a probe then reads one `heads` entry per row and no chain.
 //!
