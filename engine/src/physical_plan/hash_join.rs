@@ -3,7 +3,7 @@
 //! **Build.** The right input is collected once (its partitions on parallel threads),
 //! however many left partitions call `execute`: the first caller builds, the others wait on
 //! a `OnceLock`. A small build side becomes one batch (its columns concatenated on parallel
-//! threads); one of `ROW_LAYOUT_ROWS` (512 Ki) rows or more is stored row by row
+//! threads); one of `ROW_LAYOUT_ROWS` (4 Mi) rows or more is stored row by row
 //! (`join_build.rs`), so that the probe's gathers, random reads of a table larger than the
 //! cache, cost one miss per row instead of one per column. The build keys are interned into
 //! a [`GroupValues`] table, the same type-specialised structure the aggregate groups by,
@@ -90,10 +90,11 @@ pub struct HashJoinExec {
     row_layout_rows: usize,
 }
 
-/// Below this many build rows the build's columns largely stay in the last-level cache and
-/// rows did not measure faster (TPC-H q18's 150k-row customer build); above it a gather
-/// from columns misses once per column (H2O j5's 1e7-row `big`).
-const ROW_LAYOUT_ROWS: usize = 1 << 19;
+/// From this many build rows on, the build is stored as rows: writing them costs more than
+/// concatenating columns, which only pays when many rows are gathered from a table far
+/// larger than the cache (H2O j5's 1e7-row `big`, about 9M gathered rows). TPC-H q18's
+/// 1.5M-row build, probed by 399 rows, measured 15% slower as rows (SF1, 2 threads).
+const ROW_LAYOUT_ROWS: usize = 1 << 22;
 
 /// Everything a probe stream needs besides the build side.
 #[derive(Debug)]
