@@ -1,16 +1,20 @@
 //! [`HashJoinExec`]: equi-join by hashing the right input and streaming the left through it.
 //!
-//! **Build.** The right input is collected once (its partitions on parallel threads) into one
-//! batch (a large one's columns concatenated on parallel threads), however many left
-//! partitions call `execute`: the first caller builds, the others wait on a `OnceLock`. The
-//! build keys are interned into a [`GroupValues`] table, the same type-specialised structure
-//! the aggregate groups by, which gives every distinct key a dense
-//! id; rows sharing a key are chained through a `next` vector (`heads[key] → row → next[row]`),
-//! CSR-like, so duplicates cost one `u32` each. Rows with a NULL in any key are left out of
-//! the chains: NULL never matches. Two cases skip most of that work:
+//! **Build.** The right input is collected once (its partitions on parallel threads),
+//! however many left partitions call `execute`: the first caller builds, the others wait on
+//! a `OnceLock`. A small build side becomes one batch (its columns concatenated on parallel
+//! threads); one of `ROW_LAYOUT_ROWS` (4 Mi) rows or more is stored row by row
+//! (`join_build.rs`), so that the probe's gathers, random reads of a table larger than the
+//! cache, cost one miss per row instead of one per column. The build keys are interned into
+//! a [`GroupValues`] table, the same type-specialised structure the aggregate groups by,
+//! which gives every distinct key a dense id; rows sharing a key are chained through a
+//! `next` vector (`heads[key] → row → next[row]`), CSR-like, so duplicates cost one `u32`
+//! each, linked on parallel threads that each own a range of key ids. Rows with a NULL in
+//! any key are left out of the chains: NULL never matches. Two cases skip most of that work:
 //! - one integer key whose values span at most a few times as many values as the build has
 //!   rows (primary and surrogate keys) gets a direct table (`DirectKeys`): the key id is
-//!   `value - min`, so neither side hashes or compares keys;
+//!   `value - min`, so neither side hashes or compares keys, and the build computes the
+//!   ids of a share of the rows per thread;
 //! - when no two rows share a key (a primary key, or any unique column) `next` is dropped:
 //!   a probe then reads one `heads` entry per row and no chain.
 //!
@@ -46,23 +50,26 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use arrow::array::{
-    new_null_array, Array, ArrayRef, AsArray, BooleanArray, RecordBatch, RecordBatchOptions,
-    UInt32Array,
+    new_null_array, Array, ArrayRef, AsArray, BooleanArray, PrimitiveArray, RecordBatch,
+    RecordBatchOptions, UInt32Array,
 };
 use arrow::buffer::{BooleanBuffer, NullBuffer};
 use arrow::compute::{
     cast, concat, concat_batches, filter_record_batch, prep_null_mask_filter, take, FilterBuilder,
     FilterPredicate,
 };
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, UInt32Type};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, Field, Int32Type, Int64Type, Schema, SchemaRef, UInt32Type,
+};
 
 use super::aggregate::group_values::{new_group_values, GroupLookupCache, GroupValues};
 use super::aggregate::NO_GROUP;
+use super::join_build::BuildRows;
 use super::runtime_filter::RuntimeFilter;
 use super::{collect, join_worker, BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
@@ -87,7 +94,15 @@ pub struct HashJoinExec {
     metrics: Arc<OperatorMetrics>,
     /// Filters given this join's build keys once it has built (see `runtime_filter.rs`).
     runtime_filters: Vec<Arc<RuntimeFilter>>,
+    /// Build sides of at least this many rows are stored row by row (see `join_build.rs`).
+    row_layout_rows: usize,
 }
+
+/// From this many build rows on, the build is stored as rows: writing them costs more than
+/// concatenating columns, which only pays when many rows are gathered from a table far
+/// larger than the cache (H2O j5's 1e7-row `big`, about 9M gathered rows). TPC-H q18's
+/// 1.5M-row build, probed by 399 rows, measured 15% slower as rows (SF1, 2 threads).
+const ROW_LAYOUT_ROWS: usize = 1 << 22;
 
 /// Everything a probe stream needs besides the build side.
 #[derive(Debug)]
@@ -111,7 +126,9 @@ struct JoinParams {
 
 /// The collected right input and its key table.
 struct BuildSide {
-    batch: RecordBatch,
+    payload: Payload,
+    /// How many right rows there are.
+    rows: usize,
     keys: KeyTable,
     /// First right row of each key id (`NO_ROW` for a key whose rows all hold a NULL, or, in
     /// a direct table, for a value no row holds).
@@ -125,20 +142,31 @@ struct BuildSide {
     remaining_probes: AtomicUsize,
 }
 
+/// The right rows' columns, as gathered by [`BuildSide::gather`].
+enum Payload {
+    /// One batch (a small build side: gathers stay in cache).
+    Columns(RecordBatch),
+    /// Row by row (a large build side: one cache miss per gathered row, see `join_build.rs`).
+    Rows(BuildRows),
+}
+
 impl BuildSide {
     /// The build columns at `indices` (a NULL index gives a NULL row), in build column order.
     fn gather(&self, indices: &UInt32Array) -> Result<Vec<ArrayRef>> {
-        self.batch
-            .columns()
-            .iter()
-            .map(|column| Ok(take(column.as_ref(), indices, None)?))
-            .collect()
+        match &self.payload {
+            Payload::Columns(batch) => batch
+                .columns()
+                .iter()
+                .map(|column| Ok(take(column.as_ref(), indices, None)?))
+                .collect(),
+            Payload::Rows(rows) => rows.gather(indices),
+        }
     }
 }
 
 impl fmt::Debug for BuildSide {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BuildSide({} rows)", self.batch.num_rows())
+        write!(f, "BuildSide({} rows)", self.rows)
     }
 }
 
@@ -209,6 +237,7 @@ impl HashJoinExec {
             build: OnceLock::new(),
             metrics: Arc::new(OperatorMetrics::default()),
             runtime_filters: Vec::new(),
+            row_layout_rows: ROW_LAYOUT_ROWS,
         })
     }
 
@@ -249,6 +278,13 @@ impl HashJoinExec {
         Ok(self)
     }
 
+    /// Stores build sides of at least `rows` rows row by row (tests use small ones).
+    #[cfg(test)]
+    fn with_row_layout_from(mut self, rows: usize) -> Self {
+        self.row_layout_rows = rows;
+        self
+    }
+
     /// The build side, built by the first caller.
     fn build_side(&self, ctx: &Arc<TaskContext>) -> Result<Arc<BuildSide>> {
         self.build
@@ -263,48 +299,72 @@ impl HashJoinExec {
 
     fn build(&self, ctx: &Arc<TaskContext>) -> Result<BuildSide> {
         let batches = collect(Arc::clone(&self.right), ctx)?;
-        let batch = concat_columns(&self.right.schema(), &batches, ctx.config.target_partitions)?;
-        drop(batches);
-        let rows = batch.num_rows();
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         if rows >= NO_ROW as usize {
             return Err(EngineError::ResourcesExhausted(format!(
                 "join build side of {rows} rows"
             )));
         }
-        let keys = self.params.keys(&batch, |(_, right)| right)?;
-        self.runtime_filters.iter().for_each(|f| f.publish(&keys));
-        let mut ids = Vec::with_capacity(rows);
-        let table = match DirectKeys::try_new(&keys, rows)? {
-            Some(direct) => {
-                direct.slots_of(&keys[0], &mut ids)?;
-                KeyTable::Direct(direct)
+        let schema = self.right.schema();
+        let threads = ctx.config.target_partitions;
+        let row_payload = if rows >= self.row_layout_rows.max(1) {
+            BuildRows::try_new(&schema, &batches, threads)?
+        } else {
+            None
+        };
+        let (payload, keys) = match row_payload {
+            Some(row_payload) => {
+                // Only the key columns are concatenated.
+                let mut per_batch = Vec::with_capacity(batches.len());
+                for batch in &batches {
+                    per_batch.push(self.params.keys(batch, |(_, right)| right)?);
+                }
+                drop(batches);
+                let keys = (0..self.params.on.len())
+                    .map(|k| {
+                        let arrays: Vec<&dyn Array> =
+                            per_batch.iter().map(|keys| keys[k].as_ref()).collect();
+                        match arrays.as_slice() {
+                            [_] => Ok(Arc::clone(&per_batch[0][k])),
+                            _ => Ok(concat(&arrays)?),
+                        }
+                    })
+                    .collect::<Result<Vec<ArrayRef>>>()?;
+                (Payload::Rows(row_payload), keys)
             }
             None => {
-                let key_types: Vec<DataType> = keys.iter().map(|k| k.data_type().clone()).collect();
-                let mut table = new_group_values(&key_types)?;
-                if keys.is_empty() {
-                    // No equality condition: every right row shares the one (empty) key.
-                    ids.resize(rows, 0);
-                } else {
-                    table.intern(&keys, &mut ids)?;
-                }
-                KeyTable::Hashed(table)
+                let batch = concat_columns(&schema, &batches, threads)?;
+                drop(batches);
+                let keys = self.params.keys(&batch, |(_, right)| right)?;
+                (Payload::Columns(batch), keys)
             }
         };
-        let valid = all_valid(&keys);
-        let mut heads = vec![NO_ROW; table.len()];
-        let mut next = vec![NO_ROW; rows];
-        let mut duplicates = false;
-        // Walking backwards makes each chain list its rows in input order.
-        for row in (0..rows).rev() {
-            let id = ids[row];
-            if id != NO_GROUP && valid.as_ref().is_none_or(|v| v.is_valid(row)) {
-                let head = &mut heads[id as usize];
-                duplicates |= *head != NO_ROW;
-                next[row] = *head;
-                *head = row as u32;
+        // Below this many rows one thread is faster than several starting.
+        const PARALLEL_ROWS: usize = 1 << 16;
+        let threads = if rows < PARALLEL_ROWS {
+            1
+        } else {
+            threads.max(1)
+        };
+        let (table, ids) = std::thread::scope(|scope| {
+            // Publishing only reads the keys: it overlaps computing their ids.
+            let publisher = (threads > 1 && !self.runtime_filters.is_empty()).then(|| {
+                scope.spawn(|| {
+                    self.runtime_filters.iter().for_each(|f| f.publish(&keys));
+                    Ok(())
+                })
+            });
+            if publisher.is_none() {
+                self.runtime_filters.iter().for_each(|f| f.publish(&keys));
             }
-        }
+            let ids = key_ids(&keys, rows, threads);
+            publisher.map(join_worker).transpose()?;
+            ids
+        })?;
+        let valid = all_valid(&keys);
+        let (heads, mut next, duplicates) =
+            link_chains(&ids, valid.as_ref(), table.len(), threads)?;
+        drop(ids);
         if !duplicates {
             // Unique keys (a primary key's table): every chain is one row long, and probing
             // need not read a `next` entry per match — with a large build side, a cache miss.
@@ -318,7 +378,8 @@ impl HashJoinExec {
             0
         };
         Ok(BuildSide {
-            batch,
+            payload,
+            rows,
             keys: table,
             heads,
             next,
@@ -328,6 +389,93 @@ impl HashJoinExec {
             remaining_probes: AtomicUsize::new(self.left.output_partitions()),
         })
     }
+}
+
+/// The key table over the build `keys` and the key id of each of their `rows` rows; a direct
+/// table's ids are computed on up to `threads` threads, a share of the rows each.
+fn key_ids(keys: &[ArrayRef], rows: usize, threads: usize) -> Result<(KeyTable, Vec<u32>)> {
+    if let Some(direct) = DirectKeys::try_new(keys, rows)? {
+        let mut ids = vec![0; rows];
+        let share = rows.div_ceil(threads).max(1);
+        if threads <= 1 {
+            direct.slots_into(&keys[0], &mut ids)?;
+        } else {
+            let direct = &direct;
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = ids
+                    .chunks_mut(share)
+                    .enumerate()
+                    .map(|(part, out)| {
+                        let key = keys[0].slice(part * share, out.len());
+                        scope.spawn(move || direct.slots_into(&key, out))
+                    })
+                    .collect();
+                handles.into_iter().try_for_each(join_worker)
+            })?;
+        }
+        return Ok((KeyTable::Direct(direct), ids));
+    }
+    let key_types: Vec<DataType> = keys.iter().map(|k| k.data_type().clone()).collect();
+    let mut table = new_group_values(&key_types)?;
+    let mut ids = Vec::with_capacity(rows);
+    if keys.is_empty() {
+        // No equality condition: every right row shares the one (empty) key.
+        ids.resize(rows, 0);
+    } else {
+        table.intern(keys, &mut ids)?;
+    }
+    Ok((KeyTable::Hashed(table), ids))
+}
+
+/// Chains the build rows by key id: `heads[id]` is the first row with key id `id` and
+/// `next[row]` the next row with the same id, both in input order, leaving out rows not
+/// `valid` (a NULL key) and ids of [`NO_GROUP`]; also says whether any chain is longer
+/// than one row. On several threads each links a range of key ids, walking all the ids:
+/// its share of `heads` is its own, and a row's `next` entry is written only by the
+/// thread that owns its id.
+fn link_chains(
+    ids: &[u32],
+    valid: Option<&NullBuffer>,
+    keys: usize,
+    threads: usize,
+) -> Result<(Vec<u32>, Vec<u32>, bool)> {
+    let mut heads = vec![NO_ROW; keys];
+    let next: Vec<AtomicU32> = (0..ids.len()).map(|_| AtomicU32::new(NO_ROW)).collect();
+    let share = keys.div_ceil(threads.max(1)).max(1);
+    let link = |first: usize, part: &mut [u32]| -> Result<bool> {
+        let mut duplicates = false;
+        // Walking backwards makes each chain list its rows in input order.
+        for (row, &id) in ids.iter().enumerate().rev() {
+            let slot = (id as usize).wrapping_sub(first);
+            if slot < part.len() && valid.is_none_or(|v| v.is_valid(row)) {
+                let head = &mut part[slot];
+                duplicates |= *head != NO_ROW;
+                next[row].store(*head, Ordering::Relaxed);
+                *head = row as u32;
+            }
+        }
+        Ok(duplicates)
+    };
+    let duplicates = if threads <= 1 || keys <= 1 {
+        link(0, &mut heads)?
+    } else {
+        let link = &link;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = heads
+                .chunks_mut(share)
+                .enumerate()
+                .map(|(part, heads)| scope.spawn(move || link(part * share, heads)))
+                .collect();
+            handles
+                .into_iter()
+                .map(join_worker)
+                .try_fold(false, |any, duplicates| {
+                    Ok::<_, EngineError>(any | duplicates?)
+                })
+        })?
+    };
+    let next = next.into_iter().map(AtomicU32::into_inner).collect();
+    Ok((heads, next, duplicates))
 }
 
 /// The build side's key → key id map; a key id indexes [`BuildSide::heads`].
@@ -388,10 +536,20 @@ impl DirectKeys {
         if !is_direct_type(key.data_type()) {
             return Ok(None);
         }
-        let values = cast(key, &DataType::Int64)?;
-        let values = values.as_primitive::<Int64Type>();
-        let (Some(min), Some(max)) = (arrow::compute::min(values), arrow::compute::max(values))
-        else {
+        let bounds = match key.data_type() {
+            DataType::Int32 => {
+                let values = key.as_primitive::<Int32Type>();
+                arrow::compute::min(values)
+                    .map(i64::from)
+                    .zip(arrow::compute::max(values).map(i64::from))
+            }
+            _ => {
+                let values = cast(key, &DataType::Int64)?;
+                let values = values.as_primitive::<Int64Type>();
+                arrow::compute::min(values).zip(arrow::compute::max(values))
+            }
+        };
+        let Some((min, max)) = bounds else {
             // Every key NULL (or no rows): nothing can match; the hashed table handles that.
             return Ok(None);
         };
@@ -408,30 +566,50 @@ impl DirectKeys {
 
     /// Appends the slot of every value of `key`, [`NO_GROUP`] where it is NULL or out of range.
     fn slots_of(&self, key: &ArrayRef, ids: &mut Vec<u32>) -> Result<()> {
-        if !is_direct_type(key.data_type()) {
+        let start = ids.len();
+        ids.resize(start + key.len(), 0);
+        self.slots_into(key, &mut ids[start..])
+    }
+
+    /// [`DirectKeys::slots_of`] into `out`, one slot per value of `key`.
+    fn slots_into(&self, key: &ArrayRef, out: &mut [u32]) -> Result<()> {
+        if !is_direct_type(key.data_type()) || out.len() != key.len() {
             return Err(EngineError::Internal(format!(
-                "direct join key table probed with {}",
+                "direct join key table probed with {} rows of {}",
+                key.len(),
                 key.data_type()
             )));
         }
-        let values = cast(key, &DataType::Int64)?;
-        let values = values.as_primitive::<Int64Type>();
-        let start = ids.len();
-        let (min, slots) = (self.min, self.slots as u64);
-        ids.extend(values.values().iter().map(|&value| {
-            let slot = value.wrapping_sub(min) as u64;
-            if slot < slots {
-                slot as u32
-            } else {
-                NO_GROUP
-            }
-        }));
-        if let Some(nulls) = values.logical_nulls().filter(|n| n.null_count() > 0) {
-            for row in (0..nulls.len()).filter(|row| nulls.is_null(*row)) {
-                ids[start + row] = NO_GROUP;
+        match key.data_type() {
+            // The common key types, read without a cast's copy.
+            DataType::Int32 => self.typed_slots(key.as_primitive::<Int32Type>(), out),
+            DataType::Int64 => self.typed_slots(key.as_primitive::<Int64Type>(), out),
+            _ => {
+                let values = cast(key, &DataType::Int64)?;
+                self.typed_slots(values.as_primitive::<Int64Type>(), out);
             }
         }
         Ok(())
+    }
+
+    fn typed_slots<T: ArrowPrimitiveType>(&self, values: &PrimitiveArray<T>, out: &mut [u32])
+    where
+        T::Native: Into<i64>,
+    {
+        let (min, slots) = (self.min, self.slots as u64);
+        for (slot, &value) in out.iter_mut().zip(values.values().iter()) {
+            let offset = value.into().wrapping_sub(min) as u64;
+            *slot = if offset < slots {
+                offset as u32
+            } else {
+                NO_GROUP
+            };
+        }
+        if let Some(nulls) = values.logical_nulls().filter(|n| n.null_count() > 0) {
+            for row in (0..nulls.len()).filter(|row| nulls.is_null(*row)) {
+                out[row] = NO_GROUP;
+            }
+        }
     }
 }
 
@@ -491,7 +669,7 @@ impl JoinParams {
         &self,
         left: &RecordBatch,
         left_rows: LeftRows<'_>,
-        right: &RecordBatch,
+        right: &BuildSide,
         build: &UInt32Array,
     ) -> Result<RecordBatch> {
         let mut columns = Vec::with_capacity(self.pairs_schema.fields().len());
@@ -509,9 +687,7 @@ impl JoinParams {
                 }
             }
         }
-        for column in right.columns() {
-            columns.push(take(column.as_ref(), build, None)?);
-        }
+        columns.extend(right.gather(build)?);
         let options = RecordBatchOptions::new().with_row_count(Some(build.len()));
         Ok(RecordBatch::try_new_with_options(
             Arc::clone(&self.pairs_schema),
@@ -855,7 +1031,7 @@ impl ProbeStream {
                     keep: &keep,
                 }
             };
-            let pairs = self.params.pairs(left, left_rows, &side.batch, &build)?;
+            let pairs = self.params.pairs(left, left_rows, &side, &build)?;
             let (pairs, probe, build) = match self.params.passing(&pairs)? {
                 None => (pairs, probe, build),
                 Some(passing) => (
@@ -898,7 +1074,7 @@ impl ProbeStream {
                             let padded = self.params.pairs(
                                 left,
                                 LeftRows::Take(&unmatched),
-                                &side.batch,
+                                &side,
                                 &nulls,
                             )?;
                             self.push(self.params.output(padded)?)?;
@@ -1023,7 +1199,7 @@ impl ProbeStream {
         }
         let matched = self.matched_right_rows();
         let wanted = self.params.join_type == JoinType::RightSemi;
-        let emitted: Vec<u32> = (0..self.build.batch.num_rows() as u32)
+        let emitted: Vec<u32> = (0..self.build.rows as u32)
             .filter(|&r| (matched[r as usize / 64] & (1 << (r % 64)) != 0) == wanted)
             .collect();
         let right_only = self.params.join_type.outputs_right_only();
@@ -1057,7 +1233,7 @@ impl ProbeStream {
         if !self.params.marks_keys() {
             return shared.collect();
         }
-        let mut rows = vec![0u64; self.build.batch.num_rows().div_ceil(64)];
+        let mut rows = vec![0u64; self.build.rows.div_ceil(64)];
         for (word_index, mut word) in shared.enumerate() {
             while word != 0 {
                 let key = word_index * 64 + word.trailing_zeros() as usize;
@@ -1436,7 +1612,8 @@ mod tests {
         run_join_in(left, right, join_type, keys, filter, &layout)
     }
 
-    /// Runs the hash join with its inputs cut and dealt as `layout` says.
+    /// Runs the hash join with its inputs cut and dealt as `layout` says, its build side
+    /// stored as columns and then as rows: both must give the same rows.
     fn run_join_in(
         left: &[Row],
         right: &[Row],
@@ -1445,11 +1622,25 @@ mod tests {
         filter: bool,
         layout: &Layout,
     ) -> Vec<Vec<String>> {
-        run_projected_join(left, right, join_type, keys, filter, layout, None)
+        let columns = run_projected_join(
+            left,
+            right,
+            join_type,
+            keys,
+            filter,
+            layout,
+            None,
+            usize::MAX,
+        );
+        let rows = run_projected_join(left, right, join_type, keys, filter, layout, None, 1);
+        assert_eq!(columns, rows, "build stored as rows, {join_type:?}");
+        columns
     }
 
     /// Runs the hash join as [`run_join_in`] does, outputting only the join's columns at
-    /// `projection` (renamed `p0`, `p1`, ...) when given.
+    /// `projection` (renamed `p0`, `p1`, ...) when given, with build sides of at least
+    /// `row_layout_rows` rows stored as rows.
+    #[allow(clippy::too_many_arguments)]
     fn run_projected_join(
         left: &[Row],
         right: &[Row],
@@ -1458,6 +1649,7 @@ mod tests {
         filter: bool,
         layout: &Layout,
         projection: Option<&[usize]>,
+        row_layout_rows: usize,
     ) -> Vec<Vec<String>> {
         let Layout {
             left_partitions,
@@ -1490,7 +1682,8 @@ mod tests {
             join_type,
             Arc::clone(&schema),
         )
-        .unwrap();
+        .unwrap()
+        .with_row_layout_from(row_layout_rows);
         if let Some(projection) = projection {
             let fields: Vec<Field> = projection
                 .iter()
@@ -1782,20 +1975,24 @@ mod tests {
                                 threads: 2,
                             },
                         ] {
-                            let got = run_projected_join(
-                                left,
-                                right,
-                                join_type,
-                                keys,
-                                filter,
-                                &layout,
-                                Some(&projection),
-                            );
-                            assert_eq!(
-                                got, expected,
-                                "{join_type:?}, {keys} keys, filter {filter}, batch {}",
-                                layout.batch_size
-                            );
+                            for row_layout_rows in [usize::MAX, 1] {
+                                let got = run_projected_join(
+                                    left,
+                                    right,
+                                    join_type,
+                                    keys,
+                                    filter,
+                                    &layout,
+                                    Some(&projection),
+                                    row_layout_rows,
+                                );
+                                assert_eq!(
+                                    got, expected,
+                                    "{join_type:?}, {keys} keys, filter {filter}, batch {}, \
+                                     rows from {row_layout_rows}",
+                                    layout.batch_size
+                                );
+                            }
                         }
                     }
                 }
@@ -1936,6 +2133,95 @@ mod tests {
         assert_eq!(table(vec![Arc::clone(&dense), dense], 4), None);
         let nulls: ArrayRef = Arc::new(Int64Array::from(vec![None, None]));
         assert_eq!(table(vec![nulls], 2), None);
+    }
+
+    /// Key ids with long and short chains, ids no row of the table holds and NULL keys.
+    fn chained_ids(rows: usize) -> (Vec<u32>, NullBuffer) {
+        let ids = (0..rows as u32)
+            .map(|row| match row % 10 {
+                0 => NO_GROUP,
+                1..=3 => row.wrapping_mul(2_654_435_761) % 97,
+                _ => row % (rows as u32 / 2),
+            })
+            .collect();
+        let valid = NullBuffer::from_iter((0..rows).map(|row| row % 17 != 5));
+        (ids, valid)
+    }
+
+    /// The chains walked from `heads`: each key id's rows, in order.
+    fn chains(heads: &[u32], next: &[u32]) -> Vec<Vec<u32>> {
+        heads
+            .iter()
+            .map(|&head| {
+                let mut rows = Vec::new();
+                let mut row = head;
+                while row != NO_ROW {
+                    rows.push(row);
+                    row = next.get(row as usize).copied().unwrap_or(NO_ROW);
+                }
+                rows
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chains_linked_on_threads_match_one_thread() {
+        let rows = 10_000;
+        let keys = rows / 2;
+        let (ids, valid) = chained_ids(rows);
+        // The chains as a plain reference builds them: every valid row under its id.
+        let mut expected = vec![Vec::new(); keys];
+        for (row, &id) in ids.iter().enumerate() {
+            if id != NO_GROUP && valid.is_valid(row) {
+                expected[id as usize].push(row as u32);
+            }
+        }
+        for threads in 1..=8 {
+            let (heads, next, duplicates) = link_chains(&ids, Some(&valid), keys, threads).unwrap();
+            assert!(duplicates);
+            assert_eq!(chains(&heads, &next), expected, "{threads} threads");
+        }
+        // Unique ids: no chain is longer than one row, whatever the threads.
+        let unique: Vec<u32> = (0..rows as u32).rev().collect();
+        for threads in [1, 2, 3, 8] {
+            let (heads, _, duplicates) = link_chains(&unique, None, rows, threads).unwrap();
+            assert!(!duplicates);
+            assert_eq!(heads[0], rows as u32 - 1);
+            assert_eq!(heads[rows - 1], 0);
+        }
+    }
+
+    #[test]
+    fn direct_key_ids_on_threads_match_one_thread() {
+        let values: Vec<Option<i32>> = (0..100_003)
+            .map(|i| (i % 13 != 0).then_some(-500 + (i * 7919) % 120_000))
+            .collect();
+        for key in [
+            Arc::new(Int32Array::from(values.clone())) as ArrayRef,
+            Arc::new(arrow::array::Int64Array::from_iter(
+                values.iter().map(|v| v.map(i64::from)),
+            )),
+            Arc::new(arrow::array::Int16Array::from_iter(
+                values.iter().map(|v| v.map(|v| (v / 8) as i16)),
+            )),
+        ] {
+            let keys = [Arc::clone(&key)];
+            let (_, one) = key_ids(&keys, key.len(), 1).unwrap();
+            // A direct table's id is the value's distance from the smallest value.
+            let wide = cast(&key, &DataType::Int64).unwrap();
+            let wide = wide.as_primitive::<Int64Type>();
+            let min = arrow::compute::min(wide).unwrap();
+            let expected: Vec<u32> = wide
+                .iter()
+                .map(|v| v.map_or(NO_GROUP, |v| (v - min) as u32))
+                .collect();
+            assert_eq!(one, expected, "{}", key.data_type());
+            for threads in 2..=8 {
+                let (table, ids) = key_ids(&keys, key.len(), threads).unwrap();
+                assert!(matches!(table, KeyTable::Direct(_)));
+                assert_eq!(ids, one, "{} on {threads} threads", key.data_type());
+            }
+        }
     }
 
     #[test]

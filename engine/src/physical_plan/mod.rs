@@ -16,6 +16,7 @@ pub mod hash_join;
 pub mod hashing;
 pub mod index_nested_loop_join;
 pub mod index_scan;
+mod join_build;
 pub mod limit;
 pub mod metrics;
 pub mod projection;
