@@ -162,6 +162,36 @@ impl BuildSide {
             Payload::Rows(rows) => rows.gather(indices),
         }
     }
+
+    /// How many columns the build side has.
+    fn width(&self) -> usize {
+        match &self.payload {
+            Payload::Columns(batch) => batch.num_columns(),
+            Payload::Rows(rows) => rows.column_count(),
+        }
+    }
+
+    /// [`BuildSide::gather`] of the build columns `wanted` marks (the ones an embedded
+    /// projection keeps); `None` for the others, which are not copied.
+    fn gather_wanted(
+        &self,
+        indices: &UInt32Array,
+        wanted: &[bool],
+    ) -> Result<Vec<Option<ArrayRef>>> {
+        match &self.payload {
+            Payload::Columns(batch) => batch
+                .columns()
+                .iter()
+                .zip(wanted)
+                .map(|(column, &wanted)| {
+                    wanted
+                        .then(|| Ok(take(column.as_ref(), indices, None)?))
+                        .transpose()
+                })
+                .collect(),
+            Payload::Rows(rows) => rows.gather_wanted(indices, wanted),
+        }
+    }
 }
 
 impl fmt::Debug for BuildSide {
@@ -1111,6 +1141,14 @@ impl ProbeStream {
             .collect();
         let keeps_unmatched_left = matches!(self.params.join_type, JoinType::Left | JoinType::Full);
         let sources = self.params.output_sources(left.num_columns());
+        let mut wanted = vec![false; side.width()];
+        for source in &sources {
+            if let Source::Right(c) = *source {
+                if let Some(w) = wanted.get_mut(c) {
+                    *w = true;
+                }
+            }
+        }
         let mut start = 0;
         while start < partners.len() {
             let len = self.batch_size.min(partners.len() - start);
@@ -1135,7 +1173,7 @@ impl ProbeStream {
                 let (selection, build) = LeftSelection::of_partners(chunk, matched);
                 (build, Some(selection))
             };
-            let right = side.gather(&build)?;
+            let right = side.gather_wanted(&build, &wanted)?;
             let columns = sources
                 .iter()
                 .map(|source| match *source {
@@ -1143,7 +1181,7 @@ impl ProbeStream {
                         None => Ok(Arc::clone(left_chunk.column(c))),
                         Some(selection) => selection.select(left_chunk.column(c)),
                     },
-                    Source::Right(c) => right.get(c).cloned().ok_or_else(|| {
+                    Source::Right(c) => right.get(c).cloned().flatten().ok_or_else(|| {
                         EngineError::Internal(format!("build column {c} is missing"))
                     }),
                 })
@@ -1949,49 +1987,53 @@ mod tests {
                         if width == 0 {
                             continue;
                         }
-                        // Reversed, without the first column (a key), the last one twice.
-                        let mut projection: Vec<usize> = (1..width).rev().collect();
-                        projection.push(width - 1);
-                        let mut expected: Vec<Vec<String>> = expected
-                            .iter()
-                            .map(|row| projection.iter().map(|&c| row[c].clone()).collect())
-                            .collect();
-                        expected.sort();
-                        for layout in [
-                            Layout {
-                                left_partitions: 1,
-                                right_partitions: 1,
-                                batch_size: 8192,
-                                left_batch_rows: 300,
-                                right_batch_rows: 40,
-                                threads: 1,
-                            },
-                            Layout {
-                                left_partitions: 3,
-                                right_partitions: 2,
-                                batch_size: 7,
-                                left_batch_rows: 7,
-                                right_batch_rows: 3,
-                                threads: 2,
-                            },
-                        ] {
-                            for row_layout_rows in [usize::MAX, 1] {
-                                let got = run_projected_join(
-                                    left,
-                                    right,
-                                    join_type,
-                                    keys,
-                                    filter,
-                                    &layout,
-                                    Some(&projection),
-                                    row_layout_rows,
-                                );
-                                assert_eq!(
-                                    got, expected,
-                                    "{join_type:?}, {keys} keys, filter {filter}, batch {}, \
+                        // Reversed, without the first column (a key), the last one twice;
+                        // and every other column (build columns left out are not gathered).
+                        let mut reversed: Vec<usize> = (1..width).rev().collect();
+                        reversed.push(width - 1);
+                        let alternate: Vec<usize> = (0..width).step_by(2).collect();
+                        for projection in [reversed, alternate] {
+                            let mut expected: Vec<Vec<String>> = expected
+                                .iter()
+                                .map(|row| projection.iter().map(|&c| row[c].clone()).collect())
+                                .collect();
+                            expected.sort();
+                            for layout in [
+                                Layout {
+                                    left_partitions: 1,
+                                    right_partitions: 1,
+                                    batch_size: 8192,
+                                    left_batch_rows: 300,
+                                    right_batch_rows: 40,
+                                    threads: 1,
+                                },
+                                Layout {
+                                    left_partitions: 3,
+                                    right_partitions: 2,
+                                    batch_size: 7,
+                                    left_batch_rows: 7,
+                                    right_batch_rows: 3,
+                                    threads: 2,
+                                },
+                            ] {
+                                for row_layout_rows in [usize::MAX, 1] {
+                                    let got = run_projected_join(
+                                        left,
+                                        right,
+                                        join_type,
+                                        keys,
+                                        filter,
+                                        &layout,
+                                        Some(&projection),
+                                        row_layout_rows,
+                                    );
+                                    assert_eq!(
+                                        got, expected,
+                                        "{join_type:?}, {keys} keys, filter {filter}, batch {}, \
                                      rows from {row_layout_rows}",
-                                    layout.batch_size
-                                );
+                                        layout.batch_size
+                                    );
+                                }
                             }
                         }
                     }

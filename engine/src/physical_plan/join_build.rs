@@ -187,8 +187,31 @@ impl BuildRows {
         Ok(())
     }
 
+    /// How many build columns the rows hold.
+    pub(super) fn column_count(&self) -> usize {
+        self.columns.len()
+    }
+
     /// The build columns at `indices` (a NULL index gives a NULL row), in build column order.
     pub(super) fn gather(&self, indices: &arrow::array::UInt32Array) -> Result<Vec<ArrayRef>> {
+        let wanted = vec![true; self.columns.len()];
+        Ok(self
+            .gather_wanted(indices, &wanted)?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    /// [`BuildRows::gather`] of the columns `wanted` marks; `None` for the others. Nothing is
+    /// copied when no column is wanted.
+    pub(super) fn gather_wanted(
+        &self,
+        indices: &arrow::array::UInt32Array,
+        wanted: &[bool],
+    ) -> Result<Vec<Option<ArrayRef>>> {
+        if !wanted.iter().any(|&w| w) {
+            return Ok(vec![None; self.columns.len()]);
+        }
         let width = self.width;
         let rows = &self.data[self.start..self.start + self.rows * width];
         let scratch = match width {
@@ -202,7 +225,14 @@ impl BuildRows {
         })?;
         self.columns
             .iter()
-            .map(|column| column.read(&scratch, width, indices))
+            .enumerate()
+            .map(|(c, column)| {
+                if wanted.get(c).copied().unwrap_or(true) {
+                    column.read(&scratch, width, indices).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
             .collect()
     }
 }
