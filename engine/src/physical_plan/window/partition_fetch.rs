@@ -73,6 +73,14 @@ pub(super) fn fetch_per_partition(
             return gather(schema, batches, kept, fetch);
         }
     }
+    if let ([partition], [key]) = (partition_keys.as_slice(), order_keys.as_slice()) {
+        let partition = normalized_keys(partition, SortOptions::default())?;
+        let order = normalized_keys(key, expr.order_by[0].options)?;
+        if let (Some(partition), Some(order)) = (partition, order) {
+            let kept = select_in_normalized_partitions(&partition, &order, fetch);
+            return gather(schema, batches, kept, fetch);
+        }
+    }
     let encode = |keys: &[ArrayRef], options: Vec<SortOptions>| -> Result<Option<Rows>> {
         if keys.is_empty() {
             return Ok(None);
@@ -283,6 +291,35 @@ fn normalized_keys(key: &ArrayRef, options: SortOptions) -> Result<Option<Vec<u1
     ))
 }
 
+/// The rows kept in each partition (row `i` is in partition `partitions[i]`, with order key
+/// `order[i]`; both normalized), with the rows skipped before them in its partition. One
+/// integer partition key and one integer order key are the common leaderboard window
+/// (`PARTITION BY group ORDER BY score`): grouping and selecting plain integers avoids
+/// comparing encoded rows byte by byte.
+fn select_in_normalized_partitions(
+    partitions: &[u128],
+    order: &[u128],
+    fetch: PartitionFetch,
+) -> Vec<(u32, i64)> {
+    let mut groups: hashbrown::HashMap<u128, Vec<u32>> = hashbrown::HashMap::new();
+    for (row, &partition) in partitions.iter().enumerate() {
+        groups.entry(partition).or_default().push(row as u32);
+    }
+    let groups: Vec<Vec<u32>> = groups.into_values().collect();
+    let selected: Vec<Vec<(u32, i64)>> = groups
+        .into_par_iter()
+        .map(|members| {
+            let keys: Vec<u128> = members.iter().map(|&m| order[m as usize]).collect();
+            let (chosen, offset) = select_by_normalized_keys(&keys, fetch);
+            chosen
+                .into_iter()
+                .map(|position| (members[position as usize], offset))
+                .collect()
+        })
+        .collect();
+    selected.into_iter().flatten().collect()
+}
+
 /// [`select_first`] and [`select_range`] over one partition's normalized keys (row `i` has
 /// key `keys[i]`): the kept rows in input order and the rows skipped before them.
 fn select_by_normalized_keys(keys: &[u128], fetch: PartitionFetch) -> (Vec<u32>, i64) {
@@ -328,6 +365,74 @@ mod tests {
     use arrow::array::{Date32Array, Float64Array, Int64Array, UInt64Array};
 
     use super::*;
+
+    /// One integer partition key with one float order key: the normalized path keeps the rows
+    /// the encoded-row path keeps, with the same offsets, for every fetch shape (NULL
+    /// partitions and order keys, ties, skips past a partition's end).
+    #[test]
+    fn normalized_partitions_keep_what_encoded_rows_keep() {
+        let rows = 500;
+        let partition_key: ArrayRef = Arc::new(Int64Array::from_iter(
+            (0..rows).map(|i: i64| (i % 13 != 0).then_some((i * 7919) % 11 - 5)),
+        ));
+        let order_key: ArrayRef =
+            Arc::new(Float64Array::from_iter((0..rows).map(|i: i64| {
+                (i % 17 != 0).then_some(((i * 104_729) % 9) as f64 - 4.0)
+            })));
+        for options in [
+            SortOptions::default(),
+            SortOptions {
+                descending: true,
+                nulls_first: false,
+            },
+        ] {
+            let encoded = RowConverter::new(vec![SortField::new_with_options(
+                arrow::datatypes::DataType::Float64,
+                options,
+            )])
+            .unwrap()
+            .convert_columns(&[Arc::clone(&order_key)])
+            .unwrap();
+            let partitions = normalized_keys(&partition_key, SortOptions::default())
+                .unwrap()
+                .unwrap();
+            let order = normalized_keys(&order_key, options).unwrap().unwrap();
+            for (skip, fetched, with_ties) in [
+                (0, 1, false),
+                (0, 2, false),
+                (0, 2, true),
+                (1, 3, true),
+                (3, 7, false),
+                (40, 60, true),
+            ] {
+                let fetch = PartitionFetch {
+                    skip,
+                    rows: fetched,
+                    with_ties,
+                };
+                let mut got = select_in_normalized_partitions(&partitions, &order, fetch);
+                got.sort_unstable();
+                let mut groups: std::collections::BTreeMap<Option<i64>, Vec<u32>> =
+                    Default::default();
+                let ints = partition_key.as_primitive::<arrow::datatypes::Int64Type>();
+                for row in 0..rows as usize {
+                    let key = ints.is_valid(row).then(|| ints.value(row));
+                    groups.entry(key).or_default().push(row as u32);
+                }
+                let mut expected: Vec<(u32, i64)> = Vec::new();
+                for members in groups.into_values() {
+                    let (kept, offset) = if skip > 0 {
+                        select_range(members, &encoded, fetch)
+                    } else {
+                        (select_first(members, Some(&encoded), fetch), 0)
+                    };
+                    expected.extend(kept.into_iter().map(|m| (m, offset)));
+                }
+                expected.sort_unstable();
+                assert_eq!(got, expected, "{options:?}, {fetch:?}");
+            }
+        }
+    }
 
     /// Normalized keys order rows exactly as Arrow's row format does (the encoded-row path).
     #[test]
