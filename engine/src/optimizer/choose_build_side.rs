@@ -58,15 +58,7 @@ impl OptimizerRule for ChooseBuildSide {
     }
 
     fn rewrite(&self, plan: Arc<LogicalPlan>) -> Result<Transformed<Arc<LogicalPlan>>> {
-        plan.transform_up(&mut |node| {
-            let LogicalPlan::Join(join) = node.as_ref() else {
-                return Ok(Transformed::no(node));
-            };
-            Ok(match swapped(join)? {
-                Some(new) => Transformed::yes(new),
-                None => Transformed::no(node),
-            })
-        })
+        super::rewrite_joins(plan, swapped)
     }
 }
 

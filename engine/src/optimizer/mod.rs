@@ -20,6 +20,24 @@ mod reorder_joins;
 mod replace_rank_filter_with_top_k;
 mod replace_sort_limit_with_top_k;
 mod simplify_expressions;
+
+/// Rewrites each join of `plan`, children first, with `rewrite`: the replacement node, or
+/// `None` to keep the join. For rules that look at one join at a time.
+pub(crate) fn rewrite_joins(
+    plan: Arc<LogicalPlan>,
+    rewrite: impl Fn(&crate::logical_plan::Join) -> Result<Option<Arc<LogicalPlan>>>,
+) -> Result<Transformed<Arc<LogicalPlan>>> {
+    plan.transform_up(&mut |node| {
+        let LogicalPlan::Join(join) = node.as_ref() else {
+            return Ok(Transformed::no(node));
+        };
+        Ok(match rewrite(join)? {
+            Some(new) => Transformed::yes(new),
+            None => Transformed::no(node),
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests;
 mod use_indexes;
