@@ -820,29 +820,24 @@ enum LeftRows<'a> {
 /// `memcpy` for a few values), variable-width ones copied run by run with a filter (a gather
 /// would copy them value by value).
 struct LeftSelection {
-    positions: UInt32Array,
-    predicate: FilterPredicate,
+    /// Whether each row of the chunk matched.
+    mask: BooleanBuffer,
+    /// The matched positions, made for the first fixed-width column.
+    positions: std::cell::OnceCell<UInt32Array>,
+    /// The mask's runs, made for the first variable-width column.
+    predicate: std::cell::OnceCell<FilterPredicate>,
 }
 
 impl LeftSelection {
     /// The rows of `partners` (each left row's build row) that have one, `matched` of them,
     /// and their build rows.
     fn of_partners(partners: &[u32], matched: usize) -> (LeftSelection, UInt32Array) {
-        let mut positions = Vec::with_capacity(matched);
         let mut build = Vec::with_capacity(matched);
-        for (position, &partner) in partners.iter().enumerate() {
-            if partner != NO_ROW {
-                positions.push(position as u32);
-                build.push(partner);
-            }
-        }
-        let mask = BooleanBuffer::collect_bool(partners.len(), |i| partners[i] != NO_ROW);
-        let predicate = FilterBuilder::new(&BooleanArray::new(mask, None))
-            .optimize()
-            .build();
+        build.extend(partners.iter().copied().filter(|&p| p != NO_ROW));
         let selection = LeftSelection {
-            positions: UInt32Array::from(positions),
-            predicate,
+            mask: BooleanBuffer::collect_bool(partners.len(), |i| partners[i] != NO_ROW),
+            positions: std::cell::OnceCell::new(),
+            predicate: std::cell::OnceCell::new(),
         };
         (selection, UInt32Array::from(build))
     }
@@ -850,9 +845,17 @@ impl LeftSelection {
     /// The selected rows of `column`.
     fn select(&self, column: &ArrayRef) -> Result<ArrayRef> {
         if column.data_type().is_primitive() {
-            Ok(take(column.as_ref(), &self.positions, None)?)
+            let positions = self.positions.get_or_init(|| {
+                UInt32Array::from_iter_values(self.mask.set_indices().map(|i| i as u32))
+            });
+            Ok(take(column.as_ref(), positions, None)?)
         } else {
-            Ok(self.predicate.filter(column)?)
+            let predicate = self.predicate.get_or_init(|| {
+                FilterBuilder::new(&BooleanArray::new(self.mask.clone(), None))
+                    .optimize()
+                    .build()
+            });
+            Ok(predicate.filter(column)?)
         }
     }
 }

@@ -38,25 +38,11 @@ pub(super) fn entries(spec: &IndexSpec, batch: &RecordBatch) -> Result<Entries> 
             let array = batch.column(*column);
             if let Some(ints) = int_keys(array)? {
                 let values = ints.as_primitive::<Int64Type>();
-                let mut pairs = Vec::with_capacity(values.len());
-                for row in (0..values.len()).filter(|&row| held(row)) {
-                    if values.is_null(row) {
-                        nulls.push(row as u32);
-                    } else {
-                        pairs.push((values.value(row), row as u32));
-                    }
-                }
+                let pairs = column_pairs(values, &held, &mut nulls, |row| values.value(row));
                 grouped(pairs, RowKey::Int)
             } else if let Some(text) = text_keys(array)? {
                 let values = text.as_string::<i32>();
-                let mut pairs = Vec::with_capacity(values.len());
-                for row in (0..values.len()).filter(|&row| held(row)) {
-                    if values.is_null(row) {
-                        nulls.push(row as u32);
-                    } else {
-                        pairs.push((values.value(row), row as u32));
-                    }
-                }
+                let pairs = column_pairs(values, &held, &mut nulls, |row| values.value(row));
                 grouped(pairs, |text: &str| RowKey::Text(text.into()))
             } else {
                 keyed_groups(spec, batch, &held, &mut nulls)?
@@ -65,6 +51,25 @@ pub(super) fn entries(spec: &IndexSpec, batch: &RecordBatch) -> Result<Entries> 
         _ => keyed_groups(spec, batch, &held, &mut nulls)?,
     };
     Ok(from_groups(spec.kind, groups, nulls))
+}
+
+/// The `(value, row)` pairs of the rows of one key column that `held` accepts; rows whose
+/// value is NULL go to `nulls` instead.
+fn column_pairs<A: Array, K>(
+    column: &A,
+    held: &dyn Fn(usize) -> bool,
+    nulls: &mut Vec<u32>,
+    value: impl Fn(usize) -> K,
+) -> Vec<(K, u32)> {
+    let mut pairs = Vec::with_capacity(column.len());
+    for row in (0..column.len()).filter(|&row| held(row)) {
+        if column.is_null(row) {
+            nulls.push(row as u32);
+        } else {
+            pairs.push((value(row), row as u32));
+        }
+    }
+    pairs
 }
 
 /// The groups of a key that is neither one integer nor one text column (floats, decimals,
