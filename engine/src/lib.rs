@@ -23,6 +23,7 @@ pub mod optimizer;
 pub mod physical_expr;
 pub mod physical_plan;
 pub mod sql;
+mod workers;
 
 pub use error::{EngineError, Result};
 pub use execution::{SessionConfig, SessionContext};

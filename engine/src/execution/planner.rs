@@ -462,15 +462,23 @@ fn plan_probe_side(
                 .map(|(scan, expr)| (*scan, Arc::clone(expr))),
         );
     });
-    let planned = create_physical_plan(probe, config);
-    PENDING_RUNTIME_FILTERS.with(|pending| {
-        pending.borrow_mut().retain(|(_, waiting)| {
-            !runtime_filters
-                .iter()
-                .any(|(_, ours)| Arc::ptr_eq(ours, waiting))
+    let _withdrawn = PendingFiltersGuard(runtime_filters);
+    create_physical_plan(probe, config)
+}
+
+/// Takes the runtime filters a probe side left unclaimed off the waiting list when its
+/// planning ends, even by a panic: worker threads outlive queries, and a stale entry's scan
+/// address could be a later scan's.
+struct PendingFiltersGuard<'a>(&'a [(usize, Arc<RuntimeFilterExpr>)]);
+
+impl Drop for PendingFiltersGuard<'_> {
+    fn drop(&mut self) {
+        PENDING_RUNTIME_FILTERS.with(|pending| {
+            pending
+                .borrow_mut()
+                .retain(|(_, waiting)| !self.0.iter().any(|(_, ours)| Arc::ptr_eq(ours, waiting)));
         });
-    });
-    planned
+    }
 }
 
 /// The runtime filters a hash join can give its probe side: for each key pair whose probe key

@@ -128,14 +128,15 @@ impl ExecutionPlan for FirstPerKeyExec {
 
 /// Keeps, per group of equal `keys`, the row that sorts first by `order` (the earliest such
 /// row in input order between equal ones), by hashing instead of sorting.
-#[derive(Debug)]
+/// Cloning is shallow: the clones share the input, the converter and the metrics.
+#[derive(Debug, Clone)]
 pub struct HashFirstPerKeyExec {
     input: Arc<dyn ExecutionPlan>,
     keys: Vec<PhysicalExprRef>,
     order: Vec<PhysicalSortExpr>,
     /// Encodes the order keys into byte-comparable rows; shared by every partition's thread.
-    converter: RowConverter,
-    metrics: OperatorMetrics,
+    converter: Arc<RowConverter>,
+    metrics: Arc<OperatorMetrics>,
 }
 
 /// What one thread keeps: the groups seen and, per group id, the best row so far.
@@ -176,8 +177,8 @@ impl HashFirstPerKeyExec {
             input,
             keys,
             order,
-            converter: RowConverter::new(fields)?,
-            metrics: OperatorMetrics::default(),
+            converter: Arc::new(RowConverter::new(fields)?),
+            metrics: Arc::default(),
         }))
     }
 
@@ -273,18 +274,24 @@ impl HashFirstPerKeyExec {
         Ok(state)
     }
 
-    /// Every partition's winners, each partition on its own thread, in partition order.
+    /// Every partition's winners, each partition on a worker thread of its own, in partition
+    /// order.
     fn all_winners(&self, ctx: &Arc<TaskContext>) -> Result<Vec<Winners>> {
         let partitions = self.input.output_partitions();
         if partitions <= 1 {
             return Ok(vec![self.winners_of(0, ctx)?]);
         }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..partitions)
-                .map(|p| scope.spawn(move || self.winners_of(p, ctx)))
-                .collect();
-            handles.into_iter().map(super::join_worker).collect()
-        })
+        let this = Arc::new(self.clone());
+        crate::workers::run_all(
+            (0..partitions)
+                .map(|p| {
+                    let (this, ctx) = (Arc::clone(&this), Arc::clone(ctx));
+                    move || this.winners_of(p, &ctx)
+                })
+                .collect(),
+        )
+        .into_iter()
+        .collect()
     }
 
     /// The winning rows of one state, one per group in group-id order.

@@ -36,7 +36,7 @@ use super::aggregate::group_values::{new_group_values, GroupValues};
 use super::aggregate::interner::emit_as;
 use super::aggregate::NO_GROUP;
 use super::hashing::create_hashes;
-use super::{join_worker, BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
+use super::{BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
 use crate::expr::type_coercion::value_type;
 use crate::expr::AggregateFunction;
@@ -57,13 +57,14 @@ const ROUTING_PROBE_ROWS: usize = 100_000;
 const ROUTING_MIN_GROUP_RATIO: f64 = 0.8;
 
 /// Hash aggregation: thread-local hash tables per input partition, merged at the end.
-#[derive(Debug)]
+/// Cloning is shallow: the clones share the input, the expressions and the metrics.
+#[derive(Debug, Clone)]
 pub struct HashAggregateExec {
     input: Arc<dyn ExecutionPlan>,
     group_exprs: Vec<PhysicalExprRef>,
     aggregates: Vec<AggregateSpec>,
     schema: SchemaRef,
-    metrics: OperatorMetrics,
+    metrics: Arc<OperatorMetrics>,
 }
 
 /// One aggregate bound to the input schema.
@@ -212,7 +213,7 @@ impl HashAggregateExec {
             group_exprs,
             aggregates,
             schema,
-            metrics: OperatorMetrics::default(),
+            metrics: Arc::default(),
         };
         exec.new_partial()?;
         Ok(exec)
@@ -310,18 +311,23 @@ impl HashAggregateExec {
         })
     }
 
-    /// Runs every input partition on its own thread.
+    /// Runs every input partition on a worker thread of its own.
     fn aggregate_partitions(&self, ctx: &Arc<TaskContext>) -> Result<Vec<WorkerOutput>> {
         let partitions = self.input.output_partitions();
         if partitions <= 1 {
             return Ok(vec![self.aggregate_partition(0, 1, ctx)?]);
         }
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..partitions)
-                .map(|p| scope.spawn(move || self.aggregate_partition(p, partitions, ctx)))
-                .collect();
-            handles.into_iter().map(join_worker).collect()
-        })
+        let this = Arc::new(self.clone());
+        crate::workers::run_all(
+            (0..partitions)
+                .map(|p| {
+                    let (this, ctx) = (Arc::clone(&this), Arc::clone(ctx));
+                    move || this.aggregate_partition(p, partitions, &ctx)
+                })
+                .collect(),
+        )
+        .into_iter()
+        .collect()
     }
 
     /// The result batch of one final state.
@@ -392,26 +398,33 @@ impl HashAggregateExec {
         routed: Vec<Vec<RecordBatch>>,
     ) -> Result<Vec<RecordBatch>> {
         let buckets = partials.len();
+        let partials = Arc::new(partials);
         // Per partial: its keys, and the positions of its groups falling in each bucket.
-        let split: Vec<(Vec<ArrayRef>, Vec<Vec<u32>>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = partials
-                .iter()
-                .map(|partial| scope.spawn(move || split_by_hash(partial, buckets)))
-                .collect();
-            handles.into_iter().map(join_worker).collect::<Result<_>>()
-        })?;
-        let (partials, split) = (&partials, &split);
-        let batches: Vec<RecordBatch> = std::thread::scope(|scope| {
-            let handles: Vec<_> = routed
+        let split: Vec<(Vec<ArrayRef>, Vec<Vec<u32>>)> = crate::workers::run_all(
+            (0..partials.len())
+                .map(|p| {
+                    let partials = Arc::clone(&partials);
+                    move || split_by_hash(&partials[p], buckets)
+                })
+                .collect(),
+        )
+        .into_iter()
+        .collect::<Result<_>>()?;
+        let split = Arc::new(split);
+        let this = Arc::new(self.clone());
+        crate::workers::run_all(
+            routed
                 .into_iter()
                 .enumerate()
                 .map(|(bucket, rows)| {
-                    scope.spawn(move || self.merge_bucket(partials, split, bucket, rows))
+                    let (this, partials, split) =
+                        (Arc::clone(&this), Arc::clone(&partials), Arc::clone(&split));
+                    move || this.merge_bucket(&partials, &split, bucket, rows)
                 })
-                .collect();
-            handles.into_iter().map(join_worker).collect::<Result<_>>()
-        })?;
-        Ok(batches)
+                .collect(),
+        )
+        .into_iter()
+        .collect()
     }
 
     fn merge_bucket(
@@ -583,7 +596,7 @@ impl ExecutionPlan for HashAggregateExec {
     }
 
     fn metrics(&self) -> Option<&OperatorMetrics> {
-        Some(&self.metrics)
+        Some(self.metrics.as_ref())
     }
 }
 

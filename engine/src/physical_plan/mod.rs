@@ -120,15 +120,14 @@ pub fn collect(plan: Arc<dyn ExecutionPlan>, ctx: &Arc<TaskContext>) -> Result<V
     if partitions <= 1 {
         return plan.execute(0, ctx)?.collect();
     }
-    let results: Vec<Result<Vec<RecordBatch>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..partitions)
+    let results = crate::workers::run_all(
+        (0..partitions)
             .map(|p| {
-                let plan = Arc::clone(&plan);
-                scope.spawn(move || -> Result<Vec<RecordBatch>> { plan.execute(p, ctx)?.collect() })
+                let (plan, ctx) = (Arc::clone(&plan), Arc::clone(ctx));
+                move || -> Result<Vec<RecordBatch>> { plan.execute(p, &ctx)?.collect() }
             })
-            .collect();
-        handles.into_iter().map(join_worker).collect()
-    });
+            .collect(),
+    );
     let mut out = Vec::new();
     for r in results {
         out.extend(r?);

@@ -127,13 +127,15 @@ impl ExecutionPlan for SortExec {
         let metrics = Arc::clone(&self.metrics);
         let ctx = Arc::clone(ctx);
         Ok(deferred(move || {
-            let buffers = drain_partitions(&input, &ctx, |batches| {
-                let mut buffer = SortBuffer::new(input.schema().fields().len());
+            let width = input.schema().fields().len();
+            let (sink_exprs, sink_metrics) = (Arc::clone(&exprs), Arc::clone(&metrics));
+            let buffers = drain_partitions(&input, &ctx, move |batches| {
+                let mut buffer = SortBuffer::new(width);
                 for batch in batches {
                     let batch = batch?;
                     let start = Instant::now();
-                    buffer.push(&batch, &exprs)?;
-                    metrics.add_elapsed(start.elapsed());
+                    buffer.push(&batch, &sink_exprs)?;
+                    sink_metrics.add_elapsed(start.elapsed());
                 }
                 Ok(buffer)
             })?;
@@ -167,37 +169,32 @@ pub(crate) fn deferred(start: impl FnOnce() -> Result<BatchIter> + Send + 'stati
     )
 }
 
-/// Runs every partition of `input` through `sink`, one thread per partition (inline when
-/// there is only one), and returns the sinks' results in partition order.
+/// Runs every partition of `input` through `sink`, each on a worker thread of its own (inline
+/// when there is only one), and returns the sinks' results in partition order.
 pub(crate) fn drain_partitions<T, F>(
     input: &Arc<dyn ExecutionPlan>,
     ctx: &Arc<TaskContext>,
     sink: F,
 ) -> Result<Vec<T>>
 where
-    T: Send,
-    F: Fn(BatchIter) -> Result<T> + Sync,
+    T: Send + 'static,
+    F: Fn(BatchIter) -> Result<T> + Send + Sync + 'static,
 {
     let partitions = input.output_partitions();
     if partitions <= 1 {
         return Ok(vec![sink(input.execute(0, ctx)?)?]);
     }
-    std::thread::scope(|scope| {
-        let sink = &sink;
-        let workers: Vec<_> = (0..partitions)
-            .map(|p| scope.spawn(move || sink(input.execute(p, ctx)?)))
-            .collect();
-        workers
-            .into_iter()
-            .map(|worker| {
-                worker.join().unwrap_or_else(|_| {
-                    Err(EngineError::Internal(
-                        "a query worker thread panicked".into(),
-                    ))
-                })
+    let sink = Arc::new(sink);
+    crate::workers::run_all(
+        (0..partitions)
+            .map(|p| {
+                let (input, ctx, sink) = (Arc::clone(input), Arc::clone(ctx), Arc::clone(&sink));
+                move || sink(input.execute(p, &ctx)?)
             })
-            .collect()
-    })
+            .collect(),
+    )
+    .into_iter()
+    .collect()
 }
 
 /// Rows waiting to be sorted: per buffered batch, its columns followed by its evaluated sort

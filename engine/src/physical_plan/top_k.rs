@@ -93,20 +93,22 @@ impl ExecutionPlan for TopKExec {
         let k = self.k;
         let cut_above = k.saturating_mul(2).max(MIN_CUT_ROWS);
         Ok(deferred(move || {
-            let survivors = drain_partitions(&input, &ctx, |batches| {
-                let mut buffer = SortBuffer::new(input.schema().fields().len());
+            let width = input.schema().fields().len();
+            let (sink_exprs, sink_metrics) = (Arc::clone(&exprs), Arc::clone(&metrics));
+            let survivors = drain_partitions(&input, &ctx, move |batches| {
+                let mut buffer = SortBuffer::new(width);
                 for batch in batches {
                     let batch = batch?;
                     let start = Instant::now();
-                    buffer.push(&batch, &exprs)?;
+                    buffer.push(&batch, &sink_exprs)?;
                     if buffer.num_rows() > cut_above {
-                        buffer.truncate_sorted(&exprs, k)?;
+                        buffer.truncate_sorted(&sink_exprs, k)?;
                     }
-                    metrics.add_elapsed(start.elapsed());
+                    sink_metrics.add_elapsed(start.elapsed());
                 }
                 let start = Instant::now();
-                buffer.truncate_sorted(&exprs, k)?;
-                metrics.add_elapsed(start.elapsed());
+                buffer.truncate_sorted(&sink_exprs, k)?;
+                sink_metrics.add_elapsed(start.elapsed());
                 Ok(buffer)
             })?;
             let start = Instant::now();
