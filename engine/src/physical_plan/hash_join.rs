@@ -898,10 +898,14 @@ fn concat_columns(
     if threads <= 1 || batches.len() <= 1 || rows < PARALLEL_ROWS {
         return Ok(concat_batches(schema, batches)?);
     }
-    let shares: Vec<Vec<(usize, ArrayRef)>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
+    // On worker threads: the copies outlive this call, and a parked thread's arena keeps the
+    // pages for the next query's copies.
+    let batches = Arc::new(batches.to_vec());
+    let shares: Vec<Vec<(usize, ArrayRef)>> = crate::workers::run_all(
+        (0..threads)
             .map(|thread| {
-                scope.spawn(move || -> Result<Vec<(usize, ArrayRef)>> {
+                let batches = Arc::clone(&batches);
+                move || -> Result<Vec<(usize, ArrayRef)>> {
                     (thread..width)
                         .step_by(threads)
                         .map(|column| {
@@ -910,11 +914,12 @@ fn concat_columns(
                             Ok((column, concat(&arrays)?))
                         })
                         .collect()
-                })
+                }
             })
-            .collect();
-        handles.into_iter().map(join_worker).collect::<Result<_>>()
-    })?;
+            .collect(),
+    )
+    .into_iter()
+    .collect::<Result<_>>()?;
     let mut columns: Vec<Option<ArrayRef>> = vec![None; width];
     for (column, array) in shares.into_iter().flatten() {
         columns[column] = Some(array);
