@@ -48,7 +48,7 @@ use crate::logical_plan::{
     Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Projection, Scan, Values, Window,
 };
 use crate::optimizer::index_join;
-use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
+use crate::physical_expr::{create_conjunction, create_physical_expr, ColumnExpr, PhysicalExprRef};
 use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
 use crate::physical_plan::filter::FilterExec;
 use crate::physical_plan::first_per_key::{FirstPerKeyExec, HashFirstPerKeyExec};
@@ -621,11 +621,13 @@ fn take_runtime_filters(scan: &Scan) -> Vec<Arc<RuntimeFilterExpr>> {
 
 fn plan_scan(scan: &Scan, config: &SessionConfig) -> Result<Arc<dyn ExecutionPlan>> {
     let table_schema = scan.table_schema();
-    let filters = bind_all(&scan.filters, &table_schema)?;
     let runtime_filters = take_runtime_filters(scan);
     if let Some(lookup) = &scan.index {
+        let filters = bind_all(&scan.filters, &table_schema)?;
         return Ok(Arc::new(IndexScanExec::try_new(scan, lookup, filters)?));
     }
+    // A column's lower and upper bound are tested in one pass.
+    let filters = create_conjunction(&scan.filters, &table_schema)?;
     // Parallelism is decided on the rows actually read: after chunk pruning a big table may
     // leave one chunk, which is not worth starting threads for.
     let chunks = scan.snapshot.chunks();

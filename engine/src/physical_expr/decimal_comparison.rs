@@ -25,9 +25,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow::buffer::BooleanBuffer;
-use arrow::datatypes::{DataType, Decimal128Type};
+use arrow::datatypes::DataType;
 use quiver_storage::ScalarValue;
 
 use super::cast::{cast_scalar, cast_value, pow10, CastMode};
@@ -221,7 +221,8 @@ mod tests {
     use crate::expr::{col, lit, Expr};
     use crate::physical_expr::create_physical_expr;
     use crate::physical_expr::planner::tests::{batch, booleans, evaluate};
-    use arrow::array::{Decimal128Array, Int32Array};
+    use arrow::array::{AsArray, Decimal128Array, Int32Array};
+    use arrow::datatypes::Decimal128Type;
 
     fn decimals(values: Vec<Option<i128>>, precision: u8, scale: i8) -> ArrayRef {
         Arc::new(

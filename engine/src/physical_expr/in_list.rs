@@ -63,7 +63,9 @@ const SHORT_STRING_LIST: usize = 16;
 /// String literals of an IN list. A short list (the usual `l_shipmode IN ('MAIL', 'SHIP')`)
 /// is compared item by item behind a bitmask of the items' byte lengths, so most
 /// non-matching rows are rejected from their offsets alone, without reading their bytes or
-/// hashing them; a long list is a hash set.
+/// hashing them; a long list is a hash set. When every item of a short list is at most 8
+/// bytes long (codes, modes, flags), each is also kept as one packed word with its length,
+/// and a value is packed once and compared with each word.
 #[derive(Debug, Default)]
 struct StringSet {
     items: Vec<Box<[u8]>>,
@@ -71,6 +73,36 @@ struct StringSet {
     /// from 127 up.
     lengths: u128,
     hashed: HashSet<Box<[u8]>>,
+    /// `(pack(item), item length)` for each item, when every item is short enough.
+    packed: Option<Vec<(u64, usize)>>,
+}
+
+/// The most bytes [`pack`] holds.
+const PACKED_BYTES: usize = 8;
+
+/// The bytes of a value of at most [`PACKED_BYTES`] bytes as one word: for a given length
+/// distinct values give distinct words (the loads below cover every byte), so a value
+/// equals an item when their lengths and words are equal.
+#[inline(always)]
+fn pack(value: &[u8]) -> u64 {
+    let n = value.len();
+    let half = |at: usize| {
+        let mut buffer = [0u8; 4];
+        buffer.copy_from_slice(&value[at..at + 4]);
+        u64::from(u32::from_le_bytes(buffer))
+    };
+    match n {
+        0 => 0,
+        1..=3 => {
+            u64::from(value[0]) | (u64::from(value[n / 2]) << 8) | (u64::from(value[n - 1]) << 16)
+        }
+        4..=7 => half(0) | (half(n - 4) << 32),
+        _ => {
+            let mut buffer = [0u8; 8];
+            buffer.copy_from_slice(&value[..8]);
+            u64::from_le_bytes(buffer)
+        }
+    }
 }
 
 impl StringSet {
@@ -87,7 +119,28 @@ impl StringSet {
             self.hashed.extend(self.items.drain(..));
             self.hashed.insert(bytes);
         }
+        self.packed = (self.hashed.is_empty()
+            && self.items.iter().all(|item| item.len() <= PACKED_BYTES))
+        .then(|| {
+            self.items
+                .iter()
+                .map(|item| (pack(item), item.len()))
+                .collect()
+        });
         true
+    }
+
+    /// Whether a value of at most [`PACKED_BYTES`] bytes is one of the packed items.
+    #[inline(always)]
+    fn contains_packed(packed: &[(u64, usize)], value: &[u8]) -> bool {
+        let length = value.len();
+        if length > PACKED_BYTES {
+            return false;
+        }
+        let word = pack(value);
+        packed.iter().fold(false, |found, &(item, item_length)| {
+            found | ((item == word) & (item_length == length))
+        })
     }
 
     #[inline(always)]
@@ -98,6 +151,9 @@ impl StringSet {
     fn contains(&self, value: &[u8]) -> bool {
         if !self.has_length(value.len()) {
             return false;
+        }
+        if let Some(packed) = &self.packed {
+            return StringSet::contains_packed(packed, value);
         }
         if self.hashed.is_empty() {
             self.items.iter().any(|item| bytes_equal(item, value))
@@ -123,9 +179,21 @@ impl StringSet {
                     chars,
                 )
             };
+            if let Some(packed) = &self.packed {
+                return BooleanBuffer::collect_bool(strings.len(), |i| {
+                    let value = value(i);
+                    self.has_length(value.len()) && StringSet::contains_packed(packed, value)
+                });
+            }
             return BooleanBuffer::collect_bool(strings.len(), |i| self.contains(value(i)));
         }
         let value = |i: usize| &bytes[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+        if let Some(packed) = &self.packed {
+            return BooleanBuffer::collect_bool(strings.len(), |i| {
+                let value = value(i);
+                self.has_length(value.len()) && StringSet::contains_packed(packed, value)
+            });
+        }
         if self.hashed.is_empty() {
             BooleanBuffer::collect_bool(strings.len(), |i| {
                 let value = value(i);
@@ -662,6 +730,42 @@ mod tests {
         ));
     }
 
+    /// Items of at most 8 bytes are compared as packed words: every length from 0 to 8,
+    /// NUL bytes, values that differ in one byte anywhere, and longer values.
+    #[test]
+    fn packed_string_sets_compare_every_byte() {
+        let items = [
+            "", "a", "a\0", "ab", "abc", "abcd", "abcde", "abcdefg", "abcdefgh", "é",
+        ];
+        let mut set = StringSet::default();
+        for item in items {
+            assert!(set.insert(item));
+        }
+        assert!(set.packed.is_some());
+        let mut values: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+        for item in items {
+            for at in 0..item.len() {
+                let mut bytes = item.as_bytes().to_vec();
+                bytes[at] ^= 1;
+                values.push(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            values.push(format!("{item}\0"));
+            values.push(format!("{item}x"));
+        }
+        values.push("abcdefghi".to_string());
+        for value in &values {
+            assert_eq!(
+                set.contains(value.as_bytes()),
+                items.contains(&value.as_str()),
+                "{value:?}"
+            );
+        }
+        let array = StringArray::from(values.iter().map(String::as_str).collect::<Vec<_>>());
+        let probed: Vec<bool> = set.probe(&array, None).iter().collect();
+        let expected: Vec<bool> = values.iter().map(|v| items.contains(&v.as_str())).collect();
+        assert_eq!(probed, expected);
+    }
+
     /// Short lists compare item by item, long ones hash; both read plain, large and view
     /// strings, and lengths past the mask's last bit still compare.
     #[test]
@@ -701,6 +805,7 @@ mod tests {
                     items: set.items.clone(),
                     lengths: set.lengths,
                     hashed: set.hashed.clone(),
+                    packed: set.packed.clone(),
                 })
                 .contains(array.as_ref(), None)
                 .unwrap();
