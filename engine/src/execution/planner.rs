@@ -62,7 +62,7 @@ use crate::physical_plan::recursive_query::{work_table_exec, RecursiveQueryExec}
 use crate::physical_plan::runtime_filter::{
     is_filterable_type, RuntimeFilter, RuntimeFilterExpr, RUNTIME_JOIN_FILTERS,
 };
-use crate::physical_plan::scan::ScanExec;
+use crate::physical_plan::scan::{scan_work_rows, ScanExec};
 use crate::physical_plan::set_operation::{SetOperationExec, SetOperator};
 use crate::physical_plan::sort::{PhysicalSortExpr, SortExec};
 use crate::physical_plan::top_k::TopKExec;
@@ -639,11 +639,12 @@ fn plan_scan(scan: &Scan, config: &SessionConfig) -> Result<Arc<dyn ExecutionPla
             .sum(),
         None => scan.snapshot.num_rows(),
     };
-    let partitions = if rows_to_read >= config.parallel_threshold_rows {
-        config.target_partitions.max(1)
-    } else {
-        1
-    };
+    let partitions =
+        if scan_work_rows(rows_to_read, &scan.filters) >= config.parallel_threshold_rows {
+            config.target_partitions.max(1)
+        } else {
+            1
+        };
     Ok(Arc::new(
         ScanExec::try_new(
             scan.table_name.clone(),
