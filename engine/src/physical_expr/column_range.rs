@@ -184,6 +184,28 @@ pub struct ColumnRangeExpr {
     text: String,
 }
 
+/// A native integer whose distance from a lower bound, taken as unsigned, tests
+/// `low <= value <= high` in one comparison: `value - low` wraps to a huge number below
+/// `low`, so `(value - low) as unsigned <= (high - low) as unsigned` holds exactly inside.
+trait RangeNative: Copy + PartialOrd {
+    type Unsigned: Copy + PartialOrd;
+    fn offset_from(self, low: Self) -> Self::Unsigned;
+}
+
+macro_rules! range_native {
+    ($($signed:ty => $unsigned:ty),*) => {$(
+        impl RangeNative for $signed {
+            type Unsigned = $unsigned;
+            #[inline(always)]
+            fn offset_from(self, low: Self) -> $unsigned {
+                self.wrapping_sub(low) as $unsigned
+            }
+        }
+    )*};
+}
+
+range_native!(i16 => u16, i32 => u32, i64 => u64, i128 => u128);
+
 /// Each value of a primitive array tested against `lower..=upper`.
 fn in_range<T: ArrowPrimitiveType>(
     array: &dyn Array,
@@ -191,7 +213,7 @@ fn in_range<T: ArrowPrimitiveType>(
     upper: i128,
 ) -> Option<BooleanBuffer>
 where
-    T::Native: TryFrom<i128> + PartialOrd,
+    T::Native: TryFrom<i128> + RangeNative,
 {
     let values = array.as_primitive_opt::<T>()?.values();
     // Bounds outside the type's range: `lower` can only exceed it upwards (it was a value
@@ -199,15 +221,19 @@ where
     let (Ok(low), Ok(high)) = (T::Native::try_from(lower), T::Native::try_from(upper)) else {
         return Some(BooleanBuffer::new_unset(values.len()));
     };
+    if low > high {
+        return Some(BooleanBuffer::new_unset(values.len()));
+    }
+    let width = high.offset_from(low);
     // 64 values to a word, over slices without bounds checks and with the bounds in
-    // registers, so the comparisons vectorize (Arrow's `collect_bool` closure reloads
-    // captured bounds and checks indices on every value).
+    // registers, one comparison per value, so the loop vectorizes (Arrow's `collect_bool`
+    // closure reloads captured bounds and checks indices on every value).
     let pack = |chunk: &[T::Native]| {
         chunk
             .iter()
             .enumerate()
             .fold(0u64, |packed, (bit, &value)| {
-                packed | ((((low <= value) & (value <= high)) as u64) << bit)
+                packed | (u64::from(value.offset_from(low) <= width) << bit)
             })
     };
     let chunks = values.chunks_exact(64);
