@@ -155,6 +155,23 @@ fn two_sided_ranges() {
     let opened = accounts().filter(q!(opened__gte = day(3), opened__lt = day(6)));
     assert!(opened.explain().expect("explains").contains("range("));
     assert_django("opened_range", ids(opened));
+    // Switched off, the two comparisons run one by one, with the same rows.
+    let off = Database::with_config(SessionConfig::new().disable_rule("fuse_range_filters"));
+    off.register(
+        Model::new("Account")
+            .field("phone", CharField::new(20).null())
+            .field("balance", DecimalField::new(10, 2))
+            .field("kind", CharField::new(5))
+            .field("opened", DateField::new()),
+    )
+    .expect("valid model");
+    off.load_batches("Account", db.objects("Account").to_batches().expect("rows"))
+        .expect("loaded");
+    let opened = off
+        .objects("Account")
+        .filter(q!(opened__gte = day(3), opened__lt = day(6)));
+    assert!(!opened.explain().expect("explains").contains("range("));
+    assert_django("opened_range", ids(opened));
     assert_django(
         "balance_range",
         ids(accounts().filter(q!(balance__gt = -1, balance__lte = dec("1.5")))),

@@ -48,7 +48,9 @@ use crate::logical_plan::{
     Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Projection, Scan, Values, Window,
 };
 use crate::optimizer::index_join;
-use crate::physical_expr::{create_conjunction, create_physical_expr, ColumnExpr, PhysicalExprRef};
+use crate::physical_expr::{
+    create_conjunction, create_physical_expr, ColumnExpr, PhysicalExprRef, FUSE_RANGE_FILTERS,
+};
 use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
 use crate::physical_plan::filter::FilterExec;
 use crate::physical_plan::first_per_key::{FirstPerKeyExec, HashFirstPerKeyExec};
@@ -627,7 +629,11 @@ fn plan_scan(scan: &Scan, config: &SessionConfig) -> Result<Arc<dyn ExecutionPla
         return Ok(Arc::new(IndexScanExec::try_new(scan, lookup, filters)?));
     }
     // A column's lower and upper bound are tested in one pass.
-    let filters = create_conjunction(&scan.filters, &table_schema)?;
+    let filters = if config.disabled_rules.contains(FUSE_RANGE_FILTERS) {
+        bind_all(&scan.filters, &table_schema)?
+    } else {
+        create_conjunction(&scan.filters, &table_schema)?
+    };
     // Parallelism is decided on the rows actually read: after chunk pruning a big table may
     // leave one chunk, which is not worth starting threads for.
     let chunks = scan.snapshot.chunks();

@@ -33,6 +33,10 @@ use crate::expr::type_coercion::is_integer;
 use crate::expr::{Column, Expr, Operator};
 use crate::logical_plan::PlanSchema;
 
+/// The name `disable_rule` switches the fusion off by (a physical rule, listed in
+/// [`PHYSICAL_RULES`](crate::optimizer::PHYSICAL_RULES)).
+pub const FUSE_RANGE_FILTERS: &str = "fuse_range_filters";
+
 /// Plans the conjuncts of a filter (a scan's pushed-down filters), fusing each column's
 /// literal lower and upper bound into one [`ColumnRangeExpr`] at the place of the first.
 pub fn create_conjunction(filters: &[Expr], schema: &PlanSchema) -> Result<Vec<PhysicalExprRef>> {

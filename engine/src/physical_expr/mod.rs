@@ -53,7 +53,7 @@ pub use binary::BinaryExpr;
 pub use case::CaseExpr;
 pub use cast::{CastExpr, CastMode};
 pub use column::ColumnExpr;
-pub use column_range::{create_conjunction, ColumnRangeExpr};
+pub use column_range::{create_conjunction, ColumnRangeExpr, FUSE_RANGE_FILTERS};
 pub use columnar_value::{ColumnarValue, KernelArg};
 pub use decimal_comparison::DecimalComparisonExpr;
 pub use in_list::InListExpr;
