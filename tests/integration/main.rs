@@ -13,11 +13,15 @@
 //!   statement, against real Django (`django/writes.py`) and a model of the rows.
 //! - `indexes`: the `use_indexes` rule's choices (EXPLAIN) for every lookup kind, with the
 //!   rows checked against real Django (`django/indexes.py`) and against the rule switched off.
+//! - `filter_paths`: leading-substring `__in`, decimals against a subquery's average and
+//!   two-sided ranges (filters the engine plans specially) against real Django
+//!   (`django/filter_paths.py`).
 //! - `regressions`: the smallest QuerySets showing bugs the property tests found, ignored
 //!   until fixed.
 
 mod datafusion_oracle;
 mod differential;
+mod filter_paths;
 mod indexes;
 mod regressions;
 mod relations;

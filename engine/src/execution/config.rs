@@ -9,7 +9,9 @@ pub struct SessionConfig {
     pub target_partitions: usize,
     /// Rows per batch produced by operators that build new batches.
     pub batch_size: usize,
-    /// Below this many input rows a scan runs as one partition: threads cost more than they save.
+    /// Below this many input rows a scan runs as one partition: threads cost more than they
+    /// save. A row counts several times when a filter calls a function or matches a pattern
+    /// on it ([`scan_work_rows`](crate::physical_plan::scan::scan_work_rows)).
     pub parallel_threshold_rows: usize,
     /// Optimizer rules switched off by name.
     pub disabled_rules: BTreeSet<String>,

@@ -48,7 +48,9 @@ use crate::logical_plan::{
     Aggregate, Join, JoinType, LogicalPlan, PlanSchema, Projection, Scan, Values, Window,
 };
 use crate::optimizer::index_join;
-use crate::physical_expr::{create_physical_expr, ColumnExpr, PhysicalExprRef};
+use crate::physical_expr::{
+    create_conjunction, create_physical_expr, ColumnExpr, PhysicalExprRef, FUSE_RANGE_FILTERS,
+};
 use crate::physical_plan::cte::{MaterializedCteExec, SharedCtesScope};
 use crate::physical_plan::filter::FilterExec;
 use crate::physical_plan::first_per_key::{FirstPerKeyExec, HashFirstPerKeyExec};
@@ -62,7 +64,7 @@ use crate::physical_plan::recursive_query::{work_table_exec, RecursiveQueryExec}
 use crate::physical_plan::runtime_filter::{
     is_filterable_type, RuntimeFilter, RuntimeFilterExpr, RUNTIME_JOIN_FILTERS,
 };
-use crate::physical_plan::scan::ScanExec;
+use crate::physical_plan::scan::{scan_work_rows, ScanExec};
 use crate::physical_plan::set_operation::{SetOperationExec, SetOperator};
 use crate::physical_plan::sort::{PhysicalSortExpr, SortExec};
 use crate::physical_plan::top_k::TopKExec;
@@ -629,11 +631,17 @@ fn take_runtime_filters(scan: &Scan) -> Vec<Arc<RuntimeFilterExpr>> {
 
 fn plan_scan(scan: &Scan, config: &SessionConfig) -> Result<Arc<dyn ExecutionPlan>> {
     let table_schema = scan.table_schema();
-    let filters = bind_all(&scan.filters, &table_schema)?;
     let runtime_filters = take_runtime_filters(scan);
     if let Some(lookup) = &scan.index {
+        let filters = bind_all(&scan.filters, &table_schema)?;
         return Ok(Arc::new(IndexScanExec::try_new(scan, lookup, filters)?));
     }
+    // A column's lower and upper bound are tested in one pass.
+    let filters = if config.disabled_rules.contains(FUSE_RANGE_FILTERS) {
+        bind_all(&scan.filters, &table_schema)?
+    } else {
+        create_conjunction(&scan.filters, &table_schema)?
+    };
     // Parallelism is decided on the rows actually read: after chunk pruning a big table may
     // leave one chunk, which is not worth starting threads for.
     let chunks = scan.snapshot.chunks();
@@ -645,11 +653,12 @@ fn plan_scan(scan: &Scan, config: &SessionConfig) -> Result<Arc<dyn ExecutionPla
             .sum(),
         None => scan.snapshot.num_rows(),
     };
-    let partitions = if rows_to_read >= config.parallel_threshold_rows {
-        config.target_partitions.max(1)
-    } else {
-        1
-    };
+    let partitions =
+        if scan_work_rows(rows_to_read, &scan.filters) >= config.parallel_threshold_rows {
+            config.target_partitions.max(1)
+        } else {
+            1
+        };
     Ok(Arc::new(
         ScanExec::try_new(
             scan.table_name.clone(),

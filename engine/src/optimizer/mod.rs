@@ -72,10 +72,12 @@ use crate::logical_plan::LogicalPlan;
 
 /// Optimizations the physical planner makes rather than a logical rewrite; `disable_rule`
 /// switches them off by these names like any rule (`runtime_join_filters`: see
-/// `physical_plan/runtime_filter.rs`; `join_projection`: `physical_plan/hash_join.rs`).
+/// `physical_plan/runtime_filter.rs`; `join_projection`: `physical_plan/hash_join.rs`;
+/// `fuse_range_filters`: `physical_expr/column_range.rs`).
 pub const PHYSICAL_RULES: &[&str] = &[
     crate::physical_plan::runtime_filter::RUNTIME_JOIN_FILTERS,
     crate::physical_plan::hash_join::JOIN_PROJECTION,
+    crate::physical_expr::FUSE_RANGE_FILTERS,
 ];
 
 /// A logical rewrite.

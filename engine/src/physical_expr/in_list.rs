@@ -9,6 +9,12 @@
 //! A list of literals, the usual case (`pk__in=[…]`), is put in a hash set once at planning;
 //! each row is then one probe. A dictionary-encoded column probes its dictionary once and
 //! picks the answers by key. Other lists are evaluated as the OR of equalities.
+//!
+//! A list of strings tested against a leading substring — `substr(c_phone, 1, 2) IN ('13',
+//! '31', …)` in TPC-H q22, `left(code, 3) IN (…)` — probes each value's first characters in
+//! place ([`CharPrefix`]): the prefix is a slice of the value's bytes, found by counting UTF-8
+//! character starts (one comparison per byte when the first bytes are ASCII), so no
+//! substring array is built.
 
 use std::fmt;
 use std::sync::Arc;
@@ -32,8 +38,8 @@ use super::planner::{coerce, create};
 use super::substring_pattern::bytes_equal;
 use super::{ColumnarValue, PhysicalExpr, PhysicalExprRef};
 use crate::error::{EngineError, Result};
-use crate::expr::type_coercion::{comparison_common_type, is_integer, value_type};
-use crate::expr::{InList, Operator};
+use crate::expr::type_coercion::{comparison_common_type, is_integer, is_string, value_type};
+use crate::expr::{Expr, InList, Operator, ScalarFunction};
 use crate::logical_plan::PlanSchema;
 
 /// The non-NULL values of a literal list, keyed by their physical representation.
@@ -57,7 +63,9 @@ const SHORT_STRING_LIST: usize = 16;
 /// String literals of an IN list. A short list (the usual `l_shipmode IN ('MAIL', 'SHIP')`)
 /// is compared item by item behind a bitmask of the items' byte lengths, so most
 /// non-matching rows are rejected from their offsets alone, without reading their bytes or
-/// hashing them; a long list is a hash set.
+/// hashing them; a long list is a hash set. When every item of a short list is at most 8
+/// bytes long (codes, modes, flags), each is also kept as one packed word with its length,
+/// and a value is packed once and compared with each word.
 #[derive(Debug, Default)]
 struct StringSet {
     items: Vec<Box<[u8]>>,
@@ -65,6 +73,36 @@ struct StringSet {
     /// from 127 up.
     lengths: u128,
     hashed: HashSet<Box<[u8]>>,
+    /// `(pack(item), item length)` for each item, when every item is short enough.
+    packed: Option<Vec<(u64, usize)>>,
+}
+
+/// The most bytes [`pack`] holds.
+const PACKED_BYTES: usize = 8;
+
+/// The bytes of a value of at most [`PACKED_BYTES`] bytes as one word: for a given length
+/// distinct values give distinct words (the loads below cover every byte), so a value
+/// equals an item when their lengths and words are equal.
+#[inline(always)]
+fn pack(value: &[u8]) -> u64 {
+    let n = value.len();
+    let half = |at: usize| {
+        let mut buffer = [0u8; 4];
+        buffer.copy_from_slice(&value[at..at + 4]);
+        u64::from(u32::from_le_bytes(buffer))
+    };
+    match n {
+        0 => 0,
+        1..=3 => {
+            u64::from(value[0]) | (u64::from(value[n / 2]) << 8) | (u64::from(value[n - 1]) << 16)
+        }
+        4..=7 => half(0) | (half(n - 4) << 32),
+        _ => {
+            let mut buffer = [0u8; 8];
+            buffer.copy_from_slice(&value[..8]);
+            u64::from_le_bytes(buffer)
+        }
+    }
 }
 
 impl StringSet {
@@ -81,7 +119,28 @@ impl StringSet {
             self.hashed.extend(self.items.drain(..));
             self.hashed.insert(bytes);
         }
+        self.packed = (self.hashed.is_empty()
+            && self.items.iter().all(|item| item.len() <= PACKED_BYTES))
+        .then(|| {
+            self.items
+                .iter()
+                .map(|item| (pack(item), item.len()))
+                .collect()
+        });
         true
+    }
+
+    /// Whether a value of at most [`PACKED_BYTES`] bytes is one of the packed items.
+    #[inline(always)]
+    fn contains_packed(packed: &[(u64, usize)], value: &[u8]) -> bool {
+        let length = value.len();
+        if length > PACKED_BYTES {
+            return false;
+        }
+        let word = pack(value);
+        packed.iter().fold(false, |found, &(item, item_length)| {
+            found | ((item == word) & (item_length == length))
+        })
     }
 
     #[inline(always)]
@@ -93,6 +152,9 @@ impl StringSet {
         if !self.has_length(value.len()) {
             return false;
         }
+        if let Some(packed) = &self.packed {
+            return StringSet::contains_packed(packed, value);
+        }
         if self.hashed.is_empty() {
             self.items.iter().any(|item| bytes_equal(item, value))
         } else {
@@ -100,12 +162,38 @@ impl StringSet {
         }
     }
 
-    /// Probes every value of a string array through its offsets and bytes; the short and
-    /// the hashed form each get their own loop, so the per-row work inlines.
-    fn probe<O: OffsetSizeTrait>(&self, strings: &GenericStringArray<O>) -> BooleanBuffer {
+    /// Probes every value of a string array through its offsets and bytes (or the value's
+    /// first `prefix` characters); the short and the hashed form each get their own loop,
+    /// so the per-row work inlines.
+    fn probe<O: OffsetSizeTrait>(
+        &self,
+        strings: &GenericStringArray<O>,
+        prefix: Option<usize>,
+    ) -> BooleanBuffer {
         let offsets = strings.value_offsets();
         let bytes = strings.value_data();
+        if let Some(chars) = prefix {
+            let value = |i: usize| {
+                char_prefix(
+                    &bytes[offsets[i].as_usize()..offsets[i + 1].as_usize()],
+                    chars,
+                )
+            };
+            if let Some(packed) = &self.packed {
+                return BooleanBuffer::collect_bool(strings.len(), |i| {
+                    let value = value(i);
+                    self.has_length(value.len()) && StringSet::contains_packed(packed, value)
+                });
+            }
+            return BooleanBuffer::collect_bool(strings.len(), |i| self.contains(value(i)));
+        }
         let value = |i: usize| &bytes[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+        if let Some(packed) = &self.packed {
+            return BooleanBuffer::collect_bool(strings.len(), |i| {
+                let value = value(i);
+                self.has_length(value.len()) && StringSet::contains_packed(packed, value)
+            });
+        }
         if self.hashed.is_empty() {
             BooleanBuffer::collect_bool(strings.len(), |i| {
                 let value = value(i);
@@ -179,9 +267,10 @@ impl ValueSet {
         true
     }
 
-    /// For each row, whether its value is in the set (NULL rows give an arbitrary bit; the
-    /// caller masks them).
-    fn contains(&self, array: &dyn Array) -> Result<BooleanBuffer> {
+    /// For each row, whether its value (its first `prefix` characters, when given; only
+    /// strings have a prefix) is in the set. NULL rows give an arbitrary bit; the caller
+    /// masks them.
+    fn contains(&self, array: &dyn Array, prefix: Option<usize>) -> Result<BooleanBuffer> {
         fn probe<T: ArrowPrimitiveType>(
             array: &dyn Array,
             f: impl Fn(T::Native) -> bool,
@@ -224,11 +313,14 @@ impl ValueSet {
                 })
             }),
             ValueSet::Strings(set) => match array.data_type() {
-                DataType::LargeUtf8 => array.as_string_opt::<i64>().map(|s| set.probe(s)),
+                DataType::LargeUtf8 => array.as_string_opt::<i64>().map(|s| set.probe(s, prefix)),
                 DataType::Utf8View => array.as_string_view_opt().map(|s| {
-                    BooleanBuffer::collect_bool(s.len(), |i| set.contains(s.value(i).as_bytes()))
+                    BooleanBuffer::collect_bool(s.len(), |i| {
+                        let value = s.value(i).as_bytes();
+                        set.contains(prefix.map_or(value, |chars| char_prefix(value, chars)))
+                    })
                 }),
-                _ => array.as_string_opt::<i32>().map(|s| set.probe(s)),
+                _ => array.as_string_opt::<i32>().map(|s| set.probe(s, prefix)),
             },
         };
         out.ok_or_else(|| {
@@ -240,10 +332,82 @@ impl ValueSet {
     }
 }
 
+/// The first `chars` characters of `value` (all of it when it is shorter): the bytes
+/// `substr(value, 1, chars)` returns, without copying them. `value` is UTF-8, so a byte that
+/// is not a continuation byte (`10xxxxxx`) starts a character.
+#[inline(always)]
+pub(crate) fn char_prefix(value: &[u8], chars: usize) -> &[u8] {
+    if value.len() <= chars {
+        // Never more characters than bytes.
+        return value;
+    }
+    if value[..chars].is_ascii() {
+        // `chars` one-byte characters; the next byte starts the next character.
+        return &value[..chars];
+    }
+    let mut seen = 0;
+    for (i, byte) in value.iter().enumerate() {
+        if byte & 0xC0 != 0x80 {
+            if seen == chars {
+                return &value[..i];
+            }
+            seen += 1;
+        }
+    }
+    value
+}
+
+/// `substr(text, start, count)` with `start <= 1` and `count >= 0`, or `left(text, n)` with
+/// `n >= 0`, all literals: the leading characters of `text`, probed in place.
+#[derive(Debug)]
+struct CharPrefix {
+    /// The whole text value.
+    text: PhysicalExprRef,
+    chars: usize,
+}
+
+impl CharPrefix {
+    /// The prefix `expr` takes of a string, when it is one of the shapes above.
+    fn recognize(expr: &Expr, schema: &PlanSchema) -> Result<Option<CharPrefix>> {
+        let Expr::ScalarFunction(call) = expr else {
+            return Ok(None);
+        };
+        let literal = |i: usize| match call.args.get(i) {
+            Some(Expr::Literal(value)) => value.as_i64(),
+            _ => None,
+        };
+        // PostgreSQL's substr keeps the characters at positions start .. start + count - 1
+        // that exist; positions below 1 exist in no string.
+        let chars = match (call.func, call.args.len()) {
+            (ScalarFunction::Substr, 3) => match (literal(1), literal(2)) {
+                (Some(start), Some(count)) if start <= 1 && count >= 0 => {
+                    start.saturating_add(count).saturating_sub(1).max(0)
+                }
+                _ => return Ok(None),
+            },
+            (ScalarFunction::Left, 2) => match literal(1) {
+                Some(n) if n >= 0 => n,
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        let text = create(&call.args[0], schema)?;
+        if !is_string(&text.data_type()) {
+            return Ok(None);
+        }
+        Ok(Some(CharPrefix {
+            text,
+            chars: usize::try_from(chars).unwrap_or(usize::MAX),
+        }))
+    }
+}
+
 /// A planned `[NOT] IN` list.
 #[derive(Debug)]
 pub struct InListExpr {
     expr: PhysicalExprRef,
+    /// With a set of strings: `expr` is a leading substring of this text, probed in place.
+    prefix: Option<CharPrefix>,
     list: Vec<PhysicalExprRef>,
     /// The list's values when every item is a literal.
     set: Option<ValueSet>,
@@ -254,6 +418,10 @@ pub struct InListExpr {
 
 /// Plans `expr [NOT] IN (list)` against `schema`.
 pub fn create_in_list(in_list: &InList, schema: &PlanSchema) -> Result<PhysicalExprRef> {
+    Ok(Arc::new(plan_in_list(in_list, schema)?))
+}
+
+fn plan_in_list(in_list: &InList, schema: &PlanSchema) -> Result<InListExpr> {
     let expr = create(&in_list.expr, schema)?;
     let list = in_list
         .list
@@ -294,6 +462,10 @@ pub fn create_in_list(in_list: &InList, schema: &PlanSchema) -> Result<PhysicalE
         ValueSet::new(&common)
     };
     let mut list_has_null = false;
+    let prefix = match &set {
+        Some(ValueSet::Strings(_)) => CharPrefix::recognize(&in_list.expr, schema)?,
+        _ => None,
+    };
     for item in &list {
         let inserted = match (item.literal_value(), set.as_mut()) {
             (Some(v), _) if v.is_null() => {
@@ -308,28 +480,30 @@ pub fn create_in_list(in_list: &InList, schema: &PlanSchema) -> Result<PhysicalE
             break;
         }
     }
-    Ok(Arc::new(InListExpr {
+    Ok(InListExpr {
         expr,
+        prefix: prefix.filter(|_| set.is_some()),
         list,
         set,
         list_has_null,
         negated: in_list.negated,
-    }))
+    })
 }
 
 impl InListExpr {
     /// Probes the literal set: TRUE when found, NULL when not found but the list holds a
-    /// NULL, FALSE otherwise; NULL rows stay NULL.
-    fn probe(&self, set: &ValueSet, array: &ArrayRef) -> Result<ArrayRef> {
+    /// NULL, FALSE otherwise; NULL rows stay NULL. With `prefix`, a string's first that
+    /// many characters are probed.
+    fn probe(&self, set: &ValueSet, array: &ArrayRef, prefix: Option<usize>) -> Result<ArrayRef> {
         if let DataType::Dictionary(_, _) = array.data_type() {
             let dictionary = array.as_any_dictionary();
-            let answers = self.probe(set, dictionary.values())?;
+            let answers = self.probe(set, dictionary.values(), prefix)?;
             return Ok(take(answers.as_ref(), dictionary.keys(), None)?);
         }
         if array.data_type() == &DataType::Null {
             return Ok(Arc::new(BooleanArray::new_null(array.len())));
         }
-        let found = set.contains(array.as_ref())?;
+        let found = set.contains(array.as_ref(), prefix)?;
         let input_valid = array.logical_nulls();
         let valid = if self.list_has_null {
             // Not found in a list with a NULL: unknown.
@@ -414,9 +588,13 @@ impl PhysicalExpr for InListExpr {
     }
 
     fn evaluate(&self, batch: &RecordBatch) -> Result<ColumnarValue> {
+        if let (Some(set), Some(prefix)) = (&self.set, &self.prefix) {
+            let text = prefix.text.evaluate(batch)?;
+            return apply_unary(&text, |array| self.probe(set, array, Some(prefix.chars)));
+        }
         let value = self.expr.evaluate(batch)?;
         match &self.set {
-            Some(set) => apply_unary(&value, |array| self.probe(set, array)),
+            Some(set) => apply_unary(&value, |array| self.probe(set, array, None)),
             None => self.evaluate_items(batch, &value),
         }
     }
@@ -552,6 +730,42 @@ mod tests {
         ));
     }
 
+    /// Items of at most 8 bytes are compared as packed words: every length from 0 to 8,
+    /// NUL bytes, values that differ in one byte anywhere, and longer values.
+    #[test]
+    fn packed_string_sets_compare_every_byte() {
+        let items = [
+            "", "a", "a\0", "ab", "abc", "abcd", "abcde", "abcdefg", "abcdefgh", "é",
+        ];
+        let mut set = StringSet::default();
+        for item in items {
+            assert!(set.insert(item));
+        }
+        assert!(set.packed.is_some());
+        let mut values: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+        for item in items {
+            for at in 0..item.len() {
+                let mut bytes = item.as_bytes().to_vec();
+                bytes[at] ^= 1;
+                values.push(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            values.push(format!("{item}\0"));
+            values.push(format!("{item}x"));
+        }
+        values.push("abcdefghi".to_string());
+        for value in &values {
+            assert_eq!(
+                set.contains(value.as_bytes()),
+                items.contains(&value.as_str()),
+                "{value:?}"
+            );
+        }
+        let array = StringArray::from(values.iter().map(String::as_str).collect::<Vec<_>>());
+        let probed: Vec<bool> = set.probe(&array, None).iter().collect();
+        let expected: Vec<bool> = values.iter().map(|v| items.contains(&v.as_str())).collect();
+        assert_eq!(probed, expected);
+    }
+
     /// Short lists compare item by item, long ones hash; both read plain, large and view
     /// strings, and lengths past the mask's last bit still compare.
     #[test]
@@ -591,8 +805,9 @@ mod tests {
                     items: set.items.clone(),
                     lengths: set.lengths,
                     hashed: set.hashed.clone(),
+                    packed: set.packed.clone(),
                 })
-                .contains(array.as_ref())
+                .contains(array.as_ref(), None)
                 .unwrap();
                 let found: Vec<bool> = found.iter().collect();
                 // The NULL slot's bit is arbitrary; the caller masks it.
@@ -602,6 +817,210 @@ mod tests {
                     "{}",
                     array.data_type()
                 );
+            }
+        }
+    }
+
+    fn function(func: ScalarFunction, args: Vec<Expr>) -> Expr {
+        Expr::ScalarFunction(crate::expr::ScalarFunctionExpr { func, args })
+    }
+
+    #[test]
+    fn char_prefixes_count_characters_not_bytes() {
+        assert_eq!(char_prefix(b"13-555", 2), b"13");
+        assert_eq!(char_prefix(b"1", 2), b"1");
+        assert_eq!(char_prefix(b"", 2), b"");
+        assert_eq!(char_prefix(b"abc", 0), b"");
+        assert_eq!(char_prefix("héllo".as_bytes(), 2), "hé".as_bytes());
+        assert_eq!(char_prefix("日本語".as_bytes(), 1), "日".as_bytes());
+        assert_eq!(char_prefix("日本語".as_bytes(), 3), "日本語".as_bytes());
+        assert_eq!(char_prefix("a😀b".as_bytes(), 2), "a😀".as_bytes());
+    }
+
+    /// `substr(s, start, count) IN (…)` and `left(s, n) IN (…)` probe prefixes in place and
+    /// answer what the materialized substring answers: NULLs, empty strings, multi-byte
+    /// characters (`substr('日本', 1, 1)` is one character of three bytes), starts below 1,
+    /// NOT IN, a NULL item, and every string encoding.
+    #[test]
+    fn leading_substrings_probe_in_place() {
+        use arrow::array::{LargeStringArray, StringViewArray};
+        let values = vec![
+            Some("13-555"),
+            None,
+            Some(""),
+            Some("1"),
+            Some("日本-1"),
+            Some("日x"),
+            Some("31"),
+            Some("é3"),
+            Some("3é"),
+        ];
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(values.clone())),
+            Arc::new(LargeStringArray::from(values.clone())),
+            Arc::new(StringViewArray::from(values.clone())),
+            Arc::new(
+                values
+                    .iter()
+                    .copied()
+                    .collect::<DictionaryArray<arrow::datatypes::Int32Type>>(),
+            ),
+        ];
+        let items = || {
+            vec![
+                lit("13"),
+                lit("日本"),
+                lit(""),
+                lit("1"),
+                lit("é"),
+                lit("3é"),
+            ]
+        };
+        let shapes = vec![
+            // (prefix expression, expected IN answers)
+            (
+                function(ScalarFunction::Substr, vec![col("s"), lit(1i64), lit(2i64)]),
+                vec![
+                    Some(true),
+                    None,
+                    Some(true),
+                    Some(true),
+                    Some(true),
+                    Some(false),
+                    Some(false),
+                    Some(false),
+                    Some(true),
+                ],
+            ),
+            (
+                // Positions 0 and 1: one character.
+                function(ScalarFunction::Substr, vec![col("s"), lit(0i64), lit(2i64)]),
+                vec![
+                    Some(true),
+                    None,
+                    Some(true),
+                    Some(true),
+                    Some(false),
+                    Some(false),
+                    Some(false),
+                    Some(true),
+                    Some(false),
+                ],
+            ),
+            (
+                // Positions -3 .. 0: nothing.
+                function(
+                    ScalarFunction::Substr,
+                    vec![col("s"), lit(-3i64), lit(4i64)],
+                ),
+                vec![
+                    Some(true),
+                    None,
+                    Some(true),
+                    Some(true),
+                    Some(true),
+                    Some(true),
+                    Some(true),
+                    Some(true),
+                    Some(true),
+                ],
+            ),
+            (
+                function(ScalarFunction::Left, vec![col("s"), lit(2i32)]),
+                vec![
+                    Some(true),
+                    None,
+                    Some(true),
+                    Some(true),
+                    Some(true),
+                    Some(false),
+                    Some(false),
+                    Some(false),
+                    Some(true),
+                ],
+            ),
+        ];
+        for column in &columns {
+            let (batch, schema) = batch(vec![("s", Arc::clone(column))]);
+            for (shape, expected) in &shapes {
+                let e = in_list(shape.clone(), items(), false);
+                let Expr::InList(planned) = &e else {
+                    unreachable!("built as an IN list")
+                };
+                assert!(
+                    plan_in_list(planned, &schema).unwrap().prefix.is_some(),
+                    "{e}"
+                );
+                let out = evaluate(&e, &batch, &schema).unwrap();
+                assert_eq!(&booleans(&out), expected, "{e} on {}", column.data_type());
+                // NOT IN with a NULL item: FALSE where found, NULL otherwise.
+                let mut with_null = items();
+                with_null.push(lit(ScalarValue::Null));
+                let out =
+                    evaluate(&in_list(shape.clone(), with_null, true), &batch, &schema).unwrap();
+                let negated: Vec<Option<bool>> = expected
+                    .iter()
+                    .map(|found| match found {
+                        Some(true) => Some(false),
+                        _ => None,
+                    })
+                    .collect();
+                assert_eq!(booleans(&out), negated, "{e} on {}", column.data_type());
+            }
+        }
+    }
+
+    /// The in-place prefix answers what the substring function answers, on every prefix
+    /// length of strings mixing one- to four-byte characters.
+    #[test]
+    fn leading_substrings_agree_with_the_function() {
+        let values: Vec<Option<&str>> = vec![
+            Some("ab"),
+            Some("aé"),
+            Some("é"),
+            Some("日本語"),
+            Some("😀😀x"),
+            Some(""),
+            None,
+            Some("a"),
+            Some("aé😀日"),
+        ];
+        let (batch, schema) = batch(vec![("s", Arc::new(StringArray::from(values.clone())))]);
+        let every_prefix: Vec<Expr> = values
+            .iter()
+            .flatten()
+            .flat_map(|v| {
+                (0..=v.chars().count()).map(move |n| lit(v.chars().take(n).collect::<String>()))
+            })
+            .collect();
+        for count in 0..6i64 {
+            for start in [-1i64, 0, 1] {
+                let prefix = function(
+                    ScalarFunction::Substr,
+                    vec![col("s"), lit(start), lit(count)],
+                );
+                // The same test on the materialized substring: a CASE hides the function
+                // from the prefix path.
+                let materialized = Expr::Case(crate::expr::Case {
+                    operand: None,
+                    when_then: vec![(lit(true), prefix.clone())],
+                    else_expr: None,
+                });
+                for items in [every_prefix.clone(), vec![lit("a"), lit("é"), lit("日本")]] {
+                    let fast = evaluate(
+                        &in_list(prefix.clone(), items.clone(), false),
+                        &batch,
+                        &schema,
+                    )
+                    .unwrap();
+                    let slow = evaluate(
+                        &in_list(materialized.clone(), items, false),
+                        &batch,
+                        &schema,
+                    )
+                    .unwrap();
+                    assert_eq!(booleans(&fast), booleans(&slow), "{prefix}");
+                }
             }
         }
     }

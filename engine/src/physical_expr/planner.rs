@@ -7,6 +7,7 @@ use arrow::datatypes::DataType;
 
 use super::case::create_case;
 use super::cast::{can_cast, cast_scalar, sql_type_name, CastExpr, CastMode};
+use super::decimal_comparison::DecimalComparisonExpr;
 use super::in_list::create_in_list;
 use super::like::create_like;
 use super::regex::create_regex_match;
@@ -240,6 +241,9 @@ pub(crate) fn create_binary(
             ))
         })?;
         let common = narrow_for_literal(&left, &right, common);
+        if let Some(decimals) = DecimalComparisonExpr::try_new(&left, op, &right, &common) {
+            return Ok(Arc::new(decimals));
+        }
         let left = coerce(left, &common, true)?;
         let right = coerce(right, &common, true)?;
         return Ok(Arc::new(BinaryExpr::new(

@@ -11,6 +11,8 @@
 //!   DataFusion's `percentile_cont`, `corr`, `covar_*` and `regr_*`.
 //! - `metamorphic`: TLP, NoREC and slicing checks that need no second engine.
 //! - `subqueries`: subquery, `Exists`, `__in=qs`, set-operation and CTE QuerySets.
+//! - `filters`: leading-substring `__in`, decimals against a subquery's average, and
+//!   two-sided ranges (the engine's fused and rescaled filter paths).
 //!
 //! Each property runs [`cases()`] cases: 256 by default, more with `QUIVER_PROPTEST_CASES`
 //! (`QUIVER_PROPTEST_CASES=5000 cargo test -p quiver-tests differential`). A failure shrinks
@@ -25,6 +27,7 @@
 //! case undecided too. Anything else is a difference. What is not generated, and why, is
 //! listed in `querysets`' and `tables`' docs.
 
+pub mod filters;
 pub mod metamorphic;
 pub mod owners;
 pub mod querysets;
