@@ -104,11 +104,8 @@ fn leading_substrings_in_lists() {
 
 /// Django's `exclude()` adds `AND x IS NOT NULL` inside the negation for a nullable *field*
 /// only; on an annotation it writes `NOT (SUBSTR(phone, 1, 2) IN (…))`, which drops the row
-/// whose phone is NULL. Quiver adds the NULL test for the annotation too and keeps that row
-/// (found while writing `leading_substrings_in_lists`; the ORM's exclude compiler, not the
-/// engine's IN path, which answers NULL for it).
+/// whose phone is NULL (Quiver used to add the NULL test for annotations too, and kept it).
 #[test]
-#[ignore = "bug: exclude() on a nullable annotation keeps NULL rows that Django drops"]
 fn exclude_on_an_annotation_has_no_null_test() {
     let db = accounts();
     let codes = vec!["13", "日本", "", "1", "é", "3é"];

@@ -66,7 +66,9 @@ struct Lhs {
 impl Lhs {
     fn from_field(field: ResolvedField, name: &str) -> Lhs {
         let field_type = field.field_type.clone();
-        let model_field = field_type.is_some();
+        // An annotation has a field type too (it coerces the value), but no model: Django's
+        // `build_filter` returns before adding NULL guards for a referenced expression.
+        let model_field = field_type.is_some() && field.model.is_some();
         let null_guard = (field.nullable && model_field).then(|| field.expr.clone());
         let field_name = match &field_type {
             Some(FieldType::ForeignKey(rel) | FieldType::OneToOneField(rel)) => {
