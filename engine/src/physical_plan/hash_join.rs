@@ -58,7 +58,7 @@ use arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanArray, PrimitiveArray, RecordBatch,
     RecordBatchOptions, UInt32Array,
 };
-use arrow::buffer::{BooleanBuffer, NullBuffer};
+use arrow::buffer::NullBuffer;
 use arrow::compute::{
     cast, concat, concat_batches, filter_record_batch, prep_null_mask_filter, take, FilterBuilder,
     FilterPredicate,
@@ -69,8 +69,9 @@ use arrow::datatypes::{
 
 use super::aggregate::group_values::{new_group_values, GroupLookupCache, GroupValues};
 use super::aggregate::NO_GROUP;
-use super::join_build::BuildRows;
+use super::join_build::{BuildColumns, BuildRows};
 use super::runtime_filter::RuntimeFilter;
+use super::selection::RowRuns;
 use super::{collect, join_worker, BatchIter, ExecutionPlan, OperatorMetrics, TaskContext};
 use crate::error::{EngineError, Result};
 use crate::expr::type_coercion::{comparison_common_type, value_type};
@@ -145,7 +146,7 @@ struct BuildSide {
 /// The right rows' columns, as gathered by [`BuildSide::gather`].
 enum Payload {
     /// One batch (a small build side: gathers stay in cache).
-    Columns(RecordBatch),
+    Columns(BuildColumns),
     /// Row by row (a large build side: one cache miss per gathered row, see `join_build.rs`).
     Rows(BuildRows),
 }
@@ -154,11 +155,7 @@ impl BuildSide {
     /// The build columns at `indices` (a NULL index gives a NULL row), in build column order.
     fn gather(&self, indices: &UInt32Array) -> Result<Vec<ArrayRef>> {
         match &self.payload {
-            Payload::Columns(batch) => batch
-                .columns()
-                .iter()
-                .map(|column| Ok(take(column.as_ref(), indices, None)?))
-                .collect(),
+            Payload::Columns(columns) => columns.gather(indices),
             Payload::Rows(rows) => rows.gather(indices),
         }
     }
@@ -166,7 +163,7 @@ impl BuildSide {
     /// How many columns the build side has.
     fn width(&self) -> usize {
         match &self.payload {
-            Payload::Columns(batch) => batch.num_columns(),
+            Payload::Columns(columns) => columns.column_count(),
             Payload::Rows(rows) => rows.column_count(),
         }
     }
@@ -179,16 +176,7 @@ impl BuildSide {
         wanted: &[bool],
     ) -> Result<Vec<Option<ArrayRef>>> {
         match &self.payload {
-            Payload::Columns(batch) => batch
-                .columns()
-                .iter()
-                .zip(wanted)
-                .map(|(column, &wanted)| {
-                    wanted
-                        .then(|| Ok(take(column.as_ref(), indices, None)?))
-                        .transpose()
-                })
-                .collect(),
+            Payload::Columns(columns) => columns.gather_wanted(indices, wanted),
             Payload::Rows(rows) => rows.gather_wanted(indices, wanted),
         }
     }
@@ -366,7 +354,7 @@ impl HashJoinExec {
                 let batch = concat_columns(&schema, &batches, threads)?;
                 drop(batches);
                 let keys = self.params.keys(&batch, |(_, right)| right)?;
-                (Payload::Columns(batch), keys)
+                (Payload::Columns(BuildColumns::new(batch)), keys)
             }
         };
         // Below this many rows one thread is faster than several starting.
@@ -814,29 +802,24 @@ enum LeftRows<'a> {
     Take(&'a UInt32Array),
 }
 
-/// The matched rows of a chunk of left rows (in order, each once), selected from each left
-/// column by whichever kernel copies that column's layout fastest: fixed-width values are
-/// gathered by position (a tight loop, where copying each run of matched rows would call
-/// `memcpy` for a few values), variable-width ones copied run by run with a filter (a gather
-/// would copy them value by value).
+/// The matched rows of a chunk of left rows (in order, each once), as runs of consecutive
+/// rows: strings and fixed-width values are copied run by run by the kernels of
+/// `selection.rs`; other types (booleans, nested types) by Arrow's filter.
 struct LeftSelection {
-    /// Whether each row of the chunk matched.
-    mask: BooleanBuffer,
-    /// The matched positions, made for the first fixed-width column.
-    positions: std::cell::OnceCell<UInt32Array>,
-    /// The mask's runs, made for the first variable-width column.
+    runs: RowRuns,
+    /// The runs as a filter predicate, made for the first column the kernels do not copy.
     predicate: std::cell::OnceCell<FilterPredicate>,
 }
 
 impl LeftSelection {
-    /// The rows of `partners` (each left row's build row) that have one, `matched` of them,
-    /// and their build rows.
-    fn of_partners(partners: &[u32], matched: usize) -> (LeftSelection, UInt32Array) {
-        let mut build = Vec::with_capacity(matched);
+    /// The rows of `partners` (each left row's build row) that have one, and their build
+    /// rows.
+    fn of_partners(partners: &[u32]) -> (LeftSelection, UInt32Array) {
+        let runs = RowRuns::new(partners.len(), |i| partners[i] != NO_ROW);
+        let mut build = Vec::with_capacity(runs.rows());
         build.extend(partners.iter().copied().filter(|&p| p != NO_ROW));
         let selection = LeftSelection {
-            mask: BooleanBuffer::collect_bool(partners.len(), |i| partners[i] != NO_ROW),
-            positions: std::cell::OnceCell::new(),
+            runs,
             predicate: std::cell::OnceCell::new(),
         };
         (selection, UInt32Array::from(build))
@@ -844,19 +827,15 @@ impl LeftSelection {
 
     /// The selected rows of `column`.
     fn select(&self, column: &ArrayRef) -> Result<ArrayRef> {
-        if column.data_type().is_primitive() {
-            let positions = self.positions.get_or_init(|| {
-                UInt32Array::from_iter_values(self.mask.set_indices().map(|i| i as u32))
-            });
-            Ok(take(column.as_ref(), positions, None)?)
-        } else {
-            let predicate = self.predicate.get_or_init(|| {
-                FilterBuilder::new(&BooleanArray::new(self.mask.clone(), None))
-                    .optimize()
-                    .build()
-            });
-            Ok(predicate.filter(column)?)
+        if let Some(selected) = self.runs.select(column.as_ref())? {
+            return Ok(selected);
         }
+        let predicate = self.predicate.get_or_init(|| {
+            FilterBuilder::new(&BooleanArray::new(self.runs.mask(), None))
+                .optimize()
+                .build()
+        });
+        Ok(predicate.filter(column)?)
     }
 }
 
@@ -1173,7 +1152,7 @@ impl ProbeStream {
                 start += len;
                 continue;
             } else {
-                let (selection, build) = LeftSelection::of_partners(chunk, matched);
+                let (selection, build) = LeftSelection::of_partners(chunk);
                 (build, Some(selection))
             };
             let right = side.gather_wanted(&build, &wanted)?;
