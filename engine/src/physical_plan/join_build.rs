@@ -17,7 +17,8 @@
 //!
 //! A gather first copies the wanted rows into a scratch buffer — a tight loop whose loads
 //! are independent, so the processor keeps many misses in flight — then cuts that buffer,
-//! now in cache, into output columns. A NULL index copies a row of zeros, whose validity
+//! now in cache, into output columns (an inline string by a fixed 32-byte window, the way
+//! [`ShortStrings`] gathers). A NULL index copies a row of zeros, whose validity
 //! bits say NULL. Columns a row cannot hold (strings longer than [`MAX_INLINE`] bytes,
 //! booleans, nested types) are concatenated and gathered with `take`, as before.
 //!
@@ -102,6 +103,8 @@ impl BuildColumns {
 
 /// Longest string kept inside a row; a column with a longer value stays a column.
 const MAX_INLINE: usize = 30;
+/// Bytes an inline string is copied by when gathered: at least [`MAX_INLINE`].
+const INLINE_WINDOW: usize = 32;
 /// Rows written per pass over the columns while building: the rows stay in cache
 /// while each column's values are copied into them.
 const BUILD_CHUNK: usize = 2048;
@@ -437,19 +440,32 @@ impl PayloadColumn {
                     .build()?;
                 Ok(make_array(data))
             }
-            Slot::Inline { offset, capacity } => {
-                let mut offsets = Vec::with_capacity(len + 1);
-                let mut bytes = Vec::with_capacity(len * capacity);
-                offsets.push(0i32);
-                for row in rows {
-                    let length = row[*offset] as usize;
-                    bytes.extend_from_slice(&row[offset + 1..offset + 1 + length]);
-                    offsets.push(bytes.len() as i32);
+            Slot::Inline { offset, .. } => {
+                // The output's exact size first; then each value is copied as a fixed
+                // window of scratch (one vector move, no `memcpy` call), which may run into
+                // the next row: the next value overwrites what lies past this one.
+                let bytes: usize = rows.map(|row| row[*offset] as usize).sum();
+                let mut offsets = vec![0i32; len + 1];
+                let mut values = vec![0u8; bytes + INLINE_WINDOW];
+                let mut written = 0;
+                for (i, out) in offsets[1..].iter_mut().enumerate() {
+                    let at = i * width + offset;
+                    let length = scratch[at] as usize;
+                    match scratch.get(at + 1..at + 1 + INLINE_WINDOW) {
+                        Some(window) => {
+                            values[written..written + INLINE_WINDOW].copy_from_slice(window)
+                        }
+                        None => values[written..written + length]
+                            .copy_from_slice(&scratch[at + 1..at + 1 + length]),
+                    }
+                    written += length;
+                    *out = written as i32;
                 }
+                values.truncate(bytes);
                 let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
                 Ok(Arc::new(StringArray::try_new(
                     offsets,
-                    Buffer::from_vec(bytes),
+                    Buffer::from_vec(values),
                     nulls,
                 )?))
             }
