@@ -23,6 +23,7 @@ pub mod projection;
 pub mod recursive_query;
 pub mod runtime_filter;
 pub mod scan;
+mod selection;
 pub mod set_operation;
 pub mod sort;
 pub mod top_k;
