@@ -368,24 +368,6 @@ impl ExecutionPlan for ScanExec {
 
 #[cfg(test)]
 pub(crate) mod tests {
-
-    /// Function and pattern filters weigh more than comparisons of plain values.
-    #[test]
-    fn filters_that_call_functions_weigh_more() {
-        use crate::expr::{col, lit, ScalarFunction, ScalarFunctionExpr};
-        let prefix = Expr::ScalarFunction(ScalarFunctionExpr {
-            func: ScalarFunction::Substr,
-            args: vec![col("phone"), lit(1i64), lit(2i64)],
-        })
-        .in_list(vec![lit("13"), lit("31")], false);
-        assert_eq!(scan_work_rows(150_000, &[]), 150_000);
-        assert_eq!(scan_work_rows(150_000, &[col("x").gt(lit(0i64))]), 150_000);
-        assert_eq!(
-            scan_work_rows(150_000, &[prefix.clone(), col("x").gt(lit(0i64))]),
-            450_000
-        );
-        assert_eq!(scan_work_rows(usize::MAX, &[prefix]), usize::MAX);
-    }
     use arrow::array::{AsArray, Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Int64Type, Schema};
     use quiver_storage::{Catalog, Table, CHUNK_ROWS};
@@ -625,5 +607,23 @@ pub(crate) mod tests {
         assert!(matches!(err, EngineError::Internal(_)), "{err}");
         let plan = scan(&table, None, vec![], None, 1);
         assert!(plan.execute(1, &context(8192)).is_err());
+    }
+
+    /// Function and pattern filters weigh more than comparisons of plain values.
+    #[test]
+    fn filters_that_call_functions_weigh_more() {
+        use crate::expr::{col, lit, ScalarFunction, ScalarFunctionExpr};
+        let prefix = Expr::ScalarFunction(ScalarFunctionExpr {
+            func: ScalarFunction::Substr,
+            args: vec![col("phone"), lit(1i64), lit(2i64)],
+        })
+        .in_list(vec![lit("13"), lit("31")], false);
+        assert_eq!(scan_work_rows(150_000, &[]), 150_000);
+        assert_eq!(scan_work_rows(150_000, &[col("x").gt(lit(0i64))]), 150_000);
+        assert_eq!(
+            scan_work_rows(150_000, &[prefix.clone(), col("x").gt(lit(0i64))]),
+            450_000
+        );
+        assert_eq!(scan_work_rows(usize::MAX, &[prefix]), usize::MAX);
     }
 }
