@@ -154,10 +154,12 @@ enum Payload {
 impl BuildSide {
     /// The build columns at `indices` (a NULL index gives a NULL row), in build column order.
     fn gather(&self, indices: &UInt32Array) -> Result<Vec<ArrayRef>> {
-        match &self.payload {
-            Payload::Columns(columns) => columns.gather(indices),
-            Payload::Rows(rows) => rows.gather(indices),
-        }
+        let wanted = vec![true; self.width()];
+        Ok(self
+            .gather_wanted(indices, &wanted)?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     /// How many columns the build side has.

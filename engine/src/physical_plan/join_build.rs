@@ -67,17 +67,8 @@ impl BuildColumns {
         self.batch.num_columns()
     }
 
-    /// The build columns at `indices` (a NULL index gives a NULL row), in build column order.
-    pub(super) fn gather(&self, indices: &arrow::array::UInt32Array) -> Result<Vec<ArrayRef>> {
-        let wanted = vec![true; self.column_count()];
-        Ok(self
-            .gather_wanted(indices, &wanted)?
-            .into_iter()
-            .flatten()
-            .collect())
-    }
-
-    /// [`BuildColumns::gather`] of the columns `wanted` marks; `None` for the others.
+    /// The build columns at `indices` (a NULL index gives a NULL row) that `wanted` marks, in
+    /// build column order; `None` for the others.
     pub(super) fn gather_wanted(
         &self,
         indices: &arrow::array::UInt32Array,
@@ -269,18 +260,8 @@ impl BuildRows {
         self.columns.len()
     }
 
-    /// The build columns at `indices` (a NULL index gives a NULL row), in build column order.
-    pub(super) fn gather(&self, indices: &arrow::array::UInt32Array) -> Result<Vec<ArrayRef>> {
-        let wanted = vec![true; self.columns.len()];
-        Ok(self
-            .gather_wanted(indices, &wanted)?
-            .into_iter()
-            .flatten()
-            .collect())
-    }
-
-    /// [`BuildRows::gather`] of the columns `wanted` marks; `None` for the others. Nothing is
-    /// copied when no column is wanted.
+    /// The build columns at `indices` (a NULL index gives a NULL row) that `wanted` marks, in
+    /// build column order; `None` for the others. Nothing is copied when no column is wanted.
     pub(super) fn gather_wanted(
         &self,
         indices: &arrow::array::UInt32Array,
@@ -591,6 +572,16 @@ mod tests {
         RecordBatch::try_new(schema, columns).unwrap()
     }
 
+    /// Every build column at `indices`.
+    fn gather_all(built: &BuildRows, indices: &UInt32Array) -> Result<Vec<ArrayRef>> {
+        let wanted = vec![true; built.column_count()];
+        Ok(built
+            .gather_wanted(indices, &wanted)?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
     #[test]
     fn gathers_what_take_gathers() {
         let batches = vec![batch(0, 5000), batch(5000, 1), batch(5001, 3000)];
@@ -616,7 +607,7 @@ mod tests {
                 .count();
             assert_eq!(in_rows, 7);
             assert_eq!((built.data.as_ptr() as usize + built.start) % 64, 0);
-            let got = built.gather(&indices).unwrap();
+            let got = gather_all(&built, &indices).unwrap();
             for (c, column) in all.columns().iter().enumerate() {
                 let expected = take(column.as_ref(), &indices, None).unwrap();
                 assert_eq!(
@@ -635,11 +626,14 @@ mod tests {
             .unwrap()
             .unwrap();
         let past = UInt32Array::from(vec![3, 100]);
-        assert!(matches!(built.gather(&past), Err(EngineError::Internal(_))));
+        assert!(matches!(
+            gather_all(&built, &past),
+            Err(EngineError::Internal(_))
+        ));
         // A NULL index's value is never read.
         let null_past = UInt32Array::from(vec![Some(3), None]);
         let null_past = UInt32Array::new(vec![3, 100_000].into(), null_past.nulls().cloned());
-        let got = built.gather(&null_past).unwrap();
+        let got = gather_all(&built, &null_past).unwrap();
         assert_eq!(
             got[3]
                 .as_primitive::<arrow::datatypes::Float64Type>()
