@@ -978,6 +978,9 @@ impl ProbeStream {
         let tracks_matches =
             join_type.outputs_left_only() || (keeps_unmatched_left && self.params.filter.is_some());
         let mut matched = vec![false; if tracks_matches { left.num_rows() } else { 0 }];
+        // A right semi or anti join only asks whether a build row has some passing partner:
+        // the build rows this stream has matched already need no more pairs.
+        let skips_matched_right = join_type.outputs_right_only();
         // The next left row to pair, and where its chain resumes when a chunk ended inside
         // it (`NO_ROW`: start from the chain's head).
         let (mut row, mut resume) = (0, NO_ROW);
@@ -1007,8 +1010,15 @@ impl ProbeStream {
                 };
                 let pairs_before = probe.len();
                 while right != NO_ROW && probe.len() < self.batch_size {
-                    probe.push(row as u32);
-                    build.push(right);
+                    let settled = skips_matched_right
+                        && self
+                            .visited
+                            .get(right as usize / 64)
+                            .is_some_and(|word| word & (1 << (right % 64)) != 0);
+                    if !settled {
+                        probe.push(row as u32);
+                        build.push(right);
+                    }
                     right = side.next.get(right as usize).copied().unwrap_or(NO_ROW);
                 }
                 at_most_once &= probe.len() - pairs_before <= 1;
@@ -1845,6 +1855,25 @@ mod tests {
             let expected = reference(&[], &right, join_type, 2, false);
             let got = run_join(&[], &right, join_type, 2, false, 1, 2, 8192);
             assert_eq!(got, expected, "{join_type:?} with an empty left side");
+        }
+    }
+
+    /// A right semi or anti join stops pairing a build row once this stream matched it: many
+    /// probe rows per build row, a filter that some pairs pass (`l.2 < r.2`; right row 0's
+    /// never do), chunks that end inside a chain.
+    #[test]
+    fn right_semi_and_anti_joins_with_a_filter_over_many_partners() {
+        let left: Vec<Row> = (0..2000).map(|i| (Some(i % 50), Some("k"), i)).collect();
+        let right: Vec<Row> = (0..120)
+            .map(|i| (Some(i % 60), Some("k"), i * 15))
+            .collect();
+        for join_type in [JoinType::RightSemi, JoinType::RightAnti] {
+            let expected = reference(&left, &right, join_type, 1, true);
+            assert!(!expected.is_empty(), "{join_type:?}");
+            for batch_size in [3, 64, 8192] {
+                let got = run_join(&left, &right, join_type, 1, true, 2, 2, batch_size);
+                assert_eq!(got, expected, "{join_type:?}, batch {batch_size}");
+            }
         }
     }
 
