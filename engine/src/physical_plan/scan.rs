@@ -42,7 +42,7 @@ const FUNCTION_FILTER_COST: usize = 2;
 
 /// The rows a scan of `rows` rows with `filters` weighs for the parallelism threshold
 /// ([`SessionConfig::parallel_threshold_rows`](crate::execution::SessionConfig)): each
-/// filter that calls a function or matches a pattern adds [`FUNCTION_FILTER_COST`] rows'
+/// filter that calls a function or matches a pattern adds `FUNCTION_FILTER_COST` rows'
 /// worth per row.
 pub fn scan_work_rows(rows: usize, filters: &[Expr]) -> usize {
     let costly = filters
