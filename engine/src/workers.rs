@@ -34,16 +34,17 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 /// The parked threads, each waiting on its own channel.
 static PARKED: Mutex<Vec<Sender<Job>>> = Mutex::new(Vec::new());
 
-/// Runs every task on a thread of its own and returns their results in order. A task that
-/// panics gives an internal error; the other tasks still run to their end. Only when the
+/// Runs every task on a thread of its own and returns their results in order, or the first
+/// task's error (a panic is an internal error) once every task has ended. Only when the
 /// system refuses a new thread does a task run on the calling thread, before the next starts.
-pub(crate) fn run_all<T, F>(tasks: Vec<F>) -> Vec<Result<T>>
+pub(crate) fn run_all<T, F>(tasks: Vec<F>) -> Result<Vec<T>>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T> + Send + 'static,
 {
     let waiting: Vec<Waiting<T>> = tasks.into_iter().map(dispatch).collect();
-    waiting
+    // Wait for every task before answering: an error must not leave tasks running.
+    let results: Vec<Result<T>> = waiting
         .into_iter()
         .map(|w| match w {
             Waiting::Running(result) => result.recv().unwrap_or_else(|_| {
@@ -53,7 +54,8 @@ where
             }),
             Waiting::Done(result) => result,
         })
-        .collect()
+        .collect();
+    results.into_iter().collect()
 }
 
 /// A task's result, to come or already there.
@@ -135,6 +137,7 @@ fn work(inbox: Receiver<Job>, me: Sender<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Barrier};
 
     #[test]
@@ -148,7 +151,7 @@ mod tests {
                 }
             })
             .collect();
-        let results: Vec<u64> = run_all(tasks).into_iter().map(|r| r.unwrap()).collect();
+        let results: Vec<u64> = run_all(tasks).unwrap();
         assert_eq!(results, (0..10).map(|i| i * i).collect::<Vec<_>>());
     }
 
@@ -166,7 +169,7 @@ mod tests {
                 }
             })
             .collect();
-        let results: Vec<usize> = run_all(work).into_iter().map(|r| r.unwrap()).collect();
+        let results: Vec<usize> = run_all(work).unwrap();
         assert_eq!(results, (0..tasks).collect::<Vec<_>>());
     }
 
@@ -176,31 +179,32 @@ mod tests {
             .map(|i| {
                 move || {
                     let inner: Vec<_> = (0..3u32).map(|j| move || Ok(i * 10 + j)).collect();
-                    run_all(inner).into_iter().sum::<Result<u32>>()
+                    Ok(run_all(inner)?.into_iter().sum::<u32>())
                 }
             })
             .collect();
-        let sums: Vec<u32> = run_all(outer).into_iter().map(|r| r.unwrap()).collect();
+        let sums: Vec<u32> = run_all(outer).unwrap();
         assert_eq!(sums, vec![3, 33, 63]);
     }
 
     #[test]
-    fn a_panicking_task_is_an_internal_error_and_its_thread_lives_on() {
-        let tasks: Vec<Box<dyn FnOnce() -> Result<u8> + Send>> = vec![
-            Box::new(|| Ok(1)),
-            Box::new(|| panic!("boom")),
-            Box::new(|| Ok(3)),
-        ];
-        let results = run_all(tasks);
-        assert_eq!(results[0].as_ref().ok(), Some(&1));
-        assert!(matches!(&results[1], Err(EngineError::Internal(m)) if m.contains("panicked")));
-        assert_eq!(results[2].as_ref().ok(), Some(&3));
-        // The pool still runs work afterwards.
-        let again: Vec<u8> = run_all(vec![|| Ok(7u8)])
-            .into_iter()
-            .map(|r| r.unwrap())
-            .collect();
-        assert_eq!(again, vec![7]);
+    fn a_panicking_task_is_an_internal_error_after_every_task_ended() {
+        let finished = Arc::new(AtomicUsize::new(0));
+        let counted = |pause: u64| {
+            let finished = Arc::clone(&finished);
+            Box::new(move || {
+                std::thread::sleep(std::time::Duration::from_millis(pause));
+                finished.fetch_add(1, Ordering::SeqCst);
+                Ok(1u8)
+            }) as Box<dyn FnOnce() -> Result<u8> + Send>
+        };
+        let tasks = vec![counted(0), Box::new(|| panic!("boom")), counted(30)];
+        let result = run_all(tasks);
+        assert!(matches!(&result, Err(EngineError::Internal(m)) if m.contains("panicked")));
+        // The slow task had ended before the error came back.
+        assert_eq!(finished.load(Ordering::SeqCst), 2);
+        // The threads still run work afterwards.
+        assert_eq!(run_all(vec![|| Ok(7u8)]).unwrap(), vec![7]);
     }
 
     #[test]
@@ -209,7 +213,7 @@ mod tests {
         // A thread parks right after handing its result over, so most of these find one
         // parked (other tests running at the same time may take some).
         let ids: Vec<_> = (0..50)
-            .map(|_| run_all(vec![id]).pop().unwrap().unwrap())
+            .map(|_| run_all(vec![id]).unwrap().pop().unwrap())
             .collect();
         assert!(ids.iter().all(|i| *i != std::thread::current().id()));
         let distinct: std::collections::HashSet<_> = ids.iter().collect();

@@ -290,8 +290,6 @@ impl HashFirstPerKeyExec {
                 })
                 .collect(),
         )
-        .into_iter()
-        .collect()
     }
 
     /// The winning rows of one state, one per group in group-id order.

@@ -326,8 +326,6 @@ impl HashAggregateExec {
                 })
                 .collect(),
         )
-        .into_iter()
-        .collect()
     }
 
     /// The result batch of one final state.
@@ -407,9 +405,7 @@ impl HashAggregateExec {
                     move || split_by_hash(&partials[p], buckets)
                 })
                 .collect(),
-        )
-        .into_iter()
-        .collect::<Result<_>>()?;
+        )?;
         let split = Arc::new(split);
         let this = Arc::new(self.clone());
         crate::workers::run_all(
@@ -423,8 +419,6 @@ impl HashAggregateExec {
                 })
                 .collect(),
         )
-        .into_iter()
-        .collect()
     }
 
     fn merge_bucket(

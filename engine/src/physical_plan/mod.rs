@@ -128,10 +128,6 @@ pub fn collect(plan: Arc<dyn ExecutionPlan>, ctx: &Arc<TaskContext>) -> Result<V
                 move || -> Result<Vec<RecordBatch>> { plan.execute(p, &ctx)?.collect() }
             })
             .collect(),
-    );
-    let mut out = Vec::new();
-    for r in results {
-        out.extend(r?);
-    }
-    Ok(out)
+    )?;
+    Ok(results.into_iter().flatten().collect())
 }

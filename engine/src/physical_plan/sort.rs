@@ -193,8 +193,6 @@ where
             })
             .collect(),
     )
-    .into_iter()
-    .collect()
 }
 
 /// Rows waiting to be sorted: per buffered batch, its columns followed by its evaluated sort
